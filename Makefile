@@ -1,0 +1,120 @@
+# yubin — one Makefile for the whole tree.
+#
+#   make              programs and lib/libyubin.a
+#   make check        every test under t/ (TAP through prove)
+#   make check SANITIZE=1   the same, built with ASan + UBSan (separate build dir)
+#   make run          a demo server on loopback ports (see README.md)
+#   make deps         install the Debian packages needed to build and test
+#   make install      PREFIX, DESTDIR, sysconfdir, unitdir honoured
+#   make fuzz         libFuzzer targets under t/fuzz/ (clang)
+
+VERSION    = 0.1.0
+PREFIX    ?= /usr/local
+BINDIR    ?= $(PREFIX)/sbin
+MANDIR    ?= $(PREFIX)/share/man
+sysconfdir ?= /etc
+unitdir   ?= $(shell pkg-config --variable=systemdsystemunitdir systemd 2>/dev/null || echo /lib/systemd/system)
+DESTDIR   ?=
+
+CC        ?= cc
+PKG_CONFIG ?= pkg-config
+WITH_SYSTEMD ?= 1
+
+PKGS = gnutls
+ifeq ($(WITH_SYSTEMD),1)
+PKGS += libsystemd
+endif
+
+# Sanitizer builds live in their own directory so they never mix with normal objects.
+ifeq ($(SANITIZE),1)
+B = build/san
+SANFLAGS = -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
+else
+B = build/obj
+SANFLAGS =
+endif
+
+CFLAGS   ?= -O2 -g
+CFLAGS   += -std=c11 -Wall -Wextra -Werror -Wformat=2 -Wformat-security -Wshadow \
+            -Wno-unused-parameter -Wstrict-prototypes -Wmissing-prototypes \
+            -fstack-protector-strong $(SANFLAGS)
+CPPFLAGS += -D_GNU_SOURCE -D_FORTIFY_SOURCE=2 -Ilib -MMD -MP \
+            -DYUBIN_VERSION='"$(VERSION)"' -DSYSCONFDIR='"$(sysconfdir)"' \
+            -DWITH_SYSTEMD=$(WITH_SYSTEMD) \
+            $(shell $(PKG_CONFIG) --cflags $(PKGS))
+LDFLAGS  += $(SANFLAGS)
+LDLIBS   += $(shell $(PKG_CONFIG) --libs $(PKGS)) -lcrypt -lresolv
+
+# Every lib/*.c is part of libyubin.a; every program is the .c files of its directory.
+LIB_SRCS = $(sort $(wildcard lib/*.c))
+LIB_OBJS = $(LIB_SRCS:%.c=$(B)/%.o)
+LIB      = $(B)/lib/libyubin.a
+
+PROGRAMS_ALL = smtp-session pop3-session imap-session relay-runner
+PROGRAMS = $(foreach p,$(PROGRAMS_ALL),$(if $(wildcard $(p)/*.c),$(p)))
+BINS     = $(foreach p,$(PROGRAMS),$(B)/bin/$(p))
+# A normal build also leaves each binary beside its sources (smtp-session/smtp-session).
+ifneq ($(SANITIZE),1)
+BINS    += $(foreach p,$(PROGRAMS),$(p)/$(p))
+endif
+
+UNIT_SRCS = $(sort $(wildcard t/unit/*.c))
+UNIT_BINS = $(UNIT_SRCS:%.c=$(B)/%)
+
+.PHONY: all check unit-tests clean install uninstall deps run fuzz
+all: $(BINS) $(UNIT_BINS)
+
+$(B)/%.o: %.c
+	@mkdir -p $(@D)
+	$(CC) $(CPPFLAGS) $(CFLAGS) -c -o $@ $<
+
+$(LIB): $(LIB_OBJS)
+	@mkdir -p $(@D)
+	rm -f $@
+	ar rcs $@ $^
+
+define program_rule
+$(1)_OBJS = $$(patsubst %.c,$(B)/%.o,$$(wildcard $(1)/*.c))
+$(B)/bin/$(1): $$($(1)_OBJS) $(LIB)
+	@mkdir -p $$(@D)
+	$$(CC) $$(LDFLAGS) -o $$@ $$($(1)_OBJS) $(LIB) $$(LDLIBS)
+$(1)/$(1): $(B)/bin/$(1)
+	cp $$< $$@
+endef
+$(foreach p,$(PROGRAMS),$(eval $(call program_rule,$(p))))
+
+$(B)/t/unit/%: $(B)/t/unit/%.o $(LIB)
+	$(CC) $(LDFLAGS) -o $@ $< $(LIB) $(LDLIBS)
+
+check: all
+	YUBIN_BUILD=$(CURDIR)/$(B) prove -v -j2 t/*.t 2>&1 | tee $(B)/check.log | grep -E '^(t/|ok|not ok|#|All tests|Files=|Result:|Failed)' ; \
+	  status=$${PIPESTATUS[0]}; tail -n 3 $(B)/check.log; exit $$status
+SHELL = /bin/bash
+
+fuzz:
+	$(MAKE) -C t/fuzz
+
+deps:
+	@sh t/deps.sh
+
+run: all
+	@sh units/demo-run.sh
+
+install: all
+	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(MANDIR)/man8 $(DESTDIR)$(MANDIR)/man5
+	for p in $(PROGRAMS); do install -m 755 $(B)/bin/$$p $(DESTDIR)$(BINDIR)/$$p; done
+	for p in $(PROGRAMS); do [ -f $$p/$$p.8 ] && install -m 644 $$p/$$p.8 $(DESTDIR)$(MANDIR)/man8/ || true; done
+	[ -f yubin.conf.5 ] && install -m 644 yubin.conf.5 $(DESTDIR)$(MANDIR)/man5/ || true
+	install -d $(DESTDIR)$(sysconfdir)/yubin
+	[ -e $(DESTDIR)$(sysconfdir)/yubin/yubin.conf ] || install -m 644 units/yubin.conf.example $(DESTDIR)$(sysconfdir)/yubin/yubin.conf
+	if ls units/*.socket >/dev/null 2>&1; then install -d $(DESTDIR)$(unitdir); \
+	  install -m 644 units/*.socket units/*.service units/*.timer units/*.path $(DESTDIR)$(unitdir)/ 2>/dev/null || true; fi
+
+uninstall:
+	for p in $(PROGRAMS_ALL); do rm -f $(DESTDIR)$(BINDIR)/$$p $(DESTDIR)$(MANDIR)/man8/$$p.8; done
+	rm -f $(DESTDIR)$(MANDIR)/man5/yubin.conf.5
+
+clean:
+	rm -rf build $(foreach p,$(PROGRAMS_ALL),$(p)/$(p))
+
+-include $(shell find build -name '*.d' 2>/dev/null)

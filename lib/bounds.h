@@ -1,0 +1,76 @@
+/*
+ * bounds.h — every limit yubin applies to its input, with its reason.
+ *
+ * Configurable limits take these as their defaults (see conf.h). Case ids
+ * (Snn) refer to SECURITY-CASES.md.
+ */
+#ifndef YUBIN_BOUNDS_H
+#define YUBIN_BOUNDS_H
+
+/* Internal buffer of the bounded I/O layer; also the largest TLS record. */
+#define IO_BUFFER_SIZE 16384
+
+/* SMTP command line: RFC 5321 §4.5.3.1.4 says 512 with CRLF; real clients
+ * send longer (AUTH with initial response), so accept up to 2048 (S47). */
+#define SMTP_COMMAND_LINE_MAX 2048
+/* SMTP text line: RFC 5321 §4.5.3.1.6 says 1000 with CRLF. Longer lines are
+ * accepted and stored whole; the size limit bounds the message. */
+#define SMTP_TEXT_LINE_MAX 1000
+/* RFC 5321 §4.5.3.1: local part 64, domain 255, path 256 octets (S22). */
+#define ADDR_LOCAL_MAX 64
+#define ADDR_DOMAIN_MAX 255
+#define ADDR_PATH_MAX 256
+/* Recipients per message: RFC 5321 §4.5.3.1.8 requires at least 100 (S28). */
+#define SMTP_RECIPIENTS_DEFAULT 100
+/* Transactions per session before 421 (S50). */
+#define SMTP_TRANSACTIONS_MAX 100
+/* Bad commands before 421 / BYE, as Postfix and Dovecot (S35). */
+#define BAD_COMMANDS_MAX 20
+/* Unknown recipients before 421: directory harvest (S50). */
+#define SMTP_UNKNOWN_RCPT_MAX 20
+/* Junk commands (NOOP, RSET, VRFY, HELP) per session (S49). */
+#define SMTP_JUNK_COMMANDS_MAX 100
+/* Authentication failures per connection, then close (S53). */
+#define AUTH_FAILURES_MAX 3
+/* Message size default: DESIGN.md max_message_size (S48). */
+#define MESSAGE_SIZE_DEFAULT 36700160ULL
+/* Received: headers before a message counts as looping (S60). */
+#define HOP_COUNT_MAX 50
+/* DSN parameters, RFC 3461 §4.4 and §5.4 (S23). */
+#define DSN_ENVID_MAX 100
+#define DSN_ORCPT_MAX 500
+/* EHLO argument: a domain or address literal (S29). */
+#define HELO_NAME_MAX 255
+/* SASL response line (base64 of user, authzid and password). */
+#define SASL_RESPONSE_MAX 8192
+
+/* Timeouts in seconds. RFC 5321 §4.5.3.2: a server waits at least 5 min for
+ * a command; 10 min for the end of DATA (S49). */
+#define SMTP_TIMEOUT_SEC 300
+#define SMTP_DATA_TIMEOUT_SEC 600
+/* Whole-session deadline so a trickling client cannot hold a process (S49). */
+#define SESSION_DEADLINE_SEC 3600
+/* TLS handshake deadline (S17). */
+#define TLS_HANDSHAKE_TIMEOUT_SEC 60
+/* RFC 1939 §3: POP3 autologout at least 10 min. */
+#define POP3_TIMEOUT_SEC 600
+/* RFC 2449 §4: POP3 command line 255 octets with CRLF (S41). */
+#define POP3_COMMAND_LINE_MAX 255
+/* RFC 3501 §5.4: IMAP autologout at least 30 min once authenticated;
+ * 60 s before login (S49). */
+#define IMAP_TIMEOUT_SEC 1800
+#define IMAP_PREAUTH_TIMEOUT_SEC 60
+/* IMAP command line without literals, as Dovecot (S47). */
+#define IMAP_LINE_MAX 65536
+
+/* Failed-authentication delay: grows by this much per failure (S53). */
+#define AUTH_FAIL_DELAY_MS 1000
+
+/* mbox locking: total wait for fcntl and dotlock, and dotlock staleness (S66). */
+#define MBOX_LOCK_WAIT_SEC 30
+#define MBOX_DOTLOCK_STALE_SEC 300
+
+/* Config file line and value. */
+#define CONF_LINE_MAX 4096
+
+#endif

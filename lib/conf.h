@@ -1,0 +1,65 @@
+/*
+ * conf.h — yubin.conf: `key = value` lines, `#` comments, one file for all
+ * programs. Every key of DESIGN.md, plus the limits in the table in conf.c.
+ */
+#ifndef YUBIN_CONF_H
+#define YUBIN_CONF_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+enum mailbox_format { MAILBOX_MAILDIR, MAILBOX_MBOX };
+/* What to do with a bare LF or CR in SMTP DATA (Postfix 3.9's
+ * smtpd_forbid_bare_newline): normalise it to a line end, or reject. */
+enum bare_newline { BARE_NEWLINE_NORMALIZE, BARE_NEWLINE_REJECT };
+
+#define CONF_DOMAINS_MAX 64
+
+struct conf {
+	char *path;              /* the file it was read from */
+	char *hostname;
+	char *local_domains[CONF_DOMAINS_MAX];
+	size_t n_local_domains;
+	char *users;
+	char *aliases;           /* NULL: none */
+	char *mail_root;
+	enum mailbox_format mailbox_format;
+	char *spool;
+	char *tls_cert, *tls_key; /* NULL: no STARTTLS */
+	char *tls_priority;
+	int auth_requires_tls;
+	uint64_t max_message_size;
+	char *relay_host;
+	char *relay_auth;        /* file: `host user password` lines */
+	char *routes;
+	char *dns_servers;
+	uint64_t queue_lifetime; /* seconds */
+	char *run_as;
+	/* Limits (defaults from bounds.h). */
+	enum bare_newline smtp_bare_newline;
+	uint64_t smtp_max_recipients;
+	uint64_t smtp_timeout;   /* seconds */
+	uint64_t pop3_timeout;
+	uint64_t imap_timeout;
+	uint64_t max_bad_commands;
+	uint64_t auth_fail_delay_ms;
+};
+
+/* Default path: $YUBIN_CONF, else SYSCONFDIR/yubin/yubin.conf. */
+const char *conf_default_path(void);
+/* Sets every key to its default. */
+void conf_defaults(struct conf *conf);
+/* Reads path over the defaults. Returns 0, or -1 with a message naming file
+ * and line in err (e.g. "yubin.conf:12: unknown key 'foo'"). */
+int conf_load(struct conf *conf, const char *path, char *err, size_t errsize);
+/* Frees every string; conf is left with defaults' NULLs. */
+void conf_free(struct conf *conf);
+/* 1 if domain (case-insensitive) is in local_domains. */
+int conf_is_local_domain(const struct conf *conf, const char *domain);
+
+/* "35M", "10k", "1G", "123" → bytes. Returns 0 or -1. */
+int conf_parse_size(const char *s, uint64_t *r);
+/* "5d", "4h", "30m", "10s", "60" → seconds. Returns 0 or -1. */
+int conf_parse_time(const char *s, uint64_t *r);
+
+#endif

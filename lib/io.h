@@ -1,0 +1,84 @@
+/*
+ * io.h — bounded, buffered I/O for one connection.
+ *
+ * Reads come from fd_in and writes go to fd_out (the same socket under
+ * systemd/inetd, two pipes in tests). A transport (lib/tls) can be slotted in
+ * under the buffer; callers do not change. Every read has a caller-set
+ * ceiling and a timeout; "line too long" is reported apart from EOF and error.
+ */
+#ifndef YUBIN_IO_H
+#define YUBIN_IO_H
+
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "bounds.h"
+
+enum io_status {
+	IO_OK = 0,
+	IO_EOF = -1,      /* peer closed (or TLS close_notify) */
+	IO_ERROR = -2,    /* read/write failed; errno says why */
+	IO_TIMEOUT = -3,  /* nothing arrived within the timeout */
+	IO_TOOLONG = -4,  /* line did not fit; the rest is still unread */
+};
+
+/* A transport moves bytes under the buffer. recv/send return >0, 0 for EOF,
+ * or -1 with errno (EAGAIN is not used: calls block). pending() says how many
+ * bytes the transport already holds, so the poll for readability is skipped. */
+struct io_transport {
+	ssize_t (*recv)(void *ctx, void *buf, size_t len);
+	ssize_t (*send)(void *ctx, const void *buf, size_t len);
+	size_t (*pending)(void *ctx);
+	void *ctx;
+};
+
+struct io {
+	int fd_in, fd_out;
+	const struct io_transport *transport; /* NULL: plain read(2)/write(2) */
+	int timeout_ms;                       /* per wait for input or output */
+	int write_failed;                     /* sticky: later writes are dropped */
+	uint64_t bytes_in, bytes_out;
+	size_t in_pos, in_len, out_len;
+	unsigned char in[IO_BUFFER_SIZE];
+	unsigned char out[IO_BUFFER_SIZE];
+};
+
+void io_init(struct io *io, int fd_in, int fd_out);
+/* NULL restores the plain transport. */
+void io_set_transport(struct io *io, const struct io_transport *transport);
+void io_set_timeout(struct io *io, int seconds);
+
+/* Reads one line, LF included, into buf (NUL-terminated after len_r bytes;
+ * the line itself may contain NULs, so use len_r). At most size-1 bytes are
+ * stored. Returns IO_OK, IO_EOF (no byte before EOF; a final unterminated
+ * line is returned as IO_OK without LF), IO_TOOLONG (size-1 bytes stored, no
+ * LF yet: the rest stays unread), IO_TIMEOUT or IO_ERROR. */
+int io_getline(struct io *io, char *buf, size_t size, size_t *len_r);
+/* Discards input through the next LF, reading at most max bytes. Returns
+ * IO_OK when the LF was found, IO_TOOLONG when max was reached first. */
+int io_skipline(struct io *io, size_t max);
+/* Reads up to len bytes (at least one). Returns the count, or IO_EOF,
+ * IO_TIMEOUT, IO_ERROR. */
+ssize_t io_read(struct io *io, void *buf, size_t len);
+/* Waits until input is buffered or timeout; returns IO_OK, IO_EOF, ... */
+int io_fill(struct io *io);
+/* Bytes read from the transport but not yet consumed (pipelining checks). */
+size_t io_buffered(const struct io *io);
+/* Drops buffered input: after STARTTLS no plaintext survives (S10). */
+void io_discard_input(struct io *io);
+/* Like io_fill but returns at once: 1 if input is waiting, 0 if not. */
+int io_input_waiting(struct io *io);
+
+/* Buffered output; errors are sticky and reported by io_flush(). */
+int io_write(struct io *io, const void *buf, size_t len);
+int io_puts(struct io *io, const char *s);
+int io_printf(struct io *io, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+int io_vprintf(struct io *io, const char *fmt, va_list ap)
+	__attribute__((format(printf, 2, 0)));
+/* Returns 0, or IO_ERROR/IO_TIMEOUT once any write has failed. */
+int io_flush(struct io *io);
+
+#endif

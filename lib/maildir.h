@@ -1,0 +1,78 @@
+/*
+ * maildir.h — Maildir and Maildir++ folders: delivery and reading.
+ *
+ * Delivered file names carry their sizes, as Dovecot does:
+ *   <unique>,S=<bytes on disk>,W=<bytes with CRLF line ends>[:2,<flags>]
+ * Messages are stored with LF line ends; W= is what POP3 and IMAP report
+ * (RFC822.SIZE), so readers never open a message to learn its size.
+ * The unique part (before the first ',' or ':') is the stable identity of a
+ * message across flag renames and new/ → cur/ moves (POP3 UIDL, IMAP UIDs).
+ */
+#ifndef YUBIN_MAILDIR_H
+#define YUBIN_MAILDIR_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <time.h>
+
+#define MAILDIR_FLAGS_MAX 32
+
+/* Creates dir/{tmp,new,cur} (and dir itself) if missing, mode 0700.
+ * Returns 0 or -1 (errno). */
+int maildir_create(const char *dir);
+
+/* A delivery in two steps, so a message to several mailboxes is stored in
+ * all or none: prepare writes and fsyncs tmp/ files, commit publishes them. */
+struct maildir_delivery {
+	char tmp_path[4096];
+	char new_path[4096];
+};
+
+/* Writes prefix (prefix_len bytes: headers added at delivery, e.g.
+ * Return-Path) then msg_len bytes of msg_fd (read from offset 0) into a new
+ * file in dir/tmp, fsyncs it, and fills d. The content must already have LF
+ * line ends. Returns 0, or -1 with errno (nothing left behind). */
+int maildir_prepare(const char *dir, const char *prefix, size_t prefix_len,
+    int msg_fd, uint64_t msg_len, struct maildir_delivery *d);
+/* Moves the tmp file into new/ under its final name (never overwriting) and
+ * fsyncs new/. Returns 0 or -1 (errno; the tmp file is then removed). */
+int maildir_commit(struct maildir_delivery *d);
+/* Removes the tmp file of a prepared delivery. */
+void maildir_abort(struct maildir_delivery *d);
+
+/* One message as seen by a reader. */
+struct maildir_entry {
+	char *name;          /* file name within its subdirectory */
+	int in_new;          /* 1: new/, 0: cur/ */
+	size_t base_len;     /* unique part: name[0..base_len) */
+	uint64_t size;       /* bytes on disk (S=, else stat) */
+	uint64_t vsize;      /* bytes with CRLF (W=, else computed on demand; 0 = unknown) */
+	time_t mtime;        /* delivery time (INTERNALDATE) */
+	char flags[MAILDIR_FLAGS_MAX]; /* sorted letters after ":2," */
+};
+
+/* Lists new/ and cur/ of dir. Entries are sorted by mtime then name.
+ * Sizes come from the name; stat() only for names without S= (and for
+ * mtime when with_mtime is set). Returns 0 or -1 (errno). */
+int maildir_scan(const char *dir, int with_mtime, struct maildir_entry **entries_r, size_t *n_r);
+void maildir_entries_free(struct maildir_entry **entries, size_t n);
+
+/* Opens a message read-only. If it has moved (another session renamed it),
+ * rescans new/ and cur/ for the same unique part and updates e->name,
+ * e->in_new and e->flags (S64). Returns an fd or -1 (ENOENT: really gone). */
+int maildir_open(const char *dir, struct maildir_entry *e);
+
+/* Counts the CRLF size of an open message (its size plus one per bare LF).
+ * Returns 0 or -1. */
+int maildir_count_vsize(int fd, uint64_t *vsize_r);
+
+/* Renames the message into cur/ with these flags (letters, any order; they
+ * are sorted and deduplicated). Follows a concurrent move as maildir_open
+ * does. Returns 0 or -1 (errno). */
+int maildir_set_flags(const char *dir, struct maildir_entry *e, const char *flags);
+
+/* Unlinks the message (following moves). Does not fsync; call
+ * durable_fsync_dir on dir/cur and dir/new after a batch. 0 or -1. */
+int maildir_remove(const char *dir, struct maildir_entry *e);
+
+#endif

@@ -1,0 +1,52 @@
+/*
+ * mbox.h — mboxrd files: locking, delivery and reading.
+ *
+ * Locks are taken in the order fcntl then dotlock (NFS-safe: unique file,
+ * link(), st_nlink == 2), each with bounded retries; a dotlock older than
+ * MBOX_DOTLOCK_STALE_SEC is removed (S66). Each message starts with
+ * "From <sender> <asctime>\n"; body lines matching ^>*From get one more '>';
+ * each message ends with an empty line.
+ */
+#ifndef YUBIN_MBOX_H
+#define YUBIN_MBOX_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+#include <time.h>
+
+struct mbox_lock {
+	int fd;                /* the mbox, open O_RDWR */
+	char dotlock[4096];    /* path of the held dotlock, "" if none */
+};
+
+/* Opens (creating with mode 0600 if missing, O_NOFOLLOW, must be a regular
+ * file with one link) and locks path. Returns 0, or -1 with errno
+ * (EWOULDBLOCK/EAGAIN: lock not obtained in time). */
+int mbox_lock(const char *path, struct mbox_lock *lock);
+void mbox_unlock(struct mbox_lock *lock);
+
+/* Appends one message under a held lock: From_ line (sender "" → MAILER-DAEMON),
+ * prefix headers, then msg_len bytes of msg_fd with >From quoting, trailing
+ * blank line; fsync. On any error the file is truncated back to its old size.
+ * *old_size_r receives the size before the append (for a later rollback).
+ * Returns 0 or -1 (errno). */
+int mbox_append(struct mbox_lock *lock, const char *sender, time_t when,
+    const char *prefix, size_t prefix_len, int msg_fd, uint64_t msg_len,
+    off_t *old_size_r);
+/* Truncates back to old_size and fsyncs (rollback of a multi-mailbox
+ * delivery). 0 or -1. */
+int mbox_truncate(struct mbox_lock *lock, off_t old_size);
+
+/* One message in an mbox file, as a reader finds it. */
+struct mbox_entry {
+	off_t from_offset;     /* start of the From_ line */
+	off_t offset;          /* first byte after the From_ line */
+	off_t length;          /* bytes up to (not incl.) the separating blank line */
+	time_t when;           /* from the From_ line */
+};
+
+/* Scans an open mbox. Returns 0 or -1. Entries are malloc'd. */
+int mbox_scan(int fd, struct mbox_entry **entries_r, size_t *n_r);
+
+#endif

@@ -1,0 +1,270 @@
+"""Shared helpers for yubin's Python tests: TAP output, scratch
+configurations, sessions over pipes and over loopback sockets.
+
+A test script does:
+    import yubin
+    t = yubin.TAP()
+    env = yubin.Env()                 # scratch dir with yubin.conf and users
+    out = env.run("smtp-session", b"EHLO x\\r\\nQUIT\\r\\n")
+    t.ok(b"250" in out.stdout, "EHLO answered")
+    t.done()
+"""
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+TOP = os.path.dirname(HERE)
+BUILD = os.environ.get("YUBIN_BUILD", os.path.join(TOP, "build", "obj"))
+
+DEMO_PASSWORD = "secret-pw"
+
+
+def binary(prog):
+    """Path of a built program (sanitizer builds set YUBIN_BUILD)."""
+    return os.path.join(BUILD, "bin", prog)
+
+
+def crypt_hash(password):
+    """A $6$ hash, made with the openssl command line or Python's crypt."""
+    try:
+        out = subprocess.run(["openssl", "passwd", "-6", password],
+                             capture_output=True, check=True, text=True)
+        return out.stdout.strip()
+    except (OSError, subprocess.CalledProcessError):
+        import warnings
+        warnings.simplefilter("ignore")
+        import crypt  # noqa: deprecated but present on Debian 12's python3
+        return crypt.crypt(password, crypt.mksalt(crypt.METHOD_SHA512))
+
+
+class TAP:
+    """Minimal TAP producer: numbered ok/not ok lines, plan at the end."""
+
+    def __init__(self):
+        self.n = 0
+        self.failed = 0
+
+    def ok(self, cond, name, diag=None):
+        self.n += 1
+        if cond:
+            print("ok %d - %s" % (self.n, name), flush=True)
+        else:
+            self.failed += 1
+            print("not ok %d - %s" % (self.n, name), flush=True)
+            if diag is not None:
+                for line in str(diag).splitlines()[:40]:
+                    print("#   " + line, flush=True)
+        return cond
+
+    def eq(self, got, want, name):
+        return self.ok(got == want, name, "got:  %r\nwant: %r" % (got, want))
+
+    def contains(self, hay, needle, name):
+        return self.ok(needle in hay, name, "%r not in:\n%r" % (needle, hay))
+
+    def diag(self, msg):
+        for line in str(msg).splitlines():
+            print("# " + line, flush=True)
+
+    def skip(self, name, why):
+        self.n += 1
+        print("ok %d - %s # SKIP %s" % (self.n, name, why), flush=True)
+
+    def done(self):
+        print("1..%d" % self.n, flush=True)
+        sys.exit(1 if self.failed else 0)
+
+
+class Result:
+    def __init__(self, stdout, stderr, rc):
+        self.stdout, self.stderr, self.rc = stdout, stderr, rc
+
+    def lines(self):
+        return self.stdout.split(b"\r\n")
+
+
+class Env:
+    """A scratch installation: yubin.conf, users, aliases, mail_root, spool.
+
+    Users (password DEMO_PASSWORD): alice@example.org, bob@example.org,
+    carol@example.org, demo@localhost. Local domains: example.org localhost.
+    """
+
+    USERS = ["alice@example.org", "bob@example.org", "carol@example.org",
+             "demo@localhost"]
+
+    def __init__(self, conf=None, users=None, aliases=None):
+        self.dir = tempfile.mkdtemp(prefix="yubin-t-")
+        self.mail_root = os.path.join(self.dir, "mail")
+        self.spool = os.path.join(self.dir, "spool")
+        os.makedirs(self.mail_root)
+        os.makedirs(self.spool)
+        self.users_file = os.path.join(self.dir, "users")
+        self.aliases_file = os.path.join(self.dir, "aliases")
+        h = crypt_hash(DEMO_PASSWORD)
+        with open(self.users_file, "w") as f:
+            for u in (users or self.USERS):
+                f.write("%s:{SHA512-CRYPT}%s::::\n" % (u, h))
+        with open(self.aliases_file, "w") as f:
+            f.write(aliases if aliases is not None else
+                    "postmaster@example.org: alice@example.org\n"
+                    "team@example.org: alice@example.org, bob@example.org\n")
+        self.conf_path = os.path.join(self.dir, "yubin.conf")
+        self.settings = {
+            "hostname": "mx.example.org",
+            "local_domains": "example.org localhost",
+            "users": self.users_file,
+            "aliases": self.aliases_file,
+            "mail_root": self.mail_root,
+            "spool": self.spool,
+            "auth_requires_tls": "no",
+            "run_as": os.environ.get("USER_RUN_AS", "nobody"),
+        }
+        if conf:
+            self.settings.update(conf)
+        self.write_conf()
+
+    def write_conf(self):
+        with open(self.conf_path, "w") as f:
+            for k, v in self.settings.items():
+                f.write("%s = %s\n" % (k, v))
+        # Sessions started as root drop to run_as: let that user in.
+        if os.geteuid() == 0:
+            subprocess.run(["chmod", "-R", "a+rwX", self.dir], check=False)
+            os.chmod(self.dir, 0o755)
+
+    def set(self, **kw):
+        self.settings.update({k: str(v) for k, v in kw.items()})
+        self.write_conf()
+
+    def maildir(self, addr):
+        local, domain = addr.split("@")
+        return os.path.join(self.mail_root, domain, local)
+
+    def messages(self, addr):
+        """Contents of every message in new/ and cur/ of addr's INBOX."""
+        d = self.maildir(addr)
+        out = []
+        for sub in ("new", "cur"):
+            p = os.path.join(d, sub)
+            if os.path.isdir(p):
+                for n in sorted(os.listdir(p)):
+                    with open(os.path.join(p, n), "rb") as f:
+                        out.append(f.read())
+        return out
+
+    def env(self):
+        e = dict(os.environ)
+        e["YUBIN_CONF"] = self.conf_path
+        return e
+
+    def run(self, prog, data, args=(), timeout=60, env=None):
+        """Runs prog on pipes with data as its whole input."""
+        p = subprocess.run([binary(prog), "-c", self.conf_path] + list(args),
+                           input=data, capture_output=True, timeout=timeout,
+                           env=env or self.env())
+        return Result(p.stdout, p.stderr, p.returncode)
+
+    def start(self, prog, args=()):
+        """Starts prog on pipes for an interactive Session."""
+        return Session(self, prog, args)
+
+    def cleanup(self):
+        shutil.rmtree(self.dir, ignore_errors=True)
+
+
+class Session:
+    """An interactive session on pipes: send bytes, read lines."""
+
+    def __init__(self, env, prog, args=()):
+        self.p = subprocess.Popen([binary(prog), "-c", env.conf_path] + list(args),
+                                  stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                                  stderr=subprocess.PIPE, env=env.env())
+        self.buf = b""
+
+    def send(self, data):
+        if isinstance(data, str):
+            data = data.encode()
+        self.p.stdin.write(data)
+        self.p.stdin.flush()
+
+    def readline(self, timeout=10):
+        deadline = time.time() + timeout
+        fd = self.p.stdout.fileno()
+        import select
+        while b"\n" not in self.buf:
+            left = deadline - time.time()
+            if left <= 0:
+                raise TimeoutError("no line; have %r" % self.buf)
+            r, _, _ = select.select([fd], [], [], left)
+            if not r:
+                continue
+            chunk = os.read(fd, 65536)
+            if not chunk:
+                line, self.buf = self.buf, b""
+                return line
+            self.buf += chunk
+        line, self.buf = self.buf.split(b"\n", 1)
+        return line + b"\n"
+
+    def reply(self, timeout=10):
+        """An SMTP reply: lines until one with a space after the code."""
+        lines = []
+        while True:
+            line = self.readline(timeout)
+            lines.append(line)
+            if len(line) < 4 or line[3:4] != b"-":
+                return b"".join(lines)
+
+    def close(self, timeout=10):
+        try:
+            self.p.stdin.close()
+        except OSError:
+            pass
+        try:
+            out, err = self.p.communicate(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            self.p.kill()
+            out, err = self.p.communicate()
+        return Result(self.buf + out, err, self.p.returncode)
+
+
+def free_port():
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    port = s.getsockname()[1]
+    s.close()
+    return port
+
+
+class Listener:
+    """prog under systemd-socket-activate --accept --inetd on a loopback port."""
+
+    def __init__(self, env, prog, args=(), port=None):
+        self.port = port or free_port()
+        self.log = open(os.path.join(env.dir, "%s-%d.log" % (prog, self.port)), "wb")
+        self.p = subprocess.Popen(
+            ["systemd-socket-activate", "--accept", "--inetd",
+             "-l", "127.0.0.1:%d" % self.port, binary(prog), "-c", env.conf_path]
+            + list(args), stdout=subprocess.DEVNULL, stderr=self.log, env=env.env())
+        deadline = time.time() + 10
+        while time.time() < deadline:
+            try:
+                socket.create_connection(("127.0.0.1", self.port), timeout=1).close()
+                break
+            except OSError:
+                time.sleep(0.05)
+        self.logpath = self.log.name
+
+    def stop(self):
+        self.p.terminate()
+        try:
+            self.p.wait(5)
+        except subprocess.TimeoutExpired:
+            self.p.kill()
+        self.log.close()
