@@ -133,10 +133,15 @@ class Env:
         with open(self.conf_path, "w") as f:
             for k, v in self.settings.items():
                 f.write("%s = %s\n" % (k, v))
-        # Sessions started as root drop to run_as: let that user in.
+        # Sessions started as root drop to run_as: that user reads the
+        # configuration (never world-writable: sessions refuse that) and
+        # writes mail_root and spool.
         if os.geteuid() == 0:
-            subprocess.run(["chmod", "-R", "a+rwX", self.dir], check=False)
             os.chmod(self.dir, 0o755)
+            for f in (self.conf_path, self.users_file, self.aliases_file):
+                os.chmod(f, 0o644)
+            for d in (self.mail_root, self.spool):
+                subprocess.run(["chmod", "-R", "a+rwX", d], check=False)
 
     def set(self, **kw):
         self.settings.update({k: str(v) for k, v in kw.items()})
