@@ -1,0 +1,134 @@
+#!/usr/bin/env python3
+"""Throwaway TLS certificates for tests and `make run`, made with certtool
+(gnutls-bin) at run time, so no key material lives in the repository.
+
+Use from a test:
+
+    import certs
+    c = certs.make(env.dir)          # CA + server certificate in env.dir
+    env.set(tls_cert=c.cert, tls_key=c.key)
+    ctx = ssl.create_default_context(cafile=c.ca)   # verifies 'localhost'
+    # gnutls-cli --x509cafile c.ca -p PORT localhost
+
+    c.cert   server certificate followed by the CA certificate (full chain, PEM)
+    c.key    the server's private key (PEM)
+    c.ca     the CA certificate (PEM), for client-side verification
+    c.ca_key the CA's private key (to sign more certificates: c.issue(...))
+
+The server certificate names 'localhost' and 'mx.example.org' (DNS SAN) and
+127.0.0.1 (IP SAN). `certs.make(dir, prefix="renewed")` makes a second,
+independent set (new CA, new key) in the same directory: different file names,
+so tests can swap certificates (S18). `certs.make_selfsigned(dir)` makes one
+self-signed certificate (cert == ca) for the demo server.
+
+Files are world-readable (0644) and the directory is left traversable so that
+sessions which drop from root to `run_as` (nobody) can read them in tests.
+
+Command line: `python3 t/certs.py DIR [--selfsigned]` prints the paths.
+"""
+import os
+import subprocess
+import sys
+
+NAMES = ("localhost", "mx.example.org")
+IPS = ("127.0.0.1",)
+
+
+class Certs:
+    def __init__(self, cert, key, ca, ca_key):
+        self.cert, self.key, self.ca, self.ca_key = cert, key, ca, ca_key
+
+    def issue(self, dir, prefix, names=NAMES, ips=IPS):
+        """Another server cert/key signed by this CA: returns a Certs."""
+        cert, key = _server(dir, prefix, self.ca, self.ca_key, names, ips)
+        return Certs(cert, key, self.ca, self.ca_key)
+
+    def __repr__(self):
+        return "Certs(cert=%r, key=%r, ca=%r)" % (self.cert, self.key, self.ca)
+
+
+def _run(args):
+    r = subprocess.run(args, stdin=subprocess.DEVNULL, capture_output=True)
+    if r.returncode != 0:
+        raise RuntimeError("%s failed: %s" % (" ".join(args),
+                                              r.stderr.decode(errors="replace")))
+
+
+def _write(path, text):
+    with open(path, "w") as f:
+        f.write(text)
+
+
+def _key(path):
+    # ECDSA P-256: fast to generate, accepted by every TLS 1.2/1.3 client.
+    _run(["certtool", "--generate-privkey", "--key-type=ecdsa",
+          "--sec-param=medium", "--outfile", path])
+
+
+def _template(path, cn, names, ips, ca=False):
+    lines = ['cn = "%s"' % cn, 'organization = "yubin test"',
+             "expiration_days = 30", "serial = %d" % (int.from_bytes(os.urandom(8), "big") >> 1)]
+    if ca:
+        lines += ["ca", "cert_signing_key", "crl_signing_key"]
+    else:
+        lines += ["tls_www_server", "signing_key", "encryption_key"]
+        lines += ['dns_name = "%s"' % n for n in names]
+        lines += ['ip_address = "%s"' % i for i in ips]
+    _write(path, "\n".join(lines) + "\n")
+
+
+def _server(dir, prefix, ca, ca_key, names, ips):
+    key = os.path.join(dir, prefix + "-key.pem")
+    leaf = os.path.join(dir, prefix + "-leaf.pem")
+    cert = os.path.join(dir, prefix + "-cert.pem")
+    tmpl = os.path.join(dir, prefix + "-server.tmpl")
+    _key(key)
+    _template(tmpl, names[0], names, ips)
+    _run(["certtool", "--generate-certificate", "--load-privkey", key,
+          "--load-ca-certificate", ca, "--load-ca-privkey", ca_key,
+          "--template", tmpl, "--outfile", leaf])
+    with open(leaf) as f1, open(ca) as f2:
+        _write(cert, f1.read() + f2.read())
+    for p in (key, cert, leaf):
+        os.chmod(p, 0o644)
+    return cert, key
+
+
+def make(dir, prefix="server", names=NAMES, ips=IPS):
+    """A new CA and a server certificate signed by it, in dir."""
+    os.makedirs(dir, exist_ok=True)
+    ca_key = os.path.join(dir, prefix + "-ca-key.pem")
+    ca = os.path.join(dir, prefix + "-ca.pem")
+    tmpl = os.path.join(dir, prefix + "-ca.tmpl")
+    _key(ca_key)
+    _template(tmpl, "yubin test CA " + prefix, (), (), ca=True)
+    _run(["certtool", "--generate-self-signed", "--load-privkey", ca_key,
+          "--template", tmpl, "--outfile", ca])
+    os.chmod(ca, 0o644)
+    cert, key = _server(dir, prefix, ca, ca_key, names, ips)
+    return Certs(cert, key, ca, ca_key)
+
+
+def make_selfsigned(dir, prefix="selfsigned", names=NAMES, ips=IPS):
+    """One self-signed server certificate (cert is its own CA)."""
+    os.makedirs(dir, exist_ok=True)
+    key = os.path.join(dir, prefix + "-key.pem")
+    cert = os.path.join(dir, prefix + "-cert.pem")
+    tmpl = os.path.join(dir, prefix + ".tmpl")
+    _key(key)
+    _template(tmpl, names[0], names, ips)
+    _run(["certtool", "--generate-self-signed", "--load-privkey", key,
+          "--template", tmpl, "--outfile", cert])
+    for p in (key, cert):
+        os.chmod(p, 0o644)
+    return Certs(cert, key, cert, key)
+
+
+if __name__ == "__main__":
+    if len(sys.argv) < 2:
+        sys.exit("usage: certs.py DIR [--selfsigned]")
+    if "--selfsigned" in sys.argv[2:]:
+        c = make_selfsigned(sys.argv[1])
+    else:
+        c = make(sys.argv[1])
+    print("cert=%s\nkey=%s\nca=%s" % (c.cert, c.key, c.ca))
