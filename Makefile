@@ -61,30 +61,37 @@ endif
 UNIT_SRCS = $(sort $(wildcard t/unit/*.c))
 UNIT_BINS = $(UNIT_SRCS:%.c=$(B)/%)
 
+# Quiet by default; `make V=1` shows every command.
+ifneq ($(V),1)
+Q = @
+endif
+
 .PHONY: all check unit-tests clean install uninstall deps run fuzz
 all: $(BINS) $(UNIT_BINS)
 
 $(B)/%.o: %.c
 	@mkdir -p $(@D)
-	$(CC) $(CPPFLAGS) $(CFLAGS) -c -o $@ $<
+	@$(if $(Q),echo "  CC $<")
+	$(Q)$(CC) $(CPPFLAGS) $(CFLAGS) -c -o $@ $<
 
 $(LIB): $(LIB_OBJS)
 	@mkdir -p $(@D)
-	rm -f $@
-	ar rcs $@ $^
+	$(Q)rm -f $@
+	$(Q)ar rcs $@ $^
 
 define program_rule
 $(1)_OBJS = $$(patsubst %.c,$(B)/%.o,$$(wildcard $(1)/*.c))
 $(B)/bin/$(1): $$($(1)_OBJS) $(LIB)
 	@mkdir -p $$(@D)
-	$$(CC) $$(LDFLAGS) -o $$@ $$($(1)_OBJS) $(LIB) $$(LDLIBS)
+	@$$(if $$(Q),echo "  LD $$@")
+	$$(Q)$$(CC) $$(LDFLAGS) -o $$@ $$($(1)_OBJS) $(LIB) $$(LDLIBS)
 $(1)/$(1): $(B)/bin/$(1)
-	cp $$< $$@
+	$$(Q)cp $$< $$@
 endef
 $(foreach p,$(PROGRAMS),$(eval $(call program_rule,$(p))))
 
 $(B)/t/unit/%: $(B)/t/unit/%.o $(LIB)
-	$(CC) $(LDFLAGS) -o $@ $< $(LIB) $(LDLIBS)
+	$(Q)$(CC) $(LDFLAGS) -o $@ $< $(LIB) $(LDLIBS)
 
 check: all
 	YUBIN_BUILD=$(CURDIR)/$(B) prove -v -j2 t/*.t 2>&1 | tee $(B)/check.log | grep -E '^(t/|ok|not ok|#|All tests|Files=|Result:|Failed)' ; \
