@@ -39,6 +39,7 @@ static const struct conf_key conf_keys[] = {
 	K(tls_cert, T_STRING),
 	K(tls_key, T_STRING),
 	K(tls_priority, T_STRING),
+	K(tls_handshake_timeout, T_TIME),
 	K(auth_requires_tls, T_BOOL),
 	K(max_message_size, T_SIZE),
 	K(relay_host, T_STRING),
@@ -85,7 +86,12 @@ conf_defaults(struct conf *conf)
 	set_string(&conf->mail_root, "/var/mail/yubin");
 	conf->mailbox_format = MAILBOX_MAILDIR;
 	set_string(&conf->spool, "/var/spool/yubin");
-	set_string(&conf->tls_priority, "SECURE192:+SECURE128:-VERS-ALL:+VERS-TLS1.3:+VERS-TLS1.2:%PROFILE_MEDIUM");
+	/* TLS 1.2 and 1.3 only; AEAD ciphers with forward secrecy (no CBC, no
+	 * SHA-1 MACs, no static-RSA key exchange). */
+	set_string(&conf->tls_priority, "SECURE192:+SECURE128:-VERS-ALL:+VERS-TLS1.3:+VERS-TLS1.2:"
+	    "-CIPHER-ALL:+AES-256-GCM:+CHACHA20-POLY1305:+AES-128-GCM:+AES-256-CCM:+AES-128-CCM:"
+	    "-MAC-ALL:+AEAD:-RSA:%PROFILE_MEDIUM");
+	conf->tls_handshake_timeout = TLS_HANDSHAKE_TIMEOUT_SEC;
 	conf->auth_requires_tls = 1;
 	conf->max_message_size = MESSAGE_SIZE_DEFAULT;
 	conf->queue_lifetime = 5 * 86400;

@@ -27,6 +27,7 @@ struct conf {
 	char *spool;
 	char *tls_cert, *tls_key; /* NULL: no STARTTLS */
 	char *tls_priority;
+	uint64_t tls_handshake_timeout; /* seconds (S17) */
 	int auth_requires_tls;
 	uint64_t max_message_size;
 	char *relay_host;
