@@ -161,6 +161,24 @@ io_read(struct io *io, void *buf, size_t len)
 	return (ssize_t)avail;
 }
 
+int
+io_peek(struct io *io, const unsigned char **data_r, size_t *len_r)
+{
+	int st = io_fill(io);
+	if (st != IO_OK)
+		return st;
+	*data_r = io->in + io->in_pos;
+	*len_r = io->in_len - io->in_pos;
+	return IO_OK;
+}
+
+void
+io_consume(struct io *io, size_t len)
+{
+	size_t avail = io->in_len - io->in_pos;
+	io->in_pos += len < avail ? len : avail;
+}
+
 size_t
 io_buffered(const struct io *io)
 {

@@ -64,6 +64,11 @@ int io_skipline(struct io *io, size_t max);
 ssize_t io_read(struct io *io, void *buf, size_t len);
 /* Waits until input is buffered or timeout; returns IO_OK, IO_EOF, ... */
 int io_fill(struct io *io);
+/* Buffered input without consuming it: fills the buffer first if empty.
+ * Returns IO_OK with *data_r/*len_r set (len > 0), or IO_EOF/IO_TIMEOUT/
+ * IO_ERROR. Parsers that stop mid-buffer consume only what they used. */
+int io_peek(struct io *io, const unsigned char **data_r, size_t *len_r);
+void io_consume(struct io *io, size_t len);
 /* Bytes read from the transport but not yet consumed (pipelining checks). */
 size_t io_buffered(const struct io *io);
 /* Drops buffered input: after STARTTLS no plaintext survives (S10). */
