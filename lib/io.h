@@ -65,7 +65,7 @@ ssize_t io_read(struct io *io, void *buf, size_t len);
 /* Waits until input is buffered or timeout; returns IO_OK, IO_EOF, ... */
 int io_fill(struct io *io);
 /* Buffered input without consuming it: fills the buffer first if empty.
- * Returns IO_OK with *data_r/*len_r set (len > 0), or IO_EOF/IO_TIMEOUT/
+ * Returns IO_OK with data_r and len_r set (len > 0), or IO_EOF/IO_TIMEOUT/
  * IO_ERROR. Parsers that stop mid-buffer consume only what they used. */
 int io_peek(struct io *io, const unsigned char **data_r, size_t *len_r);
 void io_consume(struct io *io, size_t len);
