@@ -73,4 +73,15 @@
 /* Config file line and value. */
 #define CONF_LINE_MAX 4096
 
+/* Spool file (lib/spool.c): one envelope record — an address, ORCPT
+ * (DSN_ORCPT_MAX), or a sanitised remote reply (S59) — fits easily in 8 KiB;
+ * longer records mean a corrupt or forged file (S26). */
+#define SPOOL_RECORD_MAX 8192
+/* Recipients per spool file: well above any smtp_max_recipients in use. */
+#define SPOOL_RCPTS_MAX 10000
+/* The envelope part of a spool file is read into memory: first this much,
+ * growing up to the maximum (10000 recipients with long diagnostics). */
+#define SPOOL_HEAD_MIN 65536
+#define SPOOL_HEAD_MAX (32u * 1024 * 1024)
+
 #endif

@@ -66,4 +66,20 @@ void spool_abort(struct spool_pending *p);
 int spool_read(int fd, struct spool_envelope *env, uint64_t *msg_offset_r, uint64_t *msg_len_r);
 void spool_envelope_free(struct spool_envelope *env);
 
+/* Creates spool_dir/tmp and spool_dir/new if missing. 0 or -1. */
+int spool_dirs(const char *spool_dir);
+
+/* Writes a whole spool file to fd (the envelope, then msg_len bytes of
+ * msg_fd from msg_offset) and fsyncs it. 0, or -1 with errno (E2BIG: a
+ * field is too long for the format, EINVAL: no sender or no recipient). */
+int spool_write_fd(int fd, const struct spool_envelope *env, int msg_fd,
+    uint64_t msg_offset, uint64_t msg_len);
+
+/* Atomically replaces final_path by a new spool file with env and the
+ * message of src_fd (msg_len bytes at msg_offset): written in
+ * spool_dir/tmp, fsync'd, renamed over final_path, directory fsync'd.
+ * relay-runner updates per-recipient state this way. 0 or -1 (errno). */
+int spool_rewrite(const char *spool_dir, const char *final_path,
+    const struct spool_envelope *env, int src_fd, uint64_t msg_offset, uint64_t msg_len);
+
 #endif
