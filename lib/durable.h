@@ -32,4 +32,24 @@ int durable_mkdirs(const char *path, mode_t mode);
  * directory of final_path. 0, or -1 with errno (EEXIST if taken). */
 int durable_publish(const char *tmp_path, const char *final_path);
 
+/* Additions for callers that hold directory fds (maildir, spool). */
+
+/* Attempts at a fresh unique name before giving up with EEXIST. */
+#define DURABLE_CREATE_TRIES 16
+
+/* Creates a new file under dirfd with a unique name (written to name),
+ * O_EXCL | O_NOFOLLOW, mode 0600, retrying on EEXIST (S63, S71).
+ * Returns a write-only fd (caller closes) or -1 (errno). */
+int durable_create_unique(int dirfd, char *name, size_t size);
+
+/* Opens a directory for *at() calls, refusing a symlink as its last
+ * component (S34). Returns an fd (caller closes) or -1 (errno; ELOOP or
+ * ENOTDIR for a symlink). */
+int durable_open_dir(const char *path);
+
+/* durable_publish on directory fds: links tmp_name (under tmp_dirfd) to
+ * name (under dirfd) without overwriting, fsyncs dirfd, unlinks tmp_name.
+ * 0, or -1 with errno (EEXIST if taken; then tmp_name is untouched). */
+int durable_publish_at(int tmp_dirfd, const char *tmp_name, int dirfd, const char *name);
+
 #endif

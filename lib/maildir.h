@@ -47,7 +47,7 @@ struct maildir_entry {
 	size_t base_len;     /* unique part: name[0..base_len) */
 	uint64_t size;       /* bytes on disk (S=, else stat) */
 	uint64_t vsize;      /* bytes with CRLF (W=, else computed on demand; 0 = unknown) */
-	time_t mtime;        /* delivery time (INTERNALDATE) */
+	time_t mtime;        /* delivery time (INTERNALDATE): stat, else the name's seconds */
 	char flags[MAILDIR_FLAGS_MAX]; /* sorted letters after ":2," */
 };
 

@@ -1,0 +1,275 @@
+/*
+ * durable.c — unique names, complete writes, copies, and publishing a file
+ * without ever overwriting one (S62, S63, S71).
+ *
+ * Publishing is link() + fsync(dir) + unlink(tmp): at the instant the link
+ * exists the message is delivered, and link() fails with EEXIST rather than
+ * replace a file. File systems without hard links get renameat2 with
+ * RENAME_NOREPLACE. The target directory is opened with O_NOFOLLOW, so a
+ * planted symlink (new/ → /etc) makes the publish fail (S34).
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/random.h>
+#include <sys/stat.h>
+#include <sys/time.h>
+#include <unistd.h>
+
+#include "durable.h"
+
+/* Copies the host name with '/' → \057, ':' → \072 and ',' → \054 (',' and
+ * ':' separate a Maildir name's unique part from its sizes and flags). */
+static void
+host_escape(char *out, size_t size)
+{
+	char host[256];
+	if (gethostname(host, sizeof host) != 0 || host[0] == '\0')
+		strcpy(host, "localhost");
+	host[sizeof host - 1] = '\0';
+	size_t o = 0;
+	for (const char *p = host; *p != '\0' && o + 5 < size; p++) {
+		unsigned char c = (unsigned char)*p;
+		if (c == '/' || c == ':' || c == ',' || c < 0x21 || c > 0x7e) {
+			snprintf(out + o, size - o, "\\%03o", c);
+			o += 4;
+		} else {
+			out[o++] = (char)c;
+		}
+	}
+	out[o] = '\0';
+}
+
+int
+durable_unique_name(char *out, size_t size)
+{
+	struct timeval tv;
+	uint64_t rnd;
+	char host[256 * 4 + 1];
+
+	gettimeofday(&tv, NULL);
+	/* getrandom() makes names unique even with recycled pids and a clock
+	 * that steps backwards (S71). GRND_NONBLOCK: never hang at boot. */
+	if (getrandom(&rnd, sizeof rnd, GRND_NONBLOCK) != (ssize_t)sizeof rnd)
+		return -1;
+	host_escape(host, sizeof host);
+	int n = snprintf(out, size, "%lld.M%06ldP%ldR%016llx.%s",
+	    (long long)tv.tv_sec, (long)tv.tv_usec, (long)getpid(),
+	    (unsigned long long)rnd, host);
+	if (n < 0 || (size_t)n >= size) {
+		errno = ENAMETOOLONG;
+		return -1;
+	}
+	return 0;
+}
+
+int
+durable_create_unique(int dirfd, char *name, size_t size)
+{
+	for (int tries = 0; tries < DURABLE_CREATE_TRIES; tries++) {
+		if (durable_unique_name(name, size) != 0)
+			return -1;
+		int fd = openat(dirfd, name,
+		    O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+		if (fd >= 0)
+			return fd;
+		if (errno != EEXIST)
+			return -1;
+	}
+	errno = EEXIST;
+	return -1;
+}
+
+int
+durable_fsync_dir(const char *dir)
+{
+	int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (fd < 0)
+		return -1;
+	int r = fsync(fd);
+	int saved = errno;
+	close(fd);
+	errno = saved;
+	return r;
+}
+
+int
+durable_write_all(int fd, const void *buf, size_t len)
+{
+	const char *p = buf;
+	while (len > 0) {
+		ssize_t n = write(fd, p, len);
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			return -1;
+		}
+		if (n == 0) {
+			errno = EIO;
+			return -1;
+		}
+		p += n;
+		len -= (size_t)n;
+	}
+	return 0;
+}
+
+/* read/write fallback for what copy_file_range could not do, from *off. */
+static int
+copy_rw(int dst, int src, uint64_t off, uint64_t end)
+{
+	char buf[65536];
+	while (off < end) {
+		size_t want = end - off < sizeof buf ? (size_t)(end - off) : sizeof buf;
+		ssize_t n = pread(src, buf, want, (off_t)off);
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			return -1;
+		}
+		if (n == 0) {   /* source shorter than promised */
+			errno = EIO;
+			return -1;
+		}
+		if (durable_write_all(dst, buf, (size_t)n) != 0)
+			return -1;
+		off += (uint64_t)n;
+	}
+	return 0;
+}
+
+int
+durable_copy_fd(int dst, int src, uint64_t len)
+{
+	loff_t off = 0;
+	while ((uint64_t)off < len) {
+		uint64_t left = len - (uint64_t)off;
+		size_t want = left > (1u << 30) ? (1u << 30) : (size_t)left;
+		ssize_t n = copy_file_range(src, &off, dst, NULL, want, 0);
+		if (n > 0)
+			continue;
+		if (n == 0) {
+			errno = EIO;
+			return -1;
+		}
+		if (errno == EINTR)
+			continue;
+		/* Not supported here (pipes, O_APPEND, old kernels, across file
+		 * systems): fall back. Real write errors (ENOSPC, EIO, EFBIG,
+		 * EDQUOT) are reported as they are. */
+		if (errno == EXDEV || errno == EINVAL || errno == ENOSYS ||
+		    errno == EOPNOTSUPP || errno == EBADF || errno == ESPIPE)
+			return copy_rw(dst, src, (uint64_t)off, len);
+		return -1;
+	}
+	return 0;
+}
+
+int
+durable_mkdirs(const char *path, mode_t mode)
+{
+	char buf[PATH_MAX];
+	size_t len = strlen(path);
+	if (len == 0 || len >= sizeof buf) {
+		errno = len ? ENAMETOOLONG : EINVAL;
+		return -1;
+	}
+	memcpy(buf, path, len + 1);
+	for (char *p = buf + 1; ; p++) {
+		if (*p != '/' && *p != '\0')
+			continue;
+		char c = *p;
+		*p = '\0';
+		if (mkdir(buf, mode) != 0 && errno != EEXIST)
+			return -1;
+		*p = c;
+		if (c == '\0')
+			break;
+	}
+	struct stat st;
+	if (stat(path, &st) != 0)
+		return -1;
+	if (!S_ISDIR(st.st_mode)) {
+		errno = ENOTDIR;
+		return -1;
+	}
+	return 0;
+}
+
+int
+durable_open_dir(const char *path)
+{
+	return open(path, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+}
+
+int
+durable_publish_at(int tmp_dirfd, const char *tmp_name, int dirfd, const char *name)
+{
+	if (linkat(tmp_dirfd, tmp_name, dirfd, name, 0) != 0) {
+		if (errno != EPERM && errno != ENOSYS && errno != EOPNOTSUPP &&
+		    errno != EMLINK)
+			return -1;
+		/* No hard links here: an atomic rename that refuses to replace. */
+		if (renameat2(tmp_dirfd, tmp_name, dirfd, name, RENAME_NOREPLACE) != 0)
+			return -1;
+		return fsync(dirfd);
+	}
+	if (fsync(dirfd) != 0) {
+		int saved = errno;
+		/* Not known to be durable: take it back so nobody sees it. */
+		unlinkat(dirfd, name, 0);
+		errno = saved;
+		return -1;
+	}
+	/* The link is durable; a leftover tmp file is only garbage. */
+	unlinkat(tmp_dirfd, tmp_name, 0);
+	return 0;
+}
+
+/* Splits path into an open O_NOFOLLOW directory fd and its last component. */
+static int
+open_parent(const char *path, const char **base_r)
+{
+	char dir[PATH_MAX];
+	const char *slash = strrchr(path, '/');
+	if (slash == NULL) {
+		*base_r = path;
+		return open(".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	}
+	size_t len = (size_t)(slash - path);
+	if (len >= sizeof dir) {
+		errno = ENAMETOOLONG;
+		return -1;
+	}
+	if (len == 0)
+		len = 1;  /* "/name" */
+	memcpy(dir, path, len);
+	dir[len] = '\0';
+	*base_r = slash + 1;
+	return durable_open_dir(dir);
+}
+
+int
+durable_publish(const char *tmp_path, const char *final_path)
+{
+	const char *tmp_base, *final_base;
+	int tfd = open_parent(tmp_path, &tmp_base);
+	if (tfd < 0)
+		return -1;
+	int dfd = open_parent(final_path, &final_base);
+	if (dfd < 0) {
+		int saved = errno;
+		close(tfd);
+		errno = saved;
+		return -1;
+	}
+	int r = durable_publish_at(tfd, tmp_base, dfd, final_base);
+	int saved = errno;
+	close(tfd);
+	close(dfd);
+	errno = saved;
+	return r;
+}

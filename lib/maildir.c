@@ -1,0 +1,584 @@
+/*
+ * maildir.c — Maildir delivery (tmp → fsync → link into new/ → fsync new/)
+ * and reading (scan, open, flag renames, removal) per cr.yp.to/proto/maildir.html.
+ *
+ * File names: <unique>,S=<size>,W=<crlf size>[:2,<flags>]. Readers take the
+ * sizes from the name and never open a message to list it. A message that
+ * moved between a scan and an open (another session renamed it) is found
+ * again by its unique part (S64). tmp/, new/ and cur/ are opened with
+ * O_NOFOLLOW and message files with O_NOFOLLOW + S_ISREG, so nothing is
+ * ever written or read through a planted symlink (S34).
+ */
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "durable.h"
+#include "maildir.h"
+
+/* Times we follow a message that keeps moving before giving up. */
+#define MAILDIR_FOLLOW_TRIES 5
+/* Room left in a file name for ",S=<20 digits>,W=<20 digits>:2,<31 flags>". */
+#define MAILDIR_INFO_RESERVE 96
+
+static int
+path_join(char *out, size_t size, const char *a, const char *b, const char *c)
+{
+	int n = c ? snprintf(out, size, "%s/%s/%s", a, b, c)
+	          : snprintf(out, size, "%s/%s", a, b);
+	if (n < 0 || (size_t)n >= size) {
+		errno = ENAMETOOLONG;
+		return -1;
+	}
+	return 0;
+}
+
+static void
+close_keep_errno(int fd)
+{
+	int saved = errno;
+	if (fd >= 0)
+		close(fd);
+	errno = saved;
+}
+
+int
+maildir_create(const char *dir)
+{
+	static const char *const sub[] = { "tmp", "new", "cur" };
+	char path[PATH_MAX];
+	if (durable_mkdirs(dir, 0700) != 0)
+		return -1;
+	for (size_t i = 0; i < 3; i++) {
+		if (path_join(path, sizeof path, dir, sub[i], NULL) != 0)
+			return -1;
+		if (mkdir(path, 0700) != 0 && errno != EEXIST)
+			return -1;
+	}
+	/* The subdirectories may be new: make their entries durable. */
+	return durable_fsync_dir(dir);
+}
+
+/* Counts LF bytes not preceded by CR; *prev carries the last byte over. */
+static uint64_t
+count_bare_lf(const char *p, size_t n, char *prev)
+{
+	uint64_t bare = 0;
+	for (size_t i = 0; i < n; i++) {
+		if (p[i] == '\n' && *prev != '\r')
+			bare++;
+		*prev = p[i];
+	}
+	return bare;
+}
+
+/* Writes prefix and message, counting size and bare LFs as it goes. */
+static int
+write_message(int fd, const char *prefix, size_t prefix_len, int msg_fd,
+    uint64_t msg_len, uint64_t *size_r, uint64_t *vsize_r)
+{
+	char buf[65536];
+	char prev = '\0';
+	uint64_t bare = count_bare_lf(prefix, prefix_len, &prev);
+	if (prefix_len > 0 && durable_write_all(fd, prefix, prefix_len) != 0)
+		return -1;
+	for (uint64_t off = 0; off < msg_len; ) {
+		size_t want = msg_len - off < sizeof buf ? (size_t)(msg_len - off) : sizeof buf;
+		ssize_t n = pread(msg_fd, buf, want, (off_t)off);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0) {
+			if (n == 0)
+				errno = EIO;  /* message shorter than msg_len */
+			return -1;
+		}
+		bare += count_bare_lf(buf, (size_t)n, &prev);
+		if (durable_write_all(fd, buf, (size_t)n) != 0)
+			return -1;
+		off += (uint64_t)n;
+	}
+	*size_r = prefix_len + msg_len;
+	*vsize_r = *size_r + bare;
+	return 0;
+}
+
+int
+maildir_prepare(const char *dir, const char *prefix, size_t prefix_len,
+    int msg_fd, uint64_t msg_len, struct maildir_delivery *d)
+{
+	char path[PATH_MAX], name[NAME_MAX + 1];
+	uint64_t size, vsize;
+	d->tmp_path[0] = d->new_path[0] = '\0';
+	if (path_join(path, sizeof path, dir, "tmp", NULL) != 0)
+		return -1;
+	int tfd = durable_open_dir(path);
+	if (tfd < 0)
+		return -1;
+	int fd = durable_create_unique(tfd, name, sizeof name - MAILDIR_INFO_RESERVE);
+	if (fd < 0) {
+		close_keep_errno(tfd);
+		return -1;
+	}
+	if (write_message(fd, prefix, prefix_len, msg_fd, msg_len, &size, &vsize) != 0 ||
+	    fsync(fd) != 0 || close(fd) != 0) {
+		int saved = errno;
+		close(fd);  /* may be closed already: EBADF is harmless */
+		unlinkat(tfd, name, 0);
+		close(tfd);
+		errno = saved;
+		return -1;
+	}
+	close(tfd);
+	if (path_join(d->tmp_path, sizeof d->tmp_path, dir, "tmp", name) != 0)
+		goto fail;
+	int n = snprintf(d->new_path, sizeof d->new_path, "%s/new/%s,S=%" PRIu64 ",W=%" PRIu64,
+	    dir, name, size, vsize);
+	if (n < 0 || (size_t)n >= sizeof d->new_path) {
+		errno = ENAMETOOLONG;
+		goto fail;
+	}
+	return 0;
+fail:
+	{
+		int saved = errno;
+		char p[PATH_MAX];
+		if (path_join(p, sizeof p, dir, "tmp", name) == 0)
+			unlink(p);
+		d->tmp_path[0] = d->new_path[0] = '\0';
+		errno = saved;
+	}
+	return -1;
+}
+
+/* Replaces the unique part of the name in path (after the last '/', up to
+ * the first ',') with a fresh one: only needed if another host on a shared
+ * file system picked the same name. */
+static int
+renew_name(char *path, size_t size)
+{
+	char *base = strrchr(path, '/');
+	char rest[256], uniq[NAME_MAX + 1];
+	if (base == NULL)
+		return -1;
+	base++;
+	const char *comma = strchr(base, ',');
+	snprintf(rest, sizeof rest, "%s", comma ? comma : "");
+	if (durable_unique_name(uniq, sizeof uniq - MAILDIR_INFO_RESERVE) != 0)
+		return -1;
+	size_t used = (size_t)(base - path);
+	int n = snprintf(base, size - used, "%s%s", uniq, rest);
+	if (n < 0 || (size_t)n >= size - used) {
+		errno = ENAMETOOLONG;
+		return -1;
+	}
+	return 0;
+}
+
+int
+maildir_commit(struct maildir_delivery *d)
+{
+	if (d->tmp_path[0] == '\0') {
+		errno = EINVAL;
+		return -1;
+	}
+	int r = -1;
+	for (int tries = 0; tries < DURABLE_CREATE_TRIES; tries++) {
+		r = durable_publish(d->tmp_path, d->new_path);
+		if (r == 0 || errno != EEXIST)
+			break;
+		if (renew_name(d->new_path, sizeof d->new_path) != 0)
+			break;
+	}
+	if (r != 0) {
+		int saved = errno;
+		unlink(d->tmp_path);
+		errno = saved;
+	}
+	d->tmp_path[0] = '\0';
+	return r;
+}
+
+void
+maildir_abort(struct maildir_delivery *d)
+{
+	if (d->tmp_path[0] != '\0')
+		unlink(d->tmp_path);
+	d->tmp_path[0] = d->new_path[0] = '\0';
+}
+
+/* ---- reading ---- */
+
+/* Parses ",S=123" / ",W=456" fields and ":2,FLAGS" of a name into e. */
+static void
+parse_name(struct maildir_entry *e, int *have_size)
+{
+	const char *name = e->name;
+	e->base_len = strcspn(name, ",:");
+	e->size = e->vsize = 0;
+	e->flags[0] = '\0';
+	*have_size = 0;
+	const char *colon = strchr(name, ':');
+	size_t info_end = colon ? (size_t)(colon - name) : strlen(name);
+	for (const char *p = name + e->base_len; p < name + info_end; ) {
+		/* p points at ','. */
+		char *end;
+		if ((p[1] == 'S' || p[1] == 'W') && p[2] == '=' && p[3] >= '0' && p[3] <= '9') {
+			errno = 0;
+			uint64_t v = strtoull(p + 3, &end, 10);
+			if (errno == 0 && (*end == ',' || *end == ':' || *end == '\0')) {
+				if (p[1] == 'S') {
+					e->size = v;
+					*have_size = 1;
+				} else {
+					e->vsize = v;
+				}
+			}
+		}
+		const char *next = strchr(p + 1, ',');
+		if (next == NULL || next > name + info_end)
+			break;
+		p = next;
+	}
+	if (colon && colon[1] == '2' && colon[2] == ',') {
+		size_t n = 0;
+		for (const char *f = colon + 3; *f && n + 1 < MAILDIR_FLAGS_MAX; f++)
+			e->flags[n++] = *f;
+		e->flags[n] = '\0';
+	}
+}
+
+/* Delivery time from the name's leading seconds, when not stat'ed. */
+static time_t
+name_time(const char *name)
+{
+	char *end;
+	long long t = strtoll(name, &end, 10);
+	return (end != name && *end == '.' && t > 0) ? (time_t)t : 0;
+}
+
+struct scan {
+	struct maildir_entry *v;
+	size_t n, cap;
+};
+
+static int
+scan_add(struct scan *s, int dfd, const char *name, int in_new, int with_mtime)
+{
+	if (s->n == s->cap) {
+		size_t cap = s->cap ? s->cap * 2 : 64;
+		struct maildir_entry *v = realloc(s->v, cap * sizeof *v);
+		if (v == NULL)
+			return -1;
+		s->v = v;
+		s->cap = cap;
+	}
+	struct maildir_entry *e = &s->v[s->n];
+	memset(e, 0, sizeof *e);
+	e->name = strdup(name);
+	if (e->name == NULL)
+		return -1;
+	e->in_new = in_new;
+	int have_size;
+	parse_name(e, &have_size);
+	e->mtime = name_time(name);
+	if (!have_size || with_mtime) {
+		struct stat st;
+		if (fstatat(dfd, name, &st, AT_SYMLINK_NOFOLLOW) != 0 || !S_ISREG(st.st_mode)) {
+			free(e->name);   /* gone meanwhile, or not a message */
+			return 0;
+		}
+		if (!have_size)
+			e->size = (uint64_t)st.st_size;
+		e->mtime = st.st_mtime;
+	}
+	s->n++;
+	return 0;
+}
+
+static int
+scan_dir(struct scan *s, const char *dir, const char *sub, int with_mtime)
+{
+	char path[PATH_MAX];
+	if (path_join(path, sizeof path, dir, sub, NULL) != 0)
+		return -1;
+	int dfd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (dfd < 0)
+		return errno == ENOENT ? 0 : -1;
+	DIR *dp = fdopendir(dfd);
+	if (dp == NULL) {
+		close_keep_errno(dfd);
+		return -1;
+	}
+	struct dirent *de;
+	int r = 0;
+	errno = 0;
+	while ((de = readdir(dp)) != NULL) {
+		if (de->d_name[0] == '.')
+			continue;
+		if (de->d_type != DT_REG && de->d_type != DT_UNKNOWN)
+			continue;
+		if (scan_add(s, dfd, de->d_name, sub[0] == 'n', with_mtime) != 0) {
+			r = -1;
+			break;
+		}
+		errno = 0;
+	}
+	if (r == 0 && errno != 0)
+		r = -1;
+	int saved = errno;
+	closedir(dp);
+	errno = saved;
+	return r;
+}
+
+static int
+entry_cmp(const void *a, const void *b)
+{
+	const struct maildir_entry *x = a, *y = b;
+	if (x->mtime != y->mtime)
+		return x->mtime < y->mtime ? -1 : 1;
+	return strcmp(x->name, y->name);
+}
+
+/* Orders by unique part, then cur/ before new/. */
+static int
+base_cmp(const void *a, const void *b)
+{
+	const struct maildir_entry *x = a, *y = b;
+	size_t n = x->base_len < y->base_len ? x->base_len : y->base_len;
+	int c = memcmp(x->name, y->name, n);
+	if (c != 0)
+		return c;
+	if (x->base_len != y->base_len)
+		return x->base_len < y->base_len ? -1 : 1;
+	return x->in_new - y->in_new;
+}
+
+int
+maildir_scan(const char *dir, int with_mtime, struct maildir_entry **entries_r, size_t *n_r)
+{
+	struct scan s = { 0 };
+	/* new/ first, then cur/: a message moving new → cur between the two
+	 * reads is then seen at least once (maildir(5)). */
+	if (scan_dir(&s, dir, "new", with_mtime) != 0 ||
+	    scan_dir(&s, dir, "cur", with_mtime) != 0) {
+		int saved = errno;
+		maildir_entries_free(&s.v, s.n);
+		errno = saved;
+		return -1;
+	}
+	/* A message seen in both new/ and cur/ (it moved between the two
+	 * reads) is listed once, as its cur/ name. */
+	size_t out = 0;
+	if (s.n > 0) {
+		qsort(s.v, s.n, sizeof *s.v, base_cmp);
+		for (size_t i = 0; i < s.n; i++) {
+			const struct maildir_entry *prev = out > 0 ? &s.v[out - 1] : NULL;
+			if (prev && prev->base_len == s.v[i].base_len &&
+			    memcmp(prev->name, s.v[i].name, prev->base_len) == 0 &&
+			    prev->in_new != s.v[i].in_new) {
+				free(s.v[i].name);   /* sorted cur/ first: drop new/ */
+				continue;
+			}
+			s.v[out++] = s.v[i];
+		}
+		qsort(s.v, out, sizeof *s.v, entry_cmp);
+	}
+	*entries_r = s.v;
+	*n_r = out;
+	return 0;
+}
+
+void
+maildir_entries_free(struct maildir_entry **entries, size_t n)
+{
+	if (*entries == NULL)
+		return;
+	for (size_t i = 0; i < n; i++)
+		free((*entries)[i].name);
+	free(*entries);
+	*entries = NULL;
+}
+
+/* Looks up the unique part of e in new/ and cur/ and updates e's name,
+ * in_new and flags. 0, or -1 with ENOENT if it is gone. */
+static int
+maildir_find(const char *dir, struct maildir_entry *e)
+{
+	static const char *const sub[] = { "cur", "new" };
+	char path[PATH_MAX];
+	for (int i = 0; i < 2; i++) {
+		if (path_join(path, sizeof path, dir, sub[i], NULL) != 0)
+			return -1;
+		DIR *dp = opendir(path);
+		if (dp == NULL) {
+			if (errno == ENOENT)
+				continue;
+			return -1;
+		}
+		struct dirent *de;
+		while ((de = readdir(dp)) != NULL) {
+			const char *n = de->d_name;
+			if (strncmp(n, e->name, e->base_len) != 0 ||
+			    (n[e->base_len] != ',' && n[e->base_len] != ':' && n[e->base_len] != '\0'))
+				continue;
+			char *copy = strdup(n);
+			closedir(dp);
+			if (copy == NULL)
+				return -1;
+			free(e->name);
+			e->name = copy;
+			e->in_new = i == 1;
+			uint64_t size = e->size, vsize = e->vsize;
+			int have_size;
+			parse_name(e, &have_size);
+			if (!have_size)
+				e->size = size;
+			if (e->vsize == 0)
+				e->vsize = vsize;
+			return 0;
+		}
+		closedir(dp);
+	}
+	errno = ENOENT;
+	return -1;
+}
+
+static int
+entry_path(char *out, size_t size, const char *dir, const struct maildir_entry *e)
+{
+	return path_join(out, size, dir, e->in_new ? "new" : "cur", e->name);
+}
+
+int
+maildir_open(const char *dir, struct maildir_entry *e)
+{
+	char path[PATH_MAX];
+	for (int tries = 0; tries < MAILDIR_FOLLOW_TRIES; tries++) {
+		if (entry_path(path, sizeof path, dir, e) != 0)
+			return -1;
+		int fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
+		if (fd >= 0) {
+			struct stat st;
+			if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+				close(fd);
+				errno = EINVAL;
+				return -1;
+			}
+			return fd;
+		}
+		if (errno != ENOENT)
+			return -1;
+		if (maildir_find(dir, e) != 0)
+			return -1;
+	}
+	errno = ENOENT;
+	return -1;
+}
+
+int
+maildir_count_vsize(int fd, uint64_t *vsize_r)
+{
+	char buf[65536];
+	char prev = '\0';
+	uint64_t size = 0, bare = 0;
+	for (;;) {
+		ssize_t n = pread(fd, buf, sizeof buf, (off_t)size);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0)
+			return -1;
+		if (n == 0)
+			break;
+		bare += count_bare_lf(buf, (size_t)n, &prev);
+		size += (uint64_t)n;
+	}
+	*vsize_r = size + bare;
+	return 0;
+}
+
+/* Sorted, deduplicated letters of flags into out; -1 (EINVAL) on others. */
+static int
+flags_normalize(const char *flags, char *out)
+{
+	unsigned char seen[128] = { 0 };
+	for (const char *p = flags; *p; p++) {
+		unsigned char c = (unsigned char)*p;
+		if (c >= 128 || !((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z'))) {
+			errno = EINVAL;
+			return -1;
+		}
+		seen[c] = 1;
+	}
+	size_t n = 0;
+	for (int c = 0; c < 128; c++) {
+		if (!seen[c])
+			continue;
+		if (n + 1 >= MAILDIR_FLAGS_MAX) {
+			errno = EINVAL;
+			return -1;
+		}
+		out[n++] = (char)c;
+	}
+	out[n] = '\0';
+	return 0;
+}
+
+int
+maildir_set_flags(const char *dir, struct maildir_entry *e, const char *flags)
+{
+	char sorted[MAILDIR_FLAGS_MAX], from[PATH_MAX], name[NAME_MAX + 1], to[PATH_MAX];
+	if (flags_normalize(flags, sorted) != 0)
+		return -1;
+	for (int tries = 0; tries < MAILDIR_FOLLOW_TRIES; tries++) {
+		/* Keep the unique part and the ,S=,W= sizes; replace the info. */
+		size_t info = strcspn(e->name, ":");
+		int n = snprintf(name, sizeof name, "%.*s:2,%s", (int)info, e->name, sorted);
+		if (n < 0 || (size_t)n >= sizeof name) {
+			errno = ENAMETOOLONG;
+			return -1;
+		}
+		if (!e->in_new && strcmp(name, e->name) == 0)
+			return 0;
+		if (entry_path(from, sizeof from, dir, e) != 0 ||
+		    path_join(to, sizeof to, dir, "cur", name) != 0)
+			return -1;
+		if (rename(from, to) == 0) {
+			char *copy = strdup(name);
+			if (copy == NULL)
+				return -1;
+			free(e->name);
+			e->name = copy;
+			e->in_new = 0;
+			snprintf(e->flags, sizeof e->flags, "%s", sorted);
+			return 0;
+		}
+		if (errno != ENOENT || maildir_find(dir, e) != 0)
+			return -1;
+	}
+	errno = ENOENT;
+	return -1;
+}
+
+int
+maildir_remove(const char *dir, struct maildir_entry *e)
+{
+	char path[PATH_MAX];
+	for (int tries = 0; tries < MAILDIR_FOLLOW_TRIES; tries++) {
+		if (entry_path(path, sizeof path, dir, e) != 0)
+			return -1;
+		if (unlink(path) == 0)
+			return 0;
+		if (errno != ENOENT || maildir_find(dir, e) != 0)
+			return -1;
+	}
+	errno = ENOENT;
+	return -1;
+}

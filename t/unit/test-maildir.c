@@ -1,0 +1,301 @@
+/* Unit tests for lib/maildir: delivery round trip, names with S= and W=,
+ * exact vsize for LF and CRLF content, flag renames keeping the unique part,
+ * following a concurrent rename (S64), symlinked new/ or tmp/ (S34). */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "maildir.h"
+#include "unit.h"
+
+static char top[] = "/tmp/yubin-maildir-XXXXXX";
+
+/* An unlinked temp file holding text, positioned at its end (delivery must
+ * read from offset 0 regardless). */
+static int
+msg_fd(const char *text, size_t len)
+{
+	char path[] = "/tmp/yubin-msg-XXXXXX";
+	int fd = mkstemp(path);
+	if (fd < 0 || write(fd, text, len) != (ssize_t)len)
+		abort();
+	unlink(path);
+	return fd;
+}
+
+static int
+count_files(const char *dir, const char *sub)
+{
+	char cmd[1024];
+	snprintf(cmd, sizeof cmd, "test $(ls -A '%s/%s' | wc -l) -eq 0", dir, sub);
+	if (system(cmd) == 0)
+		return 0;
+	snprintf(cmd, sizeof cmd, "ls -A '%s/%s' | wc -l", dir, sub);
+	FILE *p = popen(cmd, "r");
+	int n = -1;
+	if (p == NULL || fscanf(p, "%d", &n) != 1)
+		n = -1;
+	if (p)
+		pclose(p);
+	return n;
+}
+
+static int
+deliver(const char *dir, const char *prefix, const char *text)
+{
+	struct maildir_delivery d;
+	int fd = msg_fd(text, strlen(text));
+	int r = maildir_prepare(dir, prefix, strlen(prefix), fd, strlen(text), &d);
+	close(fd);
+	if (r == 0)
+		r = maildir_commit(&d);
+	return r;
+}
+
+static int
+read_all(int fd, char *buf, size_t size)
+{
+	ssize_t n = read(fd, buf, size - 1);
+	if (n < 0)
+		return -1;
+	buf[n] = '\0';
+	return (int)n;
+}
+
+static void
+test_roundtrip(void)
+{
+	char dir[512], buf[4096];
+	snprintf(dir, sizeof dir, "%s/md", top);
+	CHECK(maildir_create(dir) == 0, "create");
+	CHECK(maildir_create(dir) == 0, "create again is fine");
+	const char *prefix = "Return-Path: <a@b>\n";
+	const char *body = "Subject: hi\n\nline 1\nline 2\n";
+	CHECK(deliver(dir, prefix, body) == 0, "deliver LF message");
+	CHECK(count_files(dir, "tmp") == 0 && count_files(dir, "new") == 1, "one file in new/, tmp/ empty");
+
+	struct maildir_entry *e;
+	size_t n;
+	CHECK(maildir_scan(dir, 0, &e, &n) == 0 && n == 1, "scan finds it");
+	size_t size = strlen(prefix) + strlen(body);
+	CHECK(e[0].size == size, "S= is the size on disk");
+	CHECK(e[0].vsize == size + 5, "W= is size + one per LF");
+	CHECK(e[0].in_new == 1 && e[0].flags[0] == '\0', "in new/, no flags");
+	CHECK(e[0].base_len > 0 && e[0].name[e[0].base_len] == ',', "unique part ends at ','");
+	char expect[256];
+	snprintf(expect, sizeof expect, ",S=%zu,W=%zu", size, size + 5);
+	CHECK(strcmp(e[0].name + e[0].base_len, expect) == 0, "name is <unique>,S=,W=");
+	CHECK(e[0].mtime > 0 && e[0].mtime <= time(NULL), "mtime from the name");
+	int fd = maildir_open(dir, &e[0]);
+	CHECK(fd >= 0 && read_all(fd, buf, sizeof buf) == (int)size &&
+	    strncmp(buf, prefix, strlen(prefix)) == 0 && strcmp(buf + strlen(prefix), body) == 0,
+	    "content is prefix + message, byte for byte");
+	uint64_t vs = 0;
+	CHECK(maildir_count_vsize(fd, &vs) == 0 && vs == e[0].vsize, "count_vsize agrees with W=");
+	close(fd);
+	char path[1024];
+	snprintf(path, sizeof path, "%s/new/%s", dir, e[0].name);
+	struct stat st;
+	CHECK(stat(path, &st) == 0 && (st.st_mode & 0777) == 0600, "message file mode 0600");
+	maildir_entries_free(&e, n);
+	CHECK(e == NULL, "entries_free sets NULL");
+
+	/* CRLF content: W= equals S=; mixed content counts only bare LFs. */
+	CHECK(deliver(dir, "", "a\r\nb\r\n") == 0, "deliver CRLF message");
+	CHECK(deliver(dir, "X: y\n", "a\r\nb\nc\rd") == 0, "deliver mixed line ends");
+	CHECK(deliver(dir, "", "") == 0, "deliver empty message");
+	CHECK(maildir_scan(dir, 1, &e, &n) == 0 && n == 4, "scan with mtime: 4 messages");
+	int crlf = 0, mixed = 0, empty = 0;
+	for (size_t i = 0; i < n; i++) {
+		if (e[i].size == 6 && e[i].vsize == 6)
+			crlf = 1;
+		if (e[i].size == 13 && e[i].vsize == 15)
+			mixed = 1;
+		if (e[i].size == 0 && e[i].vsize == 0)
+			empty = 1;
+		fd = maildir_open(dir, &e[i]);
+		uint64_t v;
+		if (fd < 0 || maildir_count_vsize(fd, &v) != 0 || v != e[i].vsize)
+			crlf = mixed = empty = 0;
+		if (fd >= 0)
+			close(fd);
+	}
+	CHECK(crlf, "CRLF content: vsize == size");
+	CHECK(mixed, "mixed content: vsize counts bare LFs only");
+	CHECK(empty, "empty message: sizes 0");
+	int sorted = 1;
+	for (size_t i = 1; i < n; i++)
+		if (e[i - 1].mtime > e[i].mtime)
+			sorted = 0;
+	CHECK(sorted, "entries sorted by mtime");
+	maildir_entries_free(&e, n);
+}
+
+static void
+test_flags_and_moves(void)
+{
+	char dir[512], from[1024], to[1024], base[256];
+	snprintf(dir, sizeof dir, "%s/fl", top);
+	maildir_create(dir);
+	deliver(dir, "", "hello\n");
+	struct maildir_entry *e;
+	size_t n;
+	maildir_scan(dir, 0, &e, &n);
+	snprintf(base, sizeof base, "%.*s", (int)e[0].base_len, e[0].name);
+	CHECK(maildir_set_flags(dir, &e[0], "TSFS") == 0, "set_flags");
+	CHECK(e[0].in_new == 0 && strcmp(e[0].flags, "FST") == 0, "flags sorted and deduplicated");
+	CHECK(strncmp(e[0].name, base, strlen(base)) == 0 && e[0].base_len == strlen(base),
+	    "flag rename keeps the unique part");
+	CHECK(strstr(e[0].name, ",S=6,W=7:2,FST") != NULL, "sizes kept, :2,FST appended");
+	CHECK(count_files(dir, "new") == 0 && count_files(dir, "cur") == 1, "moved to cur/");
+	CHECK(maildir_set_flags(dir, &e[0], "F x") == -1 && errno == EINVAL, "bad flag refused");
+
+	/* Another session renames it behind our back: open follows (S64). */
+	snprintf(from, sizeof from, "%s/cur/%s", dir, e[0].name);
+	snprintf(to, sizeof to, "%s/cur/%s,S=6,W=7:2,RS", dir, base);
+	if (rename(from, to) != 0)
+		abort();
+	struct maildir_entry stale = e[0];
+	stale.name = strdup(e[0].name);
+	int fd = maildir_open(dir, &stale);
+	char buf[64];
+	CHECK(fd >= 0 && read_all(fd, buf, sizeof buf) == 6 && strcmp(buf, "hello\n") == 0,
+	    "open after a concurrent rename finds it by unique part (S64)");
+	CHECK(strcmp(stale.flags, "RS") == 0 && strstr(stale.name, ":2,RS") != NULL,
+	    "entry updated to the new name and flags");
+	if (fd >= 0)
+		close(fd);
+	/* Stale entry again (old name): set_flags follows too. */
+	free(stale.name);
+	stale.name = strdup(e[0].name);
+	CHECK(maildir_set_flags(dir, &stale, "S") == 0 && strcmp(stale.flags, "S") == 0,
+	    "set_flags follows a concurrent rename");
+	/* Moved back to new/ (as an odd client might): still found. */
+	snprintf(from, sizeof from, "%s/cur/%s", dir, stale.name);
+	snprintf(to, sizeof to, "%s/new/%s,S=6,W=7", dir, base);
+	if (rename(from, to) != 0)
+		abort();
+	fd = maildir_open(dir, &stale);
+	CHECK(fd >= 0 && stale.in_new == 1, "found again in new/");
+	if (fd >= 0)
+		close(fd);
+	free(stale.name);
+	stale.name = strdup(e[0].name);
+	CHECK(maildir_remove(dir, &stale) == 0, "remove follows the move");
+	CHECK(count_files(dir, "new") == 0 && count_files(dir, "cur") == 0, "removed");
+	CHECK(maildir_open(dir, &stale) == -1 && errno == ENOENT, "gone: ENOENT");
+	CHECK(maildir_remove(dir, &stale) == -1 && errno == ENOENT, "remove gone: ENOENT");
+	free(stale.name);
+	maildir_entries_free(&e, n);
+}
+
+static void
+test_scan_odd_names(void)
+{
+	char dir[512], path[1024];
+	snprintf(dir, sizeof dir, "%s/odd", top);
+	maildir_create(dir);
+	/* A message from another MDA without sizes, one with a duplicate in
+	 * new/ and cur/ (seen mid-move), a dot file and a directory. */
+	snprintf(path, sizeof path, "%s/cur/1700000000.P1.h:2,S", dir);
+	FILE *f = fopen(path, "w");
+	fputs("abc\n", f);
+	fclose(f);
+	snprintf(path, sizeof path, "%s/new/1700000001.P2.h,S=3,W=4", dir);
+	f = fopen(path, "w");
+	fputs("xy\n", f);
+	fclose(f);
+	snprintf(path, sizeof path, "%s/cur/1700000001.P2.h,S=3,W=4:2,", dir);
+	f = fopen(path, "w");
+	fputs("xy\n", f);
+	fclose(f);
+	snprintf(path, sizeof path, "%s/new/.hidden", dir);
+	fclose(fopen(path, "w"));
+	snprintf(path, sizeof path, "%s/cur/subdir", dir);
+	mkdir(path, 0700);
+	struct maildir_entry *e;
+	size_t n;
+	CHECK(maildir_scan(dir, 0, &e, &n) == 0 && n == 2, "scan: 2 messages (dup, dot file, dir skipped)");
+	if (n == 2) {
+		/* Sorted by time: the name's seconds, or the stat'ed mtime (now). */
+		struct maildir_entry *a = &e[1], *b = &e[0];
+		CHECK(a->size == 4 && a->vsize == 0 && strcmp(a->flags, "S") == 0 &&
+		    a->base_len == strlen("1700000000.P1.h") && a->mtime >= time(NULL) - 100,
+		    "name without S=: size and mtime by stat, flags parsed");
+		CHECK(b->in_new == 0 && b->size == 3 && b->vsize == 4 && b->mtime == 1700000001,
+		    "message in new/ and cur/ listed once, as cur/; time from the name");
+		int fd = maildir_open(dir, a);
+		uint64_t v;
+		CHECK(fd >= 0 && maildir_count_vsize(fd, &v) == 0 && v == 5, "count_vsize computes W");
+		close(fd);
+	}
+	maildir_entries_free(&e, n);
+	snprintf(path, sizeof path, "%s/nope", top);
+	CHECK(maildir_scan(path, 0, &e, &n) == 0 && n == 0, "scan of a missing maildir: empty");
+	maildir_entries_free(&e, n);
+}
+
+static void
+test_symlinks_and_abort(void)
+{
+	char dir[512], path[1024], target[512];
+	snprintf(dir, sizeof dir, "%s/sym", top);
+	snprintf(target, sizeof target, "%s/target", top);
+	maildir_create(dir);
+	mkdir(target, 0700);
+
+	struct maildir_delivery d;
+	int fd = msg_fd("x\n", 2);
+	CHECK(maildir_prepare(dir, "", 0, fd, 2, &d) == 0, "prepare");
+	CHECK(count_files(dir, "tmp") == 1 && count_files(dir, "new") == 0, "prepared: only in tmp/");
+	maildir_abort(&d);
+	CHECK(count_files(dir, "tmp") == 0 && count_files(dir, "new") == 0, "abort removes the tmp file");
+
+	/* new/ replaced by a symlink: commit fails, nothing written there (S34). */
+	CHECK(maildir_prepare(dir, "", 0, fd, 2, &d) == 0, "prepare before the swap");
+	snprintf(path, sizeof path, "%s/new", dir);
+	rmdir(path);
+	if (symlink(target, path) != 0)
+		abort();
+	CHECK(maildir_commit(&d) == -1 && (errno == ELOOP || errno == ENOTDIR),
+	    "commit into symlinked new/ refused (S34)");
+	CHECK(count_files(dir, "tmp") == 0 && count_files(top, "target") == 0,
+	    "nothing through the link, tmp file removed");
+	CHECK(maildir_commit(&d) == -1 && errno == EINVAL, "commit twice: EINVAL");
+
+	/* tmp/ a symlink: prepare refuses. */
+	snprintf(path, sizeof path, "%s/tmp", dir);
+	rmdir(path);
+	if (symlink(target, path) != 0)
+		abort();
+	CHECK(maildir_prepare(dir, "", 0, fd, 2, &d) == -1 && (errno == ELOOP || errno == ENOTDIR),
+	    "prepare into symlinked tmp/ refused (S34)");
+	CHECK(count_files(top, "target") == 0, "nothing written through tmp/ link");
+
+	/* Message shorter than promised: error, nothing left. */
+	snprintf(dir, sizeof dir, "%s/short", top);
+	maildir_create(dir);
+	CHECK(maildir_prepare(dir, "", 0, fd, 3, &d) == -1 && errno == EIO, "short message: EIO");
+	CHECK(count_files(dir, "tmp") == 0, "short message: tmp/ clean");
+	close(fd);
+}
+
+int
+main(void)
+{
+	if (mkdtemp(top) == NULL)
+		abort();
+	test_roundtrip();
+	test_flags_and_moves();
+	test_scan_odd_names();
+	test_symlinks_and_abort();
+	char cmd[600];
+	snprintf(cmd, sizeof cmd, "rm -rf '%s'", top);
+	if (system(cmd) != 0)
+		return 1;
+	return unit_done();
+}
