@@ -36,11 +36,17 @@ struct tls *tls_client_new(const char *server_name, int verify, const char *ca_f
  * Returns 0, or -1 with a reason in err (the caller then ends the session). */
 int tls_handshake(struct tls *tls, struct io *io, char *err, size_t errsize);
 
+/* Overrides the handshake deadline (default tls_handshake_timeout from the
+ * configuration for servers, TLS_HANDSHAKE_TIMEOUT_SEC for clients). */
+void tls_set_handshake_timeout(struct tls *tls, int seconds);
+
 /* "TLSv1.3 with cipher TLS_AES_256_GCM_SHA384 (256/256 bits)" style text for
  * Received: headers and logs. Valid until tls_free. */
 const char *tls_describe(const struct tls *tls);
 
-/* Sends close_notify (best effort), frees, sets *tls to NULL. */
+/* Flushes io's pending output, sends close_notify (best effort), frees,
+ * sets *tls to NULL. io is left with a transport that reports EOF: it never
+ * goes back to plaintext (S16). On handshake failure the same holds. */
 void tls_free(struct tls **tls);
 
 #endif
