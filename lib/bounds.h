@@ -84,4 +84,32 @@
 #define SPOOL_HEAD_MIN 65536
 #define SPOOL_HEAD_MAX (32u * 1024 * 1024)
 
+/* relay-runner SMTP client timeouts, RFC 5321 §4.5.3.2: greeting 5 min,
+ * MAIL and RCPT 5 min, DATA 2 min, each data block 3 min, end of data
+ * 10 min; the connect wait is ours. relay_timeout caps one connection. */
+#define RELAY_CONNECT_TIMEOUT_SEC 30
+#define RELAY_GREETING_TIMEOUT_SEC 300
+#define RELAY_COMMAND_TIMEOUT_SEC 300
+#define RELAY_DATA_INIT_TIMEOUT_SEC 120
+#define RELAY_DATA_BLOCK_TIMEOUT_SEC 180
+#define RELAY_DATA_END_TIMEOUT_SEC 600
+#define RELAY_TIMEOUT_SEC 1800
+/* Reply parsing (S58): RFC 5321 §4.5.3.1.5 says 512 octets per reply line;
+ * tolerate 2048, and 64 KiB for a whole multi-line reply. */
+#define SMTP_REPLY_LINE_MAX 2048
+#define SMTP_REPLY_TOTAL_MAX 65536
+/* Remote text kept for bounces and logs, printable ASCII only (S59). */
+#define RELAY_DIAGNOSTIC_MAX 1000
+/* Back-off (S69): 5 min doubling to 4 h, as Postfix's minimal/maximal
+ * backoff; a claim older than this is stale when its owner cannot be
+ * checked (another host sharing the spool). */
+#define RELAY_BACKOFF_MIN_SEC 300
+#define RELAY_BACKOFF_MAX_SEC 14400
+#define RELAY_STALE_CLAIM_SEC 7200
+/* DNS (S60): MX hosts tried per destination, addresses per host. */
+#define RELAY_MX_MAX 10
+#define RELAY_ADDRS_PER_HOST 4
+/* A DSN returns the whole original up to this size, else its headers. */
+#define DSN_RETURN_FULL_MAX (10u * 1024 * 1024)
+
 #endif

@@ -46,6 +46,10 @@ static const struct conf_key conf_keys[] = {
 	K(relay_auth, T_STRING),
 	K(routes, T_STRING),
 	K(dns_servers, T_STRING),
+	K(relay_timeout, T_TIME),
+	K(relay_tls_ca, T_STRING),
+	K(relay_host_tls, T_STRING),
+	K(relay_allow_private, T_BOOL),
 	K(queue_lifetime, T_TIME),
 	K(run_as, T_STRING),
 	K(smtp_bare_newline, T_BARE_NL),
@@ -95,6 +99,7 @@ conf_defaults(struct conf *conf)
 	conf->auth_requires_tls = 1;
 	conf->max_message_size = MESSAGE_SIZE_DEFAULT;
 	conf->queue_lifetime = 5 * 86400;
+	conf->relay_timeout = RELAY_TIMEOUT_SEC;
 	set_string(&conf->run_as, "yubin");
 	conf->smtp_bare_newline = BARE_NEWLINE_NORMALIZE;
 	conf->smtp_max_recipients = SMTP_RECIPIENTS_DEFAULT;

@@ -34,6 +34,10 @@ struct conf {
 	char *relay_auth;        /* file: `host user password` lines */
 	char *routes;
 	char *dns_servers;
+	uint64_t relay_timeout;  /* seconds: cap on one relay connection */
+	char *relay_tls_ca;      /* CA file for relay_host; NULL: system store */
+	char *relay_host_tls;    /* "verify" (NULL), "encrypt" or "may" */
+	int relay_allow_private; /* MX may point at loopback/private (S60) */
 	uint64_t queue_lifetime; /* seconds */
 	char *run_as;
 	/* Limits (defaults from bounds.h). */
