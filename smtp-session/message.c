@@ -1,0 +1,471 @@
+/*
+ * message.c — DATA and BDAT: stream the content into a temporary file
+ * (bounded memory whatever the size), then store it in every local mailbox
+ * and the spool in one transaction. 250 only after every copy is fsync'd.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/random.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "data.h"
+#include "durable.h"
+#include "log.h"
+#include "mailbox.h"
+#include "smtp.h"
+#include "spool.h"
+#include "users.h"
+
+/* A queue id: time and randomness, unique enough to find a message in logs. */
+static void
+make_msg_id(struct smtp *s)
+{
+	uint32_t rnd = 0;
+	if (getrandom(&rnd, sizeof rnd, 0) != sizeof rnd)
+		rnd = (uint32_t)getpid();
+	snprintf(s->msg_id, sizeof s->msg_id, "%llX%08X",
+	    (unsigned long long)time(NULL), rnd);
+}
+
+/* The temporary file lives in the spool: no name, gone if we crash. */
+static int
+open_msg_file(struct smtp *s)
+{
+	char dir[4096];
+	snprintf(dir, sizeof dir, "%s/tmp", s->conf->spool);
+	if (durable_mkdirs(dir, 0700) < 0)
+		return -1;
+	int fd = open(dir, O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);
+	if (fd >= 0 || (errno != EOPNOTSUPP && errno != EISDIR && errno != EINVAL))
+		return fd;
+	char path[4200];
+	snprintf(path, sizeof path, "%s/smtp.XXXXXX", dir);
+	fd = mkstemp(path);
+	if (fd >= 0)
+		unlink(path);
+	return fd;
+}
+
+/* RFC 3848 protocol names: S for TLS, A for an authenticated client. */
+static const char *
+protocol_name(const struct smtp *s)
+{
+	static const char *esmtp[2][2] = { { "ESMTP", "ESMTPA" }, { "ESMTPS", "ESMTPSA" } };
+	static const char *utf8[2][2] = { { "UTF8SMTP", "UTF8SMTPA" }, { "UTF8SMTPS", "UTF8SMTPSA" } };
+	if (!s->esmtp)
+		return "SMTP";
+	int tls = s->tls != NULL, auth = s->auth_user[0] != '\0';
+	return s->smtputf8 ? utf8[tls][auth] : esmtp[tls][auth];
+}
+
+/* RFC 5321 §4.4 trace header, folded, printable ASCII only (S29). */
+static int
+write_received(struct smtp *s, int fd)
+{
+	char date[64], buf[2048];
+	time_t now = time(NULL);
+	struct tm tm;
+	localtime_r(&now, &tm);
+	strftime(date, sizeof date, "%a, %d %b %Y %H:%M:%S %z", &tm);
+	char peer[80];
+	if (!strcmp(s->session.peer, "local"))
+		snprintf(peer, sizeof peer, "local");
+	else
+		snprintf(peer, sizeof peer, "[%s%s]", strchr(s->session.peer, ':') ? "IPv6:" : "",
+		    s->session.peer);
+	int n = snprintf(buf, sizeof buf, "Received: from %s (%s)\n\tby %s (yubin) with %s id %s",
+	    s->helo[0] ? s->helo : "unknown", peer, s->conf->hostname, protocol_name(s), s->msg_id);
+	if (s->tls_info[0])
+		n += snprintf(buf + n, sizeof buf - (size_t)n, "\n\t(%s)", s->tls_info);
+	if (s->auth_user[0])
+		n += snprintf(buf + n, sizeof buf - (size_t)n, "\n\t(authenticated as %s)", s->auth_user);
+	if (s->n_rcpts == 1)
+		n += snprintf(buf + n, sizeof buf - (size_t)n, "\n\tfor <%s>", s->rcpts[0].addr);
+	n += snprintf(buf + n, sizeof buf - (size_t)n, "; %s\n", date);
+	if (n < 0 || (size_t)n >= sizeof buf)
+		return -1;
+	for (char *p = buf; *p; p++)
+		if ((*p < 0x20 && *p != '\n' && *p != '\t') || *p == 0x7f)
+			*p = '?';
+	return durable_write_all(fd, buf, (size_t)n);
+}
+
+/* Starts the content file of a transaction: Received: first. */
+static int
+message_begin(struct smtp *s)
+{
+	make_msg_id(s);
+	s->msg_fd = open_msg_file(s);
+	if (s->msg_fd < 0)
+		return -1;
+	if (write_received(s, s->msg_fd) < 0)
+		return -1;
+	off_t end = lseek(s->msg_fd, 0, SEEK_END);
+	s->msg_len = end < 0 ? 0 : (uint64_t)end;
+	return 0;
+}
+
+/* Appends decoded content unless the size limit is passed (then it only
+ * counts, so the client still gets its one reply at the end, S48). */
+static int
+message_append(struct smtp *s, const unsigned char *buf, size_t len)
+{
+	if (s->msg_too_big || len == 0)
+		return 0;
+	if (s->msg_len + len > s->conf->max_message_size) {
+		s->msg_too_big = 1;
+		return 0;
+	}
+	if (durable_write_all(s->msg_fd, buf, len) < 0)
+		return -1;
+	s->msg_len += len;
+	return 0;
+}
+
+/* One local or remote destination after alias expansion. */
+struct target_list {
+	char **local, **remote;
+	size_t n_local, n_remote;
+};
+
+static int
+list_add(char ***list, size_t *n, const char *addr)
+{
+	for (size_t i = 0; i < *n; i++)
+		if (strcasecmp((*list)[i], addr) == 0)
+			return 0;
+	char **grown = realloc(*list, (*n + 1) * sizeof *grown);
+	if (!grown)
+		return -1;
+	*list = grown;
+	if (!(grown[*n] = strdup(addr)))
+		return -1;
+	(*n)++;
+	return 0;
+}
+
+static int
+target_add(struct smtp *s, struct target_list *t, const char *addr)
+{
+	const char *at = strrchr(addr, '@');
+	if (at && conf_is_local_domain(s->conf, at + 1))
+		return list_add(&t->local, &t->n_local, addr);
+	return list_add(&t->remote, &t->n_remote, addr);
+}
+
+static int
+targets_expand(struct smtp *s, struct target_list *t)
+{
+	for (size_t i = 0; i < s->n_rcpts; i++) {
+		if (!s->rcpts[i].local) {
+			if (target_add(s, t, s->rcpts[i].addr) < 0)
+				return -1;
+			continue;
+		}
+		char **aliases;
+		size_t n;
+		if (users_aliases(s->conf, s->rcpts[i].addr, &aliases, &n) < 0)
+			return -1;
+		int rc = 0;
+		for (size_t j = 0; j < n && rc == 0; j++)
+			rc = target_add(s, t, aliases[j]);
+		if (n == 0)
+			rc = target_add(s, t, s->rcpts[i].addr);
+		users_free_targets(&aliases, n);
+		if (rc < 0)
+			return -1;
+	}
+	return 0;
+}
+
+static void
+targets_free(struct target_list *t)
+{
+	users_free_targets(&t->local, t->n_local);
+	users_free_targets(&t->remote, t->n_remote);
+}
+
+/* The spool envelope for remote targets, DSN parameters carried over. */
+static int
+spool_envelope_for(struct smtp *s, struct target_list *t, struct spool_envelope *env)
+{
+	memset(env, 0, sizeof *env);
+	env->sender = s->sender;
+	env->envid = s->envid;
+	env->ret = s->ret;
+	env->body_8bit = s->body_8bit;
+	env->smtputf8 = s->smtputf8;
+	env->auth_user = s->auth_user[0] ? s->auth_user : NULL;
+	env->arrival = time(NULL);
+	env->next_attempt = env->arrival;
+	env->rcpts = calloc(t->n_remote, sizeof *env->rcpts);
+	if (!env->rcpts)
+		return -1;
+	env->n_rcpts = t->n_remote;
+	for (size_t i = 0; i < t->n_remote; i++) {
+		env->rcpts[i].addr = t->remote[i];
+		for (size_t j = 0; j < s->n_rcpts; j++) {
+			if (strcasecmp(s->rcpts[j].addr, t->remote[i]) == 0) {
+				env->rcpts[i].notify = s->rcpts[j].notify;
+				env->rcpts[i].orcpt = s->rcpts[j].orcpt;
+			}
+		}
+	}
+	return 0;
+}
+
+/* Stores every copy: all written and fsync'd first, then published. */
+static int
+message_deliver(struct smtp *s)
+{
+	struct target_list t = { 0 };
+	struct mailbox_txn *txn = NULL;
+	struct spool_pending pending;
+	int spooled = 0, rc = -1;
+	if (targets_expand(s, &t) < 0)
+		goto out;
+	if (t.n_local > 0) {
+		if (!(txn = mailbox_txn_new(s->conf)))
+			goto out;
+		for (size_t i = 0; i < t.n_local; i++)
+			if (mailbox_txn_add(txn, t.local[i], s->sender, s->msg_fd, s->msg_len) < 0)
+				goto out;
+	}
+	if (t.n_remote > 0) {
+		struct spool_envelope env;
+		if (spool_envelope_for(s, &t, &env) < 0)
+			goto out;
+		int prc = spool_prepare(s->conf->spool, &env, s->msg_fd, s->msg_len, &pending);
+		free(env.rcpts);
+		if (prc < 0)
+			goto out;
+		spooled = 1;
+	}
+	if (txn && mailbox_txn_commit(txn) < 0)
+		goto out;
+	if (spooled && spool_commit(&pending) < 0) {
+		spooled = 0;
+		goto out;
+	}
+	spooled = 0;
+	rc = 0;
+	log_info("accepted id=%s size=%llu from=<%s> local=%zu remote=%zu", s->msg_id,
+	    (unsigned long long)s->msg_len, s->sender, t.n_local, t.n_remote);
+out:;
+	int saved = errno;
+	if (spooled)
+		spool_abort(&pending);
+	mailbox_txn_free(&txn);
+	targets_free(&t);
+	errno = saved;
+	return rc;
+}
+
+/* The one reply that ends DATA or BDAT LAST. */
+static void
+message_finish(struct smtp *s, const struct data_reader *d)
+{
+	const char *problem = NULL;
+	if (s->msg_too_big) {
+		smtp_reply(s, 552, "5.3.4", "Message size exceeds fixed maximum message size");
+		problem = "too big";
+	} else if (d->nul) {
+		smtp_reply(s, 554, "5.6.0", "Error: NUL in message");
+		problem = "NUL";
+	} else if ((d->bare_lf || d->bare_cr) && s->conf->smtp_bare_newline == BARE_NEWLINE_REJECT) {
+		smtp_reply(s, 550, "5.5.2", "Error: bare <%s> received", d->bare_lf ? "LF" : "CR");
+		problem = "bare newline";
+	} else if (d->hops > HOP_COUNT_MAX) {
+		smtp_reply(s, 554, "5.4.6", "Error: too many hops");
+		problem = "hop count";
+	} else if (message_deliver(s) < 0) {
+		int e = errno;
+		log_err("delivery failed id=%s: %s", s->msg_id, strerror(e));
+		if (e == ENOSPC || e == EDQUOT)
+			smtp_reply(s, 452, "4.3.1", "Insufficient system storage");
+		else
+			smtp_reply(s, 451, "4.3.0", "Error: queue file write error");
+		problem = "store";
+	} else {
+		s->messages++;
+		smtp_reply(s, 250, "2.0.0", "Ok: queued as %s", s->msg_id);
+	}
+	if (problem)
+		log_info("rejected id=%s from=<%s>: %s", s->msg_id, s->sender, problem);
+	smtp_reset(s);
+}
+
+/* Reads DATA content from the connection until CRLF.CRLF. Returns 0 at the
+ * end of data, -1 if the connection ended or timed out (nothing stored). */
+static int
+data_receive(struct smtp *s, struct data_reader *d, int *write_failed)
+{
+	unsigned char out[IO_BUFFER_SIZE];
+	io_set_timeout(&s->io, SMTP_DATA_TIMEOUT_SEC);
+	while (!d->done) {
+		const unsigned char *in;
+		size_t len, out_len;
+		int st = io_peek(&s->io, &in, &len);
+		if (st != IO_OK) {
+			if (st == IO_TIMEOUT)
+				smtp_reply(s, 421, "4.4.2", "%s Error: timeout exceeded", s->conf->hostname);
+			log_info("connection lost during DATA id=%s", s->msg_id);
+			return -1;
+		}
+		if (len > sizeof out)
+			len = sizeof out;
+		size_t used = data_feed(d, in, len, out, &out_len);
+		io_consume(&s->io, used);
+		if (!*write_failed && message_append(s, out, out_len) < 0)
+			*write_failed = errno ? errno : EIO;
+	}
+	io_set_timeout(&s->io, (int)s->conf->smtp_timeout);
+	return 0;
+}
+
+enum smtp_verdict
+smtp_cmd_data(struct smtp *s, char *args)
+{
+	if (*args) {
+		smtp_reply(s, 501, "5.5.4", "Syntax: DATA");
+		return SMTP_CONTINUE;
+	}
+	if (s->state == SMTP_STATE_BDAT) {
+		smtp_reply(s, 503, "5.5.1", "Error: BDAT in progress");
+		return SMTP_CONTINUE;
+	}
+	if (s->state != SMTP_STATE_RCPT) {
+		smtp_reply(s, 503, "5.5.1", s->state == SMTP_STATE_MAIL ?
+		    "Error: no valid recipients" : "Error: need RCPT command");
+		return SMTP_CONTINUE;
+	}
+	/* Content sent before our 354 (S6): the client did not wait. */
+	if (s->strict_sync && io_buffered(&s->io) > 0)
+		return smtp_sync_error(s, "DATA");
+	if (message_begin(s) < 0) {
+		log_err("cannot open message file: %s", strerror(errno));
+		smtp_reply(s, 451, "4.3.0", "Error: queue file write error");
+		smtp_reset(s);
+		return SMTP_CONTINUE;
+	}
+	smtp_reply(s, 354, NULL, "End data with <CR><LF>.<CR><LF>");
+	if (io_flush(&s->io) != IO_OK)
+		return SMTP_CLOSE;
+	struct data_reader d;
+	data_init(&d, 0);
+	int write_failed = 0;
+	if (data_receive(s, &d, &write_failed) < 0)
+		return SMTP_CLOSE;
+	if (write_failed) {
+		errno = write_failed;
+		log_err("message write failed id=%s: %s", s->msg_id, strerror(errno));
+		smtp_reply(s, write_failed == ENOSPC || write_failed == EDQUOT ? 452 : 451,
+		    write_failed == ENOSPC || write_failed == EDQUOT ? "4.3.1" : "4.3.0",
+		    "Error: queue file write error");
+		smtp_reset(s);
+		return SMTP_CONTINUE;
+	}
+	message_finish(s, &d);
+	return SMTP_CONTINUE;
+}
+
+/* BDAT size: digits only, no overflow (S7). */
+static int
+bdat_parse(char *args, uint64_t *size_r, int *last_r)
+{
+	char *sp = strchr(args, ' ');
+	*last_r = 0;
+	if (sp) {
+		*sp = '\0';
+		if (strcasecmp(sp + 1, "LAST") != 0)
+			return -1;
+		*last_r = 1;
+	}
+	if (!*args || strlen(args) > 20)
+		return -1;
+	uint64_t n = 0;
+	for (char *p = args; *p; p++) {
+		if (*p < '0' || *p > '9')
+			return -1;
+		if (__builtin_mul_overflow(n, 10, &n) || __builtin_add_overflow(n, (uint64_t)(*p - '0'), &n))
+			return -1;
+	}
+	*size_r = n;
+	return 0;
+}
+
+/* Reads exactly size octets; decoded into the message unless discard.
+ * Returns 0, or -1 if the connection ended. */
+static int
+bdat_receive(struct smtp *s, struct data_reader *d, uint64_t size, int discard, int *write_failed)
+{
+	unsigned char in[IO_BUFFER_SIZE], out[IO_BUFFER_SIZE];
+	io_set_timeout(&s->io, SMTP_DATA_TIMEOUT_SEC);
+	while (size > 0) {
+		size_t want = size < sizeof in ? (size_t)size : sizeof in;
+		ssize_t n = io_read(&s->io, in, want);
+		if (n <= 0)
+			return -1;
+		size -= (uint64_t)n;
+		if (discard)
+			continue;
+		size_t out_len;
+		data_feed(d, in, (size_t)n, out, &out_len);
+		if (!*write_failed && message_append(s, out, out_len) < 0)
+			*write_failed = errno ? errno : EIO;
+	}
+	io_set_timeout(&s->io, (int)s->conf->smtp_timeout);
+	return 0;
+}
+
+enum smtp_verdict
+smtp_cmd_bdat(struct smtp *s, char *args)
+{
+	static struct data_reader d;
+	static int write_failed;
+	uint64_t size;
+	int last;
+	if (bdat_parse(args, &size, &last) < 0) {
+		/* The chunk size is unknown, so the stream cannot be resynchronised. */
+		smtp_reply(s, 501, "5.5.4", "Syntax: BDAT size [LAST]");
+		return SMTP_CLOSE;
+	}
+	if (s->state != SMTP_STATE_RCPT && s->state != SMTP_STATE_BDAT) {
+		/* Read and drop the chunk so the next command is found (S7). */
+		if (bdat_receive(s, &d, size, 1, &write_failed) < 0)
+			return SMTP_CLOSE;
+		smtp_reply(s, 503, "5.5.1", s->state == SMTP_STATE_MAIL ?
+		    "Error: no valid recipients" : "Error: need RCPT command");
+		return SMTP_CONTINUE;
+	}
+	if (s->state == SMTP_STATE_RCPT) {
+		data_init(&d, 1);
+		write_failed = 0;
+		if (message_begin(s) < 0)
+			write_failed = errno ? errno : EIO;
+		s->state = SMTP_STATE_BDAT;
+	}
+	if (bdat_receive(s, &d, size, 0, &write_failed) < 0)
+		return SMTP_CLOSE;
+	if (!last) {
+		smtp_reply(s, 250, "2.0.0", "%llu octets received", (unsigned long long)size);
+		return SMTP_CONTINUE;
+	}
+	unsigned char tail[1];
+	size_t n = data_finish(&d, tail);
+	if (!write_failed && message_append(s, tail, n) < 0)
+		write_failed = errno ? errno : EIO;
+	if (write_failed) {
+		smtp_reply(s, 451, "4.3.0", "Error: queue file write error");
+		smtp_reset(s);
+		return SMTP_CONTINUE;
+	}
+	message_finish(s, &d);
+	return SMTP_CONTINUE;
+}

@@ -1,0 +1,96 @@
+/*
+ * smtp.h — state of one SMTP session, shared by the files of smtp-session.
+ */
+#ifndef SMTP_SMTP_H
+#define SMTP_SMTP_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "addr.h"
+#include "bounds.h"
+#include "io.h"
+#include "session.h"
+#include "spool.h"
+
+struct tls;
+
+enum smtp_state {
+	SMTP_STATE_START,     /* greeted, no HELO/EHLO yet */
+	SMTP_STATE_READY,     /* HELO/EHLO done, no transaction */
+	SMTP_STATE_MAIL,      /* MAIL accepted */
+	SMTP_STATE_RCPT,      /* at least one RCPT accepted */
+	SMTP_STATE_BDAT,      /* BDAT chunks arriving */
+};
+
+/* Verdict of a command handler: go on, or end the session. */
+enum smtp_verdict { SMTP_CONTINUE, SMTP_CLOSE };
+
+struct smtp_rcpt {
+	char addr[ADDR_PATH_MAX + 1];
+	int local;                 /* in local_domains */
+	unsigned notify;           /* SPOOL_NOTIFY_* */
+	char *orcpt;               /* xtext as received, or NULL */
+};
+
+struct smtp {
+	struct session session;
+	struct conf *conf;         /* &session.conf */
+	struct io io;
+	enum smtp_state state;
+	int submission;            /* --submission: AUTH before MAIL */
+	int implicit_tls;
+	int esmtp;
+	int strict_sync;           /* enforce RFC 2920 grouping (not on pipes) */
+	char helo[HELO_NAME_MAX + 1];
+	struct tls *tls;
+	char tls_info[160];
+	char auth_user[ADDR_PATH_MAX + 1];
+
+	/* Transaction. */
+	char sender[ADDR_PATH_MAX + 1];
+	int smtputf8, body_8bit;
+	enum spool_ret ret;
+	char *envid;
+	struct smtp_rcpt *rcpts;
+	size_t n_rcpts;
+	int msg_fd;                /* BDAT content so far, or -1 */
+	uint64_t msg_len;
+	int msg_too_big;
+	char msg_id[32];
+
+	/* Counters (S35, S49, S50, S53). */
+	unsigned bad_commands, junk_commands, transactions, unknown_rcpts;
+	unsigned auth_failures, messages;
+};
+
+/* One reply line ("250", "2.1.0", text). Multi-line replies use reply_more
+ * for every line but the last. */
+void smtp_reply(struct smtp *s, int code, const char *enh, const char *fmt, ...)
+	__attribute__((format(printf, 4, 5)));
+void smtp_reply_more(struct smtp *s, int code, const char *enh, const char *fmt, ...)
+	__attribute__((format(printf, 4, 5)));
+/* Ends the transaction (RSET, after delivery, EHLO, STARTTLS). */
+void smtp_reset(struct smtp *s);
+/* Input arrived that the client should have waited for (S6): 554, close. */
+enum smtp_verdict smtp_sync_error(struct smtp *s, const char *after);
+
+/* envelope.c */
+enum smtp_verdict smtp_cmd_mail(struct smtp *s, char *args);
+enum smtp_verdict smtp_cmd_rcpt(struct smtp *s, char *args);
+/* xtext (RFC 3461 §4): decodes into out; -1 if malformed or it decodes to
+ * anything but printable ASCII (S26). */
+int smtp_xtext_decode(const char *in, char *out, size_t size);
+
+/* message.c */
+enum smtp_verdict smtp_cmd_data(struct smtp *s, char *args);
+enum smtp_verdict smtp_cmd_bdat(struct smtp *s, char *args);
+
+/* auth.c */
+enum smtp_verdict smtp_cmd_starttls(struct smtp *s, char *args);
+enum smtp_verdict smtp_cmd_auth(struct smtp *s, char *args);
+int smtp_auth_offered(const struct smtp *s);
+/* Implicit TLS (465): handshake before the greeting. 0 or -1. */
+int smtp_tls_implicit(struct smtp *s);
+
+#endif
