@@ -50,6 +50,7 @@ static const struct conf_key conf_keys[] = {
 	K(relay_tls_ca, T_STRING),
 	K(relay_host_tls, T_STRING),
 	K(relay_allow_private, T_BOOL),
+	K(relay_mx_port, T_COUNT),
 	K(queue_lifetime, T_TIME),
 	K(run_as, T_STRING),
 	K(smtp_bare_newline, T_BARE_NL),
@@ -100,6 +101,7 @@ conf_defaults(struct conf *conf)
 	conf->max_message_size = MESSAGE_SIZE_DEFAULT;
 	conf->queue_lifetime = 5 * 86400;
 	conf->relay_timeout = RELAY_TIMEOUT_SEC;
+	conf->relay_mx_port = 25;
 	set_string(&conf->run_as, "yubin");
 	conf->smtp_bare_newline = BARE_NEWLINE_NORMALIZE;
 	conf->smtp_max_recipients = SMTP_RECIPIENTS_DEFAULT;

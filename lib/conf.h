@@ -38,6 +38,7 @@ struct conf {
 	char *relay_tls_ca;      /* CA file for relay_host; NULL: system store */
 	char *relay_host_tls;    /* "verify" (NULL), "encrypt" or "may" */
 	int relay_allow_private; /* MX may point at loopback/private (S60) */
+	uint64_t relay_mx_port;  /* port for MX deliveries (25; tests) */
 	uint64_t queue_lifetime; /* seconds */
 	char *run_as;
 	/* Limits (defaults from bounds.h). */
