@@ -29,8 +29,10 @@ struct mailbox_txn *mailbox_txn_new(const struct conf *conf);
  * (ENOSPC/EDQUOT → the caller answers 452; others 451). */
 int mailbox_txn_add(struct mailbox_txn *txn, const char *addr, const char *sender,
     int msg_fd, uint64_t msg_len);
-/* Publishes every copy. Returns 0 or -1 (errno; then nothing is visible
- * unless a rename after the first succeeded, which is logged). */
+/* Publishes every copy. Returns 0 or -1 (errno; then nothing is visible:
+ * Maildir copies already linked are unlinked again, mbox copies truncated
+ * away; a reader may have glimpsed one in that instant, so the sender's
+ * retry can at worst duplicate, never lose). */
 int mailbox_txn_commit(struct mailbox_txn *txn);
 /* Undoes what was added and frees; safe on NULL and after commit. */
 void mailbox_txn_free(struct mailbox_txn **txn);

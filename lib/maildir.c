@@ -213,6 +213,41 @@ maildir_abort(struct maildir_delivery *d)
 	d->tmp_path[0] = d->new_path[0] = '\0';
 }
 
+int
+maildir_check_dirs(const char *dir)
+{
+	static const char *const sub[] = { "tmp", "new" };
+	char path[PATH_MAX];
+	for (int i = 0; i < 2; i++) {
+		if (path_join(path, sizeof path, dir, sub[i], NULL) != 0)
+			return -1;
+		int fd = durable_open_dir(path);
+		if (fd < 0)
+			return -1;
+		int r = faccessat(fd, ".", W_OK | X_OK, AT_EACCESS);
+		close_keep_errno(fd);
+		if (r != 0)
+			return -1;
+	}
+	return 0;
+}
+
+int
+maildir_uncommit(const struct maildir_delivery *d)
+{
+	char dir[PATH_MAX];
+	const char *slash = strrchr(d->new_path, '/');
+	if (slash == NULL || (size_t)(slash - d->new_path) >= sizeof dir) {
+		errno = EINVAL;
+		return -1;
+	}
+	memcpy(dir, d->new_path, (size_t)(slash - d->new_path));
+	dir[slash - d->new_path] = '\0';
+	if (unlink(d->new_path) != 0)
+		return -1;
+	return durable_fsync_dir(dir);
+}
+
 /* ---- reading ---- */
 
 /* Parses ",S=123" / ",W=456" fields and ":2,FLAGS" of a name into e. */

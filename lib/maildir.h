@@ -40,6 +40,14 @@ int maildir_commit(struct maildir_delivery *d);
 /* Removes the tmp file of a prepared delivery. */
 void maildir_abort(struct maildir_delivery *d);
 
+/* Checks that dir/tmp and dir/new are real directories (not symlinks,
+ * S34) this process may write. Lets a multi-mailbox delivery fail before
+ * anything is published. Returns 0 or -1 (errno: ELOOP/ENOTDIR, EACCES). */
+int maildir_check_dirs(const char *dir);
+/* Takes back a committed delivery (unlinks d->new_path, fsyncs new/): for
+ * a multi-mailbox delivery whose later copy failed. 0 or -1 (errno). */
+int maildir_uncommit(const struct maildir_delivery *d);
+
 /* One message as seen by a reader. */
 struct maildir_entry {
 	char *name;          /* file name within its subdirectory */

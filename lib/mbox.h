@@ -49,4 +49,16 @@ struct mbox_entry {
 /* Scans an open mbox. Returns 0 or -1. Entries are malloc'd. */
 int mbox_scan(int fd, struct mbox_entry **entries_r, size_t *n_r);
 
+/* Additions for readers (POP3, IMAP). */
+
+/* Reads message e of an open mbox into a malloc'd buffer (caller frees),
+ * with the mboxrd quoting undone; NUL-terminated, *len_r excludes the NUL.
+ * A message stored without a final newline comes back with one.
+ * Returns 0 or -1 (errno). */
+int mbox_read(int fd, const struct mbox_entry *e, char **buf_r, size_t *len_r);
+
+/* Undoes mboxrd quoting in place (one '>' off each ^>+From  line).
+ * buf must start at a line start. Returns the new length. */
+size_t mbox_unquote(char *buf, size_t len);
+
 #endif

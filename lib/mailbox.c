@@ -1,0 +1,275 @@
+/*
+ * mailbox.c — delivery to users' INBOXes as one all-or-nothing transaction.
+ *
+ * Maildir copies are written and fsync'd into tmp/ by mailbox_txn_add and
+ * linked into new/ by mailbox_txn_commit. mbox copies are appended and
+ * fsync'd under lock at add time; the lock is kept until commit or free, so
+ * no reader sees a copy that may still be rolled back (truncated away).
+ * Mailboxes are created on first delivery: directories 0700, files 0600.
+ */
+#include <ctype.h>
+#include <errno.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "bounds.h"
+#include "durable.h"
+#include "mailbox.h"
+#include "maildir.h"
+#include "mbox.h"
+
+/* One mbox file locked by the transaction (several copies may share it). */
+struct mbox_held {
+	char path[PATH_MAX];
+	struct mbox_lock lock;
+	off_t first_size;   /* size before this transaction's first append */
+};
+
+struct mailbox_txn {
+	const struct conf *conf;
+	struct maildir_delivery *md;   /* prepared, not yet committed */
+	size_t n_md;
+	struct mbox_held *mb;
+	size_t n_mb;
+	int committed;
+};
+
+/* A name component that cannot leave its directory. */
+static int
+safe_component(const char *s, size_t len)
+{
+	if (len == 0 || s[0] == '.')
+		return 0;
+	for (size_t i = 0; i < len; i++) {
+		unsigned char c = (unsigned char)s[i];
+		if (c == '/' || c < 0x20 || c == 0x7f)
+			return 0;
+	}
+	return 1;
+}
+
+int
+mailbox_user_dir(const struct conf *conf, const char *addr, char *out, size_t size)
+{
+	const char *at = strrchr(addr, '@');
+	if (at == NULL) {
+		errno = EINVAL;
+		return -1;
+	}
+	size_t llen = (size_t)(at - addr), dlen = strlen(at + 1);
+	if (llen > ADDR_LOCAL_MAX || dlen > ADDR_DOMAIN_MAX) {
+		errno = ENAMETOOLONG;
+		return -1;
+	}
+	if (!safe_component(addr, llen) || !safe_component(at + 1, dlen)) {
+		errno = EINVAL;
+		return -1;
+	}
+	/* Case folded: addresses differing only in case share one mailbox,
+	 * whichever program computes the path. */
+	char local[ADDR_LOCAL_MAX + 1], domain[ADDR_DOMAIN_MAX + 1];
+	for (size_t i = 0; i <= llen; i++)
+		local[i] = i < llen ? (char)tolower((unsigned char)addr[i]) : '\0';
+	for (size_t i = 0; i <= dlen; i++)
+		domain[i] = (char)tolower((unsigned char)at[1 + i]);
+	int n = snprintf(out, size, "%s/%s/%s", conf->mail_root, domain, local);
+	if (n < 0 || (size_t)n >= size) {
+		errno = ENAMETOOLONG;
+		return -1;
+	}
+	return 0;
+}
+
+struct mailbox_txn *
+mailbox_txn_new(const struct conf *conf)
+{
+	struct mailbox_txn *txn = calloc(1, sizeof *txn);
+	if (txn != NULL)
+		txn->conf = conf;
+	return txn;
+}
+
+/* "Return-Path: <sender>\nDelivered-To: addr\n" into a malloc'd buffer. */
+static char *
+make_prefix(const char *addr, const char *sender, size_t *len_r)
+{
+	char *p = NULL;
+	int n = asprintf(&p, "Return-Path: <%s>\nDelivered-To: %s\n", sender ? sender : "", addr);
+	if (n < 0)
+		return NULL;
+	*len_r = (size_t)n;
+	return p;
+}
+
+static int
+add_maildir(struct mailbox_txn *txn, const char *dir, const char *prefix, size_t plen,
+    int msg_fd, uint64_t msg_len)
+{
+	struct maildir_delivery *v = realloc(txn->md, (txn->n_md + 1) * sizeof *v);
+	if (v == NULL)
+		return -1;
+	txn->md = v;
+	if (maildir_create(dir) != 0 || maildir_check_dirs(dir) != 0)
+		return -1;
+	if (maildir_prepare(dir, prefix, plen, msg_fd, msg_len, &v[txn->n_md]) != 0)
+		return -1;
+	txn->n_md++;
+	return 0;
+}
+
+/* The held lock for path, taking it (and creating the file) if new. */
+static struct mbox_held *
+mbox_get(struct mailbox_txn *txn, const char *dir)
+{
+	char path[PATH_MAX];
+	if (snprintf(path, sizeof path, "%s/INBOX", dir) >= (int)sizeof path) {
+		errno = ENAMETOOLONG;
+		return NULL;
+	}
+	for (size_t i = 0; i < txn->n_mb; i++)
+		if (strcmp(txn->mb[i].path, path) == 0)
+			return &txn->mb[i];
+	struct mbox_held *v = realloc(txn->mb, (txn->n_mb + 1) * sizeof *v);
+	if (v == NULL)
+		return NULL;
+	txn->mb = v;
+	struct mbox_held *h = &v[txn->n_mb];
+	if (durable_mkdirs(dir, 0700) != 0 || mbox_lock(path, &h->lock) != 0)
+		return NULL;
+	memcpy(h->path, path, strlen(path) + 1);
+	h->first_size = -1;
+	txn->n_mb++;
+	return h;
+}
+
+static int
+add_mbox(struct mailbox_txn *txn, const char *dir, const char *sender,
+    const char *prefix, size_t plen, int msg_fd, uint64_t msg_len)
+{
+	struct mbox_held *h = mbox_get(txn, dir);
+	off_t old;
+	if (h == NULL)
+		return -1;
+	if (mbox_append(&h->lock, sender, time(NULL), prefix, plen, msg_fd, msg_len, &old) != 0)
+		return -1;
+	if (h->first_size < 0) {
+		h->first_size = old;
+		/* The file may be new: make its directory entry durable. */
+		if (old == 0 && durable_fsync_dir(dir) != 0)
+			return -1;
+	}
+	return 0;
+}
+
+int
+mailbox_txn_add(struct mailbox_txn *txn, const char *addr, const char *sender,
+    int msg_fd, uint64_t msg_len)
+{
+	char dir[PATH_MAX];
+	size_t plen;
+	if (txn->committed) {
+		errno = EINVAL;
+		return -1;
+	}
+	if (mailbox_user_dir(txn->conf, addr, dir, sizeof dir) != 0)
+		return -1;
+	char *prefix = make_prefix(addr, sender, &plen);
+	if (prefix == NULL)
+		return -1;
+	int r = txn->conf->mailbox_format == MAILBOX_MBOX
+	    ? add_mbox(txn, dir, sender, prefix, plen, msg_fd, msg_len)
+	    : add_maildir(txn, dir, prefix, plen, msg_fd, msg_len);
+	int saved = errno;
+	free(prefix);
+	errno = saved;
+	return r;
+}
+
+/* Truncates every mbox back to its size before the transaction. */
+static void
+mbox_rollback(struct mailbox_txn *txn)
+{
+	for (size_t j = 0; j < txn->n_mb; j++)
+		if (txn->mb[j].first_size >= 0)
+			mbox_truncate(&txn->mb[j].lock, txn->mb[j].first_size);
+}
+
+/* Links every Maildir copy; on a failure takes back those already linked,
+ * so that the sender's retry finds nothing half-delivered. */
+static int
+maildir_publish_all(struct mailbox_txn *txn)
+{
+	for (size_t i = 0; i < txn->n_md; i++) {
+		char dir[PATH_MAX];
+		/* new/ must still be a writable directory for every copy. */
+		snprintf(dir, sizeof dir, "%s", txn->md[i].tmp_path);
+		char *t = strrchr(dir, '/');
+		if (t != NULL && t - dir >= 4) {
+			t[-4] = '\0';   /* strip "/tmp/<name>" */
+			if (maildir_check_dirs(dir) != 0)
+				return -1;
+		}
+	}
+	for (size_t i = 0; i < txn->n_md; i++) {
+		if (maildir_commit(&txn->md[i]) == 0)
+			continue;
+		int saved = errno;
+		for (size_t j = 0; j < i; j++)
+			maildir_uncommit(&txn->md[j]);
+		for (size_t j = i + 1; j < txn->n_md; j++)
+			maildir_abort(&txn->md[j]);
+		txn->n_md = 0;
+		errno = saved;
+		return -1;
+	}
+	txn->n_md = 0;
+	return 0;
+}
+
+int
+mailbox_txn_commit(struct mailbox_txn *txn)
+{
+	if (txn->committed) {
+		errno = EINVAL;
+		return -1;
+	}
+	/* mbox copies are already fsync'd in place; only their locks remain,
+	 * held until the Maildir copies are published too. */
+	int r = maildir_publish_all(txn);
+	int saved = errno;
+	if (r != 0) {
+		for (size_t i = 0; i < txn->n_md; i++)
+			maildir_abort(&txn->md[i]);
+		txn->n_md = 0;
+		mbox_rollback(txn);
+	}
+	for (size_t j = 0; j < txn->n_mb; j++)
+		mbox_unlock(&txn->mb[j].lock);
+	txn->n_mb = 0;
+	txn->committed = 1;
+	errno = saved;
+	return r;
+}
+
+void
+mailbox_txn_free(struct mailbox_txn **txnp)
+{
+	struct mailbox_txn *txn = *txnp;
+	if (txn == NULL)
+		return;
+	int saved = errno;
+	for (size_t i = 0; i < txn->n_md; i++)
+		maildir_abort(&txn->md[i]);
+	mbox_rollback(txn);
+	for (size_t j = 0; j < txn->n_mb; j++)
+		mbox_unlock(&txn->mb[j].lock);
+	free(txn->md);
+	free(txn->mb);
+	free(txn);
+	*txnp = NULL;
+	errno = saved;
+}

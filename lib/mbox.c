@@ -1,0 +1,579 @@
+/*
+ * mbox.c — mboxrd files: fcntl + NFS-safe dotlock, append with From_ line
+ * and >From quoting, truncate back on failure, and a reader's scan (S66).
+ *
+ * Format as written (mboxrd):
+ *   From <sender> <asctime, local time>\n
+ *   <prefix headers><message, each line matching ^>*From  given one more '>'>
+ *   [\n if the message did not end with one]
+ *   \n                                     ← separating blank line
+ * A From_ line is recognised only at the start of the file or after a blank
+ * line, so a message body can never start a new message.
+ *
+ * Locking order is fcntl, then the dotlock (as Postfix and Dovecot do on
+ * Linux), each retried without blocking up to MBOX_LOCK_WAIT_SEC in total.
+ * The dotlock is made NFS-safely: a unique file is link()ed to "<mbox>.lock"
+ * and the link count checked, since O_EXCL is unreliable over old NFS. A
+ * dotlock older than MBOX_DOTLOCK_STALE_SEC is taken to be left by a crash
+ * and removed. Note that fcntl locks belong to the process: closing any
+ * other descriptor of the same mbox releases ours, so readers in the same
+ * process must reuse lock->fd.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "bounds.h"
+#include "durable.h"
+#include "mbox.h"
+
+/* Retry interval while waiting for a lock: starts small, doubles, capped. */
+#define MBOX_RETRY_MIN_MS 5
+#define MBOX_RETRY_MAX_MS 500
+/* The part of a From_ line the scanner keeps (sender and date). */
+#define MBOX_FROM_LINE_MAX 1024
+
+static void
+sleep_ms(long ms)
+{
+	struct timespec ts = { ms / 1000, (ms % 1000) * 1000000L };
+	while (nanosleep(&ts, &ts) != 0 && errno == EINTR)
+		;
+}
+
+static double
+now_sec(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+/* fcntl write lock on the whole file, retried until the deadline. */
+static int
+lock_fcntl(int fd, double deadline)
+{
+	long wait = MBOX_RETRY_MIN_MS;
+	struct flock fl = { .l_type = F_WRLCK, .l_whence = SEEK_SET };
+	while (fcntl(fd, F_SETLK, &fl) != 0) {
+		if (errno != EACCES && errno != EAGAIN && errno != EINTR)
+			return -1;
+		if (now_sec() >= deadline) {
+			errno = EWOULDBLOCK;
+			return -1;
+		}
+		sleep_ms(wait);
+		wait = wait * 2 > MBOX_RETRY_MAX_MS ? MBOX_RETRY_MAX_MS : wait * 2;
+	}
+	return 0;
+}
+
+/* Removes lockpath if it is older than MBOX_DOTLOCK_STALE_SEC. */
+static void
+remove_if_stale(const char *lockpath)
+{
+	struct stat st;
+	if (lstat(lockpath, &st) != 0)
+		return;
+	if (time(NULL) - st.st_mtime > MBOX_DOTLOCK_STALE_SEC)
+		unlink(lockpath);
+}
+
+/* One attempt: unique file, link to lockpath, check st_nlink == 2
+ * (link() may report failure over NFS although it worked). 0, or -1 with
+ * EEXIST when someone else holds it, or another errno. */
+static int
+dotlock_try(const char *lockpath)
+{
+	char uniq[PATH_MAX], name[256];
+	const char *slash = strrchr(lockpath, '/');
+	size_t dirlen = slash ? (size_t)(slash - lockpath + 1) : 0;
+	if (durable_unique_name(name, sizeof name) != 0)
+		return -1;
+	int n = snprintf(uniq, sizeof uniq, "%.*s.lk%s", (int)dirlen, lockpath, name);
+	if (n < 0 || (size_t)n >= sizeof uniq) {
+		errno = ENAMETOOLONG;
+		return -1;
+	}
+	int fd = open(uniq, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+	if (fd < 0)
+		return -1;
+	close(fd);
+	int r = link(uniq, lockpath);
+	int saved = errno;
+	struct stat st;
+	if (stat(uniq, &st) == 0 && st.st_nlink == 2)
+		r = 0;
+	else if (r == 0) {
+		r = -1;
+		saved = EEXIST;
+	}
+	unlink(uniq);
+	errno = saved;
+	return r;
+}
+
+static int
+lock_dotlock(const char *lockpath, double deadline)
+{
+	long wait = MBOX_RETRY_MIN_MS;
+	for (;;) {
+		if (dotlock_try(lockpath) == 0)
+			return 0;
+		if (errno != EEXIST)
+			return -1;
+		remove_if_stale(lockpath);
+		if (now_sec() >= deadline) {
+			errno = EWOULDBLOCK;
+			return -1;
+		}
+		sleep_ms(wait);
+		wait = wait * 2 > MBOX_RETRY_MAX_MS ? MBOX_RETRY_MAX_MS : wait * 2;
+	}
+}
+
+/* Opens path as an mbox: no symlink, regular, one link (S34). */
+static int
+open_mbox(const char *path)
+{
+	int fd = open(path, O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC | O_NOCTTY | O_NONBLOCK, 0600);
+	if (fd < 0)
+		return -1;
+	struct stat st;
+	int bad = fstat(fd, &st) != 0 ? errno
+	    : !S_ISREG(st.st_mode) ? EINVAL : st.st_nlink != 1 ? EMLINK : 0;
+	if (bad != 0) {
+		int saved = bad;
+		close(fd);
+		errno = saved;
+		return -1;
+	}
+	/* O_NONBLOCK only guarded the open against a planted FIFO. */
+	fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) & ~O_NONBLOCK);
+	return fd;
+}
+
+int
+mbox_lock(const char *path, struct mbox_lock *lock)
+{
+	lock->fd = -1;
+	lock->dotlock[0] = '\0';
+	char lockpath[sizeof lock->dotlock];
+	int n = snprintf(lockpath, sizeof lockpath, "%s.lock", path);
+	if (n < 0 || (size_t)n >= sizeof lockpath) {
+		errno = ENAMETOOLONG;
+		return -1;
+	}
+	int fd = open_mbox(path);
+	if (fd < 0)
+		return -1;
+	double deadline = now_sec() + MBOX_LOCK_WAIT_SEC;
+	if (lock_fcntl(fd, deadline) != 0 || lock_dotlock(lockpath, deadline) != 0) {
+		int saved = errno;
+		close(fd);
+		errno = saved;
+		return -1;
+	}
+	lock->fd = fd;
+	memcpy(lock->dotlock, lockpath, (size_t)n + 1);
+	return 0;
+}
+
+void
+mbox_unlock(struct mbox_lock *lock)
+{
+	if (lock->dotlock[0] != '\0')
+		unlink(lock->dotlock);
+	lock->dotlock[0] = '\0';
+	if (lock->fd >= 0)
+		close(lock->fd);   /* releases the fcntl lock */
+	lock->fd = -1;
+}
+
+/* ---- append ---- */
+
+/* Buffered positional writer with the >From quoting state machine. */
+struct writer {
+	int fd;
+	off_t off;
+	char buf[65536];
+	size_t len;
+	int at_bol;        /* at the start of a line */
+	uint64_t gts;      /* '>' bytes held back at the start of this line */
+	size_t from_i;     /* bytes of "From " matched after them */
+	char last;         /* last byte written */
+};
+
+static int
+w_flush(struct writer *w)
+{
+	size_t done = 0;
+	while (done < w->len) {
+		ssize_t n = pwrite(w->fd, w->buf + done, w->len - done, w->off);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0) {
+			if (n == 0)
+				errno = EIO;
+			return -1;
+		}
+		done += (size_t)n;
+		w->off += n;
+	}
+	w->len = 0;
+	return 0;
+}
+
+static int
+w_byte(struct writer *w, char c)
+{
+	if (w->len == sizeof w->buf && w_flush(w) != 0)
+		return -1;
+	w->buf[w->len++] = c;
+	w->last = c;
+	return 0;
+}
+
+static int
+w_repeat(struct writer *w, char c, uint64_t n)
+{
+	for (uint64_t i = 0; i < n; i++)
+		if (w_byte(w, c) != 0)
+			return -1;
+	return 0;
+}
+
+/* Emits what was held back at the start of a line, with one more '>' if
+ * it turned out to be ^>*From . */
+static int
+w_release(struct writer *w, int quote)
+{
+	if (quote && w_byte(w, '>') != 0)
+		return -1;
+	if (w_repeat(w, '>', w->gts) != 0)
+		return -1;
+	for (size_t i = 0; i < w->from_i; i++)
+		if (w_byte(w, "From "[i]) != 0)
+			return -1;
+	w->gts = 0;
+	w->from_i = 0;
+	w->at_bol = 0;
+	return 0;
+}
+
+static int
+w_quoted(struct writer *w, const char *p, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		char c = p[i];
+		if (w->at_bol) {
+			if (c == '>' && w->from_i == 0) {
+				w->gts++;
+				continue;
+			}
+			if (c == "From "[w->from_i]) {
+				if (++w->from_i == 5 && w_release(w, 1) != 0)
+					return -1;
+				continue;
+			}
+			if (w_release(w, 0) != 0)
+				return -1;
+		}
+		if (w_byte(w, c) != 0)
+			return -1;
+		if (c == '\n')
+			w->at_bol = 1;
+	}
+	return 0;
+}
+
+/* "From sender Thu Nov 27 17:37:10 2026\n"; sender bytes that would split
+ * the line or its fields become '_'. */
+static int
+w_from_line(struct writer *w, const char *sender, time_t when)
+{
+	char date[64];
+	struct tm tm;
+	if (sender == NULL || sender[0] == '\0')
+		sender = "MAILER-DAEMON";
+	if (strlen(sender) > MBOX_FROM_LINE_MAX - 64) {
+		errno = EINVAL;
+		return -1;
+	}
+	if (localtime_r(&when, &tm) == NULL ||
+	    strftime(date, sizeof date, "%a %b %e %H:%M:%S %Y", &tm) == 0) {
+		errno = EINVAL;
+		return -1;
+	}
+	for (const char *s = "From "; *s; s++)
+		if (w_byte(w, *s) != 0)
+			return -1;
+	for (const unsigned char *s = (const unsigned char *)sender; *s; s++)
+		if (w_byte(w, *s <= 0x20 || *s == 0x7f ? '_' : (char)*s) != 0)
+			return -1;
+	if (w_byte(w, ' ') != 0)
+		return -1;
+	for (const char *s = date; *s; s++)
+		if (w_byte(w, *s) != 0)
+			return -1;
+	return w_byte(w, '\n');
+}
+
+/* Newlines needed before a new From_ line so it follows a blank line. */
+static int
+separator_needed(int fd, off_t size, int *need_r)
+{
+	char tail[2];
+	*need_r = 0;
+	if (size == 0)
+		return 0;
+	size_t want = size >= 2 ? 2 : 1;
+	if (pread(fd, tail, want, size - (off_t)want) != (ssize_t)want)
+		return -1;
+	if (want == 1)
+		*need_r = tail[0] == '\n' ? 1 : 2;
+	else if (tail[1] != '\n')
+		*need_r = 2;
+	else if (tail[0] != '\n')
+		*need_r = 1;
+	return 0;
+}
+
+static int
+append_body(struct writer *w, const char *prefix, size_t prefix_len, int msg_fd, uint64_t msg_len)
+{
+	char buf[65536];
+	if (w_quoted(w, prefix, prefix_len) != 0)
+		return -1;
+	for (uint64_t off = 0; off < msg_len; ) {
+		size_t want = msg_len - off < sizeof buf ? (size_t)(msg_len - off) : sizeof buf;
+		ssize_t n = pread(msg_fd, buf, want, (off_t)off);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0) {
+			if (n == 0)
+				errno = EIO;
+			return -1;
+		}
+		if (w_quoted(w, buf, (size_t)n) != 0)
+			return -1;
+		off += (uint64_t)n;
+	}
+	if (w->at_bol && (w->gts > 0 || w->from_i > 0) && w_release(w, 0) != 0)
+		return -1;
+	/* End the last line, then the separating blank line. */
+	if (w->last != '\n' && w_byte(w, '\n') != 0)
+		return -1;
+	return w_byte(w, '\n');
+}
+
+int
+mbox_append(struct mbox_lock *lock, const char *sender, time_t when,
+    const char *prefix, size_t prefix_len, int msg_fd, uint64_t msg_len,
+    off_t *old_size_r)
+{
+	struct stat st;
+	int need;
+	if (lock->fd < 0) {
+		errno = EBADF;
+		return -1;
+	}
+	if (fstat(lock->fd, &st) != 0 || separator_needed(lock->fd, st.st_size, &need) != 0)
+		return -1;
+	struct writer *w = calloc(1, sizeof *w);
+	if (w == NULL)
+		return -1;
+	w->fd = lock->fd;
+	w->off = st.st_size;
+	w->at_bol = 0;
+	int r = w_repeat(w, '\n', (uint64_t)need);
+	if (r == 0)
+		r = w_from_line(w, sender, when);
+	w->at_bol = 1;
+	w->last = '\n';
+	if (r == 0)
+		r = append_body(w, prefix, prefix_len, msg_fd, msg_len);
+	if (r == 0)
+		r = w_flush(w);
+	if (r == 0)
+		r = fsync(lock->fd);
+	int saved = errno;
+	free(w);
+	if (r != 0) {
+		/* Never leave half a message behind (S65). */
+		if (ftruncate(lock->fd, st.st_size) == 0)
+			fsync(lock->fd);
+		errno = saved;
+		return -1;
+	}
+	*old_size_r = st.st_size;
+	return 0;
+}
+
+int
+mbox_truncate(struct mbox_lock *lock, off_t old_size)
+{
+	if (ftruncate(lock->fd, old_size) != 0)
+		return -1;
+	return fsync(lock->fd);
+}
+
+/* ---- scan ---- */
+
+/* "From sender Thu Nov 27 17:37:10 2026": the date is the last 24 bytes. */
+static time_t
+from_line_time(const char *line, size_t len)
+{
+	while (len > 0 && (line[len - 1] == '\n' || line[len - 1] == '\r'))
+		len--;
+	if (len < 5 + 24)
+		return 0;
+	char date[32];
+	memcpy(date, line + len - 24, 24);
+	date[24] = '\0';
+	struct tm tm = { 0 };
+	const char *end = strptime(date, "%a %b %d %H:%M:%S %Y", &tm);
+	if (end == NULL || *end != '\0')
+		return 0;
+	tm.tm_isdst = -1;
+	time_t t = mktime(&tm);
+	return t == (time_t)-1 ? 0 : t;
+}
+
+struct scanner {
+	struct mbox_entry *v;
+	size_t n, cap;
+	char head[MBOX_FROM_LINE_MAX];   /* start of the current line */
+	size_t head_len;
+	off_t line_start;
+	int prev_blank;                 /* the previous line was empty */
+	off_t blank_at;                 /* offset of that empty line */
+};
+
+static int
+scan_line_end(struct scanner *s, off_t next)
+{
+	int blank = s->head_len == 1 && s->head[0] == '\n';
+	if ((s->line_start == 0 || s->prev_blank) && s->head_len >= 5 &&
+	    memcmp(s->head, "From ", 5) == 0) {
+		if (s->n > 0) {
+			struct mbox_entry *p = &s->v[s->n - 1];
+			p->length = s->blank_at - p->offset;
+		}
+		if (s->n == s->cap) {
+			size_t cap = s->cap ? s->cap * 2 : 64;
+			struct mbox_entry *v = realloc(s->v, cap * sizeof *v);
+			if (v == NULL)
+				return -1;
+			s->v = v;
+			s->cap = cap;
+		}
+		struct mbox_entry *e = &s->v[s->n++];
+		e->from_offset = s->line_start;
+		e->offset = next;
+		e->length = 0;
+		e->when = from_line_time(s->head, s->head_len);
+	}
+	if (blank)
+		s->blank_at = s->line_start;
+	s->prev_blank = blank;
+	s->line_start = next;
+	s->head_len = 0;
+	return 0;
+}
+
+int
+mbox_scan(int fd, struct mbox_entry **entries_r, size_t *n_r)
+{
+	struct scanner s = { 0 };
+	char buf[65536];
+	off_t off = 0;
+	s.prev_blank = 1;  /* the start of the file counts as after a blank line */
+	for (;;) {
+		ssize_t n = pread(fd, buf, sizeof buf, off);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0) {
+			free(s.v);
+			return -1;
+		}
+		if (n == 0)
+			break;
+		for (ssize_t i = 0; i < n; i++) {
+			if (s.head_len < sizeof s.head)
+				s.head[s.head_len++] = buf[i];
+			if (buf[i] == '\n' && scan_line_end(&s, off + i + 1) != 0) {
+				free(s.v);
+				return -1;
+			}
+		}
+		off += n;
+	}
+	/* An unterminated last line may still be a From_ line. */
+	if (s.head_len > 0 && scan_line_end(&s, off) != 0) {
+		free(s.v);
+		return -1;
+	}
+	if (s.n > 0) {
+		struct mbox_entry *p = &s.v[s.n - 1];
+		/* Ends with its separating blank line, or (damaged) at EOF. */
+		p->length = (s.prev_blank && s.blank_at >= p->offset ? s.blank_at : off) - p->offset;
+	}
+	*entries_r = s.v;
+	*n_r = s.n;
+	return 0;
+}
+
+int
+mbox_read(int fd, const struct mbox_entry *e, char **buf_r, size_t *len_r)
+{
+	if (e->length < 0 || (uint64_t)e->length > SIZE_MAX - 1) {
+		errno = EFBIG;
+		return -1;
+	}
+	size_t len = (size_t)e->length;
+	char *buf = malloc(len + 1);
+	if (buf == NULL)
+		return -1;
+	for (size_t got = 0; got < len; ) {
+		ssize_t n = pread(fd, buf + got, len - got, e->offset + (off_t)got);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0) {
+			free(buf);
+			if (n == 0)
+				errno = EIO;
+			return -1;
+		}
+		got += (size_t)n;
+	}
+	*len_r = mbox_unquote(buf, len);
+	buf[*len_r] = '\0';
+	*buf_r = buf;
+	return 0;
+}
+
+size_t
+mbox_unquote(char *buf, size_t len)
+{
+	size_t o = 0;
+	int bol = 1;
+	for (size_t i = 0; i < len; i++) {
+		if (bol && buf[i] == '>') {
+			size_t j = i;
+			while (j < len && buf[j] == '>')
+				j++;
+			if (len - j >= 5 && memcmp(buf + j, "From ", 5) == 0)
+				i++;  /* drop one '>' */
+		}
+		bol = buf[i] == '\n';
+		buf[o++] = buf[i];
+	}
+	return o;
+}
