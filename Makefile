@@ -119,21 +119,18 @@ deps:
 	@sh t/deps.sh
 
 run: all
-	@sh units/demo-run.sh
+	@YUBIN_BUILD=$(CURDIR)/$(B) sh units/demo-run.sh
 
+# units/install.sh does the work: programs, man pages, yubin-setup, units and
+# examples with their paths rewritten to BINDIR and sysconfdir; an existing
+# yubin.conf is never overwritten. `make uninstall` keeps configuration and mail.
+INSTALL_ENV = DESTDIR="$(DESTDIR)" PREFIX="$(PREFIX)" BINDIR="$(BINDIR)" MANDIR="$(MANDIR)" \
+	sysconfdir="$(sysconfdir)" unitdir="$(unitdir)" BIN="$(B)/bin" PROGRAMS="$(PROGRAMS)"
 install: all
-	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(MANDIR)/man8 $(DESTDIR)$(MANDIR)/man5
-	for p in $(PROGRAMS); do install -m 755 $(B)/bin/$$p $(DESTDIR)$(BINDIR)/$$p; done
-	for p in $(PROGRAMS); do [ -f $$p/$$p.8 ] && install -m 644 $$p/$$p.8 $(DESTDIR)$(MANDIR)/man8/ || true; done
-	[ -f yubin.conf.5 ] && install -m 644 yubin.conf.5 $(DESTDIR)$(MANDIR)/man5/ || true
-	install -d $(DESTDIR)$(sysconfdir)/yubin
-	[ -e $(DESTDIR)$(sysconfdir)/yubin/yubin.conf ] || install -m 644 units/yubin.conf.example $(DESTDIR)$(sysconfdir)/yubin/yubin.conf
-	if ls units/*.socket >/dev/null 2>&1; then install -d $(DESTDIR)$(unitdir); \
-	  install -m 644 units/*.socket units/*.service units/*.timer units/*.path $(DESTDIR)$(unitdir)/ 2>/dev/null || true; fi
+	@$(INSTALL_ENV) sh units/install.sh install
 
 uninstall:
-	for p in $(PROGRAMS_ALL); do rm -f $(DESTDIR)$(BINDIR)/$$p $(DESTDIR)$(MANDIR)/man8/$$p.8; done
-	rm -f $(DESTDIR)$(MANDIR)/man5/yubin.conf.5
+	@$(INSTALL_ENV) sh units/install.sh uninstall
 
 clean:
 	rm -rf build $(foreach p,$(PROGRAMS_ALL),$(p)/$(p))

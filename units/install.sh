@@ -1,0 +1,99 @@
+#!/bin/sh
+# units/install.sh — the body of `make install` and `make uninstall`.
+#
+#   sh units/install.sh install|uninstall
+#
+# The Makefile passes, in the environment: DESTDIR, PREFIX, BINDIR, MANDIR,
+# sysconfdir, unitdir, BIN (the build's bin/ directory) and PROGRAMS (the
+# programs that are built). Units and examples are written with their paths
+# (/usr/local/sbin, /etc/yubin) rewritten to BINDIR and sysconfdir. An
+# existing yubin.conf is never overwritten, and uninstall leaves it, the
+# users file, mail_root and the spool alone.
+set -eu
+
+: "${DESTDIR=}" "${PREFIX:=/usr/local}" "${BINDIR:=$PREFIX/sbin}"
+: "${MANDIR:=$PREFIX/share/man}" "${sysconfdir:=/etc}" "${unitdir:=/lib/systemd/system}"
+: "${BIN:=build/obj/bin}" "${PROGRAMS:=}"
+docdir=$PREFIX/share/doc/yubin
+top=$(cd "$(dirname "$0")/.." && pwd)
+u=$top/units
+
+# Units that belong to each program.
+units_of() {
+	case $1 in
+	smtp-session) echo smtp-session.socket smtp-session@.service \
+		submission-session.socket submission-session@.service \
+		smtps-session.socket smtps-session@.service ;;
+	pop3-session) echo pop3-session.socket pop3-session@.service \
+		pop3s-session.socket pop3s-session@.service ;;
+	imap-session) echo imap-session.socket imap-session@.service \
+		imaps-session.socket imaps-session@.service ;;
+	relay-runner) echo relay-runner.service relay-runner.timer relay-runner.path ;;
+	esac
+}
+
+# Copies $1 to $2 with the install paths, mode $3.
+rewrite() {
+	sed -e "s|/usr/local/sbin/|$BINDIR/|g" -e "s|/etc/yubin/|$sysconfdir/yubin/|g" \
+		-e "s|/etc/yubin\$|$sysconfdir/yubin|g" "$1" > "$2.tmp"
+	chmod "$3" "$2.tmp"
+	mv -f "$2.tmp" "$2"
+	echo "  $2"
+}
+
+do_install() {
+	install -d -m 755 "$DESTDIR$BINDIR" "$DESTDIR$MANDIR/man5" "$DESTDIR$MANDIR/man8" \
+		"$DESTDIR$sysconfdir/yubin" "$DESTDIR$docdir/examples/xinetd.d"
+	for p in $PROGRAMS; do
+		install -m 755 "$BIN/$p" "$DESTDIR$BINDIR/$p"
+		echo "  $DESTDIR$BINDIR/$p"
+		if [ -f "$top/$p/$p.8" ]; then
+			install -m 644 "$top/$p/$p.8" "$DESTDIR$MANDIR/man8/$p.8"
+		fi
+	done
+	install -m 644 "$top/yubin.conf.5" "$DESTDIR$MANDIR/man5/yubin.conf.5"
+	rewrite "$u/yubin-setup" "$DESTDIR$BINDIR/yubin-setup" 755
+
+	# The configuration: only when there is none, never overwritten.
+	conf=$DESTDIR$sysconfdir/yubin/yubin.conf
+	if [ -e "$conf" ]; then
+		echo "  $conf exists, left alone"
+	else
+		rewrite "$u/yubin.conf.example" "$conf" 644
+	fi
+
+	if [ -n "$unitdir" ]; then
+		install -d -m 755 "$DESTDIR$unitdir"
+		for p in $PROGRAMS; do
+			for n in $(units_of "$p"); do
+				rewrite "$u/$n" "$DESTDIR$unitdir/$n" 644
+			done
+		done
+	fi
+
+	# Examples for inetd, xinetd, tcpserver and cron, with the same paths.
+	for f in inetd.conf tcpserver.example relay-runner.cron yubin.conf.example; do
+		rewrite "$u/$f" "$DESTDIR$docdir/examples/$f" 644
+	done
+	for f in "$u"/xinetd.d/*; do
+		rewrite "$f" "$DESTDIR$docdir/examples/xinetd.d/${f##*/}" 644
+	done
+}
+
+do_uninstall() {
+	for p in smtp-session pop3-session imap-session relay-runner; do
+		rm -f "$DESTDIR$BINDIR/$p" "$DESTDIR$MANDIR/man8/$p.8"
+		if [ -n "$unitdir" ]; then
+			for n in $(units_of "$p"); do rm -f "$DESTDIR$unitdir/$n"; done
+		fi
+	done
+	rm -f "$DESTDIR$BINDIR/yubin-setup" "$DESTDIR$MANDIR/man5/yubin.conf.5"
+	rm -rf "$DESTDIR$docdir"
+	echo "  kept $DESTDIR$sysconfdir/yubin (configuration, users), mail_root and spool"
+}
+
+case ${1:-} in
+install) do_install ;;
+uninstall) do_uninstall ;;
+*) echo "usage: install.sh install|uninstall" >&2; exit 2 ;;
+esac
