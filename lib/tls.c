@@ -448,6 +448,9 @@ tls_handshake_error(struct tls *t, int r, char *err, size_t errsize)
 		unsigned status = gnutls_session_get_verify_cert_status(t->session);
 		gnutls_certificate_type_t type = gnutls_certificate_type_get(t->session);
 		if (gnutls_certificate_verification_status_print(status, type, &out, 0) == 0) {
+			size_t n = strlen((char *)out.data);
+			while (n > 0 && out.data[n - 1] == ' ')
+				out.data[--n] = '\0';
 			snprintf(err, errsize, "TLS certificate verification failed: %s", out.data);
 			gnutls_free(out.data);
 		} else

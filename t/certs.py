@@ -124,16 +124,6 @@ def make_selfsigned(dir, prefix="selfsigned", names=NAMES, ips=IPS):
     return Certs(cert, key, cert, key)
 
 
-if __name__ == "__main__":
-    if len(sys.argv) < 2:
-        sys.exit("usage: certs.py DIR [--selfsigned]")
-    if "--selfsigned" in sys.argv[2:]:
-        c = make_selfsigned(sys.argv[1])
-    else:
-        c = make(sys.argv[1])
-    print("cert=%s\nkey=%s\nca=%s" % (c.cert, c.key, c.ca))
-
-
 class PipeTLS:
     """A TLS client over a session's stdin/stdout pipes (Python's ssl with
     memory BIOs), for STARTTLS tests that run a program through pipes:
@@ -141,7 +131,7 @@ class PipeTLS:
         p = subprocess.Popen([prog, "-c", conf], stdin=PIPE, stdout=PIPE)
         ... plaintext exchange on p.stdin / p.stdout ...
         tls = certs.PipeTLS(p.stdin, p.stdout, c.ca)   # handshake
-        tls.send(b"EHLO x\\r\\n"); tls.recv_until(b"250 ")
+        tls.send(b"EHLO x\\r\\n"); tls.reply()       # or readline(), recv()
         tls.unwrap()     # send close_notify; p.stdin stays open for more bytes
     """
 
@@ -153,6 +143,7 @@ class PipeTLS:
         self.inc, self.out = ssl.MemoryBIO(), ssl.MemoryBIO()
         self.obj = ctx.wrap_bio(self.inc, self.out, server_hostname=server_hostname)
         self.eof = False
+        self.buf = b""
         self._loop(self.obj.do_handshake)
         self.version, self.cipher = self.obj.version(), self.obj.cipher()
 
@@ -189,26 +180,52 @@ class PipeTLS:
                 self._fill(deadline)
 
     def send(self, data):
+        if isinstance(data, str):
+            data = data.encode()
         self._loop(self.obj.write, data)
 
     def recv(self, timeout=None):
-        """Some decrypted bytes; b"" at EOF (close_notify or pipe closed)."""
+        """Some decrypted bytes (buffered ones first); b"" at EOF
+        (close_notify or pipe closed). Raises TimeoutError."""
+        if self.buf:
+            data, self.buf = self.buf, b""
+            return data
         try:
             return self._loop(self.obj.read, 65536, timeout=timeout)
         except (self.ssl.SSLZeroReturnError, self.ssl.SSLEOFError):
             return b""
 
-    def recv_until(self, marker, timeout=None):
-        """Reads until a line starting with marker has its CRLF (or EOF)."""
-        buf = b""
-        while True:
-            lines = buf.split(b"\r\n")
-            if any(line.startswith(marker) for line in lines[:-1]):
-                return buf
-            data = self.recv(timeout)
+    def readline(self, timeout=None):
+        """One line with its LF (or what is left at EOF)."""
+        while b"\n" not in self.buf:
+            try:
+                data = self._loop(self.obj.read, 65536, timeout=timeout)
+            except (self.ssl.SSLZeroReturnError, self.ssl.SSLEOFError):
+                data = b""
             if not data:
-                return buf
-            buf += data
+                line, self.buf = self.buf, b""
+                return line
+            self.buf += data
+        line, self.buf = self.buf.split(b"\n", 1)
+        return line + b"\n"
+
+    def reply(self, timeout=None):
+        """An SMTP reply: lines until one with a space after the code."""
+        lines = []
+        while True:
+            line = self.readline(timeout)
+            lines.append(line)
+            if len(line) < 4 or line[3:4] != b"-":
+                return b"".join(lines)
+
+    def recv_until(self, marker, timeout=None):
+        """Reads lines until one starts with marker (or EOF); returns them."""
+        out = b""
+        while True:
+            line = self.readline(timeout)
+            out += line
+            if not line or line.startswith(marker):
+                return out
 
     def unwrap(self):
         """Sends close_notify (does not wait for the server's)."""
@@ -217,3 +234,13 @@ class PipeTLS:
         except (self.ssl.SSLWantReadError, self.ssl.SSLError):
             pass
         self._flush()
+
+
+if __name__ == "__main__":
+    if len(sys.argv) < 2:
+        sys.exit("usage: certs.py DIR [--selfsigned]")
+    if "--selfsigned" in sys.argv[2:]:
+        c = make_selfsigned(sys.argv[1])
+    else:
+        c = make(sys.argv[1])
+    print("cert=%s\nkey=%s\nca=%s" % (c.cert, c.key, c.ca))
