@@ -112,4 +112,9 @@
 /* A DSN returns the whole original up to this size, else its headers. */
 #define DSN_RETURN_FULL_MAX (10u * 1024 * 1024)
 
+/* POP3: an over-long command line is skipped up to this many bytes (a 5000
+ * byte USER still gets its -ERR); a line still without LF ends the session
+ * (S41, S47). */
+#define POP3_LINE_SKIP_MAX 16384
+
 #endif
