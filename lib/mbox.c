@@ -35,7 +35,7 @@
 
 /* Retry interval while waiting for a lock: starts small, doubles, capped. */
 #define MBOX_RETRY_MIN_MS 5
-#define MBOX_RETRY_MAX_MS 500
+#define MBOX_RETRY_MAX_MS 50
 /* The part of a From_ line the scanner keeps (sender and date). */
 #define MBOX_FROM_LINE_MAX 1024
 

@@ -5,9 +5,11 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <pwd.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -305,9 +307,91 @@ test_mbox_txn(const char *root)
 	close(fd);
 }
 
-int
-main(void)
+/* Helper mode for t/0020-storage-concurrency.t:
+ *   test-mailbox deliver ROOT maildir|mbox N ADDR SIZE FSIZE_LIMIT
+ * forks N children that wait at a common barrier, then each delivers one
+ * message of about SIZE bytes ("Subject: message <i>", a "From " body line
+ * that needs quoting, 'x' lines) to ADDR in one transaction. FSIZE_LIMIT > 0
+ * sets RLIMIT_FSIZE (SIGXFSZ ignored) for a failing write at that byte.
+ * Prints "<i> ok" or "<i> <errno name>" per child; exit 0 if all ran. */
+static int
+child_deliver(const char *root, enum mailbox_format fmt, int i, const char *addr,
+    size_t size, long fsize_limit)
 {
+	char path[] = "/tmp/yubin-msg-XXXXXX";
+	int fd = mkstemp(path);
+	if (fd < 0)
+		return errno;
+	unlink(path);
+	FILE *f = fdopen(fd, "w+");
+	fprintf(f, "Subject: message %d\n\nFrom the body of message %d\n", i, i);
+	for (size_t n = 0; n + 64 <= size; n += 64)
+		fprintf(f, "%063d\n", i);
+	fprintf(f, "end of message %d\n", i);
+	fflush(f);
+	uint64_t len = (uint64_t)ftell(f);
+	if (fsize_limit > 0) {
+		signal(SIGXFSZ, SIG_IGN);
+		struct rlimit rl = { (rlim_t)fsize_limit, (rlim_t)fsize_limit };
+		setrlimit(RLIMIT_FSIZE, &rl);
+	}
+	struct conf c;
+	conf_at(&c, root, fmt);
+	struct mailbox_txn *txn = mailbox_txn_new(&c);
+	int r = mailbox_txn_add(txn, addr, "sender@example.com", fd, len);
+	if (r == 0)
+		r = mailbox_txn_commit(txn);
+	int e = errno;
+	mailbox_txn_free(&txn);
+	return r == 0 ? 0 : e;
+}
+
+static int
+helper_deliver(int argc, char **argv)
+{
+	if (argc != 8)
+		return 2;
+	enum mailbox_format fmt = strcmp(argv[3], "mbox") == 0 ? MAILBOX_MBOX : MAILBOX_MAILDIR;
+	int n = atoi(argv[4]);
+	int barrier[2], results[2];
+	if (n <= 0 || n > 1000 || pipe(barrier) != 0 || pipe(results) != 0)
+		return 2;
+	for (int i = 0; i < n; i++) {
+		pid_t pid = fork();
+		if (pid < 0)
+			return 2;
+		if (pid == 0) {
+			char c;
+			close(barrier[1]);
+			if (read(barrier[0], &c, 1) != 0)   /* EOF: everyone go */
+				_exit(2);
+			int e = child_deliver(argv[2], fmt, i, argv[5], (size_t)atol(argv[6]), atol(argv[7]));
+			char line[64];
+			int len = snprintf(line, sizeof line, "%d %s\n", i, e ? strerrorname_np(e) : "ok");
+			if (write(results[1], line, (size_t)len) != len)
+				_exit(2);
+			_exit(0);
+		}
+	}
+	close(barrier[0]);
+	close(barrier[1]);
+	close(results[1]);
+	char buf[4096];
+	ssize_t got;
+	while ((got = read(results[0], buf, sizeof buf)) > 0)
+		fwrite(buf, 1, (size_t)got, stdout);
+	int all = 1, st;
+	while (wait(&st) > 0)
+		if (!WIFEXITED(st) || WEXITSTATUS(st) != 0)
+			all = 0;
+	return all ? 0 : 1;
+}
+
+int
+main(int argc, char **argv)
+{
+	if (argc > 1 && strcmp(argv[1], "deliver") == 0)
+		return helper_deliver(argc, argv);
 	if (mkdtemp(top) == NULL)
 		abort();
 	char root[600];

@@ -1,0 +1,142 @@
+#!/usr/bin/env python3
+"""Storage under concurrency and failure, through the test-mailbox helper
+(t/unit/test-mailbox.c, `deliver` mode: N forked deliveries released at
+one barrier):
+  - 100 concurrent Maildir deliveries: 100 distinct, parsable, complete files (S63, S71)
+  - deliveries killed with SIGKILL mid-write: nothing partial in new/ (S62, S63)
+  - 50 concurrent mbox appends: parses back into exactly 50 messages (S66)
+  - disk full during delivery: ENOSPC, nothing visible, mbox byte-identical (S65)
+"""
+import mailbox
+import os
+import re
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import yubin  # noqa: E402
+
+HELPER = os.path.join(yubin.BUILD, "t", "unit", "test-mailbox")
+NAME_RE = re.compile(r"^(\d+)\.M(\d{6})P(\d+)R([0-9a-f]{16})\.[^,:/]+,S=(\d+),W=(\d+)$")
+
+t = yubin.TAP()
+top = tempfile.mkdtemp(prefix="yubin-0020-")
+
+
+def deliver(root, fmt, n, size=1000, fsize=0, addr="alice@example.org"):
+    """Runs n concurrent deliveries; returns {index: 'ok' or errno name}."""
+    out = subprocess.run([HELPER, "deliver", root, fmt, str(n), addr, str(size), str(fsize)],
+                         capture_output=True, timeout=50)
+    res = {}
+    for line in out.stdout.decode().splitlines():
+        i, what = line.split()
+        res[int(i)] = what
+    return res
+
+
+def bare_lf(data):
+    return data.count(b"\n") - data.count(b"\r\n")
+
+
+def check_maildir_files(d, name):
+    """Every file in new/ has a parsable unique name and matches its S=/W=."""
+    names = sorted(os.listdir(os.path.join(d, "new")))
+    bad = []
+    for f in names:
+        m = NAME_RE.match(f)
+        data = open(os.path.join(d, "new", f), "rb").read()
+        if not m or int(m.group(5)) != len(data) or int(m.group(6)) != len(data) + bare_lf(data) \
+                or not re.search(rb"end of message \d+\n$", data):
+            bad.append(f)
+    t.ok(not bad, name, bad[:5])
+    return names
+
+
+try:
+    # S63, S71: 100 deliveries released at once, same second, same host.
+    root = os.path.join(top, "md")
+    res = deliver(root, "maildir", 100)
+    t.eq(sorted(res.values()).count("ok"), 100, "100 concurrent Maildir deliveries all succeed (S63)")
+    d = os.path.join(root, "example.org", "alice")
+    names = check_maildir_files(d, "every file in new/ parses as <sec>.M<usec>P<pid>R<rand>.<host>,S=,W= "
+                                   "and matches its sizes (S63)")
+    t.eq(len(names), 100, "exactly 100 files in new/ (none lost, none overwritten) (S63)")
+    t.eq(len(set(n.split(",")[0] for n in names)), 100, "100 distinct unique parts (S71)")
+    t.eq(os.listdir(os.path.join(d, "tmp")), [], "tmp/ empty after the deliveries")
+    subjects = set()
+    for f in names:
+        m = re.search(rb"Subject: message (\d+)\n", open(os.path.join(d, "new", f), "rb").read())
+        subjects.add(int(m.group(1)) if m else -1)
+    t.eq(subjects, set(range(100)), "each of the 100 messages is there once")
+
+    # S62/S63: SIGKILL at random points of 2 MB deliveries.
+    root = os.path.join(top, "kill")
+    t.eq(deliver(root, "maildir", 1), {0: "ok"}, "one delivery before the kills")
+    d = os.path.join(root, "example.org", "alice")
+    for delay in (0.02, 0.05, 0.1, 0.2):
+        p = subprocess.Popen([HELPER, "deliver", root, "maildir", "10", "alice@example.org",
+                              str(2 << 20), "0"], stdout=subprocess.DEVNULL, start_new_session=True)
+        time.sleep(delay)
+        os.killpg(p.pid, signal.SIGKILL)
+        p.wait()
+    names = check_maildir_files(d, "after SIGKILL mid-delivery, new/ holds only complete messages (S62, S63)")
+    t.diag("%d in new/, %d left in tmp/" % (len(names), len(os.listdir(os.path.join(d, "tmp")))))
+    res = deliver(root, "maildir", 3)
+    t.eq(list(res.values()), ["ok"] * 3, "deliveries work again after the kills")
+
+    # S66: 50 concurrent mbox appends.
+    root = os.path.join(top, "mb")
+    res = deliver(root, "mbox", 50)
+    t.eq(sorted(res.values()).count("ok"), 50, "50 concurrent mbox appends all succeed (S66)")
+    inbox = os.path.join(root, "example.org", "alice", "INBOX")
+    raw = open(inbox, "rb").read()
+    box = mailbox.mbox(inbox)
+    msgs = list(box)
+    t.eq(len(msgs), 50, "mbox parses back into exactly 50 messages (S66)")
+    t.eq(sorted(int(m["Subject"].split()[1]) for m in msgs), list(range(50)),
+         "each message once, none interleaved (S66)")
+    t.eq(raw.count(b"\n>From the body of message"), 50, "body From lines quoted (mboxrd)")
+    t.eq(len(re.findall(rb"^From sender@example\.com ", raw, re.M)), 50, "50 From_ lines, one per message")
+    t.ok(raw.endswith(b"\n\n"), "file ends with the separating blank line")
+    t.eq(sorted(os.listdir(os.path.dirname(inbox))), ["INBOX"], "no dotlock or lock temp file left")
+    box.close()
+
+    # S65: a full file system. As root a 1 MB tmpfs; otherwise RLIMIT_FSIZE
+    # (EFBIG at a chosen byte) stands in for the full disk.
+    fs = os.path.join(top, "full")
+    os.mkdir(fs)
+    mounted = os.geteuid() == 0 and subprocess.run(
+        ["mount", "-t", "tmpfs", "-o", "size=1m,mode=0700", "tmpfs", fs],
+        capture_output=True).returncode == 0
+    try:
+        want = "ENOSPC" if mounted else "EFBIG"
+        how = "1 MB tmpfs" if mounted else "RLIMIT_FSIZE"
+        fsize = 0 if mounted else 300000
+        root = os.path.join(fs, "mail")
+        res = deliver(root, "maildir", 1, size=2 << 20, fsize=fsize)
+        t.eq(res, {0: want}, "Maildir delivery on a full disk fails with %s (%s) (S65)" % (want, how))
+        d = os.path.join(root, "example.org", "alice")
+        t.eq((os.listdir(os.path.join(d, "new")), os.listdir(os.path.join(d, "tmp"))), ([], []),
+             "nothing visible in new/, tmp file removed (S65)")
+        t.eq(deliver(root, "maildir", 1, size=1000), {0: "ok"}, "a small delivery succeeds afterwards")
+
+        res = deliver(root, "mbox", 1, size=1000, addr="bob@example.org")
+        inbox = os.path.join(root, "example.org", "bob", "INBOX")
+        before = open(inbox, "rb").read()
+        res = deliver(root, "mbox", 1, size=2 << 20, fsize=fsize, addr="bob@example.org")
+        t.eq(res, {0: want}, "mbox append on a full disk fails with %s (S65)" % want)
+        t.ok(open(inbox, "rb").read() == before, "mbox byte-identical after the failed append (S65)")
+        t.eq(sorted(os.listdir(os.path.dirname(inbox))), ["INBOX"], "lock released after the failure")
+        t.eq(deliver(root, "mbox", 1, size=1000, addr="bob@example.org"), {0: "ok"},
+             "mbox delivery succeeds once there is room")
+        t.eq(len(mailbox.mbox(inbox)), 2, "mbox holds exactly the two good messages")
+    finally:
+        if mounted:
+            subprocess.run(["umount", fs], check=False)
+finally:
+    shutil.rmtree(top, ignore_errors=True)
+t.done()
