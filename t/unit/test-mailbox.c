@@ -56,7 +56,8 @@ static void
 conf_at(struct conf *c, const char *root, enum mailbox_format fmt)
 {
 	conf_defaults(c);
-	c->mail_root = (char *)root;
+	free(c->mail_root);
+	c->mail_root = strdup(root);
 	c->mailbox_format = fmt;
 }
 
@@ -180,6 +181,7 @@ test_maildir_txn(const char *root)
 	unlink(path);
 	rename(moved, path);
 	close(fd);
+	conf_free(&c);
 }
 
 /* Unwritable new/: run as nobody when root (root ignores modes). */
@@ -305,6 +307,7 @@ test_mbox_txn(const char *root)
 	fclose(f);
 	CHECK(l0 == l1 && memcmp(before, after, l0) == 0, "abandoned transaction undone");
 	close(fd);
+	conf_free(&c);
 }
 
 /* Helper mode for t/0020-storage-concurrency.t:
