@@ -42,8 +42,19 @@ users_canonical(const struct conf *conf, const char *login, char *out, size_t si
 	return 0;
 }
 
+/* Copies the password field of a users-file line (after "login:"). */
+static void
+users_copy_field(const char *pw, char *hash, size_t size)
+{
+	if (hash)
+		snprintf(hash, size, "%.*s", (int)strcspn(pw, ":"), pw);
+}
+
 /* Finds login in the users file; copies its password field into hash.
- * Returns 1 found, 0 not, -1 error. */
+ * The whole file is read either way, and when login is absent hash gets
+ * the first user's field, so that the caller can spend the same crypt()
+ * cost on an unknown user as on a known one. Returns 1 found, 0 not, -1
+ * error. */
 static int
 users_find(const struct conf *conf, const char *login, char *hash, size_t size)
 {
@@ -52,8 +63,10 @@ users_find(const struct conf *conf, const char *login, char *hash, size_t size)
 		return -1;
 	char line[USERS_LINE_MAX];
 	size_t login_len = strlen(login);
-	int found = 0;
-	while (!found && fgets(line, sizeof line, f)) {
+	int found = 0, have_template = 0;
+	if (hash && size)
+		hash[0] = '\0';
+	while (fgets(line, sizeof line, f)) {
 		if (!strchr(line, '\n') && !feof(f)) {
 			int c;
 			while ((c = fgetc(f)) != EOF && c != '\n')
@@ -61,14 +74,17 @@ users_find(const struct conf *conf, const char *login, char *hash, size_t size)
 			continue;
 		}
 		line[strcspn(line, "\r\n")] = '\0';
-		if (line[0] == '#' || strncasecmp(line, login, login_len) != 0 ||
-		    line[login_len] != ':')
+		char *colon = strchr(line, ':');
+		if (line[0] == '#' || !colon)
 			continue;
-		char *pw = line + login_len + 1;
-		pw[strcspn(pw, ":")] = '\0';
-		if (hash)
-			snprintf(hash, size, "%s", pw);
-		found = 1;
+		if (!found && (size_t)(colon - line) == login_len &&
+		    strncasecmp(line, login, login_len) == 0) {
+			users_copy_field(colon + 1, hash, size);
+			found = 1;
+		} else if (!found && !have_template) {
+			users_copy_field(colon + 1, hash, size);
+			have_template = 1;
+		}
 	}
 	int err = ferror(f);
 	fclose(f);
@@ -114,44 +130,60 @@ equal_constant_time(const char *a, const char *b)
 	return diff == 0;
 }
 
+/* crypt(3) of password against hash; 1 if it matches. */
+static int
+users_crypt_match(const char *password, const char *hash)
+{
+	struct crypt_data data;
+	memset(&data, 0, sizeof data);
+	const char *out = crypt_r(password, hash, &data);
+	int good = out && out[0] != '*' && equal_constant_time(out, hash);
+	explicit_bzero(&data, sizeof data);
+	return good;
+}
+
 int
 users_verify(const struct conf *conf, const char *login, const char *password)
 {
 	char name[ADDR_PATH_MAX + 1], field[USERS_LINE_MAX];
 	if (users_canonical(conf, login, name, sizeof name) < 0)
 		name[0] = '\0';
-	int found = name[0] ? users_find(conf, name, field, sizeof field) : 0;
+	int found = users_find(conf, name[0] ? name : "\n", field, sizeof field);
 	if (found < 0)
 		return -1;
 	int plain = 0;
-	const char *hash = found ? users_crypt_hash(field, &plain) : NULL;
-	if (!hash || (!plain && hash[0] == '\0')) {
+	const char *hash = users_crypt_hash(field, &plain);
+	/* An unknown user is checked against another user's hash (same scheme,
+	 * same cost) and always fails: no timing difference (issue 2). */
+	if (!hash || (!plain && hash[0] == '\0') || (plain && !found)) {
 		hash = dummy_hash;
-		found = 0;
+		plain = 0;
 	}
-	if (plain)
+	if (plain) {
+		/* {PLAIN} costs no crypt(); spend one anyway. */
+		(void)users_crypt_match(password, dummy_hash);
 		return found && equal_constant_time(hash, password);
-	struct crypt_data data;
-	memset(&data, 0, sizeof data);
-	const char *out = crypt_r(password, hash, &data);
-	int good = out && out[0] != '*' && equal_constant_time(out, hash);
-	explicit_bzero(&data, sizeof data);
+	}
+	int good = users_crypt_match(password, hash);
 	return found && good;
 }
 
-/* Splits "a, b c" into targets appended to *list. */
+/* Splits "a, b c" into targets appended to *list; a target without '@'
+ * is a local user of the first local domain. */
 static int
-alias_add_targets(char *value, char ***list, size_t *n)
+alias_add_targets(const struct conf *conf, char *value, char ***list, size_t *n)
 {
-	char *save = NULL;
+	char *save = NULL, full[ADDR_PATH_MAX + 1];
 	for (char *t = strtok_r(value, " \t,", &save); t; t = strtok_r(NULL, " \t,", &save)) {
-		if (*n >= USERS_ALIAS_TARGETS_MAX)
+		if (*n >= USERS_ALIAS_TARGETS_MAX || users_canonical(conf, t, full, sizeof full) < 0) {
+			errno = E2BIG;
 			return -1;
+		}
 		char **grown = realloc(*list, (*n + 1) * sizeof **list);
 		if (!grown)
 			return -1;
 		*list = grown;
-		if (!(grown[*n] = strdup(t)))
+		if (!(grown[*n] = strdup(full)))
 			return -1;
 		(*n)++;
 	}
@@ -169,7 +201,7 @@ alias_lookup(const struct conf *conf, const char *addr, char ***targets_r, size_
 	FILE *f = fopen(conf->aliases, "r");
 	if (!f)
 		return -1;
-	char line[USERS_LINE_MAX];
+	char line[USERS_LINE_MAX], key_full[ADDR_PATH_MAX + 1];
 	int rc = 0;
 	while (fgets(line, sizeof line, f)) {
 		line[strcspn(line, "#\r\n")] = '\0';
@@ -181,9 +213,10 @@ alias_lookup(const struct conf *conf, const char *addr, char ***targets_r, size_
 		while (isspace((unsigned char)*key))
 			key++;
 		key[strcspn(key, " \t")] = '\0';
-		if (strcasecmp(key, addr) != 0)
+		if (users_canonical(conf, key, key_full, sizeof key_full) < 0 ||
+		    strcasecmp(key_full, addr) != 0)
 			continue;
-		if (alias_add_targets(colon + 1, targets_r, n_r) < 0) {
+		if (alias_add_targets(conf, colon + 1, targets_r, n_r) < 0) {
 			rc = -1;
 			break;
 		}
@@ -202,37 +235,70 @@ list_contains(char **list, size_t n, const char *s)
 }
 
 static int
-alias_expand(const struct conf *conf, const char *addr, int depth, char ***out, size_t *n)
+list_append(char ***list, size_t *n, const char *s)
+{
+	if (list_contains(*list, *n, s))
+		return 0;
+	if (*n >= USERS_ALIAS_TARGETS_MAX) {
+		errno = E2BIG;
+		return -1;
+	}
+	char **grown = realloc(*list, (*n + 1) * sizeof **list);
+	if (!grown)
+		return -1;
+	*list = grown;
+	if (!(grown[*n] = strdup(s)))
+		return -1;
+	(*n)++;
+	return 0;
+}
+
+/* The chain of aliases being expanded, to break loops. */
+struct alias_path {
+	const char *addr[ALIAS_DEPTH_MAX + 1];
+	int depth;
+};
+
+static int alias_expand(const struct conf *conf, struct alias_path *path, char ***out, size_t *n);
+
+/* One direct target t of path's last alias: itself (a user's own
+ * mailbox, "a: a, b"), an ancestor (a loop: dropped), another alias
+ * (expanded), or a final address. */
+static int
+alias_target(const struct conf *conf, struct alias_path *path, const char *t, char ***out, size_t *n)
+{
+	if (strcasecmp(t, path->addr[path->depth]) == 0)
+		return list_append(out, n, t);
+	for (int d = 0; d < path->depth; d++)
+		if (strcasecmp(t, path->addr[d]) == 0)
+			return 0;
+	char **sub;
+	size_t ns;
+	if (alias_lookup(conf, t, &sub, &ns) < 0)
+		return -1;
+	users_free_targets(&sub, ns);
+	if (ns == 0)
+		return list_append(out, n, t);
+	if (path->depth == ALIAS_DEPTH_MAX) {
+		errno = ELOOP;
+		return -1;
+	}
+	path->addr[++path->depth] = t;
+	int rc = alias_expand(conf, path, out, n);
+	path->depth--;
+	return rc;
+}
+
+static int
+alias_expand(const struct conf *conf, struct alias_path *path, char ***out, size_t *n)
 {
 	char **direct;
 	size_t nd;
-	if (alias_lookup(conf, addr, &direct, &nd) < 0)
+	if (alias_lookup(conf, path->addr[path->depth], &direct, &nd) < 0)
 		return -1;
 	int rc = 0;
-	for (size_t i = 0; i < nd && rc == 0; i++) {
-		char **sub;
-		size_t ns;
-		if (depth < ALIAS_DEPTH_MAX && alias_lookup(conf, direct[i], &sub, &ns) == 0 && ns > 0) {
-			users_free_targets(&sub, ns);
-			rc = alias_expand(conf, direct[i], depth + 1, out, n);
-			continue;
-		}
-		if (list_contains(*out, *n, direct[i]))
-			continue;
-		if (*n >= USERS_ALIAS_TARGETS_MAX) {
-			rc = -1;
-			break;
-		}
-		char **grown = realloc(*out, (*n + 1) * sizeof **out);
-		if (!grown || !(grown[*n] = strdup(direct[i]))) {
-			if (grown)
-				*out = grown;
-			rc = -1;
-			break;
-		}
-		*out = grown;
-		(*n)++;
-	}
+	for (size_t i = 0; i < nd && rc == 0; i++)
+		rc = alias_target(conf, path, direct[i], out, n);
 	users_free_targets(&direct, nd);
 	return rc;
 }
@@ -240,11 +306,27 @@ alias_expand(const struct conf *conf, const char *addr, int depth, char ***out, 
 int
 users_aliases(const struct conf *conf, const char *addr, char ***targets_r, size_t *n_r)
 {
+	struct alias_path path = { .addr = { addr }, .depth = 0 };
+	char **direct;
+	size_t nd;
 	*targets_r = NULL;
 	*n_r = 0;
-	if (alias_expand(conf, addr, 0, targets_r, n_r) < 0) {
+	if (alias_lookup(conf, addr, &direct, &nd) < 0)
+		return -1;
+	users_free_targets(&direct, nd);
+	if (nd == 0)
+		return 0;
+	int rc = alias_expand(conf, &path, targets_r, n_r);
+	if (rc == 0 && *n_r == 0) {
+		/* Every target led back into the loop: nowhere to deliver. */
+		errno = ELOOP;
+		rc = -1;
+	}
+	if (rc < 0) {
+		int saved = errno;
 		users_free_targets(targets_r, *n_r);
 		*n_r = 0;
+		errno = saved;
 		return -1;
 	}
 	return 0;

@@ -111,7 +111,7 @@ mail_params(struct smtp *s, char *text)
 	}
 	for (int i = 0; i < n; i++) {
 		const char *k = p[i].key, *v = p[i].value;
-		char buf[DSN_ENVID_MAX + 1];
+		char buf[DSN_ENVID_MAX + 1], auth[ADDR_PATH_MAX + 1];
 		uint64_t size;
 		if (!strcasecmp(k, "SIZE")) {
 			int r = parse_size(v, &size);
@@ -135,9 +135,11 @@ mail_params(struct smtp *s, char *text)
 		    smtp_xtext_decode(v, buf, sizeof buf) == 0) {
 			free(s->envid);
 			s->envid = strdup(v);
-		} else if (!strcasecmp(k, "AUTH") && v) {
-			/* RFC 4954 §5: the submitter's identity; we keep our own. */
-		} else if (!strcasecmp(k, "ENVID") || !strcasecmp(k, "RET") ||
+		} else if (!strcasecmp(k, "AUTH") && v && strlen(v) <= ADDR_PATH_MAX * 3 &&
+		    smtp_xtext_decode(v, auth, sizeof auth) == 0) {
+			/* RFC 4954 §5: the submitter's identity; we keep our own and
+			 * never store this one, but still refuse control bytes (S26). */
+		} else if (!strcasecmp(k, "ENVID") || !strcasecmp(k, "RET") || !strcasecmp(k, "AUTH") ||
 		    !strcasecmp(k, "SMTPUTF8") || (!strcasecmp(k, "BODY") && v && !strcasecmp(v, "BINARYMIME"))) {
 			smtp_reply(s, 501, "5.5.4", "Error: bad %s parameter", !strcasecmp(k, "BODY") ? "BODY" : k);
 			return -1;
@@ -162,6 +164,18 @@ storage_low(const struct smtp *s)
 		if (free_bytes < s->conf->max_message_size + s->conf->max_message_size / 2)
 			return 1;
 	}
+	return 0;
+}
+
+static int
+addr_has_8bit(const struct addr *a)
+{
+	for (const char *p = a->local; *p; p++)
+		if ((unsigned char)*p >= 0x80)
+			return 1;
+	for (const char *p = a->domain; *p; p++)
+		if ((unsigned char)*p >= 0x80)
+			return 1;
 	return 0;
 }
 
@@ -210,11 +224,11 @@ smtp_cmd_mail(struct smtp *s, char *args)
 		smtp_reply(s, 421, "4.7.0", "%s Error: too many transactions", s->conf->hostname);
 		return SMTP_CLOSE;
 	}
-	/* SMTPUTF8 decides whether an 8-bit path is legal: look for it first. */
-	int utf8 = strcasestr(args, " SMTPUTF8") != NULL;
+	/* SMTPUTF8 decides whether an 8-bit path is legal, and it comes after
+	 * the path: parse leniently, judge once the parameters are known. */
 	struct addr a;
 	const char *end;
-	enum addr_error e = addr_parse_path(args + 5, utf8, &a, &end);
+	enum addr_error e = addr_parse_path(args + 5, 1, &a, &end);
 	if (e != ADDR_OK && e != ADDR_LITERAL) {
 		reply_addr_error(s, e, 1);
 		return SMTP_CONTINUE;
@@ -226,6 +240,11 @@ smtp_cmd_mail(struct smtp *s, char *args)
 	char text[SMTP_COMMAND_LINE_MAX];
 	snprintf(text, sizeof text, "%s", end);
 	if (mail_params(s, text) < 0) {
+		smtp_reset(s);
+		return SMTP_CONTINUE;
+	}
+	if (!s->smtputf8 && addr_has_8bit(&a)) {
+		reply_addr_error(s, ADDR_UTF8, 1);
 		smtp_reset(s);
 		return SMTP_CONTINUE;
 	}
@@ -313,18 +332,41 @@ rcpt_params(struct smtp *s, char *text, struct smtp_rcpt *r)
 	return 0;
 }
 
-/* Is a local recipient known? 1 yes, 0 no, -1 lookup failed. */
+/* Is a local recipient known? 1 yes, 0 no, -1 lookup failed, -2 it is an
+ * alias that loops or names a local target that is no user: a mistake in
+ * the aliases file, answered with a temporary error so no mail is lost. */
 static int
 local_recipient_known(struct smtp *s, const char *addr)
 {
 	char **targets;
 	size_t n;
 	if (users_aliases(s->conf, addr, &targets, &n) < 0)
-		return -1;
+		return errno == ELOOP ? -2 : -1;
+	int rc = 1;
+	for (size_t i = 0; i < n && rc == 1; i++) {
+		const char *at = strrchr(targets[i], '@');
+		if (at && conf_is_local_domain(s->conf, at + 1)) {
+			int known = users_exists(s->conf, targets[i]);
+			if (known <= 0) {
+				log_err("alias %s: local target %s is no user", addr, targets[i]);
+				rc = known < 0 ? -1 : -2;
+			}
+		}
+	}
 	users_free_targets(&targets, n);
 	if (n > 0)
-		return 1;
+		return rc;
 	return users_exists(s->conf, addr);
+}
+
+/* Local parts of local users are case-insensitive, like Dovecot's %Lu:
+ * one spelling, one mailbox directory. */
+static void
+lower_case(char *p)
+{
+	for (; *p; p++)
+		if ((unsigned char)*p < 0x80)
+			*p = (char)tolower((unsigned char)*p);
 }
 
 /* Address checks at RCPT time. Returns 0 (accept, r filled) or -1 (replied). */
@@ -352,7 +394,12 @@ rcpt_check(struct smtp *s, struct addr *a, enum addr_error e, struct smtp_rcpt *
 		smtp_reply(s, 554, "5.7.1", "<%s>: Relay access denied", r->addr);
 		return -1;
 	}
+	lower_case(r->addr);
 	int known = local_recipient_known(s, r->addr);
+	if (known == -2) {
+		smtp_reply(s, 451, "4.3.5", "<%s>: Recipient alias misconfigured", r->addr);
+		return -1;
+	}
 	if (known < 0) {
 		log_err("recipient lookup failed for %s: %s", r->addr, strerror(errno));
 		smtp_reply(s, 451, "4.3.0", "<%s>: Temporary lookup failure", r->addr);

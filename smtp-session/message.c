@@ -3,7 +3,9 @@
  * (bounded memory whatever the size), then store it in every local mailbox
  * and the spool in one transaction. 250 only after every copy is fsync'd.
  */
+#include <ctype.h>
 #include <errno.h>
+#include <stdarg.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -64,36 +66,68 @@ protocol_name(const struct smtp *s)
 	return s->smtputf8 ? utf8[tls][auth] : esmtp[tls][auth];
 }
 
+/* Appends to a fixed buffer; a result that does not fit fails later. */
+static void
+buf_appendf(char *buf, size_t size, size_t *n, const char *fmt, ...)
+	__attribute__((format(printf, 4, 5)));
+static void
+buf_appendf(char *buf, size_t size, size_t *n, const char *fmt, ...)
+{
+	if (*n >= size)
+		return;
+	va_list ap;
+	va_start(ap, fmt);
+	int r = vsnprintf(buf + *n, size - *n, fmt, ap);
+	va_end(ap);
+	*n = r < 0 ? size : *n + (size_t)r;
+}
+
+/* Keeps a header printable ASCII: control and 8-bit bytes become '?',
+ * except the LF-TAB folds we put there ourselves (S29). */
+static void
+header_sanitise(char *p)
+{
+	for (; *p; p++) {
+		unsigned char c = (unsigned char)*p;
+		if (c == '\n' && (p[1] == '\t' || p[1] == '\0'))
+			continue;
+		if (c == '\t' && p[-1] == '\n')
+			continue;
+		if (c < 0x20 || c >= 0x7f)
+			*p = '?';
+	}
+}
+
 /* RFC 5321 §4.4 trace header, folded, printable ASCII only (S29). */
 static int
 write_received(struct smtp *s, int fd)
 {
-	char date[64], buf[2048];
+	char date[64], peer[80], buf[2048];
+	size_t n = 0;
 	time_t now = time(NULL);
 	struct tm tm;
 	localtime_r(&now, &tm);
 	strftime(date, sizeof date, "%a, %d %b %Y %H:%M:%S %z", &tm);
-	char peer[80];
 	if (!strcmp(s->session.peer, "local"))
 		snprintf(peer, sizeof peer, "local");
 	else
 		snprintf(peer, sizeof peer, "[%s%s]", strchr(s->session.peer, ':') ? "IPv6:" : "",
 		    s->session.peer);
-	int n = snprintf(buf, sizeof buf, "Received: from %s (%s)\n\tby %s (yubin) with %s id %s",
+	buf_appendf(buf, sizeof buf, &n, "Received: from %s (%s)\n\tby %s (yubin) with %s id %s",
 	    s->helo[0] ? s->helo : "unknown", peer, s->conf->hostname, protocol_name(s), s->msg_id);
 	if (s->tls_info[0])
-		n += snprintf(buf + n, sizeof buf - (size_t)n, "\n\t(%s)", s->tls_info);
+		buf_appendf(buf, sizeof buf, &n, "\n\t(%s)", s->tls_info);
 	if (s->auth_user[0])
-		n += snprintf(buf + n, sizeof buf - (size_t)n, "\n\t(authenticated as %s)", s->auth_user);
+		buf_appendf(buf, sizeof buf, &n, "\n\t(authenticated as %s)", s->auth_user);
 	if (s->n_rcpts == 1)
-		n += snprintf(buf + n, sizeof buf - (size_t)n, "\n\tfor <%s>", s->rcpts[0].addr);
-	n += snprintf(buf + n, sizeof buf - (size_t)n, "; %s\n", date);
-	if (n < 0 || (size_t)n >= sizeof buf)
+		buf_appendf(buf, sizeof buf, &n, "\n\tfor <%s>", s->rcpts[0].addr);
+	buf_appendf(buf, sizeof buf, &n, ";\n\t%s\n", date);
+	if (n >= sizeof buf) {
+		errno = ENAMETOOLONG;
 		return -1;
-	for (char *p = buf; *p; p++)
-		if ((*p < 0x20 && *p != '\n' && *p != '\t') || *p == 0x7f)
-			*p = '?';
-	return durable_write_all(fd, buf, (size_t)n);
+	}
+	header_sanitise(buf);
+	return durable_write_all(fd, buf, n);
 }
 
 /* Starts the content file of a transaction: Received: first. */
@@ -116,6 +150,7 @@ message_begin(struct smtp *s)
 static int
 message_append(struct smtp *s, const unsigned char *buf, size_t len)
 {
+	s->msg_seen += len;
 	if (s->msg_too_big || len == 0)
 		return 0;
 	if (s->msg_len + len > s->conf->max_message_size) {
@@ -154,8 +189,15 @@ static int
 target_add(struct smtp *s, struct target_list *t, const char *addr)
 {
 	const char *at = strrchr(addr, '@');
-	if (at && conf_is_local_domain(s->conf, at + 1))
-		return list_add(&t->local, &t->n_local, addr);
+	if (at && conf_is_local_domain(s->conf, at + 1)) {
+		/* One spelling per mailbox, as at RCPT time. */
+		char lower[ADDR_PATH_MAX + 1];
+		size_t i;
+		for (i = 0; addr[i] && i < ADDR_PATH_MAX; i++)
+			lower[i] = (unsigned char)addr[i] < 0x80 ? (char)tolower((unsigned char)addr[i]) : addr[i];
+		lower[i] = '\0';
+		return list_add(&t->local, &t->n_local, lower);
+	}
 	return list_add(&t->remote, &t->n_remote, addr);
 }
 
@@ -220,6 +262,23 @@ spool_envelope_for(struct smtp *s, struct target_list *t, struct spool_envelope 
 	return 0;
 }
 
+/* One log line per accepted message: id, size, sender, recipients. */
+static void
+log_accepted(const struct smtp *s, const struct target_list *t)
+{
+	char rcpts[1024], shown[ADDR_PATH_MAX * 4 + 1];
+	size_t n = 0;
+	rcpts[0] = '\0';
+	for (size_t i = 0; i < s->n_rcpts && n < sizeof rcpts; i++) {
+		log_escape(shown, sizeof shown, s->rcpts[i].addr, strlen(s->rcpts[i].addr));
+		buf_appendf(rcpts, sizeof rcpts, &n, "%s<%s>", i ? "," : "", shown);
+	}
+	log_escape(shown, sizeof shown, s->sender, strlen(s->sender));
+	log_info("accepted id=%s size=%llu from=<%s> to=%s%s local=%zu remote=%zu", s->msg_id,
+	    (unsigned long long)s->msg_len, shown, rcpts, n >= sizeof rcpts ? "..." : "",
+	    t->n_local, t->n_remote);
+}
+
 /* Stores every copy: all written and fsync'd first, then published. */
 static int
 message_deliver(struct smtp *s)
@@ -255,8 +314,7 @@ message_deliver(struct smtp *s)
 	}
 	spooled = 0;
 	rc = 0;
-	log_info("accepted id=%s size=%llu from=<%s> local=%zu remote=%zu", s->msg_id,
-	    (unsigned long long)s->msg_len, s->sender, t.n_local, t.n_remote);
+	log_accepted(s, &t);
 out:;
 	int saved = errno;
 	if (spooled)
@@ -265,6 +323,30 @@ out:;
 	targets_free(&t);
 	errno = saved;
 	return rc;
+}
+
+/* A failed write or fsync: 452 when the disk or quota is full (S65). */
+static void
+reply_store_error(struct smtp *s, int err)
+{
+	if (err == ENOSPC || err == EDQUOT)
+		smtp_reply(s, 452, "4.3.1", "Insufficient system storage");
+	else
+		smtp_reply(s, 451, "4.3.0", "Error: queue file write error");
+}
+
+/* RFC 5321 §4.5.3.2: the end of DATA may take twice a command's wait. */
+static int
+data_timeout(const struct smtp *s)
+{
+	return (int)(s->conf->smtp_timeout * 2);
+}
+
+/* Far past the limit the rest is not worth reading (S48). */
+static int
+message_hopeless(const struct smtp *s)
+{
+	return s->msg_seen / 2 > s->conf->max_message_size;
 }
 
 /* The one reply that ends DATA or BDAT LAST. */
@@ -287,10 +369,7 @@ message_finish(struct smtp *s, const struct data_reader *d)
 	} else if (message_deliver(s) < 0) {
 		int e = errno;
 		log_err("delivery failed id=%s: %s", s->msg_id, strerror(e));
-		if (e == ENOSPC || e == EDQUOT)
-			smtp_reply(s, 452, "4.3.1", "Insufficient system storage");
-		else
-			smtp_reply(s, 451, "4.3.0", "Error: queue file write error");
+		reply_store_error(s, e);
 		problem = "store";
 	} else {
 		s->messages++;
@@ -307,7 +386,7 @@ static int
 data_receive(struct smtp *s, struct data_reader *d, int *write_failed)
 {
 	unsigned char out[IO_BUFFER_SIZE];
-	io_set_timeout(&s->io, SMTP_DATA_TIMEOUT_SEC);
+	io_set_timeout(&s->io, data_timeout(s));
 	while (!d->done) {
 		const unsigned char *in;
 		size_t len, out_len;
@@ -324,6 +403,11 @@ data_receive(struct smtp *s, struct data_reader *d, int *write_failed)
 		io_consume(&s->io, used);
 		if (!*write_failed && message_append(s, out, out_len) < 0)
 			*write_failed = errno ? errno : EIO;
+		if (message_hopeless(s)) {
+			smtp_reply(s, 552, "5.3.4", "Message size exceeds fixed maximum message size");
+			log_info("message far too big id=%s: closing", s->msg_id);
+			return -1;
+		}
 	}
 	io_set_timeout(&s->io, (int)s->conf->smtp_timeout);
 	return 0;
@@ -350,7 +434,7 @@ smtp_cmd_data(struct smtp *s, char *args)
 		return smtp_sync_error(s, "DATA");
 	if (message_begin(s) < 0) {
 		log_err("cannot open message file: %s", strerror(errno));
-		smtp_reply(s, 451, "4.3.0", "Error: queue file write error");
+		reply_store_error(s, errno);
 		smtp_reset(s);
 		return SMTP_CONTINUE;
 	}
@@ -365,9 +449,7 @@ smtp_cmd_data(struct smtp *s, char *args)
 	if (write_failed) {
 		errno = write_failed;
 		log_err("message write failed id=%s: %s", s->msg_id, strerror(errno));
-		smtp_reply(s, write_failed == ENOSPC || write_failed == EDQUOT ? 452 : 451,
-		    write_failed == ENOSPC || write_failed == EDQUOT ? "4.3.1" : "4.3.0",
-		    "Error: queue file write error");
+		reply_store_error(s, write_failed);
 		smtp_reset(s);
 		return SMTP_CONTINUE;
 	}
@@ -406,7 +488,7 @@ static int
 bdat_receive(struct smtp *s, struct data_reader *d, uint64_t size, int discard, int *write_failed)
 {
 	unsigned char in[IO_BUFFER_SIZE], out[IO_BUFFER_SIZE];
-	io_set_timeout(&s->io, SMTP_DATA_TIMEOUT_SEC);
+	io_set_timeout(&s->io, data_timeout(s));
 	while (size > 0) {
 		size_t want = size < sizeof in ? (size_t)size : sizeof in;
 		ssize_t n = io_read(&s->io, in, want);
@@ -436,6 +518,13 @@ smtp_cmd_bdat(struct smtp *s, char *args)
 		smtp_reply(s, 501, "5.5.4", "Syntax: BDAT size [LAST]");
 		return SMTP_CLOSE;
 	}
+	if (size > s->conf->max_message_size - (s->msg_seen < s->conf->max_message_size ?
+	    s->msg_seen : s->conf->max_message_size)) {
+		/* Reading it all only to refuse it would take the client's time
+		 * and ours; the chunk cannot be skipped any cheaper (S7, S48). */
+		smtp_reply(s, 552, "5.3.4", "Message size exceeds fixed maximum message size");
+		return SMTP_CLOSE;
+	}
 	if (s->state != SMTP_STATE_RCPT && s->state != SMTP_STATE_BDAT) {
 		/* Read and drop the chunk so the next command is found (S7). */
 		if (bdat_receive(s, &d, size, 1, &write_failed) < 0)
@@ -462,7 +551,8 @@ smtp_cmd_bdat(struct smtp *s, char *args)
 	if (!write_failed && message_append(s, tail, n) < 0)
 		write_failed = errno ? errno : EIO;
 	if (write_failed) {
-		smtp_reply(s, 451, "4.3.0", "Error: queue file write error");
+		log_err("message write failed id=%s: %s", s->msg_id, strerror(write_failed));
+		reply_store_error(s, write_failed);
 		smtp_reset(s);
 		return SMTP_CONTINUE;
 	}

@@ -65,6 +65,7 @@ smtp_reset(struct smtp *s)
 		close(s->msg_fd);
 	s->msg_fd = -1;
 	s->msg_len = 0;
+	s->msg_seen = 0;
 	s->msg_too_big = 0;
 	if (s->state > SMTP_STATE_READY)
 		s->state = SMTP_STATE_READY;
@@ -263,15 +264,20 @@ smtp_read_command(struct smtp *s, char *buf, size_t size)
 	}
 	if (st != IO_OK)
 		return -1;
-	if (len < 2 || buf[len - 1] != '\n' || buf[len - 2] != '\r') {
-		if (len == 0 || buf[len - 1] != '\n')
-			return -1;  /* EOF in the middle of a line */
-		return smtp_bad_command(s, 500, "5.5.2", "Error: bare <LF> received") == SMTP_CLOSE ? -1 : 0;
+	if (len == 0 || buf[len - 1] != '\n')
+		return -1;  /* EOF in the middle of a line */
+	/* A bare LF or CR splits this line into two commands for some servers
+	 * and not for others (S5): never guess where the next command starts,
+	 * answer once and close, as chasquid does. */
+	if (len < 2 || buf[len - 2] != '\r' || memchr(buf, '\r', len - 2)) {
+		int lf = len < 2 || buf[len - 2] != '\r';
+		log_warn("bare <%s> in command line", lf ? "LF" : "CR");
+		smtp_reply(s, 521, "5.5.2", "%s Error: bare <%s> received", s->conf->hostname,
+		    lf ? "LF" : "CR");
+		return -1;
 	}
 	len -= 2;
 	buf[len] = '\0';
-	if (memchr(buf, '\r', len))
-		return smtp_bad_command(s, 500, "5.5.2", "Error: bare <CR> received") == SMTP_CLOSE ? -1 : 0;
 	if (strlen(buf) != len)
 		return smtp_bad_command(s, 500, "5.5.2", "Error: NUL in command") == SMTP_CLOSE ? -1 : 0;
 	return 1;

@@ -56,6 +56,7 @@ struct smtp {
 	size_t n_rcpts;
 	int msg_fd;                /* BDAT content so far, or -1 */
 	uint64_t msg_len;
+	uint64_t msg_seen;         /* content bytes received, stored or not */
 	int msg_too_big;
 	char msg_id[32];
 
