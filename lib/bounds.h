@@ -117,4 +117,8 @@
  * (S41, S47). */
 #define POP3_LINE_SKIP_MAX 16384
 
+/* Maildir tmp/ files older than this are leftovers of killed deliveries:
+ * 36 h, as cr.yp.to/proto/maildir.html says (S63). */
+#define MAILDIR_TMP_MAX_AGE_SEC (36 * 3600)
+
 #endif

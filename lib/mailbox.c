@@ -115,6 +115,7 @@ add_maildir(struct mailbox_txn *txn, const char *dir, const char *prefix, size_t
 	txn->md = v;
 	if (maildir_create(dir) != 0 || maildir_check_dirs(dir) != 0)
 		return -1;
+	maildir_clean_tmp(dir);   /* best effort: garbage only */
 	if (maildir_prepare(dir, prefix, plen, msg_fd, msg_len, &v[txn->n_md]) != 0)
 		return -1;
 	txn->n_md++;

@@ -18,8 +18,10 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
+#include "bounds.h"
 #include "durable.h"
 #include "maildir.h"
 
@@ -246,6 +248,35 @@ maildir_uncommit(const struct maildir_delivery *d)
 	if (unlink(d->new_path) != 0)
 		return -1;
 	return durable_fsync_dir(dir);
+}
+
+int
+maildir_clean_tmp(const char *dir)
+{
+	char path[PATH_MAX];
+	if (path_join(path, sizeof path, dir, "tmp", NULL) != 0)
+		return -1;
+	int dfd = durable_open_dir(path);
+	if (dfd < 0)
+		return -1;
+	DIR *dp = fdopendir(dfd);
+	if (dp == NULL) {
+		close_keep_errno(dfd);
+		return -1;
+	}
+	time_t limit = time(NULL) - MAILDIR_TMP_MAX_AGE_SEC;
+	struct dirent *de;
+	while ((de = readdir(dp)) != NULL) {
+		struct stat st;
+		if (de->d_name[0] == '.' ||
+		    fstatat(dfd, de->d_name, &st, AT_SYMLINK_NOFOLLOW) != 0)
+			continue;
+		/* Only old regular files: a delivery in progress is younger. */
+		if (S_ISREG(st.st_mode) && st.st_mtime < limit && st.st_atime < limit)
+			unlinkat(dfd, de->d_name, 0);
+	}
+	closedir(dp);
+	return 0;
 }
 
 /* ---- reading ---- */

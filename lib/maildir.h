@@ -48,6 +48,11 @@ int maildir_check_dirs(const char *dir);
  * a multi-mailbox delivery whose later copy failed. 0 or -1 (errno). */
 int maildir_uncommit(const struct maildir_delivery *d);
 
+/* Removes files in dir/tmp older than MAILDIR_TMP_MAX_AGE_SEC (36 h, the
+ * maildir spec): leftovers of deliveries killed mid-write (S63). Returns 0
+ * or -1 (errno) if tmp/ cannot be read. */
+int maildir_clean_tmp(const char *dir);
+
 /* One message as seen by a reader. */
 struct maildir_entry {
 	char *name;          /* file name within its subdirectory */

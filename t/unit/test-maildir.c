@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/time.h>
 #include <unistd.h>
 
 #include "maildir.h"
@@ -275,6 +276,21 @@ test_symlinks_and_abort(void)
 	CHECK(maildir_prepare(dir, "", 0, fd, 2, &d) == -1 && (errno == ELOOP || errno == ENOTDIR),
 	    "prepare into symlinked tmp/ refused (S34)");
 	CHECK(count_files(top, "target") == 0, "nothing written through tmp/ link");
+
+	/* tmp/ leftovers of killed deliveries: only those older than 36 h go. */
+	snprintf(dir, sizeof dir, "%s/clean", top);
+	maildir_create(dir);
+	snprintf(path, sizeof path, "%s/tmp/old", dir);
+	fclose(fopen(path, "w"));
+	struct timeval tv[2] = { { time(NULL) - 37 * 3600, 0 }, { time(NULL) - 37 * 3600, 0 } };
+	utimes(path, tv);
+	snprintf(path, sizeof path, "%s/tmp/fresh", dir);
+	fclose(fopen(path, "w"));
+	CHECK(maildir_clean_tmp(dir) == 0, "clean_tmp");
+	snprintf(path, sizeof path, "%s/tmp/old", dir);
+	int gone = access(path, F_OK) != 0;
+	snprintf(path, sizeof path, "%s/tmp/fresh", dir);
+	CHECK(gone && access(path, F_OK) == 0, "tmp file older than 36 h removed, fresh one kept (S63)");
 
 	/* Message shorter than promised: error, nothing left. */
 	snprintf(dir, sizeof dir, "%s/short", top);
