@@ -183,8 +183,27 @@ durable_mkdirs(const char *path, mode_t mode)
 			continue;
 		char c = *p;
 		*p = '\0';
-		if (mkdir(buf, mode) != 0 && errno != EEXIST)
+		if (mkdir(buf, mode) == 0) {
+			/* A new directory must survive a crash too: make its entry
+			 * in the parent durable. */
+			char *slash = strrchr(buf, '/');
+			if (slash != NULL) {
+				char keep = slash == buf ? slash[1] : *slash;
+				if (slash == buf)
+					slash[1] = '\0';
+				else
+					*slash = '\0';
+				int r = durable_fsync_dir(buf);
+				if (slash == buf)
+					slash[1] = keep;
+				else
+					*slash = keep;
+				if (r != 0)
+					return -1;
+			}
+		} else if (errno != EEXIST) {
 			return -1;
+		}
 		*p = c;
 		if (c == '\0')
 			break;

@@ -58,14 +58,17 @@ maildir_create(const char *dir)
 	char path[PATH_MAX];
 	if (durable_mkdirs(dir, 0700) != 0)
 		return -1;
+	int created = 0;
 	for (size_t i = 0; i < 3; i++) {
 		if (path_join(path, sizeof path, dir, sub[i], NULL) != 0)
 			return -1;
-		if (mkdir(path, 0700) != 0 && errno != EEXIST)
+		if (mkdir(path, 0700) == 0)
+			created = 1;
+		else if (errno != EEXIST)
 			return -1;
 	}
-	/* The subdirectories may be new: make their entries durable. */
-	return durable_fsync_dir(dir);
+	/* New subdirectories must survive a crash with what lands in them. */
+	return created ? durable_fsync_dir(dir) : 0;
 }
 
 /* Counts LF bytes not preceded by CR; *prev carries the last byte over. */
