@@ -6,6 +6,8 @@ one barrier):
   - deliveries killed with SIGKILL mid-write: nothing partial in new/ (S62, S63)
   - 50 concurrent mbox appends: parses back into exactly 50 messages (S66)
   - disk full during delivery: ENOSPC, nothing visible, mbox byte-identical (S65)
+  - under strace: write, fsync(file), link, fsync(new/) in that order; an
+    injected fsync failure leaves nothing visible (S62)
 """
 import mailbox
 import os
@@ -137,6 +139,44 @@ try:
     finally:
         if mounted:
             subprocess.run(["umount", fs], check=False)
+
+    # S62: the order of operations, and injected fsync failures.
+    root = os.path.join(top, "order")
+    t.eq(deliver(root, "maildir", 1), {0: "ok"}, "mailbox created")
+    d = os.path.join(root, "example.org", "alice")
+    trace = os.path.join(top, "strace.out")
+    subprocess.run(["strace", "-f", "-qq", "-o", trace, "-e", "trace=write,pwrite64,fsync,linkat,renameat2",
+                    HELPER, "deliver", root, "maildir", "1", "alice@example.org", "100000", "0"],
+                   capture_output=True, timeout=30, check=True)
+    calls = [re.sub(r"^\d+\s+", "", line) for line in open(trace)]
+    link = [i for i, c in enumerate(calls) if c.startswith(("linkat", "renameat2"))]
+    sync = [i for i, c in enumerate(calls) if c.startswith("fsync")]
+    done = [i for i, c in enumerate(calls) if c.startswith("write") and "0 ok" in c]
+    ok = len(link) == 1 and len(done) >= 1 and any(i < link[0] for i in sync) \
+        and any(link[0] < i < done[0] for i in sync)
+    t.ok(ok, "Maildir: write, fsync(file), link into new/, fsync(new/), then success (S62)", calls[-12:])
+    if ok:
+        last_sync = max(i for i in sync if i < link[0])
+        t.ok(not any(c.startswith(("write", "pwrite")) for c in calls[last_sync:link[0]]),
+             "nothing written between the file's fsync and the link (S62)", calls[last_sync:link[0] + 1])
+    before = sorted(os.listdir(os.path.join(d, "new")))
+    for n, what in ((1, "the file's fsync"), (2, "new/'s fsync")):
+        out = subprocess.run(["strace", "-f", "-qq", "-o", "/dev/null", "-e", "trace=fsync",
+                              "-e", "inject=fsync:error=EIO:when=%d" % n,
+                              HELPER, "deliver", root, "maildir", "1", "alice@example.org", "1000", "0"],
+                             capture_output=True, timeout=30)
+        t.eq(out.stdout.decode().split(), ["0", "EIO"], "Maildir: %s fails → EIO reported (S62)" % what)
+        t.eq((sorted(os.listdir(os.path.join(d, "new"))), os.listdir(os.path.join(d, "tmp"))), (before, []),
+             "Maildir: %s fails → nothing new visible, tmp/ clean (S62)" % what)
+    t.eq(deliver(root, "mbox", 1, addr="bob@example.org"), {0: "ok"}, "mbox created")
+    inbox = os.path.join(root, "example.org", "bob", "INBOX")
+    before = open(inbox, "rb").read()
+    out = subprocess.run(["strace", "-f", "-qq", "-o", "/dev/null", "-e", "trace=fsync",
+                          "-e", "inject=fsync:error=EIO:when=1",
+                          HELPER, "deliver", root, "mbox", "1", "bob@example.org", "1000", "0"],
+                         capture_output=True, timeout=30)
+    t.eq(out.stdout.decode().split(), ["0", "EIO"], "mbox: fsync fails → EIO reported (S62)")
+    t.ok(open(inbox, "rb").read() == before, "mbox: fsync fails → truncated back, byte-identical (S62)")
 finally:
     shutil.rmtree(top, ignore_errors=True)
 t.done()
