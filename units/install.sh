@@ -44,6 +44,13 @@ rewrite() {
 do_install() {
 	install -d -m 755 "$DESTDIR$BINDIR" "$DESTDIR$MANDIR/man5" "$DESTDIR$MANDIR/man8" \
 		"$DESTDIR$sysconfdir/yubin" "$DESTDIR$docdir/examples/xinetd.d"
+	# `make install` builds first, so a missing binary only happens when
+	# install.sh is run by hand (or with make -o all) on a partial build.
+	built=
+	for p in $PROGRAMS; do
+		if [ -x "$BIN/$p" ]; then built="$built $p"; else echo "  $p is not built: skipped" >&2; fi
+	done
+	PROGRAMS=$built
 	for p in $PROGRAMS; do
 		install -m 755 "$BIN/$p" "$DESTDIR$BINDIR/$p"
 		echo "  $DESTDIR$BINDIR/$p"
