@@ -82,19 +82,22 @@ smtp_xtext_decode(const char *in, char *out, size_t size)
 	return 0;
 }
 
-/* SIZE=digits: up to 20 digits, no sign, overflow-checked (S23). */
+/* SIZE=digits: no sign; overflow is reported apart (S23). */
 static int
 parse_size(const char *v, uint64_t *r)
 {
 	uint64_t n = 0;
-	if (!v || !*v || strlen(v) > 20)
+	int overflow = 0;
+	if (!v || !*v)
 		return -1;
 	for (; *v; v++) {
 		if (!isdigit((unsigned char)*v))
 			return -1;
 		if (__builtin_mul_overflow(n, 10, &n) || __builtin_add_overflow(n, (uint64_t)(*v - '0'), &n))
-			return -2;  /* too large: answered as over the limit */
+			overflow = 1;  /* too large: answered as over the limit */
 	}
+	if (overflow)
+		return -2;
 	*r = n;
 	return 0;
 }
