@@ -162,8 +162,8 @@ EOF
 if has smtp-session; then cat <<EOF
 Send mail (swaks):
   swaks --server 127.0.0.1:$(p 2525) --to demo@localhost
-  swaks --server 127.0.0.1:$(p 2587) --tls --auth PLAIN --auth-user demo@localhost --auth-password demo --to demo@localhost
-  swaks --server 127.0.0.1:$(p 2465) --tlsc --auth PLAIN --auth-user demo@localhost --auth-password demo --to someone@example.com
+  swaks --server 127.0.0.1:$(p 2587) --tls --auth PLAIN --auth-user demo@localhost --auth-password demo --from demo@localhost --to demo@localhost
+  swaks --server 127.0.0.1:$(p 2465) --tlsc --auth PLAIN --auth-user demo@localhost --auth-password demo --from demo@localhost --to someone@example.com
   mail for demo@localhost lands in $dir/mail/localhost/demo/new/
   mail for other domains is queued in $dir/spool/
 
