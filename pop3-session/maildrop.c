@@ -484,15 +484,13 @@ copy_range(int dst, int src, off_t from, off_t to)
 	return read_range(src, from, (uint64_t)(to - from), copy_raw, &dst, NULL) ? -1 : 0;
 }
 
-/* Writes the kept parts of the mbox into tmp_fd: anything before the first
- * message, every kept message with its separator, anything after the scan. */
+/* Writes into tmp_fd every kept message from index first on, with its
+ * separator, then anything appended after the scan. */
 static int
-mbox_write_kept(struct maildrop *m, int tmp_fd, off_t size_now)
+mbox_write_kept(struct maildrop *m, int tmp_fd, size_t first, off_t size_now)
 {
 	int src = m->mbox.fd;
-	if (copy_range(tmp_fd, src, 0, m->n_mb ? m->mb[0].from_offset : m->mbox_scanned) < 0)
-		return -1;
-	for (size_t i = 0; i < m->n_mb; i++) {
+	for (size_t i = first; i < m->n_mb; i++) {
 		off_t end = i + 1 < m->n_mb ? m->mb[i + 1].from_offset : m->mbox_scanned;
 		if (!m->msg[i].deleted && copy_range(tmp_fd, src, m->mb[i].from_offset, end) < 0)
 			return -1;
@@ -500,12 +498,57 @@ mbox_write_kept(struct maildrop *m, int tmp_fd, off_t size_now)
 	return copy_range(tmp_fd, src, m->mbox_scanned, size_now);
 }
 
+/* Copies all of src over dst from offset at. 0 or -1. */
+static int
+copy_back(int dst, int src, off_t at)
+{
+	char *buf = malloc(READ_CHUNK);
+	if (!buf)
+		return -1;
+	off_t off = 0;
+	int r = 0;
+	for (;;) {
+		ssize_t n = pread(src, buf, READ_CHUNK, off);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0) {
+			r = n < 0 ? -1 : 0;
+			break;
+		}
+		for (ssize_t done = 0; done < n; ) {
+			ssize_t w = pwrite(dst, buf + done, (size_t)(n - done), at + off + done);
+			if (w < 0 && errno == EINTR)
+				continue;
+			if (w < 0) {
+				r = -1;
+				goto out;
+			}
+			done += w;
+		}
+		off += n;
+	}
+out:;
+	int saved = errno;
+	free(buf);
+	errno = saved;
+	return r;
+}
+
+/* mbox removal, in place under the held lock, as mutt does: the tail from
+ * the first deleted message is first written to a fsync'd copy beside the
+ * INBOX, then copied back over it, truncated and fsync'd. Rename is not
+ * used: a delivery waiting for the lock holds the INBOX open and would
+ * append to the replaced file. If the copy-back fails half way the copy
+ * stays (its name is logged) and holds every kept message. */
 static int
 mbox_commit_all(struct maildrop *m, size_t *removed_r)
 {
-	size_t n_del = 0;
-	for (size_t i = 0; i < m->n; i++)
+	size_t n_del = 0, first = m->n_mb;
+	for (size_t i = 0; i < m->n; i++) {
+		if (m->msg[i].deleted && first == m->n_mb)
+			first = i;
 		n_del += m->msg[i].deleted != 0;
+	}
 	if (n_del == 0)
 		return 0;
 	char tmp[PATH_MAX];
@@ -516,27 +559,43 @@ mbox_commit_all(struct maildrop *m, size_t *removed_r)
 	int fd = mkostemp(tmp, O_CLOEXEC);
 	if (fd < 0)
 		return -1;
-	struct stat st;
+	struct stat st, tst;
+	off_t start = m->mb[first].from_offset;
 	int r = fstat(m->mbox.fd, &st);
 	if (r == 0)
-		r = mbox_write_kept(m, fd, st.st_size);
-	if (r == 0)
-		r = fchmod(fd, st.st_mode & 07777);
+		r = mbox_write_kept(m, fd, first, st.st_size);
 	if (r == 0)
 		r = fsync(fd);
-	if (close(fd) < 0)
-		r = -1;
-	/* Only a complete, fsync'd copy replaces the INBOX. */
 	if (r == 0)
-		r = rename(tmp, m->mbox_path);
+		r = fstat(fd, &tst);
 	if (r < 0) {
 		int saved = errno;
+		close(fd);
 		unlink(tmp);
 		errno = saved;
 		return -1;
 	}
+	/* From here on the INBOX changes; the copy is the safety net. */
+	if (copy_back(m->mbox.fd, fd, start) < 0 ||
+	    ftruncate(m->mbox.fd, start + tst.st_size) < 0 || fsync(m->mbox.fd) < 0) {
+		int saved = errno;
+		log_err("mbox rewrite of %s failed: %s; kept messages are in %s",
+		    m->mbox_path, strerror(saved), tmp);
+		close(fd);
+		errno = saved;
+		return -1;
+	}
+	close(fd);
+	unlink(tmp);
 	*removed_r = n_del;
-	return durable_fsync_dir(m->dir);
+	return 0;
+}
+
+void
+maildrop_touch(struct maildrop *m)
+{
+	if (m->mbox_locked && m->mbox.dotlock[0])
+		utimensat(AT_FDCWD, m->mbox.dotlock, NULL, AT_SYMLINK_NOFOLLOW);
 }
 
 int

@@ -81,12 +81,17 @@ int maildrop_message_fd(struct maildrop *m, size_t i, off_t *off_r, uint64_t *le
 int maildrop_stream(int fd, off_t off, uint64_t len, struct msgconv *conv);
 
 /* The UPDATE state: removes deleted messages durably (Maildir: unlink and
- * fsync new/ and cur/; mbox: rewrite to a temporary file, fsync, rename over
- * INBOX, fsync the directory) and, for Maildir, moves retrieved messages to
- * cur/ with the S flag. *removed_r gets the number removed. Returns 0, or -1
- * if some deletion failed (errno; mbox: then nothing was removed). */
+ * fsync new/ and cur/; mbox: the tail from the first deleted message is
+ * written to a fsync'd copy, copied back in place, truncated, fsync'd) and,
+ * for Maildir, moves retrieved messages to cur/ with the S flag (retrieved
+ * = seen; TOP does not count, and nothing moves outside QUIT).
+ * *removed_r gets the number removed. Returns 0, or -1 if some deletion
+ * failed (errno). */
 int maildrop_commit(struct maildrop *m, size_t *removed_r);
 
+/* Keeps a long session's mbox dotlock fresh, so that programs which only
+ * dotlock do not break it as stale (MBOX_DOTLOCK_STALE_SEC). */
+void maildrop_touch(struct maildrop *m);
 /* Unlocks and frees; removes nothing. Safe on a closed drop. */
 void maildrop_close(struct maildrop *m);
 

@@ -631,6 +631,8 @@ command_loop(struct pop3 *p)
 				    p->n_retrieved);
 			return;
 		} else {
+			if (p->drop_open)
+				maildrop_touch(&p->drop);
 			v = dispatch(p, line, len);
 			explicit_bzero(line, sizeof line);   /* may hold a password */
 		}
