@@ -1,0 +1,43 @@
+/*
+ * dsn.h — delivery status notifications (RFC 3464 inside an RFC 6522
+ * multipart/report) for failed recipients, and their delivery: to a local
+ * sender's mailbox, or queued for a remote one. Sent from <> with
+ * Auto-Submitted: auto-replied (RFC 3834); never for mail from <> (S70).
+ */
+#ifndef RELAY_DSN_H
+#define RELAY_DSN_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "conf.h"
+#include "spool.h"
+
+struct dsn_msg {
+	const struct spool_envelope *env;
+	const char *queue_id;
+	int fd;                  /* the original message */
+	uint64_t offset, length;
+	int has_8bit;
+};
+
+/* Whether recipient r wants a failure notice (NOTIFY, RFC 3461 §4.1). */
+int dsn_wanted(const struct spool_rcpt *r);
+
+/* The RFC 3463 status of a diagnostic as "5.x.y", with the class forced
+ * to 5 (the recipient has failed). out must hold 16 bytes. */
+void dsn_status(const char *diag, char *out, size_t size);
+
+/* Writes the report for the recipients idx[0..n) (which have failed) into
+ * out_fd, LF line ends. Returns 0 or -1 (errno). */
+int dsn_write(int out_fd, const struct conf *conf, const struct dsn_msg *m,
+    const size_t *idx, size_t n);
+
+/* Builds the report and delivers it to the envelope sender. Returns 0
+ * (delivered or queued), 1 (nothing to send: null sender, NOTIFY), or -1
+ * with a reason in err (the caller logs; the message is not bounced
+ * again). */
+int dsn_send(const struct conf *conf, const struct dsn_msg *m, const size_t *idx, size_t n,
+    char *err, size_t errsize);
+
+#endif

@@ -1,0 +1,723 @@
+/*
+ * relay-runner — one pass over the outbound spool: claim each due message,
+ * deliver it to every destination (one connection per destination carries
+ * all its recipients), record per-recipient results, bounce what failed,
+ * and defer the rest with back-off. See relay-runner.8.
+ *
+ *   main: flags, config, privileges, then --list or one pass
+ *   pass: recover stale claims, then new/ and the due part of queue/
+ *   message: claim, read, group by destination, deliver, bounce, finish
+ */
+#include <errno.h>
+#include <arpa/inet.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/random.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "bounds.h"
+#include "conf.h"
+#include "dns.h"
+#include "dsn.h"
+#include "log.h"
+#include "queue.h"
+#include "rlog.h"
+#include "route.h"
+#include "session.h"
+#include "smtpc.h"
+#include "spool.h"
+
+/* Exit codes (relay-runner.8). */
+#define EXIT_OK 0
+#define EXIT_USAGE 100
+#define EXIT_SYSTEM 111
+
+#define CANDIDATES_MAX (RELAY_MX_MAX * RELAY_ADDRS_PER_HOST)
+
+struct runner {
+	struct conf conf;
+	struct queue q;
+	struct routes *routes;
+	struct resolver *res;
+	int flush;
+	int system_error;
+	unsigned sent, deferred, bounced;
+};
+
+/* One message being worked on. */
+struct job {
+	struct runner *run;
+	const char *id;
+	char claim[4096];
+	int fd;
+	struct spool_envelope env;
+	uint64_t off, len;
+	int has_8bit, need_utf8;
+	unsigned char *newly_failed;   /* per recipient: failed in this pass */
+};
+
+/* ---- message properties -------------------------------------------------- */
+
+static int
+scan_8bit(int fd, uint64_t off, uint64_t len)
+{
+	unsigned char buf[65536];
+	while (len > 0) {
+		size_t want = len < sizeof buf ? (size_t)len : sizeof buf;
+		ssize_t n = pread(fd, buf, want, (off_t)off);
+		if (n <= 0)
+			return 0;
+		for (ssize_t i = 0; i < n; i++)
+			if (buf[i] & 0x80)
+				return 1;
+		off += (uint64_t)n;
+		len -= (uint64_t)n;
+	}
+	return 0;
+}
+
+static int
+non_ascii(const char *s)
+{
+	for (; *s; s++)
+		if ((unsigned char)*s & 0x80)
+			return 1;
+	return 0;
+}
+
+/* Received: fields in the header section, for the hop limit (S60). */
+static unsigned
+count_received(int fd, uint64_t off, uint64_t len)
+{
+	char buf[8192];
+	unsigned count = 0;
+	int bol = 1, prev_lf = 0;
+	size_t match = 0;
+	static const char key[] = "received:";
+	uint64_t pos = 0;
+	while (pos < len && pos < 4u * 1024 * 1024) {
+		size_t want = len - pos < sizeof buf ? (size_t)(len - pos) : sizeof buf;
+		ssize_t n = pread(fd, buf, want, (off_t)(off + pos));
+		if (n <= 0)
+			break;
+		for (ssize_t i = 0; i < n; i++) {
+			char c = buf[i];
+			if (c == '\n') {
+				if (prev_lf)
+					return count;     /* end of the header section */
+				prev_lf = 1;
+				bol = 1;
+				match = 0;
+				continue;
+			}
+			prev_lf = 0;
+			if (bol || match > 0) {
+				if (match < sizeof key - 1 && (c | 0x20) == key[match]) {
+					if (++match == sizeof key - 1) {
+						count++;
+						match = 0;
+						bol = 0;
+						continue;
+					}
+				} else {
+					match = 0;
+				}
+			}
+			bol = 0;
+		}
+		pos += (uint64_t)n;
+	}
+	return count;
+}
+
+static time_t
+backoff(unsigned attempts)
+{
+	time_t delay = RELAY_BACKOFF_MIN_SEC;
+	for (unsigned i = 1; i < attempts && delay < RELAY_BACKOFF_MAX_SEC; i++)
+		delay *= 2;
+	if (delay > RELAY_BACKOFF_MAX_SEC)
+		delay = RELAY_BACKOFF_MAX_SEC;
+	/* Up to 10 % jitter so a crowd of deferred messages spreads out. */
+	unsigned r = 0;
+	if (getrandom(&r, sizeof r, GRND_NONBLOCK) < 0)
+		r = (unsigned)getpid();
+	return delay + (time_t)(r % (unsigned)(delay / 10 + 1));
+}
+
+static const char *
+domain_of(const char *addr)
+{
+	const char *at = strrchr(addr, '@');
+	return at && at[1] ? at + 1 : NULL;
+}
+
+/* ---- results ------------------------------------------------------------- */
+
+static void
+set_diag(struct spool_rcpt *r, const char *diag)
+{
+	char *d = strndup(diag, RELAY_DIAGNOSTIC_MAX);
+	if (!d)
+		return;
+	/* Printable ASCII only, so neither the queue file nor a bounce ever
+	 * carries remote control bytes (S59). */
+	for (char *p = d; *p; p++)
+		if ((unsigned char)*p < 0x20 || (unsigned char)*p >= 0x7f)
+			*p = '?';
+	free(r->diagnostic);
+	r->diagnostic = d;
+}
+
+static void
+record(struct job *j, size_t i, enum rcpt_result res, const char *relay, const char *tls,
+    const char *diag)
+{
+	struct spool_rcpt *r = &j->env.rcpts[i];
+	const char *status;
+	set_diag(r, diag);
+	if (res == RCPT_OK) {
+		r->state = SPOOL_RCPT_DELIVERED;
+		status = "sent";
+		j->run->sent++;
+	} else if (res == RCPT_PERM) {
+		/* Stays pending on disk until the bounce is out (at-least-once). */
+		j->newly_failed[i] = 1;
+		status = "bounced";
+		j->run->bounced++;
+	} else {
+		status = "deferred";
+	}
+	rlog_attempt(j->id, r->addr, relay, status, tls, diag);
+}
+
+/* Writes the current state into the claimed file. Recipients that failed
+ * in this pass stay pending until their bounce has been sent. */
+static int
+save(struct job *j, int final)
+{
+	for (size_t i = 0; i < j->env.n_rcpts; i++)
+		if (j->newly_failed[i] && final)
+			j->env.rcpts[i].state = SPOOL_RCPT_FAILED;
+	if (spool_rewrite(j->run->conf.spool, j->claim, &j->env, j->fd, j->off, j->len) < 0) {
+		log_err("%s: cannot update the queue file: %s", j->id, strerror(errno));
+		j->run->system_error = 1;
+		return -1;
+	}
+	return 0;
+}
+
+/* ---- delivery to one destination ---------------------------------------- */
+
+static void
+target_from(const struct route_dest *d, const struct route_candidate *c, struct smtpc_target *t)
+{
+	memset(t, 0, sizeof *t);
+	snprintf(t->host, sizeof t->host, "%s", c->host);
+	dns_addr_format(&c->addr, t->addr_text, sizeof t->addr_text);
+	if (c->addr.family == AF_INET) {
+		struct sockaddr_in *sin = (struct sockaddr_in *)&t->addr;
+		sin->sin_family = AF_INET;
+		sin->sin_port = htons((uint16_t)c->port);
+		memcpy(&sin->sin_addr, c->addr.a, 4);
+		t->addrlen = sizeof *sin;
+	} else {
+		struct sockaddr_in6 *sin6 = (struct sockaddr_in6 *)&t->addr;
+		sin6->sin6_family = AF_INET6;
+		sin6->sin6_port = htons((uint16_t)c->port);
+		memcpy(&sin6->sin6_addr, c->addr.a, 16);
+		t->addrlen = sizeof *sin6;
+	}
+	t->tls = d->tls;
+	t->ca_file = d->ca_file;
+	t->auth_user = d->auth_user;
+	t->auth_pass = d->auth_pass;
+}
+
+static void
+relay_name(const struct smtpc_target *t, unsigned port, char *out, size_t size)
+{
+	snprintf(out, size, "%s[%s]:%u", t->host, t->addr_text, port);
+}
+
+/* Delivers to the recipients idx[0..n) which share destination d. */
+static void
+deliver_group(struct job *j, const struct route_dest *d, const size_t *idx, size_t n)
+{
+	struct runner *run = j->run;
+	struct route_candidate cand[CANDIDATES_MAX];
+	size_t n_cand = 0;
+	char diag[RELAY_DIAGNOSTIC_MAX + 1] = "", relay[400], tls[200] = "none";
+	enum route_result rr = route_resolve(run->routes, run->res, d, cand, CANDIDATES_MAX,
+	    &n_cand, diag, sizeof diag);
+	if (rr != ROUTE_OK) {
+		for (size_t i = 0; i < n; i++)
+			record(j, idx[i], rr == ROUTE_PERM ? RCPT_PERM : RCPT_TEMP, d->host, "none", diag);
+		return;
+	}
+	struct smtpc_rcpt *rc = calloc(n, sizeof *rc);
+	if (!rc) {
+		for (size_t i = 0; i < n; i++)
+			record(j, idx[i], RCPT_TEMP, d->host, "none", "4.3.0 out of memory");
+		return;
+	}
+	for (size_t i = 0; i < n; i++)
+		rc[i].index = idx[i];
+	struct smtpc_msg m = { &j->env, j->fd, j->off, j->len, j->has_8bit, j->need_utf8 };
+	enum smtpc_status st = SMTPC_HOST_FAILED;
+	for (size_t c = 0; c < n_cand && st != SMTPC_DONE; c++) {
+		struct smtpc_target t;
+		target_from(d, &cand[c], &t);
+		relay_name(&t, cand[c].port, relay, sizeof relay);
+		st = smtpc_deliver(&run->conf, &t, &m, rc, n, diag, sizeof diag, tls, sizeof tls);
+		if (st == SMTPC_TLS_RETRY) {
+			/* Opportunistic TLS failed: the same host in plaintext, as
+			 * Postfix's "may" level does (S57). */
+			rlog_attempt(j->id, j->env.rcpts[idx[0]].addr, relay, "tls-fallback", tls, diag);
+			t.no_tls = 1;
+			st = smtpc_deliver(&run->conf, &t, &m, rc, n, diag, sizeof diag, tls, sizeof tls);
+		}
+		if (st != SMTPC_DONE && c + 1 < n_cand)
+			rlog_attempt(j->id, j->env.rcpts[idx[0]].addr, relay, "host-failed", tls, diag);
+	}
+	for (size_t i = 0; i < n; i++) {
+		if (st == SMTPC_DONE)
+			record(j, idx[i], rc[i].result, relay, tls, rc[i].diag);
+		else
+			record(j, idx[i], RCPT_TEMP, relay, tls, diag);
+	}
+	free(rc);
+}
+
+/* Groups pending recipients by destination and delivers each group,
+ * saving state after each completed transaction (S68). */
+static void
+deliver_all(struct job *j)
+{
+	size_t n = j->env.n_rcpts;
+	size_t *idx = calloc(n, sizeof *idx);
+	unsigned char *done = calloc(n, 1);
+	if (!idx || !done) {
+		free(idx);
+		free(done);
+		return;
+	}
+	for (size_t i = 0; i < n; i++) {
+		struct spool_rcpt *r = &j->env.rcpts[i];
+		if (r->state != SPOOL_RCPT_PENDING || done[i])
+			continue;
+		const char *dom = domain_of(r->addr);
+		struct route_dest d;
+		char err[300];
+		if (!dom) {
+			record(j, i, RCPT_PERM, "none", "none", "5.1.3 recipient address has no domain");
+			continue;
+		}
+		if (route_dest(j->run->routes, dom, &d, err, sizeof err) < 0) {
+			char diag[400];
+			snprintf(diag, sizeof diag, "4.3.5 configuration error: %s", err);
+			record(j, i, RCPT_TEMP, "none", "none", diag);
+			continue;
+		}
+		/* Every later pending recipient with the same destination. */
+		size_t k = 0;
+		for (size_t x = i; x < n; x++) {
+			struct spool_rcpt *o = &j->env.rcpts[x];
+			const char *od = domain_of(o->addr);
+			struct route_dest d2;
+			if (o->state != SPOOL_RCPT_PENDING || done[x] || !od)
+				continue;
+			if (x != i && (route_dest(j->run->routes, od, &d2, err, sizeof err) < 0 ||
+			    strcmp(d2.key, d.key) != 0))
+				continue;
+			idx[k++] = x;
+			done[x] = 1;
+		}
+		deliver_group(j, &d, idx, k);
+		save(j, 0);
+	}
+	free(idx);
+	free(done);
+}
+
+/* ---- one message ---------------------------------------------------------- */
+
+static void
+expire(struct job *j, time_t now)
+{
+	const struct conf *conf = &j->run->conf;
+	if ((uint64_t)(now - j->env.arrival) < conf->queue_lifetime)
+		return;
+	for (size_t i = 0; i < j->env.n_rcpts; i++) {
+		struct spool_rcpt *r = &j->env.rcpts[i];
+		if (r->state != SPOOL_RCPT_PENDING || j->newly_failed[i])
+			continue;
+		char diag[RELAY_DIAGNOSTIC_MAX + 1];
+		snprintf(diag, sizeof diag, "5.4.7 delivery time expired (queue_lifetime); last error: %.800s",
+		    r->diagnostic ? r->diagnostic : "none");
+		record(j, i, RCPT_PERM, "none", "none", diag);
+	}
+}
+
+static void
+bounce(struct job *j)
+{
+	size_t n = 0;
+	size_t *idx = calloc(j->env.n_rcpts, sizeof *idx);
+	if (!idx)
+		return;
+	for (size_t i = 0; i < j->env.n_rcpts; i++)
+		if (j->newly_failed[i] && dsn_wanted(&j->env.rcpts[i]))
+			idx[n++] = i;
+	if (n > 0) {
+		struct dsn_msg m = { &j->env, j->id, j->fd, j->off, j->len, j->has_8bit };
+		char err[300];
+		int rc = dsn_send(&j->run->conf, &m, idx, n, err, sizeof err);
+		char e_sender[4 * ADDR_PATH_MAX + 1];
+		log_escape(e_sender, sizeof e_sender, j->env.sender, strlen(j->env.sender));
+		if (rc == 0)
+			log_info("%s: sender non-delivery notification to <%s> for %zu recipient(s)",
+			    j->id, e_sender, n);
+		else if (rc == 1)
+			log_info("%s: no bounce: the sender is the null path <> (S70)", j->id);
+		else
+			log_warn("%s: bounce to <%s> dropped: %s", j->id, e_sender, err);
+	}
+	free(idx);
+}
+
+static void
+finish(struct job *j, time_t now)
+{
+	struct queue *q = &j->run->q;
+	size_t pending = 0;
+	for (size_t i = 0; i < j->env.n_rcpts; i++)
+		if (j->env.rcpts[i].state == SPOOL_RCPT_PENDING && !j->newly_failed[i])
+			pending++;
+	if (pending == 0) {
+		if (queue_remove(q, j->claim) < 0) {
+			log_err("%s: cannot remove the finished queue file: %s", j->id, strerror(errno));
+			j->run->system_error = 1;
+		} else {
+			log_info("%s: removed", j->id);
+		}
+		return;
+	}
+	j->env.attempts++;
+	j->env.next_attempt = now + backoff(j->env.attempts);
+	j->run->deferred++;
+	if (save(j, 1) < 0 || queue_release(q, j->claim, j->id) < 0) {
+		log_err("%s: cannot defer the queue file: %s", j->id, strerror(errno));
+		j->run->system_error = 1;
+	}
+}
+
+/* Reads the claimed file; quarantines it when it is not a spool file. */
+static int
+open_claimed(struct job *j)
+{
+	j->fd = open(j->claim, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+	struct stat st;
+	int bad = 0;
+	if (j->fd < 0)
+		bad = errno == ELOOP || errno == EACCES ? errno : -1;
+	else if (fstat(j->fd, &st) < 0 || !S_ISREG(st.st_mode))
+		bad = EBADMSG;
+	else if (spool_read(j->fd, &j->env, &j->off, &j->len) < 0)
+		bad = errno == EBADMSG ? EBADMSG : -1;
+	if (bad == 0)
+		return 0;
+	if (j->fd >= 0)
+		close(j->fd);
+	j->fd = -1;
+	if (bad == -1) {
+		log_err("%s: cannot read the queue file: %s", j->id, strerror(errno));
+		queue_release(&j->run->q, j->claim, j->id);
+		j->run->system_error = 1;
+		return -1;
+	}
+	log_err("%s: moved to corrupt/: %s", j->id,
+	    bad == EBADMSG ? "malformed or truncated queue file" : strerror(bad));
+	queue_quarantine(&j->run->q, j->claim, j->id);
+	return -1;
+}
+
+static void
+process(struct runner *run, const char *dir, const char *id)
+{
+	struct job j;
+	memset(&j, 0, sizeof j);
+	j.run = run;
+	j.id = id;
+	j.fd = -1;
+	if (queue_claim(&run->q, dir, id, j.claim, sizeof j.claim) < 0) {
+		if (errno != ENOENT)
+			log_warn("%s: cannot claim: %s", id, strerror(errno));
+		return;     /* ENOENT: another runner has it */
+	}
+	if (open_claimed(&j) < 0)
+		return;
+	time_t now = time(NULL);
+	if (!run->flush && j.env.next_attempt > now) {
+		queue_release(&run->q, j.claim, id);     /* not due after all */
+		goto out;
+	}
+	j.newly_failed = calloc(j.env.n_rcpts, 1);
+	if (!j.newly_failed) {
+		queue_release(&run->q, j.claim, id);
+		goto out;
+	}
+	j.has_8bit = j.env.body_8bit || scan_8bit(j.fd, j.off, j.len);
+	j.need_utf8 = j.env.smtputf8 || non_ascii(j.env.sender);
+	for (size_t i = 0; i < j.env.n_rcpts; i++)
+		j.need_utf8 |= non_ascii(j.env.rcpts[i].addr);
+	rlog_status("delivering %s", id);
+	if (count_received(j.fd, j.off, j.len) > HOP_COUNT_MAX) {
+		for (size_t i = 0; i < j.env.n_rcpts; i++)
+			if (j.env.rcpts[i].state == SPOOL_RCPT_PENDING)
+				record(&j, i, RCPT_PERM, "none", "none",
+				    "5.4.6 too many hops (Received: headers), mail forwarding loop");
+	} else {
+		deliver_all(&j);
+	}
+	expire(&j, time(NULL));
+	bounce(&j);
+	finish(&j, time(NULL));
+out:
+	free(j.newly_failed);
+	spool_envelope_free(&j.env);
+	if (j.fd >= 0)
+		close(j.fd);
+}
+
+/* 1 if queue/<id> is due (or unreadable, so that claiming it quarantines
+ * it); reading without a claim is safe because files are only replaced by
+ * rename. */
+static int
+due(struct runner *run, const char *id, time_t now)
+{
+	char path[4096];
+	snprintf(path, sizeof path, "%s/queue/%s", run->conf.spool, id);
+	int fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+	if (fd < 0)
+		return errno != ENOENT;
+	struct spool_envelope env;
+	uint64_t off, len;
+	int rc = 1;
+	if (spool_read(fd, &env, &off, &len) == 0) {
+		rc = env.next_attempt <= now;
+		spool_envelope_free(&env);
+	}
+	close(fd);
+	return rc;
+}
+
+static void
+report_recovered(const char *id, const char *holder)
+{
+	char e[600];
+	log_warn("%s: recovered a stale claim (%s); it will be retried",
+	    id, log_escape(e, sizeof e, holder, strlen(holder)));
+}
+
+static int
+pass(struct runner *run)
+{
+	static const char *const dirs[] = { "new", "queue" };
+	if (queue_recover(&run->q, report_recovered) < 0) {
+		log_err("cannot read %s/active: %s", run->conf.spool, strerror(errno));
+		return EXIT_SYSTEM;
+	}
+	for (size_t d = 0; d < 2; d++) {
+		char **names;
+		size_t n;
+		if (queue_names(&run->q, dirs[d], &names, &n) < 0) {
+			log_err("cannot read %s/%s: %s", run->conf.spool, dirs[d], strerror(errno));
+			return EXIT_SYSTEM;
+		}
+		for (size_t i = 0; i < n; i++) {
+			if (d == 1 && !run->flush && !due(run, names[i], time(NULL)))
+				continue;
+			process(run, dirs[d], names[i]);
+		}
+		queue_names_free(&names, n);
+	}
+	rlog_status("pass done: %u sent, %u bounced, %u deferred", run->sent, run->bounced,
+	    run->deferred);
+	return run->system_error ? EXIT_SYSTEM : EXIT_OK;
+}
+
+/* ---- --list ---------------------------------------------------------------- */
+
+static void
+fmt_time(time_t t, char *out, size_t size)
+{
+	struct tm tm;
+	localtime_r(&t, &tm);
+	strftime(out, size, "%Y-%m-%d %H:%M:%S", &tm);
+}
+
+static void
+fmt_age(time_t secs, char *out, size_t size)
+{
+	if (secs < 0)
+		secs = 0;
+	if (secs < 3600)
+		snprintf(out, size, "%lldm", (long long)(secs / 60));
+	else if (secs < 86400)
+		snprintf(out, size, "%lldh%02lldm", (long long)(secs / 3600),
+		    (long long)(secs % 3600 / 60));
+	else
+		snprintf(out, size, "%lldd%02lldh", (long long)(secs / 86400),
+		    (long long)(secs % 86400 / 3600));
+}
+
+static void
+list_one(struct runner *run, const char *dir, const char *name, uint64_t *bytes)
+{
+	static const char *const states[] = { "pending", "delivered", "failed" };
+	char path[4096], e[4 * ADDR_PATH_MAX + 1], when[32], age[32];
+	char e_diag[4 * RELAY_DIAGNOSTIC_MAX + 1];
+	snprintf(path, sizeof path, "%s/%s/%s", run->conf.spool, dir, name);
+	int fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+	struct spool_envelope env;
+	uint64_t off, len;
+	if (fd < 0 || spool_read(fd, &env, &off, &len) < 0) {
+		printf("%s  (%s: %s)\n", log_escape(e, sizeof e, name, strlen(name)), dir,
+		    fd < 0 ? strerror(errno) : "unreadable or malformed");
+		if (fd >= 0)
+			close(fd);
+		return;
+	}
+	close(fd);
+	*bytes += len;
+	time_t now = time(NULL);
+	fmt_time(env.arrival, when, sizeof when);
+	fmt_age(now - env.arrival, age, sizeof age);
+	const char *where = !strcmp(dir, "active") ? "being delivered" :
+	    !strcmp(dir, "new") ? "new" : "deferred";
+	printf("%s  %llu bytes  arrived %s (%s ago)  %s, %u attempt%s\n",
+	    log_escape(e, sizeof e, name, strlen(name)), (unsigned long long)len, when, age,
+	    where, env.attempts, env.attempts == 1 ? "" : "s");
+	printf("    from <%s>\n", log_escape(e, sizeof e, env.sender, strlen(env.sender)));
+	for (size_t i = 0; i < env.n_rcpts; i++) {
+		const struct spool_rcpt *r = &env.rcpts[i];
+		printf("    to <%s>  %s", log_escape(e, sizeof e, r->addr, strlen(r->addr)),
+		    states[r->state]);
+		if (r->state == SPOOL_RCPT_PENDING) {
+			if (env.next_attempt > now) {
+				fmt_time(env.next_attempt, when, sizeof when);
+				printf(", next attempt %s", when);
+			} else {
+				printf(", next attempt now");
+			}
+		}
+		if (r->diagnostic)
+			printf("  (%s)", log_escape(e_diag, sizeof e_diag, r->diagnostic,
+			    strlen(r->diagnostic)));
+		printf("\n");
+	}
+	spool_envelope_free(&env);
+}
+
+static int
+list(struct runner *run)
+{
+	static const char *const dirs[] = { "active", "new", "queue", "corrupt" };
+	size_t total = 0;
+	uint64_t bytes = 0;
+	for (size_t d = 0; d < 4; d++) {
+		char **names;
+		size_t n;
+		if (queue_names(&run->q, dirs[d], &names, &n) < 0)
+			continue;
+		for (size_t i = 0; i < n; i++) {
+			if (d == 3) {
+				char e[600];
+				printf("%s  (corrupt: kept for inspection)\n",
+				    log_escape(e, sizeof e, names[i], strlen(names[i])));
+			} else {
+				list_one(run, dirs[d], names[i], &bytes);
+			}
+			total++;
+		}
+		queue_names_free(&names, n);
+	}
+	if (total == 0)
+		printf("Mail queue is empty\n");
+	else
+		printf("-- %llu Kbytes in %zu Request%s.\n",
+		    (unsigned long long)((bytes + 1023) / 1024), total, total == 1 ? "" : "s");
+	return fflush(stdout) == 0 ? EXIT_OK : EXIT_SYSTEM;
+}
+
+/* ---- main ------------------------------------------------------------------ */
+
+static int
+usage(void)
+{
+	fprintf(stderr, "usage: relay-runner [-c FILE] [-V] [--once | --flush | --list]\n");
+	return EXIT_USAGE;
+}
+
+int
+main(int argc, char **argv)
+{
+	const char *conf_path = NULL;
+	int do_list = 0;
+	struct runner run;
+	memset(&run, 0, sizeof run);
+	for (int i = 1; i < argc; i++) {
+		if (!strcmp(argv[i], "-c") && i + 1 < argc)
+			conf_path = argv[++i];
+		else if (!strcmp(argv[i], "-V")) {
+			printf("relay-runner (yubin) %s\n", YUBIN_VERSION);
+			return EXIT_OK;
+		} else if (!strcmp(argv[i], "--once"))
+			;
+		else if (!strcmp(argv[i], "--flush"))
+			run.flush = 1;
+		else if (!strcmp(argv[i], "--list"))
+			do_list = 1;
+		else
+			return usage();
+	}
+	rlog_init();
+	signal(SIGPIPE, SIG_IGN);
+	char err[512];
+	conf_defaults(&run.conf);
+	if (!conf_path)
+		conf_path = conf_default_path();
+	if (conf_load(&run.conf, conf_path, err, sizeof err) < 0) {
+		log_err("%s", err);
+		return EXIT_USAGE;
+	}
+	if (geteuid() == 0 && session_drop_privileges(&run.conf) < 0)
+		return EXIT_SYSTEM;
+	time_t stale = (time_t)run.conf.relay_timeout * 2;
+	if (stale < RELAY_STALE_CLAIM_SEC)
+		stale = RELAY_STALE_CLAIM_SEC;
+	if (queue_open(&run.q, run.conf.spool, stale) < 0) {
+		log_err("spool %s: %s", run.conf.spool, strerror(errno));
+		return EXIT_SYSTEM;
+	}
+	if (do_list)
+		return list(&run);
+	if (!(run.routes = routes_load(&run.conf, err, sizeof err)) ||
+	    !(run.res = dns_new(run.conf.dns_servers, err, sizeof err))) {
+		log_err("%s", err);
+		return EXIT_USAGE;
+	}
+	int rc = pass(&run);
+	routes_free(&run.routes);
+	dns_free(&run.res);
+	conf_free(&run.conf);
+	return rc;
+}

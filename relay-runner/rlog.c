@@ -1,0 +1,99 @@
+/*
+ * rlog.c — delivery log lines, plain or structured (journal).
+ */
+#include "rlog.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <syslog.h>
+
+#include "bounds.h"
+#include "log.h"
+
+#if WITH_SYSTEMD
+#include <systemd/sd-daemon.h>
+#include <systemd/sd-journal.h>
+#endif
+
+static int rlog_journal;
+
+/* systemd sets JOURNAL_STREAM to "dev:ino" of the stream it connected to
+ * stderr; if fd 2 is still that stream, the journal is listening. */
+static int
+stderr_is_journal(void)
+{
+	const char *js = getenv("JOURNAL_STREAM");
+	unsigned long long dev, ino;
+	struct stat st;
+	if (!js || sscanf(js, "%llu:%llu", &dev, &ino) != 2 || fstat(2, &st) < 0)
+		return 0;
+	return (unsigned long long)st.st_dev == dev && (unsigned long long)st.st_ino == ino;
+}
+
+void
+rlog_init(void)
+{
+	log_init("relay-runner");
+#if WITH_SYSTEMD
+	rlog_journal = stderr_is_journal();
+#else
+	rlog_journal = 0;
+	(void)stderr_is_journal;
+#endif
+}
+
+static const char *
+esc(char *buf, size_t size, const char *s)
+{
+	return log_escape(buf, size, s ? s : "", s ? strlen(s) : 0);
+}
+
+void
+rlog_attempt(const char *id, const char *rcpt, const char *relay, const char *status,
+    const char *tls, const char *diag)
+{
+	char e_id[300], e_rcpt[4 * ADDR_PATH_MAX + 1], e_relay[600], e_tls[300];
+	char e_diag[4 * RELAY_DIAGNOSTIC_MAX + 1];
+	esc(e_id, sizeof e_id, id);
+	esc(e_rcpt, sizeof e_rcpt, rcpt);
+	esc(e_relay, sizeof e_relay, relay);
+	esc(e_tls, sizeof e_tls, tls);
+	esc(e_diag, sizeof e_diag, diag);
+#if WITH_SYSTEMD
+	if (rlog_journal) {
+		sd_journal_send("MESSAGE=%s: to=<%s>, relay=%s, status=%s, tls=%s (%s)", e_id, e_rcpt,
+		    e_relay, status, e_tls, e_diag,
+		    "PRIORITY=%d", strcmp(status, "sent") ? LOG_NOTICE : LOG_INFO,
+		    "SYSLOG_IDENTIFIER=relay-runner",
+		    "SYSLOG_FACILITY=%d", LOG_MAIL >> 3,
+		    "YUBIN_QUEUE_ID=%s", e_id,
+		    "YUBIN_RECIPIENT=%s", e_rcpt,
+		    "YUBIN_RELAY=%s", e_relay,
+		    "YUBIN_STATUS=%s", status,
+		    "YUBIN_TLS=%s", e_tls,
+		    "YUBIN_DIAGNOSTIC=%s", e_diag,
+		    NULL);
+		return;
+	}
+#endif
+	log_info("%s: to=<%s>, relay=%s, status=%s, tls=%s (%s)", e_id, e_rcpt, e_relay, status,
+	    e_tls, e_diag);
+}
+
+void
+rlog_status(const char *fmt, ...)
+{
+#if WITH_SYSTEMD
+	char text[512];
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(text, sizeof text, fmt, ap);
+	va_end(ap);
+	sd_notifyf(0, "STATUS=%s", text);
+#else
+	(void)fmt;
+#endif
+}
