@@ -651,3 +651,180 @@ maildir_remove(const char *dir, struct maildir_entry *e)
 	errno = ENOENT;
 	return -1;
 }
+
+/* ---- IMAP: APPEND with flags and date, COPY, MOVE ---- */
+
+/* Sets a tmp file's mtime (INTERNALDATE) and makes it durable. */
+static int
+set_mtime(const char *path, time_t mtime)
+{
+	int fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+	if (fd < 0)
+		return -1;
+	struct timespec ts[2] = { { mtime, 0 }, { mtime, 0 } };
+	int r = futimens(fd, ts) == 0 && fsync(fd) == 0 ? 0 : -1;
+	close_keep_errno(fd);
+	return r;
+}
+
+int
+maildir_commit_flags(struct maildir_delivery *d, const char *flags, time_t mtime)
+{
+	char sorted[MAILDIR_FLAGS_MAX];
+	if (d->tmp_path[0] == '\0') {
+		errno = EINVAL;
+		return -1;
+	}
+	char *slash = strrchr(d->new_path, '/');
+	size_t len = strlen(d->new_path);
+	if (flags_normalize(flags ? flags : "", sorted) != 0)
+		goto fail;
+	if (slash == NULL || slash - d->new_path < 4 || memcmp(slash - 4, "/new", 4) != 0) {
+		errno = EINVAL;
+		goto fail;
+	}
+	int n = snprintf(d->new_path + len, sizeof d->new_path - len, ":2,%s", sorted);
+	if (n < 0 || (size_t)n >= sizeof d->new_path - len) {
+		d->new_path[len] = '\0';
+		errno = ENAMETOOLONG;
+		goto fail;
+	}
+	memcpy(slash - 3, "cur", 3);
+	if (mtime > 0 && set_mtime(d->tmp_path, mtime) != 0)
+		goto fail;
+	return maildir_commit(d);
+fail:
+	{
+		int saved = errno;
+		maildir_abort(d);
+		errno = saved;
+	}
+	return -1;
+}
+
+/* Copies what name_path's last component is into name_r. */
+static int
+name_out(const char *path, char *name_r, size_t size)
+{
+	const char *base = strrchr(path, '/');
+	base = base ? base + 1 : path;
+	if (name_r == NULL)
+		return 0;
+	if (strlen(base) >= size) {
+		errno = ENAMETOOLONG;
+		return -1;
+	}
+	memcpy(name_r, base, strlen(base) + 1);
+	return 0;
+}
+
+/* Hard-links an open message into dst/cur under a fresh unique name.
+ * Returns 0, 1 if linking is not possible here (copy instead), -1. */
+static int
+copy_by_link(const char *src_path, uint64_t size, uint64_t vsize, const char *dst_dir,
+    const char *flags, char *name_r, size_t name_size)
+{
+	char path[PATH_MAX], uniq[NAME_MAX + 1], name[NAME_MAX + 1];
+	if (path_join(path, sizeof path, dst_dir, "cur", NULL) != 0)
+		return -1;
+	int dfd = durable_open_dir(path);
+	if (dfd < 0)
+		return -1;
+	int r = -1;
+	for (int tries = 0; tries < DURABLE_CREATE_TRIES; tries++) {
+		if (durable_unique_name(uniq, sizeof uniq - MAILDIR_INFO_RESERVE) != 0)
+			break;
+		int n = snprintf(name, sizeof name, "%s,S=%" PRIu64 ",W=%" PRIu64 ":2,%s",
+		    uniq, size, vsize, flags);
+		if (n < 0 || (size_t)n >= sizeof name) {
+			errno = ENAMETOOLONG;
+			break;
+		}
+		if (linkat(AT_FDCWD, src_path, dfd, name, 0) == 0) {
+			r = fsync(dfd) == 0 ? name_out(name, name_r, name_size) : -1;
+			if (r != 0)
+				unlinkat(dfd, name, 0);
+			break;
+		}
+		if (errno == EEXIST)
+			continue;
+		/* No hard links here, or the source moved meanwhile: copy. */
+		if (errno == EXDEV || errno == EPERM || errno == EMLINK || errno == ENOSYS ||
+		    errno == EOPNOTSUPP || errno == ENOENT)
+			r = 1;
+		break;
+	}
+	close_keep_errno(dfd);
+	return r;
+}
+
+int
+maildir_copy(const char *src_dir, struct maildir_entry *e, const char *dst_dir,
+    const char *flags, char *name_r, size_t name_size)
+{
+	char sorted[MAILDIR_FLAGS_MAX], src[PATH_MAX];
+	struct stat st;
+	uint64_t vsize;
+	if (flags_normalize(flags ? flags : e->flags, sorted) != 0)
+		return -1;
+	int fd = maildir_open(src_dir, e);
+	if (fd < 0)
+		return -1;
+	int r = -1;
+	vsize = e->vsize;
+	if (fstat(fd, &st) != 0 || (vsize == 0 && maildir_count_vsize(fd, &vsize) != 0) ||
+	    entry_path(src, sizeof src, src_dir, e) != 0)
+		goto out;
+	r = copy_by_link(src, (uint64_t)st.st_size, vsize, dst_dir, sorted, name_r, name_size);
+	if (r == 1) {
+		struct maildir_delivery d;
+		r = maildir_prepare(dst_dir, "", 0, fd, (uint64_t)st.st_size, &d);
+		if (r == 0)
+			r = maildir_commit_flags(&d, sorted, st.st_mtime);
+		if (r == 0)
+			r = name_out(d.new_path, name_r, name_size);
+	}
+out:
+	close_keep_errno(fd);
+	return r;
+}
+
+int
+maildir_move(const char *src_dir, struct maildir_entry *e, const char *dst_dir,
+    const char *flags, char *name_r, size_t name_size)
+{
+	char sorted[MAILDIR_FLAGS_MAX], from[PATH_MAX], to[PATH_MAX], name[NAME_MAX + 1];
+	if (flags_normalize(flags ? flags : e->flags, sorted) != 0)
+		return -1;
+	for (int tries = 0; tries < MAILDIR_FOLLOW_TRIES; tries++) {
+		/* Same unique part and sizes in the new folder; fresh flags. */
+		size_t info = strcspn(e->name, ":");
+		int n = snprintf(name, sizeof name, "%.*s:2,%s", (int)info, e->name, sorted);
+		if (n < 0 || (size_t)n >= sizeof name) {
+			errno = ENAMETOOLONG;
+			return -1;
+		}
+		if (entry_path(from, sizeof from, src_dir, e) != 0 ||
+		    path_join(to, sizeof to, dst_dir, "cur", name) != 0)
+			return -1;
+		if (renameat2(AT_FDCWD, from, AT_FDCWD, to, RENAME_NOREPLACE) == 0) {
+			char dir[PATH_MAX];
+			if (path_join(dir, sizeof dir, dst_dir, "cur", NULL) != 0 ||
+			    durable_fsync_dir(dir) != 0 ||
+			    path_join(dir, sizeof dir, src_dir, e->in_new ? "new" : "cur", NULL) != 0 ||
+			    durable_fsync_dir(dir) != 0)
+				return -1;
+			return name_out(name, name_r, name_size);
+		}
+		if (errno == EXDEV) {
+			/* Folders on different file systems: copy, then remove. */
+			if (maildir_copy(src_dir, e, dst_dir, sorted, name_r, name_size) != 0)
+				return -1;
+			return maildir_remove(src_dir, e);
+		}
+		if (errno != ENOENT || maildir_find(src_dir, e) != 0)
+			return -1;
+	}
+	errno = ENOENT;
+	return -1;
+}

@@ -88,4 +88,27 @@ int maildir_set_flags(const char *dir, struct maildir_entry *e, const char *flag
  * durable_fsync_dir on dir/cur and dir/new after a batch. 0 or -1. */
 int maildir_remove(const char *dir, struct maildir_entry *e);
 
+/* Additions for IMAP APPEND, COPY and MOVE. Flags are letters as for
+ * maildir_set_flags (NULL: none for commit_flags, the entry's own for
+ * copy and move). name_r (may be NULL) receives the new file name in
+ * dst/cur, whose unique part is what the destination's UID list records. */
+
+/* Like maildir_commit, but publishes straight into cur/ with flags, after
+ * setting the file's mtime (INTERNALDATE) when mtime > 0. The tmp file is
+ * removed on any failure. 0 or -1 (errno). */
+int maildir_commit_flags(struct maildir_delivery *d, const char *flags, time_t mtime);
+
+/* Copies message e of src_dir into dst_dir/cur under a new unique name
+ * (a hard link where possible, else a durable copy keeping the mtime),
+ * then fsyncs dst/cur. Follows a concurrent move of e (S64). 0 or -1. */
+int maildir_copy(const char *src_dir, struct maildir_entry *e, const char *dst_dir,
+    const char *flags, char *name_r, size_t name_size);
+
+/* Moves message e into dst_dir/cur by one rename (never overwriting; same
+ * unique part, new flags), fsyncs both directories. Atomic: the message is
+ * in exactly one folder at every instant. Across file systems it falls
+ * back to copy + remove. Follows a concurrent move (S64). 0 or -1. */
+int maildir_move(const char *src_dir, struct maildir_entry *e, const char *dst_dir,
+    const char *flags, char *name_r, size_t name_size);
+
 #endif

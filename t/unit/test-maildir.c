@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mount.h>
 #include <sys/stat.h>
 #include <sys/time.h>
 #include <unistd.h>
@@ -300,6 +301,109 @@ test_symlinks_and_abort(void)
 	close(fd);
 }
 
+static int
+content_is(const char *dir, struct maildir_entry *e, const char *want)
+{
+	char buf[256];
+	int fd = maildir_open(dir, e);
+	if (fd < 0)
+		return 0;
+	int n = read_all(fd, buf, sizeof buf);
+	close(fd);
+	return n == (int)strlen(want) && strcmp(buf, want) == 0;
+}
+
+/* Finds the entry whose name is name in a fresh scan (with mtime). */
+static struct maildir_entry *
+find_named(const char *dir, const char *name, struct maildir_entry **all, size_t *n)
+{
+	if (maildir_scan(dir, 1, all, n) != 0)
+		return NULL;
+	for (size_t i = 0; i < *n; i++)
+		if (strcmp((*all)[i].name, name) == 0)
+			return &(*all)[i];
+	return NULL;
+}
+
+static void
+test_append_copy_move(void)
+{
+	char inbox[512], sent[512], name[256], base[256];
+	struct maildir_entry *all, *all2, *e, *c;
+	size_t n, n2;
+	snprintf(inbox, sizeof inbox, "%s/imap", top);
+	snprintf(sent, sizeof sent, "%s/imap/.Sent", top);
+	maildir_create(inbox);
+	maildir_create(sent);
+
+	/* APPEND with flags and INTERNALDATE: straight into cur/. */
+	struct maildir_delivery d;
+	int fd = msg_fd("Subject: a\n\nappended\n", 21);
+	CHECK(maildir_prepare(inbox, "", 0, fd, 21, &d) == 0 &&
+	    maildir_commit_flags(&d, "SF", 1600000000) == 0, "commit_flags");
+	close(fd);
+	const char *slash = strrchr(d.new_path, '/');
+	snprintf(name, sizeof name, "%s", slash ? slash + 1 : "");
+	CHECK(strstr(d.new_path, "/cur/") && strstr(name, ",S=21,W=24:2,FS"), "appended into cur/ with sorted flags");
+	e = find_named(inbox, name, &all, &n);
+	CHECK(e && e->in_new == 0 && e->mtime == 1600000000 && strcmp(e->flags, "FS") == 0,
+	    "INTERNALDATE kept as mtime, flags parsed");
+	CHECK(e && content_is(inbox, e, "Subject: a\n\nappended\n"), "appended content exact");
+	CHECK(count_files(inbox, "new") == 0 && count_files(inbox, "tmp") == 0, "nothing in new/ or tmp/");
+	fd = msg_fd("x", 1);
+	CHECK(maildir_prepare(inbox, "", 0, fd, 1, &d) == 0 && maildir_commit_flags(&d, "S!", 0) == -1 &&
+	    errno == EINVAL && count_files(inbox, "tmp") == 0, "bad flag: EINVAL, tmp file removed");
+	close(fd);
+
+	/* COPY: new unique part, same content and date, source kept. */
+	if (e) {
+		snprintf(base, sizeof base, "%.*s", (int)e->base_len, e->name);
+		CHECK(maildir_copy(inbox, e, sent, "S", name, sizeof name) == 0, "copy");
+		c = find_named(sent, name, &all2, &n2);
+		CHECK(c && strncmp(c->name, base, strlen(base)) != 0 && strcmp(c->flags, "S") == 0 &&
+		    c->size == 21 && c->vsize == 24 && c->mtime == 1600000000,
+		    "copy: fresh unique part, given flags, sizes and date kept");
+		CHECK(c && content_is(sent, c, "Subject: a\n\nappended\n") &&
+		    content_is(inbox, e, "Subject: a\n\nappended\n"), "copy: both readable");
+		maildir_entries_free(&all2, n2);
+		CHECK(maildir_copy(inbox, e, sent, NULL, name, sizeof name) == 0 && strstr(name, ":2,FS"),
+		    "copy with NULL flags keeps the source's");
+
+		/* MOVE after a concurrent flag rename of the source (S64). */
+		char from[1024], to[1024];
+		snprintf(from, sizeof from, "%s/cur/%s", inbox, e->name);
+		snprintf(to, sizeof to, "%s/cur/%s,S=21,W=24:2,RS", inbox, base);
+		rename(from, to);
+		CHECK(maildir_move(inbox, e, sent, "T", name, sizeof name) == 0, "move follows a concurrent rename");
+		CHECK(strncmp(name, base, strlen(base)) == 0 && strstr(name, ":2,T"), "move keeps the unique part");
+		c = find_named(sent, name, &all2, &n2);
+		CHECK(c && content_is(sent, c, "Subject: a\n\nappended\n") && count_files(inbox, "cur") == 0,
+		    "moved: in the destination only");
+		CHECK(n2 == 3, "destination holds the two copies and the moved one");
+		maildir_entries_free(&all2, n2);
+	}
+	maildir_entries_free(&all, n);
+
+	/* Across file systems (root only: a tmpfs): the copy fallback. */
+	char other[512];
+	snprintf(other, sizeof other, "%s/otherfs", top);
+	mkdir(other, 0700);
+	if (mount("tmpfs", other, "tmpfs", 0, "size=1m") == 0) {
+		maildir_create(other);
+		maildir_scan(sent, 1, &all, &n);
+		CHECK(n > 0 && maildir_copy(sent, &all[0], other, "D", name, sizeof name) == 0,
+		    "copy across file systems");
+		c = find_named(other, name, &all2, &n2);
+		CHECK(c && c->mtime == all[0].mtime && content_is(other, c, "Subject: a\n\nappended\n"),
+		    "cross-fs copy: content and date kept");
+		maildir_entries_free(&all2, n2);
+		CHECK(maildir_move(sent, &all[0], other, NULL, name, sizeof name) == 0 &&
+		    count_files(other, "cur") == 2 && count_files(other, "tmp") == 0, "move across file systems");
+		maildir_entries_free(&all, n);
+		umount(other);
+	}
+}
+
 int
 main(void)
 {
@@ -309,6 +413,7 @@ main(void)
 	test_flags_and_moves();
 	test_scan_odd_names();
 	test_symlinks_and_abort();
+	test_append_copy_move();
 	char cmd[600];
 	snprintf(cmd, sizeof cmd, "rm -rf '%s'", top);
 	if (system(cmd) != 0)
