@@ -1,0 +1,557 @@
+/*
+ * copy.c — APPEND, COPY and MOVE: messages into another folder, durable
+ * before the tagged OK (maildir_prepare fsyncs the file, maildir_commit
+ * fsyncs new/), with APPENDUID/COPYUID (RFC 4315).
+ *
+ * MOVE between folders is one rename(2) per message (RENAME_NOREPLACE):
+ * the message is in exactly one folder at every instant, never lost and
+ * never left behind. The unique part of its name, and so its identity,
+ * stays; it gets a new UID in the target folder.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "durable.h"
+#include "imap.h"
+#include "log.h"
+#include "mailname.h"
+#include "maildir.h"
+
+static int
+folder_exists(const char *dir)
+{
+	char cur[4200];
+	struct stat st;
+	if (strf(cur, sizeof cur, "%s/cur", dir) != 0)
+		return 0;
+	return lstat(dir, &st) == 0 && S_ISDIR(st.st_mode) && lstat(cur, &st) == 0 &&
+	    S_ISDIR(st.st_mode);
+}
+
+/* A folder handle for keyword letters of a target that is not selected. */
+static struct folder *
+target_open(struct imap *im, const char *dir)
+{
+	if (im->sel && strcmp(im->sel->dir, dir) == 0)
+		return im->sel;
+	struct folder *t = calloc(1, sizeof *t);
+	if (t == NULL)
+		return NULL;
+	strf(t->dir, sizeof t->dir, "%s", dir);
+	/* folder_keyword() reads the keyword file; a dummy lookup loads it. */
+	folder_keyword(t, "", 0);
+	return t;
+}
+
+static void
+target_close(struct imap *im, struct folder **t)
+{
+	if (*t && *t != im->sel)
+		folder_close(t);
+	*t = NULL;
+}
+
+/* Maildir info letters in the target for flags and source keyword names. */
+static void
+target_letters(struct folder *t, unsigned flags, char *const *names, size_t nnames,
+    char *out)
+{
+	uint32_t kw = 0;
+	for (size_t i = 0; i < nnames; i++) {
+		int k = folder_keyword(t, names[i], 1);
+		if (k >= 0)
+			kw |= 1u << k;
+	}
+	folder_flag_letters(flags & ~FL_RECENT, kw, out);
+}
+
+static size_t
+base_len_of(const char *name)
+{
+	return strcspn(name, ",:");
+}
+
+/* Moves a committed delivery from new/ into cur/ with its flags. */
+static int
+publish_flags(const char *dir, char *new_path, size_t size, const char *letters)
+{
+	if (letters[0] == '\0')
+		return 0;
+	const char *name = strrchr(new_path, '/');
+	char to[4600];
+	name = name ? name + 1 : new_path;
+	if (strf(to, sizeof to, "%s/cur/%s:2,%s", dir, name, letters) != 0)
+		return -1;
+	if (rename(new_path, to) != 0)
+		return -1;
+	strf(new_path, size, "%s", to);
+	return 0;
+}
+
+/* Writes "1:3,7" for a list of UIDs (in the given order, runs merged). */
+static void
+out_uids(struct io *io, const uint32_t *u, size_t n)
+{
+	for (size_t i = 0; i < n;) {
+		size_t j = i;
+		while (j + 1 < n && u[j + 1] == u[j] + 1)
+			j++;
+		io_printf(io, "%s%u", i ? "," : "", u[i]);
+		if (j > i)
+			io_printf(io, ":%u", u[j]);
+		i = j + 1;
+	}
+}
+
+/* UIDs in dir of the messages with these base names. */
+static int
+uids_of(const char *dir, char **bases, size_t n, uint32_t *uids, uint32_t *validity)
+{
+	struct maildir_entry *e;
+	size_t ne;
+	uint32_t next;
+	if (maildir_scan(dir, 0, &e, &ne) != 0)
+		return -1;
+	uint32_t *all = calloc(ne ? ne : 1, sizeof *all);
+	int r = all ? folder_assign_uids(dir, e, ne, all, validity, &next) : -1;
+	for (size_t i = 0; r == 0 && i < n; i++) {
+		uids[i] = 0;
+		size_t bl = strlen(bases[i]);
+		for (size_t j = 0; j < ne; j++)
+			if (e[j].base_len == bl && memcmp(e[j].name, bases[i], bl) == 0)
+				uids[i] = all[j];
+	}
+	free(all);
+	maildir_entries_free(&e, ne);
+	return r;
+}
+
+/* ---- APPEND ---- */
+
+static int
+parse_date_time(const char *s, time_t *t)
+{
+	static const char *const mon[] = { "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul",
+		"Aug", "Sep", "Oct", "Nov", "Dec" };
+	int d, y, H, M, S, zone;
+	char m[4], sign;
+	if (sscanf(s, "%2d-%3s-%4d %2d:%2d:%2d %c%4d", &d, m, &y, &H, &M, &S, &sign, &zone) != 8 ||
+	    (sign != '+' && sign != '-'))
+		return -1;
+	struct tm tm = { 0 };
+	int i;
+	for (i = 0; i < 12 && strcasecmp(m, mon[i]) != 0; i++)
+		;
+	if (i == 12 || d < 1 || d > 31 || H > 23 || M > 59 || S > 60 || y < 1970)
+		return -1;
+	tm.tm_mday = d;
+	tm.tm_mon = i;
+	tm.tm_year = y - 1900;
+	tm.tm_hour = H;
+	tm.tm_min = M;
+	tm.tm_sec = S;
+	time_t base = timegm(&tm);
+	int off = (zone / 100) * 3600 + (zone % 100) * 60;
+	*t = sign == '+' ? base - off : base + off;
+	return 0;
+}
+
+/* CRLF → LF into a memory file, as Maildir stores messages. */
+static int
+message_to_fd(const char *data, size_t len, uint64_t *len_r)
+{
+	int fd = memfd_create("imap-append", MFD_CLOEXEC);
+	if (fd < 0)
+		return -1;
+	char *buf = malloc(len ? len : 1);
+	if (buf == NULL) {
+		close(fd);
+		return -1;
+	}
+	size_t o = 0;
+	for (size_t i = 0; i < len; i++) {
+		if (data[i] == '\r' && i + 1 < len && data[i + 1] == '\n')
+			continue;
+		buf[o++] = data[i];
+	}
+	int r = durable_write_all(fd, buf, o);
+	free(buf);
+	if (r != 0 || lseek(fd, 0, SEEK_SET) != 0) {
+		close(fd);
+		return -1;
+	}
+	*len_r = o;
+	return fd;
+}
+
+enum verdict
+cmd_append(struct imap *im, struct imap_command *c)
+{
+	char name[MAILNAME_MAX], dir[4200];
+	if (c->n < 2 || c->n > 4 || c->args[c->n - 1].type != ARG_LITERAL)
+		return verdict(im, V_BAD, "APPEND needs a mailbox and a literal");
+	const struct imap_arg *flags_arg = NULL, *date_arg = NULL, *msg = &c->args[c->n - 1];
+	for (size_t i = 1; i + 1 < c->n; i++) {
+		if (c->args[i].type == ARG_LIST && !flags_arg && !date_arg)
+			flags_arg = &c->args[i];
+		else if (c->args[i].type == ARG_STRING && !date_arg)
+			date_arg = &c->args[i];
+		else
+			return verdict(im, V_BAD, "Invalid APPEND arguments");
+	}
+	time_t when = time(NULL);
+	if (date_arg && parse_date_time(date_arg->str, &when) != 0)
+		return verdict(im, V_BAD, "Invalid date-time");
+	if (imap_mailbox_arg(im, &c->args[0], name, sizeof name, dir, sizeof dir) != 0)
+		return V_NO;
+	if (!folder_exists(dir))
+		return verdict(im, V_NO, "[TRYCREATE] Mailbox doesn't exist");
+	if (msg->len > im->s.conf.max_message_size)
+		return verdict(im, V_NO, "[TOOBIG] Message too big");
+	if (msg->len == 0)
+		return verdict(im, V_NO, "Empty message");
+	/* Flags first: a bad flag leaves nothing behind. */
+	unsigned flags = 0;
+	char *kwnames[FOLDER_KEYWORDS_MAX];
+	size_t nkw = 0;
+	for (size_t i = 0; flags_arg && i < flags_arg->n; i++) {
+		const struct imap_arg *a = &flags_arg->list[i];
+		static const char *const sys[] = { "\\Answered", "\\Flagged", "\\Deleted", "\\Seen",
+			"\\Draft" };
+		static const unsigned bits[] = { FL_ANSWERED, FL_FLAGGED, FL_DELETED, FL_SEEN,
+			FL_DRAFT };
+		size_t j;
+		if (a->type != ARG_ATOM)
+			return verdict(im, V_BAD, "Invalid flag");
+		for (j = 0; j < 5 && strcasecmp(a->str, sys[j]) != 0; j++)
+			;
+		if (j < 5)
+			flags |= bits[j];
+		else if (a->str[0] == '\\' || strpbrk(a->str, "()[]{%*\"") || strlen(a->str) > 200)
+			return verdict(im, V_BAD, "Invalid flag");
+		else if (nkw < FOLDER_KEYWORDS_MAX)
+			kwnames[nkw++] = a->str;
+	}
+	uint64_t len;
+	int fd = message_to_fd(msg->str, msg->len, &len);
+	if (fd < 0)
+		return verdict(im, V_NO, "[SERVERBUG] Cannot store message");
+	struct maildir_delivery d;
+	int r = maildir_prepare(dir, NULL, 0, fd, len, &d);
+	close(fd);
+	if (r == 0) {
+		struct timespec ts[2] = { { when, 0 }, { when, 0 } };
+		utimensat(AT_FDCWD, d.tmp_path, ts, 0);
+		r = maildir_commit(&d);
+	}
+	if (r != 0) {
+		int e = errno;
+		log_err("user=%s APPEND to %s: %s", im->user, name, strerror(e));
+		return verdict(im, V_NO, "%s Cannot store message",
+		    e == ENOSPC || e == EDQUOT ? "[OVERQUOTA]" : "[SERVERBUG]");
+	}
+	char letters[MAILDIR_FLAGS_MAX + 8];
+	struct folder *t = target_open(im, dir);
+	if (t)
+		target_letters(t, flags, kwnames, nkw, letters);
+	else
+		folder_flag_letters(flags, 0, letters);
+	target_close(im, &t);
+	publish_flags(dir, d.new_path, sizeof d.new_path, letters);
+	const char *base = strrchr(d.new_path, '/');
+	char b[256];
+	base = base ? base + 1 : d.new_path;
+	strf(b, sizeof b, "%.*s", (int)base_len_of(base), base);
+	char *bases[1] = { b };
+	uint32_t uid, validity;
+	if (uids_of(dir, bases, 1, &uid, &validity) != 0 || uid == 0)
+		return verdict(im, V_OK, "APPEND completed");
+	return verdict(im, V_OK, "[APPENDUID %u %u] APPEND completed", validity, uid);
+}
+
+/* ---- COPY / MOVE ---- */
+
+struct copy_job {
+	size_t *idx;
+	size_t n;
+	char **bases;       /* target base names */
+	uint32_t *src_uids;
+	size_t done;
+};
+
+static void
+job_free(struct copy_job *j)
+{
+	for (size_t i = 0; i < j->done; i++)
+		free(j->bases[i]);
+	free(j->bases);
+	free(j->src_uids);
+	free(j->idx);
+}
+
+static void
+source_keywords(struct folder *f, const struct fmsg *m, char **names, size_t *n)
+{
+	*n = 0;
+	for (int k = 0; k < FOLDER_KEYWORDS_MAX; k++)
+		if ((m->keywords & (1u << k)) && f->kw[k])
+			names[(*n)++] = f->kw[k];
+}
+
+/* Copies every message: all prepared (written, fsync'd) first, then all
+ * committed, so a failure part way leaves the target unchanged. */
+static int
+copy_messages(struct imap *im, const char *dir, struct copy_job *j)
+{
+	struct folder *f = im->sel;
+	struct maildir_delivery *d = calloc(j->n ? j->n : 1, sizeof *d);
+	if (d == NULL)
+		return -1;
+	size_t prepared = 0;
+	int r = 0;
+	for (; prepared < j->n; prepared++) {
+		struct fmsg *m = &f->m[j->idx[prepared]];
+		int fd = maildir_open(f->dir, &m->e);
+		struct stat st;
+		if (fd < 0 || fstat(fd, &st) != 0) {
+			if (fd >= 0)
+				close(fd);
+			r = -1;
+			break;
+		}
+		r = maildir_prepare(dir, NULL, 0, fd, (uint64_t)st.st_size, &d[prepared]);
+		close(fd);
+		if (r != 0)
+			break;
+		struct timespec ts[2] = { st.st_mtim, st.st_mtim };
+		utimensat(AT_FDCWD, d[prepared].tmp_path, ts, 0);
+	}
+	if (r != 0) {
+		for (size_t i = 0; i < prepared; i++)
+			maildir_abort(&d[i]);
+		free(d);
+		return -1;
+	}
+	struct folder *t = target_open(im, dir);
+	for (size_t i = 0; i < j->n; i++) {
+		struct fmsg *m = &f->m[j->idx[i]];
+		if (maildir_commit(&d[i]) != 0) {
+			for (size_t k = i + 1; k < j->n; k++)
+				maildir_abort(&d[k]);
+			r = -1;
+			break;
+		}
+		char *names[FOLDER_KEYWORDS_MAX], letters[MAILDIR_FLAGS_MAX + 8];
+		size_t nn;
+		source_keywords(f, m, names, &nn);
+		if (t)
+			target_letters(t, m->flags, names, nn, letters);
+		else
+			folder_flag_letters(m->flags, 0, letters);
+		publish_flags(dir, d[i].new_path, sizeof d[i].new_path, letters);
+		const char *base = strrchr(d[i].new_path, '/');
+		base = base ? base + 1 : d[i].new_path;
+		j->bases[i] = strndup(base, base_len_of(base));
+		j->src_uids[i] = m->uid;
+		j->done = i + 1;
+		if (j->bases[i] == NULL) {
+			r = -1;
+			break;
+		}
+	}
+	target_close(im, &t);
+	free(d);
+	return r;
+}
+
+/* Moves every message by rename into dir/cur; stops at the first failure
+ * (the messages moved so far are reported). */
+static int
+move_messages(struct imap *im, const char *dir, struct copy_job *j)
+{
+	struct folder *f = im->sel;
+	struct folder *t = target_open(im, dir);
+	int r = 0;
+	for (size_t i = 0; i < j->n; i++) {
+		struct fmsg *m = &f->m[j->idx[i]];
+		char *names[FOLDER_KEYWORDS_MAX], letters[MAILDIR_FLAGS_MAX + 8];
+		char from[4600], to[4600];
+		size_t nn;
+		source_keywords(f, m, names, &nn);
+		if (t)
+			target_letters(t, m->flags, names, nn, letters);
+		else
+			folder_flag_letters(m->flags, 0, letters);
+		size_t info = strcspn(m->e.name, ":");
+		int moved = -1;
+		for (int tries = 0; tries < 3 && moved != 0; tries++) {
+			if (strf(from, sizeof from, "%s/%s/%s", f->dir, m->e.in_new ? "new" : "cur",
+			    m->e.name) != 0 ||
+			    strf(to, sizeof to, "%s/cur/%.*s:2,%s", dir, (int)info, m->e.name, letters) != 0)
+				break;
+			moved = renameat2(AT_FDCWD, from, AT_FDCWD, to, RENAME_NOREPLACE);
+			if (moved != 0 && errno == ENOENT) {
+				/* Renamed by another session meanwhile: find it again. */
+				int fd = maildir_open(f->dir, &m->e);
+				if (fd < 0)
+					break;
+				close(fd);
+			} else if (moved != 0) {
+				break;
+			}
+		}
+		if (moved != 0) {
+			r = -1;
+			break;
+		}
+		j->bases[i] = strndup(m->e.name, m->e.base_len);
+		j->src_uids[i] = m->uid;
+		j->done = i + 1;
+		m->gone = 1;
+		if (j->bases[i] == NULL) {
+			r = -1;
+			break;
+		}
+	}
+	target_close(im, &t);
+	char sub[4200];
+	strf(sub, sizeof sub, "%s/cur", dir);
+	if (durable_fsync_dir(sub) != 0)
+		r = -1;
+	strf(sub, sizeof sub, "%s/cur", f->dir);
+	durable_fsync_dir(sub);
+	strf(sub, sizeof sub, "%s/new", f->dir);
+	durable_fsync_dir(sub);
+	return r;
+}
+
+/* "1:3,7" into buf; -1 if it does not fit. */
+static int
+uids_to_str(const uint32_t *u, size_t n, char *buf, size_t size)
+{
+	size_t o = 0;
+	buf[0] = '\0';
+	for (size_t i = 0; i < n;) {
+		size_t j = i;
+		while (j + 1 < n && u[j + 1] == u[j] + 1)
+			j++;
+		char one[32];
+		if (j > i)
+			snprintf(one, sizeof one, "%s%u:%u", i ? "," : "", u[i], u[j]);
+		else
+			snprintf(one, sizeof one, "%s%u", i ? "," : "", u[i]);
+		size_t l = strlen(one);
+		if (o + l + 1 > size)
+			return -1;
+		memcpy(buf + o, one, l + 1);
+		o += l;
+		i = j + 1;
+	}
+	return 0;
+}
+
+/* COPYUID (RFC 4315): in code for the tagged reply when it fits, else
+ * (and always for MOVE, RFC 6851) as an untagged OK. */
+static void
+out_copyuid(struct imap *im, const char *dir, struct copy_job *j, int untagged, char *code,
+    size_t size)
+{
+	uint32_t validity;
+	uint32_t *dst = calloc(j->done ? j->done : 1, sizeof *dst);
+	char a[200], b[200];
+	code[0] = '\0';
+	if (dst == NULL || j->done == 0 || uids_of(dir, j->bases, j->done, dst, &validity) != 0) {
+		free(dst);
+		return;
+	}
+	if (!untagged && uids_to_str(j->src_uids, j->done, a, sizeof a) == 0 &&
+	    uids_to_str(dst, j->done, b, sizeof b) == 0) {
+		strf(code, size, "[COPYUID %u %s %s] ", validity, a, b);
+	} else {
+		io_printf(&im->io, "* OK [COPYUID %u ", validity);
+		out_uids(&im->io, j->src_uids, j->done);
+		io_puts(&im->io, " ");
+		out_uids(&im->io, dst, j->done);
+		io_puts(&im->io, "] Copied\r\n");
+	}
+	free(dst);
+}
+
+static enum verdict
+copy_common(struct imap *im, struct imap_command *c, int move)
+{
+	char name[MAILNAME_MAX], dir[4200], code[440];
+	struct copy_job j = { 0 };
+	if (c->n != 2 || c->args[0].type != ARG_ATOM)
+		return verdict(im, V_BAD, "%s needs a sequence set and a mailbox", c->name);
+	if (imap_mailbox_arg(im, &c->args[1], name, sizeof name, dir, sizeof dir) != 0)
+		return V_NO;
+	if (imap_select_messages(im, c->args[0].str, im->uid_command, &j.idx, &j.n) != 0)
+		return verdict(im, V_BAD, "Invalid sequence set");
+	if (!folder_exists(dir)) {
+		free(j.idx);
+		return verdict(im, V_NO, "[TRYCREATE] Mailbox doesn't exist");
+	}
+	if (move && im->sel->readonly) {
+		free(j.idx);
+		return verdict(im, V_NO, "[READ-ONLY] Mailbox is read-only");
+	}
+	j.bases = calloc(j.n ? j.n : 1, sizeof *j.bases);
+	j.src_uids = calloc(j.n ? j.n : 1, sizeof *j.src_uids);
+	if (j.bases == NULL || j.src_uids == NULL) {
+		job_free(&j);
+		return verdict(im, V_NO, "[SERVERBUG] Out of memory");
+	}
+	int same = strcmp(dir, im->sel->dir) == 0;
+	int r;
+	if (move && !same) {
+		r = move_messages(im, dir, &j);
+	} else {
+		r = copy_messages(im, dir, &j);
+		if (r == 0 && move) {
+			for (size_t i = 0; i < j.n; i++) {
+				struct fmsg *m = &im->sel->m[j.idx[i]];
+				if (maildir_remove(im->sel->dir, &m->e) == 0 || errno == ENOENT)
+					m->gone = 1;
+			}
+		}
+	}
+	if (r != 0 && (!move || j.done == 0)) {
+		log_err("user=%s %s to %s: %s", im->user, c->name, name, strerror(errno));
+		job_free(&j);
+		return verdict(im, V_NO, "[SERVERBUG] %s failed", c->name);
+	}
+	out_copyuid(im, dir, &j, move, code, sizeof code);
+	if (move) {
+		for (size_t i = im->sel->n; i-- > 0;) {
+			if (!im->sel->m[i].gone)
+				continue;
+			io_printf(&im->io, "* %zu EXPUNGE\r\n", i + 1);
+			folder_remove_gone(im->sel, i);
+		}
+	}
+	job_free(&j);
+	if (r != 0)
+		return verdict(im, V_NO, "[SERVERBUG] %s stopped part way", c->name);
+	return verdict(im, V_OK, "%s%s completed", code, c->name);
+}
+
+enum verdict
+cmd_copy(struct imap *im, struct imap_command *c)
+{
+	return copy_common(im, c, 0);
+}
+
+enum verdict
+cmd_move(struct imap *im, struct imap_command *c)
+{
+	return copy_common(im, c, 1);
+}

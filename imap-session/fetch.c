@@ -1,0 +1,543 @@
+/*
+ * fetch.c — FETCH and STORE (and their UID forms).
+ *
+ * FETCH items are parsed and checked completely before the first response
+ * line is written, so a syntax error is a clean BAD. Message content is
+ * read only for items that need it; FLAGS, UID, RFC822.SIZE and
+ * INTERNALDATE come from the folder state (file names).
+ */
+#include <ctype.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <time.h>
+
+#include "imap.h"
+#include "log.h"
+#include "mime.h"
+#include "render.h"
+
+enum item_type {
+	IT_FLAGS, IT_UID, IT_INTERNALDATE, IT_SIZE, IT_ENVELOPE, IT_BODYSTRUCTURE, IT_BODY,
+	IT_SECTION, IT_BINARY, IT_BINARY_SIZE, IT_RFC822, IT_RFC822_HEADER, IT_RFC822_TEXT,
+};
+
+struct item {
+	enum item_type type;
+	char section[1024];    /* upper-cased text between [ and ] */
+	int peek;
+	int partial;
+	uint32_t start, count;
+};
+
+#define ITEMS_MAX 64
+/* Part numbers in a section: deeper than any MIME tree we parse (S37). */
+#define SECTION_PARTS_MAX 100
+
+static int
+parse_u32(const char **pp, uint32_t *v)
+{
+	const char *p = *pp;
+	uint64_t n = 0;
+	if (!isdigit((unsigned char)*p))
+		return -1;
+	while (isdigit((unsigned char)*p)) {
+		n = n * 10 + (uint64_t)(*p++ - '0');
+		if (n > 4294967295ULL)
+			return -1;
+	}
+	*pp = p;
+	*v = (uint32_t)n;
+	return 0;
+}
+
+/* Checks section syntax (RFC 9051 section-spec) before anything is sent. */
+static int
+section_valid(const char *s, int binary)
+{
+	const char *p = s;
+	int parts = 0;
+	while (isdigit((unsigned char)*p)) {
+		uint32_t v;
+		if (*p == '0' || parse_u32(&p, &v) != 0 || ++parts > SECTION_PARTS_MAX)
+			return 0;
+		if (*p == '\0')
+			return 1;
+		if (*p != '.')
+			return 0;
+		p++;
+	}
+	if (binary)
+		return *p == '\0' && (parts > 0 || p == s);
+	if (*p == '\0')
+		return parts == 0;
+	if (strcmp(p, "HEADER") == 0 || strcmp(p, "TEXT") == 0)
+		return 1;
+	if (strcmp(p, "MIME") == 0)
+		return parts > 0;
+	const char *list;
+	if (strncmp(p, "HEADER.FIELDS.NOT ", 18) == 0)
+		list = p + 18;
+	else if (strncmp(p, "HEADER.FIELDS ", 14) == 0)
+		list = p + 14;
+	else
+		return 0;
+	size_t n = strlen(list);
+	if (n < 3 || list[0] != '(' || list[n - 1] != ')' || list[1] == ' ' || list[n - 2] == ' ')
+		return 0;
+	for (size_t i = 1; i + 1 < n; i++) {
+		unsigned char c = (unsigned char)list[i];
+		if (c == ' ' && list[i + 1] == ' ')
+			return 0;
+		if (c != ' ' && (c <= 0x20 || c >= 0x7f || strchr("(){:", c)))
+			return 0;
+	}
+	return 1;
+}
+
+/* "BODY.PEEK[1.2]<0.100>" → item. Returns 0 or -1. */
+static int
+parse_section_item(const char *s, struct item *it)
+{
+	const char *open = strchr(s, '[');
+	const char *close = open ? strchr(open, ']') : NULL;
+	if (!open || !close || (size_t)(close - open - 1) >= sizeof it->section)
+		return -1;
+	size_t head = (size_t)(open - s);
+	int binary = 0;
+	if (head == 4 && strncasecmp(s, "BODY", 4) == 0) {
+		it->type = IT_SECTION;
+	} else if (head == 9 && strncasecmp(s, "BODY.PEEK", 9) == 0) {
+		it->type = IT_SECTION;
+		it->peek = 1;
+	} else if (head == 6 && strncasecmp(s, "BINARY", 6) == 0) {
+		it->type = IT_BINARY;
+		binary = 1;
+	} else if (head == 11 && strncasecmp(s, "BINARY.PEEK", 11) == 0) {
+		it->type = IT_BINARY;
+		it->peek = binary = 1;
+	} else if (head == 11 && strncasecmp(s, "BINARY.SIZE", 11) == 0) {
+		it->type = IT_BINARY_SIZE;
+		it->peek = binary = 1;
+	} else {
+		return -1;
+	}
+	size_t n = (size_t)(close - open - 1);
+	for (size_t i = 0; i < n; i++)
+		it->section[i] = (char)toupper((unsigned char)open[1 + i]);
+	it->section[n] = '\0';
+	if (!section_valid(it->section, binary))
+		return -1;
+	const char *p = close + 1;
+	if (*p == '\0')
+		return 0;
+	if (*p != '<' || it->type == IT_BINARY_SIZE)
+		return -1;
+	p++;
+	if (parse_u32(&p, &it->start) != 0 || *p != '.')
+		return -1;
+	p++;
+	if (parse_u32(&p, &it->count) != 0 || it->count == 0 || strcmp(p, ">") != 0)
+		return -1;
+	it->partial = 1;
+	return 0;
+}
+
+static int
+parse_item(const char *s, struct item *items, size_t *n)
+{
+	static const struct { const char *name; enum item_type t; } simple[] = {
+		{ "FLAGS", IT_FLAGS }, { "UID", IT_UID }, { "INTERNALDATE", IT_INTERNALDATE },
+		{ "RFC822.SIZE", IT_SIZE }, { "ENVELOPE", IT_ENVELOPE },
+		{ "BODYSTRUCTURE", IT_BODYSTRUCTURE }, { "BODY", IT_BODY }, { "RFC822", IT_RFC822 },
+		{ "RFC822.HEADER", IT_RFC822_HEADER }, { "RFC822.TEXT", IT_RFC822_TEXT },
+	};
+	static const struct { const char *name; const char *items[5]; } macros[] = {
+		{ "ALL", { "FLAGS", "INTERNALDATE", "RFC822.SIZE", "ENVELOPE", NULL } },
+		{ "FAST", { "FLAGS", "INTERNALDATE", "RFC822.SIZE", NULL } },
+		{ "FULL", { "FLAGS", "INTERNALDATE", "RFC822.SIZE", "ENVELOPE", "BODY" } },
+	};
+	for (size_t i = 0; i < sizeof macros / sizeof macros[0]; i++)
+		if (strcasecmp(s, macros[i].name) == 0) {
+			for (size_t j = 0; j < 5 && macros[i].items[j]; j++)
+				if (parse_item(macros[i].items[j], items, n) != 0)
+					return -1;
+			return 0;
+		}
+	if (*n >= ITEMS_MAX)
+		return -1;
+	struct item *it = &items[*n];
+	memset(it, 0, sizeof *it);
+	for (size_t i = 0; i < sizeof simple / sizeof simple[0]; i++)
+		if (strcasecmp(s, simple[i].name) == 0) {
+			it->type = simple[i].t;
+			(*n)++;
+			return 0;
+		}
+	if (parse_section_item(s, it) != 0)
+		return -1;
+	(*n)++;
+	return 0;
+}
+
+static void
+out_date(struct io *io, time_t t)
+{
+	static const char *const mon[] = { "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul",
+		"Aug", "Sep", "Oct", "Nov", "Dec" };
+	struct tm tm;
+	gmtime_r(&t, &tm);
+	io_printf(io, "\"%02d-%s-%04d %02d:%02d:%02d +0000\"", tm.tm_mday, mon[tm.tm_mon],
+	    tm.tm_year + 1900, tm.tm_hour, tm.tm_min, tm.tm_sec);
+}
+
+/* Writes data (with the partial applied) as a literal; literal8 for BINARY
+ * content holding NULs. */
+static void
+out_body(struct io *io, const struct item *it, const unsigned char *data, size_t len,
+    int binary)
+{
+	if (it->partial) {
+		io_printf(io, "<%u>", it->start);
+		if (it->start >= len) {
+			len = 0;
+		} else {
+			data += it->start;
+			len -= it->start;
+			if (len > it->count)
+				len = it->count;
+		}
+	}
+	io_puts(io, " ");
+	if (binary && memchr(data, '\0', len))
+		io_printf(io, "~{%zu}\r\n", len);
+	else
+		io_printf(io, "{%zu}\r\n", len);
+	io_write(io, data, len);
+}
+
+/* Header or text of the whole message. */
+static int
+split_message(const unsigned char *data, size_t len, size_t *hdr_len)
+{
+	for (size_t i = 0; i + 1 < len; i++) {
+		if (data[i] == '\n' && (data[i + 1] == '\n' ||
+		    (data[i + 1] == '\r' && i + 2 < len && data[i + 2] == '\n'))) {
+			*hdr_len = i + 1 + (data[i + 1] == '\r' ? 2 : 1);
+			return 0;
+		}
+	}
+	*hdr_len = len;
+	return 0;
+}
+
+struct fetch_ctx {
+	int unknown_cte;
+	int gone;
+};
+
+/* One item of one message. */
+static void
+fetch_item(struct imap *im, size_t idx, const struct item *it, struct fetch_ctx *ctx)
+{
+	struct folder *f = im->sel;
+	struct fmsg *m = &f->m[idx];
+	struct io *io = &im->io;
+	const unsigned char *data = NULL;
+	size_t len = 0;
+	const struct mime_message *mm = NULL;
+	char *s;
+	size_t slen;
+	int need_data = it->type >= IT_ENVELOPE;
+	if (need_data) {
+		if (folder_message(f, idx, &data, &len) != 0) {
+			ctx->gone = 1;
+			data = (const unsigned char *)"";
+			len = 0;
+		}
+		if (it->type != IT_RFC822 && !(it->type == IT_SECTION && it->section[0] == '\0'))
+			mm = folder_mime(f, idx);
+	}
+	switch (it->type) {
+	case IT_FLAGS:
+		io_puts(io, "FLAGS ");
+		out_flags(im, m->flags, m->keywords);
+		break;
+	case IT_UID:
+		io_printf(io, "UID %u", m->uid);
+		break;
+	case IT_INTERNALDATE:
+		io_puts(io, "INTERNALDATE ");
+		out_date(io, folder_internaldate(f, idx));
+		break;
+	case IT_SIZE:
+		io_printf(io, "RFC822.SIZE %llu", (unsigned long long)folder_size(f, idx));
+		break;
+	case IT_ENVELOPE:
+	case IT_BODYSTRUCTURE:
+	case IT_BODY:
+		io_puts(io, it->type == IT_ENVELOPE ? "ENVELOPE " :
+		    it->type == IT_BODY ? "BODY " : "BODYSTRUCTURE ");
+		s = mm == NULL ? NULL : it->type == IT_ENVELOPE ? render_envelope(mm, &slen)
+		    : render_bodystructure(mm, it->type == IT_BODYSTRUCTURE, &slen);
+		if (s) {
+			io_write(io, s, slen);
+			free(s);
+		} else if (it->type == IT_ENVELOPE) {
+			io_puts(io, "(NIL NIL NIL NIL NIL NIL NIL NIL NIL NIL)");
+		} else {
+			io_puts(io, "(\"text\" \"plain\" NIL NIL NIL \"7bit\" 0 0)");
+		}
+		break;
+	case IT_RFC822:
+		io_puts(io, "RFC822");
+		out_body(io, it, data, len, 0);
+		break;
+	case IT_RFC822_HEADER:
+	case IT_RFC822_TEXT: {
+		size_t h;
+		split_message(data, len, &h);
+		io_puts(io, it->type == IT_RFC822_HEADER ? "RFC822.HEADER" : "RFC822.TEXT");
+		if (it->type == IT_RFC822_HEADER)
+			out_body(io, it, data, h, 0);
+		else
+			out_body(io, it, data + h, len - h, 0);
+		break;
+	}
+	case IT_SECTION:
+	case IT_BINARY:
+	case IT_BINARY_SIZE: {
+		unsigned char *out = NULL;
+		size_t olen = 0;
+		int r;
+		const char *word = it->type == IT_SECTION ? "BODY" : it->type == IT_BINARY ? "BINARY"
+		    : "BINARY.SIZE";
+		if (it->type == IT_SECTION && it->section[0] == '\0') {
+			io_printf(io, "BODY[]");
+			out_body(io, it, data, len, 0);
+			break;
+		}
+		if (mm == NULL)
+			r = 1;
+		else if (it->type == IT_SECTION)
+			r = render_section(mm, it->section, &out, &olen);
+		else
+			r = render_binary(mm, it->section, &out, &olen);
+		io_printf(io, "%s[%s]", word, it->section);
+		if (r == 2)
+			ctx->unknown_cte = 1;
+		if (it->type == IT_BINARY_SIZE)
+			io_printf(io, " %zu", r == 0 ? olen : 0);
+		else if (r == 0)
+			out_body(io, it, out, olen, it->type == IT_BINARY);
+		else if (it->type == IT_SECTION)
+			io_puts(io, it->partial ? "<0> NIL" : " NIL");
+		else
+			io_puts(io, it->partial ? "<0> NIL" : " NIL");
+		free(out);
+		break;
+	}
+	}
+}
+
+/* BODY[] without PEEK (and RFC822, RFC822.TEXT) set \Seen first. */
+static int
+items_set_seen(const struct item *items, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		if ((items[i].type == IT_SECTION && !items[i].peek) || items[i].type == IT_RFC822 ||
+		    items[i].type == IT_RFC822_TEXT || (items[i].type == IT_BINARY && !items[i].peek))
+			return 1;
+	return 0;
+}
+
+enum verdict
+cmd_fetch(struct imap *im, struct imap_command *c)
+{
+	struct item items[ITEMS_MAX];
+	size_t nitems = 0;
+	if (c->n < 2 || c->args[0].type != ARG_ATOM)
+		return verdict(im, V_BAD, "FETCH needs a sequence set and items");
+	const struct imap_arg *a = &c->args[1];
+	if (a->type == ARG_LIST) {
+		if (a->n == 0)
+			return verdict(im, V_BAD, "Empty FETCH item list");
+		for (size_t i = 0; i < a->n; i++)
+			if (a->list[i].type != ARG_ATOM || parse_item(a->list[i].str, items, &nitems) != 0)
+				return verdict(im, V_BAD, "Invalid FETCH item");
+	} else if (a->type != ARG_ATOM || parse_item(a->str, items, &nitems) != 0) {
+		return verdict(im, V_BAD, "Invalid FETCH item");
+	}
+	/* Modifiers such as (CHANGEDSINCE n) are not supported (no CONDSTORE). */
+	if (c->n > 2)
+		return verdict(im, V_BAD, "Unknown FETCH modifier");
+	int has_uid = 0, has_flags = 0;
+	for (size_t i = 0; i < nitems; i++) {
+		has_uid |= items[i].type == IT_UID;
+		has_flags |= items[i].type == IT_FLAGS;
+	}
+	size_t *idx, n;
+	if (imap_select_messages(im, c->args[0].str, im->uid_command, &idx, &n) != 0)
+		return verdict(im, V_BAD, "Invalid sequence set");
+	int set_seen = items_set_seen(items, nitems) && !im->sel->readonly;
+	struct fetch_ctx ctx = { 0, 0 };
+	for (size_t k = 0; k < n; k++) {
+		size_t i = idx[k];
+		struct fmsg *m = &im->sel->m[i];
+		int seen_now = 0;
+		if (set_seen && !(m->flags & FL_SEEN)) {
+			if (folder_set_flags(im->sel, i, m->flags | FL_SEEN, m->keywords) == 0)
+				seen_now = 1;
+		}
+		io_printf(&im->io, "* %zu FETCH (", i + 1);
+		const char *sep = "";
+		if (im->uid_command && !has_uid) {
+			io_printf(&im->io, "UID %u", m->uid);
+			sep = " ";
+		}
+		for (size_t j = 0; j < nitems; j++) {
+			io_puts(&im->io, sep);
+			fetch_item(im, i, &items[j], &ctx);
+			sep = " ";
+		}
+		if (seen_now && !has_flags) {
+			io_printf(&im->io, "%sFLAGS ", sep);
+			out_flags(im, m->flags, m->keywords);
+		}
+		io_puts(&im->io, ")\r\n");
+		m->changed = 0;
+	}
+	free(idx);
+	if (ctx.unknown_cte)
+		return verdict(im, V_NO, "[UNKNOWN-CTE] Unknown or broken content transfer encoding");
+	if (ctx.gone)
+		return verdict(im, V_NO, "[EXPUNGEISSUED] Some messages were expunged");
+	return verdict(im, V_OK, "%s completed", c->name);
+}
+
+/* ---- STORE ---- */
+
+/* Flag list → flags and keywords; new keywords are added to the folder. */
+static int
+parse_flags(struct imap *im, const struct imap_arg *args, size_t n, unsigned *flags_r,
+    uint32_t *kw_r, int *new_kw)
+{
+	static const struct { const char *name; unsigned f; } sys[] = {
+		{ "\\Answered", FL_ANSWERED }, { "\\Flagged", FL_FLAGGED },
+		{ "\\Deleted", FL_DELETED }, { "\\Seen", FL_SEEN }, { "\\Draft", FL_DRAFT },
+	};
+	*flags_r = 0;
+	*kw_r = 0;
+	for (size_t i = 0; i < n; i++) {
+		const struct imap_arg *a = &args[i];
+		if (a->type != ARG_ATOM)
+			return verdict(im, V_BAD, "Invalid flag"), -1;
+		if (a->str[0] == '\\') {
+			size_t j;
+			for (j = 0; j < sizeof sys / sizeof sys[0]; j++)
+				if (strcasecmp(a->str, sys[j].name) == 0)
+					break;
+			if (j == sizeof sys / sizeof sys[0])
+				return verdict(im, V_BAD, "Invalid system flag %s",
+				    strcasecmp(a->str, "\\Recent") == 0 ? "\\Recent" : ""), -1;
+			*flags_r |= sys[j].f;
+			continue;
+		}
+		for (const char *p = a->str; *p; p++)
+			if (strchr("()[]{%*\"", *p) || (unsigned char)*p >= 0x7f)
+				return verdict(im, V_BAD, "Invalid keyword"), -1;
+		if (strlen(a->str) > 200)
+			return verdict(im, V_BAD, "Keyword too long"), -1;
+		int had = folder_keyword(im->sel, a->str, 0);
+		int k = had >= 0 ? had : folder_keyword(im->sel, a->str, 1);
+		if (k < 0)
+			return verdict(im, V_NO, "[LIMIT] Too many keywords in this mailbox"), -1;
+		if (had < 0)
+			*new_kw = 1;
+		*kw_r |= 1u << k;
+	}
+	return 0;
+}
+
+enum verdict
+cmd_store(struct imap *im, struct imap_command *c)
+{
+	struct folder *f = im->sel;
+	if (c->n < 3 || c->args[0].type != ARG_ATOM || c->args[1].type != ARG_ATOM)
+		return verdict(im, V_BAD, "STORE needs a set, an item and flags");
+	const char *what = c->args[1].str;
+	int mode = 0; /* 0 replace, 1 add, -1 remove */
+	if (*what == '+')
+		mode = 1, what++;
+	else if (*what == '-')
+		mode = -1, what++;
+	int silent = 0;
+	if (strcasecmp(what, "FLAGS.SILENT") == 0)
+		silent = 1;
+	else if (strcasecmp(what, "FLAGS") != 0)
+		return verdict(im, V_BAD, "Invalid STORE item");
+	if (f->readonly)
+		return verdict(im, V_NO, "[READ-ONLY] Mailbox is read-only");
+	unsigned flags;
+	uint32_t kw;
+	int new_kw = 0;
+	const struct imap_arg *fl = &c->args[2];
+	if (fl->type == ARG_LIST && c->n == 3) {
+		if (parse_flags(im, fl->list, fl->n, &flags, &kw, &new_kw) != 0)
+			return im->text[0] && strstr(im->text, "[LIMIT]") ? V_NO : V_BAD;
+	} else if (parse_flags(im, &c->args[2], c->n - 2, &flags, &kw, &new_kw) != 0) {
+		return strstr(im->text, "[LIMIT]") ? V_NO : V_BAD;
+	}
+	size_t *idx, n;
+	if (imap_select_messages(im, c->args[0].str, im->uid_command, &idx, &n) != 0)
+		return verdict(im, V_BAD, "Invalid sequence set");
+	if (new_kw) {
+		io_puts(&im->io, "* FLAGS (\\Answered \\Flagged \\Deleted \\Seen \\Draft");
+		for (int i = 0; i < FOLDER_KEYWORDS_MAX; i++)
+			if (f->kw[i])
+				io_printf(&im->io, " %s", f->kw[i]);
+		io_puts(&im->io, ")\r\n* OK [PERMANENTFLAGS (\\Answered \\Flagged \\Deleted \\Seen \\Draft");
+		for (int i = 0; i < FOLDER_KEYWORDS_MAX; i++)
+			if (f->kw[i])
+				io_printf(&im->io, " %s", f->kw[i]);
+		io_puts(&im->io, " \\*)] Flags permitted\r\n");
+	}
+	int failed = 0;
+	for (size_t k = 0; k < n; k++) {
+		size_t i = idx[k];
+		struct fmsg *m = &f->m[i];
+		unsigned nf = m->flags & ~FL_RECENT;
+		uint32_t nk = m->keywords;
+		if (mode == 0) {
+			nf = flags;
+			nk = kw;
+		} else if (mode > 0) {
+			nf |= flags;
+			nk |= kw;
+		} else {
+			nf &= ~flags;
+			nk &= ~kw;
+		}
+		if (nf != (m->flags & ~FL_RECENT) || nk != m->keywords) {
+			if (folder_set_flags(f, i, nf | (m->flags & FL_RECENT), nk) != 0) {
+				failed = 1;
+				continue;
+			}
+		}
+		m->changed = 0;
+		if (silent)
+			continue;
+		io_printf(&im->io, "* %zu FETCH (", i + 1);
+		if (im->uid_command)
+			io_printf(&im->io, "UID %u ", m->uid);
+		io_puts(&im->io, "FLAGS ");
+		out_flags(im, m->flags, m->keywords);
+		io_puts(&im->io, ")\r\n");
+	}
+	free(idx);
+	if (failed)
+		return verdict(im, V_NO, "[EXPUNGEISSUED] Some messages could not be changed");
+	return verdict(im, V_OK, "%s completed", c->name);
+}

@@ -1,0 +1,712 @@
+/*
+ * folder.c — folder state on Maildir: the UID list, keywords, syncing a
+ * session's view with the directory, message content (see folder.h).
+ */
+#include "folder.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "durable.h"
+#include "mime.h"
+
+#define UIDLIST_NAME "yubin-uidlist"
+#define KEYWORDS_NAME "yubin-keywords"
+#define LOCK_NAME "yubin-lock"
+/* A message file larger than this is not loaded (max_message_size is far
+ * below; a bigger file was not delivered by yubin). */
+#define MESSAGE_LOAD_MAX (1024ULL * 1024 * 1024)
+
+struct uidrec {
+	uint32_t uid;
+	char *base;
+};
+
+static int
+folder_lock(const char *dir)
+{
+	char path[4200];
+	snprintf(path, sizeof path, "%s/%s", dir, LOCK_NAME);
+	int fd = open(path, O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0600);
+	if (fd < 0)
+		return -1;
+	if (flock(fd, LOCK_EX) != 0) {
+		close(fd);
+		return -1;
+	}
+	return fd;
+}
+
+static int
+rec_cmp(const void *a, const void *b)
+{
+	return strcmp(((const struct uidrec *)a)->base, ((const struct uidrec *)b)->base);
+}
+
+static void
+recs_free(struct uidrec *r, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		free(r[i].base);
+	free(r);
+}
+
+/* Reads the UID list. Returns 0 (records sorted by base), 1 if it is
+ * missing or corrupt (start afresh), -1 on a read error. */
+static int
+uidlist_read(const char *dir, uint32_t *validity, uint32_t *next, struct uidrec **recs_r,
+    size_t *n_r)
+{
+	char path[4200], line[600];
+	*recs_r = NULL;
+	*n_r = 0;
+	snprintf(path, sizeof path, "%s/%s", dir, UIDLIST_NAME);
+	int fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+	if (fd < 0)
+		return errno == ENOENT ? 1 : -1;
+	FILE *fp = fdopen(fd, "r");
+	if (fp == NULL) {
+		close(fd);
+		return -1;
+	}
+	unsigned long v, nx;
+	if (fgets(line, sizeof line, fp) == NULL ||
+	    sscanf(line, "yubin-uidlist 1 %lu %lu", &v, &nx) != 2 || v == 0 || nx == 0 ||
+	    v > UINT32_MAX || nx > UINT32_MAX) {
+		fclose(fp);
+		return 1;
+	}
+	struct uidrec *recs = NULL;
+	size_t n = 0, cap = 0;
+	int bad = 0;
+	while (fgets(line, sizeof line, fp) != NULL) {
+		char *sp = strchr(line, ' '), *nl = strchr(line, '\n');
+		unsigned long uid;
+		if (sp == NULL || nl == NULL || sp == line || nl - sp < 2 ||
+		    sscanf(line, "%lu", &uid) != 1 || uid == 0 || uid >= nx) {
+			bad = 1;
+			break;
+		}
+		*nl = '\0';
+		if (n == cap) {
+			cap = cap ? cap * 2 : 256;
+			struct uidrec *p = realloc(recs, cap * sizeof *p);
+			if (p == NULL) {
+				bad = -1;
+				break;
+			}
+			recs = p;
+		}
+		recs[n].uid = (uint32_t)uid;
+		recs[n].base = strdup(sp + 1);
+		if (recs[n].base == NULL) {
+			bad = -1;
+			break;
+		}
+		n++;
+	}
+	fclose(fp);
+	if (bad) {
+		recs_free(recs, n);
+		return bad < 0 ? -1 : 1;
+	}
+	qsort(recs, n, sizeof *recs, rec_cmp);
+	*validity = (uint32_t)v;
+	*next = (uint32_t)nx;
+	*recs_r = recs;
+	*n_r = n;
+	return 0;
+}
+
+/* Writes a small file atomically: tmp, fsync, rename, fsync dir. */
+static int
+write_atomic(const char *dir, const char *name, const char *data, size_t len)
+{
+	char tmp[4200], path[4200];
+	snprintf(tmp, sizeof tmp, "%s/%s.tmp.%ld", dir, name, (long)getpid());
+	snprintf(path, sizeof path, "%s/%s", dir, name);
+	int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0600);
+	if (fd < 0)
+		return -1;
+	if (durable_write_all(fd, data, len) != 0 || fsync(fd) != 0) {
+		int saved = errno;
+		close(fd);
+		unlink(tmp);
+		errno = saved;
+		return -1;
+	}
+	close(fd);
+	if (rename(tmp, path) != 0) {
+		int saved = errno;
+		unlink(tmp);
+		errno = saved;
+		return -1;
+	}
+	return durable_fsync_dir(dir);
+}
+
+struct strbuf {
+	char *p;
+	size_t len, cap;
+};
+
+static int
+sb_printf(struct strbuf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+static int
+sb_printf(struct strbuf *b, const char *fmt, ...)
+{
+	va_list ap;
+	for (;;) {
+		size_t room = b->cap - b->len;
+		va_start(ap, fmt);
+		int n = vsnprintf(b->p ? b->p + b->len : NULL, b->p ? room : 0, fmt, ap);
+		va_end(ap);
+		if (n < 0)
+			return -1;
+		if ((size_t)n < room) {
+			b->len += (size_t)n;
+			return 0;
+		}
+		size_t cap = b->cap ? b->cap * 2 : 4096;
+		while (cap < b->len + (size_t)n + 1)
+			cap *= 2;
+		char *p = realloc(b->p, cap);
+		if (p == NULL)
+			return -1;
+		b->p = p;
+		b->cap = cap;
+	}
+}
+
+static int
+base_cmp_len(const char *base, size_t len, const char *rec)
+{
+	int c = strncmp(base, rec, len);
+	if (c != 0)
+		return c;
+	return rec[len] == '\0' ? 0 : -1;
+}
+
+static struct uidrec *
+recs_find(struct uidrec *recs, size_t n, const char *base, size_t len)
+{
+	size_t lo = 0, hi = n;
+	while (lo < hi) {
+		size_t mid = (lo + hi) / 2;
+		int c = base_cmp_len(base, len, recs[mid].base);
+		if (c == 0)
+			return &recs[mid];
+		if (c < 0)
+			hi = mid;
+		else
+			lo = mid + 1;
+	}
+	return NULL;
+}
+
+int
+folder_assign_uids(const char *dir, struct maildir_entry *e, size_t n, uint32_t *uids,
+    uint32_t *validity_r, uint32_t *next_r)
+{
+	int lock = folder_lock(dir);
+	if (lock < 0)
+		return -1;
+	uint32_t validity = 0, next = 1;
+	struct uidrec *recs;
+	size_t nrecs;
+	int r = uidlist_read(dir, &validity, &next, &recs, &nrecs);
+	if (r < 0) {
+		close(lock);
+		return -1;
+	}
+	int dirty = r == 1 || nrecs != n;
+	if (r == 1) {
+		uint32_t old = validity;
+		validity = (uint32_t)time(NULL);
+		if (validity == old || validity == 0)
+			validity++;
+		next = 1;
+	}
+	for (size_t i = 0; i < n; i++) {
+		struct uidrec *rec = recs_find(recs, nrecs, e[i].name, e[i].base_len);
+		if (rec) {
+			uids[i] = rec->uid;
+		} else {
+			uids[i] = 0;
+			dirty = 1;
+		}
+	}
+	/* New messages get UIDs in scan order (delivery time, then name). */
+	for (size_t i = 0; i < n; i++)
+		if (uids[i] == 0)
+			uids[i] = next++;
+	int rc = 0;
+	if (dirty) {
+		struct strbuf b = { 0 };
+		rc = sb_printf(&b, "yubin-uidlist 1 %" PRIu32 " %" PRIu32 "\n", validity, next);
+		for (size_t i = 0; rc == 0 && i < n; i++)
+			rc = sb_printf(&b, "%" PRIu32 " %.*s\n", uids[i], (int)e[i].base_len, e[i].name);
+		if (rc == 0)
+			rc = write_atomic(dir, UIDLIST_NAME, b.p, b.len);
+		free(b.p);
+	}
+	recs_free(recs, nrecs);
+	close(lock);
+	*validity_r = validity;
+	*next_r = next;
+	return rc;
+}
+
+int
+folder_uid_of(const char *dir, const char *base, size_t base_len, uint32_t *uid_r,
+    uint32_t *validity_r)
+{
+	struct maildir_entry *e;
+	size_t n;
+	if (maildir_scan(dir, 0, &e, &n) != 0)
+		return -1;
+	uint32_t *uids = calloc(n ? n : 1, sizeof *uids), next;
+	int rc = -1;
+	if (uids && folder_assign_uids(dir, e, n, uids, validity_r, &next) == 0) {
+		for (size_t i = 0; i < n; i++)
+			if (e[i].base_len == base_len && memcmp(e[i].name, base, base_len) == 0) {
+				*uid_r = uids[i];
+				rc = 0;
+			}
+	}
+	free(uids);
+	maildir_entries_free(&e, n);
+	return rc;
+}
+
+/* ---- keywords ---- */
+
+static void
+keywords_read(struct folder *f)
+{
+	char path[4200], line[300];
+	snprintf(path, sizeof path, "%s/%s", f->dir, KEYWORDS_NAME);
+	int fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+	if (fd < 0)
+		return;
+	FILE *fp = fdopen(fd, "r");
+	if (fp == NULL) {
+		close(fd);
+		return;
+	}
+	while (fgets(line, sizeof line, fp) != NULL) {
+		char *nl = strchr(line, '\n');
+		if (nl == NULL || line[0] < 'a' || line[0] > 'z' || line[1] != ' ' || nl - line < 3)
+			continue;
+		*nl = '\0';
+		int i = line[0] - 'a';
+		if (f->kw[i] == NULL || strcmp(f->kw[i], line + 2) != 0) {
+			free(f->kw[i]);
+			f->kw[i] = strdup(line + 2);
+		}
+	}
+	fclose(fp);
+}
+
+int
+folder_keyword(struct folder *f, const char *name, int create)
+{
+	for (int i = 0; i < FOLDER_KEYWORDS_MAX; i++)
+		if (f->kw[i] && strcasecmp(f->kw[i], name) == 0)
+			return i;
+	if (!create || f->readonly)
+		return -1;
+	int lock = folder_lock(f->dir);
+	if (lock < 0)
+		return -1;
+	keywords_read(f);
+	int found = -1, free_slot = -1;
+	for (int i = 0; i < FOLDER_KEYWORDS_MAX; i++) {
+		if (f->kw[i] && strcasecmp(f->kw[i], name) == 0)
+			found = i;
+		else if (!f->kw[i] && free_slot < 0)
+			free_slot = i;
+	}
+	if (found < 0 && free_slot >= 0) {
+		f->kw[free_slot] = strdup(name);
+		struct strbuf b = { 0 };
+		int rc = f->kw[free_slot] ? 0 : -1;
+		for (int i = 0; rc == 0 && i < FOLDER_KEYWORDS_MAX; i++)
+			if (f->kw[i])
+				rc = sb_printf(&b, "%c %s\n", 'a' + i, f->kw[i]);
+		if (rc == 0 && write_atomic(f->dir, KEYWORDS_NAME, b.p, b.len) == 0)
+			found = free_slot;
+		free(b.p);
+	}
+	close(lock);
+	return found;
+}
+
+/* ---- flags ---- */
+
+static const struct {
+	char letter;
+	unsigned flag;
+} letter_map[] = {
+	{ 'D', FL_DRAFT }, { 'F', FL_FLAGGED }, { 'R', FL_ANSWERED },
+	{ 'S', FL_SEEN }, { 'T', FL_DELETED },
+};
+
+void
+folder_flag_letters(unsigned flags, uint32_t keywords, char *out)
+{
+	size_t o = 0;
+	for (size_t i = 0; i < sizeof letter_map / sizeof letter_map[0]; i++)
+		if (flags & letter_map[i].flag)
+			out[o++] = letter_map[i].letter;
+	for (int i = 0; i < FOLDER_KEYWORDS_MAX; i++)
+		if (keywords & (1u << i))
+			out[o++] = (char)('a' + i);
+	out[o] = '\0';
+}
+
+void
+folder_parse_letters(const char *letters, unsigned *flags_r, uint32_t *keywords_r)
+{
+	unsigned flags = 0;
+	uint32_t kw = 0;
+	for (const char *p = letters; *p; p++) {
+		if (*p >= 'a' && *p <= 'z')
+			kw |= 1u << (*p - 'a');
+		for (size_t i = 0; i < sizeof letter_map / sizeof letter_map[0]; i++)
+			if (*p == letter_map[i].letter)
+				flags |= letter_map[i].flag;
+	}
+	*flags_r = flags;
+	*keywords_r = kw;
+}
+
+/* Letters of the name that yubin does not know (e.g. 'P'): kept as they are. */
+static void
+foreign_letters(const char *letters, char *out)
+{
+	size_t o = 0;
+	for (const char *p = letters; *p; p++)
+		if (*p >= 'A' && *p <= 'Z' && !strchr("DFRST", *p))
+			out[o++] = *p;
+	out[o] = '\0';
+}
+
+int
+folder_set_flags(struct folder *f, size_t idx, unsigned flags, uint32_t keywords)
+{
+	struct fmsg *m = &f->m[idx];
+	char letters[MAILDIR_FLAGS_MAX + 8], foreign[MAILDIR_FLAGS_MAX];
+	foreign_letters(m->e.flags, foreign);
+	folder_flag_letters(flags & ~FL_RECENT, keywords, letters);
+	if (strlen(letters) + strlen(foreign) >= MAILDIR_FLAGS_MAX) {
+		errno = EINVAL;
+		return -1;
+	}
+	strcat(letters, foreign);
+	if (maildir_set_flags(f->dir, &m->e, letters) != 0)
+		return -1;
+	m->flags = (m->flags & FL_RECENT) | (flags & ~FL_RECENT);
+	m->keywords = keywords;
+	return 0;
+}
+
+/* ---- open and sync ---- */
+
+static int
+fmsg_cmp(const void *a, const void *b)
+{
+	uint32_t x = ((const struct fmsg *)a)->uid, y = ((const struct fmsg *)b)->uid;
+	return x < y ? -1 : x > y;
+}
+
+/* Scans dir and returns messages (with UIDs) sorted by UID. */
+static int
+folder_scan(struct folder *f, struct fmsg **list_r, size_t *n_r)
+{
+	struct maildir_entry *e;
+	size_t n;
+	if (maildir_scan(f->dir, 0, &e, &n) != 0)
+		return -1;
+	uint32_t *uids = calloc(n ? n : 1, sizeof *uids);
+	struct fmsg *list = calloc(n ? n : 1, sizeof *list);
+	if (uids == NULL || list == NULL ||
+	    folder_assign_uids(f->dir, e, n, uids, &f->uidvalidity, &f->uidnext) != 0) {
+		free(uids);
+		free(list);
+		maildir_entries_free(&e, n);
+		return -1;
+	}
+	for (size_t i = 0; i < n; i++) {
+		list[i].uid = uids[i];
+		list[i].e = e[i];
+		folder_parse_letters(e[i].flags, &list[i].flags, &list[i].keywords);
+	}
+	free(uids);
+	free(e); /* the names now belong to list */
+	qsort(list, n, sizeof *list, fmsg_cmp);
+	*list_r = list;
+	*n_r = n;
+	return 0;
+}
+
+static int
+folder_grow(struct folder *f, size_t want)
+{
+	if (want <= f->cap)
+		return 0;
+	size_t cap = f->cap ? f->cap : 64;
+	while (cap < want)
+		cap *= 2;
+	struct fmsg *p = realloc(f->m, cap * sizeof *p);
+	if (p == NULL)
+		return -1;
+	f->m = p;
+	f->cap = cap;
+	return 0;
+}
+
+/* A message found in new/ by a read-write session moves to cur/ and is
+ * \Recent for this session only. */
+static void
+folder_take_recent(struct folder *f, struct fmsg *m)
+{
+	if (f->readonly || !m->e.in_new)
+		return;
+	char letters[MAILDIR_FLAGS_MAX];
+	snprintf(letters, sizeof letters, "%s", m->e.flags);
+	if (maildir_set_flags(f->dir, &m->e, letters) == 0) {
+		m->flags |= FL_RECENT;
+		f->recent++;
+	}
+}
+
+int
+folder_sync(struct folder *f)
+{
+	struct fmsg *list;
+	size_t n;
+	if (folder_scan(f, &list, &n) != 0)
+		return -1;
+	keywords_read(f);
+	size_t i = 0, j = 0, old_n = f->n;
+	uint32_t max_uid = old_n ? f->m[old_n - 1].uid : 0;
+	while (i < old_n || j < n) {
+		if (j == n || (i < old_n && f->m[i].uid < list[j].uid)) {
+			f->m[i++].gone = 1;
+			continue;
+		}
+		if (i == old_n || list[j].uid < f->m[i].uid) {
+			if (list[j].uid > max_uid && folder_grow(f, f->n + 1) == 0) {
+				f->m[f->n] = list[j];
+				folder_take_recent(f, &f->m[f->n]);
+				f->n++;
+				f->new_messages = 1;
+			} else {
+				free(list[j].e.name);
+			}
+			j++;
+			continue;
+		}
+		struct fmsg *m = &f->m[i];
+		if ((m->flags & ~FL_RECENT) != list[j].flags || m->keywords != list[j].keywords) {
+			m->changed = 1;
+			m->flags = (m->flags & FL_RECENT) | list[j].flags;
+			m->keywords = list[j].keywords;
+		}
+		free(m->e.name);
+		m->e = list[j].e;
+		i++;
+		j++;
+	}
+	free(list);
+	return 0;
+}
+
+void
+folder_remove_gone(struct folder *f, size_t idx)
+{
+	if (f->m[idx].flags & FL_RECENT)
+		f->recent--;
+	free(f->m[idx].e.name);
+	memmove(&f->m[idx], &f->m[idx + 1], (f->n - idx - 1) * sizeof *f->m);
+	f->n--;
+	if (f->reported > 0)
+		f->reported--;
+	f->cache_uid = 0;
+}
+
+int
+folder_open(struct folder **f_r, const char *dir, const char *name, int readonly)
+{
+	struct folder *f = calloc(1, sizeof *f);
+	if (f == NULL)
+		return -1;
+	snprintf(f->dir, sizeof f->dir, "%s", dir);
+	snprintf(f->name, sizeof f->name, "%s", name);
+	f->readonly = readonly;
+	struct stat st;
+	if (lstat(dir, &st) != 0 || !S_ISDIR(st.st_mode) || folder_sync(f) != 0) {
+		int saved = errno;
+		folder_close(&f);
+		errno = saved ? saved : ENOENT;
+		return -1;
+	}
+	f->reported = f->n;
+	f->new_messages = 0;
+	*f_r = f;
+	return 0;
+}
+
+static void
+cache_drop(struct folder *f)
+{
+	mime_message_free(&f->cache_mime);
+	free(f->cache_data);
+	f->cache_data = NULL;
+	f->cache_len = 0;
+	f->cache_uid = 0;
+}
+
+void
+folder_close(struct folder **fp)
+{
+	struct folder *f = *fp;
+	if (f == NULL)
+		return;
+	cache_drop(f);
+	for (size_t i = 0; i < f->n; i++)
+		free(f->m[i].e.name);
+	free(f->m);
+	for (int i = 0; i < FOLDER_KEYWORDS_MAX; i++)
+		free(f->kw[i]);
+	free(f);
+	*fp = NULL;
+}
+
+/* ---- content ---- */
+
+int
+folder_read_crlf(int fd, unsigned char **data_r, size_t *len_r)
+{
+	struct stat st;
+	if (fstat(fd, &st) != 0)
+		return -1;
+	if ((uint64_t)st.st_size > MESSAGE_LOAD_MAX) {
+		errno = EFBIG;
+		return -1;
+	}
+	size_t size = (size_t)st.st_size;
+	unsigned char *raw = malloc(size + 1);
+	if (raw == NULL)
+		return -1;
+	size_t got = 0;
+	while (got < size) {
+		ssize_t r = read(fd, raw + got, size - got);
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r <= 0)
+			break;
+		got += (size_t)r;
+	}
+	size_t bare = 0;
+	for (size_t i = 0; i < got; i++)
+		if (raw[i] == '\n' && (i == 0 || raw[i - 1] != '\r'))
+			bare++;
+	unsigned char *out = malloc(got + bare + 1);
+	if (out == NULL) {
+		free(raw);
+		return -1;
+	}
+	size_t o = 0;
+	for (size_t i = 0; i < got; i++) {
+		if (raw[i] == '\n' && (i == 0 || raw[i - 1] != '\r'))
+			out[o++] = '\r';
+		out[o++] = raw[i];
+	}
+	out[o] = '\0';
+	free(raw);
+	*data_r = out;
+	*len_r = o;
+	return 0;
+}
+
+int
+folder_message(struct folder *f, size_t idx, const unsigned char **data_r, size_t *len_r)
+{
+	struct fmsg *m = &f->m[idx];
+	if (f->cache_uid != m->uid) {
+		cache_drop(f);
+		int fd = maildir_open(f->dir, &m->e);
+		if (fd < 0)
+			return -1;
+		int r = folder_read_crlf(fd, &f->cache_data, &f->cache_len);
+		close(fd);
+		if (r != 0)
+			return -1;
+		f->cache_uid = m->uid;
+	}
+	*data_r = f->cache_data;
+	*len_r = f->cache_len;
+	return 0;
+}
+
+const struct mime_message *
+folder_mime(struct folder *f, size_t idx)
+{
+	const unsigned char *data;
+	size_t len;
+	if (folder_message(f, idx, &data, &len) != 0)
+		return NULL;
+	if (f->cache_mime == NULL)
+		f->cache_mime = mime_message_parse(data, len);
+	return f->cache_mime;
+}
+
+time_t
+folder_internaldate(struct folder *f, size_t idx)
+{
+	struct fmsg *m = &f->m[idx];
+	if (m->e.mtime == 0) {
+		char path[4600];
+		struct stat st;
+		snprintf(path, sizeof path, "%s/%s/%s", f->dir, m->e.in_new ? "new" : "cur", m->e.name);
+		if (stat(path, &st) == 0)
+			m->e.mtime = st.st_mtime;
+		else {
+			int fd = maildir_open(f->dir, &m->e);
+			if (fd >= 0) {
+				if (fstat(fd, &st) == 0)
+					m->e.mtime = st.st_mtime;
+				close(fd);
+			}
+		}
+	}
+	return m->e.mtime;
+}
+
+uint64_t
+folder_size(struct folder *f, size_t idx)
+{
+	struct fmsg *m = &f->m[idx];
+	if (m->e.vsize == 0) {
+		int fd = maildir_open(f->dir, &m->e);
+		if (fd >= 0) {
+			uint64_t v;
+			if (maildir_count_vsize(fd, &v) == 0)
+				m->e.vsize = v;
+			close(fd);
+		}
+	}
+	return m->e.vsize;
+}

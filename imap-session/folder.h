@@ -1,0 +1,109 @@
+/*
+ * folder.h — the state of one Maildir folder as a session sees it: UIDs,
+ * flags, keywords, sizes, and what changed since the last look.
+ *
+ * Protocol-free: the session turns the changes into EXISTS/EXPUNGE/FETCH
+ * responses. This is the one place where a later on-disk cache
+ * (ENVELOPE/BODYSTRUCTURE, CONDSTORE) slots in.
+ *
+ * Per folder directory (the Maildir root for INBOX):
+ *   yubin-uidlist   "yubin-uidlist 1 <uidvalidity> <uidnext>\n" then
+ *                   "<uid> <unique base name>\n" per message, written to a
+ *                   temporary file, fsync'd, renamed. Lost or unparsable →
+ *                   a new UIDVALIDITY (never a wrong UID).
+ *   yubin-keywords  "<letter> <keyword>\n": keyword letters a–z in the
+ *                   file names' ":2," info, as Dovecot does.
+ *   yubin-lock      flock()ed while the two files are read and rewritten.
+ * Opening a folder lists new/ and cur/ only: sizes come from ",W=" in the
+ * names; no message file is opened until its content is asked for.
+ */
+#ifndef IMAP_FOLDER_H
+#define IMAP_FOLDER_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <time.h>
+
+#include "maildir.h"
+
+#define FL_ANSWERED 0x01
+#define FL_FLAGGED  0x02
+#define FL_DELETED  0x04
+#define FL_SEEN     0x08
+#define FL_DRAFT    0x10
+#define FL_RECENT   0x20   /* per session, never on disk */
+
+#define FOLDER_KEYWORDS_MAX 26
+
+struct fmsg {
+	uint32_t uid;
+	unsigned flags;          /* FL_* */
+	uint32_t keywords;       /* bit i: keyword letter 'a' + i */
+	struct maildir_entry e;
+	unsigned gone : 1;       /* expunged elsewhere, not yet reported */
+	unsigned changed : 1;    /* flags changed elsewhere, not yet reported */
+};
+
+struct mime_message;
+
+struct folder {
+	char name[512];          /* UTF-8 mailbox name */
+	char dir[4096];
+	int readonly;
+	uint32_t uidvalidity, uidnext;
+	struct fmsg *m;
+	size_t n, cap;
+	char *kw[FOLDER_KEYWORDS_MAX];
+	size_t reported;         /* EXISTS count the client knows */
+	size_t recent;
+	int new_messages;        /* set by sync: EXISTS to send */
+	/* One opened message, CRLF line ends. */
+	uint32_t cache_uid;
+	unsigned char *cache_data;
+	size_t cache_len;
+	struct mime_message *cache_mime;
+};
+
+/* Opens the folder in dir: assigns UIDs, and unless readonly moves new/
+ * messages into cur/ (they are \Recent for this session). 0 or -1. */
+int folder_open(struct folder **f_r, const char *dir, const char *name, int readonly);
+void folder_close(struct folder **f);
+/* Looks again: new messages appended (new_messages set), gone ones marked,
+ * changed flags marked. 0 or -1. */
+int folder_sync(struct folder *f);
+/* Drops messages marked gone (after EXPUNGE responses were sent). */
+void folder_remove_gone(struct folder *f, size_t idx);
+
+/* Assigns UIDs to n scanned entries of dir (uids_r[i] for e[i]); returns
+ * UIDVALIDITY and UIDNEXT. For folders that are not selected (STATUS,
+ * APPENDUID, COPYUID). 0 or -1. */
+int folder_assign_uids(const char *dir, struct maildir_entry *e, size_t n, uint32_t *uids_r,
+    uint32_t *validity_r, uint32_t *next_r);
+/* UID of the message with this base name in dir (after a delivery). */
+int folder_uid_of(const char *dir, const char *base, size_t base_len, uint32_t *uid_r,
+    uint32_t *validity_r);
+
+/* Keyword letter index for name (case-insensitive); create adds it. -1 if
+ * unknown (or all 26 used). */
+int folder_keyword(struct folder *f, const char *name, int create);
+/* Sets flags and keywords of message idx on disk. 0 or -1. */
+int folder_set_flags(struct folder *f, size_t idx, unsigned flags, uint32_t keywords);
+/* Maildir info letters for flags/keywords (without unknown letters). */
+void folder_flag_letters(unsigned flags, uint32_t keywords, char *out);
+/* Parses letters into flags and keywords. */
+void folder_parse_letters(const char *letters, unsigned *flags_r, uint32_t *keywords_r);
+
+/* The content of message idx with CRLF line ends (valid until the next
+ * call), or -1 (errno ENOENT if it is gone). */
+int folder_message(struct folder *f, size_t idx, const unsigned char **data_r, size_t *len_r);
+/* The parsed message, or NULL. */
+const struct mime_message *folder_mime(struct folder *f, size_t idx);
+/* INTERNALDATE: the file's mtime. */
+time_t folder_internaldate(struct folder *f, size_t idx);
+/* RFC822.SIZE: W= from the name, else counted. */
+uint64_t folder_size(struct folder *f, size_t idx);
+
+/* Reads a message file fully with LF → CRLF; malloc'd. 0 or -1. */
+int folder_read_crlf(int fd, unsigned char **data_r, size_t *len_r);
+
+#endif

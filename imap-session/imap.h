@@ -1,0 +1,121 @@
+/*
+ * imap.h — what the parts of imap-session share: the session, the command
+ * table's handler type and the output helpers.
+ */
+#ifndef IMAP_IMAP_H
+#define IMAP_IMAP_H
+
+#include <limits.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "folder.h"
+#include "io.h"
+#include "parser.h"
+#include "session.h"
+
+enum imap_state {
+	STATE_NOT_AUTH = 1,
+	STATE_AUTH = 2,
+	STATE_SELECTED = 4,
+	STATE_LOGOUT = 8,
+};
+
+/* A handler's verdict; the dispatcher writes the tagged line. */
+enum verdict { V_OK, V_NO, V_BAD, V_DONE /* handler replied itself */, V_CLOSE };
+
+struct tls;
+
+struct imap {
+	struct session s;
+	struct io io;
+	struct imap_framer fr;
+	struct tls *tls;
+	int tls_active;
+	enum imap_state state;
+	char user[320];
+	char root[4096];          /* the user's Maildir root */
+	int utf8;                 /* UTF8=ACCEPT or IMAP4rev2 enabled */
+	int rev2;
+	struct folder *sel;
+	unsigned bad_commands;
+	unsigned auth_failures;
+	char text[512];           /* tagged reply text set by the handler */
+	uint32_t *searchres;      /* SEARCHRES "$": UIDs */
+	size_t nsearchres;
+	int searchres_set;
+	int uid_command;          /* current command is a UID command */
+};
+
+typedef enum verdict (*imap_handler)(struct imap *im, struct imap_command *c);
+
+/* snprintf that reports truncation: 0, or -1 if out did not fit. */
+int strf(char *out, size_t size, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+
+/* Sets im->text and returns v. */
+enum verdict verdict(struct imap *im, enum verdict v, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+
+/* Output: strings quoted when safe, else as literals (S39). */
+void out_string(struct io *io, const char *s, size_t len);
+void out_nstring(struct io *io, const char *s, size_t len);
+void out_astring(struct io *io, const char *s);
+/* A mailbox name (UTF-8) in the client's encoding. */
+void out_mailbox(struct imap *im, const char *name);
+
+/* Untagged updates: EXPUNGE (if allow_expunge), EXISTS, RECENT, FETCH FLAGS. */
+void imap_report(struct imap *im, int allow_expunge);
+/* Writes "(\Seen ...)" for a message. */
+void out_flags(struct imap *im, unsigned flags, uint32_t keywords);
+
+/* Mailbox name argument → UTF-8 name and folder directory. NO text set on
+ * failure. 0 or -1. */
+int imap_mailbox_arg(struct imap *im, const struct imap_arg *a, char *name, size_t nsize,
+    char *dir, size_t dsize);
+/* Directory of a UTF-8 name. */
+int imap_mailbox_dir(struct imap *im, const char *name, char *dir, size_t dsize);
+
+/* Sequence sets (seqset.c). */
+struct seqset {
+	struct seqrange { uint32_t lo, hi; } *r;
+	size_t n;
+};
+/* Parses a set; '*' is star. "$" (SEARCHRES) is resolved by the caller.
+ * 0 or -1 (bad syntax, 0, numbers over 2^32-1). */
+int seqset_parse(const char *s, uint32_t star, struct seqset *set);
+int seqset_contains(const struct seqset *set, uint32_t v);
+void seqset_free(struct seqset *set);
+/* Message indexes selected by a set argument (by sequence or by UID,
+ * "$" included); malloc'd array of indexes. 0 or -1 (BAD set). */
+int imap_select_messages(struct imap *im, const char *arg, int by_uid, size_t **idx_r,
+    size_t *n_r);
+
+/* Command handlers, by file. */
+enum verdict cmd_select(struct imap *im, struct imap_command *c);
+enum verdict cmd_examine(struct imap *im, struct imap_command *c);
+enum verdict cmd_create(struct imap *im, struct imap_command *c);
+enum verdict cmd_delete(struct imap *im, struct imap_command *c);
+enum verdict cmd_rename(struct imap *im, struct imap_command *c);
+enum verdict cmd_subscribe(struct imap *im, struct imap_command *c);
+enum verdict cmd_unsubscribe(struct imap *im, struct imap_command *c);
+enum verdict cmd_list(struct imap *im, struct imap_command *c);
+enum verdict cmd_lsub(struct imap *im, struct imap_command *c);
+enum verdict cmd_status(struct imap *im, struct imap_command *c);
+enum verdict cmd_namespace(struct imap *im, struct imap_command *c);
+enum verdict cmd_close(struct imap *im, struct imap_command *c);
+enum verdict cmd_unselect(struct imap *im, struct imap_command *c);
+enum verdict cmd_expunge(struct imap *im, struct imap_command *c);
+enum verdict cmd_fetch(struct imap *im, struct imap_command *c);
+enum verdict cmd_store(struct imap *im, struct imap_command *c);
+enum verdict cmd_copy(struct imap *im, struct imap_command *c);
+enum verdict cmd_move(struct imap *im, struct imap_command *c);
+enum verdict cmd_append(struct imap *im, struct imap_command *c);
+enum verdict cmd_search(struct imap *im, struct imap_command *c);
+enum verdict cmd_idle(struct imap *im, struct imap_command *c);
+
+/* Mailbox setup at login: root and special-use folders. 0 or -1. */
+int imap_user_setup(struct imap *im);
+/* Runs expunge of \Deleted messages (uids: only those, or NULL). */
+int imap_do_expunge(struct imap *im, const struct seqset *uids, int report);
+
+#endif

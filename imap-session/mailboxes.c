@@ -1,0 +1,909 @@
+/*
+ * mailboxes.c — commands on mailboxes as a whole: SELECT, EXAMINE, CREATE,
+ * DELETE, RENAME, SUBSCRIBE, UNSUBSCRIBE, LIST, LSUB, STATUS, NAMESPACE,
+ * CLOSE, UNSELECT, EXPUNGE; and the user's mailbox setup at login.
+ *
+ * Every name goes through imap_mailbox_arg() (mailname.c): one mapping to
+ * one directory entry under the user's root (S33). LIST never builds a path
+ * from the pattern: it matches patterns against the folder names found.
+ */
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "durable.h"
+#include "imap.h"
+#include "log.h"
+#include "mailname.h"
+#include "maildir.h"
+
+#define SUBSCRIPTIONS "subscriptions"
+#define INIT_MARKER "yubin-imap-init"
+/* Folders listed at most (S51: bounded work per LIST). */
+#define FOLDERS_MAX 10000
+/* Longest LIST pattern matched (S51). */
+#define PATTERN_MAX 1024
+
+static const char *const special_folders[] = { "Sent", "Drafts", "Trash", "Junk", "Archive" };
+
+/* ---- folder directories ---- */
+
+static int
+is_folder_dir(const char *dir)
+{
+	char cur[4200];
+	struct stat st;
+	strf(cur, sizeof cur, "%s/cur", dir);
+	return lstat(dir, &st) == 0 && S_ISDIR(st.st_mode) && lstat(cur, &st) == 0 &&
+	    S_ISDIR(st.st_mode);
+}
+
+static int
+folder_make(const char *dir)
+{
+	if (maildir_create(dir) != 0)
+		return -1;
+	char marker[4200];
+	strf(marker, sizeof marker, "%s/maildirfolder", dir);
+	int fd = open(marker, O_WRONLY | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0600);
+	if (fd >= 0)
+		close(fd);
+	return 0;
+}
+
+/* ---- subscriptions: one UTF-8 name per line ---- */
+
+struct names {
+	char **v;
+	size_t n, cap;
+};
+
+static void
+names_free(struct names *l)
+{
+	for (size_t i = 0; i < l->n; i++)
+		free(l->v[i]);
+	free(l->v);
+	l->v = NULL;
+	l->n = l->cap = 0;
+}
+
+static int
+names_add(struct names *l, const char *s)
+{
+	if (l->n == l->cap) {
+		size_t cap = l->cap ? l->cap * 2 : 32;
+		char **p = realloc(l->v, cap * sizeof *p);
+		if (p == NULL)
+			return -1;
+		l->v = p;
+		l->cap = cap;
+	}
+	if ((l->v[l->n] = strdup(s)) == NULL)
+		return -1;
+	l->n++;
+	return 0;
+}
+
+static int
+names_has(const struct names *l, const char *s)
+{
+	for (size_t i = 0; i < l->n; i++)
+		if (strcmp(l->v[i], s) == 0)
+			return 1;
+	return 0;
+}
+
+static int
+name_cmp(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+static void
+subs_read(struct imap *im, struct names *l)
+{
+	char path[4200], line[MAILNAME_MAX + 2];
+	strf(path, sizeof path, "%s/%s", im->root, SUBSCRIPTIONS);
+	int fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+	FILE *fp = fd >= 0 ? fdopen(fd, "r") : NULL;
+	if (fp == NULL) {
+		if (fd >= 0)
+			close(fd);
+		return;
+	}
+	while (fgets(line, sizeof line, fp) != NULL && l->n < FOLDERS_MAX) {
+		line[strcspn(line, "\n")] = '\0';
+		if (line[0] && utf8_valid(line, strlen(line)) && !names_has(l, line))
+			names_add(l, line);
+	}
+	fclose(fp);
+}
+
+static int
+subs_write(struct imap *im, const struct names *l)
+{
+	char tmp[4200], path[4200];
+	strf(tmp, sizeof tmp, "%s/%s.tmp.%ld", im->root, SUBSCRIPTIONS, (long)getpid());
+	strf(path, sizeof path, "%s/%s", im->root, SUBSCRIPTIONS);
+	FILE *fp = fopen(tmp, "w");
+	if (fp == NULL)
+		return -1;
+	for (size_t i = 0; i < l->n; i++)
+		fprintf(fp, "%s\n", l->v[i]);
+	if (fflush(fp) != 0 || fsync(fileno(fp)) != 0) {
+		fclose(fp);
+		unlink(tmp);
+		return -1;
+	}
+	fclose(fp);
+	if (rename(tmp, path) != 0) {
+		unlink(tmp);
+		return -1;
+	}
+	return 0;
+}
+
+static int
+subs_change(struct imap *im, const char *name, int add)
+{
+	struct names l = { 0 };
+	subs_read(im, &l);
+	size_t out = 0;
+	for (size_t i = 0; i < l.n; i++) {
+		if (strcmp(l.v[i], name) == 0)
+			free(l.v[i]);
+		else
+			l.v[out++] = l.v[i];
+	}
+	l.n = out;
+	int r = 0;
+	if (add)
+		r = names_add(&l, name);
+	if (r == 0)
+		r = subs_write(im, &l);
+	names_free(&l);
+	return r;
+}
+
+int
+imap_user_setup(struct imap *im)
+{
+	char path[4200];
+	if (durable_mkdirs(im->root, 0700) != 0 || maildir_create(im->root) != 0)
+		return -1;
+	strf(path, sizeof path, "%s/%s", im->root, INIT_MARKER);
+	if (access(path, F_OK) == 0)
+		return 0;
+	/* First login: the special-use folders (RFC 6154), subscribed. */
+	for (size_t i = 0; i < sizeof special_folders / sizeof special_folders[0]; i++) {
+		char dir[4200];
+		strf(dir, sizeof dir, "%s/.%s", im->root, special_folders[i]);
+		if (folder_make(dir) != 0)
+			return -1;
+		subs_change(im, special_folders[i], 1);
+	}
+	subs_change(im, "INBOX", 1);
+	int fd = open(path, O_WRONLY | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0600);
+	if (fd < 0)
+		return -1;
+	close(fd);
+	return 0;
+}
+
+/* ---- SELECT / EXAMINE ---- */
+
+static void
+out_all_flags(struct imap *im, int permanent)
+{
+	struct folder *f = im->sel;
+	io_puts(&im->io, "(\\Answered \\Flagged \\Deleted \\Seen \\Draft");
+	for (int i = 0; i < FOLDER_KEYWORDS_MAX; i++)
+		if (f->kw[i])
+			io_printf(&im->io, " %s", f->kw[i]);
+	io_puts(&im->io, permanent ? " \\*)" : ")");
+}
+
+static enum verdict
+select_common(struct imap *im, struct imap_command *c, int readonly)
+{
+	char name[MAILNAME_MAX], dir[4200];
+	if (c->n < 1 || c->n > 2)
+		return verdict(im, V_BAD, "%s needs a mailbox name", c->name);
+	if (im->sel) {
+		folder_close(&im->sel);
+		im->state = STATE_AUTH;
+		io_puts(&im->io, "* OK [CLOSED] Previous mailbox closed\r\n");
+	}
+	free(im->searchres);
+	im->searchres = NULL;
+	im->nsearchres = 0;
+	if (imap_mailbox_arg(im, &c->args[0], name, sizeof name, dir, sizeof dir) != 0)
+		return V_NO;
+	if (!is_folder_dir(dir) || folder_open(&im->sel, dir, name, readonly) != 0)
+		return verdict(im, V_NO, "[NONEXISTENT] Mailbox doesn't exist");
+	struct folder *f = im->sel;
+	im->state = STATE_SELECTED;
+	io_puts(&im->io, "* FLAGS ");
+	out_all_flags(im, 0);
+	io_printf(&im->io, "\r\n* OK [PERMANENTFLAGS ");
+	if (readonly)
+		io_puts(&im->io, "()");
+	else
+		out_all_flags(im, 1);
+	io_printf(&im->io, "] Flags permitted\r\n* %zu EXISTS\r\n", f->n);
+	if (!im->rev2) {
+		io_printf(&im->io, "* %zu RECENT\r\n", f->recent);
+		for (size_t i = 0; i < f->n; i++)
+			if (!(f->m[i].flags & FL_SEEN)) {
+				io_printf(&im->io, "* OK [UNSEEN %zu] First unseen\r\n", i + 1);
+				break;
+			}
+	}
+	io_printf(&im->io, "* OK [UIDVALIDITY %u] UIDs valid\r\n* OK [UIDNEXT %u] Predicted next UID\r\n",
+	    f->uidvalidity, f->uidnext);
+	if (im->rev2) {
+		io_puts(&im->io, "* LIST () \"/\" ");
+		out_mailbox(im, name);
+		io_puts(&im->io, "\r\n");
+	}
+	return verdict(im, V_OK, "[%s] %s completed", readonly ? "READ-ONLY" : "READ-WRITE",
+	    readonly ? "EXAMINE" : "SELECT");
+}
+
+enum verdict
+cmd_select(struct imap *im, struct imap_command *c)
+{
+	return select_common(im, c, 0);
+}
+
+enum verdict
+cmd_examine(struct imap *im, struct imap_command *c)
+{
+	return select_common(im, c, 1);
+}
+
+enum verdict
+cmd_close(struct imap *im, struct imap_command *c)
+{
+	if (c->n != 0)
+		return verdict(im, V_BAD, "CLOSE takes no arguments");
+	if (!im->sel->readonly)
+		imap_do_expunge(im, NULL, 0);
+	folder_close(&im->sel);
+	im->state = STATE_AUTH;
+	return verdict(im, V_OK, "CLOSE completed");
+}
+
+enum verdict
+cmd_unselect(struct imap *im, struct imap_command *c)
+{
+	if (c->n != 0)
+		return verdict(im, V_BAD, "UNSELECT takes no arguments");
+	folder_close(&im->sel);
+	im->state = STATE_AUTH;
+	return verdict(im, V_OK, "UNSELECT completed");
+}
+
+int
+imap_do_expunge(struct imap *im, const struct seqset *uids, int report)
+{
+	struct folder *f = im->sel;
+	int failed = 0;
+	for (size_t i = 0; i < f->n; i++) {
+		struct fmsg *m = &f->m[i];
+		if (!(m->flags & FL_DELETED) || m->gone || (uids && !seqset_contains(uids, m->uid)))
+			continue;
+		if (maildir_remove(f->dir, &m->e) == 0 || errno == ENOENT)
+			m->gone = 1;
+		else
+			failed = 1;
+	}
+	char sub[4200];
+	strf(sub, sizeof sub, "%s/cur", f->dir);
+	durable_fsync_dir(sub);
+	strf(sub, sizeof sub, "%s/new", f->dir);
+	durable_fsync_dir(sub);
+	for (size_t i = f->n; i-- > 0;) {
+		if (!f->m[i].gone)
+			continue;
+		if (report)
+			io_printf(&im->io, "* %zu EXPUNGE\r\n", i + 1);
+		folder_remove_gone(f, i);
+	}
+	return failed ? -1 : 0;
+}
+
+enum verdict
+cmd_expunge(struct imap *im, struct imap_command *c)
+{
+	struct seqset set = { 0 };
+	if (im->sel->readonly)
+		return verdict(im, V_NO, "[READ-ONLY] Mailbox is read-only");
+	if (im->uid_command) {
+		if (c->n != 1 || c->args[0].type != ARG_ATOM ||
+		    seqset_parse(c->args[0].str, im->sel->n ? im->sel->m[im->sel->n - 1].uid : 1,
+		    &set) != 0)
+			return verdict(im, V_BAD, "UID EXPUNGE needs a UID set");
+	} else if (c->n != 0) {
+		return verdict(im, V_BAD, "EXPUNGE takes no arguments");
+	}
+	int r = imap_do_expunge(im, im->uid_command ? &set : NULL, 1);
+	seqset_free(&set);
+	if (r != 0)
+		return verdict(im, V_NO, "[EXPUNGEISSUED] Some messages could not be expunged");
+	return verdict(im, V_OK, "EXPUNGE completed");
+}
+
+/* ---- CREATE / DELETE / RENAME ---- */
+
+static int
+mailbox_name_arg(struct imap *im, const struct imap_arg *a, char *name, char *dir, int create)
+{
+	char tmp[MAILNAME_MAX];
+	const struct imap_arg *use = a;
+	struct imap_arg copy;
+	/* CREATE "a/b/" means "a/b" (RFC 9051 §6.3.4). */
+	if (create && arg_is_string(a) && a->len > 1 && a->str[a->len - 1] == '/' &&
+	    a->len < sizeof tmp) {
+		memcpy(tmp, a->str, a->len - 1);
+		tmp[a->len - 1] = '\0';
+		copy = *a;
+		copy.str = tmp;
+		copy.len = a->len - 1;
+		use = &copy;
+	}
+	return imap_mailbox_arg(im, use, name, MAILNAME_MAX, dir, 4200);
+}
+
+enum verdict
+cmd_create(struct imap *im, struct imap_command *c)
+{
+	char name[MAILNAME_MAX], dir[4200];
+	if (c->n < 1 || c->n > 2)
+		return verdict(im, V_BAD, "CREATE needs a mailbox name");
+	if (mailbox_name_arg(im, &c->args[0], name, dir, 1) != 0)
+		return V_NO;
+	if (strcmp(name, "INBOX") == 0 || is_folder_dir(dir))
+		return verdict(im, V_NO, "[ALREADYEXISTS] Mailbox exists");
+	/* Parents first, so the hierarchy is complete (RFC 9051 §6.3.4). */
+	for (char *p = strchr(name, '/'); p; p = strchr(p + 1, '/')) {
+		char parent[MAILNAME_MAX], pdir[4200];
+		strf(parent, sizeof parent, "%.*s", (int)(p - name), name);
+		if (strcmp(parent, "INBOX") == 0 || imap_mailbox_dir(im, parent, pdir, sizeof pdir) != 0)
+			continue;
+		if (!is_folder_dir(pdir))
+			folder_make(pdir);
+	}
+	if (folder_make(dir) != 0) {
+		log_err("user=%s CREATE %s: %s", im->user, dir, strerror(errno));
+		return verdict(im, V_NO, "[SERVERBUG] Cannot create mailbox");
+	}
+	return verdict(im, V_OK, "CREATE completed");
+}
+
+/* Removes a folder directory: its message subdirectories and files. */
+static int
+remove_tree(const char *dir, int depth)
+{
+	DIR *d = opendir(dir);
+	if (d == NULL)
+		return -1;
+	struct dirent *de;
+	while ((de = readdir(d)) != NULL) {
+		if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0)
+			continue;
+		char path[4600];
+		struct stat st;
+		strf(path, sizeof path, "%s/%s", dir, de->d_name);
+		if (lstat(path, &st) != 0)
+			continue;
+		if (S_ISDIR(st.st_mode) && depth > 0)
+			remove_tree(path, depth - 1);
+		else
+			unlink(path);
+	}
+	closedir(d);
+	return rmdir(dir);
+}
+
+enum verdict
+cmd_delete(struct imap *im, struct imap_command *c)
+{
+	char name[MAILNAME_MAX], dir[4200], trash[4200], uniq[256];
+	if (c->n != 1)
+		return verdict(im, V_BAD, "DELETE needs a mailbox name");
+	if (imap_mailbox_arg(im, &c->args[0], name, sizeof name, dir, sizeof dir) != 0)
+		return V_NO;
+	if (strcmp(name, "INBOX") == 0)
+		return verdict(im, V_NO, "[CANNOT] INBOX cannot be deleted");
+	if (!is_folder_dir(dir))
+		return verdict(im, V_NO, "[NONEXISTENT] Mailbox doesn't exist");
+	if (im->sel && strcmp(im->sel->dir, dir) == 0) {
+		folder_close(&im->sel);
+		im->state = STATE_AUTH;
+	}
+	/* Out of sight at once by one rename, then removed. */
+	if (durable_unique_name(uniq, sizeof uniq) != 0)
+		return verdict(im, V_NO, "[SERVERBUG] Cannot delete mailbox");
+	strf(trash, sizeof trash, "%s/yubin-deleted-%s", im->root, uniq);
+	if (rename(dir, trash) != 0)
+		return verdict(im, V_NO, "[SERVERBUG] Cannot delete mailbox");
+	remove_tree(trash, 1);
+	subs_change(im, name, 0);
+	return verdict(im, V_OK, "DELETE completed");
+}
+
+/* RENAME INBOX: its messages move to the new folder; INBOX stays, empty. */
+static enum verdict
+rename_inbox(struct imap *im, const char *dir)
+{
+	struct maildir_entry *e;
+	size_t n;
+	if (folder_make(dir) != 0 || maildir_scan(im->root, 0, &e, &n) != 0)
+		return verdict(im, V_NO, "[SERVERBUG] Cannot rename INBOX");
+	int failed = 0;
+	for (size_t i = 0; i < n; i++) {
+		char from[4600], to[4600];
+		strf(from, sizeof from, "%s/%s/%s", im->root, e[i].in_new ? "new" : "cur",
+		    e[i].name);
+		strf(to, sizeof to, "%s/%s/%s", dir, e[i].in_new ? "new" : "cur", e[i].name);
+		if (rename(from, to) != 0)
+			failed = 1;
+	}
+	maildir_entries_free(&e, n);
+	char sub[4200];
+	strf(sub, sizeof sub, "%s/cur", dir);
+	durable_fsync_dir(sub);
+	strf(sub, sizeof sub, "%s/new", dir);
+	durable_fsync_dir(sub);
+	if (failed)
+		return verdict(im, V_NO, "[SERVERBUG] Some messages could not be moved");
+	return verdict(im, V_OK, "RENAME completed");
+}
+
+enum verdict
+cmd_rename(struct imap *im, struct imap_command *c)
+{
+	char from[MAILNAME_MAX], to[MAILNAME_MAX], fdir[4200], tdir[4200];
+	if (c->n != 2)
+		return verdict(im, V_BAD, "RENAME needs two mailbox names");
+	if (imap_mailbox_arg(im, &c->args[0], from, sizeof from, fdir, sizeof fdir) != 0 ||
+	    mailbox_name_arg(im, &c->args[1], to, tdir, 1) != 0)
+		return V_NO;
+	if (strcmp(to, "INBOX") == 0 || is_folder_dir(tdir))
+		return verdict(im, V_NO, "[ALREADYEXISTS] Target mailbox exists");
+	if (strcmp(from, "INBOX") == 0)
+		return rename_inbox(im, tdir);
+	if (!is_folder_dir(fdir))
+		return verdict(im, V_NO, "[NONEXISTENT] Mailbox doesn't exist");
+	size_t flen = strlen(from);
+	if (strncmp(to, from, flen) == 0 && to[flen] == '/')
+		return verdict(im, V_NO, "[CANNOT] Cannot rename a mailbox into itself");
+	if (im->sel && strcmp(im->sel->dir, fdir) == 0) {
+		folder_close(&im->sel);
+		im->state = STATE_AUTH;
+	}
+	if (rename(fdir, tdir) != 0)
+		return verdict(im, V_NO, "[SERVERBUG] Cannot rename mailbox");
+	/* Children ".from.x" follow as ".to.x". */
+	char fdisk[MAILNAME_MAX * 3], tdisk[MAILNAME_MAX * 3];
+	mailname_to_disk(from, fdisk, sizeof fdisk);
+	mailname_to_disk(to, tdisk, sizeof tdisk);
+	size_t fl = strlen(fdisk);
+	DIR *d = opendir(im->root);
+	struct names kids = { 0 };
+	struct dirent *de;
+	while (d && (de = readdir(d)) != NULL)
+		if (strncmp(de->d_name, fdisk, fl) == 0 && de->d_name[fl] == '.')
+			names_add(&kids, de->d_name);
+	if (d)
+		closedir(d);
+	for (size_t i = 0; i < kids.n; i++) {
+		char a[4600], b[4600];
+		strf(a, sizeof a, "%s/%s", im->root, kids.v[i]);
+		strf(b, sizeof b, "%s/%s%s", im->root, tdisk, kids.v[i] + fl);
+		if (strlen(tdisk) + strlen(kids.v[i] + fl) <= 255)
+			rename(a, b);
+	}
+	names_free(&kids);
+	durable_fsync_dir(im->root);
+	subs_change(im, from, 0);
+	return verdict(im, V_OK, "RENAME completed");
+}
+
+/* ---- SUBSCRIBE ---- */
+
+static enum verdict
+subscribe_common(struct imap *im, struct imap_command *c, int add)
+{
+	char name[MAILNAME_MAX], dir[4200];
+	if (c->n != 1)
+		return verdict(im, V_BAD, "%s needs a mailbox name", c->name);
+	if (imap_mailbox_arg(im, &c->args[0], name, sizeof name, dir, sizeof dir) != 0)
+		return V_NO;
+	if (add && !is_folder_dir(dir))
+		return verdict(im, V_NO, "[NONEXISTENT] Mailbox doesn't exist");
+	if (subs_change(im, name, add) != 0)
+		return verdict(im, V_NO, "[SERVERBUG] Cannot update subscriptions");
+	return verdict(im, V_OK, "%s completed", c->name);
+}
+
+enum verdict
+cmd_subscribe(struct imap *im, struct imap_command *c)
+{
+	return subscribe_common(im, c, 1);
+}
+
+enum verdict
+cmd_unsubscribe(struct imap *im, struct imap_command *c)
+{
+	return subscribe_common(im, c, 0);
+}
+
+/* ---- STATUS ---- */
+
+struct counts {
+	size_t messages, unseen, deleted, recent;
+	uint64_t size;
+	uint32_t uidnext, uidvalidity;
+};
+
+static int
+folder_counts(struct imap *im, const char *dir, struct counts *k)
+{
+	memset(k, 0, sizeof *k);
+	if (im->sel && strcmp(im->sel->dir, dir) == 0) {
+		struct folder *f = im->sel;
+		folder_sync(f);
+		for (size_t i = 0; i < f->n; i++) {
+			if (f->m[i].gone)
+				continue;
+			k->messages++;
+			k->unseen += !(f->m[i].flags & FL_SEEN);
+			k->deleted += !!(f->m[i].flags & FL_DELETED);
+			k->recent += !!(f->m[i].flags & FL_RECENT);
+			k->size += folder_size(f, i);
+		}
+		k->uidnext = f->uidnext;
+		k->uidvalidity = f->uidvalidity;
+		return 0;
+	}
+	struct maildir_entry *e;
+	size_t n;
+	if (maildir_scan(dir, 0, &e, &n) != 0)
+		return -1;
+	uint32_t *uids = calloc(n ? n : 1, sizeof *uids);
+	int r = uids ? folder_assign_uids(dir, e, n, uids, &k->uidvalidity, &k->uidnext) : -1;
+	for (size_t i = 0; i < n; i++) {
+		unsigned flags;
+		uint32_t kw;
+		folder_parse_letters(e[i].flags, &flags, &kw);
+		k->messages++;
+		k->unseen += !(flags & FL_SEEN);
+		k->deleted += !!(flags & FL_DELETED);
+		k->recent += e[i].in_new;
+		k->size += e[i].vsize ? e[i].vsize : e[i].size;
+	}
+	free(uids);
+	maildir_entries_free(&e, n);
+	return r;
+}
+
+/* Writes "* STATUS name (items)"; -1 if an item is unknown. */
+static int
+status_write(struct imap *im, const char *name, const char *dir, const struct imap_arg *items)
+{
+	struct counts k;
+	for (size_t i = 0; i < items->n; i++) {
+		static const char *const known[] = { "MESSAGES", "UIDNEXT", "UIDVALIDITY", "UNSEEN",
+			"DELETED", "SIZE", "RECENT" };
+		int ok = 0;
+		for (size_t j = 0; j < sizeof known / sizeof known[0]; j++)
+			ok |= arg_is(&items->list[i], known[j]);
+		if (!ok)
+			return -1;
+	}
+	if (folder_counts(im, dir, &k) != 0)
+		return -2;
+	io_puts(&im->io, "* STATUS ");
+	out_mailbox(im, name);
+	io_puts(&im->io, " (");
+	for (size_t i = 0; i < items->n; i++) {
+		const struct imap_arg *a = &items->list[i];
+		const char *sp = i ? " " : "";
+		if (arg_is(a, "MESSAGES"))
+			io_printf(&im->io, "%sMESSAGES %zu", sp, k.messages);
+		else if (arg_is(a, "UIDNEXT"))
+			io_printf(&im->io, "%sUIDNEXT %u", sp, k.uidnext);
+		else if (arg_is(a, "UIDVALIDITY"))
+			io_printf(&im->io, "%sUIDVALIDITY %u", sp, k.uidvalidity);
+		else if (arg_is(a, "UNSEEN"))
+			io_printf(&im->io, "%sUNSEEN %zu", sp, k.unseen);
+		else if (arg_is(a, "DELETED"))
+			io_printf(&im->io, "%sDELETED %zu", sp, k.deleted);
+		else if (arg_is(a, "SIZE"))
+			io_printf(&im->io, "%sSIZE %llu", sp, (unsigned long long)k.size);
+		else if (arg_is(a, "RECENT"))
+			io_printf(&im->io, "%sRECENT %zu", sp, k.recent);
+	}
+	io_puts(&im->io, ")\r\n");
+	return 0;
+}
+
+enum verdict
+cmd_status(struct imap *im, struct imap_command *c)
+{
+	char name[MAILNAME_MAX], dir[4200];
+	if (c->n != 2 || c->args[1].type != ARG_LIST)
+		return verdict(im, V_BAD, "STATUS needs a mailbox and a list of items");
+	if (imap_mailbox_arg(im, &c->args[0], name, sizeof name, dir, sizeof dir) != 0)
+		return V_NO;
+	if (!is_folder_dir(dir))
+		return verdict(im, V_NO, "[NONEXISTENT] Mailbox doesn't exist");
+	int r = status_write(im, name, dir, &c->args[1]);
+	if (r == -1)
+		return verdict(im, V_BAD, "Unknown STATUS item");
+	if (r != 0)
+		return verdict(im, V_NO, "[SERVERBUG] Cannot read mailbox");
+	return verdict(im, V_OK, "STATUS completed");
+}
+
+/* ---- LIST ---- */
+
+/* Wildcard match as an NFA over pattern positions: time O(name × pattern),
+ * no backtracking (S51). '*' matches anything, '%' anything but '/'. */
+static int
+pattern_match(const char *pat, const char *name)
+{
+	size_t m = strlen(pat);
+	unsigned char cur[PATTERN_MAX + 1], next[PATTERN_MAX + 1];
+	if (m > PATTERN_MAX)
+		return 0;
+	memset(cur, 0, m + 1);
+	cur[0] = 1;
+	/* Close over wildcards matching the empty string. */
+	for (size_t i = 0; i < m && cur[i] && (pat[i] == '*' || pat[i] == '%'); i++)
+		cur[i + 1] = 1;
+	for (const char *s = name; *s; s++) {
+		memset(next, 0, m + 1);
+		int any = 0;
+		for (size_t i = 0; i < m; i++) {
+			if (!cur[i])
+				continue;
+			char p = pat[i];
+			if (p == '*' || (p == '%' && *s != '/'))
+				next[i] = 1;
+			else if (p == *s)
+				next[i + 1] = 1;
+		}
+		for (size_t i = 0; i < m; i++)
+			if (next[i] && (pat[i] == '*' || pat[i] == '%'))
+				next[i + 1] = 1;
+		for (size_t i = 0; i <= m; i++)
+			any |= next[i];
+		if (!any)
+			return 0;
+		memcpy(cur, next, m + 1);
+	}
+	return cur[m];
+}
+
+/* All folder names (UTF-8), sorted, INBOX first. */
+static void
+folders_list(struct imap *im, struct names *l)
+{
+	names_add(l, "INBOX");
+	DIR *d = opendir(im->root);
+	struct dirent *de;
+	while (d && (de = readdir(d)) != NULL && l->n < FOLDERS_MAX) {
+		char name[MAILNAME_MAX], dir[4600];
+		if (de->d_name[0] != '.' || mailname_from_disk(de->d_name, name, sizeof name) != 0 ||
+		    strcmp(name, "INBOX") == 0)
+			continue;
+		strf(dir, sizeof dir, "%s/%s", im->root, de->d_name);
+		if (is_folder_dir(dir))
+			names_add(l, name);
+	}
+	if (d)
+		closedir(d);
+	qsort(l->v + 1, l->n - 1, sizeof *l->v, name_cmp);
+}
+
+static int
+has_children(const struct names *all, const char *name)
+{
+	size_t n = strlen(name);
+	for (size_t i = 0; i < all->n; i++)
+		if (strncmp(all->v[i], name, n) == 0 && all->v[i][n] == '/')
+			return 1;
+	return 0;
+}
+
+struct list_opts {
+	int sel_subscribed, sel_special, ret_subscribed, ret_children, ret_special;
+	const struct imap_arg *ret_status;
+	int lsub;
+};
+
+static int
+list_options(struct imap *im, const struct imap_arg *a, struct list_opts *o, int ret)
+{
+	for (size_t i = 0; i < a->n; i++) {
+		const struct imap_arg *x = &a->list[i];
+		if (!ret && arg_is(x, "SUBSCRIBED"))
+			o->sel_subscribed = 1;
+		else if (!ret && arg_is(x, "SPECIAL-USE"))
+			o->sel_special = 1;
+		else if (!ret && (arg_is(x, "REMOTE") || arg_is(x, "RECURSIVEMATCH")))
+			;
+		else if (ret && arg_is(x, "SUBSCRIBED"))
+			o->ret_subscribed = 1;
+		else if (ret && arg_is(x, "CHILDREN"))
+			o->ret_children = 1;
+		else if (ret && arg_is(x, "SPECIAL-USE"))
+			o->ret_special = 1;
+		else if (ret && arg_is(x, "STATUS") && i + 1 < a->n && a->list[i + 1].type == ARG_LIST)
+			o->ret_status = &a->list[++i];
+		else
+			return -1;
+	}
+	(void)im;
+	return 0;
+}
+
+static void
+list_one(struct imap *im, const struct list_opts *o, const char *name, int exists,
+    const struct names *all, const struct names *subs)
+{
+	const char *sep = "";
+	io_printf(&im->io, "* %s (", o->lsub ? "LSUB" : "LIST");
+#define ATTR(s) do { io_printf(&im->io, "%s%s", sep, s); sep = " "; } while (0)
+	if (!exists)
+		ATTR(o->lsub || !im->rev2 ? "\\Noselect" : "\\NonExistent");
+	if (!o->lsub) {
+		ATTR(has_children(all, name) ? "\\HasChildren" : "\\HasNoChildren");
+		const char *su = mailname_special_use(name);
+		if (su)
+			ATTR(su);
+		if ((o->ret_subscribed || o->sel_subscribed) && names_has(subs, name))
+			ATTR("\\Subscribed");
+	}
+#undef ATTR
+	io_puts(&im->io, ") \"/\" ");
+	out_mailbox(im, name);
+	io_puts(&im->io, "\r\n");
+	if (o->ret_status && exists) {
+		char dir[4200];
+		if (imap_mailbox_dir(im, name, dir, sizeof dir) == 0)
+			status_write(im, name, dir, o->ret_status);
+	}
+}
+
+/* Pattern argument → UTF-8 pattern (wildcards kept). */
+static int
+pattern_arg(struct imap *im, const char *ref, const struct imap_arg *a, char *out, size_t size)
+{
+	char raw[PATTERN_MAX * 2];
+	if (!arg_is_string(a) || strlen(ref) + a->len >= sizeof raw / 2)
+		return -1;
+	strf(raw, sizeof raw, "%s%s", ref, a->str);
+	if (im->utf8) {
+		if (!utf8_valid(raw, strlen(raw)) || strlen(raw) >= size)
+			return -1;
+		strf(out, size, "%s", raw);
+		return 0;
+	}
+	if (mutf7_decode(raw, strlen(raw), out, size) != 0)
+		return -1;
+	/* "inbox%" lists INBOX whatever the case. */
+	if (strncasecmp(out, "INBOX", 5) == 0 && strchr("/*%", out[5]))
+		memcpy(out, "INBOX", 5);
+	return 0;
+}
+
+static enum verdict
+list_common(struct imap *im, struct imap_command *c, int lsub)
+{
+	struct list_opts o = { 0 };
+	size_t i = 0;
+	o.lsub = lsub;
+	if (!lsub && c->n > 0 && c->args[0].type == ARG_LIST) {
+		if (list_options(im, &c->args[0], &o, 0) != 0)
+			return verdict(im, V_BAD, "Unknown LIST selection option");
+		i++;
+	}
+	if (c->n < i + 2 || !arg_is_string(&c->args[i]))
+		return verdict(im, V_BAD, "%s needs a reference and a pattern", c->name);
+	const struct imap_arg *ref = &c->args[i], *pats = &c->args[i + 1];
+	size_t npats = 1;
+	if (pats->type == ARG_LIST) {
+		npats = pats->n;
+		pats = pats->list;
+	}
+	i += 2;
+	if (!lsub && i + 1 < c->n + 1 && i < c->n) {
+		if (!arg_is(&c->args[i], "RETURN") || i + 1 >= c->n || c->args[i + 1].type != ARG_LIST ||
+		    list_options(im, &c->args[i + 1], &o, 1) != 0)
+			return verdict(im, V_BAD, "Invalid LIST return options");
+		i += 2;
+	}
+	if (i != c->n)
+		return verdict(im, V_BAD, "Too many arguments");
+	char refname[MAILNAME_MAX] = "";
+	if (ref->len > 0) {
+		if (ref->len >= sizeof refname)
+			return verdict(im, V_OK, "%s completed", c->name);
+		memcpy(refname, ref->str, ref->len + 1);
+	}
+	/* LIST "" "": the hierarchy delimiter. */
+	if (!lsub && npats == 1 && arg_is_string(&pats[0]) && pats[0].len == 0) {
+		io_puts(&im->io, "* LIST (\\Noselect) \"/\" \"\"\r\n");
+		return verdict(im, V_OK, "LIST completed");
+	}
+	struct names all = { 0 }, subs = { 0 }, cand = { 0 };
+	folders_list(im, &all);
+	subs_read(im, &subs);
+	/* Candidates: folders, subscribed names, and parents that hold children. */
+	const struct names *src = (lsub || o.sel_subscribed) ? &subs : &all;
+	for (size_t k = 0; k < src->n; k++) {
+		if (!names_has(&cand, src->v[k]))
+			names_add(&cand, src->v[k]);
+		for (char *p = strchr(src->v[k], '/'); p && !lsub; p = strchr(p + 1, '/')) {
+			char parent[MAILNAME_MAX];
+			strf(parent, sizeof parent, "%.*s", (int)(p - src->v[k]), src->v[k]);
+			if (!names_has(&cand, parent))
+				names_add(&cand, parent);
+		}
+	}
+	if (cand.n > 1)
+		qsort(cand.v, cand.n, sizeof *cand.v, name_cmp);
+	for (size_t k = 0; k < cand.n; k++) {
+		const char *name = cand.v[k];
+		int match = 0;
+		for (size_t p = 0; p < npats && !match; p++) {
+			char pat[PATTERN_MAX + 1];
+			if (pattern_arg(im, refname, &pats[p], pat, sizeof pat) == 0)
+				match = pattern_match(pat, name);
+		}
+		if (!match)
+			continue;
+		int exists = names_has(&all, name);
+		if (lsub && !exists && !names_has(&subs, name))
+			continue;
+		if (o.sel_special && !mailname_special_use(name))
+			continue;
+		list_one(im, &o, name, exists, &all, &subs);
+	}
+	names_free(&all);
+	names_free(&subs);
+	names_free(&cand);
+	return verdict(im, V_OK, "%s completed", c->name);
+}
+
+enum verdict
+cmd_list(struct imap *im, struct imap_command *c)
+{
+	return list_common(im, c, 0);
+}
+
+enum verdict
+cmd_lsub(struct imap *im, struct imap_command *c)
+{
+	return list_common(im, c, 1);
+}
+
+enum verdict
+cmd_namespace(struct imap *im, struct imap_command *c)
+{
+	if (c->n != 0)
+		return verdict(im, V_BAD, "NAMESPACE takes no arguments");
+	io_puts(&im->io, "* NAMESPACE ((\"\" \"/\")) NIL NIL\r\n");
+	return verdict(im, V_OK, "NAMESPACE completed");
+}

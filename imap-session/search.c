@@ -1,0 +1,467 @@
+/*
+ * search.c — SEARCH and UID SEARCH (RFC 9051 §6.4.4) with ESEARCH return
+ * options (RFC 4731) and SEARCHRES "$" (RFC 5182).
+ *
+ * Keys are parsed into a tree first (depth bounded, S32), then evaluated
+ * per message; message content is parsed only for keys that need it.
+ */
+#include <ctype.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <time.h>
+
+#include "imap.h"
+#include "mime.h"
+#include "render.h"
+
+/* NOT/OR/parentheses nesting (S32). */
+#define SEARCH_DEPTH_MAX 32
+
+enum sk {
+	SK_ALL, SK_FLAG, SK_UNFLAG, SK_NEW, SK_OLD, SK_KEYWORD, SK_UNKEYWORD, SK_HEADER,
+	SK_BODY, SK_TEXT, SK_BEFORE, SK_ON, SK_SINCE, SK_SENTBEFORE, SK_SENTON, SK_SENTSINCE,
+	SK_LARGER, SK_SMALLER, SK_UIDSET, SK_SEQSET, SK_SAVED_SEQ, SK_SAVED_UID, SK_NOT, SK_OR,
+	SK_AND, SK_NONE,
+};
+
+struct snode {
+	enum sk t;
+	unsigned flag;
+	int kw;
+	const char *field, *str;
+	time_t day;            /* days since the epoch */
+	uint64_t num;
+	struct seqset set;
+	struct snode *a, *b;   /* NOT: a; OR: a, b */
+	struct snode **kids;   /* AND */
+	size_t n;
+};
+
+struct sparse {
+	struct imap *im;
+	const struct imap_arg *args;
+	size_t n, i;
+	const char *err;
+};
+
+static void
+snode_free(struct snode *s)
+{
+	if (s == NULL)
+		return;
+	snode_free(s->a);
+	snode_free(s->b);
+	for (size_t i = 0; i < s->n; i++)
+		snode_free(s->kids[i]);
+	free(s->kids);
+	seqset_free(&s->set);
+	free(s);
+}
+
+/* "1-Feb-1994" → days since the epoch. */
+static int
+parse_day(const char *s, time_t *day)
+{
+	static const char *const mon[] = { "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul",
+		"Aug", "Sep", "Oct", "Nov", "Dec" };
+	int d, y;
+	char m[4], extra;
+	if (sscanf(s, "%2d-%3[A-Za-z]-%4d%c", &d, m, &y, &extra) != 3)
+		return -1;
+	int i;
+	for (i = 0; i < 12 && strcasecmp(m, mon[i]) != 0; i++)
+		;
+	if (i == 12 || d < 1 || d > 31 || y < 1900 || y > 9999)
+		return -1;
+	struct tm tm = { 0 };
+	tm.tm_mday = d;
+	tm.tm_mon = i;
+	tm.tm_year = y - 1900;
+	*day = timegm(&tm) / 86400;
+	return 0;
+}
+
+static struct snode *parse_key(struct sparse *p, int depth);
+
+static const struct imap_arg *
+next_arg(struct sparse *p)
+{
+	return p->i < p->n ? &p->args[p->i++] : NULL;
+}
+
+static struct snode *
+fail(struct sparse *p, struct snode *s, const char *why)
+{
+	if (p->err == NULL)
+		p->err = why;
+	snode_free(s);
+	return NULL;
+}
+
+static int
+add_kid(struct snode *and, struct snode *k)
+{
+	struct snode **v = realloc(and->kids, (and->n + 1) * sizeof *v);
+	if (v == NULL)
+		return -1;
+	and->kids = v;
+	and->kids[and->n++] = k;
+	return 0;
+}
+
+/* A parenthesised list or the top level: an AND of keys. */
+static struct snode *
+parse_and(struct sparse *p, const struct imap_arg *args, size_t n, int depth)
+{
+	struct sparse sub = { p->im, args, n, 0, NULL };
+	struct snode *and = calloc(1, sizeof *and);
+	if (and == NULL)
+		return fail(p, NULL, "Out of memory");
+	and->t = SK_AND;
+	if (n == 0)
+		return fail(p, and, "Empty search key list");
+	while (sub.i < sub.n) {
+		struct snode *k = parse_key(&sub, depth);
+		if (k == NULL || add_kid(and, k) != 0) {
+			snode_free(k);
+			p->err = sub.err ? sub.err : "Out of memory";
+			return fail(p, and, p->err);
+		}
+	}
+	return and;
+}
+
+static int
+is_set_arg(const struct imap_arg *a)
+{
+	return a->type == ARG_ATOM &&
+	    (isdigit((unsigned char)a->str[0]) || a->str[0] == '*' || strcmp(a->str, "$") == 0);
+}
+
+static struct snode *
+parse_key(struct sparse *p, int depth)
+{
+	static const struct { const char *name; enum sk t; unsigned flag; } flagkeys[] = {
+		{ "ANSWERED", SK_FLAG, FL_ANSWERED }, { "DELETED", SK_FLAG, FL_DELETED },
+		{ "DRAFT", SK_FLAG, FL_DRAFT }, { "FLAGGED", SK_FLAG, FL_FLAGGED },
+		{ "SEEN", SK_FLAG, FL_SEEN }, { "RECENT", SK_FLAG, FL_RECENT },
+		{ "UNANSWERED", SK_UNFLAG, FL_ANSWERED }, { "UNDELETED", SK_UNFLAG, FL_DELETED },
+		{ "UNDRAFT", SK_UNFLAG, FL_DRAFT }, { "UNFLAGGED", SK_UNFLAG, FL_FLAGGED },
+		{ "UNSEEN", SK_UNFLAG, FL_SEEN }, { "NEW", SK_NEW, 0 }, { "OLD", SK_OLD, 0 },
+		{ "ALL", SK_ALL, 0 },
+	};
+	static const struct { const char *name; const char *field; } hdrkeys[] = {
+		{ "BCC", "Bcc" }, { "CC", "Cc" }, { "FROM", "From" }, { "SUBJECT", "Subject" },
+		{ "TO", "To" },
+	};
+	static const struct { const char *name; enum sk t; } datekeys[] = {
+		{ "BEFORE", SK_BEFORE }, { "ON", SK_ON }, { "SINCE", SK_SINCE },
+		{ "SENTBEFORE", SK_SENTBEFORE }, { "SENTON", SK_SENTON }, { "SENTSINCE", SK_SENTSINCE },
+	};
+	if (depth > SEARCH_DEPTH_MAX)
+		return fail(p, NULL, "Search keys nested too deep");
+	const struct imap_arg *a = next_arg(p), *x;
+	if (a == NULL)
+		return fail(p, NULL, "Missing search key");
+	if (a->type == ARG_LIST)
+		return parse_and(p, a->list, a->n, depth + 1);
+	struct snode *s = calloc(1, sizeof *s);
+	if (s == NULL)
+		return fail(p, NULL, "Out of memory");
+	if (is_set_arg(a)) {
+		if (strcmp(a->str, "$") == 0) {
+			s->t = SK_SAVED_SEQ;
+			return s;
+		}
+		s->t = SK_SEQSET;
+		struct folder *f = p->im->sel;
+		if (seqset_parse(a->str, f->n ? (uint32_t)f->n : 1, &s->set) != 0)
+			return fail(p, s, "Invalid sequence set");
+		return s;
+	}
+	if (a->type != ARG_ATOM)
+		return fail(p, s, "Invalid search key");
+	for (size_t i = 0; i < sizeof flagkeys / sizeof flagkeys[0]; i++)
+		if (arg_is(a, flagkeys[i].name)) {
+			s->t = flagkeys[i].t;
+			s->flag = flagkeys[i].flag;
+			return s;
+		}
+	for (size_t i = 0; i < sizeof hdrkeys / sizeof hdrkeys[0]; i++)
+		if (arg_is(a, hdrkeys[i].name)) {
+			if ((x = next_arg(p)) == NULL || !arg_is_string(x))
+				return fail(p, s, "Missing search string");
+			s->t = SK_HEADER;
+			s->field = hdrkeys[i].field;
+			s->str = x->str;
+			return s;
+		}
+	for (size_t i = 0; i < sizeof datekeys / sizeof datekeys[0]; i++)
+		if (arg_is(a, datekeys[i].name)) {
+			if ((x = next_arg(p)) == NULL || !arg_is_string(x) || parse_day(x->str, &s->day) != 0)
+				return fail(p, s, "Invalid date");
+			s->t = datekeys[i].t;
+			return s;
+		}
+	if (arg_is(a, "HEADER")) {
+		const struct imap_arg *f = next_arg(p);
+		if (f == NULL || !arg_is_string(f) || (x = next_arg(p)) == NULL || !arg_is_string(x))
+			return fail(p, s, "HEADER needs a field and a string");
+		s->t = SK_HEADER;
+		s->field = f->str;
+		s->str = x->str;
+		return s;
+	}
+	if (arg_is(a, "BODY") || arg_is(a, "TEXT")) {
+		if ((x = next_arg(p)) == NULL || !arg_is_string(x))
+			return fail(p, s, "Missing search string");
+		s->t = arg_is(a, "BODY") ? SK_BODY : SK_TEXT;
+		s->str = x->str;
+		return s;
+	}
+	if (arg_is(a, "KEYWORD") || arg_is(a, "UNKEYWORD")) {
+		if ((x = next_arg(p)) == NULL || x->type != ARG_ATOM)
+			return fail(p, s, "Missing keyword");
+		s->t = arg_is(a, "KEYWORD") ? SK_KEYWORD : SK_UNKEYWORD;
+		s->kw = folder_keyword(p->im->sel, x->str, 0);
+		return s;
+	}
+	if (arg_is(a, "LARGER") || arg_is(a, "SMALLER")) {
+		char *end;
+		if ((x = next_arg(p)) == NULL || x->type != ARG_ATOM || !isdigit((unsigned char)x->str[0]))
+			return fail(p, s, "Missing number");
+		errno = 0;
+		s->num = strtoull(x->str, &end, 10);
+		if (*end || errno || s->num > 4294967295ULL)
+			return fail(p, s, "Invalid number");
+		s->t = arg_is(a, "LARGER") ? SK_LARGER : SK_SMALLER;
+		return s;
+	}
+	if (arg_is(a, "UID")) {
+		struct folder *f = p->im->sel;
+		if ((x = next_arg(p)) == NULL || !is_set_arg(x))
+			return fail(p, s, "Invalid UID set");
+		if (strcmp(x->str, "$") == 0) {
+			s->t = SK_SAVED_UID;
+			return s;
+		}
+		s->t = SK_UIDSET;
+		if (seqset_parse(x->str, f->n ? f->m[f->n - 1].uid : 1, &s->set) != 0)
+			return fail(p, s, "Invalid UID set");
+		return s;
+	}
+	if (arg_is(a, "NOT")) {
+		s->t = SK_NOT;
+		if ((s->a = parse_key(p, depth + 1)) == NULL)
+			return fail(p, s, NULL);
+		return s;
+	}
+	if (arg_is(a, "OR")) {
+		s->t = SK_OR;
+		if ((s->a = parse_key(p, depth + 1)) == NULL || (s->b = parse_key(p, depth + 1)) == NULL)
+			return fail(p, s, NULL);
+		return s;
+	}
+	return fail(p, s, "Unknown search key");
+}
+
+struct seval {
+	struct imap *im;
+	size_t idx;
+};
+
+static int
+saved_has(struct imap *im, uint32_t uid)
+{
+	for (size_t i = 0; i < im->nsearchres; i++)
+		if (im->searchres[i] == uid)
+			return 1;
+	return 0;
+}
+
+static int
+eval(struct seval *e, const struct snode *s)
+{
+	struct folder *f = e->im->sel;
+	struct fmsg *m = &f->m[e->idx];
+	const struct mime_message *mm;
+	time_t t;
+	switch (s->t) {
+	case SK_ALL:
+		return 1;
+	case SK_NONE:
+		return 0;
+	case SK_FLAG:
+		return (m->flags & s->flag) != 0;
+	case SK_UNFLAG:
+		return (m->flags & s->flag) == 0;
+	case SK_NEW:
+		return (m->flags & FL_RECENT) && !(m->flags & FL_SEEN);
+	case SK_OLD:
+		return !(m->flags & FL_RECENT);
+	case SK_KEYWORD:
+		return s->kw >= 0 && (m->keywords & (1u << s->kw));
+	case SK_UNKEYWORD:
+		return s->kw < 0 || !(m->keywords & (1u << s->kw));
+	case SK_HEADER:
+	case SK_BODY:
+	case SK_TEXT:
+		mm = folder_mime(f, e->idx);
+		if (mm == NULL)
+			return 0;
+		if (s->t == SK_HEADER)
+			return render_search_header(mm, s->field, s->str) == 1;
+		return (s->t == SK_BODY ? render_search_body(mm, s->str)
+		    : render_search_text(mm, s->str)) == 1;
+	case SK_BEFORE:
+	case SK_ON:
+	case SK_SINCE:
+		t = folder_internaldate(f, e->idx) / 86400;
+		return s->t == SK_BEFORE ? t < s->day : s->t == SK_ON ? t == s->day : t >= s->day;
+	case SK_SENTBEFORE:
+	case SK_SENTON:
+	case SK_SENTSINCE:
+		mm = folder_mime(f, e->idx);
+		t = mm ? render_date(mm) : -1;
+		if (t == -1)
+			t = folder_internaldate(f, e->idx);
+		t /= 86400;
+		return s->t == SK_SENTBEFORE ? t < s->day : s->t == SK_SENTON ? t == s->day
+		    : t >= s->day;
+	case SK_LARGER:
+		return folder_size(f, e->idx) > s->num;
+	case SK_SMALLER:
+		return folder_size(f, e->idx) < s->num;
+	case SK_UIDSET:
+		return seqset_contains(&s->set, m->uid);
+	case SK_SEQSET:
+		return seqset_contains(&s->set, (uint32_t)(e->idx + 1));
+	case SK_SAVED_SEQ:
+	case SK_SAVED_UID:
+		return saved_has(e->im, m->uid);
+	case SK_NOT:
+		return !eval(e, s->a);
+	case SK_OR:
+		return eval(e, s->a) || eval(e, s->b);
+	case SK_AND:
+		for (size_t i = 0; i < s->n; i++)
+			if (!eval(e, s->kids[i]))
+				return 0;
+		return 1;
+	}
+	return 0;
+}
+
+enum ret { RET_MIN = 1, RET_MAX = 2, RET_ALL = 4, RET_COUNT = 8, RET_SAVE = 16 };
+
+static void
+out_set(struct io *io, const uint32_t *v, size_t n)
+{
+	for (size_t i = 0; i < n;) {
+		size_t j = i;
+		while (j + 1 < n && v[j + 1] == v[j] + 1)
+			j++;
+		io_printf(io, "%s%u", i ? "," : "", v[i]);
+		if (j > i)
+			io_printf(io, ":%u", v[j]);
+		i = j + 1;
+	}
+}
+
+enum verdict
+cmd_search(struct imap *im, struct imap_command *c)
+{
+	struct folder *f = im->sel;
+	size_t i = 0;
+	unsigned ret = 0;
+	int esearch = 0;
+	if (i + 1 < c->n && arg_is(&c->args[i], "RETURN") && c->args[i + 1].type == ARG_LIST) {
+		const struct imap_arg *r = &c->args[i + 1];
+		esearch = 1;
+		for (size_t k = 0; k < r->n; k++) {
+			const struct imap_arg *o = &r->list[k];
+			if (arg_is(o, "MIN"))
+				ret |= RET_MIN;
+			else if (arg_is(o, "MAX"))
+				ret |= RET_MAX;
+			else if (arg_is(o, "ALL"))
+				ret |= RET_ALL;
+			else if (arg_is(o, "COUNT"))
+				ret |= RET_COUNT;
+			else if (arg_is(o, "SAVE"))
+				ret |= RET_SAVE;
+			else
+				return verdict(im, V_BAD, "Unknown RETURN option");
+		}
+		if ((ret & ~RET_SAVE) == 0 && !(ret & RET_SAVE))
+			ret = RET_ALL;
+		i += 2;
+	}
+	if (i + 1 < c->n && arg_is(&c->args[i], "CHARSET")) {
+		const struct imap_arg *cs = &c->args[i + 1];
+		if (!arg_is_string(cs) || (strcasecmp(cs->str, "UTF-8") != 0 &&
+		    strcasecmp(cs->str, "US-ASCII") != 0))
+			return verdict(im, V_NO, "[BADCHARSET (UTF-8 US-ASCII)] Unsupported charset");
+		i += 2;
+	}
+	struct sparse p = { im, NULL, 0, 0, NULL };
+	struct snode *prog = parse_and(&p, c->args + i, c->n - i, 0);
+	if (prog == NULL)
+		return verdict(im, V_BAD, "%s", p.err ? p.err : "Invalid search");
+	uint32_t *res = malloc((f->n ? f->n : 1) * sizeof *res);
+	size_t n = 0;
+	if (res == NULL) {
+		snode_free(prog);
+		return verdict(im, V_NO, "[SERVERBUG] Out of memory");
+	}
+	struct seval e = { im, 0 };
+	for (e.idx = 0; e.idx < f->n; e.idx++)
+		if (!f->m[e.idx].gone && eval(&e, prog))
+			res[n++] = im->uid_command ? f->m[e.idx].uid : (uint32_t)(e.idx + 1);
+	snode_free(prog);
+	if (ret & RET_SAVE) {
+		free(im->searchres);
+		im->searchres = malloc((n ? n : 1) * sizeof *im->searchres);
+		im->nsearchres = 0;
+		for (size_t k = 0; im->searchres && k < n; k++) {
+			uint32_t uid = im->uid_command ? res[k] : f->m[res[k] - 1].uid;
+			/* With MIN or MAX only, only those are saved (RFC 5182 §2.4). */
+			if ((ret & (RET_MIN | RET_MAX)) && !(ret & (RET_ALL | RET_COUNT)) &&
+			    !((ret & RET_MIN) && k == 0) && !((ret & RET_MAX) && k == n - 1))
+				continue;
+			im->searchres[im->nsearchres++] = uid;
+		}
+	}
+	if (!esearch && im->rev2) {
+		esearch = 1;
+		ret = RET_ALL;
+	}
+	if (!esearch) {
+		io_puts(&im->io, "* SEARCH");
+		for (size_t k = 0; k < n; k++)
+			io_printf(&im->io, " %u", res[k]);
+		io_puts(&im->io, "\r\n");
+	} else if (ret != RET_SAVE) {
+		io_puts(&im->io, "* ESEARCH (TAG ");
+		out_string(&im->io, c->tag, strlen(c->tag));
+		io_puts(&im->io, ")");
+		if (im->uid_command)
+			io_puts(&im->io, " UID");
+		if ((ret & RET_MIN) && n)
+			io_printf(&im->io, " MIN %u", res[0]);
+		if ((ret & RET_MAX) && n)
+			io_printf(&im->io, " MAX %u", res[n - 1]);
+		if ((ret & RET_ALL) && n) {
+			io_puts(&im->io, " ALL ");
+			out_set(&im->io, res, n);
+		}
+		if (ret & RET_COUNT)
+			io_printf(&im->io, " COUNT %zu", n);
+		io_puts(&im->io, "\r\n");
+	}
+	free(res);
+	return verdict(im, V_OK, "%s completed", c->name);
+}
