@@ -131,10 +131,15 @@ maildir_prepare(const char *dir, const char *prefix, size_t prefix_len,
 		close_keep_errno(tfd);
 		return -1;
 	}
-	if (write_message(fd, prefix, prefix_len, msg_fd, msg_len, &size, &vsize) != 0 ||
-	    fsync(fd) != 0 || close(fd) != 0) {
-		int saved = errno;
-		close(fd);  /* may be closed already: EBADF is harmless */
+	int r = write_message(fd, prefix, prefix_len, msg_fd, msg_len, &size, &vsize) == 0 &&
+	    fsync(fd) == 0 ? 0 : -1;
+	int saved = errno;
+	/* close() can report a deferred write error (NFS): it counts too. */
+	if (close(fd) != 0 && r == 0) {
+		r = -1;
+		saved = errno;
+	}
+	if (r != 0) {
 		unlinkat(tfd, name, 0);
 		close(tfd);
 		errno = saved;
