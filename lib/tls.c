@@ -24,6 +24,7 @@
 
 #include <arpa/inet.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <gnutls/gnutls.h>
 #include <gnutls/x509.h>
 #include <poll.h>
@@ -32,11 +33,15 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
 #include "bounds.h"
 
+/* A certificate chain or key file larger than this is not one (bounds
+ * every read; real chains are a few KiB). */
+#define TLS_PEM_FILE_MAX (1024 * 1024)
 /* Sending close_notify at the end should not hold a process that long. */
 #define TLS_BYE_TIMEOUT_MS 2000
 
@@ -319,6 +324,103 @@ tls_destroy(struct tls *t)
 	free(t);
 }
 
+/* Reads a whole PEM file, at most TLS_PEM_FILE_MAX bytes. Returns 0, or -1
+ * with errno. The caller wipes and frees out->data. */
+static int
+tls_read_file(const char *path, gnutls_datum_t *out)
+{
+	int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+	if (fd < 0)
+		return -1;
+	struct stat st;
+	int e = 0;
+	if (fstat(fd, &st) < 0)
+		e = errno;
+	else if (!S_ISREG(st.st_mode))
+		e = EINVAL;
+	else if (st.st_size > TLS_PEM_FILE_MAX)
+		e = EFBIG;
+	if (e) {
+		close(fd);
+		errno = e;
+		return -1;
+	}
+	size_t size = (size_t)st.st_size, len = 0;
+	unsigned char *buf = malloc(size + 1);
+	while (buf && len < size) {
+		ssize_t n = read(fd, buf + len, size - len);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			break;
+		len += (size_t)n;
+	}
+	close(fd);
+	if (!buf) {
+		errno = ENOMEM;
+		return -1;
+	}
+	buf[len] = '\0';
+	out->data = buf;
+	out->size = (unsigned)len;
+	return 0;
+}
+
+static void
+tls_wipe_datum(gnutls_datum_t *d)
+{
+	if (d->data) {
+		explicit_bzero(d->data, d->size);
+		free(d->data);
+	}
+	d->data = NULL;
+}
+
+/* Parses the chain and the key ourselves rather than with
+ * gnutls_certificate_set_x509_key_file2, whose error path for a truncated
+ * chain leaks (GnuTLS 3.7), and so every file read is bounded. GnuTLS then
+ * checks that the key matches the first certificate. */
+static int
+tls_load_keypair(struct tls *t, const char *cert_path, const char *key_path,
+    char *err, size_t errsize)
+{
+	gnutls_datum_t cert = { NULL, 0 }, key = { NULL, 0 };
+	gnutls_x509_crt_t *crts = NULL;
+	unsigned n_crts = 0;
+	gnutls_x509_privkey_t pkey = NULL;
+	int r = -1;
+	const char *what = cert_path;
+	if (tls_read_file(cert_path, &cert) < 0 || (what = key_path, tls_read_file(key_path, &key) < 0)) {
+		snprintf(err, errsize, "cannot read %s: %s", what, strerror(errno));
+		goto out;
+	}
+	r = gnutls_x509_crt_list_import2(&crts, &n_crts, &cert, GNUTLS_X509_FMT_PEM, 0);
+	if (r < 0 || n_crts == 0) {
+		snprintf(err, errsize, "tls_cert %s: %s", cert_path,
+		    r < 0 ? gnutls_strerror(r) : "no certificate");
+		r = -1;
+		goto out;
+	}
+	if ((r = gnutls_x509_privkey_init(&pkey)) < 0 ||
+	    (r = gnutls_x509_privkey_import2(pkey, &key, GNUTLS_X509_FMT_PEM, NULL, 0)) < 0) {
+		snprintf(err, errsize, "tls_key %s: %s", key_path, gnutls_strerror(r));
+		goto out;
+	}
+	r = gnutls_certificate_set_x509_key(t->cred, crts, n_crts, pkey);
+	if (r < 0)
+		snprintf(err, errsize, "tls_cert %s / tls_key %s: %s", cert_path, key_path,
+		    gnutls_strerror(r));
+out:
+	for (unsigned i = 0; i < n_crts; i++)
+		gnutls_x509_crt_deinit(crts[i]);
+	gnutls_free(crts);
+	if (pkey)
+		gnutls_x509_privkey_deinit(pkey);
+	tls_wipe_datum(&cert);
+	tls_wipe_datum(&key);
+	return r < 0 ? -1 : 0;
+}
+
 struct tls *
 tls_server_new(const struct conf *conf, char *err, size_t errsize)
 {
@@ -336,14 +438,8 @@ tls_server_new(const struct conf *conf, char *err, size_t errsize)
 		snprintf(err, errsize, "TLS credentials: %s", gnutls_strerror(r));
 		goto fail;
 	}
-	/* Reads both files now; checks that key and certificate match. */
-	r = gnutls_certificate_set_x509_key_file2(t->cred, conf->tls_cert, conf->tls_key,
-	    GNUTLS_X509_FMT_PEM, NULL, 0);
-	if (r < 0) {
-		snprintf(err, errsize, "cannot load tls_cert %s / tls_key %s: %s",
-		    conf->tls_cert, conf->tls_key, gnutls_strerror(r));
+	if (tls_load_keypair(t, conf->tls_cert, conf->tls_key, err, errsize) < 0)
 		goto fail;
-	}
 	gnutls_certificate_set_known_dh_params(t->cred, GNUTLS_SEC_PARAM_MEDIUM);
 	if (tls_session_init(t, GNUTLS_SERVER, conf->tls_priority, err, errsize) < 0)
 		goto fail;
