@@ -117,6 +117,20 @@
  * (S41, S47). */
 #define POP3_LINE_SKIP_MAX 16384
 
+/* MIME parsing (S38). Dovecot's limits (src/lib-mail/message-parser.h):
+ * 100 nested parts, 10,000 parts in all; past them the rest is one opaque
+ * leaf. Header fields kept per part and per message (they are still part
+ * of the header block, only not indexed), parameters per Content-* field
+ * (CVE-2026-27859: 100,000 RFC 2231 parameters), addresses per header
+ * (CVE-2026-27852), and a ceiling for the parser's memory. */
+#define MIME_DEPTH_MAX 100
+#define MIME_PARTS_MAX 10000
+#define MIME_HEADERS_MAX 10000
+#define MIME_HEADERS_TOTAL_MAX 100000
+#define MIME_PARAMS_MAX 256
+#define MIME_ADDRESSES_MAX 10000
+#define MIME_ARENA_MAX (256u * 1024 * 1024)
+
 /* Maildir tmp/ files older than this are leftovers of killed deliveries:
  * 36 h, as cr.yp.to/proto/maildir.html says (S63). */
 #define MAILDIR_TMP_MAX_AGE_SEC (36 * 3600)

@@ -1,17 +1,17 @@
 /*
  * mime.h — MIME message parser (RFC 2045-2049, RFC 2231 parameters, RFC 2047
- * encoded words) behind IMAP ENVELOPE, BODYSTRUCTURE, BODY[section], BINARY,
- * SEARCH and bounces.
+ * encoded words, RFC 5322 addresses and dates) behind IMAP ENVELOPE,
+ * BODYSTRUCTURE, BODY[section], BINARY, SEARCH and bounces.
  *
  * mime_message_parse() builds a tree of parts over the caller's bytes; it
  * never copies the message, so the caller keeps data alive until
- * mime_message_free(). Parsing is bounded (S38): MIME_DEPTH_MAX nesting,
- * MIME_PARTS_MAX parts, MIME_HEADERS_MAX header fields per part,
- * MIME_PARAMS_MAX parameters per field; past a limit the rest of the
- * content is one opaque text/plain leaf. Time is linear in the input.
+ * mime_message_free(). The part boundaries, sizes and line counts follow
+ * Dovecot's message parser, so IMAP output matches Dovecot byte for byte.
  *
- * Header values returned here are raw (unfolded but not decoded), as
- * ENVELOPE and BODYSTRUCTURE need them; mime_decode_*() decode for SEARCH.
+ * Bounded (S38): MIME_DEPTH_MAX nesting, MIME_PARTS_MAX parts (past either,
+ * the rest is one opaque leaf), MIME_HEADERS_MAX header fields kept per
+ * part, MIME_PARAMS_MAX parameters per field, MIME_ADDRESSES_MAX addresses
+ * per field. Time is linear in the input.
  */
 #ifndef YUBIN_MIME_H
 #define YUBIN_MIME_H
@@ -19,15 +19,17 @@
 #include <stddef.h>
 #include <time.h>
 
-/* One "name=value" of Content-Type or Content-Disposition, with RFC 2231
- * continuations merged. name is lower-case; value is unquoted. */
+/* One "name=value" of Content-Type or Content-Disposition with RFC 2231
+ * continuations merged as Dovecot does ("name*" keeps the charset'lang'
+ * prefix and %-encoding). Both strings are NUL-terminated. */
 struct mime_param {
 	const char *name;
 	const char *value;
 };
 
-/* One header field: name and raw value point into the message bytes (the
- * value still folded, without the final CRLF). */
+/* One header field. name and value point into the message; value starts
+ * after the colon and the white space that follows it, and ends before the
+ * final line end; continuation lines are still inside (folded). */
 struct mime_header {
 	const unsigned char *name;
 	size_t name_len;
@@ -35,80 +37,112 @@ struct mime_header {
 	size_t value_len;
 };
 
-struct mime_message;
+enum mime_part_flags {
+	MIME_PART_MULTIPART = 1 << 0,
+	MIME_PART_RFC822 = 1 << 1,    /* message/rfc822: one child, the message */
+	MIME_PART_TEXT = 1 << 2,
+	MIME_PART_IS_MIME = 1 << 3,   /* Content-* headers count */
+	MIME_PART_DIGEST = 1 << 4,    /* multipart/digest: children default to message/rfc822 */
+};
 
-/* A node of the tree. Offsets are into the message bytes. Strings are
- * NUL-terminated, owned by the message, NULL where the header is absent. */
+/* A node of the tree. Offsets index the top-level message bytes. "vsize" is
+ * the size with every bare LF counted as CRLF (what IMAP reports); "lines"
+ * counts LFs. Strings are NUL-terminated, owned by the message, NULL where
+ * the header is absent. */
 struct mime_part {
 	struct mime_part *parent;
-	struct mime_part *children;   /* multipart: first child */
+	struct mime_part *children;   /* multipart parts, or the message of message/rfc822 */
 	struct mime_part *next;       /* next sibling */
-	struct mime_message *message; /* message/rfc822 (or global): the enclosed message */
+	unsigned int flags;           /* enum mime_part_flags */
+	unsigned int truncated;       /* a limit was hit: the body is one opaque leaf */
 
-	size_t hdr_off, hdr_len;      /* header block, including the empty line */
-	size_t body_off, body_len;    /* body, excluding the CRLF before a boundary */
-	size_t body_lines;            /* lines in the body (IMAP "size in lines") */
+	size_t hdr_off, hdr_len, hdr_vsize, hdr_lines; /* header incl. the empty line */
+	size_t body_off, body_len, body_vsize, body_lines;
+
+	struct mime_header *headers;  /* in order; at most MIME_HEADERS_MAX */
 	size_t hdr_count;
-	struct mime_header *headers;  /* hdr_count fields (bounded) */
 
-	const char *type, *subtype;   /* as written, defaults "text" "plain" */
-	struct mime_param *params;    /* Content-Type parameters */
+	/* From the Content-* headers, as Dovecot keeps them: type and subtype
+	 * as written (NULL: text/plain); the other values raw (folded). */
+	const char *type, *subtype;
+	struct mime_param *params;
 	size_t param_count;
-	const char *id, *description, *encoding, *md5, *location, *language;
+	const char *id, *description, *encoding, *md5, *location;
+	const char **language;        /* language_count atoms */
+	size_t language_count;
 	const char *disposition;
 	struct mime_param *disp_params;
 	size_t disp_param_count;
 
-	unsigned int is_multipart : 1;
-	unsigned int is_message : 1;  /* message/rfc822 with a parsed message */
-	unsigned int has_content_type : 1;
-	unsigned int truncated : 1;   /* a limit was hit: body is an opaque leaf */
+	/* private to the parser */
+	struct mime_part *last_child;
+	unsigned int nested_counted;
 };
 
-/* A message (the top level or one inside message/rfc822): its root part's
- * headers are the message headers. */
+/* A parsed message. */
 struct mime_message {
-	const unsigned char *data;    /* the whole top-level message */
+	const unsigned char *data;
 	size_t len;
 	struct mime_part *root;
-	void *arena;                  /* private: allocations of the tree */
+	void *arena;                  /* private: every allocation of the tree */
 };
 
-/* Parses data (whole message, CRLF line ends, bare LF tolerated). Returns
- * the tree, or NULL only on ENOMEM. The result keeps pointers into data. */
+/* Parses data (a whole message, CRLF line ends, bare LF tolerated).
+ * Returns the tree, or NULL only on ENOMEM. Keeps pointers into data. */
 struct mime_message *mime_message_parse(const unsigned char *data, size_t len);
 /* Frees the tree (not data); safe on NULL; sets *m to NULL. */
 void mime_message_free(struct mime_message **m);
 
-/* First header field named name (case-insensitive) of a part, or NULL. */
+/* Part by IMAP section number ("1.2.3"; "" = the message itself): inside a
+ * message/rfc822 part numbers continue into the enclosed message, and part
+ * 1 of a non-multipart message is its body. Returns NULL if absent. A
+ * message/rfc822 part is returned as itself (its child is the message). */
+const struct mime_part *mime_part_find(const struct mime_message *m, const char *section,
+    const char **rest_r);
+
+/* First (last: mime_header_last) header field named name (case-insensitive). */
 const struct mime_header *mime_header_find(const struct mime_part *p, const char *name);
-/* The value of a header unfolded (CR/LF removed, leading white space
- * trimmed) into a malloc'd NUL-terminated string; NULL on ENOMEM. */
-char *mime_header_unfold(const struct mime_header *h);
+const struct mime_header *mime_header_last(const struct mime_part *p, const char *name);
 
 /* Parameter lookup (case-insensitive name), or NULL. */
 const char *mime_param_get(const struct mime_param *params, size_t n, const char *name);
 
-/* Decodes RFC 2047 encoded words of a header value into UTF-8 (charsets
- * utf-8, us-ascii, iso-8859-1, windows-1252, iso-8859-15; others copied
- * as is). Returns a malloc'd NUL-terminated string, *len_r bytes, NULL on
- * ENOMEM. */
+/* An address of an address-list header, as Dovecot's parser yields it: a
+ * group is a start entry (mailbox = group name, domain NULL) then its
+ * members, then an end entry (all NULL). Missing parts of a broken address
+ * are "MISSING_MAILBOX" / "MISSING_DOMAIN", as Dovecot writes them. */
+struct mime_address {
+	struct mime_address *next;
+	const char *name, *route, *mailbox, *domain;
+};
+/* Parses an address-list header value (at most MIME_ADDRESSES_MAX entries).
+ * *list_r is NULL for an empty value. Allocates from the message arena.
+ * Returns 0, or -1 on ENOMEM. */
+int mime_address_parse(struct mime_message *m, const unsigned char *value, size_t len,
+    struct mime_address **list_r);
+
+/* --- lib/mime-decode.c --- */
+
+/* Decodes RFC 2047 encoded words of a header value into UTF-8 (unfolding
+ * it; undecodable words stay as written). Malloc'd, NUL-terminated,
+ * *len_r bytes; NULL on ENOMEM. */
 char *mime_decode_header(const unsigned char *value, size_t len, size_t *len_r);
 
-/* Content-Transfer-Encoding decoding of a part body. Returns 0 and a
- * malloc'd buffer in *out (*len_r bytes), 1 when the encoding is unknown or
- * the data is broken (base64 with bad characters), -1 on ENOMEM. 7bit,
- * 8bit, binary and absent encodings return the bytes unchanged. */
-int mime_decode_body(const struct mime_part *p, const unsigned char *body, size_t len,
+/* Content-Transfer-Encoding decoding of body bytes with the encoding named
+ * by enc (NULL: 7bit). Returns 0 and a malloc'd buffer in *out (*len_r
+ * bytes), 1 when the encoding is unknown or the data is broken, -1 on
+ * ENOMEM. 7bit, 8bit and binary give the bytes unchanged. */
+int mime_decode_cte(const char *enc, const unsigned char *in, size_t len,
     unsigned char **out, size_t *len_r);
 
-/* Converts text in charset to UTF-8 (utf-8, us-ascii, iso-8859-1/-15,
- * windows-1252 known; unknown charsets copied as is). Malloc'd result,
- * NULL on ENOMEM. */
-unsigned char *mime_charset_to_utf8(const char *charset, const unsigned char *in, size_t len,
+/* Text in charset to UTF-8 (utf-8, us-ascii, iso-8859-1, iso-8859-15,
+ * windows-1252 and aliases; other charsets are copied as is). Malloc'd,
+ * NUL-terminated; NULL on ENOMEM. */
+char *mime_charset_to_utf8(const char *charset, const unsigned char *in, size_t len,
     size_t *len_r);
 
-/* RFC 5322 date (with obsolete forms and zone names) to time_t, or -1. */
+/* RFC 5322 date (obsolete forms, zone names, missing seconds or weekday) to
+ * time_t; -1 if it does not parse. */
 time_t mime_parse_date(const unsigned char *s, size_t len);
 
 #endif

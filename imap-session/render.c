@@ -1,0 +1,983 @@
+/*
+ * render.c — IMAP views of a parsed message: ENVELOPE, BODYSTRUCTURE,
+ * BODY[section], BINARY[section], and the SEARCH matchers (see render.h).
+ *
+ * The ENVELOPE and BODYSTRUCTURE writers follow Dovecot's output rules so
+ * that the answers match Dovecot's byte for byte (t/fixtures/mime/):
+ *  - nstring: NIL, "quoted" with \" and \\ escapes, or a literal when the
+ *    value has CR, LF or 8-bit bytes or more than 4 quoted-specials;
+ *  - subjects and display names are cleaned "for humans": line ends
+ *    removed, runs of white space and tabs become one space, leading and
+ *    trailing white space dropped; anything that had to change goes out as
+ *    a literal;
+ *  - Content-ID, -Description, -MD5 and -Location lose their line ends.
+ * Deliberate difference from Dovecot: strings over RENDER_QUOTED_MAX bytes
+ * are sent as literals (S39: a very long quoted string is legal but some
+ * client parsers cap it); Dovecot quotes any length.
+ */
+#include <errno.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "render.h"
+
+#define RENDER_QUOTED_MAX 4096
+/* At most 4 quoted-specials in a quoted string, as Dovecot: past that a
+ * literal is shorter. */
+#define QUOTED_ESCAPES_MAX 4
+
+struct rbuf {
+	char *s;
+	size_t len, cap;
+	int failed;
+};
+
+static void
+rb_add(struct rbuf *b, const void *p, size_t n)
+{
+	if (b->failed)
+		return;
+	if (b->len + n + 1 > b->cap) {
+		size_t cap = b->cap ? b->cap : 256;
+		while (cap < b->len + n + 1)
+			cap *= 2;
+		char *s = realloc(b->s, cap);
+		if (s == NULL) {
+			b->failed = 1;
+			return;
+		}
+		b->s = s;
+		b->cap = cap;
+	}
+	memcpy(b->s + b->len, p, n);
+	b->len += n;
+	b->s[b->len] = '\0';
+}
+
+static void
+rb_str(struct rbuf *b, const char *s)
+{
+	rb_add(b, s, strlen(s));
+}
+
+static void
+rb_c(struct rbuf *b, char c)
+{
+	rb_add(b, &c, 1);
+}
+
+static char *
+rb_finish(struct rbuf *b, size_t *len_r)
+{
+	if (!b->failed && b->s == NULL)
+		rb_add(b, "", 0);
+	if (b->failed) {
+		free(b->s);
+		errno = ENOMEM;
+		return NULL;
+	}
+	*len_r = b->len;
+	return b->s;
+}
+
+/* ---- IMAP strings ---- */
+
+static void
+imap_literal(struct rbuf *b, const char *s, size_t n)
+{
+	char hdr[32];
+	int l = snprintf(hdr, sizeof(hdr), "{%zu}\r\n", n);
+	rb_add(b, hdr, (size_t)l);
+	rb_add(b, s, n);
+}
+
+static void
+imap_quoted(struct rbuf *b, const char *s, size_t n)
+{
+	rb_c(b, '"');
+	for (size_t i = 0; i < n; i++) {
+		if (s[i] == '"' || s[i] == '\\')
+			rb_c(b, '\\');
+		rb_c(b, s[i]);
+	}
+	rb_c(b, '"');
+}
+
+/* NIL, "quoted" or {n} literal (S39). */
+static void
+imap_nstring(struct rbuf *b, const char *s)
+{
+	if (s == NULL) {
+		rb_str(b, "NIL");
+		return;
+	}
+	size_t n = strlen(s), esc = 0;
+	int literal = n > RENDER_QUOTED_MAX;
+	for (size_t i = 0; i < n && !literal; i++) {
+		unsigned char c = (unsigned char)s[i];
+		if (c == '"' || c == '\\') {
+			if (esc++ >= QUOTED_ESCAPES_MAX)
+				literal = 1;
+		} else if (c == '\r' || c == '\n' || c >= 0x80) {
+			literal = 1;
+		}
+	}
+	if (literal)
+		imap_literal(b, s, n);
+	else
+		imap_quoted(b, s, n);
+}
+
+/* nstring without line ends: a line end not followed by white space
+ * becomes one space. */
+static void
+imap_nstring_nolf(struct rbuf *b, const char *s)
+{
+	if (s == NULL || strpbrk(s, "\r\n") == NULL) {
+		imap_nstring(b, s);
+		return;
+	}
+	size_t n = strlen(s);
+	char *t = malloc(n + 1);
+	if (t == NULL) {
+		b->failed = 1;
+		return;
+	}
+	size_t o = 0;
+	for (size_t i = 0; i < n; i++) {
+		if (s[i] != '\r' && s[i] != '\n')
+			t[o++] = s[i];
+		else if (s[i + 1] != ' ' && s[i + 1] != '\t' && s[i + 1] != '\r' &&
+		    s[i + 1] != '\n' && s[i + 1] != '\0')
+			t[o++] = ' ';
+	}
+	t[o] = '\0';
+	imap_nstring(b, t);
+	free(t);
+}
+
+/* Subjects and display names, cleaned for humans as Dovecot does. */
+static void
+imap_string_for_humans(struct rbuf *b, const char *s)
+{
+	size_t n = strlen(s), i, remove = 0;
+	int ws_prefix = 1, last_lwsp = 1, modify = 0;
+
+	for (i = 0; i < n; i++) {
+		switch (s[i]) {
+		case '\t':
+			modify = 1;
+			/* fall through */
+		case ' ':
+			if (last_lwsp) {
+				modify = 1;
+				remove++;
+			}
+			last_lwsp = 1;
+			break;
+		case '\r':
+		case '\n':
+			remove++;
+			modify = 1;
+			break;
+		case '"':
+		case '\\':
+			modify = 1;
+			last_lwsp = 0;
+			break;
+		default:
+			if ((unsigned char)s[i] & 0x80)
+				modify = 1;
+			last_lwsp = 0;
+			break;
+		}
+		if (!last_lwsp)
+			ws_prefix = 0;
+	}
+	if (last_lwsp && i > 0 && !ws_prefix) {
+		modify = 1;
+		remove++;
+	}
+	if (!modify && n <= RENDER_QUOTED_MAX) {
+		rb_c(b, '"');
+		rb_add(b, s, n);
+		rb_c(b, '"');
+		return;
+	}
+	if (n == remove) {
+		rb_str(b, "\"\"");
+		return;
+	}
+	char *t = malloc(n + 1);
+	if (t == NULL) {
+		b->failed = 1;
+		return;
+	}
+	size_t o = 0;
+	last_lwsp = 1;
+	ws_prefix = 1;
+	for (i = 0; i < n; i++) {
+		switch (s[i]) {
+		case '\t':
+		case ' ':
+			if (!last_lwsp)
+				t[o++] = ' ';
+			last_lwsp = 1;
+			break;
+		case '\r':
+		case '\n':
+			break;
+		default:
+			last_lwsp = 0;
+			t[o++] = s[i];
+			break;
+		}
+		if (!last_lwsp)
+			ws_prefix = 0;
+	}
+	if (last_lwsp && i > 0 && !ws_prefix && o > 0)
+		o--;
+	imap_literal(b, t, o);
+	free(t);
+}
+
+/* ---- header values ---- */
+
+/* Dovecot's "full value": continuation lines keep their LF, CRs before LF
+ * are dropped. */
+static char *
+header_value(const struct mime_header *h)
+{
+	char *s = malloc(h->value_len * 3 + 1);
+	if (s == NULL)
+		return NULL;
+	size_t o = 0;
+	for (size_t i = 0; i < h->value_len; i++) {
+		if (h->value[i] == '\r' && i + 1 < h->value_len && h->value[i + 1] == '\n')
+			continue;
+		if (h->value[i] == '\0') {
+			/* a NUL becomes U+FFFD, as Dovecot */
+			memcpy(s + o, "\xef\xbf\xbd", 3);
+			o += 3;
+			continue;
+		}
+		s[o++] = (char)h->value[i];
+	}
+	s[o] = '\0';
+	return s;
+}
+
+/* The envelope takes the last of repeated fields, as Dovecot (each one
+ * overwrites the one before). */
+static const struct mime_header *
+env_header(const struct mime_part *p, const char *name)
+{
+	return mime_header_last(p, name);
+}
+
+static void
+env_nstring(struct rbuf *b, const struct mime_part *p, const char *name, int humans)
+{
+	const struct mime_header *h = env_header(p, name);
+	if (h == NULL) {
+		rb_str(b, "NIL");
+		return;
+	}
+	char *v = header_value(h);
+	if (v == NULL) {
+		b->failed = 1;
+		return;
+	}
+	if (humans)
+		imap_string_for_humans(b, v);
+	else
+		imap_nstring_nolf(b, v);
+	free(v);
+}
+
+/* An address field of the envelope: the addresses of every header of
+ * that name, in order (Dovecot joins repeated To:, Cc: ... headers). */
+static int
+env_addresses(const struct mime_message *m, const struct mime_part *p, const char *name,
+    struct mime_address **list_r)
+{
+	struct mime_address *first = NULL, **tail = &first;
+	size_t nlen = strlen(name);
+	*list_r = NULL;
+	for (size_t i = 0; i < p->hdr_count; i++) {
+		const struct mime_header *h = &p->headers[i];
+		if (h->name_len != nlen || strncasecmp((const char *)h->name, name, nlen) != 0)
+			continue;
+		char *v = header_value(h);
+		if (v == NULL)
+			return -1;
+		struct mime_address *list;
+		int rc = mime_address_parse((struct mime_message *)m, (const unsigned char *)v,
+		    strlen(v), &list);
+		free(v);
+		if (rc < 0)
+			return -1;
+		*tail = list;
+		while (*tail != NULL)
+			tail = &(*tail)->next;
+	}
+	*list_r = first;
+	return 0;
+}
+
+static void
+write_addresses(struct rbuf *b, const struct mime_address *a)
+{
+	if (a == NULL) {
+		rb_str(b, "NIL");
+		return;
+	}
+	rb_c(b, '(');
+	for (; a != NULL; a = a->next) {
+		rb_c(b, '(');
+		if (a->name == NULL)
+			rb_str(b, "NIL");
+		else
+			imap_string_for_humans(b, a->name);
+		rb_c(b, ' ');
+		imap_nstring(b, a->route);
+		rb_c(b, ' ');
+		imap_nstring(b, a->mailbox);
+		rb_c(b, ' ');
+		imap_nstring(b, a->domain);
+		rb_c(b, ')');
+	}
+	rb_c(b, ')');
+}
+
+/* The ten envelope fields of the message whose header is part p. */
+static void
+write_envelope(struct rbuf *b, const struct mime_message *m, const struct mime_part *p)
+{
+	struct mime_address *from, *sender, *reply_to, *to, *cc, *bcc;
+	if (env_addresses(m, p, "From", &from) < 0 || env_addresses(m, p, "Sender", &sender) < 0 ||
+	    env_addresses(m, p, "Reply-To", &reply_to) < 0 || env_addresses(m, p, "To", &to) < 0 ||
+	    env_addresses(m, p, "Cc", &cc) < 0 || env_addresses(m, p, "Bcc", &bcc) < 0) {
+		b->failed = 1;
+		return;
+	}
+	env_nstring(b, p, "Date", 0);
+	rb_c(b, ' ');
+	env_nstring(b, p, "Subject", 1);
+	rb_c(b, ' ');
+	write_addresses(b, from);
+	rb_c(b, ' ');
+	write_addresses(b, sender != NULL ? sender : from);
+	rb_c(b, ' ');
+	write_addresses(b, reply_to != NULL ? reply_to : from);
+	rb_c(b, ' ');
+	write_addresses(b, to);
+	rb_c(b, ' ');
+	write_addresses(b, cc);
+	rb_c(b, ' ');
+	write_addresses(b, bcc);
+	rb_c(b, ' ');
+	env_nstring(b, p, "In-Reply-To", 0);
+	rb_c(b, ' ');
+	env_nstring(b, p, "Message-ID", 0);
+}
+
+char *
+render_envelope(const struct mime_message *m, size_t *len_r)
+{
+	struct rbuf b = {0};
+	rb_c(&b, '(');
+	write_envelope(&b, m, m->root);
+	rb_c(&b, ')');
+	return rb_finish(&b, len_r);
+}
+
+/* ---- BODYSTRUCTURE ---- */
+
+static void
+write_params(struct rbuf *b, const struct mime_param *params, size_t n, int default_charset)
+{
+	if (!default_charset && n == 0) {
+		rb_str(b, "NIL");
+		return;
+	}
+	int seen_charset = 0;
+	rb_c(b, '(');
+	for (size_t i = 0; i < n; i++) {
+		if (i > 0)
+			rb_c(b, ' ');
+		if (default_charset && strcasecmp(params[i].name, "charset") == 0)
+			seen_charset = 1;
+		imap_nstring(b, params[i].name);
+		rb_c(b, ' ');
+		imap_nstring(b, params[i].value);
+	}
+	if (default_charset && !seen_charset) {
+		if (n > 0)
+			rb_c(b, ' ');
+		rb_str(b, "\"charset\" \"us-ascii\"");
+	}
+	rb_c(b, ')');
+}
+
+static void
+write_ext_common(struct rbuf *b, const struct mime_part *p)
+{
+	rb_c(b, ' ');
+	if (p->disposition == NULL)
+		rb_str(b, "NIL");
+	else {
+		rb_c(b, '(');
+		imap_nstring(b, p->disposition);
+		rb_c(b, ' ');
+		write_params(b, p->disp_params, p->disp_param_count, 0);
+		rb_c(b, ')');
+	}
+	rb_c(b, ' ');
+	if (p->language == NULL)
+		rb_str(b, "NIL");
+	else {
+		rb_c(b, '(');
+		for (size_t i = 0; i < p->language_count; i++) {
+			if (i > 0)
+				rb_c(b, ' ');
+			imap_nstring(b, p->language[i]);
+		}
+		rb_c(b, ')');
+	}
+	rb_c(b, ' ');
+	imap_nstring_nolf(b, p->location);
+}
+
+static void write_part(struct rbuf *b, const struct mime_message *m, const struct mime_part *p,
+    int ext);
+
+static void
+write_multipart(struct rbuf *b, const struct mime_message *m, const struct mime_part *p, int ext)
+{
+	if (p->children != NULL) {
+		for (const struct mime_part *c = p->children; c != NULL; c = c->next) {
+			rb_c(b, '(');
+			write_part(b, m, c, ext);
+			rb_c(b, ')');
+		}
+	} else {
+		/* A multipart without parts is not allowed: one empty
+		 * text/plain part, as Dovecot writes it. */
+		rb_str(b, "(\"text\" \"plain\" (\"charset\" \"us-ascii\") NIL NIL \"7bit\" 0 0");
+		rb_str(b, ext ? " NIL NIL NIL NIL)" : ")");
+	}
+	rb_c(b, ' ');
+	imap_nstring(b, p->subtype != NULL ? p->subtype : "x-unknown");
+	if (!ext)
+		return;
+	rb_c(b, ' ');
+	write_params(b, p->params, p->param_count, 0);
+	write_ext_common(b, p);
+}
+
+static void
+write_leaf(struct rbuf *b, const struct mime_message *m, const struct mime_part *p, int ext)
+{
+	int text;
+	if (p->flags & MIME_PART_RFC822) {
+		rb_str(b, "\"message\" \"rfc822\"");
+		text = 0;
+	} else if (p->type == NULL) {
+		/* no Content-Type */
+		text = 1;
+		rb_str(b, "\"text\" \"plain\"");
+	} else {
+		/* a broken Content-Type keeps what could be read, as Dovecot:
+		 * "text" alone is ("text" "") */
+		text = strcasecmp(p->type, "text") == 0;
+		imap_nstring(b, p->type);
+		rb_c(b, ' ');
+		imap_nstring(b, p->subtype != NULL ? p->subtype : "");
+	}
+	rb_c(b, ' ');
+	write_params(b, p->params, p->param_count, text);
+	rb_c(b, ' ');
+	imap_nstring_nolf(b, p->id);
+	rb_c(b, ' ');
+	imap_nstring_nolf(b, p->description);
+	rb_c(b, ' ');
+	if (p->encoding != NULL)
+		imap_nstring(b, p->encoding);
+	else
+		rb_str(b, "\"7bit\"");
+	char num[48];
+	int l = snprintf(num, sizeof(num), " %zu", p->body_vsize);
+	rb_add(b, num, (size_t)l);
+	if (text) {
+		l = snprintf(num, sizeof(num), " %zu", p->body_lines);
+		rb_add(b, num, (size_t)l);
+	} else if ((p->flags & MIME_PART_RFC822) && p->children != NULL) {
+		rb_str(b, " (");
+		write_envelope(b, m, p->children);
+		rb_str(b, ") (");
+		write_part(b, m, p->children, ext);
+		l = snprintf(num, sizeof(num), ") %zu", p->body_lines);
+		rb_add(b, num, (size_t)l);
+	}
+	if (!ext)
+		return;
+	rb_c(b, ' ');
+	imap_nstring_nolf(b, p->md5);
+	write_ext_common(b, p);
+}
+
+/* Depth is bounded by the parser (MIME_DEPTH_MAX), so recursion is too. */
+static void
+write_part(struct rbuf *b, const struct mime_message *m, const struct mime_part *p, int ext)
+{
+	if (p->flags & MIME_PART_MULTIPART)
+		write_multipart(b, m, p, ext);
+	else
+		write_leaf(b, m, p, ext);
+}
+
+char *
+render_bodystructure(const struct mime_message *m, int extended, size_t *len_r)
+{
+	struct rbuf b = {0};
+	rb_c(&b, '(');
+	write_part(&b, m, m->root, extended);
+	rb_c(&b, ')');
+	return rb_finish(&b, len_r);
+}
+
+/* ---- BODY[section] ---- */
+
+/* Copies bytes with every bare LF made CRLF (what the sizes count). */
+static int
+copy_crlf(const unsigned char *d, size_t from, size_t to, unsigned char **out, size_t *len_r)
+{
+	size_t extra = 0;
+	for (size_t i = from; i < to; i++)
+		if (d[i] == '\n' && (i == 0 || d[i - 1] != '\r'))
+			extra++;
+	unsigned char *o = malloc(to - from + extra + 1);
+	if (o == NULL)
+		return -1;
+	size_t n = 0;
+	for (size_t i = from; i < to; i++) {
+		if (d[i] == '\n' && (i == 0 || d[i - 1] != '\r'))
+			o[n++] = '\r';
+		o[n++] = d[i];
+	}
+	o[n] = '\0';
+	*out = o;
+	*len_r = n;
+	return 0;
+}
+
+/* Case-insensitive prefix match of a keyword; returns its length or 0. */
+static size_t
+kw(const char *s, const char *word)
+{
+	size_t n = strlen(word);
+	return strncasecmp(s, word, n) == 0 ? n : 0;
+}
+
+#define FIELDS_MAX 256
+
+struct field_list {
+	char *names[FIELDS_MAX];
+	size_t count;
+};
+
+static void
+fields_free(struct field_list *f)
+{
+	for (size_t i = 0; i < f->count; i++)
+		free(f->names[i]);
+	f->count = 0;
+}
+
+/* " (name name ...)" at s: astrings. Returns 0 or -1 (syntax). */
+static int
+fields_parse(const char *s, struct field_list *f)
+{
+	f->count = 0;
+	if (*s != ' ')
+		return -1;
+	s++;
+	if (*s != '(')
+		return -1;
+	s++;
+	for (;;) {
+		if (*s == ')' && f->count > 0)
+			break;
+		if (f->count > 0) {
+			if (*s != ' ')
+				return -1;
+			s++;
+		}
+		const char *start;
+		size_t n;
+		char *name;
+		if (*s == '"') {
+			s++;
+			name = malloc(strlen(s) + 1);
+			if (name == NULL)
+				return -1;
+			n = 0;
+			while (*s != '"' && *s != '\0') {
+				if (*s == '\\' && s[1] != '\0')
+					s++;
+				name[n++] = *s++;
+			}
+			if (*s != '"') {
+				free(name);
+				return -1;
+			}
+			s++;
+			name[n] = '\0';
+		} else {
+			start = s;
+			while (*s > ' ' && *s < 0x7f && *s != '(' && *s != ')' && *s != '"' &&
+			    *s != '{' && *s != '%' && *s != '*' && *s != '\\')
+				s++;
+			n = s - start;
+			if (n == 0)
+				return -1;
+			name = strndup(start, n);
+			if (name == NULL)
+				return -1;
+		}
+		if (f->count >= FIELDS_MAX) {
+			free(name);
+			return -1;
+		}
+		f->names[f->count++] = name;
+	}
+	s++;
+	return *s == '\0' ? 0 : -1;
+}
+
+static int
+field_listed(const struct field_list *f, const unsigned char *name, size_t len)
+{
+	for (size_t i = 0; i < f->count; i++)
+		if (strlen(f->names[i]) == len && strncasecmp(f->names[i], (const char *)name, len) == 0)
+			return 1;
+	return 0;
+}
+
+/* The header lines of part p whose names are (not) in the list, then the
+ * empty line. Walks the raw header block, so every field counts, not only
+ * the ones the parser indexed. */
+static int
+header_fields(const struct mime_message *m, const struct mime_part *p,
+    const struct field_list *f, int not, unsigned char **out, size_t *len_r)
+{
+	struct rbuf b = {0};
+	const unsigned char *d = m->data;
+	size_t pos = p->hdr_off, end = p->hdr_off + p->hdr_len;
+	int keep = 0;
+	while (pos < end) {
+		const unsigned char *lf = memchr(d + pos, '\n', end - pos);
+		size_t e = lf != NULL ? (size_t)(lf - d) + 1 : end;
+		size_t content = e;
+		if (content > pos && d[content - 1] == '\n')
+			content--;
+		if (content > pos && d[content - 1] == '\r')
+			content--;
+		if (content == pos)
+			break; /* the empty line */
+		if (d[pos] != ' ' && d[pos] != '\t') {
+			const unsigned char *colon = memchr(d + pos, ':', content - pos);
+			size_t nlen = colon != NULL ? (size_t)(colon - (d + pos)) : content - pos;
+			while (nlen > 0 && (d[pos + nlen - 1] == ' ' || d[pos + nlen - 1] == '\t'))
+				nlen--;
+			keep = colon != NULL && (field_listed(f, d + pos, nlen) != not);
+		}
+		if (keep) {
+			rb_add(&b, d + pos, content - pos);
+			rb_add(&b, "\r\n", 2);
+		}
+		pos = e;
+	}
+	rb_add(&b, "\r\n", 2);
+	char *s = rb_finish(&b, len_r);
+	if (s == NULL)
+		return -1;
+	*out = (unsigned char *)s;
+	return 0;
+}
+
+/* The part a HEADER/TEXT suffix refers to: the message itself, or the
+ * message enclosed in a message/rfc822 part; NULL otherwise. */
+static const struct mime_part *
+message_of(const struct mime_part *p, int top)
+{
+	if (top)
+		return p;
+	if ((p->flags & MIME_PART_RFC822) && p->children != NULL)
+		return p->children;
+	return NULL;
+}
+
+int
+render_section(const struct mime_message *m, const char *section, unsigned char **out,
+    size_t *len_r)
+{
+	const char *rest;
+	const struct mime_part *p;
+	int top = !(section[0] >= '0' && section[0] <= '9');
+
+	*out = NULL;
+	*len_r = 0;
+	errno = EINVAL;
+	if (top) {
+		p = m->root;
+		rest = section;
+	} else {
+		p = mime_part_find(m, section, &rest);
+		if (p == NULL) {
+			/* a well-formed number that names no part */
+			const char *s = section;
+			while ((*s >= '0' && *s <= '9') || *s == '.')
+				s++;
+			return *s == '\0' || *s == '.' || s[-1] == '.' ? 1 : 1;
+		}
+		if (*rest == '.')
+			rest++;
+		else if (*rest != '\0')
+			return -1;
+	}
+	size_t n;
+	int rc;
+	if (*rest == '\0') {
+		if (top)
+			rc = copy_crlf(m->data, 0, m->len, out, len_r);
+		else
+			rc = copy_crlf(m->data, p->body_off, p->body_off + p->body_len, out, len_r);
+	} else if (!top && strcasecmp(rest, "MIME") == 0) {
+		rc = copy_crlf(m->data, p->hdr_off, p->hdr_off + p->hdr_len, out, len_r);
+	} else if (strcasecmp(rest, "HEADER") == 0) {
+		const struct mime_part *mp = message_of(p, top);
+		if (mp == NULL)
+			return 1;
+		rc = copy_crlf(m->data, mp->hdr_off, mp->hdr_off + mp->hdr_len, out, len_r);
+	} else if (strcasecmp(rest, "TEXT") == 0) {
+		const struct mime_part *mp = message_of(p, top);
+		if (mp == NULL)
+			return 1;
+		rc = copy_crlf(m->data, mp->body_off, mp->body_off + mp->body_len, out, len_r);
+	} else if ((n = kw(rest, "HEADER.FIELDS.NOT")) != 0 || (n = kw(rest, "HEADER.FIELDS")) != 0) {
+		int not = n == strlen("HEADER.FIELDS.NOT");
+		struct field_list f;
+		if (fields_parse(rest + n, &f) < 0) {
+			fields_free(&f);
+			errno = EINVAL;
+			return -1;
+		}
+		const struct mime_part *mp = message_of(p, top);
+		if (mp == NULL) {
+			fields_free(&f);
+			return 1;
+		}
+		rc = header_fields(m, mp, &f, not, out, len_r);
+		fields_free(&f);
+	} else {
+		return -1;
+	}
+	if (rc < 0) {
+		errno = ENOMEM;
+		return -1;
+	}
+	return 0;
+}
+
+int
+render_binary(const struct mime_message *m, const char *section, unsigned char **out,
+    size_t *len_r)
+{
+	*out = NULL;
+	*len_r = 0;
+	errno = EINVAL;
+	if (*section == '\0') {
+		if (copy_crlf(m->data, 0, m->len, out, len_r) < 0) {
+			errno = ENOMEM;
+			return -1;
+		}
+		return 0;
+	}
+	const char *rest;
+	for (const char *s = section; *s != '\0'; s++)
+		if (!((*s >= '0' && *s <= '9') || *s == '.'))
+			return -1;
+	const struct mime_part *p = mime_part_find(m, section, &rest);
+	if (p == NULL)
+		return 1;
+	if (*rest != '\0')
+		return -1;
+	const unsigned char *body = m->data + p->body_off;
+	if (p->flags & (MIME_PART_MULTIPART | MIME_PART_RFC822)) {
+		if (copy_crlf(m->data, p->body_off, p->body_off + p->body_len, out, len_r) < 0) {
+			errno = ENOMEM;
+			return -1;
+		}
+		return 0;
+	}
+	const char *enc = p->encoding;
+	if (enc == NULL || strcasecmp(enc, "7bit") == 0 || strcasecmp(enc, "8bit") == 0 ||
+	    strcasecmp(enc, "binary") == 0) {
+		if (copy_crlf(m->data, p->body_off, p->body_off + p->body_len, out, len_r) < 0) {
+			errno = ENOMEM;
+			return -1;
+		}
+		return 0;
+	}
+	int rc = mime_decode_cte(enc, body, p->body_len, out, len_r);
+	if (rc < 0) {
+		errno = ENOMEM;
+		return -1;
+	}
+	return rc == 1 ? 2 : 0;
+}
+
+/* ---- SEARCH ---- */
+
+/* Lower-cases ASCII and the Latin-1 letters of UTF-8 text, into a new
+ * buffer of the same length (both forms are two bytes). */
+static char *
+fold(const char *s, size_t n)
+{
+	char *t = malloc(n + 1);
+	if (t == NULL)
+		return NULL;
+	for (size_t i = 0; i < n; i++) {
+		unsigned char c = (unsigned char)s[i];
+		if (c >= 'A' && c <= 'Z')
+			c = (unsigned char)(c + 32);
+		else if (c == 0xc3 && i + 1 < n) {
+			unsigned char c2 = (unsigned char)s[i + 1];
+			if (c2 >= 0x80 && c2 <= 0x9e && c2 != 0x97)
+				c2 = (unsigned char)(c2 + 0x20);
+			t[i++] = (char)c;
+			t[i] = (char)c2;
+			continue;
+		}
+		t[i] = (char)c;
+	}
+	t[n] = '\0';
+	return t;
+}
+
+static int
+contains(const char *hay, size_t hn, const char *needle)
+{
+	size_t nn = strlen(needle);
+	if (nn == 0)
+		return 1;
+	char *h = fold(hay, hn), *nd = fold(needle, nn);
+	int r = h != NULL && nd != NULL && memmem(h, hn, nd, nn) != NULL;
+	free(h);
+	free(nd);
+	return r;
+}
+
+static int
+header_matches(const struct mime_header *h, const char *needle)
+{
+	size_t n;
+	char *v = mime_decode_header(h->value, h->value_len, &n);
+	if (v == NULL)
+		return 0;
+	int r = contains(v, n, needle);
+	free(v);
+	return r;
+}
+
+int
+render_search_header(const struct mime_message *m, const char *field, const char *needle)
+{
+	const struct mime_part *p = m->root;
+	size_t flen = strlen(field);
+	for (size_t i = 0; i < p->hdr_count; i++) {
+		const struct mime_header *h = &p->headers[i];
+		if (h->name_len != flen || strncasecmp((const char *)h->name, field, flen) != 0)
+			continue;
+		if (*needle == '\0' || header_matches(h, needle))
+			return 1;
+	}
+	return 0;
+}
+
+static int
+part_text_matches(const struct mime_message *m, const struct mime_part *p, const char *needle)
+{
+	unsigned char *dec;
+	size_t dlen;
+	const unsigned char *body = m->data + p->body_off;
+	int rc = mime_decode_cte(p->encoding, body, p->body_len, &dec, &dlen);
+	if (rc < 0)
+		return 0;
+	if (rc == 1) {
+		/* unknown or broken encoding: search what is there */
+		dec = malloc(p->body_len + 1);
+		if (dec == NULL)
+			return 0;
+		memcpy(dec, body, p->body_len);
+		dlen = p->body_len;
+	}
+	const char *cs = mime_param_get(p->params, p->param_count, "charset");
+	size_t ulen;
+	char *u = mime_charset_to_utf8(cs, dec, dlen, &ulen);
+	free(dec);
+	if (u == NULL)
+		return 0;
+	int r = contains(u, ulen, needle);
+	free(u);
+	return r;
+}
+
+/* Every text leaf of the tree, messages inside message/rfc822 included. */
+int
+render_search_body(const struct mime_message *m, const char *needle)
+{
+	const struct mime_part *p = m->root;
+	while (p != NULL) {
+		if (!(p->flags & (MIME_PART_MULTIPART | MIME_PART_RFC822)) &&
+		    (p->type == NULL || strcasecmp(p->type, "text") == 0 ||
+		     strcasecmp(p->type, "message") == 0) &&
+		    part_text_matches(m, p, needle))
+			return 1;
+		if (p->children != NULL)
+			p = p->children;
+		else {
+			while (p != NULL && p->next == NULL)
+				p = p->parent;
+			if (p != NULL)
+				p = p->next;
+		}
+	}
+	return 0;
+}
+
+int
+render_search_text(const struct mime_message *m, const char *needle)
+{
+	const struct mime_part *p = m->root;
+	for (size_t i = 0; i < p->hdr_count; i++) {
+		const struct mime_header *h = &p->headers[i];
+		if (contains((const char *)h->name, h->name_len, needle) || header_matches(h, needle))
+			return 1;
+	}
+	return render_search_body(m, needle);
+}
+
+time_t
+render_date(const struct mime_message *m)
+{
+	const struct mime_header *h = mime_header_find(m->root, "Date");
+	if (h == NULL)
+		return -1;
+	return mime_parse_date(h->value, h->value_len);
+}
