@@ -156,14 +156,12 @@ maildir_prepare(const char *dir, const char *prefix, size_t prefix_len,
 	}
 	return 0;
 fail:
-	{
-		int saved = errno;
-		char p[PATH_MAX];
-		if (path_join(p, sizeof p, dir, "tmp", name) == 0)
-			unlink(p);
-		d->tmp_path[0] = d->new_path[0] = '\0';
-		errno = saved;
-	}
+	saved = errno;
+	char p[PATH_MAX];
+	if (path_join(p, sizeof p, dir, "tmp", name) == 0)
+		unlink(p);
+	d->tmp_path[0] = d->new_path[0] = '\0';
+	errno = saved;
 	return -1;
 }
 
