@@ -251,6 +251,23 @@ test_locking(void)
 	close(pfd[0]);
 	close(pfd[1]);
 
+	/* A dotlock-only locker (procmail, mutt with dotlocking): a fresh
+	 * .lock is respected until its owner removes it. */
+	fclose(fopen(lockpath, "w"));
+	pid = fork();
+	if (pid == 0) {
+		usleep(300000);
+		unlink(lockpath);
+		_exit(0);
+	}
+	clock_gettime(CLOCK_MONOTONIC, &a);
+	r = mbox_lock(path, &lk);
+	clock_gettime(CLOCK_MONOTONIC, &b);
+	waited = (double)(b.tv_sec - a.tv_sec) + (double)(b.tv_nsec - a.tv_nsec) / 1e9;
+	CHECK(r == 0 && waited >= 0.25, "a fresh foreign dotlock is waited for, not broken (S66)");
+	mbox_unlock(&lk);
+	waitpid(pid, NULL, 0);
+
 	/* S34: symlink, hard link, FIFO are refused. */
 	char other[512], lnk[512];
 	snprintf(other, sizeof other, "%s/victim", top);
