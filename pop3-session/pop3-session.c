@@ -84,12 +84,12 @@ reply(struct pop3 *p, enum verdict v)
 }
 
 /* Plaintext passwords (USER/PASS, AUTH PLAIN/LOGIN) only inside TLS, unless
- * auth_requires_tls is off and the peer is on this host (loopback or pipe),
- * where nobody can listen in (DESIGN.md, S46). */
+ * auth_requires_tls is off (S46); the same rule as smtp-session and
+ * yubin.conf(5), which recommends "no" only for loopback and pipes. */
 static int
 plaintext_allowed(const struct pop3 *p)
 {
-	return p->tls != NULL || (!p->s.conf.auth_requires_tls && p->s.peer_is_local);
+	return p->tls != NULL || !p->s.conf.auth_requires_tls;
 }
 
 static int

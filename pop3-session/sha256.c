@@ -6,7 +6,7 @@
 
 #include <string.h>
 
-static const uint32_t k[64] = {
+static const uint32_t round_k[64] = {
 	0x428a2f98, 0x71374491, 0xb5c0fbcf, 0xe9b5dba5, 0x3956c25b, 0x59f111f1, 0x923f82a4, 0xab1c5ed5,
 	0xd807aa98, 0x12835b01, 0x243185be, 0x550c7dc3, 0x72be5d74, 0x80deb1fe, 0x9bdc06a7, 0xc19bf174,
 	0xe49b69c1, 0xefbe4786, 0x0fc19dc6, 0x240ca1cc, 0x2de92c6f, 0x4a7484aa, 0x5cb0a9dc, 0x76f988da,
@@ -39,7 +39,7 @@ sha256_block(struct sha256 *s, const unsigned char *p)
 	for (int i = 0; i < 64; i++) {
 		uint32_t e = v[4], a = v[0];
 		uint32_t t1 = v[7] + (ror(e, 6) ^ ror(e, 11) ^ ror(e, 25)) +
-		    ((e & v[5]) ^ (~e & v[6])) + k[i] + w[i];
+		    ((e & v[5]) ^ (~e & v[6])) + round_k[i] + w[i];
 		uint32_t t2 = (ror(a, 2) ^ ror(a, 13) ^ ror(a, 22)) +
 		    ((a & v[1]) ^ (a & v[2]) ^ (v[1] & v[2]));
 		memmove(v + 1, v, 7 * sizeof v[0]);
