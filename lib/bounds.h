@@ -135,4 +135,9 @@
  * 36 h, as cr.yp.to/proto/maildir.html says (S63). */
 #define MAILDIR_TMP_MAX_AGE_SEC (36 * 3600)
 
+/* smtp-session: header block of a received message. Postfix's
+ * header_size_limit is 100 KiB; 1 MiB leaves room for long trace chains,
+ * and what reads headers later (IMAP ENVELOPE, bounces) stays bounded (S48). */
+#define SMTP_HEADER_MAX (1024u * 1024)
+
 #endif

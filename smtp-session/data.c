@@ -65,6 +65,8 @@ data_text(struct data_reader *d, unsigned char c, unsigned char *out, size_t *o)
 	}
 	if (c == '\0')
 		d->nul++;
+	if (d->in_header)
+		d->header_bytes++;
 	data_track_header(d, c);
 	out[(*o)++] = c;
 	d->line_empty = 0;

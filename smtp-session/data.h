@@ -28,6 +28,7 @@ struct data_reader {
 	unsigned hops;         /* Received: headers seen */
 	uint64_t bare_lf, bare_cr, nul;
 	uint64_t lines;
+	uint64_t header_bytes;  /* decoded bytes of the header block */
 };
 
 void data_init(struct data_reader *d, int chunking);

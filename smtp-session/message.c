@@ -363,6 +363,9 @@ message_finish(struct smtp *s, const struct data_reader *d)
 	} else if ((d->bare_lf || d->bare_cr) && s->conf->smtp_bare_newline == BARE_NEWLINE_REJECT) {
 		smtp_reply(s, 550, "5.5.2", "Error: bare <%s> received", d->bare_lf ? "LF" : "CR");
 		problem = "bare newline";
+	} else if (d->header_bytes > SMTP_HEADER_MAX) {
+		smtp_reply(s, 552, "5.6.0", "Error: message header too big");
+		problem = "header too big";
 	} else if (d->hops > HOP_COUNT_MAX) {
 		smtp_reply(s, 554, "5.4.6", "Error: too many hops");
 		problem = "hop count";
