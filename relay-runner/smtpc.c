@@ -712,15 +712,19 @@ precheck(struct smtpc *c, const struct smtpc_msg *m, struct smtpc_rcpt *rcpts, s
 	return -1;
 }
 
+/* Says goodbye, best effort; keeps the diagnostic of what went before. */
 static void
 quit(struct smtpc *c)
 {
+	char saved[sizeof c->diag];
+	memcpy(saved, c->diag, sizeof saved);
 	if (send_line(c, 1, "QUIT") == 0) {
 		time_t cap = time(NULL) + 10;
 		if (cap < c->deadline)
 			c->deadline = cap;
 		read_reply(c, RELAY_COMMAND_TIMEOUT_SEC, "QUIT");
 	}
+	memcpy(c->diag, saved, sizeof saved);
 }
 
 static enum smtpc_status

@@ -15,6 +15,7 @@ behaviour between runs of relay-runner. Keys (all optional):
                   not false; AUTH PLAIN LOGIN when "auth" is set)
     starttls      false: do not offer it
     starttls_raw  raw bytes sent in answer to STARTTLS (S56 injection tests)
+    starttls_fail true: answer 220, then send noise instead of a handshake
     auth          "user:password" accepted by AUTH PLAIN / AUTH LOGIN
     auth_before_tls  true: offer AUTH before TLS too
     mail          reply to MAIL FROM (default 250 2.1.0 ok)
@@ -154,6 +155,10 @@ class Handler(socketserver.BaseRequestHandler):
             self.reply("STARTTLS", "220 2.0.0 ready to start TLS")
         if self.buf:
             raise Closed()      # client pipelined past STARTTLS
+        if self.s.get("starttls_fail"):
+            time.sleep(0.3)     # after the go-ahead: no TLS, just noise
+            self.sock.sendall(b"this is not TLS\r\n" * 20)
+            raise Closed()
         self.sock = self.server.ctx.wrap_socket(self.sock, server_side=True)
         self.tls = True
         self.log.write("TLS %s\n" % self.sock.version())
