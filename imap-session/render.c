@@ -552,7 +552,8 @@ render_bodystructure(const struct mime_message *m, int extended, size_t *len_r)
 
 /* ---- BODY[section] ---- */
 
-/* Copies bytes with every bare LF made CRLF (what the sizes count). */
+/* Copies bytes with every bare LF made CRLF (what the sizes count) and NUL
+ * made 0x80. */
 static int
 copy_crlf(const unsigned char *d, size_t from, size_t to, unsigned char **out, size_t *len_r)
 {
@@ -567,7 +568,8 @@ copy_crlf(const unsigned char *d, size_t from, size_t to, unsigned char **out, s
 	for (size_t i = from; i < to; i++) {
 		if (d[i] == '\n' && (i == 0 || d[i - 1] != '\r'))
 			o[n++] = '\r';
-		o[n++] = d[i];
+		/* NUL is not allowed in a literal: 0x80, as Dovecot */
+		o[n++] = d[i] != '\0' ? d[i] : 0x80;
 	}
 	o[n] = '\0';
 	*out = o;
@@ -678,7 +680,7 @@ header_fields(const struct mime_message *m, const struct mime_part *p,
 	struct rbuf b = {0};
 	const unsigned char *d = m->data;
 	size_t pos = p->hdr_off, end = p->hdr_off + p->hdr_len;
-	int keep = 0;
+	int keep = 0, eoh = 0;
 	while (pos < end) {
 		const unsigned char *lf = memchr(d + pos, '\n', end - pos);
 		size_t e = lf != NULL ? (size_t)(lf - d) + 1 : end;
@@ -687,22 +689,30 @@ header_fields(const struct mime_message *m, const struct mime_part *p,
 			content--;
 		if (content > pos && d[content - 1] == '\r')
 			content--;
-		if (content == pos)
-			break; /* the empty line */
+		if (content == pos && lf != NULL) {
+			eoh = 1; /* the empty line */
+			break;
+		}
 		if (d[pos] != ' ' && d[pos] != '\t') {
+			/* a line without a colon is a field named by the whole
+			 * line, as Dovecot reads it */
 			const unsigned char *colon = memchr(d + pos, ':', content - pos);
 			size_t nlen = colon != NULL ? (size_t)(colon - (d + pos)) : content - pos;
 			while (nlen > 0 && (d[pos + nlen - 1] == ' ' || d[pos + nlen - 1] == '\t'))
 				nlen--;
-			keep = colon != NULL && (field_listed(f, d + pos, nlen) != not);
+			keep = field_listed(f, d + pos, nlen) != not;
 		}
 		if (keep) {
 			rb_add(&b, d + pos, content - pos);
-			rb_add(&b, "\r\n", 2);
+			if (lf != NULL)
+				rb_add(&b, "\r\n", 2);
 		}
 		pos = e;
 	}
-	rb_add(&b, "\r\n", 2);
+	/* HEADER.FIELDS always ends with the empty line; HEADER.FIELDS.NOT
+	 * only if the header had one (as Dovecot) */
+	if (eoh || !not)
+		rb_add(&b, "\r\n", 2);
 	char *s = rb_finish(&b, len_r);
 	if (s == NULL)
 		return -1;

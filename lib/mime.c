@@ -1082,6 +1082,18 @@ parse_header(struct parser *ps, struct hdr_result *res)
 			hdr_add_line(ps, p, pos, e);
 			ps->pos = e;
 			eoh = 1;
+			/* A boundary right after the empty line takes the
+			 * empty line's line end, as Dovecot. */
+			b = e < ps->n ? boundary_line_find(ps, e) : NULL;
+			if (b != NULL && b->part != p && p->parent != NULL) {
+				size_t nl = e - pos;
+				p->hdr_lines--;
+				p->hdr_len -= nl;
+				p->hdr_vsize -= 2;
+				p->parent->body_lines++;
+				p->parent->body_len += nl;
+				p->parent->body_vsize += 2;
+			}
 			break;
 		}
 		/* One field: its first line and continuation lines. */
@@ -1413,6 +1425,7 @@ mime_part_find(const struct mime_message *m, const char *section, const char **r
 {
 	const struct mime_part *p = m->root;
 	const char *s = section;
+	int first = 1;
 	while (*s >= '0' && *s <= '9') {
 		unsigned long n = 0;
 		while (*s >= '0' && *s <= '9') {
@@ -1423,11 +1436,21 @@ mime_part_find(const struct mime_message *m, const char *section, const char **r
 		}
 		if (n == 0)
 			return NULL;
-		/* Inside message/rfc822, numbers address the enclosed message. */
-		if (p->flags & MIME_PART_RFC822)
-			p = p->children;
-		if (p == NULL)
-			return NULL;
+		if (!first) {
+			if (p->flags & MIME_PART_RFC822) {
+				/* numbers after a message/rfc822 part address
+				 * the enclosed message */
+				p = p->children;
+				if (p == NULL)
+					return NULL;
+			} else if (!(p->flags & MIME_PART_MULTIPART) &&
+			    (p->parent == NULL || (p->parent->flags & MIME_PART_RFC822))) {
+				/* a non-multipart message has only part 1,
+				 * and that part has no parts (as Dovecot) */
+				return NULL;
+			}
+		}
+		first = 0;
 		if (p->flags & MIME_PART_MULTIPART) {
 			const struct mime_part *c = p->children;
 			for (unsigned long i = 1; c != NULL && i < n; i++)

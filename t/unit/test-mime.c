@@ -95,6 +95,55 @@ fixture_compare(const char *name, const struct mime_message *m, const char *ext,
 	free(want);
 }
 
+/* NAME.sections: "SECTION\tLEN\n" LEN bytes "\n" (or "SECTION\tNIL\n") per
+ * BODY[SECTION] Dovecot answered; an absent part is an empty string. */
+static void
+sections_compare(const char *name, const struct mime_message *m)
+{
+	char path[8192];
+	size_t len;
+	snprintf(path, sizeof(path), "%.3000s/%.200s.sections", fixtures, name);
+	unsigned char *want = read_file(path, &len);
+	if (want == NULL)
+		return;
+	size_t pos = 0, bad = 0, total = 0;
+	while (pos < len) {
+		unsigned char *tab = memchr(want + pos, '\t', len - pos);
+		unsigned char *nl = tab != NULL ? memchr(tab, '\n', len - (tab - want)) : NULL;
+		if (tab == NULL || nl == NULL)
+			break;
+		char section[256];
+		snprintf(section, sizeof(section), "%.*s", (int)(tab - (want + pos)), want + pos);
+		const unsigned char *val = NULL;
+		size_t vlen = 0;
+		int nil = strncmp((char *)tab + 1, "NIL", 3) == 0;
+		if (!nil) {
+			vlen = strtoul((char *)tab + 1, NULL, 10);
+			val = nl + 1;
+			pos = (nl + 1 - want) + vlen + 1;
+		} else {
+			pos = nl + 1 - want;
+		}
+		unsigned char *out = NULL;
+		size_t olen = 0;
+		int rc = render_section(m, section, &out, &olen);
+		int same = rc == 1 ? (nil || vlen == 0) :
+		    rc == 0 && !nil && olen == vlen && memcmp(out, val, vlen) == 0;
+		if (!same) {
+			bad++;
+			printf("#   %s BODY[%s]: rc %d, %zu bytes, want %zu: %.*s\n", name, section, rc,
+			    olen, vlen, (int)(olen > 200 ? 200 : olen), out != NULL ? (char *)out : "");
+		}
+		total++;
+		free(out);
+	}
+	char label[512];
+	snprintf(label, sizeof(label), "corpus %s: %zu BODY[section] answers equal Dovecot's", name,
+	    total);
+	CHECK(bad == 0 && total > 0, label);
+	free(want);
+}
+
 static int
 cmp_names(const void *a, const void *b)
 {
@@ -136,6 +185,7 @@ test_corpus(void)
 			s = render_bodystructure(m, 0, &n);
 			fixture_compare(names[i], m, "body", s, n);
 			free(s);
+			sections_compare(names[i], m);
 		}
 		mime_message_free(&m);
 		free(data);
