@@ -79,23 +79,6 @@ base_len_of(const char *name)
 	return strcspn(name, ",:");
 }
 
-/* Moves a committed delivery from new/ into cur/ with its flags. */
-static int
-publish_flags(const char *dir, char *new_path, size_t size, const char *letters)
-{
-	if (letters[0] == '\0')
-		return 0;
-	const char *name = strrchr(new_path, '/');
-	char to[4600];
-	name = name ? name + 1 : new_path;
-	if (strf(to, sizeof to, "%s/cur/%s:2,%s", dir, name, letters) != 0)
-		return -1;
-	if (rename(new_path, to) != 0)
-		return -1;
-	strf(new_path, size, "%s", to);
-	return 0;
-}
-
 /* Writes "1:3,7" for a list of UIDs (in the given order, runs merged). */
 static void
 out_uids(struct io *io, const uint32_t *u, size_t n)
@@ -244,20 +227,6 @@ cmd_append(struct imap *im, struct imap_command *c)
 	int fd = message_to_fd(msg->str, msg->len, &len);
 	if (fd < 0)
 		return verdict(im, V_NO, "[SERVERBUG] Cannot store message");
-	struct maildir_delivery d;
-	int r = maildir_prepare(dir, NULL, 0, fd, len, &d);
-	close(fd);
-	if (r == 0) {
-		struct timespec ts[2] = { { when, 0 }, { when, 0 } };
-		utimensat(AT_FDCWD, d.tmp_path, ts, 0);
-		r = maildir_commit(&d);
-	}
-	if (r != 0) {
-		int e = errno;
-		log_err("user=%s APPEND to %s: %s", im->user, name, strerror(e));
-		return verdict(im, V_NO, "%s Cannot store message",
-		    e == ENOSPC || e == EDQUOT ? "[OVERQUOTA]" : "[SERVERBUG]");
-	}
 	char letters[MAILDIR_FLAGS_MAX + 8];
 	struct folder *t = target_open(im, dir);
 	if (t)
@@ -265,7 +234,17 @@ cmd_append(struct imap *im, struct imap_command *c)
 	else
 		folder_flag_letters(flags, 0, letters);
 	target_close(im, &t);
-	publish_flags(dir, d.new_path, sizeof d.new_path, letters);
+	struct maildir_delivery d;
+	int r = maildir_prepare(dir, NULL, 0, fd, len, &d);
+	close(fd);
+	if (r == 0)
+		r = maildir_commit_flags(&d, letters, when);
+	if (r != 0) {
+		int e = errno;
+		log_err("user=%s APPEND to %s: %s", im->user, name, strerror(e));
+		return verdict(im, V_NO, "%s Cannot store message",
+		    e == ENOSPC || e == EDQUOT ? "[OVERQUOTA]" : "[SERVERBUG]");
+	}
 	const char *base = strrchr(d.new_path, '/');
 	char b[256];
 	base = base ? base + 1 : d.new_path;
@@ -343,12 +322,6 @@ copy_messages(struct imap *im, const char *dir, struct copy_job *j)
 	struct folder *t = target_open(im, dir);
 	for (size_t i = 0; i < j->n; i++) {
 		struct fmsg *m = &f->m[j->idx[i]];
-		if (maildir_commit(&d[i]) != 0) {
-			for (size_t k = i + 1; k < j->n; k++)
-				maildir_abort(&d[k]);
-			r = -1;
-			break;
-		}
 		char *names[FOLDER_KEYWORDS_MAX], letters[MAILDIR_FLAGS_MAX + 8];
 		size_t nn;
 		source_keywords(f, m, names, &nn);
@@ -356,7 +329,12 @@ copy_messages(struct imap *im, const char *dir, struct copy_job *j)
 			target_letters(t, m->flags, names, nn, letters);
 		else
 			folder_flag_letters(m->flags, 0, letters);
-		publish_flags(dir, d[i].new_path, sizeof d[i].new_path, letters);
+		if (maildir_commit_flags(&d[i], letters, 0) != 0) {
+			for (size_t k = i + 1; k < j->n; k++)
+				maildir_abort(&d[k]);
+			r = -1;
+			break;
+		}
 		const char *base = strrchr(d[i].new_path, '/');
 		base = base ? base + 1 : d[i].new_path;
 		j->bases[i] = strndup(base, base_len_of(base));
@@ -383,32 +361,14 @@ move_messages(struct imap *im, const char *dir, struct copy_job *j)
 	for (size_t i = 0; i < j->n; i++) {
 		struct fmsg *m = &f->m[j->idx[i]];
 		char *names[FOLDER_KEYWORDS_MAX], letters[MAILDIR_FLAGS_MAX + 8];
-		char from[4600], to[4600];
 		size_t nn;
 		source_keywords(f, m, names, &nn);
 		if (t)
 			target_letters(t, m->flags, names, nn, letters);
 		else
 			folder_flag_letters(m->flags, 0, letters);
-		size_t info = strcspn(m->e.name, ":");
-		int moved = -1;
-		for (int tries = 0; tries < 3 && moved != 0; tries++) {
-			if (strf(from, sizeof from, "%s/%s/%s", f->dir, m->e.in_new ? "new" : "cur",
-			    m->e.name) != 0 ||
-			    strf(to, sizeof to, "%s/cur/%.*s:2,%s", dir, (int)info, m->e.name, letters) != 0)
-				break;
-			moved = renameat2(AT_FDCWD, from, AT_FDCWD, to, RENAME_NOREPLACE);
-			if (moved != 0 && errno == ENOENT) {
-				/* Renamed by another session meanwhile: find it again. */
-				int fd = maildir_open(f->dir, &m->e);
-				if (fd < 0)
-					break;
-				close(fd);
-			} else if (moved != 0) {
-				break;
-			}
-		}
-		if (moved != 0) {
+		char newname[512];
+		if (maildir_move(f->dir, &m->e, dir, letters, newname, sizeof newname) != 0) {
 			r = -1;
 			break;
 		}

@@ -525,7 +525,10 @@ folder_sync(struct folder *f)
 			m->keywords = list[j].keywords;
 		}
 		free(m->e.name);
+		time_t mt = m->e.mtime;
 		m->e = list[j].e;
+		if (m->mtime_known)
+			m->e.mtime = mt;
 		i++;
 		j++;
 	}
@@ -677,8 +680,9 @@ time_t
 folder_internaldate(struct folder *f, size_t idx)
 {
 	struct fmsg *m = &f->m[idx];
-	if (m->e.mtime == 0) {
+	if (!m->mtime_known) {
 		char path[4600];
+		m->mtime_known = 1;
 		struct stat st;
 		snprintf(path, sizeof path, "%s/%s/%s", f->dir, m->e.in_new ? "new" : "cur", m->e.name);
 		if (stat(path, &st) == 0)

@@ -42,6 +42,7 @@ struct fmsg {
 	struct maildir_entry e;
 	unsigned gone : 1;       /* expunged elsewhere, not yet reported */
 	unsigned changed : 1;    /* flags changed elsewhere, not yet reported */
+	unsigned mtime_known : 1; /* e.mtime is the file's, not the name's */
 };
 
 struct mime_message;
