@@ -135,6 +135,11 @@ listen 1995 pop3-session --implicit-tls
 listen 1143 imap-session
 listen 1993 imap-session --implicit-tls
 [ -n "$started" ] || die "nothing is built yet: run make first"
+# A listener that could not bind its port (taken?) has exited by now.
+sleep 0.3
+for p in $pids; do
+	kill -0 "$p" 2>/dev/null || echo "demo-run: a listener exited; is one of the ports$started taken? (YUBIN_DEMO_PORT_OFFSET moves them)" >&2
+done
 
 if [ -x "$bin/relay-runner" ]; then
 	(
