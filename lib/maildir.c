@@ -326,6 +326,14 @@ parse_name(struct maildir_entry *e, int *have_size)
 	}
 }
 
+int
+maildir_parse_name(struct maildir_entry *e)
+{
+	int have_size;
+	parse_name(e, &have_size);
+	return have_size;
+}
+
 /* Delivery time from the name's leading seconds, when not stat'ed. */
 static time_t
 name_time(const char *name)

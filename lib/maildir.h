@@ -70,6 +70,11 @@ struct maildir_entry {
 int maildir_scan(const char *dir, int with_mtime, struct maildir_entry **entries_r, size_t *n_r);
 void maildir_entries_free(struct maildir_entry **entries, size_t n);
 
+/* Parses e->name (any file name: users can create them) into base_len,
+ * size, vsize and flags, as maildir_scan does. Returns 1 if the name had
+ * an S= size, else 0. */
+int maildir_parse_name(struct maildir_entry *e);
+
 /* Opens a message read-only. If it has moved (another session renamed it),
  * rescans new/ and cur/ for the same unique part and updates e->name,
  * e->in_new and e->flags (S64). Returns an fd or -1 (ENOENT: really gone). */
