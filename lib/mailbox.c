@@ -98,7 +98,15 @@ static char *
 make_prefix(const char *addr, const char *sender, size_t *len_r)
 {
 	char *p = NULL;
-	int n = asprintf(&p, "Return-Path: <%s>\nDelivered-To: %s\n", sender ? sender : "", addr);
+	if (sender == NULL)
+		sender = "";
+	/* A line break here would let the envelope forge header lines (S26). */
+	for (const char *s = sender; *s; s++)
+		if ((unsigned char)*s < 0x20 || *s == 0x7f) {
+			errno = EINVAL;
+			return NULL;
+		}
+	int n = asprintf(&p, "Return-Path: <%s>\nDelivered-To: %s\n", sender, addr);
 	if (n < 0)
 		return NULL;
 	*len_r = (size_t)n;

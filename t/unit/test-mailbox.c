@@ -301,6 +301,8 @@ test_mbox_txn(const char *root)
 	CHECK(mailbox_txn_add(txn, "dave@example.org", "", fd, strlen(msg)) == 0 &&
 	    mailbox_txn_add(txn, "../evil@example.org", "", fd, strlen(msg)) == -1 && errno == EINVAL,
 	    "bad address refused inside a transaction");
+	CHECK(mailbox_txn_add(txn, "dave@example.org", "a@b\nX-Forged: yes", fd, strlen(msg)) == -1 &&
+	    errno == EINVAL, "sender with a line break refused (S26)");
 	mailbox_txn_free(&txn);
 	f = fopen(path, "rb");
 	l1 = fread(after, 1, sizeof after, f);
