@@ -1,0 +1,132 @@
+#!/usr/bin/env python3
+"""Several imap-session processes on one mailbox: untagged EXISTS, FETCH
+FLAGS and EXPUNGE updates, IDLE with deliveries (covers S40), UID
+stability across sessions and flag renames, and reader consistency while
+another session renames files (covers S64)."""
+import os
+import shutil
+import sys
+import time
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import yubin  # noqa: E402
+from imaptest import Raw, tagged, deliver  # noqa: E402
+
+t = yubin.TAP()
+env = yubin.Env()
+U = "alice@example.org"
+
+
+def msg(i):
+    return b"From: bob@example.org\r\nSubject: m%d\r\n\r\nbody of %d\r\n" % (i, i)
+
+
+try:
+    a = Raw(env, U)
+    b = Raw(env, U)
+    for i in range(3):
+        deliver(env, U, msg(i))
+    ra = a.cmd("SELECT INBOX")
+    rb = b.cmd("SELECT INBOX")
+    t.ok(b"* 3 EXISTS" in ra and b"* 3 EXISTS" in rb, "both sessions see 3 messages")
+    t.ok(b"* 3 RECENT" in ra and b"* 0 RECENT" in rb, "\\Recent goes to the first session only",
+         ra + rb)
+    uids_a = a.cmd("UID SEARCH ALL")
+    uids_b = b.cmd("UID SEARCH ALL")
+    t.eq(uids_a.split(b"\r\n")[0], uids_b.split(b"\r\n")[0], "same UIDs in both sessions")
+
+    deliver(env, U, msg(3))
+    r = a.cmd("NOOP")
+    t.ok(b"* 4 EXISTS" in r, "NOOP reports a new delivery", r)
+    r = b.cmd("STORE 2 +FLAGS (\\Flagged)")
+    r = a.cmd("NOOP")
+    t.ok(b"* 2 FETCH (FLAGS (\\Flagged" in r, "other session's flag change as FETCH FLAGS", r)
+    r = b.cmd("STORE 1 +FLAGS (\\Deleted)")
+    r = b.cmd("EXPUNGE")
+    t.ok(b"* 1 EXPUNGE" in r, "B expunges message 1", r)
+    r = a.cmd("FETCH 1:* (UID)")
+    t.ok(b"EXPUNGE" not in r and b"* 4 FETCH" in r,
+         "no EXPUNGE during FETCH: sequence numbers stay valid", r)
+    r = a.cmd("NOOP")
+    t.ok(b"* 1 EXPUNGE" in r, "EXPUNGE reported on NOOP", r)
+    r = a.cmd("SEARCH ALL")
+    t.ok(b"* SEARCH 1 2 3\r\n" in r, "three messages left in A's view", r)
+
+    # UID stability: flag renames keep UIDs; a new session sees the same.
+    before = a.cmd("UID FETCH 1:* (UID)")
+    a.cmd("STORE 1:* +FLAGS (\\Seen \\Answered)")
+    after = a.cmd("UID FETCH 1:* (UID)")
+    t.eq(before.split(b"\r\n")[:3], after.split(b"\r\n")[:3], "UIDs unchanged by flag renames")
+    c = Raw(env, U)
+    rc = c.cmd("SELECT INBOX")
+    later = c.cmd("UID FETCH 1:* (UID)")
+    t.eq(before.split(b"\r\n")[:3], later.split(b"\r\n")[:3], "UIDs unchanged in a new session")
+    validity = [x for x in rc.split(b"\r\n") if b"UIDVALIDITY" in x][0]
+    c.close()
+
+    # IDLE: a delivery into new/ is reported within a second.
+    a.send(b"i1 IDLE\r\n")
+    t.eq(a.s.readline(), b"+ idling\r\n", "IDLE continuation")
+    time.sleep(0.2)
+    t0 = time.time()
+    deliver(env, U, msg(4))
+    line = a.s.readline(timeout=5)
+    took = time.time() - t0
+    t.ok(line == b"* 4 EXISTS\r\n" and took < 1.5, "IDLE reports a delivery within a second",
+         "%r after %.2fs" % (line, took))
+    t.eq(a.s.readline(timeout=5), b"* 4 RECENT\r\n",
+         "IDLE reports RECENT to a rev1 client")
+    b.cmd("STORE 1 -FLAGS (\\Seen)")
+    line = a.s.readline(timeout=5)
+    t.ok(line.startswith(b"* 1 FETCH (FLAGS"), "IDLE reports another session's flag change", line)
+    a.send(b"DONE\r\n")
+    r = a.read_response("i1")
+    t.ok(tagged(r) == b"i1 OK IDLE terminated", "DONE ends IDLE", r)
+
+    # IDLE with a delivery by smtp-session, if it is built.
+    if os.path.exists(yubin.binary("smtp-session")):
+        a.send(b"i2 IDLE\r\n")
+        a.s.readline()
+        out = env.run("smtp-session",
+                      b"EHLO x\r\nMAIL FROM:<bob@example.org>\r\nRCPT TO:<alice@example.org>\r\n"
+                      b"DATA\r\nSubject: via smtp\r\n\r\nhello\r\n.\r\nQUIT\r\n")
+        line = a.s.readline(timeout=5)
+        t.ok(line == b"* 5 EXISTS\r\n", "IDLE reports a delivery by smtp-session",
+             "%r / %r" % (line, out.stdout[-300:]))
+        a.send(b"DONE\r\n")
+        a.read_response("i2")
+    # Not DONE during IDLE is BAD and ends IDLE; DONE outside IDLE is BAD.
+    a.send(b"i3 IDLE\r\n")
+    a.s.readline()
+    a.send(b"i4 NOOP\r\n")
+    r = a.read_response("i3")
+    t.ok(tagged(r).startswith(b"i3 BAD"), "other input during IDLE gives BAD", r)
+    r = a.cmd("DONE")
+    t.ok(b"BAD" in tagged(r), "DONE without IDLE gives BAD", r)
+
+    # Reader consistency (S64): B renames files (flags) while A fetches bodies.
+    for i in range(20):
+        deliver(env, U, msg(100 + i))
+    a.cmd("NOOP")
+    b.cmd("NOOP")
+    vanished = 0
+    for rnd in range(6):
+        b.send(b"s%d STORE 1:* %sFLAGS.SILENT (\\Seen)\r\n" % (rnd, b"+" if rnd % 2 else b"-"))
+        r = a.cmd("FETCH 1:* (BODY.PEEK[TEXT])")
+        b.read_response("s%d" % rnd)
+        if b"NIL" in r or b"EXPUNGEISSUED" in r or b" OK " not in tagged(r):
+            vanished += 1
+    t.eq(vanished, 0, "no message vanishes while another session renames files (S64)")
+
+    # A lost UID list gives a new UIDVALIDITY, never wrong UIDs.
+    a.close()
+    b.close()
+    os.unlink(os.path.join(env.maildir(U), "yubin-uidlist"))
+    d = Raw(env, U)
+    r = d.cmd("SELECT INBOX")
+    nv = [x for x in r.split(b"\r\n") if b"UIDVALIDITY" in x][0]
+    t.ok(nv != validity, "lost uidlist gives a new UIDVALIDITY", (validity, nv))
+    d.close()
+finally:
+    env.cleanup()
+t.done()
