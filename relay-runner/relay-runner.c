@@ -535,19 +535,25 @@ pass(struct runner *run)
 		log_err("cannot read %s/active: %s", run->conf.spool, strerror(errno));
 		return EXIT_SYSTEM;
 	}
+	/* Both listings are taken before any delivery, so a message deferred
+	 * into queue/ during this pass is not tried twice in it. */
+	char **names[2];
+	size_t n[2];
 	for (size_t d = 0; d < 2; d++) {
-		char **names;
-		size_t n;
-		if (queue_names(&run->q, dirs[d], &names, &n) < 0) {
+		if (queue_names(&run->q, dirs[d], &names[d], &n[d]) < 0) {
 			log_err("cannot read %s/%s: %s", run->conf.spool, dirs[d], strerror(errno));
+			if (d == 1)
+				queue_names_free(&names[0], n[0]);
 			return EXIT_SYSTEM;
 		}
-		for (size_t i = 0; i < n; i++) {
-			if (d == 1 && !run->flush && !due(run, names[i], time(NULL)))
+	}
+	for (size_t d = 0; d < 2; d++) {
+		for (size_t i = 0; i < n[d]; i++) {
+			if (d == 1 && !run->flush && !due(run, names[d][i], time(NULL)))
 				continue;
-			process(run, dirs[d], names[i]);
+			process(run, dirs[d], names[d][i]);
 		}
-		queue_names_free(&names, n);
+		queue_names_free(&names[d], n[d]);
 	}
 	rlog_status("pass done: %u sent, %u bounced, %u deferred", run->sent, run->bounced,
 	    run->deferred);
