@@ -493,6 +493,9 @@ cmd_store(struct imap *im, struct imap_command *c)
 	size_t *idx, n;
 	if (imap_select_messages(im, c->args[0].str, im->uid_command, &idx, &n) != 0)
 		return verdict(im, V_BAD, "Invalid sequence set");
+	/* +FLAGS/-FLAGS apply to the flags on disk now, not to what this
+	 * session saw last: another session may have changed them. */
+	folder_sync(f);
 	if (new_kw) {
 		io_puts(&im->io, "* FLAGS (\\Answered \\Flagged \\Deleted \\Seen \\Draft");
 		for (int i = 0; i < FOLDER_KEYWORDS_MAX; i++)
