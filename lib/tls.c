@@ -574,6 +574,10 @@ tls_handshake(struct tls *t, struct io *io, char *err, size_t errsize)
 	t->deadline = 0;
 	if (r < 0) {
 		tls_handshake_error(t, r, err, errsize);
+		/* Tell the peer why (protocol_version, handshake_failure, ...),
+		 * unless it is gone or silent. */
+		if (!t->timed_out && r != GNUTLS_E_PUSH_ERROR && r != GNUTLS_E_PULL_ERROR)
+			gnutls_alert_send_appropriate(t->session, r);
 		t->failed = 1;
 		/* Whatever io does next, it must not read plaintext. */
 		io_discard_input(io);

@@ -144,6 +144,22 @@ try:
     t.ok(b"235 2.7.0" in out.stdout and b"221" in out.stdout,
          "gnutls-cli STARTTLS (certificate verified) then AUTH PLAIN: 235", out.stdout + out.stderr)
 
+    # --- default priority: TLS 1.2 with AEAD works; TLS 1.1 and CBC do not -----
+    def gnutls_try(prio):
+        feeder = slow_input(["QUIT"])
+        out = subprocess.run(["gnutls-cli", "--starttls-proto=smtp", "--x509cafile", c.ca,
+                              "--priority", prio, "-p", str(mx.port), "localhost"],
+                             stdin=feeder.stdout, capture_output=True, timeout=20)
+        feeder.wait()
+        return out.stdout + out.stderr
+
+    out = gnutls_try("NORMAL:-VERS-ALL:+VERS-TLS1.2")
+    t.ok(b"221" in out and b"TLS1.2" in out, "TLS 1.2 client accepted", out[-800:])
+    out = gnutls_try("NORMAL:-VERS-ALL:+VERS-TLS1.1:+VERS-TLS1.0")
+    t.ok(b"221" not in out and b"alert" in out, "TLS 1.0/1.1 client refused with an alert", out[-800:])
+    out = gnutls_try("NORMAL:-VERS-ALL:+VERS-TLS1.2:-CIPHER-ALL:+AES-128-CBC:+AES-256-CBC:+SHA1:+SHA256")
+    t.ok(b"221" not in out and b"alert" in out, "CBC-only TLS 1.2 client refused with an alert", out[-800:])
+
     # --- swaks --tls --auth ------------------------------------------------
     for mech in ("PLAIN", "LOGIN"):
         out = subprocess.run(["swaks", "-s", "127.0.0.1", "-p", str(sub.port), "--tls",
