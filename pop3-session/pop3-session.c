@@ -187,8 +187,9 @@ cmd_apop(struct pop3 *p, const struct pop3_command *c)
 	return say(p, V_BAD, "[AUTH] APOP not supported");
 }
 
-/* Reads one SASL response line into buf (CRLF removed). 0, or -1 when the
- * session must end (EOF, timeout, a response past SASL_RESPONSE_MAX). */
+/* Reads one SASL response line into buf (CRLF removed). 0, or the
+ * io_status that ends the session (EOF, timeout, IO_TOOLONG for a response
+ * past SASL_RESPONSE_MAX). */
 static int
 sasl_read(struct pop3 *p, char *buf, size_t size)
 {
@@ -196,7 +197,7 @@ sasl_read(struct pop3 *p, char *buf, size_t size)
 	io_flush(&p->io);
 	int st = io_getline(&p->io, buf, size, &len);
 	if (st != IO_OK)
-		return -1;
+		return st;
 	while (len > 0 && (buf[len - 1] == '\n' || buf[len - 1] == '\r'))
 		buf[--len] = '\0';
 	return 0;
@@ -209,8 +210,11 @@ sasl_exchange(struct pop3 *p, struct sasl *sasl, enum sasl_mech mech, const char
 	enum sasl_status st = sasl_start(sasl, mech, initial, chal, sizeof chal);
 	while (st == SASL_CONTINUE) {
 		io_printf(&p->io, "+ %s\r\n", chal);
-		if (sasl_read(p, resp, sizeof resp) < 0) {
+		int rd = sasl_read(p, resp, sizeof resp);
+		if (rd != IO_OK) {
 			explicit_bzero(resp, sizeof resp);
+			if (rd == IO_TOOLONG)
+				return say(p, V_CLOSE, "[AUTH] Response too long, closing");
 			return say(p, V_CLOSE, "%s", "");
 		}
 		st = sasl_step(sasl, resp, chal, sizeof chal);

@@ -319,6 +319,10 @@ ln = r.stdout.split(b"\r\n")
 t.ok(ln[1].startswith(b"-ERR [AUTH]") and ln[3].startswith(b"-ERR") and ln[4].startswith(b"-ERR"),
      "AUTH: wrong password, cancel, unknown mechanism -> -ERR", ln)
 
+r = env.run("pop3-session", b"AUTH PLAIN\r\n" + b"A" * 9000 + b"\r\nNOOP\r\n")
+t.ok(r.stdout.endswith(b"+ \r\n-ERR [AUTH] Response too long, closing\r\n"),
+     "a SASL response past its limit -> -ERR and close (covers S41)", r.stdout[-100:])
+
 # --- -V --------------------------------------------------------------------
 import subprocess  # noqa: E402
 v = subprocess.run([yubin.binary("pop3-session"), "-V"], capture_output=True)
