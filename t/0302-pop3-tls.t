@@ -116,6 +116,35 @@ try:
     t.ok(lines[-1] == b"second line", "POP3S RETR")
     p.quit()
 
+    # --- fetchmail: STLS on 110-style port, and POP3S ---------------------------
+    import subprocess
+    home = os.path.join(env.dir, "fm")
+    os.makedirs(home)
+    out = os.path.join(env.dir, "fetched")
+
+    def fetchmail(port, how):
+        rc = os.path.join(home, "rc")
+        with open(rc, "w") as f:
+            f.write('set no syslog\nset no bouncemail\n'
+                    'poll 127.0.0.1 protocol POP3 port %d:\n'
+                    '  user "%s" there with password "%s" is "tester" here\n'
+                    '  options keep fetchall %s sslcertck sslcertfile "%s" sslcommonname localhost'
+                    ' mda "cat >> %s"\n' % (port, ALICE, PW, how, c.ca, out))
+        os.chmod(rc, 0o600)
+        e = dict(os.environ, HOME=home, FETCHMAILHOME=home)
+        return subprocess.run(["fetchmail", "-f", rc, "--nodetach", "-v"], capture_output=True,
+                              env=e, timeout=50)
+
+    r = fetchmail(pop3.port, 'sslproto "tls1.2+"')
+    got = open(out, "rb").read() if os.path.exists(out) else b""
+    t.ok(r.returncode == 0 and b"Subject: over tls" in got and b"STLS" in r.stderr + r.stdout,
+         "fetchmail fetches over STLS with a verified certificate", (r.stdout + r.stderr)[-600:])
+    open(out, "wb").close()
+    r = fetchmail(pop3s.port, "ssl")
+    got = open(out, "rb").read()
+    t.ok(r.returncode == 0 and b"Subject: over tls" in got, "fetchmail fetches over POP3S",
+         (r.stdout + r.stderr)[-600:])
+
     log = b""
     for li in (pop3, pop3s):
         li.log.flush()
