@@ -361,6 +361,42 @@ tls.send("QUIT\r\n")
 tls.reply()
 finish(s)
 
+# --- S16: SNI with backslash-NUL (Exim CVE-2019-15846) --------------------
+
+
+def client_hello(sni):
+    """A TLS 1.2 ClientHello (ECDHE-ECDSA-AES128-GCM) carrying sni raw."""
+    def vec(data, n=2):
+        return len(data).to_bytes(n, "big") + data
+    name = b"\x00" + vec(sni)
+    exts = b"\x00\x00" + vec(vec(name))                      # server_name
+    exts += b"\x00\x0a" + vec(vec(b"\x00\x17\x00\x1d"))      # groups
+    exts += b"\x00\x0b\x00\x02\x01\x00"                      # point formats
+    exts += b"\x00\x0d" + vec(vec(b"\x04\x03\x08\x04"))      # signature algs
+    body = b"\x03\x03" + os.urandom(32) + b"\x00" + vec(b"\xc0\x2b") + b"\x01\x00" + vec(exts)
+    hs = b"\x01" + vec(body, 3)
+    return b"\x16\x03\x01" + vec(hs)
+
+
+s = env.start("smtp-session", ["--implicit-tls"])
+s.send(client_hello(b"mx.example.org"))
+first = s.p.stdout.read(1)
+finish(s)
+t.eq(first, b"\x16", "crafted ClientHello with a valid SNI gets a ServerHello (the probe is sound)")
+for sni, name in ((b"a\\\x00", "backslash-NUL"), (b"x\r\nEHLO evil\x1b[2J" + b"\xff" * 40, "control bytes")):
+    s = env.start("smtp-session", ["--implicit-tls"])
+    s.send(client_hello(sni))
+    try:
+        first = s.p.stdout.read(1)
+    except OSError:
+        first = b""
+    rc, rest, err = finish(s)
+    t.ok(first in (b"\x16", b"\x15", b""), "S16 SNI %s: ServerHello, alert or close" % name, first + rest[:40])
+    t.diag("SNI %s: server answered %r" % (name, first + rest[:6]))
+    t.ok(clean_exit(rc, err), "S16 SNI %s: clean exit" % name, err)
+    t.ok(b"\x00" not in err and b"\x1b" not in err and b"EHLO evil" not in err,
+         "S16 SNI %s never copied raw into the log" % name, err)
+
 # --- S17: stalled handshake ----------------------------------------------
 env.set(tls_handshake_timeout="2s")
 s = greet()
