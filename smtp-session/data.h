@@ -33,7 +33,9 @@ struct data_reader {
 
 void data_init(struct data_reader *d, int chunking);
 /* Decodes up to len bytes of in. Decoded bytes go to out, which must hold
- * at least len bytes (decoding never grows the data); *out_len_r is set.
+ * at least len + 1 bytes: decoding never grows the data, but a CR held back
+ * at the end of the previous call may come out (as a space) with this
+ * call's first byte. *out_len_r is set.
  * Returns the number of input bytes consumed: all of them, unless the end
  * of DATA was reached, in which case d->done is set and the bytes after the
  * terminator are left unconsumed (they are the next commands). */

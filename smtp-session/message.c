@@ -388,7 +388,7 @@ message_finish(struct smtp *s, const struct data_reader *d)
 static int
 data_receive(struct smtp *s, struct data_reader *d, int *write_failed)
 {
-	unsigned char out[IO_BUFFER_SIZE];
+	unsigned char out[IO_BUFFER_SIZE + 1];  /* + a held-back CR (data.h) */
 	io_set_timeout(&s->io, data_timeout(s));
 	while (!d->done) {
 		const unsigned char *in;
@@ -400,8 +400,8 @@ data_receive(struct smtp *s, struct data_reader *d, int *write_failed)
 			log_info("connection lost during DATA id=%s", s->msg_id);
 			return -1;
 		}
-		if (len > sizeof out)
-			len = sizeof out;
+		if (len > sizeof out - 1)
+			len = sizeof out - 1;
 		size_t used = data_feed(d, in, len, out, &out_len);
 		io_consume(&s->io, used);
 		if (!*write_failed && message_append(s, out, out_len) < 0)
@@ -490,7 +490,7 @@ bdat_parse(char *args, uint64_t *size_r, int *last_r)
 static int
 bdat_receive(struct smtp *s, struct data_reader *d, uint64_t size, int discard, int *write_failed)
 {
-	unsigned char in[IO_BUFFER_SIZE], out[IO_BUFFER_SIZE];
+	unsigned char in[IO_BUFFER_SIZE], out[IO_BUFFER_SIZE + 1];  /* see data.h */
 	io_set_timeout(&s->io, data_timeout(s));
 	while (size > 0) {
 		size_t want = size < sizeof in ? (size_t)size : sizeof in;
