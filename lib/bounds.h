@@ -106,6 +106,9 @@
 #define RELAY_BACKOFF_MIN_SEC 300
 #define RELAY_BACKOFF_MAX_SEC 14400
 #define RELAY_STALE_CLAIM_SEC 7200
+/* Files left in the spool's tmp/ by a killed writer: removed after 36 h,
+ * djb's rule for Maildir tmp/. */
+#define RELAY_TMP_STALE_SEC 129600
 /* DNS (S60): MX hosts tried per destination, addresses per host. */
 #define RELAY_MX_MAX 10
 #define RELAY_ADDRS_PER_HOST 4

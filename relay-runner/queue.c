@@ -269,3 +269,24 @@ queue_recover(const struct queue *q, void (*report)(const char *id, const char *
 	queue_names_free(&names, n);
 	return recovered;
 }
+
+int
+queue_clean_tmp(const struct queue *q, time_t max_age)
+{
+	char **names;
+	size_t n;
+	int removed = 0;
+	if (queue_names(q, "tmp", &names, &n) < 0)
+		return -1;
+	time_t now = time(NULL);
+	for (size_t i = 0; i < n; i++) {
+		char path[4096];
+		struct stat st;
+		snprintf(path, sizeof path, "%s/tmp/%s", q->spool, names[i]);
+		if (lstat(path, &st) == 0 && S_ISREG(st.st_mode) && now - st.st_mtime > max_age &&
+		    unlink(path) == 0)
+			removed++;
+	}
+	queue_names_free(&names, n);
+	return removed;
+}

@@ -55,6 +55,10 @@ int queue_quarantine(const struct queue *q, const char *path, const char *id);
  * each. Returns how many were recovered, or -1 if active/ is unreadable. */
 int queue_recover(const struct queue *q, void (*report)(const char *id, const char *holder));
 
+/* Removes files in tmp/ older than max_age: what a writer killed
+ * mid-write left behind (djb's Maildir rule: 36 hours). Returns how many. */
+int queue_clean_tmp(const struct queue *q, time_t max_age);
+
 /* The id part of an active/ name (before the owner suffix) into out. */
 int queue_claim_id(const char *name, char *out, size_t size);
 

@@ -341,7 +341,15 @@ deliver_all(struct job *j)
 			done[x] = 1;
 		}
 		deliver_group(j, &d, idx, k);
-		save(j, 0);
+		/* More destinations to go: record this transaction's results
+		 * now, so a crash does not resend them (S68). After the last
+		 * one, finish() writes or removes the file anyway. */
+		for (size_t x = i + 1; x < n; x++) {
+			if (j->env.rcpts[x].state == SPOOL_RCPT_PENDING && !done[x]) {
+				save(j, 0);
+				break;
+			}
+		}
 	}
 	free(idx);
 	free(done);
@@ -535,6 +543,7 @@ pass(struct runner *run)
 		log_err("cannot read %s/active: %s", run->conf.spool, strerror(errno));
 		return EXIT_SYSTEM;
 	}
+	queue_clean_tmp(&run->q, RELAY_TMP_STALE_SEC);
 	/* Both listings are taken before any delivery, so a message deferred
 	 * into queue/ during this pass is not tried twice in it. */
 	char **names[2];

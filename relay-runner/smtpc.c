@@ -13,6 +13,8 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <poll.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -139,6 +141,10 @@ connect_to(struct smtpc *c)
 		close(fd);
 		return -1;
 	}
+	/* Commands leave in whole batches (io flushes them): no need for Nagle
+	 * to hold back the next small write. */
+	int one = 1;
+	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
 	int flags = fcntl(fd, F_GETFL);
 	if (flags < 0 || fcntl(fd, F_SETFL, flags & ~O_NONBLOCK) < 0) {
 		fail(c, "fcntl: %s", strerror(errno));

@@ -389,23 +389,47 @@ helper_enqueue(int argc, char **argv)
 	e.rcpts = r;
 	e.arrival = time(NULL) - ago;
 	e.next_attempt = e.arrival;
-	int msg = memfd_create("msg", 0);
+	char *text = NULL;
+	size_t len = 0, cap = 0;
 	char buf[65536];
 	ssize_t n;
-	uint64_t len = 0;
 	while ((n = read(0, buf, sizeof buf)) > 0) {
-		if (write(msg, buf, (size_t)n) != n)
-			return 111;
-		len += (uint64_t)n;
+		if (len + (size_t)n > cap) {
+			cap = (len + (size_t)n) * 2;
+			if (!(text = realloc(text, cap)))
+				return 111;
+		}
+		memcpy(text + len, buf, (size_t)n);
+		len += (size_t)n;
 	}
+	/* "@SEQ@" in the message becomes the copy's number, so tests can tell
+	 * the copies apart. */
+	const char *seq = text ? memmem(text, len, "@SEQ@", 5) : NULL;
 	for (unsigned long i = 0; i < count; i++) {
+		int msg = memfd_create("msg", 0);
+		char num[32];
+		size_t pre = seq ? (size_t)(seq - text) : len;
+		int nl = snprintf(num, sizeof num, "%lu", i);
+		if (msg < 0 || (pre && write(msg, text, pre) != (ssize_t)pre))
+			return 111;
+		uint64_t mlen = pre;
+		if (seq) {
+			size_t post = len - pre - 5;
+			if (write(msg, num, (size_t)nl) != nl ||
+			    (post && write(msg, seq + 5, post) != (ssize_t)post))
+				return 111;
+			mlen += (uint64_t)nl + post;
+		}
 		struct spool_pending p;
-		if (spool_prepare(spool, &e, msg, len, &p) < 0 || spool_commit(&p) < 0) {
+		if (spool_prepare(spool, &e, msg, mlen, &p) < 0 || spool_commit(&p) < 0) {
 			perror("spool");
 			return 111;
 		}
+		close(msg);
 		printf("%s\n", p.id);
 	}
+	free(text);
+	free(r);
 	return 0;
 }
 
