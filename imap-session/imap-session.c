@@ -350,6 +350,7 @@ auth_login(struct imap *im, const char *login, const char *password)
 	log_info("login user=%s peer=%s%s", canon, im->s.peer, im->tls_active ? " tls" : "");
 	im->fr.literal_max = IMAP_LINE_MAX;
 	im->fr.append_max = im->s.conf.max_message_size;
+	im->fr.preauth = 0;
 	return verdict(im, V_OK, "Logged in");
 }
 
@@ -611,7 +612,7 @@ command_loop(struct imap *im)
 			continue;
 		case FRAME_TOOBIG:
 			io_printf(&im->io, "%s %s [TOOBIG] Literal too big\r\n", frame_tag(im),
-			    im->fr.is_append ? "NO" : "BAD");
+			    im->fr.is_append && !im->fr.preauth ? "NO" : "BAD");
 			end = too_many_errors(im);
 			break;
 		case FRAME_TOOBIG_CLOSE:
@@ -670,6 +671,7 @@ main(int argc, char **argv)
 	im.fr.line_max = IMAP_LINE_MAX;
 	im.fr.literal_max = IMAP_PREAUTH_LITERAL_MAX;
 	im.fr.append_max = IMAP_PREAUTH_LITERAL_MAX;
+	im.fr.preauth = 1;
 	im.state = STATE_NOT_AUTH;
 
 	if (implicit_tls) {

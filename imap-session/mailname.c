@@ -296,6 +296,10 @@ mailname_to_disk(const char *name, char *out, size_t size)
 	if (len == 0 || len >= MAILNAME_MAX || name[0] == '/' || name[0] == '~' ||
 	    name[0] == '{' || !utf8_valid(name, len))
 		return -1;
+	/* Folder names that look like Maildir's own directories are refused
+	 * too, although ".tmp" could not collide: no surprises for tools. */
+	if (strcmp(name, "tmp") == 0 || strcmp(name, "new") == 0 || strcmp(name, "cur") == 0)
+		return -1;
 	if (strcmp(name, "INBOX") == 0) {
 		if (size < 1)
 			return -1;

@@ -39,7 +39,7 @@ framer_reset(struct imap_framer *f)
 {
 	f->len = f->line_start = f->text_bytes = 0;
 	f->literal_left = f->literal_total = 0;
-	f->in_literal = f->discarding = f->is_append = 0;
+	f->in_literal = f->discarding = f->is_append = f->is_login = 0;
 	f->tag[0] = '\0';
 	/* A huge APPEND buffer is not kept for the next command. */
 	if (f->cap > 1024 * 1024) {
@@ -85,6 +85,7 @@ framer_note_command(struct imap_framer *f)
 		return;
 	i++;
 	f->is_append = f->len - i >= 7 && strncasecmp((const char *)f->buf + i, "APPEND ", 7) == 0;
+	f->is_login = f->len - i >= 6 && strncasecmp((const char *)f->buf + i, "LOGIN ", 6) == 0;
 }
 
 /* Literal announcement at the end of line [s, e): 0 none, 1 found (*n_r,
@@ -137,6 +138,8 @@ framer_line_done(struct imap_framer *f)
 	if (r == 0)
 		return FRAME_DONE;
 	uint64_t limit = f->is_append ? f->append_max : f->literal_max;
+	if (f->preauth && !f->is_login)
+		limit = 0;
 	if (n > limit || f->literal_total + n > limit + f->line_max)
 		return sync ? FRAME_TOOBIG : FRAME_TOOBIG_CLOSE;
 	/* Keep a canonical CRLF after the marker for the tokenizer. */

@@ -39,6 +39,8 @@ struct imap_framer {
 	uint64_t append_max;     /* a literal of APPEND */
 	char tag[64];            /* tag of the command being refused, for replies */
 	int is_append;
+	int is_login;
+	int preauth;             /* before login, only LOGIN may carry literals (S35) */
 };
 
 void framer_init(struct imap_framer *f);
