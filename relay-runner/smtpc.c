@@ -661,6 +661,12 @@ envelope(struct smtpc *c, const struct smtpc_msg *m, struct smtpc_rcpt *rcpts, s
 		set_open(rcpts, n, code / 100 == 4 ? RCPT_TEMP : RCPT_PERM, c->diag);
 		return 0;
 	}
+	/* Nothing may follow the 354 before our data: a reply waiting here
+	 * would be taken for the verdict on the message (S58). */
+	if (io_buffered(c->io) > 0) {
+		fail(c, "host %s[%s] sent data after its 354 reply", c->t->host, c->t->addr_text);
+		return -1;
+	}
 	return 1;
 }
 

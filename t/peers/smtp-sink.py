@@ -29,6 +29,8 @@ behaviour between runs of relay-runner. Keys (all optional):
                   close the connection instead of replying
     raw           {"EHLO": "raw reply bytes"}: replaces the reply to a verb
     delay         {"EHLO": 3}: seconds to wait before replying
+    close_after   "EHLO": close the connection right after that reply
+    trickle       true: send the greeting one byte per TCP segment
 
 Every delivered message is appended to DIR/messages.jsonl as
 {"conn", "helo", "mail", "rcpts", "raw" (base64 of the DATA bytes as
@@ -113,8 +115,10 @@ class Handler(socketserver.BaseRequestHandler):
         raw = self.s.get("raw", {}).get(verb)
         if raw is not None:
             self.sock.sendall(raw.encode("latin-1"))
-            return
-        self.send(default)
+        else:
+            self.send(default)
+        if self.s.get("close_after") == verb:
+            raise Closed()
 
     def drop(self, stage):
         if self.s.get("drop_at") == stage:
@@ -230,7 +234,12 @@ class Handler(socketserver.BaseRequestHandler):
     def session(self):
         greeting = self.s.get("greetings", {}).get(str(self.n), self.s.get("greeting"))
         self.drop("greeting")
-        self.send(greeting or "220 sink.test ESMTP")
+        if self.s.get("trickle"):
+            for byte in (greeting or "220 sink.test ESMTP\r\n").encode():
+                self.sock.sendall(bytes([byte]))
+                time.sleep(0.002)
+        else:
+            self.send(greeting or "220 sink.test ESMTP")
         helo, mail, rcpts = None, None, []
         while True:
             line = self.readline()

@@ -1,0 +1,94 @@
+#!/usr/bin/env python3
+"""relay-runner against malformed and hostile replies (S58): over-long
+lines, endless continuations, code mismatches, bad codes, a reply cut off,
+bare LF, data after 354, a greeting trickled one byte at a time; and
+against broken queue files (S67): empty, truncated, no end record, a
+symlink — quarantined in corrupt/ while the rest of the queue flows."""
+import os
+import sys
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "peers"))
+import relayenv  # noqa: E402
+import yubin  # noqa: E402
+
+t = yubin.TAP()
+env = yubin.Env()
+sink = relayenv.Sink(env)
+MSG = b"From: alice@example.org\nSubject: replies\n\nhello\n"
+
+
+def clear_queue():
+    for sub in ("new", "queue", "active"):
+        for name in relayenv.files(env, sub):
+            os.unlink(os.path.join(env.spool, sub, name))
+
+
+try:
+    relayenv.route(env, ("example.net", "127.0.0.1:%d" % sink.port))
+    env.set(relay_timeout="5s")
+    bad = [
+        ("a 65536-byte continuation line", {"raw": {"EHLO": "250-" + "a" * 65536 + "\r\n250 ok\r\n"}}),
+        ("10000 continuation lines", {"raw": {"EHLO": "250-x\r\n" * 10000 + "250 ok\r\n"}}),
+        ("a code change between lines", {"raw": {"MAIL": "250-a\r\n550 b\r\n"}}),
+        ("a non-numeric code", {"raw": {"MAIL": "2x0 ok\r\n"}}),
+        ("a reply cut off by close", {"raw": {"EHLO": "250-a"}, "close_after": "EHLO"}),
+        ("a bare LF inside a reply", {"raw": {"EHLO": "250 a\nb\r\n"}}),
+        ("extra lines after 354", {"raw": {"DATA": "354 go\r\n250 2.0.0 fake ok\r\n"}}),
+    ]
+    for name, script in bad:
+        clear_queue()
+        n_msgs = len(sink.messages())
+        n_dsn = len(env.messages("alice@example.org"))
+        sink.set(script)
+        relayenv.enqueue(env, MSG, "alice@example.org", ["bob@example.net"])
+        r = relayenv.runner(env)
+        ok = (r.rc == 0 and "status=deferred" in r.stderr.decode() and
+              len(relayenv.files(env, "queue")) == 1 and
+              len(env.messages("alice@example.org")) == n_dsn and
+              len(sink.messages()) == n_msgs)
+        t.ok(ok, "%s: temporary failure, message kept, no bounce (covers S58)" % name, r.stderr)
+    clear_queue()
+
+    sink.set({"raw": {"MAIL": "250\r\n"}})
+    relayenv.enqueue(env, MSG, "alice@example.org", ["bob@example.net"])
+    r = relayenv.runner(env)
+    t.ok(relayenv.queued(env) == [] and "status=sent" in r.stderr.decode(),
+         "'250' without text is a valid reply (covers S58)", r.stderr)
+    sink.set({"trickle": True})
+    relayenv.enqueue(env, MSG, "alice@example.org", ["bob@example.net"])
+    r = relayenv.runner(env)
+    t.ok(relayenv.queued(env) == [] and "status=sent" in r.stderr.decode(),
+         "a greeting in 1-byte segments works (covers S58)", r.stderr)
+
+    # --- S67: broken queue files are quarantined ------------------------------
+    sink.set({})
+    ids = relayenv.enqueue(env, MSG, "alice@example.org", ["bob@example.net"], count=2)
+    good = os.path.join(env.spool, "new", ids[0])
+    with open(good, "rb") as f:
+        data = f.read()
+    new = os.path.join(env.spool, "new")
+    broken = {"empty": b"", "truncated": data[:len(data) // 2],
+              "no-end": data[:data.index(b"\nM") + 1]}
+    for name, content in broken.items():
+        with open(os.path.join(new, name), "wb") as f:
+            f.write(content)
+    outside = os.path.join(env.dir, "outside")
+    with open(outside, "wb") as f:
+        f.write(data)
+    os.symlink(outside, os.path.join(new, "symlink"))
+    os.unlink(os.path.join(new, ids[1]))
+    r = relayenv.runner(env)
+    log = r.stderr.decode()
+    t.eq(sorted(relayenv.files(env, "corrupt")), sorted(list(broken) + ["symlink"]),
+         "empty, truncated, endless and symlinked files moved to corrupt/ (covers S67)")
+    t.ok(log.count("moved to corrupt/") == 4, "each is logged", log)
+    t.ok("%s: to=<bob@example.net>" % ids[0] in log and relayenv.queued(env) == [],
+         "the valid message in the same pass is delivered", log)
+    t.ok(os.path.exists(outside), "the symlink target is untouched")
+    t.contains(relayenv.runner(env, "--list").stdout, b"(corrupt: kept for inspection)",
+               "--list shows quarantined files")
+finally:
+    sink.stop()
+    env.cleanup()
+t.done()
