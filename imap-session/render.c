@@ -22,6 +22,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "bounds.h"
 #include "render.h"
 
 #define RENDER_QUOTED_MAX 4096
@@ -301,11 +302,11 @@ env_nstring(struct rbuf *b, const struct mime_part *p, const char *name, int hum
 /* An address field of the envelope: the addresses of every header of
  * that name, in order (Dovecot joins repeated To:, Cc: ... headers). */
 static int
-env_addresses(const struct mime_message *m, const struct mime_part *p, const char *name,
+env_addresses(struct mime_pool *pool, const struct mime_part *p, const char *name,
     struct mime_address **list_r)
 {
 	struct mime_address *first = NULL, **tail = &first;
-	size_t nlen = strlen(name);
+	size_t nlen = strlen(name), total = 0;
 	*list_r = NULL;
 	for (size_t i = 0; i < p->hdr_count; i++) {
 		const struct mime_header *h = &p->headers[i];
@@ -315,14 +316,19 @@ env_addresses(const struct mime_message *m, const struct mime_part *p, const cha
 		if (v == NULL)
 			return -1;
 		struct mime_address *list;
-		int rc = mime_address_parse((struct mime_message *)m, (const unsigned char *)v,
-		    strlen(v), &list);
+		int rc = mime_address_parse(pool, (const unsigned char *)v, strlen(v), &list);
 		free(v);
 		if (rc < 0)
 			return -1;
 		*tail = list;
-		while (*tail != NULL)
+		/* the joined list is bounded like one header's (S38) */
+		while (*tail != NULL && total < MIME_ADDRESSES_MAX) {
 			tail = &(*tail)->next;
+			total++;
+		}
+		*tail = NULL;
+		if (total >= MIME_ADDRESSES_MAX)
+			break;
 	}
 	*list_r = first;
 	return 0;
@@ -358,9 +364,13 @@ static void
 write_envelope(struct rbuf *b, const struct mime_message *m, const struct mime_part *p)
 {
 	struct mime_address *from, *sender, *reply_to, *to, *cc, *bcc;
-	if (env_addresses(m, p, "From", &from) < 0 || env_addresses(m, p, "Sender", &sender) < 0 ||
-	    env_addresses(m, p, "Reply-To", &reply_to) < 0 || env_addresses(m, p, "To", &to) < 0 ||
-	    env_addresses(m, p, "Cc", &cc) < 0 || env_addresses(m, p, "Bcc", &bcc) < 0) {
+	struct mime_pool *pool = mime_pool_new();
+	if (pool == NULL || env_addresses(pool, p, "From", &from) < 0 ||
+	    env_addresses(pool, p, "Sender", &sender) < 0 ||
+	    env_addresses(pool, p, "Reply-To", &reply_to) < 0 ||
+	    env_addresses(pool, p, "To", &to) < 0 || env_addresses(pool, p, "Cc", &cc) < 0 ||
+	    env_addresses(pool, p, "Bcc", &bcc) < 0) {
+		mime_pool_free(&pool);
 		b->failed = 1;
 		return;
 	}
@@ -383,6 +393,7 @@ write_envelope(struct rbuf *b, const struct mime_message *m, const struct mime_p
 	env_nstring(b, p, "In-Reply-To", 0);
 	rb_c(b, ' ');
 	env_nstring(b, p, "Message-ID", 0);
+	mime_pool_free(&pool);
 }
 
 char *
@@ -703,7 +714,11 @@ header_fields(const struct mime_message *m, const struct mime_part *p,
 			keep = field_listed(f, d + pos, nlen) != not;
 		}
 		if (keep) {
+			size_t start = b.len;
 			rb_add(&b, d + pos, content - pos);
+			for (size_t i = start; !b.failed && i < b.len; i++)
+				if (b.s[i] == '\0')
+					b.s[i] = (char)0x80;
 			if (lf != NULL)
 				rb_add(&b, "\r\n", 2);
 		}
@@ -755,7 +770,7 @@ render_section(const struct mime_message *m, const char *section, unsigned char 
 				s++;
 			return *s == '\0' || *s == '.' || s[-1] == '.' ? 1 : 1;
 		}
-		if (*rest == '.')
+		if (*rest == '.' && rest[1] != '\0')
 			rest++;
 		else if (*rest != '\0')
 			return -1;

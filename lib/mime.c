@@ -674,7 +674,10 @@ mime_param_get(const struct mime_param *params, size_t n, const char *name)
 static char *
 header_full_value(struct arena *a, const struct mime_header *h)
 {
-	char *s = arena_alloc(a, h->value_len * 3 + 1);
+	size_t nuls = 0;
+	for (const unsigned char *q = h->value; (q = memchr(q, '\0', h->value + h->value_len - q)) != NULL; q++)
+		nuls++;
+	char *s = arena_alloc(a, h->value_len + nuls * 2 + 1);
 	if (s == NULL)
 		return NULL;
 	size_t o = 0;
@@ -932,7 +935,10 @@ part_append(struct parser *ps, struct mime_part *parent)
 		return NULL;
 	}
 	p->parent = parent;
-	p->hdr_off = ps->pos;
+	/* Where the parent's bytes so far end (as Dovecot's physical_pos):
+	 * normally ps->pos, but a line end a boundary took from the parent's
+	 * header may lie in between. */
+	p->hdr_off = parent->hdr_off + parent->hdr_len + parent->body_len;
 	if (parent->last_child == NULL)
 		parent->children = p;
 	else
@@ -1057,7 +1063,6 @@ parse_header(struct parser *ps, struct hdr_result *res)
 
 	res->found = NULL;
 	res->multipart = 0;
-	p->hdr_off = ps->pos;
 	while (ps->pos < ps->n) {
 		size_t pos = ps->pos;
 		int at_eoh = ps->d[pos] == '\n' ||
@@ -1409,6 +1414,12 @@ mime_message_parse(const unsigned char *data, size_t len)
 	return m;
 }
 
+size_t
+mime_message_memory(const struct mime_message *m)
+{
+	return ((const struct arena *)m->arena)->total;
+}
+
 void
 mime_message_free(struct mime_message **m)
 {
@@ -1740,12 +1751,27 @@ addr_address(struct addr_ctx *c)
 	return ret;
 }
 
+struct mime_pool *
+mime_pool_new(void)
+{
+	return (struct mime_pool *)calloc(1, sizeof(struct arena));
+}
+
+void
+mime_pool_free(struct mime_pool **pool)
+{
+	if (pool == NULL || *pool == NULL)
+		return;
+	arena_free((struct arena *)*pool);
+	*pool = NULL;
+}
+
 int
-mime_address_parse(struct mime_message *m, const unsigned char *value, size_t len,
+mime_address_parse(struct mime_pool *pool, const unsigned char *value, size_t len,
     struct mime_address **list_r)
 {
 	struct addr_ctx c = {0};
-	c.a = m->arena;
+	c.a = (struct arena *)pool;
 	c.r.p = value;
 	c.r.end = value + len;
 	c.r.last_comment = &c.comment;

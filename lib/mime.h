@@ -90,6 +90,8 @@ struct mime_message {
 /* Parses data (a whole message, CRLF line ends, bare LF tolerated).
  * Returns the tree, or NULL only on ENOMEM. Keeps pointers into data. */
 struct mime_message *mime_message_parse(const unsigned char *data, size_t len);
+/* Bytes the tree takes (its arena), for tests of the S38 bounds. */
+size_t mime_message_memory(const struct mime_message *m);
 /* Frees the tree (not data); safe on NULL; sets *m to NULL. */
 void mime_message_free(struct mime_message **m);
 
@@ -115,10 +117,14 @@ struct mime_address {
 	struct mime_address *next;
 	const char *name, *route, *mailbox, *domain;
 };
-/* Parses an address-list header value (at most MIME_ADDRESSES_MAX entries).
- * *list_r is NULL for an empty value. Allocates from the message arena.
- * Returns 0, or -1 on ENOMEM. */
-int mime_address_parse(struct mime_message *m, const unsigned char *value, size_t len,
+/* Allocation pool for address lists: freed at once. */
+struct mime_pool;
+struct mime_pool *mime_pool_new(void);
+void mime_pool_free(struct mime_pool **pool);
+/* Parses an address-list header value (at most MIME_ADDRESSES_MAX entries)
+ * into pool. *list_r is NULL for an empty value. Returns 0, or -1 on
+ * ENOMEM. */
+int mime_address_parse(struct mime_pool *pool, const unsigned char *value, size_t len,
     struct mime_address **list_r);
 
 /* --- lib/mime-decode.c --- */

@@ -5,7 +5,9 @@
  * bombs of S38 (bounded time and memory).
  *
  * render.c lives in imap-session/ (program-only code); the Makefile links
- * unit tests with lib/ only, so it is compiled into this test here.
+ * unit tests with lib/ only, so it is compiled in here, through the fuzz
+ * target t/fuzz/fuzz-mime.c (whose strict IMAP syntax checker the corpus
+ * outputs must pass too, and whose seeds are replayed here as well).
  *
  *   test-mime                 run every check
  *   test-mime --dump FILE     print ENVELOPE, BODYSTRUCTURE and BODY of FILE
@@ -15,12 +17,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/resource.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
-#include "../../imap-session/render.c"
+#include "../fuzz/fuzz-mime.c"
 #include "unit.h"
 
 static char fixtures[4096];
@@ -90,6 +91,8 @@ fixture_compare(const char *name, const struct mime_message *m, const char *ext,
 	int same = want != NULL && got != NULL && want_len == got_len &&
 	    memcmp(want, got, got_len) == 0;
 	CHECK(same, label);
+	snprintf(label, sizeof(label), "corpus %s: %s is strict IMAP syntax (S39)", name, ext);
+	CHECK(got != NULL && imap_syntax_ok(got, got_len), label);
 	if (!same && want != NULL && got != NULL)
 		printf("#   want %.*s\n#   got  %.*s\n", (int)want_len, want, (int)got_len, got);
 	free(want);
@@ -193,6 +196,350 @@ test_corpus(void)
 	}
 }
 
+
+static struct mime_message *
+parse_str(const char *s)
+{
+	return mime_message_parse((const unsigned char *)s, strlen(s));
+}
+
+static int
+section_is(const struct mime_message *m, const char *section, int want_rc, const char *want)
+{
+	unsigned char *out = NULL;
+	size_t n = 0;
+	int rc = render_section(m, section, &out, &n);
+	int ok = rc == want_rc && (want == NULL || (n == strlen(want) && memcmp(out, want, n) == 0));
+	if (!ok)
+		printf("#   BODY[%s]: rc %d %.*s\n", section, rc, (int)n, out != NULL ? (char *)out : "");
+	free(out);
+	return ok;
+}
+
+static int
+binary_is(const struct mime_message *m, const char *section, int want_rc, const char *want,
+    size_t want_len)
+{
+	unsigned char *out = NULL;
+	size_t n = 0;
+	int rc = render_binary(m, section, &out, &n);
+	int ok = rc == want_rc && (want == NULL || (n == want_len && memcmp(out, want, n) == 0));
+	if (!ok)
+		printf("#   BINARY[%s]: rc %d %zu bytes\n", section, rc, n);
+	free(out);
+	return ok;
+}
+
+static const char multi[] =
+    "From: =?iso-8859-1?q?Andr=E9?= <andre@example.org>\r\n"
+    "To: bob@example.org\r\n"
+    "Subject: =?utf-8?b?R3LDvMOfZQ==?= aus =?utf-8?q?K=C3=B6ln?=\r\n"
+    "Date: Tue, 4 Mar 2025 11:22:33 -0500\r\n"
+    "MIME-Version: 1.0\r\n"
+    "Content-Type: multipart/mixed; boundary=\"b\"\r\n"
+    "\r\n"
+    "--b\r\n"
+    "Content-Type: text/plain; charset=iso-8859-1\r\n"
+    "Content-Transfer-Encoding: quoted-printable\r\n"
+    "\r\n"
+    "Caf=E9 cr=E8me, soft=\r\n"
+    "break\r\n"
+    "--b\r\n"
+    "Content-Type: application/octet-stream\r\n"
+    "Content-Transfer-Encoding: base64\r\n"
+    "\r\n"
+    "AAECAw==\r\n"
+    "--b\r\n"
+    "Content-Type: text/plain; charset=utf-8\r\n"
+    "Content-Transfer-Encoding: base64\r\n"
+    "\r\n"
+    "TmV1ZSBOYWNocmljaHQ=\r\n"
+    "--b\r\n"
+    "Content-Type: text/plain\r\n"
+    "Content-Transfer-Encoding: base64\r\n"
+    "\r\n"
+    "not*base64!\r\n"
+    "--b\r\n"
+    "Content-Type: text/plain\r\n"
+    "Content-Transfer-Encoding: x-uuencode\r\n"
+    "\r\n"
+    "begin 644 x\r\n"
+    "--b--\r\n";
+
+static void
+test_sections_binary(void)
+{
+	struct mime_message *m = parse_str(multi);
+	CHECK(m != NULL, "multipart parses");
+	if (m == NULL)
+		return;
+	CHECK(section_is(m, "1", 0, "Caf=E9 cr=E8me, soft=\r\nbreak"), "BODY[1] is the raw part");
+	CHECK(section_is(m, "1.mime", 0,
+	    "Content-Type: text/plain; charset=iso-8859-1\r\n"
+	    "Content-Transfer-Encoding: quoted-printable\r\n\r\n"), "BODY[1.MIME] (lower case)");
+	CHECK(section_is(m, "header.fields (subject \"To\")", 0,
+	    "To: bob@example.org\r\nSubject: =?utf-8?b?R3LDvMOfZQ==?= aus =?utf-8?q?K=C3=B6ln?=\r\n\r\n"),
+	    "HEADER.FIELDS with quoted and atom names, original order");
+	CHECK(section_is(m, "6", 1, NULL), "BODY[6]: no such part");
+	CHECK(section_is(m, "1.2.3.4.5.6.7.8.9.10.11.12.13.14.15.16.17.18.19.20", 1, NULL),
+	    "deep part number: no such part (S37)");
+	CHECK(section_is(m, "HEADER.FIELDS ()", -1, NULL), "HEADER.FIELDS () is a syntax error (S37)");
+	CHECK(section_is(m, "HEADER.FIELDS", -1, NULL), "HEADER.FIELDS without list");
+	CHECK(section_is(m, "FOO", -1, NULL), "unknown section keyword");
+	CHECK(section_is(m, "MIME", -1, NULL), "MIME needs a part number");
+	CHECK(section_is(m, "1.", -1, NULL), "trailing dot");
+	CHECK(section_is(m, "0", 1, NULL) || section_is(m, "0", -1, NULL), "part 0 is refused");
+
+	CHECK(binary_is(m, "1", 0, "Caf\xe9 cr\xe8me, softbreak", 21), "BINARY[1] decodes QP");
+	CHECK(binary_is(m, "2", 0, "\x00\x01\x02\x03", 4), "BINARY[2] decodes base64 with NULs");
+	CHECK(binary_is(m, "4", 2, NULL, 0), "BINARY[4]: broken base64 is UNKNOWN-CTE (S37)");
+	CHECK(binary_is(m, "5", 2, NULL, 0), "BINARY[5]: unknown encoding is UNKNOWN-CTE");
+	CHECK(binary_is(m, "7", 1, NULL, 0), "BINARY[7]: no such part");
+	CHECK(binary_is(m, "1.MIME", -1, NULL, 0), "BINARY[1.MIME] is a syntax error");
+
+	CHECK(render_search_header(m, "SUBJECT", "grüße") == 1, "SEARCH SUBJECT decodes RFC 2047 (utf-8, case)");
+	CHECK(render_search_header(m, "subject", "KÖLN") == 1, "SEARCH SUBJECT folds Latin-1 letters");
+	CHECK(render_search_header(m, "from", "andré") == 1, "SEARCH FROM decodes iso-8859-1 words");
+	CHECK(render_search_header(m, "subject", "xyz") == 0, "SEARCH SUBJECT no match");
+	CHECK(render_search_header(m, "cc", "") == 0, "SEARCH HEADER CC \"\" without Cc");
+	CHECK(render_search_header(m, "to", "") == 1, "SEARCH HEADER TO \"\" with To");
+	CHECK(render_search_body(m, "CRÈME") == 1, "SEARCH BODY: QP + iso-8859-1");
+	CHECK(render_search_body(m, "softbreak") == 1, "SEARCH BODY: QP soft line break");
+	CHECK(render_search_body(m, "neue nachricht") == 1, "SEARCH BODY: base64 text");
+	CHECK(render_search_body(m, "bob@example") == 0, "SEARCH BODY does not see headers");
+	CHECK(render_search_text(m, "bob@example") == 1, "SEARCH TEXT sees headers");
+	CHECK(render_search_text(m, "neue") == 1, "SEARCH TEXT sees the body");
+	CHECK(render_date(m) == 1741105353, "Date: parsed with zone");
+	mime_message_free(&m);
+}
+
+static void
+test_dates(void)
+{
+	static const struct {
+		const char *s;
+		time_t t;
+	} d[] = {
+		{"Tue, 4 Mar 2025 11:22:33 -0500", 1741105353},
+		{"4 Mar 2025 16:22:33 +0000", 1741105353},
+		{"Tue, 04 Mar 25 16:22:33 GMT", 1741105353},
+		{"Tue, 4 Mar 2025 08:22:33 PST", 1741105353},
+		{"Tue,  4 Mar 2025 16:22 (UTC)", 1741105320},
+		{"Tue, 4 Mar 125 16:22:33 Z", 1741105353},
+		{"4 Mar 99 00:00:00 +0000", 920505600},
+		{"garbage", -1},
+		{"32 Mar 2025 00:00:00 +0000", -1},
+		{"", -1},
+	};
+	for (size_t i = 0; i < sizeof(d) / sizeof(d[0]); i++) {
+		char label[128];
+		snprintf(label, sizeof(label), "date \"%s\"", d[i].s);
+		CHECK(mime_parse_date((const unsigned char *)d[i].s, strlen(d[i].s)) == d[i].t, label);
+	}
+}
+
+static void
+test_quoting(void)
+{
+	/* S39: an encoded CR LF stays encoded in ENVELOPE; raw 8-bit and
+	 * quotes go out as literals or escaped; output is strict syntax. */
+	struct mime_message *m = parse_str(
+	    "Subject: =?utf-8?q?x=22=0D=0A=2A_1_EXPUNGE?=\r\n"
+	    "From: \"a\\\"b\" <x@y>\r\n"
+	    "Message-ID: <a\"b\\c@x>\r\n"
+	    "In-Reply-To: <\xe9@x>\r\n\r\nbody\r\n");
+	size_t n;
+	char *s = render_envelope(m, &n);
+	CHECK(s != NULL && strstr(s, "\"=?utf-8?q?x=22=0D=0A=2A_1_EXPUNGE?=\"") != NULL,
+	    "encoded word stays encoded in ENVELOPE (S39)");
+	CHECK(s != NULL && strstr(s, "\"<a\\\"b\\\\c@x>\"") != NULL, "\" and \\ escaped in quoted string");
+	CHECK(s != NULL && strstr(s, "{5}\r\n<\xe9@x>") != NULL, "8-bit value as literal");
+	CHECK(s != NULL && strstr(s, "{3}\r\na\"b") != NULL, "display name with a quote as literal, as Dovecot");
+	CHECK(s != NULL && imap_syntax_ok(s, n), "envelope is strict IMAP (S39)");
+	int lines_ok = s != NULL;
+	for (size_t i = 0; s != NULL && i < n; i++)
+		if (s[i] == '\n' && (i < 2 || s[i - 1] != '\r' || s[i - 2] != '}'))
+			lines_ok = 0;
+	CHECK(lines_ok, "every line end belongs to a literal header (no injected lines)");
+	free(s);
+	mime_message_free(&m);
+}
+
+/* A message made of repeated pieces: head, count x body, tail. */
+static char *
+repeat(const char *head, const char *piece, size_t count, const char *tail, size_t *len_r)
+{
+	size_t hl = strlen(head), pl = strlen(piece), tl = strlen(tail);
+	char *s = malloc(hl + pl * count + tl + 1);
+	if (s == NULL)
+		abort();
+	memcpy(s, head, hl);
+	for (size_t i = 0; i < count; i++)
+		memcpy(s + hl + i * pl, piece, pl);
+	memcpy(s + hl + pl * count, tail, tl + 1);
+	*len_r = hl + pl * count + tl;
+	return s;
+}
+
+static size_t
+count_parts(const struct mime_part *p)
+{
+	size_t n = 0;
+	while (p != NULL) {
+		n++;
+		if (p->children != NULL)
+			p = p->children;
+		else {
+			while (p != NULL && p->next == NULL)
+				p = p->parent;
+			if (p != NULL)
+				p = p->next;
+		}
+	}
+	return n;
+}
+
+static double
+cpu_now(void)
+{
+	return (double)clock() / CLOCKS_PER_SEC;
+}
+
+/* Parses, renders everything, and checks time and size bounds (S38). */
+static void
+bomb(const char *label, char *msg, size_t len, size_t max_parts)
+{
+	double t0 = cpu_now();
+	struct mime_message *m = mime_message_parse((unsigned char *)msg, len);
+	size_t n1 = 0, n2 = 0, n3 = 0;
+	char *e = m ? render_envelope(m, &n1) : NULL;
+	char *b = m ? render_bodystructure(m, 1, &n2) : NULL;
+	unsigned char *sec = NULL;
+	if (m != NULL)
+		(void)render_section(m, "1.1.1.1.1.1.1.1.1.1", &sec, &n3);
+	int found = m ? render_search_text(m, "needle-not-there") : 1;
+	double t = cpu_now() - t0;
+	char l[256];
+	snprintf(l, sizeof(l), "S38 %s: parsed and rendered", label);
+	CHECK(m != NULL && e != NULL && b != NULL && found == 0, l);
+	snprintf(l, sizeof(l), "S38 %s: %.2f s CPU (< 2 s)", label, t);
+	CHECK(t < 2.0, l);
+	if (m != NULL) {
+		size_t parts = count_parts(m->root);
+		snprintf(l, sizeof(l), "S38 %s: %zu parts (<= %zu)", label, parts, max_parts);
+		CHECK(parts <= max_parts, l);
+		snprintf(l, sizeof(l), "S38 %s: output strict IMAP, %zu + %zu bytes", label, n1, n2);
+		CHECK(imap_syntax_ok(e, n1) && imap_syntax_ok(b, n2), l);
+		size_t mem = mime_message_memory(m);
+		snprintf(l, sizeof(l), "S38 %s: parser memory %zu KB (< 16 MB)", label, mem / 1024);
+		CHECK(mem < 16u << 20, l);
+	}
+	free(e);
+	free(b);
+	free(sec);
+	mime_message_free(&m);
+	free(msg);
+}
+
+static void
+test_bombs(void)
+{
+	size_t len;
+	char *s;
+
+	/* multipart nested 10,000 deep (CVE-2020-12100) */
+	{
+		size_t depth = 10000, cap = depth * 80 + 256, o = 0;
+		s = malloc(cap);
+		o += (size_t)snprintf(s + o, cap - o, "Content-Type: multipart/mixed; boundary=\"=_0\"\r\n\r\n");
+		for (size_t i = 1; i <= depth; i++)
+			o += (size_t)snprintf(s + o, cap - o,
+			    "--=_%zu\r\nContent-Type: multipart/mixed; boundary=\"=_%zu\"\r\n\r\n", i - 1, i);
+		bomb("10,000-deep multipart", s, o, MIME_PARTS_MAX + 1);
+	}
+	/* 20,000 sibling parts, the last ones message/rfc822 (CVE-2020-25275) */
+	s = repeat("Content-Type: multipart/mixed; boundary=x\r\n\r\n",
+	    "--x\r\nContent-Type: message/rfc822\r\n\r\nSubject: s\r\n\r\nb\r\n", 20000, "--x--\r\n", &len);
+	bomb("20,000 parts", s, len, MIME_PARTS_MAX + 1);
+	/* message/rfc822 nested 1,000 deep */
+	s = repeat("Subject: top\r\n", "Content-Type: message/rfc822\r\n\r\n", 1000, "\r\nend\r\n", &len);
+	bomb("1,000-deep message/rfc822", s, len, MIME_DEPTH_MAX + 2);
+	/* 100,000 RFC 2231 continuation parameters (CVE-2026-27859) */
+	{
+		size_t count = 100000, cap = count * 32 + 256, o = 0;
+		s = malloc(cap);
+		o += (size_t)snprintf(s + o, cap - o, "Content-Type: application/x-bomb");
+		for (size_t i = count; i > 0; i--)
+			o += (size_t)snprintf(s + o, cap - o, ";\r\n name*%zu*=%%41", i - 1);
+		o += (size_t)snprintf(s + o, cap - o, "\r\n\r\nbody\r\n");
+		bomb("100,000 RFC 2231 parameters", s, o, 1);
+	}
+	/* a To: with 1,000,000 addresses (CVE-2026-27852) */
+	s = repeat("From: a@b\r\nTo: ", "u@example.org, ", 1000000, "last@example.org\r\n\r\nbody\r\n",
+	    &len);
+	{
+		double t0 = cpu_now();
+		struct mime_message *m = mime_message_parse((unsigned char *)s, len);
+		size_t n = 0;
+		char *e = m ? render_envelope(m, &n) : NULL;
+		CHECK(e != NULL && n < (size_t)MIME_ADDRESSES_MAX * 40 + 4096,
+		    "S38 1,000,000 addresses: envelope bounded");
+		CHECK(cpu_now() - t0 < 2.0, "S38 1,000,000 addresses: < 2 s CPU");
+		free(e);
+		mime_message_free(&m);
+		free(s);
+	}
+	/* 100,000 To: headers (CVE-2024-23184) */
+	s = repeat("From: a@b\r\n", "To: u@example.org\r\n", 100000, "\r\nbody\r\n", &len);
+	bomb("100,000 address headers", s, len, 1);
+	/* one 20 MB header line (CVE-2024-23185, CVE-2010-0745) */
+	s = repeat("From: a@b\r\nSubject: ", "x", 20u << 20, "\r\n\r\nbody\r\n", &len);
+	bomb("20 MB header line", s, len, 1);
+	/* 70-character boundaries that are prefixes of each other */
+	{
+		size_t levels = 60, cap = levels * 400 + 256, o = 0;
+		char bnd[80];
+		memset(bnd, 'b', 70);
+		s = malloc(cap);
+		o += (size_t)snprintf(s + o, cap - o, "Content-Type: multipart/mixed; boundary=\"%.10s\"\r\n\r\n", bnd);
+		for (size_t i = 1; i < levels; i++)
+			o += (size_t)snprintf(s + o, cap - o,
+			    "--%.*s\r\nContent-Type: multipart/mixed; boundary=\"%.*s\"\r\n\r\n",
+			    (int)(i < 60 ? 10 + i - 1 : 70), bnd, (int)(10 + i > 70 ? 70 : 10 + i), bnd);
+		o += (size_t)snprintf(s + o, cap - o, "--%.70s--\r\n", bnd);
+		bomb("prefix boundaries", s, o, MIME_PARTS_MAX + 1);
+	}
+}
+
+static void
+replay_seeds(void)
+{
+	char dir[8192];
+	snprintf(dir, sizeof(dir), "%.3000s/../../fuzz/seeds/mime", fixtures);
+	DIR *d = opendir(dir);
+	size_t count = 0;
+	struct dirent *de;
+	while (d != NULL && (de = readdir(d)) != NULL) {
+		if (de->d_name[0] == '.')
+			continue;
+		char path[12288];
+		size_t len;
+		snprintf(path, sizeof(path), "%s/%.255s", dir, de->d_name);
+		unsigned char *data = read_file(path, &len);
+		if (data == NULL)
+			continue;
+		LLVMFuzzerTestOneInput(data, len);
+		/* and every prefix of it: truncation anywhere */
+		for (size_t cut = 0; cut < len; cut += 1 + len / 64)
+			LLVMFuzzerTestOneInput(data, cut);
+		free(data);
+		count++;
+	}
+	if (d != NULL)
+		closedir(d);
+	CHECK(count >= 5, "fuzz seeds replay through the fuzz target");
+}
+
 int
 main(int argc, char **argv)
 {
@@ -217,5 +564,10 @@ main(int argc, char **argv)
 	} else
 		snprintf(fixtures, sizeof(fixtures), "t/fixtures/mime");
 	test_corpus();
+	test_sections_binary();
+	test_dates();
+	test_quoting();
+	replay_seeds();
+	test_bombs();
 	return unit_done();
 }
