@@ -22,6 +22,8 @@
 #define UIDLIST_NAME "yubin-uidlist"
 #define KEYWORDS_NAME "yubin-keywords"
 #define LOCK_NAME "yubin-lock"
+/* Lookups of a moved message before it counts as expunged (S64). */
+#define FOLDER_OPEN_TRIES 4
 /* A message file larger than this is not loaded (max_message_size is far
  * below; a bigger file was not delivered by yubin). */
 #define MESSAGE_LOAD_MAX (1024ULL * 1024 * 1024)
@@ -414,8 +416,14 @@ folder_set_flags(struct folder *f, size_t idx, unsigned flags, uint32_t keywords
 		return -1;
 	}
 	strcat(letters, foreign);
-	if (maildir_set_flags(f->dir, &m->e, letters) != 0)
-		return -1;
+	for (int tries = 0;; tries++) {
+		if (maildir_set_flags(f->dir, &m->e, letters) == 0)
+			break;
+		if (errno != ENOENT || tries == FOLDER_OPEN_TRIES)
+			return -1;
+		struct timespec pause = { 0, 2000000L * (tries + 1) };
+		nanosleep(&pause, NULL);
+	}
 	m->flags = (m->flags & FL_RECENT) | (flags & ~FL_RECENT);
 	m->keywords = keywords;
 	return 0;
@@ -644,13 +652,28 @@ folder_read_crlf(int fd, unsigned char **data_r, size_t *len_r)
 	return 0;
 }
 
+/* maildir_open() looks a moved message up with one readdir() pass; a
+ * rename inside the same directory during that pass can hide the entry
+ * from it (S64), so a miss is retried before the message counts as gone. */
+static int
+folder_open_message(struct folder *f, struct fmsg *m)
+{
+	for (int tries = 0;; tries++) {
+		int fd = maildir_open(f->dir, &m->e);
+		if (fd >= 0 || errno != ENOENT || tries == FOLDER_OPEN_TRIES)
+			return fd;
+		struct timespec pause = { 0, 2000000L * (tries + 1) };
+		nanosleep(&pause, NULL);
+	}
+}
+
 int
 folder_message(struct folder *f, size_t idx, const unsigned char **data_r, size_t *len_r)
 {
 	struct fmsg *m = &f->m[idx];
 	if (f->cache_uid != m->uid) {
 		cache_drop(f);
-		int fd = maildir_open(f->dir, &m->e);
+		int fd = folder_open_message(f, m);
 		if (fd < 0)
 			return -1;
 		int r = folder_read_crlf(fd, &f->cache_data, &f->cache_len);
