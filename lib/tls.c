@@ -376,6 +376,76 @@ tls_wipe_datum(gnutls_datum_t *d)
 	d->data = NULL;
 }
 
+/* Certificate and key read by tls_server_preload while still root. */
+static struct {
+	gnutls_datum_t cert, key;
+	int loaded;
+} tls_preloaded;
+
+static void
+tls_preload_clear(void)
+{
+	tls_wipe_datum(&tls_preloaded.cert);
+	tls_wipe_datum(&tls_preloaded.key);
+	tls_preloaded.loaded = 0;
+}
+
+int
+tls_server_preload(const struct conf *conf, char *err, size_t errsize)
+{
+	tls_preload_clear();
+	if (!tls_configured(conf))
+		return 0;
+	if (tls_read_file(conf->tls_cert, &tls_preloaded.cert) < 0) {
+		snprintf(err, errsize, "cannot read %s: %s", conf->tls_cert, strerror(errno));
+		return -1;
+	}
+	if (tls_read_file(conf->tls_key, &tls_preloaded.key) < 0) {
+		snprintf(err, errsize, "cannot read %s: %s", conf->tls_key, strerror(errno));
+		tls_preload_clear();
+		return -1;
+	}
+	tls_preloaded.loaded = 1;
+	return 0;
+}
+
+static int
+tls_copy_datum(const gnutls_datum_t *from, gnutls_datum_t *to)
+{
+	to->data = malloc(from->size + 1);
+	if (!to->data)
+		return -1;
+	memcpy(to->data, from->data, from->size);
+	to->data[from->size] = '\0';
+	to->size = from->size;
+	return 0;
+}
+
+/* The preloaded files if any, else reads them now. The caller wipes and
+ * frees both. Returns 0, or -1 with a reason in err. */
+static int
+tls_fetch_files(const char *cert_path, const char *key_path, gnutls_datum_t *cert,
+    gnutls_datum_t *key, char *err, size_t errsize)
+{
+	if (tls_preloaded.loaded) {
+		if (tls_copy_datum(&tls_preloaded.cert, cert) < 0 ||
+		    tls_copy_datum(&tls_preloaded.key, key) < 0) {
+			snprintf(err, errsize, "out of memory");
+			return -1;
+		}
+		return 0;
+	}
+	if (tls_read_file(cert_path, cert) < 0) {
+		snprintf(err, errsize, "cannot read %s: %s", cert_path, strerror(errno));
+		return -1;
+	}
+	if (tls_read_file(key_path, key) < 0) {
+		snprintf(err, errsize, "cannot read %s: %s", key_path, strerror(errno));
+		return -1;
+	}
+	return 0;
+}
+
 /* Parses the chain and the key ourselves rather than with
  * gnutls_certificate_set_x509_key_file2, whose error path for a truncated
  * chain leaks (GnuTLS 3.7), and so every file read is bounded. GnuTLS then
@@ -389,11 +459,8 @@ tls_load_keypair(struct tls *t, const char *cert_path, const char *key_path,
 	unsigned n_crts = 0;
 	gnutls_x509_privkey_t pkey = NULL;
 	int r = -1;
-	const char *what = cert_path;
-	if (tls_read_file(cert_path, &cert) < 0 || (what = key_path, tls_read_file(key_path, &key) < 0)) {
-		snprintf(err, errsize, "cannot read %s: %s", what, strerror(errno));
+	if (tls_fetch_files(cert_path, key_path, &cert, &key, err, errsize) < 0)
 		goto out;
-	}
 	r = gnutls_x509_crt_list_import2(&crts, &n_crts, &cert, GNUTLS_X509_FMT_PEM, 0);
 	if (r < 0 || n_crts == 0) {
 		snprintf(err, errsize, "tls_cert %s: %s", cert_path,

@@ -20,6 +20,15 @@ struct tls;
 /* 1 if tls_cert and tls_key are configured (STARTTLS/STLS is offered). */
 int tls_configured(const struct conf *conf);
 
+/* Optional: reads tls_cert and tls_key into memory now, so a session
+ * started as root can read a key only root may read (certbot's privkey.pem
+ * is 0600 root) before it drops to run_as; tls_server_new then uses these
+ * bytes instead of opening the files. Each process is one connection, so a
+ * renewed certificate is still picked up by the next one. Returns 0 (also
+ * when TLS is not configured), or -1 with a reason in err: not fatal, the
+ * later tls_server_new reads the files itself and reports. */
+int tls_server_preload(const struct conf *conf, char *err, size_t errsize);
+
 /* Loads the certificate chain, key and priority string for a server
  * session. Returns NULL with a reason in err if they cannot be loaded (the
  * caller then answers 454 4.7.0 / -ERR / NO before any go-ahead). */
