@@ -27,6 +27,8 @@
 
 /* Times we follow a message that keeps moving before giving up. */
 #define MAILDIR_FOLLOW_TRIES 5
+/* Reads of new/ and cur/ while they keep changing during a scan (S64). */
+#define MAILDIR_SCAN_ROUNDS 3
 /* Room left in a file name for ",S=<20 digits>,W=<20 digits>:2,<31 flags>". */
 #define MAILDIR_INFO_RESERVE 96
 
@@ -343,9 +345,18 @@ name_time(const char *name)
 	return (end != name && *end == '.' && t > 0) ? (time_t)t : 0;
 }
 
+/* An entry with the scan round that saw it: when a directory changed
+ * during a scan, it is scanned again and the newest sighting of each
+ * message wins (rank = round * 2, +1 for cur/). */
+struct ranked {
+	struct maildir_entry e;
+	unsigned rank;
+};
+
 struct scan {
-	struct maildir_entry *v;
+	struct ranked *v;
 	size_t n, cap;
+	unsigned round;
 };
 
 static int
@@ -353,13 +364,13 @@ scan_add(struct scan *s, int dfd, const char *name, int in_new, int with_mtime)
 {
 	if (s->n == s->cap) {
 		size_t cap = s->cap ? s->cap * 2 : 64;
-		struct maildir_entry *v = realloc(s->v, cap * sizeof *v);
+		struct ranked *v = realloc(s->v, cap * sizeof *v);
 		if (v == NULL)
 			return -1;
 		s->v = v;
 		s->cap = cap;
 	}
-	struct maildir_entry *e = &s->v[s->n];
+	struct maildir_entry *e = &s->v[s->n].e;
 	memset(e, 0, sizeof *e);
 	e->name = strdup(name);
 	if (e->name == NULL)
@@ -378,21 +389,25 @@ scan_add(struct scan *s, int dfd, const char *name, int in_new, int with_mtime)
 			e->size = (uint64_t)st.st_size;
 		e->mtime = st.st_mtime;
 	}
+	s->v[s->n].rank = s->round * 2 + (in_new ? 0 : 1);
 	s->n++;
 	return 0;
 }
 
+/* Reads one subdirectory; *changed_r is set if it was modified meanwhile
+ * (readdir may then have missed a file renamed during the read). */
 static int
-scan_dir(struct scan *s, const char *dir, const char *sub, int with_mtime)
+scan_dir(struct scan *s, const char *dir, const char *sub, int with_mtime, int *changed_r)
 {
 	char path[PATH_MAX];
+	struct stat before, after;
 	if (path_join(path, sizeof path, dir, sub, NULL) != 0)
 		return -1;
 	int dfd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (dfd < 0)
 		return errno == ENOENT ? 0 : -1;
 	DIR *dp = fdopendir(dfd);
-	if (dp == NULL) {
+	if (dp == NULL || fstat(dfd, &before) != 0) {
 		close_keep_errno(dfd);
 		return -1;
 	}
@@ -412,6 +427,10 @@ scan_dir(struct scan *s, const char *dir, const char *sub, int with_mtime)
 	}
 	if (r == 0 && errno != 0)
 		r = -1;
+	if (r == 0 && fstat(dfd, &after) == 0 &&
+	    (after.st_mtim.tv_sec != before.st_mtim.tv_sec ||
+	     after.st_mtim.tv_nsec != before.st_mtim.tv_nsec))
+		*changed_r = 1;
 	int saved = errno;
 	closedir(dp);
 	errno = saved;
@@ -427,18 +446,57 @@ entry_cmp(const void *a, const void *b)
 	return strcmp(x->name, y->name);
 }
 
-/* Orders by unique part, then cur/ before new/. */
+static int
+same_base(const struct maildir_entry *x, const struct maildir_entry *y)
+{
+	return x->base_len == y->base_len && memcmp(x->name, y->name, x->base_len) == 0;
+}
+
+/* Orders by unique part, then newest sighting first. */
 static int
 base_cmp(const void *a, const void *b)
 {
-	const struct maildir_entry *x = a, *y = b;
-	size_t n = x->base_len < y->base_len ? x->base_len : y->base_len;
-	int c = memcmp(x->name, y->name, n);
+	const struct ranked *x = a, *y = b;
+	size_t n = x->e.base_len < y->e.base_len ? x->e.base_len : y->e.base_len;
+	int c = memcmp(x->e.name, y->e.name, n);
 	if (c != 0)
 		return c;
-	if (x->base_len != y->base_len)
-		return x->base_len < y->base_len ? -1 : 1;
-	return x->in_new - y->in_new;
+	if (x->e.base_len != y->e.base_len)
+		return x->e.base_len < y->e.base_len ? -1 : 1;
+	return x->rank < y->rank ? 1 : x->rank > y->rank ? -1 : 0;
+}
+
+/* Keeps one entry per unique part (its newest sighting) in a plain array. */
+static struct maildir_entry *
+scan_finish(struct scan *s, size_t *n_r)
+{
+	struct maildir_entry *out = malloc((s->n ? s->n : 1) * sizeof *out);
+	size_t n = 0;
+	if (out == NULL)
+		return NULL;
+	if (s->n > 0)
+		qsort(s->v, s->n, sizeof *s->v, base_cmp);
+	for (size_t i = 0; i < s->n; i++) {
+		if (n > 0 && same_base(&out[n - 1], &s->v[i].e))
+			free(s->v[i].e.name);
+		else
+			out[n++] = s->v[i].e;
+	}
+	free(s->v);
+	s->v = NULL;
+	s->n = 0;
+	if (n > 0)
+		qsort(out, n, sizeof *out, entry_cmp);
+	*n_r = n;
+	return out;
+}
+
+static void
+scan_free(struct scan *s)
+{
+	for (size_t i = 0; i < s->n; i++)
+		free(s->v[i].e.name);
+	free(s->v);
 }
 
 int
@@ -446,33 +504,27 @@ maildir_scan(const char *dir, int with_mtime, struct maildir_entry **entries_r, 
 {
 	struct scan s = { 0 };
 	/* new/ first, then cur/: a message moving new → cur between the two
-	 * reads is then seen at least once (maildir(5)). */
-	if (scan_dir(&s, dir, "new", with_mtime) != 0 ||
-	    scan_dir(&s, dir, "cur", with_mtime) != 0) {
-		int saved = errno;
-		maildir_entries_free(&s.v, s.n);
-		errno = saved;
+	 * reads is then seen at least once (maildir(5)). A message renamed
+	 * while its directory is read may be missed by readdir(), so while a
+	 * directory keeps changing under us, read again (S64). */
+	for (s.round = 0; s.round < MAILDIR_SCAN_ROUNDS; s.round++) {
+		int changed = 0;
+		if (scan_dir(&s, dir, "new", with_mtime, &changed) != 0 ||
+		    scan_dir(&s, dir, "cur", with_mtime, &changed) != 0) {
+			int saved = errno;
+			scan_free(&s);
+			errno = saved;
+			return -1;
+		}
+		if (!changed)
+			break;
+	}
+	struct maildir_entry *v = scan_finish(&s, n_r);
+	if (v == NULL) {
+		scan_free(&s);
 		return -1;
 	}
-	/* A message seen in both new/ and cur/ (it moved between the two
-	 * reads) is listed once, as its cur/ name. */
-	size_t out = 0;
-	if (s.n > 0) {
-		qsort(s.v, s.n, sizeof *s.v, base_cmp);
-		for (size_t i = 0; i < s.n; i++) {
-			const struct maildir_entry *prev = out > 0 ? &s.v[out - 1] : NULL;
-			if (prev && prev->base_len == s.v[i].base_len &&
-			    memcmp(prev->name, s.v[i].name, prev->base_len) == 0 &&
-			    prev->in_new != s.v[i].in_new) {
-				free(s.v[i].name);   /* sorted cur/ first: drop new/ */
-				continue;
-			}
-			s.v[out++] = s.v[i];
-		}
-		qsort(s.v, out, sizeof *s.v, entry_cmp);
-	}
-	*entries_r = s.v;
-	*n_r = out;
+	*entries_r = v;
 	return 0;
 }
 
@@ -487,12 +539,11 @@ maildir_entries_free(struct maildir_entry **entries, size_t n)
 	*entries = NULL;
 }
 
-/* Looks up the unique part of e in new/ and cur/ and updates e's name,
- * in_new and flags. 0, or -1 with ENOENT if it is gone. */
+/* One pass over new/ then cur/ looking for the unique part of e. */
 static int
-maildir_find(const char *dir, struct maildir_entry *e)
+find_once(const char *dir, struct maildir_entry *e)
 {
-	static const char *const sub[] = { "cur", "new" };
+	static const char *const sub[] = { "new", "cur" };
 	char path[PATH_MAX];
 	for (int i = 0; i < 2; i++) {
 		if (path_join(path, sizeof path, dir, sub[i], NULL) != 0)
@@ -515,7 +566,7 @@ maildir_find(const char *dir, struct maildir_entry *e)
 				return -1;
 			free(e->name);
 			e->name = copy;
-			e->in_new = i == 1;
+			e->in_new = i == 0;
 			uint64_t size = e->size, vsize = e->vsize;
 			int have_size;
 			parse_name(e, &have_size);
@@ -526,6 +577,23 @@ maildir_find(const char *dir, struct maildir_entry *e)
 			return 0;
 		}
 		closedir(dp);
+	}
+	errno = ENOENT;
+	return -1;
+}
+
+/* Looks up the unique part of e in new/ and cur/ and updates e's name,
+ * in_new and flags. A file renamed while a directory is read can be
+ * missed by readdir(), so "not found" is only believed after several
+ * passes. 0, or -1 with ENOENT if it is gone. */
+static int
+maildir_find(const char *dir, struct maildir_entry *e)
+{
+	for (int pass = 0; pass < MAILDIR_SCAN_ROUNDS; pass++) {
+		if (find_once(dir, e) == 0)
+			return 0;
+		if (errno != ENOENT)
+			return -1;
 	}
 	errno = ENOENT;
 	return -1;

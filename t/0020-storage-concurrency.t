@@ -6,6 +6,8 @@ one barrier):
   - deliveries killed with SIGKILL mid-write: nothing partial in new/ (S62, S63)
   - 50 concurrent mbox appends: parses back into exactly 50 messages (S66)
   - disk full during delivery: ENOSPC, nothing visible, mbox byte-identical (S65)
+  - a reader and a flag-renamer looping while 200 deliveries arrive: no
+    message ever seems to vanish, none is read partial (S64)
   - under strace: write, fsync(file), link, fsync(new/) in that order; an
     injected fsync failure leaves nothing visible (S62)
 """
@@ -23,10 +25,14 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import yubin  # noqa: E402
 
 HELPER = os.path.join(yubin.BUILD, "t", "unit", "test-mailbox")
+MDHELPER = os.path.join(yubin.BUILD, "t", "unit", "test-maildir")
 NAME_RE = re.compile(r"^(\d+)\.M(\d{6})P(\d+)R([0-9a-f]{16})\.[^,:/]+,S=(\d+),W=(\d+)$")
 
 t = yubin.TAP()
 top = tempfile.mkdtemp(prefix="yubin-0020-")
+# LeakSanitizer cannot run under ptrace: sanitizer builds under strace
+# check everything else.
+NOLEAK = dict(os.environ, ASAN_OPTIONS="detect_leaks=0:" + os.environ.get("ASAN_OPTIONS", ""))
 
 
 def deliver(root, fmt, n, size=1000, fsize=0, addr="alice@example.org"):
@@ -140,6 +146,36 @@ try:
         if mounted:
             subprocess.run(["umount", fs], check=False)
 
+    # S64: readers and a flag-renamer while deliveries run.
+    root = os.path.join(top, "s64")
+    t.eq(sorted(deliver(root, "maildir", 50).values()).count("ok"), 50, "50 messages to start with")
+    d = os.path.join(root, "example.org", "alice")
+    # They run until their stdin closes (at most 40 s), so they overlap
+    # every delivery however slow the machine is.
+    loops = [subprocess.Popen([MDHELPER, mode, d, "40"], stdin=subprocess.PIPE, stdout=subprocess.PIPE)
+             for mode in ("churn", "read", "read")]
+    time.sleep(0.3)
+    res = deliver(root, "maildir", 200)
+    time.sleep(0.3)
+    stats = []
+    for p in loops:
+        out, _ = p.communicate(timeout=50)
+        stats.append(dict(kv.split("=") for kv in out.decode().split()))
+    t.eq(sorted(res.values()).count("ok"), 200, "200 deliveries during the churn succeed")
+    churn, readers = stats[0], stats[1:]
+    t.diag("churn %s; readers %s" % (churn, readers))
+    t.ok(int(churn["ops"]) > 0 and churn["errors"] == "0" and churn["vanished"] == "0",
+         "flag renames follow each other's moves (S64)", churn)
+    t.ok(all(int(r["ops"]) > 0 and r["vanished"] == "0" for r in readers),
+         "readers never see a message vanish while it is renamed (S64)", readers)
+    t.ok(all(s["missed"] == "0" for s in stats),
+         "no scan misses a message that is being renamed (S64)", stats)
+    t.ok(all(r["partial"] == "0" and r["errors"] == "0" for r in readers),
+         "readers never see a partial message: size always S=, CRLF size W= (S63)", readers)
+    names = os.listdir(os.path.join(d, "cur")) + os.listdir(os.path.join(d, "new"))
+    t.eq((len(names), len(set(n.split(",")[0] for n in names))), (250, 250),
+         "all 250 messages there once each after the churn")
+
     # S62: the order of operations, and injected fsync failures.
     root = os.path.join(top, "order")
     t.eq(deliver(root, "maildir", 1), {0: "ok"}, "mailbox created")
@@ -147,7 +183,7 @@ try:
     trace = os.path.join(top, "strace.out")
     subprocess.run(["strace", "-f", "-qq", "-o", trace, "-e", "trace=write,pwrite64,fsync,linkat,renameat2",
                     HELPER, "deliver", root, "maildir", "1", "alice@example.org", "100000", "0"],
-                   capture_output=True, timeout=30, check=True)
+                   capture_output=True, timeout=30, check=True, env=NOLEAK)
     calls = [re.sub(r"^\d+\s+", "", line) for line in open(trace)]
     link = [i for i, c in enumerate(calls) if c.startswith(("linkat", "renameat2"))]
     sync = [i for i, c in enumerate(calls) if c.startswith("fsync")]
@@ -164,7 +200,7 @@ try:
         out = subprocess.run(["strace", "-f", "-qq", "-o", "/dev/null", "-e", "trace=fsync",
                               "-e", "inject=fsync:error=EIO:when=%d" % n,
                               HELPER, "deliver", root, "maildir", "1", "alice@example.org", "1000", "0"],
-                             capture_output=True, timeout=30)
+                             capture_output=True, timeout=30, env=NOLEAK)
         t.eq(out.stdout.decode().split(), ["0", "EIO"], "Maildir: %s fails → EIO reported (S62)" % what)
         t.eq((sorted(os.listdir(os.path.join(d, "new"))), os.listdir(os.path.join(d, "tmp"))), (before, []),
              "Maildir: %s fails → nothing new visible, tmp/ clean (S62)" % what)
@@ -174,7 +210,7 @@ try:
     out = subprocess.run(["strace", "-f", "-qq", "-o", "/dev/null", "-e", "trace=fsync",
                           "-e", "inject=fsync:error=EIO:when=1",
                           HELPER, "deliver", root, "mbox", "1", "bob@example.org", "1000", "0"],
-                         capture_output=True, timeout=30)
+                         capture_output=True, timeout=30, env=NOLEAK)
     t.eq(out.stdout.decode().split(), ["0", "EIO"], "mbox: fsync fails → EIO reported (S62)")
     t.ok(open(inbox, "rb").read() == before, "mbox: fsync fails → truncated back, byte-identical (S62)")
 finally:

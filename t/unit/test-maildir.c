@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <poll.h>
 #include <sys/mount.h>
 #include <sys/stat.h>
 #include <sys/time.h>
@@ -404,9 +405,81 @@ test_append_copy_move(void)
 	}
 }
 
-int
-main(void)
+/* Helper modes for t/0020-storage-concurrency.t (S64):
+ *   test-maildir churn DIR SECONDS   sets flags on every message, in a loop
+ *   test-maildir read DIR SECONDS    scans and reads every message, in a loop
+ * until SECONDS pass or standard input reaches EOF.
+ * Nothing is ever removed meanwhile, so a reader that cannot find a message
+ * ("vanished"), a scan listing fewer messages than an earlier one
+ * ("missed") or a size other than S= ("partial") is wrong. Each
+ * prints one line of counters. */
+static double
+now(void)
 {
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+static int
+helper(const char *mode, const char *dir, double secs)
+{
+	static const char *const flagsets[] = { "S", "FS", "", "RS", "DFS" };
+	unsigned long passes = 0, ops = 0, vanished = 0, partial = 0, errors = 0, missed = 0;
+	size_t seen = 0;
+	double end = now() + secs;
+	struct pollfd in = { .fd = 0, .events = POLLIN };
+	while (now() < end && poll(&in, 1, 0) == 0) {
+		struct maildir_entry *e;
+		size_t n;
+		if (maildir_scan(dir, 0, &e, &n) != 0) {
+			errors++;
+			continue;
+		}
+		/* Nothing is removed: a scan must never list fewer than before. */
+		if (n < seen)
+			missed += seen - n;
+		if (n > seen)
+			seen = n;
+		for (size_t i = 0; i < n; i++) {
+			if (mode[0] == 'c') {
+				if (maildir_set_flags(dir, &e[i], flagsets[(passes + i) % 5]) == 0)
+					ops++;
+				else if (errno == ENOENT)
+					vanished++;
+				else
+					errors++;
+				continue;
+			}
+			int fd = maildir_open(dir, &e[i]);
+			if (fd < 0) {
+				if (errno == ENOENT)
+					vanished++;
+				else
+					errors++;
+				continue;
+			}
+			struct stat st;
+			uint64_t v;
+			if (fstat(fd, &st) != 0 || (uint64_t)st.st_size != e[i].size ||
+			    maildir_count_vsize(fd, &v) != 0 || v != e[i].vsize)
+				partial++;
+			ops++;
+			close(fd);
+		}
+		maildir_entries_free(&e, n);
+		passes++;
+	}
+	printf("passes=%lu ops=%lu vanished=%lu partial=%lu errors=%lu missed=%lu\n",
+	    passes, ops, vanished, partial, errors, missed);
+	return 0;
+}
+
+int
+main(int argc, char **argv)
+{
+	if (argc == 4)
+		return helper(argv[1], argv[2], atof(argv[3]));
 	if (mkdtemp(top) == NULL)
 		abort();
 	test_roundtrip();
