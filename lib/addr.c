@@ -75,6 +75,23 @@ parse_local(const char **sp, int utf8, struct addr *a)
 	return ADDR_OK;
 }
 
+/* RFC 5321 §4.1.2: sub-domain = Let-dig [Ldh-str]: every label 1–63
+ * octets, no '-' at either end. */
+static int
+labels_valid(const char *d)
+{
+	if (*d == '\0')
+		return 0;
+	for (;;) {
+		size_t len = strcspn(d, ".");
+		if (len == 0 || len > 63 || d[0] == '-' || d[len - 1] == '-')
+			return 0;
+		if (d[len] == '\0')
+			return 1;
+		d += len + 1;
+	}
+}
+
 static enum addr_error
 parse_domain(const char **sp, int utf8, struct addr *a)
 {
@@ -106,11 +123,10 @@ parse_domain(const char **sp, int utf8, struct addr *a)
 		a->domain[n++] = (char)tolower(c);
 	}
 	a->domain[n] = '\0';
-	if (n == 0 || a->domain[0] == '.' || a->domain[0] == '-' ||
-	    a->domain[n - 1] == '-' || strstr(a->domain, ".."))
-		return ADDR_SYNTAX;
-	if (a->domain[n - 1] == '.')
+	if (n > 0 && a->domain[n - 1] == '.')
 		a->domain[--n] = '\0';
+	if (!labels_valid(a->domain))
+		return ADDR_SYNTAX;
 	*sp = s;
 	return ADDR_OK;
 }
