@@ -675,6 +675,32 @@ list(struct runner *run)
 
 /* ---- main ------------------------------------------------------------------ */
 
+/* Configuration, privileges, spool directories, routes and resolver. */
+static int
+start(struct runner *run, const char *conf_path)
+{
+	char err[512];
+	if (conf_load(&run->conf, conf_path, err, sizeof err) < 0) {
+		log_err("%s", err);
+		return EXIT_USAGE;
+	}
+	if (geteuid() == 0 && session_drop_privileges(&run->conf) < 0)
+		return EXIT_SYSTEM;
+	time_t stale = (time_t)run->conf.relay_timeout * 2;
+	if (stale < RELAY_STALE_CLAIM_SEC)
+		stale = RELAY_STALE_CLAIM_SEC;
+	if (queue_open(&run->q, run->conf.spool, stale) < 0) {
+		log_err("spool %s: %s", run->conf.spool, strerror(errno));
+		return EXIT_SYSTEM;
+	}
+	if (!(run->routes = routes_load(&run->conf, err, sizeof err)) ||
+	    !(run->res = dns_new(run->conf.dns_servers, err, sizeof err))) {
+		log_err("%s", err);
+		return EXIT_USAGE;
+	}
+	return EXIT_OK;
+}
+
 static int
 usage(void)
 {
@@ -706,31 +732,10 @@ main(int argc, char **argv)
 	}
 	rlog_init();
 	signal(SIGPIPE, SIG_IGN);
-	char err[512];
 	conf_defaults(&run.conf);
-	if (!conf_path)
-		conf_path = conf_default_path();
-	if (conf_load(&run.conf, conf_path, err, sizeof err) < 0) {
-		log_err("%s", err);
-		return EXIT_USAGE;
-	}
-	if (geteuid() == 0 && session_drop_privileges(&run.conf) < 0)
-		return EXIT_SYSTEM;
-	time_t stale = (time_t)run.conf.relay_timeout * 2;
-	if (stale < RELAY_STALE_CLAIM_SEC)
-		stale = RELAY_STALE_CLAIM_SEC;
-	if (queue_open(&run.q, run.conf.spool, stale) < 0) {
-		log_err("spool %s: %s", run.conf.spool, strerror(errno));
-		return EXIT_SYSTEM;
-	}
-	if (do_list)
-		return list(&run);
-	if (!(run.routes = routes_load(&run.conf, err, sizeof err)) ||
-	    !(run.res = dns_new(run.conf.dns_servers, err, sizeof err))) {
-		log_err("%s", err);
-		return EXIT_USAGE;
-	}
-	int rc = pass(&run);
+	int rc = start(&run, conf_path ? conf_path : conf_default_path());
+	if (rc == EXIT_OK)
+		rc = do_list ? list(&run) : pass(&run);
 	routes_free(&run.routes);
 	dns_free(&run.res);
 	conf_free(&run.conf);
