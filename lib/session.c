@@ -18,6 +18,7 @@
 #include <unistd.h>
 
 #include "log.h"
+#include "tls.h"
 
 /* A world-writable config or users file lets any local user own the server. */
 static int
@@ -141,6 +142,11 @@ session_start(struct session *s, const char *progname, const char *conf_path)
 	if (!file_is_safe(s->conf.users, "users file") ||
 	    !file_is_safe(s->conf.aliases, "aliases file"))
 		return -1;
+	/* The key may be readable by root only (certbot's privkey.pem): read
+	 * it before the drop. A failure here is reported again, with the
+	 * client-visible answer, when TLS is asked for. */
+	if (geteuid() == 0 && tls_server_preload(&s->conf, err, sizeof err) < 0)
+		log_warn("TLS credentials: %s", err);
 	return session_drop_privileges(&s->conf);
 }
 
