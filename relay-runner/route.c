@@ -2,7 +2,8 @@
  * route.c — routes file, relay_host, relay_auth and MX resolution.
  *
  * routes: `domain host[:port]` (or `[host]:port`) lines, `#` comments;
- * the host is used as is, without MX lookup. relay_host: `host[:port]`
+ * the host is used as is, without MX lookup; the port defaults to
+ * relay_mx_port. relay_host: `host[:port]`
  * looks up the MX of host (as Postfix's relayhost), `[host]:port` does
  * not. relay_auth: `host user password` lines; the password is the rest of
  * the line. Each file line is bounded by CONF_LINE_MAX.
@@ -188,7 +189,8 @@ routes_free(struct routes **rp)
 
 /* "host", "host:port", "[host]", "[host]:port", "[v6addr]:port". */
 static int
-parse_target(const char *s, char *host, size_t size, unsigned *port, int *bracketed)
+parse_target(const char *s, char *host, size_t size, unsigned *port, unsigned dflt,
+    int *bracketed)
 {
 	const char *end, *colon;
 	*bracketed = s[0] == '[';
@@ -209,7 +211,7 @@ parse_target(const char *s, char *host, size_t size, unsigned *port, int *bracke
 		return -1;
 	memcpy(host, s, len);
 	host[len] = '\0';
-	*port = 25;
+	*port = dflt;
 	if (colon) {
 		char *e;
 		unsigned long p = strtoul(colon + 1, &e, 10);
@@ -241,7 +243,7 @@ route_dest(const struct routes *r, const char *domain, struct route_dest *d,
 		if (strcasecmp(r->routes[i].domain, domain) != 0)
 			continue;
 		if (parse_target(r->routes[i].target, d->host, sizeof d->host, &d->port,
-		    &bracketed) < 0) {
+		    (unsigned)conf->relay_mx_port, &bracketed) < 0) {
 			snprintf(err, errsize, "routes: bad target '%s'", r->routes[i].target);
 			return -1;
 		}
@@ -250,7 +252,8 @@ route_dest(const struct routes *r, const char *domain, struct route_dest *d,
 		return 0;
 	}
 	if (conf->relay_host && *conf->relay_host) {
-		if (parse_target(conf->relay_host, d->host, sizeof d->host, &d->port, &bracketed) < 0) {
+		if (parse_target(conf->relay_host, d->host, sizeof d->host, &d->port, 25,
+		    &bracketed) < 0) {
 			snprintf(err, errsize, "relay_host: bad value '%s'", conf->relay_host);
 			return -1;
 		}
