@@ -1,0 +1,256 @@
+/* test-users — lib/users.c: passwd-file verification with every crypt(3)
+ * scheme libxcrypt offers here ($6$, $5$, $y$, $2b$) and {PLAIN}; unknown
+ * user and wrong password both 0 and about equally slow; aliases with
+ * recursion, self-reference, loops and depth. Hashes are made at run time
+ * with crypt_gensalt, so no tool is needed. */
+#include <crypt.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "bounds.h"
+#include "conf.h"
+#include "users.h"
+#include "unit.h"
+
+static char dir[] = "/tmp/yubin-unit-users-XXXXXX";
+static char path_users[128], path_aliases[128], path_conf[128];
+
+/* A crypt(3) hash of password with the given prefix, or NULL if this
+ * libxcrypt does not offer the scheme. */
+static const char *
+make_hash(const char *prefix, const char *password, char *out, size_t size)
+{
+	char salt[CRYPT_GENSALT_OUTPUT_SIZE];
+	struct crypt_data data;
+	memset(&data, 0, sizeof data);
+	if (!crypt_gensalt_rn(prefix, 0, NULL, 0, salt, sizeof salt))
+		return NULL;
+	const char *h = crypt_r(password, salt, &data);
+	if (!h || h[0] == '*')
+		return NULL;
+	snprintf(out, size, "%s", h);
+	return out;
+}
+
+static void
+write_text(const char *path, const char *text)
+{
+	FILE *f = fopen(path, "w");
+	if (!f || fputs(text, f) < 0 || fclose(f) != 0) {
+		perror(path);
+		exit(1);
+	}
+}
+
+static int have_2b;
+
+static void
+setup(struct conf *conf)
+{
+	char h6[256], h5[256], hy[256], h2b[256], text[8192], err[256];
+	if (!mkdtemp(dir)) {
+		perror("mkdtemp");
+		exit(1);
+	}
+	snprintf(path_users, sizeof path_users, "%s/users", dir);
+	snprintf(path_aliases, sizeof path_aliases, "%s/aliases", dir);
+	snprintf(path_conf, sizeof path_conf, "%s/yubin.conf", dir);
+	if (!make_hash("$6$", "pw-six", h6, sizeof h6) || !make_hash("$5$", "pw-five", h5, sizeof h5) ||
+	    !make_hash("$y$", "pw-yes", hy, sizeof hy)) {
+		fprintf(stderr, "crypt_gensalt failed for $6$/$5$/$y$\n");
+		exit(1);
+	}
+	have_2b = make_hash("$2b$", "pw-blf", h2b, sizeof h2b) != NULL;
+	char longline[5000];
+	memset(longline, 'x', sizeof longline - 1);
+	longline[sizeof longline - 1] = '\0';
+	snprintf(text, sizeof text,
+	    "# comment line\n"
+	    "%s\n"
+	    "six@example.org:{SHA512-CRYPT}%s::::\n"
+	    "five@example.org:%s\n"
+	    "yes@example.org:{CRYPT}%s:1000:1000::/home/yes::\n"
+	    "blf@example.org:{BLF-CRYPT}%s\n"
+	    "plain@example.org:{PLAIN}pw-plain\n"
+	    "empty@example.org:\n"
+	    "ssha@example.org:{SSHA}c2VjcmV0\n"
+	    "Mixed@Example.org:{PLAIN}pw-mixed\n",
+	    longline, h6, h5, hy, have_2b ? h2b : "*");
+	write_text(path_users, text);
+	write_text(path_aliases,
+	    "# aliases\n"
+	    "team@example.org: six@example.org, five\n"
+	    "nested@example.org: team@example.org,yes@example.org\n"
+	    "self@example.org: self@example.org, six\n"
+	    "loop1@example.org: loop2@example.org\n"
+	    "loop2@example.org: loop1@example.org\n"
+	    "halfloop@example.org: loop1@example.org, five@example.org\n"
+	    "d0@example.org: d1@example.org\nd1@example.org: d2@example.org\n"
+	    "d2@example.org: d3@example.org\nd3@example.org: d4@example.org\n"
+	    "d4@example.org: d5@example.org\nd5@example.org: d6@example.org\n"
+	    "d6@example.org: d7@example.org\nd7@example.org: d8@example.org\n"
+	    "d8@example.org: d9@example.org\nd9@example.org: six@example.org\n"
+	    "d5ok@example.org: d5@example.org\n"
+	    "dup@example.org: six, six@example.org, team@example.org\n"
+	    "remote@example.org: far@example.net  # a comment\n"
+	    "multi@example.org: six@example.org\n"
+	    "multi@example.org: five@example.org\n");
+	snprintf(text, sizeof text, "local_domains = example.org localhost\nusers = %s\naliases = %s\n",
+	    path_users, path_aliases);
+	write_text(path_conf, text);
+	conf_defaults(conf);
+	if (conf_load(conf, path_conf, err, sizeof err) < 0) {
+		fprintf(stderr, "%s\n", err);
+		exit(1);
+	}
+}
+
+static void
+test_verify(const struct conf *conf)
+{
+	CHECK(users_verify(conf, "six@example.org", "pw-six") == 1, "$6$ with {SHA512-CRYPT}: right password");
+	CHECK(users_verify(conf, "six@example.org", "pw-sixx") == 0, "$6$: wrong password 0");
+	CHECK(users_verify(conf, "five@example.org", "pw-five") == 1, "$5$ without prefix: right password");
+	CHECK(users_verify(conf, "five@example.org", "") == 0, "$5$: empty password 0");
+	CHECK(users_verify(conf, "yes@example.org", "pw-yes") == 1, "$y$ with {CRYPT}, extra fields: right");
+	CHECK(users_verify(conf, "yes@example.org", "pw-six") == 0, "$y$: another user's password 0");
+	if (have_2b) {
+		CHECK(users_verify(conf, "blf@example.org", "pw-blf") == 1, "$2b$ with {BLF-CRYPT}: right");
+		CHECK(users_verify(conf, "blf@example.org", "pw-bl") == 0, "$2b$: wrong 0");
+	} else {
+		CHECK(users_verify(conf, "blf@example.org", "pw-blf") == 0,
+		    "$2b$ not offered by this libxcrypt: a '*' hash never verifies");
+	}
+	CHECK(users_verify(conf, "plain@example.org", "pw-plain") == 1, "{PLAIN}: right password");
+	CHECK(users_verify(conf, "plain@example.org", "pw-plai") == 0, "{PLAIN}: prefix of it 0");
+	CHECK(users_verify(conf, "plain@example.org", "pw-plainx") == 0, "{PLAIN}: longer 0");
+	CHECK(users_verify(conf, "empty@example.org", "") == 0, "empty hash field never verifies");
+	CHECK(users_verify(conf, "ssha@example.org", "secret") == 0, "unsupported scheme {SSHA}: 0");
+	CHECK(users_verify(conf, "nobody@example.org", "pw-six") == 0, "unknown user: 0");
+	CHECK(users_verify(conf, "six@EXAMPLE.ORG", "pw-six") == 1, "domain is case-insensitive");
+	CHECK(users_verify(conf, "six", "pw-six") == 1, "login without domain: first local domain");
+	CHECK(users_verify(conf, "mixed@example.org", "pw-mixed") == 1, "local part matched case-insensitively");
+	CHECK(users_verify(conf, "six@example.org:", "pw-six") == 0, "login with ':' is no user");
+	CHECK(users_verify(conf, "", "pw-six") == 0, "empty login: 0");
+	CHECK(users_verify(conf, "xxxx", "x") == 0, "prefix of an over-long line is no user");
+}
+
+static double
+seconds_for(const struct conf *conf, const char *login, const char *pw, int n)
+{
+	struct timespec a, b;
+	clock_gettime(CLOCK_MONOTONIC, &a);
+	for (int i = 0; i < n; i++)
+		if (users_verify(conf, login, pw) != 0)
+			return -1;
+	clock_gettime(CLOCK_MONOTONIC, &b);
+	return (double)(b.tv_sec - a.tv_sec) + (double)(b.tv_nsec - a.tv_nsec) / 1e9;
+}
+
+/* Unknown users cost what a wrong password costs (issue 2). The first user
+ * of the file is $6$ here; with a $y$ file the dummy follows that cost. */
+static void
+test_timing(struct conf *conf)
+{
+	double wrong = seconds_for(conf, "six@example.org", "nope", 20);
+	double unknown = seconds_for(conf, "ghost@example.org", "nope", 20);
+	char name[200];
+	snprintf(name, sizeof name, "timing: 20 unknown users %.3f s vs 20 wrong passwords %.3f s "
+	    "(within a factor of 3)", unknown, wrong);
+	CHECK(wrong > 0 && unknown > 0 && unknown < wrong * 3 && wrong < unknown * 3, name);
+
+	char hy[256], text[512];
+	make_hash("$y$", "pw-yes", hy, sizeof hy);
+	snprintf(text, sizeof text, "yes@example.org:%s\nplain@example.org:{PLAIN}p\n", hy);
+	write_text(path_users, text);
+	wrong = seconds_for(conf, "yes@example.org", "nope", 3);
+	unknown = seconds_for(conf, "ghost@example.org", "nope", 3);
+	double plain = seconds_for(conf, "plain@example.org", "nope", 3);
+	snprintf(name, sizeof name, "timing, $y$ file: unknown %.3f s, wrong %.3f s, wrong {PLAIN} %.3f s "
+	    "(unknown within a factor of 3 of wrong)", unknown, wrong, plain);
+	CHECK(wrong > 0 && unknown > wrong / 3 && unknown < wrong * 3 && plain > 0, name);
+	unlink(path_users);
+	errno = 0;
+	CHECK(users_verify(conf, "six@example.org", "pw-six") == -1 && errno == ENOENT,
+	    "users file missing: -1 with errno");
+	CHECK(users_exists(conf, "six@example.org") == -1, "users_exists: missing file -1");
+}
+
+/* Expands addr and compares with the expected list (order kept). */
+static int
+expands_to(const struct conf *conf, const char *addr, const char *const *want, size_t n_want)
+{
+	char **t;
+	size_t n;
+	if (users_aliases(conf, addr, &t, &n) < 0)
+		return 0;
+	int ok = n == n_want;
+	for (size_t i = 0; ok && i < n; i++)
+		ok = strcmp(t[i], want[i]) == 0;
+	users_free_targets(&t, n);
+	return ok;
+}
+
+static void
+test_aliases(const struct conf *conf)
+{
+	static const char *const team[] = { "six@example.org", "five@example.org" };
+	static const char *const nested[] = { "six@example.org", "five@example.org", "yes@example.org" };
+	static const char *const self[] = { "self@example.org", "six@example.org" };
+	static const char *const five[] = { "five@example.org" };
+	static const char *const six[] = { "six@example.org" };
+	static const char *const remote[] = { "far@example.net" };
+	CHECK(expands_to(conf, "team@example.org", team, 2), "alias: two targets, one without domain");
+	CHECK(expands_to(conf, "TEAM@Example.org", team, 2), "alias lookup is case-insensitive");
+	CHECK(expands_to(conf, "nested@example.org", nested, 3), "alias: recursion through another alias");
+	CHECK(expands_to(conf, "self@example.org", self, 2), "alias naming itself: its own mailbox kept");
+	CHECK(expands_to(conf, "halfloop@example.org", five, 1), "alias into a loop: the loop part dropped");
+	CHECK(expands_to(conf, "dup@example.org", team, 2), "alias: duplicates delivered once");
+	CHECK(expands_to(conf, "remote@example.org", remote, 1), "alias: remote target, comment ignored");
+	CHECK(expands_to(conf, "multi@example.org", nested, 2), "alias on two lines: both lines count");
+	CHECK(expands_to(conf, "d5ok@example.org", six, 1), "alias chain of 6 levels resolves");
+	CHECK(expands_to(conf, "six@example.org", NULL, 0), "a user is no alias: 0 targets");
+	char **t;
+	size_t n;
+	errno = 0;
+	CHECK(users_aliases(conf, "loop1@example.org", &t, &n) == -1 && errno == ELOOP && n == 0 && !t,
+	    "alias loop a -> b -> a: -1 ELOOP, nothing returned");
+	errno = 0;
+	CHECK(users_aliases(conf, "d0@example.org", &t, &n) == -1 && errno == ELOOP,
+	    "alias chain deeper than 8: -1 ELOOP");
+	CHECK(users_may_send_as(conf, "six@example.org", "team@example.org") == 1,
+	    "may send as an alias that includes the user");
+	CHECK(users_may_send_as(conf, "yes@example.org", "team@example.org") == 0,
+	    "may not send as an alias without the user");
+	CHECK(users_may_send_as(conf, "six@example.org", "SIX@example.org") == 1, "may send as itself");
+	CHECK(users_may_send_as(conf, "six@example.org", "five@example.org") == 0, "not as another user");
+	CHECK(users_exists(conf, "five@example.org") == 1 && users_exists(conf, "team@example.org") == 0,
+	    "users_exists: users yes, aliases no");
+	char out[ADDR_PATH_MAX + 1], big[400];
+	CHECK(users_canonical(conf, "bob@EXAMPLE.Org", out, sizeof out) == 0 &&
+	    strcmp(out, "bob@example.org") == 0, "canonical: domain lower-cased");
+	CHECK(users_canonical(conf, "bob", out, sizeof out) == 0 && strcmp(out, "bob@example.org") == 0,
+	    "canonical: first local domain appended");
+	memset(big, 'a', sizeof big - 1);
+	big[sizeof big - 1] = '\0';
+	CHECK(users_canonical(conf, big, out, sizeof out) == -1, "canonical: too long is -1");
+}
+
+int
+main(void)
+{
+	struct conf conf;
+	setup(&conf);
+	test_verify(&conf);
+	test_aliases(&conf);
+	test_timing(&conf);
+	conf_free(&conf);
+	unlink(path_aliases);
+	unlink(path_conf);
+	rmdir(dir);
+	return unit_done();
+}
