@@ -241,10 +241,12 @@ auth_list(struct pop3 *p)
 static enum verdict
 cmd_auth(struct pop3 *p, const struct pop3_command *c)
 {
-	if (c->rest[0] == '\0')
-		return auth_list(p);
+	/* Before TLS (when required) not even the list: nothing may suggest
+	 * that a password could be sent (S46). */
 	if (!plaintext_allowed(p))
 		return plaintext_refused(p);
+	if (c->rest[0] == '\0')
+		return auth_list(p);
 	char name[32];
 	const char *sp = strchr(c->rest, ' ');
 	size_t n = sp ? (size_t)(sp - c->rest) : strlen(c->rest);
@@ -698,7 +700,8 @@ main(int argc, char **argv)
 		return 1;
 	p.state = STATE_AUTHORIZATION;
 	io_init(&p.io, 0, 1);
-	io_set_timeout(&p.io, (int)p.s.conf.pop3_timeout);
+	/* io counts milliseconds in an int: a day is plenty for an idle limit. */
+	io_set_timeout(&p.io, (int)(p.s.conf.pop3_timeout > 86400 ? 86400 : p.s.conf.pop3_timeout));
 	if (want_tls && implicit_tls(&p) < 0)
 		return 1;
 	/* No APOP timestamp in the greeting: APOP is not offered (S44). */
