@@ -121,7 +121,8 @@ uidlist_read(const char *dir, uint32_t *validity, uint32_t *next, struct uidrec 
 		recs_free(recs, n);
 		return bad < 0 ? -1 : 1;
 	}
-	qsort(recs, n, sizeof *recs, rec_cmp);
+	if (n > 1)
+		qsort(recs, n, sizeof *recs, rec_cmp);
 	*validity = (uint32_t)v;
 	*next = (uint32_t)nx;
 	*recs_r = recs;
@@ -462,7 +463,8 @@ folder_scan(struct folder *f, struct fmsg **list_r, size_t *n_r)
 	}
 	free(uids);
 	free(e); /* the names now belong to list */
-	qsort(list, n, sizeof *list, fmsg_cmp);
+	if (n > 1)
+		qsort(list, n, sizeof *list, fmsg_cmp);
 	*list_r = list;
 	*n_r = n;
 	return 0;
