@@ -53,6 +53,16 @@ close_keep_errno(int fd)
 	errno = saved;
 }
 
+/* dir/sub as a directory fd, never through a symlink (S34). */
+static int
+open_sub(const char *dir, const char *sub)
+{
+	char path[PATH_MAX];
+	if (path_join(path, sizeof path, dir, sub, NULL) != 0)
+		return -1;
+	return durable_open_dir(path);
+}
+
 int
 maildir_create(const char *dir)
 {
@@ -399,11 +409,8 @@ scan_add(struct scan *s, int dfd, const char *name, int in_new, int with_mtime)
 static int
 scan_dir(struct scan *s, const char *dir, const char *sub, int with_mtime, int *changed_r)
 {
-	char path[PATH_MAX];
 	struct stat before, after;
-	if (path_join(path, sizeof path, dir, sub, NULL) != 0)
-		return -1;
-	int dfd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	int dfd = open_sub(dir, sub);
 	if (dfd < 0)
 		return errno == ENOENT ? 0 : -1;
 	DIR *dp = fdopendir(dfd);
@@ -544,14 +551,13 @@ static int
 find_once(const char *dir, struct maildir_entry *e)
 {
 	static const char *const sub[] = { "new", "cur" };
-	char path[PATH_MAX];
 	for (int i = 0; i < 2; i++) {
-		if (path_join(path, sizeof path, dir, sub[i], NULL) != 0)
-			return -1;
-		DIR *dp = opendir(path);
+		int dfd = open_sub(dir, sub[i]);
+		if (dfd < 0 && errno == ENOENT)
+			continue;
+		DIR *dp = dfd < 0 ? NULL : fdopendir(dfd);
 		if (dp == NULL) {
-			if (errno == ENOENT)
-				continue;
+			close_keep_errno(dfd);
 			return -1;
 		}
 		struct dirent *de;
@@ -608,11 +614,13 @@ entry_path(char *out, size_t size, const char *dir, const struct maildir_entry *
 int
 maildir_open(const char *dir, struct maildir_entry *e)
 {
-	char path[PATH_MAX];
 	for (int tries = 0; tries < MAILDIR_FOLLOW_TRIES; tries++) {
-		if (entry_path(path, sizeof path, dir, e) != 0)
+		int dfd = open_sub(dir, e->in_new ? "new" : "cur");
+		if (dfd < 0)
 			return -1;
-		int fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
+		/* O_NONBLOCK: a planted FIFO must not hang the reader. */
+		int fd = openat(dfd, e->name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
+		close_keep_errno(dfd);
 		if (fd >= 0) {
 			struct stat st;
 			if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {

@@ -279,6 +279,43 @@ test_symlinks_and_abort(void)
 	    "prepare into symlinked tmp/ refused (S34)");
 	CHECK(count_files(top, "target") == 0, "nothing written through tmp/ link");
 
+	/* Readers (S34): cur/ a symlink → scan fails; a symlink or FIFO among
+	 * the messages is skipped by scan and refused by open, without hanging. */
+	snprintf(dir, sizeof dir, "%s/readsym", top);
+	maildir_create(dir);
+	snprintf(path, sizeof path, "%s/1.M1P1.h,S=4,W=5", target);
+	FILE *f = fopen(path, "w");
+	fputs("abc\n", f);
+	fclose(f);
+	char cur[600];
+	snprintf(cur, sizeof cur, "%s/cur", dir);
+	rmdir(cur);
+	if (symlink(target, cur) != 0)
+		abort();
+	struct maildir_entry *e;
+	size_t n;
+	CHECK(maildir_scan(dir, 0, &e, &n) == -1 && (errno == ELOOP || errno == ENOTDIR),
+	    "scan refuses a symlinked cur/ (S34)");
+	struct maildir_entry fake = { .name = strdup("1.M1P1.h,S=4,W=5"), .base_len = 8 };
+	CHECK(maildir_open(dir, &fake) == -1 && (errno == ELOOP || errno == ENOTDIR),
+	    "open refuses a message under a symlinked cur/ (S34)");
+	unlink(cur);
+	mkdir(cur, 0700);
+	snprintf(path, sizeof path, "%s/1.M1P1.h,S=4,W=5", cur);
+	snprintf(target, sizeof target, "%s/target/1.M1P1.h,S=4,W=5", top);
+	if (symlink(target, path) != 0)
+		abort();
+	snprintf(path, sizeof path, "%s/2.M1P1.h,S=4,W=5", cur);
+	mkfifo(path, 0600);
+	CHECK(maildir_scan(dir, 0, &e, &n) == 0 && n == 0, "scan skips a symlink and a FIFO among messages");
+	maildir_entries_free(&e, n);
+	CHECK(maildir_open(dir, &fake) == -1 && errno == ELOOP, "open refuses a symlinked message (S34)");
+	free(fake.name);
+	fake.name = strdup("2.M1P1.h,S=4,W=5");
+	CHECK(maildir_open(dir, &fake) == -1 && errno == EINVAL, "open refuses a FIFO without hanging (S34)");
+	free(fake.name);
+	snprintf(target, sizeof target, "%s/target", top);
+
 	/* tmp/ leftovers of killed deliveries: only those older than 36 h go. */
 	snprintf(dir, sizeof dir, "%s/clean", top);
 	maildir_create(dir);
