@@ -11,9 +11,9 @@
  *    trailing white space dropped; anything that had to change goes out as
  *    a literal;
  *  - Content-ID, -Description, -MD5 and -Location lose their line ends.
- * Deliberate difference from Dovecot: strings over RENDER_QUOTED_MAX bytes
- * are sent as literals (S39: a very long quoted string is legal but some
- * client parsers cap it); Dovecot quotes any length.
+ * Long strings stay quoted, as Dovecot does (t/fixtures/mime/long-header-
+ * lines): IMAP sets no length limit on a quoted string, and sending them
+ * as literals would change the answers Dovecot-tuned clients cache.
  */
 #include <errno.h>
 #include <stdint.h>
@@ -25,7 +25,6 @@
 #include "bounds.h"
 #include "render.h"
 
-#define RENDER_QUOTED_MAX 4096
 /* At most 4 quoted-specials in a quoted string, as Dovecot: past that a
  * literal is shorter. */
 #define QUOTED_ESCAPES_MAX 4
@@ -116,7 +115,7 @@ imap_nstring(struct rbuf *b, const char *s)
 		return;
 	}
 	size_t n = strlen(s), esc = 0;
-	int literal = n > RENDER_QUOTED_MAX;
+	int literal = 0;
 	for (size_t i = 0; i < n && !literal; i++) {
 		unsigned char c = (unsigned char)s[i];
 		if (c == '"' || c == '\\') {
@@ -202,7 +201,7 @@ imap_string_for_humans(struct rbuf *b, const char *s)
 		modify = 1;
 		remove++;
 	}
-	if (!modify && n <= RENDER_QUOTED_MAX) {
+	if (!modify) {
 		rb_c(b, '"');
 		rb_add(b, s, n);
 		rb_c(b, '"');
@@ -691,7 +690,7 @@ header_fields(const struct mime_message *m, const struct mime_part *p,
 	struct rbuf b = {0};
 	const unsigned char *d = m->data;
 	size_t pos = p->hdr_off, end = p->hdr_off + p->hdr_len;
-	int keep = 0, eoh = 0;
+	int keep = 0, eoh = 0, last_cut = 0, last_kept = 0;
 	while (pos < end) {
 		const unsigned char *lf = memchr(d + pos, '\n', end - pos);
 		size_t e = lf != NULL ? (size_t)(lf - d) + 1 : end;
@@ -719,14 +718,20 @@ header_fields(const struct mime_message *m, const struct mime_part *p,
 			for (size_t i = start; !b.failed && i < b.len; i++)
 				if (b.s[i] == '\0')
 					b.s[i] = (char)0x80;
-			if (lf != NULL)
+			/* HEADER.FIELDS ends every line it sends */
+			if (lf != NULL || !not)
 				rb_add(&b, "\r\n", 2);
 		}
+		last_cut = lf == NULL;
+		last_kept = keep;
 		pos = e;
 	}
-	/* HEADER.FIELDS always ends with the empty line; HEADER.FIELDS.NOT
-	 * only if the header had one (as Dovecot) */
-	if (eoh || !not)
+	/* The empty line, as Dovecot: always after HEADER.FIELDS.NOT of a
+	 * header that had one; after HEADER.FIELDS also when the header had
+	 * none, except when its last line, cut off without a line end, was
+	 * sent (its CRLF ends the header) or, inside a message/rfc822 part,
+	 * was not (t/fixtures/mime: cr-only, rfc822-base64). */
+	if (eoh || (!not && (!last_cut || (!last_kept && p->parent == NULL))))
 		rb_add(&b, "\r\n", 2);
 	char *s = rb_finish(&b, len_r);
 	if (s == NULL)

@@ -3,7 +3,8 @@
  * BODYSTRUCTURE/BODY, BODY[section], BINARY[section] and the SEARCH text
  * matchers. Output strings follow IMAP quoting rules (S39): NIL where
  * absent, quoted with \" and \\ escapes when safe, a literal {n}\r\n... for
- * anything with CR, LF, NUL, 8-bit bytes or over RENDER_QUOTED_MAX bytes.
+ * anything with CR, LF or 8-bit bytes (a NUL never goes out: U+FFFD in
+ * header values, 0x80 in message bytes), as Dovecot does.
  * ENVELOPE and BODYSTRUCTURE match what Dovecot returns for the same
  * message (t/fixtures/mime/).
  */
