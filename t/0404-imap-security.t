@@ -214,6 +214,22 @@ try:
     resp = r.cmd('LIST "" "q*"')
     t.ok(b'"/" "q\\"x"\r\n' in resp, "S39: mailbox name quoted with escape in LIST", resp)
     r.close()
+    # ---- a 10,000-command pipeline with bounded memory (issue 5) ----
+    import resource
+    import subprocess
+    import threading
+    data = (b"a LOGIN %s %s\r\nb SELECT INBOX\r\n" % (U.encode(), yubin.DEMO_PASSWORD.encode())
+            + b"".join(b"n%d NOOP\r\n" % i for i in range(10000)) + b"z LOGOUT\r\n")
+    p = subprocess.Popen([yubin.binary("imap-session"), "-c", env.conf_path],
+                         stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
+    w = threading.Thread(target=lambda: (p.stdin.write(data), p.stdin.close()))
+    w.start()
+    out = p.stdout.read()
+    p.wait()
+    w.join()
+    t.eq(out.count(b" OK NOOP completed"), 10000, "10,000 pipelined commands all answered")
+    rss = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+    t.ok(rss < 200 * 1024, "pipeline memory bounded (max child RSS %d KiB)" % rss)
 finally:
     env.cleanup()
 t.done()
