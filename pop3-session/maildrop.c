@@ -16,6 +16,7 @@
 #include "log.h"
 #include "mailbox.h"
 #include "sha256.h"
+#include "sizecache.h"
 
 #define READ_CHUNK 65536
 
@@ -166,14 +167,18 @@ maildir_uidl(const struct maildir_entry *e, char *out)
 }
 
 /* Size in POP3 form: W= from the name when present (delivery wrote it),
- * else counted by the same converter RETR uses. -1 if the file is gone. */
+ * else from the size cache, else counted by the same converter RETR uses
+ * (and cached). -1 if the file is gone. */
 static int
-maildir_size(struct maildrop *m, struct maildir_entry *e, uint64_t *size_r)
+maildir_size(struct maildrop *m, struct sizecache *cache, struct maildir_entry *e,
+    uint64_t *size_r)
 {
 	if (e->vsize > 0) {
 		*size_r = e->vsize;
 		return 0;
 	}
+	if (sizecache_get(cache, e->name, e->base_len, e->size, size_r))
+		return 0;
 	int fd = maildir_open(m->dir, e);
 	if (fd < 0)
 		return -1;
@@ -183,6 +188,8 @@ maildir_size(struct maildrop *m, struct maildir_entry *e, uint64_t *size_r)
 	msgconv_finish(&c);
 	close(fd);
 	*size_r = c.out_bytes;
+	if (r == 0)
+		sizecache_put(cache, e->name, e->base_len, e->size, c.out_bytes);
 	return r ? -1 : 0;
 }
 
@@ -194,18 +201,26 @@ maildir_load(struct maildrop *m)
 	m->msg = calloc(m->n_md ? m->n_md : 1, sizeof *m->msg);
 	if (!m->msg)
 		return -1;
-	for (size_t i = 0; i < m->n_md; i++) {
+	struct sizecache cache;
+	int r = sizecache_load(&cache, m->dir);
+	for (size_t i = 0; r == 0 && i < m->n_md; i++) {
 		struct maildrop_msg *msg = &m->msg[m->n];
-		if (maildir_size(m, &m->md[i], &msg->size) < 0) {
+		if (maildir_size(m, &cache, &m->md[i], &msg->size) < 0) {
 			if (errno == ENOENT)
 				continue;   /* removed by another reader meanwhile */
-			return -1;
+			r = -1;
+			break;
 		}
 		msg->entry = i;
 		maildir_uidl(&m->md[i], msg->uidl);
 		m->n++;
 	}
-	return 0;
+	if (r == 0 && sizecache_save(&cache) < 0)
+		log_warn("cannot write %s: %s", cache.path, strerror(errno));
+	int saved = errno;
+	sizecache_free(&cache);
+	errno = saved;
+	return r;
 }
 
 /* ---- mbox ---- */

@@ -9,6 +9,9 @@
  * (RFC 2449 [IN-USE]). For mbox the INBOX lock (fcntl + dotlock) is also held
  * for the whole session, as delivery uses the same locks.
  *
+ * Sizes (Maildir): from W= in the name; for names without it (mail put there
+ * by other programs) counted once and kept in .pop3.sizes (sizecache.h).
+ *
  * UIDLs (RFC 1939 §7: 1-70 bytes of 0x21-0x7E, stable across sessions):
  * Maildir: the unique base of the file name (before ',' or ':'), unchanged
  * by flag renames and new/ → cur/ moves; a base that is too long or holds

@@ -149,6 +149,26 @@ t.ok(b"From: %n%n%n%s%s%s@example.com\r\nSubject: %x%x%x\r\n" in out,
      "format strings in headers come out verbatim (covers S43)")
 t.ok(b"\n" not in out.replace(b"\r\n", b""), "no bare LF on the wire")
 
+# --- sizes of names without W= are cached, not recounted at each login ----
+cache = os.path.join(env.maildir(USER), ".pop3.sizes")
+ctext = open(cache).read() if os.path.exists(cache) else ""
+t.ok(("%s %d %d\n" % (bases[1], len(bodies[1]), len(expect[num[bases[1]] - 1])) in ctext) and
+     bases[2] in ctext and bases[0] not in ctext, "sizes of names without W= kept in .pop3.sizes", ctext)
+two = [os.path.join(dp, n) for dp in (os.path.join(env.maildir(USER), "new"),) for n in os.listdir(dp)
+       if n.startswith(bases[1])][0]
+os.chmod(two, 0)
+r = pop(b"LIST %d\r\nRETR %d\r\nQUIT\r\n" % (num[bases[1]], num[bases[1]]))
+os.chmod(two, 0o666)
+t.ok(b"+OK %d %d\r\n" % (num[bases[1]], len(expect[num[bases[1]] - 1])) in r.stdout,
+     "LIST of an unreadable message still exact: its size came from the cache", r.stdout)
+t.ok(b"-ERR [SYS/TEMP] Cannot read message" in r.stdout, "RETR of an unreadable message -> -ERR [SYS/TEMP]")
+with open(cache, "w") as f:
+    f.write("junk\n%s 1 x\n\0\n%s %d 1\n" % (bases[2], bases[1], len(bodies[1])))
+env.write_conf()
+r = pop(b"LIST %d\r\nQUIT\r\n" % num[bases[2]])
+t.ok(b"+OK %d %d\r\n" % (num[bases[2]], len(expect[num[bases[2]] - 1])) in r.stdout,
+     "a damaged cache is ignored and rebuilt", r.stdout)
+
 # TOP
 m1, m4 = num[bases[0]], num[bases[3]]
 r = pop(b"TOP %d 0\r\nTOP %d 2\r\nTOP %d 99999999999\r\nTOP %d 3\r\nTOP 1 -1\r\nTOP 1\r\nQUIT\r\n"
