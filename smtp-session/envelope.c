@@ -410,6 +410,10 @@ rcpt_check(struct smtp *s, struct addr *a, enum addr_error e, struct smtp_rcpt *
 	}
 	if (!known) {
 		s->unknown_rcpts++;
+		/* Slow down address harvesting over the network (S50); a local
+		 * submitter on a pipe is not probing. */
+		if (s->strict_sync)
+			session_sleep_ms(100u * (s->unknown_rcpts < 10 ? s->unknown_rcpts : 10));
 		smtp_reply(s, 550, "5.1.1", "<%s>: Recipient address rejected: User unknown", r->addr);
 		return -1;
 	}
