@@ -339,6 +339,10 @@ auth_login(struct imap *im, const char *login, const char *password)
 	}
 	if (r == 0)
 		return auth_failed(im, canon);
+	if (im->s.conf.mailbox_format == MAILBOX_MBOX) {
+		log_err("user=%s: mailbox_format = mbox is not served over IMAP", canon);
+		return verdict(im, V_NO, "[UNAVAILABLE] Mailbox format not supported");
+	}
 	snprintf(im->user, sizeof im->user, "%s", canon);
 	if (mailbox_user_dir(&im->s.conf, canon, im->root, sizeof im->root) != 0 ||
 	    imap_user_setup(im) != 0) {
