@@ -246,6 +246,45 @@ finish(s1)
 r = pop(b"UIDL\r\nQUIT\r\n")
 t.ok(newbase.encode() in r.stdout, "the delivery shows up in the next session")
 
+# --- another program renames or removes files during a session (S64) ------
+def find(base):
+    for sub in ("new", "cur"):
+        for n in os.listdir(os.path.join(d, sub)):
+            if n.startswith(base):
+                return sub, n
+    return None, None
+
+
+r = pop(b"UIDL\r\nQUIT\r\n")
+ids = [l.split()[1].decode() for l in multiline(r.stdout, r.stdout.index(b"+OK Unique-ID")).split(b"\r\n") if l]
+late = deliver(b"Subject: renamed meanwhile\n\nstill here\n")
+gone = deliver(b"Subject: expunged meanwhile\n\ngone\n")
+s1 = env.start("pop3-session")
+s1.readline()
+s1.send(LOGIN + b"UIDL\r\n")
+for _ in range(3):
+    s1.readline()
+lst = []
+while True:
+    line = s1.readline()
+    if line == b".\r\n":
+        break
+    lst.append(line.split())
+n_late = [int(x[0]) for x in lst if x[1].decode() == late][0]
+n_gone = [int(x[0]) for x in lst if x[1].decode() == gone][0]
+sub, name = find(late)
+os.rename(os.path.join(d, sub, name), os.path.join(d, "cur", name + ":2,FS"))   # IMAP sets flags
+sub, name = find(gone)
+os.unlink(os.path.join(d, sub, name))                                           # IMAP expunges
+s1.send(b"RETR %d\r\nRETR %d\r\nDELE %d\r\nDELE %d\r\nQUIT\r\n" % (n_late, n_gone, n_late, n_gone))
+got = finish(s1)
+t.ok(b"+OK" in got.split(b"\r\n")[0] and b"\r\nstill here\r\n.\r\n" in got,
+     "RETR follows a message renamed by another program (covers S64)", got)
+t.ok(b"-ERR [SYS/TEMP] Cannot read message %d" % n_gone in got,
+     "RETR of a message removed meanwhile -> -ERR [SYS/TEMP]", got)
+t.ok(got.endswith(b"signing off (%d messages left)\r\n" % len(ids)) and find(late) == (None, None),
+     "DELE + QUIT removes the renamed message; the vanished one counts as removed", got[-200:])
+
 # --- wrong state, unknown commands, logs -------------------------------
 r = env.run("pop3-session", b"STAT\r\nRETR 1\r\nXYZZY\r\nNOOP\r\nPASS x\r\nUSER\r\n" + LOGIN +
             b"USER bob\r\nSTLS\r\nNOOP\r\nQUIT\r\n")
