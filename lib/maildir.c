@@ -63,6 +63,25 @@ open_sub(const char *dir, const char *sub)
 	return durable_open_dir(path);
 }
 
+/* renameat2 between subdirectories opened with O_NOFOLLOW (S34). */
+static int
+rename_sub(const char *from_dir, const char *from_sub, const char *from_name,
+    const char *to_dir, const char *to_sub, const char *to_name, unsigned flags)
+{
+	int fd1 = open_sub(from_dir, from_sub);
+	if (fd1 < 0)
+		return -1;
+	int fd2 = open_sub(to_dir, to_sub);
+	if (fd2 < 0) {
+		close_keep_errno(fd1);
+		return -1;
+	}
+	int r = renameat2(fd1, from_name, fd2, to_name, flags);
+	close_keep_errno(fd1);
+	close_keep_errno(fd2);
+	return r;
+}
+
 int
 maildir_create(const char *dir)
 {
@@ -690,7 +709,7 @@ flags_normalize(const char *flags, char *out)
 int
 maildir_set_flags(const char *dir, struct maildir_entry *e, const char *flags)
 {
-	char sorted[MAILDIR_FLAGS_MAX], from[PATH_MAX], name[NAME_MAX + 1], to[PATH_MAX];
+	char sorted[MAILDIR_FLAGS_MAX], name[NAME_MAX + 1];
 	if (flags_normalize(flags, sorted) != 0)
 		return -1;
 	for (int tries = 0; tries < MAILDIR_FOLLOW_TRIES; tries++) {
@@ -703,10 +722,7 @@ maildir_set_flags(const char *dir, struct maildir_entry *e, const char *flags)
 		}
 		if (!e->in_new && strcmp(name, e->name) == 0)
 			return 0;
-		if (entry_path(from, sizeof from, dir, e) != 0 ||
-		    path_join(to, sizeof to, dir, "cur", name) != 0)
-			return -1;
-		if (rename(from, to) == 0) {
+		if (rename_sub(dir, e->in_new ? "new" : "cur", e->name, dir, "cur", name, 0) == 0) {
 			char *copy = strdup(name);
 			if (copy == NULL)
 				return -1;
@@ -726,11 +742,13 @@ maildir_set_flags(const char *dir, struct maildir_entry *e, const char *flags)
 int
 maildir_remove(const char *dir, struct maildir_entry *e)
 {
-	char path[PATH_MAX];
 	for (int tries = 0; tries < MAILDIR_FOLLOW_TRIES; tries++) {
-		if (entry_path(path, sizeof path, dir, e) != 0)
+		int dfd = open_sub(dir, e->in_new ? "new" : "cur");
+		if (dfd < 0)
 			return -1;
-		if (unlink(path) == 0)
+		int r = unlinkat(dfd, e->name, 0);
+		close_keep_errno(dfd);
+		if (r == 0)
 			return 0;
 		if (errno != ENOENT || maildir_find(dir, e) != 0)
 			return -1;
@@ -880,7 +898,7 @@ int
 maildir_move(const char *src_dir, struct maildir_entry *e, const char *dst_dir,
     const char *flags, char *name_r, size_t name_size)
 {
-	char sorted[MAILDIR_FLAGS_MAX], from[PATH_MAX], to[PATH_MAX], name[NAME_MAX + 1];
+	char sorted[MAILDIR_FLAGS_MAX], name[NAME_MAX + 1];
 	if (flags_normalize(flags ? flags : e->flags, sorted) != 0)
 		return -1;
 	for (int tries = 0; tries < MAILDIR_FOLLOW_TRIES; tries++) {
@@ -891,10 +909,8 @@ maildir_move(const char *src_dir, struct maildir_entry *e, const char *dst_dir,
 			errno = ENAMETOOLONG;
 			return -1;
 		}
-		if (entry_path(from, sizeof from, src_dir, e) != 0 ||
-		    path_join(to, sizeof to, dst_dir, "cur", name) != 0)
-			return -1;
-		if (renameat2(AT_FDCWD, from, AT_FDCWD, to, RENAME_NOREPLACE) == 0) {
+		if (rename_sub(src_dir, e->in_new ? "new" : "cur", e->name, dst_dir, "cur", name,
+		    RENAME_NOREPLACE) == 0) {
 			char dir[PATH_MAX];
 			if (path_join(dir, sizeof dir, dst_dir, "cur", NULL) != 0 ||
 			    durable_fsync_dir(dir) != 0 ||
