@@ -151,6 +151,16 @@ bdat("bare LF in a chunk (reject): 550 5.5.2, nothing stored",
      MR + b"BDAT 4 LAST\r\na\nb\nQUIT\r\n",
      [b"220 mx.ex", b"250 CHUNK", b"250 2.1.0", b"250 2.1.5", b"550 5.5.2", b"221 2.0.0"], [])
 
+# Loop detection: more than 50 Received: headers (S60 on the receiving side).
+r = envs["normalize"].run("smtp-session", ENVELOPE + b"Received: from a by b; x\r\n" * 51 +
+                          b"Subject: loop\r\n\r\nx\r\n.\r\n" + ENVELOPE[8:] + b"DATA\r\n" +
+                          b"Received: from a by b; x\r\n" * 49 + b"\r\nReceived: body\r\n" * 5 +
+                          b".\r\nQUIT\r\n")
+rs = [x[:9] for x in replies(r.stdout)]
+t.eq(rs[5:], [b"554 5.4.6", b"250 2.1.0", b"250 2.1.5", b"354 End d", b"250 2.0.0", b"221 2.0.0"],
+     "51 Received: headers: 554 5.4.6 loop; 50 with Received: lines in the body: accepted")
+t.eq(len(take_messages(envs["normalize"])), 1, "only the message under the hop limit was stored")
+
 # S29: what a client says in EHLO and MAIL never breaks the Received header.
 env = envs["normalize"]
 r = env.run("smtp-session", b"EHLO a\rBcc: x@example.net\r\nQUIT\r\n")
