@@ -25,7 +25,7 @@ try:
         "MAIL FROM:<alice@example.org> RET=HDRS ENVID=abc+2Bdef\r\n"
         "RCPT TO:<bob@example.net> NOTIFY=FAILURE,DELAY ORCPT=rfc822;bob@example.net\r\n"
         "RCPT TO:<no@example.net>\r\nDATA\r\n"
-        "Subject: end to end\r\n\r\n.leading dot\r\nsecret body\r\n.\r\nQUIT\r\n" % auth).encode(),
+        "Subject: end to end\r\n\r\n..leading dot\r\nsecret body\r\n.\r\nQUIT\r\n" % auth).encode(),
         args=["--submission"])
     t.ok(b"\r\n250 2.0.0" in r.stdout, "smtp-session queues the message", r.stdout)
     t.eq(len(relayenv.files(env, "new")), 1, "one file in the spool's new/")
