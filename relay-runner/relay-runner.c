@@ -301,58 +301,54 @@ deliver_group(struct job *j, const struct route_dest *d, const size_t *idx, size
 static void
 deliver_all(struct job *j)
 {
+	typedef char dest_key[sizeof ((struct route_dest *)0)->key];
 	size_t n = j->env.n_rcpts;
 	size_t *idx = calloc(n, sizeof *idx);
-	unsigned char *done = calloc(n, 1);
-	if (!idx || !done) {
-		free(idx);
-		free(done);
-		return;
-	}
+	dest_key *keys = calloc(n, sizeof *keys);
+	struct route_dest d;
+	char err[300], diag[400];
+	if (!idx || !keys)
+		goto out;
+	/* The destination of every pending recipient, computed once. */
 	for (size_t i = 0; i < n; i++) {
 		struct spool_rcpt *r = &j->env.rcpts[i];
-		if (r->state != SPOOL_RCPT_PENDING || done[i])
-			continue;
 		const char *dom = domain_of(r->addr);
-		struct route_dest d;
-		char err[300];
+		if (r->state != SPOOL_RCPT_PENDING || j->newly_failed[i])
+			continue;
 		if (!dom) {
 			record(j, i, RCPT_PERM, "none", "none", "5.1.3 recipient address has no domain");
-			continue;
-		}
-		if (route_dest(j->run->routes, dom, &d, err, sizeof err) < 0) {
-			char diag[400];
+		} else if (route_dest(j->run->routes, dom, &d, err, sizeof err) < 0) {
 			snprintf(diag, sizeof diag, "4.3.5 configuration error: %s", err);
 			record(j, i, RCPT_TEMP, "none", "none", diag);
-			continue;
+		} else {
+			memcpy(keys[i], d.key, sizeof keys[i]);
 		}
-		/* Every later pending recipient with the same destination. */
+	}
+	for (size_t i = 0; i < n; i++) {
+		if (!keys[i][0])
+			continue;
+		route_dest(j->run->routes, domain_of(j->env.rcpts[i].addr), &d, err, sizeof err);
 		size_t k = 0;
 		for (size_t x = i; x < n; x++) {
-			struct spool_rcpt *o = &j->env.rcpts[x];
-			const char *od = domain_of(o->addr);
-			struct route_dest d2;
-			if (o->state != SPOOL_RCPT_PENDING || done[x] || !od)
-				continue;
-			if (x != i && (route_dest(j->run->routes, od, &d2, err, sizeof err) < 0 ||
-			    strcmp(d2.key, d.key) != 0))
-				continue;
-			idx[k++] = x;
-			done[x] = 1;
+			if (keys[x][0] && strcmp(keys[x], d.key) == 0) {
+				idx[k++] = x;
+				keys[x][0] = '\0';
+			}
 		}
 		deliver_group(j, &d, idx, k);
 		/* More destinations to go: record this transaction's results
 		 * now, so a crash does not resend them (S68). After the last
 		 * one, finish() writes or removes the file anyway. */
 		for (size_t x = i + 1; x < n; x++) {
-			if (j->env.rcpts[x].state == SPOOL_RCPT_PENDING && !done[x]) {
+			if (keys[x][0]) {
 				save(j, 0);
 				break;
 			}
 		}
 	}
+out:
 	free(idx);
-	free(done);
+	free(keys);
 }
 
 /* ---- one message ---------------------------------------------------------- */

@@ -174,6 +174,18 @@ try:
     t.ok(relayenv.queued(env) == [] and sink.messages()[-1]["rcpts"] == ["r1@example.net",
                                                                           "r2@example.net"],
          "and a later pass delivers it")
+
+    # --- two destinations: one answers, one is down --------------------------
+    dead = yubin.free_port()
+    relayenv.route(env, ("example.net", "127.0.0.1:%d" % sink.port),
+                   ("down.example", "127.0.0.1:%d" % dead))
+    relayenv.enqueue(env, MSG, "alice@example.org", ["x@down.example", "y@example.net"])
+    r = relayenv.runner(env)
+    e = only_queued()
+    t.ok(e and [x["state"] for x in e["rcpts"]] == ["0", "1"] and
+         "connect to 127.0.0.1[127.0.0.1]" in e["rcpts"][0].get("diagnostic", ""),
+         "per destination: one delivered, the unreachable one pending with its error", e)
+    t.eq(sink.messages()[-1]["rcpts"], ["y@example.net"], "only the reachable recipient was sent")
 finally:
     sink.stop()
     env.cleanup()
