@@ -494,7 +494,8 @@ copy_common(struct imap *im, struct imap_command *c, int move)
 		for (size_t i = im->sel->n; i-- > 0;) {
 			if (!im->sel->m[i].gone)
 				continue;
-			io_printf(&im->io, "* %zu EXPUNGE\r\n", i + 1);
+			if (i < im->sel->reported)
+				io_printf(&im->io, "* %zu EXPUNGE\r\n", i + 1);
 			folder_remove_gone(im->sel, i);
 		}
 	}

@@ -554,7 +554,7 @@ folder_remove_gone(struct folder *f, size_t idx)
 	free(f->m[idx].e.name);
 	memmove(&f->m[idx], &f->m[idx + 1], (f->n - idx - 1) * sizeof *f->m);
 	f->n--;
-	if (f->reported > 0)
+	if (idx < f->reported)
 		f->reported--;
 	f->cache_uid = 0;
 }

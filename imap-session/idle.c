@@ -77,6 +77,9 @@ cmd_idle(struct imap *im, struct imap_command *c)
 		if (!io_input_waiting(&im->io)) {
 			struct pollfd pfd[2] = { { im->io.fd_in, POLLIN, 0 }, { ino, POLLIN, 0 } };
 			int wait = ino >= 0 ? IDLE_KEEPALIVE_SEC : IDLE_POLL_SEC;
+			time_t left = timeout - (now_sec() - last_input);
+			if (left < wait)
+				wait = left > 0 ? (int)left : 0;
 			int r = poll(pfd, ino >= 0 ? 2 : 1, wait * 1000);
 			if (r < 0 && errno != EINTR)
 				break;

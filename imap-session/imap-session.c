@@ -148,6 +148,11 @@ imap_report(struct imap *im, int allow_expunge)
 		return;
 	if (folder_sync(f) != 0)
 		log_warn("user=%s sync of %s failed: %s", im->user, f->name, strerror(errno));
+	/* Messages that came and went before the client heard of them are
+	 * dropped silently: no sequence number of a known message changes. */
+	for (size_t i = f->n; i-- > f->reported;)
+		if (f->m[i].gone)
+			folder_remove_gone(f, i);
 	if (allow_expunge) {
 		for (size_t i = f->n; i-- > 0;) {
 			if (!f->m[i].gone)

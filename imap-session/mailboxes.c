@@ -313,7 +313,7 @@ imap_do_expunge(struct imap *im, const struct seqset *uids, int report)
 	for (size_t i = f->n; i-- > 0;) {
 		if (!f->m[i].gone)
 			continue;
-		if (report)
+		if (report && i < f->reported)
 			io_printf(&im->io, "* %zu EXPUNGE\r\n", i + 1);
 		folder_remove_gone(f, i);
 	}

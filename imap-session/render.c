@@ -565,7 +565,19 @@ render_bodystructure(const struct mime_message *m, int extended, size_t *len_r)
 /* Copies bytes with every bare LF made CRLF (what the sizes count) and NUL
  * made 0x80. */
 static int
+copy_crlf_nul(const unsigned char *d, size_t from, size_t to, int keep_nul, unsigned char **out,
+    size_t *len_r);
+
+static int
 copy_crlf(const unsigned char *d, size_t from, size_t to, unsigned char **out, size_t *len_r)
+{
+	return copy_crlf_nul(d, from, to, 0, out, len_r);
+}
+
+/* keep_nul: BINARY sends NULs (literal8). */
+static int
+copy_crlf_nul(const unsigned char *d, size_t from, size_t to, int keep_nul, unsigned char **out,
+    size_t *len_r)
 {
 	size_t extra = 0;
 	for (size_t i = from; i < to; i++)
@@ -579,7 +591,7 @@ copy_crlf(const unsigned char *d, size_t from, size_t to, unsigned char **out, s
 		if (d[i] == '\n' && (i == 0 || d[i - 1] != '\r'))
 			o[n++] = '\r';
 		/* NUL is not allowed in a literal: 0x80, as Dovecot */
-		o[n++] = d[i] != '\0' ? d[i] : 0x80;
+		o[n++] = d[i] != '\0' || keep_nul ? d[i] : 0x80;
 	}
 	o[n] = '\0';
 	*out = o;
@@ -824,6 +836,24 @@ render_section(const struct mime_message *m, const char *section, unsigned char 
 	return 0;
 }
 
+/* The first token of the part's Content-Transfer-Encoding header, or NULL. */
+static const char *
+header_cte(const struct mime_part *p, char *buf, size_t size)
+{
+	const struct mime_header *h = mime_header_find(p, "Content-Transfer-Encoding");
+	if (h == NULL)
+		return NULL;
+	size_t i = 0, n = 0;
+	while (i < h->value_len && (h->value[i] == ' ' || h->value[i] == '\t' ||
+	    h->value[i] == '\r' || h->value[i] == '\n'))
+		i++;
+	while (i < h->value_len && n + 1 < size && h->value[i] > ' ' && h->value[i] < 0x7f &&
+	    h->value[i] != ';' && h->value[i] != '(')
+		buf[n++] = (char)h->value[i++];
+	buf[n] = '\0';
+	return n > 0 ? buf : NULL;
+}
+
 int
 render_binary(const struct mime_message *m, const char *section, unsigned char **out,
     size_t *len_r)
@@ -855,16 +885,19 @@ render_binary(const struct mime_message *m, const char *section, unsigned char *
 		}
 		return 0;
 	}
-	const char *enc = p->encoding;
+	/* Dovecot decodes by the Content-Transfer-Encoding header even where
+	 * BODYSTRUCTURE ignores it (no MIME-Version nor Content-Type). */
+	char encbuf[64];
+	const char *enc = p->encoding != NULL ? p->encoding : header_cte(p, encbuf, sizeof(encbuf));
 	if (enc == NULL || strcasecmp(enc, "7bit") == 0 || strcasecmp(enc, "8bit") == 0 ||
 	    strcasecmp(enc, "binary") == 0) {
-		if (copy_crlf(m->data, p->body_off, p->body_off + p->body_len, out, len_r) < 0) {
+		if (copy_crlf_nul(m->data, p->body_off, p->body_off + p->body_len, 1, out, len_r) < 0) {
 			errno = ENOMEM;
 			return -1;
 		}
 		return 0;
 	}
-	int rc = mime_decode_cte(enc, body, p->body_len, out, len_r);
+	int rc = mime_decode_cte(enc, body, p->body_len, 1, out, len_r);
 	if (rc < 0) {
 		errno = ENOMEM;
 		return -1;
@@ -946,7 +979,7 @@ part_text_matches(const struct mime_message *m, const struct mime_part *p, const
 	unsigned char *dec;
 	size_t dlen;
 	const unsigned char *body = m->data + p->body_off;
-	int rc = mime_decode_cte(p->encoding, body, p->body_len, &dec, &dlen);
+	int rc = mime_decode_cte(p->encoding, body, p->body_len, 0, &dec, &dlen);
 	if (rc < 0)
 		return 0;
 	if (rc == 1) {
