@@ -169,9 +169,10 @@ hexval(unsigned char c)
 }
 
 /* Quoted-printable; header=1 also maps '_' to space (RFC 2047 "Q"). An
- * invalid '=' sequence is kept as written (lenient, as mail readers). */
+ * invalid '=' sequence is kept as written (lenient, as mail readers), and
+ * counted in *bad (Dovecot refuses BINARY of such a part). */
 static void
-qp_decode(struct obuf *b, const unsigned char *in, size_t len, int header)
+qp_decode(struct obuf *b, const unsigned char *in, size_t len, int header, int *bad)
 {
 	size_t i = 0;
 	while (i < len) {
@@ -185,6 +186,7 @@ qp_decode(struct obuf *b, const unsigned char *in, size_t len, int header)
 			if (i + 2 == len && hexval(in[i + 1]) >= 0) {
 				ob_addc(b, c);
 				i++;
+				(*bad)++;
 				continue;
 			}
 			/* soft line break: "=" [white space] CRLF */
@@ -205,6 +207,7 @@ qp_decode(struct obuf *b, const unsigned char *in, size_t len, int header)
 			}
 			ob_addc(b, c);
 			i++;
+			(*bad)++;
 			continue;
 		}
 		if (header && c == '_') {
@@ -277,8 +280,8 @@ b64_decode(struct obuf *b, const unsigned char *in, size_t len, int strict)
 }
 
 int
-mime_decode_cte(const char *enc, const unsigned char *in, size_t len, unsigned char **out,
-    size_t *len_r)
+mime_decode_cte(const char *enc, const unsigned char *in, size_t len, int strict,
+    unsigned char **out, size_t *len_r)
 {
 	struct obuf b = {0};
 	int rc = 0;
@@ -288,9 +291,13 @@ mime_decode_cte(const char *enc, const unsigned char *in, size_t len, unsigned c
 	    strcasecmp(enc, "binary") == 0) {
 		ob_add(&b, in, len);
 	} else if (strcasecmp(enc, "quoted-printable") == 0) {
-		qp_decode(&b, in, len, 0);
+		int bad = 0;
+		qp_decode(&b, in, len, 0, &bad);
+		rc = strict && bad != 0;
 	} else if (strcasecmp(enc, "base64") == 0) {
-		rc = b64_decode(&b, in, len, 1);
+		rc = b64_decode(&b, in, len, strict);
+		if (!strict)
+			rc = 0;
 	} else {
 		rc = 1;
 	}
@@ -337,8 +344,9 @@ ew_decode(struct obuf *b, const unsigned char *in, size_t len)
 	if (e + 1 >= len)
 		return 0;
 	struct obuf raw = {0};
+	int bad = 0;
 	if (enc == 'Q')
-		qp_decode(&raw, in + text, e - text, 1);
+		qp_decode(&raw, in + text, e - text, 1, &bad);
 	else
 		(void)b64_decode(&raw, in + text, e - text, 0);
 	if (raw.failed) {

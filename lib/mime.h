@@ -136,9 +136,12 @@ char *mime_decode_header(const unsigned char *value, size_t len, size_t *len_r);
 
 /* Content-Transfer-Encoding decoding of body bytes with the encoding named
  * by enc (NULL: 7bit). Returns 0 and a malloc'd buffer in *out (*len_r
- * bytes), 1 when the encoding is unknown or the data is broken, -1 on
- * ENOMEM. 7bit, 8bit and binary give the bytes unchanged. */
-int mime_decode_cte(const char *enc, const unsigned char *in, size_t len,
+ * bytes), 1 when the encoding is unknown or the data is broken (base64
+ * outside its alphabet or after padding, quoted-printable '=' not followed
+ * by two hex digits or a line end: what Dovecot refuses), -1 on ENOMEM.
+ * With strict 0, broken data is decoded as well as it can be (SEARCH).
+ * 7bit, 8bit and binary give the bytes unchanged. */
+int mime_decode_cte(const char *enc, const unsigned char *in, size_t len, int strict,
     unsigned char **out, size_t *len_r);
 
 /* Text in charset to UTF-8 (utf-8, us-ascii, iso-8859-1, iso-8859-15,

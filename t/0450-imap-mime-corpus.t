@@ -59,9 +59,10 @@ def fetched(resp, item):
     return resp[start:value_end(resp, start)]
 
 
-def sections(name):
-    """(section, expected bytes or None for NIL) from NAME.sections."""
-    path = os.path.join(FIX, name + ".sections")
+def sections(name, ext="sections"):
+    """(section, expected bytes, None for NIL, or b"NO") from NAME.sections
+    (or NAME.binary)."""
+    path = os.path.join(FIX, name + "." + ext)
     if not os.path.exists(path):
         return []
     data = open(path, "rb").read()
@@ -72,6 +73,9 @@ def sections(name):
         sec, v = data[pos:tab].decode(), data[tab + 1:nl]
         if v == b"NIL":
             out.append((sec, None))
+            pos = nl + 1
+        elif v in (b"NO", b"UNKNOWN-CTE"):
+            out.append((sec, b"NO"))
             pos = nl + 1
         else:
             n = int(v)
@@ -129,6 +133,26 @@ try:
                 bad.append((sec, want, got))
         if sections(name):
             t.ok(not bad, "%s: BODY.PEEK[section] answers equal Dovecot's" % name, bad[:3])
+        bad = []
+        for sec, want in sections(name, "binary"):
+            r = raw.cmd("FETCH * (BINARY.PEEK[%s])" % sec)
+            m = re.search(rb"BINARY\[[^\]]*\] ", r)
+            got = None
+            if b" NO " in r.splitlines()[-1]:
+                # Dovecot: NO [UNKNOWN-CTE] or NO [PARSE]; both refuse
+                got = b"NO"
+            elif m:
+                v = r[m.end():value_end(r, m.end())]
+                if v.startswith(b"~"):
+                    v = v[1:]
+                if v.startswith(b"{"):
+                    got = v[v.index(b"}") + 3:]
+                elif v == b"NIL":
+                    got = b""
+            if got != (want if want is not None else b""):
+                bad.append((sec, want, got))
+        if sections(name, "binary"):
+            t.ok(not bad, "%s: BINARY.PEEK[section] answers equal Dovecot's" % name, bad[:3])
 finally:
     if raw is not None:
         raw.close()
