@@ -488,6 +488,27 @@ scan_line_end(struct scanner *s, off_t next)
 	return 0;
 }
 
+/* Feeds a chunk read at offset off: keeps the head of each line, ends
+ * lines at '\n' (memchr: most bytes are never looked at one by one). */
+static int
+scan_chunk(struct scanner *s, const char *buf, size_t n, off_t off)
+{
+	size_t i = 0;
+	while (i < n) {
+		const char *nl = memchr(buf + i, '\n', n - i);
+		size_t end = nl ? (size_t)(nl - buf) + 1 : n;
+		size_t take = end - i;
+		if (take > sizeof s->head - s->head_len)
+			take = sizeof s->head - s->head_len;
+		memcpy(s->head + s->head_len, buf + i, take);
+		s->head_len += take;
+		if (nl != NULL && scan_line_end(s, off + (off_t)end) != 0)
+			return -1;
+		i = end;
+	}
+	return 0;
+}
+
 int
 mbox_scan(int fd, struct mbox_entry **entries_r, size_t *n_r)
 {
@@ -505,13 +526,9 @@ mbox_scan(int fd, struct mbox_entry **entries_r, size_t *n_r)
 		}
 		if (n == 0)
 			break;
-		for (ssize_t i = 0; i < n; i++) {
-			if (s.head_len < sizeof s.head)
-				s.head[s.head_len++] = buf[i];
-			if (buf[i] == '\n' && scan_line_end(&s, off + i + 1) != 0) {
-				free(s.v);
-				return -1;
-			}
+		if (scan_chunk(&s, buf, (size_t)n, off) != 0) {
+			free(s.v);
+			return -1;
 		}
 		off += n;
 	}

@@ -11,6 +11,20 @@
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
+/* The rule, stated naively: a message starts at each "From " that opens
+ * the file or follows an empty line. */
+static size_t
+count_from_lines(const uint8_t *d, size_t size)
+{
+	size_t n = 0;
+	for (size_t i = 0; i + 5 <= size; i++) {
+		int start = i == 0 || (d[i - 1] == '\n' && (i == 1 || d[i - 2] == '\n'));
+		if (start && memcmp(d + i, "From ", 5) == 0)
+			n++;
+	}
+	return n;
+}
+
 int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
@@ -22,6 +36,8 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	struct mbox_entry *e;
 	size_t n;
 	if (mbox_scan(fd, &e, &n) != 0)
+		abort();
+	if (n != count_from_lines(data, size))
 		abort();
 	off_t prev_end = 0;
 	for (size_t i = 0; i < n; i++) {
