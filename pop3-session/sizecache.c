@@ -120,7 +120,7 @@ sizecache_get(struct sizecache *c, const char *base, size_t base_len, uint64_t s
     uint64_t *vsize_r)
 {
 	char key[SIZECACHE_BASE_MAX + 1];
-	if (!base_ok(base, base_len))
+	if (c->n_sorted == 0 || !base_ok(base, base_len))
 		return 0;
 	memcpy(key, base, base_len);
 	key[base_len] = '\0';

@@ -76,6 +76,21 @@ def finish(sess):
     return sess.buf + sess.p.stdout.read()
 
 
+sanitizer_reports = []
+_run = env.run
+
+
+def run_checked(*a, **kw):
+    """env.run, remembering any sanitizer report in the session's stderr."""
+    r = _run(*a, **kw)
+    if b"runtime error" in r.stderr or b"Sanitizer" in r.stderr:
+        sanitizer_reports.append(r.stderr[:2000])
+    return r
+
+
+env.run = run_checked
+
+
 def pop(cmds, **kw):
     return env.run("pop3-session", LOGIN + cmds, **kw)
 
@@ -386,6 +401,8 @@ t.ok(r.stdout.endswith(b"+ \r\n-ERR [AUTH] Response too long, closing\r\n"),
 import subprocess  # noqa: E402
 v = subprocess.run([yubin.binary("pop3-session"), "-V"], capture_output=True)
 t.ok(v.returncode == 0 and v.stdout.startswith(b"pop3-session"), "-V prints the version")
+
+t.ok(not sanitizer_reports, "no sanitizer report from any session", b"".join(sanitizer_reports[:1]))
 
 env.cleanup()
 t.done()
