@@ -109,6 +109,9 @@
 /* Files left in the spool's tmp/ by a killed writer: removed after 36 h,
  * djb's rule for Maildir tmp/. */
 #define RELAY_TMP_STALE_SEC 129600
+/* A message still pending after 4 h gets one delay notice (RFC 3464
+ * Action: delayed), as the issue suggests. */
+#define RELAY_DELAY_WARNING_SEC 14400
 /* DNS (S60): MX hosts tried per destination, addresses per host. */
 #define RELAY_MX_MAX 10
 #define RELAY_ADDRS_PER_HOST 4

@@ -20,6 +20,7 @@
  *     a  arrival time, decimal seconds since the epoch   exactly once
  *     n  next attempt, same unit                         exactly once
  *     t  attempts so far, decimal                        exactly once
+ *     W  "1" once a delay notice was sent                optional
  *   then per recipient, in order (at least one):
  *     r  recipient address; starts a new recipient
  *     o  ORCPT as received (xtext)                       optional
@@ -150,6 +151,8 @@ envelope_encode(const struct spool_envelope *env, uint64_t msg_len, struct buf *
 	rec_num(b, 'a', env->arrival < 0 ? 0 : (uint64_t)env->arrival);
 	rec_num(b, 'n', env->next_attempt < 0 ? 0 : (uint64_t)env->next_attempt);
 	rec_num(b, 't', env->attempts);
+	if (env->delay_warned)
+		rec_str(b, 'W', "1");
 	for (size_t i = 0; i < env->n_rcpts; i++) {
 		const struct spool_rcpt *r = &env->rcpts[i];
 		if (!r->addr) {
@@ -427,7 +430,7 @@ val_flag(const char *val, size_t len, int *slot, int *seen)
 
 /* Which fields have been seen: a key may appear once per scope. */
 struct seen {
-	int R, B, U, a, n, t;
+	int R, B, U, W, a, n, t;
 	int N, s;
 };
 
@@ -446,6 +449,7 @@ env_field(struct spool_envelope *env, struct seen *seen, char key, const char *v
 		return 0;
 	case 'B': return val_flag(val, len, &env->body_8bit, &seen->B);
 	case 'U': return val_flag(val, len, &env->smtputf8, &seen->U);
+	case 'W': return val_flag(val, len, &env->delay_warned, &seen->W);
 	case 'a':
 	case 'n':
 		if ((key == 'a' ? seen->a++ : seen->n++) || val_num(val, len, INT64_MAX, &v) < 0)

@@ -42,6 +42,7 @@ struct spool_envelope {
 	time_t arrival;
 	time_t next_attempt;
 	unsigned attempts;
+	int delay_warned;         /* relay-runner sent the delay DSN */
 	struct spool_rcpt *rcpts;
 	size_t n_rcpts;
 };

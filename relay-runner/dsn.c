@@ -44,6 +44,14 @@ dsn_wanted(const struct spool_rcpt *r)
 }
 
 /* Printable ASCII only, other bytes as \xHH, at most max characters. */
+int
+dsn_delay_wanted(const struct spool_rcpt *r)
+{
+	if (r->notify == 0)
+		return 1;        /* RFC 3461 §4.1: FAILURE,DELAY may be the default */
+	return (r->notify & SPOOL_NOTIFY_DELAY) != 0 && !(r->notify & SPOOL_NOTIFY_NEVER);
+}
+
 static void
 sanitize(const char *in, char *out, size_t size, size_t max)
 {
@@ -88,11 +96,11 @@ is_status(const char *s, size_t *len_r)
 }
 
 void
-dsn_status(const char *diag, char *out, size_t size)
+dsn_status(const char *diag, char cls, char *out, size_t size)
 {
 	size_t len;
 	const char *s = diag ? diag : "";
-	snprintf(out, size, "5.0.0");
+	snprintf(out, size, "%c.0.0", cls);
 	/* "550 5.1.1 ..." (a reply) or "5.1.10 ..." (our own text) */
 	if (s[0] >= '2' && s[0] <= '5' && s[1] >= '0' && s[1] <= '9' && s[2] >= '0' &&
 	    s[2] <= '9' && s[3] == ' ')
@@ -100,7 +108,7 @@ dsn_status(const char *diag, char *out, size_t size)
 	if (is_status(s, &len) && len < size) {
 		memcpy(out, s, len);
 		out[len] = '\0';
-		out[0] = '5';
+		out[0] = cls;
 	}
 }
 
@@ -190,7 +198,8 @@ ascii_only(const char *s)
 }
 
 static void
-write_recipient_fields(FILE *f, const struct spool_rcpt *r, const char *date)
+write_recipient_fields(FILE *f, const struct dsn_msg *m, const struct spool_rcpt *r,
+    const char *date)
 {
 	char addr[2 * ADDR_PATH_MAX], buf[RELAY_DIAGNOSTIC_MAX + 1], status[16];
 	char orcpt[DSN_ORCPT_MAX + 1];
@@ -208,8 +217,8 @@ write_recipient_fields(FILE *f, const struct spool_rcpt *r, const char *date)
 		if (strchr(orcpt, ';'))
 			fprintf(f, "Original-Recipient: %s\n", orcpt);
 	}
-	dsn_status(r->diagnostic, status, sizeof status);
-	fprintf(f, "Action: failed\nStatus: %s\n", status);
+	dsn_status(r->diagnostic, m->delay ? '4' : '5', status, sizeof status);
+	fprintf(f, "Action: %s\nStatus: %s\n", m->delay ? "delayed" : "failed", status);
 	/* S59: printable ASCII, at most RELAY_DIAGNOSTIC_MAX characters. */
 	sanitize(r->diagnostic ? r->diagnostic : "unknown error", buf, sizeof buf,
 	    RELAY_DIAGNOSTIC_MAX - 40);
@@ -217,6 +226,11 @@ write_recipient_fields(FILE *f, const struct spool_rcpt *r, const char *date)
 	    buf[2] >= '0' && buf[2] <= '9' && (buf[3] == ' ' || !buf[3]);
 	fprintf(f, "Diagnostic-Code: %s; %s\n", smtp ? "smtp" : "X-yubin", buf);
 	fprintf(f, "Last-Attempt-Date: %s\n", date);
+	if (m->delay) {
+		char until[64];
+		rfc5322_date(m->retry_until, until, sizeof until);
+		fprintf(f, "Will-Retry-Until: %s\n", until);
+	}
 }
 
 static void
@@ -235,10 +249,23 @@ static void
 write_human(FILE *f, const struct conf *conf, const struct dsn_msg *m, const size_t *idx, size_t n)
 {
 	char addr[2 * ADDR_PATH_MAX], diag[RELAY_DIAGNOSTIC_MAX + 1];
-	fprintf(f, "This is the mail system at host %s.\n\n"
-	    "I'm sorry to have to inform you that your message could not\n"
-	    "be delivered to one or more recipients. It's attached below.\n\n"
-	    "The mail system\n", conf->hostname);
+	if (m->delay) {
+		char until[64];
+		rfc5322_date(m->retry_until, until, sizeof until);
+		fprintf(f, "This is the mail system at host %s.\n\n"
+		    "####################################################################\n"
+		    "# THIS IS A WARNING ONLY.  YOU DO NOT NEED TO RESEND YOUR MESSAGE. #\n"
+		    "####################################################################\n\n"
+		    "Your message could not be delivered for %lld hours.\n"
+		    "It will be retried until %s.\n\n"
+		    "The mail system\n", conf->hostname,
+		    (long long)((time(NULL) - m->env->arrival) / 3600), until);
+	} else {
+		fprintf(f, "This is the mail system at host %s.\n\n"
+		    "I'm sorry to have to inform you that your message could not\n"
+		    "be delivered to one or more recipients. It's attached below.\n\n"
+		    "The mail system\n", conf->hostname);
+	}
 	for (size_t i = 0; i < n; i++) {
 		const struct spool_rcpt *r = &m->env->rcpts[idx[i]];
 		sanitize(r->addr, addr, sizeof addr, sizeof addr - 1);
@@ -271,7 +298,7 @@ dsn_write(int out_fd, const struct conf *conf, const struct dsn_msg *m,
 		memset(rnd, 0, sizeof rnd);
 	fprintf(f, "From: Mail Delivery System <MAILER-DAEMON@%s>\n"
 	    "To: <%s>\n"
-	    "Subject: Undelivered Mail Returned to Sender\n"
+	    "Subject: %s\n"
 	    "Date: %s\n"
 	    "Message-ID: <%lld.%02x%02x%02x%02x%02x%02x%02x%02x@%s>\n"
 	    "Auto-Submitted: auto-replied\n"
@@ -280,7 +307,9 @@ dsn_write(int out_fd, const struct conf *conf, const struct dsn_msg *m,
 	    "\tboundary=\"%s\"\n"
 	    "Content-Transfer-Encoding: %s\n\n"
 	    "This is a MIME-encapsulated message.\n\n",
-	    conf->hostname, sender, date, (long long)now, rnd[0], rnd[1], rnd[2], rnd[3],
+	    conf->hostname, sender,
+	    m->delay ? "Delayed Mail (still being retried)" : "Undelivered Mail Returned to Sender",
+	    date, (long long)now, rnd[0], rnd[1], rnd[2], rnd[3],
 	    rnd[4], rnd[5], rnd[6], rnd[7], conf->hostname, boundary,
 	    m->has_8bit ? "8bit" : "7bit");
 	fprintf(f, "--%s\nContent-Description: Notification\n"
@@ -297,8 +326,10 @@ dsn_write(int out_fd, const struct conf *conf, const struct dsn_msg *m,
 	}
 	fprintf(f, "X-Yubin-Sender: rfc822; %s\nArrival-Date: %s\n", sender, arrival);
 	for (size_t i = 0; i < n; i++)
-		write_recipient_fields(f, &m->env->rcpts[idx[i]], date);
-	int full = m->env->ret != SPOOL_RET_HDRS && m->length <= DSN_RETURN_FULL_MAX;
+		write_recipient_fields(f, m, &m->env->rcpts[idx[i]], date);
+	/* A delay notice carries the header only: the message is still on
+	 * its way. */
+	int full = !m->delay && m->env->ret != SPOOL_RET_HDRS && m->length <= DSN_RETURN_FULL_MAX;
 	uint64_t len = full ? m->length : header_length(m->fd, m->offset, m->length);
 	fprintf(f, "\n--%s\nContent-Description: %s\nContent-Type: %s\n\n", boundary,
 	    full ? "Undelivered Message" : "Undelivered Message Headers",

@@ -9,6 +9,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <time.h>
 
 #include "conf.h"
 #include "spool.h"
@@ -19,16 +20,21 @@ struct dsn_msg {
 	int fd;                  /* the original message */
 	uint64_t offset, length;
 	int has_8bit;
+	int delay;               /* a delay notice (Action: delayed), not a failure */
+	time_t retry_until;      /* for a delay notice: arrival + queue_lifetime */
 };
 
 /* Whether recipient r wants a failure notice (NOTIFY, RFC 3461 §4.1). */
 int dsn_wanted(const struct spool_rcpt *r);
+/* Whether r wants a delay notice: NOTIFY=DELAY, or no NOTIFY at all. */
+int dsn_delay_wanted(const struct spool_rcpt *r);
 
-/* The RFC 3463 status of a diagnostic as "5.x.y", with the class forced
- * to 5 (the recipient has failed). out must hold 16 bytes. */
-void dsn_status(const char *diag, char *out, size_t size);
+/* The RFC 3463 status of a diagnostic as "C.x.y" with the class forced to
+ * cls ('5' failed, '4' delayed). out must hold 16 bytes. */
+void dsn_status(const char *diag, char cls, char *out, size_t size);
 
-/* Writes the report for the recipients idx[0..n) (which have failed) into
+/* Writes the report for the recipients idx[0..n) (failed, or delayed for
+ * a delay notice) into
  * out_fd, LF line ends. Returns 0 or -1 (errno). */
 int dsn_write(int out_fd, const struct conf *conf, const struct dsn_msg *m,
     const size_t *idx, size_t n);

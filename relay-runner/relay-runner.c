@@ -370,6 +370,35 @@ expire(struct job *j, time_t now)
 	}
 }
 
+/* RFC 3464 "delayed" notice, once per message, when it has waited
+ * RELAY_DELAY_WARNING_SEC with recipients still pending. */
+static void
+warn_delay(struct job *j, time_t now)
+{
+	const struct spool_envelope *e = &j->env;
+	if (e->delay_warned || !e->sender[0] || now - e->arrival < RELAY_DELAY_WARNING_SEC)
+		return;
+	size_t n = 0;
+	size_t *idx = calloc(e->n_rcpts, sizeof *idx);
+	if (!idx)
+		return;
+	for (size_t i = 0; i < e->n_rcpts; i++)
+		if (e->rcpts[i].state == SPOOL_RCPT_PENDING && !j->newly_failed[i] &&
+		    dsn_delay_wanted(&e->rcpts[i]))
+			idx[n++] = i;
+	if (n > 0) {
+		struct dsn_msg m = { e, j->id, j->fd, j->off, j->len, j->has_8bit, 1,
+			e->arrival + (time_t)j->run->conf.queue_lifetime };
+		char err[300];
+		if (dsn_send(&j->run->conf, &m, idx, n, err, sizeof err) == 0)
+			log_info("%s: sender delay notification for %zu recipient(s)", j->id, n);
+		else
+			log_warn("%s: delay notification dropped: %s", j->id, err);
+	}
+	j->env.delay_warned = 1;    /* saved with the deferral */
+	free(idx);
+}
+
 static void
 bounce(struct job *j)
 {
@@ -381,7 +410,7 @@ bounce(struct job *j)
 		if (j->newly_failed[i] && dsn_wanted(&j->env.rcpts[i]))
 			idx[n++] = i;
 	if (n > 0) {
-		struct dsn_msg m = { &j->env, j->id, j->fd, j->off, j->len, j->has_8bit };
+		struct dsn_msg m = { &j->env, j->id, j->fd, j->off, j->len, j->has_8bit, 0, 0 };
 		char err[300];
 		int rc = dsn_send(&j->run->conf, &m, idx, n, err, sizeof err);
 		char e_sender[4 * ADDR_PATH_MAX + 1];
@@ -493,6 +522,7 @@ process(struct runner *run, const char *dir, const char *id)
 	}
 	expire(&j, time(NULL));
 	bounce(&j);
+	warn_delay(&j, time(NULL));
 	finish(&j, time(NULL));
 out:
 	free(j.newly_failed);

@@ -87,6 +87,26 @@ try:
          "after queue_lifetime the last 4xx becomes a 5.4.7 bounce (covers S70)", r.stderr)
     t.eq(relayenv.queued(env), [], "expired message removed")
 
+    # --- pending for more than 4 hours: one delay notice ---------------------
+    n = len(env.messages("alice@example.org"))
+    relayenv.enqueue(env, MSG + b"body text\n", "alice@example.org", ["slow@example.net"],
+                     extra=["-A", str(5 * 3600)])
+    r = relayenv.runner(env)
+    d = dsns(n)
+    m = parse(d[0]) if len(d) == 1 else None
+    parts = m.get_payload() if m else []
+    t.ok(m is not None and m["Subject"] == "Delayed Mail (still being retried)" and
+         len(parts) == 3 and parts[2].get_content_type() == "text/rfc822-headers" and
+         b"Action: delayed" in d[0] and b"Status: 4.2.0" in d[0] and
+         b"Will-Retry-Until:" in d[0] and b"body text" not in d[0],
+         "after 4 hours a delay DSN (Action: delayed, headers only) goes out", r.stderr)
+    e = only_queued()
+    t.ok(e and e["delay_warned"] == "1", "the queue file remembers it", e)
+    relayenv.runner(env, "--flush")
+    t.eq(len(dsns(n)), 1, "and the next pass sends no second one")
+    for name in relayenv.files(env, "queue"):
+        os.unlink(os.path.join(env.spool, "queue", name))
+
     # --- null sender: never bounced ------------------------------------------
     sink.set({"rcpt": {"gone@example.net": "550 5.1.1 gone"}})
     n = len(env.messages("alice@example.org"))

@@ -80,6 +80,7 @@ fill_envelope(struct spool_envelope *e, struct spool_rcpt *r)
 	e->arrival = 1700000000;
 	e->next_attempt = 1700000300;
 	e->attempts = 7;
+	e->delay_warned = 1;
 	e->rcpts = r;
 	e->n_rcpts = 3;
 	r[0] = (struct spool_rcpt){ "bob@example.net", "rfc822;bob+0A@example.net",
@@ -97,6 +98,7 @@ envelopes_equal(const struct spool_envelope *a, const struct spool_envelope *b)
 	    a->body_8bit != b->body_8bit || a->smtputf8 != b->smtputf8 ||
 	    !streq(a->auth_user, b->auth_user) || a->arrival != b->arrival ||
 	    a->next_attempt != b->next_attempt || a->attempts != b->attempts ||
+	    a->delay_warned != b->delay_warned ||
 	    a->n_rcpts != b->n_rcpts)
 		return 0;
 	for (size_t i = 0; i < a->n_rcpts; i++) {
@@ -461,8 +463,8 @@ helper_dump(const char *path)
 	dump_str("sender", e.sender);
 	dump_str("envid", e.envid);
 	printf("ret %d\nbody_8bit %d\nsmtputf8 %d\n", (int)e.ret, e.body_8bit, e.smtputf8);
-	printf("arrival %lld\nnext_attempt %lld\nattempts %u\n", (long long)e.arrival,
-	    (long long)e.next_attempt, e.attempts);
+	printf("arrival %lld\nnext_attempt %lld\nattempts %u\ndelay_warned %d\n",
+	    (long long)e.arrival, (long long)e.next_attempt, e.attempts, e.delay_warned);
 	for (size_t i = 0; i < e.n_rcpts; i++) {
 		dump_str("rcpt", e.rcpts[i].addr);
 		printf("state %d\nnotify %u\n", (int)e.rcpts[i].state, e.rcpts[i].notify);
