@@ -63,21 +63,20 @@ rlog_attempt(const char *id, const char *rcpt, const char *relay, const char *st
 	esc(e_tls, sizeof e_tls, tls);
 	esc(e_diag, sizeof e_diag, diag);
 #if WITH_SYSTEMD
-	if (rlog_journal) {
-		sd_journal_send("MESSAGE=%s: to=<%s>, relay=%s, status=%s, tls=%s (%s)", e_id, e_rcpt,
-		    e_relay, status, e_tls, e_diag,
-		    "PRIORITY=%d", strcmp(status, "sent") ? LOG_NOTICE : LOG_INFO,
-		    "SYSLOG_IDENTIFIER=relay-runner",
-		    "SYSLOG_FACILITY=%d", LOG_MAIL >> 3,
-		    "YUBIN_QUEUE_ID=%s", e_id,
-		    "YUBIN_RECIPIENT=%s", e_rcpt,
-		    "YUBIN_RELAY=%s", e_relay,
-		    "YUBIN_STATUS=%s", status,
-		    "YUBIN_TLS=%s", e_tls,
-		    "YUBIN_DIAGNOSTIC=%s", e_diag,
-		    NULL);
-		return;
-	}
+	if (rlog_journal &&
+	    sd_journal_send("MESSAGE=%s: to=<%s>, relay=%s, status=%s, tls=%s (%s)",
+		e_id, e_rcpt, e_relay, status, e_tls, e_diag,
+		"PRIORITY=%d", strcmp(status, "sent") ? LOG_NOTICE : LOG_INFO,
+		"SYSLOG_IDENTIFIER=relay-runner",
+		"SYSLOG_FACILITY=%d", LOG_MAIL >> 3,
+		"YUBIN_QUEUE_ID=%s", e_id,
+		"YUBIN_RECIPIENT=%s", e_rcpt,
+		"YUBIN_RELAY=%s", e_relay,
+		"YUBIN_STATUS=%s", status,
+		"YUBIN_TLS=%s", e_tls,
+		"YUBIN_DIAGNOSTIC=%s", e_diag,
+		NULL) >= 0)
+		return;          /* else the journal is gone: plain stderr */
 #endif
 	log_info("%s: to=<%s>, relay=%s, status=%s, tls=%s (%s)", e_id, e_rcpt, e_relay, status,
 	    e_tls, e_diag);

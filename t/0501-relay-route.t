@@ -2,10 +2,12 @@
 """relay-runner through a routes entry to a scripted sink: delivery, the
 bytes on the wire (CRLF, dot-stuffing: S8, S9), 8-bit content to peers with
 and without 8BITMIME, HELO fallback without pipelining, per-recipient 5xx
-→ a DSN in the local sender's Maildir, --list, the log line."""
+→ a DSN in the local sender's Maildir, --list, the log line, sd_notify."""
 import email
 import email.policy
 import os
+import socket
+import subprocess
 import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
@@ -39,13 +41,36 @@ try:
          % (ids[0], sink.port) in log, "one log line per recipient with id, relay, status, TLS", log)
     t.contains(relayenv.runner(env, "--list").stdout, b"Mail queue is empty", "--list on an empty queue")
 
+    # --- sd_notify progress through NOTIFY_SOCKET -----------------------------
+    path = os.path.join(env.dir, "notify")
+    ns = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+    ns.bind(path)
+    os.chmod(path, 0o777)
+    ns.settimeout(5)
+    ids = relayenv.enqueue(env, msg, "alice@example.org", ["bob@example.net"])
+    e = env.env()
+    e["NOTIFY_SOCKET"] = path
+    p = subprocess.run([yubin.binary("relay-runner"), "-c", env.conf_path], env=e,
+                       capture_output=True, timeout=30)
+    notes = []
+    try:
+        while True:
+            notes.append(ns.recv(4096).decode())
+            ns.settimeout(0.2)
+    except OSError:
+        pass
+    ns.close()
+    t.ok("STATUS=delivering %s" % ids[0] in notes and
+         "STATUS=pass done: 1 sent, 0 bounced, 0 deferred" in notes,
+         "progress reported with sd_notify", notes)
+
     # --- S9: dot-stuffing; S8: stray CR, no bare LF on the wire -------------
     tricky = (b".\n..\n.foo\nSubject: x\n.\n\n.\nbody\n"
               b"a\r.\r\nb\rc\nsmuggle\n.\r\nMAIL FROM:<x@y>\n.")
     relayenv.enqueue(env, tricky, "alice@example.org", ["bob@example.net"])
     relayenv.runner(env)
     ms = sink.messages()
-    raw = ms[-1]["raw"] if len(ms) == 2 else b""
+    raw = ms[-1]["raw"] if len(ms) == 3 else b""
     lines = raw.split(b"\r\n")
     t.ok(raw.endswith(b"\r\n.\r\n") and raw.count(b"\r\n.\r\n") == 1,
          "exactly one CRLF.CRLF, at the end (covers S8, S9)", raw)
@@ -54,7 +79,7 @@ try:
     t.ok(all(not l.startswith(b".") or l.startswith(b"..") for l in lines[:-2]),
          "every line starting with a dot is stuffed, headers too (covers S9)", raw)
     want = (tricky.replace(b"\r\n", b"\n").replace(b"\r", b" ") + b"\n").replace(b"\n", b"\r\n")
-    t.eq(ms[-1]["data"] if len(ms) == 2 else None, want,
+    t.eq(ms[-1]["data"] if len(ms) == 3 else None, want,
          "un-stuffed content equals the stored message, stray CR as space (covers S8, S9)")
 
     # --- 8-bit content --------------------------------------------------------
@@ -62,14 +87,14 @@ try:
     relayenv.enqueue(env, eight, "alice@example.org", ["bob@example.net"])
     relayenv.runner(env)
     ms = sink.messages()
-    t.ok(len(ms) == 3 and "BODY=8BITMIME" in ms[-1]["mail"] and ms[-1]["data"] ==
+    t.ok(len(ms) == 4 and "BODY=8BITMIME" in ms[-1]["mail"] and ms[-1]["data"] ==
          eight.replace(b"\n", b"\r\n"), "8-bit content goes with BODY=8BITMIME to an 8BITMIME peer",
          ms[-1:])
     sink.set({"ext": ["SIZE 100000"]})
     before = len(env.messages("alice@example.org"))
     relayenv.enqueue(env, eight, "alice@example.org", ["bob@example.net"])
     r = relayenv.runner(env)
-    t.eq(len(sink.messages()), 3, "8-bit content is not sent to a peer without 8BITMIME")
+    t.eq(len(sink.messages()), 4, "8-bit content is not sent to a peer without 8BITMIME")
     dsns = env.messages("alice@example.org")[before:]
     t.ok(len(dsns) == 1 and b"Status: 5.6.3" in dsns[0],
          "it is bounced with 5.6.3 (policy: bounce, not convert)", dsns)
@@ -83,7 +108,7 @@ try:
     cmds = sink.commands(n)
     t.ok(cmds[:2] == ["EHLO mx.example.org", "HELO mx.example.org"] and
          cmds[2] == "MAIL FROM:<alice@example.org>", "HELO after EHLO is refused, no extensions", cmds)
-    t.eq(len(sink.messages()), 4, "delivered to an RFC 821 peer")
+    t.eq(len(sink.messages()), 5, "delivered to an RFC 821 peer")
 
     # --- 5xx for one recipient: DSN in the local sender's Maildir -------------
     sink.set({"rcpt": {"nobody@example.net": "550 5.1.1 <nobody@example.net>: no such user"}})
