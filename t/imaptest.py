@@ -100,22 +100,23 @@ def stream(env):
 
 def deliver(env, addr, data, name=None):
     """Drops a message into addr's INBOX new/ as a delivery would."""
-    d = env.maildir(addr)
-    for sub in ("tmp", "new", "cur"):
-        os.makedirs(os.path.join(d, sub), exist_ok=True)
     import time
+    d = env.maildir(addr)
+    root = os.geteuid() == 0
+    for sub in ("", "tmp", "new", "cur"):
+        p = os.path.join(d, sub)
+        if not os.path.isdir(p):
+            os.makedirs(p)
+            if root:  # sessions run as nobody and must write here
+                os.chmod(p, 0o777)
+                os.chmod(os.path.dirname(d), 0o777)
     name = name or "%d.M%dP%d.test" % (time.time(), time.time_ns() % 1000000, os.getpid())
     data = data.replace(b"\r\n", b"\n")
     tmp = os.path.join(d, "tmp", name)
     with open(tmp, "wb") as f:
         f.write(data)
+    if root:
+        os.chmod(tmp, 0o666)
     final = os.path.join(d, "new", "%s,S=%d,W=%d" % (name, len(data), len(data) + data.count(b"\n")))
     os.rename(tmp, final)
-    if os.geteuid() == 0:
-        subprocess_chmod(env)
     return final
-
-
-def subprocess_chmod(env):
-    import subprocess
-    subprocess.run(["chmod", "-R", "a+rwX", env.mail_root], check=False)
