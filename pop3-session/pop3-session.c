@@ -224,6 +224,8 @@ sasl_exchange(struct pop3 *p, struct sasl *sasl, enum sasl_mech mech, const char
 		return say(p, V_BAD, "Authentication cancelled");
 	if (st != SASL_DONE) {
 		p->auth_failures++;
+		log_warn("auth failed: user=- method=%s failures=%u (invalid SASL response)",
+		    mech == SASL_PLAIN ? "PLAIN" : "LOGIN", p->auth_failures);
 		if (p->auth_failures >= AUTH_FAILURES_MAX)
 			return say(p, V_CLOSE, "[AUTH] Invalid SASL response, closing");
 		return say(p, V_BAD, "[AUTH] Invalid SASL response");
