@@ -241,6 +241,23 @@ w_byte(struct writer *w, char c)
 }
 
 static int
+w_bytes(struct writer *w, const char *p, size_t n)
+{
+	while (n > 0) {
+		if (w->len == sizeof w->buf && w_flush(w) != 0)
+			return -1;
+		size_t room = sizeof w->buf - w->len;
+		size_t take = n < room ? n : room;
+		memcpy(w->buf + w->len, p, take);
+		w->len += take;
+		w->last = p[take - 1];
+		p += take;
+		n -= take;
+	}
+	return 0;
+}
+
+static int
 w_repeat(struct writer *w, char c, uint64_t n)
 {
 	for (uint64_t i = 0; i < n; i++)
@@ -285,10 +302,13 @@ w_quoted(struct writer *w, const char *p, size_t n)
 			if (w_release(w, 0) != 0)
 				return -1;
 		}
-		if (w_byte(w, c) != 0)
+		/* Inside a line: copy through to its end in one go. */
+		const char *nl = memchr(p + i, '\n', n - i);
+		size_t end = nl ? (size_t)(nl - p) + 1 : n;
+		if (w_bytes(w, p + i, end - i) != 0)
 			return -1;
-		if (c == '\n')
-			w->at_bol = 1;
+		w->at_bol = nl != NULL;
+		i = end - 1;
 	}
 	return 0;
 }

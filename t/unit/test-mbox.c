@@ -116,6 +116,53 @@ test_roundtrip(void)
 	close(fd);
 }
 
+/* A big message whose ^>*From  lines fall on every offset of the 64 KiB
+ * buffers, so quoting state crosses chunk boundaries. */
+static void
+test_big_roundtrip(void)
+{
+	char path[512];
+	snprintf(path, sizeof path, "%s/big", top);
+	size_t cap = 400000, len = 0;
+	char *msg = malloc(cap);
+	for (unsigned i = 0; len + 400 < cap; i++) {
+		if (i % 3 == 0) {
+			for (unsigned g = 0; g < i % 4; g++)
+				msg[len++] = '>';
+			memcpy(msg + len, "From ", 5);
+			len += 5;
+		}
+		size_t l = (i * 7919u) % 300;
+		memset(msg + len, 'a' + (char)(i % 26), l);
+		len += l;
+		msg[len++] = '\n';
+		if (i % 11 == 0)
+			msg[len++] = '\n';
+	}
+	memcpy(msg + len, ">>Fro", 5);   /* ends inside a partial match */
+	len += 5;
+	struct mbox_lock lk;
+	off_t old;
+	int fd = msg_fd(msg, len);
+	CHECK(mbox_lock(path, &lk) == 0 && mbox_append(&lk, "a@b", 1700000000, "", 0, fd, len, &old) == 0,
+	    "append a 400 kB message");
+	close(fd);
+	struct mbox_entry *e;
+	size_t n;
+	char *back;
+	size_t blen;
+	CHECK(mbox_scan(lk.fd, &e, &n) == 0 && n == 1, "it is one message");
+	CHECK(n == 1 && mbox_read(lk.fd, &e[0], &back, &blen) == 0 && blen == len + 1 &&
+	    memcmp(back, msg, len) == 0 && back[len] == '\n',
+	    "quoting across buffer boundaries round-trips byte for byte");
+	if (n == 1) {
+		free(back);
+		free(e);
+	}
+	mbox_unlock(&lk);
+	free(msg);
+}
+
 static void
 test_rollback_and_failure(void)
 {
@@ -351,6 +398,7 @@ main(void)
 	if (mkdtemp(top) == NULL)
 		abort();
 	test_roundtrip();
+	test_big_roundtrip();
 	test_rollback_and_failure();
 	test_locking();
 	test_scan_seeds();
