@@ -147,6 +147,9 @@ t.ok(b"arrived during the session" in data and M[1][1] not in data and M[3][1] i
 r = pop(b"STAT\r\nTOP 2 0\r\nQUIT\r\n")
 t.ok(b"+OK 2 " in r.stdout and b"Subject: late" in r.stdout, "it shows up in the next session")
 
+r = pop(b"DELE 1\r\nDELE 2\r\nQUIT\r\n")
+t.eq(inbox(), b"", "DELE of every message + QUIT leaves an empty INBOX")
+
 # --- an empty or missing INBOX --------------------------------------------
 os.unlink(INBOX)
 r = pop(b"STAT\r\nLIST\r\nUIDL\r\nQUIT\r\n")
