@@ -21,6 +21,14 @@ sink = relayenv.Sink(env)
 try:
     relayenv.route(env, ("example.net", "127.0.0.1:%d" % sink.port))
 
+    # --- flags and exit codes ----------------------------------------------------
+    r = relayenv.runner(env, "-V")
+    t.ok(r.rc == 0 and r.stdout.startswith(b"relay-runner (yubin) "), "-V prints the version")
+    t.eq(relayenv.runner(env, "--bogus").rc, 100, "unknown option: exit 100")
+    p = subprocess.run([yubin.binary("relay-runner"), "-c", os.path.join(env.dir, "missing")],
+                       capture_output=True, timeout=30)
+    t.eq(p.returncode, 100, "unreadable configuration: exit 100")
+
     # --- a plain delivery, queue listed first ------------------------------
     msg = b"From: alice@example.org\nSubject: hello\n\nline one\nline two\n"
     ids = relayenv.enqueue(env, msg, "alice@example.org", ["bob@example.net", "carol@example.net"])

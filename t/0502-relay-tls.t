@@ -79,6 +79,25 @@ try:
     t.ok(len(sink.messages()) == 2 and relayenv.queued(env) == [],
          "deferred message delivered on a later pass", r.stderr)
 
+    # --- AUTH LOGIN when PLAIN is not offered ----------------------------------
+    sink.set({"auth": "relayuser:s3cret pw", "auth_mechs": "LOGIN"})
+    relayenv.enqueue(env, MSG, "alice@example.org", ["bob@example.net"])
+    r = relayenv.runner(env)
+    ms = sink.messages()
+    t.ok(len(ms) == 3 and ms[2]["auth"] == "relayuser" and ms[2]["tls"],
+         "AUTH LOGIN is used when the smarthost offers only LOGIN", r.stderr)
+
+    # --- wrong password: deferred, not bounced -------------------------------
+    sink.set({"auth": "relayuser:other"})
+    n = len(env.messages("alice@example.org"))
+    relayenv.enqueue(env, MSG, "alice@example.org", ["bob@example.net"])
+    r = relayenv.runner(env)
+    t.ok("535 5.7.8" in r.stderr.decode() and len(relayenv.files(env, "queue")) == 1 and
+         len(env.messages("alice@example.org")) == n,
+         "a refused AUTH defers the message", r.stderr)
+    for name in relayenv.files(env, "queue"):
+        os.unlink(os.path.join(env.spool, "queue", name))
+
     # --- routes: opportunistic TLS, no verification, no AUTH ------------------
     env.set(relay_host="", relay_auth="")
     with open(env.conf_path) as f:

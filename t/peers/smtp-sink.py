@@ -18,6 +18,7 @@ behaviour between runs of relay-runner. Keys (all optional):
     starttls_fail true: answer 220, then send noise instead of a handshake
     auth          "user:password" accepted by AUTH PLAIN / AUTH LOGIN
     auth_before_tls  true: offer AUTH before TLS too
+    auth_mechs    "LOGIN": the mechanisms offered (default "PLAIN LOGIN")
     mail          reply to MAIL FROM (default 250 2.1.0 ok)
     rcpt          {"addr": "550 5.1.1 no such user"} (default 250 2.1.5 ok)
     rcpt_once     {"addr": "451 4.7.1 greylisted"}: only for the first
@@ -142,7 +143,7 @@ class Handler(socketserver.BaseRequestHandler):
         if self.server.ctx and self.s.get("starttls", True) and not self.tls:
             exts.append("STARTTLS")
         if self.s.get("auth") and (self.tls or self.s.get("auth_before_tls")):
-            exts.append("AUTH PLAIN LOGIN")
+            exts.append("AUTH " + self.s.get("auth_mechs", "PLAIN LOGIN"))
         return exts
 
     def ehlo(self, arg):
