@@ -11,7 +11,9 @@
 #include <sys/types.h>
 
 /* A maildir-style unique name: <sec>.M<usec>P<pid>R<random64hex>.<host>
- * with '/' → \057 and ':' → \072 in host (S63, S71). Returns 0 or -1. */
+ * with '/' → \057, ':' → \072 and ',' → \054 in host (S63, S71); the
+ * random part comes from getrandom(). Returns 0, or -1 (ENAMETOOLONG if
+ * size is too small). */
 int durable_unique_name(char *out, size_t size);
 
 /* fsync a directory by path. Returns 0 or -1 (errno). */
