@@ -22,7 +22,7 @@ check "found the manual pages (yubin.conf.5 at least)" [ -f yubin.conf.5 ]
 
 for prog in smtp-session pop3-session imap-session relay-runner; do
 	[ -x "$(bin "$prog")" ] || continue
-	if [ -f "$prog/$prog.8" ]; then ok 0 "$prog is built and has $prog/$prog.8"; else echo "# $prog/$prog.8 not written yet"; fi
+	check "$prog is built and has $prog/$prog.8" [ -f "$prog/$prog.8" ]
 done
 
 # The keys of the configuration table: K(name, TYPE) lines in lib/conf.c.
