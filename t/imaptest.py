@@ -120,3 +120,152 @@ def deliver(env, addr, data, name=None):
     final = os.path.join(d, "new", "%s,S=%d,W=%d" % (name, len(data), len(data) + data.count(b"\n")))
     os.rename(tmp, final)
     return final
+
+
+# ---- a strict reader of server output (S39) ----
+
+FETCH_KEYS = (b"FLAGS", b"UID", b"INTERNALDATE", b"RFC822.SIZE", b"ENVELOPE", b"BODYSTRUCTURE",
+              b"BODY", b"RFC822", b"RFC822.HEADER", b"RFC822.TEXT", b"BINARY.SIZE", b"BINARY")
+ATOM_SPECIALS = b'(){ %*"\\]'
+
+
+class SyntaxErr(Exception):
+    pass
+
+
+class Reader:
+    """Tokens of one response, literals included: strings, atoms, lists."""
+
+    def __init__(self, data, pos=0):
+        self.d, self.p = data, pos
+
+    def peek(self):
+        return self.d[self.p:self.p + 1]
+
+    def expect(self, b):
+        if not self.d.startswith(b, self.p):
+            raise SyntaxErr("expected %r at %d: %r" % (b, self.p, self.d[self.p:self.p + 40]))
+        self.p += len(b)
+
+    def quoted(self):
+        self.expect(b'"')
+        out = b""
+        while True:
+            c = self.peek()
+            if c == b"":
+                raise SyntaxErr("unterminated quoted string")
+            self.p += 1
+            if c == b'"':
+                return out
+            if c == b"\\":
+                e = self.peek()
+                if e not in (b'"', b"\\"):
+                    raise SyntaxErr("bad escape %r" % e)
+                self.p += 1
+                out += e
+            elif c in (b"\r", b"\n", b"\0") or c[0] >= 0x80:
+                raise SyntaxErr("forbidden byte %r in quoted string" % c)
+            else:
+                out += c
+
+    def literal(self):
+        if self.peek() == b"~":
+            self.p += 1
+        self.expect(b"{")
+        end = self.d.index(b"}\r\n", self.p)
+        n = int(self.d[self.p:end])
+        self.p = end + 3
+        if len(self.d) - self.p < n:
+            raise SyntaxErr("literal too short")
+        s = self.d[self.p:self.p + n]
+        self.p += n
+        return s
+
+    def atom(self):
+        s = self.p
+        while self.p < len(self.d):
+            c = self.d[self.p]
+            if c == ord("["):  # section: up to ']'
+                self.p = self.d.index(b"]", self.p) + 1
+                continue
+            if c <= 0x20 or c >= 0x7f or c in b'(){"':
+                break
+            self.p += 1
+        if self.p == s:
+            raise SyntaxErr("empty atom at %d: %r" % (s, self.d[s:s + 20]))
+        return self.d[s:self.p]
+
+    def value(self):
+        c = self.peek()
+        if c == b"(":
+            self.p += 1
+            items = []
+            while self.peek() != b")":
+                # Address and body lists follow each other without a
+                # space: "((a)(b))", "((body)(body) "mixed")".
+                if items and not (isinstance(items[-1], list) and self.peek() == b"("):
+                    self.expect(b" ")
+                items.append(self.value())
+            self.p += 1
+            return items
+        if c == b'"':
+            return self.quoted()
+        if c in (b"{", b"~"):
+            return self.literal()
+        return self.atom()
+
+    def rest_of_line(self):
+        end = self.d.index(b"\r\n", self.p)
+        text = self.d[self.p:end]
+        if b"\r" in text or b"\n" in text or b"\0" in text:
+            raise SyntaxErr("bad text")
+        self.p = end + 2
+        return text
+
+
+def check_fetch(items):
+    if not isinstance(items, list) or len(items) % 2:
+        raise SyntaxErr("FETCH list must be key/value pairs: %r" % items)
+    for k in items[0::2]:
+        if not isinstance(k, bytes) or not any(k == x or k.startswith(x + b"[") for x in FETCH_KEYS):
+            raise SyntaxErr("unknown FETCH key %r" % k)
+
+
+def check_syntax(data):
+    """Parses a whole server transcript strictly; returns the number of
+    responses or raises SyntaxErr."""
+    r = Reader(data)
+    n = 0
+    while r.p < len(data):
+        n += 1
+        if r.peek() == b"+":
+            r.rest_of_line()
+            continue
+        tag = r.atom()
+        r.expect(b" ")
+        if tag == b"*" and r.peek().isdigit():
+            num = r.atom()
+            r.expect(b" ")
+            kind = r.atom()
+            if kind == b"FETCH":
+                r.expect(b" ")
+                check_fetch(r.value())
+            elif kind not in (b"EXISTS", b"RECENT", b"EXPUNGE"):
+                raise SyntaxErr("unknown numbered response %r %r" % (num, kind))
+            r.expect(b"\r\n")
+            continue
+        word = r.atom()
+        if word in (b"OK", b"NO", b"BAD", b"BYE", b"PREAUTH"):
+            if r.peek() == b" ":
+                r.p += 1
+                r.rest_of_line()
+            else:
+                r.expect(b"\r\n")
+            continue
+        if tag != b"*":
+            raise SyntaxErr("tagged line without status: %r" % tag)
+        while r.peek() == b" ":
+            r.p += 1
+            r.value()
+        r.expect(b"\r\n")
+    return n
