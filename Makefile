@@ -88,7 +88,7 @@ $(B)/bin/$(1): $$($(1)_OBJS) $(LIB)
 	@$$(if $$(Q),echo "  LD $$@")
 	$$(Q)$$(CC) $$(LDFLAGS) -o $$@ $$($(1)_OBJS) $(LIB) $$(LDLIBS)
 $(1)/$(1): $(B)/bin/$(1)
-	$$(Q)cp $$< $$@
+	$$(Q)cp $$< $$@.tmp && mv -f $$@.tmp $$@
 endef
 $(foreach p,$(PROGRAMS),$(eval $(call program_rule,$(p))))
 
