@@ -907,8 +907,29 @@ render_binary(const struct mime_message *m, const char *section, unsigned char *
 
 /* ---- SEARCH ---- */
 
-/* Lower-cases ASCII and the Latin-1 letters of UTF-8 text, into a new
- * buffer of the same length (both forms are two bytes). */
+/* Code point of a 2-byte UTF-8 sequence, and back. */
+#define U2(a, b) ((((unsigned)(a) & 0x1f) << 6) | ((unsigned)(b) & 0x3f))
+
+/* Lower case of the 2-byte code points SEARCH folds: Latin-1, Latin
+ * Extended-A, Greek and Cyrillic capitals (their lower cases are 2 bytes
+ * too, so folding keeps lengths). */
+static unsigned
+fold_cp(unsigned c)
+{
+	if ((c >= 0xc0 && c <= 0xde && c != 0xd7) || (c >= 0x391 && c <= 0x3a9 && c != 0x3a2) ||
+	    (c >= 0x410 && c <= 0x42f))
+		return c + 0x20;
+	if (c >= 0x400 && c <= 0x40f)
+		return c + 0x50;
+	if (((c >= 0x100 && c <= 0x137) || (c >= 0x14a && c <= 0x177)) && c % 2 == 0)
+		return c + 1;
+	if (((c >= 0x139 && c <= 0x148) || (c >= 0x179 && c <= 0x17e)) && c % 2 == 1)
+		return c + 1;
+	return c;
+}
+
+/* Lower-cases ASCII and the 2-byte letters above in UTF-8 text, into a
+ * new buffer of the same length. */
 static char *
 fold(const char *s, size_t n)
 {
@@ -917,17 +938,16 @@ fold(const char *s, size_t n)
 		return NULL;
 	for (size_t i = 0; i < n; i++) {
 		unsigned char c = (unsigned char)s[i];
-		if (c >= 'A' && c <= 'Z')
-			c = (unsigned char)(c + 32);
-		else if (c == 0xc3 && i + 1 < n) {
-			unsigned char c2 = (unsigned char)s[i + 1];
-			if (c2 >= 0x80 && c2 <= 0x9e && c2 != 0x97)
-				c2 = (unsigned char)(c2 + 0x20);
-			t[i++] = (char)c;
-			t[i] = (char)c2;
-			continue;
+		if (c >= 'A' && c <= 'Z') {
+			t[i] = (char)(c + 32);
+		} else if (c >= 0xc2 && c <= 0xdf && i + 1 < n &&
+		    ((unsigned char)s[i + 1] & 0xc0) == 0x80) {
+			unsigned cp = fold_cp(U2(c, s[i + 1]));
+			t[i++] = (char)(0xc0 | (cp >> 6));
+			t[i] = (char)(0x80 | (cp & 0x3f));
+		} else {
+			t[i] = (char)c;
 		}
-		t[i] = (char)c;
 	}
 	t[n] = '\0';
 	return t;

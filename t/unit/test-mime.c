@@ -309,6 +309,15 @@ test_sections_binary(void)
 	CHECK(render_search_header(m, "subject", "KÖLN") == 1, "SEARCH SUBJECT folds Latin-1 letters");
 	CHECK(render_search_header(m, "from", "andré") == 1, "SEARCH FROM decodes iso-8859-1 words");
 	CHECK(render_search_header(m, "subject", "xyz") == 0, "SEARCH SUBJECT no match");
+	{
+		/* "ПриВЕТ Αθήνα Łódź" against "привет αθήνα łÓDŹ" */
+		const char *hay = "\xd0\x9f\xd1\x80\xd0\xb8\xd0\x92\xd0\x95\xd0\xa2 "
+		    "\xce\x91\xce\xb8\xce\xae\xce\xbd\xce\xb1 \xc5\x81\xc3\xb3" "d" "\xc5\xba";
+		const char *needle = "\xd0\xbf\xd1\x80\xd0\xb8\xd0\xb2\xd0\xb5\xd1\x82 "
+		    "\xce\xb1\xce\xb8\xce\xae\xce\xbd\xce\xb1 \xc5\x82\xc3\x93" "D" "\xc5\xb9";
+		CHECK(contains(hay, strlen(hay), needle) == 1,
+		    "SEARCH case folding: Cyrillic, Greek, Latin Extended-A");
+	}
 	CHECK(render_search_header(m, "cc", "") == 0, "SEARCH HEADER CC \"\" without Cc");
 	CHECK(render_search_header(m, "to", "") == 1, "SEARCH HEADER TO \"\" with To");
 	CHECK(render_search_body(m, "CRÈME") == 1, "SEARCH BODY: QP + iso-8859-1");
