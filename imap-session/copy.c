@@ -179,10 +179,18 @@ enum verdict
 cmd_append(struct imap *im, struct imap_command *c)
 {
 	char name[MAILNAME_MAX], dir[4200];
-	if (c->n < 2 || c->n > 4 || c->args[c->n - 1].type != ARG_LITERAL)
+	size_t nargs = c->n;
+	const struct imap_arg *msg = nargs ? &c->args[nargs - 1] : NULL;
+	/* RFC 6855: "UTF8 (~{n}...)" carries a message with UTF-8 headers. */
+	if (nargs >= 3 && msg->type == ARG_LIST && msg->n == 1 &&
+	    msg->list[0].type == ARG_LITERAL && arg_is(&c->args[nargs - 2], "UTF8")) {
+		msg = &msg->list[0];
+		nargs--;
+	}
+	if (nargs < 2 || nargs > 4 || msg->type != ARG_LITERAL)
 		return verdict(im, V_BAD, "APPEND needs a mailbox and a literal");
-	const struct imap_arg *flags_arg = NULL, *date_arg = NULL, *msg = &c->args[c->n - 1];
-	for (size_t i = 1; i + 1 < c->n; i++) {
+	const struct imap_arg *flags_arg = NULL, *date_arg = NULL;
+	for (size_t i = 1; i + 1 < nargs; i++) {
 		if (c->args[i].type == ARG_LIST && !flags_arg && !date_arg)
 			flags_arg = &c->args[i];
 		else if (c->args[i].type == ARG_STRING && !date_arg)

@@ -47,6 +47,12 @@ is_folder_dir(const char *dir)
 static int
 folder_make(const char *dir)
 {
+	struct stat st;
+	/* A symlink planted as ".x" must not lead CREATE elsewhere (S34). */
+	if (lstat(dir, &st) == 0 && !S_ISDIR(st.st_mode)) {
+		errno = ELOOP;
+		return -1;
+	}
 	if (maildir_create(dir) != 0)
 		return -1;
 	char marker[4200];
