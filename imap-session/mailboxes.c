@@ -733,7 +733,7 @@ has_children(const struct names *all, const char *name)
 }
 
 struct list_opts {
-	int sel_subscribed, sel_special, ret_subscribed, ret_children, ret_special;
+	int sel_subscribed, sel_special, recursive, ret_subscribed, ret_children, ret_special;
 	const struct imap_arg *ret_status;
 	int lsub;
 };
@@ -747,7 +747,9 @@ list_options(struct imap *im, const struct imap_arg *a, struct list_opts *o, int
 			o->sel_subscribed = 1;
 		else if (!ret && arg_is(x, "SPECIAL-USE"))
 			o->sel_special = 1;
-		else if (!ret && (arg_is(x, "REMOTE") || arg_is(x, "RECURSIVEMATCH")))
+		else if (!ret && arg_is(x, "RECURSIVEMATCH"))
+			o->recursive = 1;
+		else if (!ret && arg_is(x, "REMOTE"))
 			;
 		else if (ret && arg_is(x, "SUBSCRIBED"))
 			o->ret_subscribed = 1;
@@ -761,12 +763,13 @@ list_options(struct imap *im, const struct imap_arg *a, struct list_opts *o, int
 			return -1;
 	}
 	(void)im;
-	return 0;
+	/* RFC 5258 §3: RECURSIVEMATCH alone is an error. */
+	return o->recursive && !o->sel_subscribed && !o->sel_special ? -1 : 0;
 }
 
 static void
 list_one(struct imap *im, const struct list_opts *o, const char *name, int exists,
-    const struct names *all, const struct names *subs)
+    const struct names *all, const struct names *subs, int childinfo)
 {
 	const char *sep = "";
 	io_printf(&im->io, "* %s (", o->lsub ? "LSUB" : "LIST");
@@ -784,6 +787,8 @@ list_one(struct imap *im, const struct list_opts *o, const char *name, int exist
 #undef ATTR
 	io_puts(&im->io, ") \"/\" ");
 	out_mailbox(im, name);
+	if (childinfo)
+		io_puts(&im->io, " (\"CHILDINFO\" (\"SUBSCRIBED\"))");
 	io_puts(&im->io, "\r\n");
 	if (o->ret_status && exists) {
 		char dir[4200];
@@ -880,12 +885,18 @@ list_common(struct imap *im, struct imap_command *c, int lsub)
 		}
 		if (!match)
 			continue;
-		int exists = names_has(&all, name);
+		int exists = names_has(&all, name), childinfo = 0;
 		if (lsub && !exists && !names_has(&subs, name))
 			continue;
 		if (o.sel_special && !mailname_special_use(name))
 			continue;
-		list_one(im, &o, name, exists, &all, &subs);
+		if (o.sel_subscribed && !names_has(&subs, name)) {
+			/* Only a parent of subscribed names, shown with RECURSIVEMATCH. */
+			if (!o.recursive || !has_children(&subs, name))
+				continue;
+			childinfo = 1;
+		}
+		list_one(im, &o, name, exists, &all, &subs, childinfo);
 	}
 	names_free(&all);
 	names_free(&subs);
