@@ -3,8 +3,9 @@
 # an existing yubin.conf is never overwritten; yubin-setup makes the mail
 # store, spool and users file with their owners and modes and adds a user;
 # a session run from the installed tree with that setup authenticates and
-# delivers; `make uninstall` removes what install put there but the
-# configuration.
+# delivers, and refuses a world-writable configuration or users file or a
+# run_as that is root or missing; `make uninstall` removes what install put
+# there but the configuration.
 import base64
 import os
 import re
@@ -192,6 +193,26 @@ try:
     files = os.listdir(new) if os.path.isdir(new) else []
     t.ok(len(files) == 1 and os.stat(os.path.join(new, files[0])).st_uid == uid,
          "delivered to mail_root/localhost/pat/new/, owned by %s" % run_as)
+
+    # --- the installed session refuses unsafe setups -------------------------
+    def refuses(why):
+        r = subprocess.run([d(BINDIR + "/smtp-session"), "-c", conf], input=b"QUIT\r\n",
+                           capture_output=True, timeout=30)
+        return r.returncode != 0 and not r.stdout.startswith(b"220") and why in r.stderr, r.stderr
+    for path, what in ((conf, b"configuration"), (users, b"users file")):
+        os.chmod(path, 0o666)
+        ok, err = refuses(b"world-writable")
+        os.chmod(path, 0o644 if path == conf else 0o640)
+        t.ok(ok, "a world-writable %s stops the session before the greeting" % what.decode(), err)
+    if root:
+        with open(conf, "a") as f:
+            f.write("run_as = no-such-user-yubin\n")
+        ok, err = refuses(b"refusing to run as root")
+        t.ok(ok, "as root with an unknown run_as the session refuses to start", err)
+        with open(conf, "a") as f:
+            f.write("run_as = root\n")
+        ok, err = refuses(b"refusing to run as root")
+        t.ok(ok, "as root with run_as = root the session refuses to start", err)
 
     # --- uninstall ------------------------------------------------------------
     r = make("uninstall")
