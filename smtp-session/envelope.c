@@ -204,29 +204,62 @@ reply_addr_error(struct smtp *s, enum addr_error e, int sender)
 	}
 }
 
-enum smtp_verdict
-smtp_cmd_mail(struct smtp *s, char *args)
+/* May a MAIL command start a transaction now? 0 yes, -1 replied, -2
+ * replied and the session ends. */
+static int
+mail_allowed(struct smtp *s, const char *args)
 {
 	if (s->state == SMTP_STATE_START) {
 		smtp_reply(s, 503, "5.5.1", "Error: send HELO/EHLO first");
-		return SMTP_CONTINUE;
+		return -1;
 	}
 	if (s->state != SMTP_STATE_READY) {
 		smtp_reply(s, 503, "5.5.1", "Error: nested MAIL command");
-		return SMTP_CONTINUE;
+		return -1;
 	}
 	if (s->submission && !s->auth_user[0]) {
 		smtp_reply(s, 530, "5.7.0", "Authentication required");
-		return SMTP_CONTINUE;
+		return -1;
 	}
 	if (strncasecmp(args, "FROM:", 5) != 0) {
 		smtp_reply(s, 501, "5.5.4", "Syntax: MAIL FROM:<address>");
-		return SMTP_CONTINUE;
+		return -1;
 	}
 	if (s->transactions >= SMTP_TRANSACTIONS_MAX) {
 		smtp_reply(s, 421, "4.7.0", "%s Error: too many transactions", s->conf->hostname);
-		return SMTP_CLOSE;
+		return -2;
 	}
+	return 0;
+}
+
+/* Checks that need the parameters: SMTPUTF8 for an 8-bit path, the
+ * submitter's right to the address, free space (S54). 0 or -1 (replied). */
+static int
+mail_sender_ok(struct smtp *s, const struct addr *a)
+{
+	if (!s->smtputf8 && addr_has_8bit(a)) {
+		reply_addr_error(s, ADDR_UTF8, 1);
+		return -1;
+	}
+	addr_format(a, s->sender, sizeof s->sender);
+	if (s->auth_user[0] && users_may_send_as(s->conf, s->auth_user, s->sender) != 1) {
+		smtp_reply(s, 553, "5.7.1", "<%s>: Sender address rejected: not owned by user %s",
+		    s->sender, s->auth_user);
+		return -1;
+	}
+	if (storage_low(s)) {
+		smtp_reply(s, 452, "4.3.1", "Insufficient system storage");
+		return -1;
+	}
+	return 0;
+}
+
+enum smtp_verdict
+smtp_cmd_mail(struct smtp *s, char *args)
+{
+	int allowed = mail_allowed(s, args);
+	if (allowed < 0)
+		return allowed == -2 ? SMTP_CLOSE : SMTP_CONTINUE;
 	/* SMTPUTF8 decides whether an 8-bit path is legal, and it comes after
 	 * the path: parse leniently, judge once the parameters are known. */
 	struct addr a;
@@ -242,24 +275,7 @@ smtp_cmd_mail(struct smtp *s, char *args)
 	}
 	char text[SMTP_COMMAND_LINE_MAX];
 	snprintf(text, sizeof text, "%s", end);
-	if (mail_params(s, text) < 0) {
-		smtp_reset(s);
-		return SMTP_CONTINUE;
-	}
-	if (!s->smtputf8 && addr_has_8bit(&a)) {
-		reply_addr_error(s, ADDR_UTF8, 1);
-		smtp_reset(s);
-		return SMTP_CONTINUE;
-	}
-	addr_format(&a, s->sender, sizeof s->sender);
-	if (s->auth_user[0] && users_may_send_as(s->conf, s->auth_user, s->sender) != 1) {
-		smtp_reply(s, 553, "5.7.1", "<%s>: Sender address rejected: not owned by user %s",
-		    s->sender, s->auth_user);
-		smtp_reset(s);
-		return SMTP_CONTINUE;
-	}
-	if (storage_low(s)) {
-		smtp_reply(s, 452, "4.3.1", "Insufficient system storage");
+	if (mail_params(s, text) < 0 || mail_sender_ok(s, &a) < 0) {
 		smtp_reset(s);
 		return SMTP_CONTINUE;
 	}
@@ -429,6 +445,25 @@ rcpt_is_duplicate(const struct smtp *s, const char *addr)
 	return 0;
 }
 
+/* Adds r to the transaction (taking its ORCPT), unless the same address
+ * is there already: accepted again, delivered once (S28). 0 or -1. */
+static int
+rcpt_add(struct smtp *s, struct smtp_rcpt *r)
+{
+	if (rcpt_is_duplicate(s, r->addr)) {
+		free(r->orcpt);
+		return 0;
+	}
+	struct smtp_rcpt *grown = realloc(s->rcpts, (s->n_rcpts + 1) * sizeof *grown);
+	if (!grown) {
+		free(r->orcpt);
+		return -1;
+	}
+	s->rcpts = grown;
+	s->rcpts[s->n_rcpts++] = *r;
+	return 0;
+}
+
 enum smtp_verdict
 smtp_cmd_rcpt(struct smtp *s, char *args)
 {
@@ -467,18 +502,9 @@ smtp_cmd_rcpt(struct smtp *s, char *args)
 		free(r.orcpt);
 		return SMTP_CONTINUE;
 	}
-	if (rcpt_is_duplicate(s, r.addr)) {
-		/* Accepted again, delivered once (S28). */
-		free(r.orcpt);
-	} else {
-		struct smtp_rcpt *grown = realloc(s->rcpts, (s->n_rcpts + 1) * sizeof *grown);
-		if (!grown) {
-			free(r.orcpt);
-			smtp_reply(s, 452, "4.3.0", "Error: out of memory");
-			return SMTP_CONTINUE;
-		}
-		s->rcpts = grown;
-		s->rcpts[s->n_rcpts++] = r;
+	if (rcpt_add(s, &r) < 0) {
+		smtp_reply(s, 452, "4.3.0", "Error: out of memory");
+		return SMTP_CONTINUE;
 	}
 	s->state = SMTP_STATE_RCPT;
 	smtp_reply(s, 250, "2.1.5", "Ok");

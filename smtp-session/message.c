@@ -509,6 +509,23 @@ bdat_receive(struct smtp *s, struct data_reader *d, uint64_t size, int discard, 
 	return 0;
 }
 
+/* After the LAST chunk: the one reply for the whole message. */
+static void
+bdat_last(struct smtp *s, struct data_reader *d, int write_failed)
+{
+	unsigned char tail[1];
+	size_t n = data_finish(d, tail);
+	if (!write_failed && message_append(s, tail, n) < 0)
+		write_failed = errno ? errno : EIO;
+	if (write_failed) {
+		log_err("message write failed id=%s: %s", s->msg_id, strerror(write_failed));
+		reply_store_error(s, write_failed);
+		smtp_reset(s);
+		return;
+	}
+	message_finish(s, d);
+}
+
 enum smtp_verdict
 smtp_cmd_bdat(struct smtp *s, char *args)
 {
@@ -545,20 +562,9 @@ smtp_cmd_bdat(struct smtp *s, char *args)
 	}
 	if (bdat_receive(s, &d, size, 0, &write_failed) < 0)
 		return SMTP_CLOSE;
-	if (!last) {
+	if (!last)
 		smtp_reply(s, 250, "2.0.0", "%llu octets received", (unsigned long long)size);
-		return SMTP_CONTINUE;
-	}
-	unsigned char tail[1];
-	size_t n = data_finish(&d, tail);
-	if (!write_failed && message_append(s, tail, n) < 0)
-		write_failed = errno ? errno : EIO;
-	if (write_failed) {
-		log_err("message write failed id=%s: %s", s->msg_id, strerror(write_failed));
-		reply_store_error(s, write_failed);
-		smtp_reset(s);
-		return SMTP_CONTINUE;
-	}
-	message_finish(s, &d);
+	else
+		bdat_last(s, &d, write_failed);
 	return SMTP_CONTINUE;
 }
