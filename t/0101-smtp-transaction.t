@@ -163,6 +163,29 @@ def test_three_users():
              "three users, one broken: no tmp file left for %s (S65)" % u)
 
 
+def test_three_users_mbox():
+    env = new_env(conf={"mailbox_format": "mbox"})
+    rc = b"".join(b"RCPT TO:<%s>\r\n" % u.encode() for u in
+                  ("alice@example.org", "bob@example.org", "carol@example.org"))
+    msg = b"EHLO x\r\nMAIL FROM:<a@example.com>\r\n" + rc + b"DATA\r\nSubject: all\r\n\r\nhi\r\n.\r\nQUIT\r\n"
+    r = env.run("smtp-session", msg)
+    t.contains(r.stdout, b"250 2.0.0 Ok: queued", "mbox, three users: accepted")
+    inbox = {u: os.path.join(env.mail_root, "example.org", u, "INBOX") for u in ("alice", "bob", "carol")}
+    sizes = {u: os.path.getsize(p) for u, p in inbox.items() if os.path.exists(p)}
+    t.eq(sorted(sizes), ["alice", "bob", "carol"], "mbox, three users: each INBOX written")
+    # bob's INBOX becomes a directory: his copy fails for any uid.
+    os.unlink(inbox["bob"])
+    os.mkdir(inbox["bob"])
+    r = env.run("smtp-session", msg)
+    t.ok(b"\r\n451 4.3.0 " in r.stdout and b"queued as" not in r.stdout,
+         "mbox, three users, one INBOX broken: 451, no 250 (S62, S66)", r.stdout[-120:])
+    t.eq({u: os.path.getsize(inbox[u]) for u in ("alice", "carol")},
+         {u: sizes[u] for u in ("alice", "carol")},
+         "mbox, one broken: the other INBOXes are truncated back to their old size (S65, S66)")
+    t.ok(not any(os.path.exists(inbox[u] + ".lock") for u in ("alice", "carol")),
+         "mbox, one broken: no dotlock left behind")
+
+
 def test_alias_remote():
     env = new_env(aliases="ext@example.org: someone@example.net, alice@example.org\n"
                           "team@example.org: alice@example.org, bob@example.org\n")
@@ -267,6 +290,7 @@ test_maildir_exact()
 test_mbox_exact()
 test_pipelined()
 test_three_users()
+test_three_users_mbox()
 test_alias_remote()
 test_alias_problems()
 test_case_and_postmaster()
