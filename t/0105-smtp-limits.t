@@ -236,6 +236,21 @@ strace_order(env, ENVELOPE + b"DATA\r\nSubject: s62\r\n\r\nx\r\n.\r\nQUIT\r\n", 
 strace_order(env, ENVELOPE.replace(b"alice", b"ext") + b"DATA\r\nSubject: s62\r\n\r\nx\r\n.\r\nQUIT\r\n",
              "spool")
 
+# kill -9 at the moment of publishing (before link/rename runs): the client
+# has no 250 and no message is visible; at most a tmp/ file remains (S62).
+env = new_env(aliases="ext@example.org: someone@example.net\n")
+for who, what in ((b"alice", "Maildir"), (b"ext", "spool")):
+    r = subprocess.run(["strace", "-f", "-qq", "-o", "/dev/null",
+                        "-e", "trace=link,linkat,rename,renameat,renameat2",
+                        "-e", "inject=link,linkat,rename,renameat,renameat2:error=EIO:signal=KILL",
+                        yubin.binary("smtp-session"), "-c", env.conf_path],
+                       input=ENVELOPE.replace(b"alice", who) + b"DATA\r\n\r\nx\r\n.\r\nQUIT\r\n",
+                       capture_output=True, env=env.env())
+    t.ok(b"354 " in r.stdout and b"\r\n250 2.0.0" not in r.stdout,
+         "S62 (%s): killed while publishing: the client never saw a 250" % what, r.stdout[-100:])
+    t.eq(env.messages("alice@example.org") + files_under(os.path.join(env.spool, "new")), [],
+         "S62 (%s): killed while publishing: nothing in new/" % what)
+
 # fsync failing (fault injection): 451, nothing visible (S62, S65).
 env = new_env()
 r = subprocess.run(["strace", "-f", "-qq", "-o", "/dev/null", "-e", "trace=fsync",
