@@ -135,7 +135,8 @@ try:
                     ' mda "cat >> %s"\n' % (port, ALICE, PW, how, c.ca, out))
         os.chmod(rc, 0o600)
         e = dict(os.environ, HOME=home, FETCHMAILHOME=home)
-        return subprocess.run(["fetchmail", "-f", rc, "--nodetach", "-v"], capture_output=True,
+        return subprocess.run(["fetchmail", "-f", rc, "--nodetach", "-v",
+                               "--pidfile", os.path.join(home, "pid")], capture_output=True,
                               env=e, timeout=50)
 
     r = fetchmail(pop3.port, 'sslproto "tls1.2+"')

@@ -83,7 +83,8 @@ try:
                     % (li.port, ALICE, PW, "tester", "keep" if keep else "nokeep", mbox))
         os.chmod(rc, 0o600)
         e = dict(os.environ, HOME=home, FETCHMAILHOME=home)
-        return subprocess.run(["fetchmail", "-f", rc, "-i", os.path.join(home, "ids"), "--nodetach"],
+        return subprocess.run(["fetchmail", "-f", rc, "-i", os.path.join(home, "ids"), "--pidfile",
+                               os.path.join(home, "pid"), "--nodetach"],
                               capture_output=True, env=e, timeout=50)
 
     def fetched():
@@ -108,7 +109,8 @@ try:
                     % (li.port, ALICE, PW, "tester", mbox))
         os.chmod(rc, 0o600)
         e = dict(os.environ, HOME=home, FETCHMAILHOME=home)
-        return subprocess.run(["fetchmail", "-f", rc, "-i", os.path.join(home, "ids"), "--nodetach"],
+        return subprocess.run(["fetchmail", "-f", rc, "-i", os.path.join(home, "ids"), "--pidfile",
+                               os.path.join(home, "pid"), "--nodetach"],
                               capture_output=True, env=e, timeout=50)
 
     open(mbox, "wb").close()
