@@ -112,6 +112,9 @@
 /* A message still pending after 4 h gets one delay notice (RFC 3464
  * Action: delayed), as the issue suggests. */
 #define RELAY_DELAY_WARNING_SEC 14400
+/* A connection kept for the next message to the same destination must
+ * answer RSET within this many seconds, or a new one is opened. */
+#define RELAY_REUSE_CHECK_SEC 30
 /* DNS (S60): MX hosts tried per destination, addresses per host. */
 #define RELAY_MX_MAX 10
 #define RELAY_ADDRS_PER_HOST 4

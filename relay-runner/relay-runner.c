@@ -41,8 +41,17 @@
 
 #define CANDIDATES_MAX (RELAY_MX_MAX * RELAY_ADDRS_PER_HOST)
 
+/* The last connection, kept open for the next message to the same
+ * destination ("several messages per connection where the peer allows"). */
+struct conn_cache {
+	char key[300];
+	char relay[400];
+	struct smtpc *c;
+};
+
 struct runner {
 	struct conf conf;
+	struct conn_cache cache;
 	struct queue q;
 	struct routes *routes;
 	struct resolver *res;
@@ -247,21 +256,45 @@ relay_name(const struct smtpc_target *t, unsigned port, char *out, size_t size)
 	snprintf(out, size, "%s[%s]:%u", t->host, t->addr_text, port);
 }
 
-/* Delivers to the recipients idx[0..n) which share destination d. */
+/* Tries the candidates in order until one takes the transaction. Returns
+ * the open session (results in rc), or NULL with the last reason in diag. */
+static struct smtpc *
+connect_and_send(struct job *j, const struct route_dest *d, const struct route_candidate *cand,
+    size_t n_cand, struct smtpc_msg *m, struct smtpc_rcpt *rc, size_t n,
+    char *relay, size_t relaysize, char *tls, size_t tlssize, char *diag, size_t diagsize)
+{
+	struct runner *run = j->run;
+	for (size_t c = 0; c < n_cand; c++) {
+		struct smtpc_target t;
+		enum smtpc_status st;
+		target_from(d, &cand[c], &t);
+		relay_name(&t, cand[c].port, relay, relaysize);
+		struct smtpc *s = smtpc_open(&run->conf, &t, &st, diag, diagsize, tls, tlssize);
+		if (!s && st == SMTPC_TLS_RETRY) {
+			/* Opportunistic TLS failed: the same host in plaintext, as
+			 * Postfix's "may" level does (S57). */
+			rlog_attempt(j->id, j->env.rcpts[rc[0].index].addr, relay, "tls-fallback", tls, diag);
+			t.no_tls = 1;
+			s = smtpc_open(&run->conf, &t, &st, diag, diagsize, tls, tlssize);
+		}
+		if (s) {
+			smtpc_send(s, m, rc, n);
+			return s;
+		}
+		if (c + 1 < n_cand)
+			rlog_attempt(j->id, j->env.rcpts[rc[0].index].addr, relay, "host-failed", tls, diag);
+	}
+	return NULL;
+}
+
+/* Delivers to the recipients idx[0..n) which share destination d, over
+ * the kept connection when it goes there and still answers. */
 static void
 deliver_group(struct job *j, const struct route_dest *d, const size_t *idx, size_t n)
 {
 	struct runner *run = j->run;
-	struct route_candidate cand[CANDIDATES_MAX];
-	size_t n_cand = 0;
-	char diag[RELAY_DIAGNOSTIC_MAX + 1] = "", relay[400], tls[200] = "none";
-	enum route_result rr = route_resolve(run->routes, run->res, d, cand, CANDIDATES_MAX,
-	    &n_cand, diag, sizeof diag);
-	if (rr != ROUTE_OK) {
-		for (size_t i = 0; i < n; i++)
-			record(j, idx[i], rr == ROUTE_PERM ? RCPT_PERM : RCPT_TEMP, d->host, "none", diag);
-		return;
-	}
+	struct conn_cache *cache = &run->cache;
+	char diag[RELAY_DIAGNOSTIC_MAX + 1] = "", relay[400] = "", tls[200] = "none";
 	struct smtpc_rcpt *rc = calloc(n, sizeof *rc);
 	if (!rc) {
 		for (size_t i = 0; i < n; i++)
@@ -271,27 +304,35 @@ deliver_group(struct job *j, const struct route_dest *d, const size_t *idx, size
 	for (size_t i = 0; i < n; i++)
 		rc[i].index = idx[i];
 	struct smtpc_msg m = { &j->env, j->fd, j->off, j->len, j->has_8bit, j->need_utf8 };
-	enum smtpc_status st = SMTPC_HOST_FAILED;
-	for (size_t c = 0; c < n_cand && st != SMTPC_DONE; c++) {
-		struct smtpc_target t;
-		target_from(d, &cand[c], &t);
-		relay_name(&t, cand[c].port, relay, sizeof relay);
-		st = smtpc_deliver(&run->conf, &t, &m, rc, n, diag, sizeof diag, tls, sizeof tls);
-		if (st == SMTPC_TLS_RETRY) {
-			/* Opportunistic TLS failed: the same host in plaintext, as
-			 * Postfix's "may" level does (S57). */
-			rlog_attempt(j->id, j->env.rcpts[idx[0]].addr, relay, "tls-fallback", tls, diag);
-			t.no_tls = 1;
-			st = smtpc_deliver(&run->conf, &t, &m, rc, n, diag, sizeof diag, tls, sizeof tls);
+	struct smtpc *s = NULL;
+	if (cache->c && !strcmp(cache->key, d->key) && smtpc_reusable(cache->c)) {
+		s = cache->c;
+		cache->c = NULL;
+		snprintf(relay, sizeof relay, "%s", cache->relay);
+		snprintf(tls, sizeof tls, "%s", smtpc_tls(s));
+		smtpc_send(s, &m, rc, n);
+	} else {
+		smtpc_close(&cache->c);
+		struct route_candidate cand[CANDIDATES_MAX];
+		size_t n_cand = 0;
+		enum route_result rr = route_resolve(run->routes, run->res, d, cand, CANDIDATES_MAX,
+		    &n_cand, diag, sizeof diag);
+		if (rr != ROUTE_OK) {
+			for (size_t i = 0; i < n; i++)
+				record(j, idx[i], rr == ROUTE_PERM ? RCPT_PERM : RCPT_TEMP, d->host, "none",
+				    diag);
+			free(rc);
+			return;
 		}
-		if (st != SMTPC_DONE && c + 1 < n_cand)
-			rlog_attempt(j->id, j->env.rcpts[idx[0]].addr, relay, "host-failed", tls, diag);
+		s = connect_and_send(j, d, cand, n_cand, &m, rc, n, relay, sizeof relay, tls,
+		    sizeof tls, diag, sizeof diag);
 	}
-	for (size_t i = 0; i < n; i++) {
-		if (st == SMTPC_DONE)
-			record(j, idx[i], rc[i].result, relay, tls, rc[i].diag);
-		else
-			record(j, idx[i], RCPT_TEMP, relay, tls, diag);
+	for (size_t i = 0; i < n; i++)
+		record(j, idx[i], s ? rc[i].result : RCPT_TEMP, relay, tls, s ? rc[i].diag : diag);
+	if (s) {
+		snprintf(cache->key, sizeof cache->key, "%s", d->key);
+		snprintf(cache->relay, sizeof cache->relay, "%s", relay);
+		cache->c = s;
 	}
 	free(rc);
 }
@@ -590,6 +631,7 @@ pass(struct runner *run)
 		}
 		queue_names_free(&names[d], n[d]);
 	}
+	smtpc_close(&run->cache.c);
 	rlog_status("pass done: %u sent, %u bounced, %u deferred", run->sent, run->bounced,
 	    run->deferred);
 	return run->system_error ? EXIT_SYSTEM : EXIT_OK;

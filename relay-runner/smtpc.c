@@ -40,7 +40,9 @@ struct caps {
 
 struct smtpc {
 	const struct conf *conf;
-	const struct smtpc_target *t;
+	struct smtpc_target target;
+	const struct smtpc_target *t;   /* &target */
+	int broken;          /* the connection cannot carry another command */
 	struct io *io;
 	int fd;
 	struct tls *tls;
@@ -167,6 +169,7 @@ read_reply(struct smtpc *c, int stage_sec, const char *stage)
 		if (wait <= 0) {
 			fail(c, "conversation with %s[%s] timed out (relay_timeout) while waiting for reply to %s",
 			    c->t->host, c->t->addr_text, stage);
+			c->broken = 1;
 			return -1;
 		}
 		io_set_timeout(c->io, wait);
@@ -177,15 +180,20 @@ read_reply(struct smtpc *c, int stage_sec, const char *stage)
 			fail(c, "%s with %s[%s] while waiting for reply to %s",
 			    st == IO_EOF ? "lost connection" : st == IO_TIMEOUT ? "conversation timed out" :
 			    "read error", c->t->host, c->t->addr_text, stage);
+			c->broken = 1;
 			return -1;
 		}
 		enum reply_status rs = reply_feed(&c->reply, data, len, &used);
 		io_consume(c->io, used);
-		if (rs == REPLY_DONE)
+		if (rs == REPLY_DONE) {
+			if (c->reply.code == 421)      /* the server is closing */
+				c->broken = 1;
 			return c->reply.code;
+		}
 		if (rs == REPLY_BAD) {
 			fail(c, "bad reply from %s[%s] to %s: %s", c->t->host, c->t->addr_text,
 			    stage, c->reply.error);
+			c->broken = 1;
 			return -1;
 		}
 	}
@@ -210,6 +218,7 @@ send_line(struct smtpc *c, int flush, const char *fmt, ...)
 	if (st != IO_OK) {
 		fail(c, "lost connection with %s[%s] while sending a command", c->t->host,
 		    c->t->addr_text);
+		c->broken = 1;
 		return -1;
 	}
 	return 0;
@@ -222,6 +231,7 @@ flush_out(struct smtpc *c)
 	if (io_flush(c->io) != IO_OK) {
 		fail(c, "lost connection with %s[%s] while sending commands", c->t->host,
 		    c->t->addr_text);
+		c->broken = 1;
 		return -1;
 	}
 	return 0;
@@ -566,6 +576,7 @@ send_body(struct smtpc *c, const struct smtpc_msg *m)
 lost:
 	fail(c, "lost connection with %s[%s] while sending message content", c->t->host,
 	    c->t->addr_text);
+	c->broken = 1;
 	return -1;
 }
 
@@ -665,6 +676,7 @@ envelope(struct smtpc *c, const struct smtpc_msg *m, struct smtpc_rcpt *rcpts, s
 	 * would be taken for the verdict on the message (S58). */
 	if (io_buffered(c->io) > 0) {
 		fail(c, "host %s[%s] sent data after its 354 reply", c->t->host, c->t->addr_text);
+		c->broken = 1;
 		return -1;
 	}
 	return 1;
@@ -740,7 +752,7 @@ quit(struct smtpc *c)
 }
 
 static enum smtpc_status
-session(struct smtpc *c, const struct smtpc_msg *m, struct smtpc_rcpt *rcpts, size_t n)
+session_open(struct smtpc *c)
 {
 	if (connect_to(c) < 0)
 		return SMTPC_HOST_FAILED;
@@ -749,10 +761,13 @@ session(struct smtpc *c, const struct smtpc_msg *m, struct smtpc_rcpt *rcpts, si
 		return SMTPC_HOST_FAILED;
 	if (code != 220) {
 		fail_reply(c, "initial greeting");
+		quit(c);
 		return SMTPC_HOST_FAILED;
 	}
-	if (ehlo(c) < 0)
+	if (ehlo(c) < 0) {
+		quit(c);
 		return SMTPC_HOST_FAILED;
+	}
 	int st = starttls(c);
 	if (st == -2)
 		return SMTPC_TLS_RETRY;
@@ -760,45 +775,93 @@ session(struct smtpc *c, const struct smtpc_msg *m, struct smtpc_rcpt *rcpts, si
 		quit(c);
 		return SMTPC_HOST_FAILED;
 	}
-	if (precheck(c, m, rcpts, n) == 0)
-		transaction(c, m, rcpts, n);
-	quit(c);
 	return SMTPC_DONE;
 }
 
-enum smtpc_status
-smtpc_deliver(const struct conf *conf, const struct smtpc_target *t,
-    const struct smtpc_msg *m, struct smtpc_rcpt *rcpts, size_t n,
-    char *diag, size_t diagsize, char *tls_r, size_t tlssize)
+static void
+smtpc_free(struct smtpc *c)
 {
-	struct smtpc *c = calloc(1, sizeof *c);
-	struct io *io = calloc(1, sizeof *io);
-	if (!c || !io) {
-		free(c);
-		free(io);
-		snprintf(diag, diagsize, "4.3.0 out of memory");
-		snprintf(tls_r, tlssize, "none");
-		return SMTPC_HOST_FAILED;
-	}
-	c->conf = conf;
-	c->t = t;
-	c->io = io;
-	c->fd = -1;
-	c->deadline = time(NULL) + (time_t)(conf->relay_timeout ? conf->relay_timeout : 1);
-	for (size_t i = 0; i < n; i++) {
-		rcpts[i].result = RCPT_NONE;
-		rcpts[i].diag[0] = '\0';
-	}
-	enum smtpc_status st = session(c, m, rcpts, n);
-	snprintf(tls_r, tlssize, "%s", c->tls_on ? tls_describe(c->tls) : "none");
 	if (c->tls)
 		tls_free(&c->tls);
 	if (c->fd >= 0)
 		close(c->fd);
-	snprintf(diag, diagsize, "%s", c->diag);
-	if (st == SMTPC_DONE)
-		set_open(rcpts, n, RCPT_TEMP, c->diag[0] ? c->diag : "4.4.2 no result");
-	free(io);
+	free(c->io);
 	free(c);
-	return st;
+}
+
+struct smtpc *
+smtpc_open(const struct conf *conf, const struct smtpc_target *t, enum smtpc_status *st_r,
+    char *diag, size_t diagsize, char *tls_r, size_t tlssize)
+{
+	struct smtpc *c = calloc(1, sizeof *c);
+	struct io *io = calloc(1, sizeof *io);
+	snprintf(tls_r, tlssize, "none");
+	if (!c || !io) {
+		free(c);
+		free(io);
+		snprintf(diag, diagsize, "4.3.0 out of memory");
+		*st_r = SMTPC_HOST_FAILED;
+		return NULL;
+	}
+	c->conf = conf;
+	c->target = *t;
+	c->t = &c->target;
+	c->io = io;
+	c->fd = -1;
+	c->deadline = time(NULL) + (time_t)(conf->relay_timeout ? conf->relay_timeout : 1);
+	*st_r = session_open(c);
+	snprintf(tls_r, tlssize, "%s", c->tls_on ? tls_describe(c->tls) : "none");
+	snprintf(diag, diagsize, "%s", c->diag);
+	if (*st_r != SMTPC_DONE) {
+		smtpc_free(c);
+		return NULL;
+	}
+	return c;
+}
+
+void
+smtpc_send(struct smtpc *c, const struct smtpc_msg *m, struct smtpc_rcpt *rcpts, size_t n)
+{
+	/* relay_timeout bounds each message on a reused connection. */
+	c->deadline = time(NULL) + (time_t)(c->conf->relay_timeout ? c->conf->relay_timeout : 1);
+	c->data_sent = 0;
+	c->diag[0] = '\0';
+	for (size_t i = 0; i < n; i++) {
+		rcpts[i].result = RCPT_NONE;
+		rcpts[i].diag[0] = '\0';
+	}
+	if (!c->broken && precheck(c, m, rcpts, n) == 0)
+		transaction(c, m, rcpts, n);
+	set_open(rcpts, n, RCPT_TEMP, c->diag[0] ? c->diag : "4.4.2 connection unusable");
+}
+
+int
+smtpc_reusable(struct smtpc *c)
+{
+	if (c->broken)
+		return 0;
+	c->deadline = time(NULL) + RELAY_REUSE_CHECK_SEC;
+	if (send_line(c, 1, "RSET") < 0 || read_reply(c, RELAY_REUSE_CHECK_SEC, "RSET") != 250)
+		c->broken = 1;
+	return !c->broken;
+}
+
+const char *
+smtpc_tls(const struct smtpc *c)
+{
+	return c->tls_on ? tls_describe(c->tls) : "none";
+}
+
+void
+smtpc_close(struct smtpc **cp)
+{
+	struct smtpc *c = *cp;
+	if (!c)
+		return;
+	if (!c->broken) {
+		c->deadline = time(NULL) + 10;
+		quit(c);
+	}
+	smtpc_free(c);
+	*cp = NULL;
 }

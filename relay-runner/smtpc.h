@@ -53,12 +53,28 @@ enum smtpc_status {
 	SMTPC_TLS_RETRY,     /* opportunistic TLS handshake failed: retry in plaintext */
 };
 
-/* Delivers m to the n recipients over one connection to t. diag receives
- * the reason when the host failed; tls_r a description of the TLS used
- * ("none" without). */
-enum smtpc_status smtpc_deliver(const struct conf *conf, const struct smtpc_target *t,
-    const struct smtpc_msg *m, struct smtpc_rcpt *rcpts, size_t n,
-    char *diag, size_t diagsize, char *tls_r, size_t tlssize);
+struct smtpc;
+
+/* Opens a session with t: connect, greeting, EHLO (HELO), STARTTLS per
+ * t->tls, AUTH when credentials are set. Returns it, or NULL with *st_r
+ * SMTPC_HOST_FAILED or SMTPC_TLS_RETRY and the reason in diag. tls_r
+ * describes the TLS in use ("none" without). */
+struct smtpc *smtpc_open(const struct conf *conf, const struct smtpc_target *t,
+    enum smtpc_status *st_r, char *diag, size_t diagsize, char *tls_r, size_t tlssize);
+
+/* One transaction for m to the n recipients: every recipient gets a
+ * result (2xx ok, 5xx permanent, anything else temporary). */
+void smtpc_send(struct smtpc *c, const struct smtpc_msg *m, struct smtpc_rcpt *rcpts, size_t n);
+
+/* 1 if the session can carry another message: it is intact and answers
+ * RSET with 250 (RFC 5321 §4.1.1.5). */
+int smtpc_reusable(struct smtpc *c);
+
+/* TLS description for logs, "none" without TLS. */
+const char *smtpc_tls(const struct smtpc *c);
+
+/* QUIT (if the connection is intact), close, free, set *c to NULL. */
+void smtpc_close(struct smtpc **c);
 
 /* 1 if an address can go into MAIL FROM/RCPT TO as is: no controls,
  * spaces, '<' or '>' (a forged spool file cannot inject commands). */

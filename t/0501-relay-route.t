@@ -49,6 +49,16 @@ try:
          % (ids[0], sink.port) in log, "one log line per recipient with id, relay, status, TLS", log)
     t.contains(relayenv.runner(env, "--list").stdout, b"Mail queue is empty", "--list on an empty queue")
 
+    # --- several messages to one destination share a connection ----------------
+    conns, before = sink.connections(), len(sink.messages())
+    relayenv.enqueue(env, b"Subject: m@SEQ@\n\nx\n", "alice@example.org", ["bob@example.net"],
+                     count=3)
+    relayenv.runner(env)
+    cmds = sink.commands(conns + 1) if sink.connections() == conns + 1 else []
+    t.ok(len(sink.messages()) == before + 3 and cmds.count("DATA") == 3 and
+         cmds.count("RSET") == 2 and cmds[-1] == "QUIT",
+         "three messages over one connection, RSET between them", cmds)
+
     # --- sd_notify progress through NOTIFY_SOCKET -----------------------------
     path = os.path.join(env.dir, "notify")
     ns = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
@@ -78,7 +88,7 @@ try:
     relayenv.enqueue(env, tricky, "alice@example.org", ["bob@example.net"])
     relayenv.runner(env)
     ms = sink.messages()
-    raw = ms[-1]["raw"] if len(ms) == 3 else b""
+    raw = ms[-1]["raw"] if len(ms) == 6 else b""
     lines = raw.split(b"\r\n")
     t.ok(raw.endswith(b"\r\n.\r\n") and raw.count(b"\r\n.\r\n") == 1,
          "exactly one CRLF.CRLF, at the end (covers S8, S9)", raw)
@@ -87,7 +97,7 @@ try:
     t.ok(all(not l.startswith(b".") or l.startswith(b"..") for l in lines[:-2]),
          "every line starting with a dot is stuffed, headers too (covers S9)", raw)
     want = (tricky.replace(b"\r\n", b"\n").replace(b"\r", b" ") + b"\n").replace(b"\n", b"\r\n")
-    t.eq(ms[-1]["data"] if len(ms) == 3 else None, want,
+    t.eq(ms[-1]["data"] if len(ms) == 6 else None, want,
          "un-stuffed content equals the stored message, stray CR as space (covers S8, S9)")
 
     # --- 8-bit content --------------------------------------------------------
@@ -95,14 +105,14 @@ try:
     relayenv.enqueue(env, eight, "alice@example.org", ["bob@example.net"])
     relayenv.runner(env)
     ms = sink.messages()
-    t.ok(len(ms) == 4 and "BODY=8BITMIME" in ms[-1]["mail"] and ms[-1]["data"] ==
+    t.ok(len(ms) == 7 and "BODY=8BITMIME" in ms[-1]["mail"] and ms[-1]["data"] ==
          eight.replace(b"\n", b"\r\n"), "8-bit content goes with BODY=8BITMIME to an 8BITMIME peer",
          ms[-1:])
     sink.set({"ext": ["SIZE 100000"]})
     before = len(env.messages("alice@example.org"))
     relayenv.enqueue(env, eight, "alice@example.org", ["bob@example.net"])
     r = relayenv.runner(env)
-    t.eq(len(sink.messages()), 4, "8-bit content is not sent to a peer without 8BITMIME")
+    t.eq(len(sink.messages()), 7, "8-bit content is not sent to a peer without 8BITMIME")
     dsns = env.messages("alice@example.org")[before:]
     t.ok(len(dsns) == 1 and b"Status: 5.6.3" in dsns[0],
          "it is bounced with 5.6.3 (policy: bounce, not convert)", dsns)
@@ -116,7 +126,7 @@ try:
     cmds = sink.commands(n)
     t.ok(cmds[:2] == ["EHLO mx.example.org", "HELO mx.example.org"] and
          cmds[2] == "MAIL FROM:<alice@example.org>", "HELO after EHLO is refused, no extensions", cmds)
-    t.eq(len(sink.messages()), 5, "delivered to an RFC 821 peer")
+    t.eq(len(sink.messages()), 8, "delivered to an RFC 821 peer")
 
     # --- 5xx for one recipient: DSN in the local sender's Maildir -------------
     sink.set({"rcpt": {"nobody@example.net": "550 5.1.1 <nobody@example.net>: no such user"}})
