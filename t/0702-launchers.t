@@ -9,6 +9,7 @@
 # tcpserver limits kept in the generated configuration).
 import base64
 import os
+import pwd
 import re
 import secrets
 import socket
@@ -209,14 +210,16 @@ try:
         out = []
         for line in text.splitlines():
             key = line.strip().split("=")[0].strip()
-            if key in ("flags", "group", "log_type") or (key == "user" and not root):
-                continue  # loopback IPv4 only; no yubin user here
+            if key in ("flags", "group", "log_type"):
+                continue  # loopback IPv4 only; no yubin group here
             if key == "rlimit_as" and sanitized:
                 continue  # ASan reserves terabytes of address space
             if key == "port":
                 line = "\tport = %d\n\tbind = 127.0.0.1\n\tlog_type = FILE %s" % (xports[name], xlog)
             elif key == "user":
-                line = "\tuser = %s" % env.settings["run_as"]
+                # xinetd wants a user line even when not root: then it
+                # can only be the user running it.
+                line = "\tuser = %s" % (env.settings["run_as"] if root else pwd.getpwuid(os.geteuid()).pw_name)
             elif key == "server":
                 line = "\tserver = %s" % yubin.binary(prog)
             elif key == "server_args":
@@ -232,7 +235,7 @@ try:
                           stdout=subprocess.DEVNULL, stderr=xerr)
     procs.append(xi)
     up = all(wait_port(p, xi) for p in xports.values())
-    t.ok(up, "xinetd: listening on %d generated services (%s)" % (len(xports), "root" if root else "no user lines"),
+    t.ok(up, "xinetd: listening on %d generated services (%s)" % (len(xports), "root" if root else "as the current user"),
          read(os.path.join(xdir, "self.log")).decode(errors="replace") + read(xconf).decode())
 
     def xi_log(name, prog):
