@@ -574,10 +574,6 @@ dispatch(struct pop3 *p, char *line, size_t len)
 	struct pop3_command c;
 	int st = pop3_parse_line(line, len, &c);
 	const struct command *cmd = st == POP3_PARSE_OK ? command_find(c.keyword) : NULL;
-	/* APOP's digest is an argument too many for no reason worth a -ERR
-	 * other than the one it gets anyway. */
-	if (st == POP3_PARSE_BAD_ARGS && strcmp(c.keyword, "APOP") == 0)
-		return cmd_apop(p, &c);
 	switch (st) {
 	case POP3_PARSE_OK:
 		break;
