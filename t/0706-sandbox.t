@@ -256,6 +256,10 @@ def check_trace(name, prog, unit, trace, families=("AF_UNIX",)):
               or p.startswith("/dev/") and not any(p == d or p.startswith(d + "/") for d in DEVICES)]
     t.ok(not hidden, "%s: nothing under /home, /root, /run/user or hidden /dev (ProtectHome, PrivateDevices)"
          % name, "\n".join(hidden[:10]))
+    if settings.get("ProcSubset") == ["pid"]:
+        # Only /proc/<pid> (and self) exists; /proc/sys and the rest are gone.
+        proc = [p for p in opened if p.startswith("/proc") and not re.match(r"^/proc/(self|thread-self|\d+)(/|$)", p)]
+        t.ok(not proc, "%s: only /proc/<pid> used (ProcSubset=pid)" % name, "\n".join(proc[:10]))
 
 
 procs = []
