@@ -1044,14 +1044,27 @@ render_search_body(const struct mime_message *m, const char *needle)
 	return 0;
 }
 
+/* Headers of every part (embedded messages and MIME part headers too, as
+ * Dovecot's TEXT), then the body. */
 int
 render_search_text(const struct mime_message *m, const char *needle)
 {
 	const struct mime_part *p = m->root;
-	for (size_t i = 0; i < p->hdr_count; i++) {
-		const struct mime_header *h = &p->headers[i];
-		if (contains((const char *)h->name, h->name_len, needle) || header_matches(h, needle))
-			return 1;
+	while (p != NULL) {
+		for (size_t i = 0; i < p->hdr_count; i++) {
+			const struct mime_header *h = &p->headers[i];
+			if (contains((const char *)h->name, h->name_len, needle) ||
+			    header_matches(h, needle))
+				return 1;
+		}
+		if (p->children != NULL)
+			p = p->children;
+		else {
+			while (p != NULL && p->next == NULL)
+				p = p->parent;
+			if (p != NULL)
+				p = p->next;
+		}
 	}
 	return render_search_body(m, needle);
 }

@@ -154,6 +154,55 @@ sections_compare(const char *name, const struct mime_message *m, int binary)
 	free(want);
 }
 
+/* search.expected: "KEY\tFIELD\tNEEDLE\tNAME NAME ..." per query, the
+ * messages Dovecot's SEARCH found. */
+static void
+search_compare(char **names, struct mime_message **msgs, size_t count)
+{
+	char path[8192];
+	size_t len;
+	snprintf(path, sizeof(path), "%.3000s/search.expected", fixtures);
+	char *want = (char *)read_file(path, &len);
+	CHECK(want != NULL, "search.expected present");
+	if (want == NULL)
+		return;
+	char *save = NULL;
+	want = realloc(want, len + 1);
+	want[len] = '\0';
+	size_t queries = 0;
+	for (char *line = strtok_r(want, "\n", &save); line != NULL;
+	     line = strtok_r(NULL, "\n", &save)) {
+		char *f[4] = {line, NULL, NULL, NULL};
+		for (int i = 1; i < 4; i++) {
+			f[i] = f[i - 1] != NULL ? strchr(f[i - 1], '\t') : NULL;
+			if (f[i] != NULL)
+				*f[i]++ = '\0';
+		}
+		if (f[3] == NULL)
+			continue;
+		char got[16384] = "";
+		size_t o = 0;
+		for (size_t i = 0; i < count; i++) {
+			if (msgs[i] == NULL)
+				continue;
+			int hit = strcmp(f[0], "HEADER") == 0 ? render_search_header(msgs[i], f[1], f[2]) :
+			    strcmp(f[0], "BODY") == 0 ? render_search_body(msgs[i], f[2]) :
+			    render_search_text(msgs[i], f[2]);
+			if (hit && o + strlen(names[i]) + 2 < sizeof(got))
+				o += (size_t)snprintf(got + o, sizeof(got) - o, "%s%s", o ? " " : "", names[i]);
+		}
+		char label[512];
+		snprintf(label, sizeof(label), "SEARCH %s %s \"%s\" finds what Dovecot finds", f[0], f[1],
+		    f[2]);
+		CHECK(strcmp(got, f[3]) == 0, label);
+		if (strcmp(got, f[3]) != 0)
+			printf("#   want %s\n#   got  %s\n", f[3], got);
+		queries++;
+	}
+	CHECK(queries >= 40, "search.expected has at least 40 queries");
+	free(want);
+}
+
 static int
 cmp_names(const void *a, const void *b)
 {
@@ -178,9 +227,11 @@ test_corpus(void)
 	closedir(dir);
 	qsort(names, count, sizeof(names[0]), cmp_names);
 	CHECK(count >= 30, "corpus has at least 30 messages");
+	static struct mime_message *msgs[512];
+	static unsigned char *datas[512];
 	for (size_t i = 0; i < count; i++) {
 		char path[8192];
-		size_t len, n;
+		size_t len = 0, n;
 		snprintf(path, sizeof(path), "%.3000s/%.200s.eml", fixtures, names[i]);
 		unsigned char *data = read_file(path, &len);
 		struct mime_message *m = data != NULL ? mime_message_parse(data, len) : NULL;
@@ -200,6 +251,23 @@ test_corpus(void)
 		}
 		mime_message_free(&m);
 		free(data);
+		/* Dovecot searched the message with "X-Name: NAME" in front */
+		size_t nl = strlen(names[i]);
+		datas[i] = malloc(len + nl + 10);
+		unsigned char *orig = read_file(path, &len);
+		if (datas[i] != NULL && orig != NULL) {
+			memcpy(datas[i], "X-Name: ", 8);
+			memcpy(datas[i] + 8, names[i], nl);
+			memcpy(datas[i] + 8 + nl, "\r\n", 2);
+			memcpy(datas[i] + 10 + nl, orig, len);
+			msgs[i] = mime_message_parse(datas[i], len + nl + 10);
+		}
+		free(orig);
+	}
+	search_compare(names, msgs, count);
+	for (size_t i = 0; i < count; i++) {
+		mime_message_free(&msgs[i]);
+		free(datas[i]);
 		free(names[i]);
 	}
 }
