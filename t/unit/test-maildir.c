@@ -8,6 +8,7 @@
 #include <string.h>
 #include <poll.h>
 #include <sys/mount.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <sys/time.h>
 #include <unistd.h>
@@ -22,11 +23,10 @@ static char top[] = "/tmp/yubin-maildir-XXXXXX";
 static int
 msg_fd(const char *text, size_t len)
 {
-	char path[] = "/tmp/yubin-msg-XXXXXX";
-	int fd = mkstemp(path);
+	/* memfd: nothing on disk to leave behind, even when killed. */
+	int fd = memfd_create("msg", MFD_CLOEXEC);
 	if (fd < 0 || write(fd, text, len) != (ssize_t)len)
 		abort();
-	unlink(path);
 	return fd;
 }
 

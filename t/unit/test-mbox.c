@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <sys/time.h>
 #include <sys/wait.h>
@@ -23,11 +24,10 @@ static char top[] = "/tmp/yubin-mbox-XXXXXX";
 static int
 msg_fd(const char *text, size_t len)
 {
-	char path[] = "/tmp/yubin-msg-XXXXXX";
-	int fd = mkstemp(path);
+	/* memfd: nothing on disk to leave behind, even when killed. */
+	int fd = memfd_create("msg", MFD_CLOEXEC);
 	if (fd < 0 || write(fd, text, len) != (ssize_t)len)
 		abort();
-	unlink(path);
 	return fd;
 }
 
