@@ -73,6 +73,15 @@ try:
          "the injected reply is never used", sink.commands(n))
     t.eq(len(relayenv.files(env, "queue")), 1, "message stays queued (temporary failure)")
 
+    # --- S57: STARTTLS refused with 454 → a required policy defers ----------
+    sink.set({"auth": "relayuser:s3cret pw", "raw": {"STARTTLS": "454 4.7.0 TLS not available\r\n"}})
+    r = relayenv.runner(env, "--flush")
+    n = sink.connections()
+    t.ok("454 4.7.0" in r.stderr.decode() and "status=deferred" in r.stderr.decode() and
+         not any(c.startswith(("AUTH", "MAIL")) for c in sink.commands(n)),
+         "smarthost refusing STARTTLS: deferred, nothing sent in plaintext (covers S57, S61)",
+         r.stderr)
+
     # --- and once the smarthost behaves, the deferred message goes ------------
     sink.set({"auth": "relayuser:s3cret pw"})
     r = relayenv.runner(env, "--flush")
@@ -122,10 +131,16 @@ try:
     t.ok(len(ms) == 2 and not ms[1]["tls"], "after a failed handshake the message goes in "
          "plaintext (opportunistic policy, covers S57)", r.stderr)
     t.ok("tls-fallback" in r.stderr.decode(), "the fallback is logged", r.stderr)
+    mx.set({"raw": {"STARTTLS": "454 4.7.0 TLS not available\r\n"}})
+    relayenv.enqueue(env, MSG, "alice@example.org", ["bob@example.net"])
+    r = relayenv.runner(env)
+    t.ok(len(mx.messages()) == 3 and not mx.messages()[2]["tls"],
+         "route: STARTTLS refused with 454, sent in plaintext (opportunistic, covers S57)",
+         r.stderr)
     mx.set({"starttls": False})
     relayenv.enqueue(env, MSG, "alice@example.org", ["bob@example.net"])
     r = relayenv.runner(env)
-    t.ok(len(mx.messages()) == 3 and "tls=none" in r.stderr.decode(),
+    t.ok(len(mx.messages()) == 4 and "tls=none" in r.stderr.decode(),
          "no STARTTLS offered: plaintext, logged tls=none (covers S57)", r.stderr)
 finally:
     for s in sinks:

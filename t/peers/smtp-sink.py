@@ -161,6 +161,8 @@ class Handler(socketserver.BaseRequestHandler):
             self.sock.sendall(raw.encode("latin-1"))
         else:
             self.reply("STARTTLS", "220 2.0.0 ready to start TLS")
+            if not self.s.get("raw", {}).get("STARTTLS", "220").startswith("220"):
+                return          # refused: the session goes on in plaintext
         if self.buf:
             raise Closed()      # client pipelined past STARTTLS
         if self.s.get("starttls_fail"):
