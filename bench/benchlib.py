@@ -127,7 +127,8 @@ class Session:
 
     The deadline is a timer that kills the process: a read then sees EOF and
     raises BenchError, so no loop can hang. close() reaps the process with
-    wait4 and returns (wall seconds, cpu seconds, peak RSS in KiB, exit status).
+    wait4 and returns (wall seconds, cpu seconds, peak RSS in KiB, exit status);
+    the peak is the last hwm() sample, so call hwm() before the final command.
     """
 
     def __init__(self, setup, prog, deadline):
@@ -144,6 +145,7 @@ class Session:
         self.timer.daemon = True
         self.timer.start()
         self.result = None
+        self.peak = 0
 
     def _kill(self):
         self.killed = True
@@ -191,6 +193,18 @@ class Session:
             if pred(line):
                 return lines
 
+    def hwm(self):
+        """Peak resident memory (VmHWM, KiB) so far. Not ru_maxrss: that also
+        counts the forked Python image from before the exec."""
+        try:
+            with open("/proc/%d/status" % self.p.pid) as f:
+                for ln in f:
+                    if ln.startswith("VmHWM:"):
+                        self.peak = max(self.peak, int(ln.split()[1]))
+        except OSError:
+            pass
+        return self.peak
+
     def close(self):
         if self.result:
             return self.result
@@ -213,7 +227,7 @@ class Session:
         self.timer.cancel()
         self.p.stdout.close()
         self.err.close()
-        self.result = (time.monotonic() - self.t0, ru.ru_utime + ru.ru_stime, ru.ru_maxrss, status)
+        self.result = (time.monotonic() - self.t0, ru.ru_utime + ru.ru_stime, self.peak, status)
         return self.result
 
 
@@ -244,14 +258,18 @@ def durable_floor(directory, count, size, budget):
 
 
 def exec_floor(prog, count, budget):
-    """fork+exec+wait of `prog -V`: the least a process-per-connection session costs."""
+    """fork+exec+wait of `prog -V`: the least a process-per-connection session costs.
+    Returns (runs, seconds, CPU seconds of those children)."""
+    ru0 = resource.getrusage(resource.RUSAGE_CHILDREN)
     t0 = time.monotonic()
     n = 0
     while n < count and time.monotonic() - t0 < budget:
         subprocess.run([find_bin(prog), "-V"], stdout=subprocess.DEVNULL,
                        stderr=subprocess.DEVNULL, timeout=30)
         n += 1
-    return n, time.monotonic() - t0
+    secs = time.monotonic() - t0
+    ru1 = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return n, secs, (ru1.ru_utime + ru1.ru_stime) - (ru0.ru_utime + ru0.ru_stime)
 
 
 def machine_line():
@@ -277,11 +295,6 @@ def write_json(path, obj):
 
 def mb(kib):
     return "%.1f" % (kib / 1024.0)
-
-
-def self_rusage_note():
-    ru = resource.getrusage(resource.RUSAGE_SELF)
-    return ru.ru_utime + ru.ru_stime
 
 
 def die(msg):
