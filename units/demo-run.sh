@@ -72,6 +72,7 @@ expiration_days = 30
 tls_www_server
 signing_key
 encryption_key
+cert_signing_key
 EOF
 certtool --generate-privkey --key-type ecdsa --curve secp256r1 \
 	--outfile "$dir/tls/key.pem" >/dev/null 2>&1 &&
@@ -180,7 +181,7 @@ Host 127.0.0.1
 Port $(p 1993)
 User demo@localhost
 Pass demo
-TLSType IMAPS
+SSLType IMAPS
 CertificateFile $dir/tls/cert.pem
 
 IMAPStore demo-remote
@@ -196,13 +197,23 @@ Near :demo-local:
 Patterns *
 Create Near
 EOF
+mkdir -p "$dir/mbsync"
+cat > "$dir/fetchmailrc" <<EOF
+poll 127.0.0.1 service $(p 1995) protocol POP3
+    user "demo@localhost" password "demo"
+    ssl sslcertfile "$dir/tls/cert.pem" sslcertck sslcommonname localhost
+    keep fetchall
+    mda "cat"
+EOF
+# fetchmail refuses a run control file others can read.
+chmod 600 "$dir/fetchmailrc"
 cat <<EOF
 Read mail:
   openssl s_client -quiet -connect 127.0.0.1:$(p 1995)                 (POP3S: USER demo@localhost, PASS demo)
   openssl s_client -quiet -starttls pop3 -connect 127.0.0.1:$(p 1110)
   openssl s_client -quiet -connect 127.0.0.1:$(p 1993)                 (IMAPS: a LOGIN demo@localhost demo)
   openssl s_client -quiet -starttls imap -connect 127.0.0.1:$(p 1143)
-  fetchmail -v -k -a --ssl --sslcertfile $dir/tls/cert.pem -p POP3 -P $(p 1995) -u demo@localhost --mda cat 127.0.0.1
+  fetchmail -f $dir/fetchmailrc      (POP3S; prints the messages, keeps them)
   mbsync -c $dir/mbsyncrc -a       (copies the mailbox into $dir/mbsync/)
 
 EOF
