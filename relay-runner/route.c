@@ -387,12 +387,14 @@ resolve_mx(const struct routes *r, struct resolver *res, const struct route_dest
 		    "for name=%s type=MX: Host not found, try again", d->host);
 		return ROUTE_TEMP;
 	}
-	if (dr == DNS_NXDOMAIN) {
+	/* A configured relay_host that DNS does not know (say "localhost") is
+	 * looked up as a host; never a reason to bounce mail. */
+	if (dr == DNS_NXDOMAIN && !d->configured) {
 		snprintf(diag, diagsize, "5.1.2 Host or domain name not found. Name service error "
 		    "for name=%s type=MX: Host not found", d->host);
 		return ROUTE_PERM;
 	}
-	if (dr == DNS_NODATA) {     /* implicit MX: the domain itself */
+	if (dr == DNS_NODATA || dr == DNS_NXDOMAIN) {   /* implicit MX: the domain itself */
 		snprintf(mx[0].name, sizeof mx[0].name, "%s", d->host);
 		mx[0].pref = 0;
 		n = 1;
@@ -423,7 +425,7 @@ resolve_mx(const struct routes *r, struct resolver *res, const struct route_dest
 		add_host(res, d, allow_private, mx[i].name, c);
 	if (c->n > 0)
 		return ROUTE_OK;
-	if (dr == DNS_NODATA && c->nx && !c->temp) {
+	if (dr == DNS_NODATA && c->nx && !c->temp && !d->configured) {
 		snprintf(diag, diagsize, "5.1.2 Host or domain name not found: %s", d->host);
 		return ROUTE_PERM;
 	}

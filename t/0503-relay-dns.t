@@ -34,6 +34,7 @@ try:
         "--mx-host=loop.test,mx.example.org,10",
         "--mx-host=private.test,mx.private.test,10",
         "--host-record=mx.private.test,127.0.0.1",
+        "--host-record=smart.test,127.0.0.1",
     ])
     env.set(relay_mx_port=sink.port, relay_allow_private="yes")
 
@@ -115,6 +116,19 @@ try:
     d = bounces_since(n)
     t.ok(sink.connections() == conns and len(d) == 1 and b"Status: 5.4.6" in d[0],
          "60 Received: fields bounce as a mail loop without a connection (covers S60)", r.stderr)
+
+    # --- relay_host without brackets: its MX, else its address --------------
+    env.set(relay_host="smart.test:%d" % sink.port, relay_host_tls="may")
+    relayenv.enqueue(env, MSG, "alice@example.org", ["carol@elsewhere.example"])
+    r = relayenv.runner(env)
+    t.ok(relayenv.queued(env) == [] and "relay=smart.test[127.0.0.1]:%d" % sink.port in
+         r.stderr.decode(), "relay_host host:port is looked up (A record, no MX)", r.stderr)
+    n = len(env.messages("alice@example.org"))
+    env.set(relay_host="nx-smart.test:%d" % sink.port)
+    relayenv.enqueue(env, MSG, "alice@example.org", ["carol@elsewhere.example"])
+    r = relayenv.runner(env)
+    t.ok(len(relayenv.files(env, "queue")) == 1 and len(env.messages("alice@example.org")) == n,
+         "an unknown relay_host defers mail, never bounces it", r.stderr)
 finally:
     sink.stop()
     if dns:
