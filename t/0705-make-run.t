@@ -2,7 +2,8 @@
 # `make run` (units/demo-run.sh), the demo of issues 2-7: it starts every
 # built service on 127.0.0.1 (ports moved by YUBIN_DEMO_PORT_OFFSET so a
 # busy 2525 does not matter), swaks delivers to demo@localhost, submission
-# needs STARTTLS before AUTH with the demo password, and Ctrl-C (SIGINT to
+# needs STARTTLS before AUTH with the demo password, the printed fetchmail
+# and mbsync commands fetch the mail over TLS, and Ctrl-C (SIGINT to
 # the process group, as a terminal sends it) stops everything it started.
 import os
 import random
@@ -121,6 +122,23 @@ try:
     if "imap-session" in built:
         with socket.create_connection(("127.0.0.1", P(1143)), timeout=10) as s:
             t.ok(s.recv(512).startswith(b"* OK"), "imap on %d greets" % P(1143))
+
+    # --- the printed fetchmail and mbsync commands work ------------------------
+    cenv = dict(os.environ, HOME=tmp)  # their state and lock files stay here
+    if "pop3-session" in built:
+        r = subprocess.run(["fetchmail", "-f", os.path.join(demo, "fetchmailrc"), "--pidfile",
+                            os.path.join(tmp, "fetchmail.pid"), "-i", os.path.join(tmp, "fetchids")],
+                           capture_output=True, text=True, timeout=50, env=cenv)
+        t.ok(r.returncode == 0 and "demo-smoke-1" in r.stdout, "fetchmail -f demo/fetchmailrc: POP3S, verified",
+             (r.stdout + r.stderr)[-1500:])
+    if "imap-session" in built:
+        r = subprocess.run(["mbsync", "-c", os.path.join(demo, "mbsyncrc"), "-a"],
+                           capture_output=True, text=True, timeout=50, env=cenv)
+        inbox = os.path.join(demo, "mbsync", "INBOX")
+        got = [open(os.path.join(b, f), "rb").read() for b, _, fs in os.walk(inbox) for f in fs
+               if os.path.basename(b) in ("new", "cur")]
+        t.ok(r.returncode == 0 and any(b"demo-smoke-1" in m for m in got),
+             "mbsync -c demo/mbsyncrc -a: IMAPS, verified, INBOX copied", (r.stdout + r.stderr)[-1500:])
 
     # --- Ctrl-C stops everything ---------------------------------------------
     os.killpg(p.pid, signal.SIGINT)
