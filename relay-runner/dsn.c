@@ -234,7 +234,7 @@ write_recipient_fields(FILE *f, const struct dsn_msg *m, const struct spool_rcpt
 }
 
 static void
-boundary_make(const char *queue_id, char *out, size_t size)
+boundary_make(char *out, size_t size)
 {
 	unsigned char rnd[12];
 	if (getrandom(rnd, sizeof rnd, 0) != (ssize_t)sizeof rnd)
@@ -242,7 +242,6 @@ boundary_make(const char *queue_id, char *out, size_t size)
 	size_t o = (size_t)snprintf(out, size, "=_yubin_");
 	for (size_t i = 0; i < sizeof rnd && o + 3 < size; i++)
 		o += (size_t)snprintf(out + o, size - o, "%02x", rnd[i]);
-	(void)queue_id;
 }
 
 static void
@@ -288,7 +287,7 @@ dsn_write(int out_fd, const struct conf *conf, const struct dsn_msg *m,
 	}
 	char boundary[64], date[64], arrival[64], sender[2 * ADDR_PATH_MAX], qid[200];
 	time_t now = time(NULL);
-	boundary_make(m->queue_id, boundary, sizeof boundary);
+	boundary_make(boundary, sizeof boundary);
 	rfc5322_date(now, date, sizeof date);
 	rfc5322_date(m->env->arrival, arrival, sizeof arrival);
 	sanitize(m->env->sender, sender, sizeof sender, sizeof sender - 1);

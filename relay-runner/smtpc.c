@@ -33,7 +33,7 @@
 #define PIPELINE_BATCH 50
 
 struct caps {
-	int esmtp, pipelining, eightbit, smtputf8, starttls, dsn;
+	int pipelining, eightbit, smtputf8, starttls, dsn;
 	int auth_plain, auth_login;
 	uint64_t size;       /* 0: not announced */
 };
@@ -49,7 +49,6 @@ struct smtpc {
 	int tls_on;
 	struct caps caps;
 	time_t deadline;
-	int data_sent;       /* the final "." went out: never try another host */
 	char diag[RELAY_DIAGNOSTIC_MAX + 1];
 	struct reply reply;
 };
@@ -243,7 +242,6 @@ static void
 caps_parse(struct caps *caps, const struct reply *r)
 {
 	memset(caps, 0, sizeof *caps);
-	caps->esmtp = 1;
 	const char *p = r->text, *end = r->text + r->text_len;
 	/* The first line is the server's name; keywords follow, one a line. */
 	const char *nl = memchr(p, '\n', (size_t)(end - p));
@@ -696,7 +694,6 @@ transaction(struct smtpc *c, const struct smtpc_msg *m, struct smtpc_rcpt *rcpts
 		set_open(rcpts, n, RCPT_TEMP, c->diag);
 		return;
 	}
-	c->data_sent = 1;
 	int code = read_reply(c, RELAY_DATA_END_TIMEOUT_SEC, "end of DATA");
 	if (code < 0) {
 		/* The peer may have stored it: resending risks a duplicate, which
@@ -824,7 +821,6 @@ smtpc_send(struct smtpc *c, const struct smtpc_msg *m, struct smtpc_rcpt *rcpts,
 {
 	/* relay_timeout bounds each message on a reused connection. */
 	c->deadline = time(NULL) + (time_t)(c->conf->relay_timeout ? c->conf->relay_timeout : 1);
-	c->data_sent = 0;
 	c->diag[0] = '\0';
 	for (size_t i = 0; i < n; i++) {
 		rcpts[i].result = RCPT_NONE;
