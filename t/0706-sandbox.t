@@ -195,6 +195,15 @@ def dialogue(name, port):
             ok = ok and cl.tagged("a2", "SELECT INBOX").startswith(b"a2 OK")
             ok = ok and cl.tagged("a3", "FETCH 1:* (FLAGS BODY[])").startswith(b"a3 OK")
             ok = ok and cl.tagged("a4", "STORE 1 +FLAGS (\\Seen)").startswith(b"a4 OK")
+            # IDLE watches the folder with inotify.
+            cl.send("a6 IDLE\r\n")
+            ok = ok and cl.line().startswith(b"+")
+            cl.send("DONE\r\n")
+            while ok:
+                ln = cl.line()
+                if ln.startswith(b"a6 ") or ln == b"\n":
+                    ok = ln.startswith(b"a6 OK")
+                    break
             ok = ok and cl.tagged("a5", "LOGOUT").startswith(b"a5 OK")
     except (OSError, ssl.SSLError, ValueError) as e:
         t.diag("%s: %r" % (name, e))
