@@ -19,7 +19,6 @@
 #include "imap.h"
 #include "log.h"
 
-#define IDLE_KEEPALIVE_SEC 120
 #define IDLE_POLL_SEC 5
 /* Changes usually come in bursts (rename into cur/, then flags): wait this
  * long after the first event so one report covers the burst. */
@@ -76,7 +75,7 @@ cmd_idle(struct imap *im, struct imap_command *c)
 	for (;;) {
 		if (!io_input_waiting(&im->io)) {
 			struct pollfd pfd[2] = { { im->io.fd_in, POLLIN, 0 }, { ino, POLLIN, 0 } };
-			int wait = ino >= 0 ? IDLE_KEEPALIVE_SEC : IDLE_POLL_SEC;
+			int wait = ino >= 0 ? IMAP_IDLE_KEEPALIVE_SEC : IDLE_POLL_SEC;
 			time_t left = timeout - (now_sec() - last_input);
 			if (left < wait)
 				wait = left > 0 ? (int)left : 0;
@@ -100,7 +99,7 @@ cmd_idle(struct imap *im, struct imap_command *c)
 			} else if (ino < 0 && im->sel) {
 				imap_report(im, 1);
 			}
-			if (now - last_out >= IDLE_KEEPALIVE_SEC) {
+			if (now - last_out >= IMAP_IDLE_KEEPALIVE_SEC) {
 				io_puts(&im->io, "* OK Still here\r\n");
 				last_out = now;
 			}

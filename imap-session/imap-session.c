@@ -28,11 +28,6 @@
 #include "users.h"
 
 #define IMAP_EXIT_USAGE 100
-/* Literals before login: a user name or password fits (RFC 7888 LITERAL-, S31). */
-#define IMAP_PREAUTH_LITERAL_MAX 4096
-/* Nesting of parenthesised lists before login and after (S32). */
-#define IMAP_PREAUTH_DEPTH 1
-#define IMAP_DEPTH_MAX 32
 
 static const char CAPS_COMMON[] =
 	"IMAP4rev1 IMAP4rev2 LITERAL+ SASL-IR ID ENABLE IDLE NAMESPACE UNSELECT UIDPLUS MOVE "

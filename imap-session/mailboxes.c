@@ -25,10 +25,6 @@
 
 #define SUBSCRIPTIONS "subscriptions"
 #define INIT_MARKER "yubin-imap-init"
-/* Folders listed at most (S51: bounded work per LIST). */
-#define FOLDERS_MAX 10000
-/* Longest LIST pattern matched (S51). */
-#define PATTERN_MAX 1024
 
 static const char *const special_folders[] = { "Sent", "Drafts", "Trash", "Junk", "Archive" };
 
@@ -124,7 +120,7 @@ subs_read(struct imap *im, struct names *l)
 			close(fd);
 		return;
 	}
-	while (fgets(line, sizeof line, fp) != NULL && l->n < FOLDERS_MAX) {
+	while (fgets(line, sizeof line, fp) != NULL && l->n < IMAP_FOLDERS_MAX) {
 		line[strcspn(line, "\n")] = '\0';
 		if (line[0] && utf8_valid(line, strlen(line)) && !names_has(l, line))
 			names_add(l, line);
@@ -669,8 +665,8 @@ static int
 pattern_match(const char *pat, const char *name)
 {
 	size_t m = strlen(pat);
-	unsigned char cur[PATTERN_MAX + 1], next[PATTERN_MAX + 1];
-	if (m > PATTERN_MAX)
+	unsigned char cur[IMAP_LIST_PATTERN_MAX + 1], next[IMAP_LIST_PATTERN_MAX + 1];
+	if (m > IMAP_LIST_PATTERN_MAX)
 		return 0;
 	memset(cur, 0, m + 1);
 	cur[0] = 1;
@@ -708,7 +704,7 @@ folders_list(struct imap *im, struct names *l)
 	names_add(l, "INBOX");
 	DIR *d = opendir(im->root);
 	struct dirent *de;
-	while (d && (de = readdir(d)) != NULL && l->n < FOLDERS_MAX) {
+	while (d && (de = readdir(d)) != NULL && l->n < IMAP_FOLDERS_MAX) {
 		char name[MAILNAME_MAX], dir[4600];
 		if (de->d_name[0] != '.' || mailname_from_disk(de->d_name, name, sizeof name) != 0 ||
 		    strcmp(name, "INBOX") == 0)
@@ -801,7 +797,7 @@ list_one(struct imap *im, const struct list_opts *o, const char *name, int exist
 static int
 pattern_arg(struct imap *im, const char *ref, const struct imap_arg *a, char *out, size_t size)
 {
-	char raw[PATTERN_MAX * 2];
+	char raw[IMAP_LIST_PATTERN_MAX * 2];
 	if (!arg_is_string(a) || strlen(ref) + a->len >= sizeof raw / 2)
 		return -1;
 	strf(raw, sizeof raw, "%s%s", ref, a->str);
@@ -879,7 +875,7 @@ list_common(struct imap *im, struct imap_command *c, int lsub)
 		const char *name = cand.v[k];
 		int match = 0;
 		for (size_t p = 0; p < npats && !match; p++) {
-			char pat[PATTERN_MAX + 1];
+			char pat[IMAP_LIST_PATTERN_MAX + 1];
 			if (pattern_arg(im, refname, &pats[p], pat, sizeof pat) == 0)
 				match = pattern_match(pat, name);
 		}

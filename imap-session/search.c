@@ -17,8 +17,6 @@
 #include "mime.h"
 #include "render.h"
 
-/* NOT/OR/parentheses nesting (S32). */
-#define SEARCH_DEPTH_MAX 32
 
 enum sk {
 	SK_ALL, SK_FLAG, SK_UNFLAG, SK_NEW, SK_OLD, SK_KEYWORD, SK_UNKEYWORD, SK_HEADER,
@@ -161,7 +159,7 @@ parse_key(struct sparse *p, int depth)
 		{ "BEFORE", SK_BEFORE }, { "ON", SK_ON }, { "SINCE", SK_SINCE },
 		{ "SENTBEFORE", SK_SENTBEFORE }, { "SENTON", SK_SENTON }, { "SENTSINCE", SK_SENTSINCE },
 	};
-	if (depth > SEARCH_DEPTH_MAX)
+	if (depth > IMAP_DEPTH_MAX)
 		return fail(p, NULL, "Search keys nested too deep");
 	const struct imap_arg *a = next_arg(p), *x;
 	if (a == NULL)

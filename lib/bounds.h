@@ -149,4 +149,18 @@
  * and what reads headers later (IMAP ENVELOPE, bounces) stays bounded (S48). */
 #define SMTP_HEADER_MAX (1024u * 1024)
 
+/* imap-session. Before login a literal holds at most a user name or a
+ * password (RFC 7888 LITERAL-: 4096), and lists nest one level, enough for
+ * ID (CVE-2026-27857; S31, S32). After login lists nest at most 32 levels,
+ * and so do SEARCH keys with NOT/OR (S32). */
+#define IMAP_PREAUTH_LITERAL_MAX 4096
+#define IMAP_PREAUTH_DEPTH 1
+#define IMAP_DEPTH_MAX 32
+/* LIST: folders considered and pattern length, so that wildcard matching
+ * (time folders x pattern) stays bounded (S51). */
+#define IMAP_FOLDERS_MAX 10000
+#define IMAP_LIST_PATTERN_MAX 1024
+/* IDLE: "* OK Still here" this often keeps NAT mappings open (S40). */
+#define IMAP_IDLE_KEEPALIVE_SEC 120
+
 #endif
