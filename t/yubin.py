@@ -227,15 +227,20 @@ class Session:
                 return b"".join(lines)
 
     def close(self, timeout=10):
+        """Closes the client's side and collects what is left."""
         try:
             self.p.stdin.close()
         except OSError:
             pass
         try:
-            out, err = self.p.communicate(timeout=timeout)
+            self.p.wait(timeout=timeout)
         except subprocess.TimeoutExpired:
             self.p.kill()
-            out, err = self.p.communicate()
+            self.p.wait()
+        out = self.p.stdout.read()
+        err = self.p.stderr.read()
+        self.p.stdout.close()
+        self.p.stderr.close()
         return Result(self.buf + out, err, self.p.returncode)
 
 
