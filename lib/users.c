@@ -42,6 +42,14 @@ users_canonical(const struct conf *conf, const char *login, char *out, size_t si
 	return 0;
 }
 
+static void
+skip_rest_of_line(FILE *f)
+{
+	int c;
+	while ((c = fgetc(f)) != EOF && c != '\n')
+		;
+}
+
 /* Copies the password field of a users-file line (after "login:"). */
 static void
 users_copy_field(const char *pw, char *hash, size_t size)
@@ -68,9 +76,7 @@ users_find(const struct conf *conf, const char *login, char *hash, size_t size)
 		hash[0] = '\0';
 	while (fgets(line, sizeof line, f)) {
 		if (!strchr(line, '\n') && !feof(f)) {
-			int c;
-			while ((c = fgetc(f)) != EOF && c != '\n')
-				;
+			skip_rest_of_line(f);
 			continue;
 		}
 		line[strcspn(line, "\r\n")] = '\0';
@@ -204,6 +210,11 @@ alias_lookup(const struct conf *conf, const char *addr, char ***targets_r, size_
 	char line[USERS_LINE_MAX], key_full[ADDR_PATH_MAX + 1];
 	int rc = 0;
 	while (fgets(line, sizeof line, f)) {
+		if (!strchr(line, '\n') && !feof(f)) {
+			/* An over-long line is skipped whole, never read as two. */
+			skip_rest_of_line(f);
+			continue;
+		}
 		line[strcspn(line, "#\r\n")] = '\0';
 		char *colon = strchr(line, ':');
 		if (!colon)

@@ -81,7 +81,12 @@ setup(struct conf *conf)
 	    "Mixed@Example.org:{PLAIN}pw-mixed\n",
 	    longline, h6, h5, hy, have_2b ? h2b : "*");
 	write_text(path_users, text);
-	write_text(path_aliases,
+	char aliases[16384];
+	/* An over-long line whose tail, just past what one read of 4095
+	 * octets takes, looks like an alias: it must not count. */
+	memset(longline, 'y', 4095);
+	snprintf(longline + 4095, sizeof longline - 4095, "tail@example.org: far@example.net");
+	snprintf(aliases, sizeof aliases, "%s\n"
 	    "# aliases\n"
 	    "team@example.org: six@example.org, five\n"
 	    "nested@example.org: team@example.org,yes@example.org\n"
@@ -98,7 +103,8 @@ setup(struct conf *conf)
 	    "dup@example.org: six, six@example.org, team@example.org\n"
 	    "remote@example.org: far@example.net  # a comment\n"
 	    "multi@example.org: six@example.org\n"
-	    "multi@example.org: five@example.org\n");
+	    "multi@example.org: five@example.org\n", longline);
+	write_text(path_aliases, aliases);
 	snprintf(text, sizeof text, "local_domains = example.org localhost\nusers = %s\naliases = %s\n",
 	    path_users, path_aliases);
 	write_text(path_conf, text);
@@ -214,6 +220,7 @@ test_aliases(const struct conf *conf)
 	CHECK(expands_to(conf, "multi@example.org", nested, 2), "alias on two lines: both lines count");
 	CHECK(expands_to(conf, "d5ok@example.org", six, 1), "alias chain of 6 levels resolves");
 	CHECK(expands_to(conf, "six@example.org", NULL, 0), "a user is no alias: 0 targets");
+	CHECK(expands_to(conf, "tail@example.org", NULL, 0), "the tail of an over-long line is no alias");
 	char **t;
 	size_t n;
 	errno = 0;
