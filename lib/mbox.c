@@ -159,6 +159,15 @@ open_mbox(const char *path)
 	return fd;
 }
 
+/* 1 if fd is still the file at path. */
+static int
+mbox_still_at(int fd, const char *path)
+{
+	struct stat a, b;
+	return fstat(fd, &a) == 0 && lstat(path, &b) == 0 &&
+	    a.st_dev == b.st_dev && a.st_ino == b.st_ino;
+}
+
 int
 mbox_lock(const char *path, struct mbox_lock *lock)
 {
@@ -170,15 +179,28 @@ mbox_lock(const char *path, struct mbox_lock *lock)
 		errno = ENAMETOOLONG;
 		return -1;
 	}
-	int fd = open_mbox(path);
-	if (fd < 0)
-		return -1;
 	double deadline = now_sec() + MBOX_LOCK_WAIT_SEC;
-	if (lock_fcntl(fd, deadline) != 0 || lock_dotlock(lockpath, deadline) != 0) {
-		int saved = errno;
+	int fd;
+	for (;;) {
+		fd = open_mbox(path);
+		if (fd < 0)
+			return -1;
+		if (lock_fcntl(fd, deadline) != 0 || lock_dotlock(lockpath, deadline) != 0) {
+			int saved = errno;
+			close(fd);
+			errno = saved;
+			return -1;
+		}
+		/* A writer that replaced the mbox by rename while we waited left
+		 * us holding the old inode: appending there would lose mail. */
+		if (mbox_still_at(fd, path))
+			break;
+		unlink(lockpath);
 		close(fd);
-		errno = saved;
-		return -1;
+		if (now_sec() > deadline) {
+			errno = EAGAIN;
+			return -1;
+		}
 	}
 	lock->fd = fd;
 	memcpy(lock->dotlock, lockpath, (size_t)n + 1);
