@@ -25,647 +25,7 @@
 #include <strings.h>
 
 #include "bounds.h"
-#include "mime.h"
-
-/* ---- arena ---- */
-
-struct arena_chunk {
-	struct arena_chunk *next;
-	size_t used, size;
-	unsigned char data[];
-};
-
-struct arena {
-	struct arena_chunk *head;
-	size_t total;
-};
-
-#define ARENA_CHUNK 16384
-
-static void *
-arena_alloc(struct arena *a, size_t n)
-{
-	n = (n + 15) & ~(size_t)15;
-	if (n == 0)
-		n = 16;
-	struct arena_chunk *c = a->head;
-	if (c == NULL || c->size - c->used < n) {
-		size_t sz = n > ARENA_CHUNK ? n : ARENA_CHUNK;
-		if (a->total + sz > MIME_ARENA_MAX) {
-			errno = ENOMEM;
-			return NULL;
-		}
-		c = malloc(sizeof(*c) + sz);
-		if (c == NULL)
-			return NULL;
-		c->size = sz;
-		c->used = 0;
-		c->next = a->head;
-		a->head = c;
-		a->total += sz;
-	}
-	void *p = c->data + c->used;
-	c->used += n;
-	memset(p, 0, n);
-	return p;
-}
-
-static char *
-arena_strndup(struct arena *a, const void *s, size_t n)
-{
-	char *p = arena_alloc(a, n + 1);
-	if (p == NULL)
-		return NULL;
-	memcpy(p, s, n);
-	p[n] = '\0';
-	return p;
-}
-
-static void
-arena_free(struct arena *a)
-{
-	struct arena_chunk *c = a->head, *next;
-	for (; c != NULL; c = next) {
-		next = c->next;
-		free(c);
-	}
-	free(a);
-}
-
-/* A growable byte string in the arena's style but malloc'd (scratch). */
-struct sbuf {
-	char *s;
-	size_t len, cap;
-	int failed;
-};
-
-static void
-sb_add(struct sbuf *b, const void *p, size_t n)
-{
-	if (b->failed)
-		return;
-	if (b->len + n + 1 > b->cap) {
-		size_t cap = b->cap ? b->cap * 2 : 64;
-		while (cap < b->len + n + 1)
-			cap *= 2;
-		char *s = realloc(b->s, cap);
-		if (s == NULL) {
-			b->failed = 1;
-			return;
-		}
-		b->s = s;
-		b->cap = cap;
-	}
-	memcpy(b->s + b->len, p, n);
-	b->len += n;
-	b->s[b->len] = '\0';
-}
-
-static void
-sb_addc(struct sbuf *b, char c)
-{
-	sb_add(b, &c, 1);
-}
-
-static const char *
-sb_str(struct sbuf *b)
-{
-	if (b->s == NULL)
-		sb_add(b, "", 0);
-	return b->failed ? "" : b->s;
-}
-
-/* ---- RFC 822 tokenizer (Dovecot's rfc822-parser semantics) ---- */
-
-/* 1: atext; 2: alpha, digit or 8-bit; 4: atext that is a MIME tspecial. */
-static const unsigned char atext_class[256] = {
-	0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
-	0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
-	0, 1, 0, 1, 1, 1, 1, 1, 0, 0, 1, 1, 0, 1, 0, 4,
-	2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 0, 0, 0, 4, 0, 4,
-	0, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2,
-	2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 0, 0, 0, 1, 1,
-	1, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2,
-	2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 1, 1, 1, 1, 0,
-	2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2,
-	2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2,
-	2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2,
-	2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2,
-	2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2,
-	2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2,
-	2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2,
-	2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2,
-};
-#define IS_ATEXT(c) (atext_class[(unsigned char)(c)] != 0)
-#define IS_TOKEN(c) ((atext_class[(unsigned char)(c)] & 3) != 0 || (c) == '.')
-
-/* A NUL inside a quoted string or comment becomes U+FFFD, as Dovecot. */
-#define NUL_REPLACEMENT "\xef\xbf\xbd"
-
-struct rfc822 {
-	const unsigned char *p, *end;
-	struct sbuf *last_comment;   /* NULL: comments are skipped */
-};
-
-static int rfc822_skip_lwsp(struct rfc822 *r);
-
-static int
-rfc822_skip_comment(struct rfc822 *r)
-{
-	const unsigned char *start;
-	int level = 1;
-
-	if (r->last_comment != NULL)
-		r->last_comment->len = 0;
-	start = ++r->p;
-	for (; r->p < r->end; r->p++) {
-		switch (*r->p) {
-		case '\0':
-			if (r->last_comment != NULL) {
-				sb_add(r->last_comment, start, r->p - start);
-				sb_add(r->last_comment, NUL_REPLACEMENT, 3);
-				start = r->p + 1;
-			}
-			break;
-		case '(':
-			level++;
-			break;
-		case ')':
-			if (--level == 0) {
-				if (r->last_comment != NULL)
-					sb_add(r->last_comment, start, r->p - start);
-				r->p++;
-				return r->p < r->end ? 1 : 0;
-			}
-			break;
-		case '\n':
-			if (r->last_comment == NULL)
-				break;
-			{
-				size_t len = r->p - start;
-				if (len > 0 && start[len - 1] == '\r')
-					len--;
-				sb_add(r->last_comment, start, len);
-				start = r->p + 1;
-			}
-			break;
-		case '\\':
-			r->p++;
-			if (r->p >= r->end)
-				return -1;
-			if (*r->p == '\r' || *r->p == '\n' || *r->p == '\0') {
-				r->p--;
-				break;
-			}
-			if (r->last_comment != NULL)
-				sb_add(r->last_comment, start, r->p - start - 1);
-			start = r->p;
-			break;
-		}
-	}
-	return -1;
-}
-
-static int
-rfc822_skip_lwsp(struct rfc822 *r)
-{
-	while (r->p < r->end) {
-		if (*r->p == ' ' || *r->p == '\t' || *r->p == '\r' || *r->p == '\n') {
-			r->p++;
-			continue;
-		}
-		if (*r->p != '(')
-			break;
-		if (rfc822_skip_comment(r) < 0)
-			return -1;
-	}
-	return r->p < r->end ? 1 : 0;
-}
-
-static int
-rfc822_parse_atom(struct rfc822 *r, struct sbuf *out)
-{
-	const unsigned char *start;
-	if (r->p >= r->end || !IS_ATEXT(*r->p))
-		return -1;
-	for (start = r->p++; r->p < r->end; r->p++) {
-		if (IS_ATEXT(*r->p))
-			continue;
-		sb_add(out, start, r->p - start);
-		return rfc822_skip_lwsp(r);
-	}
-	sb_add(out, start, r->p - start);
-	return 0;
-}
-
-static int
-rfc822_parse_dot_atom(struct rfc822 *r, struct sbuf *out)
-{
-	const unsigned char *start;
-	int ret;
-	if (r->p >= r->end || !IS_ATEXT(*r->p))
-		return -1;
-	for (start = r->p++; r->p < r->end;) {
-		if (IS_ATEXT(*r->p)) {
-			r->p++;
-			continue;
-		}
-		if (start == r->p)
-			return -1;
-		sb_add(out, start, r->p - start);
-		if ((ret = rfc822_skip_lwsp(r)) <= 0)
-			return ret;
-		if (*r->p != '.')
-			return 1;
-		r->p++;
-		sb_addc(out, '.');
-		if (rfc822_skip_lwsp(r) <= 0)
-			return -1;
-		start = r->p;
-	}
-	sb_add(out, start, r->p - start);
-	return 0;
-}
-
-static int
-rfc822_parse_mime_token(struct rfc822 *r, struct sbuf *out)
-{
-	const unsigned char *start;
-	for (start = r->p; r->p < r->end; r->p++) {
-		if (IS_TOKEN(*r->p))
-			continue;
-		sb_add(out, start, r->p - start);
-		return rfc822_skip_lwsp(r);
-	}
-	sb_add(out, start, r->p - start);
-	return 0;
-}
-
-static int
-rfc822_parse_quoted_string(struct rfc822 *r, struct sbuf *out)
-{
-	const unsigned char *start;
-	size_t len;
-	r->p++;
-	for (start = r->p; r->p < r->end; r->p++) {
-		switch (*r->p) {
-		case '\0':
-			sb_add(out, start, r->p - start);
-			sb_add(out, NUL_REPLACEMENT, 3);
-			start = r->p + 1;
-			break;
-		case '"':
-			sb_add(out, start, r->p - start);
-			r->p++;
-			return rfc822_skip_lwsp(r);
-		case '\n':
-			len = r->p - start;
-			if (len > 0 && start[len - 1] == '\r')
-				len--;
-			sb_add(out, start, len);
-			start = r->p + 1;
-			break;
-		case '\\':
-			r->p++;
-			if (r->p >= r->end)
-				return -1;
-			if (*r->p == '\r' || *r->p == '\n' || *r->p == '\0') {
-				r->p--;
-				break;
-			}
-			sb_add(out, start, r->p - start - 1);
-			start = r->p;
-			break;
-		}
-	}
-	return -1;
-}
-
-static int
-rfc822_parse_atom_or_dot(struct rfc822 *r, struct sbuf *out)
-{
-	const unsigned char *start;
-	for (start = r->p; r->p < r->end; r->p++) {
-		if (IS_ATEXT(*r->p) || *r->p == '.')
-			continue;
-		sb_add(out, start, r->p - start);
-		return rfc822_skip_lwsp(r);
-	}
-	sb_add(out, start, r->p - start);
-	return 0;
-}
-
-static int
-rfc822_parse_phrase(struct rfc822 *r, struct sbuf *out)
-{
-	int ret;
-	if (r->p >= r->end)
-		return 0;
-	if (*r->p == '.')
-		return -1;
-	for (;;) {
-		if (*r->p == '"')
-			ret = rfc822_parse_quoted_string(r, out);
-		else
-			ret = rfc822_parse_atom_or_dot(r, out);
-		if (ret <= 0)
-			return ret;
-		if (!IS_ATEXT(*r->p) && *r->p != '"' && *r->p != '.')
-			break;
-		sb_addc(out, ' ');
-	}
-	return rfc822_skip_lwsp(r);
-}
-
-static int
-rfc822_parse_domain_literal(struct rfc822 *r, struct sbuf *out)
-{
-	const unsigned char *start;
-	size_t len;
-	for (start = r->p++; r->p < r->end; r->p++) {
-		switch (*r->p) {
-		case '\0':
-			sb_add(out, start, r->p - start);
-			sb_add(out, NUL_REPLACEMENT, 3);
-			start = r->p + 1;
-			break;
-		case '[':
-			return -1;
-		case ']':
-			sb_add(out, start, r->p - start + 1);
-			r->p++;
-			return rfc822_skip_lwsp(r);
-		case '\n':
-			len = r->p - start;
-			if (len > 0 && start[len - 1] == '\r')
-				len--;
-			sb_add(out, start, len);
-			start = r->p + 1;
-			break;
-		case '\\':
-			r->p++;
-			if (r->p >= r->end)
-				return -1;
-			if (*r->p == '\r' || *r->p == '\n' || *r->p == '\0') {
-				sb_add(out, start, r->p - start);
-				start = r->p;
-				r->p--;
-			}
-			break;
-		}
-	}
-	return -1;
-}
-
-static int
-rfc822_parse_domain(struct rfc822 *r, struct sbuf *out)
-{
-	r->p++; /* '@' */
-	if (rfc822_skip_lwsp(r) <= 0)
-		return -1;
-	if (*r->p == '[')
-		return rfc822_parse_domain_literal(r, out);
-	return rfc822_parse_dot_atom(r, out);
-}
-
-/* "type/subtype" as Dovecot 2.3 reads it: what could be read stays in out
- * even when the rest is broken ("text" alone gives type "text", -1). */
-static int
-rfc822_parse_content_type(struct rfc822 *r, struct sbuf *out)
-{
-	if (rfc822_skip_lwsp(r) <= 0)
-		return -1;
-	if (rfc822_parse_mime_token(r, out) <= 0)
-		return -1;
-	if (*r->p != '/')
-		return -1;
-	r->p++;
-	if (rfc822_skip_lwsp(r) <= 0)
-		return -1;
-	sb_addc(out, '/');
-	return rfc822_parse_mime_token(r, out);
-}
-
-/* One ";key=value". Returns 1 (key in *key, value in *val), 0 at the end,
- * -1 when broken. */
-static int
-rfc822_parse_content_param(struct rfc822 *r, struct sbuf *key, struct sbuf *val)
-{
-	int ret;
-	key->len = val->len = 0;
-	if (r->p >= r->end)
-		return 0;
-	if (*r->p != ';')
-		return -1;
-	r->p++;
-	if (rfc822_skip_lwsp(r) <= 0)
-		return -1;
-	if (rfc822_parse_mime_token(r, key) <= 0)
-		return -1;
-	if (*r->p != '=')
-		return -1;
-	r->p++;
-	if ((ret = rfc822_skip_lwsp(r)) <= 0) {
-		/* no value */
-	} else if (*r->p == '"') {
-		ret = rfc822_parse_quoted_string(r, val);
-	} else if (*r->p == '=') {
-		/* broken senders write name==?utf-8?b?...?= */
-		while (r->p < r->end && *r->p != ';' && *r->p != ' ' && *r->p != '\t' &&
-		    *r->p != '\r' && *r->p != '\n')
-			sb_addc(val, (char)*r->p++);
-	} else {
-		ret = rfc822_parse_mime_token(r, val);
-	}
-	sb_str(key);
-	sb_str(val);
-	return ret < 0 ? -1 : 1;
-}
-
-/* ---- parameters with RFC 2231 merging ---- */
-
-struct pending2231 {
-	char *key;
-	const char *value;
-	unsigned int idx;
-	int extended;
-	size_t order;
-};
-
-static int
-cmp2231(const void *a, const void *b)
-{
-	const struct pending2231 *x = a, *y = b;
-	int r = strcmp(x->key, y->key);
-	if (r != 0)
-		return r;
-	if (x->idx != y->idx)
-		return x->idx < y->idx ? -1 : 1;
-	return x->order < y->order ? -1 : (x->order > y->order);
-}
-
-static char *
-escape_percent(struct arena *a, const char *v, struct sbuf *tmp)
-{
-	tmp->len = 0;
-	for (; *v != '\0'; v++) {
-		if (*v == '%')
-			sb_add(tmp, "%25", 3);
-		else
-			sb_addc(tmp, *v);
-	}
-	return arena_strndup(a, sb_str(tmp), tmp->len);
-}
-
-/* Parses the parameters after the value of a Content-Type/-Disposition,
- * merging RFC 2231 continuations as Dovecot does. Stops after
- * MIME_PARAMS_MAX parameters. Returns 0 or -1 on ENOMEM. */
-static int
-params_parse(struct arena *a, struct rfc822 *r, struct mime_param **out, size_t *count)
-{
-	struct sbuf key = {0}, val = {0}, tmp = {0};
-	struct mime_param *plain = NULL;
-	struct pending2231 *ext = NULL;
-	size_t nplain = 0, next = 0, seen = 0;
-	unsigned int stale_idx = 0;
-	int ret, rc = -1;
-
-	plain = calloc(MIME_PARAMS_MAX, sizeof(*plain));
-	ext = calloc(MIME_PARAMS_MAX, sizeof(*ext));
-	if (plain == NULL || ext == NULL)
-		goto out;
-	while (seen < MIME_PARAMS_MAX && (ret = rfc822_parse_content_param(r, &key, &val)) != 0) {
-		if (ret < 0) {
-			if (r->p >= r->end)
-				break;
-			r->p++;
-			continue;
-		}
-		seen++;
-		const char *k = sb_str(&key), *v = sb_str(&val);
-		const char *star = strchr(k, '*');
-		int is2231 = 0;
-		if (star != NULL) {
-			const char *q = star;
-			int extended;
-			if (q[1] != '\0') {
-				/* Dovecot keeps the previous index for a bare
-				 * "name*" (the index is not reset); so do we. */
-				q++;
-				stale_idx = 0;
-				for (; *q >= '0' && *q <= '9'; q++)
-					stale_idx = stale_idx * 10 + (unsigned)(*q - '0');
-			}
-			if (*q != '*')
-				extended = 0;
-			else {
-				extended = 1;
-				q++;
-			}
-			if (*q == '\0') {
-				is2231 = 1;
-				ext[next].key = arena_strndup(a, k, star - k);
-				ext[next].value = arena_strndup(a, v, val.len);
-				if (ext[next].key == NULL || ext[next].value == NULL)
-					goto out;
-				ext[next].idx = stale_idx;
-				ext[next].extended = extended;
-				ext[next].order = next;
-				next++;
-			}
-		}
-		if (!is2231) {
-			plain[nplain].name = arena_strndup(a, k, key.len);
-			plain[nplain].value = arena_strndup(a, v, val.len);
-			if (plain[nplain].name == NULL || plain[nplain].value == NULL)
-				goto out;
-			nplain++;
-		}
-		if (key.failed || val.failed)
-			goto out;
-	}
-	qsort(ext, next, sizeof(*ext), cmp2231);
-	/* Worst case every extended parameter stays apart. */
-	struct mime_param *res = arena_alloc(a, (nplain + next + 1) * sizeof(*res));
-	if (res == NULL)
-		goto out;
-	memcpy(res, plain, nplain * sizeof(*res));
-	size_t n = nplain;
-	for (size_t i = 0, j; i < next; i = j) {
-		int ok = 1, have_ext = 0;
-		unsigned int want = 0;
-		for (j = i; j < next; j++) {
-			if (strcasecmp(ext[i].key, ext[j].key) != 0)
-				break;
-			if (ext[j].idx != want)
-				ok = 0;
-			if (ext[j].extended)
-				have_ext = 1;
-			want++;
-		}
-		if (!ok) {
-			for (size_t k = i; k < j; k++) {
-				tmp.len = 0;
-				sb_add(&tmp, ext[k].key, strlen(ext[k].key));
-				char num[32];
-				int l = snprintf(num, sizeof(num), ext[k].extended ? "*%u*" : "*%u",
-				    ext[k].idx);
-				sb_add(&tmp, num, (size_t)l);
-				res[n].name = arena_strndup(a, sb_str(&tmp), tmp.len);
-				res[n].value = ext[k].value;
-				if (res[n].name == NULL)
-					goto out;
-				n++;
-			}
-			continue;
-		}
-		struct sbuf v = {0};
-		if (!ext[i].extended && have_ext)
-			sb_add(&v, "''", 2);
-		for (size_t k = i; k < j; k++) {
-			if (!ext[k].extended && have_ext) {
-				char *e = escape_percent(a, ext[k].value, &tmp);
-				if (e == NULL) {
-					free(v.s);
-					goto out;
-				}
-				sb_add(&v, e, strlen(e));
-			} else {
-				sb_add(&v, ext[k].value, strlen(ext[k].value));
-			}
-		}
-		tmp.len = 0;
-		sb_add(&tmp, ext[i].key, strlen(ext[i].key));
-		if (have_ext)
-			sb_addc(&tmp, '*');
-		res[n].name = arena_strndup(a, sb_str(&tmp), tmp.len);
-		res[n].value = arena_strndup(a, sb_str(&v), v.len);
-		int bad = v.failed;
-		free(v.s);
-		if (bad || res[n].name == NULL || res[n].value == NULL)
-			goto out;
-		n++;
-	}
-	*out = n > 0 ? res : NULL;
-	*count = n;
-	rc = tmp.failed ? -1 : 0;
-out:
-	free(plain);
-	free(ext);
-	free(key.s);
-	free(val.s);
-	free(tmp.s);
-	return rc;
-}
-
-const char *
-mime_param_get(const struct mime_param *params, size_t n, const char *name)
-{
-	for (size_t i = 0; i < n; i++)
-		if (strcasecmp(params[i].name, name) == 0)
-			return params[i].value;
-	return NULL;
-}
+#include "mime-internal.h"
 
 /* ---- headers ---- */
 
@@ -677,7 +37,7 @@ header_full_value(struct arena *a, const struct mime_header *h)
 	size_t nuls = 0;
 	for (const unsigned char *q = h->value; (q = memchr(q, '\0', h->value + h->value_len - q)) != NULL; q++)
 		nuls++;
-	char *s = arena_alloc(a, h->value_len + nuls * 2 + 1);
+	char *s = mime_arena_alloc(a, h->value_len + nuls * 2 + 1);
 	if (s == NULL)
 		return NULL;
 	size_t o = 0;
@@ -725,59 +85,59 @@ mime_header_last(const struct mime_part *p, const char *name)
 static int
 content_type_parse(struct arena *a, struct mime_part *p, const char *value)
 {
-	struct rfc822 r = {(const unsigned char *)value,
+	struct mime_rfc822 r = {(const unsigned char *)value,
 	    (const unsigned char *)value + strlen(value), NULL};
 	struct sbuf t = {0};
-	rfc822_skip_lwsp(&r);
-	int ret = rfc822_parse_content_type(&r, &t);
-	const char *s = sb_str(&t);
+	mime_rfc822_skip_lwsp(&r);
+	int ret = mime_rfc822_parse_content_type(&r, &t);
+	const char *s = mime_sb_str(&t);
 	const char *slash = strchr(s, '/');
 	int rc = 0;
 	if (slash != NULL) {
-		p->type = arena_strndup(a, s, slash - s);
-		p->subtype = arena_strndup(a, slash + 1, strlen(slash + 1));
+		p->type = mime_arena_strndup(a, s, slash - s);
+		p->subtype = mime_arena_strndup(a, slash + 1, strlen(slash + 1));
 	} else {
-		p->type = arena_strndup(a, s, strlen(s));
+		p->type = mime_arena_strndup(a, s, strlen(s));
 	}
 	if (t.failed || p->type == NULL || (slash != NULL && p->subtype == NULL))
 		rc = -1;
 	free(t.s);
 	if (rc == 0 && ret >= 0)
-		rc = params_parse(a, &r, &p->params, &p->param_count);
+		rc = mime_params_parse(a, &r, &p->params, &p->param_count);
 	return rc;
 }
 
 static int
 content_disposition_parse(struct arena *a, struct mime_part *p, const char *value)
 {
-	struct rfc822 r = {(const unsigned char *)value,
+	struct mime_rfc822 r = {(const unsigned char *)value,
 	    (const unsigned char *)value + strlen(value), NULL};
 	struct sbuf t = {0};
-	rfc822_skip_lwsp(&r);
-	if (rfc822_parse_mime_token(&r, &t) < 0) {
+	mime_rfc822_skip_lwsp(&r);
+	if (mime_rfc822_parse_mime_token(&r, &t) < 0) {
 		free(t.s);
 		return 0;
 	}
-	p->disposition = arena_strndup(a, sb_str(&t), t.len);
+	p->disposition = mime_arena_strndup(a, mime_sb_str(&t), t.len);
 	int bad = t.failed || p->disposition == NULL;
 	free(t.s);
 	if (bad)
 		return -1;
 	p->disp_params = NULL;
 	p->disp_param_count = 0;
-	return params_parse(a, &r, &p->disp_params, &p->disp_param_count);
+	return mime_params_parse(a, &r, &p->disp_params, &p->disp_param_count);
 }
 
 static int
 content_encoding_parse(struct arena *a, struct mime_part *p, const char *value)
 {
-	struct rfc822 r = {(const unsigned char *)value,
+	struct mime_rfc822 r = {(const unsigned char *)value,
 	    (const unsigned char *)value + strlen(value), NULL};
 	struct sbuf t = {0};
 	int rc = 0;
-	rfc822_skip_lwsp(&r);
-	if (rfc822_parse_mime_token(&r, &t) >= 0 && rfc822_skip_lwsp(&r) == 0 && t.len > 0) {
-		p->encoding = arena_strndup(a, sb_str(&t), t.len);
+	mime_rfc822_skip_lwsp(&r);
+	if (mime_rfc822_parse_mime_token(&r, &t) >= 0 && mime_rfc822_skip_lwsp(&r) == 0 && t.len > 0) {
+		p->encoding = mime_arena_strndup(a, mime_sb_str(&t), t.len);
 		if (p->encoding == NULL)
 			rc = -1;
 	}
@@ -790,15 +150,15 @@ content_encoding_parse(struct arena *a, struct mime_part *p, const char *value)
 static int
 content_language_parse(struct arena *a, struct mime_part *p, const char *value)
 {
-	struct rfc822 r = {(const unsigned char *)value,
+	struct mime_rfc822 r = {(const unsigned char *)value,
 	    (const unsigned char *)value + strlen(value), NULL};
 	struct sbuf t = {0};
 	const char *langs[MIME_PARAMS_MAX];
 	size_t n = 0;
 	int rc = 0;
-	rfc822_skip_lwsp(&r);
-	while (n < MIME_PARAMS_MAX && rfc822_parse_atom(&r, &t) >= 0) {
-		langs[n] = arena_strndup(a, sb_str(&t), t.len);
+	mime_rfc822_skip_lwsp(&r);
+	while (n < MIME_PARAMS_MAX && mime_rfc822_parse_atom(&r, &t) >= 0) {
+		langs[n] = mime_arena_strndup(a, mime_sb_str(&t), t.len);
 		if (langs[n] == NULL) {
 			rc = -1;
 			break;
@@ -808,13 +168,13 @@ content_language_parse(struct arena *a, struct mime_part *p, const char *value)
 		if (r.p >= r.end || *r.p != ',')
 			break;
 		r.p++;
-		rfc822_skip_lwsp(&r);
+		mime_rfc822_skip_lwsp(&r);
 	}
 	if (t.failed)
 		rc = -1;
 	free(t.s);
 	if (rc == 0 && n > 0) {
-		p->language = arena_alloc(a, n * sizeof(*p->language));
+		p->language = mime_arena_alloc(a, n * sizeof(*p->language));
 		if (p->language == NULL)
 			return -1;
 		memcpy(p->language, langs, n * sizeof(*langs));
@@ -929,7 +289,7 @@ part_close_into_parent(struct mime_part *p)
 static struct mime_part *
 part_append(struct parser *ps, struct mime_part *parent)
 {
-	struct mime_part *p = arena_alloc(ps->a, sizeof(*p));
+	struct mime_part *p = mime_arena_alloc(ps->a, sizeof(*p));
 	if (p == NULL) {
 		ps->oom = 1;
 		return NULL;
@@ -987,7 +347,7 @@ headers_add(struct parser *ps, struct mime_part *p, size_t *cap, const unsigned 
 	ps->hdrs++;
 	if (p->hdr_count == *cap) {
 		size_t ncap = *cap ? *cap * 2 : 16;
-		struct mime_header *h = arena_alloc(ps->a, ncap * sizeof(*h));
+		struct mime_header *h = mime_arena_alloc(ps->a, ncap * sizeof(*h));
 		if (h == NULL)
 			return -1;
 		if (p->hdr_count > 0)
@@ -1185,7 +545,7 @@ parse_header(struct parser *ps, struct hdr_result *res)
 					p->flags &= ~(unsigned)(MIME_PART_MULTIPART | MIME_PART_DIGEST);
 					p->truncated = 1;
 				} else {
-					struct boundary *nb = arena_alloc(ps->a, sizeof(*nb));
+					struct boundary *nb = mime_arena_alloc(ps->a, sizeof(*nb));
 					if (nb == NULL)
 						return -1;
 					nb->part = p;
@@ -1395,10 +755,10 @@ mime_message_parse(const unsigned char *data, size_t len)
 	struct arena *a = calloc(1, sizeof(*a));
 	if (a == NULL)
 		return NULL;
-	struct mime_message *m = arena_alloc(a, sizeof(*m));
-	struct mime_part *root = arena_alloc(a, sizeof(*root));
+	struct mime_message *m = mime_arena_alloc(a, sizeof(*m));
+	struct mime_part *root = mime_arena_alloc(a, sizeof(*root));
 	if (m == NULL || root == NULL) {
-		arena_free(a);
+		mime_arena_free(a);
 		return NULL;
 	}
 	m->data = data;
@@ -1407,7 +767,7 @@ mime_message_parse(const unsigned char *data, size_t len)
 	m->arena = a;
 	struct parser ps = {.a = a, .d = data, .n = len, .part = root, .parts = 1};
 	if (parse_run(&ps) < 0 || tree_finish(a, root) < 0) {
-		arena_free(a);
+		mime_arena_free(a);
 		errno = ENOMEM;
 		return NULL;
 	}
@@ -1425,7 +785,7 @@ mime_message_free(struct mime_message **m)
 {
 	if (m == NULL || *m == NULL)
 		return;
-	arena_free((*m)->arena);
+	mime_arena_free((*m)->arena);
 	*m = NULL;
 }
 
@@ -1482,321 +842,3 @@ mime_part_find(const struct mime_message *m, const char *section, const char **r
 	return p;
 }
 
-/* ---- addresses (Dovecot's message-address semantics) ---- */
-
-struct addr_ctx {
-	struct arena *a;
-	struct rfc822 r;
-	struct sbuf str, comment;
-	struct mime_address *first, *last, cur;
-	int invalid;
-	size_t count;
-	int oom;
-};
-
-static const char *
-ac_dup(struct addr_ctx *c, struct sbuf *s)
-{
-	char *p = arena_strndup(c->a, sb_str(s), s->len);
-	if (p == NULL || s->failed)
-		c->oom = 1;
-	return p != NULL ? p : "";
-}
-
-static void
-addr_add(struct addr_ctx *c)
-{
-	if (c->count >= MIME_ADDRESSES_MAX) {
-		memset(&c->cur, 0, sizeof(c->cur));
-		c->invalid = 0;
-		return;
-	}
-	struct mime_address *ad = arena_alloc(c->a, sizeof(*ad));
-	if (ad == NULL) {
-		c->oom = 1;
-		return;
-	}
-	*ad = c->cur;
-	ad->next = NULL;
-	memset(&c->cur, 0, sizeof(c->cur));
-	c->invalid = 0;
-	if (c->first == NULL)
-		c->first = ad;
-	else
-		c->last->next = ad;
-	c->last = ad;
-	c->count++;
-}
-
-static int
-parse_nonstrict_dot_atom(struct addr_ctx *c)
-{
-	int ret = -1;
-	do {
-		while (*c->r.p == '.') {
-			sb_addc(&c->str, '.');
-			c->r.p++;
-			if (c->r.p == c->r.end)
-				return 0;
-			ret = 1;
-		}
-		if (*c->r.p == '@')
-			break;
-		ret = rfc822_parse_atom(&c->r, &c->str);
-	} while (ret > 0 && *c->r.p == '.');
-	return ret;
-}
-
-static int
-addr_local_part(struct addr_ctx *c)
-{
-	int ret;
-	c->str.len = 0;
-	if (*c->r.p == '"')
-		ret = rfc822_parse_quoted_string(&c->r, &c->str);
-	else
-		ret = parse_nonstrict_dot_atom(c);
-	if (ret < 0)
-		return -1;
-	c->cur.mailbox = ac_dup(c, &c->str);
-	return ret;
-}
-
-static int
-addr_domain(struct addr_ctx *c)
-{
-	int ret;
-	c->str.len = 0;
-	if ((ret = rfc822_parse_domain(&c->r, &c->str)) < 0)
-		return -1;
-	c->cur.domain = ac_dup(c, &c->str);
-	return ret;
-}
-
-static int
-addr_domain_list(struct addr_ctx *c)
-{
-	int ret;
-	c->str.len = 0;
-	for (;;) {
-		if (c->r.p >= c->r.end)
-			return 0;
-		if (*c->r.p != '@')
-			break;
-		if (c->str.len > 0)
-			sb_addc(&c->str, ',');
-		sb_addc(&c->str, '@');
-		if ((ret = rfc822_parse_domain(&c->r, &c->str)) <= 0)
-			return ret;
-		while (rfc822_skip_lwsp(&c->r) > 0 && *c->r.p == ',')
-			c->r.p++;
-	}
-	c->cur.route = ac_dup(c, &c->str);
-	return 1;
-}
-
-static int
-addr_angle(struct addr_ctx *c)
-{
-	c->r.p++;
-	if (rfc822_skip_lwsp(&c->r) <= 0)
-		return -1;
-	if (*c->r.p == '@') {
-		if (addr_domain_list(c) > 0 && *c->r.p == ':') {
-			c->r.p++;
-		} else {
-			c->cur.route = "INVALID_ROUTE";
-			if (c->r.p >= c->r.end)
-				return -1;
-		}
-		if (rfc822_skip_lwsp(&c->r) <= 0)
-			return -1;
-	}
-	if (*c->r.p != '>') {
-		if (addr_local_part(c) <= 0)
-			return -1;
-		if (*c->r.p == '@') {
-			if (addr_domain(c) <= 0)
-				return -1;
-		}
-	}
-	if (*c->r.p != '>')
-		return -1;
-	c->r.p++;
-	return rfc822_skip_lwsp(&c->r);
-}
-
-static int
-addr_name_addr(struct addr_ctx *c)
-{
-	c->str.len = 0;
-	if (rfc822_parse_phrase(&c->r, &c->str) <= 0 || *c->r.p != '<')
-		return -1;
-	c->cur.name = ac_dup(c, &c->str);
-	if (*c->cur.name == '\0')
-		c->cur.name = NULL;
-	if (addr_angle(c) < 0) {
-		c->cur.domain = "SYNTAX_ERROR";
-		c->invalid = 1;
-	}
-	return c->r.p < c->r.end ? 1 : 0;
-}
-
-static int
-addr_spec(struct addr_ctx *c)
-{
-	int ret, ret2 = -2;
-	c->comment.len = 0;
-	int quoted = *c->r.p == '"';
-	ret = addr_local_part(c);
-	if (ret <= 0)
-		c->invalid = 1;
-	if (ret != 0 && c->r.p < c->r.end && *c->r.p == '@') {
-		ret2 = addr_domain(c);
-		if (ret2 <= 0)
-			ret = ret2;
-	}
-	if (c->comment.len > 0) {
-		c->cur.name = ac_dup(c, &c->comment);
-	} else if (ret2 == -2) {
-		sb_addc(&c->str, ' ');
-		size_t orig = c->str.len;
-		(void)rfc822_parse_phrase(&c->r, &c->str);
-		if (c->str.len != orig) {
-			c->cur.mailbox = NULL;
-			c->cur.name = ac_dup(c, &c->str);
-		} else if (!quoted) {
-			c->cur.domain = "";
-		}
-		c->invalid = 1;
-		ret = -1;
-	}
-	return ret;
-}
-
-static void
-addr_add_fixed(struct addr_ctx *c)
-{
-	if (c->cur.mailbox == NULL)
-		c->cur.mailbox = "MISSING_MAILBOX";
-	if (c->cur.domain == NULL || c->cur.domain[0] == '\0')
-		c->cur.domain = "MISSING_DOMAIN";
-	addr_add(c);
-}
-
-static int
-addr_mailbox(struct addr_ctx *c)
-{
-	const unsigned char *start = c->r.p;
-	int ret;
-	if ((ret = addr_name_addr(c)) < 0) {
-		c->r.p = start;
-		ret = addr_spec(c);
-		if (c->invalid && c->cur.name == NULL && c->cur.mailbox != NULL &&
-		    c->cur.domain == NULL) {
-			c->cur.name = c->cur.mailbox;
-			c->cur.mailbox = NULL;
-		}
-	}
-	addr_add_fixed(c);
-	return ret;
-}
-
-static int
-addr_group(struct addr_ctx *c)
-{
-	int ret;
-	c->str.len = 0;
-	if (rfc822_parse_phrase(&c->r, &c->str) <= 0 || *c->r.p != ':')
-		return -1;
-	c->r.p++;
-	ret = rfc822_skip_lwsp(&c->r);
-	c->cur.mailbox = ac_dup(c, &c->str);
-	addr_add(c);
-	if (ret > 0 && *c->r.p != ';') {
-		for (;;) {
-			(void)addr_mailbox(c);
-			if (c->oom || c->r.p >= c->r.end || *c->r.p != ',')
-				break;
-			c->r.p++;
-			if (rfc822_skip_lwsp(&c->r) <= 0) {
-				ret = -1;
-				break;
-			}
-		}
-	}
-	if (ret >= 0) {
-		if (c->r.p >= c->r.end || *c->r.p != ';')
-			ret = -1;
-		else {
-			c->r.p++;
-			ret = rfc822_skip_lwsp(&c->r);
-		}
-	}
-	addr_add(c);
-	return ret == 0 ? 0 : 1;
-}
-
-static int
-addr_address(struct addr_ctx *c)
-{
-	const unsigned char *start = c->r.p;
-	int ret;
-	if ((ret = addr_group(c)) < 0) {
-		c->r.p = start;
-		memset(&c->cur, 0, sizeof(c->cur));
-		c->invalid = 0;
-		ret = addr_mailbox(c);
-	}
-	return ret;
-}
-
-struct mime_pool *
-mime_pool_new(void)
-{
-	return (struct mime_pool *)calloc(1, sizeof(struct arena));
-}
-
-void
-mime_pool_free(struct mime_pool **pool)
-{
-	if (pool == NULL || *pool == NULL)
-		return;
-	arena_free((struct arena *)*pool);
-	*pool = NULL;
-}
-
-int
-mime_address_parse(struct mime_pool *pool, const unsigned char *value, size_t len,
-    struct mime_address **list_r)
-{
-	struct addr_ctx c = {0};
-	c.a = (struct arena *)pool;
-	c.r.p = value;
-	c.r.end = value + len;
-	c.r.last_comment = &c.comment;
-	*list_r = NULL;
-	if (rfc822_skip_lwsp(&c.r) > 0) {
-		/* Each round consumes input or stops, so this is linear; the
-		 * count bound keeps the output bounded too (S38). */
-		while (!c.oom && c.count < MIME_ADDRESSES_MAX) {
-			int ret = addr_address(&c);
-			if (ret == 0)
-				break;
-			if (c.r.p >= c.r.end || *c.r.p != ',')
-				break;
-			c.r.p++;
-			if ((ret = rfc822_skip_lwsp(&c.r)) <= 0) {
-				if (ret < 0)
-					addr_add_fixed(&c);
-				break;
-			}
-		}
-	}
-	free(c.str.s);
-	free(c.comment.s);
-	if (c.oom || c.str.failed || c.comment.failed)
-		return -1;
-	*list_r = c.first;
-	return 0;
-}

@@ -15,6 +15,7 @@
 
 #include "bounds.h"
 #include "../../imap-session/render.c"
+#include "../../imap-session/render-search.c"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

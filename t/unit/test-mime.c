@@ -4,10 +4,11 @@
  * answers byte for byte), sections, BINARY, SEARCH, dates, and the MIME
  * bombs of S38 (bounded time and memory).
  *
- * render.c lives in imap-session/ (program-only code); the Makefile links
- * unit tests with lib/ only, so it is compiled in here, through the fuzz
- * target t/fuzz/fuzz-mime.c (whose strict IMAP syntax checker the corpus
- * outputs must pass too, and whose seeds are replayed here as well).
+ * render.c and render-search.c live in imap-session/ (program-only code);
+ * the Makefile links unit tests with lib/ only, so they are compiled in
+ * here, through the fuzz target t/fuzz/fuzz-mime.c (whose strict IMAP
+ * syntax checker the corpus outputs must pass too, and whose seeds are
+ * replayed here as well).
  *
  *   test-mime                 run every check
  *   test-mime --dump FILE     print ENVELOPE, BODYSTRUCTURE and BODY of FILE
