@@ -342,6 +342,11 @@ main(int argc, char **argv)
 	s.strict_sync = strcmp(s.session.peer, "local") != 0;
 	/* An early talker sends before the greeting (S6). */
 	if (s.strict_sync && !s.implicit_tls && io_input_waiting(&s.io)) {
+		if (io_fill(&s.io) != IO_OK) {
+			/* A port probe or health check: gone before the greeting. */
+			log_info("disconnect before greeting");
+			return 0;
+		}
 		smtp_sync_error(&s, "CONNECT");
 		io_flush(&s.io);
 		return 0;
