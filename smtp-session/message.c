@@ -378,8 +378,11 @@ message_finish(struct smtp *s, const struct data_reader *d)
 		s->messages++;
 		smtp_reply(s, 250, "2.0.0", "Ok: queued as %s", s->msg_id);
 	}
-	if (problem)
-		log_info("rejected id=%s from=<%s>: %s", s->msg_id, s->sender, problem);
+	if (problem) {
+		char shown[ADDR_PATH_MAX * 4 + 1];
+		log_escape(shown, sizeof shown, s->sender, strlen(s->sender));
+		log_info("rejected id=%s from=<%s>: %s", s->msg_id, shown, problem);
+	}
 	smtp_reset(s);
 }
 
