@@ -413,56 +413,145 @@ struct hdr_result {
 	int multipart;          /* our boundary was pushed */
 };
 
-/* Parses the header of ps->part from ps->pos. */
+/* The line end before a boundary line belongs to the boundary, that is to
+ * the parent's body, not to this part's header (as Dovecot). */
+static void
+line_end_to_parent(struct mime_part *p, size_t nl)
+{
+	if (nl == 0 || p->parent == NULL)
+		return;
+	p->hdr_lines--;
+	p->hdr_len -= nl;
+	p->hdr_vsize -= 2;
+	p->parent->body_lines++;
+	p->parent->body_len += nl;
+	p->parent->body_vsize += 2;
+}
+
+/* Splits the field in [pos, vend) (line end excluded, continuation lines
+ * included) into name and value as Dovecot does: a line without a colon
+ * is all name; the value starts after the white space that follows the
+ * colon on the first line (one space kept if that line is all white). */
+static void
+field_split(const unsigned char *line, size_t len, struct mime_header *h)
+{
+	const unsigned char *colon = memchr(line, ':', len);
+	const unsigned char *lf = memchr(line, '\n', len);
+	if (colon != NULL && lf != NULL && lf < colon)
+		colon = NULL;
+	h->name = line;
+	if (colon == NULL) {
+		h->name_len = lf != NULL ? (size_t)(lf - line) : len;
+		if (h->name_len > 0 && line[h->name_len - 1] == '\r')
+			h->name_len--;
+		h->value = line + h->name_len;
+		h->value_len = 0;
+		return;
+	}
+	h->name_len = colon - line;
+	while (h->name_len > 0 && (line[h->name_len - 1] == ' ' || line[h->name_len - 1] == '\t'))
+		h->name_len--;
+	h->value = colon + 1;
+	h->value_len = line + len - h->value;
+	size_t first = lf != NULL ? (size_t)(lf - h->value) : h->value_len;
+	if (first > 0 && lf != NULL && h->value[first - 1] == '\r')
+		first--;
+	size_t skip = 0;
+	while (skip < first && (h->value[skip] == ' ' || h->value[skip] == '\t'))
+		skip++;
+	if (skip == first)
+		skip = first > 0 && (h->value[0] == ' ' || h->value[0] == '\t') ? 1 : 0;
+	h->value += skip;
+	h->value_len -= skip;
+}
+
+/* MIME-Version and the first Content-Type decide what the part is. */
+static int
+field_note(struct parser *ps, struct mime_part *p, const struct mime_header *h, int *seen_ct)
+{
+	if (header_is(h, "MIME-Version")) {
+		p->flags |= MIME_PART_IS_MIME;
+	} else if (header_is(h, "Content-Type")) {
+		p->flags |= MIME_PART_IS_MIME;
+		if (*seen_ct)
+			return 0;
+		*seen_ct = 1;
+		struct mime_part tmp = {0};
+		char *v = header_full_value(ps->a, h);
+		if (v == NULL || content_type_parse(ps->a, &tmp, v) < 0)
+			return -1;
+		p->type = tmp.type;
+		p->subtype = tmp.subtype;
+		p->params = tmp.params;
+		p->param_count = tmp.param_count;
+		part_flags_from_type(p);
+	}
+	return 0;
+}
+
+/* When the next line is the empty one ending a multipart's header, its
+ * boundary starts to count already (it may be a prefix of an outer one,
+ * which must not take our lines). Past MIME_DEPTH_MAX the part stops
+ * being a multipart (S38). */
+static int
+boundary_push(struct parser *ps, struct mime_part *p, struct hdr_result *res)
+{
+	size_t q = ps->pos;
+	if (q >= ps->n || res->multipart || !(p->flags & MIME_PART_IS_MIME) ||
+	    !(p->flags & MIME_PART_MULTIPART))
+		return 0;
+	int next_eoh = ps->d[q] == '\n' || (ps->d[q] == '\r' && q + 1 < ps->n && ps->d[q + 1] == '\n');
+	const char *bs = part_boundary(p);
+	if (!next_eoh || bs == NULL)
+		return 0;
+	if (ps->nested + 1 >= MIME_DEPTH_MAX) {
+		p->flags &= ~(unsigned)(MIME_PART_MULTIPART | MIME_PART_DIGEST);
+		p->truncated = 1;
+		return 0;
+	}
+	struct boundary *nb = mime_arena_alloc(ps->a, sizeof(*nb));
+	if (nb == NULL)
+		return -1;
+	nb->part = p;
+	nb->s = bs;
+	nb->len = strlen(bs);
+	nb->next = ps->bnds;
+	ps->bnds = nb;
+	res->multipart = 1;
+	return 0;
+}
+
+/* Parses the header of ps->part from ps->pos: fields until the empty line,
+ * a boundary line of an enclosing multipart, or the end. */
 static int
 parse_header(struct parser *ps, struct hdr_result *res)
 {
 	struct mime_part *p = ps->part;
 	size_t cap = 0, prev_nl = 0;
-	int seen_ct = 0, eoh = 0;
+	int seen_ct = 0;
 
 	res->found = NULL;
 	res->multipart = 0;
 	while (ps->pos < ps->n) {
 		size_t pos = ps->pos;
-		int at_eoh = ps->d[pos] == '\n' ||
-		    (ps->d[pos] == '\r' && pos + 1 < ps->n && ps->d[pos + 1] == '\n');
 		struct boundary *b = boundary_line_find(ps, pos);
 		if (b != NULL && b->part != p) {
-			/* A boundary ends the header; the line end before it
-			 * belongs to the boundary (the parent's body). */
-			if (prev_nl > 0 && p->parent != NULL) {
-				p->hdr_lines--;
-				p->hdr_len -= prev_nl;
-				p->hdr_vsize -= 2;
-				p->parent->body_lines++;
-				p->parent->body_len += prev_nl;
-				p->parent->body_vsize += 2;
-			}
+			line_end_to_parent(p, prev_nl);
 			res->found = b;
 			break;
 		}
-		if (at_eoh) {
-			size_t e = line_end(ps, pos);
+		size_t e = line_end(ps, pos);
+		if (ps->d[pos] == '\n' || (ps->d[pos] == '\r' && pos + 1 < ps->n && ps->d[pos + 1] == '\n')) {
 			hdr_add_line(ps, p, pos, e);
 			ps->pos = e;
-			eoh = 1;
-			/* A boundary right after the empty line takes the
-			 * empty line's line end, as Dovecot. */
+			/* a boundary right after the empty line takes its
+			 * line end, as Dovecot */
 			b = e < ps->n ? boundary_line_find(ps, e) : NULL;
-			if (b != NULL && b->part != p && p->parent != NULL) {
-				size_t nl = e - pos;
-				p->hdr_lines--;
-				p->hdr_len -= nl;
-				p->hdr_vsize -= 2;
-				p->parent->body_lines++;
-				p->parent->body_len += nl;
-				p->parent->body_vsize += 2;
-			}
+			if (b != NULL && b->part != p)
+				line_end_to_parent(p, e - pos);
 			break;
 		}
-		/* One field: its first line and continuation lines. */
-		size_t e = line_end(ps, pos);
+		/* one field: its first line and the continuation lines */
 		while (e < ps->n && (ps->d[e] == ' ' || ps->d[e] == '\t'))
 			e = line_end(ps, e);
 		hdr_add_line(ps, p, pos, e);
@@ -472,93 +561,15 @@ parse_header(struct parser *ps, struct hdr_result *res)
 			vend--;
 			if (vend > pos && ps->d[vend - 1] == '\r')
 				vend--;
-			prev_nl = e - vend;
-		} else {
-			prev_nl = 0;
 		}
-		const unsigned char *line = ps->d + pos;
-		const unsigned char *colon = memchr(line, ':', vend - pos);
-		const unsigned char *lf = memchr(line, '\n', vend - pos);
-		if (colon != NULL && lf != NULL && lf < colon)
-			colon = NULL;
-		size_t name_len;
-		const unsigned char *value;
-		size_t value_len;
-		if (colon == NULL) {
-			/* No colon: the whole line is a name, as Dovecot. */
-			name_len = (lf != NULL ? (size_t)(lf - line) : vend - pos);
-			if (name_len > 0 && line[name_len - 1] == '\r')
-				name_len--;
-			value = line + name_len;
-			value_len = 0;
-		} else {
-			name_len = colon - line;
-			while (name_len > 0 && (line[name_len - 1] == ' ' || line[name_len - 1] == '\t'))
-				name_len--;
-			value = colon + 1;
-			value_len = ps->d + vend - value;
-			size_t first = lf != NULL ? (size_t)(lf - value) : value_len;
-			if (first > 0 && lf != NULL && value[first - 1] == '\r')
-				first--;
-			size_t skip = 0;
-			while (skip < first && (value[skip] == ' ' || value[skip] == '\t'))
-				skip++;
-			if (skip == first)
-				skip = first > 0 && (value[0] == ' ' || value[0] == '\t') ? 1 : 0;
-			value += skip;
-			value_len -= skip;
-		}
-		int added = headers_add(ps, p, &cap, line, name_len, value, value_len);
-		if (added < 0)
+		prev_nl = e - vend;
+		struct mime_header h;
+		field_split(ps->d + pos, vend - pos, &h);
+		int added = headers_add(ps, p, &cap, h.name, h.name_len, h.value, h.value_len);
+		if (added < 0 || (added == 0 && field_note(ps, p, &h, &seen_ct) < 0) ||
+		    boundary_push(ps, p, res) < 0)
 			return -1;
-		struct mime_header *h = added == 0 ? &p->headers[p->hdr_count - 1] : NULL;
-		if (h != NULL) {
-			if (header_is(h, "MIME-Version"))
-				p->flags |= MIME_PART_IS_MIME;
-			else if (header_is(h, "Content-Type")) {
-				p->flags |= MIME_PART_IS_MIME;
-				if (!seen_ct) {
-					seen_ct = 1;
-					struct mime_part tmp = {0};
-					char *v = header_full_value(ps->a, h);
-					if (v == NULL || content_type_parse(ps->a, &tmp, v) < 0)
-						return -1;
-					p->type = tmp.type;
-					p->subtype = tmp.subtype;
-					p->params = tmp.params;
-					p->param_count = tmp.param_count;
-					part_flags_from_type(p);
-				}
-			}
-		}
-		/* Look ahead: the multipart boundary starts to count at the
-		 * empty line, before it is read (it may be a prefix of an
-		 * outer one). */
-		if (ps->pos < ps->n && (p->flags & MIME_PART_IS_MIME) &&
-		    (p->flags & MIME_PART_MULTIPART) && !res->multipart) {
-			size_t q = ps->pos;
-			int next_eoh = ps->d[q] == '\n' ||
-			    (ps->d[q] == '\r' && q + 1 < ps->n && ps->d[q + 1] == '\n');
-			const char *bs = part_boundary(p);
-			if (next_eoh && bs != NULL) {
-				if (ps->nested + 1 >= MIME_DEPTH_MAX) {
-					p->flags &= ~(unsigned)(MIME_PART_MULTIPART | MIME_PART_DIGEST);
-					p->truncated = 1;
-				} else {
-					struct boundary *nb = mime_arena_alloc(ps->a, sizeof(*nb));
-					if (nb == NULL)
-						return -1;
-					nb->part = p;
-					nb->s = bs;
-					nb->len = strlen(bs);
-					nb->next = ps->bnds;
-					ps->bnds = nb;
-					res->multipart = 1;
-				}
-			}
-		}
 	}
-	(void)eoh;
 	p->body_off = p->hdr_off + p->hdr_len;
 	/* End of the header. */
 	if (!(p->flags & MIME_PART_IS_MIME))
@@ -641,11 +652,7 @@ parse_run(struct parser *ps)
 				return -1;
 			if (hr.found != NULL) {
 				/* the header ended at a boundary: empty body */
-				st = ST_BODY_BOUNDARY;
-				if (parse_body_to_boundary(ps, 1) == ST_DONE)
-					st = ST_DONE;
-				else
-					st = ST_SKIP_BOUNDARY;
+				st = parse_body_to_boundary(ps, 1);
 				break;
 			}
 			if (hr.multipart) {
