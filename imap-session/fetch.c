@@ -332,9 +332,7 @@ fetch_item(struct imap *im, size_t idx, const struct item *it, struct fetch_ctx 
 			io_printf(io, " %zu", r == 0 ? olen : 0);
 		else if (r == 0)
 			out_body(io, it, out, olen, it->type == IT_BINARY);
-		else if (it->type == IT_SECTION)
-			io_puts(io, it->partial ? "<0> NIL" : " NIL");
-		else
+		else /* no such part, as Dovecot: NIL */
 			io_puts(io, it->partial ? "<0> NIL" : " NIL");
 		free(out);
 		break;

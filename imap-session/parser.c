@@ -39,7 +39,7 @@ framer_reset(struct imap_framer *f)
 {
 	f->len = f->line_start = f->text_bytes = 0;
 	f->literal_left = f->literal_total = 0;
-	f->in_literal = f->discarding = f->is_append = f->is_login = 0;
+	f->in_literal = f->is_append = f->is_login = 0;
 	f->tag[0] = '\0';
 	/* A huge APPEND buffer is not kept for the next command. */
 	if (f->cap > 1024 * 1024) {

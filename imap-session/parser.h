@@ -32,7 +32,6 @@ struct imap_framer {
 	uint64_t literal_left;   /* literal bytes still to collect */
 	uint64_t literal_total;  /* literal bytes collected, this command */
 	int in_literal;
-	int discarding;          /* skipping the rest of an over-long line */
 	/* Limits, set by the session per state. */
 	size_t line_max;         /* bytes outside literals */
 	uint64_t literal_max;    /* one literal of any command but APPEND */
