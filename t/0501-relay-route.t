@@ -118,6 +118,24 @@ try:
          "it is bounced with 5.6.3 (policy: bounce, not convert)", dsns)
     t.eq(relayenv.queued(env), [], "and leaves the queue")
 
+    # --- SMTPUTF8 when an address needs it --------------------------------------
+    sink.set({})
+    before = len(sink.messages())
+    relayenv.enqueue(env, b"Subject: utf8\n\nhi\n", "alice@example.org",
+                     ["j\u00fcrgen@example.net"], extra=["-U"])
+    relayenv.runner(env)
+    ms = sink.messages()
+    t.ok(len(ms) == before + 1 and "SMTPUTF8" in ms[-1]["mail"],
+         "a UTF-8 recipient goes with SMTPUTF8 to a peer offering it", ms[-1:])
+    sink.set({"ext": ["8BITMIME"]})
+    n = len(env.messages("alice@example.org"))
+    relayenv.enqueue(env, b"Subject: utf8\n\nhi\n", "alice@example.org",
+                     ["j\u00fcrgen@example.net"], extra=["-U"])
+    relayenv.runner(env)
+    d = env.messages("alice@example.org")[n:]
+    t.ok(len(sink.messages()) == before + 1 and len(d) == 1 and b"Status: 5.6.7" in d[0],
+         "and bounces with 5.6.7 when the peer lacks SMTPUTF8", d)
+
     # --- no PIPELINING, no EHLO: HELO and one command at a time --------------
     sink.set({"ehlo": False})
     relayenv.enqueue(env, b"Subject: old\n\nhi\n", "alice@example.org", ["bob@example.net"])
@@ -126,7 +144,7 @@ try:
     cmds = sink.commands(n)
     t.ok(cmds[:2] == ["EHLO mx.example.org", "HELO mx.example.org"] and
          cmds[2] == "MAIL FROM:<alice@example.org>", "HELO after EHLO is refused, no extensions", cmds)
-    t.eq(len(sink.messages()), 8, "delivered to an RFC 821 peer")
+    t.eq(len(sink.messages()), 9, "delivered to an RFC 821 peer")
 
     # --- 5xx for one recipient: DSN in the local sender's Maildir -------------
     sink.set({"rcpt": {"nobody@example.net": "550 5.1.1 <nobody@example.net>: no such user"}})
