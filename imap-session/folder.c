@@ -22,6 +22,7 @@
 #define UIDLIST_NAME "yubin-uidlist"
 #define KEYWORDS_NAME "yubin-keywords"
 #define LOCK_NAME "yubin-lock"
+#define VALIDITY_NAME "yubin-uidvalidity"
 /* Lookups of a moved message before it counts as expunged (S64). */
 #define FOLDER_OPEN_TRIES 4
 /* A message file larger than this is not loaded (max_message_size is far
@@ -217,6 +218,41 @@ recs_find(struct uidrec *recs, size_t n, const char *base, size_t len)
 	return NULL;
 }
 
+/* A fresh UIDVALIDITY must exceed every earlier one of the folder (RFC 9051
+ * §2.3.1.1), even when the UID list is lost within the second it was made.
+ * The user's root keeps the last value handed out ("yubin-uidvalidity");
+ * the next is max(now, last + 1). Maildir++ folders sit directly in the
+ * root, so the root is dir itself (INBOX) or its parent. */
+static uint32_t
+new_uidvalidity(const char *dir)
+{
+	char root[4200], path[4300], buf[32];
+	const char *slash = strrchr(dir, '/');
+	if (slash && slash[1] == '.')
+		snprintf(root, sizeof root, "%.*s", (int)(slash - dir), dir);
+	else
+		snprintf(root, sizeof root, "%s", dir);
+	snprintf(path, sizeof path, "%s/%s", root, VALIDITY_NAME);
+	unsigned long last = 0;
+	int fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+	if (fd >= 0) {
+		ssize_t n = read(fd, buf, sizeof buf - 1);
+		close(fd);
+		if (n > 0) {
+			buf[n] = '\0';
+			last = strtoul(buf, NULL, 10);
+		}
+	}
+	uint32_t v = (uint32_t)time(NULL);
+	if (last >= UINT32_MAX)
+		last = 0;
+	if (v <= last)
+		v = (uint32_t)last + 1;
+	int len = snprintf(buf, sizeof buf, "%" PRIu32 "\n", v);
+	write_atomic(root, VALIDITY_NAME, buf, (size_t)len);
+	return v;
+}
+
 int
 folder_assign_uids(const char *dir, struct maildir_entry *e, size_t n, uint32_t *uids,
     uint32_t *validity_r, uint32_t *next_r)
@@ -234,10 +270,7 @@ folder_assign_uids(const char *dir, struct maildir_entry *e, size_t n, uint32_t 
 	}
 	int dirty = r == 1 || nrecs != n;
 	if (r == 1) {
-		uint32_t old = validity;
-		validity = (uint32_t)time(NULL);
-		if (validity == old || validity == 0)
-			validity++;
+		validity = new_uidvalidity(dir);
 		next = 1;
 	}
 	for (size_t i = 0; i < n; i++) {

@@ -180,6 +180,12 @@ try:
     t.ok(b'"/" deep ("CHILDINFO" ("SUBSCRIBED"))' in resp, "RECURSIVEMATCH gives CHILDINFO", resp)
     resp = r.cmd('LIST (RECURSIVEMATCH) "" "%"')
     t.ok(tagged(resp).split()[1] == b"BAD", "RECURSIVEMATCH alone is BAD", resp)
+    v1 = r.cmd("STATUS deep/child (UIDVALIDITY)")
+    r.cmd("DELETE deep/child")
+    r.cmd("CREATE deep/child")
+    v2 = r.cmd("STATUS deep/child (UIDVALIDITY)")
+    t.ok(b"UIDVALIDITY" in v1 and v1.split(b"\r\n")[0] != v2.split(b"\r\n")[0],
+         "a mailbox deleted and created again gets a new UIDVALIDITY", (v1, v2))
     resp = r.cmd('LIST "" ""')
     t.ok(b'* LIST (\\Noselect) "/" ""' in resp, 'LIST "" "" gives the delimiter', resp)
     resp = r.cmd("ENABLE UTF8=ACCEPT")
