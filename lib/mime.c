@@ -304,7 +304,10 @@ part_append(struct parser *ps, struct mime_part *parent)
 	else
 		parent->last_child->next = p;
 	parent->last_child = p;
-	ps->parts++;
+	/* The last part allowed (S38) takes the rest of the message: no
+	 * boundary counts any more (as Dovecot). */
+	if (++ps->parts >= MIME_PARTS_MAX)
+		ps->bnds = NULL;
 	return p;
 }
 
@@ -692,10 +695,6 @@ parse_run(struct parser *ps)
 			if (ps->bnds == NULL || ps->bnds->part != ps->part) {
 				/* epilogue */
 				st = ps->bnds != NULL ? ST_BODY_BOUNDARY : ST_BODY_EOF;
-			} else if (ps->parts >= MIME_PARTS_MAX) {
-				/* no more parts: the rest stays in this body */
-				ps->bnds = NULL;
-				st = ST_BODY_EOF;
 			} else {
 				struct mime_part *c = part_append(ps, ps->part);
 				if (c == NULL)
