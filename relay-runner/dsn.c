@@ -197,6 +197,16 @@ ascii_only(const char *s)
 	return 1;
 }
 
+/* 8-bit content: the original's, or a UTF-8 address shown in the report. */
+static int
+report_8bit(const struct dsn_msg *m, const size_t *idx, size_t n)
+{
+	int eight = m->has_8bit || !ascii_only(m->env->sender);
+	for (size_t i = 0; i < n && !eight; i++)
+		eight = !ascii_only(m->env->rcpts[idx[i]].addr);
+	return eight;
+}
+
 static void
 write_recipient_fields(FILE *f, const struct dsn_msg *m, const struct spool_rcpt *r,
     const char *date)
@@ -310,7 +320,7 @@ dsn_write(int out_fd, const struct conf *conf, const struct dsn_msg *m,
 	    m->delay ? "Delayed Mail (still being retried)" : "Undelivered Mail Returned to Sender",
 	    date, (long long)now, rnd[0], rnd[1], rnd[2], rnd[3],
 	    rnd[4], rnd[5], rnd[6], rnd[7], conf->hostname, boundary,
-	    m->has_8bit ? "8bit" : "7bit");
+	    report_8bit(m, idx, n) ? "8bit" : "7bit");
 	fprintf(f, "--%s\nContent-Description: Notification\n"
 	    "Content-Type: text/plain; charset=us-ascii\n\n", boundary);
 	write_human(f, conf, m, idx, n);
@@ -391,9 +401,11 @@ static int
 queue_remote(const struct conf *conf, const char *sender, int has_8bit, int fd, uint64_t len,
     char *err, size_t errsize)
 {
+	/* A UTF-8 sender address needs SMTPUTF8 on the way back. */
 	struct spool_rcpt r = { (char *)sender, NULL, 0, SPOOL_RCPT_PENDING, NULL };
 	struct spool_envelope e = { .sender = "", .rcpts = &r, .n_rcpts = 1 };
 	e.body_8bit = has_8bit;
+	e.smtputf8 = !ascii_only(sender);
 	e.arrival = e.next_attempt = time(NULL);
 	struct spool_pending p;
 	if (spool_prepare(conf->spool, &e, fd, len, &p) < 0 || spool_commit(&p) < 0) {
@@ -430,7 +442,7 @@ dsn_send(const struct conf *conf, const struct dsn_msg *m, const size_t *idx, si
 	if (conf_is_local_domain(conf, at + 1))
 		rc = deliver_local(conf, sender, fd, (uint64_t)len, err, errsize);
 	else
-		rc = queue_remote(conf, sender, m->has_8bit, fd, (uint64_t)len, err, errsize);
+		rc = queue_remote(conf, sender, report_8bit(m, idx, n), fd, (uint64_t)len, err, errsize);
 	close(fd);
 	return rc;
 }

@@ -135,6 +135,9 @@ try:
     d = env.messages("alice@example.org")[n:]
     t.ok(len(sink.messages()) == before + 1 and len(d) == 1 and b"Status: 5.6.7" in d[0],
          "and bounces with 5.6.7 when the peer lacks SMTPUTF8", d)
+    t.ok(d and "Final-Recipient: utf-8; j\u00fcrgen@example.net".encode() in d[0] and
+         b"Content-Transfer-Encoding: 8bit" in d[0],
+         "the DSN names the UTF-8 address (RFC 6533) and says 8bit")
 
     # --- no PIPELINING, no EHLO: HELO and one command at a time --------------
     sink.set({"ehlo": False})
