@@ -101,6 +101,15 @@ try:
         msgs = take("alice@example.org")
         t.ok(len(msgs) == 1 and ("\nSubject: %s\n" % name).encode() in msgs[0],
              "%s: message in alice's Maildir" % name)
+    p = subprocess.run(["swaks", "--server", "127.0.0.1:%d" % lst.port, "--protocol", "ESMTP",
+                        "--to", "alice@example.org,bob@example.org", "--from", "x@example.com",
+                        "--data", "Subject: dots\n\nfirst\n.\n..two\nlast\n"],
+                       capture_output=True, timeout=30)
+    a, b = take("alice@example.org"), take("bob@example.org")
+    t.ok(p.returncode == 0 and len(a) == 1 and len(b) == 1 and
+         b"\nSubject: dots\n\nfirst\n.\n..two\nlast\n" in a[0],
+         "swaks --protocol ESMTP, two recipients: dot lines stuffed by swaks come back exact",
+         (p.stdout[-300:], a[:1]))
     p = subprocess.run(["swaks", "--server", "127.0.0.1:%d" % lst.port, "--to", "bob@example.net",
                         "--from", "x@example.com", "--pipeline"], capture_output=True, timeout=30)
     t.ok(p.returncode != 0 and b"554 5.7.1 <bob@example.net>: Relay access denied" in p.stdout,
