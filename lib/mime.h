@@ -8,10 +8,16 @@
  * mime_message_free(). The part boundaries, sizes and line counts follow
  * Dovecot's message parser, so IMAP output matches Dovecot byte for byte.
  *
- * Bounded (S38): MIME_DEPTH_MAX nesting, MIME_PARTS_MAX parts (past either,
- * the rest is one opaque leaf), MIME_HEADERS_MAX header fields kept per
- * part, MIME_PARAMS_MAX parameters per field, MIME_ADDRESSES_MAX addresses
- * per field. Time is linear in the input.
+ * Bounded (S38), as Dovecot: past MIME_DEPTH_MAX nesting a multipart or
+ * message/rfc822 part becomes one opaque application/octet-stream leaf;
+ * past MIME_PARTS_MAX parts the last part takes the rest of the message.
+ * Beyond Dovecot: MIME_HEADERS_MAX header fields indexed per part,
+ * MIME_PARAMS_MAX parameters per field, MIME_ADDRESSES_MAX addresses per
+ * field, MIME_ARENA_MAX bytes of tree. Time is linear in the input.
+ *
+ * The code: mime.c (part tree, Content-* fields, section numbers),
+ * mime-rfc822.c (arena, tokenizer, RFC 2231), mime-addr.c (addresses),
+ * mime-decode.c (RFC 2047, transfer encodings, charsets, dates).
  */
 #ifndef YUBIN_MIME_H
 #define YUBIN_MIME_H
@@ -54,7 +60,7 @@ struct mime_part {
 	struct mime_part *children;   /* multipart parts, or the message of message/rfc822 */
 	struct mime_part *next;       /* next sibling */
 	unsigned int flags;           /* enum mime_part_flags */
-	unsigned int truncated;       /* a limit was hit: the body is one opaque leaf */
+	unsigned int truncated;       /* past MIME_DEPTH_MAX: an opaque leaf */
 
 	size_t hdr_off, hdr_len, hdr_vsize, hdr_lines; /* header incl. the empty line */
 	size_t body_off, body_len, body_vsize, body_lines;
