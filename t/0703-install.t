@@ -62,6 +62,7 @@ try:
         want[BINDIR + "/" + p] = 0o755
     want[BINDIR + "/yubin-setup"] = 0o755
     want[PREFIX + "/share/man/man5/yubin.conf.5"] = 0o644
+    want[PREFIX + "/share/man/man8/yubin-setup.8"] = 0o644
     for p in built:
         if os.path.exists(os.path.join(yubin.TOP, p, p + ".8")):
             want[PREFIX + "/share/man/man8/%s.8" % p] = 0o644

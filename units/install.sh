@@ -60,6 +60,7 @@ do_install() {
 	done
 	install -m 644 "$top/yubin.conf.5" "$DESTDIR$MANDIR/man5/yubin.conf.5"
 	rewrite "$u/yubin-setup" "$DESTDIR$BINDIR/yubin-setup" 755
+	rewrite "$u/yubin-setup.8" "$DESTDIR$MANDIR/man8/yubin-setup.8" 644
 
 	# The configuration: only when there is none, never overwritten.
 	conf=$DESTDIR$sysconfdir/yubin/yubin.conf
@@ -94,7 +95,8 @@ do_uninstall() {
 			for n in $(units_of "$p"); do rm -f "$DESTDIR$unitdir/$n"; done
 		fi
 	done
-	rm -f "$DESTDIR$BINDIR/yubin-setup" "$DESTDIR$MANDIR/man5/yubin.conf.5"
+	rm -f "$DESTDIR$BINDIR/yubin-setup" "$DESTDIR$MANDIR/man8/yubin-setup.8" \
+		"$DESTDIR$MANDIR/man5/yubin.conf.5"
 	rm -rf "$DESTDIR$docdir"
 	echo "  kept $DESTDIR$sysconfdir/yubin (configuration, users), mail_root and spool"
 }
