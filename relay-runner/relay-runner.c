@@ -69,28 +69,59 @@ struct job {
 	int fd;
 	struct spool_envelope env;
 	uint64_t off, len;
-	int has_8bit, need_utf8;
+	int has_8bit, need_utf8;   /* 8-bit bytes in the content; SMTPUTF8 needed */
+	uint64_t wire_size;        /* the message as sent, for SIZE= */
 	unsigned char *newly_failed;   /* per recipient: failed in this pass */
 };
 
 /* ---- message properties -------------------------------------------------- */
 
-static int
-scan_8bit(int fd, uint64_t off, uint64_t len)
+/* One read of the message: whether it has 8-bit bytes, and its size as
+ * sent (CRLF line ends, dots stuffed, a final line end: what smtpc's body
+ * writer produces), for SIZE= (RFC 1870). */
+static void
+scan_message(int fd, uint64_t off, uint64_t len, int *eight_r, uint64_t *wire_r)
 {
 	unsigned char buf[65536];
+	uint64_t wire = 0;
+	int bol = 1, cr = 0, eight = 0;
 	while (len > 0) {
 		size_t want = len < sizeof buf ? (size_t)len : sizeof buf;
 		ssize_t n = pread(fd, buf, want, (off_t)off);
 		if (n <= 0)
-			return 0;
-		for (ssize_t i = 0; i < n; i++)
-			if (buf[i] & 0x80)
-				return 1;
+			break;
+		for (ssize_t i = 0; i < n; i++) {
+			unsigned char b = buf[i];
+			eight |= b & 0x80;
+			if (cr) {
+				cr = 0;
+				wire++;                 /* CR LF, or the space for a lone CR */
+				if (b == '\n') {
+					wire++;
+					bol = 1;
+					continue;
+				}
+				bol = 0;
+			}
+			if (b == '\r') {
+				cr = 1;
+			} else if (b == '\n') {
+				wire += 2;
+				bol = 1;
+			} else {
+				wire += bol && b == '.' ? 2 : 1;
+				bol = 0;
+			}
+		}
 		off += (uint64_t)n;
 		len -= (uint64_t)n;
 	}
-	return 0;
+	if (cr)
+		wire++, bol = 0;
+	if (!bol)
+		wire += 2;
+	*eight_r = eight != 0;
+	*wire_r = wire;
 }
 
 static int
@@ -304,7 +335,8 @@ deliver_group(struct job *j, const struct route_dest *d, const size_t *idx, size
 	}
 	for (size_t i = 0; i < n; i++)
 		rc[i].index = idx[i];
-	struct smtpc_msg m = { &j->env, j->fd, j->off, j->len, j->has_8bit, j->need_utf8 };
+	struct smtpc_msg m = { &j->env, j->fd, j->off, j->len, j->wire_size, j->has_8bit,
+		j->need_utf8 };
 	struct smtpc *s = NULL;
 	if (cache->c && !strcmp(cache->key, d->key) && smtpc_reusable(cache->c)) {
 		s = cache->c;
@@ -549,7 +581,7 @@ process(struct runner *run, const char *dir, const char *id)
 		queue_release(&run->q, j.claim, id);
 		goto out;
 	}
-	j.has_8bit = j.env.body_8bit || scan_8bit(j.fd, j.off, j.len);
+	scan_message(j.fd, j.off, j.len, &j.has_8bit, &j.wire_size);
 	j.need_utf8 = j.env.smtputf8 || non_ascii(j.env.sender);
 	for (size_t i = 0; i < j.env.n_rcpts; i++)
 		j.need_utf8 |= non_ascii(j.env.rcpts[i].addr);

@@ -475,8 +475,10 @@ send_mail(struct smtpc *c, const struct smtpc_msg *m, int flush)
 	size_t o = 0;
 	if (c->caps.size)
 		o += (size_t)snprintf(params + o, sizeof params - o, " SIZE=%llu",
-		    (unsigned long long)m->length);
-	if (m->has_8bit && c->caps.eightbit)
+		    (unsigned long long)m->wire_size);
+	/* Declared 8BITMIME is passed on even when the bytes happen to be
+	 * 7-bit; 8-bit bytes need it either way. */
+	if ((m->has_8bit || m->env->body_8bit) && c->caps.eightbit)
 		o += (size_t)snprintf(params + o, sizeof params - o, " BODY=8BITMIME");
 	if (m->need_utf8 && c->caps.smtputf8)
 		o += (size_t)snprintf(params + o, sizeof params - o, " SMTPUTF8");
@@ -715,9 +717,9 @@ precheck(struct smtpc *c, const struct smtpc_msg *m, struct smtpc_rcpt *rcpts, s
 	char why[RELAY_DIAGNOSTIC_MAX + 1];
 	if (!smtpc_addr_ok(m->env->sender))
 		snprintf(why, sizeof why, "5.1.7 bad sender address syntax");
-	else if (c->caps.size && m->length > c->caps.size)
+	else if (c->caps.size && m->wire_size > c->caps.size)
 		snprintf(why, sizeof why, "5.3.4 message size %llu exceeds the limit of %s[%s] (%llu)",
-		    (unsigned long long)m->length, c->t->host, c->t->addr_text,
+		    (unsigned long long)m->wire_size, c->t->host, c->t->addr_text,
 		    (unsigned long long)c->caps.size);
 	/* RFC 6152 §3 allows conversion or a bounce; yubin bounces rather
 	 * than rewrite MIME structure it might break. */

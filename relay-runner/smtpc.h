@@ -35,6 +35,7 @@ struct smtpc_msg {
 	const struct spool_envelope *env;
 	int fd;
 	uint64_t offset, length;
+	uint64_t wire_size;  /* as sent: CRLF, dots stuffed (SIZE=, RFC 1870) */
 	int has_8bit;        /* 8-bit bytes in the message */
 	int need_utf8;       /* SMTPUTF8 flag or non-ASCII address */
 };

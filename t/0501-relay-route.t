@@ -96,6 +96,8 @@ try:
          "no bare CR or LF in the DATA stream (covers S8)", raw)
     t.ok(all(not l.startswith(b".") or l.startswith(b"..") for l in lines[:-2]),
          "every line starting with a dot is stuffed, headers too (covers S9)", raw)
+    t.ok(len(ms) == 6 and "SIZE=%d" % (len(raw) - 3) in ms[-1]["mail"],
+         "SIZE= is the size on the wire, stuffing and CRLF included", ms[-1:])
     want = (tricky.replace(b"\r\n", b"\n").replace(b"\r", b" ") + b"\n").replace(b"\n", b"\r\n")
     t.eq(ms[-1]["data"] if len(ms) == 6 else None, want,
          "un-stuffed content equals the stored message, stray CR as space (covers S8, S9)")
@@ -138,6 +140,15 @@ try:
     t.ok(d and "Final-Recipient: utf-8; j\u00fcrgen@example.net".encode() in d[0] and
          b"Content-Transfer-Encoding: 8bit" in d[0],
          "the DSN names the UTF-8 address (RFC 6533) and says 8bit")
+
+    # --- larger than the peer's SIZE: bounced 5.3.4 ------------------------------
+    sink.set({"ext": ["SIZE 20", "8BITMIME"]})
+    n = len(env.messages("alice@example.org"))
+    relayenv.enqueue(env, b"Subject: big\n\n" + b"x" * 100 + b"\n", "alice@example.org",
+                     ["bob@example.net"])
+    relayenv.runner(env)
+    d = env.messages("alice@example.org")[n:]
+    t.ok(len(d) == 1 and b"Status: 5.3.4" in d[0], "a message over the peer's SIZE bounces 5.3.4", d)
 
     # --- no PIPELINING, no EHLO: HELO and one command at a time --------------
     sink.set({"ehlo": False})
