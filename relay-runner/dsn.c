@@ -278,9 +278,10 @@ write_human(FILE *f, const struct conf *conf, const struct dsn_msg *m, const siz
 	for (size_t i = 0; i < n; i++) {
 		const struct spool_rcpt *r = &m->env->rcpts[idx[i]];
 		sanitize(r->addr, addr, sizeof addr, sizeof addr - 1);
-		sanitize(r->diagnostic ? r->diagnostic : "unknown error", diag, sizeof diag,
-		    RELAY_DIAGNOSTIC_MAX);
-		fprintf(f, "\n<%s>: %s\n", addr, diag);
+		/* Address and reason on lines of their own: each stays within
+		 * RFC 5322's 998 characters. */
+		sanitize(r->diagnostic ? r->diagnostic : "unknown error", diag, sizeof diag, 900);
+		fprintf(f, "\n<%s>:\n    %s\n", addr, diag);
 	}
 }
 

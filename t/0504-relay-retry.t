@@ -169,12 +169,13 @@ try:
         ok = (len(parts) == 3 and diag.startswith("smtp; 550") and len(diag) <= 1000 and
               all(0x20 <= ord(c) < 0x7f for c in diag) and
               b"\x1b" not in raw and b"\x00" not in raw and
+              all(len(l) <= 998 for l in raw.split(b"\n")) and
               not any(l.startswith(b"From: root") for l in raw.split(b"\n")))
         if not ok:
             t.diag(repr(diag))
         good = good and ok
     t.ok(good, "Diagnostic-Code is printable ASCII, at most 1000 characters, no header "
-         "injected, the DSN parses (covers S59)")
+         "injected, no line over 998, the DSN parses (covers S59)")
 
     # --- DATA refused with 451: every accepted recipient retried -------------------
     sink.set({"data": "451 4.3.0 try again later"})
