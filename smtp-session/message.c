@@ -5,6 +5,7 @@
  */
 #include <ctype.h>
 #include <errno.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -281,7 +282,7 @@ log_accepted(const struct smtp *s, const struct target_list *t)
 
 /* Stores every copy: all written and fsync'd first, then published. */
 static int
-message_deliver(struct smtp *s)
+message_store(struct smtp *s)
 {
 	struct target_list t = { 0 };
 	struct mailbox_txn *txn = NULL;
@@ -321,6 +322,26 @@ out:;
 		spool_abort(&pending);
 	mailbox_txn_free(&txn);
 	targets_free(&t);
+	errno = saved;
+	return rc;
+}
+
+/* message_store with the session deadline (SIGALRM) and a polite stop
+ * (SIGTERM, SIGHUP, SIGINT) held back: dying half way through an mbox
+ * append would leave half a message behind. They act once it is done. */
+static int
+message_deliver(struct smtp *s)
+{
+	sigset_t hold, old;
+	sigemptyset(&hold);
+	sigaddset(&hold, SIGALRM);
+	sigaddset(&hold, SIGTERM);
+	sigaddset(&hold, SIGHUP);
+	sigaddset(&hold, SIGINT);
+	sigprocmask(SIG_BLOCK, &hold, &old);
+	int rc = message_store(s);
+	int saved = errno;
+	sigprocmask(SIG_SETMASK, &old, NULL);
 	errno = saved;
 	return rc;
 }
