@@ -690,6 +690,10 @@ start(struct runner *run, const char *conf_path)
 		log_err("spool %s: %s", run->conf.spool, strerror(errno));
 		return EXIT_SYSTEM;
 	}
+	struct stat st;
+	if (run->conf.relay_auth && stat(run->conf.relay_auth, &st) == 0 && (st.st_mode & S_IROTH))
+		log_warn("%s is readable by every user: it holds the smarthost password",
+		    run->conf.relay_auth);
 	if (!(run->routes = routes_load(&run->conf, err, sizeof err)) ||
 	    !(run->res = dns_new(run->conf.dns_servers, err, sizeof err))) {
 		log_err("%s", err);
