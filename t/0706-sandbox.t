@@ -10,6 +10,8 @@
 #    smtp), as ProtectSystem=strict would enforce;
 #  - it opens nothing under /home, /root or /run/user (ProtectHome=) and no
 #    device PrivateDevices= hides.
+# As root, the sessions also run with the sandbox enforced by namespaces
+# (unshare: private network, read-only mounts but ReadWritePaths).
 # relay-runner, delivering a queued message to a local sink, is held to
 # relay-runner.service the same way (with AF_INET/AF_INET6 allowed).
 # A program change that needs more would fail here, not in production.
@@ -271,6 +273,23 @@ def check_trace(name, prog, unit, trace, families=("AF_UNIX",)):
         t.ok(not proc, "%s: only /proc/<pid> used (ProcSubset=pid)" % name, "\n".join(proc[:10]))
 
 
+WRAPPER = r"""#!/bin/sh
+# sandbox.sh RW... -- PROGRAM ARGS: inside fresh namespaces (unshare),
+# every mount read-only except the RW directories, then exec PROGRAM.
+set -e
+rw=
+while [ "$1" != "--" ]; do rw="$rw $1"; shift; done
+shift
+for d in $rw; do mount --bind "$d" "$d"; done
+for mp in $(awk '{print $5}' /proc/self/mountinfo | sort -u); do
+	case $mp in /proc|/proc/*|/sys|/sys/*|/dev|/dev/*) continue ;; esac
+	keep=
+	for d in $rw; do [ "$mp" = "$d" ] && keep=1; done
+	[ -n "$keep" ] || mount -o remount,bind,ro "$mp" 2>/dev/null || true
+done
+exec "$@"
+"""
+
 procs = []
 try:
     # Deliver one message first so POP3 and IMAP have something to read.
@@ -320,6 +339,49 @@ try:
         check_trace(name, prog, unit, text)
         p.terminate()
         p.wait(5)
+    # --- the same sessions with the sandbox enforced by namespaces -----------
+    # As root, where unshare works: a private network, IPC and UTS namespace
+    # (PrivateNetwork=, PrivateIPC=, ProtectHostname=), every mount read-only
+    # but the unit's ReadWritePaths (ProtectSystem=strict), no new
+    # privileges, the session's own user. A write anywhere else fails.
+    wrap = os.path.join(env.dir, "sandbox.sh")
+    with open(wrap, "w") as f:
+        f.write(WRAPPER)
+    os.chmod(wrap, 0o755)
+    usable = root and subprocess.run(["unshare", "--net", "--mount", "--ipc", "--uts", "true"],
+                                     capture_output=True, timeout=10).returncode == 0
+    if usable:
+        probe = subprocess.run(["unshare", "--net", "--mount", "--ipc", "--uts", wrap, env.mail_root, "--",
+                                "sh", "-c", "touch %s/probe-rw && ! touch %s/probe-ro 2>/dev/null"
+                                % (env.mail_root, env.dir)], capture_output=True, timeout=30)
+        t.ok(probe.returncode == 0 and not os.path.exists(os.path.join(env.dir, "probe-ro")),
+             "namespaces: the emulated ProtectSystem=strict refuses writes outside ReadWritePaths",
+             probe.stderr)
+        for name, prog, args, unit in built:
+            rw = [{"/var/mail/yubin": env.mail_root, "/var/spool/yubin": env.spool}[d]
+                  for d in unit_settings(unit)["ReadWritePaths"][0].split()]
+            port = yubin.free_port()
+            cmd = (["systemd-socket-activate", "--accept", "--inetd", "-l", "127.0.0.1:%d" % port]
+                   + (["-E", "ASAN_OPTIONS=" + trace_env["ASAN_OPTIONS"]] if sanitized else [])
+                   + ["unshare", "--net", "--mount", "--ipc", "--uts", wrap] + rw
+                   + ["--", "setpriv", "--reuid=nobody", "--regid=nogroup", "--clear-groups",
+                      "--no-new-privs", yubin.binary(prog), "-c", env.conf_path] + args)
+            p = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            procs.append(p)
+            deadline = time.time() + 10
+            while time.time() < deadline:
+                try:
+                    socket.create_connection(("127.0.0.1", port), timeout=1).close()
+                    break
+                except OSError:
+                    time.sleep(0.05)
+            t.ok(dialogue(name, port), "namespaces: %s session with only %s writable, no network of its own"
+                 % (name, " ".join(unit_settings(unit)["ReadWritePaths"][0].split())))
+            p.terminate()
+            p.wait(5)
+    else:
+        t.diag("not root or no unshare here: the namespace emulation is not run")
+
     # --- relay-runner, as relay-runner.service runs it ----------------------
     if os.access(yubin.binary("relay-runner"), os.X_OK):
         sink = relayenv.Sink(env)
