@@ -391,6 +391,9 @@ deliver_all(struct job *j)
 			continue;
 		if (!dom) {
 			record(j, i, RCPT_PERM, "none", "none", "5.1.3 recipient address has no domain");
+		} else if (!smtpc_addr_ok(r->addr)) {
+			/* A forged queue file: no lookup, no command with it (S26). */
+			record(j, i, RCPT_PERM, "none", "none", "5.1.3 bad recipient address syntax");
 		} else if (route_dest(j->run->routes, dom, &d, err, sizeof err) < 0) {
 			snprintf(diag, sizeof diag, "4.3.5 configuration error: %s", err);
 			record(j, i, RCPT_TEMP, "none", "none", diag);

@@ -61,6 +61,22 @@ try:
     t.ok(relayenv.queued(env) == [] and "status=sent" in r.stderr.decode(),
          "a greeting in 1-byte segments works (covers S58)", r.stderr)
 
+    # --- addresses in the queue file cannot inject commands (S26) -------------
+    sink.set({})
+    conns = sink.connections()
+    n = len(env.messages("alice@example.org"))
+    relayenv.enqueue(env, MSG, "alice@example.org",
+                     ["evil@example.net>\r\nRSET\r\nMAIL FROM:<x@y", "ok@example.net"],
+                     extra=["-E", "id\r\nQUIT"])
+    r = relayenv.runner(env)
+    cmds = sink.commands(conns + 1) if sink.connections() > conns else []
+    t.ok(cmds and not any(c.startswith(("RSET", "QUIT x")) for c in cmds[:-1]) and
+         "RCPT TO:<ok@example.net>" in cmds and all("ENVID" not in c for c in cmds),
+         "CR/LF in a queued address or ENVID never reaches the wire (covers S26)", cmds)
+    d = env.messages("alice@example.org")[n:]
+    t.ok(len(d) == 1 and b"Status: 5.1.3" in d[0], "the malformed recipient bounces 5.1.3", d)
+    clear_queue()
+
     # --- S67: broken queue files are quarantined ------------------------------
     sink.set({})
     ids = relayenv.enqueue(env, MSG, "alice@example.org", ["bob@example.net"], count=2)
