@@ -3,7 +3,8 @@
 # diff). For each t/smtp-transcripts/NAME.in, every line is sent with
 # CRLF; the replies must equal NAME.ref, and when NAME.mail exists alice's
 # stored messages (joined by "--") must equal it. Queue ids and dates are
-# masked as ID and DATE. Covers S19, S21, S7 in a readable form.
+# masked as ID and DATE. Leading "#args:" / "#conf:" lines give flags and
+# configuration. Covers S7, S19, S21, S53 in a readable form.
 import difflib
 import glob
 import os
@@ -32,11 +33,20 @@ def compare(got, want, name):
 
 for path in sorted(glob.glob(os.path.join(HERE, "*.in"))):
     name = os.path.basename(path)[:-3]
-    env = yubin.Env()
     lines = open(path, "rb").read().split(b"\n")
     if lines and lines[-1] == b"":
         lines.pop()
-    r = env.run("smtp-session", b"".join(ln + b"\r\n" for ln in lines))
+    # Leading "#args: ..." and "#conf: key = value" lines set up the run.
+    args, conf = [], {}
+    while lines and lines[0].startswith((b"#args:", b"#conf:")):
+        head = lines.pop(0).decode()
+        if head.startswith("#args:"):
+            args += head[6:].split()
+        else:
+            k, v = head[6:].split("=", 1)
+            conf[k.strip()] = v.strip()
+    env = yubin.Env(conf=conf)
+    r = env.run("smtp-session", b"".join(ln + b"\r\n" for ln in lines), args=args)
     got = mask(r.stdout.decode("utf-8", "replace")).replace("\r\n", "\n")
     compare(got, open(os.path.join(HERE, name + ".ref")).read(), "transcript %s: replies" % name)
     t.ok("\r" not in r.stdout.decode("latin-1").replace("\r\n", ""), "transcript %s: CRLF only" % name)
