@@ -5,7 +5,9 @@
 # from units/xinetd.d/) and tcpserver (as units/tcpserver.example).
 # In each, the peer address reaches a log, and no log text ever reaches the
 # client's stream (under xinetd fd 2 is the connection itself, so the
-# sessions must log to syslog instead). Issue 7; covers S55 (xinetd and
+# sessions must log to syslog instead; as root, xinetd runs in a mount
+# namespace whose /dev/log is the test's socket, and the sessions' syslog
+# lines with the peer address are read there). Issue 7; covers S55 (xinetd and
 # tcpserver limits kept in the generated configuration).
 import base64
 import os
@@ -16,6 +18,7 @@ import socket
 import ssl
 import subprocess
 import sys
+import threading
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
@@ -183,6 +186,23 @@ def session_logged(text, prog):
     return re.search(rb"%s\[\d+\]: \w+: peer=127\.0\.0\.1 " % prog.encode(), text) is not None
 
 
+# devlog.sh OLDDEV SOCKET PROGRAM...: in a private mount namespace, a fresh
+# /dev holding the usual character devices and /dev/log -> SOCKET.
+DEVLOG = r"""#!/bin/sh
+set -e
+old=$1 sock=$2
+shift 2
+mount --rbind /dev "$old"
+mount -t tmpfs -o mode=755 tmpfs /dev
+for n in null zero full random urandom tty; do
+	[ -e "$old/$n" ] || continue
+	touch "/dev/$n"
+	mount --bind "$old/$n" "/dev/$n"
+done
+ln -s "$sock" /dev/log
+exec "$@"
+"""
+
 procs = []
 try:
     # --- systemd-socket-activate, as the .socket units (Accept=yes) --------
@@ -230,9 +250,38 @@ try:
     with open(xconf, "w") as f:
         f.write("\n".join(conf))
     xerr = open(os.path.join(xdir, "stderr"), "wb")
-    xi = subprocess.Popen(["xinetd", "-dontfork", "-f", xconf, "-pidfile", os.path.join(xdir, "pid"),
-                           "-filelog", os.path.join(xdir, "self.log")],
-                          stdout=subprocess.DEVNULL, stderr=xerr)
+    xcmd = ["xinetd", "-dontfork", "-f", xconf, "-pidfile", os.path.join(xdir, "pid"),
+            "-filelog", os.path.join(xdir, "self.log")]
+    # As root where unshare works, xinetd runs in a mount namespace whose
+    # /dev/log is a socket of this test, so the sessions' syslog lines can be
+    # read without touching the host's syslog.
+    syslog_lines = []
+    devlog = None
+    if root and subprocess.run(["unshare", "--mount", "true"], capture_output=True).returncode == 0:
+        sock_path = os.path.join(xdir, "log.sock")
+        devlog = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+        devlog.bind(sock_path)
+        os.chmod(sock_path, 0o666)  # the sessions run as run_as
+        devlog.settimeout(0.2)
+
+        def collect():
+            while devlog is not None and devlog.fileno() >= 0:
+                try:
+                    syslog_lines.append(devlog.recv(65536))
+                except socket.timeout:
+                    continue
+                except OSError:
+                    return
+        threading.Thread(target=collect, daemon=True).start()
+        wrap = os.path.join(xdir, "devlog.sh")
+        with open(wrap, "w") as f:
+            f.write(DEVLOG)
+        os.chmod(wrap, 0o755)
+        os.makedirs(os.path.join(xdir, "olddev"))
+        xcmd = ["unshare", "--mount", wrap, os.path.join(xdir, "olddev"), sock_path] + xcmd
+    else:
+        t.diag("not root or no unshare: the sessions' syslog lines under xinetd are not read")
+    xi = subprocess.Popen(xcmd, stdout=subprocess.DEVNULL, stderr=xerr)
     procs.append(xi)
     up = all(wait_port(p, xi) for p in xports.values())
     t.ok(up, "xinetd: listening on %d generated services (%s)" % (len(xports), "root" if root else "as the current user"),
@@ -241,18 +290,26 @@ try:
     def xi_log(name, prog):
         # xinetd logs the peer (log_on_success HOST); the session's own
         # line goes to syslog, since its fd 2 is the client.
-        pat = rb"START: yubin-%s pid=\d+ from=(::ffff:)?127\.0\.0\.1" % name.encode()
+        spat = re.compile(rb"^<\d+>.*%s\[(\d+)\]: peer=127\.0\.0\.1 " % prog.encode())
+        what = "xinetd log_on_success" + (" and the session's syslog line" if devlog else "")
         deadline = time.time() + 5
         while time.time() < deadline:
-            if re.search(pat, read(xlog)):
-                return "xinetd log_on_success", True
+            # A syslog line from a session xinetd started (by pid): the
+            # readiness probe's session counts too, the dialogue's surely.
+            pids = set(re.findall(rb"START: yubin-%s pid=(\d+) from=(?:::ffff:)?127\.0\.0\.1"
+                                  % name.encode(), read(xlog)))
+            if pids and (not devlog or any(spat.match(ln) and spat.match(ln).group(1) in pids
+                                           for ln in list(syslog_lines))):
+                return what, True
             time.sleep(0.05)
-        return "xinetd log_on_success", False
+        return what, False
     if up:
         run_all("xinetd", xports, xi_log)
     xi.terminate()
     xi.wait(10)
     xerr.close()
+    if devlog:
+        devlog.close()
 
     # --- tcpserver, as units/tcpserver.example --------------------------------
     tports, tlogs = {}, {}
