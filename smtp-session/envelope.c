@@ -242,7 +242,10 @@ mail_sender_ok(struct smtp *s, const struct addr *a)
 		return -1;
 	}
 	addr_format(a, s->sender, sizeof s->sender);
-	if (s->auth_user[0] && users_may_send_as(s->conf, s->auth_user, s->sender) != 1) {
+	/* The null sender belongs to nobody: a submitter may send bounces and
+	 * auto-replies with it (as Postfix's reject_sender_login_mismatch). */
+	if (s->auth_user[0] && s->sender[0] &&
+	    users_may_send_as(s->conf, s->auth_user, s->sender) != 1) {
 		smtp_reply(s, 553, "5.7.1", "<%s>: Sender address rejected: not owned by user %s",
 		    s->sender, s->auth_user);
 		return -1;

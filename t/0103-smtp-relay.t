@@ -110,10 +110,11 @@ for f in queued:
 
 # The submitter may only send as itself or its aliases.
 r = env.run("smtp-session", b"EHLO x\r\n" + auth_plain() + b"\r\nMAIL FROM:<bob@example.org>\r\n"
-            b"MAIL FROM:<postmaster@example.org>\r\nQUIT\r\n", args=sub)
+            b"MAIL FROM:<postmaster@example.org>\r\nRSET\r\nMAIL FROM:<>\r\nQUIT\r\n", args=sub)
 rs = replies(r.stdout)
-t.ok(rs[2].startswith(b"553 5.7.1") and rs[3].startswith(b"250 2.1.0"),
-     "after AUTH: MAIL FROM another user 553 5.7.1; from an alias of the user 250", rs)
+t.ok(rs[2].startswith(b"553 5.7.1") and rs[3].startswith(b"250 2.1.0") and rs[5].startswith(b"250 2.1.0"),
+     "after AUTH: MAIL FROM another user 553 5.7.1; from an alias of the user 250; "
+     "the null sender 250", rs)
 
 # S26: the spool record of an authenticated relay with DSN parameters.
 BODY = b"Subject: dsn\r\n\r\nline\r\n..dot\r\n"
