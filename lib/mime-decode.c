@@ -8,6 +8,7 @@
  */
 #include <ctype.h>
 #include <errno.h>
+#include <iconv.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -115,9 +116,54 @@ charset_kind(const char *cs)
 	return CS_OTHER;
 }
 
-static void
-ob_charset(struct obuf *b, enum cs kind, const unsigned char *in, size_t len)
+/* Other charsets through iconv (glibc knows koi8-r, windows-1251,
+ * iso-2022-jp, shift_jis, gb2312, big5, ...). A byte iconv cannot read
+ * becomes U+FFFD; an unknown charset name is copied as is. Returns 0, or
+ * -1 when iconv does not know the charset. */
+static int
+ob_iconv(struct obuf *b, const char *charset, const unsigned char *in, size_t len)
 {
+	/* only plain names: nothing iconv could read as options */
+	size_t n = strlen(charset);
+	if (n == 0 || n > 40 || strspn(charset, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
+	    "0123456789-_.:") != n)
+		return -1;
+	iconv_t cd = iconv_open("UTF-8", charset);
+	if (cd == (iconv_t)-1)
+		return -1;
+	char *ip = (char *)(uintptr_t)in;
+	size_t left = len;
+	char out[4096];
+	while (left > 0 && !b->failed) {
+		char *op = out;
+		size_t room = sizeof(out);
+		size_t r = iconv(cd, &ip, &left, &op, &room);
+		ob_add(b, out, sizeof(out) - room);
+		if (r == (size_t)-1) {
+			if (errno == E2BIG)
+				continue;
+			/* EILSEQ, or EINVAL at the end: one replacement */
+			ob_add(b, "\xef\xbf\xbd", 3);
+			ip++;
+			left--;
+			iconv(cd, NULL, NULL, NULL, NULL);
+		}
+	}
+	/* flush a pending shift state (iso-2022-*) */
+	char *op = out;
+	size_t room = sizeof(out);
+	iconv(cd, NULL, NULL, &op, &room);
+	ob_add(b, out, sizeof(out) - room);
+	iconv_close(cd);
+	return 0;
+}
+
+static void
+ob_charset(struct obuf *b, const char *charset, const unsigned char *in, size_t len)
+{
+	enum cs kind = charset_kind(charset);
+	if (kind == CS_OTHER && ob_iconv(b, charset, in, len) == 0)
+		return;
 	if (kind == CS_UTF8 || kind == CS_OTHER) {
 		ob_add(b, in, len);
 		return;
@@ -150,7 +196,7 @@ char *
 mime_charset_to_utf8(const char *charset, const unsigned char *in, size_t len, size_t *len_r)
 {
 	struct obuf b = {0};
-	ob_charset(&b, charset_kind(charset), in, len);
+	ob_charset(&b, charset, in, len);
 	return (char *)ob_finish(&b, len_r);
 }
 
@@ -354,7 +400,7 @@ ew_decode(struct obuf *b, const unsigned char *in, size_t len)
 		free(raw.s);
 		return e + 2;
 	}
-	ob_charset(b, charset_kind(charset), raw.s != NULL ? raw.s : (const unsigned char *)"",
+	ob_charset(b, charset, raw.s != NULL ? raw.s : (const unsigned char *)"",
 	    raw.len);
 	free(raw.s);
 	return e + 2;

@@ -136,8 +136,8 @@ int mime_address_parse(struct mime_pool *pool, const unsigned char *value, size_
 /* --- lib/mime-decode.c --- */
 
 /* Decodes RFC 2047 encoded words of a header value into UTF-8 (unfolding
- * it; undecodable words stay as written). Malloc'd, NUL-terminated,
- * *len_r bytes; NULL on ENOMEM. */
+ * it; undecodable words stay as written; charsets as mime_charset_to_utf8).
+ * Malloc'd, NUL-terminated, *len_r bytes; NULL on ENOMEM. */
 char *mime_decode_header(const unsigned char *value, size_t len, size_t *len_r);
 
 /* Content-Transfer-Encoding decoding of body bytes with the encoding named
@@ -150,9 +150,9 @@ char *mime_decode_header(const unsigned char *value, size_t len, size_t *len_r);
 int mime_decode_cte(const char *enc, const unsigned char *in, size_t len, int strict,
     unsigned char **out, size_t *len_r);
 
-/* Text in charset to UTF-8 (utf-8, us-ascii, iso-8859-1, iso-8859-15,
- * windows-1252 and aliases; other charsets are copied as is). Malloc'd,
- * NUL-terminated; NULL on ENOMEM. */
+/* Text in charset to UTF-8 (utf-8, us-ascii, iso-8859-1, iso-8859-15 and
+ * windows-1252 directly, others through iconv; a charset iconv does not
+ * know is copied as is). Malloc'd, NUL-terminated; NULL on ENOMEM. */
 char *mime_charset_to_utf8(const char *charset, const unsigned char *in, size_t len,
     size_t *len_r);
 
