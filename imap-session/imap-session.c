@@ -531,8 +531,10 @@ command_run(struct imap *im, struct imap_command *c)
 		    "Command not allowed in this state");
 	else
 		v = cmd->handler(im, &sub);
-	if (v == V_OK && im->sel && im->state == STATE_SELECTED &&
-	    (!io_buffered(&im->io) || strcmp(c->name, "NOOP") == 0))
+	/* Untagged updates after a command, unless more commands are already
+	 * waiting (pipelining) or the command just looked (SELECT, NOOP). */
+	if (v == V_OK && im->sel && im->state == STATE_SELECTED && cmd->handler != cmd_select &&
+	    cmd->handler != cmd_examine && cmd->handler != cmd_noop && !io_buffered(&im->io))
 		imap_report(im, !(cmd->seq_numbers && !im->uid_command));
 	static const char *const words[] = { "OK", "NO", "BAD" };
 	if (v <= V_BAD)
