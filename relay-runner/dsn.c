@@ -208,9 +208,9 @@ report_8bit(const struct dsn_msg *m, const size_t *idx, size_t n)
 }
 
 static void
-write_recipient_fields(FILE *f, const struct dsn_msg *m, const struct spool_rcpt *r,
-    const char *date)
+write_recipient_fields(FILE *f, const struct dsn_msg *m, size_t index, const char *date)
 {
+	const struct spool_rcpt *r = &m->env->rcpts[index];
 	char addr[2 * ADDR_PATH_MAX], buf[RELAY_DIAGNOSTIC_MAX + 1], status[16];
 	char orcpt[DSN_ORCPT_MAX + 1];
 	/* RFC 6533: a UTF-8 address is reported with the utf-8 type. */
@@ -229,6 +229,11 @@ write_recipient_fields(FILE *f, const struct dsn_msg *m, const struct spool_rcpt
 	}
 	dsn_status(r->diagnostic, m->delay ? '4' : '5', status, sizeof status);
 	fprintf(f, "Action: %s\nStatus: %s\n", m->delay ? "delayed" : "failed", status);
+	if (m->remote_mta && m->remote_mta[index]) {
+		char mta[300];
+		sanitize(m->remote_mta[index], mta, sizeof mta, sizeof mta - 1);
+		fprintf(f, "Remote-MTA: dns; %s\n", mta);
+	}
 	/* S59: printable ASCII, at most RELAY_DIAGNOSTIC_MAX characters. */
 	sanitize(r->diagnostic ? r->diagnostic : "unknown error", buf, sizeof buf,
 	    RELAY_DIAGNOSTIC_MAX - 40);
@@ -336,7 +341,7 @@ dsn_write(int out_fd, const struct conf *conf, const struct dsn_msg *m,
 	}
 	fprintf(f, "X-Yubin-Sender: rfc822; %s\nArrival-Date: %s\n", sender, arrival);
 	for (size_t i = 0; i < n; i++)
-		write_recipient_fields(f, m, &m->env->rcpts[idx[i]], date);
+		write_recipient_fields(f, m, idx[i], date);
 	/* A delay notice carries the header only: the message is still on
 	 * its way. */
 	int full = !m->delay && m->env->ret != SPOOL_RET_HDRS && m->length <= DSN_RETURN_FULL_MAX;

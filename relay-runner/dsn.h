@@ -22,6 +22,7 @@ struct dsn_msg {
 	int has_8bit;
 	int delay;               /* a delay notice (Action: delayed), not a failure */
 	time_t retry_until;      /* for a delay notice: arrival + queue_lifetime */
+	char *const *remote_mta; /* per recipient: host that answered, or NULL */
 };
 
 /* Whether recipient r wants a failure notice (NOTIFY, RFC 3461 §4.1). */

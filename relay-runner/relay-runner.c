@@ -71,7 +71,8 @@ struct job {
 	uint64_t off, len;
 	int has_8bit, need_utf8;   /* 8-bit bytes in the content; SMTPUTF8 needed */
 	uint64_t wire_size;        /* the message as sent, for SIZE= */
-	unsigned char *newly_failed;   /* per recipient: failed in this pass */
+	unsigned char *newly_failed;
+	char **remote_mta;         /* per recipient: the host that refused it, or NULL */   /* per recipient: failed in this pass */
 };
 
 /* ---- message properties -------------------------------------------------- */
@@ -231,6 +232,12 @@ record(struct job *j, size_t i, enum rcpt_result res, const char *relay, const c
 	} else if (res == RCPT_PERM) {
 		/* Stays pending on disk until the bounce is out (at-least-once). */
 		j->newly_failed[i] = 1;
+		/* "host[address]:port" names a server that answered: Remote-MTA. */
+		const char *br = strchr(relay, '[');
+		if (br && br > relay && j->remote_mta) {
+			free(j->remote_mta[i]);
+			j->remote_mta[i] = strndup(relay, (size_t)(br - relay));
+		}
 		status = "bounced";
 		j->run->bounced++;
 	} else {
@@ -465,7 +472,7 @@ warn_delay(struct job *j, time_t now)
 			idx[n++] = i;
 	if (n > 0) {
 		struct dsn_msg m = { e, j->id, j->fd, j->off, j->len, j->has_8bit, 1,
-			e->arrival + (time_t)j->run->conf.queue_lifetime };
+			e->arrival + (time_t)j->run->conf.queue_lifetime, NULL };
 		char err[300];
 		if (dsn_send(&j->run->conf, &m, idx, n, err, sizeof err) == 0)
 			log_info("%s: sender delay notification for %zu recipient(s)", j->id, n);
@@ -487,7 +494,8 @@ bounce(struct job *j)
 		if (j->newly_failed[i] && dsn_wanted(&j->env.rcpts[i]))
 			idx[n++] = i;
 	if (n > 0) {
-		struct dsn_msg m = { &j->env, j->id, j->fd, j->off, j->len, j->has_8bit, 0, 0 };
+		struct dsn_msg m = { &j->env, j->id, j->fd, j->off, j->len, j->has_8bit, 0, 0,
+			j->remote_mta };
 		char err[300];
 		int rc = dsn_send(&j->run->conf, &m, idx, n, err, sizeof err);
 		char e_sender[4 * ADDR_PATH_MAX + 1];
@@ -580,7 +588,8 @@ process(struct runner *run, const char *dir, const char *id)
 		goto out;
 	}
 	j.newly_failed = calloc(j.env.n_rcpts, 1);
-	if (!j.newly_failed) {
+	j.remote_mta = calloc(j.env.n_rcpts, sizeof *j.remote_mta);
+	if (!j.newly_failed || !j.remote_mta) {
 		queue_release(&run->q, j.claim, id);
 		goto out;
 	}
@@ -602,6 +611,9 @@ process(struct runner *run, const char *dir, const char *id)
 	warn_delay(&j, time(NULL));
 	finish(&j, time(NULL));
 out:
+	for (size_t i = 0; j.remote_mta && i < j.env.n_rcpts; i++)
+		free(j.remote_mta[i]);
+	free(j.remote_mta);
 	free(j.newly_failed);
 	spool_envelope_free(&j.env);
 	if (j.fd >= 0)

@@ -191,6 +191,7 @@ try:
         t.eq(fields.get("Original-Recipient"), "rfc822;nobody@example.net", "Original-Recipient")
         t.eq(fields.get("Action"), "failed", "Action: failed")
         t.eq(fields.get("Status"), "5.1.1", "Status from the enhanced code")
+        t.eq(fields.get("Remote-MTA"), "dns; 127.0.0.1", "Remote-MTA names the refusing host")
         t.ok(fields.get("Diagnostic-Code", "").startswith("smtp; 550 5.1.1"), "Diagnostic-Code",
              fields)
         t.ok("bob@example.net" not in str(parts[1]), "the delivered recipient is not reported")
