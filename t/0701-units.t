@@ -90,6 +90,8 @@ try:
         t.ok(int(one(sock, "MaxConnections") or 0) > 0 and
              int(one(sock, "MaxConnectionsPerSource") or 0) > 0,
              "%s.socket: MaxConnections and MaxConnectionsPerSource (S55)" % name)
+        t.ok(one(sock, "TriggerLimitIntervalSec") == "0",
+             "%s.socket: no trigger rate limit, which a burst of connections would trip (S55)" % name)
         t.eq(exec_argv(svc), (prog, args), "%s@.service: runs %s %s" % (name, prog, args))
         check_keys(name + "@.service", svc, SESSION)
         t.ok(all(one(svc, k) for k in ("RuntimeMaxSec", "MemoryMax", "TasksMax")),
