@@ -86,7 +86,7 @@ $(1)_OBJS = $$(patsubst %.c,$(B)/%.o,$$(wildcard $(1)/*.c))
 $(B)/bin/$(1): $$($(1)_OBJS) $(LIB)
 	@mkdir -p $$(@D)
 	@$$(if $$(Q),echo "  LD $$@")
-	$$(Q)$$(CC) $$(LDFLAGS) -o $$@ $$($(1)_OBJS) $(LIB) $$(LDLIBS)
+	$$(Q)$$(CC) $$(LDFLAGS) -o $$@.tmp $$($(1)_OBJS) $(LIB) $$(LDLIBS) && mv -f $$@.tmp $$@
 $(1)/$(1): $(B)/bin/$(1)
 	$$(Q)cp $$< $$@.tmp && mv -f $$@.tmp $$@
 endef
