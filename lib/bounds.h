@@ -79,9 +79,11 @@
 #define SPOOL_RECORD_MAX 8192
 /* Recipients per spool file: well above any smtp_max_recipients in use. */
 #define SPOOL_RCPTS_MAX 10000
-/* The envelope part of a spool file is read into memory: first this much,
- * growing up to the maximum (10000 recipients with long diagnostics). */
-#define SPOOL_HEAD_MIN 65536
+/* The envelope part of a spool file is read into memory: first this much
+ * (most envelopes are far smaller; relay-runner reads every deferred
+ * file's head on each pass), growing up to the maximum (10000 recipients
+ * with long diagnostics). */
+#define SPOOL_HEAD_MIN 4096
 #define SPOOL_HEAD_MAX (32u * 1024 * 1024)
 
 /* relay-runner SMTP client timeouts, RFC 5321 §4.5.3.2: greeting 5 min,

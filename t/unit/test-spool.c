@@ -183,6 +183,35 @@ test_round_trip(void)
 	free(bytes);
 }
 
+/* An envelope far larger than the first read (SPOOL_HEAD_MIN): the reader
+ * grows its buffer and still gets every field. */
+static void
+test_big_envelope(void)
+{
+	enum { N = 300 };
+	static struct spool_rcpt r[N];
+	static char addrs[N][64], diags[N][400];
+	struct spool_envelope e = { .sender = "big@example.org", .rcpts = r, .n_rcpts = N };
+	for (size_t i = 0; i < N; i++) {
+		snprintf(addrs[i], sizeof addrs[i], "rcpt%zu@example.net", i);
+		memset(diags[i], 'd', sizeof diags[i] - 1);
+		diags[i][sizeof diags[i] - 1] = '\0';
+		r[i] = (struct spool_rcpt){ addrs[i], NULL, 0, SPOOL_RCPT_PENDING, diags[i] };
+	}
+	char path[256];
+	snprintf(path, sizeof path, "%s/big", scratch);
+	int fd = file_with(path, "", 0), msg = memfd_with(message, sizeof message - 1);
+	struct spool_envelope got;
+	uint64_t off, len;
+	CHECK(spool_write_fd(fd, &e, msg, 0, sizeof message - 1) == 0, "big envelope written");
+	CHECK(spool_read(fd, &got, &off, &len) == 0 && off > 4 * SPOOL_HEAD_MIN &&
+	    envelopes_equal(&e, &got) && len == sizeof message - 1,
+	    "an envelope larger than the first read comes back whole");
+	spool_envelope_free(&got);
+	close(fd);
+	close(msg);
+}
+
 static void
 test_truncations(void)
 {
@@ -486,6 +515,7 @@ main(int argc, char **argv)
 	if (!mkdtemp(scratch))
 		abort();
 	test_round_trip();
+	test_big_envelope();
 	test_truncations();
 	test_forgeries();
 	test_writer_limits();
