@@ -4,6 +4,7 @@
 # authenticated submitter relays the plain form only, and the spool record of
 # a relayed message holds exactly what was accepted (DSN parameters kept as
 # received). Covers S19, S20, S21, S26, S29.
+import atexit
 import base64
 import os
 import subprocess
@@ -12,8 +13,16 @@ import sys
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import yubin  # noqa: E402
 
+
+class Env(yubin.Env):
+    """yubin.Env removed at exit even when a check raises."""
+
+    def __init__(self, *a, **kw):
+        super().__init__(*a, **kw)
+        atexit.register(self.cleanup)
+
 t = yubin.TAP()
-env = yubin.Env()
+env = Env()
 IP = b"127.0.0.1"
 SRV = b"mx.example.org"
 

@@ -4,6 +4,7 @@
 # idle timeout, the free-space reserve, fsync before rename before 250, and
 # disk full / fsync failure during delivery.
 # Covers S27, S47, S48, S49, S54, S62, S63, S65.
+import atexit
 import os
 import re
 import shutil
@@ -16,12 +17,20 @@ import time
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import yubin  # noqa: E402
 
+
+class Env(yubin.Env):
+    """yubin.Env removed at exit even when a check raises."""
+
+    def __init__(self, *a, **kw):
+        super().__init__(*a, **kw)
+        atexit.register(self.cleanup)
+
 t = yubin.TAP()
 envs = []
 
 
 def new_env(**kw):
-    e = yubin.Env(**kw)
+    e = Env(**kw)
     envs.append(e)
     return e
 
