@@ -56,14 +56,21 @@ struct spool_pending {
 	char tmp_path[4096];
 	char new_path[4096];
 };
+/* 0, or -1 with errno (ENOSPC/EDQUOT: disk full; E2BIG: a field longer
+ * than SPOOL_RECORD_MAX; EINVAL: no sender or no recipient); on failure
+ * nothing is left in tmp/. */
 int spool_prepare(const char *spool_dir, const struct spool_envelope *env,
     int msg_fd, uint64_t msg_len, struct spool_pending *p);
+/* 0, or -1 with errno (the tmp file is then removed). */
 int spool_commit(struct spool_pending *p);
+/* Removes the prepared file; safe after commit and twice. */
 void spool_abort(struct spool_pending *p);
 
 /* Reads the envelope of an open spool file. On success *msg_offset_r is
- * where the message starts and *msg_len_r its length. A truncated or
- * malformed file is an error (EBADMSG), never half-parsed. 0 or -1. */
+ * where the message starts and *msg_len_r its length; env's strings and
+ * recipients are malloc'd, owned by the caller (spool_envelope_free). A
+ * truncated or malformed file is an error (EBADMSG) and leaves env empty,
+ * never half-parsed. 0 or -1. */
 int spool_read(int fd, struct spool_envelope *env, uint64_t *msg_offset_r, uint64_t *msg_len_r);
 void spool_envelope_free(struct spool_envelope *env);
 
