@@ -193,6 +193,20 @@ rec = msgs[0].split(b"\n\n")[0].split(b"\nReceived: ", 1)[1] if msgs else b""
 t.ok(re.fullmatch(rb"from \[1\.2\.3\.4\] \(local\)\n\tby mx\.example\.org \(yubin\) with ESMTP id "
                   rb"[0-9A-F]+\n\tfor <alice@example\.org>;\n\t[ -~]+", rec) is not None,
      "S29: Received: is one folded header of printable ASCII", rec)
+# The peer address from the environment (inetd-style launchers) is used only
+# when it looks like an address, and then synchronisation is enforced (S6).
+e = dict(env.env(), REMOTE_ADDR="192.0.2.7")
+r = env.run("smtp-session", b"EHLO x.example\r\nMAIL FROM:<u@example.com>\r\n", env=e)
+t.ok(r.stdout.endswith(b"554 5.5.0 Error: SMTP protocol synchronization\r\n") and b"peer=192.0.2.7" in r.stderr,
+     "S6: REMOTE_ADDR names the peer, so synchronisation is enforced: MAIL sent in one write "
+     "with EHLO gets 554 5.5.0", r.stdout[-80:])
+e = dict(env.env(), REMOTE_ADDR="1.2.3.4\r\nX-Evil: y")
+r = env.run("smtp-session", b"EHLO x.example\r\nMAIL FROM:<u@example.com>\r\nRCPT TO:<alice@example.org>\r\n"
+            b"DATA\r\n\r\nx\r\n.\r\nQUIT\r\n", env=e)
+msgs = take_messages(env)
+t.ok(len(msgs) == 1 and b"X-Evil" not in msgs[0] and b"Received: from x.example (local)\n" in msgs[0],
+     "S29: a REMOTE_ADDR with CR/LF is ignored, never pasted into Received:", msgs[:1])
+
 for e in envs.values():
     e.cleanup()
 t.done()
