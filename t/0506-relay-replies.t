@@ -5,7 +5,10 @@ bare LF, data after 354, a greeting trickled one byte at a time; and
 against broken queue files (S67): empty, truncated, no end record, a
 symlink — quarantined in corrupt/ while the rest of the queue flows."""
 import os
+import socket
+import subprocess
 import sys
+import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "peers"))
@@ -75,6 +78,45 @@ try:
          "CR/LF in a queued address or ENVID never reaches the wire (covers S26)", cmds)
     d = env.messages("alice@example.org")[n:]
     t.ok(len(d) == 1 and b"Status: 5.1.3" in d[0], "the malformed recipient bounces 5.1.3", d)
+    clear_queue()
+
+    # --- claims: live owners keep them, dead or silent ones lose them (S67) ----
+    def owner(pid):
+        host = "".join(c if c.isalnum() or c in ".-" else "_" for c in socket.gethostname())
+        with open("/proc/sys/kernel/random/boot_id") as f:
+            boot = "".join(c for c in f.read() if c in "0123456789abcdef")[:8]
+        with open("/proc/%d/stat" % pid) as f:
+            start = f.read().rsplit(")", 1)[1].split()[19]
+        return ",%s~%s,%d,%s" % (host, boot, pid, start)
+
+    sleeper = subprocess.Popen(["sleep", "60"])
+    try:
+        ids = relayenv.enqueue(env, MSG, "alice@example.org", ["bob@example.net"], count=4)
+        active = os.path.join(env.spool, "active")
+        os.makedirs(active, exist_ok=True)
+        live = ids[0] + owner(sleeper.pid)
+        dead_proc = subprocess.Popen(["true"])
+        dead_owner = owner(dead_proc.pid)
+        dead_proc.wait()
+        dead = ids[1] + dead_owner
+        fresh = ids[2] + ",otherhost~0,1,1"
+        old = ids[3] + ",otherhost~0,2,2"
+        for i, name in enumerate((live, dead, fresh, old)):
+            os.rename(os.path.join(env.spool, "new", ids[i]), os.path.join(active, name))
+        three_hours_ago = time.time() - 3 * 3600
+        os.utime(os.path.join(active, old), (three_hours_ago, three_hours_ago))
+        before = len(sink.messages())
+        r = relayenv.runner(env)
+        left = sorted(relayenv.files(env, "active"))
+        t.eq(left, sorted([live, fresh]),
+             "claims of a live process and a fresh foreign claim are left alone")
+        t.eq(len(sink.messages()), before + 2,
+             "a dead process's claim and a 3-hour-old foreign one are recovered and delivered")
+        t.ok(r.stderr.decode().count("recovered a stale claim") == 2, "recoveries are logged",
+             r.stderr)
+    finally:
+        sleeper.kill()
+        sleeper.wait()
     clear_queue()
 
     # --- S67: broken queue files are quarantined ------------------------------
