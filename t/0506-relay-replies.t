@@ -3,7 +3,9 @@
 lines, endless continuations, code mismatches, bad codes, a reply cut off,
 bare LF, data after 354, a greeting trickled one byte at a time; and
 against broken queue files (S67): empty, truncated, no end record, a
-symlink — quarantined in corrupt/ while the rest of the queue flows."""
+symlink — quarantined in corrupt/ while the rest of the queue flows;
+claims of live, dead and silent runners; addresses in the queue file that
+try to inject commands (S26)."""
 import os
 import socket
 import subprocess
