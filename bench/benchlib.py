@@ -282,9 +282,9 @@ def machine_line():
 def print_table(rows, cols):
     """rows: list of dicts; cols: list of (key, header)."""
     widths = [max(len(h), *(len(str(r.get(k, ""))) for r in rows)) for k, h in cols]
-    print("  ".join(h.ljust(w) for (_, h), w in zip(cols, widths)))
+    print("  ".join(h.ljust(w) for (_, h), w in zip(cols, widths)).rstrip())
     for r in rows:
-        print("  ".join(str(r.get(k, "")).ljust(w) for (k, _), w in zip(cols, widths)))
+        print("  ".join(str(r.get(k, "")).ljust(w) for (k, _), w in zip(cols, widths)).rstrip())
 
 
 def write_json(path, obj):
