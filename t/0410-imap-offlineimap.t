@@ -1,0 +1,104 @@
+#!/usr/bin/env python3
+"""offlineimap (Debian package offlineimap3) syncs with imap-session over
+loopback: pulls every folder, uploads a local new message and a local flag
+change, downloads a server-side flag change and a server-side deletion."""
+import os
+import subprocess
+import sys
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import yubin  # noqa: E402
+from imaptest import deliver, Raw  # noqa: E402
+
+t = yubin.TAP()
+env = yubin.Env()
+U = "alice@example.org"
+L = yubin.Listener(env, "imap-session")
+local = os.path.join(env.dir, "local")
+rc = os.path.join(env.dir, "offlineimaprc")
+with open(rc, "w") as f:
+    f.write("""[general]
+accounts = test
+metadata = %s/meta
+ui = basic
+
+[Account test]
+localrepository = local
+remoterepository = remote
+
+[Repository local]
+type = Maildir
+localfolders = %s
+sep = /
+
+[Repository remote]
+type = IMAP
+remotehost = 127.0.0.1
+remoteport = %d
+remoteuser = %s
+remotepass = %s
+ssl = no
+starttls = no
+""" % (env.dir, local, L.port, U, yubin.DEMO_PASSWORD))
+
+
+def sync():
+    r = subprocess.run(["offlineimap", "-c", rc, "-o", "-u", "basic"], capture_output=True,
+                       text=True, timeout=60, env=dict(os.environ, HOME=env.dir))
+    if r.returncode != 0:
+        t.diag((r.stdout + r.stderr)[-2000:])
+    return r.returncode
+
+
+def local_msgs(box):
+    out = {}
+    for sub in ("new", "cur"):
+        d = os.path.join(local, box, sub)
+        if os.path.isdir(d):
+            for n in os.listdir(d):
+                with open(os.path.join(d, n), "rb") as fh:
+                    out[os.path.join(d, n)] = fh.read()
+    return out
+
+
+def find(box, needle):
+    for p, data in local_msgs(box).items():
+        if needle in data:
+            return p
+    return None
+
+
+try:
+    for i in range(3):
+        deliver(env, U, b"From: bob@example.org\r\nSubject: oi%d\r\n\r\nbody %d\r\n" % (i, i))
+    t.eq(sync(), 0, "first offlineimap run")
+    t.eq(len(local_msgs("INBOX")), 3, "three INBOX messages pulled")
+    t.ok(os.path.isdir(os.path.join(local, "Sent")), "special-use folders pulled")
+    # local changes: new message, \Seen on oi0
+    os.makedirs(os.path.join(local, "INBOX", "tmp"), exist_ok=True)
+    with open(os.path.join(local, "INBOX", "new", "1700000001.local.host"), "wb") as fh:
+        fh.write(b"From: alice@example.org\r\nSubject: oilocal\r\n\r\nlocal\r\n")
+    p0 = find("INBOX", b"body 0")
+    os.rename(p0, p0.replace("/new/", "/cur/").split(":2,")[0] + ":2,S")
+    # server changes: \Flagged on oi1, delete oi2
+    s = Raw(env, U)
+    s.cmd("SELECT INBOX")
+    s.cmd("UID STORE 2 +FLAGS (\\Flagged)")
+    s.cmd("UID STORE 3 +FLAGS (\\Deleted)")
+    s.cmd("EXPUNGE")
+    s.close()
+    t.eq(sync(), 0, "second offlineimap run")
+    s = Raw(env, U)
+    resp = s.cmd("SELECT INBOX")
+    resp = s.cmd("FETCH 1:* (FLAGS BODY.PEEK[HEADER.FIELDS (SUBJECT)])")
+    s.close()
+    t.ok(b"oilocal" in resp, "local new message uploaded", resp)
+    t.ok(any(b"oi0" in x and b"\\Seen" in x for x in resp.split(b"* ")), "local \\Seen uploaded",
+         resp)
+    p1 = find("INBOX", b"body 1")
+    t.ok(p1 is not None and "F" in p1.split(":2,")[-1], "server \\Flagged downloaded", p1)
+    t.ok(find("INBOX", b"body 2") is None, "server deletion downloaded")
+finally:
+    L.stop()
+    env.cleanup()
+t.done()
