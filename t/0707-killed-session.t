@@ -52,7 +52,10 @@ li = yubin.Listener(env, "smtp-session")
 try:
     for sig, why in ((signal.SIGKILL, "MemoryMax / OOM kill"), (signal.SIGTERM, "RuntimeMaxSec stop")):
         rcpt = "alice@example.org" if sig == signal.SIGKILL else "bob@example.org"
-        before = len(li.p.pid and children(li.p.pid))
+        # The listener's readiness probe ran a session too: let it end.
+        deadline = time.time() + 5
+        while children(li.p.pid) and time.time() < deadline:
+            time.sleep(0.05)
         s = socket.create_connection(("127.0.0.1", li.port), timeout=10)
         f = s.makefile("rwb")
         ok = reply(f).startswith(b"220")
@@ -70,7 +73,7 @@ try:
         f.flush()
         time.sleep(0.3)
         kids = children(li.p.pid)
-        t.ok(ok and len(kids) == before + 1, "%s: one session in the middle of DATA" % why)
+        t.ok(ok and len(kids) == 1, "%s: one session in the middle of DATA" % why, kids)
         for k in kids:
             os.kill(k, sig)
         # The client now sends the end of data; it must not get a 250.
