@@ -278,6 +278,32 @@ t.eq(env.messages("alice@example.org") + files_under(os.path.join(env.maildir("a
      [], "S65: nothing visible, no tmp file left")
 
 
+# S63/S66: 20 sessions delivering to alice at once, in each format.
+for fmt in ("maildir", "mbox"):
+    env = new_env(conf={"mailbox_format": fmt})
+    results = [None] * 20
+
+    def deliver(i, env=env):
+        results[i] = env.run("smtp-session", ENVELOPE + b"DATA\r\nSubject: c%02d\r\n\r\nFrom here\r\n"
+                             b"body %02d\r\n.\r\nQUIT\r\n" % (i, i)).stdout
+    threads = [threading.Thread(target=deliver, args=(i,)) for i in range(20)]
+    for th in threads:
+        th.start()
+    for th in threads:
+        th.join()
+    t.ok(all(r and b"250 2.0.0 Ok: queued" in r for r in results),
+         "S63/S66 (%s): 20 concurrent sessions all get 250" % fmt)
+    if fmt == "maildir":
+        bodies = [m.split(b"\n\n", 1)[1] for m in env.messages("alice@example.org")]
+    else:
+        data = open(os.path.join(env.mail_root, "example.org", "alice", "INBOX"), "rb").read()
+        # Each message: "From " line, message, one blank line (S66).
+        parts = re.split(rb"^From a@example\.com [^\n]*\n", data, flags=re.M)[1:]
+        bodies = [p.split(b"\n\n", 1)[1][:-1] if p.endswith(b"\n\n") else p for p in parts]
+    want = sorted(b">From here\nbody %02d\n" % i if fmt == "mbox" else b"From here\nbody %02d\n" % i
+                  for i in range(20))
+    t.eq(sorted(bodies), want, "S63/S66 (%s): each of the 20 messages stored exactly once, whole" % fmt)
+
 # S65: a real full file system (tmpfs; needs root to mount).
 def with_tmpfs(fn):
     # Without root (no tmpfs mount) the ENOSPC fault injection above is the
