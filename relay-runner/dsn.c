@@ -52,6 +52,21 @@ dsn_delay_wanted(const struct spool_rcpt *r)
 	return (r->notify & SPOOL_NOTIFY_DELAY) != 0 && !(r->notify & SPOOL_NOTIFY_NEVER);
 }
 
+int
+dsn_success_wanted(const struct spool_rcpt *r)
+{
+	return (r->notify & SPOOL_NOTIFY_SUCCESS) && !(r->notify & SPOOL_NOTIFY_NEVER);
+}
+
+static const struct {
+	const char *action, *subject;
+	char cls;
+} dsn_kinds[] = {
+	[DSN_FAILED] = { "failed", "Undelivered Mail Returned to Sender", '5' },
+	[DSN_DELAYED] = { "delayed", "Delayed Mail (still being retried)", '4' },
+	[DSN_RELAYED] = { "relayed", "Successful Mail Delivery Report", '2' },
+};
+
 static void
 sanitize(const char *in, char *out, size_t size, size_t max)
 {
@@ -227,8 +242,8 @@ write_recipient_fields(FILE *f, const struct dsn_msg *m, size_t index, const cha
 		if (strchr(orcpt, ';'))
 			fprintf(f, "Original-Recipient: %s\n", orcpt);
 	}
-	dsn_status(r->diagnostic, m->delay ? '4' : '5', status, sizeof status);
-	fprintf(f, "Action: %s\nStatus: %s\n", m->delay ? "delayed" : "failed", status);
+	dsn_status(r->diagnostic, dsn_kinds[m->kind].cls, status, sizeof status);
+	fprintf(f, "Action: %s\nStatus: %s\n", dsn_kinds[m->kind].action, status);
 	if (m->remote_mta && m->remote_mta[index]) {
 		char mta[300];
 		sanitize(m->remote_mta[index], mta, sizeof mta, sizeof mta - 1);
@@ -241,7 +256,7 @@ write_recipient_fields(FILE *f, const struct dsn_msg *m, size_t index, const cha
 	    buf[2] >= '0' && buf[2] <= '9' && (buf[3] == ' ' || !buf[3]);
 	fprintf(f, "Diagnostic-Code: %s; %s\n", smtp ? "smtp" : "X-yubin", buf);
 	fprintf(f, "Last-Attempt-Date: %s\n", date);
-	if (m->delay) {
+	if (m->kind == DSN_DELAYED) {
 		char until[64];
 		rfc5322_date(m->retry_until, until, sizeof until);
 		fprintf(f, "Will-Retry-Until: %s\n", until);
@@ -263,7 +278,13 @@ static void
 write_human(FILE *f, const struct conf *conf, const struct dsn_msg *m, const size_t *idx, size_t n)
 {
 	char addr[2 * ADDR_PATH_MAX], diag[RELAY_DIAGNOSTIC_MAX + 1];
-	if (m->delay) {
+	if (m->kind == DSN_RELAYED) {
+		fprintf(f, "This is the mail system at host %s.\n\n"
+		    "Your message was successfully relayed to the destinations below.\n"
+		    "They do not offer delivery status notifications, so you will get\n"
+		    "no further notice of its delivery from them.\n\n"
+		    "The mail system\n", conf->hostname);
+	} else if (m->kind == DSN_DELAYED) {
 		char until[64];
 		rfc5322_date(m->retry_until, until, sizeof until);
 		fprintf(f, "This is the mail system at host %s.\n\n"
@@ -323,7 +344,7 @@ dsn_write(int out_fd, const struct conf *conf, const struct dsn_msg *m,
 	    "Content-Transfer-Encoding: %s\n\n"
 	    "This is a MIME-encapsulated message.\n\n",
 	    conf->hostname, sender,
-	    m->delay ? "Delayed Mail (still being retried)" : "Undelivered Mail Returned to Sender",
+	    dsn_kinds[m->kind].subject,
 	    date, (long long)now, rnd[0], rnd[1], rnd[2], rnd[3],
 	    rnd[4], rnd[5], rnd[6], rnd[7], conf->hostname, boundary,
 	    report_8bit(m, idx, n) ? "8bit" : "7bit");
@@ -342,9 +363,10 @@ dsn_write(int out_fd, const struct conf *conf, const struct dsn_msg *m,
 	fprintf(f, "X-Yubin-Sender: rfc822; %s\nArrival-Date: %s\n", sender, arrival);
 	for (size_t i = 0; i < n; i++)
 		write_recipient_fields(f, m, idx[i], date);
-	/* A delay notice carries the header only: the message is still on
-	 * its way. */
-	int full = !m->delay && m->env->ret != SPOOL_RET_HDRS && m->length <= DSN_RETURN_FULL_MAX;
+	/* Delay and success notices carry the header only: the message is
+	 * still on its way, or has arrived. */
+	int full = m->kind == DSN_FAILED && m->env->ret != SPOOL_RET_HDRS &&
+	    m->length <= DSN_RETURN_FULL_MAX;
 	uint64_t len = full ? m->length : header_length(m->fd, m->offset, m->length);
 	fprintf(f, "\n--%s\nContent-Description: %s\nContent-Type: %s\n\n", boundary,
 	    full ? "Undelivered Message" : "Undelivered Message Headers",

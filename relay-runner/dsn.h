@@ -14,14 +14,20 @@
 #include "conf.h"
 #include "spool.h"
 
+enum dsn_kind {
+	DSN_FAILED,              /* Action: failed: the recipient is given up */
+	DSN_DELAYED,             /* Action: delayed: still being retried */
+	DSN_RELAYED,             /* Action: relayed: NOTIFY=SUCCESS to a peer without DSN */
+};
+
 struct dsn_msg {
 	const struct spool_envelope *env;
 	const char *queue_id;
 	int fd;                  /* the original message */
 	uint64_t offset, length;
 	int has_8bit;
-	int delay;               /* a delay notice (Action: delayed), not a failure */
-	time_t retry_until;      /* for a delay notice: arrival + queue_lifetime */
+	enum dsn_kind kind;
+	time_t retry_until;      /* for DSN_DELAYED: arrival + queue_lifetime */
 	char *const *remote_mta; /* per recipient: host that answered, or NULL */
 };
 
@@ -29,13 +35,14 @@ struct dsn_msg {
 int dsn_wanted(const struct spool_rcpt *r);
 /* Whether r wants a delay notice: NOTIFY=DELAY, or no NOTIFY at all. */
 int dsn_delay_wanted(const struct spool_rcpt *r);
+/* Whether r asked for NOTIFY=SUCCESS. */
+int dsn_success_wanted(const struct spool_rcpt *r);
 
 /* The RFC 3463 status of a diagnostic as "C.x.y" with the class forced to
- * cls ('5' failed, '4' delayed). out must hold 16 bytes. */
+ * cls ('5' failed, '4' delayed, '2' relayed). out must hold 16 bytes. */
 void dsn_status(const char *diag, char cls, char *out, size_t size);
 
-/* Writes the report for the recipients idx[0..n) (failed, or delayed for
- * a delay notice) into
+/* Writes the report of m->kind for the recipients idx[0..n) into
  * out_fd, LF line ends. Returns 0 or -1 (errno). */
 int dsn_write(int out_fd, const struct conf *conf, const struct dsn_msg *m,
     const size_t *idx, size_t n);

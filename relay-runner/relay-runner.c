@@ -72,7 +72,8 @@ struct job {
 	int has_8bit, need_utf8;   /* 8-bit bytes in the content; SMTPUTF8 needed */
 	uint64_t wire_size;        /* the message as sent, for SIZE= */
 	unsigned char *newly_failed;
-	char **remote_mta;         /* per recipient: the host that refused it, or NULL */   /* per recipient: failed in this pass */
+	char **remote_mta;         /* per recipient: the host that refused it, or NULL */
+	unsigned char *relayed;    /* per recipient: NOTIFY=SUCCESS owed (RFC 3461 §6.2.2) */   /* per recipient: failed in this pass */
 };
 
 /* ---- message properties -------------------------------------------------- */
@@ -367,8 +368,16 @@ deliver_group(struct job *j, const struct route_dest *d, const size_t *idx, size
 		s = connect_and_send(j, d, cand, n_cand, &m, rc, n, relay, sizeof relay, tls,
 		    sizeof tls, diag, sizeof diag);
 	}
-	for (size_t i = 0; i < n; i++)
+	for (size_t i = 0; i < n; i++) {
 		record(j, idx[i], s ? rc[i].result : RCPT_TEMP, relay, tls, s ? rc[i].diag : diag);
+		/* A peer without DSN cannot report success: we do ("relayed"). */
+		if (s && rc[i].result == RCPT_OK && !rc[i].dsn_passed &&
+		    dsn_success_wanted(&j->env.rcpts[idx[i]])) {
+			j->relayed[idx[i]] = 1;
+			free(j->remote_mta[idx[i]]);
+			j->remote_mta[idx[i]] = strndup(relay, strcspn(relay, "["));
+		}
+	}
 	if (s) {
 		snprintf(cache->key, sizeof cache->key, "%s", d->key);
 		snprintf(cache->relay, sizeof cache->relay, "%s", relay);
@@ -471,7 +480,7 @@ warn_delay(struct job *j, time_t now)
 		    dsn_delay_wanted(&e->rcpts[i]))
 			idx[n++] = i;
 	if (n > 0) {
-		struct dsn_msg m = { e, j->id, j->fd, j->off, j->len, j->has_8bit, 1,
+		struct dsn_msg m = { e, j->id, j->fd, j->off, j->len, j->has_8bit, DSN_DELAYED,
 			e->arrival + (time_t)j->run->conf.queue_lifetime, NULL };
 		char err[300];
 		if (dsn_send(&j->run->conf, &m, idx, n, err, sizeof err) == 0)
@@ -480,6 +489,30 @@ warn_delay(struct job *j, time_t now)
 			log_warn("%s: delay notification dropped: %s", j->id, err);
 	}
 	j->env.delay_warned = 1;    /* saved with the deferral */
+	free(idx);
+}
+
+/* "relayed" notices for NOTIFY=SUCCESS recipients handed to peers that
+ * do not offer DSN (RFC 3461 §6.2.2.2). Best effort, once. */
+static void
+notify_relayed(struct job *j)
+{
+	size_t n = 0;
+	size_t *idx = calloc(j->env.n_rcpts, sizeof *idx);
+	if (!idx)
+		return;
+	for (size_t i = 0; i < j->env.n_rcpts; i++)
+		if (j->relayed[i])
+			idx[n++] = i;
+	if (n > 0 && j->env.sender[0]) {
+		struct dsn_msg m = { &j->env, j->id, j->fd, j->off, j->len, j->has_8bit, DSN_RELAYED,
+			0, j->remote_mta };
+		char err[300];
+		if (dsn_send(&j->run->conf, &m, idx, n, err, sizeof err) == 0)
+			log_info("%s: sender success notification for %zu recipient(s)", j->id, n);
+		else
+			log_warn("%s: success notification dropped: %s", j->id, err);
+	}
 	free(idx);
 }
 
@@ -494,7 +527,7 @@ bounce(struct job *j)
 		if (j->newly_failed[i] && dsn_wanted(&j->env.rcpts[i]))
 			idx[n++] = i;
 	if (n > 0) {
-		struct dsn_msg m = { &j->env, j->id, j->fd, j->off, j->len, j->has_8bit, 0, 0,
+		struct dsn_msg m = { &j->env, j->id, j->fd, j->off, j->len, j->has_8bit, DSN_FAILED, 0,
 			j->remote_mta };
 		char err[300];
 		int rc = dsn_send(&j->run->conf, &m, idx, n, err, sizeof err);
@@ -589,7 +622,8 @@ process(struct runner *run, const char *dir, const char *id)
 	}
 	j.newly_failed = calloc(j.env.n_rcpts, 1);
 	j.remote_mta = calloc(j.env.n_rcpts, sizeof *j.remote_mta);
-	if (!j.newly_failed || !j.remote_mta) {
+	j.relayed = calloc(j.env.n_rcpts, 1);
+	if (!j.newly_failed || !j.remote_mta || !j.relayed) {
 		queue_release(&run->q, j.claim, id);
 		goto out;
 	}
@@ -608,12 +642,14 @@ process(struct runner *run, const char *dir, const char *id)
 	}
 	expire(&j, time(NULL));
 	bounce(&j);
+	notify_relayed(&j);
 	warn_delay(&j, time(NULL));
 	finish(&j, time(NULL));
 out:
 	for (size_t i = 0; j.remote_mta && i < j.env.n_rcpts; i++)
 		free(j.remote_mta[i]);
 	free(j.remote_mta);
+	free(j.relayed);
 	free(j.newly_failed);
 	spool_envelope_free(&j.env);
 	if (j.fd >= 0)

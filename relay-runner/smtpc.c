@@ -826,6 +826,7 @@ smtpc_send(struct smtpc *c, const struct smtpc_msg *m, struct smtpc_rcpt *rcpts,
 	c->diag[0] = '\0';
 	for (size_t i = 0; i < n; i++) {
 		rcpts[i].result = RCPT_NONE;
+		rcpts[i].dsn_passed = c->caps.dsn;
 		rcpts[i].diag[0] = '\0';
 	}
 	if (!c->broken && precheck(c, m, rcpts, n) == 0)

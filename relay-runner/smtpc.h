@@ -45,6 +45,7 @@ enum rcpt_result { RCPT_NONE, RCPT_OK, RCPT_TEMP, RCPT_PERM };
 struct smtpc_rcpt {
 	size_t index;        /* into env->rcpts */
 	enum rcpt_result result;
+	int dsn_passed;      /* the peer took NOTIFY/ORCPT (it offers DSN) */
 	char diag[RELAY_DIAGNOSTIC_MAX + 1];   /* printable ASCII (S59) */
 };
 

@@ -107,6 +107,25 @@ try:
     for name in relayenv.files(env, "queue"):
         os.unlink(os.path.join(env.spool, "queue", name))
 
+    # --- NOTIFY=SUCCESS: passed on to a DSN peer, "relayed" notice otherwise ----
+    sink.set({})
+    n = len(env.messages("alice@example.org"))
+    relayenv.enqueue(env, MSG, "alice@example.org", [("ok@example.net", 6)])
+    relayenv.runner(env)
+    t.ok(len(env.messages("alice@example.org")) == n and
+         "NOTIFY=SUCCESS,FAILURE" in sink.commands(sink.connections())[2],
+         "NOTIFY=SUCCESS goes to a peer offering DSN; no local notice",
+         sink.commands(sink.connections()))
+    sink.set({"ext": ["PIPELINING", "8BITMIME"]})
+    relayenv.enqueue(env, MSG + b"body text\n", "alice@example.org", [("ok@example.net", 6)])
+    relayenv.runner(env)
+    d = dsns(n)
+    t.ok(len(d) == 1 and b"Subject: Successful Mail Delivery Report" in d[0] and
+         b"Action: relayed" in d[0] and b"Status: 2.0.0" in d[0] and
+         b"Remote-MTA: dns; 127.0.0.1" in d[0] and b"body text" not in d[0],
+         "to a peer without DSN, the sender gets a 'relayed' notice (RFC 3461)", d)
+    sink.set({"rcpt": {"slow@example.net": "450 4.2.0 mailbox busy"}})
+
     # --- null sender: never bounced ------------------------------------------
     sink.set({"rcpt": {"gone@example.net": "550 5.1.1 gone"}})
     n = len(env.messages("alice@example.org"))
