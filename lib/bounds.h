@@ -117,6 +117,9 @@
 /* A connection kept for the next message to the same destination must
  * answer RSET within this many seconds, or a new one is opened. */
 #define RELAY_REUSE_CHECK_SEC 30
+/* Transactions per message and destination when the server accepts only
+ * some recipients each time (452 too many recipients). */
+#define RELAY_RCPT_ROUNDS_MAX 100
 /* DNS (S60): MX hosts tried per destination, addresses per host. */
 #define RELAY_MX_MAX 10
 #define RELAY_ADDRS_PER_HOST 4

@@ -327,6 +327,47 @@ connect_and_send(struct job *j, const struct route_dest *d, const struct route_c
 	return NULL;
 }
 
+/* 1 for a recipient refused only because the transaction had enough:
+ * 452 (or 552, RFC 5321 §4.5.3.1.10) "too many recipients". */
+static int
+too_many(const struct smtpc_rcpt *r)
+{
+	return r->result == RCPT_TEMP &&
+	    (!strncmp(r->diag, "452 ", 4) || !strncmp(r->diag, "552 ", 4));
+}
+
+/* Recipients a server put off with "too many recipients" go in further
+ * transactions on the same connection (RFC 5321 §4.5.3.1.8), as long as
+ * each round delivers some. */
+static void
+send_rest(struct smtpc *s, const struct smtpc_msg *m, struct smtpc_rcpt *rc, size_t n)
+{
+	struct smtpc_rcpt *sub = calloc(n, sizeof *sub);
+	size_t *from = calloc(n, sizeof *from);
+	for (int round = 0; sub && from && round < RELAY_RCPT_ROUNDS_MAX; round++) {
+		size_t k = 0, ok = 0;
+		for (size_t i = 0; i < n; i++) {
+			ok += rc[i].result == RCPT_OK;
+			if (too_many(&rc[i])) {
+				sub[k].index = rc[i].index;
+				from[k++] = i;
+			}
+		}
+		if (k == 0 || ok == 0 || !smtpc_reusable(s))
+			break;
+		smtpc_send(s, m, sub, k);
+		size_t accepted = 0;
+		for (size_t x = 0; x < k; x++) {
+			accepted += sub[x].result == RCPT_OK;
+			rc[from[x]] = sub[x];
+		}
+		if (accepted == 0)
+			break;
+	}
+	free(sub);
+	free(from);
+}
+
 /* Delivers to the recipients idx[0..n) which share destination d, over
  * the kept connection when it goes there and still answers. */
 static void
@@ -368,6 +409,8 @@ deliver_group(struct job *j, const struct route_dest *d, const size_t *idx, size
 		s = connect_and_send(j, d, cand, n_cand, &m, rc, n, relay, sizeof relay, tls,
 		    sizeof tls, diag, sizeof diag);
 	}
+	if (s)
+		send_rest(s, &m, rc, n);
 	for (size_t i = 0; i < n; i++) {
 		record(j, idx[i], s ? rc[i].result : RCPT_TEMP, relay, tls, s ? rc[i].diag : diag);
 		/* A peer without DSN cannot report success: we do ("relayed"). */

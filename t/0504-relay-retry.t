@@ -107,6 +107,18 @@ try:
     for name in relayenv.files(env, "queue"):
         os.unlink(os.path.join(env.spool, "queue", name))
 
+    # --- "452 too many recipients": the rest go in further transactions --------
+    sink.set({"max_rcpts": 2})
+    before = len(sink.messages())
+    rcpts = ["m%d@example.net" % i for i in range(5)]
+    relayenv.enqueue(env, MSG, "alice@example.org", rcpts)
+    r = relayenv.runner(env)
+    ms = sink.messages()[before:]
+    t.ok([m["rcpts"] for m in ms] == [rcpts[0:2], rcpts[2:4], rcpts[4:]] and
+         relayenv.queued(env) == [] and len({m["conn"] for m in ms}) == 1,
+         "452 after two recipients: three transactions on one connection, all delivered "
+         "(covers S69)", r.stderr)
+
     # --- NOTIFY=SUCCESS: passed on to a DSN peer, "relayed" notice otherwise ----
     sink.set({})
     n = len(env.messages("alice@example.org"))

@@ -21,6 +21,7 @@ behaviour between runs of relay-runner. Keys (all optional):
     auth_mechs    "LOGIN": the mechanisms offered (default "PLAIN LOGIN")
     mail          reply to MAIL FROM (default 250 2.1.0 ok)
     rcpt          {"addr": "550 5.1.1 no such user"} (default 250 2.1.5 ok)
+    max_rcpts     2: "452 too many recipients" past that many per transaction
     rcpt_once     {"addr": "451 4.7.1 greylisted"}: only for the first
                   RCPT of that address this sink process sees
     data          reply to DATA (default 354 go ahead)
@@ -278,6 +279,9 @@ class Handler(socketserver.BaseRequestHandler):
                     else:
                         self.server.seen_rcpt.add(addr)
                         r = self.s.get("rcpt", {}).get(addr, "250 2.1.5 ok")
+                limit = self.s.get("max_rcpts")
+                if limit and r.startswith("2") and len(rcpts) >= limit:
+                    r = "452 4.5.3 too many recipients"
                 if r.startswith("2"):
                     rcpts.append(addr)
                 self.reply("RCPT", r)
