@@ -184,6 +184,12 @@ class Session:
                 raise BenchError("%s: line longer than 1 MiB" % self.prog)
             self._fill()
 
+    def read_bytes(self, n):
+        while len(self.buf) < n:
+            self._fill()
+        data, self.buf = self.buf[:n], self.buf[n:]
+        return data
+
     def read_until(self, pred):
         """Lines up to and including the first for which pred(line) holds."""
         lines = []
