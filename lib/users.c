@@ -36,8 +36,10 @@ users_canonical(const struct conf *conf, const char *login, char *out, size_t si
 		    conf->n_local_domains ? conf->local_domains[0] : "localhost");
 	if (n < 0 || (size_t)n >= size)
 		return -1;
-	/* Domains are case-insensitive; local parts are kept as given. */
-	for (char *p = strrchr(out, '@'); p && *p; p++)
+	/* One mailbox per user however the login is spelt: smtp-session
+	 * lower-cases local recipients, so logins are lower-cased too (as
+	 * Dovecot's %Lu). The users file is matched case-insensitively. */
+	for (char *p = out; *p; p++)
 		*p = (char)tolower((unsigned char)*p);
 	return 0;
 }

@@ -16,7 +16,7 @@
 
 #define USERS_ALIAS_TARGETS_MAX 100
 
-/* Canonical login name: lower-cased domain; without '@' the first local
+/* Canonical login name: lower-cased; without '@' the first local
  * domain is appended. Returns 0, or -1 if the result does not fit. */
 int users_canonical(const struct conf *conf, const char *login, char *out, size_t size);
 
