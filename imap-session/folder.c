@@ -534,13 +534,51 @@ folder_take_recent(struct folder *f, struct fmsg *m)
 	}
 }
 
+/* Directory timestamps are coarse (a clock tick): a change in the same
+ * tick as the last scan leaves them equal. So only directories whose
+ * mtime is older than this are trusted to be unchanged, as Dovecot does. */
+#define FOLDER_MTIME_TRUST_SEC 2
+
+static int
+same_time(const struct timespec *a, const struct timespec *b)
+{
+	return a->tv_sec == b->tv_sec && a->tv_nsec == b->tv_nsec;
+}
+
+/* 1 if neither new/ nor cur/ changed since the last scan; saves their
+ * times (taken before the scan, so later changes are seen next time). */
+static int
+folder_unchanged(struct folder *f)
+{
+	char path[4200];
+	struct stat sn, sc;
+	snprintf(path, sizeof path, "%s/new", f->dir);
+	if (stat(path, &sn) != 0)
+		return 0;
+	snprintf(path, sizeof path, "%s/cur", f->dir);
+	if (stat(path, &sc) != 0)
+		return 0;
+	time_t now = time(NULL);
+	int same = f->scanned && same_time(&sn.st_mtim, &f->new_mtime) &&
+	    same_time(&sc.st_mtim, &f->cur_mtime) &&
+	    sn.st_mtime < now - FOLDER_MTIME_TRUST_SEC && sc.st_mtime < now - FOLDER_MTIME_TRUST_SEC;
+	f->new_mtime = sn.st_mtim;
+	f->cur_mtime = sc.st_mtim;
+	return same;
+}
+
 int
 folder_sync(struct folder *f)
 {
 	struct fmsg *list;
 	size_t n;
-	if (folder_scan(f, &list, &n) != 0)
+	if (folder_unchanged(f))
+		return 0;
+	if (folder_scan(f, &list, &n) != 0) {
+		f->scanned = 0;
 		return -1;
+	}
+	f->scanned = 1;
 	keywords_read(f);
 	size_t i = 0, j = 0, old_n = f->n;
 	uint32_t max_uid = old_n ? f->m[old_n - 1].uid : 0;

@@ -60,6 +60,10 @@ struct folder {
 	size_t reported;         /* EXISTS count the client knows */
 	size_t recent;
 	int new_messages;        /* set by sync: EXISTS to send */
+	/* new/ and cur/ as of the last scan: unchanged directories need no
+	 * rescan (the cheap path of NOOP and of every command's update). */
+	struct timespec new_mtime, cur_mtime;
+	int scanned;
 	/* One opened message, CRLF line ends. */
 	uint32_t cache_uid;
 	unsigned char *cache_data;

@@ -118,6 +118,20 @@ try:
             vanished += 1
     t.eq(vanished, 0, "no message vanishes while another session renames files (S64)")
 
+    # Once new/ and cur/ are old enough to be trusted, an unchanged folder
+    # is not rescanned; a change to either is still seen at once.
+    time.sleep(3.2)
+    r = a.cmd("NOOP")
+    t.ok(b"EXISTS" not in r and b"FETCH" not in r, "quiet NOOP on an unchanged folder", r)
+    deliver(env, U, msg(200))
+    r = a.cmd("NOOP")
+    t.ok(b"EXISTS" in r, "delivery seen after a quiet period", r)
+    time.sleep(3.2)
+    b.cmd("NOOP")
+    b.cmd("STORE 1 +FLAGS (\\Draft)")
+    r = a.cmd("NOOP")
+    t.ok(b"* 1 FETCH (FLAGS (" in r and b"\\Draft" in r, "flag change seen after a quiet period", r)
+
     # A lost UID list gives a new UIDVALIDITY, never wrong UIDs.
     a.close()
     b.close()

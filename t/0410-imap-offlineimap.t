@@ -45,8 +45,8 @@ starttls = no
 def sync():
     r = subprocess.run(["offlineimap", "-c", rc, "-o", "-u", "basic"], capture_output=True,
                        text=True, timeout=60, env=dict(os.environ, HOME=env.dir))
-    if r.returncode != 0:
-        t.diag((r.stdout + r.stderr)[-2000:])
+    if r.returncode != 0 or os.environ.get("OI_DEBUG"):
+        t.diag((r.stdout + r.stderr)[-3000:])
     return r.returncode
 
 
@@ -70,7 +70,8 @@ def find(box, needle):
 
 try:
     for i in range(3):
-        deliver(env, U, b"From: bob@example.org\r\nSubject: oi%d\r\n\r\nbody %d\r\n" % (i, i))
+        deliver(env, U, b"From: bob@example.org\r\nSubject: oi%d\r\n\r\nbody %d\r\n" % (i, i),
+                name="%d.oi%d.test" % (1700000000 + i, i))  # UIDs 1, 2, 3 in this order
     t.eq(sync(), 0, "first offlineimap run")
     t.eq(len(local_msgs("INBOX")), 3, "three INBOX messages pulled")
     t.ok(os.path.isdir(os.path.join(local, "Sent")), "special-use folders pulled")
@@ -96,8 +97,9 @@ try:
     t.ok(any(b"oi0" in x and b"\\Seen" in x for x in resp.split(b"* ")), "local \\Seen uploaded",
          resp)
     p1 = find("INBOX", b"body 1")
-    t.ok(p1 is not None and "F" in p1.split(":2,")[-1], "server \\Flagged downloaded", p1)
-    t.ok(find("INBOX", b"body 2") is None, "server deletion downloaded")
+    t.ok(p1 is not None and "F" in p1.split(":2,")[-1], "server \\Flagged downloaded",
+         sorted(local_msgs("INBOX")))
+    t.ok(find("INBOX", b"body 2") is None, "server deletion downloaded", sorted(local_msgs("INBOX")))
 finally:
     L.stop()
     env.cleanup()
