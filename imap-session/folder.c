@@ -536,7 +536,9 @@ folder_take_recent(struct folder *f, struct fmsg *m)
 
 /* Directory timestamps are coarse (a clock tick): a change in the same
  * tick as the last scan leaves them equal. So only directories whose
- * mtime is older than this are trusted to be unchanged, as Dovecot does. */
+ * mtime is older than this are trusted to be unchanged, as Dovecot does.
+ * On NFS the attribute cache can hide a change for its lifetime (actimeo);
+ * mount with a short one where sessions share a mailbox across hosts. */
 #define FOLDER_MTIME_TRUST_SEC 2
 
 static int
