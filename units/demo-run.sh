@@ -113,7 +113,7 @@ stop() {
 		kill "$p" 2>/dev/null
 	done
 	wait 2>/dev/null
-	echo "demo-run: stopped; mail is still in $dir/mail" >&2
+	[ -z "$pids" ] || echo "demo-run: stopped; mail is still in $dir/mail" >&2
 }
 trap 'stop; exit 0' INT TERM
 trap stop EXIT
