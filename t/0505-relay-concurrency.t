@@ -35,8 +35,10 @@ def start(env):
 
 
 # --- two runners at once --------------------------------------------------
+# The sink takes 5 ms per message, so a pass lasts long enough for the
+# second runner to join in and for the kills below to land mid-pass.
 env = yubin.Env()
-sink = relayenv.Sink(env)
+sink = relayenv.Sink(env, {"delay": {"EOD": 0.005}})
 try:
     relayenv.route(env, ("example.net", "127.0.0.1:%d" % sink.port))
     relayenv.enqueue(env, MSG, "alice@example.org", ["bob@example.net"], count=N)
@@ -57,7 +59,7 @@ finally:
 
 # --- SIGKILL at random points, then a clean pass ----------------------------
 env = yubin.Env()
-sink = relayenv.Sink(env)
+sink = relayenv.Sink(env, {"delay": {"EOD": 0.01}})
 try:
     relayenv.route(env, ("example.net", "127.0.0.1:%d" % sink.port))
     relayenv.enqueue(env, MSG, "alice@example.org", ["bob@example.net"], count=N)
@@ -65,7 +67,7 @@ try:
     kills = 0
     for i in range(8):
         p = start(env)
-        time.sleep(rnd.uniform(0.01, 0.25))
+        time.sleep(rnd.uniform(0.02, 0.3))
         if p.poll() is None:
             p.send_signal(signal.SIGKILL)
             kills += 1
