@@ -15,7 +15,7 @@
 #include "durable.h"
 #include "log.h"
 #include "mailbox.h"
-#include "sha256.h"
+#include "digest.h"
 #include "sizecache.h"
 
 #define READ_CHUNK 65536
@@ -158,12 +158,12 @@ maildir_uidl(const struct maildir_entry *e, char *out)
 		out[e->base_len] = '\0';
 		return;
 	}
-	struct sha256 s;
-	unsigned char d[32];
-	sha256_init(&s);
-	sha256_update(&s, e->name, e->base_len);
-	sha256_final(&s, d);
-	hex(d, 32, out);
+	struct digest s;
+	unsigned char d[DIGEST_SHA256_LEN];
+	digest_sha256_init(&s);
+	digest_update(&s, e->name, e->base_len);
+	digest_final(&s, d);
+	hex(d, DIGEST_SHA256_LEN, out);
 }
 
 /* Size in POP3 form: W= from the name when present (delivery wrote it),
@@ -234,7 +234,7 @@ static const char *const mutable_headers[] = {
 /* The digest's view of a message: header lines are held until their name
  * is known, then hashed or skipped (with their continuation lines). */
 struct uidl_hash {
-	struct sha256 sha;
+	struct digest sha;
 	int in_body, line_start, skipping, holding;
 	char held[16];
 	size_t n_held;
@@ -255,7 +255,7 @@ hash_release(struct uidl_hash *h, int decide)
 	if (decide)
 		h->skipping = header_is_mutable(h->held, h->n_held);
 	if (!h->skipping)
-		sha256_update(&h->sha, h->held, h->n_held);
+		digest_update(&h->sha, h->held, h->n_held);
 	h->holding = 0;
 	h->n_held = 0;
 }
@@ -286,7 +286,7 @@ hash_header_byte(struct uidl_hash *h, char b)
 		}
 	}
 	if (!h->skipping)
-		sha256_update(&h->sha, &b, 1);
+		digest_update(&h->sha, &b, 1);
 	if (b == '\n')
 		h->line_start = 1;
 }
@@ -300,7 +300,7 @@ hash_feed(void *ctx, const char *p, size_t n)
 		hash_header_byte(h, p[i]);
 	if (i < n) {
 		h->skipping = 0;
-		sha256_update(&h->sha, p + i, n - i);
+		digest_update(&h->sha, p + i, n - i);
 	}
 	return 0;
 }
@@ -308,7 +308,7 @@ hash_feed(void *ctx, const char *p, size_t n)
 static int
 hash_raw(void *ctx, const char *p, size_t n)
 {
-	sha256_update(&((struct uidl_hash *)ctx)->sha, p, n);
+	digest_update(&((struct uidl_hash *)ctx)->sha, p, n);
 	return 0;
 }
 
@@ -332,18 +332,21 @@ mbox_measure(struct maildrop *m, const struct mbox_entry *e, struct maildrop_msg
 	struct mbox_pass mp;
 	memset(&mp, 0, sizeof mp);
 	msgconv_init(&mp.conv, 1, 0, NULL, NULL);
-	sha256_init(&mp.hash.sha);
+	if (digest_sha256_init(&mp.hash.sha) < 0)
+		return -1;
 	mp.hash.line_start = 1;
 	int fd = m->mbox.fd;
+	unsigned char d[DIGEST_SHA256_LEN];
 	if (read_range(fd, e->from_offset, (uint64_t)(e->offset - e->from_offset), hash_raw,
 	    &mp.hash, NULL) != 0 ||
-	    read_range(fd, e->offset, (uint64_t)e->length, mbox_pass_feed, &mp, NULL) != 0)
+	    read_range(fd, e->offset, (uint64_t)e->length, mbox_pass_feed, &mp, NULL) != 0) {
+		digest_final(&mp.hash.sha, d);
 		return -1;
+	}
 	msgconv_finish(&mp.conv);
 	if (mp.hash.holding)
 		hash_release(&mp.hash, 0);
-	unsigned char d[32];
-	sha256_final(&mp.hash.sha, d);
+	digest_final(&mp.hash.sha, d);
 	hex(d, 16, msg->uidl);
 	msg->size = mp.conv.out_bytes;
 	return 0;
