@@ -215,7 +215,22 @@ out_body(struct io *io, const struct item *it, const unsigned char *data, size_t
 		io_printf(io, "~{%zu}\r\n", len);
 	else
 		io_printf(io, "{%zu}\r\n", len);
-	io_write(io, data, len);
+	if (binary) {
+		io_write(io, data, len);
+		return;
+	}
+	/* A NUL is not allowed in a literal: 0x80, as Dovecot sends. */
+	static const unsigned char high = 0x80;
+	while (len > 0) {
+		const unsigned char *nul = memchr(data, '\0', len);
+		size_t run = nul ? (size_t)(nul - data) : len;
+		io_write(io, data, run);
+		if (nul == NULL)
+			break;
+		io_write(io, &high, 1);
+		data += run + 1;
+		len -= run + 1;
+	}
 }
 
 /* Header or text of the whole message. */
@@ -238,9 +253,75 @@ struct fetch_ctx {
 	int gone;
 };
 
+/* BODY[section] and BINARY results of one message, rendered before its
+ * FETCH line goes out so a refusal or an error sends nothing for it. */
+struct rendered {
+	int r;                 /* render_section/render_binary result */
+	unsigned char *out;
+	size_t len;
+};
+
+static int
+is_rendered(const struct item *it)
+{
+	return (it->type == IT_SECTION && it->section[0] != '\0') || it->type == IT_BINARY ||
+	    it->type == IT_BINARY_SIZE;
+}
+
+static void
+rendered_free(struct rendered *rd, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		free(rd[i].out);
+		rd[i].out = NULL;
+	}
+}
+
+/* Renders the section items of message idx into rd. Returns 0; 2 if a
+ * BINARY item has an unknown encoding; -1 with errno EINVAL (section
+ * syntax) or ENOMEM. */
+static int
+render_items(struct imap *im, size_t idx, const struct item *items, size_t nitems,
+    struct rendered *rd)
+{
+	const struct mime_message *mm = NULL;
+	int looked = 0, refused = 0;
+	for (size_t j = 0; j < nitems; j++) {
+		rd[j].r = 0;
+		rd[j].out = NULL;
+		rd[j].len = 0;
+		if (!is_rendered(&items[j]))
+			continue;
+		if (!looked) {
+			mm = folder_mime(im->sel, idx);
+			looked = 1;
+		}
+		if (mm == NULL)
+			rd[j].r = 1;
+		else if (items[j].type == IT_SECTION)
+			rd[j].r = render_section(mm, items[j].section, &rd[j].out, &rd[j].len);
+		else
+			rd[j].r = render_binary(mm, items[j].section, &rd[j].out, &rd[j].len);
+		if (rd[j].r < 0) {
+			int e = errno;
+			rendered_free(rd, j + 1);
+			errno = e;
+			return -1;
+		}
+		if (rd[j].r == 2)
+			refused = 1;
+	}
+	if (refused) {
+		rendered_free(rd, nitems);
+		return 2;
+	}
+	return 0;
+}
+
 /* One item of one message. */
 static void
-fetch_item(struct imap *im, size_t idx, const struct item *it, struct fetch_ctx *ctx)
+fetch_item(struct imap *im, size_t idx, const struct item *it, const struct rendered *rd,
+    struct fetch_ctx *ctx)
 {
 	struct folder *f = im->sel;
 	struct fmsg *m = &f->m[idx];
@@ -257,7 +338,7 @@ fetch_item(struct imap *im, size_t idx, const struct item *it, struct fetch_ctx 
 			data = (const unsigned char *)"";
 			len = 0;
 		}
-		if (it->type != IT_RFC822 && !(it->type == IT_SECTION && it->section[0] == '\0'))
+		if (it->type == IT_ENVELOPE || it->type == IT_BODYSTRUCTURE || it->type == IT_BODY)
 			mm = folder_mime(f, idx);
 	}
 	switch (it->type) {
@@ -309,9 +390,6 @@ fetch_item(struct imap *im, size_t idx, const struct item *it, struct fetch_ctx 
 	case IT_SECTION:
 	case IT_BINARY:
 	case IT_BINARY_SIZE: {
-		unsigned char *out = NULL;
-		size_t olen = 0;
-		int r;
 		const char *word = it->type == IT_SECTION ? "BODY" : it->type == IT_BINARY ? "BINARY"
 		    : "BINARY.SIZE";
 		if (it->type == IT_SECTION && it->section[0] == '\0') {
@@ -319,22 +397,13 @@ fetch_item(struct imap *im, size_t idx, const struct item *it, struct fetch_ctx 
 			out_body(io, it, data, len, 0);
 			break;
 		}
-		if (mm == NULL)
-			r = 1;
-		else if (it->type == IT_SECTION)
-			r = render_section(mm, it->section, &out, &olen);
-		else
-			r = render_binary(mm, it->section, &out, &olen);
 		io_printf(io, "%s[%s]", word, it->section);
-		if (r == 2)
-			ctx->unknown_cte = 1;
 		if (it->type == IT_BINARY_SIZE)
-			io_printf(io, " %zu", r == 0 ? olen : 0);
-		else if (r == 0)
-			out_body(io, it, out, olen, it->type == IT_BINARY);
-		else /* no such part, as Dovecot: NIL */
-			io_puts(io, it->partial ? "<0> NIL" : " NIL");
-		free(out);
+			io_printf(io, " %zu", rd->r == 0 ? rd->len : 0);
+		else if (rd->r == 0)
+			out_body(io, it, rd->out, rd->len, it->type == IT_BINARY);
+		else /* no such part: an empty string, as Dovecot */
+			io_puts(io, it->partial ? "<0> \"\"" : " \"\"");
 		break;
 	}
 	}
@@ -381,10 +450,24 @@ cmd_fetch(struct imap *im, struct imap_command *c)
 		return verdict(im, V_BAD, "Invalid sequence set");
 	int set_seen = items_set_seen(items, nitems) && !im->sel->readonly;
 	struct fetch_ctx ctx = { 0, 0 };
+	struct rendered rd[ITEMS_MAX];
 	for (size_t k = 0; k < n; k++) {
 		size_t i = idx[k];
 		struct fmsg *m = &im->sel->m[i];
 		int seen_now = 0;
+		int rr = render_items(im, i, items, nitems, rd);
+		if (rr == 2) {
+			/* RFC 3516: the tagged NO [UNKNOWN-CTE] alone answers */
+			ctx.unknown_cte = 1;
+			continue;
+		}
+		if (rr < 0) {
+			int e = errno;
+			free(idx);
+			if (e == ENOMEM)
+				return verdict(im, V_NO, "[SERVERBUG] Out of memory");
+			return verdict(im, V_BAD, "Invalid section");
+		}
 		if (set_seen && !(m->flags & FL_SEEN)) {
 			if (folder_set_flags(im->sel, i, m->flags | FL_SEEN, m->keywords) == 0)
 				seen_now = 1;
@@ -397,9 +480,10 @@ cmd_fetch(struct imap *im, struct imap_command *c)
 		}
 		for (size_t j = 0; j < nitems; j++) {
 			io_puts(&im->io, sep);
-			fetch_item(im, i, &items[j], &ctx);
+			fetch_item(im, i, &items[j], &rd[j], &ctx);
 			sep = " ";
 		}
+		rendered_free(rd, nitems);
 		if (seen_now && !has_flags) {
 			io_printf(&im->io, "%sFLAGS ", sep);
 			out_flags(im, m->flags, m->keywords);

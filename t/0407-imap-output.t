@@ -56,9 +56,14 @@ try:
     bad, syntax_bad = [], []
     for i, name in enumerate(names):
         seq = i + 1
-        resp = r.cmd("FETCH %d (FLAGS UID INTERNALDATE RFC822.SIZE ENVELOPE BODYSTRUCTURE BODY "
-                     "BODY.PEEK[HEADER] BODY.PEEK[TEXT]<0.100> BODY.PEEK[1] BODY.PEEK[1.MIME] "
-                     "BINARY.SIZE[1])" % seq)
+        items = ("FLAGS UID INTERNALDATE RFC822.SIZE ENVELOPE BODYSTRUCTURE BODY "
+                 "BODY.PEEK[HEADER] BODY.PEEK[TEXT]<0.100> BODY.PEEK[1] BODY.PEEK[1.MIME]")
+        resp = r.cmd("FETCH %d (%s BINARY.SIZE[1])" % (seq, items))
+        if b"NO [UNKNOWN-CTE]" in resp:
+            # a refused BINARY is the tagged NO alone (RFC 3516)
+            if b"FETCH (" in resp:
+                syntax_bad.append("%s: FETCH response before NO [UNKNOWN-CTE]" % name)
+            resp = r.cmd("FETCH %d (%s)" % (seq, items))
         try:
             check_syntax(resp)
         except (SyntaxErr, ValueError) as e:
