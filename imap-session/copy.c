@@ -203,7 +203,7 @@ cmd_append(struct imap *im, struct imap_command *c)
 		return verdict(im, V_BAD, "Invalid date-time");
 	if (imap_mailbox_arg(im, &c->args[0], name, sizeof name, dir, sizeof dir) != 0)
 		return V_NO;
-	if (!folder_exists(dir))
+	if (!im->mbox && !folder_exists(dir))
 		return verdict(im, V_NO, "[TRYCREATE] Mailbox doesn't exist");
 	if (msg->len > im->s.conf.max_message_size)
 		return verdict(im, V_NO, "[TOOBIG] Message too big");
@@ -231,6 +231,8 @@ cmd_append(struct imap *im, struct imap_command *c)
 		else if (nkw < FOLDER_KEYWORDS_MAX)
 			kwnames[nkw++] = a->str;
 	}
+	if (im->mbox)
+		return imap_mbox_append(im, name, msg->str, msg->len, when, flags, kwnames, nkw);
 	uint64_t len;
 	int fd = message_to_fd(msg->str, msg->len, &len);
 	if (fd < 0)

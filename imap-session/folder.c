@@ -357,6 +357,8 @@ keywords_read(struct folder *f)
 int
 folder_keyword(struct folder *f, const char *name, int create)
 {
+	if (f->mbox)
+		return mboxf_keyword(f, name, create);
 	for (int i = 0; i < FOLDER_KEYWORDS_MAX; i++)
 		if (f->kw[i] && strcasecmp(f->kw[i], name) == 0)
 			return i;
@@ -443,6 +445,14 @@ folder_set_flags(struct folder *f, size_t idx, unsigned flags, uint32_t keywords
 {
 	struct fmsg *m = &f->m[idx];
 	char letters[MAILDIR_FLAGS_MAX + 8], foreign[MAILDIR_FLAGS_MAX];
+	if (f->mbox) {
+		/* written by mboxf_flush() once the command is done */
+		m->flags = (m->flags & FL_RECENT) | (flags & ~FL_RECENT);
+		m->keywords = keywords;
+		m->mb_dirty = 1;
+		f->mb_dirty = 1;
+		return 0;
+	}
 	foreign_letters(m->e.flags, foreign);
 	folder_flag_letters(flags & ~FL_RECENT, keywords, letters);
 	if (strlen(letters) + strlen(foreign) >= MAILDIR_FLAGS_MAX) {
@@ -574,6 +584,8 @@ folder_sync(struct folder *f)
 {
 	struct fmsg *list;
 	size_t n;
+	if (f->mbox)
+		return mboxf_sync(f);
 	if (folder_unchanged(f))
 		return 0;
 	if (folder_scan(f, &list, &n) != 0) {
@@ -671,6 +683,8 @@ folder_close(struct folder **fp)
 	if (f == NULL)
 		return;
 	cache_drop(f);
+	if (f->mbox && f->mb_fd >= 0)
+		close(f->mb_fd);
 	for (size_t i = 0; i < f->n; i++)
 		free(f->m[i].e.name);
 	free(f->m);
@@ -748,6 +762,13 @@ folder_message(struct folder *f, size_t idx, const unsigned char **data_r, size_
 	struct fmsg *m = &f->m[idx];
 	if (f->cache_uid != m->uid) {
 		cache_drop(f);
+		if (f->mbox) {
+			if (mboxf_message(f, idx) != 0)
+				return -1;
+			*data_r = f->cache_data;
+			*len_r = f->cache_len;
+			return 0;
+		}
 		int fd = folder_open_message(f, m);
 		if (fd < 0)
 			return -1;

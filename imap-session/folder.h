@@ -45,6 +45,11 @@ struct fmsg {
 	unsigned gone : 1;       /* expunged elsewhere, not yet reported */
 	unsigned changed : 1;    /* flags changed elsewhere, not yet reported */
 	unsigned mtime_known : 1; /* e.mtime is the file's, not the name's */
+	/* mbox (mboxfolder.c): the message after its From_ line in the file
+	 * behind folder.mb_fd; mb_dirty: flags changed here, not yet written. */
+	unsigned mb_dirty : 1;
+	unsigned mb_old : 1;     /* Status: O seen in the file */
+	uint64_t mb_off, mb_len;
 };
 
 struct mime_message;
@@ -69,7 +74,36 @@ struct folder {
 	unsigned char *cache_data;
 	size_t cache_len;
 	struct mime_message *cache_mime;
+	/* mbox folders (mboxfolder.c); mbox = 0 for Maildir. */
+	int mbox;
+	int mb_fd;               /* the file as last read (-1: none) */
+	char mb_path[4200];
+	struct timespec mb_mtime;
+	uint64_t mb_size, mb_ino;
+	int mb_dirty;            /* some message has mb_dirty or gone set here */
 };
+
+/* ---- mbox (mboxfolder.c) ----
+ * INBOX is mail_root/d/u/INBOX, locked with mbox_lock() (as delivery) only
+ * while it is read or rewritten. UIDs in X-UID headers, "X-IMAPbase:
+ * <uidvalidity> <uidnext>" in the first message, flags in Status (R, O),
+ * X-Status (A, F, T, D) and X-Keywords, as UW-IMAP and Dovecot. Those
+ * headers are hidden from FETCH. A rewrite goes to a temporary file in the
+ * same directory, fsync'd and renamed over the mbox. */
+/* Opens the mbox file path as folder name. 0 or -1. */
+int mboxf_open(struct folder **f_r, const char *path, const char *name, int readonly);
+/* folder_sync for mbox: rereads the file if it changed. 0 or -1. */
+int mboxf_sync(struct folder *f);
+/* Writes flag changes (mb_dirty) and drops messages marked gone from the
+ * file. 0 or -1 (nothing written). */
+int mboxf_flush(struct folder *f);
+/* Appends a message (LF or CRLF lines) with flags; *uid_r gets its UID.
+ * 0 or -1. */
+int mboxf_append(struct folder *f, const char *data, size_t len, time_t when, unsigned flags,
+    uint32_t keywords, uint32_t *uid_r);
+/* The content of message idx (CRLF, our headers removed) into the cache. */
+int mboxf_message(struct folder *f, size_t idx);
+int mboxf_keyword(struct folder *f, const char *name, int create);
 
 /* Opens the folder in dir: assigns UIDs, and unless readonly moves new/
  * messages into cur/ (they are \Recent for this session). 0 or -1. */

@@ -32,6 +32,15 @@ idle_watch(struct imap *im)
 	int fd = inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
 	if (fd < 0)
 		return -1;
+	if (im->sel->mbox) {
+		/* the mbox grows in place (delivery) or is renamed over (rewrite) */
+		if (inotify_add_watch(fd, im->sel->dir, IN_MODIFY | IN_MOVED_TO | IN_CREATE |
+		    IN_ONLYDIR) < 0) {
+			close(fd);
+			return -1;
+		}
+		return fd;
+	}
 	static const char *const subs[] = { "new", "cur" };
 	for (size_t i = 0; i < 2; i++) {
 		char path[4200];

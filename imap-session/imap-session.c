@@ -339,10 +339,7 @@ auth_login(struct imap *im, const char *login, const char *password)
 	}
 	if (r == 0)
 		return auth_failed(im, canon);
-	if (im->s.conf.mailbox_format == MAILBOX_MBOX) {
-		log_err("user=%s: mailbox_format = mbox is not served over IMAP", canon);
-		return verdict(im, V_NO, "[UNAVAILABLE] Mailbox format not supported");
-	}
+	im->mbox = im->s.conf.mailbox_format == MAILBOX_MBOX;
 	snprintf(im->user, sizeof im->user, "%s", canon);
 	if (mailbox_user_dir(&im->s.conf, canon, im->root, sizeof im->root) != 0 ||
 	    imap_user_setup(im) != 0) {
@@ -529,8 +526,16 @@ command_run(struct imap *im, struct imap_command *c)
 	else if (!(cmd->states & im->state))
 		v = verdict(im, im->state == STATE_NOT_AUTH ? V_BAD : V_NO,
 		    "Command not allowed in this state");
+	else if (im->mbox && (cmd->handler == cmd_create || cmd->handler == cmd_delete ||
+	    cmd->handler == cmd_rename || cmd->handler == cmd_copy || cmd->handler == cmd_move ||
+	    cmd->handler == cmd_subscribe || cmd->handler == cmd_unsubscribe))
+		v = verdict(im, V_NO, "[CANNOT] Only INBOX is served with mailbox_format = mbox");
 	else
 		v = cmd->handler(im, &sub);
+	/* mbox: flag changes reach the file before the tagged reply */
+	if (im->sel && im->sel->mbox && im->sel->mb_dirty && mboxf_flush(im->sel) != 0 &&
+	    v == V_OK)
+		v = verdict(im, V_NO, "[SERVERBUG] Cannot write the mailbox");
 	/* Untagged updates after a command, unless more commands are already
 	 * waiting (pipelining) or the command just looked (SELECT, NOOP). */
 	if (v == V_OK && im->sel && im->state == STATE_SELECTED && cmd->handler != cmd_select &&

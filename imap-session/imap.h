@@ -45,6 +45,7 @@ struct imap {
 	size_t nsearchres;
 	int searchres_set;
 	int uid_command;          /* current command is a UID command */
+	int mbox;                 /* mailbox_format = mbox: INBOX only (mboxfolder.c) */
 };
 
 typedef enum verdict (*imap_handler)(struct imap *im, struct imap_command *c);
@@ -112,6 +113,14 @@ enum verdict cmd_move(struct imap *im, struct imap_command *c);
 enum verdict cmd_append(struct imap *im, struct imap_command *c);
 enum verdict cmd_search(struct imap *im, struct imap_command *c);
 enum verdict cmd_idle(struct imap *im, struct imap_command *c);
+
+/* mbox: the INBOX file of the session's user. */
+void imap_mbox_path(struct imap *im, char *out, size_t size);
+/* imap_do_expunge for an mbox folder. */
+int imap_mbox_expunge(struct imap *im, const struct seqset *uids, int report);
+/* APPEND to the mbox INBOX (data as the client sent it). */
+enum verdict imap_mbox_append(struct imap *im, const char *name, const char *data, size_t len,
+    time_t when, unsigned flags, char *const *kwnames, size_t nkw);
 
 /* Mailbox setup at login: root and special-use folders. 0 or -1. */
 int imap_user_setup(struct imap *im);

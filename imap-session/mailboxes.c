@@ -178,6 +178,8 @@ int
 imap_user_setup(struct imap *im)
 {
 	char path[4200];
+	if (im->mbox) /* the INBOX file is created by delivery or at SELECT */
+		return durable_mkdirs(im->root, 0700);
 	if (durable_mkdirs(im->root, 0700) != 0 || maildir_create(im->root) != 0)
 		return -1;
 	strf(path, sizeof path, "%s/%s", im->root, INIT_MARKER);
@@ -228,7 +230,16 @@ select_common(struct imap *im, struct imap_command *c, int readonly)
 	im->nsearchres = 0;
 	if (imap_mailbox_arg(im, &c->args[0], name, sizeof name, dir, sizeof dir) != 0)
 		return V_NO;
-	if (!is_folder_dir(dir) || folder_open(&im->sel, dir, name, readonly) != 0)
+	if (im->mbox) {
+		char path[4200];
+		if (strcmp(name, "INBOX") != 0)
+			return verdict(im, V_NO, "[NONEXISTENT] Only INBOX is served from mbox");
+		imap_mbox_path(im, path, sizeof path);
+		if (mboxf_open(&im->sel, path, name, readonly) != 0) {
+			log_err("user=%s mbox %s: %s", im->user, path, strerror(errno));
+			return verdict(im, V_NO, "[UNAVAILABLE] Mailbox is busy or unreadable");
+		}
+	} else if (!is_folder_dir(dir) || folder_open(&im->sel, dir, name, readonly) != 0)
 		return verdict(im, V_NO, "[NONEXISTENT] Mailbox doesn't exist");
 	struct folder *f = im->sel;
 	im->state = STATE_SELECTED;
@@ -298,6 +309,8 @@ imap_do_expunge(struct imap *im, const struct seqset *uids, int report)
 {
 	struct folder *f = im->sel;
 	int failed = 0;
+	if (f->mbox)
+		return imap_mbox_expunge(im, uids, report);
 	for (size_t i = 0; i < f->n; i++) {
 		struct fmsg *m = &f->m[i];
 		if (!(m->flags & FL_DELETED) || m->gone || (uids && !seqset_contains(uids, m->uid)))
@@ -561,8 +574,15 @@ static int
 folder_counts(struct imap *im, const char *dir, struct counts *k)
 {
 	memset(k, 0, sizeof *k);
-	if (im->sel && strcmp(im->sel->dir, dir) == 0) {
-		struct folder *f = im->sel;
+	struct folder *tmp = NULL;
+	if (im->mbox && !im->sel) {
+		char path[4200];
+		imap_mbox_path(im, path, sizeof path);
+		if (mboxf_open(&tmp, path, "INBOX", 1) != 0)
+			return -1;
+	}
+	if (tmp || (im->sel && strcmp(im->sel->dir, dir) == 0)) {
+		struct folder *f = tmp ? tmp : im->sel;
 		folder_sync(f);
 		for (size_t i = 0; i < f->n; i++) {
 			if (f->m[i].gone)
@@ -575,6 +595,7 @@ folder_counts(struct imap *im, const char *dir, struct counts *k)
 		}
 		k->uidnext = f->uidnext;
 		k->uidvalidity = f->uidvalidity;
+		folder_close(&tmp);
 		return 0;
 	}
 	struct maildir_entry *e;
@@ -647,7 +668,7 @@ cmd_status(struct imap *im, struct imap_command *c)
 		return verdict(im, V_BAD, "STATUS needs a mailbox and a list of items");
 	if (imap_mailbox_arg(im, &c->args[0], name, sizeof name, dir, sizeof dir) != 0)
 		return V_NO;
-	if (!is_folder_dir(dir))
+	if (im->mbox ? strcmp(name, "INBOX") != 0 : !is_folder_dir(dir))
 		return verdict(im, V_NO, "[NONEXISTENT] Mailbox doesn't exist");
 	int r = status_write(im, name, dir, &c->args[1]);
 	if (r == -1)
