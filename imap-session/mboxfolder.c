@@ -274,6 +274,8 @@ headers_copy(struct buf *b, const char *h, size_t len)
 	return 0;
 }
 
+static int update(struct folder *f, int apply);
+
 /* ---- reading and rewriting the file ---- */
 
 struct scanned {
@@ -435,7 +437,7 @@ session_msg(struct folder *f, uint32_t uid)
 /* Writes the messages not dropped to a new file renamed over the mbox;
  * offsets in s are updated to the new file; *fd_r is it, open. */
 static int
-rewrite(struct folder *f, const char *data, struct scanned *s, size_t n, int *fd_r)
+rewrite(struct folder *f, int src_fd, const char *data, struct scanned *s, size_t n, int *fd_r)
 {
 	struct buf b = { 0 };
 	int first = 1;
@@ -472,7 +474,9 @@ rewrite(struct folder *f, const char *data, struct scanned *s, size_t n, int *fd
 	int fd = open(tmp, O_RDWR | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0600);
 	if (fd < 0)
 		goto fail;
-	struct stat st;
+	struct stat st, old;
+	if (fstat(src_fd, &old) == 0 && fchmod(fd, old.st_mode & 0777) != 0)
+		(void)0; /* 0600 from open() stays: still the owner's */
 	if (fstat(fd, &st) != 0 || durable_write_all(fd, b.p ? b.p : "", b.len) != 0 ||
 	    fsync(fd) != 0 || rename(tmp, f->mb_path) != 0) {
 		int e = errno;
@@ -646,7 +650,7 @@ update_locked(struct folder *f, struct mbox_lock *lk, int apply, int *new_fd)
 		for (size_t i = 0; i < n; i++)
 			if (!f->readonly)
 				s[i].old = 1;
-		if (rewrite(f, data, s, n, &fd) != 0)
+		if (rewrite(f, lk->fd, data, s, n, &fd) != 0)
 			goto out;
 		sidecar_write(f);
 	} else {
@@ -654,10 +658,11 @@ update_locked(struct folder *f, struct mbox_lock *lk, int apply, int *new_fd)
 		if (fd < 0)
 			goto out;
 	}
-	if (apply)
+	if (apply) {
 		for (size_t i = 0; i < f->n; i++)
 			f->m[i].mb_dirty = 0;
-	f->mb_dirty = 0;
+		f->mb_dirty = 0;
+	}
 	if (merge(f, s, n) != 0)
 		goto out;
 	struct stat st;
@@ -751,8 +756,10 @@ mboxf_open(struct folder **f_r, const char *path, const char *name, int readonly
 	return 0;
 }
 
-int
-mboxf_message(struct folder *f, size_t idx)
+/* Reads message idx; 1 if the bytes there are not that message (the file
+ * was rewritten in place, as pop3-session does). */
+static int
+message_read(struct folder *f, size_t idx)
 {
 	struct fmsg *m = &f->m[idx];
 	if (f->mb_fd < 0 || m->mb_len > MBOXF_FILE_MAX) {
@@ -771,10 +778,13 @@ mboxf_message(struct folder *f, size_t idx)
 			break;
 		got += (size_t)r;
 	}
-	if (got != m->mb_len) {
+	size_t hl, bo;
+	struct meta mt;
+	split(raw, got, &hl, &bo);
+	meta_parse(raw, hl, &mt);
+	if (got != m->mb_len || !mt.has_uid || mt.uid != m->uid) {
 		free(raw);
-		errno = EIO;
-		return -1;
+		return 1;
 	}
 	int rc = message_view(raw, got, &f->cache_data, &f->cache_len);
 	free(raw);
@@ -783,6 +793,23 @@ mboxf_message(struct folder *f, size_t idx)
 	f->cache_uid = m->uid;
 	m->e.vsize = f->cache_len;
 	return 0;
+}
+
+int
+mboxf_message(struct folder *f, size_t idx)
+{
+	uint32_t uid = f->m[idx].uid;
+	int r = message_read(f, idx);
+	if (r != 1)
+		return r;
+	/* read the file again: offsets change, indexes do not */
+	if (update(f, 1) != 0)
+		return -1;
+	if (f->m[idx].uid != uid || f->m[idx].gone || (r = message_read(f, idx)) == 1) {
+		errno = ENOENT;
+		return -1;
+	}
+	return r;
 }
 
 int
