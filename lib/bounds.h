@@ -22,8 +22,9 @@
 #define ADDR_PATH_MAX 256
 /* Recipients per message: RFC 5321 §4.5.3.1.8 requires at least 100 (S28). */
 #define SMTP_RECIPIENTS_DEFAULT 100
-/* Transactions per session before 421 (S50). */
-#define SMTP_TRANSACTIONS_MAX 100
+/* Transactions per session before 421 (S50): bounded, yet high enough for a
+ * client that sends a batch over one connection (smtp_max_transactions). */
+#define SMTP_TRANSACTIONS_DEFAULT 1000
 /* Bad commands before 421 / BYE, as Postfix and Dovecot (S35). */
 #define BAD_COMMANDS_MAX 20
 /* Unknown recipients before 421: directory harvest (S50). */

@@ -55,6 +55,7 @@ static const struct conf_key conf_keys[] = {
 	K(run_as, T_STRING),
 	K(smtp_bare_newline, T_BARE_NL),
 	K(smtp_max_recipients, T_COUNT),
+	K(smtp_max_transactions, T_COUNT),
 	K(smtp_timeout, T_TIME),
 	K(pop3_timeout, T_TIME),
 	K(imap_timeout, T_TIME),
@@ -105,6 +106,7 @@ conf_defaults(struct conf *conf)
 	set_string(&conf->run_as, "yubin");
 	conf->smtp_bare_newline = BARE_NEWLINE_NORMALIZE;
 	conf->smtp_max_recipients = SMTP_RECIPIENTS_DEFAULT;
+	conf->smtp_max_transactions = SMTP_TRANSACTIONS_DEFAULT;
 	conf->smtp_timeout = SMTP_TIMEOUT_SEC;
 	conf->pop3_timeout = POP3_TIMEOUT_SEC;
 	conf->imap_timeout = IMAP_TIMEOUT_SEC;

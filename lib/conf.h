@@ -44,6 +44,7 @@ struct conf {
 	/* Limits (defaults from bounds.h). */
 	enum bare_newline smtp_bare_newline;
 	uint64_t smtp_max_recipients;
+	uint64_t smtp_max_transactions;
 	uint64_t smtp_timeout;   /* seconds */
 	uint64_t pop3_timeout;
 	uint64_t imap_timeout;

@@ -225,7 +225,7 @@ mail_allowed(struct smtp *s, const char *args)
 		smtp_reply(s, 501, "5.5.4", "Syntax: MAIL FROM:<address>");
 		return -1;
 	}
-	if (s->transactions >= SMTP_TRANSACTIONS_MAX) {
+	if (s->transactions >= s->conf->smtp_max_transactions) {
 		smtp_reply(s, 421, "4.7.0", "%s Error: too many transactions", s->conf->hostname);
 		return -2;
 	}
