@@ -1,6 +1,6 @@
 /* Unit tests for pop3-session's pure parts: the command parser (S41, S42),
  * the CRLF/stuffing/>From converter fed one byte at a time, and SHA-256
- * against FIPS 180-4 vectors. The program sources are compiled in. */
+ * (lib/digest) against FIPS 180-4 vectors. The program sources are compiled in. */
 #include <stdlib.h>
 #include <string.h>
 
@@ -8,7 +8,7 @@
 
 #include "../../pop3-session/msgconv.c"
 #include "../../pop3-session/pop3-parse.c"
-#include "../../pop3-session/sha256.c"
+#include "digest.h"
 
 static int
 parse(const char *s, struct pop3_command *c)
@@ -140,13 +140,13 @@ test_sha256(void)
 		  "248d6a61d20638b8e5c026930c3e6039a33ce45964ff2167f6ecedd419db06c1" },
 	};
 	for (size_t i = 0; i < sizeof v / sizeof v[0]; i++) {
-		struct sha256 s;
-		unsigned char d[32];
+		struct digest s;
+		unsigned char d[DIGEST_SHA256_LEN];
 		char h[65];
-		sha256_init(&s);
+		digest_sha256_init(&s);
 		for (const char *p = v[i].in; *p; p++)
-			sha256_update(&s, p, 1);
-		sha256_final(&s, d);
+			digest_update(&s, p, 1);
+		digest_final(&s, d);
 		for (int k = 0; k < 32; k++)
 			snprintf(h + 2 * k, 3, "%02x", d[k]);
 		CHECK(strcmp(h, v[i].hex) == 0, "SHA-256 FIPS 180-4 vector");
