@@ -460,6 +460,8 @@ copy_common(struct imap *im, struct imap_command *c, int move)
 {
 	char name[MAILNAME_MAX], dir[4200], code[440];
 	struct copy_job j = { 0 };
+	if (im->mbox)
+		return imap_mbox_copy(im, c, move);
 	if (c->n != 2 || c->args[0].type != ARG_ATOM)
 		return verdict(im, V_BAD, "%s needs a sequence set and a mailbox", c->name);
 	if (imap_mailbox_arg(im, &c->args[1], name, sizeof name, dir, sizeof dir) != 0)

@@ -526,10 +526,6 @@ command_run(struct imap *im, struct imap_command *c)
 	else if (!(cmd->states & im->state))
 		v = verdict(im, im->state == STATE_NOT_AUTH ? V_BAD : V_NO,
 		    "Command not allowed in this state");
-	else if (im->mbox && (cmd->handler == cmd_create || cmd->handler == cmd_delete ||
-	    cmd->handler == cmd_rename || cmd->handler == cmd_copy || cmd->handler == cmd_move ||
-	    cmd->handler == cmd_subscribe || cmd->handler == cmd_unsubscribe))
-		v = verdict(im, V_NO, "[CANNOT] Only INBOX is served with mailbox_format = mbox");
 	else
 		v = cmd->handler(im, &sub);
 	/* mbox: flag changes reach the file before the tagged reply */

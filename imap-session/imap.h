@@ -118,7 +118,19 @@ enum verdict cmd_idle(struct imap *im, struct imap_command *c);
 void imap_mbox_path(struct imap *im, char *out, size_t size);
 /* imap_do_expunge for an mbox folder. */
 int imap_mbox_expunge(struct imap *im, const struct seqset *uids, int report);
-/* APPEND to the mbox INBOX (data as the client sent it). */
+/* mbox file of a mailbox name (INBOX: root/INBOX; "a/b": root/a.b). 0, or
+ * -1 for a name that cannot be a folder file. */
+int imap_mbox_file(struct imap *im, const char *name, char *out, size_t size);
+/* 1 if path is a regular file (no symlink). */
+int imap_mbox_exists(const char *path);
+/* Calls add(arg, name) for each mbox folder but INBOX. 0 or -1. */
+int imap_mbox_names(struct imap *im, int (*add)(void *, const char *), void *arg);
+/* Creates an empty mbox file, durably. 0 or -1 (EEXIST). */
+int imap_mbox_create(const char *path);
+enum verdict imap_mbox_delete(struct imap *im, const char *name);
+enum verdict imap_mbox_rename(struct imap *im, const char *from, const char *to);
+enum verdict imap_mbox_copy(struct imap *im, struct imap_command *c, int move);
+/* APPEND to an mbox folder (data as the client sent it). */
 enum verdict imap_mbox_append(struct imap *im, const char *name, const char *data, size_t len,
     time_t when, unsigned flags, char *const *kwnames, size_t nkw);
 

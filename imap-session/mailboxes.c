@@ -40,6 +40,19 @@ is_folder_dir(const char *dir)
 	    S_ISDIR(st.st_mode);
 }
 
+/* A folder exists: its Maildir++ directory, or its mbox file. */
+static int
+mailbox_exists(struct imap *im, const char *name, const char *dir)
+{
+	char path[4200];
+	if (!im->mbox)
+		return is_folder_dir(dir);
+	return strcmp(name, "INBOX") == 0 ||
+	    (imap_mbox_file(im, name, path, sizeof path) == 0 && imap_mbox_exists(path));
+}
+
+static int mbox_user_setup(struct imap *im);
+
 static int
 folder_make(const char *dir)
 {
@@ -179,7 +192,7 @@ imap_user_setup(struct imap *im)
 {
 	char path[4200];
 	if (im->mbox) /* the INBOX file is created by delivery or at SELECT */
-		return durable_mkdirs(im->root, 0700);
+		return mbox_user_setup(im);
 	if (durable_mkdirs(im->root, 0700) != 0 || maildir_create(im->root) != 0)
 		return -1;
 	strf(path, sizeof path, "%s/%s", im->root, INIT_MARKER);
@@ -190,6 +203,31 @@ imap_user_setup(struct imap *im)
 		char dir[4200];
 		strf(dir, sizeof dir, "%s/.%s", im->root, special_folders[i]);
 		if (folder_make(dir) != 0)
+			return -1;
+		subs_change(im, special_folders[i], 1);
+	}
+	subs_change(im, "INBOX", 1);
+	int fd = open(path, O_WRONLY | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0600);
+	if (fd < 0)
+		return -1;
+	close(fd);
+	return 0;
+}
+
+/* mbox: special-use folders as empty mbox files at the first login. */
+static int
+mbox_user_setup(struct imap *im)
+{
+	char path[4200];
+	if (durable_mkdirs(im->root, 0700) != 0)
+		return -1;
+	strf(path, sizeof path, "%s/%s", im->root, INIT_MARKER);
+	if (access(path, F_OK) == 0)
+		return 0;
+	for (size_t i = 0; i < sizeof special_folders / sizeof special_folders[0]; i++) {
+		char file[4200];
+		if (imap_mbox_file(im, special_folders[i], file, sizeof file) != 0 ||
+		    (imap_mbox_create(file) != 0 && errno != EEXIST))
 			return -1;
 		subs_change(im, special_folders[i], 1);
 	}
@@ -232,9 +270,9 @@ select_common(struct imap *im, struct imap_command *c, int readonly)
 		return V_NO;
 	if (im->mbox) {
 		char path[4200];
-		if (strcmp(name, "INBOX") != 0)
-			return verdict(im, V_NO, "[NONEXISTENT] Only INBOX is served from mbox");
-		imap_mbox_path(im, path, sizeof path);
+		if (imap_mbox_file(im, name, path, sizeof path) != 0 ||
+		    (strcmp(name, "INBOX") != 0 && !imap_mbox_exists(path)))
+			return verdict(im, V_NO, "[NONEXISTENT] Mailbox doesn't exist");
 		if (mboxf_open(&im->sel, path, name, readonly) != 0) {
 			log_err("user=%s mbox %s: %s", im->user, path, strerror(errno));
 			return verdict(im, V_NO, "[UNAVAILABLE] Mailbox is busy or unreadable");
@@ -385,8 +423,25 @@ cmd_create(struct imap *im, struct imap_command *c)
 		return verdict(im, V_BAD, "CREATE needs a mailbox name");
 	if (mailbox_name_arg(im, &c->args[0], name, dir, 1) != 0)
 		return V_NO;
-	if (strcmp(name, "INBOX") == 0 || is_folder_dir(dir))
+	if (strcmp(name, "INBOX") == 0 || mailbox_exists(im, name, dir))
 		return verdict(im, V_NO, "[ALREADYEXISTS] Mailbox exists");
+	if (im->mbox) {
+		/* "a/b" is the file a.b; parent "a" is made too, as for Maildir */
+		char path[4200];
+		if (imap_mbox_file(im, name, path, sizeof path) != 0)
+			return verdict(im, V_NO, "[CANNOT] Invalid mailbox name");
+		for (char *p = strchr(name, '/'); p; p = strchr(p + 1, '/')) {
+			char parent[MAILNAME_MAX], ppath[4200];
+			strf(parent, sizeof parent, "%.*s", (int)(p - name), name);
+			if (strcmp(parent, "INBOX") != 0 &&
+			    imap_mbox_file(im, parent, ppath, sizeof ppath) == 0 &&
+			    !imap_mbox_exists(ppath))
+				imap_mbox_create(ppath);
+		}
+		if (imap_mbox_create(path) != 0)
+			return verdict(im, V_NO, "[SERVERBUG] Cannot create mailbox");
+		return verdict(im, V_OK, "CREATE completed");
+	}
 	/* Parents first, so the hierarchy is complete (RFC 9051 §6.3.4). */
 	for (char *p = strchr(name, '/'); p; p = strchr(p + 1, '/')) {
 		char parent[MAILNAME_MAX], pdir[4200];
@@ -438,6 +493,12 @@ cmd_delete(struct imap *im, struct imap_command *c)
 		return V_NO;
 	if (strcmp(name, "INBOX") == 0)
 		return verdict(im, V_NO, "[CANNOT] INBOX cannot be deleted");
+	if (im->mbox) {
+		enum verdict v = imap_mbox_delete(im, name);
+		if (v == V_OK)
+			subs_change(im, name, 0);
+		return v;
+	}
 	if (!is_folder_dir(dir))
 		return verdict(im, V_NO, "[NONEXISTENT] Mailbox doesn't exist");
 	if (im->sel && strcmp(im->sel->dir, dir) == 0) {
@@ -492,6 +553,15 @@ cmd_rename(struct imap *im, struct imap_command *c)
 	if (imap_mailbox_arg(im, &c->args[0], from, sizeof from, fdir, sizeof fdir) != 0 ||
 	    mailbox_name_arg(im, &c->args[1], to, tdir, 1) != 0)
 		return V_NO;
+	if (im->mbox) {
+		size_t fl = strlen(from);
+		if (strncmp(to, from, fl) == 0 && to[fl] == '/')
+			return verdict(im, V_NO, "[CANNOT] Cannot rename a mailbox into itself");
+		enum verdict v = imap_mbox_rename(im, from, to);
+		if (v == V_OK && strcmp(from, "INBOX") != 0)
+			subs_change(im, from, 0);
+		return v;
+	}
 	if (strcmp(to, "INBOX") == 0 || is_folder_dir(tdir))
 		return verdict(im, V_NO, "[ALREADYEXISTS] Target mailbox exists");
 	if (strcmp(from, "INBOX") == 0)
@@ -543,7 +613,7 @@ subscribe_common(struct imap *im, struct imap_command *c, int add)
 		return verdict(im, V_BAD, "%s needs a mailbox name", c->name);
 	if (imap_mailbox_arg(im, &c->args[0], name, sizeof name, dir, sizeof dir) != 0)
 		return V_NO;
-	if (add && !is_folder_dir(dir))
+	if (add && !mailbox_exists(im, name, dir))
 		return verdict(im, V_NO, "[NONEXISTENT] Mailbox doesn't exist");
 	if (subs_change(im, name, add) != 0)
 		return verdict(im, V_NO, "[SERVERBUG] Cannot update subscriptions");
@@ -571,14 +641,16 @@ struct counts {
 };
 
 static int
-folder_counts(struct imap *im, const char *dir, struct counts *k)
+folder_counts(struct imap *im, const char *name, const char *dir, struct counts *k)
 {
 	memset(k, 0, sizeof *k);
 	struct folder *tmp = NULL;
-	if (im->mbox && !im->sel) {
-		char path[4200];
-		imap_mbox_path(im, path, sizeof path);
-		if (mboxf_open(&tmp, path, "INBOX", 1) != 0)
+	char path[4200];
+	if (im->mbox && (imap_mbox_file(im, name, path, sizeof path) != 0 ||
+	    (strcmp(name, "INBOX") != 0 && !imap_mbox_exists(path))))
+		return -1;
+	if (im->mbox && (!im->sel || strcmp(im->sel->mb_path, path) != 0)) {
+		if (mboxf_open(&tmp, path, name, 1) != 0)
 			return -1;
 	}
 	if (tmp || (im->sel && strcmp(im->sel->dir, dir) == 0)) {
@@ -633,7 +705,7 @@ status_write(struct imap *im, const char *name, const char *dir, const struct im
 		if (!ok)
 			return -1;
 	}
-	if (folder_counts(im, dir, &k) != 0)
+	if (folder_counts(im, name, dir, &k) != 0)
 		return -2;
 	io_puts(&im->io, "* STATUS ");
 	out_mailbox(im, name);
@@ -668,7 +740,7 @@ cmd_status(struct imap *im, struct imap_command *c)
 		return verdict(im, V_BAD, "STATUS needs a mailbox and a list of items");
 	if (imap_mailbox_arg(im, &c->args[0], name, sizeof name, dir, sizeof dir) != 0)
 		return V_NO;
-	if (im->mbox ? strcmp(name, "INBOX") != 0 : !is_folder_dir(dir))
+	if (!mailbox_exists(im, name, dir))
 		return verdict(im, V_NO, "[NONEXISTENT] Mailbox doesn't exist");
 	int r = status_write(im, name, dir, &c->args[1]);
 	if (r == -1)
@@ -719,10 +791,21 @@ pattern_match(const char *pat, const char *name)
 }
 
 /* All folder names (UTF-8), sorted, INBOX first. */
+static int
+names_add_cb(void *l, const char *s)
+{
+	return names_add(l, s);
+}
+
 static void
 folders_list(struct imap *im, struct names *l)
 {
 	names_add(l, "INBOX");
+	if (im->mbox) {
+		imap_mbox_names(im, names_add_cb, l);
+		qsort(l->v + 1, l->n - 1, sizeof *l->v, name_cmp);
+		return;
+	}
 	DIR *d = opendir(im->root);
 	struct dirent *de;
 	while (d && (de = readdir(d)) != NULL && l->n < IMAP_FOLDERS_MAX) {

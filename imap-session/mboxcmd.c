@@ -5,18 +5,28 @@
  * file under the delivery lock; flag changes are written after each
  * command (imap-session.c calls mboxf_flush before the tagged reply).
  */
+#include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
+#include "bounds.h"
+#include "durable.h"
 #include "imap.h"
 #include "log.h"
+#include "mailname.h"
+#include "mbox.h"
 
 void
 imap_mbox_path(struct imap *im, char *out, size_t size)
 {
-	snprintf(out, size, "%s/INBOX", im->root);
+	if (imap_mbox_file(im, "INBOX", out, size) != 0 && size > 0)
+		out[0] = '\0';
 }
 
 int
@@ -56,12 +66,12 @@ enum verdict
 imap_mbox_append(struct imap *im, const char *name, const char *data, size_t len, time_t when,
     unsigned flags, char *const *kwnames, size_t nkw)
 {
-	if (strcmp(name, "INBOX") != 0)
-		return verdict(im, V_NO, "[TRYCREATE] Only INBOX is served from mbox");
+	char path[4200];
+	if (imap_mbox_file(im, name, path, sizeof path) != 0 ||
+	    (strcmp(name, "INBOX") != 0 && !imap_mbox_exists(path)))
+		return verdict(im, V_NO, "[TRYCREATE] Mailbox doesn't exist");
 	struct folder *tmp = NULL, *f = im->sel;
-	if (f == NULL || !f->mbox) {
-		char path[4200];
-		imap_mbox_path(im, path, sizeof path);
+	if (f == NULL || !f->mbox || strcmp(f->mb_path, path) != 0) {
 		if (mboxf_open(&tmp, path, name, 1) != 0)
 			return verdict(im, V_NO, "[UNAVAILABLE] Mailbox is busy or unreadable");
 		f = tmp;
@@ -83,4 +93,286 @@ imap_mbox_append(struct imap *im, const char *name, const char *data, size_t len
 		    e == ENOSPC || e == EDQUOT ? "[OVERQUOTA]" : "[SERVERBUG]");
 	}
 	return verdict(im, V_OK, "[APPENDUID %u %u] APPEND completed", validity, uid);
+}
+
+/* ---- folders other than INBOX: mbox files in the user's directory ---- */
+
+/* File names that are not folders: INBOX, its dotlock, yubin's and POP3's
+ * own files. */
+static int
+mbox_reserved(const char *f)
+{
+	size_t n = strlen(f);
+	return f[0] == '.' || strcasecmp(f, "INBOX") == 0 || strcmp(f, "subscriptions") == 0 ||
+	    strncmp(f, "yubin-", 6) == 0 || (n >= 5 && strcmp(f + n - 5, ".lock") == 0);
+}
+
+int
+imap_mbox_file(struct imap *im, const char *name, char *out, size_t size)
+{
+	char disk[MAILNAME_MAX * 3];
+	int n;
+	if (strcmp(name, "INBOX") == 0)
+		n = snprintf(out, size, "%s/INBOX", im->root);
+	else if (mailname_to_disk(name, disk, sizeof disk) != 0 || disk[0] != '.' ||
+	    mbox_reserved(disk + 1))
+		return -1;
+	else
+		n = snprintf(out, size, "%s/%s", im->root, disk + 1);
+	return n < 0 || (size_t)n >= size ? -1 : 0;
+}
+
+int
+imap_mbox_exists(const char *path)
+{
+	struct stat st;
+	return lstat(path, &st) == 0 && S_ISREG(st.st_mode);
+}
+
+int
+imap_mbox_names(struct imap *im, int (*add)(void *, const char *), void *arg)
+{
+	DIR *d = opendir(im->root);
+	if (d == NULL)
+		return -1;
+	struct dirent *de;
+	size_t count = 0;
+	while ((de = readdir(d)) != NULL && count < IMAP_FOLDERS_MAX) {
+		char path[4600], dot[300], name[MAILNAME_MAX];
+		if (mbox_reserved(de->d_name) || strlen(de->d_name) + 2 > sizeof dot)
+			continue;
+		snprintf(dot, sizeof dot, ".%s", de->d_name);
+		if (mailname_from_disk(dot, name, sizeof name) != 0 || strcmp(name, "INBOX") == 0)
+			continue;
+		if (strf(path, sizeof path, "%s/%s", im->root, de->d_name) != 0 ||
+		    !imap_mbox_exists(path))
+			continue;
+		add(arg, name);
+		count++;
+	}
+	closedir(d);
+	return 0;
+}
+
+int
+imap_mbox_create(const char *path)
+{
+	int fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+	if (fd < 0)
+		return -1;
+	int r = fsync(fd);
+	close(fd);
+	char dir[4200];
+	snprintf(dir, sizeof dir, "%s", path);
+	char *slash = strrchr(dir, '/');
+	if (slash)
+		*slash = '\0';
+	return r == 0 ? durable_fsync_dir(dir) : -1;
+}
+
+/* The sidecar of an mbox file (mboxfolder.c): moves or goes with it. */
+static void
+sidecar_of(const char *path, char *out, size_t size)
+{
+	const char *base = strrchr(path, '/');
+	snprintf(out, size, "%.*s/.%s.yubin-uids", (int)(base - path), path, base + 1);
+}
+
+enum verdict
+imap_mbox_delete(struct imap *im, const char *name)
+{
+	char path[4200], side[4400];
+	if (imap_mbox_file(im, name, path, sizeof path) != 0 || !imap_mbox_exists(path))
+		return verdict(im, V_NO, "[NONEXISTENT] Mailbox doesn't exist");
+	if (im->sel && strcmp(im->sel->mb_path, path) == 0) {
+		folder_close(&im->sel);
+		im->state = STATE_AUTH;
+	}
+	struct mbox_lock lk;
+	if (mbox_lock(path, &lk) != 0)
+		return verdict(im, V_NO, "[INUSE] Mailbox is locked");
+	int r = unlink(path);
+	mbox_unlock(&lk);
+	if (r != 0)
+		return verdict(im, V_NO, "[SERVERBUG] Cannot delete mailbox");
+	sidecar_of(path, side, sizeof side);
+	unlink(side);
+	durable_fsync_dir(im->root);
+	return verdict(im, V_OK, "DELETE completed");
+}
+
+/* Renames one mbox file (and its sidecar) under its lock: a delivery
+ * waiting for the lock opens the path again. */
+static int
+mbox_rename_file(const char *from, const char *to, int keep_sidecar)
+{
+	struct mbox_lock lk;
+	char a[4400], b[4400];
+	if (mbox_lock(from, &lk) != 0)
+		return -1;
+	int r = link(from, to) == 0 ? unlink(from) : -1;
+	mbox_unlock(&lk);
+	if (r == 0 && !keep_sidecar) {
+		sidecar_of(from, a, sizeof a);
+		sidecar_of(to, b, sizeof b);
+		rename(a, b);
+	}
+	return r;
+}
+
+enum verdict
+imap_mbox_rename(struct imap *im, const char *from, const char *to)
+{
+	char fpath[4200], tpath[4200];
+	if (imap_mbox_file(im, to, tpath, sizeof tpath) != 0)
+		return verdict(im, V_NO, "[CANNOT] Invalid mailbox name");
+	if (imap_mbox_file(im, from, fpath, sizeof fpath) != 0 || !imap_mbox_exists(fpath))
+		return verdict(im, V_NO, "[NONEXISTENT] Mailbox doesn't exist");
+	if (strcmp(to, "INBOX") == 0 || imap_mbox_exists(tpath))
+		return verdict(im, V_NO, "[ALREADYEXISTS] Target mailbox exists");
+	if (im->sel && strcmp(im->sel->mb_path, fpath) == 0) {
+		folder_close(&im->sel);
+		im->state = STATE_AUTH;
+	}
+	/* RENAME INBOX moves its messages; INBOX comes back empty. */
+	/* INBOX keeps its sidecar: the new INBOX goes on with the same
+	 * UIDVALIDITY and UIDs above the old ones */
+	if (mbox_rename_file(fpath, tpath, strcmp(from, "INBOX") == 0) != 0)
+		return verdict(im, V_NO, "[SERVERBUG] Cannot rename mailbox");
+	/* children "from/x" follow as "to/x" */
+	char fdisk[MAILNAME_MAX * 3], tdisk[MAILNAME_MAX * 3];
+	if (strcmp(from, "INBOX") != 0 && mailname_to_disk(from, fdisk, sizeof fdisk) == 0 &&
+	    mailname_to_disk(to, tdisk, sizeof tdisk) == 0) {
+		size_t fl = strlen(fdisk + 1);
+		DIR *d = opendir(im->root);
+		struct dirent *de;
+		char kids[64][256];
+		size_t nk = 0;
+		while (d && (de = readdir(d)) != NULL && nk < 64)
+			if (strncmp(de->d_name, fdisk + 1, fl) == 0 && de->d_name[fl] == '.' &&
+			    !mbox_reserved(de->d_name) && strlen(de->d_name) < 256)
+				snprintf(kids[nk++], 256, "%s", de->d_name);
+		if (d)
+			closedir(d);
+		for (size_t i = 0; i < nk; i++) {
+			char a[4600], b[4600];
+			if (strf(a, sizeof a, "%s/%s", im->root, kids[i]) == 0 &&
+			    strf(b, sizeof b, "%s/%s%s", im->root, tdisk + 1, kids[i] + fl) == 0 &&
+			    strlen(tdisk + 1) + strlen(kids[i] + fl) <= 255)
+				mbox_rename_file(a, b, 0);
+		}
+	}
+	durable_fsync_dir(im->root);
+	return verdict(im, V_OK, "RENAME completed");
+}
+
+/* COPY and MOVE between mbox files: each message appended to the target
+ * under its lock (a copy that stops part way keeps what it copied); MOVE
+ * then expunges the copied messages from the source. */
+enum verdict
+imap_mbox_copy(struct imap *im, struct imap_command *c, int move)
+{
+	char name[MAILNAME_MAX], dir[4200], path[4200];
+	struct folder *src = im->sel, *t = NULL;
+	if (c->n != 2 || c->args[0].type != ARG_ATOM)
+		return verdict(im, V_BAD, "%s needs a sequence set and a mailbox", c->name);
+	if (imap_mailbox_arg(im, &c->args[1], name, sizeof name, dir, sizeof dir) != 0)
+		return V_NO;
+	size_t *idx, n;
+	if (imap_select_messages(im, c->args[0].str, im->uid_command, &idx, &n) != 0)
+		return verdict(im, V_BAD, "Invalid sequence set");
+	if (imap_mbox_file(im, name, path, sizeof path) != 0 || !imap_mbox_exists(path)) {
+		free(idx);
+		return verdict(im, V_NO, "[TRYCREATE] Mailbox doesn't exist");
+	}
+	if (move && src->readonly) {
+		free(idx);
+		return verdict(im, V_NO, "[READ-ONLY] Mailbox is read-only");
+	}
+	int same = strcmp(path, src->mb_path) == 0;
+	if (!same && mboxf_open(&t, path, name, 1) != 0) {
+		free(idx);
+		return verdict(im, V_NO, "[UNAVAILABLE] Mailbox is busy or unreadable");
+	}
+	struct folder *dst = same ? src : t;
+	uint32_t *su = calloc(n ? n : 1, sizeof *su), *du = calloc(n ? n : 1, sizeof *du);
+	size_t done = 0;
+	int failed = su == NULL || du == NULL;
+	for (size_t k = 0; k < n && !failed; k++) {
+		struct fmsg *m = &src->m[idx[k]];
+		const unsigned char *data;
+		size_t len;
+		if (m->gone || folder_message(src, idx[k], &data, &len) != 0)
+			continue;
+		unsigned char *copy = malloc(len ? len : 1);
+		if (copy == NULL) {
+			failed = 1;
+			break;
+		}
+		memcpy(copy, data, len);
+		uint32_t kw = 0;
+		for (int i = 0; i < FOLDER_KEYWORDS_MAX; i++)
+			if ((m->keywords & (1u << i)) && src->kw[i]) {
+				int x = mboxf_keyword(dst, src->kw[i], 1);
+				if (x >= 0)
+					kw |= 1u << x;
+			}
+		uint32_t uid = m->uid;
+		if (mboxf_append(dst, (const char *)copy, len, m->e.mtime, m->flags & ~FL_RECENT, kw,
+		    &du[done]) != 0)
+			failed = 1;
+		else
+			su[done++] = uid;
+		free(copy);
+	}
+	uint32_t validity = dst->uidvalidity;
+	folder_close(&t);
+	char code[400] = "";
+	if (done > 0 && !move) {
+		/* COPY: COPYUID in the tagged reply when it fits */
+		size_t o = (size_t)snprintf(code, sizeof code, "[COPYUID %u ", validity);
+		for (size_t k = 0; k < done && o < sizeof code; k++)
+			o += (size_t)snprintf(code + o, sizeof code - o, "%s%u", k ? "," : "", su[k]);
+		for (size_t k = 0; k < done && o < sizeof code; k++)
+			o += (size_t)snprintf(code + o, sizeof code - o, "%s%u", k ? "," : " ", du[k]);
+		if (o + 3 < sizeof code)
+			memcpy(code + o, "] ", 3);
+		else
+			code[0] = '\0';
+	}
+	if (done > 0 && (move || code[0] == '\0')) {
+		io_printf(&im->io, "* OK [COPYUID %u ", validity);
+		for (size_t k = 0; k < done; k++)
+			io_printf(&im->io, "%s%u", k ? "," : "", su[k]);
+		io_puts(&im->io, " ");
+		for (size_t k = 0; k < done; k++)
+			io_printf(&im->io, "%s%u", k ? "," : "", du[k]);
+		io_puts(&im->io, "] Copied\r\n");
+	}
+	if (move && done > 0) {
+		struct seqset set = { 0 };
+		set.r = calloc(done, sizeof *set.r);
+		if (set.r != NULL) {
+			for (size_t k = 0; k < done; k++) {
+				set.r[k].lo = set.r[k].hi = su[k];
+				for (size_t i = 0; i < src->n; i++)
+					if (src->m[i].uid == su[k])
+						src->m[i].flags |= FL_DELETED;
+			}
+			set.n = done;
+			if (imap_mbox_expunge(im, &set, 1) != 0)
+				failed = 1;
+			free(set.r);
+		} else {
+			failed = 1;
+		}
+	}
+	free(su);
+	free(du);
+	free(idx);
+	if (failed && done == 0)
+		return verdict(im, V_NO, "[SERVERBUG] %s failed", c->name);
+	if (failed)
+		return verdict(im, V_NO, "[SERVERBUG] %s stopped part way", c->name);
+	return verdict(im, V_OK, "%s%s completed", code, c->name);
 }

@@ -162,15 +162,12 @@ try:
     t.ok(b"\n>From the start\n" in inbox(), "body From line quoted in the file")
 
     # other folders, LIST, STATUS
-    r = a.cmd("COPY 1 INBOX")
-    t.ok(b"NO [CANNOT]" in tagged(r), "COPY: NO [CANNOT]", r)
-    r = a.cmd("SELECT Sent")
-    t.ok(b"NO [NONEXISTENT]" in tagged(r), "SELECT of another folder: NO", r)
-    r = a.cmd("CREATE Archive")
-    t.ok(b"NO [CANNOT]" in tagged(r), "CREATE: NO [CANNOT]", r)
     r = a.cmd('LIST "" "*"')
-    t.ok(re.findall(rb"\* LIST [^\r]*", r) == [b'* LIST (\\HasNoChildren) "/" INBOX'],
-         "LIST shows INBOX only (no dotfiles)", r)
+    names = re.findall(rb'\* LIST \([^)]*\) "/" ([^\r]*)', r)
+    t.eq(sorted(names), [b"Archive", b"Drafts", b"INBOX", b"Junk", b"Sent", b"Trash"],
+         "LIST: INBOX and the special-use mbox files (no dotfiles, no yubin files)")
+    t.ok(os.path.isfile(os.path.join(os.path.dirname(INBOX), "Sent")),
+         "special-use folders are mbox files beside INBOX")
     r = b.cmd("STATUS INBOX (MESSAGES UIDNEXT UIDVALIDITY)")
     t.ok(b"MESSAGES 5" in r and b"UIDNEXT 7" in r and b"UIDVALIDITY %d" % validity in r,
          "STATUS INBOX", r)
@@ -217,6 +214,57 @@ try:
     t.eq(status_items(r), (validity, 8), "emptied mbox: same UIDVALIDITY, UIDNEXT goes on")
     r = c.cmd("FETCH 1 (UID)")
     t.eq(uids(r), [7], "the next message gets UID 7")
+
+    # other folders: mbox files beside INBOX
+    r = c.cmd("CREATE Projects/2026")
+    t.ok(tagged(r).endswith(b"OK CREATE completed") and
+         os.path.isfile(os.path.join(os.path.dirname(INBOX), "Projects.2026")),
+         "CREATE Projects/2026 makes the mbox file Projects.2026", r)
+    r = c.cmd("CREATE subscriptions")
+    t.ok(b" NO " in tagged(r), "a name that is one of yubin's files is refused", r)
+    r = c.cmd("CREATE Sent")
+    t.ok(b"NO [ALREADYEXISTS]" in tagged(r), "CREATE of an existing folder", r)
+    r = c.cmd("COPY 1 Projects/2026")
+    t.ok(re.search(rb"OK \[COPYUID \d+ 7 1\] COPY completed", tagged(r)) is not None,
+         "COPY to another mbox folder with COPYUID", r)
+    msg = b"Subject: sent one\r\n\r\nbody\r\n"
+    r = c.cmd(b"APPEND Sent (\\Seen) {%d+}\r\n" % len(msg) + msg)
+    t.ok(re.search(rb"OK \[APPENDUID \d+ 1\]", r) is not None, "APPEND to Sent", r)
+    r = c.cmd("APPEND Nowhere {1+}\r\nx")
+    t.ok(b"NO [TRYCREATE]" in tagged(r), "APPEND to a missing folder: TRYCREATE", r)
+    r = c.cmd("STATUS Sent (MESSAGES UNSEEN)")
+    t.ok(b"MESSAGES 1 UNSEEN 0" in r, "STATUS of Sent", r)
+    r = c.cmd("MOVE 1 Archive")
+    t.ok(b"[COPYUID " in r and b"* 1 EXPUNGE" in r and tagged(r).endswith(b"OK MOVE completed"),
+         "MOVE to Archive", r)
+    t.ok(b"X-UID" not in inbox(), "the moved message left INBOX")
+    r = c.cmd("SELECT Projects/2026")
+    t.ok(b"* 1 EXISTS" in r, "SELECT Projects/2026", r)
+    r = c.cmd("FETCH 1 (UID BODY.PEEK[HEADER.FIELDS (SUBJECT)])")
+    t.ok(b"UID 1 " in r and b"after all" in r, "the copy is there", r)
+    r = c.cmd("RENAME Projects Old")
+    t.ok(tagged(r).endswith(b"OK RENAME completed") and
+         os.path.isfile(os.path.join(os.path.dirname(INBOX), "Old.2026")),
+         "RENAME moves children: Projects.2026 becomes Old.2026", r)
+    r = c.cmd('LIST "" "Old/*"')
+    t.ok(b'"/" Old/2026\r\n' in r, "LIST finds Old/2026", r)
+    r = c.cmd("DELETE Old/2026")
+    t.ok(tagged(r).endswith(b"OK DELETE completed") and
+         not os.path.exists(os.path.join(os.path.dirname(INBOX), "Old.2026")), "DELETE", r)
+    r = c.cmd("SELECT Old/2026")
+    t.ok(b"NO [NONEXISTENT]" in tagged(r), "a deleted folder cannot be selected", r)
+    # RENAME INBOX: its messages go, INBOX stays with its UIDVALIDITY
+    smtp(b"before rename")
+    r = c.cmd("RENAME INBOX Saved")
+    t.ok(tagged(r).endswith(b"OK RENAME completed"), "RENAME INBOX", r)
+    r = c.cmd("STATUS Saved (MESSAGES)")
+    t.ok(b"MESSAGES 1" in r, "the renamed folder holds INBOX's message", r)
+    smtp(b"after rename")
+    r = c.cmd("SELECT INBOX")
+    v, nx = status_items(r)
+    # 8 was never handed out: "before rename" got no UID in INBOX
+    t.ok(b"* 1 EXISTS" in r and v == validity and nx == 9,
+         "the new INBOX keeps UIDVALIDITY and UIDs go on", r)
 finally:
     for s in sessions:
         s.close()
