@@ -1,6 +1,7 @@
 #!/usr/bin/env python3
 """mbsync (isync) syncs a whole mailbox with imap-session both ways: new,
-changed and deleted messages on each side, over loopback."""
+changed and deleted messages on each side, over loopback. With
+YUBIN_T_MBOX=1 (t/0413) the server stores mbox files instead of Maildir."""
 import os
 import subprocess
 import sys
@@ -10,7 +11,8 @@ import yubin  # noqa: E402
 import imaplib  # noqa: E402
 
 t = yubin.TAP()
-env = yubin.Env()
+MBOX = os.environ.get("YUBIN_T_MBOX") == "1"
+env = yubin.Env(conf={"mailbox_format": "mbox"} if MBOX else None)
 L = yubin.Listener(env, "imap-session")
 local = os.path.join(env.dir, "local")
 os.makedirs(local)
@@ -142,6 +144,13 @@ try:
     before = sorted(local_files("INBOX"))
     t.eq(mbsync(), 0, "third mbsync run succeeds")
     t.eq(sorted(local_files("INBOX")), before, "no-op sync leaves local files unchanged")
+    if MBOX:
+        udir = env.maildir("alice@example.org")
+        with open(os.path.join(udir, "INBOX"), "rb") as fh:
+            data = fh.read()
+        t.ok(data.count(b"\nX-UID: ") == 5 and not os.path.exists(os.path.join(udir, "cur")),
+             "the server kept INBOX as an mbox file with 5 messages", data[:300])
+        t.ok(os.path.isfile(os.path.join(udir, "Archive.2024")), "Archive/2024 is an mbox file")
 finally:
     L.stop()
     env.cleanup()
