@@ -267,8 +267,9 @@ headers_copy(struct buf *b, const char *h, size_t len)
 {
 	for (size_t i = 0; i < len;) {
 		size_t e = field_end(h, len, i);
-		if (!is_ours(h + i, e - i) && buf_add(b, h + i, e - i) != 0)
-			return -1;
+		if (!is_ours(h + i, e - i) && (buf_add(b, h + i, e - i) != 0 ||
+		    (h[e - 1] != '\n' && buf_add(b, "\n", 1) != 0)))
+			return -1; /* a last line without its newline gets one */
 		i = e;
 	}
 	return 0;
@@ -448,8 +449,9 @@ rewrite(struct folder *f, int src_fd, const char *data, struct scanned *s, size_
 		size_t hl, bo;
 		split(m, s[i].len, &hl, &bo);
 		uint64_t from_off = b.len;
-		if (buf_add(&b, data + s[i].from_off, s[i].off - s[i].from_off) != 0)
-			goto fail;
+		if (buf_add(&b, data + s[i].from_off, s[i].off - s[i].from_off) != 0 ||
+		    (b.p[b.len - 1] != '\n' && buf_add(&b, "\n", 1) != 0))
+			goto fail; /* a From_ line cut by EOF ends here */
 		uint64_t off = b.len;
 		if (headers_copy(&b, m, hl) != 0 ||
 		    meta_write(f, &b, first, s[i].uid, s[i].flags, s[i].keywords, s[i].old) != 0 ||
