@@ -1,0 +1,87 @@
+#!/usr/bin/env python3
+"""imap-session on an mbox INBOX while smtp-session deliveries run: two
+sessions keep rewriting the file (flag changes, EXPUNGE: temporary file and
+rename) as 15 deliveries wait for the same lock. Every delivered message
+must end up in the file exactly once, and both sessions must agree on its
+UID (covers S64, S66)."""
+import os
+import re
+import subprocess
+import sys
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import yubin  # noqa: E402
+from imaptest import Raw, tagged  # noqa: E402
+
+USER = "alice@example.org"
+N = 15
+t = yubin.TAP()
+env = yubin.Env(conf={"mailbox_format": "mbox"})
+INBOX = os.path.join(env.maildir(USER), "INBOX")
+sessions, procs = [], []
+
+
+def uid_subjects(s):
+    r = s.cmd("UID FETCH 1:* (BODY.PEEK[HEADER.FIELDS (SUBJECT)])")
+    return re.findall(rb"UID (\d+) BODY\[HEADER\.FIELDS \(SUBJECT\)\] \{\d+\}\r\nSubject: ([^\r]*)",
+                      r)
+
+
+try:
+    a = Raw(env, login=USER)
+    b = Raw(env, login=USER)
+    sessions += [a, b]
+    for i in range(3):
+        msg = b"Subject: old%d\r\n\r\nx\r\n" % i
+        r = a.cmd(b"APPEND INBOX {%d+}\r\n" % len(msg) + msg)
+    t.ok(tagged(r).endswith(b"APPEND completed"), "three messages appended", r)
+    a.cmd("SELECT INBOX")
+    b.cmd("SELECT INBOX")
+    if not os.path.exists(yubin.binary("smtp-session")):
+        t.ok(False, "smtp-session is built")
+    for i in range(N):
+        p = subprocess.Popen([yubin.binary("smtp-session"), "-c", env.conf_path],
+                             stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                             stderr=subprocess.DEVNULL)
+        p.stdin.write(b"EHLO x\r\nMAIL FROM:<bob@example.org>\r\nRCPT TO:<alice@example.org>\r\n"
+                      b"DATA\r\nSubject: conc%d\r\n\r\nhello %d\r\n.\r\nQUIT\r\n" % (i, i))
+        p.stdin.close()
+        procs.append(p)
+        # rewrites while the deliveries queue on the lock
+        a.cmd("STORE 1:* %sFLAGS (\\Seen)" % ("+" if i % 2 == 0 else "-"))
+        b.cmd("STORE 1 %sFLAGS (\\Flagged)" % ("+" if i % 2 == 0 else "-"))
+        if i == 5:
+            a.cmd("STORE 2 +FLAGS (\\Deleted)")
+            a.cmd("EXPUNGE")
+    ok = 0
+    for p in procs:
+        out = p.stdout.read()
+        p.wait(30)
+        ok += out.count(b"250 ") >= 3 and p.returncode == 0
+    t.eq(ok, N, "all %d deliveries accepted" % N)
+    a.cmd("NOOP")
+    b.cmd("NOOP")
+    ra, rb = uid_subjects(a), uid_subjects(b)
+    subjects = sorted(s.decode() for _, s in ra)
+    want = sorted(["old0", "old2"] + ["conc%d" % i for i in range(N)])
+    t.eq(subjects, want, "every delivered message is there once, the expunged one gone")
+    t.eq(ra, rb, "both sessions see the same UIDs for the same messages")
+    uids = [int(u) for u, _ in ra]
+    t.ok(uids == sorted(set(uids)), "UIDs unique and ascending", uids)
+    with open(INBOX, "rb") as f:
+        data = f.read()
+    t.eq(data.count(b"\nX-UID: "), N + 2, "the file holds N+2 messages with X-UID")
+    c = Raw(env, login=USER)
+    sessions.append(c)
+    t.eq(uid_subjects(c) if b"OK" in c.cmd("EXAMINE INBOX") else None, ra,
+         "a new session sees the same UIDs")
+finally:
+    for p in procs:
+        if p.poll() is None:
+            p.kill()
+            p.wait()
+        p.stdout.close()
+    for s in sessions:
+        s.close()
+    env.cleanup()
+t.done()
