@@ -318,10 +318,12 @@ read_all(int fd, char **data_r, size_t *len_r)
 	return 0;
 }
 
-/* The user directory's ".<mbox>.yubin-uids": "<uidvalidity> <uidnext>\n",
- * rewritten with the file, so an emptied mbox (or one whose first message
- * was deleted by a POP3 client) keeps its UIDVALIDITY and never reuses a
- * UID. A dotfile: pop3-session skips those. */
+/* The user directory's ".<mbox>.yubin-uids": "<uidvalidity> <uidnext>
+ * <last UID in the file>\n", rewritten with the file, so an emptied mbox
+ * (or one whose first message was deleted by a POP3 client) keeps its
+ * UIDVALIDITY and never reuses a UID, and an X-UID above the last one
+ * written (a delivered message carrying its own) is not believed. A
+ * dotfile: pop3-session skips those. */
 static void
 sidecar_path(const struct folder *f, char *out, size_t size)
 {
@@ -332,7 +334,7 @@ sidecar_path(const struct folder *f, char *out, size_t size)
 }
 
 static int
-sidecar_read(const struct folder *f, uint32_t *validity, uint32_t *next)
+sidecar_read(const struct folder *f, uint32_t *validity, uint32_t *next, uint32_t *last)
 {
 	char path[4400], line[64];
 	sidecar_path(f, path, sizeof path);
@@ -349,16 +351,21 @@ sidecar_read(const struct folder *f, uint32_t *validity, uint32_t *next)
 	if (end == NULL || *validity == 0)
 		return -1;
 	*next = parse_u32(end, strlen(end), &end);
-	return end != NULL && *next != 0 ? 0 : -1;
+	if (end == NULL || *next == 0)
+		return -1;
+	*last = parse_u32(end, strlen(end), &end);
+	if (end == NULL || *last >= *next)
+		*last = *next - 1;
+	return 0;
 }
 
 static void
-sidecar_write(const struct folder *f)
+sidecar_write(const struct folder *f, uint32_t last)
 {
 	char path[4400], tmp[4500], line[64];
 	sidecar_path(f, path, sizeof path);
 	snprintf(tmp, sizeof tmp, "%s.%ld", path, (long)getpid());
-	int n = snprintf(line, sizeof line, "%u %u\n", f->uidvalidity, f->uidnext);
+	int n = snprintf(line, sizeof line, "%u %u %u\n", f->uidvalidity, f->uidnext, last);
 	int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0600);
 	if (fd < 0)
 		return;
@@ -376,17 +383,26 @@ decide_uids(struct folder *f, struct scanned *s, size_t n)
 {
 	uint32_t validity = n && s[0].mt.has_base ? s[0].mt.validity : 0;
 	uint32_t next = n && s[0].mt.has_base ? s[0].mt.next : 1;
-	uint32_t sv, sn;
-	if (sidecar_read(f, &sv, &sn) == 0 && (validity == 0 || sv == validity)) {
-		validity = sv;
-		if (sn > next)
-			next = sn;
+	uint32_t sv = 0, sn, slast, limit = 0xffffffffU;
+	int renumber = 0, assigned = 0;
+	if (sidecar_read(f, &sv, &sn, &slast) == 0) {
+		if (validity == 0 || sv == validity) {
+			validity = sv;
+			if (sn > next)
+				next = sn;
+			limit = slast;
+		} else {
+			/* the file's X-IMAPbase is not what yubin wrote last (another
+			 * program, or a forged header): believe neither */
+			renumber = 1;
+		}
 	}
-	int renumber = validity == 0, assigned = 0;
+	renumber |= validity == 0;
 	if (!renumber) {
 		uint32_t prev = 0;
 		for (size_t i = 0; i < n && !renumber; i++) {
-			if (s[i].mt.has_uid && s[i].mt.uid > prev && s[i].mt.uid < next) {
+			if (s[i].mt.has_uid && s[i].mt.uid > prev && s[i].mt.uid < next &&
+			    s[i].mt.uid <= limit) {
 				if (assigned)
 					renumber = 1;
 				s[i].uid = prev = s[i].mt.uid;
@@ -401,6 +417,12 @@ decide_uids(struct folder *f, struct scanned *s, size_t n)
 		uint32_t v = (uint32_t)time(NULL);
 		if (f->uidvalidity != 0 && v <= f->uidvalidity)
 			v = f->uidvalidity + 1;
+		if (v <= sv)
+			v = sv + 1;
+		if (validity != 0 && v <= validity)
+			v = validity + 1;
+		if (v == 0) /* past 2^32 - 1 (a forged X-IMAPbase): start again */
+			v = (uint32_t)time(NULL);
 		validity = v;
 		next = 1;
 		for (size_t i = 0; i < n; i++)
@@ -654,7 +676,11 @@ update_locked(struct folder *f, struct mbox_lock *lk, int apply, int *new_fd)
 				s[i].old = 1;
 		if (rewrite(f, lk->fd, data, s, n, &fd) != 0)
 			goto out;
-		sidecar_write(f);
+		uint32_t last = 0;
+		for (size_t i = 0; i < n; i++)
+			if (!s[i].drop && s[i].uid > last)
+				last = s[i].uid;
+		sidecar_write(f, last);
 	} else {
 		fd = dup(lk->fd);
 		if (fd < 0)
