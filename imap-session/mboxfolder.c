@@ -288,6 +288,7 @@ struct scanned {
 	unsigned flags;
 	uint32_t keywords;
 	int old, drop;
+	int fresh;                   /* got its UID now: its headers are not ours */
 };
 
 static int
@@ -408,6 +409,7 @@ decide_uids(struct folder *f, struct scanned *s, size_t n)
 				s[i].uid = prev = s[i].mt.uid;
 			} else {
 				assigned = 1;
+				s[i].fresh = 1;
 				s[i].uid = next++;
 				prev = s[i].uid;
 			}
@@ -614,7 +616,8 @@ fail:
  * changes (if apply), writes it back when anything changed, and merges
  * the result into f. */
 static int
-update_locked(struct folder *f, struct mbox_lock *lk, int apply, int *new_fd)
+update_locked(struct folder *f, struct mbox_lock *lk, int apply, const struct scanned *app,
+    int *new_fd)
 {
 	char *data = NULL;
 	size_t len = 0, n = 0;
@@ -644,6 +647,16 @@ update_locked(struct folder *f, struct mbox_lock *lk, int apply, int *new_fd)
 	}
 	uint32_t old_validity = f->uidvalidity;
 	int write = decide_uids(f, s, n);
+	/* A new message's Status, X-Status and X-Keywords came with it (a
+	 * sender could mark it \Deleted): none. An APPEND's are the client's. */
+	for (size_t i = 0; i < n; i++)
+		if (s[i].fresh) {
+			int mine = app != NULL && i == n - 1;
+			s[i].flags = mine ? app->flags : 0;
+			s[i].keywords = mine ? app->keywords : 0;
+			if (!mine)
+				s[i].old = s[i].mt.old = 0;
+		}
 	for (size_t i = 0; i < n; i++) {
 		struct fmsg *m = apply && f->uidvalidity == old_validity ? session_msg(f, s[i].uid) : NULL;
 		if (m != NULL && m->gone && (m->flags & FL_DELETED)) {
@@ -720,7 +733,7 @@ update(struct folder *f, int apply)
 	if (mbox_lock(f->mb_path, &lk) != 0)
 		return -1;
 	int fd = -1;
-	int rc = update_locked(f, &lk, apply, &fd);
+	int rc = update_locked(f, &lk, apply, NULL, &fd);
 	int e = errno;
 	mbox_unlock(&lk);
 	if (rc == 0) {
@@ -883,13 +896,17 @@ mboxf_append(struct folder *f, const char *data, size_t len, time_t when, unsign
 		if (buf_str(&pb, "\n") != 0)
 			goto out_pb;
 	}
+	struct scanned app;
+	memset(&app, 0, sizeof app);
+	app.flags = flags & ~FL_RECENT;
+	app.keywords = keywords;
 	struct mbox_lock lk;
 	if (mbox_lock(f->mb_path, &lk) != 0)
 		goto out_pb;
 	off_t old;
 	int fd = -1;
 	if (mbox_append(&lk, "MAILER-DAEMON", when, pb.p, pb.len, tfd, b.len, &old) == 0 &&
-	    update_locked(f, &lk, 1, &fd) == 0) {
+	    update_locked(f, &lk, 1, &app, &fd) == 0) {
 		rc = 0;
 		*uid_r = f->uidnext - 1;
 	}

@@ -119,13 +119,16 @@ try:
 
     # delivery during the session, with a forged X-UID
     if os.path.exists(yubin.binary("smtp-session")):
-        out = smtp(b"via smtp", extra=b"X-UID: 2\r\nX-IMAPbase: 1 99\r\n")
+        out = smtp(b"via smtp", extra=b"X-UID: 2\r\nX-IMAPbase: 1 99\r\nStatus: RO\r\n"
+                   b"X-Status: DF\r\nX-Keywords: $Junk\r\n")
         t.ok(b"250" in out.stdout, "smtp-session delivers to the mbox", out.stdout[-300:])
         r = a.cmd("NOOP")
         t.ok(b"* 4 EXISTS" in r, "a delivery during the session appears on NOOP", r)
-        r = a.cmd("FETCH 4 (UID BODY.PEEK[HEADER.FIELDS (SUBJECT)])")
+        r = a.cmd("FETCH 4 (UID FLAGS BODY.PEEK[HEADER.FIELDS (SUBJECT)])")
         t.ok(b"UID 4 " in r and b"via smtp" in r, "the delivered message gets UID 4, "
              "not its forged X-UID", r)
+        t.ok(b"FLAGS (\\Recent)" in r, "a sender's Status/X-Status/X-Keywords are not "
+             "taken as flags", r)
         a.send(b"i1 IDLE\r\n")
         a.s.readline()
         smtp(b"during idle")
