@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
 """offlineimap (Debian package offlineimap3) syncs with imap-session over
 loopback: pulls every folder, uploads a local new message and a local flag
-change, downloads a server-side flag change and a server-side deletion."""
+change, downloads a server-side flag change and a server-side deletion.
+With YUBIN_T_MBOX=1 (t/0415) the server stores mbox files."""
 import os
 import subprocess
 import sys
@@ -11,7 +12,9 @@ import yubin  # noqa: E402
 from imaptest import deliver, Raw  # noqa: E402
 
 t = yubin.TAP()
-env = yubin.Env()
+# t/0415 runs this with YUBIN_T_MBOX=1: the server keeps mbox files
+MBOX = os.environ.get("YUBIN_T_MBOX") == "1"
+env = yubin.Env(conf={"mailbox_format": "mbox"} if MBOX else None)
 U = "alice@example.org"
 L = yubin.Listener(env, "imap-session")
 local = os.path.join(env.dir, "local")
@@ -100,6 +103,12 @@ try:
     t.ok(p1 is not None and "F" in p1.split(":2,")[-1], "server \\Flagged downloaded",
          sorted(local_msgs("INBOX")))
     t.ok(find("INBOX", b"body 2") is None, "server deletion downloaded", sorted(local_msgs("INBOX")))
+    if MBOX:
+        with open(os.path.join(env.maildir(U), "INBOX"), "rb") as fh:
+            data = fh.read()
+        t.ok(b"Subject: oilocal" in data and b"\nX-UID: " in data and
+             not os.path.exists(os.path.join(env.maildir(U), "cur")),
+             "the server keeps INBOX as an mbox file", data[:300])
 finally:
     L.stop()
     env.cleanup()

@@ -98,9 +98,44 @@ def stream(env):
     return imaplib.IMAP4_stream("%s -c %s" % (yubin.binary("imap-session"), env.conf_path))
 
 
+def deliver_mbox(env, addr, data):
+    """Appends a message to addr's mbox INBOX under the fcntl lock that
+    lib/mbox.c and imap-session take first (mboxrd quoting)."""
+    import fcntl
+    d = env.maildir(addr)
+    os.makedirs(d, exist_ok=True)
+    path = os.path.join(d, "INBOX")
+    data = data.replace(b"\r\n", b"\n")
+    if not data.endswith(b"\n"):
+        data += b"\n"
+    body = re.sub(rb"(?m)^(>*From )", rb">\1", data)
+    while True:
+        fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_APPEND, 0o666)
+        fcntl.lockf(fd, fcntl.LOCK_EX)
+        try:
+            same = os.stat(path).st_ino == os.fstat(fd).st_ino
+        except FileNotFoundError:
+            same = False
+        if same:
+            break
+        os.close(fd)  # replaced by a rewrite while we waited
+    try:
+        os.write(fd, b"From bob@example.org Thu Nov 27 10:00:00 2026\n" + body + b"\n")
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+    if os.geteuid() == 0:
+        os.chmod(path, 0o666)
+        os.chmod(d, 0o777)
+    return path
+
+
 def deliver(env, addr, data, name=None):
-    """Drops a message into addr's INBOX new/ as a delivery would."""
+    """Drops a message into addr's INBOX new/ as a delivery would (appends
+    to the mbox INBOX with mailbox_format = mbox)."""
     import time
+    if env.settings.get("mailbox_format") == "mbox":
+        return deliver_mbox(env, addr, data)
     d = env.maildir(addr)
     root = os.geteuid() == 0
     for sub in ("", "tmp", "new", "cur"):
