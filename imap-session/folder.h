@@ -81,6 +81,8 @@ struct folder {
 	struct timespec mb_mtime;
 	uint64_t mb_size, mb_ino;
 	int mb_dirty;            /* some message has mb_dirty or gone set here */
+	int mb_grow;             /* 0: an update may not add messages (m fixed) */
+	int mb_skipped;          /* it left some out: read again at the next sync */
 };
 
 /* ---- mbox (mboxfolder.c) ----

@@ -522,7 +522,7 @@ fail:
 
 /* Merges the file's messages (sorted by UID) into the session's list. */
 static int
-merge(struct folder *f, const struct scanned *s, size_t n)
+merge(struct folder *f, const struct scanned *s, size_t n, int grow)
 {
 	size_t i = 0, old_n = f->n;
 	uint32_t max_uid = old_n ? f->m[old_n - 1].uid : 0;
@@ -544,6 +544,11 @@ merge(struct folder *f, const struct scanned *s, size_t n)
 		}
 		if (s[j].uid <= max_uid)
 			continue;
+		if (!grow) {
+			/* f->m must not move now; the next sync reads again */
+			f->mb_skipped = 1;
+			continue;
+		}
 		if (f->n == f->cap) {
 			size_t cap = f->cap ? f->cap * 2 : 64;
 			struct fmsg *p = realloc(f->m, cap * sizeof *p);
@@ -704,7 +709,7 @@ update_locked(struct folder *f, struct mbox_lock *lk, int apply, const struct sc
 			f->m[i].mb_dirty = 0;
 		f->mb_dirty = 0;
 	}
-	if (merge(f, s, n) != 0)
+	if (merge(f, s, n, f->mb_grow) != 0)
 		goto out;
 	struct stat st;
 	if (fstat(fd, &st) == 0) {
@@ -741,7 +746,8 @@ update(struct folder *f, int apply)
 			close(f->mb_fd);
 		f->mb_fd = fd;
 		f->cache_uid = 0;
-		f->scanned = 1;
+		f->scanned = !f->mb_skipped;
+		f->mb_skipped = 0;
 	} else if (fd >= 0) {
 		close(fd);
 	}
@@ -778,6 +784,7 @@ mboxf_open(struct folder **f_r, const char *path, const char *name, int readonly
 		return -1;
 	f->mbox = 1;
 	f->mb_fd = -1;
+	f->mb_grow = 1;
 	f->readonly = readonly;
 	snprintf(f->mb_path, sizeof f->mb_path, "%s", path);
 	snprintf(f->name, sizeof f->name, "%s", name);
@@ -844,7 +851,11 @@ mboxf_message(struct folder *f, size_t idx)
 	if (r != 1)
 		return r;
 	/* read the file again: offsets change, indexes do not */
-	if (update(f, 1) != 0)
+	/* callers hold pointers into f->m: no new messages now */
+	f->mb_grow = 0;
+	int ur = update(f, 1);
+	f->mb_grow = 1;
+	if (ur != 0)
 		return -1;
 	if (f->m[idx].uid != uid || f->m[idx].gone || (r = message_read(f, idx)) == 1) {
 		errno = ENOENT;

@@ -11,7 +11,7 @@ import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import yubin  # noqa: E402
-from imaptest import Raw, tagged  # noqa: E402
+from imaptest import Raw, deliver, tagged  # noqa: E402
 
 USER = "alice@example.org"
 N = 15
@@ -75,6 +75,24 @@ try:
     sessions.append(c)
     t.eq(uid_subjects(c) if b"OK" in c.cmd("EXAMINE INBOX") else None, ra,
          "a new session sees the same UIDs")
+
+    # pop3-session removes message 1 in place and a delivery follows: the
+    # offsets session c holds are stale when it fetches; it reads the file
+    # again without taking in the new message in the middle of the FETCH
+    out = env.run("pop3-session", b"USER alice@example.org\r\nPASS secret-pw\r\nDELE 1\r\n"
+                  b"QUIT\r\n")
+    t.ok(out.stdout.count(b"+OK") >= 4, "pop3-session deletes message 1", out.stdout)
+    deliver(env, USER, b"Subject: late\r\n\r\nlate body\r\n")
+    last = len(ra)
+    r = c.cmd("FETCH %d (UID BODY.PEEK[HEADER.FIELDS (SUBJECT)])" % last)
+    t.ok(re.search(rb"\* %d FETCH \(UID %s BODY" % (last, ra[-1][0]), r) is not None and
+         ra[-1][1] in r and b"EXPUNGE" not in r,
+         "FETCH after an in-place rewrite: the right message, no EXPUNGE", r)
+    r += c.cmd("NOOP")
+    t.ok(b"* 1 EXPUNGE" in r and b"* %d EXISTS" % (len(ra) + 1) in r,
+         "the POP3 deletion and the new message are reported", r)
+    got = [x[1] for x in uid_subjects(c)]
+    t.eq(got, [x[1] for x in ra[1:]] + [b"late"], "the session's view matches the file")
 finally:
     for p in procs:
         if p.poll() is None:
