@@ -755,6 +755,25 @@ update(struct folder *f, int apply)
 	return rc;
 }
 
+/* 1 if another process holds the mbox lock (fcntl or dotlock) now: e.g.
+ * pop3-session, which keeps it for its whole session. */
+static int
+lock_busy(const char *path)
+{
+	char dot[4300];
+	struct stat st;
+	int n = snprintf(dot, sizeof dot, "%s.lock", path);
+	if (n > 0 && (size_t)n < sizeof dot && lstat(dot, &st) == 0)
+		return 1;
+	int fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+	if (fd < 0)
+		return 0;
+	struct flock fl = { .l_type = F_WRLCK, .l_whence = SEEK_SET };
+	int busy = fcntl(fd, F_GETLK, &fl) == 0 && fl.l_type != F_UNLCK;
+	close(fd); /* no lock of ours on this inode now: nothing dropped */
+	return busy;
+}
+
 int
 mboxf_sync(struct folder *f)
 {
@@ -764,6 +783,12 @@ mboxf_sync(struct folder *f)
 	    st.st_mtim.tv_sec == f->mb_mtime.tv_sec && st.st_mtim.tv_nsec == f->mb_mtime.tv_nsec &&
 	    st.st_mtime < time(NULL) - MBOXF_MTIME_TRUST_SEC)
 		return 0;
+	/* A look (NOOP, IDLE, after each command) does not wait for a lock
+	 * held elsewhere: the next look tries again. Writes do wait. */
+	if (!f->mb_dirty && lock_busy(f->mb_path)) {
+		f->scanned = 0;
+		return 0;
+	}
 	return update(f, 1);
 }
 

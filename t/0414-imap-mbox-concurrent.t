@@ -8,6 +8,7 @@ import os
 import re
 import subprocess
 import sys
+import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import yubin  # noqa: E402
@@ -93,6 +94,29 @@ try:
          "the POP3 deletion and the new message are reported", r)
     got = [x[1] for x in uid_subjects(c)]
     t.eq(got, [x[1] for x in ra[1:]] + [b"late"], "the session's view matches the file")
+
+    # pop3-session holds the lock for its whole session: a look (NOOP)
+    # must not wait for it; after QUIT the POP3 deletion shows
+    deliver(env, USER, b"Subject: late2\r\n\r\nx\r\n")  # a change NOOP must look at
+    p3 = env.start("pop3-session")
+    p3.readline()
+    p3.send(b"USER alice@example.org\r\n")
+    p3.readline()
+    p3.send(b"PASS secret-pw\r\n")
+    t.ok(p3.readline().startswith(b"+OK"), "pop3-session holds the mbox")
+    p3.send(b"DELE 1\r\n")
+    p3.readline()
+    start = time.time()
+    r = c.cmd("NOOP")
+    took = time.time() - start
+    t.ok(took < 2 and tagged(r).endswith(b"OK NOOP completed"),
+         "NOOP does not wait for the POP3 lock (%.2f s)" % took, r)
+    p3.send(b"QUIT\r\n")
+    p3.readline()
+    p3.close()
+    r = c.cmd("NOOP")
+    t.ok(b"* 1 EXPUNGE" in r and b"EXISTS" in r,
+         "after POP3 QUIT the deletion and the delivery show on NOOP", r)
 finally:
     for p in procs:
         if p.poll() is None:
