@@ -37,8 +37,11 @@
 
 /* Largest mbox served: the file is read whole on each change. */
 #define MBOXF_FILE_MAX (1024ULL * 1024 * 1024)
-/* Same as Maildir: an mtime this recent may hide a change in its tick. */
-#define MBOXF_MTIME_TRUST_SEC 2
+/* An mbox changes by growing (delivery), shrinking (pop3-session's
+ * removal in place) or being replaced (a rewrite: new inode), so the same
+ * inode, size and mtime mean the same file at once, with no quiet period
+ * as for Maildir directories. Only an edit in place that keeps the size
+ * within one mtime tick would go unseen until the next change. */
 
 struct buf {
 	char *p;
@@ -780,8 +783,7 @@ mboxf_sync(struct folder *f)
 	struct stat st;
 	if (f->scanned && !f->mb_dirty && stat(f->mb_path, &st) == 0 &&
 	    (uint64_t)st.st_ino == f->mb_ino && (uint64_t)st.st_size == f->mb_size &&
-	    st.st_mtim.tv_sec == f->mb_mtime.tv_sec && st.st_mtim.tv_nsec == f->mb_mtime.tv_nsec &&
-	    st.st_mtime < time(NULL) - MBOXF_MTIME_TRUST_SEC)
+	    st.st_mtim.tv_sec == f->mb_mtime.tv_sec && st.st_mtim.tv_nsec == f->mb_mtime.tv_nsec)
 		return 0;
 	/* A look (NOOP, IDLE, after each command) does not wait for a lock
 	 * held elsewhere: the next look tries again. Writes do wait. */
