@@ -25,6 +25,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -35,7 +36,9 @@
 #include "mbox.h"
 #include "mime.h"
 
-/* Largest mbox served: the file is read whole on each change. */
+/* A rewrite goes out in pieces of about this size. */
+#define REWRITE_CHUNK (1024 * 1024)
+/* Largest mbox served: the file is mapped whole on each change. */
 #define MBOXF_FILE_MAX (1024ULL * 1024 * 1024)
 /* An mbox changes by growing (delivery), shrinking (pop3-session's
  * removal in place) or being replaced (a rewrite: new inode), so the same
@@ -294,8 +297,10 @@ struct scanned {
 	int fresh;                   /* got its UID now: its headers are not ours */
 };
 
+/* Maps the whole file read-only (under the lock nobody changes it).
+ * *len_r 0: *data_r is "" and nothing is mapped. */
 static int
-read_all(int fd, char **data_r, size_t *len_r)
+map_all(int fd, const char **data_r, size_t *len_r)
 {
 	struct stat st;
 	if (fstat(fd, &st) != 0)
@@ -304,21 +309,15 @@ read_all(int fd, char **data_r, size_t *len_r)
 		errno = EFBIG;
 		return -1;
 	}
-	size_t size = (size_t)st.st_size, got = 0;
-	char *p = malloc(size + 1);
-	if (p == NULL)
-		return -1;
-	while (got < size) {
-		ssize_t r = pread(fd, p + got, size - got, (off_t)got);
-		if (r < 0 && errno == EINTR)
-			continue;
-		if (r <= 0)
-			break;
-		got += (size_t)r;
+	*len_r = (size_t)st.st_size;
+	if (*len_r == 0) {
+		*data_r = "";
+		return 0;
 	}
-	p[got] = '\0';
+	void *p = mmap(NULL, *len_r, PROT_READ, MAP_PRIVATE, fd, 0);
+	if (p == MAP_FAILED)
+		return -1;
 	*data_r = p;
-	*len_r = got;
 	return 0;
 }
 
@@ -467,7 +466,24 @@ session_msg(struct folder *f, uint32_t uid)
 static int
 rewrite(struct folder *f, int src_fd, const char *data, struct scanned *s, size_t n, int *fd_r)
 {
+	char tmp[4300], dir[4200];
+	snprintf(dir, sizeof dir, "%s", f->mb_path);
+	char *slash = strrchr(dir, '/');
+	if (slash == NULL) {
+		errno = EINVAL;
+		return -1;
+	}
+	*slash = '\0';
+	snprintf(tmp, sizeof tmp, "%s/.%s.yubin-imap.%ld", dir, slash + 1, (long)getpid());
+	int fd = open(tmp, O_RDWR | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0600);
+	if (fd < 0)
+		return -1;
+	struct stat old;
+	if (fstat(src_fd, &old) == 0 && fchmod(fd, old.st_mode & 0777) != 0)
+		(void)0; /* 0600 from open() stays: still the owner's */
+	/* written in pieces of about REWRITE_CHUNK: memory stays small */
 	struct buf b = { 0 };
+	uint64_t base = 0;
 	int first = 1;
 	for (size_t i = 0; i < n; i++) {
 		if (s[i].drop)
@@ -475,11 +491,11 @@ rewrite(struct folder *f, int src_fd, const char *data, struct scanned *s, size_
 		const char *m = data + s[i].off;
 		size_t hl, bo;
 		split(m, s[i].len, &hl, &bo);
-		uint64_t from_off = b.len;
+		uint64_t from_off = base + b.len;
 		if (buf_add(&b, data + s[i].from_off, s[i].off - s[i].from_off) != 0 ||
 		    (b.p[b.len - 1] != '\n' && buf_add(&b, "\n", 1) != 0))
 			goto fail; /* a From_ line cut by EOF ends here */
-		uint64_t off = b.len;
+		size_t off = b.len;
 		if (headers_copy(&b, m, hl) != 0 ||
 		    meta_write(f, &b, first, s[i].uid, s[i].flags, s[i].keywords, s[i].old) != 0 ||
 		    buf_add(&b, "\n", 1) != 0 || buf_add(&b, m + bo, s[i].len - bo) != 0)
@@ -487,39 +503,31 @@ rewrite(struct folder *f, int src_fd, const char *data, struct scanned *s, size_
 		if (b.len > off && b.p[b.len - 1] != '\n' && buf_add(&b, "\n", 1) != 0)
 			goto fail;
 		s[i].from_off = from_off;
-		s[i].off = off;
+		s[i].off = base + off;
 		s[i].len = b.len - off;
 		if (buf_add(&b, "\n", 1) != 0)
 			goto fail;
 		first = 0;
+		if (b.len >= REWRITE_CHUNK) {
+			if (durable_write_all(fd, b.p, b.len) != 0)
+				goto fail;
+			base += b.len;
+			b.len = 0;
+		}
 	}
-	char tmp[4300], dir[4200];
-	snprintf(dir, sizeof dir, "%s", f->mb_path);
-	char *slash = strrchr(dir, '/');
-	if (slash == NULL)
+	if ((b.len > 0 && durable_write_all(fd, b.p, b.len) != 0) || fsync(fd) != 0 ||
+	    rename(tmp, f->mb_path) != 0)
 		goto fail;
-	*slash = '\0';
-	snprintf(tmp, sizeof tmp, "%s/.%s.yubin-imap.%ld", dir, slash + 1, (long)getpid());
-	int fd = open(tmp, O_RDWR | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0600);
-	if (fd < 0)
-		goto fail;
-	struct stat st, old;
-	if (fstat(src_fd, &old) == 0 && fchmod(fd, old.st_mode & 0777) != 0)
-		(void)0; /* 0600 from open() stays: still the owner's */
-	if (fstat(fd, &st) != 0 || durable_write_all(fd, b.p ? b.p : "", b.len) != 0 ||
-	    fsync(fd) != 0 || rename(tmp, f->mb_path) != 0) {
-		int e = errno;
-		close(fd);
-		unlink(tmp);
-		errno = e;
-		goto fail;
-	}
 	durable_fsync_dir(dir);
 	free(b.p);
 	*fd_r = fd;
 	return 0;
-fail:
+fail:;
+	int e = errno;
 	free(b.p);
+	close(fd);
+	unlink(tmp);
+	errno = e;
 	return -1;
 }
 
@@ -627,12 +635,12 @@ static int
 update_locked(struct folder *f, struct mbox_lock *lk, int apply, const struct scanned *app,
     int *new_fd)
 {
-	char *data = NULL;
+	const char *data = NULL;
 	size_t len = 0, n = 0;
 	struct mbox_entry *e = NULL;
 	struct scanned *s = NULL;
 	int rc = -1, fd = -1;
-	if (read_all(lk->fd, &data, &len) != 0 || mbox_scan(lk->fd, &e, &n) != 0)
+	if (map_all(lk->fd, &data, &len) != 0 || mbox_scan(lk->fd, &e, &n) != 0)
 		goto out;
 	s = calloc(n ? n : 1, sizeof *s);
 	if (s == NULL)
@@ -728,7 +736,8 @@ out:
 		*new_fd = fd; /* closed by the caller after unlocking */
 	free(s);
 	free(e);
-	free(data);
+	if (data != NULL && len > 0)
+		munmap((void *)data, len);
 	return rc;
 }
 
