@@ -15,6 +15,7 @@
 #include <strings.h>
 #include <time.h>
 
+#include "base64.h"
 #include "mime.h"
 
 struct obuf {
@@ -276,22 +277,6 @@ qp_decode(struct obuf *b, const unsigned char *in, size_t len, int header, int *
 	}
 }
 
-static int
-b64val(unsigned char c)
-{
-	if (c >= 'A' && c <= 'Z')
-		return c - 'A';
-	if (c >= 'a' && c <= 'z')
-		return c - 'a' + 26;
-	if (c >= '0' && c <= '9')
-		return c - '0' + 52;
-	if (c == '+')
-		return 62;
-	if (c == '/')
-		return 63;
-	return -1;
-}
-
 /* Returns 0, or 1 when the input has characters outside the alphabet or
  * data after the padding. White space and line ends are skipped. */
 static int
@@ -307,7 +292,7 @@ b64_decode(struct obuf *b, const unsigned char *in, size_t len, int strict)
 			pad++;
 			continue;
 		}
-		int v = b64val(c);
+		int v = base64_value(c);
 		if (v < 0 || pad > 0) {
 			broken = 1;
 			if (strict)

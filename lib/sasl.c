@@ -12,6 +12,7 @@
  * end up in log lines); each field shorter than SASL_FIELD_MAX. PLAIN's
  * authzid must be empty or equal to authcid: nobody may act as someone else.
  */
+#include "base64.h"
 #include "sasl.h"
 
 #include <string.h>
@@ -29,22 +30,6 @@
 static const char b64_alphabet[] =
     "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
 
-static int
-b64_value(unsigned char c)
-{
-	if (c >= 'A' && c <= 'Z')
-		return c - 'A';
-	if (c >= 'a' && c <= 'z')
-		return c - 'a' + 26;
-	if (c >= '0' && c <= '9')
-		return c - '0' + 52;
-	if (c == '+')
-		return 62;
-	if (c == '/')
-		return 63;
-	return -1;
-}
-
 /* Number of '=' at the end of a 4n-long input (n >= 1), or -1 if any '='
  * sits elsewhere or any other byte is outside the alphabet. */
 static int
@@ -54,7 +39,7 @@ b64_padding(const char *in, size_t len)
 	if (in[len - 1] == '=')
 		pad = in[len - 2] == '=' ? 2 : 1;
 	for (size_t i = 0; i < len - (size_t)pad; i++)
-		if (b64_value((unsigned char)in[i]) < 0)
+		if (base64_value((unsigned char)in[i]) < 0)
 			return -1;
 	return pad;
 }
@@ -73,14 +58,14 @@ sasl_base64_decode(const char *in, size_t len, unsigned char *out, size_t size)
 	if (outlen > size)
 		return -1;
 	/* Padding bits must be zero, so each byte string has one encoding. */
-	int last = b64_value((unsigned char)in[len - 1 - (size_t)pad]);
+	int last = base64_value((unsigned char)in[len - 1 - (size_t)pad]);
 	if ((pad == 1 && (last & 0x03)) || (pad == 2 && (last & 0x0f)))
 		return -1;
 	size_t o = 0;
 	for (size_t i = 0; i < len; i += 4) {
 		unsigned long v = 0;
 		for (int k = 0; k < 4; k++) {
-			int d = in[i + k] == '=' ? 0 : b64_value((unsigned char)in[i + k]);
+			int d = in[i + k] == '=' ? 0 : base64_value((unsigned char)in[i + k]);
 			v = v << 6 | (unsigned long)d;
 		}
 		unsigned char bytes[3] = { v >> 16 & 0xff, v >> 8 & 0xff, v & 0xff };

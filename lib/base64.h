@@ -1,0 +1,26 @@
+/*
+ * base64.h — the RFC 4648 alphabet, shared by the strict SASL decoder and
+ * the lenient MIME body decoder (each keeps its own policy on padding and
+ * stray bytes).
+ */
+#ifndef YUBIN_BASE64_H
+#define YUBIN_BASE64_H
+
+/* Value of a base64 digit, or -1 for any other byte (including '='). */
+static inline int
+base64_value(unsigned char c)
+{
+	if (c >= 'A' && c <= 'Z')
+		return c - 'A';
+	if (c >= 'a' && c <= 'z')
+		return c - 'a' + 26;
+	if (c >= '0' && c <= '9')
+		return c - '0' + 52;
+	if (c == '+')
+		return 62;
+	if (c == '/')
+		return 63;
+	return -1;
+}
+
+#endif
