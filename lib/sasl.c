@@ -12,11 +12,12 @@
  * end up in log lines); each field shorter than SASL_FIELD_MAX. PLAIN's
  * authzid must be empty or equal to authcid: nobody may act as someone else.
  */
-#include "base64.h"
 #include "sasl.h"
 
 #include <string.h>
 #include <strings.h>
+
+#include "base64.h"
 
 /* "Username:" and "Password:" in base64, as every LOGIN client expects. */
 #define LOGIN_CHALLENGE_USER "VXNlcm5hbWU6"
