@@ -292,7 +292,7 @@ try:
         # line goes to syslog, since its fd 2 is the client.
         spat = re.compile(rb"^<\d+>.*%s\[(\d+)\]: peer=127\.0\.0\.1 " % prog.encode())
         what = "xinetd log_on_success" + (" and the session's syslog line" if devlog else "")
-        deadline = time.time() + 5
+        deadline = time.time() + 20
         while time.time() < deadline:
             # A syslog line from a session xinetd started (by pid): the
             # readiness probe's session counts too, the dialogue's surely.
@@ -324,7 +324,7 @@ try:
         tports[name] = int(p.stdout.readline().strip() or 0)
 
     def tcp_log(name, prog):
-        deadline = time.time() + 5
+        deadline = time.time() + 20
         while time.time() < deadline:
             if session_logged(read(tlogs[name]), prog):
                 return "stderr", True

@@ -53,7 +53,7 @@ try:
     for sig, why in ((signal.SIGKILL, "MemoryMax / OOM kill"), (signal.SIGTERM, "RuntimeMaxSec stop")):
         rcpt = "alice@example.org" if sig == signal.SIGKILL else "bob@example.org"
         # The listener's readiness probe ran a session too: let it end.
-        deadline = time.time() + 5
+        deadline = time.time() + 20
         while children(li.p.pid) and time.time() < deadline:
             time.sleep(0.05)
         s = socket.create_connection(("127.0.0.1", li.port), timeout=10)
