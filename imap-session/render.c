@@ -23,95 +23,51 @@
 #include <strings.h>
 
 #include "bounds.h"
+#include "buf.h"
 #include "render.h"
 
 /* At most 4 quoted-specials in a quoted string, as Dovecot: past that a
  * literal is shorter. */
 #define QUOTED_ESCAPES_MAX 4
 
-struct rbuf {
-	char *s;
-	size_t len, cap;
-	int failed;
-};
-
-static void
-rb_add(struct rbuf *b, const void *p, size_t n)
-{
-	if (b->failed)
-		return;
-	if (b->len + n + 1 > b->cap) {
-		size_t cap = b->cap ? b->cap : 256;
-		while (cap < b->len + n + 1)
-			cap *= 2;
-		char *s = realloc(b->s, cap);
-		if (s == NULL) {
-			b->failed = 1;
-			return;
-		}
-		b->s = s;
-		b->cap = cap;
-	}
-	memcpy(b->s + b->len, p, n);
-	b->len += n;
-	b->s[b->len] = '\0';
-}
-
-static void
-rb_str(struct rbuf *b, const char *s)
-{
-	rb_add(b, s, strlen(s));
-}
-
-static void
-rb_c(struct rbuf *b, char c)
-{
-	rb_add(b, &c, 1);
-}
-
+/* buf_finish(), with the ceiling (E2BIG) reported as ENOMEM, as render.h
+ * promises: both mean the answer does not fit in memory we allow. */
 static char *
-rb_finish(struct rbuf *b, size_t *len_r)
+render_finish(struct buf *b, size_t *len_r)
 {
-	if (!b->failed && b->s == NULL)
-		rb_add(b, "", 0);
-	if (b->failed) {
-		free(b->s);
+	char *s = buf_finish(b, len_r);
+	if (s == NULL)
 		errno = ENOMEM;
-		return NULL;
-	}
-	*len_r = b->len;
-	return b->s;
+	return s;
 }
 
 /* ---- IMAP strings ---- */
 
 static void
-imap_literal(struct rbuf *b, const char *s, size_t n)
+imap_literal(struct buf *b, const char *s, size_t n)
 {
-	char hdr[32];
-	int l = snprintf(hdr, sizeof(hdr), "{%zu}\r\n", n);
-	rb_add(b, hdr, (size_t)l);
-	rb_add(b, s, n);
+	buf_printf(b, "{%zu}\r\n", n);
+	buf_add(b, s, n);
 }
 
 static void
-imap_quoted(struct rbuf *b, const char *s, size_t n)
+imap_quoted(struct buf *b, const char *s, size_t n)
 {
-	rb_c(b, '"');
+	buf_addc(b, '"');
 	for (size_t i = 0; i < n; i++) {
 		if (s[i] == '"' || s[i] == '\\')
-			rb_c(b, '\\');
-		rb_c(b, s[i]);
+			buf_addc(b, '\\');
+		buf_addc(b, s[i]);
 	}
-	rb_c(b, '"');
+	buf_addc(b, '"');
 }
 
 /* NIL, "quoted" or {n} literal (S39). */
 static void
-imap_nstring(struct rbuf *b, const char *s)
+imap_nstring(struct buf *b, const char *s)
 {
 	if (s == NULL) {
-		rb_str(b, "NIL");
+		buf_addstr(b, "NIL");
 		return;
 	}
 	size_t n = strlen(s), esc = 0;
@@ -134,7 +90,7 @@ imap_nstring(struct rbuf *b, const char *s)
 /* nstring without line ends: a line end not followed by white space
  * becomes one space. */
 static void
-imap_nstring_nolf(struct rbuf *b, const char *s)
+imap_nstring_nolf(struct buf *b, const char *s)
 {
 	if (s == NULL || strpbrk(s, "\r\n") == NULL) {
 		imap_nstring(b, s);
@@ -143,7 +99,7 @@ imap_nstring_nolf(struct rbuf *b, const char *s)
 	size_t n = strlen(s);
 	char *t = malloc(n + 1);
 	if (t == NULL) {
-		b->failed = 1;
+		buf_fail(b, ENOMEM);
 		return;
 	}
 	size_t o = 0;
@@ -161,7 +117,7 @@ imap_nstring_nolf(struct rbuf *b, const char *s)
 
 /* Subjects and display names, cleaned for humans as Dovecot does. */
 static void
-imap_string_for_humans(struct rbuf *b, const char *s)
+imap_string_for_humans(struct buf *b, const char *s)
 {
 	size_t n = strlen(s), i, remove = 0;
 	int ws_prefix = 1, last_lwsp = 1, modify = 0;
@@ -202,18 +158,18 @@ imap_string_for_humans(struct rbuf *b, const char *s)
 		remove++;
 	}
 	if (!modify) {
-		rb_c(b, '"');
-		rb_add(b, s, n);
-		rb_c(b, '"');
+		buf_addc(b, '"');
+		buf_add(b, s, n);
+		buf_addc(b, '"');
 		return;
 	}
 	if (n == remove) {
-		rb_str(b, "\"\"");
+		buf_addstr(b, "\"\"");
 		return;
 	}
 	char *t = malloc(n + 1);
 	if (t == NULL) {
-		b->failed = 1;
+		buf_fail(b, ENOMEM);
 		return;
 	}
 	size_t o = 0;
@@ -279,16 +235,16 @@ env_header(const struct mime_part *p, const char *name)
 }
 
 static void
-env_nstring(struct rbuf *b, const struct mime_part *p, const char *name, int humans)
+env_nstring(struct buf *b, const struct mime_part *p, const char *name, int humans)
 {
 	const struct mime_header *h = env_header(p, name);
 	if (h == NULL) {
-		rb_str(b, "NIL");
+		buf_addstr(b, "NIL");
 		return;
 	}
 	char *v = header_value(h);
 	if (v == NULL) {
-		b->failed = 1;
+		buf_fail(b, ENOMEM);
 		return;
 	}
 	if (humans)
@@ -334,33 +290,33 @@ env_addresses(struct mime_pool *pool, const struct mime_part *p, const char *nam
 }
 
 static void
-write_addresses(struct rbuf *b, const struct mime_address *a)
+write_addresses(struct buf *b, const struct mime_address *a)
 {
 	if (a == NULL) {
-		rb_str(b, "NIL");
+		buf_addstr(b, "NIL");
 		return;
 	}
-	rb_c(b, '(');
+	buf_addc(b, '(');
 	for (; a != NULL; a = a->next) {
-		rb_c(b, '(');
+		buf_addc(b, '(');
 		if (a->name == NULL)
-			rb_str(b, "NIL");
+			buf_addstr(b, "NIL");
 		else
 			imap_string_for_humans(b, a->name);
-		rb_c(b, ' ');
+		buf_addc(b, ' ');
 		imap_nstring(b, a->route);
-		rb_c(b, ' ');
+		buf_addc(b, ' ');
 		imap_nstring(b, a->mailbox);
-		rb_c(b, ' ');
+		buf_addc(b, ' ');
 		imap_nstring(b, a->domain);
-		rb_c(b, ')');
+		buf_addc(b, ')');
 	}
-	rb_c(b, ')');
+	buf_addc(b, ')');
 }
 
 /* The ten envelope fields of the message whose header is part p. */
 static void
-write_envelope(struct rbuf *b, const struct mime_message *m, const struct mime_part *p)
+write_envelope(struct buf *b, const struct mime_message *m, const struct mime_part *p)
 {
 	struct mime_address *from, *sender, *reply_to, *to, *cc, *bcc;
 	struct mime_pool *pool = mime_pool_new();
@@ -370,27 +326,27 @@ write_envelope(struct rbuf *b, const struct mime_message *m, const struct mime_p
 	    env_addresses(pool, p, "To", &to) < 0 || env_addresses(pool, p, "Cc", &cc) < 0 ||
 	    env_addresses(pool, p, "Bcc", &bcc) < 0) {
 		mime_pool_free(&pool);
-		b->failed = 1;
+		buf_fail(b, ENOMEM);
 		return;
 	}
 	env_nstring(b, p, "Date", 0);
-	rb_c(b, ' ');
+	buf_addc(b, ' ');
 	env_nstring(b, p, "Subject", 1);
-	rb_c(b, ' ');
+	buf_addc(b, ' ');
 	write_addresses(b, from);
-	rb_c(b, ' ');
+	buf_addc(b, ' ');
 	write_addresses(b, sender != NULL ? sender : from);
-	rb_c(b, ' ');
+	buf_addc(b, ' ');
 	write_addresses(b, reply_to != NULL ? reply_to : from);
-	rb_c(b, ' ');
+	buf_addc(b, ' ');
 	write_addresses(b, to);
-	rb_c(b, ' ');
+	buf_addc(b, ' ');
 	write_addresses(b, cc);
-	rb_c(b, ' ');
+	buf_addc(b, ' ');
 	write_addresses(b, bcc);
-	rb_c(b, ' ');
+	buf_addc(b, ' ');
 	env_nstring(b, p, "In-Reply-To", 0);
-	rb_c(b, ' ');
+	buf_addc(b, ' ');
 	env_nstring(b, p, "Message-ID", 0);
 	mime_pool_free(&pool);
 }
@@ -398,151 +354,151 @@ write_envelope(struct rbuf *b, const struct mime_message *m, const struct mime_p
 char *
 render_envelope(const struct mime_message *m, size_t *len_r)
 {
-	struct rbuf b = {0};
-	rb_c(&b, '(');
+	struct buf b = BUF_INIT(IMAP_RENDER_MAX);
+	buf_addc(&b, '(');
 	write_envelope(&b, m, m->root);
-	rb_c(&b, ')');
-	return rb_finish(&b, len_r);
+	buf_addc(&b, ')');
+	return render_finish(&b, len_r);
 }
 
 /* ---- BODYSTRUCTURE ---- */
 
 static void
-write_params(struct rbuf *b, const struct mime_param *params, size_t n, int default_charset)
+write_params(struct buf *b, const struct mime_param *params, size_t n, int default_charset)
 {
 	if (!default_charset && n == 0) {
-		rb_str(b, "NIL");
+		buf_addstr(b, "NIL");
 		return;
 	}
 	int seen_charset = 0;
-	rb_c(b, '(');
+	buf_addc(b, '(');
 	for (size_t i = 0; i < n; i++) {
 		if (i > 0)
-			rb_c(b, ' ');
+			buf_addc(b, ' ');
 		if (default_charset && strcasecmp(params[i].name, "charset") == 0)
 			seen_charset = 1;
 		imap_nstring(b, params[i].name);
-		rb_c(b, ' ');
+		buf_addc(b, ' ');
 		imap_nstring(b, params[i].value);
 	}
 	if (default_charset && !seen_charset) {
 		if (n > 0)
-			rb_c(b, ' ');
-		rb_str(b, "\"charset\" \"us-ascii\"");
+			buf_addc(b, ' ');
+		buf_addstr(b, "\"charset\" \"us-ascii\"");
 	}
-	rb_c(b, ')');
+	buf_addc(b, ')');
 }
 
 static void
-write_ext_common(struct rbuf *b, const struct mime_part *p)
+write_ext_common(struct buf *b, const struct mime_part *p)
 {
-	rb_c(b, ' ');
+	buf_addc(b, ' ');
 	if (p->disposition == NULL)
-		rb_str(b, "NIL");
+		buf_addstr(b, "NIL");
 	else {
-		rb_c(b, '(');
+		buf_addc(b, '(');
 		imap_nstring(b, p->disposition);
-		rb_c(b, ' ');
+		buf_addc(b, ' ');
 		write_params(b, p->disp_params, p->disp_param_count, 0);
-		rb_c(b, ')');
+		buf_addc(b, ')');
 	}
-	rb_c(b, ' ');
+	buf_addc(b, ' ');
 	if (p->language == NULL)
-		rb_str(b, "NIL");
+		buf_addstr(b, "NIL");
 	else {
-		rb_c(b, '(');
+		buf_addc(b, '(');
 		for (size_t i = 0; i < p->language_count; i++) {
 			if (i > 0)
-				rb_c(b, ' ');
+				buf_addc(b, ' ');
 			imap_nstring(b, p->language[i]);
 		}
-		rb_c(b, ')');
+		buf_addc(b, ')');
 	}
-	rb_c(b, ' ');
+	buf_addc(b, ' ');
 	imap_nstring_nolf(b, p->location);
 }
 
-static void write_part(struct rbuf *b, const struct mime_message *m, const struct mime_part *p,
+static void write_part(struct buf *b, const struct mime_message *m, const struct mime_part *p,
     int ext);
 
 static void
-write_multipart(struct rbuf *b, const struct mime_message *m, const struct mime_part *p, int ext)
+write_multipart(struct buf *b, const struct mime_message *m, const struct mime_part *p, int ext)
 {
 	if (p->children != NULL) {
 		for (const struct mime_part *c = p->children; c != NULL; c = c->next) {
-			rb_c(b, '(');
+			buf_addc(b, '(');
 			write_part(b, m, c, ext);
-			rb_c(b, ')');
+			buf_addc(b, ')');
 		}
 	} else {
 		/* A multipart without parts is not allowed: one empty
 		 * text/plain part, as Dovecot writes it. */
-		rb_str(b, "(\"text\" \"plain\" (\"charset\" \"us-ascii\") NIL NIL \"7bit\" 0 0");
-		rb_str(b, ext ? " NIL NIL NIL NIL)" : ")");
+		buf_addstr(b, "(\"text\" \"plain\" (\"charset\" \"us-ascii\") NIL NIL \"7bit\" 0 0");
+		buf_addstr(b, ext ? " NIL NIL NIL NIL)" : ")");
 	}
-	rb_c(b, ' ');
+	buf_addc(b, ' ');
 	imap_nstring(b, p->subtype != NULL ? p->subtype : "x-unknown");
 	if (!ext)
 		return;
-	rb_c(b, ' ');
+	buf_addc(b, ' ');
 	write_params(b, p->params, p->param_count, 0);
 	write_ext_common(b, p);
 }
 
 static void
-write_leaf(struct rbuf *b, const struct mime_message *m, const struct mime_part *p, int ext)
+write_leaf(struct buf *b, const struct mime_message *m, const struct mime_part *p, int ext)
 {
 	int text;
 	if (p->flags & MIME_PART_RFC822) {
-		rb_str(b, "\"message\" \"rfc822\"");
+		buf_addstr(b, "\"message\" \"rfc822\"");
 		text = 0;
 	} else if (p->type == NULL) {
 		/* no Content-Type */
 		text = 1;
-		rb_str(b, "\"text\" \"plain\"");
+		buf_addstr(b, "\"text\" \"plain\"");
 	} else {
 		/* a broken Content-Type keeps what could be read, as Dovecot:
 		 * "text" alone is ("text" "") */
 		text = strcasecmp(p->type, "text") == 0;
 		imap_nstring(b, p->type);
-		rb_c(b, ' ');
+		buf_addc(b, ' ');
 		imap_nstring(b, p->subtype != NULL ? p->subtype : "");
 	}
-	rb_c(b, ' ');
+	buf_addc(b, ' ');
 	write_params(b, p->params, p->param_count, text);
-	rb_c(b, ' ');
+	buf_addc(b, ' ');
 	imap_nstring_nolf(b, p->id);
-	rb_c(b, ' ');
+	buf_addc(b, ' ');
 	imap_nstring_nolf(b, p->description);
-	rb_c(b, ' ');
+	buf_addc(b, ' ');
 	if (p->encoding != NULL)
 		imap_nstring(b, p->encoding);
 	else
-		rb_str(b, "\"7bit\"");
+		buf_addstr(b, "\"7bit\"");
 	char num[48];
 	int l = snprintf(num, sizeof(num), " %zu", p->body_vsize);
-	rb_add(b, num, (size_t)l);
+	buf_add(b, num, (size_t)l);
 	if (text) {
 		l = snprintf(num, sizeof(num), " %zu", p->body_lines);
-		rb_add(b, num, (size_t)l);
+		buf_add(b, num, (size_t)l);
 	} else if ((p->flags & MIME_PART_RFC822) && p->children != NULL) {
-		rb_str(b, " (");
+		buf_addstr(b, " (");
 		write_envelope(b, m, p->children);
-		rb_str(b, ") (");
+		buf_addstr(b, ") (");
 		write_part(b, m, p->children, ext);
 		l = snprintf(num, sizeof(num), ") %zu", p->body_lines);
-		rb_add(b, num, (size_t)l);
+		buf_add(b, num, (size_t)l);
 	}
 	if (!ext)
 		return;
-	rb_c(b, ' ');
+	buf_addc(b, ' ');
 	imap_nstring_nolf(b, p->md5);
 	write_ext_common(b, p);
 }
 
 /* Depth is bounded by the parser (MIME_DEPTH_MAX), so recursion is too. */
 static void
-write_part(struct rbuf *b, const struct mime_message *m, const struct mime_part *p, int ext)
+write_part(struct buf *b, const struct mime_message *m, const struct mime_part *p, int ext)
 {
 	if (p->flags & MIME_PART_MULTIPART)
 		write_multipart(b, m, p, ext);
@@ -553,11 +509,11 @@ write_part(struct rbuf *b, const struct mime_message *m, const struct mime_part 
 char *
 render_bodystructure(const struct mime_message *m, int extended, size_t *len_r)
 {
-	struct rbuf b = {0};
-	rb_c(&b, '(');
+	struct buf b = BUF_INIT(IMAP_RENDER_MAX);
+	buf_addc(&b, '(');
 	write_part(&b, m, m->root, extended);
-	rb_c(&b, ')');
-	return rb_finish(&b, len_r);
+	buf_addc(&b, ')');
+	return render_finish(&b, len_r);
 }
 
 /* ---- BODY[section] ---- */
@@ -699,7 +655,7 @@ static int
 header_fields(const struct mime_message *m, const struct mime_part *p,
     const struct field_list *f, int not, unsigned char **out, size_t *len_r)
 {
-	struct rbuf b = {0};
+	struct buf b = BUF_INIT(IMAP_RENDER_MAX);
 	const unsigned char *d = m->data;
 	size_t pos = p->hdr_off, end = p->hdr_off + p->hdr_len;
 	int keep = 0, eoh = 0, last_cut = 0, last_kept = 0;
@@ -726,13 +682,13 @@ header_fields(const struct mime_message *m, const struct mime_part *p,
 		}
 		if (keep) {
 			size_t start = b.len;
-			rb_add(&b, d + pos, content - pos);
-			for (size_t i = start; !b.failed && i < b.len; i++)
+			buf_add(&b, d + pos, content - pos);
+			for (size_t i = start; b.err == 0 && i < b.len; i++)
 				if (b.s[i] == '\0')
 					b.s[i] = (char)0x80;
 			/* HEADER.FIELDS ends every line it sends */
 			if (lf != NULL || !not)
-				rb_add(&b, "\r\n", 2);
+				buf_add(&b, "\r\n", 2);
 		}
 		last_cut = lf == NULL;
 		last_kept = keep;
@@ -744,8 +700,8 @@ header_fields(const struct mime_message *m, const struct mime_part *p,
 	 * sent (its CRLF ends the header) or, inside a message/rfc822 part,
 	 * was not (t/fixtures/mime: cr-only, rfc822-base64). */
 	if (eoh || (!not && (!last_cut || (!last_kept && p->parent == NULL))))
-		rb_add(&b, "\r\n", 2);
-	char *s = rb_finish(&b, len_r);
+		buf_add(&b, "\r\n", 2);
+	char *s = render_finish(&b, len_r);
 	if (s == NULL)
 		return -1;
 	*out = (unsigned char *)s;

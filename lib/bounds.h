@@ -169,4 +169,12 @@
 /* IDLE: "* OK Still here" this often keeps NAT mappings open (S40). */
 #define IMAP_IDLE_KEEPALIVE_SEC 120
 
+/* Strings built in memory (lib/buf.h). imap-session's ENVELOPE,
+ * BODYSTRUCTURE and HEADER.FIELDS answers come from one message (at most
+ * 1 GiB is loaded) or what the parser kept of it (MIME_ARENA_MAX), quoted
+ * at small cost; decoded text (SEARCH, BINARY, bounces) of such a message is
+ * at most 3 bytes per input byte (a Latin-1 byte or U+FFFD in UTF-8). */
+#define IMAP_RENDER_MAX (2u * 1024 * 1024 * 1024)
+#define MIME_DECODE_MAX (3u * 1024 * 1024 * 1024)
+
 #endif
