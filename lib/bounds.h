@@ -177,4 +177,10 @@
 #define IMAP_RENDER_MAX (2u * 1024 * 1024 * 1024)
 #define MIME_DECODE_MAX (3u * 1024 * 1024 * 1024)
 
+/* SEARCH: CPU seconds one SEARCH may spend reading and matching message
+ * content before it answers NO [LIMIT] (RFC 5530), so that a full-text
+ * search of a huge mailbox without an index ends (S51). Searches answered
+ * from the folder state (flags, UIDs, sizes, dates) do not count. */
+#define IMAP_SEARCH_BUDGET_SEC 30
+
 #endif

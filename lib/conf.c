@@ -59,6 +59,8 @@ static const struct conf_key conf_keys[] = {
 	K(smtp_timeout, T_TIME),
 	K(pop3_timeout, T_TIME),
 	K(imap_timeout, T_TIME),
+	K(imap_search_budget, T_TIME),
+	K(imap_search_max_bytes, T_SIZE),
 	K(max_bad_commands, T_COUNT),
 	K(auth_fail_delay_ms, T_COUNT),
 };
@@ -110,6 +112,7 @@ conf_defaults(struct conf *conf)
 	conf->smtp_timeout = SMTP_TIMEOUT_SEC;
 	conf->pop3_timeout = POP3_TIMEOUT_SEC;
 	conf->imap_timeout = IMAP_TIMEOUT_SEC;
+	conf->imap_search_budget = IMAP_SEARCH_BUDGET_SEC;
 	conf->max_bad_commands = BAD_COMMANDS_MAX;
 	conf->auth_fail_delay_ms = AUTH_FAIL_DELAY_MS;
 }
