@@ -4,6 +4,13 @@
  *
  * Keys are parsed into a tree first (depth bounded, S32), then evaluated
  * per message; message content is parsed only for keys that need it.
+ *
+ * Cost (S51): with no index, a key on message content reads and decodes
+ * every message it is asked about. Such keys spend a budget, CPU time
+ * (imap_search_budget) and bytes looked at (imap_search_max_bytes); past
+ * it the search ends with NO [LIMIT] (RFC 5530) and nothing else changes.
+ * Keys answered from the folder state (flags, UIDs, sequence numbers,
+ * sizes, arrival dates) never spend it, so a cheap search is never cut.
  */
 #include <ctype.h>
 #include <errno.h>
@@ -14,6 +21,7 @@
 #include <time.h>
 
 #include "imap.h"
+#include "log.h"
 #include "mime.h"
 #include "render.h"
 
@@ -35,7 +43,7 @@ struct snode {
 	struct seqset set;
 	struct snode *a, *b;   /* NOT: a; OR: a, b */
 	struct snode **kids;   /* AND */
-	size_t n;
+	size_t n, cap;
 };
 
 struct sparse {
@@ -102,10 +110,14 @@ fail(struct sparse *p, struct snode *s, const char *why)
 static int
 add_kid(struct snode *and, struct snode *k)
 {
-	struct snode **v = realloc(and->kids, (and->n + 1) * sizeof *v);
-	if (v == NULL)
-		return -1;
-	and->kids = v;
+	if (and->n == and->cap) {
+		size_t cap = and->cap ? 2 * and->cap : 4;
+		struct snode **v = realloc(and->kids, cap * sizeof *v);
+		if (v == NULL)
+			return -1;
+		and->kids = v;
+		and->cap = cap;
+	}
 	and->kids[and->n++] = k;
 	return 0;
 }
@@ -266,18 +278,79 @@ parse_key(struct sparse *p, int depth)
 	return fail(p, s, "Unknown search key");
 }
 
+/* What one SEARCH may still spend on message content. */
+struct sbudget {
+	struct timespec start;   /* CLOCK_PROCESS_CPUTIME_ID at the start */
+	uint64_t cpu_ns;         /* 0: no limit */
+	uint64_t bytes, max_bytes; /* max_bytes 0: no limit */
+	const char *over;        /* NULL, or the limit that was reached */
+};
+
+static void
+budget_start(struct sbudget *b, const struct conf *conf)
+{
+	memset(b, 0, sizeof *b);
+	/* A budget beyond what fits in nanoseconds is no limit. */
+	if (conf->imap_search_budget < UINT64_MAX / 1000000000u)
+		b->cpu_ns = conf->imap_search_budget * 1000000000u;
+	b->max_bytes = conf->imap_search_max_bytes;
+	if (b->cpu_ns && clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &b->start) != 0)
+		b->cpu_ns = 0;
+}
+
+/* 1 (and stays 1) once the search has spent its budget; asked before each
+ * look at a message's content. */
+static int
+budget_spent(struct sbudget *b)
+{
+	struct timespec now;
+	if (b->over != NULL)
+		return 1;
+	if (b->max_bytes && b->bytes >= b->max_bytes)
+		b->over = "imap_search_max_bytes";
+	else if (b->cpu_ns && clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &now) == 0) {
+		int64_t ns = (int64_t)(now.tv_sec - b->start.tv_sec) * 1000000000 +
+		    (now.tv_nsec - b->start.tv_nsec);
+		if (ns >= 0 && (uint64_t)ns >= b->cpu_ns)
+			b->over = "imap_search_budget";
+	}
+	return b->over != NULL;
+}
+
 struct seval {
 	struct imap *im;
 	size_t idx;
+	struct sbudget budget;
 };
 
 static int
+uid_cmp(const void *a, const void *b)
+{
+	uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
+	return x < y ? -1 : x > y;
+}
+
+/* The saved UIDs are kept sorted (cmd_search), so "$" costs log n per
+ * message rather than n. */
+static int
 saved_has(struct imap *im, uint32_t uid)
 {
-	for (size_t i = 0; i < im->nsearchres; i++)
-		if (im->searchres[i] == uid)
-			return 1;
-	return 0;
+	return im->nsearchres &&
+	    bsearch(&uid, im->searchres, im->nsearchres, sizeof uid, uid_cmp) != NULL;
+}
+
+/* The message for a content key, its cost counted: the header for header
+ * keys, the whole message for BODY and TEXT. NULL if the budget is spent
+ * (e->budget.over set) or the message cannot be read. */
+static const struct mime_message *
+content(struct seval *e, int header_only)
+{
+	if (budget_spent(&e->budget))
+		return NULL;
+	const struct mime_message *mm = folder_mime(e->im->sel, e->idx);
+	if (mm != NULL)
+		e->budget.bytes += header_only ? mm->root->hdr_len : mm->len;
+	return mm;
 }
 
 static int
@@ -307,7 +380,7 @@ eval(struct seval *e, const struct snode *s)
 	case SK_HEADER:
 	case SK_BODY:
 	case SK_TEXT:
-		mm = folder_mime(f, e->idx);
+		mm = content(e, s->t == SK_HEADER);
 		if (mm == NULL)
 			return 0;
 		if (s->t == SK_HEADER)
@@ -322,7 +395,9 @@ eval(struct seval *e, const struct snode *s)
 	case SK_SENTBEFORE:
 	case SK_SENTON:
 	case SK_SENTSINCE:
-		mm = folder_mime(f, e->idx);
+		mm = content(e, 1);
+		if (mm == NULL && e->budget.over)
+			return 0;
 		t = mm ? render_date(mm) : -1;
 		if (t == -1)
 			t = folder_internaldate(f, e->idx);
@@ -367,6 +442,24 @@ out_set(struct io *io, const uint32_t *v, size_t n)
 			io_printf(io, ":%u", v[j]);
 		i = j + 1;
 	}
+}
+
+/* The search ran out of budget: no result, and a SAVE leaves "$" empty
+ * rather than holding an older result the client did not ask for. */
+static enum verdict
+search_too_expensive(struct imap *im, const struct seval *e, int save)
+{
+	if (save) {
+		free(im->searchres);
+		im->searchres = NULL;
+		im->nsearchres = 0;
+	}
+	char name[128];
+	log_escape(name, sizeof name, im->sel->name, strlen(im->sel->name));
+	log_info("user=%s SEARCH in %s stopped by %s after %zu of %zu messages, %llu bytes",
+	    im->user, name, e->budget.over, e->idx, im->sel->n,
+	    (unsigned long long)e->budget.bytes);
+	return verdict(im, V_NO, "[LIMIT] Search too expensive");
 }
 
 enum verdict
@@ -415,11 +508,16 @@ cmd_search(struct imap *im, struct imap_command *c)
 		snode_free(prog);
 		return verdict(im, V_NO, "[SERVERBUG] Out of memory");
 	}
-	struct seval e = { im, 0 };
-	for (e.idx = 0; e.idx < f->n; e.idx++)
-		if (!f->m[e.idx].gone && eval(&e, prog))
+	struct seval e = { .im = im };
+	budget_start(&e.budget, &im->s.conf);
+	for (e.idx = 0; e.idx < f->n && !e.budget.over; e.idx++)
+		if (!f->m[e.idx].gone && eval(&e, prog) && !e.budget.over)
 			res[n++] = im->uid_command ? f->m[e.idx].uid : (uint32_t)(e.idx + 1);
 	snode_free(prog);
+	if (e.budget.over) {
+		free(res);
+		return search_too_expensive(im, &e, ret & RET_SAVE);
+	}
 	if (ret & RET_SAVE) {
 		free(im->searchres);
 		im->searchres = malloc((n ? n : 1) * sizeof *im->searchres);
@@ -432,6 +530,9 @@ cmd_search(struct imap *im, struct imap_command *c)
 				continue;
 			im->searchres[im->nsearchres++] = uid;
 		}
+		/* already in UID order; sorted anyway, saved_has relies on it */
+		if (im->searchres)
+			qsort(im->searchres, im->nsearchres, sizeof *im->searchres, uid_cmp);
 	}
 	if (!esearch && im->rev2) {
 		esearch = 1;
