@@ -16,75 +16,39 @@
 #include <time.h>
 
 #include "base64.h"
+#include "bounds.h"
+#include "buf.h"
 #include "mime.h"
 
-struct obuf {
-	unsigned char *s;
-	size_t len, cap;
-	int failed;
-};
-
-static void
-ob_add(struct obuf *b, const void *p, size_t n)
+/* Output is built in a struct buf (lib/buf.h) with MIME_DECODE_MAX as its
+ * ceiling. buf_finish(), with the ceiling (E2BIG) reported as ENOMEM, as
+ * mime.h promises: both mean the text does not fit in memory we allow. */
+static char *
+ob_finish(struct buf *b, size_t *len_r)
 {
-	if (b->failed)
-		return;
-	if (b->len + n + 1 > b->cap) {
-		size_t cap = b->cap ? b->cap : 64;
-		while (cap < b->len + n + 1)
-			cap *= 2;
-		unsigned char *s = realloc(b->s, cap);
-		if (s == NULL) {
-			b->failed = 1;
-			return;
-		}
-		b->s = s;
-		b->cap = cap;
-	}
-	memcpy(b->s + b->len, p, n);
-	b->len += n;
-	b->s[b->len] = '\0';
-}
-
-static void
-ob_addc(struct obuf *b, unsigned char c)
-{
-	ob_add(b, &c, 1);
-}
-
-/* Returns the buffer (never NULL unless ENOMEM). */
-static unsigned char *
-ob_finish(struct obuf *b, size_t *len_r)
-{
-	if (!b->failed && b->s == NULL)
-		ob_add(b, "", 0);
-	if (b->failed) {
-		free(b->s);
+	char *s = buf_finish(b, len_r);
+	if (s == NULL)
 		errno = ENOMEM;
-		return NULL;
-	}
-	if (len_r != NULL)
-		*len_r = b->len;
-	return b->s;
+	return s;
 }
 
 /* ---- charsets ---- */
 
 static void
-ob_utf8(struct obuf *b, unsigned int cp)
+ob_utf8(struct buf *b, unsigned int cp)
 {
 	unsigned char u[4];
 	if (cp < 0x80) {
-		ob_addc(b, (unsigned char)cp);
+		buf_addc(b, (char)cp);
 	} else if (cp < 0x800) {
 		u[0] = (unsigned char)(0xc0 | (cp >> 6));
 		u[1] = (unsigned char)(0x80 | (cp & 0x3f));
-		ob_add(b, u, 2);
+		buf_add(b, u, 2);
 	} else {
 		u[0] = (unsigned char)(0xe0 | (cp >> 12));
 		u[1] = (unsigned char)(0x80 | ((cp >> 6) & 0x3f));
 		u[2] = (unsigned char)(0x80 | (cp & 0x3f));
-		ob_add(b, u, 3);
+		buf_add(b, u, 3);
 	}
 }
 
@@ -122,7 +86,7 @@ charset_kind(const char *cs)
  * becomes U+FFFD; an unknown charset name is copied as is. Returns 0, or
  * -1 when iconv does not know the charset. */
 static int
-ob_iconv(struct obuf *b, const char *charset, const unsigned char *in, size_t len)
+ob_iconv(struct buf *b, const char *charset, const unsigned char *in, size_t len)
 {
 	/* only plain names: nothing iconv could read as options */
 	size_t n = strlen(charset);
@@ -135,16 +99,16 @@ ob_iconv(struct obuf *b, const char *charset, const unsigned char *in, size_t le
 	char *ip = (char *)(uintptr_t)in;
 	size_t left = len;
 	char out[4096];
-	while (left > 0 && !b->failed) {
+	while (left > 0 && b->err == 0) {
 		char *op = out;
 		size_t room = sizeof(out);
 		size_t r = iconv(cd, &ip, &left, &op, &room);
-		ob_add(b, out, sizeof(out) - room);
+		buf_add(b, out, sizeof(out) - room);
 		if (r == (size_t)-1) {
 			if (errno == E2BIG)
 				continue;
 			/* EILSEQ, or EINVAL at the end: one replacement */
-			ob_add(b, "\xef\xbf\xbd", 3);
+			buf_add(b, "\xef\xbf\xbd", 3);
 			ip++;
 			left--;
 			iconv(cd, NULL, NULL, NULL, NULL);
@@ -154,25 +118,25 @@ ob_iconv(struct obuf *b, const char *charset, const unsigned char *in, size_t le
 	char *op = out;
 	size_t room = sizeof(out);
 	iconv(cd, NULL, NULL, &op, &room);
-	ob_add(b, out, sizeof(out) - room);
+	buf_add(b, out, sizeof(out) - room);
 	iconv_close(cd);
 	return 0;
 }
 
 static void
-ob_charset(struct obuf *b, const char *charset, const unsigned char *in, size_t len)
+ob_charset(struct buf *b, const char *charset, const unsigned char *in, size_t len)
 {
 	enum cs kind = charset_kind(charset);
 	if (kind == CS_OTHER && ob_iconv(b, charset, in, len) == 0)
 		return;
 	if (kind == CS_UTF8 || kind == CS_OTHER) {
-		ob_add(b, in, len);
+		buf_add(b, in, len);
 		return;
 	}
 	for (size_t i = 0; i < len; i++) {
 		unsigned int c = in[i];
 		if (c < 0x80) {
-			ob_addc(b, (unsigned char)c);
+			buf_addc(b, (char)c);
 			continue;
 		}
 		if (kind == CS_CP1252 && c < 0xa0 && cp1252[c - 0x80] != 0)
@@ -196,9 +160,9 @@ ob_charset(struct obuf *b, const char *charset, const unsigned char *in, size_t 
 char *
 mime_charset_to_utf8(const char *charset, const unsigned char *in, size_t len, size_t *len_r)
 {
-	struct obuf b = {0};
+	struct buf b = BUF_INIT(MIME_DECODE_MAX);
 	ob_charset(&b, charset, in, len);
-	return (char *)ob_finish(&b, len_r);
+	return ob_finish(&b, len_r);
 }
 
 /* ---- transfer encodings ---- */
@@ -219,19 +183,19 @@ hexval(unsigned char c)
  * invalid '=' sequence is kept as written (lenient, as mail readers), and
  * counted in *bad (Dovecot refuses BINARY of such a part). */
 static void
-qp_decode(struct obuf *b, const unsigned char *in, size_t len, int header, int *bad)
+qp_decode(struct buf *b, const unsigned char *in, size_t len, int header, int *bad)
 {
 	size_t i = 0;
 	while (i < len) {
 		unsigned char c = in[i];
 		if (c == '=') {
 			if (i + 2 < len + 0 && hexval(in[i + 1]) >= 0 && hexval(in[i + 2]) >= 0) {
-				ob_addc(b, (unsigned char)(hexval(in[i + 1]) * 16 + hexval(in[i + 2])));
+				buf_addc(b, (char)(hexval(in[i + 1]) * 16 + hexval(in[i + 2])));
 				i += 3;
 				continue;
 			}
 			if (i + 2 == len && hexval(in[i + 1]) >= 0) {
-				ob_addc(b, c);
+				buf_addc(b, (char)c);
 				i++;
 				(*bad)++;
 				continue;
@@ -252,13 +216,13 @@ qp_decode(struct obuf *b, const unsigned char *in, size_t len, int header, int *
 				i = j;
 				continue;
 			}
-			ob_addc(b, c);
+			buf_addc(b, (char)c);
 			i++;
 			(*bad)++;
 			continue;
 		}
 		if (header && c == '_') {
-			ob_addc(b, ' ');
+			buf_addc(b, ' ');
 			i++;
 			continue;
 		}
@@ -272,7 +236,7 @@ qp_decode(struct obuf *b, const unsigned char *in, size_t len, int header, int *
 				continue;
 			}
 		}
-		ob_addc(b, c);
+		buf_addc(b, (char)c);
 		i++;
 	}
 }
@@ -280,7 +244,7 @@ qp_decode(struct obuf *b, const unsigned char *in, size_t len, int header, int *
 /* Returns 0, or 1 when the input has characters outside the alphabet or
  * data after the padding. White space and line ends are skipped. */
 static int
-b64_decode(struct obuf *b, const unsigned char *in, size_t len, int strict)
+b64_decode(struct buf *b, const unsigned char *in, size_t len, int strict)
 {
 	unsigned int acc = 0;
 	int bits = 0, pad = 0, broken = 0;
@@ -303,7 +267,7 @@ b64_decode(struct obuf *b, const unsigned char *in, size_t len, int strict)
 		bits += 6;
 		if (bits >= 8) {
 			bits -= 8;
-			ob_addc(b, (unsigned char)(acc >> bits));
+			buf_addc(b, (char)(acc >> bits));
 			acc &= (1u << bits) - 1;
 		}
 	}
@@ -314,13 +278,13 @@ int
 mime_decode_cte(const char *enc, const unsigned char *in, size_t len, int strict,
     unsigned char **out, size_t *len_r)
 {
-	struct obuf b = {0};
+	struct buf b = BUF_INIT(MIME_DECODE_MAX);
 	int rc = 0;
 	*out = NULL;
 	*len_r = 0;
 	if (enc == NULL || strcasecmp(enc, "7bit") == 0 || strcasecmp(enc, "8bit") == 0 ||
 	    strcasecmp(enc, "binary") == 0) {
-		ob_add(&b, in, len);
+		buf_add(&b, in, len);
 	} else if (strcasecmp(enc, "quoted-printable") == 0) {
 		int bad = 0;
 		qp_decode(&b, in, len, 0, &bad);
@@ -336,7 +300,7 @@ mime_decode_cte(const char *enc, const unsigned char *in, size_t len, int strict
 		free(b.s);
 		return 1;
 	}
-	*out = ob_finish(&b, len_r);
+	*out = (unsigned char *)ob_finish(&b, len_r);
 	return *out == NULL ? -1 : 0;
 }
 
@@ -345,7 +309,7 @@ mime_decode_cte(const char *enc, const unsigned char *in, size_t len, int strict
 /* Tries an encoded word at in[0..len): returns its length and appends the
  * decoded UTF-8, or 0 if it is not one. */
 static size_t
-ew_decode(struct obuf *b, const unsigned char *in, size_t len)
+ew_decode(struct buf *b, const unsigned char *in, size_t len)
 {
 	if (len < 8 || in[0] != '=' || in[1] != '?')
 		return 0;
@@ -374,19 +338,18 @@ ew_decode(struct obuf *b, const unsigned char *in, size_t len)
 	}
 	if (e + 1 >= len)
 		return 0;
-	struct obuf raw = {0};
+	struct buf raw = BUF_INIT(MIME_DECODE_MAX);
 	int bad = 0;
 	if (enc == 'Q')
 		qp_decode(&raw, in + text, e - text, 1, &bad);
 	else
 		(void)b64_decode(&raw, in + text, e - text, 0);
-	if (raw.failed) {
-		b->failed = 1;
+	if (raw.err != 0) {
+		buf_fail(b, raw.err);
 		free(raw.s);
 		return e + 2;
 	}
-	ob_charset(b, charset, raw.s != NULL ? raw.s : (const unsigned char *)"",
-	    raw.len);
+	ob_charset(b, charset, (const unsigned char *)(raw.s != NULL ? raw.s : ""), raw.len);
 	free(raw.s);
 	return e + 2;
 }
@@ -394,7 +357,7 @@ ew_decode(struct obuf *b, const unsigned char *in, size_t len)
 char *
 mime_decode_header(const unsigned char *value, size_t len, size_t *len_r)
 {
-	struct obuf b = {0};
+	struct buf b = BUF_INIT(MIME_DECODE_MAX);
 	size_t i = 0, pending_ws_start = 0, pending_ws_len = 0;
 	int last_was_ew = 0;
 	while (i < len) {
@@ -415,20 +378,20 @@ mime_decode_header(const unsigned char *value, size_t len, size_t *len_r)
 			if (!last_was_ew) {
 				for (size_t k = pending_ws_start; k < j; k++)
 					if (value[k] == ' ' || value[k] == '\t')
-						ob_addc(&b, value[k]);
+						buf_addc(&b, (char)value[k]);
 				pending_ws_len = 0;
 			}
 			continue;
 		}
 		if (c == '=' && i + 1 < len && value[i + 1] == '?') {
-			struct obuf tmp = {0};
+			struct buf tmp = BUF_INIT(MIME_DECODE_MAX);
 			size_t n = ew_decode(&tmp, value + i, len - i);
 			if (n > 0) {
 				/* pending white space after an encoded word is
 				 * dropped when another word follows */
-				ob_add(&b, tmp.s != NULL ? tmp.s : (unsigned char *)"", tmp.len);
-				if (tmp.failed)
-					b.failed = 1;
+				buf_add(&b, tmp.s != NULL ? tmp.s : "", tmp.len);
+				if (tmp.err != 0)
+					buf_fail(&b, tmp.err);
 				free(tmp.s);
 				i += n;
 				last_was_ew = 1;
@@ -440,19 +403,19 @@ mime_decode_header(const unsigned char *value, size_t len, size_t *len_r)
 		if (last_was_ew && pending_ws_len > 0) {
 			for (size_t k = pending_ws_start; k < pending_ws_start + pending_ws_len; k++)
 				if (value[k] == ' ' || value[k] == '\t')
-					ob_addc(&b, value[k]);
+					buf_addc(&b, (char)value[k]);
 		}
 		pending_ws_len = 0;
 		last_was_ew = 0;
-		ob_addc(&b, c);
+		buf_addc(&b, (char)c);
 		i++;
 	}
 	if (last_was_ew && pending_ws_len > 0) {
 		for (size_t k = pending_ws_start; k < pending_ws_start + pending_ws_len; k++)
 			if (value[k] == ' ' || value[k] == '\t')
-				ob_addc(&b, value[k]);
+				buf_addc(&b, (char)value[k]);
 	}
-	return (char *)ob_finish(&b, len_r);
+	return ob_finish(&b, len_r);
 }
 
 /* ---- RFC 5322 dates ---- */

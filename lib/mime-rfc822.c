@@ -11,6 +11,7 @@
 #include <strings.h>
 
 #include "bounds.h"
+#include "buf.h"
 #include "mime-internal.h"
 
 /* ---- arena ---- */
@@ -68,28 +69,23 @@ mime_arena_free(struct arena *a)
 	free(a);
 }
 
-/* A growable byte string in the arena's style but malloc'd (scratch). */
+/* A growable byte string, malloc'd (scratch). struct sbuf is the shape
+ * mime.c and mime-addr.c use; the growth is lib/buf's, with the arena's
+ * ceiling: a token longer than that could not be kept anyway. */
 
 void
 mime_sb_add(struct sbuf *b, const void *p, size_t n)
 {
 	if (b->failed)
 		return;
-	if (b->len + n + 1 > b->cap) {
-		size_t cap = b->cap ? b->cap * 2 : 64;
-		while (cap < b->len + n + 1)
-			cap *= 2;
-		char *s = realloc(b->s, cap);
-		if (s == NULL) {
-			b->failed = 1;
-			return;
-		}
-		b->s = s;
-		b->cap = cap;
+	struct buf t = { b->s, b->len, b->cap, MIME_ARENA_MAX, 0 };
+	if (buf_add(&t, p, n) < 0) {
+		b->failed = 1;
+		return;
 	}
-	memcpy(b->s + b->len, p, n);
-	b->len += n;
-	b->s[b->len] = '\0';
+	b->s = t.s;
+	b->len = t.len;
+	b->cap = t.cap;
 }
 
 void
