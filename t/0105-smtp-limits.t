@@ -4,7 +4,6 @@
 # idle timeout, the free-space reserve, fsync before rename before 250, and
 # disk full / fsync failure during delivery.
 # Covers S27, S47, S48, S49, S54, S62, S63, S65.
-import atexit
 import os
 import re
 import shutil
@@ -16,85 +15,19 @@ import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import yubin  # noqa: E402
-
-
-class Env(yubin.Env):
-    """yubin.Env removed at exit even when a check raises."""
-
-    def __init__(self, *a, **kw):
-        super().__init__(*a, **kw)
-        atexit.register(self.cleanup)
+from yubin import files_under, run_hwm  # noqa: E402
 
 t = yubin.TAP()
 envs = []
 
 
 def new_env(**kw):
-    e = Env(**kw)
+    e = yubin.CleanEnv(**kw)
     envs.append(e)
     return e
 
 
-def replies(out):
-    return [ln for ln in out.split(b"\r\n") if len(ln) >= 4 and ln[3:4] == b" "]
-
-
-def files_under(*tops):
-    found = []
-    for top in tops:
-        for d, _, files in os.walk(top):
-            found += [os.path.join(d, f) for f in files]
-    return found
-
-
-def close(sess):
-    """Ends a yubin.Session: EOF on its input, then its remaining output."""
-    try:
-        sess.p.stdin.close()
-    except OSError:
-        pass
-    out = sess.buf + sess.p.stdout.read()
-    sess.p.stderr.read()
-    sess.p.wait(10)
-    return yubin.Result(out, b"", sess.p.returncode)
-
-
-def run_hwm(e, chunks, until):
-    """smtp-session on pipes fed by the chunks iterator (no QUIT); once the
-    output holds until, reads that process's peak RSS (VmHWM, KiB) from
-    /proc, then sends QUIT. Returns (stdout, peak RSS)."""
-    p = subprocess.Popen([yubin.binary("smtp-session"), "-c", e.conf_path],
-                         stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                         stderr=subprocess.DEVNULL, env=e.env())
-
-    def feed():
-        try:
-            for c in chunks:
-                p.stdin.write(c)
-            p.stdin.flush()
-        except OSError:
-            pass
-    th = threading.Thread(target=feed)
-    th.start()
-    out, hwm = b"", None
-    while until not in out:
-        chunk = os.read(p.stdout.fileno(), 65536)
-        if not chunk:
-            break
-        out += chunk
-    with open("/proc/%d/status" % p.pid) as f:
-        for line in f:
-            if line.startswith("VmHWM:"):
-                hwm = int(line.split()[1])
-    th.join()
-    try:
-        p.stdin.write(b"QUIT\r\n")
-        p.stdin.close()
-    except OSError:
-        pass
-    out += p.stdout.read()
-    p.wait()
-    return out, hwm
+replies = yubin.smtp_replies
 
 
 ENVELOPE = b"EHLO x\r\nMAIL FROM:<a@example.com>\r\nRCPT TO:<alice@example.org>\r\n"
@@ -186,7 +119,7 @@ s.reply()
 start = time.time()
 line = s.readline(timeout=10)
 took = time.time() - start
-res = close(s)
+res = s.close()
 t.ok(line.startswith(b"421 4.4.2 mx.example.org Error: timeout exceeded") and 0.5 < took < 5,
      "S49: idle 1 s (smtp_timeout = 1s): 421 4.4.2 timeout exceeded (%.1f s)" % took, line)
 t.ok(res.rc == 0 and res.stdout == b"", "S49: then the session ends")
@@ -198,7 +131,7 @@ out = b""
 while b"421" not in out and time.time() - start < 10:
     out += s.readline(timeout=10)
 took = time.time() - start
-close(s)
+s.close()
 t.ok(b"421 4.4.2" in out and 1 < took < 6, "S49: stalled in DATA: 421 4.4.2 after 2x smtp_timeout "
      "(%.1f s)" % took, out)
 t.eq(env.messages("alice@example.org") + files_under(os.path.join(env.spool, "tmp")), [],

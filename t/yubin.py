@@ -9,12 +9,14 @@ A test script does:
     t.ok(b"250" in out.stdout, "EHLO answered")
     t.done()
 """
+import atexit
 import os
 import shutil
 import socket
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -181,6 +183,68 @@ class Env:
 
     def cleanup(self):
         shutil.rmtree(self.dir, ignore_errors=True)
+
+
+class CleanEnv(Env):
+    """An Env also removed at exit, even when a check raises first."""
+
+    def __init__(self, *a, **kw):
+        super().__init__(*a, **kw)
+        atexit.register(self.cleanup)
+
+
+def smtp_replies(out):
+    """The last line of each SMTP reply in out (code, space, text), in
+    order, the greeting included."""
+    return [ln for ln in out.split(b"\r\n") if len(ln) >= 4 and ln[3:4] == b" "]
+
+
+def files_under(*tops):
+    """Paths of every file below the given directories."""
+    found = []
+    for top in tops:
+        for d, _, files in os.walk(top):
+            found += [os.path.join(d, f) for f in files]
+    return found
+
+
+def run_hwm(env, data, until, prog="smtp-session"):
+    """Runs prog on pipes fed data (bytes, or an iterable of byte chunks;
+    no QUIT); once its output holds until, reads that process's peak RSS
+    (VmHWM, KiB) from /proc, then sends QUIT. Returns (stdout, peak RSS)."""
+    chunks = [data] if isinstance(data, bytes) else data
+    p = subprocess.Popen([binary(prog), "-c", env.conf_path],
+                         stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                         stderr=subprocess.DEVNULL, env=env.env())
+
+    def feed():
+        try:
+            for c in chunks:
+                p.stdin.write(c)
+            p.stdin.flush()
+        except OSError:
+            pass
+    th = threading.Thread(target=feed)
+    th.start()
+    out, hwm = b"", None
+    while until not in out:
+        chunk = os.read(p.stdout.fileno(), 65536)
+        if not chunk:
+            break
+        out += chunk
+    with open("/proc/%d/status" % p.pid) as f:
+        for line in f:
+            if line.startswith("VmHWM:"):
+                hwm = int(line.split()[1])
+    th.join()
+    try:
+        p.stdin.write(b"QUIT\r\n")
+        p.stdin.close()
+    except OSError:
+        pass
+    out += p.stdout.read()
+    p.wait()
+    return out, hwm
 
 
 class Session:
