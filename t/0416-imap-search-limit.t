@@ -5,7 +5,7 @@ SEARCH over message content stops with NO [LIMIT] (RFC 5530) once it has
 spent imap_search_max_bytes or imap_search_budget (CPU time), in every
 form (SEARCH, UID SEARCH, ESEARCH, SEARCHRES "$", IMAP4rev2), while
 searches by flags, UIDs, sizes and dates are never cut off; the session
-goes on (NOOP, IDLE, FETCH) after a NO [LIMIT]."""
+goes on (NOOP, IDLE, FETCH) after a NO [LIMIT]. Maildir, then mbox."""
 import os
 import re
 import select
@@ -225,6 +225,36 @@ try:
     t.ok(b"COUNT 0" in resp and verdict_of(resp) == b"OK", "a cheap search after it", resp)
     err = finish(r)
     t.ok(b"stopped by imap_search_budget" in err, "the CPU budget is logged", err[-300:])
+finally:
+    env.cleanup()
+
+# The same on an mbox INBOX: flag changes are one rewrite of the file.
+env = yubin.Env(conf={"mailbox_format": "mbox", "imap_search_max_bytes": "64k"})
+try:
+    d = env.maildir(U)
+    os.makedirs(d)
+    with open(os.path.join(d, "INBOX"), "wb") as f:
+        for i in range(N):
+            f.write(b"From bob@example.org Thu Nov 26 10:00:00 2026\nFrom: bob@example.org\n"
+                    b"Subject: bulk %d\n\nbody %d\n" % (i, i) + b"filler text\n" * 16 + b"\n")
+    if os.geteuid() == 0:
+        subprocess.run(["chmod", "-R", "a+rwX", env.mail_root], check=True)
+    r = session()
+    hwm0 = status(r, "VmHWM")
+    resp, took = bulk(r, "STORE 1:* +FLAGS.SILENT (\\Seen)", 120)
+    hwm1 = status(r, "VmHWM")
+    t.ok(verdict_of(resp) == b"OK" and took < 60,
+         "S51: mbox: STORE 1:* on %d messages in %.1fs" % (N, took), resp[-200:])
+    t.ok(0 < hwm1 and hwm1 - hwm0 < 64 * 1024,
+         "S51: mbox: peak memory grows by %d kB (< 64 MB)" % (hwm1 - hwm0))
+    with open(os.path.join(d, "INBOX"), "rb") as f:
+        data = f.read()
+    t.eq(len(re.findall(rb"\nStatus: R", data)), N, "S51: mbox: every message has Status: R after OK")
+    resp, _ = bulk(r, "SEARCH TEXT zzz")
+    t.eq(tagged(resp).split(b" ", 1)[1], LIMIT, "S51: mbox: SEARCH TEXT cut off at 64k")
+    resp, _ = bulk(r, "SEARCH RETURN (COUNT) SEEN")
+    t.ok(b"COUNT %d" % N in resp, "mbox: a flag search is not", resp[-200:])
+    finish(r)
 finally:
     env.cleanup()
 t.done()
