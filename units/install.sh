@@ -8,7 +8,9 @@
 # programs that are built). Units and examples are written with their paths
 # (/usr/local/sbin, /etc/yubin) rewritten to BINDIR and sysconfdir. An
 # existing yubin.conf is never overwritten, and uninstall leaves it, the
-# users file, mail_root and the spool alone.
+# users file, mail_root and the spool alone. Without DESTDIR on a host
+# running systemd, uninstall first disables and stops the sockets, the timer
+# and the path unit, and reloads systemd after removing the unit files.
 set -eu
 
 : "${DESTDIR=}" "${PREFIX:=/usr/local}" "${BINDIR:=$PREFIX/sbin}"
@@ -88,7 +90,33 @@ do_install() {
 	done
 }
 
+# On a running systemd host (not a DESTDIR staging tree): the listed units
+# that are installed, disabled and stopped first. Otherwise the sockets
+# would keep listening, and start services whose program is gone, and the
+# enable symlinks in /etc/systemd/system would dangle.
+systemd_stop_units() {
+	[ -z "$DESTDIR" ] && [ -n "$unitdir" ] && [ -d /run/systemd/system ] || return 0
+	command -v systemctl >/dev/null 2>&1 || return 0
+	present=
+	for n in "$@"; do
+		[ -e "$unitdir/$n" ] && present="$present $n"
+	done
+	[ -n "$present" ] || return 0
+	# Templates (NAME@.service) cannot be disabled or stopped by name; their
+	# running instances finish their connection.
+	stoppable=$(printf '%s\n' $present | grep -v '@\.service$' || true)
+	if [ -n "$stoppable" ]; then
+		echo "  systemctl disable --now" $stoppable
+		systemctl disable --now $stoppable || echo "  (systemctl failed: disable them by hand)" >&2
+	fi
+}
+
 do_uninstall() {
+	all_units=
+	for p in smtp-session pop3-session imap-session relay-runner; do
+		all_units="$all_units $(units_of "$p")"
+	done
+	systemd_stop_units $all_units
 	for p in smtp-session pop3-session imap-session relay-runner; do
 		rm -f "$DESTDIR$BINDIR/$p" "$DESTDIR$MANDIR/man8/$p.8"
 		if [ -n "$unitdir" ]; then
@@ -98,6 +126,10 @@ do_uninstall() {
 	rm -f "$DESTDIR$BINDIR/yubin-setup" "$DESTDIR$MANDIR/man8/yubin-setup.8" \
 		"$DESTDIR$MANDIR/man5/yubin.conf.5"
 	rm -rf "$DESTDIR$docdir"
+	if [ -z "$DESTDIR" ] && [ -n "$unitdir" ] && [ -d /run/systemd/system ] &&
+		command -v systemctl >/dev/null 2>&1; then
+		systemctl daemon-reload || true
+	fi
 	echo "  kept $DESTDIR$sysconfdir/yubin (configuration, users), mail_root and spool"
 }
 
