@@ -836,6 +836,7 @@ struct list_opts {
 	int sel_subscribed, sel_special, recursive, ret_subscribed, ret_children, ret_special;
 	const struct imap_arg *ret_status;
 	int lsub;
+	int extended; /* selection or return options given (RFC 5258) */
 };
 
 static int
@@ -876,14 +877,16 @@ list_one(struct imap *im, const struct list_opts *o, const char *name, int exist
 #define ATTR(s) do { io_printf(&im->io, "%s%s", sep, s); sep = " "; } while (0)
 	if (!exists)
 		ATTR(o->lsub || !im->rev2 ? "\\Noselect" : "\\NonExistent");
-	if (!o->lsub) {
+	/* As Dovecot: child and special-use attributes in a plain LIST, and
+	 * in an extended one only when asked for (RFC 5258 §4 and RFC 6154
+	 * §2 allow either); special-use in LSUB too. */
+	if (!o->lsub && (!o->extended || o->ret_children))
 		ATTR(has_children(all, name) ? "\\HasChildren" : "\\HasNoChildren");
-		const char *su = mailname_special_use(name);
-		if (su)
-			ATTR(su);
-		if ((o->ret_subscribed || o->sel_subscribed) && names_has(subs, name))
-			ATTR("\\Subscribed");
-	}
+	const char *su = mailname_special_use(name);
+	if (su && (o->lsub || !o->extended || o->sel_special || o->ret_special))
+		ATTR(su);
+	if (!o->lsub && (o->ret_subscribed || o->sel_subscribed) && names_has(subs, name))
+		ATTR("\\Subscribed");
 #undef ATTR
 	io_puts(&im->io, ") \"/\" ");
 	out_mailbox(im, name);
@@ -928,6 +931,7 @@ list_common(struct imap *im, struct imap_command *c, int lsub)
 	if (!lsub && c->n > 0 && c->args[0].type == ARG_LIST) {
 		if (list_options(im, &c->args[0], &o, 0) != 0)
 			return verdict(im, V_BAD, "Unknown LIST selection option");
+		o.extended = 1;
 		i++;
 	}
 	if (c->n < i + 2 || !arg_is_string(&c->args[i]))
@@ -943,6 +947,7 @@ list_common(struct imap *im, struct imap_command *c, int lsub)
 		if (!arg_is(&c->args[i], "RETURN") || i + 1 >= c->n || c->args[i + 1].type != ARG_LIST ||
 		    list_options(im, &c->args[i + 1], &o, 1) != 0)
 			return verdict(im, V_BAD, "Invalid LIST return options");
+		o.extended = 1;
 		i += 2;
 	}
 	if (i != c->n)
