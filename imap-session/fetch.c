@@ -259,6 +259,7 @@ struct rendered {
 	int r;                 /* render_section/render_binary result */
 	unsigned char *out;
 	size_t len;
+	int head;              /* every item needs only the header */
 };
 
 static int
@@ -277,23 +278,44 @@ rendered_free(struct rendered *rd, size_t n)
 	}
 }
 
-/* Renders the section items of message idx into rd. Returns 0; 2 if a
- * BINARY item has an unknown encoding; -1 with errno EINVAL (section
- * syntax) or ENOMEM. */
+/* An item answered from the file name or the top-level header alone:
+ * what clients send to list a folder. A section with a part number needs
+ * the MIME structure, so the whole message. */
+static int
+needs_header_only(const struct item *it)
+{
+	switch (it->type) {
+	case IT_FLAGS: case IT_UID: case IT_INTERNALDATE: case IT_SIZE:
+	case IT_ENVELOPE: case IT_RFC822_HEADER:
+		return 1;
+	case IT_SECTION:
+		return strncmp(it->section, "HEADER", 6) == 0;
+	default:
+		return 0;
+	}
+}
+
+/* Renders the section items of message idx into rd, and marks them all
+ * head when no item needs more than the header: then only that is read
+ * (folder_header). Returns 0; 2 if a BINARY item has an unknown encoding;
+ * -1 with errno EINVAL (section syntax) or ENOMEM. */
 static int
 render_items(struct imap *im, size_t idx, const struct item *items, size_t nitems,
     struct rendered *rd)
 {
 	const struct mime_message *mm = NULL;
-	int looked = 0, refused = 0;
+	int looked = 0, refused = 0, head = 1;
+	for (size_t j = 0; j < nitems; j++)
+		head &= needs_header_only(&items[j]);
 	for (size_t j = 0; j < nitems; j++) {
 		rd[j].r = 0;
 		rd[j].out = NULL;
 		rd[j].len = 0;
+		rd[j].head = head;
 		if (!is_rendered(&items[j]))
 			continue;
 		if (!looked) {
-			mm = folder_mime(im->sel, idx);
+			mm = head ? folder_mime_header(im->sel, idx) : folder_mime(im->sel, idx);
 			looked = 1;
 		}
 		if (mm == NULL)
@@ -333,13 +355,14 @@ fetch_item(struct imap *im, size_t idx, const struct item *it, const struct rend
 	size_t slen;
 	int need_data = it->type >= IT_ENVELOPE;
 	if (need_data) {
-		if (folder_message(f, idx, &data, &len) != 0) {
+		if ((rd->head ? folder_header(f, idx, &data, &len)
+		    : folder_message(f, idx, &data, &len)) != 0) {
 			ctx->gone = 1;
 			data = (const unsigned char *)"";
 			len = 0;
 		}
 		if (it->type == IT_ENVELOPE || it->type == IT_BODYSTRUCTURE || it->type == IT_BODY)
-			mm = folder_mime(f, idx);
+			mm = rd->head ? folder_mime_header(f, idx) : folder_mime(f, idx);
 	}
 	switch (it->type) {
 	case IT_FLAGS:

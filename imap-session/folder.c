@@ -544,12 +544,28 @@ folder_take_recent(struct folder *f, struct fmsg *m)
 	}
 }
 
-/* Directory timestamps are coarse (a clock tick): a change in the same
- * tick as the last scan leaves them equal. So only directories whose
- * mtime is older than this are trusted to be unchanged, as Dovecot does.
- * On NFS the attribute cache can hide a change for its lifetime (actimeo);
+/* Why directory times are not simply compared: a change stamps new/ or
+ * cur/ with the kernel's coarse clock (a tick of 1-10 ms) cut to the file
+ * system's granule (1 ns on ext4, xfs, btrfs, tmpfs; 1 s on some others,
+ * 2 s on FAT), so a delivery in the same granule as the change that gave
+ * the time we saw leaves the time as it was, and a scan taken just before
+ * that delivery would be believed for good. Such a time can be trusted
+ * only once it is over a granule old: every change after that gets a
+ * later time. So folder_unchanged() notes at each stat whether the times
+ * were already that old (the clock read before the stat), and skips the
+ * rescan only for the same times noted as settled. A time with
+ * nanoseconds comes from a fine file system: its granule is the tick,
+ * and FOLDER_MTIME_FINE_NSEC is above the 10 ms of HZ=100 with margin.
+ * A time on a whole second may be a coarse file system's (or, once in a
+ * few hundred, a fine one's): 2 s, as Dovecot's maildir syncing waits.
+ * Before, every time under 2 s old was distrusted, and a command within
+ * 2 s of any change (the SELECT that moves new/ into cur/, a STORE)
+ * rescanned the folder; now that window is 50 ms on ext4.
+ * Times set by another host's clock (NFS) need clocks in step (NTP); the
+ * attribute cache there can hide a change for its lifetime (actimeo):
  * mount with a short one where sessions share a mailbox across hosts. */
-#define FOLDER_MTIME_TRUST_SEC 2
+#define FOLDER_MTIME_FINE_NSEC (50 * 1000000LL)
+#define FOLDER_MTIME_COARSE_SEC 2
 
 static int
 same_time(const struct timespec *a, const struct timespec *b)
@@ -557,25 +573,40 @@ same_time(const struct timespec *a, const struct timespec *b)
 	return a->tv_sec == b->tv_sec && a->tv_nsec == b->tv_nsec;
 }
 
+/* 1 if a change after now gets a time other than t (see above); a time
+ * ahead of the clock never is. */
+static int
+mtime_settled(const struct timespec *t, const struct timespec *now)
+{
+	long long age_ns = ((long long)now->tv_sec - (long long)t->tv_sec) * 1000000000LL +
+	    (now->tv_nsec - t->tv_nsec);
+	long long granule = t->tv_nsec != 0 ? FOLDER_MTIME_FINE_NSEC
+	    : FOLDER_MTIME_COARSE_SEC * 1000000000LL;
+	return age_ns > granule;
+}
+
 /* 1 if neither new/ nor cur/ changed since the last scan; saves their
- * times (taken before the scan, so later changes are seen next time). */
+ * times (taken before the scan, so later changes are seen next time) and
+ * whether they were settled then. */
 static int
 folder_unchanged(struct folder *f)
 {
 	char path[4200];
 	struct stat sn, sc;
+	struct timespec now;
+	if (clock_gettime(CLOCK_REALTIME, &now) != 0)
+		return 0;
 	snprintf(path, sizeof path, "%s/new", f->dir);
 	if (stat(path, &sn) != 0)
 		return 0;
 	snprintf(path, sizeof path, "%s/cur", f->dir);
 	if (stat(path, &sc) != 0)
 		return 0;
-	time_t now = time(NULL);
-	int same = f->scanned && same_time(&sn.st_mtim, &f->new_mtime) &&
-	    same_time(&sc.st_mtim, &f->cur_mtime) &&
-	    sn.st_mtime < now - FOLDER_MTIME_TRUST_SEC && sc.st_mtime < now - FOLDER_MTIME_TRUST_SEC;
+	int same = f->scanned && f->settled && same_time(&sn.st_mtim, &f->new_mtime) &&
+	    same_time(&sc.st_mtim, &f->cur_mtime);
 	f->new_mtime = sn.st_mtim;
 	f->cur_mtime = sc.st_mtim;
+	f->settled = mtime_settled(&sn.st_mtim, &now) && mtime_settled(&sc.st_mtim, &now);
 	return same;
 }
 
@@ -674,6 +705,7 @@ cache_drop(struct folder *f)
 	f->cache_data = NULL;
 	f->cache_len = 0;
 	f->cache_uid = 0;
+	f->cache_head = 0;
 }
 
 void
@@ -695,6 +727,28 @@ folder_close(struct folder **fp)
 }
 
 /* ---- content ---- */
+
+int
+folder_crlf(const unsigned char *raw, size_t n, unsigned char **data_r, size_t *len_r)
+{
+	size_t bare = 0;
+	for (size_t i = 0; i < n; i++)
+		if (raw[i] == '\n' && (i == 0 || raw[i - 1] != '\r'))
+			bare++;
+	unsigned char *out = malloc(n + bare + 1);
+	if (out == NULL)
+		return -1;
+	size_t o = 0;
+	for (size_t i = 0; i < n; i++) {
+		if (raw[i] == '\n' && (i == 0 || raw[i - 1] != '\r'))
+			out[o++] = '\r';
+		out[o++] = raw[i];
+	}
+	out[o] = '\0';
+	*data_r = out;
+	*len_r = o;
+	return 0;
+}
 
 int
 folder_read_crlf(int fd, unsigned char **data_r, size_t *len_r)
@@ -719,26 +773,78 @@ folder_read_crlf(int fd, unsigned char **data_r, size_t *len_r)
 			break;
 		got += (size_t)r;
 	}
-	size_t bare = 0;
-	for (size_t i = 0; i < got; i++)
-		if (raw[i] == '\n' && (i == 0 || raw[i - 1] != '\r'))
-			bare++;
-	unsigned char *out = malloc(got + bare + 1);
-	if (out == NULL) {
-		free(raw);
-		return -1;
-	}
-	size_t o = 0;
-	for (size_t i = 0; i < got; i++) {
-		if (raw[i] == '\n' && (i == 0 || raw[i - 1] != '\r'))
-			out[o++] = '\r';
-		out[o++] = raw[i];
-	}
-	out[o] = '\0';
+	int rc = folder_crlf(raw, got, data_r, len_r);
 	free(raw);
-	*data_r = out;
-	*len_r = o;
+	return rc;
+}
+
+/* The header's length if raw[0..n) holds its end, else 0. The end is the
+ * first LF followed by an empty line, the same place after LF → CRLF:
+ * where fetch.c's RFC822.HEADER cuts, never before the MIME parser's
+ * end of the top-level header. Only an end whose bytes are all read
+ * counts (a "\n\r" at the end may go on with "\n"). */
+static size_t
+head_end(const unsigned char *raw, size_t n, int lf_only)
+{
+	for (const unsigned char *p = raw; n > 1 && (p = memchr(p, '\n', n - 1 - (size_t)(p - raw)));
+	    p++) {
+		size_t i = (size_t)(p - raw);
+		if (raw[i + 1] == '\n')
+			return i + 2;
+		if (!lf_only && raw[i + 1] == '\r' && i + 2 < n && raw[i + 2] == '\n')
+			return i + 3;
+	}
 	return 0;
+}
+
+/* First read of a header: most are a few KB (Received: chains). */
+#define HEAD_READ_FIRST 8192
+
+int
+folder_read_head(int fd, uint64_t off, uint64_t len, int lf_only, unsigned char **raw_r,
+    size_t *got_r, size_t *cut_r)
+{
+	size_t max = FOLDER_HEADER_READ_MAX, want = HEAD_READ_FIRST, got = 0;
+	unsigned char *raw = NULL;
+	for (;;) {
+		if (want > max)
+			want = max;
+		if ((uint64_t)want > len)
+			want = (size_t)len;
+		unsigned char *p = realloc(raw, want + 1);
+		if (p == NULL) {
+			free(raw);
+			return -1;
+		}
+		raw = p;
+		int eof = 0;
+		while (got < want) {
+			ssize_t r = pread(fd, raw + got, want - got, (off_t)(off + got));
+			if (r < 0 && errno == EINTR)
+				continue;
+			if (r < 0) {
+				free(raw);
+				return -1;
+			}
+			if (r == 0) {
+				eof = 1;
+				break;
+			}
+			got += (size_t)r;
+		}
+		size_t cut = head_end(raw, got, lf_only);
+		if (cut != 0 || eof || (uint64_t)got == len) {
+			*raw_r = raw;
+			*got_r = got;
+			*cut_r = cut;
+			return 0;
+		}
+		if (got == max) {
+			free(raw);
+			return 1;
+		}
+		want = got * 4;
+	}
 }
 
 /* maildir_open() looks a moved message up with one readdir() pass; a
@@ -760,7 +866,7 @@ int
 folder_message(struct folder *f, size_t idx, const unsigned char **data_r, size_t *len_r)
 {
 	struct fmsg *m = &f->m[idx];
-	if (f->cache_uid != m->uid) {
+	if (f->cache_uid != m->uid || f->cache_head) {
 		cache_drop(f);
 		if (f->mbox) {
 			if (mboxf_message(f, idx) != 0)
@@ -783,12 +889,72 @@ folder_message(struct folder *f, size_t idx, const unsigned char **data_r, size_
 	return 0;
 }
 
+/* Header of a Maildir message into the cache: 0, 1 (read it whole), -1. */
+static int
+maildir_header(struct folder *f, struct fmsg *m)
+{
+	int fd = folder_open_message(f, m);
+	if (fd < 0)
+		return -1;
+	struct stat st;
+	unsigned char *raw = NULL;
+	size_t got = 0, cut = 0;
+	int r = fstat(fd, &st);
+	if (r == 0)
+		r = folder_read_head(fd, 0, (uint64_t)st.st_size, 0, &raw, &got, &cut);
+	close(fd);
+	if (r != 0)
+		return r;
+	/* All of a small message came with its header: keep it whole, a
+	 * BODY[] or BODYSTRUCTURE of it next needs no second read. */
+	int whole = cut == 0 || got == (size_t)st.st_size;
+	r = folder_crlf(raw, whole ? got : cut, &f->cache_data, &f->cache_len);
+	free(raw);
+	if (r != 0)
+		return -1;
+	f->cache_uid = m->uid;
+	f->cache_head = !whole;
+	return 0;
+}
+
+int
+folder_header(struct folder *f, size_t idx, const unsigned char **data_r, size_t *len_r)
+{
+	struct fmsg *m = &f->m[idx];
+	if (f->cache_uid != m->uid) {
+		cache_drop(f);
+		int r = f->mbox ? mboxf_header(f, idx) : maildir_header(f, m);
+		if (r < 0)
+			return -1;
+		if (r == 1)
+			return folder_message(f, idx, data_r, len_r);
+	}
+	*data_r = f->cache_data;
+	*len_r = f->cache_len;
+	return 0;
+}
+
 const struct mime_message *
 folder_mime(struct folder *f, size_t idx)
 {
 	const unsigned char *data;
 	size_t len;
 	if (folder_message(f, idx, &data, &len) != 0)
+		return NULL;
+	if (f->cache_mime == NULL)
+		f->cache_mime = mime_message_parse(data, len);
+	return f->cache_mime;
+}
+
+/* The parse of a header alone ends its top-level header where the whole
+ * message's parse does (folder_header), with the same fields: ENVELOPE
+ * and the HEADER sections come out the same. Only the parts differ. */
+const struct mime_message *
+folder_mime_header(struct folder *f, size_t idx)
+{
+	const unsigned char *data;
+	size_t len;
+	if (folder_header(f, idx, &data, &len) != 0)
 		return NULL;
 	if (f->cache_mime == NULL)
 		f->cache_mime = mime_message_parse(data, len);

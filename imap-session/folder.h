@@ -26,7 +26,13 @@
 #include <stdint.h>
 #include <time.h>
 
+#include "bounds.h"
 #include "maildir.h"
+
+/* folder_header() reads a header of up to this many bytes alone: the
+ * header limit a message delivered by smtp-session has (S48); a longer
+ * one (mail from elsewhere) is read with its message, as before. */
+#define FOLDER_HEADER_READ_MAX SMTP_HEADER_MAX
 
 #define FL_ANSWERED 0x01
 #define FL_FLAGGED  0x02
@@ -66,13 +72,19 @@ struct folder {
 	size_t recent;
 	int new_messages;        /* set by sync: EXISTS to send */
 	/* new/ and cur/ as of the last scan: unchanged directories need no
-	 * rescan (the cheap path of NOOP and of every command's update). */
+	 * rescan (the cheap path of NOOP and of every command's update).
+	 * settled: both times were older than their file system's timestamp
+	 * granule when they were taken, so any later change shows as a
+	 * different time (folder.c, folder_unchanged). */
 	struct timespec new_mtime, cur_mtime;
 	int scanned;
-	/* One opened message, CRLF line ends. */
+	int settled;
+	/* One opened message, CRLF line ends; cache_head: only its header
+	 * (folder_header), not the whole message. */
 	uint32_t cache_uid;
 	unsigned char *cache_data;
 	size_t cache_len;
+	int cache_head;
 	struct mime_message *cache_mime;
 	/* mbox folders (mboxfolder.c); mbox = 0 for Maildir. */
 	int mbox;
@@ -105,6 +117,10 @@ int mboxf_append(struct folder *f, const char *data, size_t len, time_t when, un
     uint32_t keywords, uint32_t *uid_r);
 /* The content of message idx (CRLF, our headers removed) into the cache. */
 int mboxf_message(struct folder *f, size_t idx);
+/* Only its header into the cache (cache_head set), as folder_header. 0;
+ * 1: take the whole message instead (header too long, or the file
+ * changed); -1. */
+int mboxf_header(struct folder *f, size_t idx);
 int mboxf_keyword(struct folder *f, const char *name, int create);
 
 /* Opens the folder in dir: assigns UIDs, and unless readonly moves new/
@@ -141,6 +157,19 @@ void folder_parse_letters(const char *letters, unsigned *flags_r, uint32_t *keyw
 int folder_message(struct folder *f, size_t idx, const unsigned char **data_r, size_t *len_r);
 /* The parsed message, or NULL. */
 const struct mime_message *folder_mime(struct folder *f, size_t idx);
+/* What ENVELOPE, RFC822.HEADER and BODY[HEADER], BODY[HEADER.FIELDS (..)]
+ * and BODY[HEADER.FIELDS.NOT (..)] need: the message's first bytes, CRLF
+ * line ends, at least up to and including the empty line that ends its
+ * header (the first LF followed by an empty line, as RFC822.HEADER and
+ * the MIME parser both cut), possibly the whole message. Unless the cache
+ * already holds the message, only those bytes are read (at most
+ * FOLDER_HEADER_READ_MAX; a longer header reads the whole message). The
+ * results of those items are the same as from folder_message(). Valid
+ * until the next call; -1 (errno ENOENT if it is gone). */
+int folder_header(struct folder *f, size_t idx, const unsigned char **data_r, size_t *len_r);
+/* The parse of folder_header()'s bytes: its top-level header fields are
+ * the message's; its parts are not (use folder_mime for those). */
+const struct mime_message *folder_mime_header(struct folder *f, size_t idx);
 /* INTERNALDATE: the file's mtime. */
 time_t folder_internaldate(struct folder *f, size_t idx);
 /* RFC822.SIZE: W= from the name, else counted. */
@@ -148,5 +177,17 @@ uint64_t folder_size(struct folder *f, size_t idx);
 
 /* Reads a message file fully with LF → CRLF; malloc'd. 0 or -1. */
 int folder_read_crlf(int fd, unsigned char **data_r, size_t *len_r);
+/* LF → CRLF of raw[0..n) (an LF after a CR gets no second CR);
+ * malloc'd and NUL-terminated. The result for a prefix of raw is a prefix
+ * of the result for raw. 0 or -1. */
+int folder_crlf(const unsigned char *raw, size_t n, unsigned char **data_r, size_t *len_r);
+/* Reads bytes [off, off + len) of fd until the end of the header: the
+ * first LF followed by an empty line ("\n\n", or with lf_only 0 also
+ * "\n\r\n"). Returns 0 with *raw_r malloc'd holding *got_r bytes and
+ * *cut_r the header's length including its empty line, or 0 in *cut_r if
+ * none came before the end (then *got_r bytes are all there are); 1 if
+ * no header end comes within FOLDER_HEADER_READ_MAX bytes; -1 (errno). */
+int folder_read_head(int fd, uint64_t off, uint64_t len, int lf_only, unsigned char **raw_r,
+    size_t *got_r, size_t *cut_r);
 
 #endif

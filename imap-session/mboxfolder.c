@@ -840,8 +840,27 @@ mboxf_open(struct folder **f_r, const char *path, const char *name, int readonly
 	return 0;
 }
 
-/* Reads message idx; 1 if the bytes there are not that message (the file
- * was rewritten in place, as pop3-session does). */
+/* Takes raw (got of its m->mb_len bytes) as message idx into the cache; 1
+ * if the bytes are not that message (the file was rewritten in place, as
+ * pop3-session does). */
+static int
+message_take(struct folder *f, size_t idx, const char *raw, size_t got)
+{
+	struct fmsg *m = &f->m[idx];
+	size_t hl, bo;
+	struct meta mt;
+	split(raw, got, &hl, &bo);
+	meta_parse(raw, hl, &mt);
+	if (got != m->mb_len || !mt.has_uid || mt.uid != m->uid)
+		return 1;
+	if (message_view(raw, got, &f->cache_data, &f->cache_len) != 0)
+		return -1;
+	f->cache_uid = m->uid;
+	m->e.vsize = f->cache_len;
+	return 0;
+}
+
+/* Reads message idx; 1 if the bytes there are not that message. */
 static int
 message_read(struct folder *f, size_t idx)
 {
@@ -862,20 +881,51 @@ message_read(struct folder *f, size_t idx)
 			break;
 		got += (size_t)r;
 	}
+	int rc = message_take(f, idx, raw, got);
+	free(raw);
+	return rc;
+}
+
+/* The header part of message_view(): our headers out, then the empty
+ * line. The whole view starts with these bytes, and its first empty line
+ * is this one, unless no header line is left (then the view starts with
+ * the empty line, and RFC822.HEADER runs on into the body). */
+int
+mboxf_header(struct folder *f, size_t idx)
+{
+	struct fmsg *m = &f->m[idx];
+	if (f->mb_fd < 0)
+		return 1;
+	unsigned char *raw;
+	size_t got, cut;
+	int r = folder_read_head(f->mb_fd, m->mb_off, m->mb_len, 1, &raw, &got, &cut);
+	if (r != 0)
+		return 1; /* the whole message's read says what is wrong */
+	const char *h = (const char *)raw;
+	if (got == m->mb_len) {
+		r = message_take(f, idx, h, got);
+		free(raw);
+		return r;
+	}
 	size_t hl, bo;
 	struct meta mt;
-	split(raw, got, &hl, &bo);
-	meta_parse(raw, hl, &mt);
-	if (got != m->mb_len || !mt.has_uid || mt.uid != m->uid) {
-		free(raw);
-		return 1;
+	struct buf b = { 0 };
+	split(h, cut, &hl, &bo);
+	meta_parse(h, hl, &mt);
+	r = 1;
+	if (cut != 0 && mt.has_uid && mt.uid == m->uid) {
+		r = headers_copy(&b, h, hl) != 0 || buf_add(&b, "\n", 1) != 0 ? -1 : 0;
+		if (r == 0 && b.len == 1)
+			r = 1;
+		if (r == 0)
+			r = folder_crlf((const unsigned char *)b.p, b.len, &f->cache_data, &f->cache_len);
 	}
-	int rc = message_view(raw, got, &f->cache_data, &f->cache_len);
+	free(b.p);
 	free(raw);
-	if (rc != 0)
-		return -1;
+	if (r != 0)
+		return r;
 	f->cache_uid = m->uid;
-	m->e.vsize = f->cache_len;
+	f->cache_head = 1;
 	return 0;
 }
 
