@@ -9,6 +9,9 @@
  * every message it is asked about. Such keys spend a budget, CPU time
  * (imap_search_budget) and bytes looked at (imap_search_max_bytes); past
  * it the search ends with NO [LIMIT] (RFC 5530) and nothing else changes.
+ * A search that mostly waits for a slow disk spends little CPU time, so
+ * SEARCH_WALL_FACTOR times the budget in real time ends it too; no client
+ * waits that long for an answer.
  * Keys answered from the folder state (flags, UIDs, sequence numbers,
  * sizes, arrival dates) never spend it, so a cheap search is never cut.
  */
@@ -278,9 +281,12 @@ parse_key(struct sparse *p, int depth)
 	return fail(p, s, "Unknown search key");
 }
 
+#define SEARCH_WALL_FACTOR 4
+
 /* What one SEARCH may still spend on message content. */
 struct sbudget {
 	struct timespec start;   /* CLOCK_PROCESS_CPUTIME_ID at the start */
+	struct timespec wall;    /* CLOCK_MONOTONIC at the start */
 	uint64_t cpu_ns;         /* 0: no limit */
 	uint64_t bytes, max_bytes; /* max_bytes 0: no limit */
 	const char *over;        /* NULL, or the limit that was reached */
@@ -294,8 +300,21 @@ budget_start(struct sbudget *b, const struct conf *conf)
 	if (conf->imap_search_budget < UINT64_MAX / 1000000000u)
 		b->cpu_ns = conf->imap_search_budget * 1000000000u;
 	b->max_bytes = conf->imap_search_max_bytes;
-	if (b->cpu_ns && clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &b->start) != 0)
+	if (b->cpu_ns && (clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &b->start) != 0 ||
+	    clock_gettime(CLOCK_MONOTONIC, &b->wall) != 0))
 		b->cpu_ns = 0;
+}
+
+/* Nanoseconds on clock since *since (0 if the clock cannot be read). */
+static uint64_t
+elapsed_ns(clockid_t clock, const struct timespec *since)
+{
+	struct timespec now;
+	if (clock_gettime(clock, &now) != 0)
+		return 0;
+	int64_t ns = (int64_t)(now.tv_sec - since->tv_sec) * 1000000000 +
+	    (now.tv_nsec - since->tv_nsec);
+	return ns > 0 ? (uint64_t)ns : 0;
 }
 
 /* 1 (and stays 1) once the search has spent its budget; asked before each
@@ -303,17 +322,14 @@ budget_start(struct sbudget *b, const struct conf *conf)
 static int
 budget_spent(struct sbudget *b)
 {
-	struct timespec now;
 	if (b->over != NULL)
 		return 1;
 	if (b->max_bytes && b->bytes >= b->max_bytes)
 		b->over = "imap_search_max_bytes";
-	else if (b->cpu_ns && clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &now) == 0) {
-		int64_t ns = (int64_t)(now.tv_sec - b->start.tv_sec) * 1000000000 +
-		    (now.tv_nsec - b->start.tv_nsec);
-		if (ns >= 0 && (uint64_t)ns >= b->cpu_ns)
-			b->over = "imap_search_budget";
-	}
+	else if (b->cpu_ns && elapsed_ns(CLOCK_PROCESS_CPUTIME_ID, &b->start) >= b->cpu_ns)
+		b->over = "imap_search_budget (CPU time)";
+	else if (b->cpu_ns && elapsed_ns(CLOCK_MONOTONIC, &b->wall) / SEARCH_WALL_FACTOR >= b->cpu_ns)
+		b->over = "imap_search_budget (real time)";
 	return b->over != NULL;
 }
 

@@ -5,10 +5,12 @@ SEARCH over message content stops with NO [LIMIT] (RFC 5530) once it has
 spent imap_search_max_bytes or imap_search_budget (CPU time), in every
 form (SEARCH, UID SEARCH, ESEARCH, SEARCHRES "$", IMAP4rev2), while
 searches by flags, UIDs, sizes and dates are never cut off; the session
-goes on (NOOP, IDLE, FETCH) after a NO [LIMIT]. Maildir, then mbox."""
+goes on (NOOP, IDLE, FETCH) after a NO [LIMIT]; a search that waits
+ends after 4 x the budget of real time. Maildir, then mbox."""
 import os
 import re
 import select
+import signal
 import subprocess
 import sys
 import time
@@ -76,6 +78,13 @@ def status(r, field):
             if line.startswith(field + ":"):
                 return int(line.split()[1])
     return -1
+
+
+def cpu_ticks(pid):
+    """utime + stime of a process, in clock ticks."""
+    with open("/proc/%d/stat" % pid) as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    return int(fields[11]) + int(fields[12])
 
 
 def verdict_of(resp):
@@ -224,7 +233,30 @@ try:
     resp, _ = bulk(r, "SEARCH RETURN (COUNT) SEEN")
     t.ok(b"COUNT 0" in resp and verdict_of(resp) == b"OK", "a cheap search after it", resp)
     err = finish(r)
-    t.ok(b"stopped by imap_search_budget" in err, "the CPU budget is logged", err[-300:])
+    # CPU time on an idle machine; real time (4 x) if this one is so loaded
+    # that the session got less than a quarter of a CPU.
+    t.ok(re.search(rb"stopped by imap_search_budget \((CPU|real) time\)", err),
+         "the budget is logged", err[-300:])
+
+    # Real time: a search that waits (here: stopped by a signal, as it would
+    # wait for a slow disk) ends after 4 x imap_search_budget of real time
+    # although it spent little CPU time.
+    r = session()
+    pid = r.s.p.pid
+    cpu0 = cpu_ticks(pid)
+    r.send(b"w SEARCH RETURN (COUNT) " + keys.encode() + b"\r\n")
+    deadline = time.time() + 30
+    while cpu_ticks(pid) < cpu0 + 5 and time.time() < deadline:
+        time.sleep(0.01)  # until the search is under way
+    os.kill(pid, signal.SIGSTOP)
+    time.sleep(5)
+    os.kill(pid, signal.SIGCONT)
+    resp = r.read_response("w", 60)
+    t.eq(tagged(resp).split(b" ", 1)[1], LIMIT, "S51: a search held up for 5s of real time "
+         "with a 1s budget is stopped")
+    err = finish(r)
+    t.ok(b"stopped by imap_search_budget (real time)" in err, "... by real time, logged",
+         err[-300:])
 finally:
     env.cleanup()
 
