@@ -9,12 +9,12 @@ import sys
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import yubin  # noqa: E402
 import imaplib  # noqa: E402
+from imaptest import SyncServer  # noqa: E402
 
 t = yubin.TAP()
-MBOX = os.environ.get("YUBIN_T_MBOX") == "1"
-env = yubin.Env(conf={"mailbox_format": "mbox"} if MBOX else None)
-L = yubin.Listener(env, "imap-session")
-local = os.path.join(env.dir, "local")
+srv = SyncServer()
+MBOX, env, L, local = srv.mbox, srv.env, srv.listener, srv.local
+local_files, find_local = srv.local_files, srv.find_local
 os.makedirs(local)
 rc = os.path.join(env.dir, "mbsyncrc")
 with open(rc, "w") as f:
@@ -50,24 +50,6 @@ def mbsync():
     if r.returncode != 0:
         t.diag(r.stdout[-2000:] + r.stderr[-2000:])
     return r.returncode
-
-
-def local_files(box):
-    out = {}
-    for sub in ("new", "cur"):
-        d = os.path.join(local, box, sub)
-        if os.path.isdir(d):
-            for n in os.listdir(d):
-                with open(os.path.join(d, n), "rb") as fh:
-                    out[os.path.join(d, n)] = fh.read()
-    return out
-
-
-def find_local(box, needle):
-    for p, data in local_files(box).items():
-        if needle in data:
-            return p
-    return None
 
 
 def server():
@@ -152,6 +134,5 @@ try:
              "the server kept INBOX as an mbox file with 5 messages", data[:300])
         t.ok(os.path.isfile(os.path.join(udir, "Archive.2024")), "Archive/2024 is an mbox file")
 finally:
-    L.stop()
-    env.cleanup()
+    srv.stop()
 t.done()

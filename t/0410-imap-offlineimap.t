@@ -9,15 +9,14 @@ import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import yubin  # noqa: E402
-from imaptest import deliver, Raw  # noqa: E402
+from imaptest import deliver, Raw, SyncServer  # noqa: E402
 
 t = yubin.TAP()
 # t/0415 runs this with YUBIN_T_MBOX=1: the server keeps mbox files
-MBOX = os.environ.get("YUBIN_T_MBOX") == "1"
-env = yubin.Env(conf={"mailbox_format": "mbox"} if MBOX else None)
+srv = SyncServer()
+MBOX, env, L, local = srv.mbox, srv.env, srv.listener, srv.local
+local_msgs, find = srv.local_files, srv.find_local
 U = "alice@example.org"
-L = yubin.Listener(env, "imap-session")
-local = os.path.join(env.dir, "local")
 rc = os.path.join(env.dir, "offlineimaprc")
 with open(rc, "w") as f:
     f.write("""[general]
@@ -51,24 +50,6 @@ def sync():
     if r.returncode != 0 or os.environ.get("OI_DEBUG"):
         t.diag((r.stdout + r.stderr)[-3000:])
     return r.returncode
-
-
-def local_msgs(box):
-    out = {}
-    for sub in ("new", "cur"):
-        d = os.path.join(local, box, sub)
-        if os.path.isdir(d):
-            for n in os.listdir(d):
-                with open(os.path.join(d, n), "rb") as fh:
-                    out[os.path.join(d, n)] = fh.read()
-    return out
-
-
-def find(box, needle):
-    for p, data in local_msgs(box).items():
-        if needle in data:
-            return p
-    return None
 
 
 try:
@@ -110,6 +91,5 @@ try:
              not os.path.exists(os.path.join(env.maildir(U), "cur")),
              "the server keeps INBOX as an mbox file", data[:300])
 finally:
-    L.stop()
-    env.cleanup()
+    srv.stop()
 t.done()

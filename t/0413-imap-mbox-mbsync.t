@@ -3,10 +3,9 @@
 same two-way sync as t/0402-imap-mbsync.t (new, changed and deleted
 messages on each side, nested folders), the server keeping mbox files."""
 import os
-import runpy
 import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-os.environ["YUBIN_T_MBOX"] = "1"
-runpy.run_path(os.path.join(os.path.dirname(os.path.abspath(__file__)), "0402-imap-mbsync.t"),
-               run_name="__main__")
+from imaptest import run_mbox_variant  # noqa: E402
+
+run_mbox_variant("0402-imap-mbsync.t")

@@ -157,6 +157,52 @@ def deliver(env, addr, data, name=None):
     return final
 
 
+class SyncServer:
+    """A server for a sync-client test (mbsync, offlineimap): a scratch Env
+    keeping mbox files when YUBIN_T_MBOX=1 (see run_mbox_variant), else
+    Maildir; imap-session on a loopback port; and the path of the client's
+    local Maildir tree (not created)."""
+
+    def __init__(self):
+        self.mbox = os.environ.get("YUBIN_T_MBOX") == "1"
+        self.env = yubin.Env(conf={"mailbox_format": "mbox"} if self.mbox else None)
+        self.listener = yubin.Listener(self.env, "imap-session")
+        self.local = os.path.join(self.env.dir, "local")
+
+    def local_files(self, box):
+        """{path: contents} of every message in new/ and cur/ of the
+        client's folder box."""
+        out = {}
+        for sub in ("new", "cur"):
+            d = os.path.join(self.local, box, sub)
+            if os.path.isdir(d):
+                for n in os.listdir(d):
+                    with open(os.path.join(d, n), "rb") as fh:
+                        out[os.path.join(d, n)] = fh.read()
+        return out
+
+    def find_local(self, box, needle):
+        """Path of a message in the client's folder box containing needle,
+        or None."""
+        for p, data in self.local_files(box).items():
+            if needle in data:
+                return p
+        return None
+
+    def stop(self):
+        self.listener.stop()
+        self.env.cleanup()
+
+
+def run_mbox_variant(script):
+    """Runs the test script t/<script> again with YUBIN_T_MBOX=1, so that
+    its SyncServer keeps mbox files."""
+    os.environ["YUBIN_T_MBOX"] = "1"
+    import runpy
+    runpy.run_path(os.path.join(os.path.dirname(os.path.abspath(__file__)), script),
+                   run_name="__main__")
+
+
 # ---- a strict reader of server output (S39) ----
 
 FETCH_KEYS = (b"FLAGS", b"UID", b"INTERNALDATE", b"RFC822.SIZE", b"ENVELOPE", b"BODYSTRUCTURE",
