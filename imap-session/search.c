@@ -355,15 +355,17 @@ saved_has(struct imap *im, uint32_t uid)
 	    bsearch(&uid, im->searchres, im->nsearchres, sizeof uid, uid_cmp) != NULL;
 }
 
-/* The message for a content key, its cost counted: the header for header
- * keys, the whole message for BODY and TEXT. NULL if the budget is spent
+/* The message for a content key, its cost counted: for header keys only
+ * the header is read (unless the message is at hand already), for BODY
+ * and TEXT the whole message. NULL if the budget is spent
  * (e->budget.over set) or the message cannot be read. */
 static const struct mime_message *
 content(struct seval *e, int header_only)
 {
 	if (budget_spent(&e->budget))
 		return NULL;
-	const struct mime_message *mm = folder_mime(e->im->sel, e->idx);
+	const struct mime_message *mm = header_only ? folder_mime_header(e->im->sel, e->idx)
+	    : folder_mime(e->im->sel, e->idx);
 	if (mm != NULL)
 		e->budget.bytes += header_only ? mm->root->hdr_len : mm->len;
 	return mm;
