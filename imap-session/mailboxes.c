@@ -1001,6 +1001,9 @@ list_common(struct imap *im, struct imap_command *c, int lsub)
 				continue;
 			childinfo = 1;
 		}
+		/* A subscribed name says so too (RFC 5258 §3.5, as Dovecot). */
+		if (o.sel_subscribed && o.recursive && has_children(&subs, name))
+			childinfo = 1;
 		list_one(im, &o, name, exists, &all, &subs, childinfo);
 	}
 	names_free(&all);
