@@ -183,4 +183,13 @@
  * from the folder state (flags, UIDs, sizes, dates) do not count. */
 #define IMAP_SEARCH_BUDGET_SEC 30
 
+/* relay-runner after an outage (S72): a pass starts no delivery after
+ * 20 minutes, well inside the unit's TimeoutStartSec=30min, so a pass
+ * ends on its own and leaves the rest queued for the next one; up to 8
+ * destinations are served at once by worker processes (the unit allows
+ * 16 tasks), and at most 64 whatever the configuration says. */
+#define RELAY_PASS_BUDGET_SEC 1200
+#define RELAY_PROCESSES_DEFAULT 8
+#define RELAY_PROCESSES_MAX 64
+
 #endif

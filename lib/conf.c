@@ -51,6 +51,10 @@ static const struct conf_key conf_keys[] = {
 	K(relay_host_tls, T_STRING),
 	K(relay_allow_private, T_BOOL),
 	K(relay_mx_port, T_COUNT),
+	K(relay_connect_timeout, T_TIME),
+	K(relay_pass_budget, T_TIME),
+	K(relay_processes, T_COUNT),
+	K(relay_backoff_min, T_TIME),
 	K(queue_lifetime, T_TIME),
 	K(run_as, T_STRING),
 	K(smtp_bare_newline, T_BARE_NL),
@@ -105,6 +109,10 @@ conf_defaults(struct conf *conf)
 	conf->queue_lifetime = 5 * 86400;
 	conf->relay_timeout = RELAY_TIMEOUT_SEC;
 	conf->relay_mx_port = 25;
+	conf->relay_connect_timeout = RELAY_CONNECT_TIMEOUT_SEC;
+	conf->relay_pass_budget = RELAY_PASS_BUDGET_SEC;
+	conf->relay_processes = RELAY_PROCESSES_DEFAULT;
+	conf->relay_backoff_min = RELAY_BACKOFF_MIN_SEC;
 	set_string(&conf->run_as, "yubin");
 	conf->smtp_bare_newline = BARE_NEWLINE_NORMALIZE;
 	conf->smtp_max_recipients = SMTP_RECIPIENTS_DEFAULT;

@@ -39,6 +39,10 @@ struct conf {
 	char *relay_host_tls;    /* "verify" (NULL), "encrypt" or "may" */
 	int relay_allow_private; /* MX may point at loopback/private (S60) */
 	uint64_t relay_mx_port;  /* port for MX deliveries (25; tests) */
+	uint64_t relay_connect_timeout; /* seconds per TCP connect (S72) */
+	uint64_t relay_pass_budget;     /* seconds a pass starts deliveries; 0: no limit (S72) */
+	uint64_t relay_processes;       /* destinations served at once (S72) */
+	uint64_t relay_backoff_min;     /* seconds: first retry delay (S69, S72) */
 	uint64_t queue_lifetime; /* seconds */
 	char *run_as;
 	/* Limits (defaults from bounds.h). */

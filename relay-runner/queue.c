@@ -15,7 +15,8 @@
 
 #include "durable.h"
 
-static const char *const queue_dirs[] = { "tmp", "new", "queue", "active", "corrupt", NULL };
+static const char *const queue_dirs[] = { "tmp", "new", "queue", "active", "corrupt", "dead",
+	NULL };
 
 /* Field 22 of /proc/<pid>/stat: start time in clock ticks since boot.
  * Together with the pid it names one process for the life of a boot. */
@@ -34,6 +35,10 @@ proc_start(pid_t pid, unsigned long long *start_r)
 	buf[n] = '\0';
 	char *p = strrchr(buf, ')');      /* the command name may hold spaces */
 	if (!p)
+		return -1;
+	/* A zombie holds nothing: a worker killed with its runner waits as a
+	 * zombie until init (in a container, whatever runs as pid 1) reaps it. */
+	if (p[1] == ' ' && (p[2] == 'Z' || p[2] == 'X'))
 		return -1;
 	/* After ")": state is field 3; skip to field 22. */
 	for (int field = 2; field < 22 && p; field++)
@@ -83,10 +88,16 @@ queue_open(struct queue *q, const char *spool, time_t stale_after)
 			*p = '_';
 	boot_id(boot, sizeof boot);
 	snprintf(q->host, sizeof q->host, "%s~%s", host, boot);
+	queue_reown(q);
+	return 0;
+}
+
+void
+queue_reown(struct queue *q)
+{
 	unsigned long long start = 0;
 	proc_start(getpid(), &start);
 	snprintf(q->owner, sizeof q->owner, ",%s,%ld,%llu", q->host, (long)getpid(), start);
-	return 0;
 }
 
 static int

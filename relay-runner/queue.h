@@ -7,6 +7,7 @@
  *   queue/    deferred, waiting for their next attempt: <id>
  *   active/   claimed: <id>,<host>~<boot>,<pid>,<start>
  *   corrupt/  unreadable or malformed files, kept for the admin (S67)
+ *   dead/     "dead until" notes of unreachable destinations (dead.h, S72)
  *
  * A runner claims <id> by rename(2) into active/ under a name that says
  * who holds it; rename is atomic, so of two runners exactly one succeeds
@@ -32,6 +33,10 @@ struct queue {
 
 /* Creates the directories (0700) and learns who we are. 0 or -1 (errno). */
 int queue_open(struct queue *q, const char *spool, time_t stale_after);
+
+/* Makes later claims name the calling process: a worker forked by the
+ * runner claims under its own pid, so a claim outlives neither. */
+void queue_reown(struct queue *q);
 
 /* The file names in spool/dir that can be ids, sorted (oldest first for
  * maildir-style names). *names_r is malloc'd; free with queue_names_free.

@@ -5,7 +5,9 @@
  * and defer the rest with back-off. See relay-runner.8.
  *
  *   main: flags, config, privileges, then --list or one pass
- *   pass: recover stale claims, then new/ and the due part of queue/
+ *   pass: recover stale claims, group new/ and the due part of queue/ by
+ *         destination, one worker process per group, relay_processes at
+ *         once, none started after relay_pass_budget (S72)
  *   message: claim, read, group by destination, deliver, bounce, finish
  */
 #include <errno.h>
@@ -17,13 +19,17 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/mman.h>
+#include <sys/prctl.h>
 #include <sys/random.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
 #include "bounds.h"
 #include "conf.h"
+#include "dead.h"
 #include "dns.h"
 #include "dsn.h"
 #include "list.h"
@@ -31,6 +37,7 @@
 #include "queue.h"
 #include "rlog.h"
 #include "route.h"
+#include "sched.h"
 #include "session.h"
 #include "smtpc.h"
 #include "spool.h"
@@ -50,6 +57,11 @@ struct conn_cache {
 	struct smtpc *c;
 };
 
+/* Totals of a pass, shared with the worker processes. */
+struct counts {
+	unsigned sent, deferred, bounced;
+};
+
 struct runner {
 	struct conf conf;
 	struct conn_cache cache;
@@ -58,7 +70,9 @@ struct runner {
 	struct resolver *res;
 	int flush;
 	int system_error;
-	unsigned sent, deferred, bounced;
+	struct counts *counts;     /* shared memory (MAP_SHARED) */
+	struct timespec pass_end;  /* CLOCK_MONOTONIC; tv_sec 0: no budget */
+	struct timespec started;   /* CLOCK_REALTIME, for notes written in this pass */
 };
 
 /* One message being worked on. */
@@ -73,7 +87,9 @@ struct job {
 	uint64_t wire_size;        /* the message as sent, for SIZE= */
 	unsigned char *newly_failed;
 	char **remote_mta;         /* per recipient: the host that refused it, or NULL */
-	unsigned char *relayed;    /* per recipient: NOTIFY=SUCCESS owed (RFC 3461 §6.2.2) */   /* per recipient: failed in this pass */
+	unsigned char *relayed;    /* per recipient: NOTIFY=SUCCESS owed (RFC 3461 §6.2.2) */
+	int attempted;             /* a destination was tried in this pass */
+	time_t held_until;         /* latest "dead until" that kept a destination untried */
 };
 
 /* ---- message properties -------------------------------------------------- */
@@ -180,19 +196,42 @@ count_received(int fd, uint64_t off, uint64_t len)
 	return count;
 }
 
-static time_t
-backoff(unsigned attempts)
+static void
+count(unsigned *counter)
 {
-	time_t delay = RELAY_BACKOFF_MIN_SEC;
+	__atomic_fetch_add(counter, 1, __ATOMIC_RELAXED);
+}
+
+/* 1 once the pass may start no more deliveries (relay_pass_budget). */
+static int
+budget_spent(const struct runner *run)
+{
+	struct timespec now;
+	if (run->pass_end.tv_sec == 0 || clock_gettime(CLOCK_MONOTONIC, &now) < 0)
+		return 0;
+	return now.tv_sec > run->pass_end.tv_sec ||
+	    (now.tv_sec == run->pass_end.tv_sec && now.tv_nsec >= run->pass_end.tv_nsec);
+}
+
+static unsigned
+jitter(unsigned range)
+{
+	unsigned r = 0;
+	if (getrandom(&r, sizeof r, GRND_NONBLOCK) < 0)
+		r = (unsigned)getpid();
+	return r % (range + 1);
+}
+
+static time_t
+backoff(const struct conf *conf, unsigned attempts)
+{
+	time_t delay = conf->relay_backoff_min > 0 ? (time_t)conf->relay_backoff_min : 1;
 	for (unsigned i = 1; i < attempts && delay < RELAY_BACKOFF_MAX_SEC; i++)
 		delay *= 2;
 	if (delay > RELAY_BACKOFF_MAX_SEC)
 		delay = RELAY_BACKOFF_MAX_SEC;
 	/* Up to 10 % jitter so a crowd of deferred messages spreads out. */
-	unsigned r = 0;
-	if (getrandom(&r, sizeof r, GRND_NONBLOCK) < 0)
-		r = (unsigned)getpid();
-	return delay + (time_t)(r % (unsigned)(delay / 10 + 1));
+	return delay + (time_t)jitter((unsigned)(delay / 10));
 }
 
 static const char *
@@ -229,7 +268,7 @@ record(struct job *j, size_t i, enum rcpt_result res, const char *relay, const c
 	if (res == RCPT_OK) {
 		r->state = SPOOL_RCPT_DELIVERED;
 		status = "sent";
-		j->run->sent++;
+		count(&j->run->counts->sent);
 	} else if (res == RCPT_PERM) {
 		/* Stays pending on disk until the bounce is out (at-least-once). */
 		j->newly_failed[i] = 1;
@@ -240,7 +279,7 @@ record(struct job *j, size_t i, enum rcpt_result res, const char *relay, const c
 			j->remote_mta[i] = strndup(relay, (size_t)(br - relay));
 		}
 		status = "bounced";
-		j->run->bounced++;
+		count(&j->run->counts->bounced);
 	} else {
 		status = "deferred";
 	}
@@ -297,14 +336,18 @@ relay_name(const struct smtpc_target *t, unsigned port, char *out, size_t size)
 }
 
 /* Tries the candidates in order until one takes the transaction. Returns
- * the open session (results in rc), or NULL with the last reason in diag. */
+ * the open session (results in rc), or NULL with the last reason in diag
+ * and *timed_out_r set when some host did not answer in time. Once the
+ * pass budget is spent no further host is tried. */
 static struct smtpc *
 connect_and_send(struct job *j, const struct route_dest *d, const struct route_candidate *cand,
     size_t n_cand, struct smtpc_msg *m, struct smtpc_rcpt *rc, size_t n,
-    char *relay, size_t relaysize, char *tls, size_t tlssize, char *diag, size_t diagsize)
+    char *relay, size_t relaysize, char *tls, size_t tlssize, char *diag, size_t diagsize,
+    int *timed_out_r)
 {
 	struct runner *run = j->run;
-	for (size_t c = 0; c < n_cand; c++) {
+	*timed_out_r = 0;
+	for (size_t c = 0; c < n_cand && (c == 0 || !budget_spent(run)); c++) {
 		struct smtpc_target t;
 		enum smtpc_status st;
 		target_from(d, &cand[c], &t);
@@ -321,6 +364,7 @@ connect_and_send(struct job *j, const struct route_dest *d, const struct route_c
 			smtpc_send(s, m, rc, n);
 			return s;
 		}
+		*timed_out_r |= st == SMTPC_HOST_TIMEOUT;
 		if (c + 1 < n_cand)
 			rlog_attempt(j->id, j->env.rcpts[rc[0].index].addr, relay, "host-failed", tls, diag);
 	}
@@ -368,6 +412,55 @@ send_rest(struct smtpc *s, const struct smtpc_msg *m, struct smtpc_rcpt *rc, siz
 	free(from);
 }
 
+static void
+format_time(time_t t, char *out, size_t size)
+{
+	struct tm tm;
+	if (!gmtime_r(&t, &tm) || strftime(out, size, "%Y-%m-%d %H:%M:%S UTC", &tm) == 0)
+		snprintf(out, size, "%lld", (long long)t);
+}
+
+/* 1 if d has a "dead until" note in force (under --flush: one written
+ * in this pass): then the recipients idx[0..n) are deferred without a
+ * connection (S72). */
+static int
+held(struct job *j, const struct route_dest *d, const size_t *idx, size_t n)
+{
+	time_t until;
+	char when[64], diag[RELAY_DIAGNOSTIC_MAX + 1];
+	if (dead_check(j->run->conf.spool, d->key, time(NULL),
+	    j->run->flush ? &j->run->started : NULL, &until) != 1)
+		return 0;
+	format_time(until, when, sizeof when);
+	snprintf(diag, sizeof diag, "4.4.1 not tried: %s did not answer in time at an earlier "
+	    "attempt; next attempt after %s", d->host, when);
+	for (size_t i = 0; i < n; i++)
+		record(j, idx[i], RCPT_TEMP, d->host, "none", diag);
+	if (until > j->held_until)
+		j->held_until = until;
+	return 1;
+}
+
+/* No host of d answered in time: note it, so that this pass and the next
+ * ones do not wait for it again until its back-off has passed (S72). */
+static void
+hold(struct job *j, const struct route_dest *d)
+{
+	const struct conf *conf = &j->run->conf;
+	time_t until;
+	unsigned failures;
+	char when[64], e_key[4 * sizeof d->key];
+	log_escape(e_key, sizeof e_key, d->key, strlen(d->key));
+	if (dead_note(conf->spool, d->key, time(NULL), (time_t)conf->relay_backoff_min,
+	    RELAY_BACKOFF_MAX_SEC, &until, &failures) < 0) {
+		log_warn("%s: cannot note that it did not answer: %s", e_key, strerror(errno));
+		return;
+	}
+	format_time(until, when, sizeof when);
+	log_warn("%s: did not answer in time (%u in a row); no further attempts before %s",
+	    e_key, failures, when);
+}
+
 /* Delivers to the recipients idx[0..n) which share destination d, over
  * the kept connection when it goes there and still answers. */
 static void
@@ -395,6 +488,11 @@ deliver_group(struct job *j, const struct route_dest *d, const size_t *idx, size
 		smtpc_send(s, &m, rc, n);
 	} else {
 		smtpc_close(&cache->c);
+		if (held(j, d, idx, n)) {
+			free(rc);
+			return;
+		}
+		j->attempted = 1;
 		struct route_candidate cand[CANDIDATES_MAX];
 		size_t n_cand = 0;
 		enum route_result rr = route_resolve(run->routes, run->res, d, cand, CANDIDATES_MAX,
@@ -406,8 +504,13 @@ deliver_group(struct job *j, const struct route_dest *d, const size_t *idx, size
 			free(rc);
 			return;
 		}
+		int timed_out;
 		s = connect_and_send(j, d, cand, n_cand, &m, rc, n, relay, sizeof relay, tls,
-		    sizeof tls, diag, sizeof diag);
+		    sizeof tls, diag, sizeof diag, &timed_out);
+		if (s)
+			dead_clear(run->conf.spool, d->key);
+		else if (timed_out)
+			hold(j, d);
 	}
 	if (s)
 		send_rest(s, &m, rc, n);
@@ -604,9 +707,17 @@ finish(struct job *j, time_t now)
 		}
 		return;
 	}
-	j->env.attempts++;
-	j->env.next_attempt = now + backoff(j->env.attempts);
-	j->run->deferred++;
+	if (!j->attempted && j->held_until > now) {
+		/* Nothing was tried: no attempt counted, and the message is due
+		 * again when its destination's note ends (a little jitter
+		 * spreads the crowd). */
+		time_t left = j->held_until - now;
+		j->env.next_attempt = j->held_until + (time_t)jitter((unsigned)(left / 10));
+	} else {
+		j->env.attempts++;
+		j->env.next_attempt = now + backoff(&j->run->conf, j->env.attempts);
+	}
+	count(&j->run->counts->deferred);
 	if (save(j, 1) < 0 || queue_release(q, j->claim, j->id) < 0) {
 		log_err("%s: cannot defer the queue file: %s", j->id, strerror(errno));
 		j->run->system_error = 1;
@@ -699,28 +810,6 @@ out:
 		close(j.fd);
 }
 
-/* 1 if queue/<id> is due (or unreadable, so that claiming it quarantines
- * it); reading without a claim is safe because files are only replaced by
- * rename. */
-static int
-due(struct runner *run, const char *id, time_t now)
-{
-	char path[4096];
-	snprintf(path, sizeof path, "%s/queue/%s", run->conf.spool, id);
-	int fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
-	if (fd < 0)
-		return errno != ENOENT;
-	struct spool_envelope env;
-	uint64_t off, len;
-	int rc = 1;
-	if (spool_read(fd, &env, &off, &len) == 0) {
-		rc = env.next_attempt <= now;
-		spool_envelope_free(&env);
-	}
-	close(fd);
-	return rc;
-}
-
 static void
 report_recovered(const char *id, const char *holder)
 {
@@ -729,38 +818,127 @@ report_recovered(const char *id, const char *holder)
 	    id, log_escape(e, sizeof e, holder, strlen(holder)));
 }
 
+/* One group's messages in queue order, until the budget is spent. */
+static void
+run_group(struct runner *run, const struct sched *s, size_t g)
+{
+	const struct sched_group *grp = &s->groups[g];
+	for (size_t i = 0; i < grp->n && !budget_spent(run); i++) {
+		const struct sched_item *it = &s->items[grp->first + i];
+		process(run, it->dir, it->id);
+	}
+	smtpc_close(&run->cache.c);
+}
+
+/* A worker process for group g: it dies with the runner (a killed runner
+ * leaves no worker sending behind its back) and claims under its own pid,
+ * so its claims are recovered when it is gone. Never returns. */
+static void
+worker(struct runner *run, const struct sched *s, size_t g, pid_t parent)
+{
+	prctl(PR_SET_PDEATHSIG, SIGKILL);
+	if (getppid() != parent)
+		_exit(EXIT_SYSTEM);
+	queue_reown(&run->q);
+	run_group(run, s, g);
+	_exit(run->system_error ? EXIT_SYSTEM : EXIT_OK);
+}
+
+/* Waits for one worker; a worker that failed marks the pass failed. */
+static void
+reap(struct runner *run)
+{
+	int status;
+	pid_t pid;
+	while ((pid = wait(&status)) < 0 && errno == EINTR)
+		;
+	if (pid < 0)
+		return;
+	if (!WIFEXITED(status) || WEXITSTATUS(status) != EXIT_OK) {
+		log_err("worker %ld ended with %s %d", (long)pid,
+		    WIFEXITED(status) ? "status" : "signal",
+		    WIFEXITED(status) ? WEXITSTATUS(status) : WTERMSIG(status));
+		run->system_error = 1;
+	}
+}
+
+/* Starts one worker per group, at most relay_processes at a time, none
+ * once the budget is spent (S72). With one group, one process allowed, or
+ * no fork, the runner does the groups itself. */
+static void
+dispatch(struct runner *run, const struct sched *s)
+{
+	size_t procs = run->conf.relay_processes;
+	size_t running = 0, g;
+	pid_t self = getpid();
+	if (procs < 1 || s->n_groups == 1)
+		procs = 1;
+	if (procs > RELAY_PROCESSES_MAX)
+		procs = RELAY_PROCESSES_MAX;
+	for (g = 0; g < s->n_groups; g++) {
+		if (procs == 1) {
+			if (budget_spent(run))
+				break;
+			run_group(run, s, g);
+			continue;
+		}
+		if (running >= procs) {
+			reap(run);
+			running--;
+		}
+		if (budget_spent(run))
+			break;
+		pid_t pid = fork();
+		if (pid == 0)
+			worker(run, s, g, self);
+		if (pid > 0) {
+			running++;
+		} else if (running > 0) {
+			reap(run);           /* fork failed: retry with one worker fewer */
+			running--;
+			g--;
+		} else {
+			run_group(run, s, g);
+		}
+	}
+	while (running-- > 0)
+		reap(run);
+	if (g < s->n_groups)
+		log_info("pass budget of %llus spent: %zu of %zu destinations left for the next pass",
+		    (unsigned long long)run->conf.relay_pass_budget, s->n_groups - g, s->n_groups);
+}
+
 static int
 pass(struct runner *run)
 {
-	static const char *const dirs[] = { "new", "queue" };
+	struct sched s;
+	const char *dir;
 	if (queue_recover(&run->q, report_recovered) < 0) {
 		log_err("cannot read %s/active: %s", run->conf.spool, strerror(errno));
 		return EXIT_SYSTEM;
 	}
 	queue_clean_tmp(&run->q, RELAY_TMP_STALE_SEC);
+	dead_clean(run->conf.spool, time(NULL), RELAY_TMP_STALE_SEC);
 	/* Both listings are taken before any delivery, so a message deferred
 	 * into queue/ during this pass is not tried twice in it. */
-	char **names[2];
-	size_t n[2];
-	for (size_t d = 0; d < 2; d++) {
-		if (queue_names(&run->q, dirs[d], &names[d], &n[d]) < 0) {
-			log_err("cannot read %s/%s: %s", run->conf.spool, dirs[d], strerror(errno));
-			if (d == 1)
-				queue_names_free(&names[0], n[0]);
-			return EXIT_SYSTEM;
-		}
+	if (sched_build(&s, &run->q, run->routes, run->flush, time(NULL), &dir) < 0) {
+		log_err("cannot read %s/%s: %s", run->conf.spool, dir, strerror(errno));
+		return EXIT_SYSTEM;
 	}
-	for (size_t d = 0; d < 2; d++) {
-		for (size_t i = 0; i < n[d]; i++) {
-			if (d == 1 && !run->flush && !due(run, names[d][i], time(NULL)))
-				continue;
-			process(run, dirs[d], names[d][i]);
-		}
-		queue_names_free(&names[d], n[d]);
+	run->counts = mmap(NULL, sizeof *run->counts, PROT_READ | PROT_WRITE,
+	    MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+	if (run->counts == MAP_FAILED) {
+		log_err("mmap: %s", strerror(errno));
+		sched_free(&s);
+		return EXIT_SYSTEM;
 	}
-	smtpc_close(&run->cache.c);
-	rlog_status("pass done: %u sent, %u bounced, %u deferred", run->sent, run->bounced,
-	    run->deferred);
+	memset(run->counts, 0, sizeof *run->counts);
+	dispatch(run, &s);
+	sched_free(&s);
+	rlog_status("pass done: %u sent, %u bounced, %u deferred", run->counts->sent,
+	    run->counts->bounced, run->counts->deferred);
+	munmap(run->counts, sizeof *run->counts);
+	run->counts = NULL;
 	return run->system_error ? EXIT_SYSTEM : EXIT_OK;
 }
 
@@ -780,6 +958,11 @@ start(struct runner *run, const char *conf_path)
 	time_t stale = (time_t)run->conf.relay_timeout * 2;
 	if (stale < RELAY_STALE_CLAIM_SEC)
 		stale = RELAY_STALE_CLAIM_SEC;
+	/* The coarse clock is the one file times come from: a note written after
+	 * this instant never looks older. */
+	clock_gettime(CLOCK_REALTIME_COARSE, &run->started);
+	if (run->conf.relay_pass_budget > 0 && clock_gettime(CLOCK_MONOTONIC, &run->pass_end) == 0)
+		run->pass_end.tv_sec += (time_t)run->conf.relay_pass_budget;
 	if (queue_open(&run->q, run->conf.spool, stale) < 0) {
 		log_err("spool %s: %s", run->conf.spool, strerror(errno));
 		return EXIT_SYSTEM;

@@ -13,6 +13,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <poll.h>
@@ -49,6 +50,7 @@ struct smtpc {
 	int tls_on;
 	struct caps caps;
 	time_t deadline;
+	int timed_out;       /* the last failure was a wait that ran out */
 	char diag[RELAY_DIAGNOSTIC_MAX + 1];
 	struct reply reply;
 };
@@ -132,13 +134,15 @@ connect_to(struct smtpc *c)
 		return -1;
 	}
 	struct pollfd pfd = { .fd = fd, .events = POLLOUT };
-	int wait = timeout_for(c, RELAY_CONNECT_TIMEOUT_SEC);
+	uint64_t cto = c->conf->relay_connect_timeout;
+	int wait = timeout_for(c, cto == 0 ? 1 : cto > INT_MAX / 1000 ? INT_MAX / 1000 : (int)cto);
 	int err = 0;
 	socklen_t len = sizeof err;
 	int r = poll(&pfd, 1, wait * 1000);
 	if (r <= 0 || getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &len) < 0 || err) {
 		fail(c, "connect to %s[%s]: %s", t->host, t->addr_text,
 		    r == 0 ? "timed out" : strerror(err ? err : errno));
+		c->timed_out = r == 0;
 		close(fd);
 		return -1;
 	}
@@ -169,6 +173,7 @@ read_reply(struct smtpc *c, int stage_sec, const char *stage)
 			fail(c, "conversation with %s[%s] timed out (relay_timeout) while waiting for reply to %s",
 			    c->t->host, c->t->addr_text, stage);
 			c->broken = 1;
+			c->timed_out = 1;
 			return -1;
 		}
 		io_set_timeout(c->io, wait);
@@ -180,6 +185,7 @@ read_reply(struct smtpc *c, int stage_sec, const char *stage)
 			    st == IO_EOF ? "lost connection" : st == IO_TIMEOUT ? "conversation timed out" :
 			    "read error", c->t->host, c->t->addr_text, stage);
 			c->broken = 1;
+			c->timed_out = st == IO_TIMEOUT;
 			return -1;
 		}
 		enum reply_status rs = reply_feed(&c->reply, data, len, &used);
@@ -753,11 +759,13 @@ quit(struct smtpc *c)
 static enum smtpc_status
 session_open(struct smtpc *c)
 {
+	/* No answer in time, before the greeting: the host may be unreachable
+	 * (a black hole after an outage), which the caller remembers (S72). */
 	if (connect_to(c) < 0)
-		return SMTPC_HOST_FAILED;
+		return c->timed_out ? SMTPC_HOST_TIMEOUT : SMTPC_HOST_FAILED;
 	int code = read_reply(c, RELAY_GREETING_TIMEOUT_SEC, "initial greeting");
 	if (code < 0)
-		return SMTPC_HOST_FAILED;
+		return c->timed_out ? SMTPC_HOST_TIMEOUT : SMTPC_HOST_FAILED;
 	if (code != 220) {
 		fail_reply(c, "initial greeting");
 		quit(c);

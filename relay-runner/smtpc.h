@@ -52,6 +52,7 @@ struct smtpc_rcpt {
 enum smtpc_status {
 	SMTPC_DONE,          /* every recipient has a result */
 	SMTPC_HOST_FAILED,   /* nothing decided (connect, greeting, TLS...): try another host */
+	SMTPC_HOST_TIMEOUT,  /* the same, because connect or greeting timed out */
 	SMTPC_TLS_RETRY,     /* opportunistic TLS handshake failed: retry in plaintext */
 };
 
@@ -59,7 +60,8 @@ struct smtpc;
 
 /* Opens a session with t: connect, greeting, EHLO (HELO), STARTTLS per
  * t->tls, AUTH when credentials are set. Returns it, or NULL with *st_r
- * SMTPC_HOST_FAILED or SMTPC_TLS_RETRY and the reason in diag. tls_r
+ * SMTPC_HOST_FAILED, SMTPC_HOST_TIMEOUT or SMTPC_TLS_RETRY and the reason
+ * in diag. The connect wait is conf->relay_connect_timeout. tls_r
  * describes the TLS in use ("none" without). */
 struct smtpc *smtpc_open(const struct conf *conf, const struct smtpc_target *t,
     enum smtpc_status *st_r, char *diag, size_t diagsize, char *tls_r, size_t tlssize);
