@@ -732,17 +732,26 @@ int
 folder_crlf(const unsigned char *raw, size_t n, unsigned char **data_r, size_t *len_r)
 {
 	size_t bare = 0;
-	for (size_t i = 0; i < n; i++)
-		if (raw[i] == '\n' && (i == 0 || raw[i - 1] != '\r'))
+	for (const unsigned char *p = raw; (p = memchr(p, '\n', n - (size_t)(p - raw))); p++)
+		if (p == raw || p[-1] != '\r')
 			bare++;
 	unsigned char *out = malloc(n + bare + 1);
 	if (out == NULL)
 		return -1;
-	size_t o = 0;
-	for (size_t i = 0; i < n; i++) {
-		if (raw[i] == '\n' && (i == 0 || raw[i - 1] != '\r'))
+	/* whole lines at a time: this runs over every message listed */
+	size_t o = 0, i = 0;
+	while (i < n) {
+		const unsigned char *lf = memchr(raw + i, '\n', n - i);
+		size_t run = lf != NULL ? (size_t)(lf - (raw + i)) : n - i;
+		memcpy(out + o, raw + i, run);
+		o += run;
+		i += run;
+		if (lf == NULL)
+			break;
+		if (i == 0 || raw[i - 1] != '\r')
 			out[o++] = '\r';
-		out[o++] = raw[i];
+		out[o++] = '\n';
+		i++;
 	}
 	out[o] = '\0';
 	*data_r = out;
@@ -797,54 +806,56 @@ head_end(const unsigned char *raw, size_t n, int lf_only)
 	return 0;
 }
 
-/* First read of a header: most are a few KB (Received: chains). */
+/* First read of a header: most are a few KB (Received: chains); then
+ * four times more each time, up to FOLDER_HEADER_READ_MAX. */
 #define HEAD_READ_FIRST 8192
 
 int
 folder_read_head(int fd, uint64_t off, uint64_t len, int lf_only, unsigned char **raw_r,
     size_t *got_r, size_t *cut_r)
 {
-	size_t max = FOLDER_HEADER_READ_MAX, want = HEAD_READ_FIRST, got = 0;
+	size_t cap = 0, got = 0, cut = 0;
 	unsigned char *raw = NULL;
-	for (;;) {
-		if (want > max)
-			want = max;
-		if ((uint64_t)want > len)
-			want = (size_t)len;
-		unsigned char *p = realloc(raw, want + 1);
-		if (p == NULL) {
-			free(raw);
-			return -1;
-		}
-		raw = p;
-		int eof = 0;
-		while (got < want) {
-			ssize_t r = pread(fd, raw + got, want - got, (off_t)(off + got));
-			if (r < 0 && errno == EINTR)
-				continue;
-			if (r < 0) {
+	while ((uint64_t)got < len) {
+		if (got == cap) {
+			if (cap == FOLDER_HEADER_READ_MAX) {
+				free(raw);
+				return 1;
+			}
+			cap = cap ? cap * 4 : HEAD_READ_FIRST;
+			if (cap > FOLDER_HEADER_READ_MAX)
+				cap = FOLDER_HEADER_READ_MAX;
+			unsigned char *p = realloc(raw, cap + 1);
+			if (p == NULL) {
 				free(raw);
 				return -1;
 			}
-			if (r == 0) {
-				eof = 1;
-				break;
-			}
-			got += (size_t)r;
+			raw = p;
 		}
-		size_t cut = head_end(raw, got, lf_only);
-		if (cut != 0 || eof || (uint64_t)got == len) {
-			*raw_r = raw;
-			*got_r = got;
-			*cut_r = cut;
-			return 0;
-		}
-		if (got == max) {
+		size_t want = cap - got;
+		if ((uint64_t)want > len - got)
+			want = (size_t)(len - got);
+		ssize_t r = pread(fd, raw + got, want, (off_t)(off + got));
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r < 0) {
 			free(raw);
-			return 1;
+			return -1;
 		}
-		want = got * 4;
+		if (r == 0)
+			break;
+		got += (size_t)r;
+		/* a short read is most often the whole small file: done
+		 * without another read when the header's end is in it */
+		if ((cut = head_end(raw, got, lf_only)) != 0)
+			break;
 	}
+	if (raw == NULL && (raw = malloc(1)) == NULL)
+		return -1;
+	*raw_r = raw;
+	*got_r = got;
+	*cut_r = cut;
+	return 0;
 }
 
 /* maildir_open() looks a moved message up with one readdir() pass; a
@@ -896,18 +907,16 @@ maildir_header(struct folder *f, struct fmsg *m)
 	int fd = folder_open_message(f, m);
 	if (fd < 0)
 		return -1;
-	struct stat st;
 	unsigned char *raw = NULL;
 	size_t got = 0, cut = 0;
-	int r = fstat(fd, &st);
-	if (r == 0)
-		r = folder_read_head(fd, 0, (uint64_t)st.st_size, 0, &raw, &got, &cut);
+	/* to the end of the file, as folder_read_crlf: no fstat needed */
+	int r = folder_read_head(fd, 0, UINT64_MAX, 0, &raw, &got, &cut);
 	close(fd);
 	if (r != 0)
 		return r;
-	/* All of a small message came with its header: keep it whole, a
-	 * BODY[] or BODYSTRUCTURE of it next needs no second read. */
-	int whole = cut == 0 || got == (size_t)st.st_size;
+	/* Even when a small message came whole with its header, only the
+	 * header is converted and parsed: listing a folder is the case. */
+	int whole = cut == 0;
 	r = folder_crlf(raw, whole ? got : cut, &f->cache_data, &f->cache_len);
 	free(raw);
 	if (r != 0)

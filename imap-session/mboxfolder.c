@@ -902,7 +902,7 @@ mboxf_header(struct folder *f, size_t idx)
 	if (r != 0)
 		return 1; /* the whole message's read says what is wrong */
 	const char *h = (const char *)raw;
-	if (got == m->mb_len) {
+	if (cut == 0) {
 		r = message_take(f, idx, h, got);
 		free(raw);
 		return r;
@@ -913,7 +913,7 @@ mboxf_header(struct folder *f, size_t idx)
 	split(h, cut, &hl, &bo);
 	meta_parse(h, hl, &mt);
 	r = 1;
-	if (cut != 0 && mt.has_uid && mt.uid == m->uid) {
+	if (mt.has_uid && mt.uid == m->uid) {
 		r = headers_copy(&b, h, hl) != 0 || buf_add(&b, "\n", 1) != 0 ? -1 : 0;
 		if (r == 0 && b.len == 1)
 			r = 1;
