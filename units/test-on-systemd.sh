@@ -288,7 +288,7 @@ for port in 25 587 465 110 995 143 993; do
 	check "listening on port $port" sh -c "ss -Hltn 'sport = :$port' | grep -q ."
 done
 
-swaks_ok='grep -q "^<[-~]  250 2.0.0 Ok: queued"'
+swaks_ok='tee /dev/stderr | grep -q "^<[-~]  250 2.0.0 Ok: queued"'
 check "port 25: swaks as written in the guide delivers to alice" \
 	runuser -l tester -c "swaks --server localhost --to alice@example.org --header 'Subject: mx-25' | $swaks_ok"
 wait_s=10
@@ -298,7 +298,8 @@ check "journalctl -u 'smtp-session@*' shows the peer address" \
 	sh -c "journalctl -u 'smtp-session@*' --no-pager | grep -E 'peer=(::1|127\\.0\\.0\\.1) accepted'"
 check "port 587: swaks from the guide (STARTTLS, AUTH PLAIN)" \
 	runuser -l tester -c "swaks --server localhost:587 --tls --auth PLAIN --auth-user alice@example.org \
-		--auth-password alice-pw-1 --to alice@example.org --header 'Subject: sub-587-guide' | $swaks_ok"
+		--auth-password alice-pw-1 --from alice@example.org --to alice@example.org \
+		--header 'Subject: sub-587-guide' | $swaks_ok"
 check "port 587 without TLS offers no AUTH (auth_requires_tls)" \
 	sh -c "swaks -s mail.example.org:587 --quit-after EHLO | grep -q STARTTLS &&
 		! swaks -s mail.example.org:587 --quit-after EHLO | grep -q AUTH"
@@ -412,7 +413,8 @@ as_tester 'sudo make uninstall' >> "$log" 2>&1
 ok $? "sudo make uninstall"
 check "uninstall removed the programs, units and pages" sh -c \
 	'! ls /usr/local/sbin/*-session /usr/local/sbin/relay-runner /usr/local/sbin/yubin-setup \
-		/lib/systemd/system/*-session* /lib/systemd/system/relay-runner.* \
+		/lib/systemd/system/*-session.socket /lib/systemd/system/*-session@.service \
+		/lib/systemd/system/relay-runner.* \
 		/usr/local/share/man/man8/smtp-session.8 2>/dev/null | grep .'
 check "uninstall stopped the sockets and left no enable links" sh -c \
 	'! ss -Hltn | grep -E ":(25|587|465|110|995|143|993)[[:space:]]" &&
