@@ -31,14 +31,16 @@ fold_cp(unsigned c)
 	return c;
 }
 
-/* Lower-cases ASCII and the 2-byte letters above in UTF-8 text, into a
- * new buffer of the same length. */
-static char *
-fold(const char *s, size_t n)
+/* 1 for the first byte of a 2-byte UTF-8 sequence, and for the byte after. */
+#define LEAD2(c) ((unsigned char)(c) >= 0xc2 && (unsigned char)(c) <= 0xdf)
+#define CONT(c) (((unsigned char)(c) & 0xc0) == 0x80)
+
+/* Lower-cases ASCII and the 2-byte letters above in UTF-8 text s into t
+ * (n bytes each). Byte i of the result depends on bytes i-1..i+1 only, so
+ * a piece cut where no 2-byte sequence is split folds as in the whole. */
+static void
+fold_into(const char *s, size_t n, char *t)
 {
-	char *t = malloc(n + 1);
-	if (t == NULL)
-		return NULL;
 	for (size_t i = 0; i < n; i++) {
 		unsigned char c = (unsigned char)s[i];
 		if (c >= 'A' && c <= 'Z') {
@@ -52,9 +54,12 @@ fold(const char *s, size_t n)
 			t[i] = (char)c;
 		}
 	}
-	t[n] = '\0';
-	return t;
 }
+
+/* Text is folded and searched in windows of this size (plus the needle),
+ * overlapping by the needle's length: a big body costs no copy of its
+ * size, and the window stays in the CPU cache. */
+#define FOLD_WINDOW 65536
 
 static int
 contains(const char *hay, size_t hn, const char *needle)
@@ -62,10 +67,33 @@ contains(const char *hay, size_t hn, const char *needle)
 	size_t nn = strlen(needle);
 	if (nn == 0)
 		return 1;
-	char *h = fold(hay, hn), *nd = fold(needle, nn);
-	int r = h != NULL && nd != NULL && memmem(h, hn, nd, nn) != NULL;
-	free(h);
+	if (nn > hn)
+		return 0;
+	size_t cap = hn < FOLD_WINDOW + nn ? hn : FOLD_WINDOW + nn;
+	char *nd = malloc(nn), *w = malloc(cap);
+	int r = 0;
+	if (nd == NULL || w == NULL)
+		goto done;
+	fold_into(needle, nn, nd);
+	for (size_t a = 0;;) {
+		/* [a, b): starts and ends where no 2-byte sequence is cut */
+		size_t b = hn - a <= cap ? hn : a + cap;
+		if (b < hn && LEAD2(hay[b - 1]) && CONT(hay[b]))
+			b--;
+		fold_into(hay + a, b - a, w);
+		if (memmem(w, b - a, nd, nn) != NULL) {
+			r = 1;
+			break;
+		}
+		if (b == hn)
+			break;
+		a = b - (nn - 1);
+		if (a > 0 && CONT(hay[a]) && LEAD2(hay[a - 1]))
+			a--;
+	}
+done:
 	free(nd);
+	free(w);
 	return r;
 }
 
@@ -96,12 +124,28 @@ render_search_header(const struct mime_message *m, const char *field, const char
 	return 0;
 }
 
+/* What mime_decode_cte() and mime_charset_to_utf8() give back unchanged
+ * (the bulk of mail): searched where it is rather than copied twice. */
+static int
+is_identity(const struct mime_part *p)
+{
+	const char *e = p->encoding;
+	if (e != NULL && (strcasecmp(e, "quoted-printable") == 0 || strcasecmp(e, "base64") == 0))
+		return 0;
+	const char *cs = mime_param_get(p->params, p->param_count, "charset");
+	return cs == NULL || *cs == '\0' || strcasecmp(cs, "utf-8") == 0 ||
+	    strcasecmp(cs, "utf8") == 0 || strcasecmp(cs, "us-ascii") == 0 ||
+	    strcasecmp(cs, "ascii") == 0;
+}
+
 static int
 part_text_matches(const struct mime_message *m, const struct mime_part *p, const char *needle)
 {
 	unsigned char *dec;
 	size_t dlen;
 	const unsigned char *body = m->data + p->body_off;
+	if (is_identity(p))
+		return contains((const char *)body, p->body_len, needle);
 	int rc = mime_decode_cte(p->encoding, body, p->body_len, 0, &dec, &dlen);
 	if (rc < 0)
 		return 0;
