@@ -1,7 +1,9 @@
 #!/usr/bin/env python3
 """What real clients send (Thunderbird, Apple Mail, iOS Mail, mutt, K-9,
 Alpine; folder management, error answers and searches as clients send
-them: t/fixtures/imap-clients/NAME.script), replayed against imap-session on a
+them; a laptop and a phone on one mailbox: what each is told of the
+other's changes, and EXPUNGE never during FETCH, STORE or SEARCH:
+t/fixtures/imap-clients/NAME.script), replayed against imap-session on a
 mailbox built the same way for every script; the normalised transcript
 must equal NAME.expected, which holds Dovecot 2.3's answers to the same
 script on the same mailbox (captured with bench/imap-diff --capture).
@@ -42,6 +44,9 @@ KEY = {
     "folders": [b"NO [TRYCREATE]", b"NO [ALREADYEXISTS]", b"(CHILDINFO (\"SUBSCRIBED\"))",
                 b"* STATUS INBOX (MESSAGES 18 UNSEEN 6)", b"[COPYUID * 1:2 1:2]"],
     "search": [b"* ESEARCH (TAG \"", b"* SEARCH 1 2 3 4 8 9\r\n", b"* SEARCH 4 6 10 14 17 18\r\n"],
+    "two-devices": [b"> FETCH 1:4 (FLAGS)\r\n* 1 FETCH (FLAGS (\\Flagged))\r\n"
+                    b"* 2 FETCH (FLAGS (\\Answered \\Deleted \\Seen))\r\n",
+                    b"* 7 EXPUNGE\r\n* 2 EXPUNGE\r\n17 OK", b"> !wait EXPUNGE\r\n* 4 EXPUNGE"],
     "k9": [b"[READ-ONLY]", b"* SEARCH 3 4 5 6 7 9 10 11 12 13 14 15 16 17 18",
            b"FLAGS (\\Seen)", b"> DONE\r\n* 3 RECENT"],
 }
