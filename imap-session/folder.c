@@ -558,9 +558,9 @@ folder_take_recent(struct folder *f, struct fmsg *m)
  * and FOLDER_MTIME_FINE_NSEC is above the 10 ms of HZ=100 with margin.
  * A time on a whole second may be a coarse file system's (or, once in a
  * few hundred, a fine one's): 2 s, as Dovecot's maildir syncing waits.
- * Before, every time under 2 s old was distrusted, and a command within
- * 2 s of any change (the SELECT that moves new/ into cur/, a STORE)
- * rescanned the folder; now that window is 50 ms on ext4.
+ * (Checking the age at the next look instead, as this did before, both
+ * rescans for 2 s after every change, the SELECT that moves new/ into
+ * cur/ or a STORE, and trusts a time that was fresh at the scan.)
  * Times set by another host's clock (NFS) need clocks in step (NTP); the
  * attribute cache there can hide a change for its lifetime (actimeo):
  * mount with a short one where sessions share a mailbox across hosts. */

@@ -4,7 +4,8 @@
  *
  * Protocol-free: the session turns the changes into EXISTS/EXPUNGE/FETCH
  * responses. This is the one place where a later on-disk cache
- * (ENVELOPE/BODYSTRUCTURE, CONDSTORE) slots in.
+ * (ENVELOPE/BODYSTRUCTURE, CONDSTORE) slots in: folder_mime_header() and
+ * folder_mime() are what FETCH asks for a message's header and structure.
  *
  * Per folder directory (the Maildir root for INBOX):
  *   yubin-uidlist   "yubin-uidlist 1 <uidvalidity> <uidnext>\n" then
