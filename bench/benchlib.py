@@ -115,6 +115,29 @@ class Setup:
     def log(self, prog):
         return os.path.join(self.dir, prog + ".log")
 
+    def dovecot_imap(self):
+        """Dovecot's imap program on a pipe, preauthenticated (no login
+        process, as the shared harness runs it) on this user's mailbox:
+        (argv, env, run-as passwd entry) for Session(peer=...), or None if
+        dovecot-imapd is not installed."""
+        prog = next((p for p in ("/usr/lib/dovecot/imap", "/usr/libexec/dovecot/imap")
+                     if os.access(p, os.X_OK)), None)
+        if prog is None:
+            return None
+        top = os.path.join(self.dir, "dovecot")
+        for d in ("run", "state"):
+            os.makedirs(os.path.join(top, d), exist_ok=True)
+        conf = os.path.join(top, "dovecot.conf")
+        loc = "maildir:~" if self.fmt == "maildir" else "mbox:~/mail:INBOX=~/INBOX"
+        with open(conf, "w") as f:
+            f.write("base_dir = %s/run\nstate_dir = %s/state\nlog_path = %s/dovecot.log\n"
+                    "instance_name = yubin-selfbench\nssl = no\nprotocols = imap\n"
+                    "mail_location = %s\n" % (top, top, top, loc))
+        open(os.path.join(top, "dovecot.log"), "a").close()
+        self.chown_tree(top)
+        env = {"USER": ADDR, "HOME": self.user_dir(), "PATH": "/usr/bin:/bin"}
+        return [prog, "-c", conf], env, self.pw
+
     def cleanup(self):
         if self.keep:
             print("# kept %s" % self.dir)
@@ -131,13 +154,19 @@ class Session:
     the peak is the last hwm() sample, so call hwm() before the final command.
     """
 
-    def __init__(self, setup, prog, deadline):
+    def __init__(self, setup, prog, deadline, peer=None):
         self.prog = prog
         self.t0 = time.monotonic()
         self.err = open(setup.log(prog), "ab")
-        self.p = subprocess.Popen([find_bin(prog), "-c", setup.conf], stdin=subprocess.PIPE,
-                                  stdout=subprocess.PIPE, stderr=self.err, env=setup.env,
-                                  bufsize=0)
+        kw = {}
+        if peer is None:
+            argv, env = [find_bin(prog), "-c", setup.conf], setup.env
+        else:  # another server's program: (argv, env, run as)
+            argv, env, pw = peer
+            if pw is not None:
+                kw = {"user": pw.pw_uid, "group": pw.pw_gid, "extra_groups": []}
+        self.p = subprocess.Popen(argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                                  stderr=self.err, env=env, bufsize=0, **kw)
         self.out = self.p.stdout.fileno()
         self.buf = b""
         self.killed = False
