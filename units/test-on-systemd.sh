@@ -258,7 +258,13 @@ for _ in $(seq 1 60); do
 	sleep 1
 done
 [ -n "$leader" ] || bail "the machine did not start (see $work/nspawn.log)"
-state=$(timeout 120 nsenter -t "$leader" -a systemctl is-system-running --wait 2>/dev/null)
+# Until systemd listens on its private socket, systemctl fails at once.
+state=
+for _ in $(seq 1 120); do
+	state=$(timeout 120 nsenter -t "$leader" -a systemctl is-system-running --wait 2>> "$log")
+	case $state in running|degraded|maintenance|stopping) break ;; esac
+	sleep 1
+done
 ok "$([ "$state" = running ]; echo $?)" "booted with systemd as PID 1, system state '$state'"
 check "PID 1 in the machine is systemd" sh -c 'test "$(cat /proc/1/comm)" = systemd'
 
