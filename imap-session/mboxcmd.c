@@ -266,6 +266,39 @@ imap_mbox_rename(struct imap *im, const char *from, const char *to)
 	return verdict(im, V_OK, "RENAME completed");
 }
 
+/* Appends "1:3,7" (runs of consecutive UIDs merged, as COPYUID from
+ * Maildir) to buf at o; returns the new length, size or more when it did
+ * not fit. */
+static size_t
+uids_append(char *buf, size_t size, size_t o, const uint32_t *u, size_t n)
+{
+	for (size_t i = 0; i < n && o < size;) {
+		size_t j = i;
+		while (j + 1 < n && u[j + 1] == u[j] + 1)
+			j++;
+		int w = j > i ? snprintf(buf + o, size - o, "%s%u:%u", i ? "," : "", u[i], u[j])
+			      : snprintf(buf + o, size - o, "%s%u", i ? "," : "", u[i]);
+		o += w > 0 ? (size_t)w : 0;
+		i = j + 1;
+	}
+	return o;
+}
+
+/* The same UID set written to the client, however long. */
+static void
+uids_write(struct io *io, const uint32_t *u, size_t n)
+{
+	for (size_t i = 0; i < n;) {
+		size_t j = i;
+		while (j + 1 < n && u[j + 1] == u[j] + 1)
+			j++;
+		io_printf(io, "%s%u", i ? "," : "", u[i]);
+		if (j > i)
+			io_printf(io, ":%u", u[j]);
+		i = j + 1;
+	}
+}
+
 /* COPY and MOVE between mbox files: each message appended to the target
  * under its lock (a copy that stops part way keeps what it copied); MOVE
  * then expunges the copied messages from the source. */
@@ -331,10 +364,10 @@ imap_mbox_copy(struct imap *im, struct imap_command *c, int move)
 	if (done > 0 && !move) {
 		/* COPY: COPYUID in the tagged reply when it fits */
 		size_t o = (size_t)snprintf(code, sizeof code, "[COPYUID %u ", validity);
-		for (size_t k = 0; k < done && o < sizeof code; k++)
-			o += (size_t)snprintf(code + o, sizeof code - o, "%s%u", k ? "," : "", su[k]);
-		for (size_t k = 0; k < done && o < sizeof code; k++)
-			o += (size_t)snprintf(code + o, sizeof code - o, "%s%u", k ? "," : " ", du[k]);
+		o = uids_append(code, sizeof code, o, su, done);
+		if (o < sizeof code)
+			code[o++] = ' ';
+		o = uids_append(code, sizeof code, o, du, done);
 		if (o + 3 < sizeof code)
 			memcpy(code + o, "] ", 3);
 		else
@@ -342,11 +375,9 @@ imap_mbox_copy(struct imap *im, struct imap_command *c, int move)
 	}
 	if (done > 0 && (move || code[0] == '\0')) {
 		io_printf(&im->io, "* OK [COPYUID %u ", validity);
-		for (size_t k = 0; k < done; k++)
-			io_printf(&im->io, "%s%u", k ? "," : "", su[k]);
+		uids_write(&im->io, su, done);
 		io_puts(&im->io, " ");
-		for (size_t k = 0; k < done; k++)
-			io_printf(&im->io, "%s%u", k ? "," : "", du[k]);
+		uids_write(&im->io, du, done);
 		io_puts(&im->io, "] Copied\r\n");
 	}
 	if (move && done > 0) {
