@@ -1,6 +1,6 @@
 #!/usr/bin/env python3
 """What real clients send (Thunderbird, Apple Mail, iOS Mail, mutt, K-9,
-Alpine; folder management, error answers and searches as clients send
+Alpine, Evolution, Outlook; folder management, error answers and searches as clients send
 them; a laptop and a phone on one mailbox: what each is told of the
 other's changes, and EXPUNGE never during FETCH, STORE or SEARCH:
 t/fixtures/imap-clients/NAME.script), replayed against imap-session on a
@@ -49,6 +49,10 @@ KEY = {
     "two-devices": [b"> FETCH 1:4 (FLAGS)\r\n* 1 FETCH (FLAGS (\\Flagged))\r\n"
                     b"* 2 FETCH (FLAGS (\\Answered \\Deleted \\Seen))\r\n",
                     b"* 7 EXPUNGE\r\n* 2 EXPUNGE\r\n17 OK", b"> !wait EXPUNGE\r\n* 4 EXPUNGE"],
+    "evolution": [b"BINARY.SIZE[1] 59 BINARY[1] {59}", b"BINARY[1]<0> {13}",
+                  b"* STATUS Drafts (MESSAGES 1 SIZE 572 UIDNEXT 2 UIDVALIDITY * UNSEEN 0)",
+                  b"* STATUS INBOX (MESSAGES 18 UIDNEXT 19 UIDVALIDITY * UNSEEN 6)"],
+    "outlook": [b"15 OK [COPYUID * 5 1]", b"> !wait EXISTS\r\n* 17 EXISTS", b"* LIST (\\Noselect) \"/\" \"\""],
     "k9": [b"[READ-ONLY]", b"* SEARCH 3 4 5 6 7 9 10 11 12 13 14 15 16 17 18",
            b"FLAGS (\\Seen)", b"> DONE\r\n* 3 RECENT"],
 }
