@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -138,6 +139,35 @@ dead_note(const char *spool, const char *key, time_t now, time_t min_sec, time_t
 	return 0;
 }
 
+int
+dead_lock(const char *spool, const char *key)
+{
+	char path[4096];
+	note_path(spool, key, path, sizeof path - 8);
+	strcat(path, ".lock");
+	int fd = open(path, O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0600);
+	if (fd < 0)
+		return -1;
+	while (flock(fd, LOCK_EX) < 0) {
+		if (errno != EINTR) {
+			int e = errno;
+			close(fd);
+			errno = e;
+			return -1;
+		}
+	}
+	futimens(fd, NULL);     /* the time of last use, for dead_clean */
+	return fd;
+}
+
+void
+dead_unlock(int *fd)
+{
+	if (*fd >= 0)
+		close(*fd);
+	*fd = -1;
+}
+
 void
 dead_clear(const char *spool, const char *key)
 {
@@ -162,9 +192,14 @@ dead_clean(const char *spool, time_t now, time_t max_age)
 		if (de->d_name[0] == '.')
 			continue;
 		snprintf(path, sizeof path, "%s/%s", dir, de->d_name);
-		/* A malformed note counts as expired long ago. */
-		if (note_read(path, &until, &failures, NULL) < 0)
-			until = 0;
+		size_t len = strlen(de->d_name);
+		struct stat st;
+		if (len > 5 && !strcmp(de->d_name + len - 5, ".lock")) {
+			/* Taken at most relay_timeout ago by a live holder. */
+			until = lstat(path, &st) == 0 ? st.st_mtime : 0;
+		} else if (note_read(path, &until, &failures, NULL) < 0) {
+			until = 0;      /* a malformed note counts as expired long ago */
+		}
 		if (now - until > max_age && unlink(path) == 0)
 			removed++;
 	}

@@ -30,11 +30,20 @@ int dead_check(const char *spool, const char *key, time_t now, const struct time
 int dead_note(const char *spool, const char *key, time_t now, time_t min_sec, time_t max_sec,
     time_t *until_r, unsigned *failures_r);
 
+/* Takes key's attempt lock (flock on dead/<name>.lock), waiting for a
+ * process that holds it: one connection attempt per destination at a
+ * time, across workers and runners, so a process that waited finds the
+ * note its predecessor wrote instead of timing out once more. Returns
+ * the fd to pass to dead_unlock, or -1 (errno): go on without it. */
+int dead_lock(const char *spool, const char *key);
+void dead_unlock(int *fd);
+
 /* Removes key's note, if any (the destination answered). */
 void dead_clear(const char *spool, const char *key);
 
 /* Removes notes that expired more than max_age ago (destinations that
- * got no more mail). Returns how many, or -1 if dead/ is unreadable. */
+ * got no more mail), and lock files not taken for max_age. Returns how
+ * many, or -1 if dead/ is unreadable. */
 int dead_clean(const char *spool, time_t now, time_t max_age);
 
 #endif

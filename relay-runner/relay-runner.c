@@ -492,12 +492,20 @@ deliver_group(struct job *j, const struct route_dest *d, const size_t *idx, size
 			free(rc);
 			return;
 		}
+		/* Another process trying d first: wait, then see what it found. */
+		int lock = dead_lock(run->conf.spool, d->key);
+		if (held(j, d, idx, n)) {
+			dead_unlock(&lock);
+			free(rc);
+			return;
+		}
 		j->attempted = 1;
 		struct route_candidate cand[CANDIDATES_MAX];
 		size_t n_cand = 0;
 		enum route_result rr = route_resolve(run->routes, run->res, d, cand, CANDIDATES_MAX,
 		    &n_cand, diag, sizeof diag);
 		if (rr != ROUTE_OK) {
+			dead_unlock(&lock);
 			for (size_t i = 0; i < n; i++)
 				record(j, idx[i], rr == ROUTE_PERM ? RCPT_PERM : RCPT_TEMP, d->host, "none",
 				    diag);
@@ -511,6 +519,7 @@ deliver_group(struct job *j, const struct route_dest *d, const size_t *idx, size
 			dead_clear(run->conf.spool, d->key);
 		else if (timed_out)
 			hold(j, d);
+		dead_unlock(&lock);
 	}
 	if (s)
 		send_rest(s, &m, rc, n);
@@ -566,6 +575,9 @@ deliver_all(struct job *j)
 	for (size_t i = 0; i < n; i++) {
 		if (!keys[i][0])
 			continue;
+		/* Budget spent: the other destinations wait for the next pass. */
+		if (j->attempted && budget_spent(j->run))
+			break;
 		route_dest(j->run->routes, domain_of(j->env.rcpts[i].addr), &d, err, sizeof err);
 		size_t k = 0;
 		for (size_t x = i; x < n; x++) {
