@@ -290,6 +290,10 @@ inside sh -c 'DEBIAN_FRONTEND=noninteractive apt-get install -y -q swaks python3
 	note "apt-get install of the test clients failed"
 
 # --- 4. checks ------------------------------------------------------------------
+check "yubin-setup: /var/mail/yubin and /var/spool/yubin are yubin:yubin, 0700" sh -c \
+	'test "$(stat -c "%U:%G %a" /var/mail/yubin /var/spool/yubin | sort -u)" = "yubin:yubin 700"'
+check "yubin-setup: /etc/yubin/users is root:yubin, 0640; the key too" sh -c \
+	'test "$(stat -c "%U:%G %a" /etc/yubin/users /etc/yubin/tls/key.pem | sort -u)" = "root:yubin 640"'
 for port in 25 587 465 110 995 143 993; do
 	check "listening on port $port" sh -c "ss -Hltn 'sport = :$port' | grep -q ."
 done
