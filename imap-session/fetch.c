@@ -304,9 +304,17 @@ render_items(struct imap *im, size_t idx, const struct item *items, size_t nitem
     struct rendered *rd)
 {
 	const struct mime_message *mm = NULL;
-	int looked = 0, refused = 0, head = 1;
-	for (size_t j = 0; j < nitems; j++)
+	int looked = 0, refused = 0, head = 1, content = 0;
+	for (size_t j = 0; j < nitems; j++) {
 		head &= needs_header_only(&items[j]);
+		content |= items[j].type >= IT_ENVELOPE;
+	}
+	/* The header before any item: its read may also count RFC822.SIZE */
+	if (head && content) {
+		const unsigned char *data;
+		size_t len;
+		folder_header(im->sel, idx, &data, &len);
+	}
 	for (size_t j = 0; j < nitems; j++) {
 		rd[j].r = 0;
 		rd[j].out = NULL;

@@ -728,14 +728,21 @@ folder_close(struct folder **fp)
 
 /* ---- content ---- */
 
-int
-folder_crlf(const unsigned char *raw, size_t n, unsigned char **data_r, size_t *len_r)
+/* The length of raw[0..n) after LF → CRLF. */
+static size_t
+crlf_size(const unsigned char *raw, size_t n)
 {
 	size_t bare = 0;
 	for (const unsigned char *p = raw; (p = memchr(p, '\n', n - (size_t)(p - raw))); p++)
 		if (p == raw || p[-1] != '\r')
 			bare++;
-	unsigned char *out = malloc(n + bare + 1);
+	return n + bare;
+}
+
+int
+folder_crlf(const unsigned char *raw, size_t n, unsigned char **data_r, size_t *len_r)
+{
+	unsigned char *out = malloc(crlf_size(raw, n) + 1);
 	if (out == NULL)
 		return -1;
 	/* whole lines at a time: this runs over every message listed */
@@ -909,8 +916,13 @@ maildir_header(struct folder *f, struct fmsg *m)
 		return -1;
 	unsigned char *raw = NULL;
 	size_t got = 0, cut = 0;
+	struct stat st;
 	/* to the end of the file, as folder_read_crlf: no fstat needed */
 	int r = folder_read_head(fd, 0, UINT64_MAX, 0, &raw, &got, &cut);
+	/* A small message came whole: its RFC822.SIZE (without W= in the
+	 * name) is counted here rather than by a second read (folder_size). */
+	if (r == 0 && m->e.vsize == 0 && fstat(fd, &st) == 0 && (uint64_t)st.st_size == got)
+		m->e.vsize = crlf_size(raw, got);
 	close(fd);
 	if (r != 0)
 		return r;
