@@ -181,22 +181,25 @@ def compare_store(t, fmt):
                 put_maildir(env, name, data, i)
         raw = Raw(env, login=USER)
         r = raw.cmd("SELECT INBOX", timeout=60)
-        t.ok(b"* %d EXISTS" % len(msgs) in r, "%s: %d messages selected" % (fmt, len(msgs)), r[:300])
+        t.ok(b"* %d EXISTS" % len(msgs) in r, "%s: %d messages selected" % (fmt, len(msgs)),
+             r[:300])
         items = " ".join(HEAD_ITEMS)
         head = fetches(raw.cmd("FETCH 1:* (%s)" % items, timeout=60))
         full = fetches(raw.cmd("FETCH 1:* (BODYSTRUCTURE %s)" % items, timeout=60))
         t.ok(len(head) == len(msgs) and len(full) == len(msgs),
              "%s: FETCH answers every message both ways" % fmt, (len(head), len(full)))
-        bad = [msgs[n - 1][0] for n in head if head[n] != without_bodystructure(full.get(n, b"(BODYSTRUCTURE NIL)"))]
+        bad = [msgs[n - 1][0] for n in head
+               if head[n] != without_bodystructure(full.get(n, b"(BODYSTRUCTURE NIL)"))]
+        t.ok(not bad, "%s: header-only items alone equal them with BODYSTRUCTURE, all %d messages"
+             % (fmt, len(msgs)), bad[:5])
         if fmt == "maildir":
             # RFC822.SIZE of names without W=: counted by the header read
             # when the message came whole with it; the file's CRLF size
             sizes = {n: int(re.search(rb"RFC822\.SIZE (\d+)", v).group(1)) for n, v in head.items()}
-            want = {n + 1: len(d) + len(re.findall(rb"(?<!\r)\n", d)) for n, (_, d) in enumerate(msgs)}
+            want = {n + 1: len(d) + len(re.findall(rb"(?<!\r)\n", d))
+                    for n, (_, d) in enumerate(msgs)}
             wrong = [msgs[n - 1][0] for n in sizes if sizes[n] != want[n]]
             t.ok(not wrong, "maildir: RFC822.SIZE is each file's CRLF size", wrong[:5])
-        t.ok(not bad, "%s: header-only items alone equal them with BODYSTRUCTURE, all %d messages"
-             % (fmt, len(msgs)), bad[:5])
         for it in HEAD_ITEMS[4:]:
             h = fetches(raw.cmd("FETCH 1:* (%s)" % it, timeout=60))
             f = fetches(raw.cmd("FETCH 1:* (BODYSTRUCTURE %s)" % it, timeout=60))
@@ -210,7 +213,8 @@ def compare_store(t, fmt):
             again = fetches(raw.cmd("FETCH %d (%s)" % (n, items), timeout=30))
             if again.get(n) != head.get(n):
                 bad.append(msgs[n - 1][0])
-        t.ok(not bad, "%s: header items after BODY[] of the same message are the same" % fmt, bad[:5])
+        t.ok(not bad, "%s: header items after BODY[] of the same message are the same" % fmt,
+             bad[:5])
         # the named edge cases answered something sensible
         want = {"no-body": b"Subject: no body", "empty-line-first": b"in the body",
                 "header-over-limit": b"X-Fill-15999", "long-header": b"X-Fill-11999",
