@@ -408,8 +408,12 @@ ok "$(grep -Eq 'exposure level .*: 0\.[0-9] SAFE' "$work/sandbox.txt"; echo $?)"
 check "no failed units" sh -c 'test -z "$(systemctl list-units --failed --plain --no-legend)"'
 check "no sandbox set-up failures logged" sh -c \
 	'! journalctl -b --no-pager | grep -E "(session@|relay-runner).*(status=2[0-9][0-9]/|Failed to set up|Failed at step|SECCOMP)"'
+# The programs write "NAME[PID]: error: ..." to stderr, which journald files
+# at priority info, so -p err alone would miss them.
 check "no session or relay-runner error in the journal" sh -c \
-	'! journalctl -b --no-pager -p err -u "*-session@*" -u relay-runner.service | grep -v "^-- "'
+	'! journalctl -b --no-pager -u "*-session@*" -u relay-runner.service |
+		grep -F "]: error: " &&
+	! journalctl -b --no-pager -p err -u "*-session@*" -u relay-runner.service | grep -v "^-- "'
 check "systemctl status: sockets active" sh -c \
 	'systemctl is-active smtp-session.socket submission-session.socket smtps-session.socket pop3-session.socket \
 		pop3s-session.socket imap-session.socket imaps-session.socket relay-runner.timer relay-runner.path'
