@@ -922,6 +922,34 @@ pattern_arg(struct imap *im, const char *ref, const struct imap_arg *a, char *ou
 	return 0;
 }
 
+/* 1 if name matches one of the patterns. */
+static int
+patterns_match(struct imap *im, const char *refname, const struct imap_arg *pats, size_t npats,
+    const char *name)
+{
+	for (size_t p = 0; p < npats; p++) {
+		char pat[IMAP_LIST_PATTERN_MAX + 1];
+		if (pattern_arg(im, refname, &pats[p], pat, sizeof pat) == 0 &&
+		    pattern_match(pat, name))
+			return 1;
+	}
+	return 0;
+}
+
+/* LSUB: 1 if a subscribed name below parent is hidden by the patterns (a
+ * "%"), so that parent itself is listed \Noselect (RFC 3501 6.3.9). */
+static int
+lsub_hidden_child(struct imap *im, const char *refname, const struct imap_arg *pats,
+    size_t npats, const struct names *subs, const char *parent)
+{
+	size_t n = strlen(parent);
+	for (size_t i = 0; i < subs->n; i++)
+		if (strncmp(subs->v[i], parent, n) == 0 && subs->v[i][n] == '/' &&
+		    !patterns_match(im, refname, pats, npats, subs->v[i]))
+			return 1;
+	return 0;
+}
+
 static enum verdict
 list_common(struct imap *im, struct imap_command *c, int lsub)
 {
@@ -971,7 +999,7 @@ list_common(struct imap *im, struct imap_command *c, int lsub)
 	for (size_t k = 0; k < src->n; k++) {
 		if (!names_has(&cand, src->v[k]))
 			names_add(&cand, src->v[k]);
-		for (char *p = strchr(src->v[k], '/'); p && !lsub; p = strchr(p + 1, '/')) {
+		for (char *p = strchr(src->v[k], '/'); p; p = strchr(p + 1, '/')) {
 			char parent[MAILNAME_MAX];
 			strf(parent, sizeof parent, "%.*s", (int)(p - src->v[k]), src->v[k]);
 			if (!names_has(&cand, parent))
@@ -982,17 +1010,15 @@ list_common(struct imap *im, struct imap_command *c, int lsub)
 		qsort(cand.v, cand.n, sizeof *cand.v, name_cmp);
 	for (size_t k = 0; k < cand.n; k++) {
 		const char *name = cand.v[k];
-		int match = 0;
-		for (size_t p = 0; p < npats && !match; p++) {
-			char pat[IMAP_LIST_PATTERN_MAX + 1];
-			if (pattern_arg(im, refname, &pats[p], pat, sizeof pat) == 0)
-				match = pattern_match(pat, name);
-		}
-		if (!match)
+		if (!patterns_match(im, refname, pats, npats, name))
 			continue;
 		int exists = names_has(&all, name), childinfo = 0;
-		if (lsub && !exists && !names_has(&subs, name))
-			continue;
+		if (lsub && !names_has(&subs, name)) {
+			/* Only a parent of subscribed names the pattern hides. */
+			if (!lsub_hidden_child(im, refname, pats, npats, &subs, name))
+				continue;
+			exists = 0; /* shown \Noselect: not subscribed itself */
+		}
 		if (o.sel_special && !mailname_special_use(name))
 			continue;
 		if (o.sel_subscribed && !names_has(&subs, name)) {

@@ -56,6 +56,8 @@ KEY = {
     "edge": [b'* LIST (\\HasNoChildren) "/" "Quote \\"q\\" name"', b"x34 BAD",
              b"* 1 FETCH (FLAGS (\\Seen $MDNSent))", b'BODY[]<99999> "" UID 4',
              b"* LIST (\\HasNoChildren) \"/\" Entw&APw-rfe/&ZeVnLIqe-", b"x10 NO\r\n"],
+    "misc": [b'* LSUB (\\Archive \\Noselect) "/" Archive', b'* LSUB (\\Noselect) "/" Lists',
+             b"* STATUS INBOX (MESSAGES 16 UIDNEXT 19 UNSEEN 4)"],
     "k9": [b"[READ-ONLY]", b"* SEARCH 3 4 5 6 7 9 10 11 12 13 14 15 16 17 18",
            b"FLAGS (\\Seen)", b"> DONE\r\n* 3 RECENT"],
 }
