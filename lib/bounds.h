@@ -191,5 +191,9 @@
 #define RELAY_PASS_BUDGET_SEC 1200
 #define RELAY_PROCESSES_DEFAULT 8
 #define RELAY_PROCESSES_MAX 64
+/* Addresses of one destination that may time out in one attempt before
+ * it is given up and noted dead (S72), as Postfix tries at most 5
+ * addresses (smtp_mx_address_limit): 2.5 minutes at 30 s each. */
+#define RELAY_DEST_TIMEOUTS_MAX 5
 
 #endif

@@ -61,6 +61,7 @@ struct conn_cache {
 /* Totals of a pass, shared with the worker processes. */
 struct counts {
 	unsigned sent, deferred, bounced;
+	unsigned left;       /* messages not started: the budget was spent */
 };
 
 struct runner {
@@ -94,9 +95,15 @@ struct job {
 };
 
 static void
+count_n(unsigned *counter, size_t n)
+{
+	__atomic_fetch_add(counter, (unsigned)n, __ATOMIC_RELAXED);
+}
+
+static void
 count(unsigned *counter)
 {
-	__atomic_fetch_add(counter, 1, __ATOMIC_RELAXED);
+	count_n(counter, 1);
 }
 
 /* 1 once the pass may start no more deliveries (relay_pass_budget). */
@@ -235,7 +242,8 @@ relay_name(const struct smtpc_target *t, unsigned port, char *out, size_t size)
 /* Tries the candidates in order until one takes the transaction. Returns
  * the open session (results in rc), or NULL with the last reason in diag
  * and *timed_out_r set when some host did not answer in time. Once the
- * pass budget is spent no further host is tried. */
+ * pass budget is spent, or RELAY_DEST_TIMEOUTS_MAX addresses timed out,
+ * no further host is tried. */
 static struct smtpc *
 connect_and_send(struct job *j, const struct route_dest *d, const struct route_candidate *cand,
     size_t n_cand, struct smtpc_msg *m, struct smtpc_rcpt *rc, size_t n,
@@ -243,8 +251,9 @@ connect_and_send(struct job *j, const struct route_dest *d, const struct route_c
     int *timed_out_r)
 {
 	struct runner *run = j->run;
+	unsigned timeouts = 0;
 	*timed_out_r = 0;
-	for (size_t c = 0; c < n_cand && (c == 0 || !budget_spent(run)); c++) {
+	for (size_t c = 0; c < n_cand; c++) {
 		struct smtpc_target t;
 		enum smtpc_status st;
 		target_from(d, &cand[c], &t);
@@ -261,9 +270,11 @@ connect_and_send(struct job *j, const struct route_dest *d, const struct route_c
 			smtpc_send(s, m, rc, n);
 			return s;
 		}
+		timeouts += st == SMTPC_HOST_TIMEOUT;
 		*timed_out_r |= st == SMTPC_HOST_TIMEOUT;
-		if (c + 1 < n_cand)
-			rlog_attempt(j->id, j->env.rcpts[rc[0].index].addr, relay, "host-failed", tls, diag);
+		if (c + 1 == n_cand || timeouts >= RELAY_DEST_TIMEOUTS_MAX || budget_spent(run))
+			break;
+		rlog_attempt(j->id, j->env.rcpts[rc[0].index].addr, relay, "host-failed", tls, diag);
 	}
 	return NULL;
 }
@@ -732,10 +743,12 @@ static void
 run_group(struct runner *run, const struct sched *s, size_t g)
 {
 	const struct sched_group *grp = &s->groups[g];
-	for (size_t i = 0; i < grp->n && !budget_spent(run); i++) {
+	size_t i;
+	for (i = 0; i < grp->n && !budget_spent(run); i++) {
 		const struct sched_item *it = &s->items[grp->first + i];
 		process(run, it->dir, it->id);
 	}
+	count_n(&run->counts->left, grp->n - i);
 	smtpc_close(&run->cache.c);
 }
 
@@ -812,9 +825,13 @@ dispatch(struct runner *run, const struct sched *s)
 	}
 	while (running-- > 0)
 		reap(run);
-	if (g < s->n_groups)
-		log_info("pass budget of %llus spent: %zu of %zu destinations left for the next pass",
-		    (unsigned long long)run->conf.relay_pass_budget, s->n_groups - g, s->n_groups);
+	for (size_t rest = g; rest < s->n_groups; rest++)
+		count_n(&run->counts->left, s->groups[rest].n);
+	if (run->counts->left > 0)
+		log_info("pass budget of %llus spent: %u messages left for the next pass, "
+		    "%zu of %zu destinations not started",
+		    (unsigned long long)run->conf.relay_pass_budget, run->counts->left,
+		    s->n_groups - g, s->n_groups);
 }
 
 static int
