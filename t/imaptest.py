@@ -24,40 +24,26 @@ class Raw:
             assert b" OK " in r.splitlines()[-1], r
 
     def read_bytes(self, n, timeout=10):
-        import select
-        import time
-        deadline = time.time() + timeout
-        fd = self.s.p.stdout.fileno()
-        while len(self.s.buf) < n:
-            left = deadline - time.time()
-            if left <= 0:
-                raise TimeoutError("literal incomplete")
-            r, _, _ = select.select([fd], [], [], left)
-            if r:
-                chunk = os.read(fd, 65536)
-                if not chunk:
-                    break
-                self.s.buf += chunk
-        data, self.s.buf = self.s.buf[:n], self.s.buf[n:]
-        return data
+        return self.s.read_bytes(n, timeout, "literal incomplete")
 
     def read_response(self, tag, timeout=10):
         """Lines (literals inline) through the tagged line for tag."""
-        out = b""
+        out = bytearray()  # bytes += would copy the response once per line
+        end = None if tag is None else tag.encode() + b" "
         while True:
             line = self.s.readline(timeout)
             if not line:
-                return out
+                return bytes(out)
             out += line
-            while True:
+            while line.endswith(b"}\r\n"):
                 m = re.search(rb"~?\{(\d+)\}\r\n$", line)
                 if not m:
                     break
                 out += self.read_bytes(int(m.group(1)), timeout)
                 line = self.s.readline(timeout)
                 out += line
-            if tag is None or line.startswith(tag.encode() + b" "):
-                return out
+            if end is None or line.startswith(end):
+                return bytes(out)
 
     def cmd(self, line, timeout=10):
         self.n += 1

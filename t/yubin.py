@@ -11,6 +11,7 @@ A test script does:
 """
 import atexit
 import os
+import select
 import shutil
 import socket
 import subprocess
@@ -248,13 +249,28 @@ def run_hwm(env, data, until, prog="smtp-session"):
 
 
 class Session:
-    """An interactive session on pipes: send bytes, read lines."""
+    """An interactive session on pipes: send bytes, read lines.
+
+    Output read ahead of the caller waits in a bytearray; each search for
+    a line end starts where the last one stopped, so reading a reply of n
+    bytes costs O(n) however many lines it has. buf is that output as
+    bytes (tests may read it, or set it to b"" to take it over)."""
 
     def __init__(self, env, prog, args=()):
         self.p = subprocess.Popen([binary(prog), "-c", env.conf_path] + list(args),
                                   stdin=subprocess.PIPE, stdout=subprocess.PIPE,
                                   stderr=subprocess.PIPE, env=env.env())
-        self.buf = b""
+        self._in = bytearray()  # output read, not yet returned
+        self._scan = 0          # no b"\n" in self._in[:self._scan]
+
+    @property
+    def buf(self):
+        return bytes(self._in)
+
+    @buf.setter
+    def buf(self, data):
+        self._in = bytearray(data)
+        self._scan = 0
 
     def send(self, data):
         if isinstance(data, str):
@@ -262,24 +278,49 @@ class Session:
         self.p.stdin.write(data)
         self.p.stdin.flush()
 
-    def readline(self, timeout=10):
-        deadline = time.time() + timeout
+    def _fill(self, deadline, what):
+        """Appends the next chunk of output; False at EOF. Raises
+        TimeoutError(what()) once deadline has passed."""
         fd = self.p.stdout.fileno()
-        import select
-        while b"\n" not in self.buf:
+        while True:
             left = deadline - time.time()
             if left <= 0:
-                raise TimeoutError("no line; have %r" % self.buf)
+                raise TimeoutError(what())
             r, _, _ = select.select([fd], [], [], left)
-            if not r:
-                continue
-            chunk = os.read(fd, 65536)
-            if not chunk:
-                line, self.buf = self.buf, b""
-                return line
-            self.buf += chunk
-        line, self.buf = self.buf.split(b"\n", 1)
-        return line + b"\n"
+            if r:
+                break
+        chunk = os.read(fd, 65536)
+        self._in += chunk
+        return bool(chunk)
+
+    def _take(self, n):
+        """The first n bytes of buffered output, removed. CPython drops a
+        bytearray's prefix by moving its start, not by copying the rest."""
+        data = bytes(self._in[:n])
+        del self._in[:n]
+        self._scan = 0
+        return data
+
+    def readline(self, timeout=10):
+        """The next line with its b"\n"; at EOF what is left (b"" at the
+        end). Raises TimeoutError when no whole line came in time."""
+        deadline = time.time() + timeout
+        while True:
+            i = self._in.find(b"\n", self._scan)
+            if i >= 0:
+                return self._take(i + 1)
+            self._scan = len(self._in)
+            if not self._fill(deadline, lambda: "no line; have %r" % self.buf):
+                return self._take(len(self._in))
+
+    def read_bytes(self, n, timeout=10, what="output incomplete"):
+        """The next n bytes of output (fewer at EOF). Raises
+        TimeoutError(what) when they did not come in time."""
+        deadline = time.time() + timeout
+        while len(self._in) < n:
+            if not self._fill(deadline, lambda: what):
+                break
+        return self._take(min(n, len(self._in)))
 
     def reply(self, timeout=10):
         """An SMTP reply: lines until one with a space after the code."""
