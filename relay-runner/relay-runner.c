@@ -239,16 +239,15 @@ relay_name(const struct smtpc_target *t, unsigned port, char *out, size_t size)
 	snprintf(out, size, "%s[%s]:%u", t->host, t->addr_text, port);
 }
 
-/* Tries the candidates in order until one takes the transaction. Returns
- * the open session (results in rc), or NULL with the last reason in diag
- * and *timed_out_r set when some host did not answer in time. Once the
- * pass budget is spent, or RELAY_DEST_TIMEOUTS_MAX addresses timed out,
- * no further host is tried. */
+/* Tries the candidates in order until one answers. Returns the open
+ * session, or NULL with the last reason in diag and *timed_out_r set when
+ * some host did not answer in time. Once the pass budget is spent, or
+ * RELAY_DEST_TIMEOUTS_MAX addresses timed out, no further host is tried.
+ * rcpt names the first recipient in log lines. */
 static struct smtpc *
-connect_and_send(struct job *j, const struct route_dest *d, const struct route_candidate *cand,
-    size_t n_cand, struct smtpc_msg *m, struct smtpc_rcpt *rc, size_t n,
-    char *relay, size_t relaysize, char *tls, size_t tlssize, char *diag, size_t diagsize,
-    int *timed_out_r)
+open_session(struct job *j, const struct route_dest *d, const struct route_candidate *cand,
+    size_t n_cand, const char *rcpt, char *relay, size_t relaysize, char *tls, size_t tlssize,
+    char *diag, size_t diagsize, int *timed_out_r)
 {
 	struct runner *run = j->run;
 	unsigned timeouts = 0;
@@ -262,19 +261,17 @@ connect_and_send(struct job *j, const struct route_dest *d, const struct route_c
 		if (!s && st == SMTPC_TLS_RETRY) {
 			/* Opportunistic TLS failed: the same host in plaintext, as
 			 * Postfix's "may" level does (S57). */
-			rlog_attempt(j->id, j->env.rcpts[rc[0].index].addr, relay, "tls-fallback", tls, diag);
+			rlog_attempt(j->id, rcpt, relay, "tls-fallback", tls, diag);
 			t.no_tls = 1;
 			s = smtpc_open(&run->conf, &t, &st, diag, diagsize, tls, tlssize);
 		}
-		if (s) {
-			smtpc_send(s, m, rc, n);
+		if (s)
 			return s;
-		}
 		timeouts += st == SMTPC_HOST_TIMEOUT;
 		*timed_out_r |= st == SMTPC_HOST_TIMEOUT;
 		if (c + 1 == n_cand || timeouts >= RELAY_DEST_TIMEOUTS_MAX || budget_spent(run))
 			break;
-		rlog_attempt(j->id, j->env.rcpts[rc[0].index].addr, relay, "host-failed", tls, diag);
+		rlog_attempt(j->id, rcpt, relay, "host-failed", tls, diag);
 	}
 	return NULL;
 }
@@ -400,7 +397,8 @@ deliver_group(struct job *j, const struct route_dest *d, const size_t *idx, size
 			free(rc);
 			return;
 		}
-		/* Another process trying d first: wait, then see what it found. */
+		/* Another process opening a connection to d: wait, then see
+		 * what it found. The lock is held until a session is open. */
 		int lock = dead_lock(run->conf.spool, d->key);
 		if (held(j, d, idx, n)) {
 			dead_unlock(&lock);
@@ -421,13 +419,15 @@ deliver_group(struct job *j, const struct route_dest *d, const size_t *idx, size
 			return;
 		}
 		int timed_out;
-		s = connect_and_send(j, d, cand, n_cand, &m, rc, n, relay, sizeof relay, tls,
-		    sizeof tls, diag, sizeof diag, &timed_out);
+		s = open_session(j, d, cand, n_cand, j->env.rcpts[idx[0]].addr, relay, sizeof relay,
+		    tls, sizeof tls, diag, sizeof diag, &timed_out);
 		if (s)
 			dead_clear(run->conf.spool, d->key);
 		else if (timed_out)
 			hold(j, d);
 		dead_unlock(&lock);
+		if (s)
+			smtpc_send(s, &m, rc, n);
 	}
 	if (s)
 		send_rest(s, &m, rc, n);
