@@ -652,9 +652,14 @@ folder_sync(struct folder *f)
 		}
 		free(m->e.name);
 		time_t mt = m->e.mtime;
+		uint64_t vsize = m->e.vsize;
 		m->e = list[j].e;
 		if (m->mtime_known)
 			m->e.mtime = mt;
+		/* a size counted from the file (no W= in the name) stays
+		 * true: a message file's content never changes */
+		if (m->e.vsize == 0)
+			m->e.vsize = vsize;
 		i++;
 		j++;
 	}
