@@ -26,7 +26,7 @@ import yubin  # noqa: E402
 t = yubin.TAP()
 N_DOMAINS = 20
 PER_DOMAIN = 10
-BACKOFF = 8           # relay_backoff_min: first retry, first "dead until"
+BACKOFF = 10          # relay_backoff_min: first retry, first "dead until"
 MSG = b"From: alice@example.org\nSubject: message @SEQ@\n\nbody @SEQ@\n"
 CONNECT_RE = re.compile(r"connect\(\d+, \{sa_family=AF_INET, sin_port=htons\((\d+)\)")
 
