@@ -104,7 +104,7 @@ env = yubin.Env()
 sink = relayenv.Sink(env)
 holes, procs = [], []
 try:
-    holes = [blackhole.BlackHole() for _ in range(N_DOMAINS // 2)]
+    holes = blackhole.make(N_DOMAINS // 2)
     t.ok(all(blackhole.verify(holes)), "%d black holes: connection attempts get no answer"
          % len(holes))
     dead = ["dead%d.example.net" % i for i in range(len(holes))]

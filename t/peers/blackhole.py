@@ -8,7 +8,7 @@ every further SYN (tcp_conn_request: "listen overflow"), so connect()
 neither succeeds nor fails until the client gives up.
 
     import blackhole
-    holes = [blackhole.BlackHole() for _ in range(10)]
+    holes = blackhole.make(10)  # or BlackHole() for one
     blackhole.verify(holes)     # [True, ...]: each port really drops SYNs
     ... holes[0].port ...
     for h in holes: h.stop()
@@ -18,24 +18,55 @@ import socket
 import time
 
 
+FILL_MAX = 16
+
+
+def make(n, settle=0.3):
+    """n black holes, filled at once: connect to every one until an
+    attempt stays pending (no answer within settle seconds) everywhere."""
+    holes = [BlackHole(fill=False) for _ in range(n)]
+    todo = list(holes)
+    for _ in range(FILL_MAX):
+        if not todo:
+            return holes
+        socks = {h.connect(): h for h in todo}
+        answered = set()
+        deadline = time.time() + settle
+        while len(answered) < len(socks) and time.time() < deadline:
+            _, w, _ = select.select([], [c for c in socks if c not in answered], [],
+                                    max(0, deadline - time.time()))
+            answered.update(w)
+        todo = [socks[c] for c in answered]
+    for h in holes:
+        h.stop()
+    raise RuntimeError("an accept queue did not fill up")
+
+
 class BlackHole:
-    def __init__(self, fill_max=16):
+    def __init__(self, fill=True):
         self.listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
         self.listener.bind(("127.0.0.1", 0))
         self.listener.listen(0)
         self.port = self.listener.getsockname()[1]
         self.fill = []
+        if not fill:
+            return
         # Connect until one attempt stays pending: the queue is full.
-        for _ in range(fill_max):
-            c = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-            c.setblocking(False)
-            c.connect_ex(("127.0.0.1", self.port))
-            self.fill.append(c)
+        for _ in range(FILL_MAX):
+            c = self.connect()
             _, w, _ = select.select([], [c], [], 0.3)
             if not w:
                 return
         self.stop()
         raise RuntimeError("port %d: the accept queue did not fill up" % self.port)
+
+    def connect(self):
+        """One more non-blocking connection attempt, kept open."""
+        c = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        c.setblocking(False)
+        c.connect_ex(("127.0.0.1", self.port))
+        self.fill.append(c)
+        return c
 
     def stop(self):
         for c in self.fill:
