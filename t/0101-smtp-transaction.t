@@ -3,7 +3,6 @@
 # Maildir and mbox, pipelining, several local users (all or nothing), aliases
 # with remote targets queued in the spool, SMTPUTF8 and DSN parameters.
 # Covers S62 (one reply after storage), S63, S65, S66.
-import atexit
 import os
 import re
 import shutil
@@ -13,19 +12,12 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import yubin  # noqa: E402
 
 
-class Env(yubin.Env):
-    """yubin.Env removed at exit even when a check raises."""
-
-    def __init__(self, *a, **kw):
-        super().__init__(*a, **kw)
-        atexit.register(self.cleanup)
-
 t = yubin.TAP()
 envs = []
 
 
 def new_env(**kw):
-    e = Env(**kw)
+    e = yubin.CleanEnv(**kw)
     envs.append(e)
     return e
 

@@ -4,7 +4,6 @@
 # authenticated submitter relays the plain form only, and the spool record of
 # a relayed message holds exactly what was accepted (DSN parameters kept as
 # received). Covers S19, S20, S21, S26, S29.
-import atexit
 import base64
 import os
 import subprocess
@@ -14,28 +13,15 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import yubin  # noqa: E402
 
 
-class Env(yubin.Env):
-    """yubin.Env removed at exit even when a check raises."""
-
-    def __init__(self, *a, **kw):
-        super().__init__(*a, **kw)
-        atexit.register(self.cleanup)
-
 t = yubin.TAP()
-env = Env()
+env = yubin.CleanEnv()
 IP = b"127.0.0.1"
 SRV = b"mx.example.org"
 
 
 def replies(out):
-    return [ln for ln in out.split(b"\r\n") if len(ln) >= 4 and ln[3:4] == b" "][1:]
-
-
-def files_under(top):
-    found = []
-    for d, _, files in os.walk(top):
-        found += [os.path.join(d, f) for f in files]
-    return found
+    """Final reply lines after the greeting."""
+    return yubin.smtp_replies(out)[1:]
 
 
 def auth_plain(user="alice@example.org", pw=yubin.DEMO_PASSWORD):
@@ -82,7 +68,7 @@ t.eq(rs[2], b"554 5.7.1 <relaytest@example.net>: Relay access denied",
      "S19: the plain remote form says Relay access denied")
 t.eq(rs[2 + len(PROBES) - 1], b"554 5.7.1 <relaytest@[203.0.113.7]>: Relay access denied",
      "S19: an address literal is relay denied")
-t.eq(files_under(env.spool) + files_under(env.mail_root), [],
+t.eq(yubin.files_under(env.spool, env.mail_root), [],
      "S19: no probe produced a spool or mailbox file")
 
 # S20: routing syntax inside addresses of the local domain.
@@ -96,7 +82,7 @@ rs = replies(env.run("smtp-session", cmds).stdout)
 t.ok(all(x.startswith((b"553 5.1.3", b"501 5.1.3")) for x in rs[2:2 + len(S20)]),
      "S20: %d local-looking addresses with '@', '%%', '!' or a source route: 553/501 5.1.3"
      % len(S20), b"\n".join(rs))
-t.eq(files_under(env.spool) + files_under(env.mail_root), [], "S20: nothing stored or queued")
+t.eq(yubin.files_under(env.spool, env.mail_root), [], "S20: nothing stored or queued")
 
 # After AUTH (submission): the plain remote form is queued, tricks are not.
 sub = [b"--submission"]
@@ -111,9 +97,9 @@ t.ok(all(x[:1] == b"5" for x in probes[:-1]) and probes[-1].startswith(b"554 5.7
      "S19 after AUTH: every obfuscated form still refused (literal too)", b"\n".join(probes))
 t.ok(rs[3 + len(PROBES) - 1].startswith(b"250 2.1.5") and b"queued as" in r.stdout,
      "S19 after AUTH: relaytest@example.net accepted and queued", b"\n".join(rs))
-queued = files_under(os.path.join(env.spool, "new"))
+queued = yubin.files_under(os.path.join(env.spool, "new"))
 t.eq(len(queued), 1, "S19 after AUTH: exactly one spool file, in new/")
-t.eq(files_under(env.mail_root), [], "S19 after AUTH: nothing delivered locally")
+t.eq(yubin.files_under(env.mail_root), [], "S19 after AUTH: nothing delivered locally")
 for f in queued:
     os.unlink(f)
 
@@ -142,7 +128,7 @@ t.eq([x[:9] for x in rs], [b"250 CHUNK", b"235 2.7.0", b"250 2.1.0", b"250 2.1.5
                            b"501 5.5.4", b"250 2.1.5", b"354 End d", b"250 2.0.0", b"501 5.5.4",
                            b"501 5.5.4", b"221 2.0.0"],
      "S26: DSN parameters accepted; ORCPT, ENVID, AUTH= decoding to LF refused with 501 5.5.4")
-queued = files_under(os.path.join(env.spool, "new"))
+queued = yubin.files_under(os.path.join(env.spool, "new"))
 t.eq(len(queued), 1, "S26: one spool file for the two remote recipients")
 dump = {}
 rcpts = []

@@ -4,7 +4,6 @@
 # message (reject), and one DATA never becomes two messages. Bare CR/LF in
 # command lines, NUL, BDAT chunks, and what reaches the Received: header.
 # Covers S1, S2, S3, S4, S5, S7, S29 (S6 needs a socket: t/0106).
-import atexit
 import os
 import re
 import sys
@@ -13,22 +12,13 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import yubin  # noqa: E402
 
 
-class Env(yubin.Env):
-    """yubin.Env removed at exit even when a check raises."""
-
-    def __init__(self, *a, **kw):
-        super().__init__(*a, **kw)
-        atexit.register(self.cleanup)
-
 t = yubin.TAP()
-envs = {m: Env(conf={"smtp_bare_newline": m}) for m in ("normalize", "reject")}
+envs = {m: yubin.CleanEnv(conf={"smtp_bare_newline": m}) for m in ("normalize", "reject")}
 ENVELOPE = b"EHLO x\r\nMAIL FROM:<u@example.com>\r\nRCPT TO:<alice@example.org>\r\nDATA\r\n"
 INNER = (b"MAIL FROM:<admin@example.net>\r\nRCPT TO:<alice@example.org>\r\nDATA\r\n"
          b"From: admin@example.net\r\nSubject: smuggled\r\n\r\nsecond\r\n.\r\nQUIT\r\n")
 
-
-def replies(out):
-    return [ln for ln in out.split(b"\r\n") if len(ln) >= 4 and ln[3:4] == b" "]
+replies = yubin.smtp_replies  # final reply lines, greeting included
 
 
 def take_messages(env):

@@ -3,7 +3,6 @@
 # --accept --inetd: Python's smtplib (several recipients), swaks (plain and
 # --pipeline), BDAT from a raw client, the peer address in Received:, and
 # RFC 2920 synchronisation, which is enforced on sockets. Covers S6, S29.
-import atexit
 import email.message
 import os
 import re
@@ -17,15 +16,8 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import yubin  # noqa: E402
 
 
-class Env(yubin.Env):
-    """yubin.Env removed at exit even when a check raises."""
-
-    def __init__(self, *a, **kw):
-        super().__init__(*a, **kw)
-        atexit.register(self.cleanup)
-
 t = yubin.TAP()
-env = Env()
+env = yubin.CleanEnv()
 lst = yubin.Listener(env, "smtp-session")
 
 

@@ -5,7 +5,6 @@
 # stored messages (joined by "--") must equal it. Queue ids and dates are
 # masked as ID and DATE. Leading "#args:" / "#conf:" lines give flags and
 # configuration. Covers S7, S19, S21, S53 in a readable form.
-import atexit
 import difflib
 import glob
 import os
@@ -15,13 +14,6 @@ import sys
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import yubin  # noqa: E402
 
-
-class Env(yubin.Env):
-    """yubin.Env removed at exit even when a check raises."""
-
-    def __init__(self, *a, **kw):
-        super().__init__(*a, **kw)
-        atexit.register(self.cleanup)
 
 t = yubin.TAP()
 HERE = os.path.join(os.path.dirname(os.path.abspath(__file__)), "smtp-transcripts")
@@ -54,7 +46,7 @@ for path in sorted(glob.glob(os.path.join(HERE, "*.in"))):
         else:
             k, v = head[6:].split("=", 1)
             conf[k.strip()] = v.strip()
-    env = Env(conf=conf)
+    env = yubin.CleanEnv(conf=conf)
     r = env.run("smtp-session", b"".join(ln + b"\r\n" for ln in lines), args=args)
     got = mask(r.stdout.decode("utf-8", "replace")).replace("\r\n", "\n")
     compare(got, open(os.path.join(HERE, name + ".ref")).read(), "transcript %s: replies" % name)
