@@ -44,7 +44,13 @@
 #     failed and no sandbox set-up error is logged; the timer fired; then
 #     `sudo make uninstall` stops the sockets and keeps /etc/yubin and mail.
 #  6. Powers the machine off (also on error or Ctrl-C) and removes
-#     WORKDIR/root unless KEEP=1 (then it is left running: see the end).
+#     WORKDIR/root. With KEEP=1 the machine is left running and its root
+#     kept; the last lines say how to enter it (nsenter) and stop it.
+#
+# On a host whose PID 1 is not systemd, nspawn logs a few cgroup warnings
+# (read-only /sys/fs/cgroup controllers) into WORKDIR/nspawn.log, and
+# MemoryMax=/TasksMax= of the units are not enforced inside the machine;
+# every sandboxing directive (namespaces, seccomp, capabilities) is.
 #
 # Environment: MIRROR (debootstrap mirror URL), KEEP=1, VERBOSE=1 (command
 # output on stdout as "# " lines; it always goes to WORKDIR/test.log).
