@@ -479,6 +479,11 @@ cmd_fetch(struct imap *im, struct imap_command *c)
 	size_t *idx, n;
 	if (imap_select_messages(im, c->args[0].str, im->uid_command, &idx, &n) != 0)
 		return verdict(im, V_BAD, "Invalid sequence set");
+	/* FLAGS as they are on disk now, as STORE does, rather than stale
+	 * ones followed by an untagged update when another session changed
+	 * them (the set above is fixed: a sync adds no message to it). */
+	if (has_flags && folder_sync(im->sel) != 0)
+		log_warn("user=%s sync of %s failed: %s", im->user, im->sel->name, strerror(errno));
 	int set_seen = items_set_seen(items, nitems) && !im->sel->readonly;
 	struct fetch_ctx ctx = { 0, 0 };
 	struct rendered rd[ITEMS_MAX];

@@ -46,9 +46,10 @@ KEY = {
     "folders": [b"NO [TRYCREATE]", b"NO [ALREADYEXISTS]", b"(CHILDINFO (\"SUBSCRIBED\"))",
                 b"* STATUS INBOX (MESSAGES 18 UNSEEN 6)", b"[COPYUID * 1:2 1:2]"],
     "search": [b"* ESEARCH (TAG \"", b"* SEARCH 1 2 3 4 8 9\r\n", b"* SEARCH 4 6 10 14 17 18\r\n"],
-    "two-devices": [b"> FETCH 1:4 (FLAGS)\r\n* 1 FETCH (FLAGS (\\Flagged))\r\n"
+    "two-devices": [b"> UID fetch 1:2 (FLAGS)\r\n* 1 FETCH (FLAGS (\\Flagged) UID 1)\r\n",
+                    b"> FETCH 1:4 (FLAGS)\r\n* 1 FETCH (FLAGS (\\Flagged))\r\n"
                     b"* 2 FETCH (FLAGS (\\Answered \\Deleted \\Seen))\r\n",
-                    b"* 7 EXPUNGE\r\n* 2 EXPUNGE\r\n17 OK", b"> !wait EXPUNGE\r\n* 4 EXPUNGE"],
+                    b"* 7 EXPUNGE\r\n* 2 EXPUNGE\r\n18 OK", b"> !wait EXPUNGE\r\n* 4 EXPUNGE"],
     "evolution": [b"BINARY.SIZE[1] 59 BINARY[1] {59}", b"BINARY[1]<0> {13}",
                   b"* STATUS Drafts (MESSAGES 1 SIZE 572 UIDNEXT 2 UIDVALIDITY * UNSEEN 0)",
                   b"* STATUS INBOX (MESSAGES 18 UIDNEXT 19 UIDVALIDITY * UNSEEN 6)"],
