@@ -133,6 +133,7 @@ mkdir -p "$work"
 : > "$log"
 if [ "${VERBOSE:-0}" = 1 ]; then
 	tail -n 0 -f "$log" --pid=$$ | sed 's/^/# /' &
+	verbose_pid=$!
 fi
 
 # --- 1. the host's tools and a fresh Debian 12 -------------------------------
@@ -459,6 +460,7 @@ check "uninstall kept /etc/yubin, the users, the mail and the spool" sh -c \
 		ls /var/mail/yubin/example.org/alice/new | grep -q . && test -d /var/spool/yubin/new'
 
 [ "${KEEP:-0}" = 1 ] || stop_machine
+if [ -n "${verbose_pid:-}" ]; then sleep 1; kill "$verbose_pid" 2>/dev/null; fi
 echo "1..$t_n"
 echo "$((t_n - t_failed)) passed, $t_failed failed"
 [ "$t_failed" -eq 0 ]
