@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "bounds.h"
+#include "fileline.h"
 
 #ifndef SYSCONFDIR
 #define SYSCONFDIR "/etc"
@@ -279,16 +280,15 @@ conf_load(struct conf *conf, const char *path, char *err, size_t errsize)
 		return -1;
 	}
 	set_string(&conf->path, path);
-	char line[CONF_LINE_MAX];
+	char line[CONF_LINE_MAX + 1];
 	unsigned lineno = 0;
 	int rc = 0;
-	while (fgets(line, sizeof line, f)) {
+	enum fileline_status st;
+	while ((st = fileline_read(f, line, sizeof line, NULL)) != FILELINE_EOF) {
 		lineno++;
-		const char *why = NULL;
-		if (!strchr(line, '\n') && !feof(f)) {
-			why = "line too long";
-		} else {
-			char copy[CONF_LINE_MAX];
+		if (st == FILELINE_OK) {
+			const char *why = NULL;
+			char copy[CONF_LINE_MAX + 1];
 			snprintf(copy, sizeof copy, "%s", line);
 			if (conf_line(conf, line, &why) == 0)
 				continue;
@@ -299,13 +299,13 @@ conf_load(struct conf *conf, const char *path, char *err, size_t errsize)
 			rc = -1;
 			break;
 		}
-		snprintf(err, errsize, "%s:%u: %s", path, lineno, why);
+		if (st == FILELINE_ERROR)
+			snprintf(err, errsize, "%s: read error", path);
+		else
+			snprintf(err, errsize, "%s:%u: %s", path, lineno,
+			    st == FILELINE_TOOLONG ? "line too long" : "NUL byte in line");
 		rc = -1;
 		break;
-	}
-	if (rc == 0 && ferror(f)) {
-		snprintf(err, errsize, "%s: read error", path);
-		rc = -1;
 	}
 	fclose(f);
 	return rc;

@@ -8,6 +8,7 @@
 #include "users.h"
 
 #include "bounds.h"
+#include "fileline.h"
 
 #include <crypt.h>
 #include <ctype.h>
@@ -44,14 +45,6 @@ users_canonical(const struct conf *conf, const char *login, char *out, size_t si
 	return 0;
 }
 
-static void
-skip_rest_of_line(FILE *f)
-{
-	int c;
-	while ((c = fgetc(f)) != EOF && c != '\n')
-		;
-}
-
 /* Copies the password field of a users-file line (after "login:"). */
 static void
 users_copy_field(const char *pw, char *hash, size_t size)
@@ -76,12 +69,12 @@ users_find(const struct conf *conf, const char *login, char *hash, size_t size)
 	int found = 0, have_template = 0;
 	if (hash && size)
 		hash[0] = '\0';
-	while (fgets(line, sizeof line, f)) {
-		if (!strchr(line, '\n') && !feof(f)) {
-			skip_rest_of_line(f);
+	enum fileline_status st;
+	while ((st = fileline_read(f, line, sizeof line, NULL)) != FILELINE_EOF &&
+	    st != FILELINE_ERROR) {
+		if (st != FILELINE_OK) /* too long or NUL: no user of ours */
 			continue;
-		}
-		line[strcspn(line, "\r\n")] = '\0';
+		line[strcspn(line, "\r")] = '\0';
 		char *colon = strchr(line, ':');
 		if (line[0] == '#' || !colon)
 			continue;
@@ -94,9 +87,8 @@ users_find(const struct conf *conf, const char *login, char *hash, size_t size)
 			have_template = 1;
 		}
 	}
-	int err = ferror(f);
 	fclose(f);
-	return err ? -1 : found;
+	return st == FILELINE_ERROR ? -1 : found;
 }
 
 int
@@ -211,13 +203,15 @@ alias_lookup(const struct conf *conf, const char *addr, char ***targets_r, size_
 		return -1;
 	char line[USERS_LINE_MAX], key_full[ADDR_PATH_MAX + 1];
 	int rc = 0;
-	while (fgets(line, sizeof line, f)) {
-		if (!strchr(line, '\n') && !feof(f)) {
-			/* An over-long line is skipped whole, never read as two. */
-			skip_rest_of_line(f);
-			continue;
+	enum fileline_status st;
+	while ((st = fileline_read(f, line, sizeof line, NULL)) != FILELINE_EOF) {
+		if (st == FILELINE_ERROR) {
+			rc = -1;
+			break;
 		}
-		line[strcspn(line, "#\r\n")] = '\0';
+		if (st != FILELINE_OK) /* too long or NUL: skipped whole */
+			continue;
+		line[strcspn(line, "#\r")] = '\0';
 		char *colon = strchr(line, ':');
 		if (!colon)
 			continue;
