@@ -81,6 +81,11 @@ def replay_one(top, template, name):
         replay.clone(template, srv)
         got = replay.transcript(replay.run_script(srv, os.path.join(CLIENTS, name + ".script")),
                                 replay.accepted(MBOX))
+        with open(os.path.join(work, "imap-session.log"), "rb") as f:
+            log = f.read()
+        # a sanitizer build (make SANITIZE=1) reports here without failing
+        t.ok(b"Sanitizer" not in log and b"runtime error" not in log,
+             "%s: imap-session logged no sanitizer report" % name, log[-2000:])
     finally:
         shutil.rmtree(work, ignore_errors=True)
     diff = difflib.unified_diff(want.decode("utf-8", "replace").splitlines(True),
