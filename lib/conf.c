@@ -280,7 +280,7 @@ conf_load(struct conf *conf, const char *path, char *err, size_t errsize)
 		return -1;
 	}
 	set_string(&conf->path, path);
-	char line[CONF_LINE_MAX + 1];
+	char line[CONF_LINE_MAX];
 	unsigned lineno = 0;
 	int rc = 0;
 	enum fileline_status st;
@@ -288,7 +288,7 @@ conf_load(struct conf *conf, const char *path, char *err, size_t errsize)
 		lineno++;
 		if (st == FILELINE_OK) {
 			const char *why = NULL;
-			char copy[CONF_LINE_MAX + 1];
+			char copy[CONF_LINE_MAX];
 			snprintf(copy, sizeof copy, "%s", line);
 			if (conf_line(conf, line, &why) == 0)
 				continue;

@@ -7,7 +7,7 @@
  * of its own. fileline_read() reads a whole line or reports why not, and
  * always leaves the file at the start of the next line.
  *
- *	char line[CONF_LINE_MAX + 1];
+ *	char line[CONF_LINE_MAX];
  *	enum fileline_status st;
  *	while ((st = fileline_read(f, line, sizeof line, NULL)) != FILELINE_EOF) {
  *		if (st == FILELINE_ERROR) ...   // errno set

@@ -151,18 +151,19 @@ test_conf(void)
 {
 	static char text[3 * CONF_LINE_MAX];
 	char err[256];
-	/* A comment of exactly CONF_LINE_MAX bytes, CRLF-ended, is a line. */
+	/* yubin.conf(5): a line may be at most 4095 bytes long (CONF_LINE_MAX
+	 * less the NUL), its line end not counted. */
+	memset(text, 'x', CONF_LINE_MAX - 1);
+	text[0] = '#';
+	memcpy(text + CONF_LINE_MAX - 1, "\r\nhostname = a.example\n", 23);
+	CHECK(load_conf(text, CONF_LINE_MAX - 1 + 23, err, sizeof err) == 0,
+	    "conf: a line of 4095 bytes and CRLF is read");
+	/* One byte more, and a tail that would set a key if read as a line. */
 	memset(text, 'x', CONF_LINE_MAX);
 	text[0] = '#';
-	memcpy(text + CONF_LINE_MAX, "\r\nhostname = a.example\n", 23);
-	CHECK(load_conf(text, CONF_LINE_MAX + 23, err, sizeof err) == 0,
-	    "conf: a line of CONF_LINE_MAX bytes is read");
-	/* One byte more, and a tail that would set a key if read as a line. */
-	memset(text, 'x', CONF_LINE_MAX + 1);
-	text[0] = '#';
-	int n = snprintf(text + CONF_LINE_MAX + 1, 64, "bogus_key = 1\n");
-	CHECK(load_conf(text, (size_t)(CONF_LINE_MAX + 1 + n), err, sizeof err) < 0 &&
-	    strstr(err, "yubin.conf:1: line too long") != NULL, "conf: one byte longer: line too long, line 1");
+	int n = snprintf(text + CONF_LINE_MAX, 64, "bogus_key = 1\n");
+	CHECK(load_conf(text, (size_t)(CONF_LINE_MAX + n), err, sizeof err) < 0 &&
+	    strstr(err, "yubin.conf:1: line too long") != NULL, "conf: 4096 bytes: line too long, line 1");
 	static const char nul[] = "hostname = a.example\nhostname = b\0evil\n";
 	CHECK(load_conf(nul, sizeof nul - 1, err, sizeof err) < 0 &&
 	    strstr(err, "yubin.conf:2: NUL byte in line") != NULL, "conf: NUL byte refused with its line number");
