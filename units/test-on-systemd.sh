@@ -132,7 +132,7 @@ trap 'exit 130' INT TERM
 mkdir -p "$work"
 : > "$log"
 if [ "${VERBOSE:-0}" = 1 ]; then
-	tail -n 0 -f "$log" --pid=$$ | sed 's/^/# /' &
+	tail -n 0 -f "$log" --pid=$$ | sed -u 's/^/# /' &
 	verbose_pid=$!
 fi
 
