@@ -388,6 +388,7 @@ deliver_group(struct job *j, const struct route_dest *d, const size_t *idx, size
 	if (cache->c && !strcmp(cache->key, d->key) && smtpc_reusable(cache->c)) {
 		s = cache->c;
 		cache->c = NULL;
+		j->attempted = 1;
 		snprintf(relay, sizeof relay, "%s", cache->relay);
 		snprintf(tls, sizeof tls, "%s", smtpc_tls(s));
 		smtpc_send(s, &m, rc, n);
