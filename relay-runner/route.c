@@ -21,6 +21,7 @@
 #include <sys/socket.h>
 
 #include "bounds.h"
+#include "fileline.h"
 
 #define ROUTES_MAX 10000
 
@@ -80,21 +81,21 @@ read_table(struct routes *r, const char *path, size_t nfields,
 		snprintf(err, errsize, "%s: %s", path, strerror(errno));
 		return -1;
 	}
-	char line[CONF_LINE_MAX + 2];
+	char line[CONF_LINE_MAX + 1];
 	unsigned lineno = 0;
 	int rc = 0;
-	while (fgets(line, sizeof line, f)) {
+	enum fileline_status st;
+	while ((st = fileline_read(f, line, sizeof line, NULL)) != FILELINE_EOF) {
 		lineno++;
-		size_t len = strlen(line);
-		if (len > 0 && line[len - 1] == '\n')
-			line[--len] = '\0';
-		else if (!feof(f)) {
-			snprintf(err, errsize, "%s:%u: line too long", path, lineno);
+		if (st != FILELINE_OK) {
+			if (st == FILELINE_ERROR)
+				snprintf(err, errsize, "%s: read error: %s", path, strerror(errno));
+			else
+				snprintf(err, errsize, "%s:%u: %s", path, lineno,
+				    st == FILELINE_TOOLONG ? "line too long" : "NUL byte in line");
 			rc = -1;
 			break;
 		}
-		if (len > 0 && line[len - 1] == '\r')
-			line[--len] = '\0';
 		const char *first = line + strspn(line, " \t");
 		if (*first == '\0' || *first == '#')
 			continue;
