@@ -117,28 +117,55 @@ durable_write_all(int fd, const void *buf, size_t len)
 	return 0;
 }
 
-/* read/write fallback for what copy_file_range could not do, from *off. */
+void
+durable_reader_init(struct durable_reader *r, int fd, uint64_t off, uint64_t len)
+{
+	r->fd = fd;
+	r->off = off;
+	r->end = len > UINT64_MAX - off ? UINT64_MAX : off + len;
+}
+
+ssize_t
+durable_reader_next(struct durable_reader *r, const char **p_r)
+{
+	if (r->off >= r->end)
+		return 0;
+	uint64_t left = r->end - r->off;
+	size_t want = left < sizeof r->buf ? (size_t)left : sizeof r->buf;
+	for (;;) {
+		if (r->off > (uint64_t)INT64_MAX - want) {
+			errno = EOVERFLOW;   /* past what off_t can address */
+			return -1;
+		}
+		ssize_t n = pread(r->fd, r->buf, want, (off_t)r->off);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0)
+			return -1;
+		if (n == 0) {
+			if (r->end == UINT64_MAX)
+				return 0;    /* read to the end of the file */
+			errno = EIO;     /* the file is shorter than the range */
+			return -1;
+		}
+		r->off += (uint64_t)n;
+		*p_r = r->buf;
+		return n;
+	}
+}
+
+/* read/write fallback for what copy_file_range could not do, from off. */
 static int
 copy_rw(int dst, int src, uint64_t off, uint64_t end)
 {
-	char buf[65536];
-	while (off < end) {
-		size_t want = end - off < sizeof buf ? (size_t)(end - off) : sizeof buf;
-		ssize_t n = pread(src, buf, want, (off_t)off);
-		if (n < 0) {
-			if (errno == EINTR)
-				continue;
+	struct durable_reader r;
+	const char *p;
+	ssize_t n;
+	durable_reader_init(&r, src, off, end - off);
+	while ((n = durable_reader_next(&r, &p)) > 0)
+		if (durable_write_all(dst, p, (size_t)n) != 0)
 			return -1;
-		}
-		if (n == 0) {   /* source shorter than promised */
-			errno = EIO;
-			return -1;
-		}
-		if (durable_write_all(dst, buf, (size_t)n) != 0)
-			return -1;
-		off += (uint64_t)n;
-	}
-	return 0;
+	return n < 0 ? -1 : 0;
 }
 
 int

@@ -26,6 +26,38 @@ int durable_write_all(int fd, const void *buf, size_t len);
  * Uses copy_file_range where possible. 0 or -1 (errno). */
 int durable_copy_fd(int dst, int src, uint64_t len);
 
+/* Reads a file range in chunks, for the loops that copy or scan a message
+ * (the copy into a store, a size count, an mbox scan): EINTR is retried
+ * and a file that ends inside the range is an error, in one place.
+ *
+ *	struct durable_reader r;
+ *	const char *p;
+ *	ssize_t n;
+ *	durable_reader_init(&r, fd, 0, msg_len);
+ *	while ((n = durable_reader_next(&r, &p)) > 0)
+ *		... n bytes at p, read at offset r.off - n ...
+ *	if (n < 0) ... errno
+ */
+#define DURABLE_READ_CHUNK 65536
+/* A len that reads to the end of the file, however long. */
+#define DURABLE_TO_EOF UINT64_MAX
+
+struct durable_reader {
+	int fd;
+	uint64_t off;   /* offset just past the last chunk returned */
+	uint64_t end;   /* end of the range (UINT64_MAX: end of file) */
+	char buf[DURABLE_READ_CHUNK];
+};
+
+/* Readies r to read len bytes of fd from offset off (DURABLE_TO_EOF: all
+ * of it). Nothing is read yet; fd stays the caller's. */
+void durable_reader_init(struct durable_reader *r, int fd, uint64_t off, uint64_t len);
+
+/* The next chunk: returns its size (> 0) with *p_r pointing into r (valid
+ * until the next call), 0 at the end of the range, or -1 with errno (EIO
+ * when the file ends before the range does). */
+ssize_t durable_reader_next(struct durable_reader *r, const char **p_r);
+
 /* mkdir -p with mode; existing directories are fine. 0 or -1. */
 int durable_mkdirs(const char *path, mode_t mode);
 

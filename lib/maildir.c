@@ -120,26 +120,21 @@ static int
 write_message(int fd, const char *prefix, size_t prefix_len, int msg_fd,
     uint64_t msg_len, uint64_t *size_r, uint64_t *vsize_r)
 {
-	char buf[65536];
+	struct durable_reader r;
+	const char *p;
+	ssize_t n;
 	char prev = '\0';
 	uint64_t bare = count_bare_lf(prefix, prefix_len, &prev);
 	if (prefix_len > 0 && durable_write_all(fd, prefix, prefix_len) != 0)
 		return -1;
-	for (uint64_t off = 0; off < msg_len; ) {
-		size_t want = msg_len - off < sizeof buf ? (size_t)(msg_len - off) : sizeof buf;
-		ssize_t n = pread(msg_fd, buf, want, (off_t)off);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0) {
-			if (n == 0)
-				errno = EIO;  /* message shorter than msg_len */
+	durable_reader_init(&r, msg_fd, 0, msg_len);
+	while ((n = durable_reader_next(&r, &p)) > 0) {
+		bare += count_bare_lf(p, (size_t)n, &prev);
+		if (durable_write_all(fd, p, (size_t)n) != 0)
 			return -1;
-		}
-		bare += count_bare_lf(buf, (size_t)n, &prev);
-		if (durable_write_all(fd, buf, (size_t)n) != 0)
-			return -1;
-		off += (uint64_t)n;
 	}
+	if (n < 0)
+		return -1;  /* EIO: message shorter than msg_len */
 	*size_r = prefix_len + msg_len;
 	*vsize_r = *size_r + bare;
 	return 0;
@@ -661,21 +656,17 @@ maildir_open(const char *dir, struct maildir_entry *e)
 int
 maildir_count_vsize(int fd, uint64_t *vsize_r)
 {
-	char buf[65536];
+	struct durable_reader r;
+	const char *p;
+	ssize_t n;
 	char prev = '\0';
-	uint64_t size = 0, bare = 0;
-	for (;;) {
-		ssize_t n = pread(fd, buf, sizeof buf, (off_t)size);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0)
-			return -1;
-		if (n == 0)
-			break;
-		bare += count_bare_lf(buf, (size_t)n, &prev);
-		size += (uint64_t)n;
-	}
-	*vsize_r = size + bare;
+	uint64_t bare = 0;
+	durable_reader_init(&r, fd, 0, DURABLE_TO_EOF);
+	while ((n = durable_reader_next(&r, &p)) > 0)
+		bare += count_bare_lf(p, (size_t)n, &prev);
+	if (n < 0)
+		return -1;
+	*vsize_r = r.off + bare;
 	return 0;
 }
 

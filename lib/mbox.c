@@ -390,23 +390,17 @@ separator_needed(int fd, off_t size, int *need_r)
 static int
 append_body(struct writer *w, const char *prefix, size_t prefix_len, int msg_fd, uint64_t msg_len)
 {
-	char buf[65536];
+	struct durable_reader r;
+	const char *p;
+	ssize_t n;
 	if (w_quoted(w, prefix, prefix_len) != 0)
 		return -1;
-	for (uint64_t off = 0; off < msg_len; ) {
-		size_t want = msg_len - off < sizeof buf ? (size_t)(msg_len - off) : sizeof buf;
-		ssize_t n = pread(msg_fd, buf, want, (off_t)off);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0) {
-			if (n == 0)
-				errno = EIO;
+	durable_reader_init(&r, msg_fd, 0, msg_len);
+	while ((n = durable_reader_next(&r, &p)) > 0)
+		if (w_quoted(w, p, (size_t)n) != 0)
 			return -1;
-		}
-		if (w_quoted(w, buf, (size_t)n) != 0)
-			return -1;
-		off += (uint64_t)n;
-	}
+	if (n < 0)
+		return -1;
 	if (w->at_bol && (w->gts > 0 || w->from_i > 0) && w_release(w, 0) != 0)
 		return -1;
 	/* End the last line, then the separating blank line. */
@@ -555,25 +549,19 @@ int
 mbox_scan(int fd, struct mbox_entry **entries_r, size_t *n_r)
 {
 	struct scanner s = { 0 };
-	char buf[65536];
-	off_t off = 0;
+	struct durable_reader r;
+	const char *chunk;
+	ssize_t n;
 	s.prev_blank = 1;  /* the start of the file counts as after a blank line */
-	for (;;) {
-		ssize_t n = pread(fd, buf, sizeof buf, off);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0) {
-			free(s.v);
-			return -1;
-		}
-		if (n == 0)
+	durable_reader_init(&r, fd, 0, DURABLE_TO_EOF);
+	while ((n = durable_reader_next(&r, &chunk)) > 0)
+		if (scan_chunk(&s, chunk, (size_t)n, (off_t)r.off - n) != 0)
 			break;
-		if (scan_chunk(&s, buf, (size_t)n, off) != 0) {
-			free(s.v);
-			return -1;
-		}
-		off += n;
+	if (n != 0) {
+		free(s.v);
+		return -1;
 	}
+	off_t off = (off_t)r.off;
 	/* An unterminated last line may still be a From_ line. */
 	if (s.head_len > 0 && scan_line_end(&s, off) != 0) {
 		free(s.v);

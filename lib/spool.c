@@ -49,58 +49,25 @@
 #include <unistd.h>
 
 #include "bounds.h"
+#include "buf.h"
 #include "durable.h"
 
 #define SPOOL_VERSION "1"
 
 /* ---- writing ---------------------------------------------------------- */
 
-struct buf {
-	char *p;
-	size_t len, cap;
-	int failed;
-};
-
-static void
-buf_add(struct buf *b, const void *data, size_t len)
-{
-	if (b->failed)
-		return;
-	if (len > SIZE_MAX / 2 - b->len) {
-		b->failed = 1;
-		return;
-	}
-	if (b->len + len > b->cap) {
-		size_t cap = b->cap ? b->cap : 1024;
-		while (cap < b->len + len)
-			cap *= 2;
-		char *np = realloc(b->p, cap);
-		if (!np) {
-			b->failed = 1;
-			return;
-		}
-		b->p = np;
-		b->cap = cap;
-	}
-	memcpy(b->p + b->len, data, len);
-	b->len += len;
-}
-
-/* One record. A value too long for the reader, or with a NUL (impossible in
- * a C string but checked for lengths given), makes the whole write fail. */
+/* One record. A value too long for the reader makes the whole write fail
+ * (the buffer keeps the first failure). */
 static void
 rec_add(struct buf *b, char key, const char *value, size_t len)
 {
-	char head[32];
 	if (len > SPOOL_RECORD_MAX) {
-		b->failed = 1;
-		errno = E2BIG;
+		buf_fail(b, E2BIG);
 		return;
 	}
-	int n = snprintf(head, sizeof head, "%c%zu:", key, len);
-	buf_add(b, head, (size_t)n);
+	buf_printf(b, "%c%zu:", key, len);
 	buf_add(b, value, len);
-	buf_add(b, "\n", 1);
+	buf_addc(b, '\n');
 }
 
 static void
@@ -128,7 +95,8 @@ state_code(enum spool_rcpt_state st)
 	}
 }
 
-/* Serialises the envelope and the M record for msg_len bytes. */
+/* Serialises the envelope and the M record for msg_len bytes into b, made
+ * with the ceiling SPOOL_HEAD_MAX (the reader refuses longer heads). */
 static int
 envelope_encode(const struct spool_envelope *env, uint64_t msg_len, struct buf *b)
 {
@@ -168,51 +136,37 @@ envelope_encode(const struct spool_envelope *env, uint64_t msg_len, struct buf *
 		rec_str(b, 'd', r->diagnostic);
 	}
 	rec_num(b, 'M', msg_len);
-	if (b->failed) {
-		if (errno != E2BIG)
-			errno = ENOMEM;
-		return -1;
-	}
-	if (b->len > SPOOL_HEAD_MAX) {
-		errno = E2BIG;     /* the reader would refuse it */
+	if (b->err != 0) {
+		errno = b->err;    /* E2BIG or ENOMEM */
 		return -1;
 	}
 	return 0;
 }
 
-/* Copies len bytes of src from offset off to the current end of dst. */
+/* Copies len bytes of src from offset off to the current end of dst;
+ * EIO if src is shorter than promised. */
 static int
 copy_range(int dst, int src, uint64_t off, uint64_t len)
 {
-	char chunk[65536];
-	while (len > 0) {
-		size_t want = len < sizeof chunk ? (size_t)len : sizeof chunk;
-		ssize_t n = pread(src, chunk, want, (off_t)off);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0)
+	struct durable_reader r;
+	const char *p;
+	ssize_t n;
+	durable_reader_init(&r, src, off, len);
+	while ((n = durable_reader_next(&r, &p)) > 0)
+		if (durable_write_all(dst, p, (size_t)n) < 0)
 			return -1;
-		if (n == 0) {
-			errno = EBADMSG;    /* source shorter than promised */
-			return -1;
-		}
-		if (durable_write_all(dst, chunk, (size_t)n) < 0)
-			return -1;
-		off += (uint64_t)n;
-		len -= (uint64_t)n;
-	}
-	return 0;
+	return n < 0 ? -1 : 0;
 }
 
 int
 spool_write_fd(int fd, const struct spool_envelope *env, int msg_fd,
     uint64_t msg_offset, uint64_t msg_len)
 {
-	struct buf b = { 0 };
+	struct buf b = BUF_INIT(SPOOL_HEAD_MAX);
 	int rc = envelope_encode(env, msg_len, &b);
 	if (rc == 0)
-		rc = durable_write_all(fd, b.p, b.len);
-	free(b.p);
+		rc = durable_write_all(fd, b.s, b.len);
+	buf_free(&b);
 	if (rc == 0)
 		rc = copy_range(fd, msg_fd, msg_offset, msg_len);
 	if (rc == 0 && fsync(fd) < 0)
