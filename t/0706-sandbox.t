@@ -228,6 +228,8 @@ def check_trace(name, prog, unit, trace, families=("AF_UNIX",)):
             continue
         call = m.group(1) or m.group(2)
         used.add(call)
+        if m.group(1):
+            continue    # "<... resumed>": the arguments were on the unfinished line
         if call == "socket":
             sockets.add(line.split("(", 1)[1].split(",")[0])
         if call in ("mmap", "mprotect", "pkey_mprotect") and "PROT_WRITE" in line and "PROT_EXEC" in line:
