@@ -18,6 +18,7 @@
 #include <unistd.h>
 
 #include "data.h"
+#include "date.h"
 #include "durable.h"
 #include "log.h"
 #include "mailbox.h"
@@ -103,12 +104,10 @@ header_sanitise(char *p)
 static int
 write_received(struct smtp *s, int fd)
 {
-	char date[64], peer[80], buf[2048];
+	char date[DATE_RFC5322_SIZE], peer[80], buf[2048];
 	size_t n = 0;
-	time_t now = time(NULL);
-	struct tm tm;
-	localtime_r(&now, &tm);
-	strftime(date, sizeof date, "%a, %d %b %Y %H:%M:%S %z", &tm);
+	if (date_rfc5322(time(NULL), date, sizeof date) < 0)
+		return -1;
 	if (!strcmp(s->session.peer, "local"))
 		snprintf(peer, sizeof peer, "local");
 	else
