@@ -30,9 +30,11 @@ enum fileline_status {
 
 /* Reads the next line of f into buf (size >= 1): its bytes without the LF
  * and a CR just before the LF, NUL-terminated, length in *len_r (if not
- * NULL). A last line without LF is a line. On FILELINE_TOOLONG and
- * FILELINE_NUL buf holds the line's start (at most size - 1 bytes), NUL-
- * terminated; the next call reads the line after. */
+ * NULL). A last line without LF is a line; feof(f) is then already true,
+ * and never after a line with its LF (for files whose every line must end
+ * in one). On FILELINE_TOOLONG and FILELINE_NUL buf holds the line's start
+ * (at most size - 1 bytes), NUL-terminated; the next call reads the line
+ * after. */
 enum fileline_status fileline_read(FILE *f, char *buf, size_t size, size_t *len_r);
 
 #endif

@@ -47,8 +47,8 @@ test_lines(void)
 	CHECK(next_is(f, buf, sizeof buf, "bb"), "CRLF line: CR dropped");
 	CHECK(next_is(f, buf, sizeof buf, ""), "empty LF line");
 	CHECK(next_is(f, buf, sizeof buf, ""), "empty CRLF line");
-	CHECK(next_is(f, buf, sizeof buf, "c\rd"), "CR inside a line kept");
-	CHECK(next_is(f, buf, sizeof buf, "last"), "last line without LF");
+	CHECK(next_is(f, buf, sizeof buf, "c\rd") && !feof(f), "CR inside a line kept; no feof after LF");
+	CHECK(next_is(f, buf, sizeof buf, "last") && feof(f), "last line without LF, feof already set");
 	CHECK(fileline_read(f, buf, sizeof buf, NULL) == FILELINE_EOF, "then EOF");
 	CHECK(fileline_read(f, buf, sizeof buf, NULL) == FILELINE_EOF, "and EOF again");
 	fclose(f);
