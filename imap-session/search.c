@@ -4,6 +4,9 @@
  *
  * Keys are parsed into a tree first (depth bounded, S32), then evaluated
  * per message; message content is parsed only for keys that need it.
+ * Dates are imap-date.c's: a date that does not exist is BAD. With a
+ * CHARSET other than UTF-8 or US-ASCII the search strings are converted to
+ * UTF-8 by iconv(3) while parsing, so matching only ever sees UTF-8.
  *
  * Cost (S51): with no index, a key on message content reads and decodes
  * every message it is asked about. Such keys spend a budget, CPU time
@@ -17,12 +20,15 @@
  */
 #include <ctype.h>
 #include <errno.h>
+#include <iconv.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 #include <time.h>
 
+#include "imap-date.h"
 #include "imap.h"
 #include "log.h"
 #include "mime.h"
@@ -41,7 +47,8 @@ struct snode {
 	unsigned flag;
 	int kw;
 	const char *field, *str;
-	time_t day;            /* days since the epoch */
+	char *owned;           /* str converted from the CHARSET, or NULL */
+	long long day;         /* imap-date.h day number */
 	uint64_t num;
 	struct seqset set;
 	struct snode *a, *b;   /* NOT: a; OR: a, b */
@@ -54,6 +61,7 @@ struct sparse {
 	const struct imap_arg *args;
 	size_t n, i;
 	const char *err;
+	iconv_t cd;            /* CHARSET to UTF-8, or (iconv_t)-1: as sent */
 };
 
 static void
@@ -66,31 +74,77 @@ snode_free(struct snode *s)
 	for (size_t i = 0; i < s->n; i++)
 		snode_free(s->kids[i]);
 	free(s->kids);
+	free(s->owned);
 	seqset_free(&s->set);
 	free(s);
 }
 
-/* "1-Feb-1994" → days since the epoch. */
-static int
-parse_day(const char *s, time_t *day)
+/* ---- CHARSET (RFC 9051 §6.4.4) ---- */
+
+/* Named in BADCHARSET: charsets every glibc converts (any name iconv(3)
+ * knows is taken, these are the ones worth telling a client about). */
+#define SEARCH_CHARSETS "UTF-8 US-ASCII ISO-8859-1 ISO-8859-2 ISO-8859-15 WINDOWS-1252 KOI8-R"
+
+/* A character of any charset is at most 4 bytes of UTF-8, and a stateful
+ * charset's escape sequences make none; the slack takes the flush. */
+#define CHARSET_UTF8_FACTOR 4
+#define CHARSET_UTF8_SLACK 16
+
+/* A converter from charset to UTF-8, or (iconv_t)-1 (errno EINVAL) for a
+ * name iconv does not know. Only plain names: "X//TRANSLIT" and the like
+ * are options to iconv, not charsets. */
+static iconv_t
+charset_open(const char *charset)
 {
-	static const char *const mon[] = { "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul",
-		"Aug", "Sep", "Oct", "Nov", "Dec" };
-	int d, y;
-	char m[4], extra;
-	if (sscanf(s, "%2d-%3[A-Za-z]-%4d%c", &d, m, &y, &extra) != 3)
-		return -1;
-	int i;
-	for (i = 0; i < 12 && strcasecmp(m, mon[i]) != 0; i++)
-		;
-	if (i == 12 || d < 1 || d > 31 || y < 1900 || y > 9999)
-		return -1;
-	struct tm tm = { 0 };
-	tm.tm_mday = d;
-	tm.tm_mon = i;
-	tm.tm_year = y - 1900;
-	*day = timegm(&tm) / 86400;
-	return 0;
+	size_t n = strlen(charset);
+	if (n == 0 || n > 40 || strspn(charset, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
+	    "0123456789-_.") != n) {
+		errno = EINVAL;
+		return (iconv_t)-1;
+	}
+	return iconv_open("UTF-8", charset);
+}
+
+/* in (len bytes) converted by cd into a malloc'd NUL-terminated string, at
+ * most CHARSET_UTF8_FACTOR times len plus slack. NULL with errno ENOMEM,
+ * or EILSEQ when the bytes are not text of the charset (invalid or
+ * incomplete sequences, or a NUL character). */
+static char *
+charset_convert(iconv_t cd, const char *in, size_t len)
+{
+	if (len > (SIZE_MAX - CHARSET_UTF8_SLACK - 1) / CHARSET_UTF8_FACTOR) {
+		errno = EILSEQ;
+		return NULL;
+	}
+	size_t cap = len * CHARSET_UTF8_FACTOR + CHARSET_UTF8_SLACK;
+	char *out = malloc(cap + 1);
+	if (out == NULL)
+		return NULL;
+	char *ip = (char *)(uintptr_t)in, *op = out;
+	size_t left = len, room = cap;
+	iconv(cd, NULL, NULL, NULL, NULL); /* initial shift state */
+	if (iconv(cd, &ip, &left, &op, &room) == (size_t)-1 ||
+	    iconv(cd, NULL, NULL, &op, &room) == (size_t)-1 || memchr(out, '\0', cap - room)) {
+		free(out);
+		errno = EILSEQ; /* E2BIG too: past the factor is not text */
+		return NULL;
+	}
+	*op = '\0';
+	return out;
+}
+
+/* The search string x in UTF-8: as sent, or converted from the CHARSET
+ * into s->owned. NULL (p->err set) when it is not valid in the charset. */
+static const char *
+search_string(struct sparse *p, struct snode *s, const struct imap_arg *x)
+{
+	if (p->cd == (iconv_t)-1)
+		return x->str;
+	free(s->owned);
+	s->owned = charset_convert(p->cd, x->str, x->len);
+	if (s->owned == NULL && p->err == NULL)
+		p->err = errno == ENOMEM ? "Out of memory" : "Search string not valid in its CHARSET";
+	return s->owned;
 }
 
 static struct snode *parse_key(struct sparse *p, int depth);
@@ -129,7 +183,7 @@ add_kid(struct snode *and, struct snode *k)
 static struct snode *
 parse_and(struct sparse *p, const struct imap_arg *args, size_t n, int depth)
 {
-	struct sparse sub = { p->im, args, n, 0, NULL };
+	struct sparse sub = { p->im, args, n, 0, NULL, p->cd };
 	struct snode *and = calloc(1, sizeof *and);
 	if (and == NULL)
 		return fail(p, NULL, "Out of memory");
@@ -209,12 +263,13 @@ parse_key(struct sparse *p, int depth)
 				return fail(p, s, "Missing search string");
 			s->t = SK_HEADER;
 			s->field = hdrkeys[i].field;
-			s->str = x->str;
+			if ((s->str = search_string(p, s, x)) == NULL)
+				return fail(p, s, NULL);
 			return s;
 		}
 	for (size_t i = 0; i < sizeof datekeys / sizeof datekeys[0]; i++)
 		if (arg_is(a, datekeys[i].name)) {
-			if ((x = next_arg(p)) == NULL || !arg_is_string(x) || parse_day(x->str, &s->day) != 0)
+			if ((x = next_arg(p)) == NULL || !arg_is_string(x) || imap_date_parse(x->str, &s->day) != 0)
 				return fail(p, s, "Invalid date");
 			s->t = datekeys[i].t;
 			return s;
@@ -225,14 +280,16 @@ parse_key(struct sparse *p, int depth)
 			return fail(p, s, "HEADER needs a field and a string");
 		s->t = SK_HEADER;
 		s->field = f->str;
-		s->str = x->str;
+		if ((s->str = search_string(p, s, x)) == NULL)
+			return fail(p, s, NULL);
 		return s;
 	}
 	if (arg_is(a, "BODY") || arg_is(a, "TEXT")) {
 		if ((x = next_arg(p)) == NULL || !arg_is_string(x))
 			return fail(p, s, "Missing search string");
 		s->t = arg_is(a, "BODY") ? SK_BODY : SK_TEXT;
-		s->str = x->str;
+		if ((s->str = search_string(p, s, x)) == NULL)
+			return fail(p, s, NULL);
 		return s;
 	}
 	if (arg_is(a, "KEYWORD") || arg_is(a, "UNKEYWORD")) {
@@ -371,13 +428,43 @@ content(struct seval *e, int header_only)
 	return mm;
 }
 
+/* BEFORE, ON, SINCE and their SENT* forms: day against the key's day. */
+static int
+day_matches(const struct snode *s, long long day)
+{
+	switch (s->t) {
+	case SK_BEFORE:
+	case SK_SENTBEFORE:
+		return day < s->day;
+	case SK_ON:
+	case SK_SENTON:
+		return day == s->day;
+	default:
+		return day >= s->day;
+	}
+}
+
+/* The day the sender wrote in the Date: header, its time and zone
+ * disregarded (RFC 9051 §6.4.4). A message without a Date: field, or with
+ * one that does not parse or names a day that does not exist, has no sent
+ * date: it matches no SENT* key (and so NOT SENT* matches it), as with
+ * Dovecot; the arrival date is no stand-in for when it was written. */
+static int
+sent_day(const struct mime_message *mm, long long *day_r)
+{
+	const struct mime_header *h = mime_header_find(mm->root, "Date");
+	if (h == NULL || mime_parse_date(h->value, h->value_len) == (time_t)-1)
+		return -1;
+	return imap_date_header_day(h->value, h->value_len, day_r);
+}
+
 static int
 eval(struct seval *e, const struct snode *s)
 {
 	struct folder *f = e->im->sel;
 	struct fmsg *m = &f->m[e->idx];
 	const struct mime_message *mm;
-	time_t t;
+	long long day;
 	switch (s->t) {
 	case SK_ALL:
 		return 1;
@@ -408,20 +495,12 @@ eval(struct seval *e, const struct snode *s)
 	case SK_BEFORE:
 	case SK_ON:
 	case SK_SINCE:
-		t = folder_internaldate(f, e->idx) / 86400;
-		return s->t == SK_BEFORE ? t < s->day : s->t == SK_ON ? t == s->day : t >= s->day;
+		return day_matches(s, imap_date_day_of(folder_internaldate(f, e->idx)));
 	case SK_SENTBEFORE:
 	case SK_SENTON:
 	case SK_SENTSINCE:
 		mm = content(e, 1);
-		if (mm == NULL && e->budget.over)
-			return 0;
-		t = mm ? render_date(mm) : -1;
-		if (t == -1)
-			t = folder_internaldate(f, e->idx);
-		t /= 86400;
-		return s->t == SK_SENTBEFORE ? t < s->day : s->t == SK_SENTON ? t == s->day
-		    : t >= s->day;
+		return mm != NULL && sent_day(mm, &day) == 0 && day_matches(s, day);
 	case SK_LARGER:
 		return folder_size(f, e->idx) > s->num;
 	case SK_SMALLER:
@@ -509,15 +588,24 @@ cmd_search(struct imap *im, struct imap_command *c)
 			ret = RET_ALL;
 		i += 2;
 	}
+	iconv_t cd = (iconv_t)-1;
 	if (i + 1 < c->n && arg_is(&c->args[i], "CHARSET")) {
 		const struct imap_arg *cs = &c->args[i + 1];
-		if (!arg_is_string(cs) || (strcasecmp(cs->str, "UTF-8") != 0 &&
-		    strcasecmp(cs->str, "US-ASCII") != 0))
-			return verdict(im, V_NO, "[BADCHARSET (UTF-8 US-ASCII)] Unsupported charset");
+		if (!arg_is_string(cs))
+			return verdict(im, V_BAD, "CHARSET needs a name");
+		/* UTF-8 and its subset are searched as sent */
+		if (strcasecmp(cs->str, "UTF-8") != 0 && strcasecmp(cs->str, "US-ASCII") != 0 &&
+		    (cd = charset_open(cs->str)) == (iconv_t)-1) {
+			if (errno == ENOMEM)
+				return verdict(im, V_NO, "[SERVERBUG] Out of memory");
+			return verdict(im, V_NO, "[BADCHARSET (" SEARCH_CHARSETS ")] Unsupported charset");
+		}
 		i += 2;
 	}
-	struct sparse p = { im, NULL, 0, 0, NULL };
+	struct sparse p = { im, NULL, 0, 0, NULL, cd };
 	struct snode *prog = parse_and(&p, c->args + i, c->n - i, 0);
+	if (cd != (iconv_t)-1)
+		iconv_close(cd);
 	if (prog == NULL)
 		return verdict(im, V_BAD, "%s", p.err ? p.err : "Invalid search");
 	uint32_t *res = malloc((f->n ? f->n : 1) * sizeof *res);
