@@ -90,6 +90,18 @@ try:
         typ, got = charset_search(M, cs, "SUBJECT", b"x")
         t.ok(typ == "NO" and got.startswith("[BADCHARSET (UTF-8 US-ASCII ISO-8859-1 "),
              "SEARCH CHARSET %s: NO [BADCHARSET (...)] listing the supported ones" % cs, got)
+    # a long needle: 50,000 euro signs, 3 bytes each in UTF-8, within the bound
+    typ, got = charset_search(M, "WINDOWS-1252", "BODY", b"\x80" * 50000)
+    t.ok(typ == "OK" and got == [], "a 50,000-byte WINDOWS-1252 needle converts (150,000 bytes)",
+         "%s %s" % (typ, str(got)[:200]))
+    # every charset BADCHARSET names is one SEARCH takes
+    typ, got = charset_search(M, "X-NO-SUCH-CHARSET", "SUBJECT", b"x")
+    listed = got[len("[BADCHARSET ("):got.index(")")].split() if typ == "NO" else []
+    for cs in listed:
+        typ, found = charset_search(M, cs, "SUBJECT", b"aus")
+        t.ok(typ == "OK" and found == ["1", "2"], "SEARCH CHARSET %s (named in BADCHARSET) works" % cs,
+             "%s %s" % (typ, found))
+    t.ok(len(listed) >= 6, "BADCHARSET names %d charsets" % len(listed), listed)
     for cs, needle, why in (("SHIFT_JIS", b"\x81", "an incomplete Shift_JIS character"),
                             ("SHIFT_JIS", b"\x81\x20", "an invalid Shift_JIS trail byte"),
                             ("ISO-2022-JP", b"\xff", "an 8-bit byte in 7-bit ISO-2022-JP"),
