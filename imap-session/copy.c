@@ -233,6 +233,8 @@ cmd_append(struct imap *im, struct imap_command *c)
 	}
 	if (im->mbox)
 		return imap_mbox_append(im, name, msg->str, msg->len, when, flags, kwnames, nkw);
+	if (folder_uids_init(dir) != 0)
+		log_warn("user=%s UID list of %s: %s", im->user, name, strerror(errno));
 	uint64_t len;
 	int fd = message_to_fd(msg->str, msg->len, &len);
 	if (fd < 0)
@@ -483,6 +485,8 @@ copy_common(struct imap *im, struct imap_command *c, int move)
 		return verdict(im, V_NO, "[SERVERBUG] Out of memory");
 	}
 	int same = strcmp(dir, im->sel->dir) == 0;
+	if (folder_uids_init(dir) != 0)
+		log_warn("user=%s UID list of %s: %s", im->user, name, strerror(errno));
 	int r;
 	if (move && !same) {
 		r = move_messages(im, dir, &j);

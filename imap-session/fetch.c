@@ -433,7 +433,7 @@ fetch_item(struct imap *im, size_t idx, const struct item *it, const struct rend
 			io_printf(io, " %zu", rd->r == 0 ? rd->len : 0);
 		else if (rd->r == 0)
 			out_body(io, it, rd->out, rd->len, it->type == IT_BINARY);
-		else /* no such part: an empty string, as Dovecot */
+		else /* no such part: an empty string (Dovecot sends {0}) */
 			io_puts(io, it->partial ? "<0> \"\"" : " \"\"");
 		break;
 	}
@@ -528,6 +528,11 @@ cmd_fetch(struct imap *im, struct imap_command *c)
 		m->changed = 0;
 	}
 	free(idx);
+	/* \Seen set above is on disk before the tagged reply */
+	if (folder_flags_durable(im->sel) != 0) {
+		log_err("user=%s fsync of %s failed: %s", im->user, im->sel->name, strerror(errno));
+		return verdict(im, V_NO, "[SERVERBUG] Cannot save the flags");
+	}
 	if (ctx.unknown_cte)
 		return verdict(im, V_NO, "[UNKNOWN-CTE] Unknown or broken content transfer encoding");
 	if (ctx.gone)
@@ -658,6 +663,11 @@ cmd_store(struct imap *im, struct imap_command *c)
 		io_puts(&im->io, ")\r\n");
 	}
 	free(idx);
+	/* the renames are on disk before the tagged reply */
+	if (folder_flags_durable(f) != 0) {
+		log_err("user=%s fsync of %s failed: %s", im->user, f->name, strerror(errno));
+		return verdict(im, V_NO, "[SERVERBUG] Cannot save the flags");
+	}
 	if (failed)
 		return verdict(im, V_NO, "[EXPUNGEISSUED] Some messages could not be changed");
 	return verdict(im, V_OK, "%s completed", c->name);

@@ -7,6 +7,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
+#include <limits.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -66,8 +67,8 @@ recs_free(struct uidrec *r, size_t n)
 /* Reads the UID list. Returns 0 (records sorted by base), 1 if it is
  * missing or corrupt (start afresh), -1 on a read error. */
 static int
-uidlist_read(const char *dir, uint32_t *validity, uint32_t *next, struct uidrec **recs_r,
-    size_t *n_r)
+uidlist_read(const char *dir, uint32_t *validity, uint32_t *next, uint32_t *recent_from,
+    struct uidrec **recs_r, size_t *n_r)
 {
 	char path[4200], line[600];
 	*recs_r = NULL;
@@ -81,13 +82,18 @@ uidlist_read(const char *dir, uint32_t *validity, uint32_t *next, struct uidrec 
 		close(fd);
 		return -1;
 	}
-	unsigned long v, nx;
+	unsigned long v, nx, rf = 0;
+	int fields = 0;
 	if (fgets(line, sizeof line, fp) == NULL ||
-	    sscanf(line, "yubin-uidlist 1 %lu %lu", &v, &nx) != 2 || v == 0 || nx == 0 ||
-	    v > UINT32_MAX || nx > UINT32_MAX) {
+	    (fields = sscanf(line, "yubin-uidlist 1 %lu %lu %lu", &v, &nx, &rf)) < 2 || v == 0 ||
+	    nx == 0 || v > UINT32_MAX || nx > UINT32_MAX) {
 		fclose(fp);
 		return 1;
 	}
+	/* a list without the recent marker (written before it existed): no
+	 * message of it is \Recent but those still in new/ */
+	if (fields < 3 || rf == 0 || rf > nx)
+		rf = nx;
 	struct uidrec *recs = NULL;
 	size_t n = 0, cap = 0;
 	int bad = 0;
@@ -126,6 +132,7 @@ uidlist_read(const char *dir, uint32_t *validity, uint32_t *next, struct uidrec 
 		qsort(recs, n, sizeof *recs, rec_cmp);
 	*validity = (uint32_t)v;
 	*next = (uint32_t)nx;
+	*recent_from = (uint32_t)rf;
 	*recs_r = recs;
 	*n_r = n;
 	return 0;
@@ -253,17 +260,23 @@ new_uidvalidity(const char *dir)
 	return v;
 }
 
-int
-folder_assign_uids(const char *dir, struct maildir_entry *e, size_t n, uint32_t *uids,
-    uint32_t *validity_r, uint32_t *next_r)
+/* How uids_assign treats the recent marker (folder.h): RECENT_KEEP leaves
+ * it; RECENT_LOOK also returns it; RECENT_CLAIM returns it and moves it
+ * to UIDNEXT, under the lock: the UIDs from the returned value up are
+ * \Recent for the caller alone. */
+enum recent_mode { RECENT_KEEP, RECENT_LOOK, RECENT_CLAIM };
+
+static int
+uids_assign(const char *dir, struct maildir_entry *e, size_t n, uint32_t *uids,
+    uint32_t *validity_r, uint32_t *next_r, enum recent_mode mode, uint32_t *recent_from_r)
 {
 	int lock = folder_lock(dir);
 	if (lock < 0)
 		return -1;
-	uint32_t validity = 0, next = 1;
+	uint32_t validity = 0, next = 1, recent_from = 1;
 	struct uidrec *recs;
 	size_t nrecs;
-	int r = uidlist_read(dir, &validity, &next, &recs, &nrecs);
+	int r = uidlist_read(dir, &validity, &next, &recent_from, &recs, &nrecs);
 	if (r < 0) {
 		close(lock);
 		return -1;
@@ -272,6 +285,9 @@ folder_assign_uids(const char *dir, struct maildir_entry *e, size_t n, uint32_t 
 	if (r == 1) {
 		validity = new_uidvalidity(dir);
 		next = 1;
+		/* a lost list's messages are not new: only an empty folder's
+		 * first messages are (set below) */
+		recent_from = n == 0 ? 1 : 0;
 	}
 	for (size_t i = 0; i < n; i++) {
 		struct uidrec *rec = recs_find(recs, nrecs, e[i].name, e[i].base_len);
@@ -286,10 +302,18 @@ folder_assign_uids(const char *dir, struct maildir_entry *e, size_t n, uint32_t 
 	for (size_t i = 0; i < n; i++)
 		if (uids[i] == 0)
 			uids[i] = next++;
+	if (recent_from == 0)
+		recent_from = next;
+	uint32_t claimed = recent_from;
+	if (mode == RECENT_CLAIM && recent_from != next) {
+		recent_from = next;
+		dirty = 1;
+	}
 	int rc = 0;
 	if (dirty) {
 		struct strbuf b = { 0 };
-		rc = sb_printf(&b, "yubin-uidlist 1 %" PRIu32 " %" PRIu32 "\n", validity, next);
+		rc = sb_printf(&b, "yubin-uidlist 1 %" PRIu32 " %" PRIu32 " %" PRIu32 "\n", validity,
+		    next, recent_from);
 		for (size_t i = 0; rc == 0 && i < n; i++)
 			rc = sb_printf(&b, "%" PRIu32 " %.*s\n", uids[i], (int)e[i].base_len, e[i].name);
 		if (rc == 0)
@@ -300,6 +324,34 @@ folder_assign_uids(const char *dir, struct maildir_entry *e, size_t n, uint32_t 
 	close(lock);
 	*validity_r = validity;
 	*next_r = next;
+	if (recent_from_r)
+		*recent_from_r = mode == RECENT_KEEP ? next : claimed;
+	return rc;
+}
+
+int
+folder_assign_uids(const char *dir, struct maildir_entry *e, size_t n, uint32_t *uids,
+    uint32_t *validity_r, uint32_t *next_r)
+{
+	return uids_assign(dir, e, n, uids, validity_r, next_r, RECENT_KEEP, NULL);
+}
+
+int
+folder_uids_init(const char *dir)
+{
+	char path[4200];
+	struct stat st;
+	snprintf(path, sizeof path, "%s/%s", dir, UIDLIST_NAME);
+	if (lstat(path, &st) == 0 || errno != ENOENT)
+		return 0; /* a list there is as good as it gets; errors show later */
+	struct maildir_entry *e;
+	size_t n;
+	if (maildir_scan(dir, 0, &e, &n) != 0)
+		return -1;
+	uint32_t *uids = calloc(n ? n : 1, sizeof *uids), validity, next;
+	int rc = uids ? folder_assign_uids(dir, e, n, uids, &validity, &next) : -1;
+	free(uids);
+	maildir_entries_free(&e, n);
 	return rc;
 }
 
@@ -460,16 +512,53 @@ folder_set_flags(struct folder *f, size_t idx, unsigned flags, uint32_t keywords
 		return -1;
 	}
 	strcat(letters, foreign);
+	/* a rename replaces e.name; the directory fsync comes once per
+	 * command (folder_flags_durable) */
+	const char *before = m->e.name;
+	unsigned from_new = m->e.in_new ? FOLDER_PENDING_NEW : 0;
 	for (int tries = 0;; tries++) {
-		if (maildir_set_flags(f->dir, &m->e, letters) == 0)
+		int r = maildir_set_flags(f->dir, &m->e, letters);
+		if (m->e.name != before)
+			f->flags_pending |= FOLDER_PENDING_CUR | from_new;
+		if (r == 0)
 			break;
 		if (errno != ENOENT || tries == FOLDER_OPEN_TRIES)
 			return -1;
+		from_new |= m->e.in_new ? FOLDER_PENDING_NEW : 0;
 		struct timespec pause = { 0, 2000000L * (tries + 1) };
 		nanosleep(&pause, NULL);
 	}
 	m->flags = (m->flags & FL_RECENT) | (flags & ~FL_RECENT);
 	m->keywords = keywords;
+	return 0;
+}
+
+static int
+fsync_sub(const char *dir, const char *sub)
+{
+	char path[4200];
+	snprintf(path, sizeof path, "%s/%s", dir, sub);
+	int fd = durable_open_dir(path);
+	if (fd < 0)
+		return -1;
+	int r = fsync(fd);
+	int saved = errno;
+	close(fd);
+	errno = saved;
+	return r;
+}
+
+int
+folder_flags_durable(struct folder *f)
+{
+	if (f->mbox || f->flags_pending == 0)
+		return 0;
+	/* cur/ first: a message that left new/ is in cur/ before new/ loses it */
+	if ((f->flags_pending & FOLDER_PENDING_CUR) && fsync_sub(f->dir, "cur") != 0)
+		return -1;
+	if ((f->flags_pending & FOLDER_PENDING_NEW) && fsync_sub(f->dir, "new") != 0)
+		return -1;
+	f->flags_pending = 0;
 	return 0;
 }
 
@@ -490,10 +579,11 @@ folder_scan(struct folder *f, struct fmsg **list_r, size_t *n_r)
 	size_t n;
 	if (maildir_scan(f->dir, 0, &e, &n) != 0)
 		return -1;
-	uint32_t *uids = calloc(n ? n : 1, sizeof *uids);
+	uint32_t *uids = calloc(n ? n : 1, sizeof *uids), recent_from;
 	struct fmsg *list = calloc(n ? n : 1, sizeof *list);
 	if (uids == NULL || list == NULL ||
-	    folder_assign_uids(f->dir, e, n, uids, &f->uidvalidity, &f->uidnext) != 0) {
+	    uids_assign(f->dir, e, n, uids, &f->uidvalidity, &f->uidnext,
+	    f->readonly ? RECENT_LOOK : RECENT_CLAIM, &recent_from) != 0) {
 		free(uids);
 		free(list);
 		maildir_entries_free(&e, n);
@@ -503,6 +593,10 @@ folder_scan(struct folder *f, struct fmsg **list_r, size_t *n_r)
 		list[i].uid = uids[i];
 		list[i].e = e[i];
 		folder_parse_letters(e[i].flags, &list[i].flags, &list[i].keywords);
+		/* \Recent by the marker; one still in new/ is the session's
+		 * that moves it out (folder_take_recent), whatever its UID */
+		if (uids[i] >= recent_from && (!e[i].in_new || f->readonly))
+			list[i].flags |= FL_RECENT;
 	}
 	free(uids);
 	free(e); /* the names now belong to list */
@@ -529,19 +623,53 @@ folder_grow(struct folder *f, size_t want)
 	return 0;
 }
 
-/* A message found in new/ by a read-write session moves to cur/ and is
- * \Recent for this session only. */
+/* Moves a message from new/ to cur/ (its info as it is). 0, or -1 if it
+ * is not there (another session moved it first) or the rename failed.
+ * No lookup elsewhere, as maildir_set_flags does: the rename that
+ * succeeds is the one claim of the message. */
+static int
+take_from_new(struct folder *f, struct fmsg *m)
+{
+	char path[4200], name[NAME_MAX + 1];
+	size_t base = strcspn(m->e.name, ":");
+	int len = snprintf(name, sizeof name, "%.*s:2,%s", (int)base, m->e.name, m->e.flags);
+	if (len < 0 || (size_t)len >= sizeof name)
+		return -1;
+	char *copy = strdup(name);
+	if (copy == NULL)
+		return -1;
+	snprintf(path, sizeof path, "%s/new", f->dir);
+	int from = durable_open_dir(path);
+	snprintf(path, sizeof path, "%s/cur", f->dir);
+	int to = from >= 0 ? durable_open_dir(path) : -1;
+	int r = to >= 0 ? renameat(from, m->e.name, to, copy) : -1;
+	if (from >= 0)
+		close(from);
+	if (to >= 0)
+		close(to);
+	if (r != 0) {
+		free(copy);
+		return -1;
+	}
+	free(m->e.name);
+	m->e.name = copy;
+	m->e.in_new = 0;
+	return 0;
+}
+
+/* \Recent for this session only (RFC 9051 §2.3.2): a message past the
+ * UID list's recent marker that this scan claimed (FL_RECENT set by
+ * folder_scan), or one found in new/ that a read-write session moves to
+ * cur/. A read-only session (EXAMINE) claims nothing: it shows what is
+ * new as \Recent and leaves it for the next session. */
 static void
 folder_take_recent(struct folder *f, struct fmsg *m)
 {
-	if (f->readonly || !m->e.in_new)
-		return;
-	char letters[MAILDIR_FLAGS_MAX];
-	snprintf(letters, sizeof letters, "%s", m->e.flags);
-	if (maildir_set_flags(f->dir, &m->e, letters) == 0) {
+	if (!(m->flags & FL_RECENT) && m->e.in_new &&
+	    (f->readonly || take_from_new(f, m) == 0))
 		m->flags |= FL_RECENT;
+	if (m->flags & FL_RECENT)
 		f->recent++;
-	}
 }
 
 /* Why directory times are not simply compared: a change stamps new/ or
@@ -645,6 +773,7 @@ folder_sync(struct folder *f)
 			continue;
 		}
 		struct fmsg *m = &f->m[i];
+		list[j].flags &= ~FL_RECENT; /* decided when the message came */
 		if ((m->flags & ~FL_RECENT) != list[j].flags || m->keywords != list[j].keywords) {
 			m->changed = 1;
 			m->flags = (m->flags & FL_RECENT) | list[j].flags;

@@ -8,10 +8,17 @@
  * folder_mime() are what FETCH asks for a message's header and structure.
  *
  * Per folder directory (the Maildir root for INBOX):
- *   yubin-uidlist   "yubin-uidlist 1 <uidvalidity> <uidnext>\n" then
- *                   "<uid> <unique base name>\n" per message, written to a
- *                   temporary file, fsync'd, renamed. Lost or unparsable →
- *                   a new UIDVALIDITY (never a wrong UID).
+ *   yubin-uidlist   "yubin-uidlist 1 <uidvalidity> <uidnext> <recent>\n"
+ *                   then "<uid> <unique base name>\n" per message, written
+ *                   to a temporary file, fsync'd, renamed. Lost or
+ *                   unparsable → a new UIDVALIDITY (never a wrong UID).
+ *                   <recent>, the recent marker: messages from that UID up
+ *                   are \Recent for the next session that looks
+ *                   read-write; it takes them under the lock and moves the
+ *                   marker to UIDNEXT, so one session alone has each
+ *                   (APPEND, COPY and MOVE land there; a delivery into new/
+ *                   is also claimed by its move to cur/). A list without
+ *                   it (older yubin) counts as <recent> = <uidnext>.
  *   yubin-keywords  "<letter> <keyword>\n": keyword letters a–z in the
  *                   file names' ":2," info, as Dovecot does.
  *   yubin-lock      flock()ed while the two files are read and rewritten.
@@ -96,7 +103,14 @@ struct folder {
 	int mb_dirty;            /* some message has mb_dirty or gone set here */
 	int mb_grow;             /* 0: an update may not add messages (m fixed) */
 	int mb_skipped;          /* it left some out: read again at the next sync */
+	/* Maildir subdirectories with renames not yet fsync'd (FOLDER_PENDING_*):
+	 * folder_set_flags renames, folder_flags_durable syncs them once per
+	 * command rather than once per message. */
+	unsigned flags_pending;
 };
+
+#define FOLDER_PENDING_CUR 0x1
+#define FOLDER_PENDING_NEW 0x2
 
 /* ---- mbox (mboxfolder.c) ----
  * INBOX is mail_root/d/u/INBOX, locked with mbox_lock() (as delivery) only
@@ -124,8 +138,10 @@ int mboxf_message(struct folder *f, size_t idx);
 int mboxf_header(struct folder *f, size_t idx);
 int mboxf_keyword(struct folder *f, const char *name, int create);
 
-/* Opens the folder in dir: assigns UIDs, and unless readonly moves new/
- * messages into cur/ (they are \Recent for this session). 0 or -1. */
+/* Opens the folder in dir: assigns UIDs; unless readonly, moves new/
+ * messages into cur/ and takes the messages past the recent marker (they
+ * are \Recent for this session); readonly shows both as \Recent and
+ * takes nothing. 0 or -1. */
 int folder_open(struct folder **f_r, const char *dir, const char *name, int readonly);
 void folder_close(struct folder **f);
 /* Looks again: new messages appended (new_messages set), gone ones marked,
@@ -139,6 +155,10 @@ void folder_remove_gone(struct folder *f, size_t idx);
  * APPENDUID, COPYUID). 0 or -1. */
 int folder_assign_uids(const char *dir, struct maildir_entry *e, size_t n, uint32_t *uids_r,
     uint32_t *validity_r, uint32_t *next_r);
+/* Before APPEND, COPY or MOVE into dir: a folder without a UID list gets
+ * one now, so that what comes is past the recent marker (a list made
+ * later takes every message there as old). 0 or -1. */
+int folder_uids_init(const char *dir);
 /* UID of the message with this base name in dir (after a delivery). */
 int folder_uid_of(const char *dir, const char *base, size_t base_len, uint32_t *uid_r,
     uint32_t *validity_r);
@@ -148,6 +168,11 @@ int folder_uid_of(const char *dir, const char *base, size_t base_len, uint32_t *
 int folder_keyword(struct folder *f, const char *name, int create);
 /* Sets flags and keywords of message idx on disk. 0 or -1. */
 int folder_set_flags(struct folder *f, size_t idx, unsigned flags, uint32_t keywords);
+/* Makes the renames of folder_set_flags since the last call durable:
+ * one fsync of cur/ (and of new/ if a message left it). Call before the
+ * tagged OK of a command that changed flags. 0 or -1 (errno). mbox
+ * folders: 0 (mboxf_flush writes and syncs their flags). */
+int folder_flags_durable(struct folder *f);
 /* Maildir info letters for flags/keywords (without unknown letters). */
 void folder_flag_letters(unsigned flags, uint32_t keywords, char *out);
 /* Parses letters into flags and keywords. */

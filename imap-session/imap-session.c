@@ -532,6 +532,9 @@ command_run(struct imap *im, struct imap_command *c)
 	if (im->sel && im->sel->mbox && im->sel->mb_dirty && mboxf_flush(im->sel) != 0 &&
 	    v == V_OK)
 		v = verdict(im, V_NO, "[SERVERBUG] Cannot write the mailbox");
+	/* Maildir: flag renames any command left unsynced, likewise */
+	if (im->sel && im->sel->flags_pending && folder_flags_durable(im->sel) != 0 && v == V_OK)
+		v = verdict(im, V_NO, "[SERVERBUG] Cannot save the flags");
 	/* Untagged updates after a command, unless more commands are already
 	 * waiting (pipelining) or the command just looked (SELECT, NOOP). */
 	if (v == V_OK && im->sel && im->state == STATE_SELECTED && cmd->handler != cmd_select &&

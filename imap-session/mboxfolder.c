@@ -498,7 +498,8 @@ rewrite(struct folder *f, int src_fd, const char *data, struct scanned *s, size_
 		size_t off = b.len;
 		if (headers_copy(&b, m, hl) != 0 ||
 		    meta_write(f, &b, first, s[i].uid, s[i].flags, s[i].keywords, s[i].old) != 0 ||
-		    buf_add(&b, "\n", 1) != 0 || buf_add(&b, m + bo, s[i].len - bo) != 0)
+		    (bo > hl && buf_add(&b, "\n", 1) != 0) ||
+		    buf_add(&b, m + bo, s[i].len - bo) != 0)
 			goto fail;
 		if (b.len > off && b.p[b.len - 1] != '\n' && buf_add(&b, "\n", 1) != 0)
 			goto fail;
@@ -518,10 +519,18 @@ rewrite(struct folder *f, int src_fd, const char *data, struct scanned *s, size_
 	if ((b.len > 0 && durable_write_all(fd, b.p, b.len) != 0) || fsync(fd) != 0 ||
 	    rename(tmp, f->mb_path) != 0)
 		goto fail;
-	durable_fsync_dir(dir);
+	/* the flags reach the disk before the tagged OK (mboxf_flush) */
+	if (durable_fsync_dir(dir) != 0)
+		goto fail_renamed;
 	free(b.p);
 	*fd_r = fd;
 	return 0;
+fail_renamed:;
+	int saved = errno;
+	free(b.p);
+	close(fd);
+	errno = saved;
+	return -1;
 fail:;
 	int e = errno;
 	free(b.p);
@@ -581,7 +590,8 @@ merge(struct folder *f, const struct scanned *s, size_t n, int grow)
 		m->e.size = s[j].len;
 		/* RFC822.SIZE: what FETCH sends (CRLF, our headers hidden) */
 		m->e.vsize = s[j].vsize ? s[j].vsize : 1;
-		if (!s[j].mt.old && !f->readonly) {
+		/* read-only (EXAMINE, STATUS): shown, not taken (no O written) */
+		if (!s[j].mt.old) {
 			m->flags |= FL_RECENT;
 			f->recent++;
 		}
@@ -600,7 +610,9 @@ message_view(const char *raw, size_t len, unsigned char **out, size_t *out_len)
 	size_t hl, bo;
 	split(raw, len, &hl, &bo);
 	struct buf b = { 0 };
-	if (headers_copy(&b, raw, hl) != 0 || buf_add(&b, "\n", 1) != 0)
+	/* the empty line only if the message has one: a message that ends
+	 * in its header reads back as it came (RFC822.SIZE included) */
+	if (headers_copy(&b, raw, hl) != 0 || (bo > hl && buf_add(&b, "\n", 1) != 0))
 		goto fail;
 	size_t body_at = b.len;
 	if (buf_add(&b, raw + bo, len - bo) != 0)
@@ -970,14 +982,15 @@ mboxf_append(struct folder *f, const char *data, size_t len, time_t when, unsign
 	/* a client's X-UID or Status must not pass for ours */
 	size_t hl, bo;
 	split(lf.p ? lf.p : "", lf.len, &hl, &bo);
-	if (headers_copy(&b, lf.p ? lf.p : "", hl) != 0 || buf_add(&b, "\n", 1) != 0 ||
-	    buf_add(&b, lf.p + bo, lf.len - bo) != 0)
+	if (headers_copy(&b, lf.p ? lf.p : "", hl) != 0 ||
+	    (bo > hl && buf_add(&b, "\n", 1) != 0) || buf_add(&b, lf.p + bo, lf.len - bo) != 0)
 		goto out;
 	if (durable_write_all(tfd, b.p ? b.p : "", b.len) != 0 || lseek(tfd, 0, SEEK_SET) != 0)
 		goto out;
 	char prefix[1200];
 	struct buf pb = { 0 };
-	snprintf(prefix, sizeof prefix, "Status: %sO\nX-Status: %s%s%s%s\n",
+	/* no O (old): \Recent for the next session that looks, as a delivery */
+	snprintf(prefix, sizeof prefix, "Status: %s\nX-Status: %s%s%s%s\n",
 	    flags & FL_SEEN ? "R" : "", flags & FL_ANSWERED ? "A" : "",
 	    flags & FL_FLAGGED ? "F" : "", flags & FL_DRAFT ? "T" : "",
 	    flags & FL_DELETED ? "D" : "");
