@@ -302,7 +302,7 @@ class Session:
         return data
 
     def readline(self, timeout=10):
-        """The next line with its b"\n"; at EOF what is left (b"" at the
+        """The next line with its LF; at EOF what is left (b"" at the
         end). Raises TimeoutError when no whole line came in time."""
         deadline = time.time() + timeout
         while True:
