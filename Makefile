@@ -69,6 +69,9 @@ Q = @
 endif
 
 .PHONY: all check unit-tests clean install uninstall deps run fuzz
+# Keep the test objects: otherwise `sudo make install` after `make` rebuilds
+# them as root inside the user's build/.
+.SECONDARY:
 all: $(BINS) $(UNIT_BINS) $(FUZZ_BINS)
 
 $(B)/%.o: %.c
@@ -126,7 +129,7 @@ run: all
 # yubin.conf is never overwritten. `make uninstall` keeps configuration and mail.
 INSTALL_ENV = DESTDIR="$(DESTDIR)" PREFIX="$(PREFIX)" BINDIR="$(BINDIR)" MANDIR="$(MANDIR)" \
 	sysconfdir="$(sysconfdir)" unitdir="$(unitdir)" BIN="$(B)/bin" PROGRAMS="$(PROGRAMS)"
-install: all
+install: $(BINS)
 	@$(INSTALL_ENV) sh units/install.sh install
 
 uninstall:

@@ -205,7 +205,25 @@ durable_mkdirs(const char *path, mode_t mode)
 		return -1;
 	}
 	memcpy(buf, path, len + 1);
-	for (char *p = buf + 1; ; p++) {
+	/* Create only below the deepest directory that exists: a sandboxed
+	 * caller (ProtectSystem=strict) must not even try mkdir("/var"). */
+	struct stat st;
+	char *from = buf + 1;
+	for (char *p = buf + len; p > buf; p--) {
+		if (*p != '/' && *p != '\0')
+			continue;
+		char c = *p;
+		*p = '\0';
+		int found = stat(buf, &st) == 0 && S_ISDIR(st.st_mode);
+		*p = c;
+		if (found) {
+			if (c == '\0')
+				return 0;
+			from = p + 1;
+			break;
+		}
+	}
+	for (char *p = from; ; p++) {
 		if (*p != '/' && *p != '\0')
 			continue;
 		char c = *p;
@@ -235,7 +253,6 @@ durable_mkdirs(const char *path, mode_t mode)
 		if (c == '\0')
 			break;
 	}
-	struct stat st;
 	if (stat(path, &st) != 0)
 		return -1;
 	if (!S_ISDIR(st.st_mode)) {

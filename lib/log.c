@@ -14,6 +14,7 @@
 static const char *log_ident = "yubin";
 static char log_prefix[256];
 static int log_to_syslog;
+static int log_to_journal;
 
 /* inetd and xinetd hand the socket over as fd 0, 1 and 2. */
 static int
@@ -27,11 +28,25 @@ stderr_is_client(void)
 	return in.st_dev == err.st_dev && in.st_ino == err.st_ino;
 }
 
+/* systemd sets JOURNAL_STREAM to "dev:ino" of the stream it connected to
+ * stderr; if fd 2 is still that stream, the journal is listening. */
+int
+log_stderr_is_journal(void)
+{
+	const char *js = getenv("JOURNAL_STREAM");
+	unsigned long long dev, ino;
+	struct stat st;
+	if (!js || sscanf(js, "%llu:%llu", &dev, &ino) != 2 || fstat(2, &st) < 0)
+		return 0;
+	return (unsigned long long)st.st_dev == dev && (unsigned long long)st.st_ino == ino;
+}
+
 void
 log_init(const char *ident)
 {
 	log_ident = ident;
 	log_to_syslog = stderr_is_client();
+	log_to_journal = !log_to_syslog && log_stderr_is_journal();
 	if (log_to_syslog)
 		openlog(ident, LOG_PID | LOG_NDELAY, LOG_MAIL);
 }
@@ -57,8 +72,12 @@ log_msg(enum log_level level, const char *fmt, ...)
 		syslog(prios[level], "%s%s%s", log_prefix, sep, text);
 		return;
 	}
-	fprintf(stderr, "%s[%ld]: %s: %s%s%s\n", log_ident, (long)getpid(),
-	    names[level], log_prefix, sep, text);
+	if (log_to_journal)
+		fprintf(stderr, "<%d>%s: %s%s%s\n", prios[level], names[level],
+		    log_prefix, sep, text);
+	else
+		fprintf(stderr, "%s[%ld]: %s: %s%s%s\n", log_ident, (long)getpid(),
+		    names[level], log_prefix, sep, text);
 }
 
 char *

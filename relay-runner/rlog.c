@@ -5,9 +5,7 @@
 
 #include <stdarg.h>
 #include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 #include <syslog.h>
 
 #include "bounds.h"
@@ -20,28 +18,14 @@
 
 static int rlog_journal;
 
-/* systemd sets JOURNAL_STREAM to "dev:ino" of the stream it connected to
- * stderr; if fd 2 is still that stream, the journal is listening. */
-static int
-stderr_is_journal(void)
-{
-	const char *js = getenv("JOURNAL_STREAM");
-	unsigned long long dev, ino;
-	struct stat st;
-	if (!js || sscanf(js, "%llu:%llu", &dev, &ino) != 2 || fstat(2, &st) < 0)
-		return 0;
-	return (unsigned long long)st.st_dev == dev && (unsigned long long)st.st_ino == ino;
-}
-
 void
 rlog_init(void)
 {
 	log_init("relay-runner");
 #if WITH_SYSTEMD
-	rlog_journal = stderr_is_journal();
+	rlog_journal = log_stderr_is_journal();
 #else
 	rlog_journal = 0;
-	(void)stderr_is_journal;
 #endif
 }
 

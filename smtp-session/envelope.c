@@ -392,6 +392,17 @@ lower_case(char *p)
 }
 
 /* Address checks at RCPT time. Returns 0 (accept, r filled) or -1 (replied). */
+/* One line per refused recipient, for the operator and for fail2ban-style
+ * watchers (relay probes, address harvesting). */
+static void
+log_rcpt_refused(const struct smtp *s, const char *rcpt, const char *why)
+{
+	char from[4 * ADDR_PATH_MAX + 1], to[4 * ADDR_PATH_MAX + 1];
+	log_escape(from, sizeof from, s->sender, strlen(s->sender));
+	log_escape(to, sizeof to, rcpt, strlen(rcpt));
+	log_info("rejected RCPT from=<%s> to=<%s>: %s", from, to, why);
+}
+
 static int
 rcpt_check(struct smtp *s, struct addr *a, enum addr_error e, struct smtp_rcpt *r)
 {
@@ -413,6 +424,7 @@ rcpt_check(struct smtp *s, struct addr *a, enum addr_error e, struct smtp_rcpt *
 	if (!r->local) {
 		if (s->auth_user[0])
 			return 0;
+		log_rcpt_refused(s, r->addr, "relay access denied");
 		smtp_reply(s, 554, "5.7.1", "<%s>: Relay access denied", r->addr);
 		return -1;
 	}
@@ -433,6 +445,7 @@ rcpt_check(struct smtp *s, struct addr *a, enum addr_error e, struct smtp_rcpt *
 		 * submitter on a pipe is not probing. */
 		if (s->strict_sync)
 			session_sleep_ms(100u * (s->unknown_rcpts < 10 ? s->unknown_rcpts : 10));
+		log_rcpt_refused(s, r->addr, "user unknown");
 		smtp_reply(s, 550, "5.1.1", "<%s>: Recipient address rejected: User unknown", r->addr);
 		return -1;
 	}
