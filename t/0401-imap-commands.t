@@ -106,7 +106,9 @@ try:
     typ, data = M.search("UTF-8", "SUBJECT", "hello")
     t.eq(data, [b"1"], "SEARCH CHARSET UTF-8")
     typ, data = M.search("KOI8-R", "SUBJECT", "hello")
-    t.ok(typ == "NO", "unknown CHARSET refused", data)
+    t.eq(data, [b"1"], "SEARCH CHARSET KOI8-R (converted)")
+    typ, data = M.search("X-NO-SUCH-CHARSET", "SUBJECT", "hello")
+    t.ok(typ == "NO" and b"BADCHARSET" in data[0], "unknown CHARSET refused with BADCHARSET", data)
 
     # COPY, MOVE, EXPUNGE
     typ, data = M.copy("2:3", "Archive")
