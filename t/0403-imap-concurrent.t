@@ -4,6 +4,7 @@ FLAGS and EXPUNGE updates, IDLE with deliveries (covers S40), UID
 stability across sessions and flag renames, and reader consistency while
 another session renames files (covers S64)."""
 import os
+import re
 import shutil
 import sys
 import time
@@ -133,6 +134,21 @@ try:
     b.cmd("STORE 1 +FLAGS (\\Draft)")
     r = a.cmd("NOOP")
     t.ok(b"* 1 FETCH (FLAGS (" in r and b"\\Draft" in r, "flag change seen after a quiet period", r)
+
+    # \Recent goes to one session only, also for APPENDed messages (the
+    # recent marker in the UID list) and with SELECTs racing for it.
+    for _ in range(3):
+        data = msg(300)
+        r = b.cmd(b"APPEND Sent {%d+}\r\n%s" % (len(data), data))
+    sel = [Raw(env, U) for _ in range(3)]
+    for s in sel:
+        s.send(b"s SELECT Sent\r\n")
+    counts = [re.search(rb"\* (\d+) RECENT", s.read_response("s")) for s in sel]
+    counts = [int(m.group(1)) if m else -1 for m in counts]
+    t.ok(sorted(counts)[:2] == [0, 0] and sum(counts) == 3,
+         "three APPENDed messages: \\Recent in one of three racing SELECTs, never twice", counts)
+    for s in sel:
+        s.close()
 
     # A lost UID list gives a new UIDVALIDITY, never wrong UIDs.
     a.close()
