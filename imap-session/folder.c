@@ -337,6 +337,13 @@ folder_assign_uids(const char *dir, struct maildir_entry *e, size_t n, uint32_t 
 }
 
 int
+folder_assign_uids_recent(const char *dir, struct maildir_entry *e, size_t n, uint32_t *uids,
+    uint32_t *validity_r, uint32_t *next_r, uint32_t *recent_from_r)
+{
+	return uids_assign(dir, e, n, uids, validity_r, next_r, RECENT_LOOK, recent_from_r);
+}
+
+int
 folder_uids_init(const char *dir)
 {
 	char path[4200];

@@ -155,6 +155,11 @@ void folder_remove_gone(struct folder *f, size_t idx);
  * APPENDUID, COPYUID). 0 or -1. */
 int folder_assign_uids(const char *dir, struct maildir_entry *e, size_t n, uint32_t *uids_r,
     uint32_t *validity_r, uint32_t *next_r);
+/* folder_assign_uids, and the recent marker: the messages with a UID
+ * from *recent_from_r up, and those in new/, are \Recent for the next
+ * session that selects dir (STATUS RECENT counts them). Takes none. */
+int folder_assign_uids_recent(const char *dir, struct maildir_entry *e, size_t n,
+    uint32_t *uids, uint32_t *validity_r, uint32_t *next_r, uint32_t *recent_from_r);
 /* Before APPEND, COPY or MOVE into dir: a folder without a UID list gets
  * one now, so that what comes is past the recent marker (a list made
  * later takes every message there as old). 0 or -1. */
