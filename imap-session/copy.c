@@ -498,6 +498,8 @@ copy_common(struct imap *im, struct imap_command *c, int move)
 				if (maildir_remove(im->sel->dir, &m->e) == 0 || errno == ENOENT)
 					m->gone = 1;
 			}
+			/* the unlinks too are durable before OK (imap-session.c) */
+			im->sel->flags_pending |= FOLDER_PENDING_CUR | FOLDER_PENDING_NEW;
 		}
 	}
 	if (r != 0 && (!move || j.done == 0)) {

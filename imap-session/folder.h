@@ -103,9 +103,10 @@ struct folder {
 	int mb_dirty;            /* some message has mb_dirty or gone set here */
 	int mb_grow;             /* 0: an update may not add messages (m fixed) */
 	int mb_skipped;          /* it left some out: read again at the next sync */
-	/* Maildir subdirectories with renames not yet fsync'd (FOLDER_PENDING_*):
-	 * folder_set_flags renames, folder_flags_durable syncs them once per
-	 * command rather than once per message. */
+	/* Maildir subdirectories with renames (or unlinks) not yet fsync'd
+	 * (FOLDER_PENDING_*): folder_set_flags renames, folder_flags_durable
+	 * syncs them once per command rather than once per message;
+	 * imap-session.c calls it before every tagged reply. */
 	unsigned flags_pending;
 };
 

@@ -174,7 +174,7 @@ try:
     wrapper = os.path.join(tdir, "traced-imap-session")
     with open(wrapper, "w") as f:
         f.write('#!/bin/sh\nexec strace -f -q -y -s 65536 -o "%s" -e '
-                'trace=fsync,fdatasync,rename,renameat,renameat2,write,writev "%s" "$@"\n'
+                'trace=fsync,fdatasync,rename,renameat,renameat2,unlink,unlinkat,write,writev "%s" "$@"\n'
                 % (trace, yubin.binary("imap-session")))
     os.chmod(wrapper, 0o755)
     real_binary = yubin.binary
@@ -186,7 +186,7 @@ try:
     procs.append(s)
     replies = [s.cmd(LOGIN[2:-2].replace(U.encode(), V.encode())), s.cmd("SELECT INBOX"),
                s.cmd("STORE 1:* +FLAGS (\\Flagged)"), s.cmd("FETCH 1:3 (BODY[])"),
-               s.cmd("LOGOUT")]
+               s.cmd("MOVE 40 INBOX"), s.cmd("LOGOUT")]
     s.close()
     t.ok(all(b" OK " in tagged(r) for r in replies), "STORE and FETCH under strace answer OK",
          b"".join(tagged(r) for r in replies))
@@ -213,10 +213,18 @@ try:
     t.ok(len(renames) == 3 and len(fsyncs) == 1 and fsyncs[0] > renames[-1],
          "FETCH BODY[] of 3 messages: \\Seen renames, then one fsync of cur/, then OK",
          "\n".join(fetch))
+    e_ok = at(r'(\\n|")t5 OK')
+    move = lines[d_ok + 1:e_ok]
+    unlinks = [i for i, ln in enumerate(move) if re.match(r"\d+\s+unlinkat\(\d+</[^>]*/cur>", ln)]
+    fsyncs = [i for i, ln in enumerate(move) if re.search(r"\bfsync\(\d+</[^>]*/cur>", ln)]
+    t.ok(e_ok > d_ok and len(unlinks) == 1 and fsyncs and fsyncs[-1] > unlinks[0],
+         "MOVE into the same folder: the source's unlink is fsync'd before the OK",
+         "\n".join(move))
     r = env.run("imap-session", LOGIN.replace(U.encode(), V.encode()) +
                 b"b EXAMINE INBOX\r\nc FETCH 1:4 (FLAGS)\r\nd LOGOUT\r\n")
     t.ok(r.stdout.count(b"\\Flagged \\Seen") == 3 and b"4 FETCH (FLAGS (\\Flagged))" in r.stdout,
          "a later session sees the flags", r.stdout)
+    t.ok(b"* 40 EXISTS" in r.stdout, "MOVE into the same folder left one copy", r.stdout)
 finally:
     for s in procs:
         try:
