@@ -18,6 +18,7 @@
 #include <unistd.h>
 
 #include "durable.h"
+#include "fileline.h"
 #include "imap.h"
 #include "log.h"
 #include "mailname.h"
@@ -121,24 +122,36 @@ name_cmp(const void *a, const void *b)
 	return strcmp(*(char *const *)a, *(char *const *)b);
 }
 
-static void
+/* Reads the subscribed names into l. A line longer than any name or
+ * holding a NUL is skipped whole: read in pieces, its tail would pass for
+ * a subscription of its own. Returns 0 (also when there is no file), or
+ * -1 when a read failed: l then holds the names before the failure, too
+ * few to write back. */
+static int
 subs_read(struct imap *im, struct names *l)
 {
-	char path[4200], line[MAILNAME_MAX + 2];
+	char path[4200], line[MAILNAME_MAX + 1];
 	strf(path, sizeof path, "%s/%s", im->root, SUBSCRIPTIONS);
 	int fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
 	FILE *fp = fd >= 0 ? fdopen(fd, "r") : NULL;
 	if (fp == NULL) {
 		if (fd >= 0)
 			close(fd);
-		return;
+		return 0;
 	}
-	while (fgets(line, sizeof line, fp) != NULL && l->n < IMAP_FOLDERS_MAX) {
-		line[strcspn(line, "\n")] = '\0';
-		if (line[0] && utf8_valid(line, strlen(line)) && !names_has(l, line))
+	enum fileline_status st;
+	size_t len;
+	while (l->n < IMAP_FOLDERS_MAX &&
+	    (st = fileline_read(fp, line, sizeof line, &len)) != FILELINE_EOF) {
+		if (st == FILELINE_ERROR) {
+			fclose(fp);
+			return -1;
+		}
+		if (st == FILELINE_OK && len > 0 && utf8_valid(line, len) && !names_has(l, line))
 			names_add(l, line);
 	}
 	fclose(fp);
+	return 0;
 }
 
 static int
@@ -169,7 +182,10 @@ static int
 subs_change(struct imap *im, const char *name, int add)
 {
 	struct names l = { 0 };
-	subs_read(im, &l);
+	if (subs_read(im, &l) != 0) {
+		names_free(&l);
+		return -1;
+	}
 	size_t out = 0;
 	for (size_t i = 0; i < l.n; i++) {
 		if (strcmp(l.v[i], name) == 0)
@@ -993,7 +1009,7 @@ list_common(struct imap *im, struct imap_command *c, int lsub)
 	}
 	struct names all = { 0 }, subs = { 0 }, cand = { 0 };
 	folders_list(im, &all);
-	subs_read(im, &subs);
+	(void)subs_read(im, &subs); /* after a read error: the names read */
 	/* Candidates: folders, subscribed names, and parents that hold children. */
 	const struct names *src = (lsub || o.sel_subscribed) ? &subs : &all;
 	for (size_t k = 0; k < src->n; k++) {
