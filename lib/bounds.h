@@ -196,4 +196,15 @@
  * addresses (smtp_mx_address_limit): 2.5 minutes at 30 s each. */
 #define RELAY_DEST_TIMEOUTS_MAX 5
 
+/* A line of the users (passwd-file) or aliases file: as a yubin.conf
+ * line (CONF_LINE_MAX), room for a long hash plus Dovecot's extra fields;
+ * a longer line is skipped whole, never read as two. */
+#define USERS_LINE_MAX 4096
+
+/* IMAP keyword (a flag without backslash) that STORE, APPEND or COPY may
+ * create: a line of a Maildir folder's yubin-keywords file is its letter,
+ * a space and the keyword, read into a 300-byte buffer; an mbox folder
+ * keeps keywords in X-Keywords: headers read up to 1024 bytes. */
+#define IMAP_KEYWORD_MAX 200
+
 #endif

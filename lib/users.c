@@ -18,7 +18,6 @@
 #include <string.h>
 #include <strings.h>
 
-#define USERS_LINE_MAX 4096
 #define ALIAS_DEPTH_MAX 8
 
 /* A $6$ hash of a random string: verifying against it always fails. */

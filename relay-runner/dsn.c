@@ -26,6 +26,7 @@
 #include <unistd.h>
 
 #include "bounds.h"
+#include "date.h"
 #include "mailbox.h"
 #include "smtpc.h"
 #include "users.h"
@@ -125,14 +126,6 @@ dsn_status(const char *diag, char cls, char *out, size_t size)
 		out[len] = '\0';
 		out[0] = cls;
 	}
-}
-
-static void
-rfc5322_date(time_t t, char *out, size_t size)
-{
-	struct tm tm;
-	localtime_r(&t, &tm);
-	strftime(out, size, "%a, %d %b %Y %H:%M:%S %z", &tm);
 }
 
 /* Copies len bytes of fd at off to f. */
@@ -257,8 +250,8 @@ write_recipient_fields(FILE *f, const struct dsn_msg *m, size_t index, const cha
 	fprintf(f, "Diagnostic-Code: %s; %s\n", smtp ? "smtp" : "X-yubin", buf);
 	fprintf(f, "Last-Attempt-Date: %s\n", date);
 	if (m->kind == DSN_DELAYED) {
-		char until[64];
-		rfc5322_date(m->retry_until, until, sizeof until);
+		char until[DATE_RFC5322_SIZE];
+		date_rfc5322(m->retry_until, until, sizeof until);
 		fprintf(f, "Will-Retry-Until: %s\n", until);
 	}
 }
@@ -285,8 +278,8 @@ write_human(FILE *f, const struct conf *conf, const struct dsn_msg *m, const siz
 		    "no further notice of its delivery from them.\n\n"
 		    "The mail system\n", conf->hostname);
 	} else if (m->kind == DSN_DELAYED) {
-		char until[64];
-		rfc5322_date(m->retry_until, until, sizeof until);
+		char until[DATE_RFC5322_SIZE];
+		date_rfc5322(m->retry_until, until, sizeof until);
 		fprintf(f, "This is the mail system at host %s.\n\n"
 		    "####################################################################\n"
 		    "# THIS IS A WARNING ONLY.  YOU DO NOT NEED TO RESEND YOUR MESSAGE. #\n"
@@ -322,11 +315,12 @@ dsn_write(int out_fd, const struct conf *conf, const struct dsn_msg *m,
 			close(dupfd);
 		return -1;
 	}
-	char boundary[64], date[64], arrival[64], sender[2 * ADDR_PATH_MAX], qid[200];
+	char boundary[64], date[DATE_RFC5322_SIZE], arrival[DATE_RFC5322_SIZE];
+	char sender[2 * ADDR_PATH_MAX], qid[200];
 	time_t now = time(NULL);
 	boundary_make(boundary, sizeof boundary);
-	rfc5322_date(now, date, sizeof date);
-	rfc5322_date(m->env->arrival, arrival, sizeof arrival);
+	date_rfc5322(now, date, sizeof date);
+	date_rfc5322(m->env->arrival, arrival, sizeof arrival);
 	sanitize(m->env->sender, sender, sizeof sender, sizeof sender - 1);
 	sanitize(m->queue_id, qid, sizeof qid, sizeof qid - 1);
 	unsigned char rnd[8] = { 0 };
