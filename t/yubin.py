@@ -227,12 +227,18 @@ def run_hwm(env, data, until, prog="smtp-session"):
             pass
     th = threading.Thread(target=feed)
     th.start()
-    out, hwm = b"", None
-    while until not in out:
+    # A bytearray grows in place, and each search covers only the new chunk
+    # plus the len(until) - 1 bytes before it (where a match may start), so
+    # waiting costs O(output) however it arrives.
+    out, hwm = bytearray(), None
+    while until:  # b"" is in any output: nothing to wait for
         chunk = os.read(p.stdout.fileno(), 65536)
         if not chunk:
             break
+        start = max(0, len(out) - (len(until) - 1))
         out += chunk
+        if out.find(until, start) != -1:
+            break
     with open("/proc/%d/status" % p.pid) as f:
         for line in f:
             if line.startswith("VmHWM:"):
@@ -245,7 +251,7 @@ def run_hwm(env, data, until, prog="smtp-session"):
         pass
     out += p.stdout.read()
     p.wait()
-    return out, hwm
+    return bytes(out), hwm
 
 
 class Session:
