@@ -170,12 +170,12 @@ subs_write(struct imap *im, const struct names *l)
 		unlink(tmp);
 		return -1;
 	}
-	fclose(fp);
-	if (rename(tmp, path) != 0) {
+	if (fclose(fp) != 0 || rename(tmp, path) != 0) {
 		unlink(tmp);
 		return -1;
 	}
-	return 0;
+	/* SUBSCRIBE answers OK only once the rename survives a crash. */
+	return durable_fsync_dir(im->root);
 }
 
 static int
