@@ -19,7 +19,7 @@ import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import yubin  # noqa: E402
-from imaptest import Raw, deliver_mbox, tagged  # noqa: E402
+from imaptest import Raw, deliver_mbox, tagged, value_end  # noqa: E402
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 FIX = os.path.join(HERE, "fixtures", "mime")
@@ -33,37 +33,6 @@ HEAD_ITEMS = [
     "BODY.PEEK[HEADER.FIELDS.NOT (RECEIVED SUBJECT)]",
 ]
 
-
-def value_end(b, i):
-    """End of the IMAP value (list, string, literal, atom) at b[i]."""
-    depth = 0
-    while True:
-        c = b[i:i + 1]
-        if c == b"":
-            return i
-        if c == b"(":
-            depth += 1
-            i += 1
-        elif c == b")":
-            depth -= 1
-            i += 1
-        elif c == b'"':
-            i += 1
-            while b[i:i + 1] not in (b'"', b""):
-                i += 2 if b[i:i + 1] == b"\\" else 1
-            i += 1
-        elif c in (b"{", b"~"):
-            j = b.index(b"}", i)
-            n = int(b[i + (2 if c == b"~" else 1):j])
-            i = j + 3 + n
-        elif c == b" ":
-            i += 1
-            continue
-        else:
-            while b[i:i + 1] not in (b" ", b")", b"\r", b""):
-                i += 1
-        if depth == 0:
-            return i
 
 
 def fetches(resp):

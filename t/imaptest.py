@@ -73,6 +73,38 @@ class Raw:
         return out, p.returncode
 
 
+def value_end(b, i):
+    """End of the IMAP value (list, string, literal, atom) at b[i]."""
+    depth = 0
+    while True:
+        c = b[i:i + 1]
+        if c == b"":
+            return i
+        if c == b"(":
+            depth += 1
+            i += 1
+        elif c == b")":
+            depth -= 1
+            i += 1
+        elif c == b'"':
+            i += 1
+            while b[i:i + 1] not in (b'"', b""):
+                i += 2 if b[i:i + 1] == b"\\" else 1
+            i += 1
+        elif c in (b"{", b"~"):
+            j = b.index(b"}", i)
+            n = int(b[i + (2 if c == b"~" else 1):j])
+            i = j + 3 + n
+        elif c == b" ":
+            i += 1
+            continue
+        else:
+            while b[i:i + 1] not in (b" ", b")", b"\r", b""):
+                i += 1
+        if depth == 0:
+            return i
+
+
 def tagged(resp):
     """The last line (the tagged reply) of a response."""
     lines = [x for x in resp.split(b"\r\n") if x]
