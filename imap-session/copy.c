@@ -20,6 +20,8 @@
 #include <unistd.h>
 
 #include "durable.h"
+#include "bounds.h"
+#include "imap-date.h"
 #include "imap.h"
 #include "log.h"
 #include "mailname.h"
@@ -119,24 +121,25 @@ uids_of(const char *dir, char **bases, size_t n, uint32_t *uids, uint32_t *valid
 
 /* ---- APPEND ---- */
 
+/* An APPEND date-time. A day past the month's end (31-Nov) rolls over as
+ * Dovecot does (t/fixtures/imap-clients misc): refusing it would refuse to
+ * store a client's message, so this is not imap_date_time_parse(), which
+ * is strict for SEARCH. Before 1970 is refused: INTERNALDATE is the file's
+ * mtime. */
 static int
 parse_date_time(const char *s, time_t *t)
 {
-	static const char *const mon[] = { "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul",
-		"Aug", "Sep", "Oct", "Nov", "Dec" };
 	int d, y, H, M, S, zone;
 	char m[4], sign;
 	if (sscanf(s, "%2d-%3s-%4d %2d:%2d:%2d %c%4d", &d, m, &y, &H, &M, &S, &sign, &zone) != 8 ||
 	    (sign != '+' && sign != '-'))
 		return -1;
-	struct tm tm = { 0 };
-	int i;
-	for (i = 0; i < 12 && strcasecmp(m, mon[i]) != 0; i++)
-		;
-	if (i == 12 || d < 1 || d > 31 || H > 23 || M > 59 || S > 60 || y < 1970)
+	int mon = imap_date_month(m, strlen(m));
+	if (mon < 0 || d < 1 || d > 31 || H > 23 || M > 59 || S > 60 || y < 1970)
 		return -1;
+	struct tm tm = { 0 };
 	tm.tm_mday = d;
-	tm.tm_mon = i;
+	tm.tm_mon = mon;
 	tm.tm_year = y - 1900;
 	tm.tm_hour = H;
 	tm.tm_min = M;
@@ -226,8 +229,10 @@ cmd_append(struct imap *im, struct imap_command *c)
 			;
 		if (j < 5)
 			flags |= bits[j];
-		else if (a->str[0] == '\\' || strpbrk(a->str, "()[]{%*\"") || strlen(a->str) > 200)
+		else if (a->str[0] == '\\' || strpbrk(a->str, "()[]{%*\""))
 			return verdict(im, V_BAD, "Invalid flag");
+		else if (strlen(a->str) > IMAP_KEYWORD_MAX)
+			return verdict(im, V_BAD, "Keyword too long");
 		else if (nkw < FOLDER_KEYWORDS_MAX)
 			kwnames[nkw++] = a->str;
 	}

@@ -14,6 +14,8 @@
 #include <strings.h>
 #include <time.h>
 
+#include "bounds.h"
+#include "imap-date.h"
 #include "imap.h"
 #include "log.h"
 #include "mime.h"
@@ -185,12 +187,9 @@ parse_item(const char *s, struct item *items, size_t *n)
 static void
 out_date(struct io *io, time_t t)
 {
-	static const char *const mon[] = { "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul",
-		"Aug", "Sep", "Oct", "Nov", "Dec" };
-	struct tm tm;
-	gmtime_r(&t, &tm);
-	io_printf(io, "\"%02d-%s-%04d %02d:%02d:%02d +0000\"", tm.tm_mday, mon[tm.tm_mon],
-	    tm.tm_year + 1900, tm.tm_hour, tm.tm_min, tm.tm_sec);
+	char d[IMAP_DATE_TIME_SIZE];
+	imap_date_time_format(t, d, sizeof d);
+	io_printf(io, "\"%s\"", d);
 }
 
 /* Writes data (with the partial applied) as a literal; literal8 for BINARY
@@ -571,7 +570,7 @@ parse_flags(struct imap *im, const struct imap_arg *args, size_t n, unsigned *fl
 		for (const char *p = a->str; *p; p++)
 			if (strchr("()[]{%*\"", *p) || (unsigned char)*p >= 0x7f)
 				return verdict(im, V_BAD, "Invalid keyword"), -1;
-		if (strlen(a->str) > 200)
+		if (strlen(a->str) > IMAP_KEYWORD_MAX)
 			return verdict(im, V_BAD, "Keyword too long"), -1;
 		int had = folder_keyword(im->sel, a->str, 0);
 		int k = had >= 0 ? had : folder_keyword(im->sel, a->str, 1);

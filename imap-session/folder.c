@@ -17,13 +17,18 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "bounds.h"
 #include "durable.h"
+#include "fileline.h"
 #include "mime.h"
 
 #define UIDLIST_NAME "yubin-uidlist"
 #define KEYWORDS_NAME "yubin-keywords"
 #define LOCK_NAME "yubin-lock"
 #define VALIDITY_NAME "yubin-uidvalidity"
+/* A keywords line: letter, space, keyword of at most IMAP_KEYWORD_MAX. */
+#define KEYWORDS_LINE_MAX 300
+_Static_assert(IMAP_KEYWORD_MAX + 3 <= KEYWORDS_LINE_MAX, "keyword fits its line");
 /* Lookups of a moved message before it counts as expunged (S64). */
 #define FOLDER_OPEN_TRIES 4
 /* A message file larger than this is not loaded (max_message_size is far
@@ -84,7 +89,13 @@ uidlist_read(const char *dir, uint32_t *validity, uint32_t *next, uint32_t *rece
 	}
 	unsigned long v, nx, rf = 0;
 	int fields = 0;
-	if (fgets(line, sizeof line, fp) == NULL ||
+	enum fileline_status st = fileline_read(fp, line, sizeof line, NULL);
+	if (st == FILELINE_ERROR) {
+		/* unreadable is not malformed: a fresh list would lose UIDVALIDITY */
+		fclose(fp);
+		return -1;
+	}
+	if (st != FILELINE_OK ||
 	    (fields = sscanf(line, "yubin-uidlist 1 %lu %lu %lu", &v, &nx, &rf)) < 2 || v == 0 ||
 	    nx == 0 || v > UINT32_MAX || nx > UINT32_MAX) {
 		fclose(fp);
@@ -97,15 +108,21 @@ uidlist_read(const char *dir, uint32_t *validity, uint32_t *next, uint32_t *rece
 	struct uidrec *recs = NULL;
 	size_t n = 0, cap = 0;
 	int bad = 0;
-	while (fgets(line, sizeof line, fp) != NULL) {
-		char *sp = strchr(line, ' '), *nl = strchr(line, '\n');
+	size_t len;
+	while ((st = fileline_read(fp, line, sizeof line, &len)) != FILELINE_EOF) {
+		if (st == FILELINE_ERROR) {
+			bad = -1;
+			break;
+		}
+		/* every record ends in LF: a last one without it was cut short */
+		char *sp = strchr(line, ' ');
 		unsigned long uid;
-		if (sp == NULL || nl == NULL || sp == line || nl - sp < 2 ||
-		    sscanf(line, "%lu", &uid) != 1 || uid == 0 || uid >= nx) {
+		if (st != FILELINE_OK || feof(fp) || sp == NULL || sp == line ||
+		    (size_t)(sp - line) + 2 > len || sscanf(line, "%lu", &uid) != 1 || uid == 0 ||
+		    uid >= nx) {
 			bad = 1;
 			break;
 		}
-		*nl = '\0';
 		if (n == cap) {
 			cap = cap ? cap * 2 : 256;
 			struct uidrec *p = realloc(recs, cap * sizeof *p);
@@ -389,7 +406,7 @@ folder_uid_of(const char *dir, const char *base, size_t base_len, uint32_t *uid_
 static void
 keywords_read(struct folder *f)
 {
-	char path[4200], line[300];
+	char path[4200], line[KEYWORDS_LINE_MAX];
 	snprintf(path, sizeof path, "%s/%s", f->dir, KEYWORDS_NAME);
 	int fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
 	if (fd < 0)
@@ -399,11 +416,15 @@ keywords_read(struct folder *f)
 		close(fd);
 		return;
 	}
-	while (fgets(line, sizeof line, fp) != NULL) {
-		char *nl = strchr(line, '\n');
-		if (nl == NULL || line[0] < 'a' || line[0] > 'z' || line[1] != ' ' || nl - line < 3)
+	/* a line too long or holding NUL is skipped whole: its tail never
+	 * passes for another slot's keyword */
+	enum fileline_status st;
+	size_t len;
+	while ((st = fileline_read(fp, line, sizeof line, &len)) != FILELINE_EOF &&
+	    st != FILELINE_ERROR) {
+		if (st != FILELINE_OK || line[0] < 'a' || line[0] > 'z' || line[1] != ' ' ||
+		    len < 3)
 			continue;
-		*nl = '\0';
 		int i = line[0] - 'a';
 		if (f->kw[i] == NULL || strcmp(f->kw[i], line + 2) != 0) {
 			free(f->kw[i]);
@@ -421,7 +442,7 @@ folder_keyword(struct folder *f, const char *name, int create)
 	for (int i = 0; i < FOLDER_KEYWORDS_MAX; i++)
 		if (f->kw[i] && strcasecmp(f->kw[i], name) == 0)
 			return i;
-	if (!create || f->readonly)
+	if (!create || f->readonly || strlen(name) > IMAP_KEYWORD_MAX)
 		return -1;
 	int lock = folder_lock(f->dir);
 	if (lock < 0)

@@ -31,6 +31,7 @@
 #include <unistd.h>
 
 #include "bounds.h"
+#include "buf.h"
 #include "durable.h"
 #include "folder.h"
 #include "mbox.h"
@@ -45,36 +46,11 @@
  * inode, size and mtime mean the same file at once, with no quiet period
  * as for Maildir directories. Only an edit in place that keeps the size
  * within one mtime tick would go unseen until the next change. */
-
-struct buf {
-	char *p;
-	size_t len, cap;
-};
-
-static int
-buf_add(struct buf *b, const void *data, size_t n)
-{
-	if (b->len + n + 1 > b->cap) {
-		size_t cap = b->cap ? b->cap : 65536;
-		while (cap < b->len + n + 1)
-			cap *= 2;
-		char *p = realloc(b->p, cap);
-		if (p == NULL)
-			return -1;
-		b->p = p;
-		b->cap = cap;
-	}
-	memcpy(b->p + b->len, data, n);
-	b->len += n;
-	b->p[b->len] = '\0';
-	return 0;
-}
-
-static int
-buf_str(struct buf *b, const char *s)
-{
-	return buf_add(b, s, strlen(s));
-}
+/* Ceiling of a buffer holding a message or a rewrite's piece of the file:
+ * the file's ceiling, a chunk, and the headers we add. */
+#define MBOXF_BUF_MAX (MBOXF_FILE_MAX + REWRITE_CHUNK + 65536)
+/* Our Status, X-Status and X-Keywords lines for one appended message. */
+#define MBOXF_META_MAX 65536
 
 /* ---- one message's headers ---- */
 
@@ -247,24 +223,24 @@ meta_write(struct folder *f, struct buf *b, int first, uint32_t uid, unsigned fl
 	char line[256];
 	if (first) {
 		snprintf(line, sizeof line, "X-IMAPbase: %u %u\n", f->uidvalidity, f->uidnext);
-		if (buf_str(b, line) != 0)
+		if (buf_addstr(b, line) != 0)
 			return -1;
 	}
 	snprintf(line, sizeof line, "X-UID: %u\nStatus: %s%s\nX-Status: %s%s%s%s\n", uid,
 	    flags & FL_SEEN ? "R" : "", old ? "O" : "", flags & FL_ANSWERED ? "A" : "",
 	    flags & FL_FLAGGED ? "F" : "", flags & FL_DRAFT ? "T" : "",
 	    flags & FL_DELETED ? "D" : "");
-	if (buf_str(b, line) != 0)
+	if (buf_addstr(b, line) != 0)
 		return -1;
 	if (keywords == 0)
 		return 0;
-	if (buf_str(b, "X-Keywords:") != 0)
+	if (buf_addstr(b, "X-Keywords:") != 0)
 		return -1;
 	for (int i = 0; i < FOLDER_KEYWORDS_MAX; i++)
 		if ((keywords & (1u << i)) && f->kw[i] &&
-		    (buf_str(b, " ") != 0 || buf_str(b, f->kw[i]) != 0))
+		    (buf_addstr(b, " ") != 0 || buf_addstr(b, f->kw[i]) != 0))
 			return -1;
-	return buf_str(b, "\n");
+	return buf_addstr(b, "\n");
 }
 
 /* Header lines of h[0..len) without ours. */
@@ -482,7 +458,7 @@ rewrite(struct folder *f, int src_fd, const char *data, struct scanned *s, size_
 	if (fstat(src_fd, &old) == 0 && fchmod(fd, old.st_mode & 0777) != 0)
 		(void)0; /* 0600 from open() stays: still the owner's */
 	/* written in pieces of about REWRITE_CHUNK: memory stays small */
-	struct buf b = { 0 };
+	struct buf b = BUF_INIT(MBOXF_BUF_MAX);
 	uint64_t base = 0;
 	int first = 1;
 	for (size_t i = 0; i < n; i++) {
@@ -493,7 +469,7 @@ rewrite(struct folder *f, int src_fd, const char *data, struct scanned *s, size_
 		split(m, s[i].len, &hl, &bo);
 		uint64_t from_off = base + b.len;
 		if (buf_add(&b, data + s[i].from_off, s[i].off - s[i].from_off) != 0 ||
-		    (b.p[b.len - 1] != '\n' && buf_add(&b, "\n", 1) != 0))
+		    (b.s[b.len - 1] != '\n' && buf_add(&b, "\n", 1) != 0))
 			goto fail; /* a From_ line cut by EOF ends here */
 		size_t off = b.len;
 		if (headers_copy(&b, m, hl) != 0 ||
@@ -501,7 +477,7 @@ rewrite(struct folder *f, int src_fd, const char *data, struct scanned *s, size_
 		    (bo > hl && buf_add(&b, "\n", 1) != 0) ||
 		    buf_add(&b, m + bo, s[i].len - bo) != 0)
 			goto fail;
-		if (b.len > off && b.p[b.len - 1] != '\n' && buf_add(&b, "\n", 1) != 0)
+		if (b.len > off && b.s[b.len - 1] != '\n' && buf_add(&b, "\n", 1) != 0)
 			goto fail;
 		s[i].from_off = from_off;
 		s[i].off = base + off;
@@ -510,30 +486,30 @@ rewrite(struct folder *f, int src_fd, const char *data, struct scanned *s, size_
 			goto fail;
 		first = 0;
 		if (b.len >= REWRITE_CHUNK) {
-			if (durable_write_all(fd, b.p, b.len) != 0)
+			if (durable_write_all(fd, b.s, b.len) != 0)
 				goto fail;
 			base += b.len;
 			b.len = 0;
 		}
 	}
-	if ((b.len > 0 && durable_write_all(fd, b.p, b.len) != 0) || fsync(fd) != 0 ||
+	if ((b.len > 0 && durable_write_all(fd, b.s, b.len) != 0) || fsync(fd) != 0 ||
 	    rename(tmp, f->mb_path) != 0)
 		goto fail;
 	/* the flags reach the disk before the tagged OK (mboxf_flush) */
 	if (durable_fsync_dir(dir) != 0)
 		goto fail_renamed;
-	free(b.p);
+	buf_free(&b);
 	*fd_r = fd;
 	return 0;
 fail_renamed:;
 	int saved = errno;
-	free(b.p);
+	buf_free(&b);
 	close(fd);
 	errno = saved;
 	return -1;
 fail:;
 	int e = errno;
-	free(b.p);
+	buf_free(&b);
 	close(fd);
 	unlink(tmp);
 	errno = e;
@@ -609,7 +585,7 @@ message_view(const char *raw, size_t len, unsigned char **out, size_t *out_len)
 {
 	size_t hl, bo;
 	split(raw, len, &hl, &bo);
-	struct buf b = { 0 };
+	struct buf b = BUF_INIT(MBOXF_BUF_MAX);
 	/* the empty line only if the message has one: a message that ends
 	 * in its header reads back as it came (RFC822.SIZE included) */
 	if (headers_copy(&b, raw, hl) != 0 || (bo > hl && buf_add(&b, "\n", 1) != 0))
@@ -617,26 +593,26 @@ message_view(const char *raw, size_t len, unsigned char **out, size_t *out_len)
 	size_t body_at = b.len;
 	if (buf_add(&b, raw + bo, len - bo) != 0)
 		goto fail;
-	b.len = body_at + mbox_unquote(b.p + body_at, b.len - body_at);
+	b.len = body_at + mbox_unquote(b.s + body_at, b.len - body_at);
 	size_t bare = 0;
 	for (size_t i = 0; i < b.len; i++)
-		bare += b.p[i] == '\n' && (i == 0 || b.p[i - 1] != '\r');
+		bare += b.s[i] == '\n' && (i == 0 || b.s[i - 1] != '\r');
 	unsigned char *o = malloc(b.len + bare + 1);
 	if (o == NULL)
 		goto fail;
 	size_t k = 0;
 	for (size_t i = 0; i < b.len; i++) {
-		if (b.p[i] == '\n' && (i == 0 || b.p[i - 1] != '\r'))
+		if (b.s[i] == '\n' && (i == 0 || b.s[i - 1] != '\r'))
 			o[k++] = '\r';
-		o[k++] = (unsigned char)b.p[i];
+		o[k++] = (unsigned char)b.s[i];
 	}
 	o[k] = '\0';
-	free(b.p);
+	buf_free(&b);
 	*out = o;
 	*out_len = k;
 	return 0;
 fail:
-	free(b.p);
+	buf_free(&b);
 	return -1;
 }
 
@@ -921,7 +897,7 @@ mboxf_header(struct folder *f, size_t idx)
 	}
 	size_t hl, bo;
 	struct meta mt;
-	struct buf b = { 0 };
+	struct buf b = BUF_INIT(MBOXF_BUF_MAX);
 	split(h, cut, &hl, &bo);
 	meta_parse(h, hl, &mt);
 	r = 1;
@@ -930,9 +906,9 @@ mboxf_header(struct folder *f, size_t idx)
 		if (r == 0 && b.len == 1)
 			r = 1;
 		if (r == 0)
-			r = folder_crlf((const unsigned char *)b.p, b.len, &f->cache_data, &f->cache_len);
+			r = folder_crlf((const unsigned char *)b.s, b.len, &f->cache_data, &f->cache_len);
 	}
-	free(b.p);
+	buf_free(&b);
 	free(raw);
 	if (r != 0)
 		return r;
@@ -973,7 +949,7 @@ mboxf_append(struct folder *f, const char *data, size_t len, time_t when, unsign
 	if (tfd < 0)
 		return -1;
 	unlink(tmpl);
-	struct buf lf = { 0 }, b = { 0 };
+	struct buf lf = BUF_INIT(MBOXF_BUF_MAX), b = BUF_INIT(MBOXF_BUF_MAX);
 	int rc = -1;
 	for (size_t i = 0; i < len; i++)
 		if (!(data[i] == '\r' && i + 1 < len && data[i + 1] == '\n') &&
@@ -981,29 +957,29 @@ mboxf_append(struct folder *f, const char *data, size_t len, time_t when, unsign
 			goto out;
 	/* a client's X-UID or Status must not pass for ours */
 	size_t hl, bo;
-	split(lf.p ? lf.p : "", lf.len, &hl, &bo);
-	if (headers_copy(&b, lf.p ? lf.p : "", hl) != 0 ||
-	    (bo > hl && buf_add(&b, "\n", 1) != 0) || buf_add(&b, lf.p + bo, lf.len - bo) != 0)
+	split(lf.s ? lf.s : "", lf.len, &hl, &bo);
+	if (headers_copy(&b, lf.s ? lf.s : "", hl) != 0 ||
+	    (bo > hl && buf_add(&b, "\n", 1) != 0) || buf_add(&b, lf.s + bo, lf.len - bo) != 0)
 		goto out;
-	if (durable_write_all(tfd, b.p ? b.p : "", b.len) != 0 || lseek(tfd, 0, SEEK_SET) != 0)
+	if (durable_write_all(tfd, b.s ? b.s : "", b.len) != 0 || lseek(tfd, 0, SEEK_SET) != 0)
 		goto out;
 	char prefix[1200];
-	struct buf pb = { 0 };
+	struct buf pb = BUF_INIT(MBOXF_META_MAX);
 	/* no O (old): \Recent for the next session that looks, as a delivery */
 	snprintf(prefix, sizeof prefix, "Status: %s\nX-Status: %s%s%s%s\n",
 	    flags & FL_SEEN ? "R" : "", flags & FL_ANSWERED ? "A" : "",
 	    flags & FL_FLAGGED ? "F" : "", flags & FL_DRAFT ? "T" : "",
 	    flags & FL_DELETED ? "D" : "");
-	if (buf_str(&pb, prefix) != 0)
+	if (buf_addstr(&pb, prefix) != 0)
 		goto out;
 	if (keywords) {
-		if (buf_str(&pb, "X-Keywords:") != 0)
+		if (buf_addstr(&pb, "X-Keywords:") != 0)
 			goto out_pb;
 		for (int i = 0; i < FOLDER_KEYWORDS_MAX; i++)
 			if ((keywords & (1u << i)) && f->kw[i] &&
-			    (buf_str(&pb, " ") != 0 || buf_str(&pb, f->kw[i]) != 0))
+			    (buf_addstr(&pb, " ") != 0 || buf_addstr(&pb, f->kw[i]) != 0))
 				goto out_pb;
-		if (buf_str(&pb, "\n") != 0)
+		if (buf_addstr(&pb, "\n") != 0)
 			goto out_pb;
 	}
 	struct scanned app;
@@ -1015,7 +991,7 @@ mboxf_append(struct folder *f, const char *data, size_t len, time_t when, unsign
 		goto out_pb;
 	off_t old;
 	int fd = -1;
-	if (mbox_append(&lk, "MAILER-DAEMON", when, pb.p, pb.len, tfd, b.len, &old) == 0 &&
+	if (mbox_append(&lk, "MAILER-DAEMON", when, pb.s, pb.len, tfd, b.len, &old) == 0 &&
 	    update_locked(f, &lk, 1, &app, &fd) == 0) {
 		rc = 0;
 		*uid_r = f->uidnext - 1;
@@ -1032,10 +1008,10 @@ mboxf_append(struct folder *f, const char *data, size_t len, time_t when, unsign
 	}
 	errno = e;
 out_pb:
-	free(pb.p);
+	buf_free(&pb);
 out:
-	free(lf.p);
-	free(b.p);
+	buf_free(&lf);
+	buf_free(&b);
 	close(tfd);
 	return rc;
 }

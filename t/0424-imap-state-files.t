@@ -1,0 +1,211 @@
+#!/usr/bin/env python3
+"""A Maildir folder's own state files (yubin-uidlist, yubin-keywords) are
+read whole line by line (covers S47): an over-long line is never read as
+two, so its tail never defines a keyword or a UID; a UID list that is cut
+short or malformed starts afresh with a new UIDVALIDITY (never wrong
+UIDs), while one that cannot be read is not replaced (UIDVALIDITY kept).
+A keyword longer than IMAP_KEYWORD_MAX from STORE or APPEND is BAD and
+leaves the keywords file as it was."""
+import os
+import re
+import sys
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import yubin  # noqa: E402
+from imaptest import Raw, tagged  # noqa: E402
+
+t = yubin.TAP()
+env = yubin.Env()
+U = "alice@example.org"
+
+
+def msg(i):
+    return b"From: bob@example.org\r\nSubject: m%d\r\n\r\nbody of %d\r\n" % (i, i)
+
+
+def append(s, box, i, flags=b""):
+    data = msg(i)
+    r = s.cmd(b"APPEND %s %s{%d+}\r\n%s" % (box.encode(), flags, len(data), data))
+    assert tagged(r).split()[1] == b"OK", r
+    return r
+
+
+def validity(resp):
+    m = re.search(rb"\[UIDVALIDITY (\d+)\]", resp)
+    return int(m.group(1)) if m else None
+
+
+def fdir(box):
+    return os.path.join(env.maildir(U), "." + box)  # Maildir++
+
+
+def fpath(box, name):
+    return os.path.join(fdir(box), name)
+
+
+def write(path, data):
+    with open(path, "wb") as f:
+        f.write(data)
+    os.chmod(path, 0o666)  # sessions run as nobody under root
+
+
+def bases(box):
+    out = []
+    for sub in ("cur", "new"):
+        for n in os.listdir(os.path.join(fdir(box), sub)):
+            out.append(n.split(":")[0].split(",")[0])
+    return sorted(out)
+
+
+def fresh_folder(s, box, n):
+    """A folder with n messages; returns its UIDVALIDITY."""
+    r = s.cmd("CREATE %s" % box)
+    assert tagged(r).split()[1] == b"OK", r
+    for i in range(n):
+        append(s, box, i)
+    r = s.cmd("SELECT %s" % box)
+    s.cmd("UNSELECT")
+    return validity(r)
+
+
+procs = []
+try:
+    a = Raw(env, U)
+    procs.append(a)
+
+    # ---- keywords: an over-long line whose tail looks like a slot ----
+    fresh_folder(a, "Kw", 1)
+    box = fdir("Kw")
+    sub = "cur" if os.listdir(os.path.join(box, "cur")) else "new"
+    name = os.listdir(os.path.join(box, sub))[0]
+    base = name.split(":")[0]
+    os.rename(os.path.join(box, sub, name), os.path.join(box, "cur", base + ":2,Sabc"))
+    # fgets(300) would read "b evil" from byte 299 of the first line
+    write(fpath("Kw", "yubin-keywords"),
+          b"a " + b"x" * 297 + b"b evil\n" + b"c good\n" + b"d " + b"y" * 5000 + b"\n")
+    r = a.cmd("SELECT Kw")
+    r2 = a.cmd("FETCH 1 (FLAGS)")
+    t.ok(b"evil" not in r + r2, "an over-long keywords line's tail defines no keyword", r + r2)
+    t.ok(b"xxxx" not in r + r2 and b"yyyy" not in r + r2,
+         "over-long keywords lines are skipped whole", r + r2)
+    t.ok(re.search(rb"FLAGS \([^)]*good", r2) is not None,
+         "the next line's keyword still counts", r2)
+
+    # ---- STORE and APPEND of a 1000-byte keyword ----
+    before = open(fpath("Kw", "yubin-keywords"), "rb").read()
+    long_kw = b"k" * 1000
+    r = a.cmd(b"STORE 1 +FLAGS (" + long_kw + b")")
+    t.ok(tagged(r).split()[1] == b"BAD" and b"too long" in r.lower(),
+         "STORE of a 1000-byte keyword is BAD, keyword too long", r)
+    r = a.cmd(b"STORE 1 +FLAGS (" + b"k" * 201 + b")")
+    t.ok(tagged(r).split()[1] == b"BAD", "STORE of a 201-byte keyword is BAD", r)
+    data = msg(9)
+    r = a.cmd(b"APPEND Kw (" + long_kw + b") {%d+}\r\n%s" % (len(data), data))
+    t.ok(tagged(r).split()[1] == b"BAD" and b"too long" in r.lower(),
+         "APPEND with a 1000-byte keyword is BAD, keyword too long", r)
+    t.ok(open(fpath("Kw", "yubin-keywords"), "rb").read() == before,
+         "the keywords file is unchanged after them")
+    r = a.cmd("FETCH 1:* (FLAGS)")
+    t.ok(b"kkkk" not in r and r.count(b"* ") == 1, "no keyword and no message came of them", r)
+    ok200 = b"m" * 200
+    r = a.cmd(b"STORE 1 +FLAGS (" + ok200 + b")")
+    t.ok(tagged(r).split()[1] == b"OK" and ok200 in r, "a 200-byte keyword is stored", r)
+    a.cmd("UNSELECT")
+    b = Raw(env, U)
+    procs.append(b)
+    b.cmd("SELECT Kw")
+    r = b.cmd("FETCH 1 (FLAGS)")
+    t.ok(ok200 in r and b"good" in r and b"evil" not in r,
+         "another session reads the 200-byte keyword back from the file", r)
+    b.close()
+    procs.remove(b)
+
+    # ---- UID list: an over-long record whose tail looks like a record ----
+    v0 = fresh_folder(a, "Long", 2)
+    bs = bases("Long")
+    write(fpath("Long", "yubin-uidlist"),
+          b"yubin-uidlist 1 %d 10 10\n" % v0 + b"1 " + b"z" * 597 + b"7 " +
+          bs[0].encode() + b"\n" + b"8 " + bs[1].encode() + b"\n")
+    r = a.cmd("SELECT Long")
+    r2 = a.cmd("UID FETCH 1:* (UID)")
+    t.ok(validity(r) not in (None, v0), "an over-long UID record: a new UIDVALIDITY", r)
+    t.ok(re.findall(rb"UID (\d+)", r2) == [b"1", b"2"],
+         "and UIDs afresh, not the tail's 7 and 8", r2)
+    a.cmd("UNSELECT")
+
+    # ---- UID list: an over-long header ----
+    v0 = fresh_folder(a, "Head", 2)
+    bs = bases("Head")
+    write(fpath("Head", "yubin-uidlist"),
+          b"yubin-uidlist 1 %d 10 10" % v0 + b" " * 700 + b"\n" +
+          b"7 " + bs[0].encode() + b"\n" + b"8 " + bs[1].encode() + b"\n")
+    r = a.cmd("SELECT Head")
+    r2 = a.cmd("UID FETCH 1:* (UID)")
+    t.ok(validity(r) not in (None, v0) and re.findall(rb"UID (\d+)", r2) == [b"1", b"2"],
+         "an over-long UID list header: a new UIDVALIDITY and UIDs afresh", r + r2)
+    a.cmd("UNSELECT")
+
+    # ---- UID list: last record without its LF (cut short) ----
+    v0 = fresh_folder(a, "Cut", 2)
+    bs = bases("Cut")
+    write(fpath("Cut", "yubin-uidlist"),
+          b"yubin-uidlist 1 %d 10 10\n" % v0 + b"7 " + bs[0].encode() + b"\n" +
+          b"8 " + bs[1].encode())
+    r = a.cmd("SELECT Cut")
+    r2 = a.cmd("UID FETCH 1:* (UID)")
+    t.ok(validity(r) not in (None, v0) and re.findall(rb"UID (\d+)", r2) == [b"1", b"2"],
+         "a UID list whose last record has no LF: a new UIDVALIDITY, UIDs afresh", r + r2)
+    a.cmd("UNSELECT")
+
+    # ---- UID list: a NUL byte in a record, and a malformed header ----
+    v0 = fresh_folder(a, "Nul", 2)
+    bs = bases("Nul")
+    write(fpath("Nul", "yubin-uidlist"),
+          b"yubin-uidlist 1 %d 10 10\n" % v0 + b"7 " + bs[0].encode() + b"\0junk\n" +
+          b"8 " + bs[1].encode() + b"\n")
+    r = a.cmd("SELECT Nul")
+    r2 = a.cmd("UID FETCH 1:* (UID)")
+    t.ok(validity(r) not in (None, v0) and re.findall(rb"UID (\d+)", r2) == [b"1", b"2"],
+         "a NUL byte in a UID record: a new UIDVALIDITY, UIDs afresh", r + r2)
+    a.cmd("UNSELECT")
+    v0 = fresh_folder(a, "Malformed", 2)
+    write(fpath("Malformed", "yubin-uidlist"), b"yubin-uidlist 2 garbage\n1 x\n")
+    r = a.cmd("SELECT Malformed")
+    r2 = a.cmd("UID FETCH 1:* (UID)")
+    t.ok(validity(r) not in (None, v0) and re.findall(rb"UID (\d+)", r2) == [b"1", b"2"],
+         "a malformed UID list header: a new UIDVALIDITY, UIDs afresh", r + r2)
+    a.cmd("UNSELECT")
+
+    # ---- a well-formed list is kept as it is ----
+    v0 = fresh_folder(a, "Good", 2)
+    bs = bases("Good")
+    write(fpath("Good", "yubin-uidlist"),
+          b"yubin-uidlist 1 %d 10 10\n" % v0 + b"7 " + bs[0].encode() + b"\n" +
+          b"8 " + bs[1].encode() + b"\n")
+    r = a.cmd("SELECT Good")
+    r2 = a.cmd("UID FETCH 1:* (UID)")
+    t.ok(validity(r) == v0 and re.findall(rb"UID (\d+)", r2) == [b"7", b"8"],
+         "a well-formed UID list keeps its UIDVALIDITY and UIDs", r + r2)
+    a.cmd("UNSELECT")
+
+    # ---- UID list that cannot be read: not replaced ----
+    v0 = fresh_folder(a, "Unread", 1)
+    p = fpath("Unread", "yubin-uidlist")
+    os.unlink(p)
+    os.mkdir(p)  # open() works, read() fails with EISDIR
+    r = a.cmd("SELECT Unread")
+    t.ok(tagged(r).split()[1] != b"OK" or validity(r) is None,
+         "an unreadable UID list: no SELECT with made-up UIDs", r)
+    t.ok(os.path.isdir(p), "and the list is not replaced by a fresh one")
+    os.rmdir(p)
+    write(p, b"yubin-uidlist 1 %d 10 10\n" % v0)
+    r = a.cmd("SELECT Unread")
+    t.ok(validity(r) == v0, "once readable, the UIDVALIDITY is the one kept", r)
+finally:
+    for s in procs:
+        try:
+            s.close()
+        except Exception:
+            pass
+    env.cleanup()
+t.done()
