@@ -690,8 +690,9 @@ folder_counts(struct imap *im, const char *name, const char *dir, struct counts 
 	size_t n;
 	if (maildir_scan(dir, 0, &e, &n) != 0)
 		return -1;
-	uint32_t *uids = calloc(n ? n : 1, sizeof *uids);
-	int r = uids ? folder_assign_uids(dir, e, n, uids, &k->uidvalidity, &k->uidnext) : -1;
+	uint32_t *uids = calloc(n ? n : 1, sizeof *uids), recent_from = 0;
+	int r = uids ? folder_assign_uids_recent(dir, e, n, uids, &k->uidvalidity, &k->uidnext,
+	    &recent_from) : -1;
 	for (size_t i = 0; i < n; i++) {
 		unsigned flags;
 		uint32_t kw;
@@ -699,7 +700,8 @@ folder_counts(struct imap *im, const char *name, const char *dir, struct counts 
 		k->messages++;
 		k->unseen += !(flags & FL_SEEN);
 		k->deleted += !!(flags & FL_DELETED);
-		k->recent += e[i].in_new;
+		/* APPENDed, COPYed, MOVEd since the last taker are \Recent too */
+		k->recent += e[i].in_new || (r == 0 && uids[i] >= recent_from);
 		k->size += e[i].vsize ? e[i].vsize : e[i].size;
 	}
 	free(uids);
