@@ -108,7 +108,8 @@ struct meta {
 	uint32_t uid, validity, next;
 	unsigned flags;
 	int old;
-	char keywords[1024];
+	/* room for a full table of keywords of the longest kind */
+	char keywords[FOLDER_KEYWORDS_MAX * (IMAP_KEYWORD_MAX + 1) + 1];
 };
 
 static uint32_t
@@ -165,6 +166,11 @@ meta_parse(const char *h, size_t len, struct meta *mt)
 			} else if (nlen == 10 && strncasecmp(f, "X-Keywords", 10) == 0 && !seen_kw) {
 				seen_kw = 1;
 				size_t n = vlen < sizeof mt->keywords ? vlen : sizeof mt->keywords - 1;
+				/* a longer field (not ours) loses its cut word whole:
+				 * never a shortened name that is no keyword of it */
+				if (n < vlen && !strchr(" \t\r\n,", v[n]))
+					while (n > 0 && !strchr(" \t\r\n,", v[n - 1]))
+						n--;
 				memcpy(mt->keywords, v, n);
 				mt->keywords[n] = '\0';
 			}
@@ -178,18 +184,20 @@ static uint32_t
 keywords_bits(struct folder *f, const char *s)
 {
 	uint32_t bits = 0;
-	char word[256];
+	char word[IMAP_KEYWORD_MAX + 1];
 	while (*s) {
 		while (*s == ' ' || *s == '\t' || *s == '\r' || *s == '\n' || *s == ',')
 			s++;
-		size_t n = 0;
+		size_t n = 0, all = 0;
 		while (*s && *s != ' ' && *s != '\t' && *s != '\r' && *s != '\n' && *s != ',') {
 			if (n + 1 < sizeof word)
 				word[n++] = *s;
+			all++;
 			s++;
 		}
 		word[n] = '\0';
-		if (n == 0)
+		/* longer than a keyword may be: skipped, never cut to one */
+		if (n == 0 || all != n)
 			continue;
 		int k = mboxf_keyword(f, word, 1);
 		if (k >= 0)

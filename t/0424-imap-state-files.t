@@ -5,14 +5,16 @@ two, so its tail never defines a keyword or a UID; a UID list that is cut
 short or malformed starts afresh with a new UIDVALIDITY (never wrong
 UIDs), while one that cannot be read is not replaced (UIDVALIDITY kept).
 A keyword longer than IMAP_KEYWORD_MAX from STORE or APPEND is BAD and
-leaves the keywords file as it was."""
+leaves the keywords file as it was. mbox: an X-Keywords field with a word
+longer than a keyword, or longer than the reader's buffer, never yields a
+shortened keyword."""
 import os
 import re
 import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import yubin  # noqa: E402
-from imaptest import Raw, tagged  # noqa: E402
+from imaptest import Raw, tagged, deliver_mbox  # noqa: E402
 
 t = yubin.TAP()
 env = yubin.Env()
@@ -201,6 +203,31 @@ try:
     write(p, b"yubin-uidlist 1 %d 10 10\n" % v0)
     r = a.cmd("SELECT Unread")
     t.ok(validity(r) == v0, "once readable, the UIDVALIDITY is the one kept", r)
+
+    # ---- mbox: X-Keywords with an over-long word and past the buffer ----
+    menv = yubin.Env(conf={"mailbox_format": "mbox"})
+    try:
+        kws = [b"k%02d" % i + b"x" * 197 for i in range(26)]
+        deliver_mbox(menv, U, b"From: bob@example.org\r\nX-Keywords: " + b"w" * 300 +
+                     b" short\r\nSubject: kw\r\n\r\nbody\r\n")
+        deliver_mbox(menv, U, b"From: bob@example.org\r\nX-Keywords: " + b" ".join(kws) +
+                     b" " + b"v" * 150 + b"\r\nSubject: kw\r\n\r\nbody\r\n")
+        m = Raw(menv, U)
+        procs.append(m)
+        r = m.cmd("SELECT INBOX")
+        r1 = m.cmd("FETCH 1 (FLAGS)")
+        f1 = re.search(rb"FLAGS \(([^)]*)\)", r1)
+        t.ok(f1 is not None and [w for w in f1.group(1).split() if w[:1] != b"\\"] == [b"short"],
+             "mbox: a 300-byte word in X-Keywords is skipped, not cut to a keyword", r1)
+        r2 = m.cmd("FETCH 2 (FLAGS)")
+        f2 = re.search(rb"FLAGS \(([^)]*)\)", r2)
+        words = [w for w in f2.group(1).split() if w[:1] != b"\\"] if f2 else []
+        t.ok(f2 is not None and all(w in kws for w in words) and len(words) >= 25,
+             "mbox: a long X-Keywords field gives whole keywords only", r2)
+        m.close()
+        procs.remove(m)
+    finally:
+        menv.cleanup()
 finally:
     for s in procs:
         try:
