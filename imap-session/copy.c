@@ -81,21 +81,6 @@ base_len_of(const char *name)
 	return strcspn(name, ",:");
 }
 
-/* Writes "1:3,7" for a list of UIDs (in the given order, runs merged). */
-static void
-out_uids(struct io *io, const uint32_t *u, size_t n)
-{
-	for (size_t i = 0; i < n;) {
-		size_t j = i;
-		while (j + 1 < n && u[j + 1] == u[j] + 1)
-			j++;
-		io_printf(io, "%s%u", i ? "," : "", u[i]);
-		if (j > i)
-			io_printf(io, ":%u", u[j]);
-		i = j + 1;
-	}
-}
-
 /* UIDs in dir of the messages with these base names. */
 static int
 uids_of(const char *dir, char **bases, size_t n, uint32_t *uids, uint32_t *validity)
@@ -454,9 +439,9 @@ out_copyuid(struct imap *im, const char *dir, struct copy_job *j, int untagged, 
 		strf(code, size, "[COPYUID %u %s %s] ", validity, a, b);
 	} else {
 		io_printf(&im->io, "* OK [COPYUID %u ", validity);
-		out_uids(&im->io, j->src_uids, j->done);
+		seqset_write(&im->io, j->src_uids, j->done);
 		io_puts(&im->io, " ");
-		out_uids(&im->io, dst, j->done);
+		seqset_write(&im->io, dst, j->done);
 		io_puts(&im->io, "] Copied\r\n");
 	}
 	free(dst);

@@ -566,14 +566,7 @@ fsync_sub(const char *dir, const char *sub)
 {
 	char path[4200];
 	snprintf(path, sizeof path, "%s/%s", dir, sub);
-	int fd = durable_open_dir(path);
-	if (fd < 0)
-		return -1;
-	int r = fsync(fd);
-	int saved = errno;
-	close(fd);
-	errno = saved;
-	return r;
+	return durable_fsync_dir(path);
 }
 
 int

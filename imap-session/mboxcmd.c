@@ -284,21 +284,6 @@ uids_append(char *buf, size_t size, size_t o, const uint32_t *u, size_t n)
 	return o;
 }
 
-/* The same UID set written to the client, however long. */
-static void
-uids_write(struct io *io, const uint32_t *u, size_t n)
-{
-	for (size_t i = 0; i < n;) {
-		size_t j = i;
-		while (j + 1 < n && u[j + 1] == u[j] + 1)
-			j++;
-		io_printf(io, "%s%u", i ? "," : "", u[i]);
-		if (j > i)
-			io_printf(io, ":%u", u[j]);
-		i = j + 1;
-	}
-}
-
 /* COPY and MOVE between mbox files: each message appended to the target
  * under its lock (a copy that stops part way keeps what it copied); MOVE
  * then expunges the copied messages from the source. */
@@ -375,9 +360,9 @@ imap_mbox_copy(struct imap *im, struct imap_command *c, int move)
 	}
 	if (done > 0 && (move || code[0] == '\0')) {
 		io_printf(&im->io, "* OK [COPYUID %u ", validity);
-		uids_write(&im->io, su, done);
+		seqset_write(&im->io, su, done);
 		io_puts(&im->io, " ");
-		uids_write(&im->io, du, done);
+		seqset_write(&im->io, du, done);
 		io_puts(&im->io, "] Copied\r\n");
 	}
 	if (move && done > 0) {

@@ -172,3 +172,17 @@ imap_select_messages(struct imap *im, const char *arg, int by_uid, size_t **idx_
 	*n_r = n;
 	return 0;
 }
+
+void
+seqset_write(struct io *io, const uint32_t *u, size_t n)
+{
+	for (size_t i = 0; i < n;) {
+		size_t j = i;
+		while (j + 1 < n && u[j + 1] == u[j] + 1)
+			j++;
+		io_printf(io, "%s%u", i ? "," : "", u[i]);
+		if (j > i)
+			io_printf(io, ":%u", u[j]);
+		i = j + 1;
+	}
+}
