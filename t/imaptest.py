@@ -111,6 +111,48 @@ def tagged(resp):
     return lines[-1] if lines else b""
 
 
+def numbered_message(i):
+    """A small message from bob whose Subject and body carry the number i."""
+    return b"From: bob@example.org\r\nSubject: m%d\r\n\r\nbody of %d\r\n" % (i, i)
+
+
+def append_ok(s, box, data, flags=b""):
+    """APPENDs data to box over the Raw session s (non-synchronising
+    literal; flags, if any, end in a space); asserts the tagged OK and
+    returns the response."""
+    if isinstance(box, str):
+        box = box.encode()
+    r = s.cmd(b"APPEND %s %s{%d+}\r\n%s" % (box, flags, len(data), data))
+    assert tagged(r).split()[1] == b"OK", r
+    return r
+
+
+def recent_of(resp):
+    """The number in the untagged RECENT of resp, or None."""
+    m = re.search(rb"\* (\d+) RECENT\r\n", resp)
+    return int(m.group(1)) if m else None
+
+
+def check_eq(t, got, want, name, diag=b""):
+    """One TAP check on t that got == want, with both (and diag: bytes, or
+    a list of bytes and other values) in the diagnostics on failure."""
+    if isinstance(diag, (list, tuple)):
+        diag = b" ".join(x if isinstance(x, bytes) else str(x).encode() for x in diag)
+    if isinstance(diag, bytes):
+        diag = diag.decode("latin-1")
+    t.ok(got == want, name, "got:  %r\nwant: %r\n%s" % (got, want, diag))
+
+
+def close_all(sessions):
+    """Closes every Raw session left open; errors ignored, for a finally
+    block that must go on to clean up the Env."""
+    for s in sessions:
+        try:
+            s.close()
+        except Exception:
+            pass
+
+
 def stream(env):
     """imaplib over pipes."""
     return imaplib.IMAP4_stream("%s -c %s" % (yubin.binary("imap-session"), env.conf_path))
