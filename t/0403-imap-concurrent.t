@@ -12,15 +12,11 @@ import time
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import yubin  # noqa: E402
 from imaptest import Raw, tagged, deliver  # noqa: E402
+from imaptest import numbered_message as msg  # noqa: E402
 
 t = yubin.TAP()
 env = yubin.Env()
 U = "alice@example.org"
-
-
-def msg(i):
-    return b"From: bob@example.org\r\nSubject: m%d\r\n\r\nbody of %d\r\n" % (i, i)
-
 
 try:
     a = Raw(env, U)

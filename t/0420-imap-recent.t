@@ -13,7 +13,8 @@ import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import yubin  # noqa: E402
-from imaptest import Raw, tagged, deliver  # noqa: E402
+from imaptest import Raw, tagged, deliver, append_ok, recent_of, check_eq, close_all  # noqa: E402
+from imaptest import numbered_message as msg  # noqa: E402
 
 t = yubin.TAP()
 env = yubin.Env()
@@ -21,28 +22,12 @@ U = "alice@example.org"
 LOGIN = b'a LOGIN %s "%s"\r\n' % (U.encode(), yubin.DEMO_PASSWORD.encode())
 
 
-def msg(i):
-    return b"From: bob@example.org\r\nSubject: m%d\r\n\r\nbody of %d\r\n" % (i, i)
-
-
 def eq(got, want, name, diag=b""):
-    if isinstance(diag, (list, tuple)):
-        diag = b" ".join(x if isinstance(x, bytes) else str(x).encode() for x in diag)
-    if isinstance(diag, bytes):
-        diag = diag.decode("latin-1")
-    t.ok(got == want, name, "got:  %r\nwant: %r\n%s" % (got, want, diag))
-
-
-def recent_of(resp):
-    m = re.search(rb"\* (\d+) RECENT\r\n", resp)
-    return int(m.group(1)) if m else None
+    check_eq(t, got, want, name, diag)
 
 
 def append(s, box, i):
-    data = msg(i)
-    r = s.cmd(b"APPEND %s {%d+}\r\n%s" % (box.encode(), len(data), data))
-    assert tagged(r).split()[1] == b"OK", r
-    return r
+    return append_ok(s, box, msg(i))
 
 
 def uidlist(addr, box=""):
@@ -226,10 +211,6 @@ try:
          "a later session sees the flags", r.stdout)
     t.ok(b"* 40 EXISTS" in r.stdout, "MOVE into the same folder left one copy", r.stdout)
 finally:
-    for s in procs:
-        try:
-            s.close()
-        except Exception:
-            pass
+    close_all(procs)
     env.cleanup()
 t.done()

@@ -11,7 +11,7 @@ import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import yubin  # noqa: E402
-from imaptest import Raw, deliver, tagged  # noqa: E402
+from imaptest import Raw, deliver, tagged, append_ok, recent_of, check_eq, close_all  # noqa: E402
 
 U = "alice@example.org"
 t = yubin.TAP()
@@ -21,20 +21,11 @@ sessions = []
 
 
 def eq(got, want, name, diag=b""):
-    if isinstance(diag, bytes):
-        diag = diag.decode("latin-1")
-    t.ok(got == want, name, "got:  %r\nwant: %r\n%s" % (got, want, diag))
-
-
-def recent_of(resp):
-    m = re.search(rb"\* (\d+) RECENT\r\n", resp)
-    return int(m.group(1)) if m else None
+    check_eq(t, got, want, name, diag)
 
 
 def append(s, data):
-    r = s.cmd(b"APPEND INBOX {%d+}\r\n%s" % (len(data), data))
-    assert tagged(r).split()[1] == b"OK", r
-    return r
+    return append_ok(s, "INBOX", data)
 
 
 try:
@@ -95,10 +86,6 @@ try:
     for s in sessions:
         s.cmd("LOGOUT")
 finally:
-    for s in sessions:
-        try:
-            s.close()
-        except Exception:
-            pass
+    close_all(sessions)
     env.cleanup()
 t.done()

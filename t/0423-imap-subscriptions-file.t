@@ -13,7 +13,7 @@ import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import yubin  # noqa: E402
-from imaptest import Raw, tagged  # noqa: E402
+from imaptest import Raw, tagged, close_all  # noqa: E402
 
 U = "alice@example.org"
 MAILNAME_MAX = 512
@@ -114,11 +114,7 @@ try:
     check_format("mbox")
     check_unreadable()
 finally:
-    for s in sessions:
-        try:
-            s.close()
-        except Exception:
-            pass
+    close_all(sessions)
     for e in envs:
         e.cleanup()
 t.done()

@@ -14,22 +14,16 @@ import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import yubin  # noqa: E402
-from imaptest import Raw, tagged, deliver_mbox  # noqa: E402
+from imaptest import Raw, tagged, deliver_mbox, append_ok, close_all  # noqa: E402
+from imaptest import numbered_message as msg  # noqa: E402
 
 t = yubin.TAP()
 env = yubin.Env()
 U = "alice@example.org"
 
 
-def msg(i):
-    return b"From: bob@example.org\r\nSubject: m%d\r\n\r\nbody of %d\r\n" % (i, i)
-
-
 def append(s, box, i, flags=b""):
-    data = msg(i)
-    r = s.cmd(b"APPEND %s %s{%d+}\r\n%s" % (box.encode(), flags, len(data), data))
-    assert tagged(r).split()[1] == b"OK", r
-    return r
+    return append_ok(s, box, msg(i), flags)
 
 
 def validity(resp):
@@ -68,6 +62,26 @@ def fresh_folder(s, box, n):
     r = s.cmd("SELECT %s" % box)
     s.cmd("UNSELECT")
     return validity(r)
+
+
+def select_with_uidlist(s, box, make):
+    """A fresh folder of two messages whose UID list is then written as
+    make(its UIDVALIDITY, its base names); SELECTs it and fetches the UIDs.
+    Returns (UIDVALIDITY before, SELECT response, UID FETCH response, UIDs)."""
+    v0 = fresh_folder(s, box, 2)
+    bs = [x.encode() for x in bases(box)]
+    write(fpath(box, "yubin-uidlist"), make(v0, bs))
+    r = s.cmd("SELECT %s" % box)
+    r2 = s.cmd("UID FETCH 1:* (UID)")
+    s.cmd("UNSELECT")
+    return v0, r, r2, re.findall(rb"UID (\d+)", r2)
+
+
+def check_uidlist_afresh(s, box, make, name):
+    """A UID list from make that must not be trusted: a new UIDVALIDITY
+    and the UIDs numbered afresh."""
+    v0, r, r2, uids = select_with_uidlist(s, box, make)
+    t.ok(validity(r) not in (None, v0) and uids == [b"1", b"2"], name, r + r2)
 
 
 procs = []
@@ -123,72 +137,39 @@ try:
     procs.remove(b)
 
     # ---- UID list: an over-long record whose tail looks like a record ----
-    v0 = fresh_folder(a, "Long", 2)
-    bs = bases("Long")
-    write(fpath("Long", "yubin-uidlist"),
-          b"yubin-uidlist 1 %d 10 10\n" % v0 + b"1 " + b"z" * 597 + b"7 " +
-          bs[0].encode() + b"\n" + b"8 " + bs[1].encode() + b"\n")
-    r = a.cmd("SELECT Long")
-    r2 = a.cmd("UID FETCH 1:* (UID)")
+    v0, r, r2, uids = select_with_uidlist(
+        a, "Long", lambda v, bs: b"yubin-uidlist 1 %d 10 10\n" % v + b"1 " + b"z" * 597 +
+        b"7 " + bs[0] + b"\n" + b"8 " + bs[1] + b"\n")
     t.ok(validity(r) not in (None, v0), "an over-long UID record: a new UIDVALIDITY", r)
-    t.ok(re.findall(rb"UID (\d+)", r2) == [b"1", b"2"],
-         "and UIDs afresh, not the tail's 7 and 8", r2)
-    a.cmd("UNSELECT")
+    t.ok(uids == [b"1", b"2"], "and UIDs afresh, not the tail's 7 and 8", r2)
 
     # ---- UID list: an over-long header ----
-    v0 = fresh_folder(a, "Head", 2)
-    bs = bases("Head")
-    write(fpath("Head", "yubin-uidlist"),
-          b"yubin-uidlist 1 %d 10 10" % v0 + b" " * 700 + b"\n" +
-          b"7 " + bs[0].encode() + b"\n" + b"8 " + bs[1].encode() + b"\n")
-    r = a.cmd("SELECT Head")
-    r2 = a.cmd("UID FETCH 1:* (UID)")
-    t.ok(validity(r) not in (None, v0) and re.findall(rb"UID (\d+)", r2) == [b"1", b"2"],
-         "an over-long UID list header: a new UIDVALIDITY and UIDs afresh", r + r2)
-    a.cmd("UNSELECT")
+    check_uidlist_afresh(
+        a, "Head", lambda v, bs: b"yubin-uidlist 1 %d 10 10" % v + b" " * 700 + b"\n" +
+        b"7 " + bs[0] + b"\n" + b"8 " + bs[1] + b"\n",
+        "an over-long UID list header: a new UIDVALIDITY and UIDs afresh")
 
     # ---- UID list: last record without its LF (cut short) ----
-    v0 = fresh_folder(a, "Cut", 2)
-    bs = bases("Cut")
-    write(fpath("Cut", "yubin-uidlist"),
-          b"yubin-uidlist 1 %d 10 10\n" % v0 + b"7 " + bs[0].encode() + b"\n" +
-          b"8 " + bs[1].encode())
-    r = a.cmd("SELECT Cut")
-    r2 = a.cmd("UID FETCH 1:* (UID)")
-    t.ok(validity(r) not in (None, v0) and re.findall(rb"UID (\d+)", r2) == [b"1", b"2"],
-         "a UID list whose last record has no LF: a new UIDVALIDITY, UIDs afresh", r + r2)
-    a.cmd("UNSELECT")
+    check_uidlist_afresh(
+        a, "Cut", lambda v, bs: b"yubin-uidlist 1 %d 10 10\n" % v + b"7 " + bs[0] + b"\n" +
+        b"8 " + bs[1],
+        "a UID list whose last record has no LF: a new UIDVALIDITY, UIDs afresh")
 
     # ---- UID list: a NUL byte in a record, and a malformed header ----
-    v0 = fresh_folder(a, "Nul", 2)
-    bs = bases("Nul")
-    write(fpath("Nul", "yubin-uidlist"),
-          b"yubin-uidlist 1 %d 10 10\n" % v0 + b"7 " + bs[0].encode() + b"\0junk\n" +
-          b"8 " + bs[1].encode() + b"\n")
-    r = a.cmd("SELECT Nul")
-    r2 = a.cmd("UID FETCH 1:* (UID)")
-    t.ok(validity(r) not in (None, v0) and re.findall(rb"UID (\d+)", r2) == [b"1", b"2"],
-         "a NUL byte in a UID record: a new UIDVALIDITY, UIDs afresh", r + r2)
-    a.cmd("UNSELECT")
-    v0 = fresh_folder(a, "Malformed", 2)
-    write(fpath("Malformed", "yubin-uidlist"), b"yubin-uidlist 2 garbage\n1 x\n")
-    r = a.cmd("SELECT Malformed")
-    r2 = a.cmd("UID FETCH 1:* (UID)")
-    t.ok(validity(r) not in (None, v0) and re.findall(rb"UID (\d+)", r2) == [b"1", b"2"],
-         "a malformed UID list header: a new UIDVALIDITY, UIDs afresh", r + r2)
-    a.cmd("UNSELECT")
+    check_uidlist_afresh(
+        a, "Nul", lambda v, bs: b"yubin-uidlist 1 %d 10 10\n" % v + b"7 " + bs[0] +
+        b"\0junk\n" + b"8 " + bs[1] + b"\n",
+        "a NUL byte in a UID record: a new UIDVALIDITY, UIDs afresh")
+    check_uidlist_afresh(
+        a, "Malformed", lambda v, bs: b"yubin-uidlist 2 garbage\n1 x\n",
+        "a malformed UID list header: a new UIDVALIDITY, UIDs afresh")
 
     # ---- a well-formed list is kept as it is ----
-    v0 = fresh_folder(a, "Good", 2)
-    bs = bases("Good")
-    write(fpath("Good", "yubin-uidlist"),
-          b"yubin-uidlist 1 %d 10 10\n" % v0 + b"7 " + bs[0].encode() + b"\n" +
-          b"8 " + bs[1].encode() + b"\n")
-    r = a.cmd("SELECT Good")
-    r2 = a.cmd("UID FETCH 1:* (UID)")
-    t.ok(validity(r) == v0 and re.findall(rb"UID (\d+)", r2) == [b"7", b"8"],
+    v0, r, r2, uids = select_with_uidlist(
+        a, "Good", lambda v, bs: b"yubin-uidlist 1 %d 10 10\n" % v + b"7 " + bs[0] + b"\n" +
+        b"8 " + bs[1] + b"\n")
+    t.ok(validity(r) == v0 and uids == [b"7", b"8"],
          "a well-formed UID list keeps its UIDVALIDITY and UIDs", r + r2)
-    a.cmd("UNSELECT")
 
     # ---- UID list that cannot be read: not replaced ----
     v0 = fresh_folder(a, "Unread", 1)
@@ -229,10 +210,6 @@ try:
     finally:
         menv.cleanup()
 finally:
-    for s in procs:
-        try:
-            s.close()
-        except Exception:
-            pass
+    close_all(procs)
     env.cleanup()
 t.done()
