@@ -105,6 +105,20 @@ def value_end(b, i):
             return i
 
 
+def fetch_att_end(b, i):
+    """End of the FETCH item name at b[i], its section and partial included
+    (BODY[HEADER.FIELDS (A B)]<0>), where value_end would stop at the
+    space inside the brackets; a list, string or literal there is scanned
+    by value_end."""
+    if b[i:i + 1] in (b"(", b'"', b"{", b"~"):
+        return value_end(b, i)
+    while b[i:i + 1] not in (b" ", b")", b"(", b"\r", b""):
+        if b[i:i + 1] == b"[":
+            i = b.index(b"]", i)
+        i += 1
+    return i
+
+
 def tagged(resp):
     """The last line (the tagged reply) of a response."""
     lines = [x for x in resp.split(b"\r\n") if x]
