@@ -540,19 +540,16 @@ folder_set_flags(struct folder *f, size_t idx, unsigned flags, uint32_t keywords
 		return -1;
 	}
 	strcat(letters, foreign);
-	/* a rename replaces e.name; the directory fsync comes once per
-	 * command (folder_flags_durable) */
-	const char *before = m->e.name;
-	unsigned from_new = m->e.in_new ? FOLDER_PENDING_NEW : 0;
+	/* The directory fsync comes once per command (folder_flags_durable).
+	 * Marked whether or not this call renamed: a retry may find the file
+	 * renamed by another session, or back in new/. */
 	for (int tries = 0;; tries++) {
+		f->flags_pending |= FOLDER_PENDING_CUR | (m->e.in_new || tries ? FOLDER_PENDING_NEW : 0);
 		int r = maildir_set_flags(f->dir, &m->e, letters);
-		if (m->e.name != before)
-			f->flags_pending |= FOLDER_PENDING_CUR | from_new;
 		if (r == 0)
 			break;
 		if (errno != ENOENT || tries == FOLDER_OPEN_TRIES)
 			return -1;
-		from_new |= m->e.in_new ? FOLDER_PENDING_NEW : 0;
 		struct timespec pause = { 0, 2000000L * (tries + 1) };
 		nanosleep(&pause, NULL);
 	}

@@ -376,9 +376,11 @@ imap_do_expunge(struct imap *im, const struct seqset *uids, int report)
 	}
 	char sub[4200];
 	strf(sub, sizeof sub, "%s/cur", f->dir);
-	durable_fsync_dir(sub);
+	if (durable_fsync_dir(sub) != 0)
+		failed = 1;
 	strf(sub, sizeof sub, "%s/new", f->dir);
-	durable_fsync_dir(sub);
+	if (durable_fsync_dir(sub) != 0)
+		failed = 1;
 	for (size_t i = f->n; i-- > 0;) {
 		if (!f->m[i].gone)
 			continue;
