@@ -67,6 +67,11 @@ log_msg(enum log_level level, const char *fmt, ...)
 	va_start(ap, fmt);
 	vsnprintf(text, sizeof text, fmt, ap);
 	va_end(ap);
+	/* One event, one line: a line break that slipped through unescaped
+	 * must not start a forged line (or a "<N>" journal priority). */
+	for (char *p = text; *p; p++)
+		if (*p == '\n' || *p == '\r')
+			*p = ' ';
 	const char *sep = log_prefix[0] ? " " : "";
 	if (log_to_syslog) {
 		syslog(prios[level], "%s%s%s", log_prefix, sep, text);
