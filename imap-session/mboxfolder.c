@@ -108,8 +108,10 @@ struct meta {
 	uint32_t uid, validity, next;
 	unsigned flags;
 	int old;
-	/* room for a full table of keywords of the longest kind */
-	char keywords[FOLDER_KEYWORDS_MAX * (IMAP_KEYWORD_MAX + 1) + 1];
+	/* the X-Keywords value, in the header it was parsed from (valid as
+	 * long as that is: a scan holds it per message, not a copy) */
+	const char *keywords;
+	size_t keywords_len;
 };
 
 static uint32_t
@@ -165,14 +167,8 @@ meta_parse(const char *h, size_t len, struct meta *mt)
 					    v[k] == 'T' ? FL_DRAFT : v[k] == 'D' ? FL_DELETED : 0;
 			} else if (nlen == 10 && strncasecmp(f, "X-Keywords", 10) == 0 && !seen_kw) {
 				seen_kw = 1;
-				size_t n = vlen < sizeof mt->keywords ? vlen : sizeof mt->keywords - 1;
-				/* a longer field (not ours) loses its cut word whole:
-				 * never a shortened name that is no keyword of it */
-				if (n < vlen && !strchr(" \t\r\n,", v[n]))
-					while (n > 0 && !strchr(" \t\r\n,", v[n - 1]))
-						n--;
-				memcpy(mt->keywords, v, n);
-				mt->keywords[n] = '\0';
+				mt->keywords = v;
+				mt->keywords_len = vlen;
 			}
 		}
 		i = e;
@@ -180,16 +176,25 @@ meta_parse(const char *h, size_t len, struct meta *mt)
 }
 
 /* X-Keywords names → keyword bits (new names join the folder's table). */
+static int
+is_keyword_sep(char c)
+{
+	return c == ' ' || c == '\t' || c == '\r' || c == '\n' || c == ',' || c == '\0';
+}
+
 static uint32_t
-keywords_bits(struct folder *f, const char *s)
+keywords_bits(struct folder *f, const char *s, size_t len)
 {
 	uint32_t bits = 0;
 	char word[IMAP_KEYWORD_MAX + 1];
-	while (*s) {
-		while (*s == ' ' || *s == '\t' || *s == '\r' || *s == '\n' || *s == ',')
+	if (s == NULL)
+		return 0;
+	const char *end = s + len;
+	while (s < end) {
+		while (s < end && is_keyword_sep(*s))
 			s++;
 		size_t n = 0, all = 0;
-		while (*s && *s != ' ' && *s != '\t' && *s != '\r' && *s != '\n' && *s != ',') {
+		while (s < end && !is_keyword_sep(*s)) {
 			if (n + 1 < sizeof word)
 				word[n++] = *s;
 			all++;
@@ -655,7 +660,7 @@ update_locked(struct folder *f, struct mbox_lock *lk, int apply, const struct sc
 		meta_parse(data + s[i].off, hl, &s[i].mt);
 		s[i].flags = s[i].mt.flags;
 		s[i].old = s[i].mt.old;
-		s[i].keywords = keywords_bits(f, s[i].mt.keywords);
+		s[i].keywords = keywords_bits(f, s[i].mt.keywords, s[i].mt.keywords_len);
 	}
 	uint32_t old_validity = f->uidvalidity;
 	int write = decide_uids(f, s, n);
