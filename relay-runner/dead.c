@@ -145,19 +145,32 @@ dead_lock(const char *spool, const char *key)
 	char path[4096];
 	note_path(spool, key, path, sizeof path - 8);
 	strcat(path, ".lock");
-	int fd = open(path, O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0600);
-	if (fd < 0)
-		return -1;
-	while (flock(fd, LOCK_EX) < 0) {
-		if (errno != EINTR) {
-			int e = errno;
-			close(fd);
-			errno = e;
+	for (int tries = 0;; tries++) {
+		int fd = open(path, O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0600);
+		if (fd < 0)
+			return -1;
+		while (flock(fd, LOCK_EX) < 0) {
+			if (errno != EINTR) {
+				int e = errno;
+				close(fd);
+				errno = e;
+				return -1;
+			}
+		}
+		/* dead_clean may have unlinked the file between open and flock:
+		 * a lock on a file no longer at path locks nothing. */
+		struct stat held, named;
+		if (fstat(fd, &held) == 0 && stat(path, &named) == 0 &&
+		    held.st_dev == named.st_dev && held.st_ino == named.st_ino) {
+			futimens(fd, NULL);     /* the time of last use, for dead_clean */
+			return fd;
+		}
+		close(fd);
+		if (tries == 10) {
+			errno = EAGAIN;
 			return -1;
 		}
 	}
-	futimens(fd, NULL);     /* the time of last use, for dead_clean */
-	return fd;
 }
 
 void
