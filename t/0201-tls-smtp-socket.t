@@ -20,7 +20,7 @@ t = yubin.TAP()
 env = yubin.Env()
 c = certs.make(env.dir)
 env.set(tls_cert=c.cert, tls_key=c.key, auth_requires_tls="yes",
-        auth_fail_delay_ms=200, tls_handshake_timeout="2s")
+        auth_fail_delay_ms=200, tls_handshake_timeout="60s")
 ALICE, PW = "alice@example.org", yubin.DEMO_PASSWORD
 ctx = ssl.create_default_context(cafile=c.ca)
 
@@ -155,19 +155,9 @@ try:
 
     out = gnutls_try("NORMAL:-VERS-ALL:+VERS-TLS1.2")
     t.ok(b"221" in out and b"TLS1.2" in out, "TLS 1.2 client accepted", out[-800:])
-    def gnutls_refused(prio):
-        # gnutls-cli gives up on STARTTLS if the greeting is slow (a loaded
-        # machine, a sanitizer build): only a try that reached the TLS
-        # handshake (an alert, or a session: 221) tells anything.
-        for _ in range(3):
-            out = gnutls_try(prio)
-            if b"alert" in out or b"221" in out:
-                break
-        return out
-
-    out = gnutls_refused("NORMAL:-VERS-ALL:+VERS-TLS1.1:+VERS-TLS1.0")
+    out = gnutls_try("NORMAL:-VERS-ALL:+VERS-TLS1.1:+VERS-TLS1.0")
     t.ok(b"221" not in out and b"alert" in out, "TLS 1.0/1.1 client refused with an alert", out)
-    out = gnutls_refused("NORMAL:-VERS-ALL:+VERS-TLS1.2:-CIPHER-ALL:+AES-128-CBC:+AES-256-CBC:+SHA1:+SHA256")
+    out = gnutls_try("NORMAL:-VERS-ALL:+VERS-TLS1.2:-CIPHER-ALL:+AES-128-CBC:+AES-256-CBC:+SHA1:+SHA256")
     t.ok(b"221" not in out and b"alert" in out, "CBC-only TLS 1.2 client refused with an alert", out)
 
     # --- swaks --tls --auth ------------------------------------------------
@@ -257,6 +247,9 @@ try:
     t.eq(len(env.messages(ALICE)), before, "S16 socket: partial message not delivered")
 
     # --- S17: several stalled handshakes all end ---------------------------
+    # Short only here: a refused client's handshake on a loaded machine (a
+    # sanitizer build) can take seconds, and a timeout sends no alert.
+    env.set(tls_handshake_timeout="2s")
     socks = []
     for _ in range(5):
         raw = socket.create_connection(("127.0.0.1", mx.port), timeout=10)
