@@ -1107,16 +1107,25 @@ folder_header(struct folder *f, size_t idx, const unsigned char **data_r, size_t
 	return 0;
 }
 
-const struct mime_message *
-folder_mime(struct folder *f, size_t idx)
+/* The parse of what read gave, kept until the cache moves to another
+ * message or from a header to a whole message (folder_message drops it). */
+static const struct mime_message *
+mime_cached(struct folder *f, size_t idx,
+    int (*read)(struct folder *, size_t, const unsigned char **, size_t *))
 {
 	const unsigned char *data;
 	size_t len;
-	if (folder_message(f, idx, &data, &len) != 0)
+	if (read(f, idx, &data, &len) != 0)
 		return NULL;
 	if (f->cache_mime == NULL)
 		f->cache_mime = mime_message_parse(data, len);
 	return f->cache_mime;
+}
+
+const struct mime_message *
+folder_mime(struct folder *f, size_t idx)
+{
+	return mime_cached(f, idx, folder_message);
 }
 
 /* The parse of a header alone ends its top-level header where the whole
@@ -1125,13 +1134,7 @@ folder_mime(struct folder *f, size_t idx)
 const struct mime_message *
 folder_mime_header(struct folder *f, size_t idx)
 {
-	const unsigned char *data;
-	size_t len;
-	if (folder_header(f, idx, &data, &len) != 0)
-		return NULL;
-	if (f->cache_mime == NULL)
-		f->cache_mime = mime_message_parse(data, len);
-	return f->cache_mime;
+	return mime_cached(f, idx, folder_header);
 }
 
 time_t

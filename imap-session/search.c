@@ -527,20 +527,6 @@ eval(struct seval *e, const struct snode *s)
 
 enum ret { RET_MIN = 1, RET_MAX = 2, RET_ALL = 4, RET_COUNT = 8, RET_SAVE = 16 };
 
-static void
-out_set(struct io *io, const uint32_t *v, size_t n)
-{
-	for (size_t i = 0; i < n;) {
-		size_t j = i;
-		while (j + 1 < n && v[j + 1] == v[j] + 1)
-			j++;
-		io_printf(io, "%s%u", i ? "," : "", v[i]);
-		if (j > i)
-			io_printf(io, ":%u", v[j]);
-		i = j + 1;
-	}
-}
-
 /* The search ran out of budget: no result, and a SAVE leaves "$" empty
  * rather than holding an older result the client did not ask for. */
 static enum verdict
@@ -661,7 +647,7 @@ cmd_search(struct imap *im, struct imap_command *c)
 			io_printf(&im->io, " MAX %u", res[n - 1]);
 		if ((ret & RET_ALL) && n) {
 			io_puts(&im->io, " ALL ");
-			out_set(&im->io, res, n);
+			seqset_write(&im->io, res, n);
 		}
 		if (ret & RET_COUNT)
 			io_printf(&im->io, " COUNT %zu", n);
