@@ -312,7 +312,8 @@ render_items(struct imap *im, size_t idx, const struct item *items, size_t nitem
 	if (head && content) {
 		const unsigned char *data;
 		size_t len;
-		folder_header(im->sel, idx, &data, &len);
+		/* a failure shows again in each item's own read */
+		(void)folder_header(im->sel, idx, &data, &len);
 	}
 	for (size_t j = 0; j < nitems; j++) {
 		rd[j].r = 0;
