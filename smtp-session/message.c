@@ -279,7 +279,8 @@ log_accepted(const struct smtp *s, const struct target_list *t)
 	    t->n_local, t->n_remote);
 }
 
-/* Stores every copy: all written and fsync'd first, then published. */
+/* Stores every copy: all written and fsync'd first, then published; all
+ * of them or none (README: "all mailboxes and the spool, or none"). */
 static int
 message_store(struct smtp *s)
 {
@@ -306,12 +307,17 @@ message_store(struct smtp *s)
 			goto out;
 		spooled = 1;
 	}
-	if (txn && mailbox_txn_commit(txn) < 0)
+	/* The spool file is published last: once in new/ a runner may take
+	 * it at once, so it is the one copy that cannot be taken back. Until
+	 * it is in, the mailbox copies can be (mailbox_txn_free does it). */
+	if (txn && mailbox_txn_publish(txn) < 0)
 		goto out;
 	if (spooled && spool_commit(&pending) < 0) {
 		spooled = 0;
 		goto out;
 	}
+	if (txn)
+		mailbox_txn_finish(txn);
 	spooled = 0;
 	rc = 0;
 	log_accepted(s, &t);
