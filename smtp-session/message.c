@@ -38,8 +38,8 @@ make_msg_id(struct smtp *s)
 }
 
 /* The temporary file lives in the spool: no name, gone if we crash. */
-static int
-open_msg_file(struct smtp *s)
+int
+smtp_msg_file_open(struct smtp *s)
 {
 	char dir[4096];
 	snprintf(dir, sizeof dir, "%s/tmp", s->conf->spool);
@@ -135,13 +135,14 @@ static int
 message_begin(struct smtp *s)
 {
 	make_msg_id(s);
-	s->msg_fd = open_msg_file(s);
+	s->msg_fd = smtp_msg_file_open(s);
 	if (s->msg_fd < 0)
 		return -1;
 	if (write_received(s, s->msg_fd) < 0)
 		return -1;
 	off_t end = lseek(s->msg_fd, 0, SEEK_END);
 	s->msg_len = end < 0 ? 0 : (uint64_t)end;
+	s->msg_trace_len = s->msg_len;
 	return 0;
 }
 
@@ -395,7 +396,7 @@ message_finish(struct smtp *s, const struct data_reader *d)
 	} else if (d->hops > HOP_COUNT_MAX) {
 		smtp_reply(s, 554, "5.4.6", "Error: too many hops");
 		problem = "hop count";
-	} else if (message_deliver(s) < 0) {
+	} else if (smtp_submission_headers(s) < 0 || message_deliver(s) < 0) {
 		int e = errno;
 		log_err("delivery failed id=%s: %s", s->msg_id, strerror(e));
 		reply_store_error(s, e);

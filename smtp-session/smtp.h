@@ -56,6 +56,7 @@ struct smtp {
 	size_t n_rcpts;
 	int msg_fd;                /* BDAT content so far, or -1 */
 	uint64_t msg_len;
+	uint64_t msg_trace_len;    /* our Received: at the start of msg_fd */
 	uint64_t msg_seen;         /* content bytes received, stored or not */
 	int msg_too_big;
 	char msg_id[32];
@@ -86,6 +87,13 @@ int smtp_xtext_decode(const char *in, char *out, size_t size);
 /* message.c */
 enum smtp_verdict smtp_cmd_data(struct smtp *s, char *args);
 enum smtp_verdict smtp_cmd_bdat(struct smtp *s, char *args);
+/* A new, nameless content file in the spool's tmp/. fd or -1 (errno). */
+int smtp_msg_file_open(struct smtp *s);
+
+/* submit.c */
+/* For an authenticated submitter, adds Date: and Message-ID: when the
+ * message has none (RFC 6409 §8), rewriting msg_fd and msg_len. 0 or -1. */
+int smtp_submission_headers(struct smtp *s);
 
 /* auth.c */
 enum smtp_verdict smtp_cmd_starttls(struct smtp *s, char *args);
