@@ -164,12 +164,6 @@ message_append(struct smtp *s, const unsigned char *buf, size_t len)
 	return 0;
 }
 
-/* One local or remote destination after alias expansion. */
-struct target_list {
-	char **local, **remote;
-	size_t n_local, n_remote;
-};
-
 static int
 list_add(char ***list, size_t *n, const char *addr)
 {
@@ -202,36 +196,39 @@ target_add(struct smtp *s, struct target_list *t, const char *addr)
 	return list_add(&t->remote, &t->n_remote, addr);
 }
 
+int
+smtp_targets_add(struct smtp *s, struct target_list *t, const struct smtp_rcpt *r)
+{
+	if (!r->local)
+		return target_add(s, t, r->addr);
+	char **aliases;
+	size_t n;
+	if (users_aliases(s->conf, r->addr, &aliases, &n) < 0)
+		return -1;
+	int rc = 0;
+	for (size_t j = 0; j < n && rc == 0; j++)
+		rc = target_add(s, t, aliases[j]);
+	if (n == 0)
+		rc = target_add(s, t, r->addr);
+	users_free_targets(&aliases, n);
+	return rc;
+}
+
 static int
 targets_expand(struct smtp *s, struct target_list *t)
 {
-	for (size_t i = 0; i < s->n_rcpts; i++) {
-		if (!s->rcpts[i].local) {
-			if (target_add(s, t, s->rcpts[i].addr) < 0)
-				return -1;
-			continue;
-		}
-		char **aliases;
-		size_t n;
-		if (users_aliases(s->conf, s->rcpts[i].addr, &aliases, &n) < 0)
+	for (size_t i = 0; i < s->n_rcpts; i++)
+		if (smtp_targets_add(s, t, &s->rcpts[i]) < 0)
 			return -1;
-		int rc = 0;
-		for (size_t j = 0; j < n && rc == 0; j++)
-			rc = target_add(s, t, aliases[j]);
-		if (n == 0)
-			rc = target_add(s, t, s->rcpts[i].addr);
-		users_free_targets(&aliases, n);
-		if (rc < 0)
-			return -1;
-	}
 	return 0;
 }
 
-static void
-targets_free(struct target_list *t)
+void
+smtp_targets_free(struct target_list *t)
 {
 	users_free_targets(&t->local, t->n_local);
 	users_free_targets(&t->remote, t->n_remote);
+	t->n_local = t->n_remote = 0;
 }
 
 /* The spool envelope for remote targets, DSN parameters carried over. */
@@ -291,6 +288,13 @@ message_store(struct smtp *s)
 	int spooled = 0, rc = -1;
 	if (targets_expand(s, &t) < 0)
 		goto out;
+	int space = smtp_space_check(s, &t, s->msg_len);
+	if (space != 0) {
+		log_info("insufficient storage id=%s size=%llu local=%zu remote=%zu", s->msg_id,
+		    (unsigned long long)s->msg_len, t.n_local, t.n_remote);
+		errno = space == 2 ? EFBIG : ENOSPC;
+		goto out;
+	}
 	if (t.n_local > 0) {
 		if (!(txn = mailbox_txn_new(s->conf)))
 			goto out;
@@ -327,7 +331,7 @@ out:;
 	if (spooled)
 		spool_abort(&pending);
 	mailbox_txn_free(&txn);
-	targets_free(&t);
+	smtp_targets_free(&t);
 	errno = saved;
 	return rc;
 }
@@ -352,12 +356,15 @@ message_deliver(struct smtp *s)
 	return rc;
 }
 
-/* A failed write or fsync: 452 when the disk or quota is full (S65). */
+/* A failed write or fsync: 452 when the disk or quota is full (S65);
+ * 552 when the message's copies can never fit (S54). */
 static void
 reply_store_error(struct smtp *s, int err)
 {
 	if (err == ENOSPC || err == EDQUOT)
 		smtp_reply(s, 452, "4.3.1", "Insufficient system storage");
+	else if (err == EFBIG)    /* more copies than the file systems hold */
+		smtp_reply(s, 552, "5.3.4", "Message too big for system");
 	else
 		smtp_reply(s, 451, "4.3.0", "Error: queue file write error");
 }

@@ -33,6 +33,13 @@ struct smtp_rcpt {
 	char *orcpt;               /* xtext as received, or NULL */
 };
 
+/* Where a message goes after alias expansion: local mailboxes (one
+ * spelling each) and remote addresses, each once. */
+struct target_list {
+	char **local, **remote;
+	size_t n_local, n_remote;
+};
+
 struct smtp {
 	struct session session;
 	struct conf *conf;         /* &session.conf */
@@ -50,6 +57,8 @@ struct smtp {
 	/* Transaction. */
 	char sender[ADDR_PATH_MAX + 1];
 	int smtputf8, body_8bit;
+	uint64_t declared_size;    /* MAIL SIZE=, or 0 */
+	struct target_list space_targets;  /* the copies so far, for SIZE= */
 	enum spool_ret ret;
 	char *envid;
 	struct smtp_rcpt *rcpts;
@@ -87,8 +96,18 @@ int smtp_xtext_decode(const char *in, char *out, size_t size);
 /* message.c */
 enum smtp_verdict smtp_cmd_data(struct smtp *s, char *args);
 enum smtp_verdict smtp_cmd_bdat(struct smtp *s, char *args);
+/* Adds the destinations of one recipient (its alias targets, or itself)
+ * to t. 0 or -1 (errno). */
+int smtp_targets_add(struct smtp *s, struct target_list *t, const struct smtp_rcpt *r);
+void smtp_targets_free(struct target_list *t);
 /* A new, nameless content file in the spool's tmp/. fd or -1 (errno). */
 int smtp_msg_file_open(struct smtp *s);
+
+/* space.c */
+/* Whether the spool and mail_root file systems hold every copy of a
+ * message of size bytes for targets t, plus the margin kept free (S54):
+ * 0 yes, 1 not now (452), 2 never, even on empty file systems (552). */
+int smtp_space_check(const struct smtp *s, const struct target_list *t, uint64_t size);
 
 /* submit.c */
 /* For an authenticated submitter, adds Date: and Message-ID: when the
