@@ -25,10 +25,10 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "addr.h"
 #include "bounds.h"
 #include "date.h"
 #include "mailbox.h"
-#include "smtpc.h"
 #include "users.h"
 
 /* Longest header section returned with RET=HDRS. */
@@ -222,7 +222,7 @@ write_recipient_fields(FILE *f, const struct dsn_msg *m, size_t index, const cha
 	char addr[2 * ADDR_PATH_MAX], buf[RELAY_DIAGNOSTIC_MAX + 1], status[16];
 	char orcpt[DSN_ORCPT_MAX + 1];
 	/* RFC 6533: a UTF-8 address is reported with the utf-8 type. */
-	int utf8 = !ascii_only(r->addr) && smtpc_addr_ok(r->addr);
+	int utf8 = !ascii_only(r->addr) && addr_smtp_safe(r->addr);
 	if (utf8)
 		snprintf(addr, sizeof addr, "%.*s", ADDR_PATH_MAX, r->addr);
 	else
@@ -444,7 +444,7 @@ dsn_send(const struct conf *conf, const struct dsn_msg *m, const size_t *idx, si
 	const char *sender = m->env->sender;
 	if (!sender[0] || n == 0)
 		return 1;            /* never bounce a bounce (S70) */
-	if (!smtpc_addr_ok(sender) || !strchr(sender, '@')) {
+	if (!addr_smtp_safe(sender) || !strchr(sender, '@')) {
 		snprintf(err, errsize, "sender address unusable for a bounce");
 		return -1;
 	}

@@ -4,8 +4,8 @@
  * sender's mailbox, or queued for a remote one. Sent from <> with
  * Auto-Submitted: auto-replied (RFC 3834); never for mail from <> (S70).
  */
-#ifndef RELAY_DSN_H
-#define RELAY_DSN_H
+#ifndef YUBIN_DSN_H
+#define YUBIN_DSN_H
 
 #include <stddef.h>
 #include <stdint.h>
