@@ -285,6 +285,7 @@ message_store(struct smtp *s)
 	struct target_list t = { 0 };
 	struct mailbox_txn *txn = NULL;
 	struct spool_pending pending;
+	struct smtp_notices notices = { .n_pending = 0 };
 	int spooled = 0, rc = -1;
 	if (targets_expand(s, &t) < 0)
 		goto out;
@@ -302,6 +303,8 @@ message_store(struct smtp *s)
 			if (mailbox_txn_add(txn, t.local[i], s->sender, s->msg_fd, s->msg_len) < 0)
 				goto out;
 	}
+	if (smtp_notices_prepare(s, &txn, &notices) < 0)
+		goto out;
 	if (t.n_remote > 0) {
 		struct spool_envelope env;
 		if (spool_envelope_for(s, &t, &env) < 0)
@@ -314,11 +317,15 @@ message_store(struct smtp *s)
 	}
 	/* The spool file is published last: once in new/ a runner may take
 	 * it at once, so it is the one copy that cannot be taken back. Until
-	 * it is in, the mailbox copies can be (mailbox_txn_free does it). */
+	 * it is in, the mailbox copies can be (mailbox_txn_free does it), and
+	 * so can success notices queued just before it (withdrawn). */
 	if (txn && mailbox_txn_publish(txn) < 0)
+		goto out;
+	if (smtp_notices_commit(&notices) < 0)
 		goto out;
 	if (spooled && spool_commit(&pending) < 0) {
 		spooled = 0;
+		smtp_notices_withdraw(&notices);
 		goto out;
 	}
 	if (txn)
@@ -330,6 +337,7 @@ out:;
 	int saved = errno;
 	if (spooled)
 		spool_abort(&pending);
+	smtp_notices_abort(&notices);
 	mailbox_txn_free(&txn);
 	smtp_targets_free(&t);
 	errno = saved;

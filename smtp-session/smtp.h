@@ -14,6 +14,7 @@
 #include "spool.h"
 
 struct tls;
+struct mailbox_txn;
 
 enum smtp_state {
 	SMTP_STATE_START,     /* greeted, no HELO/EHLO yet */
@@ -108,6 +109,24 @@ int smtp_msg_file_open(struct smtp *s);
  * message of size bytes for targets t, plus the margin kept free (S54):
  * 0 yes, 1 not now (452), 2 never, even on empty file systems (552). */
 int smtp_space_check(const struct smtp *s, const struct target_list *t, uint64_t size);
+
+/* notice.c: success notices (NOTIFY=SUCCESS) for local recipients, one
+ * for mailboxes ("delivered") and one for aliases ("expanded"). */
+struct smtp_notices {
+	struct spool_pending pending[2];   /* a remote sender's, in the spool */
+	size_t n_pending, n_published;
+};
+/* Builds the notices the transaction's local recipients asked for and
+ * adds them to the transaction: copies in *txn (created when NULL) for a
+ * local sender, prepared spool files in n for a remote one. Call after
+ * the message is complete. 0 or -1 (errno); n is always initialised. */
+int smtp_notices_prepare(struct smtp *s, struct mailbox_txn **txn, struct smtp_notices *n);
+/* Publishes the spool notices; on failure none stays published. 0 or -1. */
+int smtp_notices_commit(struct smtp_notices *n);
+/* Takes published notices back: the message's own publish failed. */
+void smtp_notices_withdraw(struct smtp_notices *n);
+/* Removes notices not published; safe after commit and twice. */
+void smtp_notices_abort(struct smtp_notices *n);
 
 /* submit.c */
 /* For an authenticated submitter, adds Date: and Message-ID: when the
