@@ -222,3 +222,12 @@ addr_valid_helo(const char *s)
 			return 0;
 	return 1;
 }
+
+int
+addr_smtp_safe(const char *addr)
+{
+	for (const unsigned char *p = (const unsigned char *)addr; *p; p++)
+		if (*p <= ' ' || *p == 0x7f || *p == '<' || *p == '>')
+			return 0;
+	return strlen(addr) <= ADDR_PATH_MAX;
+}

@@ -39,4 +39,9 @@ void addr_format(const struct addr *a, char *out, size_t size);
 /* Validates a bare domain or address literal as given in EHLO (S29). */
 int addr_valid_helo(const char *s);
 
+/* 1 if an address taken from a spool file can go into MAIL FROM, RCPT TO
+ * or a report as is: at most ADDR_PATH_MAX bytes, no controls, spaces,
+ * '<' or '>' (a forged spool file cannot inject commands or fields). */
+int addr_smtp_safe(const char *addr);
+
 #endif

@@ -35,7 +35,8 @@ struct mailbox_txn {
 	size_t n_md;
 	struct mbox_held *mb;
 	size_t n_mb;
-	int committed;
+	int committed;   /* published (Maildir copies linked into new/) */
+	int finished;    /* mbox locks released: nothing can be taken back */
 };
 
 /* A name component that cannot leave its directory. */
@@ -235,33 +236,69 @@ maildir_publish_all(struct mailbox_txn *txn)
 		errno = saved;
 		return -1;
 	}
-	txn->n_md = 0;
+	/* txn->md keeps the new/ names until finish, to take them back. */
 	return 0;
 }
 
+static void
+mbox_unlock_all(struct mailbox_txn *txn)
+{
+	for (size_t j = 0; j < txn->n_mb; j++)
+		mbox_unlock(&txn->mb[j].lock);
+	txn->n_mb = 0;
+}
+
 int
-mailbox_txn_commit(struct mailbox_txn *txn)
+mailbox_txn_publish(struct mailbox_txn *txn)
 {
 	if (txn->committed) {
 		errno = EINVAL;
 		return -1;
 	}
 	/* mbox copies are already fsync'd in place; only their locks remain,
-	 * held until the Maildir copies are published too. */
+	 * held until the Maildir copies (and the caller's spool file) are
+	 * published too. */
 	int r = maildir_publish_all(txn);
 	int saved = errno;
+	txn->committed = 1;
 	if (r != 0) {
 		for (size_t i = 0; i < txn->n_md; i++)
 			maildir_abort(&txn->md[i]);
 		txn->n_md = 0;
 		mbox_rollback(txn);
+		mbox_unlock_all(txn);
+		txn->finished = 1;
 	}
-	for (size_t j = 0; j < txn->n_mb; j++)
-		mbox_unlock(&txn->mb[j].lock);
-	txn->n_mb = 0;
-	txn->committed = 1;
 	errno = saved;
 	return r;
+}
+
+void
+mailbox_txn_finish(struct mailbox_txn *txn)
+{
+	txn->n_md = 0;
+	mbox_unlock_all(txn);
+	txn->finished = 1;
+}
+
+int
+mailbox_txn_commit(struct mailbox_txn *txn)
+{
+	int r = mailbox_txn_publish(txn);
+	if (r == 0)
+		mailbox_txn_finish(txn);
+	return r;
+}
+
+/* Takes back the copies of a published, unfinished transaction. A reader
+ * that moved a Maildir copy from new/ to cur/ in that instant keeps it: the
+ * sender's retry may then duplicate it, never lose it. */
+static void
+maildir_unpublish_all(struct mailbox_txn *txn)
+{
+	for (size_t i = 0; i < txn->n_md; i++)
+		maildir_uncommit(&txn->md[i]);
+	txn->n_md = 0;
 }
 
 void
@@ -271,6 +308,8 @@ mailbox_txn_free(struct mailbox_txn **txnp)
 	if (txn == NULL)
 		return;
 	int saved = errno;
+	if (txn->committed && !txn->finished)
+		maildir_unpublish_all(txn);
 	for (size_t i = 0; i < txn->n_md; i++)
 		maildir_abort(&txn->md[i]);
 	mbox_rollback(txn);

@@ -34,7 +34,18 @@ int mailbox_txn_add(struct mailbox_txn *txn, const char *addr, const char *sende
  * away; a reader may have glimpsed one in that instant, so the sender's
  * retry can at worst duplicate, never lose). */
 int mailbox_txn_commit(struct mailbox_txn *txn);
-/* Undoes what was added and frees; safe on NULL and after commit. */
+/* Two-phase form of mailbox_txn_commit, for a caller that must publish
+ * something else (the spool file) after the mailboxes and take the copies
+ * back if that fails. mailbox_txn_publish links every Maildir copy and
+ * keeps the mbox locks, so no mbox reader sees a copy yet; 0, or -1 with
+ * errno and nothing visible (as mailbox_txn_commit). mailbox_txn_free
+ * after a publish without a finish takes every copy back: Maildir files
+ * unlinked from new/, mbox files truncated to their old size. */
+int mailbox_txn_publish(struct mailbox_txn *txn);
+/* Makes a published transaction final: releases the mbox locks. */
+void mailbox_txn_finish(struct mailbox_txn *txn);
+/* Undoes what was added (or published, unless finished) and frees; safe
+ * on NULL and after commit. */
 void mailbox_txn_free(struct mailbox_txn **txn);
 
 #endif

@@ -261,6 +261,24 @@ spool_abort(struct spool_pending *p)
 }
 
 int
+spool_withdraw(struct spool_pending *p)
+{
+	char dir[sizeof p->new_path];
+	if (!p->new_path[0] || p->tmp_path[0]) {
+		errno = EINVAL;
+		return -1;
+	}
+	memcpy(dir, p->new_path, sizeof dir);
+	char *slash = strrchr(dir, '/');
+	if (slash)
+		*slash = '\0';
+	if (unlink(p->new_path) < 0)
+		return -1;
+	p->new_path[0] = '\0';
+	return durable_fsync_dir(slash ? dir : ".");
+}
+
+int
 spool_rewrite(const char *spool_dir, const char *final_path,
     const struct spool_envelope *env, int src_fd, uint64_t msg_offset, uint64_t msg_len)
 {

@@ -65,6 +65,11 @@ int spool_prepare(const char *spool_dir, const struct spool_envelope *env,
 int spool_commit(struct spool_pending *p);
 /* Removes the prepared file; safe after commit and twice. */
 void spool_abort(struct spool_pending *p);
+/* Takes a committed file back out of new/ (unlink, fsync new/), for a
+ * caller whose transaction failed after this commit. A runner that
+ * claimed it in that instant keeps it. 0, or -1 with errno (ENOENT:
+ * claimed already). */
+int spool_withdraw(struct spool_pending *p);
 
 /* Reads the envelope of an open spool file. On success *msg_offset_r is
  * where the message starts and *msg_len_r its length; env's strings and

@@ -25,6 +25,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "addr.h"
 #include "io.h"
 #include "reply.h"
 #include "tls.h"
@@ -79,10 +80,7 @@ fail_reply(struct smtpc *c, const char *stage)
 int
 smtpc_addr_ok(const char *addr)
 {
-	for (const unsigned char *p = (const unsigned char *)addr; *p; p++)
-		if (*p <= ' ' || *p == 0x7f || *p == '<' || *p == '>')
-			return 0;
-	return strlen(addr) <= ADDR_PATH_MAX;
+	return addr_smtp_safe(addr);
 }
 
 /* xtext values (ENVID, ORCPT) are stored as received; pass them on only

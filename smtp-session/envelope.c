@@ -126,6 +126,7 @@ mail_params(struct smtp *s, char *text)
 				smtp_reply(s, 552, "5.3.4", "Message size exceeds fixed maximum message size");
 				return -1;
 			}
+			s->declared_size = size;
 		} else if (!strcasecmp(k, "BODY") && v && !strcasecmp(v, "8BITMIME")) {
 			s->body_8bit = 1;
 		} else if (!strcasecmp(k, "BODY") && v && !strcasecmp(v, "7BIT")) {
@@ -480,6 +481,33 @@ rcpt_add(struct smtp *s, struct smtp_rcpt *r)
 	return 0;
 }
 
+/* With SIZE= declared: does the message still fit once it also goes to
+ * the new recipient r (its alias targets)? Replies 452 or 552 and returns
+ * -1 when not. A failed alias lookup is left to the end of data. */
+static int
+rcpt_space_ok(struct smtp *s, const struct smtp_rcpt *r)
+{
+	if (s->declared_size == 0)
+		return 0;
+	struct target_list *t = &s->space_targets;
+	if (smtp_targets_add(s, t, r) < 0)
+		return 0;
+	int space = smtp_space_check(s, t, s->declared_size);
+	if (space == 0)
+		return 0;
+	/* Take the refused recipient's copies back out of the count. */
+	smtp_targets_free(t);
+	for (size_t i = 0; i < s->n_rcpts; i++)
+		if (smtp_targets_add(s, t, &s->rcpts[i]) < 0)
+			break;
+	log_rcpt_refused(s, r->addr, "insufficient storage for every copy");
+	if (space == 2)
+		smtp_reply(s, 552, "5.3.4", "Message too big for system");
+	else
+		smtp_reply(s, 452, "4.3.1", "Insufficient system storage");
+	return -1;
+}
+
 enum smtp_verdict
 smtp_cmd_rcpt(struct smtp *s, char *args)
 {
@@ -515,6 +543,10 @@ smtp_cmd_rcpt(struct smtp *s, char *args)
 	char text[SMTP_COMMAND_LINE_MAX];
 	snprintf(text, sizeof text, "%s", e == ADDR_NO_DOMAIN ? "" : end);
 	if (rcpt_params(s, text, &r) < 0) {
+		free(r.orcpt);
+		return SMTP_CONTINUE;
+	}
+	if (!rcpt_is_duplicate(s, r.addr) && rcpt_space_ok(s, &r) < 0) {
 		free(r.orcpt);
 		return SMTP_CONTINUE;
 	}

@@ -38,8 +38,8 @@ make_msg_id(struct smtp *s)
 }
 
 /* The temporary file lives in the spool: no name, gone if we crash. */
-static int
-open_msg_file(struct smtp *s)
+int
+smtp_msg_file_open(struct smtp *s)
 {
 	char dir[4096];
 	snprintf(dir, sizeof dir, "%s/tmp", s->conf->spool);
@@ -135,13 +135,14 @@ static int
 message_begin(struct smtp *s)
 {
 	make_msg_id(s);
-	s->msg_fd = open_msg_file(s);
+	s->msg_fd = smtp_msg_file_open(s);
 	if (s->msg_fd < 0)
 		return -1;
 	if (write_received(s, s->msg_fd) < 0)
 		return -1;
 	off_t end = lseek(s->msg_fd, 0, SEEK_END);
 	s->msg_len = end < 0 ? 0 : (uint64_t)end;
+	s->msg_trace_len = s->msg_len;
 	return 0;
 }
 
@@ -162,12 +163,6 @@ message_append(struct smtp *s, const unsigned char *buf, size_t len)
 	s->msg_len += len;
 	return 0;
 }
-
-/* One local or remote destination after alias expansion. */
-struct target_list {
-	char **local, **remote;
-	size_t n_local, n_remote;
-};
 
 static int
 list_add(char ***list, size_t *n, const char *addr)
@@ -201,36 +196,39 @@ target_add(struct smtp *s, struct target_list *t, const char *addr)
 	return list_add(&t->remote, &t->n_remote, addr);
 }
 
+int
+smtp_targets_add(struct smtp *s, struct target_list *t, const struct smtp_rcpt *r)
+{
+	if (!r->local)
+		return target_add(s, t, r->addr);
+	char **aliases;
+	size_t n;
+	if (users_aliases(s->conf, r->addr, &aliases, &n) < 0)
+		return -1;
+	int rc = 0;
+	for (size_t j = 0; j < n && rc == 0; j++)
+		rc = target_add(s, t, aliases[j]);
+	if (n == 0)
+		rc = target_add(s, t, r->addr);
+	users_free_targets(&aliases, n);
+	return rc;
+}
+
 static int
 targets_expand(struct smtp *s, struct target_list *t)
 {
-	for (size_t i = 0; i < s->n_rcpts; i++) {
-		if (!s->rcpts[i].local) {
-			if (target_add(s, t, s->rcpts[i].addr) < 0)
-				return -1;
-			continue;
-		}
-		char **aliases;
-		size_t n;
-		if (users_aliases(s->conf, s->rcpts[i].addr, &aliases, &n) < 0)
+	for (size_t i = 0; i < s->n_rcpts; i++)
+		if (smtp_targets_add(s, t, &s->rcpts[i]) < 0)
 			return -1;
-		int rc = 0;
-		for (size_t j = 0; j < n && rc == 0; j++)
-			rc = target_add(s, t, aliases[j]);
-		if (n == 0)
-			rc = target_add(s, t, s->rcpts[i].addr);
-		users_free_targets(&aliases, n);
-		if (rc < 0)
-			return -1;
-	}
 	return 0;
 }
 
-static void
-targets_free(struct target_list *t)
+void
+smtp_targets_free(struct target_list *t)
 {
 	users_free_targets(&t->local, t->n_local);
 	users_free_targets(&t->remote, t->n_remote);
+	t->n_local = t->n_remote = 0;
 }
 
 /* The spool envelope for remote targets, DSN parameters carried over. */
@@ -279,16 +277,25 @@ log_accepted(const struct smtp *s, const struct target_list *t)
 	    t->n_local, t->n_remote);
 }
 
-/* Stores every copy: all written and fsync'd first, then published. */
+/* Stores every copy: all written and fsync'd first, then published; all
+ * of them or none (README: "all mailboxes and the spool, or none"). */
 static int
 message_store(struct smtp *s)
 {
 	struct target_list t = { 0 };
 	struct mailbox_txn *txn = NULL;
 	struct spool_pending pending;
+	struct smtp_notices notices = { .n_pending = 0 };
 	int spooled = 0, rc = -1;
 	if (targets_expand(s, &t) < 0)
 		goto out;
+	int space = smtp_space_check(s, &t, s->msg_len);
+	if (space != 0) {
+		log_info("insufficient storage id=%s size=%llu local=%zu remote=%zu", s->msg_id,
+		    (unsigned long long)s->msg_len, t.n_local, t.n_remote);
+		errno = space == 2 ? EFBIG : ENOSPC;
+		goto out;
+	}
 	if (t.n_local > 0) {
 		if (!(txn = mailbox_txn_new(s->conf)))
 			goto out;
@@ -296,6 +303,8 @@ message_store(struct smtp *s)
 			if (mailbox_txn_add(txn, t.local[i], s->sender, s->msg_fd, s->msg_len) < 0)
 				goto out;
 	}
+	if (smtp_notices_prepare(s, &txn, &notices) < 0)
+		goto out;
 	if (t.n_remote > 0) {
 		struct spool_envelope env;
 		if (spool_envelope_for(s, &t, &env) < 0)
@@ -306,12 +315,21 @@ message_store(struct smtp *s)
 			goto out;
 		spooled = 1;
 	}
-	if (txn && mailbox_txn_commit(txn) < 0)
+	/* The spool file is published last: once in new/ a runner may take
+	 * it at once, so it is the one copy that cannot be taken back. Until
+	 * it is in, the mailbox copies can be (mailbox_txn_free does it), and
+	 * so can success notices queued just before it (withdrawn). */
+	if (txn && mailbox_txn_publish(txn) < 0)
+		goto out;
+	if (smtp_notices_commit(&notices) < 0)
 		goto out;
 	if (spooled && spool_commit(&pending) < 0) {
 		spooled = 0;
+		smtp_notices_withdraw(&notices);
 		goto out;
 	}
+	if (txn)
+		mailbox_txn_finish(txn);
 	spooled = 0;
 	rc = 0;
 	log_accepted(s, &t);
@@ -319,8 +337,9 @@ out:;
 	int saved = errno;
 	if (spooled)
 		spool_abort(&pending);
+	smtp_notices_abort(&notices);
 	mailbox_txn_free(&txn);
-	targets_free(&t);
+	smtp_targets_free(&t);
 	errno = saved;
 	return rc;
 }
@@ -345,12 +364,15 @@ message_deliver(struct smtp *s)
 	return rc;
 }
 
-/* A failed write or fsync: 452 when the disk or quota is full (S65). */
+/* A failed write or fsync: 452 when the disk or quota is full (S65);
+ * 552 when the message's copies can never fit (S54). */
 static void
 reply_store_error(struct smtp *s, int err)
 {
 	if (err == ENOSPC || err == EDQUOT)
 		smtp_reply(s, 452, "4.3.1", "Insufficient system storage");
+	else if (err == EFBIG)    /* more copies than the file systems hold */
+		smtp_reply(s, 552, "5.3.4", "Message too big for system");
 	else
 		smtp_reply(s, 451, "4.3.0", "Error: queue file write error");
 }
@@ -389,7 +411,7 @@ message_finish(struct smtp *s, const struct data_reader *d)
 	} else if (d->hops > HOP_COUNT_MAX) {
 		smtp_reply(s, 554, "5.4.6", "Error: too many hops");
 		problem = "hop count";
-	} else if (message_deliver(s) < 0) {
+	} else if (smtp_submission_headers(s) < 0 || message_deliver(s) < 0) {
 		int e = errno;
 		log_err("delivery failed id=%s: %s", s->msg_id, strerror(e));
 		reply_store_error(s, e);

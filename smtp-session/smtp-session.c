@@ -60,6 +60,8 @@ smtp_reset(struct smtp *s)
 	s->envid = NULL;
 	s->sender[0] = '\0';
 	s->smtputf8 = s->body_8bit = 0;
+	s->declared_size = 0;
+	smtp_targets_free(&s->space_targets);
 	s->ret = SPOOL_RET_DEFAULT;
 	if (s->msg_fd >= 0)
 		close(s->msg_fd);

@@ -14,6 +14,7 @@
 #include "spool.h"
 
 struct tls;
+struct mailbox_txn;
 
 enum smtp_state {
 	SMTP_STATE_START,     /* greeted, no HELO/EHLO yet */
@@ -33,6 +34,13 @@ struct smtp_rcpt {
 	char *orcpt;               /* xtext as received, or NULL */
 };
 
+/* Where a message goes after alias expansion: local mailboxes (one
+ * spelling each) and remote addresses, each once. */
+struct target_list {
+	char **local, **remote;
+	size_t n_local, n_remote;
+};
+
 struct smtp {
 	struct session session;
 	struct conf *conf;         /* &session.conf */
@@ -50,12 +58,15 @@ struct smtp {
 	/* Transaction. */
 	char sender[ADDR_PATH_MAX + 1];
 	int smtputf8, body_8bit;
+	uint64_t declared_size;    /* MAIL SIZE=, or 0 */
+	struct target_list space_targets;  /* the copies so far, for SIZE= */
 	enum spool_ret ret;
 	char *envid;
 	struct smtp_rcpt *rcpts;
 	size_t n_rcpts;
 	int msg_fd;                /* BDAT content so far, or -1 */
 	uint64_t msg_len;
+	uint64_t msg_trace_len;    /* our Received: at the start of msg_fd */
 	uint64_t msg_seen;         /* content bytes received, stored or not */
 	int msg_too_big;
 	char msg_id[32];
@@ -86,6 +97,41 @@ int smtp_xtext_decode(const char *in, char *out, size_t size);
 /* message.c */
 enum smtp_verdict smtp_cmd_data(struct smtp *s, char *args);
 enum smtp_verdict smtp_cmd_bdat(struct smtp *s, char *args);
+/* Adds the destinations of one recipient (its alias targets, or itself)
+ * to t. 0 or -1 (errno). */
+int smtp_targets_add(struct smtp *s, struct target_list *t, const struct smtp_rcpt *r);
+void smtp_targets_free(struct target_list *t);
+/* A new, nameless content file in the spool's tmp/. fd or -1 (errno). */
+int smtp_msg_file_open(struct smtp *s);
+
+/* space.c */
+/* Whether the spool and mail_root file systems hold every copy of a
+ * message of size bytes for targets t, plus the margin kept free (S54):
+ * 0 yes, 1 not now (452), 2 never, even on empty file systems (552). */
+int smtp_space_check(const struct smtp *s, const struct target_list *t, uint64_t size);
+
+/* notice.c: success notices (NOTIFY=SUCCESS) for local recipients, one
+ * for mailboxes ("delivered") and one for aliases ("expanded"). */
+struct smtp_notices {
+	struct spool_pending pending[2];   /* a remote sender's, in the spool */
+	size_t n_pending, n_published;
+};
+/* Builds the notices the transaction's local recipients asked for and
+ * adds them to the transaction: copies in *txn (created when NULL) for a
+ * local sender, prepared spool files in n for a remote one. Call after
+ * the message is complete. 0 or -1 (errno); n is always initialised. */
+int smtp_notices_prepare(struct smtp *s, struct mailbox_txn **txn, struct smtp_notices *n);
+/* Publishes the spool notices; on failure none stays published. 0 or -1. */
+int smtp_notices_commit(struct smtp_notices *n);
+/* Takes published notices back: the message's own publish failed. */
+void smtp_notices_withdraw(struct smtp_notices *n);
+/* Removes notices not published; safe after commit and twice. */
+void smtp_notices_abort(struct smtp_notices *n);
+
+/* submit.c */
+/* For an authenticated submitter, adds Date: and Message-ID: when the
+ * message has none (RFC 6409 §8), rewriting msg_fd and msg_len. 0 or -1. */
+int smtp_submission_headers(struct smtp *s);
 
 /* auth.c */
 enum smtp_verdict smtp_cmd_starttls(struct smtp *s, char *args);

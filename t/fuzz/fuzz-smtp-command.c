@@ -30,6 +30,9 @@
 #include "../../smtp-session/data.c"
 #include "../../smtp-session/envelope.c"
 #include "../../smtp-session/message.c"
+#include "../../smtp-session/notice.c"
+#include "../../smtp-session/space.c"
+#include "../../smtp-session/submit.c"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

@@ -25,10 +25,10 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "addr.h"
 #include "bounds.h"
 #include "date.h"
 #include "mailbox.h"
-#include "smtpc.h"
 #include "users.h"
 
 /* Longest header section returned with RET=HDRS. */
@@ -66,6 +66,8 @@ static const struct {
 	[DSN_FAILED] = { "failed", "Undelivered Mail Returned to Sender", '5' },
 	[DSN_DELAYED] = { "delayed", "Delayed Mail (still being retried)", '4' },
 	[DSN_RELAYED] = { "relayed", "Successful Mail Delivery Report", '2' },
+	[DSN_DELIVERED] = { "delivered", "Successful Mail Delivery Report", '2' },
+	[DSN_EXPANDED] = { "expanded", "Successful Mail Delivery Report", '2' },
 };
 
 static void
@@ -222,7 +224,7 @@ write_recipient_fields(FILE *f, const struct dsn_msg *m, size_t index, const cha
 	char addr[2 * ADDR_PATH_MAX], buf[RELAY_DIAGNOSTIC_MAX + 1], status[16];
 	char orcpt[DSN_ORCPT_MAX + 1];
 	/* RFC 6533: a UTF-8 address is reported with the utf-8 type. */
-	int utf8 = !ascii_only(r->addr) && smtpc_addr_ok(r->addr);
+	int utf8 = !ascii_only(r->addr) && addr_smtp_safe(r->addr);
 	if (utf8)
 		snprintf(addr, sizeof addr, "%.*s", ADDR_PATH_MAX, r->addr);
 	else
@@ -271,7 +273,12 @@ static void
 write_human(FILE *f, const struct conf *conf, const struct dsn_msg *m, const size_t *idx, size_t n)
 {
 	char addr[2 * ADDR_PATH_MAX], diag[RELAY_DIAGNOSTIC_MAX + 1];
-	if (m->kind == DSN_RELAYED) {
+	if (m->kind == DSN_DELIVERED || m->kind == DSN_EXPANDED) {
+		fprintf(f, "This is the mail system at host %s.\n\n"
+		    "Your message was successfully delivered to the destinations below\n"
+		    "(a mailbox, or the addresses an alias stands for).\n\n"
+		    "The mail system\n", conf->hostname);
+	} else if (m->kind == DSN_RELAYED) {
 		fprintf(f, "This is the mail system at host %s.\n\n"
 		    "Your message was successfully relayed to the destinations below.\n"
 		    "They do not offer delivery status notifications, so you will get\n"
@@ -363,7 +370,8 @@ dsn_write(int out_fd, const struct conf *conf, const struct dsn_msg *m,
 	    m->length <= DSN_RETURN_FULL_MAX;
 	uint64_t len = full ? m->length : header_length(m->fd, m->offset, m->length);
 	fprintf(f, "\n--%s\nContent-Description: %s\nContent-Type: %s\n\n", boundary,
-	    full ? "Undelivered Message" : "Undelivered Message Headers",
+	    full ? "Undelivered Message" : dsn_kinds[m->kind].cls == '2' ? "Message Headers" :
+	    "Undelivered Message Headers",
 	    full ? "message/rfc822" : "text/rfc822-headers");
 	int rc = 0;
 	if (fflush(f) != 0 || copy_to(f, m->fd, m->offset, len) < 0)
@@ -444,7 +452,7 @@ dsn_send(const struct conf *conf, const struct dsn_msg *m, const size_t *idx, si
 	const char *sender = m->env->sender;
 	if (!sender[0] || n == 0)
 		return 1;            /* never bounce a bounce (S70) */
-	if (!smtpc_addr_ok(sender) || !strchr(sender, '@')) {
+	if (!addr_smtp_safe(sender) || !strchr(sender, '@')) {
 		snprintf(err, errsize, "sender address unusable for a bounce");
 		return -1;
 	}

@@ -1,11 +1,12 @@
 /*
  * dsn.h — delivery status notifications (RFC 3464 inside an RFC 6522
- * multipart/report) for failed recipients, and their delivery: to a local
+ * multipart/report) for failed, delayed, relayed and delivered
+ * recipients, and their delivery: to a local
  * sender's mailbox, or queued for a remote one. Sent from <> with
  * Auto-Submitted: auto-replied (RFC 3834); never for mail from <> (S70).
  */
-#ifndef RELAY_DSN_H
-#define RELAY_DSN_H
+#ifndef YUBIN_DSN_H
+#define YUBIN_DSN_H
 
 #include <stddef.h>
 #include <stdint.h>
@@ -18,6 +19,8 @@ enum dsn_kind {
 	DSN_FAILED,              /* Action: failed: the recipient is given up */
 	DSN_DELAYED,             /* Action: delayed: still being retried */
 	DSN_RELAYED,             /* Action: relayed: NOTIFY=SUCCESS to a peer without DSN */
+	DSN_DELIVERED,           /* Action: delivered: NOTIFY=SUCCESS, stored in a mailbox */
+	DSN_EXPANDED,            /* Action: expanded: NOTIFY=SUCCESS to an alias */
 };
 
 struct dsn_msg {
