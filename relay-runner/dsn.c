@@ -215,6 +215,21 @@ report_8bit(const struct dsn_msg *m, const size_t *idx, size_t n)
 	return eight;
 }
 
+/* Length of diag without the " (in reply to COMMAND)" that smtpc adds
+ * after a remote reply. */
+static size_t
+reply_only_len(const char *diag)
+{
+	static const char mark[] = " (in reply to ";
+	size_t len = strlen(diag);
+	const char *last = NULL;
+	if (len == 0 || diag[len - 1] != ')')
+		return len;
+	for (const char *p = strstr(diag, mark); p; p = strstr(p + 1, mark))
+		last = p;
+	return last ? (size_t)(last - diag) : len;
+}
+
 static void
 write_recipient_fields(FILE *f, const struct dsn_msg *m, size_t index, const char *date)
 {
@@ -242,9 +257,13 @@ write_recipient_fields(FILE *f, const struct dsn_msg *m, size_t index, const cha
 		sanitize(m->remote_mta[index], mta, sizeof mta, sizeof mta - 1);
 		fprintf(f, "Remote-MTA: dns; %s\n", mta);
 	}
-	/* S59: printable ASCII, at most RELAY_DIAGNOSTIC_MAX characters. */
-	sanitize(r->diagnostic ? r->diagnostic : "unknown error", buf, sizeof buf,
-	    RELAY_DIAGNOSTIC_MAX - 40);
+	/* S59: printable ASCII, at most RELAY_DIAGNOSTIC_MAX characters. The
+	 * field holds the reply alone (RFC 3464 §2.3.6): which command it
+	 * answered is told in the human-readable part. */
+	const char *diag = r->diagnostic ? r->diagnostic : "unknown error";
+	char reply[RELAY_DIAGNOSTIC_MAX + 1];
+	snprintf(reply, sizeof reply, "%.*s", (int)reply_only_len(diag), diag);
+	sanitize(reply, buf, sizeof buf, RELAY_DIAGNOSTIC_MAX - 40);
 	int smtp = buf[0] >= '2' && buf[0] <= '5' && buf[1] >= '0' && buf[1] <= '9' &&
 	    buf[2] >= '0' && buf[2] <= '9' && (buf[3] == ' ' || !buf[3]);
 	fprintf(f, "Diagnostic-Code: %s; %s\n", smtp ? "smtp" : "X-yubin", buf);

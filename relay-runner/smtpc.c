@@ -709,10 +709,11 @@ transaction(struct smtpc *c, const struct smtpc_msg *m, struct smtpc_rcpt *rcpts
 		set_open(rcpts, n, RCPT_TEMP, c->diag);
 		return;
 	}
-	char text[RELAY_DIAGNOSTIC_MAX + 1];
+	char text[RELAY_DIAGNOSTIC_MAX + 1], full[RELAY_DIAGNOSTIC_MAX + 1];
 	reply_sanitize(&c->reply, text, sizeof text);
+	snprintf(full, sizeof full, "%.900s (in reply to end of DATA)", text);
 	set_open(rcpts, n, code / 100 == 2 ? RCPT_OK : code / 100 == 4 ? RCPT_TEMP : RCPT_PERM,
-	    text);
+	    code / 100 == 2 ? text : full);
 }
 
 /* Checks that need the peer's extensions but no command: size, 8-bit,
