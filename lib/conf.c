@@ -57,6 +57,7 @@ static const struct conf_key conf_keys[] = {
 	K(relay_processes, T_COUNT),
 	K(relay_backoff_min, T_TIME),
 	K(queue_lifetime, T_TIME),
+	K(postmaster, T_STRING),
 	K(run_as, T_STRING),
 	K(smtp_bare_newline, T_BARE_NL),
 	K(smtp_max_recipients, T_COUNT),

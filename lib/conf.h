@@ -44,6 +44,7 @@ struct conf {
 	uint64_t relay_processes;       /* destinations served at once (S72) */
 	uint64_t relay_backoff_min;     /* seconds: first retry delay (S69, S72) */
 	uint64_t queue_lifetime; /* seconds */
+	char *postmaster;        /* double bounces go here; NULL: postmaster@ a local domain */
 	char *run_as;
 	/* Limits (defaults from bounds.h). */
 	enum bare_newline smtp_bare_newline;

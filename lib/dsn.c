@@ -217,6 +217,21 @@ report_8bit(const struct dsn_msg *m, const size_t *idx, size_t n)
 	return eight;
 }
 
+/* Length of diag without the " (in reply to COMMAND)" that smtpc adds
+ * after a remote reply. */
+static size_t
+reply_only_len(const char *diag)
+{
+	static const char mark[] = " (in reply to ";
+	size_t len = strlen(diag);
+	const char *last = NULL;
+	if (len == 0 || diag[len - 1] != ')')
+		return len;
+	for (const char *p = strstr(diag, mark); p; p = strstr(p + 1, mark))
+		last = p;
+	return last ? (size_t)(last - diag) : len;
+}
+
 static void
 write_recipient_fields(FILE *f, const struct dsn_msg *m, size_t index, const char *date)
 {
@@ -244,9 +259,13 @@ write_recipient_fields(FILE *f, const struct dsn_msg *m, size_t index, const cha
 		sanitize(m->remote_mta[index], mta, sizeof mta, sizeof mta - 1);
 		fprintf(f, "Remote-MTA: dns; %s\n", mta);
 	}
-	/* S59: printable ASCII, at most RELAY_DIAGNOSTIC_MAX characters. */
-	sanitize(r->diagnostic ? r->diagnostic : "unknown error", buf, sizeof buf,
-	    RELAY_DIAGNOSTIC_MAX - 40);
+	/* S59: printable ASCII, at most RELAY_DIAGNOSTIC_MAX characters. The
+	 * field holds the reply alone (RFC 3464 §2.3.6): which command it
+	 * answered is told in the human-readable part. */
+	const char *diag = r->diagnostic ? r->diagnostic : "unknown error";
+	char reply[RELAY_DIAGNOSTIC_MAX + 1];
+	snprintf(reply, sizeof reply, "%.*s", (int)reply_only_len(diag), diag);
+	sanitize(reply, buf, sizeof buf, RELAY_DIAGNOSTIC_MAX - 40);
 	int smtp = buf[0] >= '2' && buf[0] <= '5' && buf[1] >= '0' && buf[1] <= '9' &&
 	    buf[2] >= '0' && buf[2] <= '9' && (buf[3] == ' ' || !buf[3]);
 	fprintf(f, "Diagnostic-Code: %s; %s\n", smtp ? "smtp" : "X-yubin", buf);
@@ -301,6 +320,11 @@ write_human(FILE *f, const struct conf *conf, const struct dsn_msg *m, const siz
 		    "be delivered to one or more recipients. It's attached below.\n\n"
 		    "The mail system\n", conf->hostname);
 	}
+	if (m->notify_to) {
+		sanitize(m->env->sender, addr, sizeof addr, sizeof addr - 1);
+		fprintf(f, "\nThis report could not be returned to the sender <%s>:\n"
+		    "this copy goes to the postmaster.\n", addr);
+	}
 	for (size_t i = 0; i < n; i++) {
 		const struct spool_rcpt *r = &m->env->rcpts[idx[i]];
 		sanitize(r->addr, addr, sizeof addr, sizeof addr - 1);
@@ -323,12 +347,13 @@ dsn_write(int out_fd, const struct conf *conf, const struct dsn_msg *m,
 		return -1;
 	}
 	char boundary[64], date[DATE_RFC5322_SIZE], arrival[DATE_RFC5322_SIZE];
-	char sender[2 * ADDR_PATH_MAX], qid[200];
+	char sender[2 * ADDR_PATH_MAX], to[2 * ADDR_PATH_MAX], qid[200];
 	time_t now = time(NULL);
 	boundary_make(boundary, sizeof boundary);
 	date_rfc5322(now, date, sizeof date);
 	date_rfc5322(m->env->arrival, arrival, sizeof arrival);
 	sanitize(m->env->sender, sender, sizeof sender, sizeof sender - 1);
+	sanitize(m->notify_to ? m->notify_to : m->env->sender, to, sizeof to, sizeof to - 1);
 	sanitize(m->queue_id, qid, sizeof qid, sizeof qid - 1);
 	unsigned char rnd[8] = { 0 };
 	if (getrandom(rnd, sizeof rnd, 0) < 0)
@@ -344,7 +369,7 @@ dsn_write(int out_fd, const struct conf *conf, const struct dsn_msg *m,
 	    "\tboundary=\"%s\"\n"
 	    "Content-Transfer-Encoding: %s\n\n"
 	    "This is a MIME-encapsulated message.\n\n",
-	    conf->hostname, sender,
+	    conf->hostname, to,
 	    dsn_kinds[m->kind].subject,
 	    date, (long long)now, rnd[0], rnd[1], rnd[2], rnd[3],
 	    rnd[4], rnd[5], rnd[6], rnd[7], conf->hostname, boundary,
@@ -386,26 +411,48 @@ dsn_write(int out_fd, const struct conf *conf, const struct dsn_msg *m,
 	return rc;
 }
 
-/* Local sender: its mailbox, or the local users its alias names. */
+/* The local users addr stands for: itself, or the targets of its alias
+ * (remote alias targets get no copy of a report). Returns 0 with the
+ * list in *targets_r (NULL: addr itself), -1 (cannot tell now) or -2
+ * (no such local user or alias). */
 static int
-deliver_local(const struct conf *conf, const char *sender, int fd, uint64_t len,
+local_targets(const struct conf *conf, const char *addr, char ***targets_r, size_t *n_r,
+    char *err, size_t errsize)
+{
+	*targets_r = NULL;
+	*n_r = 0;
+	int exists = users_exists(conf, addr);
+	if (exists == 1)
+		return 0;
+	if (exists < 0 || users_aliases(conf, addr, targets_r, n_r) < 0) {
+		snprintf(err, errsize, "cannot read the users or aliases file: %s", strerror(errno));
+		return -1;
+	}
+	if (*n_r == 0) {
+		snprintf(err, errsize, "bounce recipient is no local user");
+		return -2;
+	}
+	return 0;
+}
+
+/* Local recipient: its mailbox, or the local users its alias names.
+ * Returns 0 (stored), -1 (not now: locked, disk full, I/O error) or -2
+ * (no local mailbox takes it). */
+static int
+deliver_local(const struct conf *conf, const char *to, int fd, uint64_t len,
     char *err, size_t errsize)
 {
 	char **targets = NULL;
-	size_t n_targets = 0;
-	const char *one[1] = { sender };
-	const char *const *list = one;
 	size_t n = 1;
-	if (users_exists(conf, sender) != 1) {
-		if (users_aliases(conf, sender, &targets, &n_targets) < 0 || n_targets == 0) {
-			snprintf(err, errsize, "bounce recipient is no local user");
-			return -1;
-		}
-		list = (const char *const *)targets;
-		n = n_targets;
-	}
+	int rc = local_targets(conf, to, &targets, &n, err, errsize);
+	if (rc < 0)
+		return rc;
+	const char *const *list = targets ? (const char *const *)targets : &to;
+	if (!targets)
+		n = 1;
 	struct mailbox_txn *txn = mailbox_txn_new(conf);
-	int rc = txn ? 0 : -1, added = 0;
+	int added = 0;
+	rc = txn ? 0 : -1;
 	for (size_t i = 0; rc == 0 && i < n; i++) {
 		const char *at = strrchr(list[i], '@');
 		if (!at || !conf_is_local_domain(conf, at + 1) || users_exists(conf, list[i]) != 1)
@@ -419,12 +466,17 @@ deliver_local(const struct conf *conf, const char *sender, int fd, uint64_t len,
 	} else if (rc == 0) {
 		rc = mailbox_txn_commit(txn);
 	}
-	if (rc == -1)
-		snprintf(err, errsize, "local delivery of the bounce failed: %s", strerror(errno));
+	if (rc == -1) {
+		int e = errno;
+		snprintf(err, errsize, "local delivery of the bounce failed: %s", strerror(e));
+		/* A name the mailbox refuses never gets better. */
+		if (e == EINVAL || e == ENAMETOOLONG)
+			rc = -2;
+	}
 	mailbox_txn_free(&txn);
 	if (targets)
-		users_free_targets(&targets, n_targets);
-	return rc < 0 ? -1 : 0;
+		users_free_targets(&targets, n);
+	return rc;
 }
 
 static int
@@ -449,12 +501,12 @@ int
 dsn_send(const struct conf *conf, const struct dsn_msg *m, const size_t *idx, size_t n,
     char *err, size_t errsize)
 {
-	const char *sender = m->env->sender;
-	if (!sender[0] || n == 0)
+	const char *to = m->notify_to ? m->notify_to : m->env->sender;
+	if (!to[0] || n == 0)
 		return 1;            /* never bounce a bounce (S70) */
-	if (!addr_smtp_safe(sender) || !strchr(sender, '@')) {
-		snprintf(err, errsize, "sender address unusable for a bounce");
-		return -1;
+	if (!addr_smtp_safe(to) || !strchr(to, '@')) {
+		snprintf(err, errsize, "address unusable for a bounce");
+		return -2;
 	}
 	int fd = memfd_create("dsn", MFD_CLOEXEC);
 	if (fd < 0) {
@@ -468,11 +520,11 @@ dsn_send(const struct conf *conf, const struct dsn_msg *m, const size_t *idx, si
 		close(fd);
 		return -1;
 	}
-	const char *at = strrchr(sender, '@');
+	const char *at = strrchr(to, '@');
 	if (conf_is_local_domain(conf, at + 1))
-		rc = deliver_local(conf, sender, fd, (uint64_t)len, err, errsize);
+		rc = deliver_local(conf, to, fd, (uint64_t)len, err, errsize);
 	else
-		rc = queue_remote(conf, sender, report_8bit(m, idx, n), fd, (uint64_t)len, err, errsize);
+		rc = queue_remote(conf, to, report_8bit(m, idx, n), fd, (uint64_t)len, err, errsize);
 	close(fd);
 	return rc;
 }

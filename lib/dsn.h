@@ -32,6 +32,8 @@ struct dsn_msg {
 	enum dsn_kind kind;
 	time_t retry_until;      /* for DSN_DELAYED: arrival + queue_lifetime */
 	char *const *remote_mta; /* per recipient: host that answered, or NULL */
+	const char *notify_to;   /* where the report goes; NULL: the envelope
+	                          * sender (a double bounce goes to the postmaster) */
 };
 
 /* Whether recipient r wants a failure notice (NOTIFY, RFC 3461 §4.1). */
@@ -50,10 +52,11 @@ void dsn_status(const char *diag, char cls, char *out, size_t size);
 int dsn_write(int out_fd, const struct conf *conf, const struct dsn_msg *m,
     const size_t *idx, size_t n);
 
-/* Builds the report and delivers it to the envelope sender. Returns 0
- * (delivered or queued), 1 (nothing to send: null sender, NOTIFY), or -1
- * with a reason in err (the caller logs; the message is not bounced
- * again). */
+/* Builds the report and delivers it to m->notify_to, else the envelope
+ * sender. Returns 0 (durably delivered or queued), 1 (nothing to send:
+ * null sender, no recipient), -1 (not now: a locked mailbox, disk full,
+ * I/O error; try again later) or -2 (never: the address cannot take
+ * mail), with a reason in err for -1 and -2. */
 int dsn_send(const struct conf *conf, const struct dsn_msg *m, const size_t *idx, size_t n,
     char *err, size_t errsize);
 

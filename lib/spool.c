@@ -25,7 +25,8 @@
  *     r  recipient address; starts a new recipient
  *     o  ORCPT as received (xtext)                       optional
  *     N  NOTIFY bits (SPOOL_NOTIFY_*), decimal           optional
- *     s  state: "P" pending, "D" delivered, "F" failed   optional (P)
+ *     s  state: "P" pending, "D" delivered, "F" failed,  optional (P)
+ *        "B" failed with its failure notice still owed
  *     d  last diagnostic (remote reply or error text)    optional
  *   and last
  *     M  the message length in decimal; the message bytes (LF line ends)
@@ -91,6 +92,7 @@ state_code(enum spool_rcpt_state st)
 	switch (st) {
 	case SPOOL_RCPT_DELIVERED: return "D";
 	case SPOOL_RCPT_FAILED: return "F";
+	case SPOOL_RCPT_BOUNCING: return "B";
 	default: return "P";
 	}
 }
@@ -473,6 +475,8 @@ rcpt_field(struct spool_rcpt *r, struct seen *seen, char key, const char *val, s
 			r->state = SPOOL_RCPT_DELIVERED;
 		else if (val[0] == 'F')
 			r->state = SPOOL_RCPT_FAILED;
+		else if (val[0] == 'B')
+			r->state = SPOOL_RCPT_BOUNCING;
 		else
 			return bad();
 		return 0;

@@ -14,7 +14,11 @@
 #include <stdint.h>
 #include <time.h>
 
-enum spool_rcpt_state { SPOOL_RCPT_PENDING, SPOOL_RCPT_DELIVERED, SPOOL_RCPT_FAILED };
+/* BOUNCING: failed for good, but the failure notice owed to the sender
+ * is not stored yet (relay-runner retries it). */
+enum spool_rcpt_state {
+	SPOOL_RCPT_PENDING, SPOOL_RCPT_DELIVERED, SPOOL_RCPT_FAILED, SPOOL_RCPT_BOUNCING
+};
 
 /* DSN NOTIFY bits (RFC 3461); 0 means not given (default: FAILURE). */
 #define SPOOL_NOTIFY_NEVER   1u

@@ -40,7 +40,8 @@ fmt_age(time_t secs, char *out, size_t size)
 static void
 list_one(const struct queue *q, const char *dir, const char *name, uint64_t *bytes)
 {
-	static const char *const states[] = { "pending", "delivered", "failed" };
+	static const char *const states[] = { "pending", "delivered", "failed",
+		"failed, notice to the sender not yet stored" };
 	char path[4096], e[4 * ADDR_PATH_MAX + 1], when[32], age[32];
 	char e_diag[4 * RELAY_DIAGNOSTIC_MAX + 1];
 	snprintf(path, sizeof path, "%s/%s/%s", q->spool, dir, name);

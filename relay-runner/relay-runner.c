@@ -28,6 +28,7 @@
 #include <unistd.h>
 
 #include "bounds.h"
+#include "bounce.h"
 #include "conf.h"
 #include "dead.h"
 #include "dns.h"
@@ -191,13 +192,11 @@ record(struct job *j, size_t i, enum rcpt_result res, const char *relay, const c
 }
 
 /* Writes the current state into the claimed file. Recipients that failed
- * in this pass stay pending until their bounce has been sent. */
+ * in this pass stay pending until bounce() has given them their state
+ * (failed, or failed with the notice still owed). */
 static int
-save(struct job *j, int final)
+save(struct job *j)
 {
-	for (size_t i = 0; i < j->env.n_rcpts; i++)
-		if (j->newly_failed[i] && final)
-			j->env.rcpts[i].state = SPOOL_RCPT_FAILED;
 	if (spool_rewrite(j->run->conf.spool, j->claim, &j->env, j->fd, j->off, j->len) < 0) {
 		log_err("%s: cannot update the queue file: %s", j->id, strerror(errno));
 		j->run->system_error = 1;
@@ -501,7 +500,7 @@ deliver_all(struct job *j)
 		 * one, finish() writes or removes the file anyway. */
 		for (size_t x = i + 1; x < n; x++) {
 			if (keys[x][0]) {
-				save(j, 0);
+				save(j);
 				break;
 			}
 		}
@@ -548,7 +547,7 @@ warn_delay(struct job *j, time_t now)
 			idx[n++] = i;
 	if (n > 0) {
 		struct dsn_msg m = { e, j->id, j->fd, j->off, j->len, j->has_8bit, DSN_DELAYED,
-			e->arrival + (time_t)j->run->conf.queue_lifetime, NULL };
+			e->arrival + (time_t)j->run->conf.queue_lifetime, NULL, NULL };
 		char err[300];
 		if (dsn_send(&j->run->conf, &m, idx, n, err, sizeof err) == 0)
 			log_info("%s: sender delay notification for %zu recipient(s)", j->id, n);
@@ -573,7 +572,7 @@ notify_relayed(struct job *j)
 			idx[n++] = i;
 	if (n > 0 && j->env.sender[0]) {
 		struct dsn_msg m = { &j->env, j->id, j->fd, j->off, j->len, j->has_8bit, DSN_RELAYED,
-			0, j->remote_mta };
+			0, j->remote_mta, NULL };
 		char err[300];
 		if (dsn_send(&j->run->conf, &m, idx, n, err, sizeof err) == 0)
 			log_info("%s: sender success notification for %zu recipient(s)", j->id, n);
@@ -583,39 +582,22 @@ notify_relayed(struct job *j)
 	free(idx);
 }
 
-static void
+/* Failure notices for this pass's failures and those still owed. */
+static size_t
 bounce(struct job *j)
 {
-	size_t n = 0;
-	size_t *idx = calloc(j->env.n_rcpts, sizeof *idx);
-	if (!idx)
-		return;
-	for (size_t i = 0; i < j->env.n_rcpts; i++)
-		if (j->newly_failed[i] && dsn_wanted(&j->env.rcpts[i]))
-			idx[n++] = i;
-	if (n > 0) {
-		struct dsn_msg m = { &j->env, j->id, j->fd, j->off, j->len, j->has_8bit, DSN_FAILED, 0,
-			j->remote_mta };
-		char err[300];
-		int rc = dsn_send(&j->run->conf, &m, idx, n, err, sizeof err);
-		char e_sender[4 * ADDR_PATH_MAX + 1];
-		log_escape(e_sender, sizeof e_sender, j->env.sender, strlen(j->env.sender));
-		if (rc == 0)
-			log_info("%s: sender non-delivery notification to <%s> for %zu recipient(s)",
-			    j->id, e_sender, n);
-		else if (rc == 1)
-			log_info("%s: no bounce: the sender is the null path <> (S70)", j->id);
-		else
-			log_warn("%s: bounce to <%s> dropped: %s", j->id, e_sender, err);
-	}
-	free(idx);
+	struct bounce_job b = { &j->run->conf, &j->env, j->id, j->fd, j->off, j->len,
+		j->has_8bit, j->newly_failed, j->remote_mta };
+	return bounce_owed(&b);
 }
 
+/* Removes the message once nothing is owed for it (no recipient pending,
+ * no failure notice unstored), else defers it. */
 static void
-finish(struct job *j, time_t now)
+finish(struct job *j, time_t now, size_t owed)
 {
 	struct queue *q = &j->run->q;
-	size_t pending = 0;
+	size_t pending = owed;
 	for (size_t i = 0; i < j->env.n_rcpts; i++)
 		if (j->env.rcpts[i].state == SPOOL_RCPT_PENDING && !j->newly_failed[i])
 			pending++;
@@ -639,7 +621,7 @@ finish(struct job *j, time_t now)
 		j->env.next_attempt = now + backoff(&j->run->conf, j->env.attempts);
 	}
 	count(&j->run->counts->deferred);
-	if (save(j, 1) < 0 || queue_release(q, j->claim, j->id) < 0) {
+	if (save(j) < 0 || queue_release(q, j->claim, j->id) < 0) {
 		log_err("%s: cannot defer the queue file: %s", j->id, strerror(errno));
 		j->run->system_error = 1;
 	}
@@ -716,10 +698,10 @@ process(struct runner *run, const char *dir, const char *id)
 		deliver_all(&j);
 	}
 	expire(&j, time(NULL));
-	bounce(&j);
+	size_t owed = bounce(&j);
 	notify_relayed(&j);
 	warn_delay(&j, time(NULL));
-	finish(&j, time(NULL));
+	finish(&j, time(NULL), owed);
 out:
 	for (size_t i = 0; j.remote_mta && i < j.env.n_rcpts; i++)
 		free(j.remote_mta[i]);

@@ -460,15 +460,26 @@ set_open(struct smtpc_rcpt *rcpts, size_t n, enum rcpt_result res, const char *d
 			set_result(&rcpts[i], res, diag);
 }
 
+/* The verdict on a refusal: only a 5xx is permanent. A reply the command
+ * cannot have (a 3xx to MAIL, RCPT or the end of data, a 2xx or 3xx other
+ * than 354 to DATA) is temporary, and ends the session: what the peer
+ * expects next is unknown, so nothing more is sent on it. */
 static enum rcpt_result
-verdict(int code)
+refusal(struct smtpc *c, int code, const char *stage)
 {
-	if (code / 100 == 2)
-		return RCPT_OK;
-	/* RFC 5321 §4.5.3.1.10: 552 to RCPT means "too many recipients". */
-	if (code / 100 == 4 || code == 552)
-		return RCPT_TEMP;
-	return RCPT_PERM;
+	if (code / 100 == 5)
+		return RCPT_PERM;
+	if (code / 100 != 4) {
+		fail_reply(c, stage);
+		c->broken = 1;
+	}
+	return RCPT_TEMP;
+}
+
+static enum rcpt_result
+verdict(struct smtpc *c, int code, const char *stage)
+{
+	return code / 100 == 2 ? RCPT_OK : refusal(c, code, stage);
 }
 
 static int
@@ -607,7 +618,8 @@ read_rcpt_replies(struct smtpc *c, struct smtpc_rcpt *rcpts, size_t first, size_
 		}
 		reply_sanitize(&c->reply, text, sizeof text);
 		snprintf(full, sizeof full, "%.900s (in reply to RCPT TO)", text);
-		set_result(&rcpts[i], verdict(code), full);
+		/* RFC 5321 §4.5.3.1.10: 552 to RCPT means "too many recipients". */
+		set_result(&rcpts[i], code == 552 ? RCPT_TEMP : refusal(c, code, "RCPT TO"), full);
 	}
 	return 0;
 }
@@ -658,9 +670,12 @@ envelope(struct smtpc *c, const struct smtpc_msg *m, struct smtpc_rcpt *rcpts, s
 			fail_reply(c, "MAIL FROM");
 			snprintf(mail_diag, sizeof mail_diag, "%s", c->diag);
 		}
-		set_open(rcpts, n, mail_code / 100 == 4 ? RCPT_TEMP : RCPT_PERM, mail_diag);
+		set_open(rcpts, n, refusal(c, mail_code, "MAIL FROM"), mail_diag);
 		return 0;
 	}
+	/* A RCPT reply that makes no sense: no DATA on this session. */
+	if (c->broken)
+		return -1;
 	if (accepted == 0) {
 		if (send_line(c, 1, "RSET") == 0)
 			read_reply(c, RELAY_COMMAND_TIMEOUT_SEC, "RSET");
@@ -673,7 +688,7 @@ envelope(struct smtpc *c, const struct smtpc_msg *m, struct smtpc_rcpt *rcpts, s
 		return -1;
 	if (code != 354) {
 		fail_reply(c, "DATA");
-		set_open(rcpts, n, code / 100 == 4 ? RCPT_TEMP : RCPT_PERM, c->diag);
+		set_open(rcpts, n, refusal(c, code, "DATA"), c->diag);
 		return 0;
 	}
 	/* Nothing may follow the 354 before our data: a reply waiting here
@@ -707,10 +722,10 @@ transaction(struct smtpc *c, const struct smtpc_msg *m, struct smtpc_rcpt *rcpts
 		set_open(rcpts, n, RCPT_TEMP, c->diag);
 		return;
 	}
-	char text[RELAY_DIAGNOSTIC_MAX + 1];
+	char text[RELAY_DIAGNOSTIC_MAX + 1], full[RELAY_DIAGNOSTIC_MAX + 1];
 	reply_sanitize(&c->reply, text, sizeof text);
-	set_open(rcpts, n, code / 100 == 2 ? RCPT_OK : code / 100 == 4 ? RCPT_TEMP : RCPT_PERM,
-	    text);
+	snprintf(full, sizeof full, "%.900s (in reply to end of DATA)", text);
+	set_open(rcpts, n, verdict(c, code, "end of DATA"), code / 100 == 2 ? text : full);
 }
 
 /* Checks that need the peer's extensions but no command: size, 8-bit,

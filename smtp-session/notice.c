@@ -96,7 +96,7 @@ notice_store(struct smtp *s, struct mailbox_txn **txn, struct smtp_notices *n,
     const struct spool_envelope *env, const size_t *idx, enum dsn_kind kind)
 {
 	int has_8bit = s->body_8bit || s->smtputf8;
-	struct dsn_msg m = { env, s->msg_id, s->msg_fd, 0, s->msg_len, has_8bit, kind, 0, NULL };
+	struct dsn_msg m = { env, s->msg_id, s->msg_fd, 0, s->msg_len, has_8bit, kind, 0, NULL, NULL };
 	int fd = memfd_create("notice", MFD_CLOEXEC);
 	if (fd < 0)
 		return -1;

@@ -367,6 +367,7 @@ test_prepare_commit(void)
 	/* Rewrite with a changed recipient state, as relay-runner does. */
 	r[0].state = SPOOL_RCPT_DELIVERED;
 	r[0].diagnostic = "250 2.0.0 queued";
+	r[2].state = SPOOL_RCPT_BOUNCING;     /* its failure notice still owed */
 	e.attempts = 8;
 	CHECK(spool_rewrite(spool, p.new_path, &e, fd, off, mlen) == 0, "rewrite");
 	close(fd);
