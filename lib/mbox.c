@@ -14,8 +14,8 @@
  * Linux), each retried without blocking up to MBOX_LOCK_WAIT_SEC in total.
  * The dotlock is made NFS-safely: a unique file is link()ed to "<mbox>.lock"
  * and the link count checked, since O_EXCL is unreliable over old NFS. A
- * dotlock older than MBOX_DOTLOCK_STALE_SEC is taken to be left by a crash
- * and removed. Note that fcntl locks belong to the process: closing any
+ * dotlock whose holder is known dead (mbox-stale.c), or older than
+ * MBOX_DOTLOCK_STALE_SEC, is taken to be left by a crash and removed. Note that fcntl locks belong to the process: closing any
  * other descriptor of the same mbox releases ours, so readers in the same
  * process must reuse lock->fd.
  */
@@ -31,6 +31,7 @@
 
 #include "bounds.h"
 #include "durable.h"
+#include "mbox-internal.h"
 #include "mbox.h"
 
 /* Retry interval while waiting for a lock: starts small, doubles, capped. */
@@ -74,17 +75,6 @@ lock_fcntl(int fd, double deadline)
 	return 0;
 }
 
-/* Removes lockpath if it is older than MBOX_DOTLOCK_STALE_SEC. */
-static void
-remove_if_stale(const char *lockpath)
-{
-	struct stat st;
-	if (lstat(lockpath, &st) != 0)
-		return;
-	if (time(NULL) - st.st_mtime > MBOX_DOTLOCK_STALE_SEC)
-		unlink(lockpath);
-}
-
 /* One attempt: unique file, link to lockpath, check st_nlink == 2
  * (link() may report failure over NFS although it worked). 0, or -1 with
  * EEXIST when someone else holds it, or another errno. */
@@ -101,9 +91,22 @@ dotlock_try(const char *lockpath)
 		errno = ENAMETOOLONG;
 		return -1;
 	}
+	/* The holder's name is in place before the lock is: a dotlock of
+	 * ours is never seen without it (mbox-stale.c). */
+	char owner[MBOX_OWNER_MAX];
+	int olen = mbox_owner_line(owner, sizeof owner);
+	if (olen < 0)
+		return -1;
 	int fd = open(uniq, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
 	if (fd < 0)
 		return -1;
+	if (durable_write_all(fd, owner, (size_t)olen) != 0) {
+		int saved = errno;
+		close(fd);
+		unlink(uniq);
+		errno = saved;
+		return -1;
+	}
 	close(fd);
 	int r = link(uniq, lockpath);
 	int saved = errno;
@@ -119,8 +122,9 @@ dotlock_try(const char *lockpath)
 	return r;
 }
 
+/* Takes the dotlock of the mbox open (and fcntl-locked) as fd. */
 static int
-lock_dotlock(const char *lockpath, double deadline)
+lock_dotlock(const char *lockpath, int fd, double deadline)
 {
 	long wait = MBOX_RETRY_MIN_MS;
 	for (;;) {
@@ -128,7 +132,9 @@ lock_dotlock(const char *lockpath, double deadline)
 			return 0;
 		if (errno != EEXIST)
 			return -1;
-		remove_if_stale(lockpath);
+		/* Left by a crash: broken, and taken again at once. */
+		if (mbox_dotlock_stale(lockpath) && mbox_dotlock_break(lockpath, fd) == 0)
+			continue;
 		if (now_sec() >= deadline) {
 			errno = EWOULDBLOCK;
 			return -1;
@@ -173,9 +179,10 @@ mbox_lock(const char *path, struct mbox_lock *lock)
 {
 	lock->fd = -1;
 	lock->dotlock[0] = '\0';
+	lock->path[0] = '\0';
 	char lockpath[sizeof lock->dotlock];
 	int n = snprintf(lockpath, sizeof lockpath, "%s.lock", path);
-	if (n < 0 || (size_t)n >= sizeof lockpath) {
+	if (n < 0 || (size_t)n >= sizeof lockpath || strlen(path) >= sizeof lock->path) {
 		errno = ENAMETOOLONG;
 		return -1;
 	}
@@ -185,7 +192,7 @@ mbox_lock(const char *path, struct mbox_lock *lock)
 		fd = open_mbox(path);
 		if (fd < 0)
 			return -1;
-		if (lock_fcntl(fd, deadline) != 0 || lock_dotlock(lockpath, deadline) != 0) {
+		if (lock_fcntl(fd, deadline) != 0 || lock_dotlock(lockpath, fd, deadline) != 0) {
 			int saved = errno;
 			close(fd);
 			errno = saved;
@@ -204,6 +211,7 @@ mbox_lock(const char *path, struct mbox_lock *lock)
 	}
 	lock->fd = fd;
 	memcpy(lock->dotlock, lockpath, (size_t)n + 1);
+	memcpy(lock->path, path, strlen(path) + 1);
 	return 0;
 }
 

@@ -113,7 +113,7 @@ t.ok(b"+OK 4 " in r.stdout and inbox() == before, "RSET undoes DELE")
 r = pop(b"DELE 1\r\nDELE 3\r\nQUIT\r\n")
 want = M[1][0] + M[1][1] + b"\n" + M[3][0] + M[3][1] + b"\n"
 t.ok(r.stdout.split(b"\r\n")[-2].startswith(b"+OK"), "QUIT after DELE: +OK")
-t.eq(inbox(), want, "QUIT removes exactly the deleted messages, in place")
+t.eq(inbox(), want, "QUIT removes exactly the deleted messages")
 r = pop(b"UIDL\r\nQUIT\r\n")
 t.eq(uidl_list(r.stdout), [u1[1], u1[3]], "remaining messages keep their UIDLs after the rewrite")
 t.ok(not [n for n in os.listdir(os.path.dirname(INBOX)) if n.startswith(".INBOX.pop3")],
