@@ -15,9 +15,16 @@
  * holder, written before the lock is linked into place. Other programs'
  * dotlocks (empty, or anything else) are judged by their age alone. */
 #define MBOX_OWNER_MAX 320
+/* The way back line: three decimal numbers. */
+#define MBOX_MARK_MAX 80
 
 /* The holder line for this process into out. Returns its length, or -1. */
 int mbox_owner_line(char *out, size_t size);
+
+/* The way back, after the holder line: "<dev> <ino> <size>\n" of the
+ * mbox open (and locked) as mbox_fd, written through lock_fd, the dotlock
+ * just taken. 0, or -1 (errno; ENOSPC when not even the holder line fit). */
+int mbox_mark_write(int lock_fd, int mbox_fd);
 
 /* 1 if the dotlock at lockpath is left by a crash and may be broken: its
  * holder (by the holder line) is a process of this host that no longer
@@ -26,9 +33,11 @@ int mbox_owner_line(char *out, size_t size);
 int mbox_dotlock_stale(const char *lockpath);
 
 /* Breaks a stale dotlock of the mbox open (and fcntl-locked) as fd:
- * removes what its dead holder left behind (rewrite copies, see
- * mbox_rewrite_begin), then the dotlock. 0, or -1 (errno) if it could not
- * be removed. */
+ * undoes what its dead holder left behind (an append half done: the mbox
+ * truncated back to the size the way back records, if it is this inode;
+ * rewrite copies, see mbox_rewrite_begin), then removes the dotlock. 0, or
+ * -1 (errno) if the mbox could not be truncated back (the dotlock stays:
+ * better locked than half a message shown) or the dotlock removed. */
 int mbox_dotlock_break(const char *lockpath, int fd);
 
 /* Removes every unfinished rewrite copy of the mbox at path (only a lock

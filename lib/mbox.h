@@ -20,20 +20,29 @@ struct mbox_lock {
 	int fd;                /* the mbox, open O_RDWR */
 	char dotlock[4096];    /* path of the held dotlock, "" if none */
 	char path[4096];       /* the mbox */
+	int mark_errno;        /* 0, or why the way back is not recorded */
 };
 
 /* Opens (creating with mode 0600 if missing, O_NOFOLLOW, must be a regular
  * file with one link) and locks path. Returns 0, or -1 with errno
  * (EWOULDBLOCK/EAGAIN: lock not obtained in time). The dotlock names its
  * holder ("<pid> <host>"): one left by a process of this host that is gone
- * is broken at once, any other after MBOX_DOTLOCK_STALE_SEC; breaking it
- * also removes the rewrite copies its holder left. */
+ * is broken at once, any other after MBOX_DOTLOCK_STALE_SEC. It also
+ * records the way back: the mbox's device, inode and size when the lock
+ * was taken. Whoever breaks it truncates that inode back to that size, so
+ * what a killed holder was appending (never acknowledged: that happens
+ * after mbox_unlock) is never seen, and removes the rewrite copies the
+ * holder left. */
 int mbox_lock(const char *path, struct mbox_lock *lock);
 void mbox_unlock(struct mbox_lock *lock);
 
 /* Appends one message under a held lock: From_ line (sender "" → MAILER-DAEMON),
  * prefix headers, then msg_len bytes of msg_fd with >From quoting, trailing
- * blank line; fsync. On any error the file is truncated back to its old size.
+ * blank line; fsync. SIGTERM, SIGHUP, SIGINT and SIGALRM are held until it
+ * is done. On any error the file is truncated back to its old size; if the
+ * process is killed half way, the next lock taker truncates it back (see
+ * mbox_lock). Refused with the error that kept the lock from recording the
+ * way back (lock->mark_errno: a full disk).
  * *old_size_r receives the size before the append (for a later rollback).
  * Returns 0 or -1 (errno). */
 int mbox_append(struct mbox_lock *lock, const char *sender, time_t when,

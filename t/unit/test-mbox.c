@@ -389,7 +389,13 @@ test_dead_holder(void)
 	size_t ol;
 	char *got = slurp(lockpath, &ol);
 	snprintf(owner, sizeof owner, "%ld %s\n", (long)getpid(), host);
-	CHECK(got && strcmp(got, owner) == 0, "our dotlock names us: pid and host");
+	CHECK(got && strncmp(got, owner, strlen(owner)) == 0, "our dotlock names us: pid and host");
+	struct stat ms;
+	fstat(lk.fd, &ms);
+	snprintf(owner, sizeof owner, "%llu %llu %lld\n", (unsigned long long)ms.st_dev,
+	    (unsigned long long)ms.st_ino, (long long)ms.st_size);
+	CHECK(got && strstr(got, "\n") && strcmp(strchr(got, '\n') + 1, owner) == 0,
+	    "and the way back: device, inode, size");
 	free(got);
 	mbox_unlock(&lk);
 }
@@ -427,6 +433,56 @@ test_rewrite(void)
 	free(after);
 	free(before);
 	close(fd);
+}
+
+/* A holder killed half way through an append: the next lock taker cuts
+ * the half message off (the way back in the dotlock); a holder killed
+ * after a rewrite (new inode) leaves the new file alone. */
+static void
+test_killed_appender(void)
+{
+	char path[512];
+	snprintf(path, sizeof path, "%s/killed", top);
+	append(path, "a@b", "", "first\n", NULL);
+	size_t len0, len1;
+	char *before = slurp(path, &len0);
+	pid_t pid = fork();
+	if (pid == 0) {
+		struct mbox_lock l2;
+		if (mbox_lock(path, &l2) != 0 ||
+		    pwrite(l2.fd, "From half Thu Nov 27 17:37:10 2026\nSubject: cut", 47, (off_t)len0) != 47)
+			_exit(1);
+		_exit(0);   /* killed: no unlock, the dotlock stays */
+	}
+	int st;
+	waitpid(pid, &st, 0);
+	char *mid = slurp(path, &len1);
+	CHECK(WIFEXITED(st) && WEXITSTATUS(st) == 0 && len1 == len0 + 47, "half an append left by a dead holder");
+	free(mid);
+	struct mbox_lock lk;
+	CHECK(mbox_lock(path, &lk) == 0, "the next lock is taken at once");
+	mbox_unlock(&lk);
+	char *after = slurp(path, &len1);
+	CHECK(len1 == len0 && memcmp(before, after, len0) == 0, "and the half message is cut off (S65)");
+	free(after);
+	pid = fork();
+	if (pid == 0) {
+		struct mbox_lock l2;
+		struct mbox_rewrite rw;
+		if (mbox_lock(path, &l2) != 0 || mbox_rewrite_begin(&l2, &rw) != 0 ||
+		    write(rw.fd, "From x\nnew and longer\n\n", 24) != 24 ||
+		    mbox_rewrite_commit(&l2, &rw, NULL) != 0)
+			_exit(1);
+		_exit(0);
+	}
+	waitpid(pid, &st, 0);
+	CHECK(mbox_lock(path, &lk) == 0, "lock after a holder died after its rewrite");
+	mbox_unlock(&lk);
+	after = slurp(path, &len1);
+	CHECK(WIFEXITED(st) && WEXITSTATUS(st) == 0 && len1 == 24 && memcmp(after, "From x\nnew", 10) == 0,
+	    "the rewritten mbox (another inode) is left alone");
+	free(after);
+	free(before);
 }
 
 /* The same checks the fuzz target makes, on a few seeds. */
@@ -496,6 +552,7 @@ main(void)
 	test_locking();
 	test_dead_holder();
 	test_rewrite();
+	test_killed_appender();
 	test_scan_seeds();
 	char cmd[600];
 	snprintf(cmd, sizeof cmd, "rm -rf '%s'", top);
