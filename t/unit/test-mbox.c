@@ -485,6 +485,42 @@ test_killed_appender(void)
 	free(before);
 }
 
+/* A disk that takes no byte more (a file size limit of 0, in a child):
+ * the lock is still taken, so mail can be read and deleted, but an append
+ * is refused, having no way back recorded. */
+static void
+test_full_disk(void)
+{
+	char path[512], lockpath[600];
+	snprintf(path, sizeof path, "%s/full", top);
+	snprintf(lockpath, sizeof lockpath, "%s.lock", path);
+	append(path, "a@b", "", "first\n", NULL);
+	pid_t pid = fork();
+	if (pid == 0) {
+		int fd = msg_fd("x\n", 2);
+		signal(SIGXFSZ, SIG_IGN);
+		struct rlimit rl = { 0, 0 };
+		setrlimit(RLIMIT_FSIZE, &rl);
+		struct mbox_lock lk;
+		if (mbox_lock(path, &lk) != 0)
+			_exit(1);
+		struct stat st;
+		if (stat(lockpath, &st) != 0 || st.st_size != 0)
+			_exit(2);
+		off_t old;
+		int r = mbox_append(&lk, "a@b", time(NULL), "", 0, fd, 2, &old);
+		int e = errno;
+		mbox_unlock(&lk);
+		_exit(r == -1 && e == ENOSPC ? 0 : 3);
+	}
+	int st;
+	waitpid(pid, &st, 0);
+	if (!WIFEXITED(st) || WEXITSTATUS(st) != 0)
+		fprintf(stderr, "# full-disk child: status %d\n", st);
+	CHECK(WIFEXITED(st) && WEXITSTATUS(st) == 0,
+	    "full disk: the lock is taken (empty dotlock), an append refused with ENOSPC");
+}
+
 /* The same checks the fuzz target makes, on a few seeds. */
 static int
 scan_sane(const char *data, size_t len)
@@ -553,6 +589,7 @@ main(void)
 	test_dead_holder();
 	test_rewrite();
 	test_killed_appender();
+	test_full_disk();
 	test_scan_seeds();
 	char cmd[600];
 	snprintf(cmd, sizeof cmd, "rm -rf '%s'", top);
