@@ -450,26 +450,17 @@ session_msg(struct folder *f, uint32_t uid)
 	return NULL;
 }
 
-/* Writes the messages not dropped to a new file renamed over the mbox;
- * offsets in s are updated to the new file; *fd_r is it, open. */
+/* Writes the messages not dropped to a new file renamed over the mbox
+ * (mbox_rewrite_begin: old or new file whole at every instant); offsets
+ * in s are updated to the new file; *fd_r is it, open. */
 static int
-rewrite(struct folder *f, int src_fd, const char *data, struct scanned *s, size_t n, int *fd_r)
+rewrite(struct folder *f, struct mbox_lock *lk, const char *data, struct scanned *s, size_t n,
+    int *fd_r)
 {
-	char tmp[4300], dir[4200];
-	snprintf(dir, sizeof dir, "%s", f->mb_path);
-	char *slash = strrchr(dir, '/');
-	if (slash == NULL) {
-		errno = EINVAL;
+	struct mbox_rewrite rw;
+	if (mbox_rewrite_begin(lk, &rw) != 0)
 		return -1;
-	}
-	*slash = '\0';
-	snprintf(tmp, sizeof tmp, "%s/.%s.yubin-imap.%ld", dir, slash + 1, (long)getpid());
-	int fd = open(tmp, O_RDWR | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0600);
-	if (fd < 0)
-		return -1;
-	struct stat old;
-	if (fstat(src_fd, &old) == 0 && fchmod(fd, old.st_mode & 0777) != 0)
-		(void)0; /* 0600 from open() stays: still the owner's */
+	int fd = rw.fd;
 	/* written in pieces of about REWRITE_CHUNK: memory stays small */
 	struct buf b = BUF_INIT(MBOXF_BUF_MAX);
 	uint64_t base = 0;
@@ -505,26 +496,16 @@ rewrite(struct folder *f, int src_fd, const char *data, struct scanned *s, size_
 			b.len = 0;
 		}
 	}
-	if ((b.len > 0 && durable_write_all(fd, b.s, b.len) != 0) || fsync(fd) != 0 ||
-	    rename(tmp, f->mb_path) != 0)
+	if (b.len > 0 && durable_write_all(fd, b.s, b.len) != 0)
 		goto fail;
-	/* the flags reach the disk before the tagged OK (mboxf_flush) */
-	if (durable_fsync_dir(dir) != 0)
-		goto fail_renamed;
 	buf_free(&b);
-	*fd_r = fd;
-	return 0;
-fail_renamed:;
-	int saved = errno;
-	buf_free(&b);
-	close(fd);
-	errno = saved;
-	return -1;
+	/* fsync'd and the directory too: the flags reach the disk before the
+	 * tagged OK (mboxf_flush) */
+	return mbox_rewrite_commit(lk, &rw, fd_r);
 fail:;
 	int e = errno;
 	buf_free(&b);
-	close(fd);
-	unlink(tmp);
+	mbox_rewrite_abort(&rw);
 	errno = e;
 	return -1;
 }
@@ -704,7 +685,7 @@ update_locked(struct folder *f, struct mbox_lock *lk, int apply, const struct sc
 		for (size_t i = 0; i < n; i++)
 			if (!f->readonly)
 				s[i].old = 1;
-		if (rewrite(f, lk->fd, data, s, n, &fd) != 0)
+		if (rewrite(f, lk, data, s, n, &fd) != 0)
 			goto out;
 		uint32_t last = 0;
 		for (size_t i = 0; i < n; i++)

@@ -14,8 +14,8 @@
  * Linux), each retried without blocking up to MBOX_LOCK_WAIT_SEC in total.
  * The dotlock is made NFS-safely: a unique file is link()ed to "<mbox>.lock"
  * and the link count checked, since O_EXCL is unreliable over old NFS. A
- * dotlock older than MBOX_DOTLOCK_STALE_SEC is taken to be left by a crash
- * and removed. Note that fcntl locks belong to the process: closing any
+ * dotlock whose holder is known dead (mbox-stale.c), or older than
+ * MBOX_DOTLOCK_STALE_SEC, is taken to be left by a crash and removed. Note that fcntl locks belong to the process: closing any
  * other descriptor of the same mbox releases ours, so readers in the same
  * process must reuse lock->fd.
  */
@@ -31,6 +31,7 @@
 
 #include "bounds.h"
 #include "durable.h"
+#include "mbox-internal.h"
 #include "mbox.h"
 
 /* Retry interval while waiting for a lock: starts small, doubles, capped. */
@@ -74,22 +75,12 @@ lock_fcntl(int fd, double deadline)
 	return 0;
 }
 
-/* Removes lockpath if it is older than MBOX_DOTLOCK_STALE_SEC. */
-static void
-remove_if_stale(const char *lockpath)
-{
-	struct stat st;
-	if (lstat(lockpath, &st) != 0)
-		return;
-	if (time(NULL) - st.st_mtime > MBOX_DOTLOCK_STALE_SEC)
-		unlink(lockpath);
-}
-
 /* One attempt: unique file, link to lockpath, check st_nlink == 2
- * (link() may report failure over NFS although it worked). 0, or -1 with
- * EEXIST when someone else holds it, or another errno. */
+ * (link() may report failure over NFS although it worked). 0 with the
+ * dotlock open for writing in *fd_r, or -1 with EEXIST when someone else
+ * holds it, or another errno. */
 static int
-dotlock_try(const char *lockpath)
+dotlock_try(const char *lockpath, int *fd_r)
 {
 	char uniq[PATH_MAX], name[256];
 	const char *slash = strrchr(lockpath, '/');
@@ -101,10 +92,24 @@ dotlock_try(const char *lockpath)
 		errno = ENAMETOOLONG;
 		return -1;
 	}
+	/* The holder's name is in place before the lock is: a dotlock of
+	 * ours is never seen without it (mbox-stale.c). On a full disk it
+	 * stays empty (judged by age, as other programs' dotlocks): a user
+	 * must still be able to read and delete mail then. */
+	char owner[MBOX_OWNER_MAX];
+	int olen = mbox_owner_line(owner, sizeof owner);
+	if (olen < 0)
+		return -1;
 	int fd = open(uniq, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
 	if (fd < 0)
 		return -1;
-	close(fd);
+	if (durable_write_all(fd, owner, (size_t)olen) != 0 && ftruncate(fd, 0) != 0) {
+		int saved = errno;
+		close(fd);
+		unlink(uniq);
+		errno = saved;
+		return -1;
+	}
 	int r = link(uniq, lockpath);
 	int saved = errno;
 	struct stat st;
@@ -115,20 +120,28 @@ dotlock_try(const char *lockpath)
 		saved = EEXIST;
 	}
 	unlink(uniq);
+	if (r == 0)
+		*fd_r = fd;
+	else
+		close(fd);
 	errno = saved;
 	return r;
 }
 
+/* Takes the dotlock of the mbox open (and fcntl-locked) as fd; the
+ * dotlock is left open for writing in *lock_fd_r. */
 static int
-lock_dotlock(const char *lockpath, double deadline)
+lock_dotlock(const char *lockpath, int fd, double deadline, int *lock_fd_r)
 {
 	long wait = MBOX_RETRY_MIN_MS;
 	for (;;) {
-		if (dotlock_try(lockpath) == 0)
+		if (dotlock_try(lockpath, lock_fd_r) == 0)
 			return 0;
 		if (errno != EEXIST)
 			return -1;
-		remove_if_stale(lockpath);
+		/* Left by a crash: broken, and taken again at once. */
+		if (mbox_dotlock_stale(lockpath) && mbox_dotlock_break(lockpath, fd) == 0)
+			continue;
 		if (now_sec() >= deadline) {
 			errno = EWOULDBLOCK;
 			return -1;
@@ -173,19 +186,22 @@ mbox_lock(const char *path, struct mbox_lock *lock)
 {
 	lock->fd = -1;
 	lock->dotlock[0] = '\0';
+	lock->path[0] = '\0';
+	lock->mark_errno = EBADF;
 	char lockpath[sizeof lock->dotlock];
 	int n = snprintf(lockpath, sizeof lockpath, "%s.lock", path);
-	if (n < 0 || (size_t)n >= sizeof lockpath) {
+	if (n < 0 || (size_t)n >= sizeof lockpath || strlen(path) >= sizeof lock->path) {
 		errno = ENAMETOOLONG;
 		return -1;
 	}
 	double deadline = now_sec() + MBOX_LOCK_WAIT_SEC;
-	int fd;
+	int fd, lock_fd;
 	for (;;) {
 		fd = open_mbox(path);
 		if (fd < 0)
 			return -1;
-		if (lock_fcntl(fd, deadline) != 0 || lock_dotlock(lockpath, deadline) != 0) {
+		if (lock_fcntl(fd, deadline) != 0 ||
+		    lock_dotlock(lockpath, fd, deadline, &lock_fd) != 0) {
 			int saved = errno;
 			close(fd);
 			errno = saved;
@@ -196,6 +212,7 @@ mbox_lock(const char *path, struct mbox_lock *lock)
 		if (mbox_still_at(fd, path))
 			break;
 		unlink(lockpath);
+		close(lock_fd);
 		close(fd);
 		if (now_sec() > deadline) {
 			errno = EAGAIN;
@@ -204,6 +221,9 @@ mbox_lock(const char *path, struct mbox_lock *lock)
 	}
 	lock->fd = fd;
 	memcpy(lock->dotlock, lockpath, (size_t)n + 1);
+	memcpy(lock->path, path, strlen(path) + 1);
+	lock->mark_errno = mbox_mark_write(lock_fd, fd) == 0 ? 0 : errno;
+	close(lock_fd);
 	return 0;
 }
 
@@ -420,11 +440,19 @@ mbox_append(struct mbox_lock *lock, const char *sender, time_t when,
 		errno = EBADF;
 		return -1;
 	}
+	/* Without the way back recorded, a crash half way would leave half
+	 * a message: no append (the disk that refused it is full anyway). */
+	if (lock->mark_errno != 0) {
+		errno = lock->mark_errno;
+		return -1;
+	}
 	if (fstat(lock->fd, &st) != 0 || separator_needed(lock->fd, st.st_size, &need) != 0)
 		return -1;
 	struct writer *w = calloc(1, sizeof *w);
 	if (w == NULL)
 		return -1;
+	sigset_t held;
+	mbox_signals_hold(&held);
 	w->fd = lock->fd;
 	w->off = st.st_size;
 	w->at_bol = 0;
@@ -445,9 +473,11 @@ mbox_append(struct mbox_lock *lock, const char *sender, time_t when,
 		/* Never leave half a message behind (S65). */
 		if (ftruncate(lock->fd, st.st_size) == 0)
 			fsync(lock->fd);
-		errno = saved;
-		return -1;
 	}
+	mbox_signals_release(&held);
+	errno = saved;
+	if (r != 0)
+		return -1;
 	*old_size_r = st.st_size;
 	return 0;
 }

@@ -502,13 +502,15 @@ copy_range(int dst, int src, off_t from, off_t to)
 	return read_range(src, from, (uint64_t)(to - from), copy_raw, &dst, NULL) ? -1 : 0;
 }
 
-/* Writes into tmp_fd every kept message from index first on, with its
- * separator, then anything appended after the scan. */
+/* Writes into tmp_fd whatever precedes the first message, every kept
+ * message with its separator, then anything appended after the scan. */
 static int
-mbox_write_kept(struct maildrop *m, int tmp_fd, size_t first, off_t size_now)
+mbox_write_kept(struct maildrop *m, int tmp_fd, off_t size_now)
 {
 	int src = m->mbox.fd;
-	for (size_t i = first; i < m->n_mb; i++) {
+	if (copy_range(tmp_fd, src, 0, m->n_mb ? m->mb[0].from_offset : m->mbox_scanned) < 0)
+		return -1;
+	for (size_t i = 0; i < m->n_mb; i++) {
 		off_t end = i + 1 < m->n_mb ? m->mb[i + 1].from_offset : m->mbox_scanned;
 		if (!m->msg[i].deleted && copy_range(tmp_fd, src, m->mb[i].from_offset, end) < 0)
 			return -1;
@@ -516,95 +518,27 @@ mbox_write_kept(struct maildrop *m, int tmp_fd, size_t first, off_t size_now)
 	return copy_range(tmp_fd, src, m->mbox_scanned, size_now);
 }
 
-/* Copies all of src over dst from offset at. 0 or -1. */
-static int
-copy_back(int dst, int src, off_t at)
-{
-	char *buf = malloc(READ_CHUNK);
-	if (!buf)
-		return -1;
-	off_t off = 0;
-	int r = 0;
-	for (;;) {
-		ssize_t n = pread(src, buf, READ_CHUNK, off);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0) {
-			r = n < 0 ? -1 : 0;
-			break;
-		}
-		for (ssize_t done = 0; done < n; ) {
-			ssize_t w = pwrite(dst, buf + done, (size_t)(n - done), at + off + done);
-			if (w < 0 && errno == EINTR)
-				continue;
-			if (w < 0) {
-				r = -1;
-				goto out;
-			}
-			done += w;
-		}
-		off += n;
-	}
-out:;
-	int saved = errno;
-	free(buf);
-	errno = saved;
-	return r;
-}
-
-/* mbox removal, in place under the held lock, as mutt does: the tail from
- * the first deleted message is first written to a fsync'd copy beside the
- * INBOX, then copied back over it, truncated and fsync'd. Rename is not
- * used: a delivery waiting for the lock holds the INBOX open and would
- * append to the replaced file. If the copy-back fails half way the copy
- * stays (its name is logged) and holds every kept message. */
+/* mbox removal under the held lock: the kept messages go to a new file
+ * renamed over the INBOX (mbox_rewrite_begin), so a crash at any instant
+ * leaves the old or the new INBOX whole, never a torn one. */
 static int
 mbox_commit_all(struct maildrop *m, size_t *removed_r)
 {
-	size_t n_del = 0, first = m->n_mb;
-	for (size_t i = 0; i < m->n; i++) {
-		if (m->msg[i].deleted && first == m->n_mb)
-			first = i;
+	size_t n_del = 0;
+	for (size_t i = 0; i < m->n; i++)
 		n_del += m->msg[i].deleted != 0;
-	}
 	if (n_del == 0)
 		return 0;
-	char tmp[PATH_MAX];
-	if (snprintf(tmp, sizeof tmp, "%s/.INBOX.pop3.XXXXXX", m->dir) >= (int)sizeof tmp) {
-		errno = ENAMETOOLONG;
+	struct mbox_rewrite rw;
+	struct stat st;
+	if (mbox_rewrite_begin(&m->mbox, &rw) < 0)
+		return -1;
+	if (fstat(m->mbox.fd, &st) < 0 || mbox_write_kept(m, rw.fd, st.st_size) < 0) {
+		mbox_rewrite_abort(&rw);
 		return -1;
 	}
-	int fd = mkostemp(tmp, O_CLOEXEC);
-	if (fd < 0)
+	if (mbox_rewrite_commit(&m->mbox, &rw, NULL) < 0)
 		return -1;
-	struct stat st, tst;
-	off_t start = m->mb[first].from_offset;
-	int r = fstat(m->mbox.fd, &st);
-	if (r == 0)
-		r = mbox_write_kept(m, fd, first, st.st_size);
-	if (r == 0)
-		r = fsync(fd);
-	if (r == 0)
-		r = fstat(fd, &tst);
-	if (r < 0) {
-		int saved = errno;
-		close(fd);
-		unlink(tmp);
-		errno = saved;
-		return -1;
-	}
-	/* From here on the INBOX changes; the copy is the safety net. */
-	if (copy_back(m->mbox.fd, fd, start) < 0 ||
-	    ftruncate(m->mbox.fd, start + tst.st_size) < 0 || fsync(m->mbox.fd) < 0) {
-		int saved = errno;
-		log_err("mbox rewrite of %s failed: %s; kept messages are in %s",
-		    m->mbox_path, strerror(saved), tmp);
-		close(fd);
-		errno = saved;
-		return -1;
-	}
-	close(fd);
-	unlink(tmp);
 	*removed_r = n_del;
 	return 0;
 }

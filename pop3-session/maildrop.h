@@ -84,8 +84,8 @@ int maildrop_message_fd(struct maildrop *m, size_t i, off_t *off_r, uint64_t *le
 int maildrop_stream(int fd, off_t off, uint64_t len, struct msgconv *conv);
 
 /* The UPDATE state: removes deleted messages durably (Maildir: unlink and
- * fsync new/ and cur/; mbox: the tail from the first deleted message is
- * written to a fsync'd copy, copied back in place, truncated, fsync'd) and,
+ * fsync new/ and cur/; mbox: the kept messages are written to a copy
+ * renamed over the INBOX, mbox_rewrite_begin) and,
  * for Maildir, moves retrieved messages to cur/ with the S flag (retrieved
  * = seen; TOP does not count, and nothing moves outside QUIT).
  * *removed_r gets the number removed. Returns 0, or -1 if some deletion

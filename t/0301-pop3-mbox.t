@@ -1,6 +1,6 @@
 #!/usr/bin/env python3
 """pop3-session on an mbox INBOX (mailbox_format = mbox): >From unquoting,
-CRLF sizes, UIDLs that survive rewrites and Status changes, exact in-place
+CRLF sizes, UIDLs that survive rewrites and Status changes, exact
 removal at QUIT, nothing changed on a dropped connection, IN-USE, and a
 delivery that waits for the lock during a session is kept (S45, S66)."""
 import hashlib
@@ -113,7 +113,7 @@ t.ok(b"+OK 4 " in r.stdout and inbox() == before, "RSET undoes DELE")
 r = pop(b"DELE 1\r\nDELE 3\r\nQUIT\r\n")
 want = M[1][0] + M[1][1] + b"\n" + M[3][0] + M[3][1] + b"\n"
 t.ok(r.stdout.split(b"\r\n")[-2].startswith(b"+OK"), "QUIT after DELE: +OK")
-t.eq(inbox(), want, "QUIT removes exactly the deleted messages, in place")
+t.eq(inbox(), want, "QUIT removes exactly the deleted messages")
 r = pop(b"UIDL\r\nQUIT\r\n")
 t.eq(uidl_list(r.stdout), [u1[1], u1[3]], "remaining messages keep their UIDLs after the rewrite")
 t.ok(not [n for n in os.listdir(os.path.dirname(INBOX)) if n.startswith(".INBOX.pop3")],
@@ -143,7 +143,7 @@ t.ok(bye.startswith(b"+OK"), "session with a deletion ends with +OK", bye)
 t.ok(b"\r\n250 " in sout.split(b"354")[-1], "the waiting delivery is accepted after the session", sout)
 data = inbox()
 t.ok(b"arrived during the session" in data and M[1][1] not in data and M[3][1] in data,
-     "delivery kept after an in-place rewrite (covers S45, S66)", data[-300:])
+     "delivery kept after a rewrite renamed over the INBOX (covers S45, S66)", data[-300:])
 r = pop(b"STAT\r\nTOP 2 0\r\nQUIT\r\n")
 t.ok(b"+OK 2 " in r.stdout and b"Subject: late" in r.stdout, "it shows up in the next session")
 

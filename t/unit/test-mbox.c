@@ -1,7 +1,8 @@
 /* Unit tests for lib/mbox: locking (fcntl + dotlock, stale removal, S66),
  * mboxrd quoting round trips, rollback byte-identical, failed writes
- * truncated back (S65), symlinks/hard links/FIFOs refused (S34), and a few
- * fuzz seeds through mbox_scan. */
+ * truncated back (S65), symlinks/hard links/FIFOs refused (S34), dotlocks
+ * of dead holders broken at once, rewrites by rename, and a few fuzz seeds
+ * through mbox_scan. */
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
@@ -336,6 +337,190 @@ test_locking(void)
 	free(v);
 }
 
+/* A dotlock holding "<pid> <host>\n"; returns the seconds mbox_lock took,
+ * or -1 if it failed. remover_ms > 0: a child removes the dotlock then. */
+static double
+lock_against(const char *path, const char *lockpath, long pid, const char *host, int remover_ms)
+{
+	FILE *f = fopen(lockpath, "w");
+	fprintf(f, "%ld %s\n", pid, host);
+	fclose(f);
+	pid_t child = 0;
+	if (remover_ms > 0 && (child = fork()) == 0) {
+		usleep((useconds_t)remover_ms * 1000);
+		unlink(lockpath);
+		_exit(0);
+	}
+	struct timespec a, b;
+	struct mbox_lock lk;
+	clock_gettime(CLOCK_MONOTONIC, &a);
+	int r = mbox_lock(path, &lk);
+	clock_gettime(CLOCK_MONOTONIC, &b);
+	if (r == 0)
+		mbox_unlock(&lk);
+	if (child > 0)
+		waitpid(child, NULL, 0);
+	return r != 0 ? -1 : (double)(b.tv_sec - a.tv_sec) + (double)(b.tv_nsec - a.tv_nsec) / 1e9;
+}
+
+static void
+test_dead_holder(void)
+{
+	char path[512], lockpath[600], copy[600], host[256];
+	snprintf(path, sizeof path, "%s/dead", top);
+	snprintf(lockpath, sizeof lockpath, "%s.lock", path);
+	snprintf(copy, sizeof copy, "%s/.dead.yubin-rw.AbCdEf", top);
+	gethostname(host, sizeof host);
+	pid_t gone = fork();
+	if (gone == 0)
+		_exit(0);
+	waitpid(gone, NULL, 0);
+	fclose(fopen(copy, "w"));
+	double took = lock_against(path, lockpath, (long)gone, host, 0);
+	CHECK(took >= 0 && took < 5, "dotlock of a dead process of this host broken at once (S66)");
+	CHECK(access(copy, F_OK) != 0, "the rewrite copy its holder left is removed with it");
+	took = lock_against(path, lockpath, 1, host, 300);
+	CHECK(took >= 0.25, "dotlock of a live process is waited for, not broken (S66)");
+	took = lock_against(path, lockpath, (long)gone, "another-host.example", 300);
+	CHECK(took >= 0.25, "dotlock of another host is waited for, not broken (S66)");
+	struct mbox_lock lk;
+	CHECK(mbox_lock(path, &lk) == 0, "lock");
+	char owner[300];
+	size_t ol;
+	char *got = slurp(lockpath, &ol);
+	snprintf(owner, sizeof owner, "%ld %s\n", (long)getpid(), host);
+	CHECK(got && strncmp(got, owner, strlen(owner)) == 0, "our dotlock names us: pid and host");
+	struct stat ms;
+	fstat(lk.fd, &ms);
+	snprintf(owner, sizeof owner, "%llu %llu %lld\n", (unsigned long long)ms.st_dev,
+	    (unsigned long long)ms.st_ino, (long long)ms.st_size);
+	CHECK(got && strstr(got, "\n") && strcmp(strchr(got, '\n') + 1, owner) == 0,
+	    "and the way back: device, inode, size");
+	free(got);
+	mbox_unlock(&lk);
+}
+
+static void
+test_rewrite(void)
+{
+	char path[512], copy[sizeof ((struct mbox_rewrite *)0)->tmp];
+	snprintf(path, sizeof path, "%s/rw", top);
+	append(path, "a@b", "", "first\n", NULL);
+	chmod(path, 0640);
+	size_t len0, len1;
+	char *before = slurp(path, &len0);
+	struct stat st0, st1;
+	stat(path, &st0);
+	struct mbox_lock lk;
+	struct mbox_rewrite rw;
+	CHECK(mbox_lock(path, &lk) == 0 && mbox_rewrite_begin(&lk, &rw) == 0, "rewrite begins");
+	CHECK(write(rw.fd, "From x\nnew\n\n", 13) == 13, "copy written");
+	mbox_rewrite_abort(&rw);
+	char *after = slurp(path, &len1);
+	CHECK(len0 == len1 && memcmp(before, after, len0) == 0 && rw.fd == -1, "abort: mbox unchanged");
+	free(after);
+	CHECK(mbox_rewrite_begin(&lk, &rw) == 0, "rewrite begins again");
+	snprintf(copy, sizeof copy, "%s", rw.tmp);
+	CHECK(write(rw.fd, "From x\nnew\n\n", 13) == 13, "copy written");
+	int fd = -1;
+	CHECK(mbox_rewrite_commit(&lk, &rw, &fd) == 0 && fd >= 0, "commit gives the new file");
+	mbox_unlock(&lk);
+	after = slurp(path, &len1);
+	stat(path, &st1);
+	CHECK(len1 == 13 && memcmp(after, "From x\nnew\n\n", 13) == 0, "commit: the new version");
+	CHECK(st1.st_ino != st0.st_ino && (st1.st_mode & 0777) == 0640, "a new inode with the old mode");
+	CHECK(access(copy, F_OK) != 0, "no copy left");
+	free(after);
+	free(before);
+	close(fd);
+}
+
+/* A holder killed half way through an append: the next lock taker cuts
+ * the half message off (the way back in the dotlock); a holder killed
+ * after a rewrite (new inode) leaves the new file alone. */
+static void
+test_killed_appender(void)
+{
+	char path[512];
+	snprintf(path, sizeof path, "%s/killed", top);
+	append(path, "a@b", "", "first\n", NULL);
+	size_t len0, len1;
+	char *before = slurp(path, &len0);
+	pid_t pid = fork();
+	if (pid == 0) {
+		struct mbox_lock l2;
+		if (mbox_lock(path, &l2) != 0 ||
+		    pwrite(l2.fd, "From half Thu Nov 27 17:37:10 2026\nSubject: cut", 47, (off_t)len0) != 47)
+			_exit(1);
+		_exit(0);   /* killed: no unlock, the dotlock stays */
+	}
+	int st;
+	waitpid(pid, &st, 0);
+	char *mid = slurp(path, &len1);
+	CHECK(WIFEXITED(st) && WEXITSTATUS(st) == 0 && len1 == len0 + 47, "half an append left by a dead holder");
+	free(mid);
+	struct mbox_lock lk;
+	CHECK(mbox_lock(path, &lk) == 0, "the next lock is taken at once");
+	mbox_unlock(&lk);
+	char *after = slurp(path, &len1);
+	CHECK(len1 == len0 && memcmp(before, after, len0) == 0, "and the half message is cut off (S65)");
+	free(after);
+	pid = fork();
+	if (pid == 0) {
+		struct mbox_lock l2;
+		struct mbox_rewrite rw;
+		if (mbox_lock(path, &l2) != 0 || mbox_rewrite_begin(&l2, &rw) != 0 ||
+		    write(rw.fd, "From x\nnew and longer\n\n", 24) != 24 ||
+		    mbox_rewrite_commit(&l2, &rw, NULL) != 0)
+			_exit(1);
+		_exit(0);
+	}
+	waitpid(pid, &st, 0);
+	CHECK(mbox_lock(path, &lk) == 0, "lock after a holder died after its rewrite");
+	mbox_unlock(&lk);
+	after = slurp(path, &len1);
+	CHECK(WIFEXITED(st) && WEXITSTATUS(st) == 0 && len1 == 24 && memcmp(after, "From x\nnew", 10) == 0,
+	    "the rewritten mbox (another inode) is left alone");
+	free(after);
+	free(before);
+}
+
+/* A disk that takes no byte more (a file size limit of 0, in a child):
+ * the lock is still taken, so mail can be read and deleted, but an append
+ * is refused, having no way back recorded. */
+static void
+test_full_disk(void)
+{
+	char path[512], lockpath[600];
+	snprintf(path, sizeof path, "%s/full", top);
+	snprintf(lockpath, sizeof lockpath, "%s.lock", path);
+	append(path, "a@b", "", "first\n", NULL);
+	pid_t pid = fork();
+	if (pid == 0) {
+		int fd = msg_fd("x\n", 2);
+		signal(SIGXFSZ, SIG_IGN);
+		struct rlimit rl = { 0, 0 };
+		setrlimit(RLIMIT_FSIZE, &rl);
+		struct mbox_lock lk;
+		if (mbox_lock(path, &lk) != 0)
+			_exit(1);
+		struct stat st;
+		if (stat(lockpath, &st) != 0 || st.st_size != 0)
+			_exit(2);
+		off_t old;
+		int r = mbox_append(&lk, "a@b", time(NULL), "", 0, fd, 2, &old);
+		int e = errno;
+		mbox_unlock(&lk);
+		_exit(r == -1 && e == ENOSPC ? 0 : 3);
+	}
+	int st;
+	waitpid(pid, &st, 0);
+	if (!WIFEXITED(st) || WEXITSTATUS(st) != 0)
+		fprintf(stderr, "# full-disk child: status %d\n", st);
+	CHECK(WIFEXITED(st) && WEXITSTATUS(st) == 0,
+	    "full disk: the lock is taken (empty dotlock), an append refused with ENOSPC");
+}
+
 /* The same checks the fuzz target makes, on a few seeds. */
 static int
 scan_sane(const char *data, size_t len)
@@ -401,6 +586,10 @@ main(void)
 	test_big_roundtrip();
 	test_rollback_and_failure();
 	test_locking();
+	test_dead_holder();
+	test_rewrite();
+	test_killed_appender();
+	test_full_disk();
 	test_scan_seeds();
 	char cmd[600];
 	snprintf(cmd, sizeof cmd, "rm -rf '%s'", top);
