@@ -1,0 +1,35 @@
+/*
+ * mboxuid.h — UIDs of an mbox folder: which X-UID headers to believe,
+ * which messages get new UIDs, and when the folder needs a new
+ * UIDVALIDITY; the sidecar file that remembers them across rewrites.
+ */
+#ifndef IMAP_MBOXUID_H
+#define IMAP_MBOXUID_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <time.h>
+
+#include "folder.h"
+#include "mboxmsg.h"
+
+/* One message of the file as a read under the lock found it. */
+struct scanned {
+	struct meta mt;
+	uint64_t from_off, off, len; /* From_ line, message after it, its length */
+	time_t when;
+	uint64_t vsize;              /* for messages new to the session */
+	uint32_t uid;                /* decided */
+	unsigned flags;
+	uint32_t keywords;
+	int old, drop;
+	int fresh;                   /* got its UID now: its headers are not ours */
+};
+
+/* Decides the UIDs of the n messages in s (s[i].uid, s[i].fresh) and
+ * f's UIDVALIDITY and UIDNEXT. Returns 1 if the file needs writing. */
+int mboxuid_decide(struct folder *f, struct scanned *s, size_t n);
+/* Records f's UIDVALIDITY and UIDNEXT and the last UID in the file. */
+void mboxuid_sidecar_write(const struct folder *f, uint32_t last);
+
+#endif
