@@ -272,6 +272,8 @@ update_locked(struct folder *f, struct mbox_lock *lk, int apply, const struct sc
 	}
 	uint32_t old_validity = f->uidvalidity;
 	int write = mboxuid_decide(f, s, n);
+	if (write < 0)
+		goto out;
 	/* A new message's Status, X-Status and X-Keywords came with it (a
 	 * sender could mark it \Deleted): none. An APPEND's are the client's. */
 	for (size_t i = 0; i < n; i++)

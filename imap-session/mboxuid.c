@@ -3,15 +3,24 @@
  * while they rise and stay below both the X-IMAPbase UIDNEXT and the last
  * UID the sidecar file recorded; a message without one gets the next UID.
  */
+#include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/file.h>
 #include <time.h>
 #include <unistd.h>
 
 #include "durable.h"
 #include "folder.h"
 #include "mboxuid.h"
+
+/* In the user's root (every mbox folder's directory), the last
+ * UIDVALIDITY handed out to any folder: "<uidvalidity>\n", the file
+ * Maildir folders keep there too; flock()ed through the lock file while
+ * read and replaced. Names starting "yubin-" are never folders. */
+#define VALIDITY_NAME "yubin-uidvalidity"
+#define VALIDITY_LOCK_NAME "yubin-uidvalidity.lock"
 
 /* The user directory's ".<mbox>.yubin-uids": "<uidvalidity> <uidnext>
  * <last UID in the file>\n", rewritten with the file, so an emptied mbox
@@ -69,10 +78,60 @@ mboxuid_sidecar_write(const struct folder *f, uint32_t last)
 	close(fd);
 }
 
+/* A UIDVALIDITY never handed out before in this account, no less than least:
+ * max(now, least, the last one + 1), the last one recorded durably before
+ * it is returned. A folder deleted and made again within the second
+ * (whose sidecar went with it) thus never gets its old UIDVALIDITY back
+ * (RFC 9051 2.3.1.1). 0 (errno) if it cannot be recorded. */
+static uint32_t
+new_validity(const struct folder *f, uint32_t least)
+{
+	char path[4300], tmp[4400], line[32];
+	snprintf(path, sizeof path, "%s/%s", f->dir, VALIDITY_LOCK_NAME);
+	int lock = open(path, O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0600);
+	if (lock < 0)
+		return 0;
+	while (flock(lock, LOCK_EX) != 0)
+		if (errno != EINTR) {
+			close(lock);
+			return 0;
+		}
+	snprintf(path, sizeof path, "%s/%s", f->dir, VALIDITY_NAME);
+	uint32_t last = 0, v = (uint32_t)time(NULL);
+	int fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+	if (fd >= 0) {
+		ssize_t r = read(fd, line, sizeof line - 1);
+		close(fd);
+		const char *end;
+		if (r > 0)
+			last = mboxmsg_parse_u32(line, (size_t)r, &end);
+	}
+	if (v < least)
+		v = least;
+	if (v <= last)
+		v = last + 1;
+	if (v == 0) /* past 2^32 - 1 (a forged X-IMAPbase): start again */
+		v = (uint32_t)time(NULL);
+	snprintf(tmp, sizeof tmp, "%s.tmp.%ld", path, (long)getpid());
+	int n = snprintf(line, sizeof line, "%u\n", v);
+	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0600);
+	int ok = fd >= 0 && durable_write_all(fd, line, (size_t)n) == 0 && fsync(fd) == 0 &&
+	    rename(tmp, path) == 0 && durable_fsync_dir(f->dir) == 0;
+	int e = errno;
+	if (fd >= 0)
+		close(fd);
+	if (!ok)
+		unlink(tmp);
+	close(lock);
+	errno = e;
+	return ok ? v : 0;
+}
+
 /* Decides UIDs: X-UIDs are trusted while they rise and stay under the
  * X-IMAPbase UIDNEXT; others get new ones. If a trusted one follows a new
  * one, order is lost: all are numbered again under a new UIDVALIDITY.
- * Returns 1 if the file needs writing. */
+ * Returns 1 if the file needs writing, -1 (errno) if a new UIDVALIDITY
+ * could not be recorded (then f is as it was). */
 int
 mboxuid_decide(struct folder *f, struct scanned *s, size_t n)
 {
@@ -110,15 +169,15 @@ mboxuid_decide(struct folder *f, struct scanned *s, size_t n)
 		}
 	}
 	if (renumber) {
-		uint32_t v = (uint32_t)time(NULL);
-		if (f->uidvalidity != 0 && v <= f->uidvalidity)
-			v = f->uidvalidity + 1;
-		if (v <= sv)
-			v = sv + 1;
-		if (validity != 0 && v <= validity)
-			v = validity + 1;
-		if (v == 0) /* past 2^32 - 1 (a forged X-IMAPbase): start again */
-			v = (uint32_t)time(NULL);
+		uint32_t least = f->uidvalidity + 1;
+		if (least <= sv)
+			least = sv + 1;
+		if (least <= validity)
+			least = validity + 1;
+		/* least 0: past 2^32 - 1 (a forged X-IMAPbase), no least */
+		uint32_t v = new_validity(f, least);
+		if (v == 0)
+			return -1;
 		validity = v;
 		next = 1;
 		for (size_t i = 0; i < n; i++)

@@ -27,7 +27,9 @@ struct scanned {
 };
 
 /* Decides the UIDs of the n messages in s (s[i].uid, s[i].fresh) and
- * f's UIDVALIDITY and UIDNEXT. Returns 1 if the file needs writing. */
+ * f's UIDVALIDITY and UIDNEXT. Returns 1 if the file needs writing, 0
+ * if not, -1 (errno) if a new UIDVALIDITY could not be recorded (then
+ * nothing changed). */
 int mboxuid_decide(struct folder *f, struct scanned *s, size_t n);
 /* Records f's UIDVALIDITY and UIDNEXT and the last UID in the file. */
 void mboxuid_sidecar_write(const struct folder *f, uint32_t last);
