@@ -138,7 +138,10 @@ lock_dotlock(const char *lockpath, double deadline)
 	}
 }
 
-/* Opens path as an mbox: no symlink, regular, one link (S34). */
+/* Opens path as an mbox: no symlink, regular, one link (S34). ESTALE:
+ * what was opened is no longer at path (no link left: a rewrite renamed
+ * a new file over it, or it was removed, between the open and the
+ * check); open the path again. */
 static int
 open_mbox(const char *path)
 {
@@ -147,7 +150,8 @@ open_mbox(const char *path)
 		return -1;
 	struct stat st;
 	int bad = fstat(fd, &st) != 0 ? errno
-	    : !S_ISREG(st.st_mode) ? EINVAL : st.st_nlink != 1 ? EMLINK : 0;
+	    : !S_ISREG(st.st_mode) ? EINVAL : st.st_nlink == 0 ? ESTALE
+	    : st.st_nlink != 1 ? EMLINK : 0;
 	if (bad != 0) {
 		int saved = bad;
 		close(fd);
@@ -183,6 +187,10 @@ mbox_lock(const char *path, struct mbox_lock *lock)
 	int fd;
 	for (;;) {
 		fd = open_mbox(path);
+		/* replaced as it was opened (or a stale NFS handle): the path
+		 * names the new file now */
+		if (fd < 0 && errno == ESTALE && now_sec() <= deadline)
+			continue;
 		if (fd < 0)
 			return -1;
 		if (lock_fcntl(fd, deadline) != 0 || lock_dotlock(lockpath, deadline) != 0) {
