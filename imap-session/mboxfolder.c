@@ -47,8 +47,12 @@
  * inode, size and mtime mean the same file at once, with no quiet period
  * as for Maildir directories. Only an edit in place that keeps the size
  * within one mtime tick would go unseen until the next change. */
-/* Our Status, X-Status and X-Keywords lines for one appended message. */
+/* Our X-UID, Status, X-Status and X-Keywords lines for one appended
+ * message. */
 #define MBOXF_META_MAX 65536
+/* Reads under the lock before an append gives up when each found new
+ * deliveries to number (each read writes the file back then). */
+#define MBOXF_APPEND_TRIES 4
 
 /* ---- reading and rewriting the file ---- */
 
@@ -241,8 +245,7 @@ merge(struct folder *f, const struct scanned *s, size_t n, int grow)
  * changes (if apply), writes it back when anything changed, and merges
  * the result into f. */
 static int
-update_locked(struct folder *f, struct mbox_lock *lk, int apply, const struct scanned *app,
-    int *new_fd)
+update_locked(struct folder *f, struct mbox_lock *lk, int apply, int *new_fd)
 {
 	const char *data = NULL;
 	size_t len = 0, n = 0;
@@ -275,14 +278,13 @@ update_locked(struct folder *f, struct mbox_lock *lk, int apply, const struct sc
 	if (write < 0)
 		goto out;
 	/* A new message's Status, X-Status and X-Keywords came with it (a
-	 * sender could mark it \Deleted): none. An APPEND's are the client's. */
+	 * sender could mark it \Deleted): none. An APPEND's are the client's,
+	 * but it comes with its X-UID (mboxf_append), never fresh. */
 	for (size_t i = 0; i < n; i++)
 		if (s[i].fresh) {
-			int mine = app != NULL && i == n - 1;
-			s[i].flags = mine ? app->flags : 0;
-			s[i].keywords = mine ? app->keywords : 0;
-			if (!mine)
-				s[i].old = s[i].mt.old = 0;
+			s[i].flags = 0;
+			s[i].keywords = 0;
+			s[i].old = s[i].mt.old = 0;
 		}
 	for (size_t i = 0; i < n; i++) {
 		struct fmsg *m = apply && f->uidvalidity == old_validity ? session_msg(f, s[i].uid) : NULL;
@@ -352,8 +354,21 @@ out:
 	return rc;
 }
 
-/* Locks, updates, unlocks; the previous descriptor is closed after the
- * lock is gone (closing it drops fcntl locks on the same inode). */
+/* After a successful update and mbox_unlock(): fd, the file as it was
+ * read, becomes the session's. The previous descriptor is closed only
+ * now (closing it drops fcntl locks on the same inode). */
+static void
+fd_adopt(struct folder *f, int fd)
+{
+	if (f->mb_fd >= 0)
+		close(f->mb_fd);
+	f->mb_fd = fd;
+	f->cache_uid = 0;
+	f->scanned = !f->mb_skipped;
+	f->mb_skipped = 0;
+}
+
+/* Locks, updates, unlocks. */
 static int
 update(struct folder *f, int apply)
 {
@@ -361,21 +376,57 @@ update(struct folder *f, int apply)
 	if (mbox_lock(f->mb_path, &lk) != 0)
 		return -1;
 	int fd = -1;
-	int rc = update_locked(f, &lk, apply, NULL, &fd);
+	int rc = update_locked(f, &lk, apply, &fd);
 	int e = errno;
 	mbox_unlock(&lk);
-	if (rc == 0) {
-		if (f->mb_fd >= 0)
-			close(f->mb_fd);
-		f->mb_fd = fd;
-		f->cache_uid = 0;
-		f->scanned = !f->mb_skipped;
-		f->mb_skipped = 0;
-	} else if (fd >= 0) {
+	if (rc == 0)
+		fd_adopt(f, fd);
+	else if (fd >= 0)
 		close(fd);
-	}
 	errno = e;
 	return rc;
+}
+
+/* 1 if descriptors a and b are of the same file. */
+static int
+same_file(int a, int b)
+{
+	struct stat sa, sb;
+	return fstat(a, &sa) == 0 && fstat(b, &sb) == 0 && sa.st_dev == sb.st_dev &&
+	    sa.st_ino == sb.st_ino;
+}
+
+/* Locks f's file for an append once a read under the lock found nothing
+ * to write back (new deliveries to number, this session's flag changes):
+ * then f's UIDNEXT is the UID of what comes next, and nothing needs
+ * numbering after the append. A read that wrote a new file (renamed over
+ * the one locked) is followed by another under a new lock. *fd_r: the
+ * file as read, for fd_adopt() once the lock is gone. 0 with the lock
+ * held, or -1 (errno) with nothing held. */
+static int
+append_lock(struct folder *f, struct mbox_lock *lk, int *fd_r)
+{
+	for (int tries = 0; tries < MBOXF_APPEND_TRIES; tries++) {
+		if (mbox_lock(f->mb_path, lk) != 0)
+			return -1;
+		int fd = -1;
+		int rc = update_locked(f, lk, 1, &fd);
+		int e = errno;
+		if (rc == 0 && same_file(fd, lk->fd)) {
+			*fd_r = fd;
+			return 0;
+		}
+		mbox_unlock(lk);
+		if (rc != 0) {
+			if (fd >= 0)
+				close(fd);
+			errno = e;
+			return -1;
+		}
+		fd_adopt(f, fd);
+	}
+	errno = EAGAIN; /* deliveries kept coming between the reads */
+	return -1;
 }
 
 /* 1 if another process holds the mbox lock (fcntl or dotlock) now: e.g.
@@ -586,49 +637,33 @@ mboxf_append(struct folder *f, const char *data, size_t len, time_t when, unsign
 		goto out;
 	if (durable_write_all(tfd, b.s ? b.s : "", b.len) != 0 || lseek(tfd, 0, SEEK_SET) != 0)
 		goto out;
-	char prefix[1200];
 	struct buf pb = BUF_INIT(MBOXF_META_MAX);
-	/* no O (old): \Recent for the next session that looks, as a delivery */
-	snprintf(prefix, sizeof prefix, "Status: %s\nX-Status: %s%s%s%s\n",
-	    flags & FL_SEEN ? "R" : "", flags & FL_ANSWERED ? "A" : "",
-	    flags & FL_FLAGGED ? "F" : "", flags & FL_DRAFT ? "T" : "",
-	    flags & FL_DELETED ? "D" : "");
-	if (buf_addstr(&pb, prefix) != 0)
-		goto out;
-	if (keywords) {
-		if (buf_addstr(&pb, "X-Keywords:") != 0)
-			goto out_pb;
-		for (int i = 0; i < FOLDER_KEYWORDS_MAX; i++)
-			if ((keywords & (1u << i)) && f->kw[i] &&
-			    (buf_addstr(&pb, " ") != 0 || buf_addstr(&pb, f->kw[i]) != 0))
-				goto out_pb;
-		if (buf_addstr(&pb, "\n") != 0)
-			goto out_pb;
-	}
-	struct scanned app;
-	memset(&app, 0, sizeof app);
-	app.flags = flags & ~FL_RECENT;
-	app.keywords = keywords;
 	struct mbox_lock lk;
-	if (mbox_lock(f->mb_path, &lk) != 0)
-		goto out_pb;
-	off_t old;
 	int fd = -1;
-	if (mbox_append(&lk, "MAILER-DAEMON", when, pb.s, pb.len, tfd, b.len, &old) == 0 &&
-	    update_locked(f, &lk, 1, &app, &fd) == 0) {
-		rc = 0;
-		*uid_r = f->uidnext - 1;
+	if (append_lock(f, &lk, &fd) != 0)
+		goto out_pb;
+	/* The message goes in with its X-UID, its UID recorded first: the
+	 * append is the last step, so a failure anywhere leaves nothing
+	 * stored (mbox_append truncates back) and NO is true, and after it
+	 * nothing is left to fail. No O (old): \Recent for the next session
+	 * that looks, as a delivery. */
+	uint32_t uid;
+	struct mboxuid_undo undo;
+	off_t old;
+	if (mboxuid_reserve(f, &uid, &undo) == 0) {
+		if (mboxmsg_meta_write(f, &pb, 0, uid, flags, keywords, 0) == 0 &&
+		    mbox_append(&lk, "MAILER-DAEMON", when, pb.s, pb.len, tfd, b.len, &old) == 0) {
+			rc = 0;
+			*uid_r = uid;
+		} else {
+			int e = errno;
+			mboxuid_release(f, &undo);
+			errno = e;
+		}
 	}
 	int e = errno;
 	mbox_unlock(&lk);
-	if (rc == 0) {
-		if (f->mb_fd >= 0)
-			close(f->mb_fd);
-		f->mb_fd = fd;
-		f->cache_uid = 0;
-	} else if (fd >= 0) {
-		close(fd);
-	}
+	fd_adopt(f, fd); /* the file as read: the next sync reads the message */
 	errno = e;
 out_pb:
 	buf_free(&pb);

@@ -63,8 +63,10 @@ sidecar_read(const struct folder *f, uint32_t *validity, uint32_t *next, uint32_
 	return 0;
 }
 
-void
-mboxuid_sidecar_write(const struct folder *f, uint32_t last)
+/* Writes f's UIDVALIDITY and UIDNEXT and last to the sidecar; durable:
+ * the directory too, before it returns. 0 or -1 (errno). */
+static int
+sidecar_put(const struct folder *f, uint32_t last, int durable)
 {
 	char path[4400], tmp[4500], line[64];
 	sidecar_path(f, path, sizeof path);
@@ -72,10 +74,58 @@ mboxuid_sidecar_write(const struct folder *f, uint32_t last)
 	int n = snprintf(line, sizeof line, "%u %u %u\n", f->uidvalidity, f->uidnext, last);
 	int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0600);
 	if (fd < 0)
-		return;
-	if (durable_write_all(fd, line, (size_t)n) != 0 || fsync(fd) != 0 || rename(tmp, path) != 0)
+		return -1;
+	int ok = durable_write_all(fd, line, (size_t)n) == 0 && fsync(fd) == 0 &&
+	    rename(tmp, path) == 0;
+	int e = errno;
+	if (!ok)
 		unlink(tmp);
 	close(fd);
+	if (ok && durable && durable_fsync_dir(f->dir) != 0)
+		return -1;
+	errno = e;
+	return ok ? 0 : -1;
+}
+
+void
+mboxuid_sidecar_write(const struct folder *f, uint32_t last)
+{
+	(void)sidecar_put(f, last, 0);
+}
+
+int
+mboxuid_reserve(struct folder *f, uint32_t *uid_r, struct mboxuid_undo *undo)
+{
+	uint32_t sv, sn, slast, uid = f->uidnext;
+	if (uid == 0 || uid == 0xffffffffU) {
+		errno = EOVERFLOW; /* no UID left under this UIDVALIDITY */
+		return -1;
+	}
+	undo->had = sidecar_read(f, &sv, &sn, &slast) == 0 && sv == f->uidvalidity;
+	undo->last = undo->had ? slast : 0;
+	f->uidnext = uid + 1;
+	if (sidecar_put(f, uid, 1) != 0) {
+		int e = errno;
+		f->uidnext = uid;
+		errno = e;
+		return -1;
+	}
+	*uid_r = uid;
+	return 0;
+}
+
+void
+mboxuid_release(struct folder *f, const struct mboxuid_undo *undo)
+{
+	char path[4400];
+	/* the UID stays used (UIDNEXT stays past it): it was never shown,
+	 * but an X-UID of it must not be believed again */
+	if (undo->had) {
+		(void)sidecar_put(f, undo->last, 1);
+	} else {
+		sidecar_path(f, path, sizeof path);
+		unlink(path);
+	}
 }
 
 /* A UIDVALIDITY never handed out before in this account, no less than least:

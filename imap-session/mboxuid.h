@@ -34,4 +34,21 @@ int mboxuid_decide(struct folder *f, struct scanned *s, size_t n);
 /* Records f's UIDVALIDITY and UIDNEXT and the last UID in the file. */
 void mboxuid_sidecar_write(const struct folder *f, uint32_t last);
 
+/* What mboxuid_release() puts back. */
+struct mboxuid_undo {
+	int had;       /* the sidecar was there, of f's UIDVALIDITY */
+	uint32_t last; /* its last UID */
+};
+/* Under the lock, with f just read (nothing to write back): takes f's
+ * UIDNEXT as *uid_r for a message about to be appended with that X-UID.
+ * The sidecar records UIDNEXT past it and it as the last UID, durably,
+ * before the message is there, so every reader believes the X-UID and
+ * nothing needs numbering after the append. 0, or -1 (errno) with
+ * nothing changed. */
+int mboxuid_reserve(struct folder *f, uint32_t *uid_r, struct mboxuid_undo *undo);
+/* The append after mboxuid_reserve() failed: the sidecar's last UID as it
+ * was (best effort), so a delivered message's X-UID of that number is
+ * not believed. */
+void mboxuid_release(struct folder *f, const struct mboxuid_undo *undo);
+
 #endif
