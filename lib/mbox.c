@@ -184,13 +184,17 @@ mbox_lock(const char *path, struct mbox_lock *lock)
 		return -1;
 	}
 	double deadline = now_sec() + MBOX_LOCK_WAIT_SEC;
-	int fd;
+	int fd, reopened = 0;
 	for (;;) {
 		fd = open_mbox(path);
 		/* replaced as it was opened (or a stale NFS handle): the path
-		 * names the new file now */
-		if (fd < 0 && errno == ESTALE && now_sec() <= deadline)
+		 * names the new file now; at once the first time, then with
+		 * a pause, so a handle that stays stale is not spun on */
+		if (fd < 0 && errno == ESTALE && now_sec() <= deadline) {
+			if (reopened++ > 0)
+				sleep_ms(MBOX_RETRY_MIN_MS);
 			continue;
+		}
 		if (fd < 0)
 			return -1;
 		if (lock_fcntl(fd, deadline) != 0 || lock_dotlock(lockpath, deadline) != 0) {
