@@ -11,7 +11,9 @@
  * same UIDs. Flag changes and expunges are applied under the lock to the
  * file as it is then (other sessions' changes to other messages are kept),
  * written to a temporary file in the same directory, fsync'd, renamed over
- * the mbox, and the directory fsync'd.
+ * the mbox, and the directory fsync'd. An APPEND comes with its X-UID
+ * (its UID recorded in the sidecar first), so the append is its last
+ * step and nothing is left to number after it.
  *
  * The session keeps a descriptor of the file as it last read it: message
  * content comes from there, so a rewrite by another session (a new inode)
