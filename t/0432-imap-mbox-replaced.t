@@ -20,6 +20,8 @@ USER = "alice@example.org"
 ROUNDS = 60
 # how long strace holds a reader's openat() of INBOX after it returned
 DELAY_US = 3000
+# a command may wait for the lock while the others hold it (loaded machine)
+TIMEOUT = 60
 t = yubin.TAP()
 env = yubin.Env(conf={"mailbox_format": "mbox"})
 sessions = []
@@ -38,12 +40,15 @@ def rewriter(s):
     try:
         for i in range(ROUNDS):
             msg = numbered_message(i)
-            r = s.cmd(b"APPEND INBOX {%d+}\r\n" % len(msg) + msg)
+            r = s.cmd(b"APPEND INBOX {%d+}\r\n" % len(msg) + msg, TIMEOUT)
             note("rewriter", r)
             m = re.search(rb"APPENDUID \d+ (\d+)", r)
             note("rewriter", s.cmd("UID STORE %s +FLAGS (\\Deleted)"
-                                   % (m.group(1).decode() if m else "0")))
-            note("rewriter", s.cmd("EXPUNGE"))
+                                   % (m.group(1).decode() if m else "0"), TIMEOUT))
+            note("rewriter", s.cmd("EXPUNGE", TIMEOUT))
+    except Exception as e:  # a timeout: reported, never silent
+        with lock:
+            failures.append(("rewriter", repr(e)))
     finally:
         with lock:
             done.append("rewriter")
@@ -57,7 +62,13 @@ def reader(s, who):
                 break
         for c in ("SELECT INBOX", "STATUS INBOX (MESSAGES UIDNEXT)", "EXAMINE INBOX",
                   "STATUS INBOX (UIDVALIDITY)"):
-            note(who, s.cmd(c))
+            try:
+                note(who, s.cmd(c, TIMEOUT))
+            except Exception as e:
+                with lock:
+                    failures.append((who, repr(e)))
+                    done.append((who, n))
+                return
             n += 1
     with lock:
         done.append((who, n))
