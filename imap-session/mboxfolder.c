@@ -663,9 +663,25 @@ mboxf_append(struct folder *f, const char *data, size_t len, time_t when, unsign
 			errno = e;
 		}
 	}
-	int e = errno;
+	int e = errno, spare = -1;
+	if (rc == 0) {
+		/* Read again under the same lock, so the session knows its
+		 * message now (EXISTS before the tagged OK; a UID STORE of the
+		 * APPENDUID finds it) rather than at a look that a lock held
+		 * elsewhere may put off. The message is stored already: if this
+		 * fails, the next sync does it. */
+		int fd2 = -1;
+		if (update_locked(f, &lk, 1, &fd2) == 0) {
+			spare = fd;
+			fd = fd2;
+		} else {
+			spare = fd2;
+		}
+	}
 	mbox_unlock(&lk);
-	fd_adopt(f, fd); /* the file as read: the next sync reads the message */
+	fd_adopt(f, fd);
+	if (spare >= 0)
+		close(spare); /* only now: it may share the locked inode */
 	errno = e;
 out_pb:
 	buf_free(&pb);
