@@ -38,6 +38,10 @@
 #define MBOX_RETRY_MAX_MS 50
 /* The part of a From_ line the scanner keeps (sender and date). */
 #define MBOX_FROM_LINE_MAX 1024
+/* Opens of an mbox path that each found the file opened already replaced
+ * (a rewrite renamed a new one over it) before open_mbox gives up: a
+ * rename is rare, so more in a row mean something else is wrong. */
+#define MBOX_REOPEN_TRIES 50
 
 static void
 sleep_ms(long ms)
@@ -138,12 +142,12 @@ lock_dotlock(const char *lockpath, double deadline)
 	}
 }
 
-/* Opens path as an mbox: no symlink, regular, one link (S34). ESTALE:
- * what was opened is no longer at path (no link left: a rewrite renamed
- * a new file over it, or it was removed, between the open and the
- * check); open the path again. */
+/* Opens path once as an mbox: no symlink, regular, one link (S34).
+ * ESTALE: what was opened has no link left (a rewrite renamed a new file
+ * over it, or it was removed, between the open and the check), or a
+ * stale NFS handle: open the path again. */
 static int
-open_mbox(const char *path)
+open_mbox_once(const char *path)
 {
 	int fd = open(path, O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC | O_NOCTTY | O_NONBLOCK, 0600);
 	if (fd < 0)
@@ -161,6 +165,21 @@ open_mbox(const char *path)
 	/* O_NONBLOCK only guarded the open against a planted FIFO. */
 	fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) & ~O_NONBLOCK);
 	return fd;
+}
+
+/* open_mbox_once, again while the file opened was replaced: at once the
+ * first time (the path names the new file), then with a pause, at most
+ * MBOX_REOPEN_TRIES times. */
+static int
+open_mbox(const char *path)
+{
+	for (int tries = 1;; tries++) {
+		int fd = open_mbox_once(path);
+		if (fd >= 0 || errno != ESTALE || tries >= MBOX_REOPEN_TRIES)
+			return fd;
+		if (tries > 1)
+			sleep_ms(MBOX_RETRY_MIN_MS);
+	}
 }
 
 /* 1 if fd is still the file at path. */
@@ -184,17 +203,9 @@ mbox_lock(const char *path, struct mbox_lock *lock)
 		return -1;
 	}
 	double deadline = now_sec() + MBOX_LOCK_WAIT_SEC;
-	int fd, reopened = 0;
+	int fd;
 	for (;;) {
 		fd = open_mbox(path);
-		/* replaced as it was opened (or a stale NFS handle): the path
-		 * names the new file now; at once the first time, then with
-		 * a pause, so a handle that stays stale is not spun on */
-		if (fd < 0 && errno == ESTALE && now_sec() <= deadline) {
-			if (reopened++ > 0)
-				sleep_ms(MBOX_RETRY_MIN_MS);
-			continue;
-		}
 		if (fd < 0)
 			return -1;
 		if (lock_fcntl(fd, deadline) != 0 || lock_dotlock(lockpath, deadline) != 0) {
