@@ -671,7 +671,11 @@ folder_counts(struct imap *im, const char *name, const char *dir, struct counts 
 		if (mboxf_open(&tmp, path, name, 1) != 0)
 			return -1;
 	}
-	if (tmp || (im->sel && strcmp(im->sel->dir, dir) == 0)) {
+	/* an mbox folder's dir is the user's root, whichever file it is: the
+	 * selected one is known by its path (above), not by dir */
+	int selected = im->sel && (im->mbox ? strcmp(im->sel->mb_path, path) == 0
+	    : strcmp(im->sel->dir, dir) == 0);
+	if (tmp || selected) {
 		struct folder *f = tmp ? tmp : im->sel;
 		folder_sync(f);
 		for (size_t i = 0; i < f->n; i++) {

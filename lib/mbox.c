@@ -39,6 +39,10 @@
 #define MBOX_RETRY_MAX_MS 50
 /* The part of a From_ line the scanner keeps (sender and date). */
 #define MBOX_FROM_LINE_MAX 1024
+/* Opens of an mbox path that each found the file opened already replaced
+ * (a rewrite renamed a new one over it) before open_mbox gives up: a
+ * rename is rare, so more in a row mean something else is wrong. */
+#define MBOX_REOPEN_TRIES 50
 
 static void
 sleep_ms(long ms)
@@ -151,16 +155,20 @@ lock_dotlock(const char *lockpath, int fd, double deadline, int *lock_fd_r)
 	}
 }
 
-/* Opens path as an mbox: no symlink, regular, one link (S34). */
+/* Opens path once as an mbox: no symlink, regular, one link (S34).
+ * ESTALE: what was opened has no link left (a rewrite renamed a new file
+ * over it, or it was removed, between the open and the check), or a
+ * stale NFS handle: open the path again. */
 static int
-open_mbox(const char *path)
+open_mbox_once(const char *path)
 {
 	int fd = open(path, O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC | O_NOCTTY | O_NONBLOCK, 0600);
 	if (fd < 0)
 		return -1;
 	struct stat st;
 	int bad = fstat(fd, &st) != 0 ? errno
-	    : !S_ISREG(st.st_mode) ? EINVAL : st.st_nlink != 1 ? EMLINK : 0;
+	    : !S_ISREG(st.st_mode) ? EINVAL : st.st_nlink == 0 ? ESTALE
+	    : st.st_nlink != 1 ? EMLINK : 0;
 	if (bad != 0) {
 		int saved = bad;
 		close(fd);
@@ -170,6 +178,21 @@ open_mbox(const char *path)
 	/* O_NONBLOCK only guarded the open against a planted FIFO. */
 	fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) & ~O_NONBLOCK);
 	return fd;
+}
+
+/* open_mbox_once, again while the file opened was replaced: at once the
+ * first time (the path names the new file), then with a pause, at most
+ * MBOX_REOPEN_TRIES times. */
+static int
+open_mbox(const char *path)
+{
+	for (int tries = 1;; tries++) {
+		int fd = open_mbox_once(path);
+		if (fd >= 0 || errno != ESTALE || tries >= MBOX_REOPEN_TRIES)
+			return fd;
+		if (tries > 1)
+			sleep_ms(MBOX_RETRY_MIN_MS);
+	}
 }
 
 /* 1 if fd is still the file at path. */

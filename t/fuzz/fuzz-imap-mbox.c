@@ -1,4 +1,4 @@
-/* Fuzz target: imap-session's mbox folder state (imap-session/mboxfolder.c)
+/* Fuzz target: imap-session's mbox folder state (imap-session/mbox*.c)
  * on a hostile mbox file: X-UID, X-IMAPbase, Status, X-Status and
  * X-Keywords headers, broken From_ lines, missing newlines. The
  * imap-session sources are compiled in, as they are program code.
@@ -17,6 +17,8 @@
 
 #include "imap-session/folder.c"
 #include "imap-session/mboxfolder.c"
+#include "imap-session/mboxmsg.c"
+#include "imap-session/mboxuid.c"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
