@@ -44,8 +44,9 @@
 #include "mboxuid.h"
 #include "mime.h"
 
-/* An mbox changes by growing (delivery), shrinking (pop3-session's
- * removal in place) or being replaced (a rewrite: new inode), so the same
+/* An mbox changes by growing (delivery), shrinking (another mail
+ * program's removal in place) or being replaced (a rewrite by us or by
+ * pop3-session: new inode), so the same
  * inode, size and mtime mean the same file at once, with no quiet period
  * as for Maildir directories. Only an edit in place that keeps the size
  * within one mtime tick would go unseen until the next change. */
@@ -486,8 +487,8 @@ mboxf_open(struct folder **f_r, const char *path, const char *name, int readonly
 }
 
 /* Takes raw (got of its m->mb_len bytes) as message idx into the cache; 1
- * if the bytes are not that message (the file was rewritten in place, as
- * pop3-session does). */
+ * if the bytes are not that message (the file was rewritten in place by
+ * another mail program, or replaced since the scan). */
 static int
 message_take(struct folder *f, size_t idx, const char *raw, size_t got)
 {

@@ -77,7 +77,8 @@ try:
     t.eq(uid_subjects(c) if b"OK" in c.cmd("EXAMINE INBOX") else None, ra,
          "a new session sees the same UIDs")
 
-    # pop3-session removes message 1 in place and a delivery follows: the
+    # pop3-session removes message 1 (a new file renamed over the INBOX)
+    # and a delivery follows: the
     # offsets session c holds are stale when it fetches; it reads the file
     # again without taking in the new message in the middle of the FETCH
     out = env.run("pop3-session", b"USER alice@example.org\r\nPASS secret-pw\r\nDELE 1\r\n"
