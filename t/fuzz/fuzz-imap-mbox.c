@@ -16,6 +16,8 @@
 #include <unistd.h>
 
 #include "imap-session/folder.c"
+#include "imap-session/folder-content.c"
+#include "imap-session/folder-uidlist.c"
 #include "imap-session/mboxfolder.c"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
