@@ -92,28 +92,27 @@ subs_read(struct imap *im, struct names *l)
 	return 0;
 }
 
+/* Rewrites the file as every store file is written (durable_replace):
+ * mode 0600 whatever the umask, a unique temporary name, no symlink
+ * followed; SUBSCRIBE answers OK only once the rename survives a crash. */
 static int
 subs_write(struct imap *im, const struct names *l)
 {
-	char tmp[4200], path[4200];
-	strf(tmp, sizeof tmp, "%s/%s.tmp.%ld", im->root, SUBSCRIPTIONS, (long)getpid());
-	strf(path, sizeof path, "%s/%s", im->root, SUBSCRIPTIONS);
-	FILE *fp = fopen(tmp, "w");
-	if (fp == NULL)
-		return -1;
+	size_t len = 0;
 	for (size_t i = 0; i < l->n; i++)
-		fprintf(fp, "%s\n", l->v[i]);
-	if (fflush(fp) != 0 || fsync(fileno(fp)) != 0) {
-		fclose(fp);
-		unlink(tmp);
+		len += strlen(l->v[i]) + 1;
+	char *buf = malloc(len + 1), *p = buf;
+	if (buf == NULL)
 		return -1;
+	for (size_t i = 0; i < l->n; i++) {
+		size_t n = strlen(l->v[i]);
+		memcpy(p, l->v[i], n);
+		p[n] = '\n';
+		p += n + 1;
 	}
-	if (fclose(fp) != 0 || rename(tmp, path) != 0) {
-		unlink(tmp);
-		return -1;
-	}
-	/* SUBSCRIBE answers OK only once the rename survives a crash. */
-	return durable_fsync_dir(im->root);
+	int r = durable_replace(im->root, SUBSCRIPTIONS, buf, len);
+	free(buf);
+	return r;
 }
 
 int
