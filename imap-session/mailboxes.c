@@ -403,6 +403,24 @@ cmd_delete(struct imap *im, struct imap_command *c)
 	return verdict(im, V_OK, "DELETE completed");
 }
 
+/* 1 if disk is the directory name of a folder name (mailname.c's
+ * mapping both ways: no reserved name, none of another program's files). */
+static int
+disk_name_valid(const char *disk)
+{
+	char name[MAILNAME_MAX];
+	return mailname_from_disk(disk, name, sizeof name) == 0;
+}
+
+/* 1 if the root's entry disk is a folder RENAME may move. */
+static int
+folder_child(struct imap *im, const char *disk)
+{
+	char path[4600];
+	return disk_name_valid(disk) && strf(path, sizeof path, "%s/%s", im->root, disk) == 0 &&
+	    is_folder_dir(path);
+}
+
 /* RENAME INBOX: its messages move to the new folder; INBOX stays, empty. */
 static enum verdict
 rename_inbox(struct imap *im, const char *dir)
@@ -464,7 +482,10 @@ cmd_rename(struct imap *im, struct imap_command *c)
 	}
 	if (rename(fdir, tdir) != 0)
 		return verdict(im, V_NO, "[SERVERBUG] Cannot rename mailbox");
-	/* Children ".from.x" follow as ".to.x". */
+	/* Children ".from.x" follow as ".to.x": only folders, whose names
+	 * and new names are folder names (never pop3-session's ".pop3.lock"
+	 * or another file that merely starts alike), and none over an entry
+	 * already there. */
 	char fdisk[MAILNAME_MAX * 3], tdisk[MAILNAME_MAX * 3];
 	mailname_to_disk(from, fdisk, sizeof fdisk);
 	mailname_to_disk(to, tdisk, sizeof tdisk);
@@ -473,16 +494,19 @@ cmd_rename(struct imap *im, struct imap_command *c)
 	struct names kids = { 0 };
 	struct dirent *de;
 	while (d && (de = readdir(d)) != NULL)
-		if (strncmp(de->d_name, fdisk, fl) == 0 && de->d_name[fl] == '.')
+		if (strncmp(de->d_name, fdisk, fl) == 0 && de->d_name[fl] == '.' &&
+		    folder_child(im, de->d_name))
 			names_add(&kids, de->d_name);
 	if (d)
 		closedir(d);
 	for (size_t i = 0; i < kids.n; i++) {
-		char a[4600], b[4600];
+		char a[4600], b[4600], disk[MAILNAME_MAX * 3];
+		if (strf(disk, sizeof disk, "%s%s", tdisk, kids.v[i] + fl) != 0 ||
+		    !disk_name_valid(disk))
+			continue;
 		strf(a, sizeof a, "%s/%s", im->root, kids.v[i]);
-		strf(b, sizeof b, "%s/%s%s", im->root, tdisk, kids.v[i] + fl);
-		if (strlen(tdisk) + strlen(kids.v[i] + fl) <= 255)
-			rename(a, b);
+		strf(b, sizeof b, "%s/%s", im->root, disk);
+		renameat2(AT_FDCWD, a, AT_FDCWD, b, RENAME_NOREPLACE);
 	}
 	names_free(&kids);
 	durable_fsync_dir(im->root);
