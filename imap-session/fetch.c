@@ -484,6 +484,7 @@ cmd_fetch(struct imap *im, struct imap_command *c)
 	 * them (the set above is fixed: a sync adds no message to it). */
 	if (has_flags && folder_sync(im->sel) != 0)
 		log_warn("user=%s sync of %s failed: %s", im->user, im->sel->name, strerror(errno));
+	imap_announce_keywords(im, 0);
 	int set_seen = items_set_seen(items, nitems) && !im->sel->readonly;
 	struct fetch_ctx ctx = { 0, 0 };
 	struct rendered rd[ITEMS_MAX];
@@ -545,7 +546,7 @@ cmd_fetch(struct imap *im, struct imap_command *c)
 /* Flag list → flags and keywords; new keywords are added to the folder. */
 static int
 parse_flags(struct imap *im, const struct imap_arg *args, size_t n, unsigned *flags_r,
-    uint32_t *kw_r, int *new_kw)
+    uint32_t *kw_r)
 {
 	static const struct { const char *name; unsigned f; } sys[] = {
 		{ "\\Answered", FL_ANSWERED }, { "\\Flagged", FL_FLAGGED },
@@ -577,8 +578,6 @@ parse_flags(struct imap *im, const struct imap_arg *args, size_t n, unsigned *fl
 		int k = had >= 0 ? had : folder_keyword(im->sel, a->str, 1);
 		if (k < 0)
 			return verdict(im, V_NO, "[LIMIT] Too many keywords in this mailbox"), -1;
-		if (had < 0)
-			*new_kw = 1;
 		*kw_r |= 1u << k;
 	}
 	return 0;
@@ -605,12 +604,11 @@ cmd_store(struct imap *im, struct imap_command *c)
 		return verdict(im, V_NO, "[READ-ONLY] Mailbox is read-only");
 	unsigned flags;
 	uint32_t kw;
-	int new_kw = 0;
 	const struct imap_arg *fl = &c->args[2];
 	if (fl->type == ARG_LIST && c->n == 3) {
-		if (parse_flags(im, fl->list, fl->n, &flags, &kw, &new_kw) != 0)
+		if (parse_flags(im, fl->list, fl->n, &flags, &kw) != 0)
 			return im->text[0] && strstr(im->text, "[LIMIT]") ? V_NO : V_BAD;
-	} else if (parse_flags(im, &c->args[2], c->n - 2, &flags, &kw, &new_kw) != 0) {
+	} else if (parse_flags(im, &c->args[2], c->n - 2, &flags, &kw) != 0) {
 		return strstr(im->text, "[LIMIT]") ? V_NO : V_BAD;
 	}
 	size_t *idx, n;
@@ -619,17 +617,9 @@ cmd_store(struct imap *im, struct imap_command *c)
 	/* +FLAGS/-FLAGS apply to the flags on disk now, not to what this
 	 * session saw last: another session may have changed them. */
 	folder_sync(f);
-	if (new_kw) {
-		io_puts(&im->io, "* FLAGS (\\Answered \\Flagged \\Deleted \\Seen \\Draft");
-		for (int i = 0; i < FOLDER_KEYWORDS_MAX; i++)
-			if (f->kw[i])
-				io_printf(&im->io, " %s", f->kw[i]);
-		io_puts(&im->io, ")\r\n* OK [PERMANENTFLAGS (\\Answered \\Flagged \\Deleted \\Seen \\Draft");
-		for (int i = 0; i < FOLDER_KEYWORDS_MAX; i++)
-			if (f->kw[i])
-				io_printf(&im->io, " %s", f->kw[i]);
-		io_puts(&im->io, " \\*)] Flags permitted\r\n");
-	}
+	/* a keyword made here or by another session, before any FETCH
+	 * FLAGS shows it */
+	imap_announce_keywords(im, 0);
 	int failed = 0;
 	for (size_t k = 0; k < n; k++) {
 		size_t i = idx[k];

@@ -76,6 +76,9 @@ struct folder {
 	struct fmsg *m;
 	size_t n, cap;
 	char *kw[FOLDER_KEYWORDS_MAX];
+	/* Keyword slots the client was told of (untagged FLAGS): set by
+	 * imap_announce_keywords, never by the folder code. */
+	uint32_t kw_announced;
 	size_t reported;         /* EXISTS count the client knows */
 	size_t recent;
 	int new_messages;        /* set by sync: EXISTS to send */

@@ -126,17 +126,6 @@ mbox_user_setup(struct imap *im)
 
 /* ---- SELECT / EXAMINE ---- */
 
-static void
-out_all_flags(struct imap *im, int permanent)
-{
-	struct folder *f = im->sel;
-	io_puts(&im->io, "(\\Answered \\Flagged \\Deleted \\Seen \\Draft");
-	for (int i = 0; i < FOLDER_KEYWORDS_MAX; i++)
-		if (f->kw[i])
-			io_printf(&im->io, " %s", f->kw[i]);
-	io_puts(&im->io, permanent ? " \\*)" : ")");
-}
-
 static enum verdict
 select_common(struct imap *im, struct imap_command *c, int readonly)
 {
@@ -166,14 +155,8 @@ select_common(struct imap *im, struct imap_command *c, int readonly)
 		return verdict(im, V_NO, "[NONEXISTENT] Mailbox doesn't exist");
 	struct folder *f = im->sel;
 	im->state = STATE_SELECTED;
-	io_puts(&im->io, "* FLAGS ");
-	out_all_flags(im, 0);
-	io_printf(&im->io, "\r\n* OK [PERMANENTFLAGS ");
-	if (readonly)
-		io_puts(&im->io, "()");
-	else
-		out_all_flags(im, 1);
-	io_printf(&im->io, "] Flags permitted\r\n* %zu EXISTS\r\n", f->n);
+	imap_announce_keywords(im, 1);
+	io_printf(&im->io, "* %zu EXISTS\r\n", f->n);
 	if (!im->rev2) {
 		io_printf(&im->io, "* %zu RECENT\r\n", f->recent);
 		for (size_t i = 0; i < f->n; i++)
