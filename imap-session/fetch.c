@@ -249,7 +249,8 @@ split_message(const unsigned char *data, size_t len, size_t *hdr_len)
 
 struct fetch_ctx {
 	int unknown_cte;
-	int gone;
+	int gone;              /* a message's file gone, never held */
+	int failed;            /* a message could not be read (EIO, ENOMEM) */
 };
 
 /* BODY[section] and BINARY results of one message, rendered before its
@@ -292,6 +293,33 @@ needs_header_only(const struct item *it)
 	default:
 		return 0;
 	}
+}
+
+/* Reads what the items need of message idx, before anything of its FETCH
+ * line goes out: its header or whole content, INTERNALDATE, RFC822.SIZE.
+ * They are then in the folder's cache (or the message's file is held:
+ * folder.h) for fetch_item. 0, or -1 with errno (ENOENT: another session
+ * expunged it and this one never held its file; then nothing at all is
+ * sent for it, never made-up values: RFC 2180 §4.1.2). */
+static int
+fetch_ready(struct imap *im, size_t idx, const struct item *items, size_t nitems)
+{
+	int head = 1, content = 0;
+	unsigned stat = 0;
+	for (size_t j = 0; j < nitems; j++) {
+		head &= needs_header_only(&items[j]);
+		content |= items[j].type >= IT_ENVELOPE;
+		stat |= items[j].type == IT_INTERNALDATE ? FOLDER_STAT_DATE
+		    : items[j].type == IT_SIZE ? FOLDER_STAT_SIZE : 0;
+	}
+	if (stat && folder_stat(im->sel, idx, stat) != 0)
+		return -1;
+	if (content) {
+		const unsigned char *data;
+		size_t len;
+		return (head ? folder_header : folder_message)(im->sel, idx, &data, &len);
+	}
+	return 0;
 }
 
 /* Renders the section items of message idx into rd, and marks them all
@@ -486,12 +514,19 @@ cmd_fetch(struct imap *im, struct imap_command *c)
 		log_warn("user=%s sync of %s failed: %s", im->user, im->sel->name, strerror(errno));
 	imap_announce_keywords(im, 0);
 	int set_seen = items_set_seen(items, nitems) && !im->sel->readonly;
-	struct fetch_ctx ctx = { 0, 0 };
+	struct fetch_ctx ctx = { 0, 0, 0 };
 	struct rendered rd[ITEMS_MAX];
 	for (size_t k = 0; k < n; k++) {
 		size_t i = idx[k];
 		struct fmsg *m = &im->sel->m[i];
 		int seen_now = 0;
+		if (fetch_ready(im, i, items, nitems) != 0) {
+			if (errno == ENOENT)
+				ctx.gone = 1;
+			else
+				ctx.failed = 1;
+			continue;
+		}
 		int rr = render_items(im, i, items, nitems, rd);
 		if (rr == 2) {
 			/* RFC 3516: the tagged NO [UNKNOWN-CTE] alone answers */
@@ -536,6 +571,8 @@ cmd_fetch(struct imap *im, struct imap_command *c)
 	}
 	if (ctx.unknown_cte)
 		return verdict(im, V_NO, "[UNKNOWN-CTE] Unknown or broken content transfer encoding");
+	if (ctx.failed)
+		return verdict(im, V_NO, "[SERVERBUG] Some messages could not be read");
 	if (ctx.gone)
 		return verdict(im, V_NO, "[EXPUNGEISSUED] Some messages were expunged");
 	return verdict(im, V_OK, "%s completed", c->name);

@@ -173,7 +173,7 @@ folder_read_head(int fd, uint64_t off, uint64_t len, int lf_only, unsigned char 
 /* maildir_open() looks a moved message up with one readdir() pass; a
  * rename inside the same directory during that pass can hide the entry
  * from it (S64), so a miss is retried before the message counts as gone. */
-static int
+int
 folder_open_message(struct folder *f, struct fmsg *m)
 {
 	for (int tries = 0;; tries++) {
@@ -198,12 +198,9 @@ folder_message(struct folder *f, size_t idx, const unsigned char **data_r, size_
 			*len_r = f->cache_len;
 			return 0;
 		}
-		int fd = folder_open_message(f, m);
-		if (fd < 0)
-			return -1;
-		int r = folder_read_crlf(fd, &f->cache_data, &f->cache_len);
-		close(fd);
-		if (r != 0)
+		/* the held file: read from its start */
+		if (folder_hold(f, m) != 0 || lseek(m->fd, 0, SEEK_SET) != 0 ||
+		    folder_read_crlf(m->fd, &f->cache_data, &f->cache_len) != 0)
 			return -1;
 		f->cache_uid = m->uid;
 	}
@@ -216,9 +213,9 @@ folder_message(struct folder *f, size_t idx, const unsigned char **data_r, size_
 static int
 maildir_header(struct folder *f, struct fmsg *m)
 {
-	int fd = folder_open_message(f, m);
-	if (fd < 0)
+	if (folder_hold(f, m) != 0)
 		return -1;
+	int fd = m->fd;
 	unsigned char *raw = NULL;
 	size_t got = 0, cut = 0;
 	struct stat st;
@@ -228,7 +225,6 @@ maildir_header(struct folder *f, struct fmsg *m)
 	 * name) is counted here rather than by a second read (folder_size). */
 	if (r == 0 && m->e.vsize == 0 && fstat(fd, &st) == 0 && (uint64_t)st.st_size == got)
 		m->e.vsize = crlf_size(raw, got);
-	close(fd);
 	if (r != 0)
 		return r;
 	/* Even when a small message came whole with its header, only the
@@ -290,41 +286,52 @@ folder_mime_header(struct folder *f, size_t idx)
 	return mime_cached(f, idx, folder_header);
 }
 
+/* INTERNALDATE from the file (holding it stats it: folder_hold); -1 if
+ * the file is gone and was never held. */
+static int
+mtime_of(struct folder *f, struct fmsg *m)
+{
+	return m->mtime_known || folder_hold(f, m) == 0 ? 0 : -1;
+}
+
+/* RFC822.SIZE: W= from the name, else counted; -1 as mtime_of. */
+static int
+vsize_of(struct folder *f, struct fmsg *m)
+{
+	uint64_t v;
+	if (m->e.vsize != 0)
+		return 0;
+	if (folder_hold(f, m) != 0 || maildir_count_vsize(m->fd, &v) != 0)
+		return -1;
+	m->e.vsize = v;
+	return 0;
+}
+
+int
+folder_stat(struct folder *f, size_t idx, unsigned what)
+{
+	struct fmsg *m = &f->m[idx];
+	if (f->mbox)
+		return 0; /* both came with the file's scan */
+	if ((what & FOLDER_STAT_DATE) && mtime_of(f, m) != 0)
+		return -1;
+	return (what & FOLDER_STAT_SIZE) ? vsize_of(f, m) : 0;
+}
+
+/* Without the file (gone, never held): the delivery time in its name,
+ * which is all SEARCH has then; FETCH asks folder_stat first. */
 time_t
 folder_internaldate(struct folder *f, size_t idx)
 {
-	struct fmsg *m = &f->m[idx];
-	if (!m->mtime_known) {
-		char path[4600];
-		m->mtime_known = 1;
-		struct stat st;
-		snprintf(path, sizeof path, "%s/%s/%s", f->dir, m->e.in_new ? "new" : "cur", m->e.name);
-		if (stat(path, &st) == 0)
-			m->e.mtime = st.st_mtime;
-		else {
-			int fd = maildir_open(f->dir, &m->e);
-			if (fd >= 0) {
-				if (fstat(fd, &st) == 0)
-					m->e.mtime = st.st_mtime;
-				close(fd);
-			}
-		}
-	}
-	return m->e.mtime;
+	if (!f->mbox)
+		(void)mtime_of(f, &f->m[idx]);
+	return f->m[idx].e.mtime;
 }
 
 uint64_t
 folder_size(struct folder *f, size_t idx)
 {
-	struct fmsg *m = &f->m[idx];
-	if (m->e.vsize == 0) {
-		int fd = maildir_open(f->dir, &m->e);
-		if (fd >= 0) {
-			uint64_t v;
-			if (maildir_count_vsize(fd, &v) == 0)
-				m->e.vsize = v;
-			close(fd);
-		}
-	}
-	return m->e.vsize;
+	if (!f->mbox)
+		(void)vsize_of(f, &f->m[idx]);
+	return f->m[idx].e.vsize;
 }

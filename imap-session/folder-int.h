@@ -27,6 +27,14 @@ int folder_uids_assign(const char *dir, struct maildir_entry *e, size_t n, uint3
     uint32_t *recent_from_r);
 /* Rereads the keyword letters of f's directory into f->kw. */
 void folder_keywords_read(struct folder *f);
+/* Opens message m's file (following a rename by another session, S64):
+ * an fd, or -1 (errno ENOENT: it is gone). */
+int folder_open_message(struct folder *f, struct fmsg *m);
+/* Opens message m's file and holds it (m->fd), letting the oldest held
+ * file go past FOLDER_HELD_MAX. 0, or -1 (errno ENOENT: it is gone). */
+int folder_hold(struct folder *f, struct fmsg *m);
+/* Closes m's held file, if any. */
+void folder_release(struct folder *f, struct fmsg *m);
 /* Forgets the cached message (and its parse). */
 void folder_cache_drop(struct folder *f);
 

@@ -96,7 +96,9 @@ folder_set_flags(struct folder *f, size_t idx, unsigned flags, uint32_t keywords
 		int r = maildir_set_flags(f->dir, &m->e, letters);
 		if (r == 0)
 			break;
-		if (errno != ENOENT || tries == FOLDER_OPEN_TRIES)
+		if (errno == ENOENT && tries == FOLDER_OPEN_TRIES)
+			break; /* expunged elsewhere: this view only (folder.h) */
+		if (errno != ENOENT)
 			return -1;
 		struct timespec pause = { 0, 2000000L * (tries + 1) };
 		nanosleep(&pause, NULL);
@@ -125,6 +127,56 @@ folder_flags_durable(struct folder *f)
 	if ((f->flags_pending & FOLDER_PENDING_NEW) && fsync_sub(f->dir, "new") != 0)
 		return -1;
 	f->flags_pending = 0;
+	return 0;
+}
+
+/* ---- held message files (folder.h) ---- */
+
+void
+folder_release(struct folder *f, struct fmsg *m)
+{
+	if (f->mbox || m->fd < 0)
+		return;
+	close(m->fd);
+	m->fd = -1;
+	f->held--;
+}
+
+/* Lets the held file of the lowest-numbered message go. */
+static void
+release_oldest(struct folder *f)
+{
+	for (size_t i = f->held_hint; i < f->n; i++)
+		if (f->m[i].fd >= 0) {
+			folder_release(f, &f->m[i]);
+			f->held_hint = i + 1;
+			return;
+		}
+	for (size_t i = 0; i < f->n; i++)
+		if (f->m[i].fd >= 0) {
+			folder_release(f, &f->m[i]);
+			f->held_hint = i + 1;
+			return;
+		}
+}
+
+int
+folder_hold(struct folder *f, struct fmsg *m)
+{
+	if (f->mbox || m->fd >= 0)
+		return 0;
+	int fd = folder_open_message(f, m);
+	if (fd < 0)
+		return -1;
+	if (f->held >= FOLDER_HELD_MAX)
+		release_oldest(f);
+	m->fd = fd;
+	f->held++;
+	struct stat st;
+	if (!m->mtime_known && fstat(fd, &st) == 0) {
+		m->e.mtime = st.st_mtime;
+		m->mtime_known = 1;
+	}
 	return 0;
 }
 
@@ -157,6 +209,7 @@ folder_scan(struct folder *f, struct fmsg **list_r, size_t *n_r)
 	}
 	for (size_t i = 0; i < n; i++) {
 		list[i].uid = uids[i];
+		list[i].fd = -1;
 		list[i].e = e[i];
 		folder_parse_letters(e[i].flags, &list[i].flags, &list[i].keywords);
 		/* \Recent by the marker; one still in new/ is the session's
@@ -328,8 +381,18 @@ folder_sync(struct folder *f)
 		}
 		if (i == old_n || list[j].uid < f->m[i].uid) {
 			if (list[j].uid > max_uid && folder_grow(f, f->n + 1) == 0) {
-				f->m[f->n] = list[j];
-				folder_take_recent(f, &f->m[f->n]);
+				struct fmsg *m = &f->m[f->n];
+				*m = list[j];
+				/* held from now on (at the first look, the newest
+				 * FOLDER_HELD_MAX); one already gone came and went
+				 * before the client could hear of it */
+				if (n - j <= FOLDER_HELD_MAX && folder_hold(f, m) != 0 &&
+				    errno == ENOENT) {
+					free(m->e.name);
+					j++;
+					continue;
+				}
+				folder_take_recent(f, m);
 				f->n++;
 				f->new_messages = 1;
 			} else {
@@ -367,6 +430,8 @@ folder_remove_gone(struct folder *f, size_t idx)
 {
 	if (f->m[idx].flags & FL_RECENT)
 		f->recent--;
+	folder_release(f, &f->m[idx]);
+	f->held_hint = 0;
 	free(f->m[idx].e.name);
 	memmove(&f->m[idx], &f->m[idx + 1], (f->n - idx - 1) * sizeof *f->m);
 	f->n--;
@@ -406,8 +471,10 @@ folder_close(struct folder **fp)
 	folder_cache_drop(f);
 	if (f->mbox && f->mb_fd >= 0)
 		close(f->mb_fd);
-	for (size_t i = 0; i < f->n; i++)
+	for (size_t i = 0; i < f->n; i++) {
+		folder_release(f, &f->m[i]);
 		free(f->m[i].e.name);
+	}
 	free(f->m);
 	for (int i = 0; i < FOLDER_KEYWORDS_MAX; i++)
 		free(f->kw[i]);
