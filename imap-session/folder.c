@@ -108,6 +108,19 @@ folder_set_flags(struct folder *f, size_t idx, unsigned flags, uint32_t keywords
 	return 0;
 }
 
+/* Sets f->vanished if the folder's directory (or its cur/) is no longer
+ * at its path: after a failed look, never on a good one. */
+static void
+folder_check_vanished(struct folder *f)
+{
+	char cur[4200];
+	struct stat st;
+	snprintf(cur, sizeof cur, "%s/cur", f->dir);
+	if ((lstat(f->dir, &st) != 0 && (errno == ENOENT || errno == ENOTDIR)) ||
+	    (lstat(cur, &st) != 0 && (errno == ENOENT || errno == ENOTDIR)))
+		f->vanished = 1;
+}
+
 static int
 fsync_sub(const char *dir, const char *sub)
 {
@@ -122,10 +135,13 @@ folder_flags_durable(struct folder *f)
 	if (f->mbox || f->flags_pending == 0)
 		return 0;
 	/* cur/ first: a message that left new/ is in cur/ before new/ loses it */
-	if ((f->flags_pending & FOLDER_PENDING_CUR) && fsync_sub(f->dir, "cur") != 0)
+	if (((f->flags_pending & FOLDER_PENDING_CUR) && fsync_sub(f->dir, "cur") != 0) ||
+	    ((f->flags_pending & FOLDER_PENDING_NEW) && fsync_sub(f->dir, "new") != 0)) {
+		int e = errno;
+		folder_check_vanished(f);
+		errno = e;
 		return -1;
-	if ((f->flags_pending & FOLDER_PENDING_NEW) && fsync_sub(f->dir, "new") != 0)
-		return -1;
+	}
 	f->flags_pending = 0;
 	return 0;
 }
@@ -367,7 +383,10 @@ folder_sync(struct folder *f)
 	if (folder_unchanged(f))
 		return 0;
 	if (folder_scan(f, &list, &n) != 0) {
+		int e = errno;
 		f->scanned = 0;
+		folder_check_vanished(f);
+		errno = e;
 		return -1;
 	}
 	f->scanned = 1;

@@ -94,6 +94,9 @@ struct folder {
 	size_t recent;
 	int new_messages;        /* set by sync: EXISTS to send */
 	size_t held;             /* Maildir: messages with fd >= 0 */
+	/* Maildir: the folder's directory is gone (DELETE or RENAME of it or
+	 * of a parent by another session): this view cannot go on. */
+	int vanished;
 	size_t held_hint;        /* no held message below this index */
 	/* new/ and cur/ as of the last scan: unchanged directories need no
 	 * rescan (the cheap path of NOOP and of every command's update).

@@ -575,6 +575,16 @@ command_run(struct imap *im, struct imap_command *c)
 	if (v == V_OK && im->sel && im->state == STATE_SELECTED && cmd->handler != cmd_select &&
 	    cmd->handler != cmd_examine && cmd->handler != cmd_noop && !io_buffered(&im->io))
 		imap_report(im, !(cmd->seq_numbers && !im->uid_command));
+	/* The selected folder's directory went away under this session
+	 * (another one deleted or renamed it or a parent): no command can
+	 * work on it any more, and the client must not take a NO for every
+	 * one of them as a passing fault. As Dovecot: BYE, disconnect. */
+	if (im->sel && im->sel->vanished) {
+		log_warn("user=%s selected folder %s vanished", im->user, im->sel->name);
+		io_puts(&im->io, "* BYE Selected mailbox was deleted or renamed, "
+		    "please log in again\r\n");
+		return V_CLOSE;
+	}
 	static const char *const words[] = { "OK", "NO", "BAD" };
 	if (v <= V_BAD)
 		io_printf(&im->io, "%s %s %s\r\n", c->tag, words[v], im->text);
