@@ -151,8 +151,20 @@ select_common(struct imap *im, struct imap_command *c, int readonly)
 			log_err("user=%s mbox %s: %s", im->user, path, strerror(errno));
 			return verdict(im, V_NO, "[UNAVAILABLE] Mailbox is busy or unreadable");
 		}
-	} else if (!is_folder_dir(dir) || folder_open(&im->sel, dir, name, readonly) != 0)
+	} else if (!is_folder_dir(dir)) {
 		return verdict(im, V_NO, "[NONEXISTENT] Mailbox doesn't exist");
+	} else if (folder_open(&im->sel, dir, name, readonly) != 0) {
+		/* The folder is there: say why it cannot be opened (a client
+		 * may drop its cache of a mailbox said not to exist). Giving
+		 * new messages UIDs writes the UID list, even for EXAMINE. */
+		int e = errno;
+		log_err("user=%s %s %s: %s", im->user, c->name, dir, strerror(e));
+		if (e == ENOENT && !is_folder_dir(dir))
+			return verdict(im, V_NO, "[NONEXISTENT] Mailbox doesn't exist");
+		if (e == ENOSPC || e == EDQUOT)
+			return verdict(im, V_NO, "[OVERQUOTA] Not enough disk space to open the mailbox");
+		return verdict(im, V_NO, "[SERVERBUG] Cannot open the mailbox");
+	}
 	struct folder *f = im->sel;
 	im->state = STATE_SELECTED;
 	imap_announce_keywords(im, 1);
