@@ -304,11 +304,13 @@ needs_header_only(const struct item *it)
 static int
 fetch_ready(struct imap *im, size_t idx, const struct item *items, size_t nitems)
 {
-	int head = 1, content = 0;
+	int head = 1, content = 0, parse = 0;
 	unsigned stat = 0;
 	for (size_t j = 0; j < nitems; j++) {
 		head &= needs_header_only(&items[j]);
 		content |= items[j].type >= IT_ENVELOPE;
+		parse |= items[j].type == IT_ENVELOPE || items[j].type == IT_BODYSTRUCTURE ||
+		    items[j].type == IT_BODY;
 		stat |= items[j].type == IT_INTERNALDATE ? FOLDER_STAT_DATE
 		    : items[j].type == IT_SIZE ? FOLDER_STAT_SIZE : 0;
 	}
@@ -317,7 +319,13 @@ fetch_ready(struct imap *im, size_t idx, const struct item *items, size_t nitems
 	if (content) {
 		const unsigned char *data;
 		size_t len;
-		return (head ? folder_header : folder_message)(im->sel, idx, &data, &len);
+		if ((head ? folder_header : folder_message)(im->sel, idx, &data, &len) != 0)
+			return -1;
+	}
+	/* the parse behind ENVELOPE and BODYSTRUCTURE (only memory fails) */
+	if (parse && (head ? folder_mime_header : folder_mime)(im->sel, idx) == NULL) {
+		errno = ENOMEM;
+		return -1;
 	}
 	return 0;
 }
