@@ -97,7 +97,7 @@ struct folder {
 	/* Maildir: the folder's directory is gone (DELETE or RENAME of it or
 	 * of a parent by another session): this view cannot go on. */
 	int vanished;
-	size_t held_hint;        /* no held message below this index */
+	size_t held_hint;        /* where the oldest held file is looked for */
 	/* new/ and cur/ as of the last scan: unchanged directories need no
 	 * rescan (the cheap path of NOOP and of every command's update).
 	 * settled: both times were older than their file system's timestamp
