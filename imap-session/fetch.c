@@ -249,7 +249,8 @@ split_message(const unsigned char *data, size_t len, size_t *hdr_len)
 
 struct fetch_ctx {
 	int unknown_cte;
-	int gone;
+	int gone;              /* a message's file gone, never held */
+	int failed;            /* a message could not be read (EIO, ENOMEM) */
 };
 
 /* BODY[section] and BINARY results of one message, rendered before its
@@ -292,6 +293,41 @@ needs_header_only(const struct item *it)
 	default:
 		return 0;
 	}
+}
+
+/* Reads what the items need of message idx, before anything of its FETCH
+ * line goes out: its header or whole content, INTERNALDATE, RFC822.SIZE.
+ * They are then in the folder's cache (or the message's file is held:
+ * folder.h) for fetch_item. 0, or -1 with errno (ENOENT: another session
+ * expunged it and this one never held its file; then nothing at all is
+ * sent for it, never made-up values: RFC 2180 §4.1.2). */
+static int
+fetch_ready(struct imap *im, size_t idx, const struct item *items, size_t nitems)
+{
+	int head = 1, content = 0, parse = 0;
+	unsigned stat = 0;
+	for (size_t j = 0; j < nitems; j++) {
+		head &= needs_header_only(&items[j]);
+		content |= items[j].type >= IT_ENVELOPE;
+		parse |= items[j].type == IT_ENVELOPE || items[j].type == IT_BODYSTRUCTURE ||
+		    items[j].type == IT_BODY;
+		stat |= items[j].type == IT_INTERNALDATE ? FOLDER_STAT_DATE
+		    : items[j].type == IT_SIZE ? FOLDER_STAT_SIZE : 0;
+	}
+	if (stat && folder_stat(im->sel, idx, stat) != 0)
+		return -1;
+	if (content) {
+		const unsigned char *data;
+		size_t len;
+		if ((head ? folder_header : folder_message)(im->sel, idx, &data, &len) != 0)
+			return -1;
+	}
+	/* the parse behind ENVELOPE and BODYSTRUCTURE (only memory fails) */
+	if (parse && (head ? folder_mime_header : folder_mime)(im->sel, idx) == NULL) {
+		errno = ENOMEM;
+		return -1;
+	}
+	return 0;
 }
 
 /* Renders the section items of message idx into rd, and marks them all
@@ -484,13 +520,21 @@ cmd_fetch(struct imap *im, struct imap_command *c)
 	 * them (the set above is fixed: a sync adds no message to it). */
 	if (has_flags && folder_sync(im->sel) != 0)
 		log_warn("user=%s sync of %s failed: %s", im->user, im->sel->name, strerror(errno));
+	imap_announce_keywords(im, 0);
 	int set_seen = items_set_seen(items, nitems) && !im->sel->readonly;
-	struct fetch_ctx ctx = { 0, 0 };
+	struct fetch_ctx ctx = { 0, 0, 0 };
 	struct rendered rd[ITEMS_MAX];
 	for (size_t k = 0; k < n; k++) {
 		size_t i = idx[k];
 		struct fmsg *m = &im->sel->m[i];
 		int seen_now = 0;
+		if (fetch_ready(im, i, items, nitems) != 0) {
+			if (errno == ENOENT)
+				ctx.gone = 1;
+			else
+				ctx.failed = 1;
+			continue;
+		}
 		int rr = render_items(im, i, items, nitems, rd);
 		if (rr == 2) {
 			/* RFC 3516: the tagged NO [UNKNOWN-CTE] alone answers */
@@ -535,6 +579,8 @@ cmd_fetch(struct imap *im, struct imap_command *c)
 	}
 	if (ctx.unknown_cte)
 		return verdict(im, V_NO, "[UNKNOWN-CTE] Unknown or broken content transfer encoding");
+	if (ctx.failed)
+		return verdict(im, V_NO, "[SERVERBUG] Some messages could not be read");
 	if (ctx.gone)
 		return verdict(im, V_NO, "[EXPUNGEISSUED] Some messages were expunged");
 	return verdict(im, V_OK, "%s completed", c->name);
@@ -545,7 +591,7 @@ cmd_fetch(struct imap *im, struct imap_command *c)
 /* Flag list → flags and keywords; new keywords are added to the folder. */
 static int
 parse_flags(struct imap *im, const struct imap_arg *args, size_t n, unsigned *flags_r,
-    uint32_t *kw_r, int *new_kw)
+    uint32_t *kw_r)
 {
 	static const struct { const char *name; unsigned f; } sys[] = {
 		{ "\\Answered", FL_ANSWERED }, { "\\Flagged", FL_FLAGGED },
@@ -577,8 +623,6 @@ parse_flags(struct imap *im, const struct imap_arg *args, size_t n, unsigned *fl
 		int k = had >= 0 ? had : folder_keyword(im->sel, a->str, 1);
 		if (k < 0)
 			return verdict(im, V_NO, "[LIMIT] Too many keywords in this mailbox"), -1;
-		if (had < 0)
-			*new_kw = 1;
 		*kw_r |= 1u << k;
 	}
 	return 0;
@@ -605,12 +649,11 @@ cmd_store(struct imap *im, struct imap_command *c)
 		return verdict(im, V_NO, "[READ-ONLY] Mailbox is read-only");
 	unsigned flags;
 	uint32_t kw;
-	int new_kw = 0;
 	const struct imap_arg *fl = &c->args[2];
 	if (fl->type == ARG_LIST && c->n == 3) {
-		if (parse_flags(im, fl->list, fl->n, &flags, &kw, &new_kw) != 0)
+		if (parse_flags(im, fl->list, fl->n, &flags, &kw) != 0)
 			return im->text[0] && strstr(im->text, "[LIMIT]") ? V_NO : V_BAD;
-	} else if (parse_flags(im, &c->args[2], c->n - 2, &flags, &kw, &new_kw) != 0) {
+	} else if (parse_flags(im, &c->args[2], c->n - 2, &flags, &kw) != 0) {
 		return strstr(im->text, "[LIMIT]") ? V_NO : V_BAD;
 	}
 	size_t *idx, n;
@@ -619,17 +662,9 @@ cmd_store(struct imap *im, struct imap_command *c)
 	/* +FLAGS/-FLAGS apply to the flags on disk now, not to what this
 	 * session saw last: another session may have changed them. */
 	folder_sync(f);
-	if (new_kw) {
-		io_puts(&im->io, "* FLAGS (\\Answered \\Flagged \\Deleted \\Seen \\Draft");
-		for (int i = 0; i < FOLDER_KEYWORDS_MAX; i++)
-			if (f->kw[i])
-				io_printf(&im->io, " %s", f->kw[i]);
-		io_puts(&im->io, ")\r\n* OK [PERMANENTFLAGS (\\Answered \\Flagged \\Deleted \\Seen \\Draft");
-		for (int i = 0; i < FOLDER_KEYWORDS_MAX; i++)
-			if (f->kw[i])
-				io_printf(&im->io, " %s", f->kw[i]);
-		io_puts(&im->io, " \\*)] Flags permitted\r\n");
-	}
+	/* a keyword made here or by another session, before any FETCH
+	 * FLAGS shows it */
+	imap_announce_keywords(im, 0);
 	int failed = 0;
 	for (size_t k = 0; k < n; k++) {
 		size_t i = idx[k];

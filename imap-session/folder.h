@@ -25,7 +25,14 @@
  * and in the user's root yubin-uidvalidity, the last UIDVALIDITY handed
  * out, so a recreated folder or a lost list always gets a greater one.
  * Opening a folder lists new/ and cur/ only: sizes come from ",W=" in the
- * names; no message file is opened until its content is asked for.
+ * names.
+ *
+ * A session keeps each message file it knows open (fmsg.fd), from the
+ * look that finds the message (the newest FOLDER_HELD_MAX at SELECT) or
+ * its first read, until the message leaves the session's view: a message
+ * another session expunged stays readable until this one has reported
+ * the EXPUNGE (RFC 2180 §4.1.1), so FETCH never answers for it from a
+ * file that is gone. Past FOLDER_HELD_MAX files the oldest is let go.
  */
 #ifndef IMAP_FOLDER_H
 #define IMAP_FOLDER_H
@@ -50,6 +57,9 @@
 #define FL_RECENT   0x20   /* per session, never on disk */
 
 #define FOLDER_KEYWORDS_MAX 26
+/* Message files a session holds open: far below the usual 1024 fds of
+ * RLIMIT_NOFILE, far above the messages a client looks at at once. */
+#define FOLDER_HELD_MAX 512
 
 struct fmsg {
 	uint32_t uid;
@@ -59,6 +69,7 @@ struct fmsg {
 	unsigned gone : 1;       /* expunged elsewhere, not yet reported */
 	unsigned changed : 1;    /* flags changed elsewhere, not yet reported */
 	unsigned mtime_known : 1; /* e.mtime is the file's, not the name's */
+	int fd;                  /* Maildir: the message file, held (-1: not) */
 	/* mbox (mboxfolder.c): the message after its From_ line in the file
 	 * behind folder.mb_fd; mb_dirty: flags changed here, not yet written. */
 	unsigned mb_dirty : 1;
@@ -76,9 +87,17 @@ struct folder {
 	struct fmsg *m;
 	size_t n, cap;
 	char *kw[FOLDER_KEYWORDS_MAX];
+	/* Keyword slots the client was told of (untagged FLAGS): set by
+	 * imap_announce_keywords, never by the folder code. */
+	uint32_t kw_announced;
 	size_t reported;         /* EXISTS count the client knows */
 	size_t recent;
 	int new_messages;        /* set by sync: EXISTS to send */
+	size_t held;             /* Maildir: messages with fd >= 0 */
+	/* Maildir: the folder's directory is gone (DELETE or RENAME of it or
+	 * of a parent by another session): this view cannot go on. */
+	int vanished;
+	size_t held_hint;        /* where the oldest held file is looked for */
 	/* new/ and cur/ as of the last scan: unchanged directories need no
 	 * rescan (the cheap path of NOOP and of every command's update).
 	 * settled: both times were older than their file system's timestamp
@@ -172,7 +191,9 @@ int folder_uid_of(const char *dir, const char *base, size_t base_len, uint32_t *
 /* Keyword letter index for name (case-insensitive); create adds it. -1 if
  * unknown (or all 26 used). */
 int folder_keyword(struct folder *f, const char *name, int create);
-/* Sets flags and keywords of message idx on disk. 0 or -1. */
+/* Sets flags and keywords of message idx on disk. A message another
+ * session expunged (its file gone) takes them in this session's view
+ * only, until the EXPUNGE is reported. 0 or -1. */
 int folder_set_flags(struct folder *f, size_t idx, unsigned flags, uint32_t keywords);
 /* Makes the renames of folder_set_flags since the last call durable:
  * one fsync of cur/ (and of new/ if a message left it). Call before the
@@ -185,7 +206,7 @@ void folder_flag_letters(unsigned flags, uint32_t keywords, char *out);
 void folder_parse_letters(const char *letters, unsigned *flags_r, uint32_t *keywords_r);
 
 /* The content of message idx with CRLF line ends (valid until the next
- * call), or -1 (errno ENOENT if it is gone). */
+ * call), or -1 (errno ENOENT if it is gone and was never held). */
 int folder_message(struct folder *f, size_t idx, const unsigned char **data_r, size_t *len_r);
 /* The parsed message, or NULL. */
 const struct mime_message *folder_mime(struct folder *f, size_t idx);
@@ -202,6 +223,14 @@ int folder_header(struct folder *f, size_t idx, const unsigned char **data_r, si
 /* The parse of folder_header()'s bytes: its top-level header fields are
  * the message's; its parts are not (use folder_mime for those). */
 const struct mime_message *folder_mime_header(struct folder *f, size_t idx);
+/* 0 if what is asked of message idx (FOLDER_STAT_DATE: INTERNALDATE,
+ * FOLDER_STAT_SIZE: RFC822.SIZE) is known: from the name (W=) or from
+ * its file, held or opened now; -1 if the file is needed and cannot be
+ * opened (errno; ENOENT: gone and never held): the values would only be
+ * guesses. */
+#define FOLDER_STAT_DATE 0x1
+#define FOLDER_STAT_SIZE 0x2
+int folder_stat(struct folder *f, size_t idx, unsigned what);
 /* INTERNALDATE: the file's mtime. */
 time_t folder_internaldate(struct folder *f, size_t idx);
 /* RFC822.SIZE: W= from the name, else counted. */

@@ -135,6 +135,40 @@ out_flags(struct imap *im, unsigned flags, uint32_t keywords)
 	io_puts(&im->io, ")");
 }
 
+static void
+out_flag_list(struct imap *im, int permanent)
+{
+	struct folder *f = im->sel;
+	io_puts(&im->io, "(\\Answered \\Flagged \\Deleted \\Seen \\Draft");
+	for (int i = 0; i < FOLDER_KEYWORDS_MAX; i++)
+		if (f->kw[i])
+			io_printf(&im->io, " %s", f->kw[i]);
+	io_puts(&im->io, permanent ? " \\*)" : ")");
+}
+
+void
+imap_announce_keywords(struct imap *im, int always)
+{
+	struct folder *f = im->sel;
+	if (f == NULL)
+		return;
+	uint32_t have = 0;
+	for (int i = 0; i < FOLDER_KEYWORDS_MAX; i++)
+		if (f->kw[i])
+			have |= 1u << i;
+	if (!always && (have & ~f->kw_announced) == 0)
+		return;
+	f->kw_announced = have;
+	io_puts(&im->io, "* FLAGS ");
+	out_flag_list(im, 0);
+	io_puts(&im->io, "\r\n* OK [PERMANENTFLAGS ");
+	if (f->readonly)
+		io_puts(&im->io, "()");
+	else
+		out_flag_list(im, 1);
+	io_puts(&im->io, "] Flags permitted\r\n");
+}
+
 void
 imap_report(struct imap *im, int allow_expunge)
 {
@@ -165,6 +199,7 @@ imap_report(struct imap *im, int allow_expunge)
 		f->reported = f->n;
 		f->new_messages = 0;
 	}
+	imap_announce_keywords(im, 0);
 	for (size_t i = 0; i < f->n; i++) {
 		struct fmsg *m = &f->m[i];
 		if (!m->changed || m->gone)
@@ -540,6 +575,16 @@ command_run(struct imap *im, struct imap_command *c)
 	if (v == V_OK && im->sel && im->state == STATE_SELECTED && cmd->handler != cmd_select &&
 	    cmd->handler != cmd_examine && cmd->handler != cmd_noop && !io_buffered(&im->io))
 		imap_report(im, !(cmd->seq_numbers && !im->uid_command));
+	/* The selected folder's directory went away under this session
+	 * (another one deleted or renamed it or a parent): no command can
+	 * work on it any more, and the client must not take a NO for every
+	 * one of them as a passing fault. As Dovecot: BYE, disconnect. */
+	if (im->sel && im->sel->vanished) {
+		log_warn("user=%s selected folder %s vanished", im->user, im->sel->name);
+		io_puts(&im->io, "* BYE Selected mailbox was deleted or renamed, "
+		    "please log in again\r\n");
+		return V_CLOSE;
+	}
 	static const char *const words[] = { "OK", "NO", "BAD" };
 	if (v <= V_BAD)
 		io_printf(&im->io, "%s %s %s\r\n", c->tag, words[v], im->text);

@@ -66,6 +66,12 @@ void out_mailbox(struct imap *im, const char *name);
 
 /* Untagged updates: EXPUNGE (if allow_expunge), EXISTS, RECENT, FETCH FLAGS. */
 void imap_report(struct imap *im, int allow_expunge);
+/* Untagged FLAGS (and PERMANENTFLAGS, read-write) listing every keyword
+ * of the selected folder, if it has one the client was not told of yet
+ * (another session or this command made it): a keyword must be announced
+ * before a FETCH shows it (RFC 9051 §7.3.5). always: write them anyway
+ * (SELECT). */
+void imap_announce_keywords(struct imap *im, int always);
 /* Writes "(\Seen ...)" for a message. */
 void out_flags(struct imap *im, unsigned flags, uint32_t keywords);
 

@@ -1,11 +1,10 @@
 /*
  * mailboxes.c — commands on mailboxes as a whole: SELECT, EXAMINE, CREATE,
- * DELETE, RENAME, SUBSCRIBE, UNSUBSCRIBE, LIST, LSUB, STATUS, NAMESPACE,
- * CLOSE, UNSELECT, EXPUNGE; and the user's mailbox setup at login.
+ * DELETE, RENAME, STATUS, CLOSE, UNSELECT, EXPUNGE; and the user's mailbox
+ * setup at login (SUBSCRIBE in subscriptions.c, LIST in list.c).
  *
  * Every name goes through imap_mailbox_arg() (mailname.c): one mapping to
- * one directory entry under the user's root (S33). LIST never builds a path
- * from the pattern: it matches patterns against the folder names found.
+ * one directory entry under the user's root (S33).
  */
 #include <dirent.h>
 #include <errno.h>
@@ -21,17 +20,17 @@
 #include "fileline.h"
 #include "imap.h"
 #include "log.h"
+#include "mailboxes.h"
 #include "mailname.h"
 #include "maildir.h"
 
-#define SUBSCRIPTIONS "subscriptions"
 #define INIT_MARKER "yubin-imap-init"
 
 static const char *const special_folders[] = { "Sent", "Drafts", "Trash", "Junk", "Archive" };
 
 /* ---- folder directories ---- */
 
-static int
+int
 is_folder_dir(const char *dir)
 {
 	char cur[4200];
@@ -42,7 +41,7 @@ is_folder_dir(const char *dir)
 }
 
 /* A folder exists: its Maildir++ directory, or its mbox file. */
-static int
+int
 mailbox_exists(struct imap *im, const char *name, const char *dir)
 {
 	char path[4200];
@@ -71,136 +70,6 @@ folder_make(const char *dir)
 	if (fd >= 0)
 		close(fd);
 	return 0;
-}
-
-/* ---- subscriptions: one UTF-8 name per line ---- */
-
-struct names {
-	char **v;
-	size_t n, cap;
-};
-
-static void
-names_free(struct names *l)
-{
-	for (size_t i = 0; i < l->n; i++)
-		free(l->v[i]);
-	free(l->v);
-	l->v = NULL;
-	l->n = l->cap = 0;
-}
-
-static int
-names_add(struct names *l, const char *s)
-{
-	if (l->n == l->cap) {
-		size_t cap = l->cap ? l->cap * 2 : 32;
-		char **p = realloc(l->v, cap * sizeof *p);
-		if (p == NULL)
-			return -1;
-		l->v = p;
-		l->cap = cap;
-	}
-	if ((l->v[l->n] = strdup(s)) == NULL)
-		return -1;
-	l->n++;
-	return 0;
-}
-
-static int
-names_has(const struct names *l, const char *s)
-{
-	for (size_t i = 0; i < l->n; i++)
-		if (strcmp(l->v[i], s) == 0)
-			return 1;
-	return 0;
-}
-
-static int
-name_cmp(const void *a, const void *b)
-{
-	return strcmp(*(char *const *)a, *(char *const *)b);
-}
-
-/* Reads the subscribed names into l. A line longer than any name or
- * holding a NUL is skipped whole: read in pieces, its tail would pass for
- * a subscription of its own. Returns 0 (also when there is no file), or
- * -1 when a read failed: l then holds the names before the failure, too
- * few to write back. */
-static int
-subs_read(struct imap *im, struct names *l)
-{
-	char path[4200], line[MAILNAME_MAX + 1];
-	strf(path, sizeof path, "%s/%s", im->root, SUBSCRIPTIONS);
-	int fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
-	FILE *fp = fd >= 0 ? fdopen(fd, "r") : NULL;
-	if (fp == NULL) {
-		if (fd >= 0)
-			close(fd);
-		return 0;
-	}
-	enum fileline_status st;
-	size_t len;
-	while (l->n < IMAP_FOLDERS_MAX &&
-	    (st = fileline_read(fp, line, sizeof line, &len)) != FILELINE_EOF) {
-		if (st == FILELINE_ERROR) {
-			fclose(fp);
-			return -1;
-		}
-		if (st == FILELINE_OK && len > 0 && utf8_valid(line, len) && !names_has(l, line))
-			names_add(l, line);
-	}
-	fclose(fp);
-	return 0;
-}
-
-static int
-subs_write(struct imap *im, const struct names *l)
-{
-	char tmp[4200], path[4200];
-	strf(tmp, sizeof tmp, "%s/%s.tmp.%ld", im->root, SUBSCRIPTIONS, (long)getpid());
-	strf(path, sizeof path, "%s/%s", im->root, SUBSCRIPTIONS);
-	FILE *fp = fopen(tmp, "w");
-	if (fp == NULL)
-		return -1;
-	for (size_t i = 0; i < l->n; i++)
-		fprintf(fp, "%s\n", l->v[i]);
-	if (fflush(fp) != 0 || fsync(fileno(fp)) != 0) {
-		fclose(fp);
-		unlink(tmp);
-		return -1;
-	}
-	if (fclose(fp) != 0 || rename(tmp, path) != 0) {
-		unlink(tmp);
-		return -1;
-	}
-	/* SUBSCRIBE answers OK only once the rename survives a crash. */
-	return durable_fsync_dir(im->root);
-}
-
-static int
-subs_change(struct imap *im, const char *name, int add)
-{
-	struct names l = { 0 };
-	if (subs_read(im, &l) != 0) {
-		names_free(&l);
-		return -1;
-	}
-	size_t out = 0;
-	for (size_t i = 0; i < l.n; i++) {
-		if (strcmp(l.v[i], name) == 0)
-			free(l.v[i]);
-		else
-			l.v[out++] = l.v[i];
-	}
-	l.n = out;
-	int r = 0;
-	if (add)
-		r = names_add(&l, name);
-	if (r == 0)
-		r = subs_write(im, &l);
-	names_free(&l);
-	return r;
 }
 
 int
@@ -257,17 +126,6 @@ mbox_user_setup(struct imap *im)
 
 /* ---- SELECT / EXAMINE ---- */
 
-static void
-out_all_flags(struct imap *im, int permanent)
-{
-	struct folder *f = im->sel;
-	io_puts(&im->io, "(\\Answered \\Flagged \\Deleted \\Seen \\Draft");
-	for (int i = 0; i < FOLDER_KEYWORDS_MAX; i++)
-		if (f->kw[i])
-			io_printf(&im->io, " %s", f->kw[i]);
-	io_puts(&im->io, permanent ? " \\*)" : ")");
-}
-
 static enum verdict
 select_common(struct imap *im, struct imap_command *c, int readonly)
 {
@@ -293,18 +151,24 @@ select_common(struct imap *im, struct imap_command *c, int readonly)
 			log_err("user=%s mbox %s: %s", im->user, path, strerror(errno));
 			return verdict(im, V_NO, "[UNAVAILABLE] Mailbox is busy or unreadable");
 		}
-	} else if (!is_folder_dir(dir) || folder_open(&im->sel, dir, name, readonly) != 0)
+	} else if (!is_folder_dir(dir)) {
 		return verdict(im, V_NO, "[NONEXISTENT] Mailbox doesn't exist");
+	} else if (folder_open(&im->sel, dir, name, readonly) != 0) {
+		/* The folder is there: say why it cannot be opened (a client
+		 * may drop its cache of a mailbox said not to exist). Giving
+		 * new messages UIDs writes the UID list, even for EXAMINE. */
+		int e = errno;
+		log_err("user=%s %s %s: %s", im->user, c->name, dir, strerror(e));
+		if (e == ENOENT && !is_folder_dir(dir))
+			return verdict(im, V_NO, "[NONEXISTENT] Mailbox doesn't exist");
+		if (e == ENOSPC || e == EDQUOT)
+			return verdict(im, V_NO, "[OVERQUOTA] Not enough disk space to open the mailbox");
+		return verdict(im, V_NO, "[SERVERBUG] Cannot open the mailbox");
+	}
 	struct folder *f = im->sel;
 	im->state = STATE_SELECTED;
-	io_puts(&im->io, "* FLAGS ");
-	out_all_flags(im, 0);
-	io_printf(&im->io, "\r\n* OK [PERMANENTFLAGS ");
-	if (readonly)
-		io_puts(&im->io, "()");
-	else
-		out_all_flags(im, 1);
-	io_printf(&im->io, "] Flags permitted\r\n* %zu EXISTS\r\n", f->n);
+	imap_announce_keywords(im, 1);
+	io_printf(&im->io, "* %zu EXISTS\r\n", f->n);
 	if (!im->rev2) {
 		io_printf(&im->io, "* %zu RECENT\r\n", f->recent);
 		for (size_t i = 0; i < f->n; i++)
@@ -534,6 +398,24 @@ cmd_delete(struct imap *im, struct imap_command *c)
 	return verdict(im, V_OK, "DELETE completed");
 }
 
+/* 1 if disk is the directory name of a folder name (mailname.c's
+ * mapping both ways: no reserved name, none of another program's files). */
+static int
+disk_name_valid(const char *disk)
+{
+	char name[MAILNAME_MAX];
+	return mailname_from_disk(disk, name, sizeof name) == 0;
+}
+
+/* 1 if the root's entry disk is a folder RENAME may move. */
+static int
+folder_child(struct imap *im, const char *disk)
+{
+	char path[4600];
+	return disk_name_valid(disk) && strf(path, sizeof path, "%s/%s", im->root, disk) == 0 &&
+	    is_folder_dir(path);
+}
+
 /* RENAME INBOX: its messages move to the new folder; INBOX stays, empty. */
 static enum verdict
 rename_inbox(struct imap *im, const char *dir)
@@ -595,7 +477,10 @@ cmd_rename(struct imap *im, struct imap_command *c)
 	}
 	if (rename(fdir, tdir) != 0)
 		return verdict(im, V_NO, "[SERVERBUG] Cannot rename mailbox");
-	/* Children ".from.x" follow as ".to.x". */
+	/* Children ".from.x" follow as ".to.x": only folders, whose names
+	 * and new names are folder names (never pop3-session's ".pop3.lock"
+	 * or another file that merely starts alike), and none over an entry
+	 * already there. */
 	char fdisk[MAILNAME_MAX * 3], tdisk[MAILNAME_MAX * 3];
 	mailname_to_disk(from, fdisk, sizeof fdisk);
 	mailname_to_disk(to, tdisk, sizeof tdisk);
@@ -604,50 +489,24 @@ cmd_rename(struct imap *im, struct imap_command *c)
 	struct names kids = { 0 };
 	struct dirent *de;
 	while (d && (de = readdir(d)) != NULL)
-		if (strncmp(de->d_name, fdisk, fl) == 0 && de->d_name[fl] == '.')
+		if (strncmp(de->d_name, fdisk, fl) == 0 && de->d_name[fl] == '.' &&
+		    folder_child(im, de->d_name))
 			names_add(&kids, de->d_name);
 	if (d)
 		closedir(d);
 	for (size_t i = 0; i < kids.n; i++) {
-		char a[4600], b[4600];
+		char a[4600], b[4600], disk[MAILNAME_MAX * 3];
+		if (strf(disk, sizeof disk, "%s%s", tdisk, kids.v[i] + fl) != 0 ||
+		    !disk_name_valid(disk))
+			continue;
 		strf(a, sizeof a, "%s/%s", im->root, kids.v[i]);
-		strf(b, sizeof b, "%s/%s%s", im->root, tdisk, kids.v[i] + fl);
-		if (strlen(tdisk) + strlen(kids.v[i] + fl) <= 255)
-			rename(a, b);
+		strf(b, sizeof b, "%s/%s", im->root, disk);
+		renameat2(AT_FDCWD, a, AT_FDCWD, b, RENAME_NOREPLACE);
 	}
 	names_free(&kids);
 	durable_fsync_dir(im->root);
 	subs_change(im, from, 0);
 	return verdict(im, V_OK, "RENAME completed");
-}
-
-/* ---- SUBSCRIBE ---- */
-
-static enum verdict
-subscribe_common(struct imap *im, struct imap_command *c, int add)
-{
-	char name[MAILNAME_MAX], dir[4200];
-	if (c->n != 1)
-		return verdict(im, V_BAD, "%s needs a mailbox name", c->name);
-	if (imap_mailbox_arg(im, &c->args[0], name, sizeof name, dir, sizeof dir) != 0)
-		return V_NO;
-	if (add && !mailbox_exists(im, name, dir))
-		return verdict(im, V_NO, "[NONEXISTENT] Mailbox doesn't exist");
-	if (subs_change(im, name, add) != 0)
-		return verdict(im, V_NO, "[SERVERBUG] Cannot update subscriptions");
-	return verdict(im, V_OK, "%s completed", c->name);
-}
-
-enum verdict
-cmd_subscribe(struct imap *im, struct imap_command *c)
-{
-	return subscribe_common(im, c, 1);
-}
-
-enum verdict
-cmd_unsubscribe(struct imap *im, struct imap_command *c)
-{
-	return subscribe_common(im, c, 0);
 }
 
 /* ---- STATUS ---- */
@@ -716,7 +575,7 @@ folder_counts(struct imap *im, const char *name, const char *dir, struct counts 
 }
 
 /* Writes "* STATUS name (items)"; -1 if an item is unknown. */
-static int
+int
 status_write(struct imap *im, const char *name, const char *dir, const struct imap_arg *items)
 {
 	struct counts k;
@@ -772,313 +631,4 @@ cmd_status(struct imap *im, struct imap_command *c)
 	if (r != 0)
 		return verdict(im, V_NO, "[SERVERBUG] Cannot read mailbox");
 	return verdict(im, V_OK, "STATUS completed");
-}
-
-/* ---- LIST ---- */
-
-/* Wildcard match as an NFA over pattern positions: time O(name × pattern),
- * no backtracking (S51). '*' matches anything, '%' anything but '/'. */
-static int
-pattern_match(const char *pat, const char *name)
-{
-	size_t m = strlen(pat);
-	unsigned char cur[IMAP_LIST_PATTERN_MAX + 1], next[IMAP_LIST_PATTERN_MAX + 1];
-	if (m > IMAP_LIST_PATTERN_MAX)
-		return 0;
-	memset(cur, 0, m + 1);
-	cur[0] = 1;
-	/* Close over wildcards matching the empty string. */
-	for (size_t i = 0; i < m && cur[i] && (pat[i] == '*' || pat[i] == '%'); i++)
-		cur[i + 1] = 1;
-	for (const char *s = name; *s; s++) {
-		memset(next, 0, m + 1);
-		int any = 0;
-		for (size_t i = 0; i < m; i++) {
-			if (!cur[i])
-				continue;
-			char p = pat[i];
-			if (p == '*' || (p == '%' && *s != '/'))
-				next[i] = 1;
-			else if (p == *s)
-				next[i + 1] = 1;
-		}
-		for (size_t i = 0; i < m; i++)
-			if (next[i] && (pat[i] == '*' || pat[i] == '%'))
-				next[i + 1] = 1;
-		for (size_t i = 0; i <= m; i++)
-			any |= next[i];
-		if (!any)
-			return 0;
-		memcpy(cur, next, m + 1);
-	}
-	return cur[m];
-}
-
-/* All folder names (UTF-8), sorted, INBOX first. */
-static int
-names_add_cb(void *l, const char *s)
-{
-	return names_add(l, s);
-}
-
-static void
-folders_list(struct imap *im, struct names *l)
-{
-	names_add(l, "INBOX");
-	if (im->mbox) {
-		imap_mbox_names(im, names_add_cb, l);
-		qsort(l->v + 1, l->n - 1, sizeof *l->v, name_cmp);
-		return;
-	}
-	DIR *d = opendir(im->root);
-	struct dirent *de;
-	while (d && (de = readdir(d)) != NULL && l->n < IMAP_FOLDERS_MAX) {
-		char name[MAILNAME_MAX], dir[4600];
-		if (de->d_name[0] != '.' || mailname_from_disk(de->d_name, name, sizeof name) != 0 ||
-		    strcmp(name, "INBOX") == 0)
-			continue;
-		strf(dir, sizeof dir, "%s/%s", im->root, de->d_name);
-		if (is_folder_dir(dir))
-			names_add(l, name);
-	}
-	if (d)
-		closedir(d);
-	qsort(l->v + 1, l->n - 1, sizeof *l->v, name_cmp);
-}
-
-static int
-has_children(const struct names *all, const char *name)
-{
-	size_t n = strlen(name);
-	for (size_t i = 0; i < all->n; i++)
-		if (strncmp(all->v[i], name, n) == 0 && all->v[i][n] == '/')
-			return 1;
-	return 0;
-}
-
-struct list_opts {
-	int sel_subscribed, sel_special, recursive, ret_subscribed, ret_children, ret_special;
-	const struct imap_arg *ret_status;
-	int lsub;
-	int extended; /* selection or return options given (RFC 5258) */
-};
-
-static int
-list_options(struct imap *im, const struct imap_arg *a, struct list_opts *o, int ret)
-{
-	for (size_t i = 0; i < a->n; i++) {
-		const struct imap_arg *x = &a->list[i];
-		if (!ret && arg_is(x, "SUBSCRIBED"))
-			o->sel_subscribed = 1;
-		else if (!ret && arg_is(x, "SPECIAL-USE"))
-			o->sel_special = 1;
-		else if (!ret && arg_is(x, "RECURSIVEMATCH"))
-			o->recursive = 1;
-		else if (!ret && arg_is(x, "REMOTE"))
-			;
-		else if (ret && arg_is(x, "SUBSCRIBED"))
-			o->ret_subscribed = 1;
-		else if (ret && arg_is(x, "CHILDREN"))
-			o->ret_children = 1;
-		else if (ret && arg_is(x, "SPECIAL-USE"))
-			o->ret_special = 1;
-		else if (ret && arg_is(x, "STATUS") && i + 1 < a->n && a->list[i + 1].type == ARG_LIST)
-			o->ret_status = &a->list[++i];
-		else
-			return -1;
-	}
-	(void)im;
-	/* RFC 5258 §3: RECURSIVEMATCH alone is an error. */
-	return o->recursive && !o->sel_subscribed && !o->sel_special ? -1 : 0;
-}
-
-static void
-list_one(struct imap *im, const struct list_opts *o, const char *name, int exists,
-    const struct names *all, const struct names *subs, int childinfo)
-{
-	const char *sep = "";
-	io_printf(&im->io, "* %s (", o->lsub ? "LSUB" : "LIST");
-#define ATTR(s) do { io_printf(&im->io, "%s%s", sep, s); sep = " "; } while (0)
-	if (!exists)
-		ATTR(o->lsub || !im->rev2 ? "\\Noselect" : "\\NonExistent");
-	/* As Dovecot: child and special-use attributes in a plain LIST, and
-	 * in an extended one only when asked for (RFC 5258 §4 and RFC 6154
-	 * §2 allow either); special-use in LSUB too. */
-	if (!o->lsub && (!o->extended || o->ret_children))
-		ATTR(has_children(all, name) ? "\\HasChildren" : "\\HasNoChildren");
-	const char *su = mailname_special_use(name);
-	if (su && (o->lsub || !o->extended || o->sel_special || o->ret_special))
-		ATTR(su);
-	if (!o->lsub && (o->ret_subscribed || o->sel_subscribed) && names_has(subs, name))
-		ATTR("\\Subscribed");
-#undef ATTR
-	io_puts(&im->io, ") \"/\" ");
-	out_mailbox(im, name);
-	if (childinfo)
-		io_puts(&im->io, " (\"CHILDINFO\" (\"SUBSCRIBED\"))");
-	io_puts(&im->io, "\r\n");
-	if (o->ret_status && exists) {
-		char dir[4200];
-		if (imap_mailbox_dir(im, name, dir, sizeof dir) == 0)
-			status_write(im, name, dir, o->ret_status);
-	}
-}
-
-/* Pattern argument → UTF-8 pattern (wildcards kept). */
-static int
-pattern_arg(struct imap *im, const char *ref, const struct imap_arg *a, char *out, size_t size)
-{
-	char raw[IMAP_LIST_PATTERN_MAX * 2];
-	if (!arg_is_string(a) || strlen(ref) + a->len >= sizeof raw / 2)
-		return -1;
-	strf(raw, sizeof raw, "%s%s", ref, a->str);
-	if (im->utf8) {
-		if (!utf8_valid(raw, strlen(raw)) || strlen(raw) >= size)
-			return -1;
-		strf(out, size, "%s", raw);
-		return 0;
-	}
-	if (mutf7_decode(raw, strlen(raw), out, size) != 0)
-		return -1;
-	/* "inbox%" lists INBOX whatever the case. */
-	if (strncasecmp(out, "INBOX", 5) == 0 && strchr("/*%", out[5]))
-		memcpy(out, "INBOX", 5);
-	return 0;
-}
-
-/* 1 if name matches one of the patterns. */
-static int
-patterns_match(struct imap *im, const char *refname, const struct imap_arg *pats, size_t npats,
-    const char *name)
-{
-	for (size_t p = 0; p < npats; p++) {
-		char pat[IMAP_LIST_PATTERN_MAX + 1];
-		if (pattern_arg(im, refname, &pats[p], pat, sizeof pat) == 0 &&
-		    pattern_match(pat, name))
-			return 1;
-	}
-	return 0;
-}
-
-/* LSUB: 1 if a subscribed name below parent is hidden by the patterns (a
- * "%"), so that parent itself is listed \Noselect (RFC 3501 6.3.9). */
-static int
-lsub_hidden_child(struct imap *im, const char *refname, const struct imap_arg *pats,
-    size_t npats, const struct names *subs, const char *parent)
-{
-	size_t n = strlen(parent);
-	for (size_t i = 0; i < subs->n; i++)
-		if (strncmp(subs->v[i], parent, n) == 0 && subs->v[i][n] == '/' &&
-		    !patterns_match(im, refname, pats, npats, subs->v[i]))
-			return 1;
-	return 0;
-}
-
-static enum verdict
-list_common(struct imap *im, struct imap_command *c, int lsub)
-{
-	struct list_opts o = { 0 };
-	size_t i = 0;
-	o.lsub = lsub;
-	if (!lsub && c->n > 0 && c->args[0].type == ARG_LIST) {
-		if (list_options(im, &c->args[0], &o, 0) != 0)
-			return verdict(im, V_BAD, "Unknown LIST selection option");
-		o.extended = 1;
-		i++;
-	}
-	if (c->n < i + 2 || !arg_is_string(&c->args[i]))
-		return verdict(im, V_BAD, "%s needs a reference and a pattern", c->name);
-	const struct imap_arg *ref = &c->args[i], *pats = &c->args[i + 1];
-	size_t npats = 1;
-	if (pats->type == ARG_LIST) {
-		npats = pats->n;
-		pats = pats->list;
-	}
-	i += 2;
-	if (!lsub && i + 1 < c->n + 1 && i < c->n) {
-		if (!arg_is(&c->args[i], "RETURN") || i + 1 >= c->n || c->args[i + 1].type != ARG_LIST ||
-		    list_options(im, &c->args[i + 1], &o, 1) != 0)
-			return verdict(im, V_BAD, "Invalid LIST return options");
-		o.extended = 1;
-		i += 2;
-	}
-	if (i != c->n)
-		return verdict(im, V_BAD, "Too many arguments");
-	char refname[MAILNAME_MAX] = "";
-	if (ref->len > 0) {
-		if (ref->len >= sizeof refname)
-			return verdict(im, V_OK, "%s completed", c->name);
-		memcpy(refname, ref->str, ref->len + 1);
-	}
-	/* LIST "" "": the hierarchy delimiter. */
-	if (!lsub && npats == 1 && arg_is_string(&pats[0]) && pats[0].len == 0) {
-		io_puts(&im->io, "* LIST (\\Noselect) \"/\" \"\"\r\n");
-		return verdict(im, V_OK, "LIST completed");
-	}
-	struct names all = { 0 }, subs = { 0 }, cand = { 0 };
-	folders_list(im, &all);
-	(void)subs_read(im, &subs); /* after a read error: the names read */
-	/* Candidates: folders, subscribed names, and parents that hold children. */
-	const struct names *src = (lsub || o.sel_subscribed) ? &subs : &all;
-	for (size_t k = 0; k < src->n; k++) {
-		if (!names_has(&cand, src->v[k]))
-			names_add(&cand, src->v[k]);
-		for (char *p = strchr(src->v[k], '/'); p; p = strchr(p + 1, '/')) {
-			char parent[MAILNAME_MAX];
-			strf(parent, sizeof parent, "%.*s", (int)(p - src->v[k]), src->v[k]);
-			if (!names_has(&cand, parent))
-				names_add(&cand, parent);
-		}
-	}
-	if (cand.n > 1)
-		qsort(cand.v, cand.n, sizeof *cand.v, name_cmp);
-	for (size_t k = 0; k < cand.n; k++) {
-		const char *name = cand.v[k];
-		if (!patterns_match(im, refname, pats, npats, name))
-			continue;
-		int exists = names_has(&all, name), childinfo = 0;
-		if (lsub && !names_has(&subs, name)) {
-			/* Only a parent of subscribed names the pattern hides. */
-			if (!lsub_hidden_child(im, refname, pats, npats, &subs, name))
-				continue;
-			exists = 0; /* shown \Noselect: not subscribed itself */
-		}
-		if (o.sel_special && !mailname_special_use(name))
-			continue;
-		if (o.sel_subscribed && !names_has(&subs, name)) {
-			/* Only a parent of subscribed names, shown with RECURSIVEMATCH. */
-			if (!o.recursive || !has_children(&subs, name))
-				continue;
-			childinfo = 1;
-		}
-		/* A subscribed name says so too (RFC 5258 §3.5, as Dovecot). */
-		if (o.sel_subscribed && o.recursive && has_children(&subs, name))
-			childinfo = 1;
-		list_one(im, &o, name, exists, &all, &subs, childinfo);
-	}
-	names_free(&all);
-	names_free(&subs);
-	names_free(&cand);
-	return verdict(im, V_OK, "%s completed", c->name);
-}
-
-enum verdict
-cmd_list(struct imap *im, struct imap_command *c)
-{
-	return list_common(im, c, 0);
-}
-
-enum verdict
-cmd_lsub(struct imap *im, struct imap_command *c)
-{
-	return list_common(im, c, 1);
-}
-
-enum verdict
-cmd_namespace(struct imap *im, struct imap_command *c)
-{
-	if (c->n != 0)
-		return verdict(im, V_BAD, "NAMESPACE takes no arguments");
-	io_puts(&im->io, "* NAMESPACE ((\"\" \"/\")) NIL NIL\r\n");
-	return verdict(im, V_OK, "NAMESPACE completed");
 }

@@ -300,6 +300,11 @@ mailname_to_disk(const char *name, char *out, size_t size)
 	 * too, although ".tmp" could not collide: no surprises for tools. */
 	if (strcmp(name, "tmp") == 0 || strcmp(name, "new") == 0 || strcmp(name, "cur") == 0)
 		return -1;
+	/* pop3-session keeps its lock and size cache in the Maildir root as
+	 * ".pop3.lock" and ".pop3.sizes": a folder "pop3/lock" would be that
+	 * very entry. Every name below "pop3" is pop3-session's. */
+	if (strncmp(name, MAILNAME_POP3_RESERVED "/", sizeof MAILNAME_POP3_RESERVED) == 0)
+		return -1;
 	if (strcmp(name, "INBOX") == 0) {
 		if (size < 1)
 			return -1;

@@ -23,10 +23,15 @@ int mailname_from_client(const char *in, size_t len, int utf8, char *out, size_t
 /* UTF-8 name → text for the client (mUTF-7 unless utf8). 0 or -1. */
 int mailname_to_client(const char *name, int utf8, char *out, size_t size);
 
+/* The folder whose children pop3-session's files in the Maildir root
+ * would be (".pop3.*"): names below it are refused. */
+#define MAILNAME_POP3_RESERVED "pop3"
+
 /* UTF-8 name → directory name under the Maildir root ("" for INBOX).
  * Refuses empty components, "." and "..", '.' inside a component (the
  * Maildir++ separator), a leading '/' or '~', '\\', '*', '%', control
- * characters. Returns 0 or -1. */
+ * characters, and every name below MAILNAME_POP3_RESERVED. Returns 0 or
+ * -1. */
 int mailname_to_disk(const char *name, char *out, size_t size);
 
 /* Directory name (".a.b") → UTF-8 name ("a/b"); -1 if it is no folder. */

@@ -336,3 +336,36 @@ durable_publish(const char *tmp_path, const char *final_path)
 	errno = saved;
 	return r;
 }
+
+int
+durable_replace(const char *dir, const char *name, const void *data, size_t len)
+{
+	char tmp[256];
+	int dfd = durable_open_dir(dir);
+	if (dfd < 0)
+		return -1;
+	int fd = durable_create_unique(dfd, tmp, sizeof tmp);
+	int r = fd < 0 ? -1 : 0;
+	if (r == 0)
+		r = durable_write_all(fd, data, len);
+	if (r == 0)
+		r = fsync(fd);
+	int saved = errno;
+	if (fd >= 0 && close(fd) != 0 && r == 0) {
+		r = -1;
+		saved = errno;
+	}
+	if (r == 0 && renameat(dfd, tmp, dfd, name) != 0) {
+		r = -1;
+		saved = errno;
+	}
+	if (r != 0 && fd >= 0)
+		unlinkat(dfd, tmp, 0);
+	if (r == 0 && fsync(dfd) != 0) {
+		r = -1;
+		saved = errno;
+	}
+	close(dfd);
+	errno = saved;
+	return r;
+}

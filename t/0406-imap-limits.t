@@ -64,15 +64,17 @@ try:
     t.ok(b"* SEARCH\r\n" in resp, "all seen", resp[:100])
     r.close()
 
-    # SELECT and FETCH of FLAGS, UID, RFC822.SIZE read no message file:
-    # with every message unreadable they still work, while BODY[] cannot.
+    # SELECT and FETCH of FLAGS, UID, RFC822.SIZE need no message file
+    # (SELECT tries to open and keep the files, to keep messages expunged
+    # elsewhere readable, and goes on without them): with every message
+    # unreadable they still work, while BODY[] cannot.
     for sub in ("new", "cur"):
         for n in os.listdir(os.path.join(root, sub)):
             os.chmod(os.path.join(root, sub, n), 0)
     r = Raw(env, U)
     resp = r.cmd("SELECT INBOX", timeout=30)
     t.ok(b"* 500 EXISTS" in resp and tagged(resp).split()[1] == b"OK",
-         "SELECT opens no message file", resp[-200:])
+         "SELECT needs no readable message file", resp[-200:])
     resp = r.cmd("FETCH 1:* (FLAGS UID RFC822.SIZE)", timeout=30)
     t.ok(resp.count(b" RFC822.SIZE ") == 500 and tagged(resp).split()[1] == b"OK",
          "FLAGS, UID and RFC822.SIZE come from the file names", resp[-200:])

@@ -16,6 +16,8 @@
 #include <unistd.h>
 
 #include "imap-session/folder.c"
+#include "imap-session/folder-content.c"
+#include "imap-session/folder-uidlist.c"
 #include "imap-session/mboxfolder.c"
 #include "imap-session/mboxmsg.c"
 #include "imap-session/mboxuid.c"

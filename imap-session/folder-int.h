@@ -1,0 +1,41 @@
+/*
+ * folder-int.h — what the parts of the Maildir folder state share among
+ * themselves (folder.c, folder-uidlist.c, folder-content.c); the rest of
+ * imap-session uses folder.h only.
+ */
+#ifndef IMAP_FOLDER_INT_H
+#define IMAP_FOLDER_INT_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "folder.h"
+
+/* Lookups of a moved message before it counts as expunged (S64). */
+#define FOLDER_OPEN_TRIES 4
+
+/* How folder_uids_assign treats the recent marker (folder.h): KEEP leaves
+ * it; LOOK also returns it; CLAIM returns it and moves it to UIDNEXT,
+ * under the lock: the UIDs from the returned value up are \Recent for
+ * the caller alone. */
+enum folder_recent_mode { FOLDER_RECENT_KEEP, FOLDER_RECENT_LOOK, FOLDER_RECENT_CLAIM };
+
+/* UIDs for n scanned entries of dir (uids[i] for e[i]), under the folder
+ * lock; writes the list when it changed. 0 or -1 (errno). */
+int folder_uids_assign(const char *dir, struct maildir_entry *e, size_t n, uint32_t *uids,
+    uint32_t *validity_r, uint32_t *next_r, enum folder_recent_mode mode,
+    uint32_t *recent_from_r);
+/* Rereads the keyword letters of f's directory into f->kw. */
+void folder_keywords_read(struct folder *f);
+/* Opens message m's file (following a rename by another session, S64):
+ * an fd, or -1 (errno ENOENT: it is gone). */
+int folder_open_message(struct folder *f, struct fmsg *m);
+/* Opens message m's file and holds it (m->fd), letting the oldest held
+ * file go past FOLDER_HELD_MAX. 0, or -1 (errno ENOENT: it is gone). */
+int folder_hold(struct folder *f, struct fmsg *m);
+/* Closes m's held file, if any. */
+void folder_release(struct folder *f, struct fmsg *m);
+/* Forgets the cached message (and its parse). */
+void folder_cache_drop(struct folder *f);
+
+#endif

@@ -1,0 +1,70 @@
+#!/usr/bin/env python3
+"""The selected folder's directory goes away under a session (another
+session renames a parent, or deletes the folder): the session says BYE
+and ends, as Dovecot does ("session state is inconsistent"), rather than
+answering NO [SERVERBUG] Cannot save the flags to every later command,
+NOOP included, until CLOSE. A STORE in flight when the folder moved
+gets no OK that its fsync could not back. Maildir (mbox: see the end)."""
+import os
+import sys
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import yubin  # noqa: E402
+from imaptest import Raw, tagged, close_all, append_ok  # noqa: E402
+
+U = "alice@example.org"
+t = yubin.TAP()
+sessions = []
+
+
+def session(env):
+    raw = Raw(env, login=U)
+    sessions.append(raw)
+    return raw
+
+
+def ends_with_bye(raw, resp, what):
+    out, rc = raw.close()
+    t.ok(b"* BYE " in resp + out and b" OK " not in tagged(resp) and rc == 0,
+         "%s: BYE, the session ends (exit %s)" % (what, rc), resp + out)
+
+
+def scenario(env, first, name, move):
+    a, b = session(env), session(env)
+    for cmd in ("CREATE %s/x" % name, "CREATE %s/x/y" % name):
+        assert tagged(b.cmd(cmd)).split()[1] == b"OK"
+    append_ok(b, "%s/x" % name, b"Subject: hi\r\n\r\nhello\r\n")
+    r = a.cmd("SELECT %s/x" % name)
+    assert tagged(r).split()[1] == b"OK", r
+    if first:
+        r = a.cmd(first)
+        t.ok(tagged(r).split()[1] == b"OK", "%s before the folder moves" % first, r)
+    r = b.cmd(move)
+    t.ok(tagged(r).split()[1] == b"OK", move, r)
+    return a, b
+
+
+env = yubin.Env()
+try:
+    a, b = scenario(env, None, "p", "RENAME p q")
+    r = a.cmd("NOOP")
+    ends_with_bye(a, r, "parent renamed, then NOOP")
+
+    a, b = scenario(env, "STORE 1 +FLAGS (\\Seen)", "r", "RENAME r s")
+    r = a.cmd("STORE 1 +FLAGS (\\Flagged)")
+    ends_with_bye(a, r, "parent renamed, then STORE")
+
+    a, b = scenario(env, "FETCH 1 (FLAGS)", "d", "DELETE d/x")
+    r = a.cmd("FETCH 1 (FLAGS)")
+    ends_with_bye(a, r, "folder deleted, then FETCH FLAGS")
+
+    # the other session and a new one go on with the renamed folders
+    r = b.cmd("SELECT s/x")
+    t.ok(tagged(r).split()[1] == b"OK" and b"* 1 EXISTS" in r,
+         "the renamed folder is there for the others", r)
+    r = session(env).cmd("STATUS q/x (MESSAGES)")
+    t.ok(b"MESSAGES 1" in r, "and for a new session", r)
+finally:
+    close_all(sessions)
+    env.cleanup()
+t.done()
