@@ -200,6 +200,10 @@
  * line (CONF_LINE_MAX), room for a long hash plus Dovecot's extra fields;
  * a longer line is skipped whole, never read as two. */
 #define USERS_LINE_MAX 4096
+/* Distinct hash settings (scheme and cost) counted in a users file to
+ * pick what an unknown user costs; settings past these are not counted
+ * (a file with more is odd, and the common ones come early enough). */
+#define USERS_SETTINGS_MAX 16
 
 /* IMAP keyword (a flag without backslash) that STORE, APPEND or COPY may
  * create: a line of a Maildir folder's yubin-keywords file is its letter,
