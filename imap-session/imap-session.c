@@ -318,27 +318,27 @@ cmd_starttls(struct imap *im, struct imap_command *c)
 /* ---- authentication ---- */
 
 static enum verdict
-auth_failed(struct imap *im, const char *who)
+auth_failed(struct imap *im, const char *method, const char *login, const char *reason)
 {
 	im->auth_failures++;
-	log_warn("authentication failed for user=%s peer=%s", who, im->s.peer);
+	log_auth_failure("imap", method, login, reason, im->auth_failures);
 	session_sleep_ms((unsigned)(im->s.conf.auth_fail_delay_ms * im->auth_failures));
 	return verdict(im, V_NO, "[AUTHENTICATIONFAILED] Authentication failed");
 }
 
 static enum verdict
-auth_login(struct imap *im, const char *login, const char *password)
+auth_login(struct imap *im, const char *method, const char *login, const char *password)
 {
 	char canon[320];
 	if (users_canonical(&im->s.conf, login, canon, sizeof canon) != 0)
-		return auth_failed(im, "(too long)");
+		return auth_failed(im, method, login, "too-long");
 	int r = users_verify(&im->s.conf, canon, password);
 	if (r < 0) {
 		log_err("users file: %s", strerror(errno));
 		return verdict(im, V_NO, "[UNAVAILABLE] Authentication temporarily unavailable");
 	}
 	if (r == 0)
-		return auth_failed(im, canon);
+		return auth_failed(im, method, login, "password");
 	im->mbox = im->s.conf.mailbox_format == MAILBOX_MBOX;
 	snprintf(im->user, sizeof im->user, "%s", canon);
 	if (mailbox_user_dir(&im->s.conf, canon, im->root, sizeof im->root) != 0 ||
@@ -381,7 +381,7 @@ cmd_login(struct imap *im, struct imap_command *c)
 		return verdict(im, V_BAD, "LOGIN needs user name and password");
 	if (!plaintext_auth_allowed(im))
 		return verdict(im, V_NO, "[PRIVACYREQUIRED] Use STARTTLS first");
-	enum verdict v = auth_login(im, c->args[0].str, c->args[1].str);
+	enum verdict v = auth_login(im, "LOGIN", c->args[0].str, c->args[1].str);
 	explicit_bzero(c->args[1].str, c->args[1].len);
 	if (v == V_OK) {
 		reply_logged_in(im, c->tag);
@@ -429,14 +429,15 @@ cmd_authenticate(struct imap *im, struct imap_command *c)
 		explicit_bzero(line, sizeof line);
 	}
 	enum verdict v;
+	const char *method = mech == SASL_PLAIN ? "PLAIN" : "LOGIN";
 	if (st == SASL_CANCELLED)
 		v = verdict(im, V_BAD, "Authentication cancelled");
 	else if (st != SASL_DONE)
 		v = verdict(im, V_BAD, "Invalid SASL response");
 	else if (s.authzid[0] && strcmp(s.authzid, s.authcid) != 0)
-		v = auth_failed(im, s.authcid);
+		v = auth_failed(im, method, s.authcid, "authzid");
 	else
-		v = auth_login(im, s.authcid, s.password);
+		v = auth_login(im, method, s.authcid, s.password);
 	sasl_clear(&s);
 	if (v == V_OK) {
 		reply_logged_in(im, c->tag);

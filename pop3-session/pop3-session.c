@@ -100,18 +100,10 @@ stls_offered(const struct pop3 *p)
 
 /* ---- authorization ---- */
 
-static const char *
-escaped(const char *s, char *buf, size_t size)
-{
-	return log_escape(buf, size, s, strlen(s));
-}
-
 /* Checks the password, then locks and scans the maildrop. */
 static enum verdict
 login(struct pop3 *p, const char *user, const char *password, const char *method)
 {
-	char esc[ADDR_PATH_MAX * 4 + 1];
-	escaped(user, esc, sizeof esc);
 	p->user[0] = '\0';
 	int r = users_verify(&p->s.conf, user, password);
 	if (r < 0) {
@@ -120,7 +112,7 @@ login(struct pop3 *p, const char *user, const char *password, const char *method
 	}
 	if (r == 0) {
 		p->auth_failures++;
-		log_warn("auth failed: user=%s method=%s failures=%u", esc, method, p->auth_failures);
+		log_auth_failure("pop3", method, user, "password", p->auth_failures);
 		/* Each failure waits longer (S53); the third ends the session. */
 		session_sleep_ms((unsigned)(p->s.conf.auth_fail_delay_ms * p->auth_failures));
 		if (p->auth_failures >= AUTH_FAILURES_MAX)
@@ -224,8 +216,8 @@ sasl_exchange(struct pop3 *p, struct sasl *sasl, enum sasl_mech mech, const char
 		return say(p, V_BAD, "Authentication cancelled");
 	if (st != SASL_DONE) {
 		p->auth_failures++;
-		log_warn("auth failed: user=- method=%s failures=%u (invalid SASL response)",
-		    mech == SASL_PLAIN ? "PLAIN" : "LOGIN", p->auth_failures);
+		log_auth_failure("pop3", mech == SASL_PLAIN ? "PLAIN" : "LOGIN", NULL, "malformed",
+		    p->auth_failures);
 		if (p->auth_failures >= AUTH_FAILURES_MAX)
 			return say(p, V_CLOSE, "[AUTH] Invalid SASL response, closing");
 		return say(p, V_BAD, "[AUTH] Invalid SASL response");
