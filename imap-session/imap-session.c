@@ -348,6 +348,7 @@ auth_login(struct imap *im, const char *method, const char *login, const char *p
 		return verdict(im, V_NO, "[SERVERBUG] Mailbox not available");
 	}
 	im->state = STATE_AUTH;
+	session_set_deadline(&im->s, &im->io, 1);
 	log_info("login user=%s peer=%s%s", canon, im->s.peer, im->tls_active ? " tls" : "");
 	im->fr.literal_max = IMAP_LINE_MAX;
 	im->fr.append_max = im->s.conf.max_message_size;
@@ -594,6 +595,17 @@ command_handle(struct imap *im)
 	return im->state == STATE_LOGOUT ? -1 : 0;
 }
 
+/* login_deadline or session_deadline has passed, however the client
+ * trickled its input (S49): say so before the session ends. */
+static void
+deadline_bye(struct imap *im)
+{
+	int login = im->state == STATE_NOT_AUTH;
+	log_info("%s deadline passed%s%s", login ? "login" : "session", im->user[0] ? " user=" : "",
+	    im->user);
+	io_printf(&im->io, "* BYE %s deadline passed\r\n", login ? "Login" : "Session");
+}
+
 static void
 command_loop(struct imap *im)
 {
@@ -605,6 +617,10 @@ command_loop(struct imap *im)
 		const unsigned char *data;
 		size_t len, used;
 		int st = io_peek(&im->io, &data, &len);
+		if (st == IO_TIMEOUT && io_deadline_passed(&im->io)) {
+			deadline_bye(im);
+			break;
+		}
 		if (st == IO_TIMEOUT) {
 			io_puts(&im->io, "* BYE Autologout; idle for too long\r\n");
 			break;
@@ -641,6 +657,10 @@ command_loop(struct imap *im)
 			break;
 		case FRAME_DONE:
 			end = command_handle(im) != 0;
+			/* A command that waited for more input (AUTHENTICATE,
+			 * IDLE) ends the session silently at the deadline. */
+			if (end && im->state != STATE_LOGOUT && io_deadline_passed(&im->io))
+				deadline_bye(im);
 			break;
 		}
 		framer_reset(&im->fr);
@@ -678,6 +698,9 @@ main(int argc, char **argv)
 	if (session_start(&im.s, "imap-session", conf_path) != 0)
 		return 1;
 	io_init(&im.io, 0, 1);
+	/* However slowly a client trickles, it logs in within login_deadline
+	 * and leaves within session_deadline (S49). */
+	session_set_deadline(&im.s, &im.io, 0);
 	framer_init(&im.fr);
 	im.fr.line_max = IMAP_LINE_MAX;
 	im.fr.literal_max = IMAP_PREAUTH_LITERAL_MAX;

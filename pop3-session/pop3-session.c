@@ -135,6 +135,7 @@ login(struct pop3 *p, const char *user, const char *password, const char *method
 	}
 	p->drop_open = 1;
 	p->state = STATE_TRANSACTION;
+	session_set_deadline(&p->s, &p->io, 1);
 	uint64_t octets = 0;
 	for (size_t i = 0; i < p->drop.n; i++)
 		octets += p->drop.msg[i].size;
@@ -179,6 +180,22 @@ cmd_apop(struct pop3 *p, const struct pop3_command *c)
 	return say(p, V_BAD, "[AUTH] APOP not supported");
 }
 
+/* The idle timer or a deadline ran out: the session ends (S49), nothing
+ * is removed. */
+static enum verdict
+timed_out(struct pop3 *p)
+{
+	const char *user = p->login[0] ? p->login : "-";
+	if (io_deadline_passed(&p->io)) {
+		const char *which = p->state == STATE_AUTHORIZATION ? "login" : "session";
+		log_info("%s deadline passed: user=%s", which, user);
+		return say(p, V_CLOSE, "%s deadline passed, closing",
+		    p->state == STATE_AUTHORIZATION ? "Login" : "Session");
+	}
+	log_info("timeout: user=%s", user);
+	return say(p, V_CLOSE, "Autologout; idle for too long");
+}
+
 /* Reads one SASL response line into buf (CRLF removed). 0, or the
  * io_status that ends the session (EOF, timeout, IO_TOOLONG for a response
  * past SASL_RESPONSE_MAX). */
@@ -207,6 +224,8 @@ sasl_exchange(struct pop3 *p, struct sasl *sasl, enum sasl_mech mech, const char
 			explicit_bzero(resp, sizeof resp);
 			if (rd == IO_TOOLONG)
 				return say(p, V_CLOSE, "[AUTH] Response too long, closing");
+			if (rd == IO_TIMEOUT)
+				return timed_out(p);
 			return say(p, V_CLOSE, "%s", "");
 		}
 		st = sasl_step(sasl, resp, chal, sizeof chal);
@@ -619,8 +638,7 @@ command_loop(struct pop3 *p)
 		if (st == IO_TOOLONG) {
 			v = line_too_long(p);
 		} else if (st == IO_TIMEOUT) {
-			log_info("timeout: user=%s", p->login[0] ? p->login : "-");
-			v = say(p, V_CLOSE, "Autologout; idle for too long");
+			v = timed_out(p);
 		} else if (st != IO_OK) {
 			if (p->drop_open)
 				log_info("disconnected without QUIT: user=%s retrieved=%zu", p->login,
@@ -692,6 +710,9 @@ main(int argc, char **argv)
 	io_init(&p.io, 0, 1);
 	/* io counts milliseconds in an int: a day is plenty for an idle limit. */
 	io_set_timeout(&p.io, (int)(p.s.conf.pop3_timeout > 86400 ? 86400 : p.s.conf.pop3_timeout));
+	/* However slowly a client trickles, it logs in within login_deadline
+	 * and leaves within session_deadline (S49). */
+	session_set_deadline(&p.s, &p.io, 0);
 	if (want_tls && implicit_tls(&p) < 0)
 		return 1;
 	/* No APOP timestamp in the greeting: APOP is not offered (S44). */
