@@ -272,6 +272,37 @@ test_mixed_costs(struct conf *conf)
 	CHECK(refused_with_one_crypt(conf, "ghost@example.org", "nope") && strcmp(spy_setting, five[0]) == 0,
 	    "two $5$ at 1000 rounds, three at the default: the default's cost wins");
 	check_timing(conf, "f1@example.org", "$5$ rounds mixed", 20);
+
+	/* yescrypt's cost is its second field ("$y$j9T$" by default): two
+	 * users at the cheapest cost outnumber one at the default. */
+	char ycheap[2][256];
+	for (int i = 0; i < 2; i++) {
+		h = crypt_gensalt_rn("$y$", 1, NULL, 0, salt, sizeof salt) ?
+		    crypt_r("pw-y", salt, &data) : NULL;
+		snprintf(ycheap[i], sizeof ycheap[i], "%s", h ? h : "*");
+	}
+	CHECK(strncmp(ycheap[0], dear[0], 7) != 0 && strncmp(ycheap[0], ycheap[1], 7) == 0,
+	    "$y$ at cost 1 has another setting field than the default");
+	snprintf(text, sizeof text, "d0@example.org:%s\ny0@example.org:%s\ny1@example.org:%s\n",
+	    dear[0], ycheap[0], ycheap[1]);
+	write_text(path_users, text);
+	CHECK(refused_with_one_crypt(conf, "ghost@example.org", "nope") &&
+	    strcmp(spy_setting, ycheap[0]) == 0,
+	    "one $y$ at the default cost, two at cost 1: unknown user costs cost 1");
+	if (have_2b) {
+		char b[3][256];
+		for (int i = 0; i < 3; i++) {
+			h = crypt_gensalt_rn("$2b$", i ? 5 : 6, NULL, 0, salt, sizeof salt) ?
+			    crypt_r("pw-b", salt, &data) : NULL;
+			snprintf(b[i], sizeof b[i], "%s", h ? h : "*");
+		}
+		snprintf(text, sizeof text, "b6@example.org:{BLF-CRYPT}%s\nb5@example.org:%s\n"
+		    "c5@example.org:%s\n", b[0], b[1], b[2]);
+		write_text(path_users, text);
+		CHECK(refused_with_one_crypt(conf, "ghost@example.org", "nope") &&
+		    strcmp(spy_setting, b[1]) == 0,
+		    "$2b$: cost 06 first, two at cost 05: unknown user costs 05");
+	}
 	memset(&data, 0, sizeof data);
 }
 
