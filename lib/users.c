@@ -189,12 +189,14 @@ users_find(const struct conf *conf, const char *login, char *hash, size_t size)
 		if (line[0] == '#' || !colon)
 			continue;
 		colon[1 + strcspn(colon + 1, ":")] = '\0';
+		/* Every line is counted, found or not, so that the work per
+		 * line does not tell where (or whether) the user was found. */
+		if (hash)
+			users_settings_add(&set, colon + 1);
 		if (!found && (size_t)(colon - line) == login_len &&
 		    strncasecmp(line, login, login_len) == 0) {
 			users_copy_field(colon + 1, hash, size);
 			found = 1;
-		} else if (hash && !found) {
-			users_settings_add(&set, colon + 1);
 		}
 	}
 	fclose(f);
