@@ -88,8 +88,14 @@ cmd_idle(struct imap *im, struct imap_command *c)
 			time_t left = timeout - (now_sec() - last_input);
 			if (left < wait)
 				wait = left > 0 ? (int)left : 0;
-			int r = poll(pfd, ino >= 0 ? 2 : 1, wait * 1000);
+			/* session_deadline holds during IDLE too (the caller says BYE). */
+			int wait_ms = wait * 1000, dl = io_wait_ms(&im->io);
+			if (im->io.deadline_ms > 0 && dl >= 0 && dl < wait_ms)
+				wait_ms = dl;
+			int r = poll(pfd, ino >= 0 ? 2 : 1, wait_ms);
 			if (r < 0 && errno != EINTR)
+				break;
+			if (io_deadline_passed(&im->io))
 				break;
 			time_t now = now_sec();
 			if (now - last_input >= timeout) {

@@ -353,27 +353,27 @@ cmd_starttls(struct imap *im, struct imap_command *c)
 /* ---- authentication ---- */
 
 static enum verdict
-auth_failed(struct imap *im, const char *who)
+auth_failed(struct imap *im, const char *method, const char *login, const char *reason)
 {
 	im->auth_failures++;
-	log_warn("authentication failed for user=%s peer=%s", who, im->s.peer);
+	log_auth_failure("imap", method, login, reason, im->auth_failures);
 	session_sleep_ms((unsigned)(im->s.conf.auth_fail_delay_ms * im->auth_failures));
 	return verdict(im, V_NO, "[AUTHENTICATIONFAILED] Authentication failed");
 }
 
 static enum verdict
-auth_login(struct imap *im, const char *login, const char *password)
+auth_login(struct imap *im, const char *method, const char *login, const char *password)
 {
 	char canon[320];
 	if (users_canonical(&im->s.conf, login, canon, sizeof canon) != 0)
-		return auth_failed(im, "(too long)");
+		return auth_failed(im, method, login, "too-long");
 	int r = users_verify(&im->s.conf, canon, password);
 	if (r < 0) {
 		log_err("users file: %s", strerror(errno));
 		return verdict(im, V_NO, "[UNAVAILABLE] Authentication temporarily unavailable");
 	}
 	if (r == 0)
-		return auth_failed(im, canon);
+		return auth_failed(im, method, login, "password");
 	im->mbox = im->s.conf.mailbox_format == MAILBOX_MBOX;
 	snprintf(im->user, sizeof im->user, "%s", canon);
 	if (mailbox_user_dir(&im->s.conf, canon, im->root, sizeof im->root) != 0 ||
@@ -383,6 +383,7 @@ auth_login(struct imap *im, const char *login, const char *password)
 		return verdict(im, V_NO, "[SERVERBUG] Mailbox not available");
 	}
 	im->state = STATE_AUTH;
+	session_set_deadline(&im->s, &im->io, 1);
 	log_info("login user=%s peer=%s%s", canon, im->s.peer, im->tls_active ? " tls" : "");
 	im->fr.literal_max = IMAP_LINE_MAX;
 	im->fr.append_max = im->s.conf.max_message_size;
@@ -416,7 +417,7 @@ cmd_login(struct imap *im, struct imap_command *c)
 		return verdict(im, V_BAD, "LOGIN needs user name and password");
 	if (!plaintext_auth_allowed(im))
 		return verdict(im, V_NO, "[PRIVACYREQUIRED] Use STARTTLS first");
-	enum verdict v = auth_login(im, c->args[0].str, c->args[1].str);
+	enum verdict v = auth_login(im, "LOGIN", c->args[0].str, c->args[1].str);
 	explicit_bzero(c->args[1].str, c->args[1].len);
 	if (v == V_OK) {
 		reply_logged_in(im, c->tag);
@@ -464,14 +465,15 @@ cmd_authenticate(struct imap *im, struct imap_command *c)
 		explicit_bzero(line, sizeof line);
 	}
 	enum verdict v;
+	const char *method = mech == SASL_PLAIN ? "PLAIN" : "LOGIN";
 	if (st == SASL_CANCELLED)
 		v = verdict(im, V_BAD, "Authentication cancelled");
 	else if (st != SASL_DONE)
 		v = verdict(im, V_BAD, "Invalid SASL response");
 	else if (s.authzid[0] && strcmp(s.authzid, s.authcid) != 0)
-		v = auth_failed(im, s.authcid);
+		v = auth_failed(im, method, s.authcid, "authzid");
 	else
-		v = auth_login(im, s.authcid, s.password);
+		v = auth_login(im, method, s.authcid, s.password);
 	sasl_clear(&s);
 	if (v == V_OK) {
 		reply_logged_in(im, c->tag);
@@ -638,6 +640,17 @@ command_handle(struct imap *im)
 	return im->state == STATE_LOGOUT ? -1 : 0;
 }
 
+/* login_deadline or session_deadline has passed, however the client
+ * trickled its input (S49): say so before the session ends. */
+static void
+deadline_bye(struct imap *im)
+{
+	int login = im->state == STATE_NOT_AUTH;
+	log_info("%s deadline passed%s%s", login ? "login" : "session", im->user[0] ? " user=" : "",
+	    im->user);
+	io_printf(&im->io, "* BYE %s deadline passed\r\n", login ? "Login" : "Session");
+}
+
 static void
 command_loop(struct imap *im)
 {
@@ -649,6 +662,10 @@ command_loop(struct imap *im)
 		const unsigned char *data;
 		size_t len, used;
 		int st = io_peek(&im->io, &data, &len);
+		if (st == IO_TIMEOUT && io_deadline_passed(&im->io)) {
+			deadline_bye(im);
+			break;
+		}
 		if (st == IO_TIMEOUT) {
 			io_puts(&im->io, "* BYE Autologout; idle for too long\r\n");
 			break;
@@ -685,6 +702,10 @@ command_loop(struct imap *im)
 			break;
 		case FRAME_DONE:
 			end = command_handle(im) != 0;
+			/* A command that waited for more input (AUTHENTICATE,
+			 * IDLE) ends the session silently at the deadline. */
+			if (end && im->state != STATE_LOGOUT && io_deadline_passed(&im->io))
+				deadline_bye(im);
 			break;
 		}
 		framer_reset(&im->fr);
@@ -722,6 +743,9 @@ main(int argc, char **argv)
 	if (session_start(&im.s, "imap-session", conf_path) != 0)
 		return 1;
 	io_init(&im.io, 0, 1);
+	/* However slowly a client trickles, it logs in within login_deadline
+	 * and leaves within session_deadline (S49). */
+	session_set_deadline(&im.s, &im.io, 0);
 	framer_init(&im.fr);
 	im.fr.line_max = IMAP_LINE_MAX;
 	im.fr.literal_max = IMAP_PREAUTH_LITERAL_MAX;

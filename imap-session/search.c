@@ -538,7 +538,7 @@ search_too_expensive(struct imap *im, const struct seval *e, int save)
 		im->nsearchres = 0;
 	}
 	char name[128];
-	log_escape(name, sizeof name, im->sel->name, strlen(im->sel->name));
+	log_field(name, sizeof name, im->sel->name, strlen(im->sel->name));
 	log_info("user=%s SEARCH in %s stopped by %s after %zu of %zu messages, %llu bytes",
 	    im->user, name, e->budget.over, e->idx, im->sel->n,
 	    (unsigned long long)e->budget.bytes);

@@ -61,6 +61,13 @@
  * 60 s before login (S49). */
 #define IMAP_TIMEOUT_SEC 1800
 #define IMAP_PREAUTH_TIMEOUT_SEC 60
+/* POP3 and IMAP: whole time from connect to login, however the client
+ * trickles (a NOOP every 59 s, a byte every 50 s), as Dovecot's 3 min
+ * for its login processes; and a whole-session cap once logged in, long
+ * enough for a day's IDLE with one reconnect, below the units'
+ * RuntimeMaxSec=1d backstop. */
+#define LOGIN_DEADLINE_SEC 180
+#define POP3_IMAP_SESSION_DEADLINE_SEC (12 * 3600)
 /* IMAP command line without literals, as Dovecot (S47). */
 #define IMAP_LINE_MAX 65536
 
@@ -200,6 +207,10 @@
  * line (CONF_LINE_MAX), room for a long hash plus Dovecot's extra fields;
  * a longer line is skipped whole, never read as two. */
 #define USERS_LINE_MAX 4096
+/* Distinct hash settings (scheme and cost) counted in a users file to
+ * pick what an unknown user costs; settings past these are not counted
+ * (a file with more is odd, and the common ones come early enough). */
+#define USERS_SETTINGS_MAX 16
 
 /* IMAP keyword (a flag without backslash) that STORE, APPEND or COPY may
  * create: a line of a Maildir folder's yubin-keywords file is its letter,

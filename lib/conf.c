@@ -65,6 +65,8 @@ static const struct conf_key conf_keys[] = {
 	K(smtp_timeout, T_TIME),
 	K(pop3_timeout, T_TIME),
 	K(imap_timeout, T_TIME),
+	K(login_deadline, T_TIME),
+	K(session_deadline, T_TIME),
 	K(imap_search_budget, T_TIME),
 	K(imap_search_max_bytes, T_SIZE),
 	K(max_bad_commands, T_COUNT),
@@ -122,6 +124,8 @@ conf_defaults(struct conf *conf)
 	conf->smtp_timeout = SMTP_TIMEOUT_SEC;
 	conf->pop3_timeout = POP3_TIMEOUT_SEC;
 	conf->imap_timeout = IMAP_TIMEOUT_SEC;
+	conf->login_deadline = LOGIN_DEADLINE_SEC;
+	conf->session_deadline = POP3_IMAP_SESSION_DEADLINE_SEC;
 	conf->imap_search_budget = IMAP_SEARCH_BUDGET_SEC;
 	conf->max_bad_commands = BAD_COMMANDS_MAX;
 	conf->auth_fail_delay_ms = AUTH_FAIL_DELAY_MS;

@@ -53,6 +53,8 @@ struct conf {
 	uint64_t smtp_timeout;   /* seconds */
 	uint64_t pop3_timeout;
 	uint64_t imap_timeout;
+	uint64_t login_deadline;   /* seconds from connect to login, POP3/IMAP; 0: none */
+	uint64_t session_deadline; /* seconds a POP3/IMAP session may last; 0: none */
 	uint64_t imap_search_budget;    /* CPU seconds per SEARCH; 0: none (S51) */
 	uint64_t imap_search_max_bytes; /* message bytes per SEARCH; 0: none */
 	uint64_t max_bad_commands;

@@ -4,10 +4,12 @@
 #include "io.h"
 
 #include <errno.h>
+#include <limits.h>
 #include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 void
@@ -31,12 +33,50 @@ io_set_timeout(struct io *io, int seconds)
 	io->timeout_ms = seconds > 0 ? seconds * 1000 : -1;
 }
 
+void
+io_set_deadline(struct io *io, int64_t deadline_ms)
+{
+	io->deadline_ms = deadline_ms;
+}
+
+int64_t
+io_now_ms(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+int
+io_deadline_passed(const struct io *io)
+{
+	return io->deadline_ms > 0 && io_now_ms() >= io->deadline_ms;
+}
+
+int
+io_wait_ms(const struct io *io)
+{
+	int ms = io->timeout_ms;
+	if (io->deadline_ms > 0) {
+		int64_t left = io->deadline_ms - io_now_ms();
+		if (left < 0)
+			left = 0;
+		if (left > INT_MAX)
+			left = INT_MAX;
+		if (ms < 0 || left < ms)
+			ms = (int)left;
+	}
+	return ms;
+}
+
+/* Waits for fd; the wait is taken afresh from io after an interruption,
+ * so a signal cannot stretch it past the deadline. */
 static int
-io_wait(int fd, short events, int timeout_ms)
+io_wait(const struct io *io, int fd, short events)
 {
 	struct pollfd pfd = { .fd = fd, .events = events };
 	for (;;) {
-		int n = poll(&pfd, 1, timeout_ms);
+		int n = poll(&pfd, 1, io_wait_ms(io));
 		if (n > 0)
 			return IO_OK;
 		if (n == 0)
@@ -52,7 +92,7 @@ io_raw_recv(struct io *io, void *buf, size_t len)
 	int pending = io->transport && io->transport->pending &&
 	    io->transport->pending(io->transport->ctx) > 0;
 	if (!pending) {
-		int w = io_wait(io->fd_in, POLLIN, io->timeout_ms);
+		int w = io_wait(io, io->fd_in, POLLIN);
 		if (w != IO_OK)
 			return w;
 	}
@@ -199,14 +239,15 @@ io_input_waiting(struct io *io)
 	if (io->transport && io->transport->pending &&
 	    io->transport->pending(io->transport->ctx) > 0)
 		return 1;
-	return io_wait(io->fd_in, POLLIN, 0) == IO_OK;
+	struct pollfd pfd = { .fd = io->fd_in, .events = POLLIN };
+	return poll(&pfd, 1, 0) > 0;
 }
 
 static int
 io_raw_send(struct io *io, const unsigned char *buf, size_t len)
 {
 	while (len > 0) {
-		int w = io_wait(io->fd_out, POLLOUT, io->timeout_ms);
+		int w = io_wait(io, io->fd_out, POLLOUT);
 		if (w != IO_OK)
 			return w;
 		ssize_t n = io->transport ?

@@ -38,6 +38,7 @@ struct io {
 	int fd_in, fd_out;
 	const struct io_transport *transport; /* NULL: plain read(2)/write(2) */
 	int timeout_ms;                       /* per wait for input or output */
+	int64_t deadline_ms;                  /* CLOCK_MONOTONIC ms ending every wait; 0: none */
 	int write_failed;                     /* sticky: later writes are dropped */
 	uint64_t bytes_in, bytes_out;
 	size_t in_pos, in_len, out_len;
@@ -49,6 +50,17 @@ void io_init(struct io *io, int fd_in, int fd_out);
 /* NULL restores the plain transport. */
 void io_set_transport(struct io *io, const struct io_transport *transport);
 void io_set_timeout(struct io *io, int seconds);
+/* A deadline no wait may pass, however often input trickles in: at
+ * deadline_ms (io_now_ms() clock) every read and write wait ends with
+ * IO_TIMEOUT. 0 removes it. */
+void io_set_deadline(struct io *io, int64_t deadline_ms);
+/* Milliseconds on the CLOCK_MONOTONIC clock deadlines use. */
+int64_t io_now_ms(void);
+/* 1 once the deadline has passed (an IO_TIMEOUT then means that). */
+int io_deadline_passed(const struct io *io);
+/* What the next wait may take: the per-wait timeout cut to what is left
+ * of the deadline; -1 for no limit. Transports (lib/tls) wait with it. */
+int io_wait_ms(const struct io *io);
 
 /* Reads one line, LF included, into buf (NUL-terminated after len_r bytes;
  * the line itself may contain NULs, so use len_r). At most size-1 bytes are

@@ -85,14 +85,16 @@ log_msg(enum log_level level, const char *fmt, ...)
 		    names[level], log_prefix, sep, text);
 }
 
-char *
-log_escape(char *dst, size_t size, const char *src, size_t len)
+/* Copies src escaped: bytes outside printable ASCII, '\\' and every byte
+ * in also are written as \xHH; an escape is never cut in half. */
+static char *
+escape(char *dst, size_t size, const char *src, size_t len, const char *also)
 {
 	static const char hex[] = "0123456789abcdef";
 	size_t o = 0;
 	for (size_t i = 0; i < len; i++) {
 		unsigned char c = (unsigned char)src[i];
-		if (c >= 0x20 && c < 0x7f && c != '\\') {
+		if (c >= 0x20 && c < 0x7f && c != '\\' && !strchr(also, c)) {
 			if (o + 1 >= size)
 				break;
 			dst[o++] = (char)c;
@@ -107,4 +109,28 @@ log_escape(char *dst, size_t size, const char *src, size_t len)
 	}
 	dst[o] = '\0';
 	return dst;
+}
+
+char *
+log_escape(char *dst, size_t size, const char *src, size_t len)
+{
+	return escape(dst, size, src, len, "");
+}
+
+char *
+log_field(char *dst, size_t size, const char *src, size_t len)
+{
+	return escape(dst, size, src, len, " =\"'");
+}
+
+void
+log_auth_failure(const char *proto, const char *method, const char *user, const char *reason,
+    unsigned failures)
+{
+	/* A login name is at most a few hundred bytes; 4 per byte escaped. */
+	char shown[4 * 320 + 1];
+	if (user)
+		log_field(shown, sizeof shown, user, strlen(user));
+	log_warn("auth failure: proto=%s method=%s user=%s reason=%s failures=%u", proto, method,
+	    user ? shown : "-", reason, failures);
 }

@@ -29,7 +29,26 @@ void log_msg(enum log_level level, const char *fmt, ...)
 #define log_info(...) log_msg(LOG_LEVEL_INFO, __VA_ARGS__)
 
 /* Copies src (len bytes) into dst (size > 0) with every byte outside
- * printable ASCII, and '\\', escaped as \xHH; truncates to fit; returns dst. */
+ * printable ASCII, and '\\', escaped as \xHH; truncates to fit (never
+ * inside an escape); returns dst. For free text, such as a remote
+ * server's reply at the end of a line. */
 char *log_escape(char *dst, size_t size, const char *src, size_t len);
+/* The same, also escaping blank, '=', '"' and '\'': for a client-supplied
+ * value logged as key=value or <value>, which then cannot end early or
+ * look like a further field ("x peer=203.0.113.9" becomes
+ * "x\x20peer\x3d203.0.113.9"). */
+char *log_field(char *dst, size_t size, const char *src, size_t len);
+
+/* The one line every protocol logs for a failed authentication, which the
+ * fail2ban filter (units/fail2ban) reads; the peer is the line's prefix
+ * (session_start sets "peer=ADDR"), so the line reads
+ *   peer=ADDR auth failure: proto=P method=M user=U reason=R failures=N
+ * proto: smtp, pop3 or imap. method: the command or SASL mechanism.
+ * user: the name the client gave (escaped here with log_field; NULL: -).
+ * reason: password (unknown user or wrong password: not told apart),
+ * malformed (invalid SASL message), authzid, too-long. failures: this
+ * session's count so far. */
+void log_auth_failure(const char *proto, const char *method, const char *user,
+    const char *reason, unsigned failures);
 
 #endif

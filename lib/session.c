@@ -122,6 +122,7 @@ session_start(struct session *s, const char *progname, const char *conf_path)
 {
 	char err[512], prefix[96];
 	memset(s, 0, sizeof *s);
+	s->started_ms = io_now_ms();
 	s->progname = progname;
 	/* A vanished client must give EPIPE on write, not kill the process
 	 * in the middle of a delivery. */
@@ -148,6 +149,26 @@ session_start(struct session *s, const char *progname, const char *conf_path)
 	if (geteuid() == 0 && tls_server_preload(&s->conf, err, sizeof err) < 0)
 		log_warn("TLS credentials: %s", err);
 	return session_drop_privileges(&s->conf);
+}
+
+/* Seconds from the configuration as milliseconds; 0 stays 0 (none). A
+ * century is as good as none and keeps the sum from overflowing. */
+static int64_t
+deadline_ms(uint64_t seconds)
+{
+	const uint64_t max = 100ULL * 366 * 86400;
+	return (int64_t)(seconds > max ? max : seconds) * 1000;
+}
+
+void
+session_set_deadline(const struct session *s, struct io *io, int logged_in)
+{
+	int64_t whole = deadline_ms(s->conf.session_deadline);
+	int64_t login = deadline_ms(s->conf.login_deadline);
+	int64_t after = whole;
+	if (!logged_in && login > 0 && (whole == 0 || login < whole))
+		after = login;
+	io_set_deadline(io, after > 0 ? s->started_ms + after : 0);
 }
 
 void

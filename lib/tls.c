@@ -68,11 +68,11 @@ tls_now_ms(void)
 }
 
 /* Milliseconds the next wait may take: the handshake deadline if one is
- * set, else io's per-wait timeout (-1: none). */
+ * set, else io's per-wait timeout and deadline (-1: none). */
 static int
 tls_wait_ms(const struct tls *t, int want_ms)
 {
-	int ms = t->io ? t->io->timeout_ms : -1;
+	int ms = t->io ? io_wait_ms(t->io) : -1;
 	if (want_ms >= 0 && (ms < 0 || want_ms < ms))
 		ms = want_ms;
 	if (t->deadline > 0) {

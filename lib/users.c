@@ -1,9 +1,10 @@
 /*
  * users.c — passwd-file lookups, crypt(3) verification, aliases.
  *
- * Timing: an unknown user costs one crypt() of a dummy hash of the default
- * scheme, so a client cannot tell unknown users from wrong passwords by the
- * time the answer takes.
+ * Timing: an unknown user costs one crypt() at the setting (scheme and
+ * cost) most hashes of the file share, so a client cannot tell unknown
+ * users from wrong passwords by the time the answer takes; only users
+ * whose hash is unusual for the file stand out.
  */
 #include "users.h"
 
@@ -52,50 +53,6 @@ users_copy_field(const char *pw, char *hash, size_t size)
 		snprintf(hash, size, "%.*s", (int)strcspn(pw, ":"), pw);
 }
 
-/* Finds login in the users file; copies its password field into hash.
- * The whole file is read either way, and when login is absent hash gets
- * the first user's field, so that the caller can spend the same crypt()
- * cost on an unknown user as on a known one. Returns 1 found, 0 not, -1
- * error. */
-static int
-users_find(const struct conf *conf, const char *login, char *hash, size_t size)
-{
-	FILE *f = fopen(conf->users, "r");
-	if (!f)
-		return -1;
-	char line[USERS_LINE_MAX];
-	size_t login_len = strlen(login);
-	int found = 0, have_template = 0;
-	if (hash && size)
-		hash[0] = '\0';
-	enum fileline_status st;
-	while ((st = fileline_read(f, line, sizeof line, NULL)) != FILELINE_EOF &&
-	    st != FILELINE_ERROR) {
-		if (st != FILELINE_OK) /* too long or NUL: no user of ours */
-			continue;
-		line[strcspn(line, "\r")] = '\0';
-		char *colon = strchr(line, ':');
-		if (line[0] == '#' || !colon)
-			continue;
-		if (!found && (size_t)(colon - line) == login_len &&
-		    strncasecmp(line, login, login_len) == 0) {
-			users_copy_field(colon + 1, hash, size);
-			found = 1;
-		} else if (!found && !have_template) {
-			users_copy_field(colon + 1, hash, size);
-			have_template = 1;
-		}
-	}
-	fclose(f);
-	return st == FILELINE_ERROR ? -1 : found;
-}
-
-int
-users_exists(const struct conf *conf, const char *addr)
-{
-	return users_find(conf, addr, NULL, 0);
-}
-
 /* Strips a {SCHEME} prefix that crypt(3) understands; NULL for others. */
 static const char *
 users_crypt_hash(const char *field, int *plain_r)
@@ -117,6 +74,144 @@ users_crypt_hash(const char *field, int *plain_r)
 		return field + 7;
 	}
 	return NULL;
+}
+
+/* The part of a crypt(3) hash that fixes what checking it costs: "$id$"
+ * plus the cost field where the scheme has one ("$y$j9T$", "$2b$12$",
+ * "$6$rounds=9000$"); "des" for a 13-character DES hash. Returns the
+ * length written to key, 0 if hash is no crypt hash (locked, {PLAIN},
+ * unsupported) or the key does not fit. */
+static size_t
+users_setting_key(const char *hash, char *key, size_t size)
+{
+	size_t len = strlen(hash);
+	if (len == 0 || len >= CRYPT_OUTPUT_SIZE)
+		return 0;
+	if (hash[0] != '$') {
+		if (len != 13 || strspn(hash, "./0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ"
+		    "abcdefghijklmnopqrstuvwxyz") != 13)
+			return 0;
+		hash = "des";
+		len = 3;
+	} else {
+		const char *id = hash + 1, *field = strchr(id, '$');
+		if (!field++)
+			return 0;
+		size_t id_len = (size_t)(field - 1 - id);
+		/* Schemes whose second field is the cost: yescrypt, gost-yescrypt,
+		 * bcrypt; SHA-crypt when it names its rounds. */
+		int has_cost = (id_len == 1 && *id == 'y') || (id_len == 2 && !strncmp(id, "gy", 2)) ||
+		    (id_len == 2 && *id == '2') ||
+		    (id_len == 1 && (*id == '5' || *id == '6') && !strncmp(field, "rounds=", 7));
+		if (has_cost && (field = strchr(field, '$')) != NULL)
+			field++;
+		else if (has_cost)
+			return 0;
+		len = (size_t)(field - hash);
+	}
+	if (len >= size)
+		return 0;
+	memcpy(key, hash, len);
+	key[len] = '\0';
+	return len;
+}
+
+/* Counts of the hash settings seen in a users file, each with the first
+ * hash that has it: the unknown user is checked against the most common. */
+struct users_settings {
+	size_t n;
+	struct {
+		char key[32];
+		char sample[CRYPT_OUTPUT_SIZE];
+		unsigned long count;
+	} s[USERS_SETTINGS_MAX];
+};
+
+static void
+users_settings_add(struct users_settings *set, const char *field)
+{
+	int plain;
+	char key[sizeof set->s[0].key];
+	const char *hash = users_crypt_hash(field, &plain);
+	/* users_verify checks these against the dummy hash: they cost that. */
+	if (!hash || plain || hash[0] == '\0')
+		hash = dummy_hash;
+	if (users_setting_key(hash, key, sizeof key) == 0)
+		return;
+	for (size_t i = 0; i < set->n; i++)
+		if (strcmp(set->s[i].key, key) == 0) {
+			set->s[i].count++;
+			return;
+		}
+	if (set->n == USERS_SETTINGS_MAX)
+		return;
+	snprintf(set->s[set->n].key, sizeof set->s[0].key, "%s", key);
+	snprintf(set->s[set->n].sample, sizeof set->s[0].sample, "%s", hash);
+	set->s[set->n++].count = 1;
+}
+
+/* The sample hash of the most common setting (the first seen of equals),
+ * or NULL when the file holds no crypt hash. */
+static const char *
+users_settings_common(const struct users_settings *set)
+{
+	size_t best = 0;
+	for (size_t i = 1; i < set->n; i++)
+		if (set->s[i].count > set->s[best].count)
+			best = i;
+	return set->n ? set->s[best].sample : NULL;
+}
+
+/* Finds login in the users file; copies its password field into hash.
+ * The whole file is read either way, and when login is absent hash gets
+ * a hash of the setting most users' hashes share, so that the caller
+ * spends what a typical user costs on an unknown user, whatever the
+ * order of the lines. Returns 1 found, 0 not, -1 error. */
+static int
+users_find(const struct conf *conf, const char *login, char *hash, size_t size)
+{
+	FILE *f = fopen(conf->users, "r");
+	if (!f)
+		return -1;
+	char line[USERS_LINE_MAX];
+	size_t login_len = strlen(login);
+	int found = 0;
+	struct users_settings set = { .n = 0 };
+	if (hash && size)
+		hash[0] = '\0';
+	enum fileline_status st;
+	while ((st = fileline_read(f, line, sizeof line, NULL)) != FILELINE_EOF &&
+	    st != FILELINE_ERROR) {
+		if (st != FILELINE_OK) /* too long or NUL: no user of ours */
+			continue;
+		line[strcspn(line, "\r")] = '\0';
+		char *colon = strchr(line, ':');
+		if (line[0] == '#' || !colon)
+			continue;
+		colon[1 + strcspn(colon + 1, ":")] = '\0';
+		/* Every line is counted, found or not, so that the work per
+		 * line does not tell where (or whether) the user was found. */
+		if (hash)
+			users_settings_add(&set, colon + 1);
+		if (!found && (size_t)(colon - line) == login_len &&
+		    strncasecmp(line, login, login_len) == 0) {
+			users_copy_field(colon + 1, hash, size);
+			found = 1;
+		}
+	}
+	fclose(f);
+	const char *common = users_settings_common(&set);
+	if (!found && hash && common)
+		users_copy_field(common, hash, size);
+	explicit_bzero(line, sizeof line);
+	explicit_bzero(&set, sizeof set);
+	return st == FILELINE_ERROR ? -1 : found;
+}
+
+int
+users_exists(const struct conf *conf, const char *addr)
+{
+	return users_find(conf, addr, NULL, 0);
 }
 
 static int
@@ -152,8 +247,9 @@ users_verify(const struct conf *conf, const char *login, const char *password)
 		return -1;
 	int plain = 0;
 	const char *hash = users_crypt_hash(field, &plain);
-	/* An unknown user is checked against another user's hash (same scheme,
-	 * same cost) and always fails: no timing difference (issue 2). */
+	/* An unknown user is checked against another user's hash (the
+	 * file's most common scheme and cost) and always fails: no timing
+	 * difference (issue 2, issue 11). */
 	if (!hash || (!plain && hash[0] == '\0') || (plain && !found)) {
 		hash = dummy_hash;
 		plain = 0;

@@ -100,18 +100,10 @@ stls_offered(const struct pop3 *p)
 
 /* ---- authorization ---- */
 
-static const char *
-escaped(const char *s, char *buf, size_t size)
-{
-	return log_escape(buf, size, s, strlen(s));
-}
-
 /* Checks the password, then locks and scans the maildrop. */
 static enum verdict
 login(struct pop3 *p, const char *user, const char *password, const char *method)
 {
-	char esc[ADDR_PATH_MAX * 4 + 1];
-	escaped(user, esc, sizeof esc);
 	p->user[0] = '\0';
 	int r = users_verify(&p->s.conf, user, password);
 	if (r < 0) {
@@ -120,7 +112,7 @@ login(struct pop3 *p, const char *user, const char *password, const char *method
 	}
 	if (r == 0) {
 		p->auth_failures++;
-		log_warn("auth failed: user=%s method=%s failures=%u", esc, method, p->auth_failures);
+		log_auth_failure("pop3", method, user, "password", p->auth_failures);
 		/* Each failure waits longer (S53); the third ends the session. */
 		session_sleep_ms((unsigned)(p->s.conf.auth_fail_delay_ms * p->auth_failures));
 		if (p->auth_failures >= AUTH_FAILURES_MAX)
@@ -143,6 +135,7 @@ login(struct pop3 *p, const char *user, const char *password, const char *method
 	}
 	p->drop_open = 1;
 	p->state = STATE_TRANSACTION;
+	session_set_deadline(&p->s, &p->io, 1);
 	uint64_t octets = 0;
 	for (size_t i = 0; i < p->drop.n; i++)
 		octets += p->drop.msg[i].size;
@@ -187,6 +180,22 @@ cmd_apop(struct pop3 *p, const struct pop3_command *c)
 	return say(p, V_BAD, "[AUTH] APOP not supported");
 }
 
+/* The idle timer or a deadline ran out: the session ends (S49), nothing
+ * is removed. */
+static enum verdict
+timed_out(struct pop3 *p)
+{
+	const char *user = p->login[0] ? p->login : "-";
+	if (io_deadline_passed(&p->io)) {
+		const char *which = p->state == STATE_AUTHORIZATION ? "login" : "session";
+		log_info("%s deadline passed: user=%s", which, user);
+		return say(p, V_CLOSE, "%s deadline passed, closing",
+		    p->state == STATE_AUTHORIZATION ? "Login" : "Session");
+	}
+	log_info("timeout: user=%s", user);
+	return say(p, V_CLOSE, "Autologout; idle for too long");
+}
+
 /* Reads one SASL response line into buf (CRLF removed). 0, or the
  * io_status that ends the session (EOF, timeout, IO_TOOLONG for a response
  * past SASL_RESPONSE_MAX). */
@@ -215,6 +224,8 @@ sasl_exchange(struct pop3 *p, struct sasl *sasl, enum sasl_mech mech, const char
 			explicit_bzero(resp, sizeof resp);
 			if (rd == IO_TOOLONG)
 				return say(p, V_CLOSE, "[AUTH] Response too long, closing");
+			if (rd == IO_TIMEOUT)
+				return timed_out(p);
 			return say(p, V_CLOSE, "%s", "");
 		}
 		st = sasl_step(sasl, resp, chal, sizeof chal);
@@ -224,8 +235,8 @@ sasl_exchange(struct pop3 *p, struct sasl *sasl, enum sasl_mech mech, const char
 		return say(p, V_BAD, "Authentication cancelled");
 	if (st != SASL_DONE) {
 		p->auth_failures++;
-		log_warn("auth failed: user=- method=%s failures=%u (invalid SASL response)",
-		    mech == SASL_PLAIN ? "PLAIN" : "LOGIN", p->auth_failures);
+		log_auth_failure("pop3", mech == SASL_PLAIN ? "PLAIN" : "LOGIN", NULL, "malformed",
+		    p->auth_failures);
 		if (p->auth_failures >= AUTH_FAILURES_MAX)
 			return say(p, V_CLOSE, "[AUTH] Invalid SASL response, closing");
 		return say(p, V_BAD, "[AUTH] Invalid SASL response");
@@ -627,8 +638,7 @@ command_loop(struct pop3 *p)
 		if (st == IO_TOOLONG) {
 			v = line_too_long(p);
 		} else if (st == IO_TIMEOUT) {
-			log_info("timeout: user=%s", p->login[0] ? p->login : "-");
-			v = say(p, V_CLOSE, "Autologout; idle for too long");
+			v = timed_out(p);
 		} else if (st != IO_OK) {
 			if (p->drop_open)
 				log_info("disconnected without QUIT: user=%s retrieved=%zu", p->login,
@@ -700,6 +710,9 @@ main(int argc, char **argv)
 	io_init(&p.io, 0, 1);
 	/* io counts milliseconds in an int: a day is plenty for an idle limit. */
 	io_set_timeout(&p.io, (int)(p.s.conf.pop3_timeout > 86400 ? 86400 : p.s.conf.pop3_timeout));
+	/* However slowly a client trickles, it logs in within login_deadline
+	 * and leaves within session_deadline (S49). */
+	session_set_deadline(&p.s, &p.io, 0);
 	if (want_tls && implicit_tls(&p) < 0)
 		return 1;
 	/* No APOP timestamp in the greeting: APOP is not offered (S44). */

@@ -35,6 +35,14 @@ esc(char *buf, size_t size, const char *s)
 	return log_escape(buf, size, s ? s : "", s ? strlen(s) : 0);
 }
 
+/* A value that came from a client or a remote host and stands in a field
+ * (to=<...>, relay=...): it must not look like a further field. */
+static const char *
+esc_field(char *buf, size_t size, const char *s)
+{
+	return log_field(buf, size, s ? s : "", s ? strlen(s) : 0);
+}
+
 void
 rlog_attempt(const char *id, const char *rcpt, const char *relay, const char *status,
     const char *tls, const char *diag)
@@ -42,8 +50,8 @@ rlog_attempt(const char *id, const char *rcpt, const char *relay, const char *st
 	char e_id[300], e_rcpt[4 * ADDR_PATH_MAX + 1], e_relay[600], e_tls[300];
 	char e_diag[4 * RELAY_DIAGNOSTIC_MAX + 1];
 	esc(e_id, sizeof e_id, id);
-	esc(e_rcpt, sizeof e_rcpt, rcpt);
-	esc(e_relay, sizeof e_relay, relay);
+	esc_field(e_rcpt, sizeof e_rcpt, rcpt);
+	esc_field(e_relay, sizeof e_relay, relay);
 	esc(e_tls, sizeof e_tls, tls);
 	esc(e_diag, sizeof e_diag, diag);
 #if WITH_SYSTEMD

@@ -136,10 +136,11 @@ sasl_exchange(struct smtp *s, struct sasl *sasl, enum sasl_mech mech, const char
 /* A failed attempt waits longer each time; after AUTH_FAILURES_MAX the
  * session ends (S53). */
 static enum smtp_verdict
-auth_failed(struct smtp *s, const char *user)
+auth_failed(struct smtp *s, const struct sasl *sasl, const char *reason)
 {
 	s->auth_failures++;
-	log_warn("authentication failed user=%s attempt=%u", user, s->auth_failures);
+	log_auth_failure("smtp", sasl->mech == SASL_PLAIN ? "PLAIN" : "LOGIN",
+	    strcmp(reason, "malformed") == 0 ? NULL : sasl->authcid, reason, s->auth_failures);
 	session_sleep_ms((unsigned)s->conf->auth_fail_delay_ms * s->auth_failures);
 	smtp_reply(s, 535, "5.7.8", "Authentication credentials invalid");
 	if (s->auth_failures >= AUTH_FAILURES_MAX) {
@@ -152,10 +153,9 @@ auth_failed(struct smtp *s, const char *user)
 static enum smtp_verdict
 auth_check(struct smtp *s, struct sasl *sasl)
 {
-	char user[ADDR_PATH_MAX + 1], shown[ADDR_PATH_MAX * 4 + 1];
-	log_escape(shown, sizeof shown, sasl->authcid, strlen(sasl->authcid));
+	char user[ADDR_PATH_MAX + 1];
 	if (users_canonical(s->conf, sasl->authcid, user, sizeof user) < 0)
-		return auth_failed(s, shown);
+		return auth_failed(s, sasl, "too-long");
 	int ok = users_verify(s->conf, user, sasl->password);
 	sasl_clear(sasl);
 	if (ok < 0) {
@@ -164,7 +164,7 @@ auth_check(struct smtp *s, struct sasl *sasl)
 		return SMTP_CONTINUE;
 	}
 	if (!ok)
-		return auth_failed(s, shown);
+		return auth_failed(s, sasl, "password");
 	snprintf(s->auth_user, sizeof s->auth_user, "%s", user);
 	log_info("authenticated user=%s", user);
 	smtp_reply(s, 235, "2.7.0", "Authentication successful");
@@ -216,7 +216,7 @@ smtp_cmd_auth(struct smtp *s, char *args)
 		smtp_reply(s, 501, "5.5.2", "Cannot decode response");
 		break;
 	case SASL_MALFORMED:
-		v = auth_failed(s, "(malformed)");
+		v = auth_failed(s, &sasl, "malformed");
 		break;
 	default:
 		/* Connection gone or reply already sent: the loop finds out. */

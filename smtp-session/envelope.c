@@ -399,8 +399,8 @@ static void
 log_rcpt_refused(const struct smtp *s, const char *rcpt, const char *why)
 {
 	char from[4 * ADDR_PATH_MAX + 1], to[4 * ADDR_PATH_MAX + 1];
-	log_escape(from, sizeof from, s->sender, strlen(s->sender));
-	log_escape(to, sizeof to, rcpt, strlen(rcpt));
+	log_field(from, sizeof from, s->sender, strlen(s->sender));
+	log_field(to, sizeof to, rcpt, strlen(rcpt));
 	log_info("rejected RCPT from=<%s> to=<%s>: %s", from, to, why);
 }
 

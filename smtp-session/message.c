@@ -268,10 +268,10 @@ log_accepted(const struct smtp *s, const struct target_list *t)
 	size_t n = 0;
 	rcpts[0] = '\0';
 	for (size_t i = 0; i < s->n_rcpts && n < sizeof rcpts; i++) {
-		log_escape(shown, sizeof shown, s->rcpts[i].addr, strlen(s->rcpts[i].addr));
+		log_field(shown, sizeof shown, s->rcpts[i].addr, strlen(s->rcpts[i].addr));
 		buf_appendf(rcpts, sizeof rcpts, &n, "%s<%s>", i ? "," : "", shown);
 	}
-	log_escape(shown, sizeof shown, s->sender, strlen(s->sender));
+	log_field(shown, sizeof shown, s->sender, strlen(s->sender));
 	log_info("accepted id=%s size=%llu from=<%s> to=%s%s local=%zu remote=%zu", s->msg_id,
 	    (unsigned long long)s->msg_len, shown, rcpts, n >= sizeof rcpts ? "..." : "",
 	    t->n_local, t->n_remote);
@@ -422,7 +422,7 @@ message_finish(struct smtp *s, const struct data_reader *d)
 	}
 	if (problem) {
 		char shown[ADDR_PATH_MAX * 4 + 1];
-		log_escape(shown, sizeof shown, s->sender, strlen(s->sender));
+		log_field(shown, sizeof shown, s->sender, strlen(s->sender));
 		log_info("rejected id=%s from=<%s>: %s", s->msg_id, shown, problem);
 	}
 	smtp_reset(s);

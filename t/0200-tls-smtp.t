@@ -306,7 +306,7 @@ except (OSError, ValueError, TimeoutError):
 t.eq(after, b"", "S53 session ended after 3 failures")
 rc, rest, err = finish(s)
 t.ok(clean_exit(rc, err), "S53 clean exit", err)
-t.ok(err.count(b"authentication failed") >= 3 and b"nobody@example.org" in err,
+t.ok(err.count(b"auth failure: proto=smtp ") >= 3 and b"nobody@example.org" in err,
      "S53 each failure logged with the user", err)
 
 # --- S16: close_notify mid-DATA, then cleartext --------------------------

@@ -326,7 +326,7 @@ t.ok(ln[1].startswith(b"-ERR [AUTH]") and ln[2].startswith(b"-ERR [AUTH]"),
 t.eq([l[:17] for l in ln[4:9:2]], [b"-ERR [AUTH] Authe"] * 3, "failed PASS -> -ERR [AUTH] (covers S44)")
 t.ok(b"secret-pw" not in r.stdout and ln[9] == b"", "closed after the third failure (covers S53)", ln)
 t.ok(took >= 0.85, "failures are delayed, growing (0.15+0.3+0.45 s) (covers S53)", took)
-t.ok(r.stderr.count(b"auth failed: user=alice@example.org method=USER") == 3 and b"peer=local" in r.stderr
+t.ok(r.stderr.count(b"auth failure: proto=pop3 method=USER user=alice@example.org ") == 3 and b"peer=local" in r.stderr
      and b"wrong-" not in r.stderr, "failures logged with user and peer, never the password")
 env.set(auth_fail_delay_ms=10)
 r = env.run("pop3-session", b"USER nobody@example.org\r\nPASS secret-pw\r\nQUIT\r\n")

@@ -75,7 +75,8 @@ try:
         for n in ("relay-runner.service", "relay-runner.timer", "relay-runner.path"):
             want[UNITDIR + "/" + n] = 0o644
     for n in ("inetd.conf", "tcpserver.example", "relay-runner.cron", "yubin.conf.example",
-              "xinetd.d/yubin-smtp", "xinetd.d/yubin-imaps"):
+              "xinetd.d/yubin-smtp", "xinetd.d/yubin-imaps",
+              "fail2ban/filter.d/yubin.conf", "fail2ban/jail.d/yubin.conf"):
         want[PREFIX + "/share/doc/yubin/examples/" + n] = 0o644
     bad = ["%s: %s" % (p, "missing" if not os.path.exists(d(p)) else oct(mode(d(p))))
            for p, m in sorted(want.items()) if not os.path.isfile(d(p)) or mode(d(p)) != m]

@@ -45,7 +45,8 @@ rewrite() {
 
 do_install() {
 	install -d -m 755 "$DESTDIR$BINDIR" "$DESTDIR$MANDIR/man5" "$DESTDIR$MANDIR/man8" \
-		"$DESTDIR$sysconfdir/yubin" "$DESTDIR$docdir/examples/xinetd.d"
+		"$DESTDIR$sysconfdir/yubin" "$DESTDIR$docdir/examples/xinetd.d" \
+		"$DESTDIR$docdir/examples/fail2ban/filter.d" "$DESTDIR$docdir/examples/fail2ban/jail.d"
 	# `make install` builds first, so a missing binary only happens when
 	# install.sh is run by hand (or with make -o all) on a partial build.
 	built=
@@ -87,6 +88,10 @@ do_install() {
 	done
 	for f in "$u"/xinetd.d/*; do
 		rewrite "$f" "$DESTDIR$docdir/examples/xinetd.d/${f##*/}" 644
+	done
+	# fail2ban's configuration is the administrator's: examples only.
+	for f in filter.d/yubin.conf jail.d/yubin.conf; do
+		rewrite "$u/fail2ban/$f" "$DESTDIR$docdir/examples/fail2ban/$f" 644
 	done
 }
 

@@ -1,8 +1,11 @@
 /* Unit tests for lib/io: bounded lines, too-long reported apart from EOF,
- * timeouts, peek/consume, buffered output, pipes as transport. */
+ * timeouts and deadlines, peek/consume, buffered output, pipes as
+ * transport. */
 #include <fcntl.h>
 #include <signal.h>
 #include <string.h>
+#include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "io.h"
@@ -75,6 +78,49 @@ test_timeout(void)
 	close(p[1]);
 }
 
+/* A deadline ends a wait that input keeps alive: bytes arrive well within
+ * the per-wait timeout, yet the line read ends with IO_TIMEOUT once the
+ * deadline has passed (issue 11, defect 4). */
+static void
+test_deadline(void)
+{
+	int p[2];
+	char buf[64];
+	size_t len;
+	if (pipe(p) < 0)
+		_exit(2);
+	io_init(&io, p[0], -1);
+	io_set_timeout(&io, 30);
+	CHECK(io_wait_ms(&io) == 30000 && !io_deadline_passed(&io), "no deadline: the timeout");
+	int64_t start = io_now_ms();
+	io_set_deadline(&io, start + 300);
+	int ms = io_wait_ms(&io);
+	CHECK(ms >= 0 && ms <= 300, "a deadline cuts the wait");
+	/* a byte every 100 ms, from a child, never a whole line */
+	pid_t pid = fork();
+	if (pid == 0) {
+		for (int i = 0; i < 40; i++) {
+			if (write(p[1], "x", 1) != 1)
+				_exit(0);
+			struct timespec ts = { 0, 100 * 1000000L };
+			nanosleep(&ts, NULL);
+		}
+		_exit(0);
+	}
+	close(p[1]);
+	int st = io_getline(&io, buf, sizeof buf, &len);
+	int64_t took = io_now_ms() - start;
+	CHECK(st == IO_TIMEOUT && io_deadline_passed(&io) && len > 0,
+	    "trickled input: IO_TIMEOUT at the deadline, what came is kept");
+	CHECK(took >= 300 && took < 15000, "the read ended at the deadline, not at the 30 s timeout");
+	CHECK(io_wait_ms(&io) == 0, "past the deadline every wait is 0");
+	io_set_deadline(&io, 0);
+	CHECK(!io_deadline_passed(&io) && io_wait_ms(&io) == 30000, "0 removes the deadline");
+	kill(pid, SIGKILL);
+	waitpid(pid, NULL, 0);
+	close(p[0]);
+}
+
 static void
 test_peek_and_output(void)
 {
@@ -112,6 +158,7 @@ main(void)
 	test_lines();
 	test_nul_and_skip_limit();
 	test_timeout();
+	test_deadline();
 	test_peek_and_output();
 	return unit_done();
 }

@@ -2,7 +2,8 @@
  * scheme libxcrypt offers here ($6$, $5$, $y$, $2b$) and {PLAIN}; unknown
  * user and wrong password both 0 and equally costly (one crypt() at the same
  * setting, seen by a spy on crypt_r; wall time compared by minima of
- * alternating runs); aliases with
+ * alternating runs), also in files mixing costs, where the unknown user
+ * costs what most users cost; aliases with
  * recursion, self-reference, loops and depth. Hashes are made at run time
  * with crypt_gensalt, so no tool is needed. */
 #include <crypt.h>
@@ -217,6 +218,94 @@ check_timing(const struct conf *conf, const char *user, const char *what, int ma
 	CHECK(similar, name);
 }
 
+/* A file mixing costs (issue 11, defect 8): an unknown user must cost
+ * what most users cost, not what the first line costs, in either order.
+ * cheap is $5$ at 1000 rounds (the least libxcrypt allows), dear the
+ * $5$ default of 5000 rounds and $y$ at its default cost. */
+static void
+test_mixed_costs(struct conf *conf)
+{
+	char cheap[256], dear[4][256], text[4096];
+	char salt[CRYPT_GENSALT_OUTPUT_SIZE];
+	struct crypt_data data;
+	memset(&data, 0, sizeof data);
+	const char *h = crypt_gensalt_rn("$5$", 1000, NULL, 0, salt, sizeof salt) ?
+	    crypt_r("pw-cheap", salt, &data) : NULL;
+	CHECK(h && strncmp(h, "$5$rounds=1000$", 15) == 0, "a $5$ hash at 1000 rounds");
+	snprintf(cheap, sizeof cheap, "%s", h ? h : "*");
+	for (int i = 0; i < 4; i++)
+		if (!make_hash("$y$", "pw-dear", dear[i], sizeof dear[i]))
+			snprintf(dear[i], sizeof dear[i], "*");
+
+	/* First line cheap, the three others dear: the $y$ cost wins. */
+	snprintf(text, sizeof text, "cheap@example.org:{SHA256-CRYPT}%s\nd0@example.org:%s\n"
+	    "d1@example.org:{CRYPT}%s\nplain@example.org:{PLAIN}p\nd2@example.org:%s\n",
+	    cheap, dear[0], dear[1], dear[2]);
+	write_text(path_users, text);
+	CHECK(refused_with_one_crypt(conf, "ghost@example.org", "nope") &&
+	    strcmp(spy_setting, dear[0]) == 0,
+	    "first line cheap, most lines $y$: unknown user costs one $y$ crypt() (the first $y$ hash)");
+	CHECK(refused_with_one_crypt(conf, "d1@example.org", "nope") && strcmp(spy_setting, dear[1]) == 0,
+	    "mixed file, wrong password: the user's own hash");
+	check_timing(conf, "d2@example.org", "first line cheap, most $y$", 20);
+
+	/* Most lines cheap (same setting, different salts), a dear one first. */
+	char cheap2[256];
+	h = crypt_gensalt_rn("$5$", 1000, NULL, 0, salt, sizeof salt) ?
+	    crypt_r("pw-cheap2", salt, &data) : NULL;
+	snprintf(cheap2, sizeof cheap2, "%s", h ? h : "*");
+	snprintf(text, sizeof text, "d0@example.org:%s\nc0@example.org:%s\nc1@example.org:%s\n"
+	    "c2@example.org:%s\n", dear[3], cheap, cheap2, cheap);
+	write_text(path_users, text);
+	CHECK(refused_with_one_crypt(conf, "ghost@example.org", "nope") && strcmp(spy_setting, cheap) == 0,
+	    "first line $y$, most lines $5$ at 1000 rounds: unknown user costs that $5$ crypt()");
+
+	/* The cost is part of the setting: $5$ at 5000 rounds (no rounds=
+	 * field) is not $5$ at 1000 rounds. */
+	char five[3][256];
+	for (int i = 0; i < 3; i++)
+		if (!make_hash("$5$", "pw-five", five[i], sizeof five[i]))
+			snprintf(five[i], sizeof five[i], "*");
+	snprintf(text, sizeof text, "c0@example.org:%s\nc1@example.org:%s\nf0@example.org:%s\n"
+	    "f1@example.org:%s\nf2@example.org:%s\n", cheap, cheap2, five[0], five[1], five[2]);
+	write_text(path_users, text);
+	CHECK(refused_with_one_crypt(conf, "ghost@example.org", "nope") && strcmp(spy_setting, five[0]) == 0,
+	    "two $5$ at 1000 rounds, three at the default: the default's cost wins");
+	check_timing(conf, "f1@example.org", "$5$ rounds mixed", 20);
+
+	/* yescrypt's cost is its second field ("$y$j9T$" by default): two
+	 * users at the cheapest cost outnumber one at the default. */
+	char ycheap[2][256];
+	for (int i = 0; i < 2; i++) {
+		h = crypt_gensalt_rn("$y$", 1, NULL, 0, salt, sizeof salt) ?
+		    crypt_r("pw-y", salt, &data) : NULL;
+		snprintf(ycheap[i], sizeof ycheap[i], "%s", h ? h : "*");
+	}
+	CHECK(strncmp(ycheap[0], dear[0], 7) != 0 && strncmp(ycheap[0], ycheap[1], 7) == 0,
+	    "$y$ at cost 1 has another setting field than the default");
+	snprintf(text, sizeof text, "d0@example.org:%s\ny0@example.org:%s\ny1@example.org:%s\n",
+	    dear[0], ycheap[0], ycheap[1]);
+	write_text(path_users, text);
+	CHECK(refused_with_one_crypt(conf, "ghost@example.org", "nope") &&
+	    strcmp(spy_setting, ycheap[0]) == 0,
+	    "one $y$ at the default cost, two at cost 1: unknown user costs cost 1");
+	if (have_2b) {
+		char b[3][256];
+		for (int i = 0; i < 3; i++) {
+			h = crypt_gensalt_rn("$2b$", i ? 5 : 6, NULL, 0, salt, sizeof salt) ?
+			    crypt_r("pw-b", salt, &data) : NULL;
+			snprintf(b[i], sizeof b[i], "%s", h ? h : "*");
+		}
+		snprintf(text, sizeof text, "b6@example.org:{BLF-CRYPT}%s\nb5@example.org:%s\n"
+		    "c5@example.org:%s\n", b[0], b[1], b[2]);
+		write_text(path_users, text);
+		CHECK(refused_with_one_crypt(conf, "ghost@example.org", "nope") &&
+		    strcmp(spy_setting, b[1]) == 0,
+		    "$2b$: cost 06 first, two at cost 05: unknown user costs 05");
+	}
+	memset(&data, 0, sizeof data);
+}
+
 /* Unknown users cost what a wrong password costs (issue 2): one crypt()
  * each, with the same setting (the first user's hash: same scheme, same
  * cost), so the unknown user follows whatever scheme the file uses. */
@@ -251,6 +340,7 @@ test_timing(struct conf *conf)
 	write_text(path_users, text);
 	CHECK(refused_with_one_crypt(conf, "ghost@example.org", "nope") && strncmp(spy_setting, "$6$", 3) == 0,
 	    "first user {PLAIN}, unknown user: one crypt() of the $6$ dummy");
+	test_mixed_costs(conf);
 	unlink(path_users);
 	errno = 0;
 	CHECK(users_verify(conf, "six@example.org", "pw-six") == -1 && errno == ENOENT,
