@@ -88,7 +88,9 @@ enum dkim_parse
 dkim_headers_feed(struct dkim_headers *h, const char *p, size_t n, size_t *used_r)
 {
 	*used_r = 0;
-	for (size_t i = 0; i < n && !h->done; i++) {
+	if (h->done)
+		return DKIM_PARSE_DONE;     /* the rest is body: nothing taken */
+	for (size_t i = 0; i < n; i++) {
 		char c = p[i];
 		if (c == '\n' && (h->line_len == 0 || h->line_cr)) {
 			/* The empty line ("\n", or "\r\n" on the wire). */
@@ -121,7 +123,7 @@ dkim_headers_feed(struct dkim_headers *h, const char *p, size_t n, size_t *used_
 		}
 	}
 	*used_r = n;
-	return h->done ? DKIM_PARSE_DONE : DKIM_PARSE_MORE;
+	return DKIM_PARSE_MORE;
 }
 
 void

@@ -425,6 +425,7 @@ dkim_sign(const struct dkim_key *key, const char *d, const char *s,
 	struct text names = { 0 }, canon = { 0 }, field = { 0 };
 	gnutls_datum_t sig = { NULL, 0 };
 	char *out = NULL;
+	int err = ENOMEM;
 	names.col = 3;   /* after "\th=" */
 	if (pick_fields(h, &names, &canon) < 0)
 		goto out;
@@ -441,7 +442,7 @@ dkim_sign(const struct dkim_key *key, const char *d, const char *s,
 	if (canon.failed)
 		goto out;
 	if (sign_data(key, &canon, &sig) < 0) {
-		errno = EINVAL;
+		err = EINVAL;
 		goto out;
 	}
 	sig_value(&field, &sig);
@@ -455,7 +456,7 @@ out:
 	free(names.p);
 	free(canon.p);
 	free(field.p);
-	if (!out && errno != EINVAL)
-		errno = ENOMEM;
+	if (!out)
+		errno = err;
 	return out;
 }

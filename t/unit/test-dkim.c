@@ -235,6 +235,11 @@ test_parser(void)
 		    field_is(&h, 2, "C"), step ? "parser: fields, bytewise" : "parser: fields, folds kept");
 		dkim_headers_free(&h);
 	}
+	size_t used = 99;
+	parse(&h, "A: 1\n\n", 6, 0);
+	CHECK(dkim_headers_feed(&h, "more", 4, &used) == DKIM_PARSE_DONE && used == 0,
+	    "parser: bytes fed after the end are body, not taken");
+	dkim_headers_free(&h);
 	parse(&h, "A: 1\r\n\r\nbody", 13, 1);
 	CHECK(h.n_fields == 1 && field_is(&h, 0, "A: 1\r") && h.done,
 	    "parser: CR LF empty line ends the block");
@@ -250,7 +255,7 @@ test_parser(void)
 	CHECK(h.n_fields == 2 && field_is(&h, 1, "B: 2"), "parser: no empty line, final LF");
 	dkim_headers_free(&h);
 
-	size_t big = DKIM_HEADER_MAX + 10, used;
+	size_t big = DKIM_HEADER_MAX + 10;
 	char *p = malloc(big);
 	memset(p, 'x', big);
 	dkim_headers_init(&h);
