@@ -162,6 +162,19 @@
  * and what reads headers later (IMAP ENVELOPE, bounces) stays bounded (S48). */
 #define SMTP_HEADER_MAX (1024u * 1024)
 
+/* DKIM signing (lib/dkim.c). The header block it reads is the client's,
+ * at most SMTP_HEADER_MAX, plus what smtp-session put on top (Received:,
+ * Date:, Message-ID:). A key file is a PEM key: 4096-bit RSA is ~3.3 KiB.
+ * h= names at most 100 fields, far more than RFC 6376 §5.4.1's list has
+ * in any real message. Lines of the field are folded at 76 columns. */
+#define DKIM_HEADER_MAX (SMTP_HEADER_MAX + 16384)
+#define DKIM_KEY_FILE_MAX 16384
+#define DKIM_RSA_BITS_MIN 2048
+#define DKIM_SIGNED_FIELDS_MAX 100
+#define DKIM_FOLD_COLUMN 76
+/* Keys per From: domain in dkim_key_dir (RSA and Ed25519, a rollover). */
+#define DKIM_KEYS_MAX 8
+
 /* imap-session. Before login a literal holds at most a user name or a
  * password (RFC 7888 LITERAL-: 4096), and lists nest one level, enough for
  * ID (CVE-2026-27857; S31, S32). After login lists nest at most 32 levels,

@@ -59,6 +59,7 @@ static const struct conf_key conf_keys[] = {
 	K(queue_lifetime, T_TIME),
 	K(postmaster, T_STRING),
 	K(run_as, T_STRING),
+	K(dkim_key_dir, T_STRING),
 	K(smtp_bare_newline, T_BARE_NL),
 	K(smtp_max_recipients, T_COUNT),
 	K(smtp_max_transactions, T_COUNT),

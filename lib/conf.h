@@ -46,6 +46,7 @@ struct conf {
 	uint64_t queue_lifetime; /* seconds */
 	char *postmaster;        /* double bounces go here; NULL: postmaster@ a local domain */
 	char *run_as;
+	char *dkim_key_dir;     /* DOMAIN.SELECTOR.key files; NULL: no signing */
 	/* Limits (defaults from bounds.h). */
 	enum bare_newline smtp_bare_newline;
 	uint64_t smtp_max_recipients;

@@ -411,7 +411,8 @@ message_finish(struct smtp *s, const struct data_reader *d)
 	} else if (d->hops > HOP_COUNT_MAX) {
 		smtp_reply(s, 554, "5.4.6", "Error: too many hops");
 		problem = "hop count";
-	} else if (smtp_submission_headers(s) < 0 || message_deliver(s) < 0) {
+	} else if (smtp_submission_headers(s) < 0 || smtp_dkim_sign(s) < 0 ||
+	    message_deliver(s) < 0) {
 		int e = errno;
 		log_err("delivery failed id=%s: %s", s->msg_id, strerror(e));
 		reply_store_error(s, e);

@@ -133,6 +133,13 @@ void smtp_notices_abort(struct smtp_notices *n);
  * message has none (RFC 6409 §8), rewriting msg_fd and msg_len. 0 or -1. */
 int smtp_submission_headers(struct smtp *s);
 
+/* sign.c */
+/* For an authenticated submitter whose From: domain has keys in
+ * dkim_key_dir, adds one DKIM-Signature per key under our Received:,
+ * rewriting msg_fd and msg_len. Call after smtp_submission_headers.
+ * 0 (signed, or nothing to sign) or -1 (errno; logged). */
+int smtp_dkim_sign(struct smtp *s);
+
 /* auth.c */
 enum smtp_verdict smtp_cmd_starttls(struct smtp *s, char *args);
 enum smtp_verdict smtp_cmd_auth(struct smtp *s, char *args);

@@ -219,12 +219,13 @@ def files_under(*tops):
     return found
 
 
-def run_hwm(env, data, until, prog="smtp-session"):
-    """Runs prog on pipes fed data (bytes, or an iterable of byte chunks;
-    no QUIT); once its output holds until, reads that process's peak RSS
-    (VmHWM, KiB) from /proc, then sends QUIT. Returns (stdout, peak RSS)."""
+def run_hwm(env, data, until, prog="smtp-session", args=()):
+    """Runs prog (with args) on pipes fed data (bytes, or an iterable of
+    byte chunks; no QUIT); once its output holds until, reads that
+    process's peak RSS (VmHWM, KiB) from /proc, then sends QUIT. Returns
+    (stdout, peak RSS)."""
     chunks = [data] if isinstance(data, bytes) else data
-    p = subprocess.Popen([binary(prog), "-c", env.conf_path],
+    p = subprocess.Popen([binary(prog), "-c", env.conf_path] + list(args),
                          stdin=subprocess.PIPE, stdout=subprocess.PIPE,
                          stderr=subprocess.DEVNULL, env=env.env())
 

@@ -33,6 +33,7 @@
 #include "../../smtp-session/notice.c"
 #include "../../smtp-session/space.c"
 #include "../../smtp-session/submit.c"
+#include "../../smtp-session/sign.c"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
