@@ -208,6 +208,17 @@ sign_insert(struct smtp *s, const char *sigs)
 	return 0;
 }
 
+/* Whether domain is the envelope sender's. The sender is one the user may
+ * send as (checked at MAIL), so a user of one domain hosted here cannot get
+ * mail signed as another hosted domain by writing its name in From:
+ * (rspamd's dkim_signing refuses the same mismatch by default). */
+static int
+sign_domain_is_senders(const struct smtp *s, const char *domain)
+{
+	const char *at = strrchr(s->sender, '@');
+	return at != NULL && strcasecmp(at + 1, domain) == 0;
+}
+
 int
 smtp_dkim_sign(struct smtp *s)
 {
@@ -229,6 +240,11 @@ smtp_dkim_sign(struct smtp *s)
 	}
 	if (dkim_from_domain(&h, domain, sizeof domain) < 0) {
 		log_info("dkim: not signed id=%s: no single From: address with a domain", s->msg_id);
+		rc = 0;
+		goto out;
+	}
+	if (!sign_domain_is_senders(s, domain)) {
+		log_info("dkim: not signed id=%s: From: domain is not the envelope sender's", s->msg_id);
 		rc = 0;
 		goto out;
 	}

@@ -4,8 +4,9 @@ message from an authenticated user whose From: domain has keys (made by
 yubin-setup --dkim, an RSA and an Ed25519 one) with one signature per
 key, and both verify with dkimpy and with OpenDKIM, for folded headers,
 8-bit bodies, long lines, dot-leading lines, empty and missing bodies and
-BDAT. Mail on the MX service, mail from a domain without keys and a
-message with two From: fields are not signed; a key that cannot be used
+BDAT. Mail on the MX service, mail from a domain without keys, a
+message with two From: fields and a From: domain other than the envelope
+sender's are not signed; a key that cannot be used
 fails the message with 451 and stores nothing."""
 import base64
 import os
@@ -136,6 +137,13 @@ t.ok(got and sigs(got[0]) == [], "From: a domain without keys: not signed", out)
 out, _ = submit("From: alice@example.org\r\nFrom: bob@example.org\r\nSubject: two\r\n\r\nx\r\n")
 got = take()
 t.ok(got and sigs(got[0]) == [], "two From: fields: not signed", out)
+# Another domain signed here: alice (example.org) writing it in From: gets
+# no signature for it, whatever its keys.
+keys.make("example.net", "ed25519", "ed1")
+out, err = submit("From: ceo@example.net\r\nSubject: not yours\r\n\r\nx\r\n")
+got = take()
+t.ok(got and sigs(got[0]) == [] and b"not the envelope sender's" in err,
+     "From: another signed domain than the sender's: not signed", out + err)
 
 # A key that cannot be used: 451, nothing stored, the file named.
 weak = os.path.join(keys.dir, "example.org.weak.key")
