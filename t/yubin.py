@@ -366,12 +366,13 @@ def free_port():
 class Listener:
     """prog under systemd-socket-activate --accept --inetd on a loopback port."""
 
-    def __init__(self, env, prog, args=(), port=None):
+    def __init__(self, env, prog, args=(), port=None, wrap=()):
+        """wrap: a command prog runs under (it execs its arguments)."""
         self.port = port or free_port()
         self.log = open(os.path.join(env.dir, "%s-%d.log" % (prog, self.port)), "wb")
         self.p = subprocess.Popen(
             ["systemd-socket-activate", "--accept", "--inetd",
-             "-l", "127.0.0.1:%d" % self.port, binary(prog), "-c", env.conf_path]
+             "-l", "127.0.0.1:%d" % self.port] + list(wrap) + [binary(prog), "-c", env.conf_path]
             + list(args), stdout=subprocess.DEVNULL, stderr=self.log, env=env.env())
         deadline = time.time() + 10
         while time.time() < deadline:
