@@ -324,8 +324,13 @@ try:
                 time.sleep(0.05)
             finally:
                 s.close()
-        # The probe above ran a session too; start the trace afresh.
-        time.sleep(0.3)
+        # The probe above ran a session too: once its strace has written
+        # the exit (it may not even have started yet on a loaded machine,
+        # and would then write into the dialogue's trace), start afresh.
+        deadline = time.time() + 30
+        while time.time() < deadline and "+++ exited with" not in (
+                open(trace).read() if os.path.exists(trace) else ""):
+            time.sleep(0.05)
         if os.path.exists(trace):
             os.unlink(trace)
         ok = dialogue(name, port)
