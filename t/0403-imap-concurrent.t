@@ -74,10 +74,10 @@ try:
     took = time.time() - t0
     t.ok(line == b"* 4 EXISTS\r\n" and took < 5, "IDLE reports a delivery before a poll could",
          "%r after %.2fs" % (line, took))
-    t.eq(a.s.readline(timeout=5), b"* 4 RECENT\r\n",
+    t.eq(a.s.readline(timeout=30), b"* 4 RECENT\r\n",
          "IDLE reports RECENT to a rev1 client")
     b.cmd("STORE 1 -FLAGS (\\Seen)")
-    line = a.s.readline(timeout=5)
+    line = a.s.readline(timeout=30)
     t.ok(line.startswith(b"* 1 FETCH (FLAGS"), "IDLE reports another session's flag change", line)
     a.send(b"DONE\r\n")
     r = a.read_response("i1")
@@ -90,7 +90,7 @@ try:
         out = env.run("smtp-session",
                       b"EHLO x\r\nMAIL FROM:<bob@example.org>\r\nRCPT TO:<alice@example.org>\r\n"
                       b"DATA\r\nSubject: via smtp\r\n\r\nhello\r\n.\r\nQUIT\r\n")
-        line = a.s.readline(timeout=5)
+        line = a.s.readline(timeout=30)
         t.ok(line == b"* 5 EXISTS\r\n", "IDLE reports a delivery by smtp-session",
              "%r / %r" % (line, out.stdout[-300:]))
         a.send(b"DONE\r\n")
