@@ -317,7 +317,7 @@ try:
                          yubin.binary(prog), "-c", env.conf_path] + args)
         p = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=trace_env)
         procs.append(p)
-        deadline = time.time() + 10
+        deadline = time.time() + 30
         while time.time() < deadline:
             s = socket.socket()
             try:
@@ -338,7 +338,7 @@ try:
             os.unlink(trace)
         ok = dialogue(name, port)
         t.ok(ok, "%s: session under strace (%s %s)" % (name, prog, " ".join(args)))
-        deadline = time.time() + 10
+        deadline = time.time() + 30
         text = ""
         while time.time() < deadline:
             text = open(trace).read() if os.path.exists(trace) else ""
@@ -378,7 +378,7 @@ try:
                       "--no-new-privs", yubin.binary(prog), "-c", env.conf_path] + args)
             p = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
             procs.append(p)
-            deadline = time.time() + 10
+            deadline = time.time() + 30
             while time.time() < deadline:
                 try:
                     socket.create_connection(("127.0.0.1", port), timeout=1).close()

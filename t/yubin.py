@@ -374,7 +374,7 @@ class Listener:
             ["systemd-socket-activate", "--accept", "--inetd",
              "-l", "127.0.0.1:%d" % self.port] + list(wrap) + [binary(prog), "-c", env.conf_path]
             + list(args), stdout=subprocess.DEVNULL, stderr=self.log, env=env.env())
-        deadline = time.time() + 10
+        deadline = time.time() + 30
         while time.time() < deadline:
             try:
                 socket.create_connection(("127.0.0.1", self.port), timeout=1).close()
