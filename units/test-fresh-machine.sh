@@ -33,7 +33,9 @@
 # `make check`'s whole output is in WORKDIR/check.log, the rest in
 # WORKDIR/test.log. Environment: MIRROR, COMMIT, KEEP=1, VERBOSE=1 (the
 # log on stdout as "# " lines), AS=root (every command as root in
-# /root/yubin instead of as tester, the way CI runs them).
+# /root/yubin instead of as tester, the way CI runs them), PARALLEL=N (then
+# N more runs of `make check` at once: the loaded machine the tests must
+# pass on; outputs in WORKDIR/check-N.log).
 set -u
 
 top=$(cd "$(dirname "$0")/.." && pwd)
@@ -152,6 +154,26 @@ sed -e 's/\x1b\[[0-9;]*m//g' -n -e '/^Test Summary Report/,$p' "$checklog" | gre
 	while IFS= read -r l; do note "$l"; done
 sed 's/\x1b\[[0-9;]*m//g' "$checklog" | grep -q '^Result: PASS'
 ok $? "make check: prove says Result: PASS"
+
+# PARALLEL=N: N more runs of make check at once in the same clone (built
+# by now), each a TAP line: timing-dependent checks must hold on a loaded
+# machine.
+if [ "${PARALLEL:-0}" -gt 0 ]; then
+	note "make check $PARALLEL times at once (outputs: $work/check-N.log)"
+	in_machine private "for i in \$(seq 1 $PARALLEL); do
+			make check > /tmp/check-\$i.log 2>&1 & pids=\"\$pids \$!\"
+		done
+		i=0; for p in \$pids; do i=\$((i + 1)); wait \$p; echo \"RESULT \$? \$i\"; done
+		for i in \$(seq 1 $PARALLEL); do echo \"### check \$i\"; cat /tmp/check-\$i.log; done" \
+		> "$work/parallel.log" 2>&1
+	for i in $(seq 1 "$PARALLEL"); do
+		sed -n "/^### check $i\$/,/^### check /p" "$work/parallel.log" > "$work/check-$i.log"
+		st=$(sed -n "s/^RESULT \([0-9]*\) $i\$/\1/p" "$work/parallel.log")
+		ok "${st:-1}" "make check, run $i of $PARALLEL at once"
+		sed -e 's/\x1b\[[0-9;]*m//g' -n -e '/^Test Summary Report/,$p' "$work/check-$i.log" |
+			grep -E '^(t/|  Failed)' | while IFS= read -r l; do note "$l"; done
+	done
+fi
 
 in_machine private yubin-fresh-demo > "$work/demo.log" 2>&1
 cat "$work/demo.log" >> "$log"
