@@ -268,7 +268,7 @@ def check_trace(name, prog, unit, trace, families=("AF_UNIX",)):
               # The program itself is exempt: a checkout under /home runs it from
               # there; the units run it from /usr/local/sbin.
               if re.match(r"^(/home|/root|/run/user)(/|$)", p) and not p.startswith(env.dir)
-              and p != yubin.binary(prog)
+              and p != yubin.binary_for_others(prog, env.dir)
               or p.startswith("/dev/") and not any(p == d or p.startswith(d + "/") for d in DEVICES)]
     t.ok(not hidden, "%s: nothing under /home, /root, /run/user or hidden /dev (ProtectHome, PrivateDevices)"
          % name, "\n".join(hidden[:10]))
@@ -314,7 +314,7 @@ try:
         setenv = ["-E", "ASAN_OPTIONS=" + trace_env["ASAN_OPTIONS"]] if sanitized else []
         cmd = (["systemd-socket-activate", "--accept", "--inetd", "-l", "127.0.0.1:%d" % port]
                + setenv + drop + ["strace", "-f", "-q", "-y", "-s", "256", "-o", trace,
-                         yubin.binary(prog), "-c", env.conf_path] + args)
+                         yubin.binary_for_others(prog, env.dir), "-c", env.conf_path] + args)
         p = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=trace_env)
         procs.append(p)
         deadline = time.time() + 30
@@ -375,7 +375,7 @@ try:
                    + (["-E", "ASAN_OPTIONS=" + trace_env["ASAN_OPTIONS"]] if sanitized else [])
                    + ["unshare", "--net", "--mount", "--ipc", "--uts", wrap] + rw
                    + ["--", "setpriv", "--reuid=nobody", "--regid=nogroup", "--clear-groups",
-                      "--no-new-privs", yubin.binary(prog), "-c", env.conf_path] + args)
+                      "--no-new-privs", yubin.binary_for_others(prog, env.dir), "-c", env.conf_path] + args)
             p = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
             procs.append(p)
             deadline = time.time() + 30
@@ -401,7 +401,8 @@ try:
         trace = os.path.join(tdir, "strace-relay.txt")
         drop = ["setpriv", "--reuid=nobody", "--regid=nogroup", "--clear-groups"] if root else []
         r = subprocess.run(drop + ["strace", "-f", "-q", "-y", "-s", "256", "-o", trace,
-                                   yubin.binary("relay-runner"), "-c", env.conf_path, "--once"],
+                                   yubin.binary_for_others("relay-runner", env.dir), "-c", env.conf_path,
+                                   "--once"],
                            capture_output=True, timeout=50, env=trace_env)
         got = sink.messages()
         t.ok(r.returncode == 0 and len(got) == 1 and b"relayed" in got[0]["data"],

@@ -32,6 +32,25 @@ def binary(prog):
     return os.path.join(BUILD, "bin", prog)
 
 
+def binary_for_others(prog, dest):
+    """binary(prog), or a copy of it under dest when another user could not
+    reach it (a checkout under /root, which is 0700): for tests that start
+    a program already switched to an unprivileged user. dest must be a
+    directory that user can reach (Env.dir as root)."""
+    path = binary(prog)
+    d = os.path.dirname(path)
+    while d != "/" and os.stat(d).st_mode & 0o001:
+        d = os.path.dirname(d)
+    if d == "/":
+        return path
+    copy = os.path.join(dest, "bin", prog)
+    if not os.path.exists(copy):
+        os.makedirs(os.path.dirname(copy), mode=0o755, exist_ok=True)
+        shutil.copy2(path, copy)
+        os.chmod(copy, 0o755)
+    return copy
+
+
 def crypt_hash(password):
     """A $6$ hash, made with the openssl command line or Python's crypt."""
     try:
