@@ -71,7 +71,7 @@ in_machine() {
 	local net=(--resolv-conf=replace-host)
 	[ "$1" = private ] && net=(--private-network)
 	echo "### $1 network, as $user: $2" >> "$log"
-	systemd-nspawn -q --register=no --keep-unit --as-pid2 -M yubin-fresh -D "$root" \
+	systemd-nspawn -q --register=no --keep-unit --as-pid2 --console=pipe -M yubin-fresh -D "$root" \
 		"${net[@]}" --setenv=TERM=dumb \
 		/bin/bash -c 'mkdir -p /run/systemd && exec runuser -l "$0" -c "cd ~/yubin && $1"' \
 		"$user" "$2" < /dev/null
