@@ -5,6 +5,8 @@
 # stalled handshakes (S17); repeated AUTH failures (S53).
 import base64
 import os
+import re
+import select
 import socket
 import smtplib
 import ssl
@@ -39,7 +41,7 @@ def log_text():
     return out
 
 
-def recv_reply(sock, timeout=5):
+def recv_reply(sock, timeout=30):
     sock.settimeout(timeout)
     buf = b""
     try:
@@ -130,28 +132,54 @@ try:
         pass
 
     # --- gnutls-cli --starttls-proto=smtp ---------------------------------
-    def slow_input(lines):
-        script = "sleep 1; " + " ".join("printf '%s\\r\\n'; sleep 0.4;" % ln for ln in lines)
-        return subprocess.Popen(["sh", "-c", script], stdout=subprocess.PIPE)
+    def gnutls_dialog(port, lines, prio=None):
+        """gnutls-cli --starttls-proto=smtp given each line once the reply
+        to the one before is there, the first once the handshake is done:
+        lines sent on a clock (1 s, then 0.4 s apart) reached a slow session
+        early, as pipelining it refuses (S6). Its output (with stderr)."""
+        p = subprocess.Popen(["gnutls-cli", "--starttls-proto=smtp", "--x509cafile", c.ca]
+                             + (["--priority", prio] if prio else []) + ["-p", str(port), "localhost"],
+                             stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+        out = b""
+        deadline = time.time() + 60
 
-    feeder = slow_input(["EHLO gnutls.example",
-                         "AUTH PLAIN " + base64.b64encode(b"\0" + ALICE.encode() + b"\0" + PW.encode()).decode(),
-                         "QUIT"])
-    out = subprocess.run(["gnutls-cli", "--starttls-proto=smtp", "--x509cafile", c.ca,
-                          "-p", str(sub.port), "localhost"],
-                         stdin=feeder.stdout, capture_output=True, timeout=20)
-    feeder.wait()
-    t.ok(b"235 2.7.0" in out.stdout and b"221" in out.stdout,
-         "gnutls-cli STARTTLS (certificate verified) then AUTH PLAIN: 235", out.stdout + out.stderr)
+        def until(pattern, start):
+            nonlocal out
+            while not re.search(pattern, out[start:]):
+                left = deadline - time.time()
+                if left <= 0 or not select.select([p.stdout], [], [], left)[0]:
+                    return False
+                chunk = os.read(p.stdout.fileno(), 65536)
+                if not chunk:
+                    return False
+                out += chunk
+            return True
+        more = until(rb"- Simple Client Mode", 0)
+        for ln in lines:
+            if not more:
+                break
+            start = len(out)
+            p.stdin.write(ln.encode() + b"\r\n")
+            p.stdin.flush()
+            more = until(rb"(^|\n)\d{3} [^\n]*\n", start)
+        try:
+            p.stdin.close()
+        except OSError:
+            pass
+        p.stdin = None
+        rest = p.communicate(timeout=60)[0]
+        return out + rest
+
+    out = gnutls_dialog(sub.port, ["EHLO gnutls.example",
+                                   "AUTH PLAIN " + base64.b64encode(b"\0" + ALICE.encode() + b"\0" +
+                                                                    PW.encode()).decode(),
+                                   "QUIT"])
+    t.ok(b"235 2.7.0" in out and b"221" in out,
+         "gnutls-cli STARTTLS (certificate verified) then AUTH PLAIN: 235", out)
 
     # --- default priority: TLS 1.2 with AEAD works; TLS 1.1 and CBC do not -----
     def gnutls_try(prio):
-        feeder = slow_input(["QUIT"])
-        out = subprocess.run(["gnutls-cli", "--starttls-proto=smtp", "--x509cafile", c.ca,
-                              "--priority", prio, "-p", str(mx.port), "localhost"],
-                             stdin=feeder.stdout, capture_output=True, timeout=20)
-        feeder.wait()
-        return out.stdout + out.stderr
+        return gnutls_dialog(mx.port, ["QUIT"], prio)
 
     out = gnutls_try("NORMAL:-VERS-ALL:+VERS-TLS1.2")
     t.ok(b"221" in out and b"TLS1.2" in out, "TLS 1.2 client accepted", out[-800:])
@@ -189,7 +217,7 @@ try:
             recv_reply(ts)
     with socket.create_connection(("127.0.0.1", smtps.port), timeout=10) as raw:
         raw.sendall(b"EHLO x\r\n")
-        data, closed = recv_all(raw, 5)
+        data, closed = recv_all(raw, 30)
         t.ok(closed and b"220" not in data and b"250" not in data,
              "S15 plaintext on the implicit-TLS port: handshake failure, no SMTP in clear", data)
     with smtplib.SMTP_SSL("127.0.0.1", smtps.port, context=ctx, timeout=10) as s:
@@ -209,7 +237,7 @@ try:
             t.eq(data, b"", "S10 socket: nothing inside TLS until the client speaks")
             ts.close()
         else:
-            data, closed = recv_all(raw, 5)
+            data, closed = recv_all(raw, 30)
             t.ok(b"250" not in r + data and closed,
                  "S10 socket: STARTTLS with pipelined RSET refused and closed", r + data)
 

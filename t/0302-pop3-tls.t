@@ -33,7 +33,7 @@ pop3 = yubin.Listener(env, "pop3-session")
 pop3s = yubin.Listener(env, "pop3-session", ["--implicit-tls"])
 
 
-def recv_until(sock, end, timeout=5):
+def recv_until(sock, end, timeout=30):
     sock.settimeout(timeout)
     buf = b""
     try:

@@ -61,20 +61,23 @@ try:
     validity = [x for x in rc.split(b"\r\n") if b"UIDVALIDITY" in x][0]
     c.close()
 
-    # IDLE: a delivery into new/ is reported within a second.
+    # IDLE: a delivery into new/ is reported as it happens (inotify), not
+    # by the 5 s poll of imap-session/idle.c (IDLE_POLL_SEC): that poll
+    # cannot answer sooner than 5 s after the IDLE was sent, however
+    # loaded the machine is, so the bound is 5 s from the IDLE (the delivery
+    # comes at once after the continuation: the watch is set before it).
+    t0 = time.time()
     a.send(b"i1 IDLE\r\n")
     t.eq(a.s.readline(), b"+ idling\r\n", "IDLE continuation")
-    time.sleep(0.2)
-    t0 = time.time()
     deliver(env, U, msg(4))
-    line = a.s.readline(timeout=5)
+    line = a.s.readline(timeout=30)
     took = time.time() - t0
-    t.ok(line == b"* 4 EXISTS\r\n" and took < 1.5, "IDLE reports a delivery within a second",
+    t.ok(line == b"* 4 EXISTS\r\n" and took < 5, "IDLE reports a delivery before a poll could",
          "%r after %.2fs" % (line, took))
-    t.eq(a.s.readline(timeout=5), b"* 4 RECENT\r\n",
+    t.eq(a.s.readline(timeout=30), b"* 4 RECENT\r\n",
          "IDLE reports RECENT to a rev1 client")
     b.cmd("STORE 1 -FLAGS (\\Seen)")
-    line = a.s.readline(timeout=5)
+    line = a.s.readline(timeout=30)
     t.ok(line.startswith(b"* 1 FETCH (FLAGS"), "IDLE reports another session's flag change", line)
     a.send(b"DONE\r\n")
     r = a.read_response("i1")
@@ -87,7 +90,7 @@ try:
         out = env.run("smtp-session",
                       b"EHLO x\r\nMAIL FROM:<bob@example.org>\r\nRCPT TO:<alice@example.org>\r\n"
                       b"DATA\r\nSubject: via smtp\r\n\r\nhello\r\n.\r\nQUIT\r\n")
-        line = a.s.readline(timeout=5)
+        line = a.s.readline(timeout=30)
         t.ok(line == b"* 5 EXISTS\r\n", "IDLE reports a delivery by smtp-session",
              "%r / %r" % (line, out.stdout[-300:]))
         a.send(b"DONE\r\n")

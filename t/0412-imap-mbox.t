@@ -132,7 +132,7 @@ try:
         a.send(b"i1 IDLE\r\n")
         a.s.readline()
         smtp(b"during idle")
-        line = a.s.readline(timeout=5)
+        line = a.s.readline(timeout=30)
         t.ok(line == b"* 5 EXISTS\r\n", "IDLE reports a delivery to the mbox", line)
         a.send(b"DONE\r\n")
         a.read_response("i1")

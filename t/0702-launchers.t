@@ -241,7 +241,7 @@ try:
                 # can only be the user running it.
                 line = "\tuser = %s" % (env.settings["run_as"] if root else pwd.getpwuid(os.geteuid()).pw_name)
             elif key == "server":
-                line = "\tserver = %s" % yubin.binary(prog)
+                line = "\tserver = %s" % yubin.binary_for_others(prog, env.dir)
             elif key == "server_args":
                 line = line.replace("/etc/yubin/yubin.conf", env.conf_path)
             out.append(line)

@@ -147,7 +147,7 @@ try:
     except subprocess.TimeoutExpired:
         pass
     gone = False
-    deadline = time.time() + 10
+    deadline = time.time() + 30
     while time.time() < deadline:
         try:
             os.killpg(p.pid, 0)

@@ -265,7 +265,10 @@ def check_trace(name, prog, unit, trace, families=("AF_UNIX",)):
     t.ok(not outside, "%s: writes only under %s (ProtectSystem=strict, ReadWritePaths)" % (name, " ".join(rw)),
          "\n".join(outside[:10]))
     hidden = [p for p in opened
+              # The program itself is exempt: a checkout under /home runs it from
+              # there; the units run it from /usr/local/sbin.
               if re.match(r"^(/home|/root|/run/user)(/|$)", p) and not p.startswith(env.dir)
+              and p != yubin.binary_for_others(prog, env.dir)
               or p.startswith("/dev/") and not any(p == d or p.startswith(d + "/") for d in DEVICES)]
     t.ok(not hidden, "%s: nothing under /home, /root, /run/user or hidden /dev (ProtectHome, PrivateDevices)"
          % name, "\n".join(hidden[:10]))
@@ -311,10 +314,10 @@ try:
         setenv = ["-E", "ASAN_OPTIONS=" + trace_env["ASAN_OPTIONS"]] if sanitized else []
         cmd = (["systemd-socket-activate", "--accept", "--inetd", "-l", "127.0.0.1:%d" % port]
                + setenv + drop + ["strace", "-f", "-q", "-y", "-s", "256", "-o", trace,
-                         yubin.binary(prog), "-c", env.conf_path] + args)
+                         yubin.binary_for_others(prog, env.dir), "-c", env.conf_path] + args)
         p = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=trace_env)
         procs.append(p)
-        deadline = time.time() + 10
+        deadline = time.time() + 30
         while time.time() < deadline:
             s = socket.socket()
             try:
@@ -324,13 +327,18 @@ try:
                 time.sleep(0.05)
             finally:
                 s.close()
-        # The probe above ran a session too; start the trace afresh.
-        time.sleep(0.3)
+        # The probe above ran a session too: once its strace has written
+        # the exit (it may not even have started yet on a loaded machine,
+        # and would then write into the dialogue's trace), start afresh.
+        deadline = time.time() + 30
+        while time.time() < deadline and "+++ exited with" not in (
+                open(trace).read() if os.path.exists(trace) else ""):
+            time.sleep(0.05)
         if os.path.exists(trace):
             os.unlink(trace)
         ok = dialogue(name, port)
         t.ok(ok, "%s: session under strace (%s %s)" % (name, prog, " ".join(args)))
-        deadline = time.time() + 10
+        deadline = time.time() + 30
         text = ""
         while time.time() < deadline:
             text = open(trace).read() if os.path.exists(trace) else ""
@@ -367,10 +375,10 @@ try:
                    + (["-E", "ASAN_OPTIONS=" + trace_env["ASAN_OPTIONS"]] if sanitized else [])
                    + ["unshare", "--net", "--mount", "--ipc", "--uts", wrap] + rw
                    + ["--", "setpriv", "--reuid=nobody", "--regid=nogroup", "--clear-groups",
-                      "--no-new-privs", yubin.binary(prog), "-c", env.conf_path] + args)
+                      "--no-new-privs", yubin.binary_for_others(prog, env.dir), "-c", env.conf_path] + args)
             p = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
             procs.append(p)
-            deadline = time.time() + 10
+            deadline = time.time() + 30
             while time.time() < deadline:
                 try:
                     socket.create_connection(("127.0.0.1", port), timeout=1).close()
@@ -393,7 +401,8 @@ try:
         trace = os.path.join(tdir, "strace-relay.txt")
         drop = ["setpriv", "--reuid=nobody", "--regid=nogroup", "--clear-groups"] if root else []
         r = subprocess.run(drop + ["strace", "-f", "-q", "-y", "-s", "256", "-o", trace,
-                                   yubin.binary("relay-runner"), "-c", env.conf_path, "--once"],
+                                   yubin.binary_for_others("relay-runner", env.dir), "-c", env.conf_path,
+                                   "--once"],
                            capture_output=True, timeout=50, env=trace_env)
         got = sink.messages()
         t.ok(r.returncode == 0 and len(got) == 1 and b"relayed" in got[0]["data"],

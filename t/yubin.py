@@ -32,6 +32,25 @@ def binary(prog):
     return os.path.join(BUILD, "bin", prog)
 
 
+def binary_for_others(prog, dest):
+    """binary(prog), or a copy of it under dest when another user could not
+    reach it (a checkout under /root, which is 0700): for tests that start
+    a program already switched to an unprivileged user. dest must be a
+    directory that user can reach (Env.dir as root)."""
+    path = binary(prog)
+    d = os.path.dirname(path)
+    while d != "/" and os.stat(d).st_mode & 0o001:
+        d = os.path.dirname(d)
+    if d == "/":
+        return path
+    copy = os.path.join(dest, "bin", prog)
+    if not os.path.exists(copy):
+        os.makedirs(os.path.dirname(copy), mode=0o755, exist_ok=True)
+        shutil.copy2(path, copy)
+        os.chmod(copy, 0o755)
+    return copy
+
+
 def crypt_hash(password):
     """A $6$ hash, made with the openssl command line or Python's crypt."""
     try:
@@ -377,14 +396,15 @@ def free_port():
 class Listener:
     """prog under systemd-socket-activate --accept --inetd on a loopback port."""
 
-    def __init__(self, env, prog, args=(), port=None):
+    def __init__(self, env, prog, args=(), port=None, wrap=()):
+        """wrap: a command prog runs under (it execs its arguments)."""
         self.port = port or free_port()
         self.log = open(os.path.join(env.dir, "%s-%d.log" % (prog, self.port)), "wb")
         self.p = subprocess.Popen(
             ["systemd-socket-activate", "--accept", "--inetd",
-             "-l", "127.0.0.1:%d" % self.port, binary(prog), "-c", env.conf_path]
+             "-l", "127.0.0.1:%d" % self.port] + list(wrap) + [binary(prog), "-c", env.conf_path]
             + list(args), stdout=subprocess.DEVNULL, stderr=self.log, env=env.env())
-        deadline = time.time() + 10
+        deadline = time.time() + 30
         while time.time() < deadline:
             try:
                 socket.create_connection(("127.0.0.1", self.port), timeout=1).close()

@@ -11,8 +11,8 @@
 # installed with apt-get.
 #
 # What it does:
-#  1. debootstrap bookworm into WORKDIR/base (kept and reused by later runs)
-#     with systemd, systemd-sysv, dbus, ca-certificates, sudo and iproute2;
+#  1. debootstrap bookworm into WORKDIR/base (kept and reused by later runs;
+#     units/debootstrap-lib.sh, shared with test-fresh-machine.sh) with systemd, systemd-sysv, dbus, ca-certificates, sudo and iproute2;
 #     copies it to WORKDIR/root, names the host mail.example.org (/etc/hosts
 #     as the Debian installer writes it) and adds the sudo user "tester".
 #  2. Downloads (apt-get --download-only, in a chroot) the packages named by
@@ -65,18 +65,8 @@ machine=yubin-test
 nspawn_pid=
 leader=
 
-case $work in "$top"|"$top"/*) echo "WORKDIR must be outside the source tree" >&2; exit 2 ;; esac
-[ "$(id -u)" -eq 0 ] || { echo "run as root" >&2; exit 2; }
-
-t_n=0
-t_failed=0
-ok() { # ok STATUS NAME
-	t_n=$((t_n + 1))
-	if [ "$1" -eq 0 ]; then echo "ok $t_n - $2"
-	else echo "not ok $t_n - $2"; t_failed=$((t_failed + 1)); fi
-}
-note() { echo "# $*"; echo "# $*" >> "$log"; }
-bail() { echo "Bail out! $*"; exit 1; }
+. "$top/units/debootstrap-lib.sh"
+deb_preflight "$top" "$work"
 
 # Runs "$@" in the booted machine as root, output to the log.
 inside() {
@@ -131,37 +121,14 @@ trap 'exit 130' INT TERM
 
 mkdir -p "$work"
 : > "$log"
-if [ "${VERBOSE:-0}" = 1 ]; then
-	tail -n 0 -f "$log" --pid=$$ | sed -u 's/^/# /' &
-	verbose_pid=$!
-fi
+deb_verbose
 
 # --- 1. the host's tools and a fresh Debian 12 -------------------------------
-need=
-command -v debootstrap >/dev/null || need="$need debootstrap"
-command -v systemd-nspawn >/dev/null || need="$need systemd-container"
-if [ -n "$need" ]; then
-	note "apt-get install$need (host)"
-	{ apt-get update && apt-get install -y $need; } >> "$log" 2>&1 || bail "cannot install$need"
-fi
-
-if [ ! -x "$base/lib/systemd/systemd" ]; then
-	rm -rf "$base"
-	note "debootstrap bookworm (about 2 minutes)"
-	debootstrap --include=systemd,systemd-sysv,dbus,ca-certificates,sudo,iproute2 \
-		bookworm "$base" ${MIRROR:-} >> "$log" 2>&1 || bail "debootstrap failed (see $log)"
-fi
-rm -rf "$root"
-cp -a "$base" "$root" || bail "cannot copy $base"
-
+deb_host_tools
+deb_base "$base"
 # What the Debian installer leaves: a host name, /etc/hosts naming it, and a
 # user who may use sudo.
-echo mail > "$root/etc/hostname"
-printf '127.0.0.1\tlocalhost\n127.0.1.1\tmail.example.org mail\n::1\tlocalhost ip6-localhost ip6-loopback\n' \
-	> "$root/etc/hosts"
-chroot "$root" useradd -m -s /bin/bash -G sudo tester >> "$log" 2>&1 || bail "useradd"
-echo 'tester ALL=(ALL) NOPASSWD: ALL' > "$root/etc/sudoers.d/tester"
-chmod 440 "$root/etc/sudoers.d/tester"
+deb_new_root "$base" "$root"
 
 # The source, as a user would unpack it.
 mkdir -p "$root/home/tester/yubin"
@@ -460,7 +427,5 @@ check "uninstall kept /etc/yubin, the users, the mail and the spool" sh -c \
 		ls /var/mail/yubin/example.org/alice/new | grep -q . && test -d /var/spool/yubin/new'
 
 [ "${KEEP:-0}" = 1 ] || stop_machine
-if [ -n "${verbose_pid:-}" ]; then sleep 1; kill "$verbose_pid" 2>/dev/null; fi
-echo "1..$t_n"
-echo "$((t_n - t_failed)) passed, $t_failed failed"
-[ "$t_failed" -eq 0 ]
+deb_verbose_end
+tap_end

@@ -101,7 +101,7 @@ class DNS:
              "--listen-address=127.0.0.1", "--bind-interfaces", "--no-resolv",
              "--no-hosts", "--pid-file", "--local=/test/"] + list(args),
             stdout=self.log, stderr=self.log)
-        deadline = time.time() + 10
+        deadline = time.time() + 30
         while time.time() < deadline:
             if self._answers():
                 break
