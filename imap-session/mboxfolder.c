@@ -19,7 +19,11 @@
  * content comes from there, so a rewrite by another session (a new inode)
  * or an append (past the end) never changes what this session's offsets
  * mean. Closing a descriptor drops the process's fcntl locks on that
- * inode, so an old descriptor is closed only after mbox_unlock().
+ * inode, so an old descriptor is closed only after mbox_unlock(). An old
+ * file that messages expunged elsewhere and not yet reported still read
+ * from is kept (keep_replaced), at most MBOXF_KEPT_MAX of them, until
+ * the last of those messages leaves the session's view (RFC 2180
+ * §4.1.1, as the Maildir side holds message files).
  *
  * A message's own headers are mboxmsg.c's; which UIDs to believe is
  * mboxuid.c's.
@@ -181,6 +185,7 @@ merge(struct folder *f, const struct scanned *s, size_t n, int grow)
 			m->keywords = s[j].keywords;
 			m->mb_off = s[j].off;
 			m->mb_len = s[j].len;
+			m->mb_file = 0;
 			m->mb_old = (unsigned)s[j].old;
 			continue;
 		}
@@ -338,14 +343,98 @@ out:
 	return rc;
 }
 
+/* 1 if descriptors a and b are of the same file. */
+static int
+same_file(int a, int b)
+{
+	struct stat sa, sb;
+	return fstat(a, &sa) == 0 && fstat(b, &sb) == 0 && sa.st_dev == sb.st_dev &&
+	    sa.st_ino == sb.st_ino;
+}
+
+/* The descriptor message m is read from, or -1 (none: unreadable). */
+static int
+msg_fd(const struct folder *f, const struct fmsg *m)
+{
+	if (m->mb_file == 0)
+		return f->mb_fd;
+	if (m->mb_file <= MBOXF_KEPT_MAX)
+		return f->mb_kept[m->mb_file - 1];
+	return -1;
+}
+
+/* f->mb_fd gives way to fd. The messages that still read from it are
+ * those expunged elsewhere and not yet reported (merge re-pointed every
+ * other one to fd): they keep it, in a free mb_kept slot, so FETCH goes
+ * on giving their real bytes (RFC 2180 §4.1.1). A replaced file keeps
+ * its bytes while open; a file changed in place (fd the same inode) has
+ * lost them, and with no slot free nothing is held: such messages
+ * become unreadable, never made up. */
+static void
+keep_replaced(struct folder *f, int fd)
+{
+	int same = fd >= 0 && same_file(f->mb_fd, fd);
+	int slot = -1;
+	for (int k = 0; k < MBOXF_KEPT_MAX && slot < 0; k++)
+		if (f->mb_kept[k] < 0)
+			slot = k;
+	size_t refs = 0;
+	for (size_t i = 0; i < f->n; i++) {
+		struct fmsg *m = &f->m[i];
+		if (!m->gone || m->mb_file != 0)
+			continue;
+		if (same || slot < 0) {
+			m->mb_file = MBOXF_FILE_NONE;
+		} else {
+			m->mb_file = (unsigned)slot + 1;
+			refs++;
+		}
+	}
+	if (refs == 0) {
+		close(f->mb_fd);
+		return;
+	}
+	f->mb_kept[slot] = f->mb_fd;
+	f->mb_kept_refs[slot] = refs;
+}
+
+void
+mboxf_release(struct folder *f, struct fmsg *m)
+{
+	unsigned k = m->mb_file;
+	if (k == 0 || k > MBOXF_KEPT_MAX)
+		return;
+	m->mb_file = MBOXF_FILE_NONE;
+	/* a replaced inode, no longer at the path: closing it drops no
+	 * lock of ours (fd_adopt) */
+	if (f->mb_kept[k - 1] >= 0 && --f->mb_kept_refs[k - 1] == 0) {
+		close(f->mb_kept[k - 1]);
+		f->mb_kept[k - 1] = -1;
+	}
+}
+
+void
+mboxf_close(struct folder *f)
+{
+	if (f->mb_fd >= 0)
+		close(f->mb_fd);
+	f->mb_fd = -1;
+	for (int k = 0; k < MBOXF_KEPT_MAX; k++) {
+		if (f->mb_kept[k] >= 0)
+			close(f->mb_kept[k]);
+		f->mb_kept[k] = -1;
+		f->mb_kept_refs[k] = 0;
+	}
+}
+
 /* After a successful update and mbox_unlock(): fd, the file as it was
- * read, becomes the session's. The previous descriptor is closed only
- * now (closing it drops fcntl locks on the same inode). */
+ * read, becomes the session's. The previous descriptor is kept or closed
+ * only now (closing it drops fcntl locks on the same inode). */
 static void
 fd_adopt(struct folder *f, int fd)
 {
 	if (f->mb_fd >= 0)
-		close(f->mb_fd);
+		keep_replaced(f, fd);
 	f->mb_fd = fd;
 	f->cache_uid = 0;
 	f->scanned = !f->mb_skipped;
@@ -369,15 +458,6 @@ update(struct folder *f, int apply)
 		close(fd);
 	errno = e;
 	return rc;
-}
-
-/* 1 if descriptors a and b are of the same file. */
-static int
-same_file(int a, int b)
-{
-	struct stat sa, sb;
-	return fstat(a, &sa) == 0 && fstat(b, &sb) == 0 && sa.st_dev == sb.st_dev &&
-	    sa.st_ino == sb.st_ino;
 }
 
 /* Locks f's file for an append once a read under the lock found nothing
@@ -466,6 +546,8 @@ mboxf_open(struct folder **f_r, const char *path, const char *name, int readonly
 		return -1;
 	f->mbox = 1;
 	f->mb_fd = -1;
+	for (int k = 0; k < MBOXF_KEPT_MAX; k++)
+		f->mb_kept[k] = -1;
 	f->mb_grow = 1;
 	f->readonly = readonly;
 	snprintf(f->mb_path, sizeof f->mb_path, "%s", path);
@@ -511,8 +593,9 @@ static int
 message_read(struct folder *f, size_t idx)
 {
 	struct fmsg *m = &f->m[idx];
-	if (f->mb_fd < 0 || m->mb_len > MBOXF_FILE_MAX) {
-		errno = f->mb_fd < 0 ? ENOENT : EFBIG;
+	int fd = msg_fd(f, m);
+	if (fd < 0 || m->mb_len > MBOXF_FILE_MAX) {
+		errno = fd < 0 ? ENOENT : EFBIG;
 		return -1;
 	}
 	char *raw = malloc(m->mb_len + 1);
@@ -520,7 +603,7 @@ message_read(struct folder *f, size_t idx)
 		return -1;
 	size_t got = 0;
 	while (got < m->mb_len) {
-		ssize_t r = pread(f->mb_fd, raw + got, m->mb_len - got, (off_t)(m->mb_off + got));
+		ssize_t r = pread(fd, raw + got, m->mb_len - got, (off_t)(m->mb_off + got));
 		if (r < 0 && errno == EINTR)
 			continue;
 		if (r <= 0)
@@ -540,11 +623,12 @@ int
 mboxf_header(struct folder *f, size_t idx)
 {
 	struct fmsg *m = &f->m[idx];
-	if (f->mb_fd < 0)
+	int fd = msg_fd(f, m);
+	if (fd < 0)
 		return 1;
 	unsigned char *raw;
 	size_t got, cut;
-	int r = folder_read_head(f->mb_fd, m->mb_off, m->mb_len, 1, &raw, &got, &cut);
+	int r = folder_read_head(fd, m->mb_off, m->mb_len, 1, &raw, &got, &cut);
 	if (r != 0)
 		return 1; /* the whole message's read says what is wrong */
 	const char *h = (const char *)raw;
@@ -589,7 +673,8 @@ mboxf_message(struct folder *f, size_t idx)
 	f->mb_grow = 1;
 	if (ur != 0)
 		return -1;
-	if (f->m[idx].uid != uid || f->m[idx].gone || (r = message_read(f, idx)) == 1) {
+	/* expunged by then, it reads from the file it was in (fd_adopt) */
+	if (f->m[idx].uid != uid || (r = message_read(f, idx)) == 1) {
 		errno = ENOENT;
 		return -1;
 	}
