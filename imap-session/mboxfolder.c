@@ -441,12 +441,30 @@ fd_adopt(struct folder *f, int fd)
 	f->mb_skipped = 0;
 }
 
+/* -1 (ENOENT) with f->vanished set if f is a folder other than INBOX
+ * and its file is no longer at its path: another session renamed it (or
+ * a parent) or deleted it. The lock's open would make an empty file
+ * there and every message would look expunged; imap-session.c ends the
+ * session instead, as for a Maildir folder. INBOX is delivery's: made
+ * when missing, as delivery makes it. */
+static int
+check_vanished(struct folder *f)
+{
+	struct stat st;
+	if (strcmp(f->name, "INBOX") == 0 || lstat(f->mb_path, &st) == 0 ||
+	    (errno != ENOENT && errno != ENOTDIR))
+		return 0;
+	f->vanished = 1;
+	errno = ENOENT;
+	return -1;
+}
+
 /* Locks, updates, unlocks. */
 static int
 update(struct folder *f, int apply)
 {
 	struct mbox_lock lk;
-	if (mbox_lock(f->mb_path, &lk) != 0)
+	if (check_vanished(f) != 0 || mbox_lock(f->mb_path, &lk) != 0)
 		return -1;
 	int fd = -1;
 	int rc = update_locked(f, &lk, apply, &fd);
@@ -471,7 +489,7 @@ static int
 append_lock(struct folder *f, struct mbox_lock *lk, int *fd_r)
 {
 	for (int tries = 0; tries < MBOXF_APPEND_TRIES; tries++) {
-		if (mbox_lock(f->mb_path, lk) != 0)
+		if (check_vanished(f) != 0 || mbox_lock(f->mb_path, lk) != 0)
 			return -1;
 		int fd = -1;
 		int rc = update_locked(f, lk, 1, &fd);
@@ -520,6 +538,8 @@ mboxf_sync(struct folder *f)
 	    (uint64_t)st.st_ino == f->mb_ino && (uint64_t)st.st_size == f->mb_size &&
 	    st.st_mtim.tv_sec == f->mb_mtime.tv_sec && st.st_mtim.tv_nsec == f->mb_mtime.tv_nsec)
 		return 0;
+	if (check_vanished(f) != 0)
+		return -1;
 	/* A look (NOOP, IDLE, after each command) does not wait for a lock
 	 * held elsewhere: the next look tries again. Writes do wait. */
 	if (!f->mb_dirty && lock_busy(f->mb_path)) {
