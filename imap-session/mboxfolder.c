@@ -57,9 +57,13 @@
 /* Our X-UID, Status, X-Status and X-Keywords lines for one appended
  * message. */
 #define MBOXF_META_MAX 65536
-/* Reads under the lock before an append gives up when each found new
- * deliveries to number (each read writes the file back then). */
-#define MBOXF_APPEND_TRIES 4
+/* How update_locked treats the session's changes: LOOK leaves them
+ * (SELECT's first read); APPLY writes them; BEFORE_APPEND as APPLY, but
+ * messages new to the file (Status without O) alone are no reason to
+ * write: the read under the same lock after the append marks them old
+ * (\Recent here, then for no one else), so an APPEND is not held back
+ * by others' APPENDs coming in between its reads. */
+enum update_mode { UPDATE_LOOK, UPDATE_APPLY, UPDATE_BEFORE_APPEND };
 
 /* ---- reading and rewriting the file ---- */
 
@@ -231,11 +235,12 @@ merge(struct folder *f, const struct scanned *s, size_t n, int grow)
 
 
 /* Under the lock: reads the file, decides UIDs, applies the session's
- * changes (if apply), writes it back when anything changed, and merges
- * the result into f. */
+ * changes (mode), writes it back when anything changed, and merges the
+ * result into f. */
 static int
-update_locked(struct folder *f, struct mbox_lock *lk, int apply, int *new_fd)
+update_locked(struct folder *f, struct mbox_lock *lk, enum update_mode mode, int *new_fd)
 {
+	int apply = mode != UPDATE_LOOK;
 	const char *data = NULL;
 	size_t len = 0, n = 0;
 	struct mbox_entry *e = NULL;
@@ -285,7 +290,7 @@ update_locked(struct folder *f, struct mbox_lock *lk, int apply, int *new_fd)
 			s[i].keywords = m->keywords;
 			write = 1;
 		}
-		if (!s[i].old && !f->readonly) {
+		if (!s[i].old && !f->readonly && mode != UPDATE_BEFORE_APPEND) {
 			/* \Recent for this session only, as the first to see it */
 			write = 1;
 		}
@@ -461,13 +466,13 @@ check_vanished(struct folder *f)
 
 /* Locks, updates, unlocks. */
 static int
-update(struct folder *f, int apply)
+update(struct folder *f, enum update_mode mode)
 {
 	struct mbox_lock lk;
 	if (check_vanished(f) != 0 || mbox_lock(f->mb_path, &lk) != 0)
 		return -1;
 	int fd = -1;
-	int rc = update_locked(f, &lk, apply, &fd);
+	int rc = update_locked(f, &lk, mode, &fd);
 	int e = errno;
 	mbox_unlock(&lk);
 	if (rc == 0)
@@ -482,17 +487,22 @@ update(struct folder *f, int apply)
  * to write back (new deliveries to number, this session's flag changes):
  * then f's UIDNEXT is the UID of what comes next, and nothing needs
  * numbering after the append. A read that wrote a new file (renamed over
- * the one locked) is followed by another under a new lock. *fd_r: the
- * file as read, for fd_adopt() once the lock is gone. 0 with the lock
- * held, or -1 (errno) with nothing held. */
+ * the one locked) is followed by another under a new lock, as long as
+ * the wait for a lock may last (MBOX_LOCK_WAIT_SEC): deliveries coming
+ * in between are no reason to refuse. *fd_r: the file as read, for
+ * fd_adopt() once the lock is gone. 0 with the lock held, or -1 (errno)
+ * with nothing held. */
 static int
 append_lock(struct folder *f, struct mbox_lock *lk, int *fd_r)
 {
-	for (int tries = 0; tries < MBOXF_APPEND_TRIES; tries++) {
+	/* Deliveries may keep coming between the reads: the wait is bounded
+	 * as the wait for the lock is, not by a count of reads. */
+	time_t deadline = time(NULL) + MBOX_LOCK_WAIT_SEC;
+	while (time(NULL) < deadline) {
 		if (check_vanished(f) != 0 || mbox_lock(f->mb_path, lk) != 0)
 			return -1;
 		int fd = -1;
-		int rc = update_locked(f, lk, 1, &fd);
+		int rc = update_locked(f, lk, UPDATE_BEFORE_APPEND, &fd);
 		int e = errno;
 		if (rc == 0 && same_file(fd, lk->fd)) {
 			*fd_r = fd;
@@ -546,7 +556,7 @@ mboxf_sync(struct folder *f)
 		f->scanned = 0;
 		return 0;
 	}
-	return update(f, 1);
+	return update(f, UPDATE_APPLY);
 }
 
 int
@@ -555,7 +565,7 @@ mboxf_flush(struct folder *f)
 	int any = f->mb_dirty;
 	for (size_t i = 0; !any && i < f->n; i++)
 		any = f->m[i].gone;
-	return any ? update(f, 1) : 0;
+	return any ? update(f, UPDATE_APPLY) : 0;
 }
 
 int
@@ -576,7 +586,7 @@ mboxf_open(struct folder **f_r, const char *path, const char *name, int readonly
 	char *slash = strrchr(f->dir, '/');
 	if (slash != NULL)
 		*slash = '\0';
-	if (update(f, 0) != 0) {
+	if (update(f, UPDATE_LOOK) != 0) {
 		int e = errno;
 		folder_close(&f);
 		errno = e;
@@ -689,7 +699,7 @@ mboxf_message(struct folder *f, size_t idx)
 	/* read the file again: offsets change, indexes do not */
 	/* callers hold pointers into f->m: no new messages now */
 	f->mb_grow = 0;
-	int ur = update(f, 1);
+	int ur = update(f, UPDATE_APPLY);
 	f->mb_grow = 1;
 	if (ur != 0)
 		return -1;
@@ -758,7 +768,7 @@ mboxf_append(struct folder *f, const char *data, size_t len, time_t when, unsign
 		 * elsewhere may put off. The message is stored already: if this
 		 * fails, the next sync does it. */
 		int fd2 = -1;
-		if (update_locked(f, &lk, 1, &fd2) == 0) {
+		if (update_locked(f, &lk, UPDATE_APPLY, &fd2) == 0) {
 			spare = fd;
 			fd = fd2;
 		} else {
