@@ -65,7 +65,8 @@ def check(fmt):
             t.ok(line == before and tagged(r).split()[1] == b"OK",
                  "%s: %s: FETCH gives the real data, OK" % (fmt, who), r)
         r = a.cmd("STORE 1 +FLAGS (\\Flagged)")
-        t.ok(tagged(r).split()[1] == b"OK" and re.search(rb"\* 1 FETCH \(FLAGS \([^)]*\\Flagged", r),
+        t.ok(tagged(r).split()[1] == b"OK" and
+             re.search(rb"\* 1 FETCH \(FLAGS \([^)]*\\Flagged", r),
              "%s: STORE on it applies to the message still shown, OK" % fmt, r)
         r = a.cmd("NOOP")
         t.ok(b"* 1 EXPUNGE" in r and tagged(r).endswith(b"OK NOOP completed"),
