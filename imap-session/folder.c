@@ -151,7 +151,11 @@ folder_flags_durable(struct folder *f)
 void
 folder_release(struct folder *f, struct fmsg *m)
 {
-	if (f->mbox || m->fd < 0)
+	if (f->mbox) {
+		mboxf_release(f, m);
+		return;
+	}
+	if (m->fd < 0)
 		return;
 	close(m->fd);
 	m->fd = -1;
@@ -488,8 +492,8 @@ folder_close(struct folder **fp)
 	if (f == NULL)
 		return;
 	folder_cache_drop(f);
-	if (f->mbox && f->mb_fd >= 0)
-		close(f->mb_fd);
+	if (f->mbox)
+		mboxf_close(f);
 	for (size_t i = 0; i < f->n; i++) {
 		folder_release(f, &f->m[i]);
 		free(f->m[i].e.name);

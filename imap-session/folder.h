@@ -74,8 +74,19 @@ struct fmsg {
 	 * behind folder.mb_fd; mb_dirty: flags changed here, not yet written. */
 	unsigned mb_dirty : 1;
 	unsigned mb_old : 1;     /* Status: O seen in the file */
+	/* which file mb_off is in: 0 folder.mb_fd, k folder.mb_kept[k - 1]
+	 * (one replaced since, held for this unreported expunged message),
+	 * MBOXF_FILE_NONE: none (unreadable, never made up) */
+	unsigned mb_file : 3;
 	uint64_t mb_off, mb_len;
 };
+
+/* Replaced mbox files a session holds for messages expunged elsewhere
+ * and not yet reported: a client that takes its time between looks
+ * while others rewrite the file keeps at most this many descriptors;
+ * past them such a message is answered NO [EXPUNGEISSUED]. */
+#define MBOXF_KEPT_MAX 4
+#define MBOXF_FILE_NONE 7
 
 struct mime_message;
 
@@ -116,6 +127,11 @@ struct folder {
 	/* mbox folders (mboxfolder.c); mbox = 0 for Maildir. */
 	int mbox;
 	int mb_fd;               /* the file as last read (-1: none) */
+	/* Files replaced since (renamed over by a rewrite, so their bytes
+	 * stay as they were while open), held while a message still reads
+	 * from them (fmsg.mb_file); mb_kept_refs: how many (-1 fd: free). */
+	int mb_kept[MBOXF_KEPT_MAX];
+	size_t mb_kept_refs[MBOXF_KEPT_MAX];
 	char mb_path[4200];
 	struct timespec mb_mtime;
 	uint64_t mb_size, mb_ino;
@@ -157,6 +173,11 @@ int mboxf_message(struct folder *f, size_t idx);
  * changed); -1. */
 int mboxf_header(struct folder *f, size_t idx);
 int mboxf_keyword(struct folder *f, const char *name, int create);
+/* Message m leaves the session's view: a replaced file no other message
+ * reads from is closed. */
+void mboxf_release(struct folder *f, struct fmsg *m);
+/* Closes the files f holds. */
+void mboxf_close(struct folder *f);
 
 /* Opens the folder in dir: assigns UIDs; unless readonly, moves new/
  * messages into cur/ and takes the messages past the recent marker (they

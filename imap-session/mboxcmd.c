@@ -256,10 +256,18 @@ imap_mbox_rename(struct imap *im, const char *from, const char *to)
 			closedir(d);
 		for (size_t i = 0; i < nk; i++) {
 			char a[4600], b[4600];
-			if (strf(a, sizeof a, "%s/%s", im->root, kids[i]) == 0 &&
-			    strf(b, sizeof b, "%s/%s%s", im->root, tdisk + 1, kids[i] + fl) == 0 &&
-			    strlen(tdisk + 1) + strlen(kids[i] + fl) <= 255)
-				mbox_rename_file(a, b, 0);
+			if (strf(a, sizeof a, "%s/%s", im->root, kids[i]) != 0 ||
+			    strf(b, sizeof b, "%s/%s%s", im->root, tdisk + 1, kids[i] + fl) != 0 ||
+			    strlen(tdisk + 1) + strlen(kids[i] + fl) > 255)
+				continue;
+			/* this session's own selected child moves: unselected,
+			 * as the folder itself above (another session's would
+			 * see it vanish and end) */
+			if (im->sel && strcmp(im->sel->mb_path, a) == 0) {
+				folder_close(&im->sel);
+				im->state = STATE_AUTH;
+			}
+			mbox_rename_file(a, b, 0);
 		}
 	}
 	durable_fsync_dir(im->root);

@@ -19,7 +19,11 @@
  * content comes from there, so a rewrite by another session (a new inode)
  * or an append (past the end) never changes what this session's offsets
  * mean. Closing a descriptor drops the process's fcntl locks on that
- * inode, so an old descriptor is closed only after mbox_unlock().
+ * inode, so an old descriptor is closed only after mbox_unlock(). An old
+ * file that messages expunged elsewhere and not yet reported still read
+ * from is kept (keep_replaced), at most MBOXF_KEPT_MAX of them, until
+ * the last of those messages leaves the session's view (RFC 2180
+ * §4.1.1, as the Maildir side holds message files).
  *
  * A message's own headers are mboxmsg.c's; which UIDs to believe is
  * mboxuid.c's.
@@ -53,9 +57,13 @@
 /* Our X-UID, Status, X-Status and X-Keywords lines for one appended
  * message. */
 #define MBOXF_META_MAX 65536
-/* Reads under the lock before an append gives up when each found new
- * deliveries to number (each read writes the file back then). */
-#define MBOXF_APPEND_TRIES 4
+/* How update_locked treats the session's changes: LOOK leaves them
+ * (SELECT's first read); APPLY writes them; BEFORE_APPEND as APPLY, but
+ * messages new to the file (Status without O) alone are no reason to
+ * write: the read under the same lock after the append marks them old
+ * (\Recent here, then for no one else), so an APPEND is not held back
+ * by others' APPENDs coming in between its reads. */
+enum update_mode { UPDATE_LOOK, UPDATE_APPLY, UPDATE_BEFORE_APPEND };
 
 /* ---- reading and rewriting the file ---- */
 
@@ -181,6 +189,7 @@ merge(struct folder *f, const struct scanned *s, size_t n, int grow)
 			m->keywords = s[j].keywords;
 			m->mb_off = s[j].off;
 			m->mb_len = s[j].len;
+			m->mb_file = 0;
 			m->mb_old = (unsigned)s[j].old;
 			continue;
 		}
@@ -226,11 +235,12 @@ merge(struct folder *f, const struct scanned *s, size_t n, int grow)
 
 
 /* Under the lock: reads the file, decides UIDs, applies the session's
- * changes (if apply), writes it back when anything changed, and merges
- * the result into f. */
+ * changes (mode), writes it back when anything changed, and merges the
+ * result into f. */
 static int
-update_locked(struct folder *f, struct mbox_lock *lk, int apply, int *new_fd)
+update_locked(struct folder *f, struct mbox_lock *lk, enum update_mode mode, int *new_fd)
 {
+	int apply = mode != UPDATE_LOOK;
 	const char *data = NULL;
 	size_t len = 0, n = 0;
 	struct mbox_entry *e = NULL;
@@ -280,7 +290,7 @@ update_locked(struct folder *f, struct mbox_lock *lk, int apply, int *new_fd)
 			s[i].keywords = m->keywords;
 			write = 1;
 		}
-		if (!s[i].old && !f->readonly) {
+		if (!s[i].old && !f->readonly && mode != UPDATE_BEFORE_APPEND) {
 			/* \Recent for this session only, as the first to see it */
 			write = 1;
 		}
@@ -338,29 +348,131 @@ out:
 	return rc;
 }
 
+/* 1 if descriptors a and b are of the same file. */
+static int
+same_file(int a, int b)
+{
+	struct stat sa, sb;
+	return fstat(a, &sa) == 0 && fstat(b, &sb) == 0 && sa.st_dev == sb.st_dev &&
+	    sa.st_ino == sb.st_ino;
+}
+
+/* The descriptor message m is read from, or -1 (none: unreadable). */
+static int
+msg_fd(const struct folder *f, const struct fmsg *m)
+{
+	if (m->mb_file == 0)
+		return f->mb_fd;
+	if (m->mb_file <= MBOXF_KEPT_MAX)
+		return f->mb_kept[m->mb_file - 1];
+	return -1;
+}
+
+/* f->mb_fd gives way to fd. The messages that still read from it are
+ * those expunged elsewhere and not yet reported (merge re-pointed every
+ * other one to fd): they keep it, in a free mb_kept slot, so FETCH goes
+ * on giving their real bytes (RFC 2180 §4.1.1). A replaced file keeps
+ * its bytes while open; a file changed in place (fd the same inode) has
+ * lost them, and with no slot free nothing is held: such messages
+ * become unreadable, never made up. */
+static void
+keep_replaced(struct folder *f, int fd)
+{
+	int same = fd >= 0 && same_file(f->mb_fd, fd);
+	int slot = -1;
+	for (int k = 0; k < MBOXF_KEPT_MAX && slot < 0; k++)
+		if (f->mb_kept[k] < 0)
+			slot = k;
+	size_t refs = 0;
+	for (size_t i = 0; i < f->n; i++) {
+		struct fmsg *m = &f->m[i];
+		if (!m->gone || m->mb_file != 0)
+			continue;
+		if (same || slot < 0) {
+			m->mb_file = MBOXF_FILE_NONE;
+		} else {
+			m->mb_file = (unsigned)slot + 1;
+			refs++;
+		}
+	}
+	if (refs == 0) {
+		close(f->mb_fd);
+		return;
+	}
+	f->mb_kept[slot] = f->mb_fd;
+	f->mb_kept_refs[slot] = refs;
+}
+
+void
+mboxf_release(struct folder *f, struct fmsg *m)
+{
+	unsigned k = m->mb_file;
+	if (k == 0 || k > MBOXF_KEPT_MAX)
+		return;
+	m->mb_file = MBOXF_FILE_NONE;
+	/* a replaced inode, no longer at the path: closing it drops no
+	 * lock of ours (fd_adopt) */
+	if (f->mb_kept[k - 1] >= 0 && --f->mb_kept_refs[k - 1] == 0) {
+		close(f->mb_kept[k - 1]);
+		f->mb_kept[k - 1] = -1;
+	}
+}
+
+void
+mboxf_close(struct folder *f)
+{
+	if (f->mb_fd >= 0)
+		close(f->mb_fd);
+	f->mb_fd = -1;
+	for (int k = 0; k < MBOXF_KEPT_MAX; k++) {
+		if (f->mb_kept[k] >= 0)
+			close(f->mb_kept[k]);
+		f->mb_kept[k] = -1;
+		f->mb_kept_refs[k] = 0;
+	}
+}
+
 /* After a successful update and mbox_unlock(): fd, the file as it was
- * read, becomes the session's. The previous descriptor is closed only
- * now (closing it drops fcntl locks on the same inode). */
+ * read, becomes the session's. The previous descriptor is kept or closed
+ * only now (closing it drops fcntl locks on the same inode). */
 static void
 fd_adopt(struct folder *f, int fd)
 {
 	if (f->mb_fd >= 0)
-		close(f->mb_fd);
+		keep_replaced(f, fd);
 	f->mb_fd = fd;
 	f->cache_uid = 0;
 	f->scanned = !f->mb_skipped;
 	f->mb_skipped = 0;
 }
 
+/* -1 (ENOENT) with f->vanished set if f is a folder other than INBOX
+ * and its file is no longer at its path: another session renamed it (or
+ * a parent) or deleted it. The lock's open would make an empty file
+ * there and every message would look expunged; imap-session.c ends the
+ * session instead, as for a Maildir folder. INBOX is delivery's: made
+ * when missing, as delivery makes it. */
+static int
+check_vanished(struct folder *f)
+{
+	struct stat st;
+	if (strcmp(f->name, "INBOX") == 0 || lstat(f->mb_path, &st) == 0 ||
+	    (errno != ENOENT && errno != ENOTDIR))
+		return 0;
+	f->vanished = 1;
+	errno = ENOENT;
+	return -1;
+}
+
 /* Locks, updates, unlocks. */
 static int
-update(struct folder *f, int apply)
+update(struct folder *f, enum update_mode mode)
 {
 	struct mbox_lock lk;
-	if (mbox_lock(f->mb_path, &lk) != 0)
+	if (check_vanished(f) != 0 || mbox_lock(f->mb_path, &lk) != 0)
 		return -1;
 	int fd = -1;
-	int rc = update_locked(f, &lk, apply, &fd);
+	int rc = update_locked(f, &lk, mode, &fd);
 	int e = errno;
 	mbox_unlock(&lk);
 	if (rc == 0)
@@ -371,30 +483,26 @@ update(struct folder *f, int apply)
 	return rc;
 }
 
-/* 1 if descriptors a and b are of the same file. */
-static int
-same_file(int a, int b)
-{
-	struct stat sa, sb;
-	return fstat(a, &sa) == 0 && fstat(b, &sb) == 0 && sa.st_dev == sb.st_dev &&
-	    sa.st_ino == sb.st_ino;
-}
-
 /* Locks f's file for an append once a read under the lock found nothing
  * to write back (new deliveries to number, this session's flag changes):
  * then f's UIDNEXT is the UID of what comes next, and nothing needs
  * numbering after the append. A read that wrote a new file (renamed over
- * the one locked) is followed by another under a new lock. *fd_r: the
- * file as read, for fd_adopt() once the lock is gone. 0 with the lock
- * held, or -1 (errno) with nothing held. */
+ * the one locked) is followed by another under a new lock, as long as
+ * the wait for a lock may last (MBOX_LOCK_WAIT_SEC): deliveries coming
+ * in between are no reason to refuse. *fd_r: the file as read, for
+ * fd_adopt() once the lock is gone. 0 with the lock held, or -1 (errno)
+ * with nothing held. */
 static int
 append_lock(struct folder *f, struct mbox_lock *lk, int *fd_r)
 {
-	for (int tries = 0; tries < MBOXF_APPEND_TRIES; tries++) {
-		if (mbox_lock(f->mb_path, lk) != 0)
+	/* Deliveries may keep coming between the reads: the wait is bounded
+	 * as the wait for the lock is, not by a count of reads. */
+	time_t deadline = time(NULL) + MBOX_LOCK_WAIT_SEC;
+	while (time(NULL) < deadline) {
+		if (check_vanished(f) != 0 || mbox_lock(f->mb_path, lk) != 0)
 			return -1;
 		int fd = -1;
-		int rc = update_locked(f, lk, 1, &fd);
+		int rc = update_locked(f, lk, UPDATE_BEFORE_APPEND, &fd);
 		int e = errno;
 		if (rc == 0 && same_file(fd, lk->fd)) {
 			*fd_r = fd;
@@ -440,13 +548,15 @@ mboxf_sync(struct folder *f)
 	    (uint64_t)st.st_ino == f->mb_ino && (uint64_t)st.st_size == f->mb_size &&
 	    st.st_mtim.tv_sec == f->mb_mtime.tv_sec && st.st_mtim.tv_nsec == f->mb_mtime.tv_nsec)
 		return 0;
+	if (check_vanished(f) != 0)
+		return -1;
 	/* A look (NOOP, IDLE, after each command) does not wait for a lock
 	 * held elsewhere: the next look tries again. Writes do wait. */
 	if (!f->mb_dirty && lock_busy(f->mb_path)) {
 		f->scanned = 0;
 		return 0;
 	}
-	return update(f, 1);
+	return update(f, UPDATE_APPLY);
 }
 
 int
@@ -455,7 +565,7 @@ mboxf_flush(struct folder *f)
 	int any = f->mb_dirty;
 	for (size_t i = 0; !any && i < f->n; i++)
 		any = f->m[i].gone;
-	return any ? update(f, 1) : 0;
+	return any ? update(f, UPDATE_APPLY) : 0;
 }
 
 int
@@ -466,6 +576,8 @@ mboxf_open(struct folder **f_r, const char *path, const char *name, int readonly
 		return -1;
 	f->mbox = 1;
 	f->mb_fd = -1;
+	for (int k = 0; k < MBOXF_KEPT_MAX; k++)
+		f->mb_kept[k] = -1;
 	f->mb_grow = 1;
 	f->readonly = readonly;
 	snprintf(f->mb_path, sizeof f->mb_path, "%s", path);
@@ -474,7 +586,7 @@ mboxf_open(struct folder **f_r, const char *path, const char *name, int readonly
 	char *slash = strrchr(f->dir, '/');
 	if (slash != NULL)
 		*slash = '\0';
-	if (update(f, 0) != 0) {
+	if (update(f, UPDATE_LOOK) != 0) {
 		int e = errno;
 		folder_close(&f);
 		errno = e;
@@ -511,8 +623,9 @@ static int
 message_read(struct folder *f, size_t idx)
 {
 	struct fmsg *m = &f->m[idx];
-	if (f->mb_fd < 0 || m->mb_len > MBOXF_FILE_MAX) {
-		errno = f->mb_fd < 0 ? ENOENT : EFBIG;
+	int fd = msg_fd(f, m);
+	if (fd < 0 || m->mb_len > MBOXF_FILE_MAX) {
+		errno = fd < 0 ? ENOENT : EFBIG;
 		return -1;
 	}
 	char *raw = malloc(m->mb_len + 1);
@@ -520,7 +633,7 @@ message_read(struct folder *f, size_t idx)
 		return -1;
 	size_t got = 0;
 	while (got < m->mb_len) {
-		ssize_t r = pread(f->mb_fd, raw + got, m->mb_len - got, (off_t)(m->mb_off + got));
+		ssize_t r = pread(fd, raw + got, m->mb_len - got, (off_t)(m->mb_off + got));
 		if (r < 0 && errno == EINTR)
 			continue;
 		if (r <= 0)
@@ -540,11 +653,12 @@ int
 mboxf_header(struct folder *f, size_t idx)
 {
 	struct fmsg *m = &f->m[idx];
-	if (f->mb_fd < 0)
+	int fd = msg_fd(f, m);
+	if (fd < 0)
 		return 1;
 	unsigned char *raw;
 	size_t got, cut;
-	int r = folder_read_head(f->mb_fd, m->mb_off, m->mb_len, 1, &raw, &got, &cut);
+	int r = folder_read_head(fd, m->mb_off, m->mb_len, 1, &raw, &got, &cut);
 	if (r != 0)
 		return 1; /* the whole message's read says what is wrong */
 	const char *h = (const char *)raw;
@@ -585,11 +699,12 @@ mboxf_message(struct folder *f, size_t idx)
 	/* read the file again: offsets change, indexes do not */
 	/* callers hold pointers into f->m: no new messages now */
 	f->mb_grow = 0;
-	int ur = update(f, 1);
+	int ur = update(f, UPDATE_APPLY);
 	f->mb_grow = 1;
 	if (ur != 0)
 		return -1;
-	if (f->m[idx].uid != uid || f->m[idx].gone || (r = message_read(f, idx)) == 1) {
+	/* expunged by then, it reads from the file it was in (fd_adopt) */
+	if (f->m[idx].uid != uid || (r = message_read(f, idx)) == 1) {
 		errno = ENOENT;
 		return -1;
 	}
@@ -653,7 +768,7 @@ mboxf_append(struct folder *f, const char *data, size_t len, time_t when, unsign
 		 * elsewhere may put off. The message is stored already: if this
 		 * fails, the next sync does it. */
 		int fd2 = -1;
-		if (update_locked(f, &lk, 1, &fd2) == 0) {
+		if (update_locked(f, &lk, UPDATE_APPLY, &fd2) == 0) {
 			spare = fd;
 			fd = fd2;
 		} else {

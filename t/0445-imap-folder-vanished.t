@@ -4,7 +4,8 @@ session renames a parent, or deletes the folder): the session says BYE
 and ends, as Dovecot does ("session state is inconsistent"), rather than
 answering NO [SERVERBUG] Cannot save the flags to every later command,
 NOOP included, until CLOSE. A STORE in flight when the folder moved
-gets no OK that its fsync could not back. Maildir (mbox: see the end)."""
+gets no OK that its fsync could not back. Maildir and mbox; mbox makes
+no empty file again at the old path."""
 import os
 import sys
 
@@ -44,27 +45,40 @@ def scenario(env, first, name, move):
     return a, b
 
 
-env = yubin.Env()
-try:
-    a, b = scenario(env, None, "p", "RENAME p q")
-    r = a.cmd("NOOP")
-    ends_with_bye(a, r, "parent renamed, then NOOP")
+def check(fmt):
+    env = yubin.Env(conf={"mailbox_format": fmt})
+    try:
+        a, b = scenario(env, None, "p", "RENAME p q")
+        r = a.cmd("NOOP")
+        ends_with_bye(a, r, "%s: parent renamed, then NOOP" % fmt)
 
-    a, b = scenario(env, "STORE 1 +FLAGS (\\Seen)", "r", "RENAME r s")
-    r = a.cmd("STORE 1 +FLAGS (\\Flagged)")
-    ends_with_bye(a, r, "parent renamed, then STORE")
+        a, b = scenario(env, "STORE 1 +FLAGS (\\Seen)", "r", "RENAME r s")
+        r = a.cmd("STORE 1 +FLAGS (\\Flagged)")
+        ends_with_bye(a, r, "%s: parent renamed, then STORE" % fmt)
 
-    a, b = scenario(env, "FETCH 1 (FLAGS)", "d", "DELETE d/x")
-    r = a.cmd("FETCH 1 (FLAGS)")
-    ends_with_bye(a, r, "folder deleted, then FETCH FLAGS")
+        a, b = scenario(env, "FETCH 1 (FLAGS)", "d", "DELETE d/x")
+        r = a.cmd("FETCH 1 (FLAGS)")
+        ends_with_bye(a, r, "%s: folder deleted, then FETCH FLAGS" % fmt)
 
-    # the other session and a new one go on with the renamed folders
-    r = b.cmd("SELECT s/x")
-    t.ok(tagged(r).split()[1] == b"OK" and b"* 1 EXISTS" in r,
-         "the renamed folder is there for the others", r)
-    r = session(env).cmd("STATUS q/x (MESSAGES)")
-    t.ok(b"MESSAGES 1" in r, "and for a new session", r)
-finally:
-    close_all(sessions)
-    env.cleanup()
+        # the other session and a new one go on with the renamed folders
+        r = b.cmd("SELECT s/x")
+        t.ok(tagged(r).split()[1] == b"OK" and b"* 1 EXISTS" in r,
+             "%s: the renamed folder is there for the others" % fmt, r)
+        r = session(env).cmd("STATUS q/x (MESSAGES)")
+        t.ok(b"MESSAGES 1" in r, "%s: and for a new session" % fmt, r)
+        # nothing made again where the renamed folders were
+        r = session(env).cmd('LIST "" "*"')
+        t.ok(all(b'"/" %s' % n not in r for n in (b"p", b"r")),
+             "%s: no folder is made again at the old names" % fmt, r)
+        if fmt == "mbox":
+            root = env.maildir(U)
+            left = [n for n in ("p.x", "r.x", "d.x") if os.path.exists(os.path.join(root, n))]
+            t.ok(not left, "mbox: no file made again at the old paths", left)
+    finally:
+        close_all(sessions)
+        env.cleanup()
+
+
+check("maildir")
+check("mbox")
 t.done()
