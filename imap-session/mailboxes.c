@@ -501,6 +501,12 @@ cmd_rename(struct imap *im, struct imap_command *c)
 			continue;
 		strf(a, sizeof a, "%s/%s", im->root, kids.v[i]);
 		strf(b, sizeof b, "%s/%s", im->root, disk);
+		/* this session's own selected child moves: unselected, as the
+		 * folder itself above (another session's sees it vanish, BYE) */
+		if (im->sel && strcmp(im->sel->dir, a) == 0) {
+			folder_close(&im->sel);
+			im->state = STATE_AUTH;
+		}
 		renameat2(AT_FDCWD, a, AT_FDCWD, b, RENAME_NOREPLACE);
 	}
 	names_free(&kids);

@@ -5,7 +5,8 @@ and ends, as Dovecot does ("session state is inconsistent"), rather than
 answering NO [SERVERBUG] Cannot save the flags to every later command,
 NOOP included, until CLOSE. A STORE in flight when the folder moved
 gets no OK that its fsync could not back. Maildir and mbox; mbox makes
-no empty file again at the old path."""
+no empty file again at the old path. The session that renames a parent
+of its own selected folder is answered OK and goes on."""
 import os
 import sys
 
@@ -70,6 +71,13 @@ def check(fmt):
         r = session(env).cmd('LIST "" "*"')
         t.ok(all(b'"/" %s' % n not in r for n in (b"p", b"r")),
              "%s: no folder is made again at the old names" % fmt, r)
+        # the session renaming a parent of its own selected folder is
+        # answered OK and goes on (the folder is unselected)
+        a = session(env)
+        for cmd in ("CREATE m/x", "SELECT m/x", "RENAME m n", "NOOP", "SELECT n/x"):
+            r = a.cmd(cmd)
+            t.ok(tagged(r).split()[1] == b"OK" and b"* BYE" not in r,
+                 "%s: own parent renamed: %s OK" % (fmt, cmd), r)
         if fmt == "mbox":
             root = env.maildir(U)
             left = [n for n in ("p.x", "r.x", "d.x") if os.path.exists(os.path.join(root, n))]
