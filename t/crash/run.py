@@ -44,6 +44,9 @@ def main():
                         print("FAIL %s %r %s (ack %s)" % (name, p, f, r.ack))
                         for x in r.fails:
                             print("     - %s" % x)
+                    for x in r.notes:
+                        if x.startswith("lock left"):
+                            print("LOCK %s %r %s: %s" % (name, p, f, x))
                     if a.verbose and r.notes:
                         print("note %s %r %s: %s" % (name, p, f, "; ".join(r.notes)))
         finally:
