@@ -20,6 +20,7 @@ import sys
 import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "crash"))
+import checker  # noqa: E402
 import harness  # noqa: E402
 import ops  # noqa: E402
 import yubin  # noqa: E402
@@ -57,6 +58,26 @@ def sample(case, i):
     return [(p, faults[(i + j) % len(faults)]) for j, p in enumerate(picks)]
 
 
+
+def checker_sees_damage():
+    """The checker is no rubber stamp: torn, doubled and unparseable
+    copies are seen in each store format."""
+    m = checker.make_message("probe", 3000)
+    mid = "<probe@%s>" % checker.MSG_DOMAIN
+    t.eq(checker.verify(m), (mid, None), "checker: a whole message verifies")
+    t.ok(checker.verify(m[:-10])[1], "checker: a message cut short does not")
+    quoted = m.replace(b"\nFrom ", b"\n>From ").replace(b"\n>From an", b"\n>>From an")
+    box = b"From a@b Mon Dec  7 12:00:00 2026\n" + quoted + b"\n"
+    msgs, errs = checker.parse_mbox(box + box)
+    t.ok(not errs and [checker.verify(x) for x in msgs] == [(mid, None)] * 2,
+         "checker: mboxrd with two copies parses into two whole messages", (errs, msgs[:1]))
+    t.ok(checker.parse_mbox(box + box[:-200])[1], "checker: a torn mbox tail is seen")
+    spool = b"V1:1\nS1:a\nr3:b@c\nM%d:%d\n" % (len(str(len(m))), len(m)) + m
+    t.eq(checker.parse_spool(spool)[2], None, "checker: a queue file parses")
+    t.ok(checker.parse_spool(spool[:-1])[2], "checker: a queue file cut short does not")
+
+
+checker_sees_damage()
 for i, name in enumerate(ops.OPS):
     whole = everything or name in QUICK_ALL
     if not whole and name in QUICK_OFF:

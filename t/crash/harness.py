@@ -172,6 +172,7 @@ class Case:
         env = self.env.env()
         env["ASAN_OPTIONS"] = "detect_leaks=0:" + env.get("ASAN_OPTIONS", "")
         p = subprocess.run(cmd, input=self.op.script, capture_output=True, timeout=120, env=env)
+        self.last_stderr = p.stderr
         return p.stdout
 
     def session(self, prog, data, args=(), timeout=60):
@@ -206,6 +207,10 @@ class Case:
             return res
         res.ack = self.op.acked(out)
         res.out = out
+        # the sanitizer build: an error path that misbehaves is a failure too
+        m = re.search(rb"(ERROR: \w+Sanitizer[^\n]*|runtime error:[^\n]*)", self.last_stderr)
+        if m:
+            res.fails.append("sanitizer: %s" % m.group(1).decode(errors="replace"))
         st = self.store()
         res.fails += st.errors
         res.fails += compare(self.before, self.after, st, res.ack, self.op)
