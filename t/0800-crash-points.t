@@ -76,6 +76,23 @@ def checker_sees_damage():
     t.eq(checker.parse_spool(spool)[2], None, "checker: a queue file parses")
     t.ok(checker.parse_spool(spool[:-1])[2], "checker: a queue file cut short does not")
 
+    old = {"INBOX": {"uidvalidity": 5, "uidnext": 3, "uids": {1: "<a>", 2: "<b>"}}}
+    same = {"INBOX": {"uidvalidity": 5, "uidnext": 4, "uids": {1: "<a>", 2: "<b>", 3: "<c>"}}}
+    reused = {"INBOX": {"uidvalidity": 5, "uidnext": 3, "uids": {1: "<a>", 2: "<c>"}}}
+    back = {"INBOX": {"uidvalidity": 4, "uidnext": 3, "uids": {1: "<a>", 2: "<b>"}}}
+    t.eq(harness.uid_rules(old, same, "x"), [], "checker: UIDs kept and a new one above UIDNEXT pass")
+    t.ok(harness.uid_rules(old, reused, "x"), "checker: a UID given to another message is seen")
+    t.ok(harness.uid_rules(old, back, "x"), "checker: a UIDVALIDITY going back is seen")
+    before, after, now = checker.Store(), checker.Store(), checker.Store()
+    before.boxes["u/INBOX"]["<a>"] = 1
+    after.boxes["u/INBOX"].update({"<a>": 1, "<b>": 1})
+    now.boxes["u/INBOX"]["<a>"] = 1
+    op = ops.OPS["smtp-maildir"]
+    t.ok(harness.compare(before, after, now, "ok", op), "checker: an acknowledged message missing is seen")
+    t.eq(harness.compare(before, after, now, None, op), [], "checker: an unanswered one may be missing")
+    now.boxes["u/INBOX"]["<b>"] = 2
+    t.ok(harness.compare(before, after, now, None, op), "checker: a message stored twice is seen")
+
 
 checker_sees_damage()
 for i, name in enumerate(ops.OPS):

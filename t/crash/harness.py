@@ -126,6 +126,8 @@ class Case:
         op.setup(self)
         self.before_uids = None
         self.before_uids = self.probe() if op.imap else None
+        if op.imap and not (self.before_uids or {}).get("INBOX", {}).get("uids"):
+            raise RuntimeError("%s: the IMAP probe sees no UIDs in INBOX: %r" % (op.name, self.before_uids))
         self.before = self.store()
         self._save_template()
         self.ref_out = self.run_op(trace=os.path.join(self.top, "ref.trace"))
@@ -372,7 +374,6 @@ def imap_probe(case, user, known=None):
     out = case.session("imap-session", script + b"z LOGOUT\r\n", timeout=60)
     res = {}
     for i, f in enumerate(folders):
-        start = out.find(b"\r\ne%d EXAMINE" % i)
         start = out.find(b"\r\nf%d " % (i - 1)) if i else out.find(b"\r\na OK")
         end = out.find(b"\r\nf%d " % i)
         seg = out[start:end] if start >= 0 and end >= 0 else b""
