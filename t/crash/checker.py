@@ -239,7 +239,9 @@ class Store:
                     continue
                 pending = [r for r, s in env["rcpts"] if s == "P"]
                 mid = self._add("spool", msg, where)
-                self.flags[("spool", mid)] = " ".join(pending)
+                # where it waits, for whom, after how many attempts
+                self.flags[("spool", mid)] = "%s %s t=%s" % (
+                    sub, " ".join(pending), env.get("t", b"?").decode("ascii", "replace"))
         tmp = os.path.join(spool, "tmp")
         if os.path.isdir(tmp) and os.listdir(tmp):
             self.others.append("spool: %d file(s) in tmp/" % len(os.listdir(tmp)))

@@ -137,6 +137,8 @@ class Case:
         self.after = self.store()
         self.after_sink = self.sink_messages()
         bad = self.after.errors + op.reference_problems(self)
+        if self.after.counts() == self.before.counts() and self.after.flags == self.before.flags:
+            bad.append("the clean run changed nothing the checker sees")
         if bad:
             raise RuntimeError("%s: the reference run itself fails: %s\n%r" % (op.name, bad, self.ref_out))
 

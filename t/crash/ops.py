@@ -105,8 +105,6 @@ class Op:
         self.name, self.fmt = name, fmt
         for k, v in kw.items():
             setattr(self, k, v)
-        if fmt == "mbox" and not kw.get("next_box"):
-            self.next_box = "alice/INBOX"
 
     def setup(self, case):
         imap(case, [b"NOOP"])               # the first login makes the special folders
@@ -179,9 +177,10 @@ class RelayOp(Op):
     args = ("--flush",)
     script = b""
 
-    def __init__(self, name, fmt, sink_script, **kw):
+    def __init__(self, name, fmt, sink_script, ends_in, **kw):
         super().__init__(name, fmt, **kw)
         self.sink_script = sink_script
+        self.ends_in = ends_in          # where a clean run leaves the message
         self.acked = lambda out: None
 
     def setup(self, case):
@@ -191,6 +190,11 @@ class RelayOp(Op):
         relayenv.enqueue(case.env, msg("relay1", 150 * 1024), ALICE, ["bob@remote.test"])
 
     def reference_problems(self, case):
+        mid = "<relay1@%s>" % checker.MSG_DOMAIN
+        box, key = self.ends_in
+        got = {b: dict(c) for b, c in case.after.boxes.items() if c}
+        if case.after.boxes.get(box, {}).get(key % mid) != 1 or (box != "spool" and case.after.boxes.get("spool")):
+            return ["the clean run should leave %s in %s only; it left %s" % (key % mid, box, got)]
         return []
 
     def next_checks(self, case, res):
@@ -232,6 +236,7 @@ for fmt in ("maildir", "mbox"):
     add(ImapOp("imap-subscribe-" + fmt, fmt, [b"x SUBSCRIBE Foo"], prepare=[b"CREATE Foo"],
                atomic=("alice/@subscriptions",), refused_may_apply=True))
     add(Pop3Op("pop3-dele-" + fmt, fmt))
-    add(RelayOp("relay-deliver-" + fmt, fmt, {}))
-    add(RelayOp("relay-defer-" + fmt, fmt, {"rcpt": {"bob@remote.test": "451 4.7.1 try later"}}))
-    add(RelayOp("relay-bounce-" + fmt, fmt, {"rcpt": {"bob@remote.test": "550 5.1.1 no such user"}}))
+    add(RelayOp("relay-deliver-" + fmt, fmt, {}, ("sink", "%s")))
+    add(RelayOp("relay-defer-" + fmt, fmt, {"rcpt": {"bob@remote.test": "451 4.7.1 try later"}}, ("spool", "%s")))
+    add(RelayOp("relay-bounce-" + fmt, fmt, {"rcpt": {"bob@remote.test": "550 5.1.1 no such user"}},
+                ("alice/INBOX", "bounce-of:%s")))
