@@ -119,7 +119,5 @@ for i, name in enumerate(ops.OPS):
         if drift:
             t.diag("%s: %d run(s) did not reach their point the same way (not judged)" % (name, drift))
     finally:
-        case.env.cleanup()
-        if case.sink:
-            case.sink.stop()
+        case.close()
 t.done()

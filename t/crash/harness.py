@@ -123,6 +123,21 @@ class Case:
         self.sink = None
         self.runs = 0
         self.thorough = thorough     # also probe UIDs after the next delivery
+        try:
+            self._prepare()
+        except BaseException:
+            self.close()
+            raise
+
+    def close(self):
+        """Removes the scratch installation and stops the sink."""
+        self.env.cleanup()
+        if self.sink:
+            self.sink.stop()
+
+    def _prepare(self):
+        """Set-up, the starting state kept as a template, the clean run."""
+        op = self.op
         op.setup(self)
         self.before_uids = None
         self.before_uids = self.probe() if op.imap else None
@@ -135,7 +150,6 @@ class Case:
         if len(pids) != 1:
             raise RuntimeError("%s: %d traced processes; points would be ambiguous" % (op.name, len(pids)))
         self.after = self.store()
-        self.after_sink = self.sink_messages()
         bad = self.after.errors + op.reference_problems(self)
         if self.after.counts() == self.before.counts() and self.after.flags == self.before.flags:
             bad.append("the clean run changed nothing the checker sees")

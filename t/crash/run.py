@@ -50,9 +50,7 @@ def main():
                     if a.verbose and r.notes:
                         print("note %s %r %s: %s" % (name, p, f, "; ".join(r.notes)))
         finally:
-            case.env.cleanup()
-            if case.sink:
-                case.sink.stop()
+            case.close()
         total[name] = (len(case.points), len(pts), n, bad, drift, time.time() - t0)
         print("%-26s points %3d  runs %4d  failed %3d  drift %d  %.0fs" % (
             name, len(case.points), n, bad, drift, time.time() - t0), flush=True)
