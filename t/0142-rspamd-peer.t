@@ -6,6 +6,7 @@ proxy worker speaks the milter protocol, and its dkim_signing module signs
 an authenticated user's mail with a key whose record yubin-setup --dns
 prints (dkimpy verifies). t/0141 then puts it behind smtp-session."""
 import os
+import pwd
 import re
 import socket
 import struct
@@ -58,17 +59,28 @@ try:
 
     # SMFIC_OPTNEG (version 6, every action, every protocol step): a milter
     # answers with its own OPTNEG; an HTTP proxy would not.
-    with socket.create_connection(("127.0.0.1", rs.milter_port), timeout=30) as s:
-        pkt = b"O" + struct.pack(">III", 6, 0x1ff, 0x1fffff)
-        s.sendall(struct.pack(">I", len(pkt)) + pkt)
-        reply = b""
-        while len(reply) < 17:
-            chunk = s.recv(64)
-            if not chunk:
-                break
-            reply += chunk
-    t.ok(len(reply) >= 17 and reply[4:5] == b"O" and struct.unpack(">I", reply[5:9])[0] == 6,
-         "the proxy worker answers a milter option negotiation (version 6)", reply)
+    def optneg(s):
+        with s:
+            s.settimeout(30)
+            pkt = b"O" + struct.pack(">III", 6, 0x1ff, 0x1fffff)
+            s.sendall(struct.pack(">I", len(pkt)) + pkt)
+            reply = b""
+            while len(reply) < 17:
+                chunk = s.recv(64)
+                if not chunk:
+                    break
+                reply += chunk
+        return len(reply) >= 17 and reply[4:5] == b"O" and struct.unpack(">I", reply[5:9])[0] == 6
+
+    t.ok(optneg(socket.create_connection(("127.0.0.1", rs.milter_port), timeout=30)),
+         "the proxy worker answers a milter option negotiation (version 6) on loopback")
+    u = socket.socket(socket.AF_UNIX)
+    u.connect(rs.milter_socket)
+    st = os.stat(rs.milter_socket)
+    owner_ok = os.geteuid() != 0 or pwd.getpwuid(st.st_uid).pw_name == "_rspamd"
+    t.ok(optneg(u) and st.st_mode & 0o777 == 0o660 and owner_ok,
+         "and on its Unix socket, mode 0660, owner _rspamd (bind_socket's options)",
+         "mode %o uid %d" % (st.st_mode & 0o777, st.st_uid))
 
     # dkim_signing: an authenticated user's mail is signed, others' are not.
     p = subprocess.run(["rspamc", "-h", "127.0.0.1:%d" % rs.normal_port, "-t", "30", "-i",
