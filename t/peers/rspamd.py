@@ -9,7 +9,7 @@ loopback (default: a closed port, so no query leaves the machine).
     import rspamd
     r = rspamd.Rspamd(env.dir, dkim=[("example.org", "s1", "/path/key.pem")])
     r.milter_port   # proxy worker, milter = yes: milters = inet:127.0.0.1:PORT
-    r.milter_socket # the same on a Unix socket: milters = unix:PATH
+    r.milter_socket # the same on a Unix socket (mode 0660, group socket_group)
     r.scan(b"...")  # rspamc against the normal worker: {"action": "reject", ...}
     r.stop()
 """
@@ -40,7 +40,7 @@ def available():
 
 
 class Rspamd:
-    def __init__(self, parent, dkim=(), dns_port=None, name="rspamd"):
+    def __init__(self, parent, dkim=(), dns_port=None, name="rspamd", socket_group=None):
         self.dir = os.path.join(parent, name)
         self.normal_port = yubin.free_port()
         self.milter_port = yubin.free_port()
@@ -49,7 +49,7 @@ class Rspamd:
         local = os.path.join(self.dir, "local")
         for sub in ("local/override.d", "local/local.d", "db", "run", "log", "keys"):
             os.makedirs(os.path.join(self.dir, sub), exist_ok=True)
-        self._write_conf(local, dkim)
+        self._write_conf(local, dkim, socket_group)
         args = ["rspamd", "-f", "-c", CONF]
         for var, val in (("LOCAL_CONFDIR", local), ("DBDIR", self.dir + "/db"),
                          ("RUNDIR", self.dir + "/run"), ("LOGDIR", self.dir + "/log")):
@@ -66,7 +66,7 @@ class Rspamd:
             self.stop()
             raise
 
-    def _write_conf(self, local, dkim):
+    def _write_conf(self, local, dkim, socket_group):
         def put(rel, text):
             with open(os.path.join(local, rel), "w") as f:
                 f.write(text)
@@ -76,11 +76,12 @@ class Rspamd:
             'bind_socket = "127.0.0.1:%d";\ncount = 1;\n' % self.controller_port)
         # What units/README.md tells a yubin admin to write, on other ports.
         # Also on a Unix socket, as under systemd's sandbox (the README's
-        # owner/group/mode syntax).
+        # owner/group/mode syntax); socket_group is the session user's group
+        # (group=yubin in the README).
         ids = ""
         if os.geteuid() == 0:
             pw = pwd.getpwnam("_rspamd")
-            ids = " owner=_rspamd group=%s" % grp.getgrgid(pw.pw_gid).gr_name
+            ids = " owner=_rspamd group=%s" % (socket_group or grp.getgrgid(pw.pw_gid).gr_name)
         self.milter_socket = os.path.join(self.dir, "run", "milter.sock")
         put("override.d/worker-proxy.inc",
             'bind_socket = "127.0.0.1:%d";\nbind_socket = "%s mode=0660%s";\n'
@@ -114,7 +115,8 @@ class Rspamd:
         pw = pwd.getpwnam(user)
         for d, _, files in os.walk(self.dir):
             os.chown(d, pw.pw_uid, pw.pw_gid)
-            os.chmod(d, 0o700)
+            # Others may only pass through to the milter socket in run/.
+            os.chmod(d, 0o711 if d in (self.dir, self.dir + "/run") else 0o700)
             for f in files:
                 os.chown(os.path.join(d, f), pw.pw_uid, pw.pw_gid)
         parent = os.path.dirname(self.dir)
