@@ -35,10 +35,6 @@ TLDS = "com\norg\nnet\ntest\nexample\n"
 START_TIMEOUT = 240   # seconds: a loaded 2-core machine, Lua and regexps
 
 
-def available():
-    return shutil.which("rspamd") is not None and os.path.exists(CONF)
-
-
 class Rspamd:
     def __init__(self, parent, dkim=(), dns_port=None, name="rspamd", socket_group=None):
         self.dir = os.path.join(parent, name)
