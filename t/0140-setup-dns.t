@@ -100,6 +100,8 @@ try:
     ed_key = os.path.join(keys, DOMAIN + ".ed2026.key")
     openssl("genpkey", "-algorithm", "RSA", "-pkeyopt", "rsa_keygen_bits:2048", "-out", rsa_key)
     openssl("genpkey", "-algorithm", "ED25519", "-out", ed_key)
+    # yubin-setup --dkim allows "_" in selectors (not a host-name letter).
+    openssl("genpkey", "-algorithm", "ED25519", "-out", os.path.join(keys, DOMAIN + ".mail_2026.key"))
     openssl("genpkey", "-algorithm", "ED25519", "-out", os.path.join(keys, "other.test.s1.key"))
     openssl("genpkey", "-algorithm", "EC", "-pkeyopt", "ec_paramgen_curve:P-256",
             "-out", os.path.join(keys, DOMAIN + ".ec.key"))
@@ -161,8 +163,14 @@ try:
          len(list(rsa_rd)[0].strings) > 1, "the long RSA record is split into <= 255-byte strings")
     dkim_names = [n.to_text() for n, _ in zone.iterate_rdatasets(dns.rdatatype.TXT)
                   if "_domainkey" in n.to_text()]
-    t.eq(sorted(dkim_names), ["ed2026._domainkey.%s." % DOMAIN, "rsa2026._domainkey.%s." % DOMAIN],
+    t.eq(sorted(dkim_names), ["ed2026._domainkey.%s." % DOMAIN, "mail_2026._domainkey.%s." % DOMAIN,
+                              "rsa2026._domainkey.%s." % DOMAIN],
          "one DKIM record per key of the domain, none for other domains or the EC key")
+    # yubin-setup --dkim names key files by the lower-case domain.
+    upper = setup(conf, "--dns", DOMAIN.upper(), "--address", "127.0.0.1").stdout
+    t.ok("rsa2026._domainkey.%s." % DOMAIN in upper and "MX    10 %s." % MXHOST in upper and
+         DOMAIN.upper() not in upper.replace("; DNS records for", ""),
+         "--dns EXAMPLE.TEST finds the keys and prints lower-case names", upper[:600])
 
     # --- SPF, DMARC, TLS-RPT, MTA-STS -----------------------------------------
     t.eq(txt(zone, DOMAIN + "."), ["v=spf1 mx -all"], "SPF record v=spf1 mx -all")
