@@ -205,6 +205,15 @@ try:
     t.ok("no key for %s" % DOMAIN in other and "yubin-setup --dkim %s" % DOMAIN in other,
          "without keys, a comment says how to make one")
 
+    # Without --address: what the name resolves to, else the interfaces'
+    # addresses, never loopback (a Debian /etc/hosts maps the host name to
+    # 127.0.1.1).
+    guessed = setup(write_conf("lo.conf", hostname="localhost.localdomain"), "--dns", DOMAIN).stdout
+    addrs = re.findall(r"^localhost\.localdomain\.\s+\d+ IN (?:A|AAAA)\s+(\S+)$", guessed, re.M)
+    t.ok(not [a for a in addrs if a.startswith("127.") or a == "::1"] and
+         (addrs or "no address found for localhost.localdomain" in guessed),
+         "without --address no loopback address is published", guessed[:800])
+
     # --- autoconfig ----------------------------------------------------------------
     r = setup(conf, "--autoconfig", DOMAIN)
     servers = []
