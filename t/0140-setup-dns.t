@@ -246,8 +246,10 @@ try:
              "--dns %r is refused" % bad, r.stdout + r.stderr)
     r = setup(conf, "--autoconfig", "a&b.test", unprivileged=True)
     t.ok(r.returncode == 1 and not r.stdout, "--autoconfig refuses a bad domain", r.stderr)
-    r = setup(conf, "--dns", DOMAIN, "--address", "1.2.3.4;x", unprivileged=True)
-    t.ok(r.returncode == 1 and "bad address" in r.stderr, "--address is checked", r.stderr)
+    for bad in ("1.2.3.4;x", "1.2.3", "1.2.3.256", "1.2.3.4.5", "::1;x", "a:b", ""):
+        r = setup(conf, "--dns", DOMAIN, "--address", bad, unprivileged=True)
+        t.ok(r.returncode == 1 and "bad address" in r.stderr and not r.stdout,
+             "--address %r is refused" % bad, r.stderr)
     r = setup(write_conf("short.conf", hostname="mx"), "--dns", DOMAIN)
     t.ok(r.returncode == 1 and "not fully qualified" in r.stderr, "an unqualified hostname is refused",
          r.stderr)
