@@ -292,9 +292,6 @@ step_noreply_bit(char cmd)
 	case MILTER_CMD_HEADER: return MILTER_P_NR_HDR;
 	case MILTER_CMD_EOH: return MILTER_P_NR_EOH;
 	case MILTER_CMD_BODY: return MILTER_P_NR_BODY;
-	case MILTER_CMD_ABORT:
-	case MILTER_CMD_QUIT:
-	case MILTER_CMD_MACRO: return 0xffffffffu;   /* never answered */
 	default: return 0;
 	}
 }
@@ -372,7 +369,9 @@ mc_step(struct smtp *s, struct milter_conn *c, struct buf *pkt, struct milter_ed
 		mc_fail(c, "write");
 		return -1;
 	}
-	if (c->protocol & step_noreply_bit(cmd))
+	/* ABORT and QUIT are never answered; other steps unless the filter
+	 * said it would not. */
+	if (cmd == MILTER_CMD_ABORT || cmd == MILTER_CMD_QUIT || (c->protocol & step_noreply_bit(cmd)))
 		return 0;
 	for (;;) {
 		if (mc_read(s, c) < 0) {
