@@ -373,12 +373,23 @@ mc_step(struct smtp *s, struct milter_conn *c, struct buf *pkt, struct milter_ed
 	 * said it would not. */
 	if (cmd == MILTER_CMD_ABORT || cmd == MILTER_CMD_QUIT || (c->protocol & step_noreply_bit(cmd)))
 		return 0;
+	struct timespec start, now;
+	clock_gettime(CLOCK_MONOTONIC, &start);
 	for (;;) {
 		if (mc_read(s, c) < 0) {
 			mc_fail(c, errno == ETIMEDOUT ? "timeout" : "read");
 			return -1;
 		}
 		unsigned char rcmd = c->parser.cmd;
+		/* Progress restarts the wait, but only so often: a filter that
+		 * says "progress" forever must not hold the session. */
+		clock_gettime(CLOCK_MONOTONIC, &now);
+		if ((uint64_t)(now.tv_sec - start.tv_sec) >
+		    MILTER_STEP_TIMEOUTS * s->conf->milter_timeout) {
+			errno = ETIMEDOUT;
+			mc_fail(c, "step too long");
+			return -1;
+		}
 		if (rcmd == MILTER_R_PROGRESS)
 			continue;
 		if (cmd == MILTER_CMD_BODYEOB && milter_edit_is_mod(rcmd)) {
