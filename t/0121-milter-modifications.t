@@ -133,6 +133,20 @@ t.ok(len(msgs) == 1 and ("X-First", "1") in m2.headers() and m2.body() == b"repl
      names(msgs[0])[-2:] == [b"X-First", b"X-Second"], "two milters: the second sees the first's changes",
      (m2.headers(), m2.body()))
 
+# A message without an empty line, larger than any header block may be:
+# its header ends at the first line that is no field.
+clear()
+m = milter.Scripted({"E": [[milter.addheader(b"X-Seen", b"1"), milter.CONTINUE]]})
+env.set(milters=m.spec)
+long_body = b"".join(b"line %07d without a colon\r\n" % i for i in range(20000))
+out = env.run("smtp-session", b"EHLO c.example\r\nMAIL FROM:<a@example.net>\r\nRCPT TO:<bob@example.org>\r\n"
+              b"DATA\r\nSubject: no blank line\r\n" + long_body + b".\r\nQUIT\r\n")
+m.close()
+msgs = env.messages("bob@example.org")
+t.ok(len(msgs) == 1 and b"\nX-Seen: 1\n\nline 0000000 without" in msgs[0] and
+     msgs[0].endswith(b"line 0019999 without a colon\n") and m.headers()[-1] == ("Subject", "no blank line"),
+     "a message without an empty line: header found, edited, body kept", out.stderr[-300:])
+
 # HDR_LEADSPC: the milter gets and gives the space after the colon.
 replies, msg, out = run([milter.addheader(b"X-Lead", b"  two spaces"), milter.CONTINUE], protocol=0x100000)
 t.ok(b"\nX-Lead:  two spaces\n" in msg, "leading space kept as the milter sent it (HDR_LEADSPC)")
