@@ -4,12 +4,16 @@
 # and the next MAIL starts afresh; a new EHLO name is sent as HELO again;
 # BDAT messages go through the milter like DATA ones; a unix: socket
 # works; a submitter's login reaches the milter as {auth_authen}; a
-# session that sends no mail never connects.
+# session that sends no mail never connects; after STARTTLS the milter
+# gets {tls_version} and {cipher}.
 import base64
 import os
+import smtplib
+import ssl
 import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import certs  # noqa: E402
 import milter  # noqa: E402
 import yubin  # noqa: E402
 
@@ -82,6 +86,27 @@ t.ok(m.macros.get("M", {}).get("{auth_authen}") == "alice@example.org" and
 
 replies, m, out = run(b"EHLO a.example\r\nNOOP\r\nQUIT\r\n")
 t.ok(m.connections == 0, "a session without MAIL never connects to the milter")
+
+# After STARTTLS the milter learns the protocol version and cipher.
+crt = certs.make(env.dir)
+m = milter.Scripted({})
+env.set(milters=m.spec, tls_cert=crt.cert, tls_key=crt.key)
+lst = yubin.Listener(env, "smtp-session")
+try:
+    ctx = ssl.create_default_context()
+    ctx.check_hostname = False
+    ctx.verify_mode = ssl.CERT_NONE
+    with smtplib.SMTP("127.0.0.1", lst.port, local_hostname="tls.example", timeout=30) as c:
+        c.starttls(context=ctx)
+        c.sendmail("alice@example.net", ["bob@example.org"], "Subject: tls\r\n\r\nbody\r\n")
+        cipher = c.sock.cipher()
+finally:
+    lst.stop()
+    m.close()
+mm = m.macros.get("M", {})
+t.ok(mm.get("{tls_version}") == cipher[1] and mm.get("{cipher}"),
+     "after STARTTLS: {tls_version} and {cipher} at MAIL", (mm, cipher))
+env.set(tls_cert="", tls_key="")
 
 # A milter that is down does not hold a session that sends no mail, and
 # with default accept the mail still flows.
