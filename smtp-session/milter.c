@@ -336,6 +336,9 @@ verdict_of(const struct milter_parser *p, struct milter_result *r, int at_eom)
 		    sizeof r->text) < 0)
 			return -1;
 		r->kind = r->code >= 500 ? MR_REJECT : MR_TEMPFAIL;
+		/* 421 would tell the client the session ends, and it does not. */
+		if (r->code == 421)
+			r->code = 451;
 		if (!r->enh[0])
 			snprintf(r->enh, sizeof r->enh, "%s", r->code >= 500 ? "5.7.1" : "4.7.1");
 		return 0;

@@ -118,6 +118,12 @@ try:
     t.ok(b"550 5.1.1 Not this one" in replies and len(stored()) == 1 and
          not stored("carol@example.org"), "per-recipient reject at RCPT: the other one gets it", replies)
 
+    # a 421 from the milter is no session end: 451, and the session goes on.
+    replies, m, out = run({"M": [milter.replycode(b"421 4.7.0 go away")]},
+                          transcript())
+    t.ok(b"451 4.7.0 go away" in replies and b"221 2.0.0 Bye" in replies and not stored(),
+         "REPLYCODE 421 at MAIL: answered as 451, the session goes on", replies)
+
     # the milter's own reply code at end of message, sanitised.
     replies, m, out = run({"E": [milter.replycode(b"554 5.7.1 Spam\x01 here\r\n554 5.7.1 more")]})
     t.ok(b"554 5.7.1 Spam? here" in replies and not stored() and not spool_files(),
