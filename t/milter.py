@@ -95,6 +95,7 @@ class Scripted:
         self.connections = 0
         self.lock = threading.Lock()
         self.conns = []
+        self.threads = []
         if unix_path:
             self.sock = socket.socket(socket.AF_UNIX)
             self.sock.bind(unix_path)
@@ -109,6 +110,10 @@ class Scripted:
         threading.Thread(target=self._accept, daemon=True).start()
 
     def close(self):
+        """Waits for the connections to end (the session has exited, so
+        they end at once), then stops listening."""
+        for th in self.threads:
+            th.join(10)
         self.closed = True
         try:
             self.sock.close()
@@ -142,7 +147,9 @@ class Scripted:
             self.conns.append(c)
             with self.lock:
                 self.connections += 1
-            threading.Thread(target=self._serve, args=(c,), daemon=True).start()
+            th = threading.Thread(target=self._serve, args=(c,), daemon=True)
+            self.threads.append(th)
+            th.start()
 
     @staticmethod
     def _read(c, n):
