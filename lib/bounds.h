@@ -226,6 +226,10 @@
  * and 300 s; DESIGN.md asks 30 s for any one reply (a filter that needs
  * longer sends SMFIR_PROGRESS, which restarts the wait). */
 #define MILTER_TIMEOUT_SEC 30
+/* However often a filter says "progress", one step takes at most this
+ * many milter_timeouts (5 minutes by default, Postfix's
+ * milter_content_timeout), so a hostile filter cannot hold a session. */
+#define MILTER_STEP_TIMEOUTS 10
 /* Text of a filter's own reply kept for the client: one SMTP line. */
 #define MILTER_REPLY_TEXT_MAX 400
 

@@ -100,7 +100,9 @@ msg_headers_read(const struct smtp *s, struct msg_headers *h)
 			break;
 	}
 	free(r);
-	if (n < 0 || b.err) {
+	/* A full buffer holds more than any header block may be (received
+	 * ones are within SMTP_HEADER_MAX): parse what is there. */
+	if (n < 0 || (b.err && b.err != E2BIG)) {
 		int e = b.err ? b.err : errno;
 		buf_free(&b);
 		errno = e;

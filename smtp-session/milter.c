@@ -292,9 +292,6 @@ step_noreply_bit(char cmd)
 	case MILTER_CMD_HEADER: return MILTER_P_NR_HDR;
 	case MILTER_CMD_EOH: return MILTER_P_NR_EOH;
 	case MILTER_CMD_BODY: return MILTER_P_NR_BODY;
-	case MILTER_CMD_ABORT:
-	case MILTER_CMD_QUIT:
-	case MILTER_CMD_MACRO: return 0xffffffffu;   /* never answered */
 	default: return 0;
 	}
 }
@@ -339,6 +336,9 @@ verdict_of(const struct milter_parser *p, struct milter_result *r, int at_eom)
 		    sizeof r->text) < 0)
 			return -1;
 		r->kind = r->code >= 500 ? MR_REJECT : MR_TEMPFAIL;
+		/* 421 would tell the client the session ends, and it does not. */
+		if (r->code == 421)
+			r->code = 451;
 		if (!r->enh[0])
 			snprintf(r->enh, sizeof r->enh, "%s", r->code >= 500 ? "5.7.1" : "4.7.1");
 		return 0;
@@ -372,14 +372,27 @@ mc_step(struct smtp *s, struct milter_conn *c, struct buf *pkt, struct milter_ed
 		mc_fail(c, "write");
 		return -1;
 	}
-	if (c->protocol & step_noreply_bit(cmd))
+	/* ABORT and QUIT are never answered; other steps unless the filter
+	 * said it would not. */
+	if (cmd == MILTER_CMD_ABORT || cmd == MILTER_CMD_QUIT || (c->protocol & step_noreply_bit(cmd)))
 		return 0;
+	struct timespec start, now;
+	clock_gettime(CLOCK_MONOTONIC, &start);
 	for (;;) {
 		if (mc_read(s, c) < 0) {
 			mc_fail(c, errno == ETIMEDOUT ? "timeout" : "read");
 			return -1;
 		}
 		unsigned char rcmd = c->parser.cmd;
+		/* Progress restarts the wait, but only so often: a filter that
+		 * says "progress" forever must not hold the session. */
+		clock_gettime(CLOCK_MONOTONIC, &now);
+		if ((uint64_t)(now.tv_sec - start.tv_sec) >
+		    MILTER_STEP_TIMEOUTS * s->conf->milter_timeout) {
+			errno = ETIMEDOUT;
+			mc_fail(c, "step too long");
+			return -1;
+		}
 		if (rcmd == MILTER_R_PROGRESS)
 			continue;
 		if (cmd == MILTER_CMD_BODYEOB && milter_edit_is_mod(rcmd)) {

@@ -41,7 +41,8 @@ def clear():
 
 
 def spool_files():
-    return [f for f in yubin.files_under(env.spool) if "/quarantine/" not in f and "/tmp/" not in f]
+    return [f for f in yubin.files_under(env.spool)
+            if not os.path.relpath(f, env.spool).startswith(("tmp/", "quarantine/"))]
 
 
 def run(script, data=None, **kw):
@@ -60,6 +61,7 @@ try:
     replies, m, out = run({})
     t.ok(any(r.startswith(b"250 2.0.0 Ok: queued") for r in replies) and len(stored()) == 1,
          "continue: the message is stored", replies)
+    t.ok(b"warning" not in out.stderr, "QUIT is not waited for: no warning at the end", out.stderr[-300:])
     t.eq(m.steps(), "OCHMRTLLLLNBEQ", "steps sent: optneg, connect, HELO, MAIL, RCPT, DATA, headers, EOH, body, EOM, quit")
     t.eq(m.data_of("H"), [b"client.example.com\0"], "HELO name")
     t.eq(m.data_of("M"), [b"<alice@example.net>\0"], "MAIL path")
@@ -115,6 +117,12 @@ try:
                           transcript([b"bob@example.org", b"carol@example.org"]))
     t.ok(b"550 5.1.1 Not this one" in replies and len(stored()) == 1 and
          not stored("carol@example.org"), "per-recipient reject at RCPT: the other one gets it", replies)
+
+    # a 421 from the milter is no session end: 451, and the session goes on.
+    replies, m, out = run({"M": [milter.replycode(b"421 4.7.0 go away")]},
+                          transcript())
+    t.ok(b"451 4.7.0 go away" in replies and b"221 2.0.0 Bye" in replies and not stored(),
+         "REPLYCODE 421 at MAIL: answered as 451, the session goes on", replies)
 
     # the milter's own reply code at end of message, sanitised.
     replies, m, out = run({"E": [milter.replycode(b"554 5.7.1 Spam\x01 here\r\n554 5.7.1 more")]})

@@ -13,8 +13,9 @@ A script maps a step letter (C H M R T L N B E: connect, HELO, MAIL,
 RCPT, DATA, header, end of header, body chunk, end of message) to a list
 of answers, one per occurrence of that step (later ones get CONTINUE).
 An answer is a packet body (command byte + data, see the helpers below),
-a list of them (modifications, then the decision), or one of HANG (never
-answer), CLOSE (drop the connection) or Raw(bytes) (sent as they are).
+a list of them (modifications, then the decision), one of HANG (never
+answer), CLOSE (drop the connection) or Raw(bytes) (sent as they are), or
+a function called with the connection's socket.
 """
 import os
 import socket
@@ -94,6 +95,7 @@ class Scripted:
         self.connections = 0
         self.lock = threading.Lock()
         self.conns = []
+        self.threads = []
         if unix_path:
             self.sock = socket.socket(socket.AF_UNIX)
             self.sock.bind(unix_path)
@@ -108,6 +110,10 @@ class Scripted:
         threading.Thread(target=self._accept, daemon=True).start()
 
     def close(self):
+        """Waits for the connections to end (the session has exited, so
+        they end at once), then stops listening."""
+        for th in self.threads:
+            th.join(10)
         self.closed = True
         try:
             self.sock.close()
@@ -141,7 +147,9 @@ class Scripted:
             self.conns.append(c)
             with self.lock:
                 self.connections += 1
-            threading.Thread(target=self._serve, args=(c,), daemon=True).start()
+            th = threading.Thread(target=self._serve, args=(c,), daemon=True)
+            self.threads.append(th)
+            th.start()
 
     @staticmethod
     def _read(c, n):
@@ -161,6 +169,9 @@ class Scripted:
         if ans == CLOSE:
             c.close()
             return "closed"
+        if callable(ans):
+            ans(c)
+            return True
         if isinstance(ans, Raw):
             c.sendall(ans.data)
             return True
@@ -182,8 +193,10 @@ class Scripted:
                     self.macros[chr(data[0])] = dict(zip(parts[::2], parts[1::2]))
                     continue
                 if cmd == ord("O") and self.script.get("O"):
-                    if self._answer(c, "O") != True:
+                    r = self._answer(c, "O")
+                    if r == "closed":
                         return
+                    hung = r is False
                     continue
                 if cmd == ord("O"):
                     c.sendall(packet(b"O" + struct.pack(">III", 6, self.actions, self.protocol)))
