@@ -231,4 +231,30 @@
  * keeps keywords in X-Keywords: headers read up to 1024 bytes. */
 #define IMAP_KEYWORD_MAX 200
 
+/* Milters (smtp-session). A reply packet holds at most 1 MiB of data:
+ * libmilter sends at most 64 KiB (MILTER_MAX_DATA_SIZE) unless a larger
+ * size is negotiated, which we never offer, and 1 MiB is the largest it
+ * can negotiate (SMFIP_MDS_1M), so no honest filter is cut off. We send
+ * body chunks of at most 65535 bytes, as Postfix (MILTER_CHUNK_SIZE).
+ * Header names and address strings from a filter are bounded like ours;
+ * one message takes at most 1000 modifications and 8 filters are
+ * consulted, each in turn, so a hostile filter grows memory and time
+ * only so far (its replaced body counts against max_message_size). */
+#define MILTER_PACKET_MAX (1024u * 1024 + 1)
+#define MILTER_BODY_CHUNK 65535
+#define MILTER_HEADER_NAME_MAX 998
+#define MILTER_STRING_MAX 4096
+#define MILTER_MODS_MAX 1000
+#define MILTERS_MAX 8
+/* Postfix's milter_command_timeout and milter_content_timeout are 30 s
+ * and 300 s; DESIGN.md asks 30 s for any one reply (a filter that needs
+ * longer sends SMFIR_PROGRESS, which restarts the wait). */
+#define MILTER_TIMEOUT_SEC 30
+/* However often a filter says "progress", one step takes at most this
+ * many milter_timeouts (5 minutes by default, Postfix's
+ * milter_content_timeout), so a hostile filter cannot hold a session. */
+#define MILTER_STEP_TIMEOUTS 10
+/* Text of a filter's own reply kept for the client: one SMTP line. */
+#define MILTER_REPLY_TEXT_MAX 400
+
 #endif

@@ -20,7 +20,8 @@
 #define SYSCONFDIR "/etc"
 #endif
 
-enum conf_type { T_STRING, T_BOOL, T_SIZE, T_TIME, T_COUNT, T_DOMAINS, T_FORMAT, T_BARE_NL };
+enum conf_type { T_STRING, T_BOOL, T_SIZE, T_TIME, T_COUNT, T_DOMAINS, T_FORMAT, T_BARE_NL,
+	T_MILTER_ACTION };
 
 struct conf_key {
 	const char *name;
@@ -72,6 +73,9 @@ static const struct conf_key conf_keys[] = {
 	K(imap_search_max_bytes, T_SIZE),
 	K(max_bad_commands, T_COUNT),
 	K(auth_fail_delay_ms, T_COUNT),
+	K(milters, T_STRING),
+	K(milter_default_action, T_MILTER_ACTION),
+	K(milter_timeout, T_TIME),
 };
 #undef K
 
@@ -130,6 +134,8 @@ conf_defaults(struct conf *conf)
 	conf->imap_search_budget = IMAP_SEARCH_BUDGET_SEC;
 	conf->max_bad_commands = BAD_COMMANDS_MAX;
 	conf->auth_fail_delay_ms = AUTH_FAIL_DELAY_MS;
+	conf->milter_default_action = MILTER_ACTION_TEMPFAIL;
+	conf->milter_timeout = MILTER_TIMEOUT_SEC;
 }
 
 static int
@@ -235,6 +241,16 @@ conf_set(struct conf *conf, const struct conf_key *key, const char *value)
 			conf->smtp_bare_newline = BARE_NEWLINE_REJECT;
 		else
 			return "expected normalize or reject";
+		return NULL;
+	case T_MILTER_ACTION:
+		if (!strcmp(value, "tempfail"))
+			conf->milter_default_action = MILTER_ACTION_TEMPFAIL;
+		else if (!strcmp(value, "accept"))
+			conf->milter_default_action = MILTER_ACTION_ACCEPT;
+		else if (!strcmp(value, "reject"))
+			conf->milter_default_action = MILTER_ACTION_REJECT;
+		else
+			return "expected tempfail, accept or reject";
 		return NULL;
 	}
 	return "bad key type";

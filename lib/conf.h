@@ -12,6 +12,9 @@ enum mailbox_format { MAILBOX_MAILDIR, MAILBOX_MBOX };
 /* What to do with a bare LF or CR in SMTP DATA (Postfix 3.9's
  * smtpd_forbid_bare_newline): normalise it to a line end, or reject. */
 enum bare_newline { BARE_NEWLINE_NORMALIZE, BARE_NEWLINE_REJECT };
+/* What a milter that cannot be reached, times out or breaks the protocol
+ * gets (Postfix's milter_default_action). */
+enum milter_action { MILTER_ACTION_TEMPFAIL, MILTER_ACTION_ACCEPT, MILTER_ACTION_REJECT };
 
 #define CONF_DOMAINS_MAX 64
 
@@ -60,6 +63,9 @@ struct conf {
 	uint64_t imap_search_max_bytes; /* message bytes per SEARCH; 0: none */
 	uint64_t max_bad_commands;
 	uint64_t auth_fail_delay_ms;
+	char *milters;           /* space-separated unix:/path, inet:host:port; NULL: none */
+	enum milter_action milter_default_action;
+	uint64_t milter_timeout; /* seconds per milter reply */
 };
 
 /* Default path: $YUBIN_CONF, else SYSCONFDIR/yubin/yubin.conf. */

@@ -11,7 +11,7 @@
 #include <sys/statvfs.h>
 
 #include "log.h"
-#include "smtp.h"
+#include "smtp-milter.h"
 #include "users.h"
 
 #define PARAMS_MAX 8
@@ -283,6 +283,10 @@ smtp_cmd_mail(struct smtp *s, char *args)
 		smtp_reset(s);
 		return SMTP_CONTINUE;
 	}
+	if (smtp_milter_mail(s) < 0) {
+		smtp_reset(s);
+		return SMTP_CONTINUE;
+	}
 	s->transactions++;
 	s->state = SMTP_STATE_MAIL;
 	smtp_reply(s, 250, "2.1.0", "Ok");
@@ -550,6 +554,10 @@ smtp_cmd_rcpt(struct smtp *s, char *args)
 		free(r.orcpt);
 		return SMTP_CONTINUE;
 	}
+	if (!rcpt_is_duplicate(s, r.addr) && smtp_milter_rcpt(s, &r) < 0) {
+		free(r.orcpt);
+		return SMTP_CONTINUE;
+	}
 	if (rcpt_add(s, &r) < 0) {
 		smtp_reply(s, 452, "4.3.0", "Error: out of memory");
 		return SMTP_CONTINUE;
@@ -557,4 +565,41 @@ smtp_cmd_rcpt(struct smtp *s, char *args)
 	s->state = SMTP_STATE_RCPT;
 	smtp_reply(s, 250, "2.1.5", "Ok");
 	return SMTP_CONTINUE;
+}
+
+int
+smtp_rcpt_add_checked(struct smtp *s, const char *path)
+{
+	char quoted[ADDR_PATH_MAX + 3];
+	struct smtp_rcpt r = { .notify = 0 };
+	struct addr a;
+	const char *end;
+	if (path[0] != '<') {
+		snprintf(quoted, sizeof quoted, "<%s>", path);
+		path = quoted;
+	}
+	if (addr_parse_path(path, 1, &a, &end) != ADDR_OK || a.null || *end ||
+	    s->n_rcpts >= s->conf->smtp_max_recipients)
+		return -1;
+	addr_format(&a, r.addr, sizeof r.addr);
+	r.local = conf_is_local_domain(s->conf, a.domain);
+	if (r.local) {
+		lower_case(r.addr);
+		if (local_recipient_known(s, r.addr) != 1)
+			return -1;
+	}
+	return rcpt_add(s, &r);
+}
+
+void
+smtp_rcpt_remove(struct smtp *s, const char *addr)
+{
+	for (size_t i = 0; i < s->n_rcpts; i++) {
+		if (strcasecmp(s->rcpts[i].addr, addr) != 0)
+			continue;
+		free(s->rcpts[i].orcpt);
+		memmove(&s->rcpts[i], &s->rcpts[i + 1], (s->n_rcpts - i - 1) * sizeof *s->rcpts);
+		s->n_rcpts--;
+		return;
+	}
 }

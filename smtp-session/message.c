@@ -22,7 +22,7 @@
 #include "durable.h"
 #include "log.h"
 #include "mailbox.h"
-#include "smtp.h"
+#include "smtp-milter.h"
 #include "spool.h"
 #include "users.h"
 
@@ -391,6 +391,35 @@ message_hopeless(const struct smtp *s)
 	return s->msg_seen / 2 > s->conf->max_message_size;
 }
 
+/* Submission headers, the milters (which may change the message and its
+ * envelope, refuse, discard or quarantine it), the built-in DKIM signer
+ * (last, so it signs what is stored), then storage; replies.
+ * NULL after a 250, else what went wrong, for the log. */
+static const char *
+message_accept(struct smtp *s)
+{
+	struct milter_result mr;
+	enum smtp_milter_outcome o = SMTP_MILTER_DELIVER;
+	if (smtp_submission_headers(s) < 0 ||
+	    (o = smtp_milter_message(s, &mr)) == SMTP_MILTER_ERROR ||
+	    (o == SMTP_MILTER_DELIVER && (smtp_dkim_sign(s) < 0 || message_deliver(s) < 0)) ||
+	    (o == SMTP_MILTER_QUARANTINE && smtp_quarantine_store(s, mr.text) < 0)) {
+		int e = errno;
+		log_err("delivery failed id=%s: %s", s->msg_id, strerror(e));
+		reply_store_error(s, e);
+		return "store";
+	}
+	if (o == SMTP_MILTER_REFUSE) {
+		smtp_reply(s, mr.code, mr.enh, "%s", mr.text);
+		return "milter";
+	}
+	if (o == SMTP_MILTER_DISCARD)
+		log_info("discarded id=%s: stored nowhere", s->msg_id);
+	s->messages++;
+	smtp_reply(s, 250, "2.0.0", "Ok: queued as %s", s->msg_id);
+	return NULL;
+}
+
 /* The one reply that ends DATA or BDAT LAST. */
 static void
 message_finish(struct smtp *s, const struct data_reader *d)
@@ -411,15 +440,8 @@ message_finish(struct smtp *s, const struct data_reader *d)
 	} else if (d->hops > HOP_COUNT_MAX) {
 		smtp_reply(s, 554, "5.4.6", "Error: too many hops");
 		problem = "hop count";
-	} else if (smtp_submission_headers(s) < 0 || smtp_dkim_sign(s) < 0 ||
-	    message_deliver(s) < 0) {
-		int e = errno;
-		log_err("delivery failed id=%s: %s", s->msg_id, strerror(e));
-		reply_store_error(s, e);
-		problem = "store";
 	} else {
-		s->messages++;
-		smtp_reply(s, 250, "2.0.0", "Ok: queued as %s", s->msg_id);
+		problem = message_accept(s);
 	}
 	if (problem) {
 		char shown[ADDR_PATH_MAX * 4 + 1];

@@ -16,7 +16,7 @@
 #include <unistd.h>
 
 #include "log.h"
-#include "smtp.h"
+#include "smtp-milter.h"
 #include "tls.h"
 
 #define EXIT_USAGE 100
@@ -63,6 +63,7 @@ smtp_reset(struct smtp *s)
 	s->declared_size = 0;
 	smtp_targets_free(&s->space_targets);
 	s->ret = SPOOL_RET_DEFAULT;
+	smtp_milter_abort(s);
 	if (s->msg_fd >= 0)
 		close(s->msg_fd);
 	s->msg_fd = -1;
@@ -356,6 +357,7 @@ main(int argc, char **argv)
 	smtp_reply(&s, 220, NULL, "%s ESMTP yubin", s.conf->hostname);
 	smtp_loop(&s);
 	smtp_reset(&s);
+	smtp_milter_end(&s);
 	log_info("disconnect messages=%u bad=%u auth_failures=%u in=%llu out=%llu",
 	    s.messages, s.bad_commands, s.auth_failures,
 	    (unsigned long long)s.io.bytes_in, (unsigned long long)s.io.bytes_out);

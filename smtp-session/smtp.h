@@ -15,6 +15,7 @@
 
 struct tls;
 struct mailbox_txn;
+struct smtp_milters;
 
 enum smtp_state {
 	SMTP_STATE_START,     /* greeted, no HELO/EHLO yet */
@@ -70,6 +71,7 @@ struct smtp {
 	uint64_t msg_seen;         /* content bytes received, stored or not */
 	int msg_too_big;
 	char msg_id[32];
+	struct smtp_milters *milters;   /* milter.c; NULL until the first MAIL */
 
 	/* Counters (S35, S49, S50, S53). */
 	unsigned bad_commands, junk_commands, transactions, unknown_rcpts;
@@ -93,6 +95,11 @@ enum smtp_verdict smtp_cmd_rcpt(struct smtp *s, char *args);
 /* xtext (RFC 3461 §4): decodes into out; -1 if malformed or it decodes to
  * anything but printable ASCII (S26). */
 int smtp_xtext_decode(const char *in, char *out, size_t size);
+/* A recipient added by a milter: checked as at RCPT (syntax, a known
+ * local user or alias, the recipient limit) and added. 0 or -1. */
+int smtp_rcpt_add_checked(struct smtp *s, const char *path);
+/* Takes a recipient out of the transaction (a milter's DELRCPT). */
+void smtp_rcpt_remove(struct smtp *s, const char *addr);
 
 /* message.c */
 enum smtp_verdict smtp_cmd_data(struct smtp *s, char *args);

@@ -30,6 +30,8 @@
 #include "../../smtp-session/data.c"
 #include "../../smtp-session/envelope.c"
 #include "../../smtp-session/message.c"
+#include "../../smtp-session/milter.c"
+#include "../../smtp-session/milter-edit.c"
 #include "../../smtp-session/notice.c"
 #include "../../smtp-session/space.c"
 #include "../../smtp-session/submit.c"

@@ -63,5 +63,22 @@ main(void)
 	CHECK(conf_load(&c, p, err, sizeof err) == -1 && strstr(err, ":1:"), "bad value refused");
 	unlink(p);
 	conf_free(&c);
+
+	conf_defaults(&c);
+	CHECK(!c.milters && c.milter_default_action == MILTER_ACTION_TEMPFAIL &&
+	    c.milter_timeout == 30, "milter defaults: none, tempfail, 30s");
+	p = write_tmp("milters = unix:/run/a.sock inet:127.0.0.1:8891\n"
+	    "milter_default_action = accept\nmilter_timeout = 2s\n");
+	CHECK(conf_load(&c, p, err, sizeof err) == 0 && c.milters &&
+	    !strcmp(c.milters, "unix:/run/a.sock inet:127.0.0.1:8891") &&
+	    c.milter_default_action == MILTER_ACTION_ACCEPT && c.milter_timeout == 2,
+	    "milters, milter_default_action, milter_timeout");
+	unlink(p);
+	conf_free(&c);
+	conf_defaults(&c);
+	p = write_tmp("milter_default_action = quarantine\n");
+	CHECK(conf_load(&c, p, err, sizeof err) == -1, "unknown milter_default_action refused");
+	unlink(p);
+	conf_free(&c);
 	return unit_done();
 }
