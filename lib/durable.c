@@ -337,6 +337,25 @@ durable_publish(const char *tmp_path, const char *final_path)
 	return r;
 }
 
+/* A unique name starting with a dot: a copy left by a killed writer must
+ * not look like a mailbox to a reader listing the directory (an mbox
+ * folder is any plain file there whose name has no leading dot). */
+static int
+create_hidden_unique(int dirfd, char *name, size_t size)
+{
+	for (int tries = 0; tries < DURABLE_CREATE_TRIES; tries++) {
+		name[0] = '.';
+		if (durable_unique_name(name + 1, size - 1) != 0)
+			return -1;
+		int fd = openat(dirfd, name,
+		    O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+		if (fd >= 0 || errno != EEXIST)
+			return fd;
+	}
+	errno = EEXIST;
+	return -1;
+}
+
 int
 durable_replace(const char *dir, const char *name, const void *data, size_t len)
 {
@@ -344,7 +363,7 @@ durable_replace(const char *dir, const char *name, const void *data, size_t len)
 	int dfd = durable_open_dir(dir);
 	if (dfd < 0)
 		return -1;
-	int fd = durable_create_unique(dfd, tmp, sizeof tmp);
+	int fd = create_hidden_unique(dfd, tmp, sizeof tmp);
 	int r = fd < 0 ? -1 : 0;
 	if (r == 0)
 		r = durable_write_all(fd, data, len);

@@ -87,11 +87,12 @@ int durable_open_dir(const char *path);
 int durable_publish_at(int tmp_dirfd, const char *tmp_name, int dirfd, const char *name);
 
 /* Replaces dir/name with len bytes of data, as every small store file is
- * written: a new file in dir under a unique name (O_EXCL, O_NOFOLLOW, mode
- * 0600, so nothing planted at a guessable name is followed or reused),
- * written, fsync'd, renamed over name, dir fsync'd. dir may not be a
- * symlink (S34); a symlink at name is replaced, never followed. 0, or -1
- * with errno (the new file removed). */
+ * written: a new file in dir under a unique name with a leading dot
+ * (O_EXCL, O_NOFOLLOW, mode 0600: nothing planted at a guessable name is
+ * followed or reused, and a copy a killed writer left never looks like an
+ * mbox folder), written, fsync'd, renamed over name, dir fsync'd. dir may
+ * not be a symlink (S34); a symlink at name is replaced, never followed. 0,
+ * or -1 with errno (the new file removed). */
 int durable_replace(const char *dir, const char *name, const void *data, size_t len);
 
 #endif
