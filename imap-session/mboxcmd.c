@@ -210,7 +210,10 @@ mbox_rename_file(const char *from, const char *to, int keep_sidecar)
 	char a[4400], b[4400];
 	if (mbox_lock(from, &lk) != 0)
 		return -1;
-	int r = link(from, to) == 0 ? unlink(from) : -1;
+	/* one atomic step: killed before it, the folder has its old name;
+	 * after, its new one (link then unlink left both names, and each
+	 * open then refused a file with two links) */
+	int r = renameat2(AT_FDCWD, from, AT_FDCWD, to, RENAME_NOREPLACE);
 	mbox_unlock(&lk);
 	if (r == 0 && !keep_sidecar) {
 		sidecar_of(from, a, sizeof a);
