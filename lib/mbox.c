@@ -253,8 +253,16 @@ mbox_lock(const char *path, struct mbox_lock *lock)
 void
 mbox_unlock(struct mbox_lock *lock)
 {
-	if (lock->dotlock[0] != '\0')
-		unlink(lock->dotlock);
+	if (lock->dotlock[0] != '\0' && unlink(lock->dotlock) != 0) {
+		/* A dotlock left behind (EIO, ENOSPC on some file systems) must
+		 * not keep the size to cut back to: what was appended under it
+		 * is acknowledged now, and the locker that breaks the dotlock
+		 * would cut it off. Emptied, it is a stranger's dotlock, broken
+		 * by age alone. */
+		int fd = open(lock->dotlock, O_WRONLY | O_TRUNC | O_NOFOLLOW | O_CLOEXEC);
+		if (fd >= 0)
+			close(fd);
+	}
 	lock->dotlock[0] = '\0';
 	if (lock->fd >= 0)
 		close(lock->fd);   /* releases the fcntl lock */

@@ -162,6 +162,25 @@ try:
     relayenv.route(env, ("example.net", "127.0.0.1:%d" % sink.port))
     crash_points("bounce", bounce, None, None)
     crash_points("delivery", deliver, b"\r\n250 2.0.0 Ok: queued", b"\r\n452 4.3.1 ")
+    # The dotlock cannot be removed after an acknowledged delivery: the
+    # dotlock left behind must not take the message back when the next
+    # locker breaks it (it recorded the size before the append).
+    reset()
+    lock = INBOX + ".lock"
+    p = subprocess.run(["strace", "-f", "-qq", "-o", os.devnull, "-P", lock,
+                        "-e", "inject=unlink,unlinkat:error=EIO",
+                        yubin.binary("smtp-session"), "-c", env.conf_path],
+                       input=b"EHLO c.example.com\r\nMAIL FROM:<z@example.com>\r\n"
+                       b"RCPT TO:<alice@example.org>\r\nDATA\r\nSubject: big\r\n\r\nhi\r\n"
+                       b".\r\nQUIT\r\n", capture_output=True, timeout=120, env=TENV)
+    left = os.path.exists(lock)
+    if left:
+        old = time.time() - 3600
+        os.utime(lock, (old, old))
+    n, _ = next_session()
+    t.ok(b"\r\n250 2.0.0 Ok: queued" in p.stdout and left and n == 2,
+         "a dotlock that cannot be removed after a 250 keeps the message "
+         "(lock left: %s, next session sees %s)" % (left, n), p.stdout[-200:])
 finally:
     sink.stop()
 t.done()
