@@ -344,7 +344,7 @@ header_edit(const struct milter_conn *c, struct msg_headers *h, const struct mil
 	return rc;
 }
 
-static int
+static void
 envelope_edit(struct smtp *s, const struct milter_conn *c, const struct milter_edit *ed)
 {
 	if (ed->cmd == MILTER_R_CHGFROM) {
@@ -353,22 +353,22 @@ envelope_edit(struct smtp *s, const struct milter_conn *c, const struct milter_e
 		enum addr_error err = addr_parse_path(ed->s1, 1, &a, &end);
 		if ((err != ADDR_OK && !a.null) || *end) {
 			log_warn("milter %s: bad CHGFROM address ignored", c->spec);
-			return 0;
+			return;
 		}
 		addr_format(&a, s->sender, sizeof s->sender);
 		log_info("milter %s changed sender id=%s", c->spec, s->msg_id);
-		return 0;
+		return;
 	}
 	if (ed->cmd == MILTER_R_DELRCPT) {
 		struct addr a;
 		const char *end;
 		char addr[ADDR_PATH_MAX + 1];
 		if (addr_parse_path(ed->s1, 1, &a, &end) != ADDR_OK)
-			return 0;
+			return;
 		addr_format(&a, addr, sizeof addr);
 		smtp_rcpt_remove(s, addr);
 		log_info("milter %s removed a recipient id=%s", c->spec, s->msg_id);
-		return 0;
+		return;
 	}
 	/* ADDRCPT, ADDRCPT_PAR: checked as at RCPT; a bad one is logged and
 	 * left out, like a recipient the client could not have given. */
@@ -376,7 +376,6 @@ envelope_edit(struct smtp *s, const struct milter_conn *c, const struct milter_e
 		log_warn("milter %s: added recipient refused id=%s", c->spec, s->msg_id);
 	else
 		log_info("milter %s added a recipient id=%s", c->spec, s->msg_id);
-	return 0;
 }
 
 /* Writes headers and body into a new message file and puts it in place
@@ -427,32 +426,24 @@ message_rewrite(struct smtp *s, const struct msg_headers *h, const struct milter
 	return 0;
 }
 
-int
-milter_edits_apply(struct smtp *s, const struct milter_conn *c, struct milter_edits *e)
+static int
+is_header_edit(unsigned char cmd)
 {
-	int headers = e->body_fd >= 0;
-	if (e->body_cr && body_flush(s, e, (const unsigned char *)" ", 1) < 0)
-		return -1;
-	e->body_cr = 0;
-	for (size_t i = 0; i < e->n; i++) {
-		unsigned char cmd = e->v[i].cmd;
-		if (cmd == MILTER_R_ADDHEADER || cmd == MILTER_R_INSHEADER || cmd == MILTER_R_CHGHEADER)
-			headers = 1;
-		else if (envelope_edit(s, c, &e->v[i]) < 0)
-			return -1;
-	}
-	if (!headers)
-		return 0;
+	return cmd == MILTER_R_ADDHEADER || cmd == MILTER_R_INSHEADER || cmd == MILTER_R_CHGHEADER;
+}
+
+/* Header and body edits: a new message file, or -1 with nothing changed. */
+static int
+content_edits_apply(struct smtp *s, const struct milter_conn *c, struct milter_edits *e)
+{
 	struct msg_headers h;
 	if (msg_headers_read(s, &h) < 0)
 		return -1;
 	int rc = 0;
 	size_t total = 0;
-	for (size_t i = 0; i < e->n && rc == 0; i++) {
-		unsigned char cmd = e->v[i].cmd;
-		if (cmd == MILTER_R_ADDHEADER || cmd == MILTER_R_INSHEADER || cmd == MILTER_R_CHGHEADER)
+	for (size_t i = 0; i < e->n && rc == 0; i++)
+		if (is_header_edit(e->v[i].cmd))
 			rc = header_edit(c, &h, &e->v[i]);
-	}
 	for (size_t i = 0; i < h.n; i++)
 		total += h.v[i].len;
 	if (rc == 0 && total > EDIT_HEADER_MAX) {
@@ -461,13 +452,31 @@ milter_edits_apply(struct smtp *s, const struct milter_conn *c, struct milter_ed
 	}
 	if (rc == 0)
 		rc = message_rewrite(s, &h, e);
-	if (rc == 0)
-		log_info("milter %s modified id=%s: %zu edits%s", c->spec, s->msg_id, e->n,
-		    e->body_fd >= 0 ? ", body replaced" : "");
 	int saved = errno;
 	msg_headers_free(&h);
 	errno = saved;
 	return rc;
+}
+
+int
+milter_edits_apply(struct smtp *s, const struct milter_conn *c, struct milter_edits *e)
+{
+	int content = e->body_fd >= 0;
+	if (e->body_cr && body_flush(s, e, (const unsigned char *)" ", 1) < 0)
+		return -1;
+	e->body_cr = 0;
+	for (size_t i = 0; i < e->n; i++)
+		content |= is_header_edit(e->v[i].cmd);
+	/* The content first: if it fails, the envelope is still untouched. */
+	if (content && content_edits_apply(s, c, e) < 0)
+		return -1;
+	for (size_t i = 0; i < e->n; i++)
+		if (!is_header_edit(e->v[i].cmd))
+			envelope_edit(s, c, &e->v[i]);
+	if (e->n || content)
+		log_info("milter %s modified id=%s: %zu edits%s", c->spec, s->msg_id, e->n,
+		    e->body_fd >= 0 ? ", body replaced" : "");
+	return 0;
 }
 
 int

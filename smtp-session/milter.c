@@ -822,12 +822,13 @@ smtp_milter_message(struct smtp *s, struct milter_result *out)
 					return milter_edits_free(&e), SMTP_MILTER_ERROR;
 				mc_fail(c, "modification");
 				default_result(s, &r);
+			} else if (e.quarantine) {
+				/* Only a milter that went on to accept may quarantine. */
+				quarantine = 1;
+				snprintf(out->text, sizeof out->text, "%s", e.reason);
 			}
 		}
 		c->in_msg = 0;
-		quarantine |= e.quarantine;
-		if (e.quarantine)
-			snprintf(out->text, sizeof out->text, "%s", e.reason);
 		milter_edits_free(&e);
 		if (r.kind == MR_REJECT || r.kind == MR_TEMPFAIL) {
 			*out = r;

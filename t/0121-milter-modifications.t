@@ -147,6 +147,24 @@ t.ok(len(msgs) == 1 and b"\nX-Seen: 1\nline 0000000 without" in msgs[0] and
      msgs[0].endswith(b"line 0019999 without a colon\n") and m.headers()[-1] == ("Subject", "no blank line"),
      "a message without an empty line: header found, edited, body kept", out.stderr[-300:])
 
+# A milter whose edits cannot be applied (the header would pass its bound)
+# fails as a whole: with default accept the message is stored as received,
+# none of its envelope edits applied either; one that fails after asking
+# for quarantine does not quarantine.
+env.set(milter_default_action="accept", milter_timeout="1s")
+pad = b"".join(b"X-Pad-%d: %s\r\n" % (i, b"p" * 900) for i in range(300))
+data = transcript().replace(b"Subject: first\r\n", b"Subject: first\r\n" + pad)
+replies, msg, out = run([milter.addrcpt(b"<carol@example.org>"), milter.addheader(b"X-Big", b"b" * 1000000),
+                         milter.addheader(b"X-Big", b"b" * 1000000), milter.CONTINUE], data)
+t.ok(ok250(replies) and msg and b"X-Big" not in msg and not env.messages("carol@example.org"),
+     "edits past the header bound: none applied, the envelope's neither (default accept)",
+     out.stderr[-400:])
+replies, msg, out = run([milter.quarantine(b"held")])
+qdir = os.path.join(env.spool, "quarantine", "new")
+t.ok(ok250(replies) and msg and not (os.path.isdir(qdir) and os.listdir(qdir)),
+     "quarantine asked by a milter that then times out: not quarantined (default accept)")
+env.set(milter_default_action="tempfail", milter_timeout="30s")
+
 # HDR_LEADSPC: the milter gets and gives the space after the colon.
 replies, msg, out = run([milter.addheader(b"X-Lead", b"  two spaces"), milter.CONTINUE], protocol=0x100000)
 t.ok(b"\nX-Lead:  two spaces\n" in msg, "leading space kept as the milter sent it (HDR_LEADSPC)")

@@ -90,4 +90,32 @@ for action, want in (("tempfail", b"451 4.7.1"), ("accept", b"250 2.0.0"), ("rej
         t.ok(clean and good and took < 30, "%s, default %s: %s, %s, no crash (%.1fs)" %
              (name, action, want.decode(), "stored once" if action == "accept" else "nothing stored", took),
              (out.rc, replies, stored_files(), out.stderr[-700:]))
+
+# A hostile milter sending the largest packets it may, as fast as it can
+# (replacement body past max_message_size, header values past their
+# bound), costs the session bounded memory: the default action, and a
+# peak RSS far below what the milter sent.
+def flood(kind):
+    def send(c):
+        big = b"x" * (1024 * 1024 - 8)
+        try:
+            for i in range(64):
+                c.sendall(milter.packet(b"b" + big if kind == "body" else milter.addheader(b"X-Big", big)))
+            c.sendall(milter.packet(milter.CONTINUE))
+        except OSError:
+            pass
+    return send
+
+
+env.set(milter_default_action="tempfail", milter_timeout="10s", max_message_size="8M")
+for kind in ("body", "header"):
+    clear()
+    m = milter.Scripted({"E": [flood(kind)]})
+    env.set(milters=m.spec)
+    out, hwm = yubin.run_hwm(env, transcript(b"hello\r\n").replace(b"QUIT\r\n", b""), b"\r\n451 ")
+    m.close()
+    base_out, base_hwm = yubin.run_hwm(env, b"EHLO x\r\n", b"250 ")
+    t.ok(b"451 4.7.1" in out and stored_files() == [] and hwm is not None and hwm - base_hwm < 16 * 1024,
+         "%s flood of 64 MiB: default action, nothing stored, peak RSS +%d KiB" % (kind, (hwm or 0) - base_hwm),
+         out[-300:])
 t.done()

@@ -3,9 +3,10 @@
 # a private foreground instance per mode with its own KeyTable and
 # SigningTable, on a loopback port, started here:
 #  - signing: a message submitted by an authenticated user through
-#    smtp-session --submission gets a DKIM-Signature, and both the copy in
-#    the local mailbox and the queued copy in the spool verify with dkimpy
-#    (python3-dkim) against the published TXT record;
+#    smtp-session --submission gets a DKIM-Signature, and the copy in the
+#    local mailbox, the queued copy in the spool and the copy relay-runner
+#    delivers to a sink all verify with dkimpy (python3-dkim) against the
+#    published TXT record;
 #  - verifying: a message dkimpy signed, arriving on the MX service, gets
 #    "Authentication-Results: ... dkim=pass" from OpenDKIM; a tampered one
 #    does not pass.
@@ -19,6 +20,8 @@ import sys
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "peers"))
+import relayenv  # noqa: E402
 import yubin  # noqa: E402
 
 t = yubin.TAP()
@@ -116,6 +119,8 @@ def verifies(msg):
 
 
 procs = []
+sink = relayenv.Sink(env)
+relayenv.route(env, ("example.net", "127.0.0.1:%d" % sink.port))
 try:
     # Signing on submission.
     p, spec, log = opendkim("s")
@@ -142,6 +147,10 @@ try:
     t.ok(queued and verifies(queued[0]), "the queued copy verifies with dkimpy")
     t.ok(queued and not verifies(queued[0].replace(b"Hello Bob", b"Hello Eve")),
          "and a changed body does not (the check can fail)")
+    r = relayenv.runner(env)
+    sent = sink.messages()
+    t.ok(len(sent) == 1 and b"..a dot-leading line" not in sent[0]["data"] and verifies(sent[0]["data"]),
+         "relay-runner's copy at the sink verifies with dkimpy", (r.stderr, sent))
     p.terminate()
     p.wait(10)
 
@@ -174,6 +183,7 @@ try:
             t.ok(len(got) == 1 and b"dkim=pass" not in (got[0] if got else b"") and
                  b"dkim=fail" in (got[0] if got else b""), "MX: a tampered message gets dkim=fail", got)
 finally:
+    sink.stop()
     for p in procs:
         if p.poll() is None:
             p.terminate()

@@ -106,8 +106,14 @@ class Scripted:
             self.sock.bind(("127.0.0.1", 0))
             self.spec = "inet:127.0.0.1:%d" % self.sock.getsockname()[1]
         self.sock.listen(16)
+        # The accept thread polls and closes the listening socket itself:
+        # closed from here while it sat in accept(), its descriptor number
+        # could be reused by the next milter's socket and accept() would
+        # take that one's connections.
+        self.sock.settimeout(0.1)
         self.closed = False
-        threading.Thread(target=self._accept, daemon=True).start()
+        self.acceptor = threading.Thread(target=self._accept, daemon=True)
+        self.acceptor.start()
 
     def close(self):
         """Waits for the connections to end (the session has exited, so
@@ -115,10 +121,7 @@ class Scripted:
         for th in self.threads:
             th.join(10)
         self.closed = True
-        try:
-            self.sock.close()
-        except OSError:
-            pass
+        self.acceptor.join(10)
         for c in self.conns:
             try:
                 c.close()
@@ -142,14 +145,18 @@ class Scripted:
         while not self.closed:
             try:
                 c, _ = self.sock.accept()
+            except socket.timeout:
+                continue
             except OSError:
-                return
+                break
+            c.settimeout(None)
             self.conns.append(c)
             with self.lock:
                 self.connections += 1
             th = threading.Thread(target=self._serve, args=(c,), daemon=True)
             self.threads.append(th)
             th.start()
+        self.sock.close()
 
     @staticmethod
     def _read(c, n):
