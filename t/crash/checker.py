@@ -17,6 +17,11 @@ import os
 import re
 
 MSG_DOMAIN = "crash.test"
+# Lock files that stay for good and are locked with flock/fcntl, which die
+# with their process: never a dotlock left behind. yubin-uidvalidity.lock:
+# flock()ed around the UIDVALIDITY file (imap-session/mboxuid.c);
+# .pop3.lock: fcntl-locked for a POP3 session (pop3-session/maildrop.c).
+PERMANENT_LOCKS = ("yubin-uidvalidity.lock", ".pop3.lock")
 
 
 def make_message(tag, size=400, crlf=False):
@@ -140,7 +145,7 @@ class Store:
         self.errors = []
         self.boxes = collections.defaultdict(collections.Counter)
         self.flags = {}
-        self.locks = []      # dotlocks and leftover lock temporaries
+        self.locks = []      # mbox dotlocks ("<mbox>.lock") left behind
         self.others = []     # other things worth a note (tmp files, copies)
 
     @classmethod
@@ -192,8 +197,11 @@ class Store:
             for f in sorted(files):
                 p = os.path.join(d, f)
                 rel = os.path.relpath(p, home)
-                if f.endswith(".lock") or f.startswith(".lk"):
+                if f.endswith(".lock") and f not in PERMANENT_LOCKS:
                     self.locks.append(p)
+                    continue
+                if f.startswith(".lk"):    # a dotlock's unique file: blocks no one
+                    self.others.append("%s/%s: dotlock temporary left over" % (user, rel))
                     continue
                 if f == "subscriptions":
                     self._subscriptions(user, p)
