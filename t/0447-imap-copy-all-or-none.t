@@ -5,8 +5,8 @@ that retries after NO must not get doubles (issue 11: ENOSPC at the
 second message's link, the fsync of .Foo/cur, the mbox append or its
 UID sidecar, or the unlink of Foo.lock answered NO and kept the copies
 made so far). Every call of each group below, in one COPY session, is
-made to fail in turn (strace -e inject=SYSCALL:error=ENOSPC:when=k);
-after a NO the same COPY is retried without faults
+made to fail in turn (strace -e inject=SYSCALL:error=ENOSPC:when=k),
+Maildir and mbox; after a NO the same COPY is retried without faults
 and must give exactly 3. The target is counted by reading its files
 (Maildir cur/ and new/, mbox From_ lines), not through yubin."""
 import os
@@ -102,4 +102,5 @@ def check(fmt):
 
 
 check("maildir")
+check("mbox")
 t.done()
