@@ -287,8 +287,25 @@ source_keywords(struct folder *f, const struct fmsg *m, char **names, size_t *n)
 			names[(*n)++] = f->kw[k];
 }
 
+/* Takes back the first n committed copies (unlinked, the directory
+ * fsync'd by maildir_uncommit), so that a NO to COPY is true: nothing
+ * was copied, and the client's retry does not double them. */
+static void
+uncommit_copies(struct copy_job *j, struct maildir_delivery *d, size_t n)
+{
+	int e = errno;
+	for (size_t i = 0; i < n; i++)
+		if (d[i].new_path[0] != '\0')
+			maildir_uncommit(&d[i]);
+	for (size_t i = 0; i < j->done; i++)
+		free(j->bases[i]);
+	j->done = 0;
+	errno = e;
+}
+
 /* Copies every message: all prepared (written, fsync'd) first, then all
- * committed, so a failure part way leaves the target unchanged. */
+ * committed; a failure part way takes back what was committed, so the
+ * target is unchanged. */
 static int
 copy_messages(struct imap *im, const char *dir, struct copy_job *j)
 {
@@ -334,6 +351,7 @@ copy_messages(struct imap *im, const char *dir, struct copy_job *j)
 		if (maildir_commit_flags(&d[i], letters, 0) != 0) {
 			for (size_t k = i + 1; k < j->n; k++)
 				maildir_abort(&d[k]);
+			uncommit_copies(j, d, i);
 			r = -1;
 			break;
 		}
@@ -343,6 +361,10 @@ copy_messages(struct imap *im, const char *dir, struct copy_job *j)
 		j->src_uids[i] = m->uid;
 		j->done = i + 1;
 		if (j->bases[i] == NULL) {
+			j->done = i;
+			for (size_t k = i + 1; k < j->n; k++)
+				maildir_abort(&d[k]);
+			uncommit_copies(j, d, i + 1);
 			r = -1;
 			break;
 		}

@@ -166,6 +166,23 @@ int mboxf_flush(struct folder *f);
  * 0 or -1. */
 int mboxf_append(struct folder *f, const char *data, size_t len, time_t when, unsigned flags,
     uint32_t keywords, uint32_t *uid_r);
+/* One message for mboxf_append_many. */
+struct mboxf_new {
+	const char *data;
+	size_t len;
+	time_t when;
+	unsigned flags;
+	uint32_t keywords;
+};
+/* Fills *m with message i of a batch (its data good until the next call);
+ * 0 or -1 (errno). */
+typedef int (*mboxf_source)(void *ctx, size_t i, struct mboxf_new *m);
+/* Appends n messages (n >= 1), each taken once from get() and staged in
+ * a file before the lock, then all under one lock, all or none: a
+ * failure part way leaves the file as it was and records no UID (a NO
+ * to COPY is true). uids_r[i] gets message i's UID. 0 or -1. */
+int mboxf_append_many(struct folder *f, size_t n, mboxf_source get, void *ctx,
+    uint32_t *uids_r);
 /* The content of message idx (CRLF, our headers removed) into the cache. */
 int mboxf_message(struct folder *f, size_t idx);
 /* Only its header into the cache (cache_head set), as folder_header. 0;

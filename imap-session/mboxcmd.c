@@ -295,9 +295,40 @@ uids_append(char *buf, size_t size, size_t o, const uint32_t *u, size_t n)
 	return o;
 }
 
-/* COPY and MOVE between mbox files: each message appended to the target
- * under its lock (a copy that stops part way keeps what it copied); MOVE
- * then expunges the copied messages from the source. */
+/* The messages COPY takes from the selected folder, for mboxf_append_many. */
+struct copy_source {
+	struct folder *src, *dst;
+	const size_t *pick; /* indexes into src->m */
+};
+
+static int
+copy_source_get(void *ctx, size_t i, struct mboxf_new *nm)
+{
+	struct copy_source *c = ctx;
+	struct fmsg *m = &c->src->m[c->pick[i]];
+	uint32_t kw = 0;
+	for (int k = 0; k < FOLDER_KEYWORDS_MAX; k++)
+		if ((m->keywords & (1u << k)) && c->src->kw[k]) {
+			int x = mboxf_keyword(c->dst, c->src->kw[k], 1);
+			if (x >= 0)
+				kw |= 1u << x;
+		}
+	const unsigned char *data;
+	size_t len;
+	/* indexes stay while it reads (mboxf_message), so m stays too */
+	if (folder_message(c->src, c->pick[i], &data, &len) != 0)
+		return -1;
+	nm->data = (const char *)data;
+	nm->len = len;
+	nm->when = m->e.mtime;
+	nm->flags = m->flags & ~FL_RECENT;
+	nm->keywords = kw;
+	return 0;
+}
+
+/* COPY and MOVE between mbox files: the messages appended to the target
+ * under one lock, all or none (a NO means nothing was copied, so a retry
+ * does not double them); MOVE then expunges them from the source. */
 enum verdict
 imap_mbox_copy(struct imap *im, struct imap_command *c, int move)
 {
@@ -325,35 +356,22 @@ imap_mbox_copy(struct imap *im, struct imap_command *c, int move)
 	}
 	struct folder *dst = same ? src : t;
 	uint32_t *su = calloc(n ? n : 1, sizeof *su), *du = calloc(n ? n : 1, sizeof *du);
-	size_t done = 0;
-	int failed = su == NULL || du == NULL;
-	for (size_t k = 0; k < n && !failed; k++) {
-		struct fmsg *m = &src->m[idx[k]];
-		const unsigned char *data;
-		size_t len;
-		if (m->gone || folder_message(src, idx[k], &data, &len) != 0)
-			continue;
-		unsigned char *copy = malloc(len ? len : 1);
-		if (copy == NULL) {
-			failed = 1;
-			break;
+	size_t *pick = calloc(n ? n : 1, sizeof *pick);
+	size_t done = 0, np = 0;
+	int failed = su == NULL || du == NULL || pick == NULL;
+	for (size_t k = 0; k < n && !failed; k++)
+		if (!src->m[idx[k]].gone) {
+			su[np] = src->m[idx[k]].uid;
+			pick[np++] = idx[k];
 		}
-		memcpy(copy, data, len);
-		uint32_t kw = 0;
-		for (int i = 0; i < FOLDER_KEYWORDS_MAX; i++)
-			if ((m->keywords & (1u << i)) && src->kw[i]) {
-				int x = mboxf_keyword(dst, src->kw[i], 1);
-				if (x >= 0)
-					kw |= 1u << x;
-			}
-		uint32_t uid = m->uid;
-		if (mboxf_append(dst, (const char *)copy, len, m->e.mtime, m->flags & ~FL_RECENT, kw,
-		    &du[done]) != 0)
+	struct copy_source cs = { src, dst, pick };
+	if (!failed && np > 0) {
+		if (mboxf_append_many(dst, np, copy_source_get, &cs, du) != 0)
 			failed = 1;
 		else
-			su[done++] = uid;
-		free(copy);
+			done = np;
 	}
+	free(pick);
 	uint32_t validity = dst->uidvalidity;
 	folder_close(&t);
 	char code[400] = "";

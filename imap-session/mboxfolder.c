@@ -711,61 +711,127 @@ mboxf_message(struct folder *f, size_t idx)
 	return r;
 }
 
-int
-mboxf_append(struct folder *f, const char *data, size_t len, time_t when, unsigned flags,
-    uint32_t keywords, uint32_t *uid_r)
+/* Stages a message at tfd's end as mbox_append_at takes it: LF lines, a
+ * client's X-UID or Status out (they must not pass for ours). */
+static int
+stage_message(int tfd, const struct mboxf_new *m, uint64_t *len_r)
 {
-	/* mboxrd quoting is mbox_append's; it reads from a descriptor */
-	char tmpl[4300];
-	snprintf(tmpl, sizeof tmpl, "%s/.yubin-append.XXXXXX", f->dir);
-	int tfd = mkstemp(tmpl);
-	if (tfd < 0)
-		return -1;
-	unlink(tmpl);
 	struct buf lf = BUF_INIT(MBOXF_BUF_MAX), b = BUF_INIT(MBOXF_BUF_MAX);
 	int rc = -1;
-	for (size_t i = 0; i < len; i++)
-		if (!(data[i] == '\r' && i + 1 < len && data[i + 1] == '\n') &&
-		    buf_add(&lf, data + i, 1) != 0)
+	for (size_t i = 0; i < m->len; i++)
+		if (!(m->data[i] == '\r' && i + 1 < m->len && m->data[i + 1] == '\n') &&
+		    buf_add(&lf, m->data + i, 1) != 0)
 			goto out;
-	/* a client's X-UID or Status must not pass for ours */
 	size_t hl, bo;
 	mboxmsg_split(lf.s ? lf.s : "", lf.len, &hl, &bo);
 	if (mboxmsg_headers_copy(&b, lf.s ? lf.s : "", hl) != 0 ||
 	    (bo > hl && buf_add(&b, "\n", 1) != 0) || buf_add(&b, lf.s + bo, lf.len - bo) != 0)
 		goto out;
-	if (durable_write_all(tfd, b.s ? b.s : "", b.len) != 0 || lseek(tfd, 0, SEEK_SET) != 0)
+	if (durable_write_all(tfd, b.s ? b.s : "", b.len) != 0)
 		goto out;
+	*len_r = b.len;
+	rc = 0;
+out:
+	buf_free(&lf);
+	buf_free(&b);
+	return rc;
+}
+
+/* Under the lock: the n staged messages appended with their UIDs, all
+ * or none. Their UIDs are recorded first and the appends are the last
+ * step, so a failure anywhere truncates the file back to where it was
+ * (mbox_truncate, still under the lock) and gives the UIDs back: a NO
+ * is true, and after the last append nothing is left to fail. No O
+ * (old): \Recent for the next session that looks, as a delivery. */
+/* 1 if fd is still the file at path (no rewrite replaced it). */
+static int
+still_at(int fd, const char *path)
+{
+	struct stat a, b;
+	return fstat(fd, &a) == 0 && lstat(path, &b) == 0 && a.st_dev == b.st_dev &&
+	    a.st_ino == b.st_ino;
+}
+
+struct append_undo {
+	off_t start;               /* the file's size before, -1: nothing appended */
+	struct mboxuid_undo uids;
+};
+
+/* Takes back appends made under lk: the file cut back, the UIDs given back. */
+static void
+append_undo(struct folder *f, struct mbox_lock *lk, const struct append_undo *u)
+{
+	int e = errno;
+	if (u->start >= 0)
+		(void)mbox_truncate(lk, u->start);
+	mboxuid_release(f, &u->uids);
+	errno = e;
+}
+
+static int
+append_staged(struct folder *f, struct mbox_lock *lk, const struct mboxf_new *v, size_t n,
+    int tfd, const uint64_t *off, uint32_t *uids_r, struct append_undo *u)
+{
+	uint32_t uid;
+	u->start = -1;
+	if (mboxuid_reserve(f, n, &uid, &u->uids) != 0)
+		return -1;
 	struct buf pb = BUF_INIT(MBOXF_META_MAX);
+	off_t old;
+	size_t i;
+	for (i = 0; i < n; i++) {
+		buf_free(&pb);
+		if (mboxmsg_meta_write(f, &pb, 0, uid + (uint32_t)i, v[i].flags, v[i].keywords, 0) != 0 ||
+		    mbox_append_at(lk, "MAILER-DAEMON", v[i].when, pb.s, pb.len, tfd, off[i],
+		    off[i + 1] - off[i], &old) != 0)
+			break;
+		if (u->start < 0)
+			u->start = old;
+		uids_r[i] = uid + (uint32_t)i;
+	}
+	buf_free(&pb);
+	if (i == n)
+		return 0;
+	append_undo(f, lk, u);
+	return -1;
+}
+
+int
+mboxf_append_many(struct folder *f, size_t n, mboxf_source get, void *ctx, uint32_t *uids_r)
+{
+	/* mboxrd quoting is mbox_append_at's; it reads from a descriptor */
+	char tmpl[4300];
+	snprintf(tmpl, sizeof tmpl, "%s/.yubin-append.XXXXXX", f->dir);
+	uint64_t *off = calloc(n + 1, sizeof *off);
+	struct mboxf_new *v = calloc(n ? n : 1, sizeof *v);
+	int tfd = off && v ? mkstemp(tmpl) : -1;
+	if (tfd < 0) {
+		free(off);
+		free(v);
+		return -1;
+	}
+	unlink(tmpl);
+	int rc = -1;
+	/* all staged before the lock: get() may read and lock the folder */
+	for (size_t i = 0; i < n; i++) {
+		uint64_t len;
+		if (get(ctx, i, &v[i]) != 0 || stage_message(tfd, &v[i], &len) != 0)
+			goto out;
+		v[i].data = NULL; /* get()'s, good until its next call */
+		off[i + 1] = off[i] + len;
+	}
 	struct mbox_lock lk;
 	int fd = -1;
 	if (append_lock(f, &lk, &fd) != 0)
-		goto out_pb;
-	/* The message goes in with its X-UID, its UID recorded first: the
-	 * append is the last step, so a failure anywhere leaves nothing
-	 * stored (mbox_append truncates back) and NO is true, and after it
-	 * nothing is left to fail. No O (old): \Recent for the next session
-	 * that looks, as a delivery. */
-	uint32_t uid;
-	struct mboxuid_undo undo;
-	off_t old;
-	if (mboxuid_reserve(f, &uid, &undo) == 0) {
-		if (mboxmsg_meta_write(f, &pb, 0, uid, flags, keywords, 0) == 0 &&
-		    mbox_append(&lk, "MAILER-DAEMON", when, pb.s, pb.len, tfd, b.len, &old) == 0) {
-			rc = 0;
-			*uid_r = uid;
-		} else {
-			int e = errno;
-			mboxuid_release(f, &undo);
-			errno = e;
-		}
-	}
+		goto out;
+	struct append_undo undo;
+	rc = append_staged(f, &lk, v, n, tfd, off, uids_r, &undo);
 	int e = errno, spare = -1;
 	if (rc == 0) {
 		/* Read again under the same lock, so the session knows its
-		 * message now (EXISTS before the tagged OK; a UID STORE of the
+		 * messages now (EXISTS before the tagged OK; a UID STORE of the
 		 * APPENDUID finds it) rather than at a look that a lock held
-		 * elsewhere may put off. The message is stored already: if this
+		 * elsewhere may put off. They are stored already: if this
 		 * fails, the next sync does it. */
 		int fd2 = -1;
 		if (update_locked(f, &lk, UPDATE_APPLY, &fd2) == 0) {
@@ -775,16 +841,40 @@ mboxf_append(struct folder *f, const char *data, size_t len, time_t when, unsign
 			spare = fd2;
 		}
 	}
+	/* A dotlock left behind would have the next taker cut the appends
+	 * off (mbox_unlock_dotlock): unless a rewrite (update_locked) put
+	 * them in a new file, which it does not name, they are taken back. */
+	if (rc == 0 && mbox_unlock_dotlock(&lk) != 0) {
+		e = errno;
+		if (still_at(lk.fd, f->mb_path)) {
+			append_undo(f, &lk, &undo);
+			rc = -1;
+		}
+	}
 	mbox_unlock(&lk);
 	fd_adopt(f, fd);
 	if (spare >= 0)
 		close(spare); /* only now: it may share the locked inode */
 	errno = e;
-out_pb:
-	buf_free(&pb);
 out:
-	buf_free(&lf);
-	buf_free(&b);
 	close(tfd);
+	free(off);
+	free(v);
 	return rc;
+}
+
+static int
+one_message(void *ctx, size_t i, struct mboxf_new *m)
+{
+	(void)i;
+	*m = *(const struct mboxf_new *)ctx;
+	return 0;
+}
+
+int
+mboxf_append(struct folder *f, const char *data, size_t len, time_t when, unsigned flags,
+    uint32_t keywords, uint32_t *uid_r)
+{
+	struct mboxf_new m = { data, len, when, flags, keywords };
+	return mboxf_append_many(f, 1, one_message, &m, uid_r);
 }

@@ -94,17 +94,17 @@ mboxuid_sidecar_write(const struct folder *f, uint32_t last)
 }
 
 int
-mboxuid_reserve(struct folder *f, uint32_t *uid_r, struct mboxuid_undo *undo)
+mboxuid_reserve(struct folder *f, size_t n, uint32_t *uid_r, struct mboxuid_undo *undo)
 {
 	uint32_t sv, sn, slast, uid = f->uidnext;
-	if (uid == 0 || uid == 0xffffffffU) {
+	if (uid == 0 || n == 0 || n > 0xffffffffU - uid) {
 		errno = EOVERFLOW; /* no UID left under this UIDVALIDITY */
 		return -1;
 	}
 	undo->had = sidecar_read(f, &sv, &sn, &slast) == 0 && sv == f->uidvalidity;
 	undo->last = undo->had ? slast : 0;
-	f->uidnext = uid + 1;
-	if (sidecar_put(f, uid, 1) != 0) {
+	f->uidnext = uid + (uint32_t)n;
+	if (sidecar_put(f, uid + (uint32_t)(n - 1), 1) != 0) {
 		int e = errno;
 		f->uidnext = uid;
 		errno = e;

@@ -40,12 +40,12 @@ struct mboxuid_undo {
 	uint32_t last; /* its last UID */
 };
 /* Under the lock, with f just read (nothing to write back): takes f's
- * UIDNEXT as *uid_r for a message about to be appended with that X-UID.
- * The sidecar records UIDNEXT past it and it as the last UID, durably,
- * before the message is there, so every reader believes the X-UID and
- * nothing needs numbering after the append. 0, or -1 (errno) with
- * nothing changed. */
-int mboxuid_reserve(struct folder *f, uint32_t *uid_r, struct mboxuid_undo *undo);
+ * UIDNEXT as *uid_r, the first of n UIDs for n messages about to be
+ * appended with those X-UIDs. The sidecar records UIDNEXT past them and
+ * the last of them as the last UID, durably, before the messages are
+ * there, so every reader believes the X-UIDs and nothing needs numbering
+ * after the append. 0, or -1 (errno) with nothing changed. */
+int mboxuid_reserve(struct folder *f, size_t n, uint32_t *uid_r, struct mboxuid_undo *undo);
 /* The append after mboxuid_reserve() failed: the sidecar's last UID as it
  * was (best effort), so a delivered message's X-UID of that number is
  * not believed. */

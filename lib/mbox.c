@@ -250,6 +250,15 @@ mbox_lock(const char *path, struct mbox_lock *lock)
 	return 0;
 }
 
+int
+mbox_unlock_dotlock(struct mbox_lock *lock)
+{
+	if (lock->dotlock[0] != '\0' && unlink(lock->dotlock) != 0 && errno != ENOENT)
+		return -1;
+	lock->dotlock[0] = '\0';
+	return 0;
+}
+
 void
 mbox_unlock(struct mbox_lock *lock)
 {
@@ -439,14 +448,15 @@ separator_needed(int fd, off_t size, int *need_r)
 }
 
 static int
-append_body(struct writer *w, const char *prefix, size_t prefix_len, int msg_fd, uint64_t msg_len)
+append_body(struct writer *w, const char *prefix, size_t prefix_len, int msg_fd, uint64_t msg_off,
+    uint64_t msg_len)
 {
 	struct durable_reader r;
 	const char *p;
 	ssize_t n;
 	if (w_quoted(w, prefix, prefix_len) != 0)
 		return -1;
-	durable_reader_init(&r, msg_fd, 0, msg_len);
+	durable_reader_init(&r, msg_fd, msg_off, msg_len);
 	while ((n = durable_reader_next(&r, &p)) > 0)
 		if (w_quoted(w, p, (size_t)n) != 0)
 			return -1;
@@ -463,6 +473,15 @@ append_body(struct writer *w, const char *prefix, size_t prefix_len, int msg_fd,
 int
 mbox_append(struct mbox_lock *lock, const char *sender, time_t when,
     const char *prefix, size_t prefix_len, int msg_fd, uint64_t msg_len,
+    off_t *old_size_r)
+{
+	return mbox_append_at(lock, sender, when, prefix, prefix_len, msg_fd, 0, msg_len,
+	    old_size_r);
+}
+
+int
+mbox_append_at(struct mbox_lock *lock, const char *sender, time_t when,
+    const char *prefix, size_t prefix_len, int msg_fd, uint64_t msg_off, uint64_t msg_len,
     off_t *old_size_r)
 {
 	struct stat st;
@@ -493,7 +512,7 @@ mbox_append(struct mbox_lock *lock, const char *sender, time_t when,
 	w->at_bol = 1;
 	w->last = '\n';
 	if (r == 0)
-		r = append_body(w, prefix, prefix_len, msg_fd, msg_len);
+		r = append_body(w, prefix, prefix_len, msg_fd, msg_off, msg_len);
 	if (r == 0)
 		r = w_flush(w);
 	if (r == 0)

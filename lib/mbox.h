@@ -35,6 +35,12 @@ struct mbox_lock {
  * holder left. */
 int mbox_lock(const char *path, struct mbox_lock *lock);
 void mbox_unlock(struct mbox_lock *lock);
+/* Removes the dotlock only, the fcntl lock still held (mbox_unlock ends
+ * it). A dotlock left behind tells the next taker that what lies past
+ * the size it records was never acknowledged, and is cut off: a holder
+ * acknowledges appends only once this succeeded, and otherwise takes
+ * them back itself. 0, or -1 (errno; the dotlock stays). */
+int mbox_unlock_dotlock(struct mbox_lock *lock);
 
 /* Appends one message under a held lock: From_ line (sender "" → MAILER-DAEMON),
  * prefix headers, then msg_len bytes of msg_fd with >From quoting, trailing
@@ -47,6 +53,11 @@ void mbox_unlock(struct mbox_lock *lock);
  * Returns 0 or -1 (errno). */
 int mbox_append(struct mbox_lock *lock, const char *sender, time_t when,
     const char *prefix, size_t prefix_len, int msg_fd, uint64_t msg_len,
+    off_t *old_size_r);
+/* As mbox_append, the message being msg_len bytes of msg_fd from msg_off
+ * (several messages staged in one file, appended under one lock). */
+int mbox_append_at(struct mbox_lock *lock, const char *sender, time_t when,
+    const char *prefix, size_t prefix_len, int msg_fd, uint64_t msg_off, uint64_t msg_len,
     off_t *old_size_r);
 /* Truncates back to old_size and fsyncs (rollback of a multi-mailbox
  * delivery). 0 or -1. */
