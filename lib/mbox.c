@@ -259,19 +259,33 @@ mbox_unlock_dotlock(struct mbox_lock *lock)
 	return 0;
 }
 
+/* A dotlock left behind (its unlink failed: EIO, ENOSPC on some file
+ * systems) must not keep the size to cut back to: what was appended under
+ * it is acknowledged now, and the locker that breaks it would cut that
+ * off. Cut to the holder line alone (shrinking needs no space), it is still
+ * known as ours, so the next locker breaks it at once once we are gone. */
+static void
+dotlock_forget_way_back(const char *path)
+{
+	char owner[MBOX_OWNER_MAX];
+	int olen = mbox_owner_line(owner, sizeof owner);
+	int fd = open(path, O_WRONLY | O_NOFOLLOW | O_CLOEXEC);
+	struct stat st;
+	if (fd < 0)
+		return;
+	if (fstat(fd, &st) == 0 && st.st_size > (olen > 0 ? olen : 0) &&
+	    (olen <= 0 || ftruncate(fd, olen) != 0)) {
+		int r = ftruncate(fd, 0);   /* no holder line: the age rule */
+		(void)r;
+	}
+	close(fd);
+}
+
 void
 mbox_unlock(struct mbox_lock *lock)
 {
-	if (lock->dotlock[0] != '\0' && unlink(lock->dotlock) != 0) {
-		/* A dotlock left behind (EIO, ENOSPC on some file systems) must
-		 * not keep the size to cut back to: what was appended under it
-		 * is acknowledged now, and the locker that breaks the dotlock
-		 * would cut it off. Emptied, it is a stranger's dotlock, broken
-		 * by age alone. */
-		int fd = open(lock->dotlock, O_WRONLY | O_TRUNC | O_NOFOLLOW | O_CLOEXEC);
-		if (fd >= 0)
-			close(fd);
-	}
+	if (lock->dotlock[0] != '\0' && unlink(lock->dotlock) != 0)
+		dotlock_forget_way_back(lock->dotlock);
 	lock->dotlock[0] = '\0';
 	if (lock->fd >= 0)
 		close(lock->fd);   /* releases the fcntl lock */
