@@ -246,7 +246,7 @@ macros_for(struct smtp *s, char step, struct buf *b)
 		if (step == MILTER_CMD_HELO)
 			break;
 		add_macro(b, "{auth_authen}", s->auth_user);
-		add_macro(b, "{auth_type}", s->auth_user[0] ? "PLAIN" : NULL);
+		add_macro(b, "{auth_type}", s->auth_user[0] ? s->auth_mech : NULL);
 		snprintf(addr, sizeof addr, "%s", s->sender);
 		add_macro(b, "{mail_addr}", addr[0] ? addr : "<>");
 		add_macro(b, "{mail_mailer}", s->auth_user[0] ? "esmtp" : "smtp");

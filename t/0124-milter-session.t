@@ -3,7 +3,8 @@
 # serves every transaction; RSET (and a refused transaction) sends ABORT
 # and the next MAIL starts afresh; a new EHLO name is sent as HELO again;
 # BDAT messages go through the milter like DATA ones; a unix: socket
-# works; a submitter's login reaches the milter as {auth_authen}; a
+# works; a submitter's login reaches the milter as {auth_authen}, with
+# the mechanism used (PLAIN, LOGIN) as {auth_type}; a
 # session that sends no mail never connects; after STARTTLS the milter
 # gets {tls_version} and {cipher}.
 import base64
@@ -82,7 +83,19 @@ replies, m, out = run(b"EHLO a.example\r\nAUTH PLAIN " + tok + b"\r\nMAIL FROM:<
                       b"RCPT TO:<bob@example.org>\r\nDATA\r\nSubject: x\r\n\r\nx\r\n.\r\nQUIT\r\n",
                       args=["--submission"])
 t.ok(m.macros.get("M", {}).get("{auth_authen}") == "alice@example.org" and
-     m.macros["M"].get("{auth_type}"), "submission: {auth_authen} and {auth_type} at MAIL", m.macros.get("M"))
+     m.macros["M"].get("{auth_type}") == "PLAIN", "submission: {auth_authen} and {auth_type} at MAIL",
+     m.macros.get("M"))
+
+# {auth_type} is the mechanism the client used, not always PLAIN.
+b64 = base64.b64encode
+replies, m, out = run(b"EHLO a.example\r\nAUTH LOGIN\r\n" + b64(b"alice@example.org") + b"\r\n" +
+                      b64(yubin.DEMO_PASSWORD.encode()) + b"\r\nMAIL FROM:<alice@example.org>\r\n"
+                      b"RCPT TO:<bob@example.org>\r\nDATA\r\nSubject: x\r\n\r\nx\r\n.\r\nQUIT\r\n",
+                      args=["--submission"])
+t.ok(any(r.startswith(b"235") for r in replies) and
+     m.macros.get("M", {}).get("{auth_authen}") == "alice@example.org" and
+     m.macros["M"].get("{auth_type}") == "LOGIN", "AUTH LOGIN: {auth_type} is LOGIN at MAIL",
+     (replies, m.macros.get("M")))
 
 replies, m, out = run(b"EHLO a.example\r\nNOOP\r\nQUIT\r\n")
 t.ok(m.connections == 0, "a session without MAIL never connects to the milter")
