@@ -93,6 +93,7 @@ smtp_cmd_starttls(struct smtp *s, char *args)
 	s->esmtp = 0;
 	s->helo[0] = '\0';
 	s->auth_user[0] = '\0';
+	s->auth_mech[0] = '\0';
 	return SMTP_CONTINUE;
 }
 
@@ -133,13 +134,19 @@ sasl_exchange(struct smtp *s, struct sasl *sasl, enum sasl_mech mech, const char
 	return (int)st;
 }
 
+static const char *
+mech_name(enum sasl_mech mech)
+{
+	return mech == SASL_PLAIN ? "PLAIN" : "LOGIN";
+}
+
 /* A failed attempt waits longer each time; after AUTH_FAILURES_MAX the
  * session ends (S53). */
 static enum smtp_verdict
 auth_failed(struct smtp *s, const struct sasl *sasl, const char *reason)
 {
 	s->auth_failures++;
-	log_auth_failure("smtp", sasl->mech == SASL_PLAIN ? "PLAIN" : "LOGIN",
+	log_auth_failure("smtp", mech_name(sasl->mech),
 	    strcmp(reason, "malformed") == 0 ? NULL : sasl->authcid, reason, s->auth_failures);
 	session_sleep_ms((unsigned)s->conf->auth_fail_delay_ms * s->auth_failures);
 	smtp_reply(s, 535, "5.7.8", "Authentication credentials invalid");
@@ -166,6 +173,7 @@ auth_check(struct smtp *s, struct sasl *sasl)
 	if (!ok)
 		return auth_failed(s, sasl, "password");
 	snprintf(s->auth_user, sizeof s->auth_user, "%s", user);
+	snprintf(s->auth_mech, sizeof s->auth_mech, "%s", mech_name(sasl->mech));
 	log_info("authenticated user=%s", user);
 	smtp_reply(s, 235, "2.7.0", "Authentication successful");
 	return SMTP_CONTINUE;

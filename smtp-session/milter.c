@@ -18,6 +18,8 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <netdb.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -134,6 +136,11 @@ mc_connect_addr(const struct sockaddr *sa, socklen_t len, int ms)
 	int fd = socket(sa->sa_family, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
 	if (fd < 0)
 		return -1;
+	/* A step is two small writes (macros, then the command) before the
+	 * filter answers: with Nagle the command would wait for the ACK of
+	 * the macros, which the filter delays (40 ms a step on Linux). */
+	if (sa->sa_family != AF_UNIX)
+		(void)setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &(int){1}, sizeof(int));
 	if (connect(fd, sa, len) == 0)
 		return fd;
 	if (errno == EINPROGRESS) {
@@ -246,7 +253,7 @@ macros_for(struct smtp *s, char step, struct buf *b)
 		if (step == MILTER_CMD_HELO)
 			break;
 		add_macro(b, "{auth_authen}", s->auth_user);
-		add_macro(b, "{auth_type}", s->auth_user[0] ? "PLAIN" : NULL);
+		add_macro(b, "{auth_type}", s->auth_user[0] ? s->auth_mech : NULL);
 		snprintf(addr, sizeof addr, "%s", s->sender);
 		add_macro(b, "{mail_addr}", addr[0] ? addr : "<>");
 		add_macro(b, "{mail_mailer}", s->auth_user[0] ? "esmtp" : "smtp");

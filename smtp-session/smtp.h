@@ -55,6 +55,7 @@ struct smtp {
 	struct tls *tls;
 	char tls_info[160];
 	char auth_user[ADDR_PATH_MAX + 1];
+	char auth_mech[8];         /* SASL mechanism of that login ({auth_type}) */
 
 	/* Transaction. */
 	char sender[ADDR_PATH_MAX + 1];

@@ -6,6 +6,7 @@ records what the MTA sends and answers as a script says.
     env.set(milters=m.spec)
     ...
     m.events     # [(cmd, data), ...] every packet received, in order
+    m.times      # when each of them was read (time.monotonic())
     m.macros     # {step: {name: value}} last macros per step
     m.close()
 
@@ -21,6 +22,7 @@ import os
 import socket
 import struct
 import threading
+import time
 
 CONTINUE = b"c"
 ACCEPT = b"a"
@@ -91,6 +93,7 @@ class Scripted:
         self.actions = actions
         self.protocol = protocol
         self.events = []
+        self.times = []   # time.monotonic() of each event, when it was read
         self.macros = {}
         self.connections = 0
         self.lock = threading.Lock()
@@ -195,6 +198,7 @@ class Scripted:
                 cmd, data = data[0], data[1:]
                 with self.lock:
                     self.events.append((cmd, data))
+                    self.times.append(time.monotonic())
                 if cmd == ord("D"):
                     parts = cstrings(data[1:])
                     self.macros[chr(data[0])] = dict(zip(parts[::2], parts[1::2]))
