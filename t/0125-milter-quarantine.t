@@ -5,7 +5,8 @@
 # reason, sender, recipients); --release delivers it as if the milter had
 # accepted it (the local copy in the mailbox, without our envelope block;
 # the remote one queued with its DSN parameters and then sent to a sink
-# by a normal pass), logs it and only then removes it; a release that
+# by a normal pass, DKIM-signed by the built-in signer as accepted
+# submitted mail is), logs it and only then removes it; a release that
 # cannot store every copy leaves it held and stores nothing. A field of
 # the envelope's name sent in the message is never taken for ours.
 # --delete discards one (logged); bad or unknown ids are refused (100).
@@ -16,6 +17,7 @@ import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "peers"))
+import dkimenv  # noqa: E402
 import milter  # noqa: E402
 import relayenv  # noqa: E402
 import yubin  # noqa: E402
@@ -23,6 +25,8 @@ import yubin  # noqa: E402
 t = yubin.TAP()
 env = yubin.CleanEnv()
 sink = relayenv.Sink(env, {"ext": ["PIPELINING", "8BITMIME", "DSN"]})
+keys = dkimenv.Keys(env)
+keys.make("example.org", "ed25519", "ed1")
 AUTH = base64.b64encode(b"\0alice@example.org\0" + yubin.DEMO_PASSWORD.encode()).decode()
 
 
@@ -116,6 +120,9 @@ try:
     t.ok(any("RET=HDRS" in c and "ENVID=q1" in c for c in cmds) and
          "RCPT TO:<dave@example.net> NOTIFY=FAILURE ORCPT=rfc822;dave@example.net" in cmds,
          "its DSN parameters are those given at submission", cmds)
+    v = keys.dkimpy(dkimenv.wire(ms[0]["data"])) if ms else []
+    t.ok([(x["s"], x["pass"]) for x in v] == [("ed1", True)],
+         "signed at quarantine time: the signature verifies at the sink", v)
     t.eq(relayenv.queued(env), [], "spool empty")
 
     r = relayenv.runner(env, "--delete", id2)
