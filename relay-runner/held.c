@@ -112,9 +112,12 @@ list_one(struct held *h, const char *name, void *arg)
 	printf("%s  %llu bytes  quarantined %s\n", h->q.id, (unsigned long long)h->q.msg_len,
 	    when);
 	printf("    reason: %s\n", h->q.reason);
-	printf("    from <%s>\n", h->q.env.sender);
-	for (size_t i = 0; i < h->q.env.n_rcpts; i++)
-		printf("    to <%s>\n", h->q.env.rcpts[i].addr);
+	/* Addresses may hold UTF-8 (SMTPUTF8): escaped, as --list does. */
+	printf("    from <%s>\n", log_escape(e, sizeof e, h->q.env.sender, strlen(h->q.env.sender)));
+	for (size_t i = 0; i < h->q.env.n_rcpts; i++) {
+		const char *a = h->q.env.rcpts[i].addr;
+		printf("    to <%s>\n", log_escape(e, sizeof e, a, strlen(a)));
+	}
 	return 0;
 }
 
