@@ -134,13 +134,25 @@ try:
 
     # mbox: a release goes into the user's mbox INBOX.
     env.set(mailbox_format="mbox")
+    # Killed (SIGKILL) at the moment it unlinks the held file, after the
+    # copy is stored: the message is delivered and still held; released
+    # again it is delivered twice, never lost (at least once).
     id3 = submit(["<carol@example.org>"], "third")
-    r = relayenv.runner(env, "--release", id3 or "none")
+    path = held()[0] if held() else "/nonexistent"
+    p = subprocess.run(["strace", "-f", "-qq", "-o", "/dev/null", "-P", path,
+                        "-e", "trace=unlink,unlinkat", "-e", "inject=unlink,unlinkat:signal=SIGKILL",
+                        yubin.binary("relay-runner"), "-c", env.conf_path, "--release", id3 or "none"],
+                       capture_output=True, timeout=60, env=env.env())
     inbox = os.path.join(env.maildir("carol@example.org"), "INBOX")
     body = open(inbox, "rb").read() if os.path.exists(inbox) else b""
-    t.ok(r.rc == 0 and body.startswith(b"From alice@example.org ") and b"Subject: third" in body and
-         b"X-Yubin-Quarantine: held" not in body and not held(),
-         "mailbox_format mbox: released into the mbox INBOX", (r.stderr, body[:300]))
+    t.ok(p.returncode != 0 and body.startswith(b"From alice@example.org ") and
+         body.count(b"Subject: third") == 1 and b"X-Yubin-Quarantine: held" not in body and
+         held() == [path], "mbox: killed while unlinking: delivered into the mbox INBOX, still held",
+         (p.returncode, p.stderr[-300:], body[:300]))
+    r = relayenv.runner(env, "--release", id3 or "none")
+    body = open(inbox, "rb").read() if os.path.exists(inbox) else b""
+    t.ok(r.rc == 0 and body.count(b"Subject: third") == 2 and not held(),
+         "released again: a second copy, then gone from the quarantine", r.stderr)
 finally:
     sink.stop()
 t.done()
