@@ -230,7 +230,8 @@ to_parse(struct spool_envelope *env, const char *p, size_t len)
 			return -1;
 		}
 	}
-	return take_addr(p, len, &r->addr);
+	/* Only the sender may be the null path. */
+	return take_addr(p, len, &r->addr) < 0 || !r->addr[0] ? -1 : 0;
 }
 
 static int

@@ -116,6 +116,14 @@ forgeries(void)
 	    "X-Yubin-Quarantine: r\nX-Yubin-Quarantine-Id: A1\n"
 	    "X-Yubin-Quarantine-From: <a@b>\nX-Yubin-Quarantine-To: BAD=1 <c@d>\n") == EBADMSG,
 	    "an unknown parameter");
+	CHECK(read_err("X-Yubin-Quarantine-Envelope: 105\n"
+	    "X-Yubin-Quarantine: r\nX-Yubin-Quarantine-Id: A1\n"
+	    "X-Yubin-Quarantine-From: <a@b>\nX-Yubin-Quarantine-To: <>\n") == EBADMSG,
+	    "a null recipient");
+	CHECK(read_err("X-Yubin-Quarantine-Envelope: 105\n"
+	    "X-Yubin-Quarantine: r\nX-Yubin-Quarantine-Id: A1\n"
+	    "X-Yubin-Quarantine-From: <>\nX-Yubin-Quarantine-To: <c@d>\n") == 0,
+	    "a null sender");
 }
 
 int
