@@ -257,4 +257,9 @@
 /* Text of a filter's own reply kept for the client: one SMTP line. */
 #define MILTER_REPLY_TEXT_MAX 400
 
+/* The envelope block on top of a quarantined message (lib/quarantine.h):
+ * one line per recipient, each at most an address and an ORCPT; 2 MiB
+ * holds thousands, and relay-runner reads it whole. */
+#define QUARANTINE_ENVELOPE_MAX (2u * 1024 * 1024)
+
 #endif

@@ -4,7 +4,8 @@
  * all its recipients), record per-recipient results, bounce what failed,
  * and defer the rest with back-off. See relay-runner.8.
  *
- *   main: flags, config, privileges, then --list or one pass
+ *   main: flags, config, privileges, then --list, the quarantine
+ *         (--quarantine, --release, --delete: held.c) or one pass
  *   pass: recover stale claims, group new/ and the due part of queue/ by
  *         destination, one worker process per group, relay_processes at
  *         once, none started after relay_pass_budget (S72)
@@ -33,6 +34,7 @@
 #include "dead.h"
 #include "dns.h"
 #include "dsn.h"
+#include "held.h"
 #include "list.h"
 #include "log.h"
 #include "queue.h"
@@ -891,15 +893,16 @@ start(struct runner *run, const char *conf_path)
 static int
 usage(void)
 {
-	fprintf(stderr, "usage: relay-runner [-c FILE] [-V] [--once | --flush | --list]\n");
+	fprintf(stderr, "usage: relay-runner [-c FILE] [-V] [--once | --flush | --list |\n"
+	    "       --quarantine | --release ID | --delete ID]\n");
 	return EXIT_USAGE;
 }
 
 int
 main(int argc, char **argv)
 {
-	const char *conf_path = NULL;
-	int do_list = 0;
+	const char *conf_path = NULL, *held_id = NULL;
+	int do_list = 0;    /* 1 --list, 2 --quarantine, 3 --release, 4 --delete */
 	struct runner run;
 	memset(&run, 0, sizeof run);
 	for (int i = 1; i < argc; i++) {
@@ -914,15 +917,29 @@ main(int argc, char **argv)
 			run.flush = 1;
 		else if (!strcmp(argv[i], "--list"))
 			do_list = 1;
-		else
+		else if (!strcmp(argv[i], "--quarantine"))
+			do_list = 2;
+		else if ((!strcmp(argv[i], "--release") || !strcmp(argv[i], "--delete")) &&
+		    i + 1 < argc) {
+			do_list = argv[i][2] == 'r' ? 3 : 4;
+			held_id = argv[++i];
+		} else
 			return usage();
 	}
 	rlog_init();
 	signal(SIGPIPE, SIG_IGN);
 	conf_defaults(&run.conf);
 	int rc = start(&run, conf_path ? conf_path : conf_default_path());
-	if (rc == EXIT_OK)
-		rc = do_list ? list_queue(&run.q) : pass(&run);
+	if (rc == EXIT_OK && do_list == 1)
+		rc = list_queue(&run.q);
+	else if (rc == EXIT_OK && do_list == 2)
+		rc = held_list(&run.conf);
+	else if (rc == EXIT_OK && do_list == 3)
+		rc = held_release(&run.conf, held_id);
+	else if (rc == EXIT_OK && do_list == 4)
+		rc = held_delete(&run.conf, held_id);
+	else if (rc == EXIT_OK)
+		rc = pass(&run);
 	routes_free(&run.routes);
 	dns_free(&run.res);
 	conf_free(&run.conf);

@@ -393,7 +393,8 @@ message_hopeless(const struct smtp *s)
 
 /* Submission headers, the milters (which may change the message and its
  * envelope, refuse, discard or quarantine it), the built-in DKIM signer
- * (last, so it signs what is stored), then storage; replies.
+ * (last, so it signs what is stored; a quarantined message too, so a
+ * release sends what acceptance would have), then storage; replies.
  * NULL after a 250, else what went wrong, for the log. */
 static const char *
 message_accept(struct smtp *s)
@@ -403,7 +404,8 @@ message_accept(struct smtp *s)
 	if (smtp_submission_headers(s) < 0 ||
 	    (o = smtp_milter_message(s, &mr)) == SMTP_MILTER_ERROR ||
 	    (o == SMTP_MILTER_DELIVER && (smtp_dkim_sign(s) < 0 || message_deliver(s) < 0)) ||
-	    (o == SMTP_MILTER_QUARANTINE && smtp_quarantine_store(s, mr.text) < 0)) {
+	    (o == SMTP_MILTER_QUARANTINE && (smtp_dkim_sign(s) < 0 ||
+	    smtp_quarantine_store(s, mr.text) < 0))) {
 		int e = errno;
 		log_err("delivery failed id=%s: %s", s->msg_id, strerror(e));
 		reply_store_error(s, e);

@@ -19,6 +19,7 @@
 #include "durable.h"
 #include "log.h"
 #include "maildir.h"
+#include "quarantine.h"
 #include "smtp-milter.h"
 
 /* What a header block may grow to by edits: the received block's bound,
@@ -479,21 +480,39 @@ milter_edits_apply(struct smtp *s, const struct milter_conn *c, struct milter_ed
 	return 0;
 }
 
+/* The envelope block on top of the quarantined message (the format in
+ * lib/quarantine.h: counted, so no header of the message can pass for
+ * ours); the DSN parameters go with it, for the release. */
+static char *
+quarantine_prefix(const struct smtp *s, const char *reason, size_t *len_r)
+{
+	struct spool_envelope env = { .sender = (char *)s->sender, .envid = s->envid,
+		.ret = s->ret, .body_8bit = s->body_8bit, .smtputf8 = s->smtputf8 };
+	env.rcpts = calloc(s->n_rcpts ? s->n_rcpts : 1, sizeof *env.rcpts);
+	if (!env.rcpts)
+		return NULL;
+	env.n_rcpts = s->n_rcpts;
+	for (size_t i = 0; i < s->n_rcpts; i++) {
+		env.rcpts[i].addr = (char *)s->rcpts[i].addr;
+		env.rcpts[i].notify = s->rcpts[i].notify;
+		env.rcpts[i].orcpt = s->rcpts[i].orcpt;
+	}
+	char *prefix = quarantine_envelope(s->msg_id, reason, &env, len_r);
+	int saved = errno;
+	free(env.rcpts);
+	errno = saved;
+	return prefix;
+}
+
 int
 smtp_quarantine_store(struct smtp *s, const char *reason)
 {
 	char dir[4200], shown[ADDR_PATH_MAX * 4 + 1];
-	struct buf b = BUF_INIT(SMTP_HEADER_MAX);
 	snprintf(dir, sizeof dir, "%s/quarantine", s->conf->spool);
 	if (maildir_create(dir) < 0)
 		return -1;
-	buf_printf(&b, "X-Yubin-Quarantine: %s\n", reason[0] ? reason : "quarantined by milter");
-	buf_printf(&b, "X-Yubin-Quarantine-Id: %s\n", s->msg_id);
-	buf_printf(&b, "X-Yubin-Quarantine-From: <%s>\n", s->sender);
-	for (size_t i = 0; i < s->n_rcpts; i++)
-		buf_printf(&b, "X-Yubin-Quarantine-To: <%s>\n", s->rcpts[i].addr);
 	size_t len;
-	char *prefix = buf_finish(&b, &len);
+	char *prefix = quarantine_prefix(s, reason, &len);
 	if (!prefix)
 		return -1;
 	struct maildir_delivery d;

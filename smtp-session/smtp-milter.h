@@ -120,8 +120,10 @@ int milter_edit_collect(struct smtp *s, const struct milter_conn *c, struct milt
 /* Applies e to s->msg_fd (a new file replaces it) and to the envelope.
  * 0, or -1 (errno; EPROTO when the filter's edits are unusable). */
 int milter_edits_apply(struct smtp *s, const struct milter_conn *c, struct milter_edits *e);
-/* Stores the message in the quarantine Maildir (spool/quarantine), with
- * its envelope and reason in X-Yubin-Quarantine-* headers. 0 or -1. */
+/* Stores the message in the quarantine Maildir (spool/quarantine), under
+ * the counted envelope block of lib/quarantine.h (reason, sender,
+ * recipients, DSN parameters). 0 or -1 (EINVAL: an address the block
+ * cannot carry). */
 int smtp_quarantine_store(struct smtp *s, const char *reason);
 
 #endif

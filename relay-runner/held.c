@@ -1,0 +1,464 @@
+/*
+ * held.c — the admin's view of spool/quarantine (see held.h).
+ *
+ * The quarantine is a Maildir; a held message may sit in new/ or, once a
+ * mail reader looked at it, in cur/. A message is named by the queue id
+ * smtp-session gave it (the "quarantined id=" log line, the 250 reply).
+ * Release and delete hold an exclusive flock on the file, and check it is
+ * still linked once they have it, so two admins cannot release it twice.
+ */
+#include "held.h"
+
+#include <ctype.h>
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "bounds.h"
+#include "durable.h"
+#include "log.h"
+#include "mailbox.h"
+#include "quarantine.h"
+#include "spool.h"
+#include "users.h"
+
+#define EXIT_OK 0
+#define EXIT_USAGE 100
+#define EXIT_SYSTEM 111
+
+/* One held message, open. */
+struct held {
+	char dir[4200];       /* its Maildir subdirectory */
+	char path[4500];
+	int fd;
+	struct quarantine_info q;
+};
+
+/* Calls fn for every file in new/ and cur/ of the quarantine; fn gets
+ * the message (NULL if the file is not a quarantine file) and returns
+ * nonzero to stop at it: then it is left open in *keep. 0, or -1 (errno)
+ * if a directory cannot be read (a missing quarantine is an empty one). */
+static int
+scan(const struct conf *conf, int (*fn)(struct held *h, const char *name, void *arg), void *arg,
+    struct held *keep)
+{
+	static const char *const subs[] = { "new", "cur" };
+	for (size_t s = 0; s < 2; s++) {
+		struct held h;
+		memset(&h, 0, sizeof h);
+		snprintf(h.dir, sizeof h.dir, "%s/quarantine/%s", conf->spool, subs[s]);
+		DIR *d = opendir(h.dir);
+		if (!d && errno == ENOENT)
+			continue;
+		if (!d)
+			return -1;
+		struct dirent *de;
+		int stop = 0;
+		while (!stop && (de = readdir(d))) {
+			if (de->d_name[0] == '.')
+				continue;
+			snprintf(h.path, sizeof h.path, "%s/%s", h.dir, de->d_name);
+			h.fd = open(h.path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+			int ok = h.fd >= 0 && quarantine_read(h.fd, &h.q) == 0;
+			stop = fn(ok ? &h : NULL, de->d_name, arg);
+			if (stop && ok)
+				break;    /* fn keeps the open file */
+			if (ok)
+				quarantine_info_free(&h.q);
+			if (h.fd >= 0)
+				close(h.fd);
+		}
+		closedir(d);
+		if (stop) {
+			*keep = h;
+			return 0;
+		}
+	}
+	return 0;
+}
+
+/* ---- --quarantine ------------------------------------------------------ */
+
+struct listing {
+	size_t n;
+	uint64_t bytes;
+};
+
+static int
+list_one(struct held *h, const char *name, void *arg)
+{
+	struct listing *l = arg;
+	char e[4 * ADDR_PATH_MAX + 1], when[64];
+	l->n++;
+	if (!h) {
+		printf("%s  (not a quarantine file: kept for inspection)\n",
+		    log_escape(e, sizeof e, name, strlen(name)));
+		return 0;
+	}
+	struct tm tm;
+	time_t t = h->q.env.arrival;
+	localtime_r(&t, &tm);
+	strftime(when, sizeof when, "%Y-%m-%d %H:%M:%S", &tm);
+	l->bytes += h->q.msg_len;
+	printf("%s  %llu bytes  quarantined %s\n", h->q.id, (unsigned long long)h->q.msg_len,
+	    when);
+	printf("    reason: %s\n", h->q.reason);
+	/* Addresses may hold UTF-8 (SMTPUTF8): escaped, as --list does. */
+	printf("    from <%s>\n", log_escape(e, sizeof e, h->q.env.sender, strlen(h->q.env.sender)));
+	for (size_t i = 0; i < h->q.env.n_rcpts; i++) {
+		const char *a = h->q.env.rcpts[i].addr;
+		printf("    to <%s>\n", log_escape(e, sizeof e, a, strlen(a)));
+	}
+	return 0;
+}
+
+int
+held_list(const struct conf *conf)
+{
+	struct listing l = { 0, 0 };
+	if (scan(conf, list_one, &l, NULL) < 0) {
+		log_err("cannot read %s/quarantine: %s", conf->spool, strerror(errno));
+		return EXIT_SYSTEM;
+	}
+	if (l.n == 0)
+		printf("Quarantine is empty\n");
+	else
+		printf("-- %llu Kbytes in %zu quarantined message%s.\n",
+		    (unsigned long long)((l.bytes + 1023) / 1024), l.n, l.n == 1 ? "" : "s");
+	return fflush(stdout) == 0 ? EXIT_OK : EXIT_SYSTEM;
+}
+
+/* ---- finding one -------------------------------------------------------- */
+
+static int
+match(struct held *h, const char *name, void *id)
+{
+	(void)name;
+	return h && !strcmp(h->q.id, (const char *)id);
+}
+
+/* Opens the held message id and locks it. 0, or an exit code after
+ * saying why. */
+static int
+find_locked(const struct conf *conf, const char *id, struct held *h)
+{
+	memset(h, 0, sizeof *h);
+	h->fd = -1;
+	if (!quarantine_id_valid(id)) {
+		char e[4 * QUARANTINE_ID_MAX + 1];
+		log_err("bad quarantine id \"%s\": letters, digits, '.', '_' and '-' only",
+		    log_escape(e, sizeof e, id, strlen(id)));
+		return EXIT_USAGE;
+	}
+	if (scan(conf, match, (void *)id, h) < 0) {
+		log_err("cannot read %s/quarantine: %s", conf->spool, strerror(errno));
+		return EXIT_SYSTEM;
+	}
+	struct stat st;
+	if (h->fd >= 0 && (flock(h->fd, LOCK_EX) < 0 || fstat(h->fd, &st) < 0)) {
+		log_err("%s: cannot lock %s: %s", id, h->path, strerror(errno));
+		close(h->fd);
+		quarantine_info_free(&h->q);
+		return EXIT_SYSTEM;
+	}
+	if (h->fd < 0 || st.st_nlink == 0) {
+		/* Gone while we waited for the lock: released or deleted. */
+		log_err("no quarantined message with id %s (see relay-runner --quarantine)", id);
+		if (h->fd >= 0) {
+			close(h->fd);
+			quarantine_info_free(&h->q);
+		}
+		return EXIT_USAGE;
+	}
+	return EXIT_OK;
+}
+
+/* Unlinks the held file and makes that durable. */
+static int
+unlink_held(struct held *h)
+{
+	if (unlink(h->path) < 0 || durable_fsync_dir(h->dir) < 0) {
+		log_err("%s: cannot remove %s: %s", h->q.id, h->path, strerror(errno));
+		return -1;
+	}
+	return 0;
+}
+
+static void
+held_close(struct held *h)
+{
+	close(h->fd);     /* drops the lock */
+	quarantine_info_free(&h->q);
+}
+
+int
+held_delete(const struct conf *conf, const char *id)
+{
+	struct held h;
+	int rc = find_locked(conf, id, &h);
+	if (rc != EXIT_OK)
+		return rc;
+	char e[4 * ADDR_PATH_MAX + 1];
+	rc = unlink_held(&h) < 0 ? EXIT_SYSTEM : EXIT_OK;
+	if (rc == EXIT_OK)
+		log_info("quarantine: deleted id=%s from=<%s> size=%llu", id,
+		    log_escape(e, sizeof e, h.q.env.sender, strlen(h.q.env.sender)),
+		    (unsigned long long)h.q.msg_len);
+	held_close(&h);
+	return rc;
+}
+
+/* ---- --release ----------------------------------------------------------- */
+
+/* Where the message goes after alias expansion, each address once. */
+struct targets {
+	char **local, **remote;
+	size_t n_local, n_remote;
+};
+
+static int
+list_add(char ***list, size_t *n, const char *addr)
+{
+	for (size_t i = 0; i < *n; i++)
+		if (strcasecmp((*list)[i], addr) == 0)
+			return 0;
+	char **grown = realloc(*list, (*n + 1) * sizeof *grown);
+	if (!grown)
+		return -1;
+	*list = grown;
+	if (!(grown[*n] = strdup(addr)))
+		return -1;
+	(*n)++;
+	return 0;
+}
+
+static int
+is_local(const struct conf *conf, const char *addr)
+{
+	const char *at = strrchr(addr, '@');
+	return at && conf_is_local_domain(conf, at + 1);
+}
+
+/* A local address in one spelling per mailbox, as smtp-session stores. */
+static int
+target_add(const struct conf *conf, struct targets *t, const char *addr)
+{
+	if (!is_local(conf, addr))
+		return list_add(&t->remote, &t->n_remote, addr);
+	char lower[ADDR_PATH_MAX + 1];
+	size_t i;
+	for (i = 0; addr[i] && i < ADDR_PATH_MAX; i++)
+		lower[i] = (unsigned char)addr[i] < 0x80 ? (char)tolower((unsigned char)addr[i]) :
+		    addr[i];
+	lower[i] = '\0';
+	return list_add(&t->local, &t->n_local, lower);
+}
+
+static void
+targets_free(struct targets *t)
+{
+	users_free_targets(&t->local, t->n_local);
+	users_free_targets(&t->remote, t->n_remote);
+	t->n_local = t->n_remote = 0;
+}
+
+/* The targets of the held recipients, aliases expanded as at RCPT time
+ * now. 0, -1 (errno) or -2 (a local recipient that is no longer a user
+ * or alias: the release would lose its copy, so it is refused). */
+static int
+targets_expand(const struct conf *conf, const struct held *h, struct targets *t)
+{
+	char e[4 * ADDR_PATH_MAX + 1];
+	for (size_t i = 0; i < h->q.env.n_rcpts; i++) {
+		const char *addr = h->q.env.rcpts[i].addr;
+		char **aliases = NULL;
+		size_t n = 0;
+		int rc = 0;
+		if (!is_local(conf, addr)) {
+			rc = target_add(conf, t, addr);
+		} else if (users_aliases(conf, addr, &aliases, &n) < 0) {
+			rc = -1;
+		} else if (n == 0 && users_exists(conf, addr) != 1) {
+			log_err("%s: <%s> is no longer a local user or alias; not released", h->q.id,
+			    log_escape(e, sizeof e, addr, strlen(addr)));
+			rc = -2;
+		}
+		for (size_t j = 0; rc == 0 && j < n; j++)
+			rc = target_add(conf, t, aliases[j]);
+		if (rc == 0 && n == 0 && is_local(conf, addr))
+			rc = target_add(conf, t, addr);
+		users_free_targets(&aliases, n);
+		if (rc < 0)
+			return rc;
+	}
+	return 0;
+}
+
+/* The message without our block, in a nameless file of the spool's tmp/
+ * (mailbox and spool writers read from offset 0). fd or -1 (errno). */
+static int
+message_copy(const struct conf *conf, const struct held *h)
+{
+	char dir[4200];
+	snprintf(dir, sizeof dir, "%s/tmp", conf->spool);
+	if (durable_mkdirs(dir, 0700) < 0)
+		return -1;
+	int fd = open(dir, O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);
+	if (fd < 0)
+		return -1;
+	struct durable_reader *r = malloc(sizeof *r);
+	const char *p;
+	ssize_t n = -1;
+	int rc = 0;
+	if (r) {
+		durable_reader_init(r, h->fd, h->q.msg_off, h->q.msg_len);
+		while ((n = durable_reader_next(r, &p)) > 0 && (rc = durable_write_all(fd, p, (size_t)n)) == 0)
+			;
+		free(r);
+	}
+	if (n < 0 || rc < 0) {
+		int saved = errno;
+		close(fd);
+		errno = saved;
+		return -1;
+	}
+	return fd;
+}
+
+/* The spool envelope for the remote targets, DSN parameters as held. */
+static int
+remote_envelope(const struct held *h, const struct targets *t, struct spool_envelope *env)
+{
+	const struct spool_envelope *q = &h->q.env;
+	memset(env, 0, sizeof *env);
+	env->sender = q->sender;
+	env->envid = q->envid;
+	env->ret = q->ret;
+	env->body_8bit = q->body_8bit;
+	env->smtputf8 = q->smtputf8;
+	env->arrival = env->next_attempt = time(NULL);
+	if (!(env->rcpts = calloc(t->n_remote, sizeof *env->rcpts)))
+		return -1;
+	env->n_rcpts = t->n_remote;
+	for (size_t i = 0; i < t->n_remote; i++) {
+		env->rcpts[i].addr = t->remote[i];
+		for (size_t j = 0; j < q->n_rcpts; j++) {
+			if (strcasecmp(q->rcpts[j].addr, t->remote[i]) == 0) {
+				env->rcpts[i].notify = q->rcpts[j].notify;
+				env->rcpts[i].orcpt = q->rcpts[j].orcpt;
+			}
+		}
+	}
+	return 0;
+}
+
+/* Every copy written and fsync'd, then published, the spool file last,
+ * as smtp-session stores an accepted message: all or none. The spool id
+ * goes in queued (empty when nothing is remote). 0 or -1 (errno). */
+static int
+deliver(const struct conf *conf, const struct held *h, const struct targets *t, int fd,
+    char *queued, size_t size)
+{
+	struct mailbox_txn *txn = NULL;
+	struct spool_pending p;
+	int spooled = 0, rc = -1;
+	queued[0] = '\0';
+	if (t->n_local > 0) {
+		if (!(txn = mailbox_txn_new(conf)))
+			goto out;
+		for (size_t i = 0; i < t->n_local; i++)
+			if (mailbox_txn_add(txn, t->local[i], h->q.env.sender, fd, h->q.msg_len) < 0)
+				goto out;
+	}
+	if (t->n_remote > 0) {
+		struct spool_envelope env;
+		if (remote_envelope(h, t, &env) < 0)
+			goto out;
+		int prc = spool_prepare(conf->spool, &env, fd, h->q.msg_len, &p);
+		free(env.rcpts);
+		if (prc < 0)
+			goto out;
+		spooled = 1;
+	}
+	if (txn && mailbox_txn_publish(txn) < 0)
+		goto out;
+	if (spooled && spool_commit(&p) < 0) {
+		spooled = 0;
+		goto out;
+	}
+	if (txn)
+		mailbox_txn_finish(txn);
+	if (t->n_remote > 0)
+		snprintf(queued, size, "%s", p.id);
+	spooled = 0;
+	rc = 0;
+out:;
+	int saved = errno;
+	if (spooled)
+		spool_abort(&p);
+	mailbox_txn_free(&txn);
+	errno = saved;
+	return rc;
+}
+
+/* deliver() with the polite stops held back: dying half way through an
+ * mbox append would leave half a message behind. */
+static int
+deliver_whole(const struct conf *conf, const struct held *h, const struct targets *t, int fd,
+    char *queued, size_t size)
+{
+	sigset_t hold, old;
+	sigemptyset(&hold);
+	sigaddset(&hold, SIGTERM);
+	sigaddset(&hold, SIGHUP);
+	sigaddset(&hold, SIGINT);
+	sigprocmask(SIG_BLOCK, &hold, &old);
+	int rc = deliver(conf, h, t, fd, queued, size);
+	int saved = errno;
+	sigprocmask(SIG_SETMASK, &old, NULL);
+	errno = saved;
+	return rc;
+}
+
+int
+held_release(const struct conf *conf, const char *id)
+{
+	struct held h;
+	struct targets t = { NULL, NULL, 0, 0 };
+	char queued[128], e[4 * ADDR_PATH_MAX + 1];
+	int rc = find_locked(conf, id, &h);
+	if (rc != EXIT_OK)
+		return rc;
+	int fd = -1, x = targets_expand(conf, &h, &t);
+	if (x == -2) {
+		rc = EXIT_USAGE;
+	} else if (x < 0 || (fd = message_copy(conf, &h)) < 0 ||
+	    deliver_whole(conf, &h, &t, fd, queued, sizeof queued) < 0) {
+		log_err("%s: release failed, still in quarantine: %s", id, strerror(errno));
+		rc = EXIT_SYSTEM;
+	} else {
+		/* Delivered: only now out of the quarantine. */
+		log_info("quarantine: released id=%s from=<%s> local=%zu remote=%zu%s%s", id,
+		    log_escape(e, sizeof e, h.q.env.sender, strlen(h.q.env.sender)),
+		    t.n_local, t.n_remote, queued[0] ? " queued as " : "", queued);
+		if (unlink_held(&h) < 0) {
+			log_err("%s: delivered, but still in quarantine: remove it with "
+			    "relay-runner --delete %s", id, id);
+			rc = EXIT_SYSTEM;
+		}
+	}
+	if (fd >= 0)
+		close(fd);
+	targets_free(&t);
+	held_close(&h);
+	return rc;
+}
