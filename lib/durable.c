@@ -357,6 +357,19 @@ create_hidden_unique(int dirfd, char *name, size_t size)
 }
 
 int
+durable_copy_range(int dst, int src, uint64_t off, uint64_t len)
+{
+	struct durable_reader r;
+	const char *p;
+	ssize_t n;
+	durable_reader_init(&r, src, off, len);
+	while ((n = durable_reader_next(&r, &p)) > 0)
+		if (durable_write_all(dst, p, (size_t)n) < 0)
+			return -1;
+	return n < 0 ? -1 : 0;
+}
+
+int
 durable_replace(const char *dir, const char *name, const void *data, size_t len)
 {
 	char tmp[256];

@@ -58,6 +58,11 @@ void durable_reader_init(struct durable_reader *r, int fd, uint64_t off, uint64_
  * when the file ends before the range does). */
 ssize_t durable_reader_next(struct durable_reader *r, const char **p_r);
 
+/* Copies len bytes of src from offset off to the current end of dst
+ * (through a durable_reader). 0, or -1 with errno (EIO if src is
+ * shorter than promised). */
+int durable_copy_range(int dst, int src, uint64_t off, uint64_t len);
+
 /* mkdir -p with mode; existing directories are fine. 0 or -1. */
 int durable_mkdirs(const char *path, mode_t mode);
 

@@ -145,21 +145,6 @@ envelope_encode(const struct spool_envelope *env, uint64_t msg_len, struct buf *
 	return 0;
 }
 
-/* Copies len bytes of src from offset off to the current end of dst;
- * EIO if src is shorter than promised. */
-static int
-copy_range(int dst, int src, uint64_t off, uint64_t len)
-{
-	struct durable_reader r;
-	const char *p;
-	ssize_t n;
-	durable_reader_init(&r, src, off, len);
-	while ((n = durable_reader_next(&r, &p)) > 0)
-		if (durable_write_all(dst, p, (size_t)n) < 0)
-			return -1;
-	return n < 0 ? -1 : 0;
-}
-
 int
 spool_write_fd(int fd, const struct spool_envelope *env, int msg_fd,
     uint64_t msg_offset, uint64_t msg_len)
@@ -170,7 +155,7 @@ spool_write_fd(int fd, const struct spool_envelope *env, int msg_fd,
 		rc = durable_write_all(fd, b.s, b.len);
 	buf_free(&b);
 	if (rc == 0)
-		rc = copy_range(fd, msg_fd, msg_offset, msg_len);
+		rc = durable_copy_range(fd, msg_fd, msg_offset, msg_len);
 	if (rc == 0 && fsync(fd) < 0)
 		rc = -1;
 	return rc;

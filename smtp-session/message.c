@@ -56,6 +56,26 @@ smtp_msg_file_open(struct smtp *s)
 	return fd;
 }
 
+int
+smtp_msg_insert(struct smtp *s, const char *text, size_t len)
+{
+	int fd = smtp_msg_file_open(s);
+	if (fd < 0)
+		return -1;
+	if (durable_copy_range(fd, s->msg_fd, 0, s->msg_trace_len) < 0 ||
+	    durable_write_all(fd, text, len) < 0 ||
+	    durable_copy_range(fd, s->msg_fd, s->msg_trace_len, s->msg_len - s->msg_trace_len) < 0) {
+		int e = errno;
+		close(fd);
+		errno = e;
+		return -1;
+	}
+	close(s->msg_fd);
+	s->msg_fd = fd;
+	s->msg_len += len;
+	return 0;
+}
+
 /* RFC 3848 protocol names: S for TLS, A for an authenticated client. */
 static const char *
 protocol_name(const struct smtp *s)

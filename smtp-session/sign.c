@@ -172,42 +172,6 @@ sign_with_keys(struct smtp *s, const char *domain, const struct sign_key *keys, 
 	return 0;
 }
 
-/* Copies len bytes of src from offset off to the end of dst. */
-static int
-sign_copy_range(int dst, int src, uint64_t off, uint64_t len)
-{
-	struct durable_reader r;
-	const char *p;
-	ssize_t n;
-	durable_reader_init(&r, src, off, len);
-	while ((n = durable_reader_next(&r, &p)) > 0)
-		if (durable_write_all(dst, p, (size_t)n) < 0)
-			return -1;
-	return n < 0 ? -1 : 0;
-}
-
-/* A new content file: our Received:, the signatures, the rest. */
-static int
-sign_insert(struct smtp *s, const char *sigs)
-{
-	size_t len = strlen(sigs);
-	int fd = smtp_msg_file_open(s);
-	if (fd < 0)
-		return -1;
-	if (sign_copy_range(fd, s->msg_fd, 0, s->msg_trace_len) < 0 ||
-	    durable_write_all(fd, sigs, len) < 0 ||
-	    sign_copy_range(fd, s->msg_fd, s->msg_trace_len, s->msg_len - s->msg_trace_len) < 0) {
-		int e = errno;
-		close(fd);
-		errno = e;
-		return -1;
-	}
-	close(s->msg_fd);
-	s->msg_fd = fd;
-	s->msg_len += len;
-	return 0;
-}
-
 /* Whether domain is the envelope sender's. The sender is one the user may
  * send as (checked at MAIL), so a user of one domain hosted here cannot get
  * mail signed as another hosted domain by writing its name in From:
@@ -257,7 +221,7 @@ smtp_dkim_sign(struct smtp *s)
 		goto out;
 	}
 	if (sign_hash_body(s, body, bh) < 0 || sign_with_keys(s, domain, keys, n, &h, bh, &sigs) < 0 ||
-	    sign_insert(s, sigs) < 0)
+	    smtp_msg_insert(s, sigs, strlen(sigs)) < 0)
 		goto out;
 	rc = 0;
 out:;

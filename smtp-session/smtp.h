@@ -111,6 +111,10 @@ int smtp_targets_add(struct smtp *s, struct target_list *t, const struct smtp_rc
 void smtp_targets_free(struct target_list *t);
 /* A new, nameless content file in the spool's tmp/. fd or -1 (errno). */
 int smtp_msg_file_open(struct smtp *s);
+/* Puts len bytes of text (whole header fields) into the message right
+ * under our Received: (the trace fields stay on top, RFC 5321 §4.4), in a
+ * new content file. 0 or -1 (errno; the message is unchanged). */
+int smtp_msg_insert(struct smtp *s, const char *text, size_t len);
 
 /* space.c */
 /* Whether the spool and mail_root file systems hold every copy of a

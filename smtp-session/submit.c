@@ -95,20 +95,6 @@ missing_fields(const struct smtp *s, int have, char *out, size_t size)
 	return 0;
 }
 
-/* Copies len bytes of src from offset off to the end of dst. */
-static int
-copy_range(int dst, int src, uint64_t off, uint64_t len)
-{
-	struct durable_reader r;
-	const char *p;
-	ssize_t n;
-	durable_reader_init(&r, src, off, len);
-	while ((n = durable_reader_next(&r, &p)) > 0)
-		if (durable_write_all(dst, p, (size_t)n) < 0)
-			return -1;
-	return n < 0 ? -1 : 0;
-}
-
 int
 smtp_submission_headers(struct smtp *s)
 {
@@ -126,22 +112,7 @@ smtp_submission_headers(struct smtp *s)
 	}
 	if (missing_fields(s, have, add, sizeof add) < 0)
 		return -1;
-	/* A new content file: our Received: first (RFC 5321 §4.4 wants trace
-	 * fields on top), then the added fields, then the client's message. */
-	int fd = smtp_msg_file_open(s);
-	if (fd < 0)
-		return -1;
-	size_t alen = strlen(add);
-	if (copy_range(fd, s->msg_fd, 0, s->msg_trace_len) < 0 ||
-	    durable_write_all(fd, add, alen) < 0 ||
-	    copy_range(fd, s->msg_fd, s->msg_trace_len, s->msg_len - s->msg_trace_len) < 0) {
-		int e = errno;
-		close(fd);
-		errno = e;
-		return -1;
-	}
-	close(s->msg_fd);
-	s->msg_fd = fd;
-	s->msg_len += alen;
-	return 0;
+	/* our Received: stays first (RFC 5321 §4.4 wants trace fields on
+	 * top), then the added fields, then the client's message */
+	return smtp_msg_insert(s, add, strlen(add));
 }
