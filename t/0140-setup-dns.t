@@ -225,6 +225,11 @@ try:
              "--dns %r is refused" % bad, r.stdout + r.stderr)
     r = setup(conf, "--autoconfig", "a&b.test", unprivileged=True)
     t.ok(r.returncode == 1 and not r.stdout, "--autoconfig refuses a bad domain", r.stderr)
+    # nor may an empty --add-user or --dkim argument reach the root-only setup
+    for opt, why in (("--add-user", "bad address"), ("--dkim", "bad domain")):
+        r = setup(conf, opt, "", unprivileged=True)
+        t.ok(r.returncode == 1 and why in r.stderr and not r.stdout,
+             "%s '' is refused" % opt, r.stdout + r.stderr)
     for bad in ("1.2.3.4;x", "1.2.3", "1.2.3.256", "1.2.3.4.5", "::1;x", "a:b", ""):
         r = setup(conf, "--dns", DOMAIN, "--address", bad, unprivileged=True)
         t.ok(r.returncode == 1 and "bad address" in r.stderr and not r.stdout,
