@@ -22,6 +22,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "base64.h"
 #include "bounds.h"
 #include "mime.h"
 
@@ -195,27 +196,6 @@ out:
 
 /* --- the signature --- */
 
-static size_t
-base64_encode(const unsigned char *in, size_t len, char *out)
-{
-	static const char abc[] =
-	    "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-	size_t o = 0;
-	for (size_t i = 0; i < len; i += 3) {
-		unsigned v = (unsigned)in[i] << 16;
-		if (i + 1 < len)
-			v |= (unsigned)in[i + 1] << 8;
-		if (i + 2 < len)
-			v |= in[i + 2];
-		out[o++] = abc[v >> 18 & 63];
-		out[o++] = abc[v >> 12 & 63];
-		out[o++] = i + 1 < len ? abc[v >> 6 & 63] : '=';
-		out[o++] = i + 2 < len ? abc[v & 63] : '=';
-	}
-	out[o] = '\0';
-	return o;
-}
-
 /* A growing text for the field; a failed append sticks. */
 struct text {
 	char *p;
@@ -363,7 +343,7 @@ sig_head(struct text *t, const struct dkim_key *key, const char *d, const char *
 {
 	char b64[DKIM_HASH_LEN * 2], num[32];
 	snprintf(num, sizeof num, "%lld", (long long)now);
-	base64_encode(bh, DKIM_HASH_LEN, b64);
+	base64_encode(bh, DKIM_HASH_LEN, b64, sizeof b64);
 	text_str(t, "DKIM-Signature: v=1;");
 	text_tag(t, "a", key->alg == DKIM_RSA_SHA256 ? "rsa-sha256" : "ed25519-sha256");
 	text_tag(t, "c", "relaxed/relaxed");
@@ -399,12 +379,15 @@ sign_data(const struct dkim_key *key, const struct text *data, gnutls_datum_t *s
 static void
 sig_value(struct text *t, const gnutls_datum_t *sig)
 {
-	char *b64 = malloc(sig->size / 3 * 4 + 8);
-	if (!b64) {
+	size_t size = (sig->size + 2) / 3 * 4 + 1;
+	char *b64 = malloc(size);
+	long encoded = b64 ? base64_encode(sig->data, sig->size, b64, size) : -1;
+	if (encoded < 0) {
+		free(b64);
 		t->failed = 1;
 		return;
 	}
-	size_t n = base64_encode(sig->data, sig->size, b64);
+	size_t n = (size_t)encoded;
 	for (size_t i = 0; i < n;) {
 		size_t room = t->col < DKIM_FOLD_COLUMN ? DKIM_FOLD_COLUMN - t->col : 0;
 		if (room == 0) {

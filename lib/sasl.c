@@ -28,9 +28,6 @@
 /* Base64 longer than this cannot decode into SASL_DECODED_MAX bytes. */
 #define SASL_ENCODED_MAX ((SASL_DECODED_MAX + 2) / 3 * 4)
 
-static const char b64_alphabet[] =
-    "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-
 /* Number of '=' at the end of a 4n-long input (n >= 1), or -1 if any '='
  * sits elsewhere or any other byte is outside the alphabet. */
 static int
@@ -79,23 +76,7 @@ sasl_base64_decode(const char *in, size_t len, unsigned char *out, size_t size)
 long
 sasl_base64_encode(const unsigned char *in, size_t len, char *out, size_t size)
 {
-	size_t need = (len + 2) / 3 * 4;
-	if (size == 0 || need > size - 1)
-		return -1;
-	size_t o = 0;
-	for (size_t i = 0; i < len; i += 3) {
-		unsigned long v = (unsigned long)in[i] << 16;
-		if (i + 1 < len)
-			v |= (unsigned long)in[i + 1] << 8;
-		if (i + 2 < len)
-			v |= in[i + 2];
-		out[o++] = b64_alphabet[v >> 18 & 63];
-		out[o++] = b64_alphabet[v >> 12 & 63];
-		out[o++] = i + 1 < len ? b64_alphabet[v >> 6 & 63] : '=';
-		out[o++] = i + 2 < len ? b64_alphabet[v & 63] : '=';
-	}
-	out[o] = '\0';
-	return (long)o;
+	return base64_encode(in, len, out, size);
 }
 
 int

@@ -26,6 +26,7 @@
 #include <unistd.h>
 
 #include "addr.h"
+#include "base64.h"
 #include "io.h"
 #include "reply.h"
 #include "tls.h"
@@ -361,26 +362,6 @@ starttls(struct smtpc *c)
 	return ehlo(c);
 }
 
-static void
-base64(const unsigned char *in, size_t len, char *out)
-{
-	static const char tab[] =
-	    "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-	size_t o = 0;
-	for (size_t i = 0; i < len; i += 3) {
-		unsigned v = (unsigned)in[i] << 16;
-		if (i + 1 < len)
-			v |= (unsigned)in[i + 1] << 8;
-		if (i + 2 < len)
-			v |= in[i + 2];
-		out[o++] = tab[(v >> 18) & 63];
-		out[o++] = tab[(v >> 12) & 63];
-		out[o++] = i + 1 < len ? tab[(v >> 6) & 63] : '=';
-		out[o++] = i + 2 < len ? tab[v & 63] : '=';
-	}
-	out[o] = '\0';
-}
-
 static int
 auth(struct smtpc *c)
 {
@@ -407,7 +388,7 @@ auth(struct smtpc *c)
 		memcpy(raw + 1, t->auth_user, ul);
 		raw[1 + ul] = '\0';
 		memcpy(raw + 2 + ul, t->auth_pass, pl);
-		base64(raw, 2 + ul + pl, b64);
+		base64_encode(raw, 2 + ul + pl, b64, sizeof b64);
 		if (send_line(c, 1, "AUTH PLAIN %s", b64) < 0)
 			return -1;
 		code = read_reply(c, RELAY_COMMAND_TIMEOUT_SEC, "AUTH");
@@ -416,13 +397,13 @@ auth(struct smtpc *c)
 			return -1;
 		code = read_reply(c, RELAY_COMMAND_TIMEOUT_SEC, "AUTH");
 		if (code == 334) {
-			base64((const unsigned char *)t->auth_user, ul, b64);
+			base64_encode((const unsigned char *)t->auth_user, ul, b64, sizeof b64);
 			if (send_line(c, 1, "%s", b64) < 0)
 				return -1;
 			code = read_reply(c, RELAY_COMMAND_TIMEOUT_SEC, "AUTH");
 		}
 		if (code == 334) {
-			base64((const unsigned char *)t->auth_pass, pl, b64);
+			base64_encode((const unsigned char *)t->auth_pass, pl, b64, sizeof b64);
 			if (send_line(c, 1, "%s", b64) < 0)
 				return -1;
 			code = read_reply(c, RELAY_COMMAND_TIMEOUT_SEC, "AUTH");
