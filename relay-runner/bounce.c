@@ -86,7 +86,7 @@ notify(const struct bounce_job *b, const size_t *idx, size_t n)
 	char err[300], e_sender[4 * ADDR_PATH_MAX + 1];
 	if (!b->env->sender[0])       /* never bounce a bounce (S70) */
 		return double_bounce(b, &m, idx, n, "the sender is the null path <>");
-	log_escape(e_sender, sizeof e_sender, b->env->sender, strlen(b->env->sender));
+	log_field(e_sender, sizeof e_sender, b->env->sender, strlen(b->env->sender));
 	int rc = dsn_send(b->conf, &m, idx, n, err, sizeof err);
 	if (rc == 0 || rc == 1) {
 		if (rc == 0)

@@ -211,7 +211,7 @@ held_delete(const struct conf *conf, const char *id)
 	rc = unlink_held(&h) < 0 ? EXIT_SYSTEM : EXIT_OK;
 	if (rc == EXIT_OK)
 		log_info("quarantine: deleted id=%s from=<%s> size=%llu", id,
-		    log_escape(e, sizeof e, h.q.env.sender, strlen(h.q.env.sender)),
+		    log_field(e, sizeof e, h.q.env.sender, strlen(h.q.env.sender)),
 		    (unsigned long long)h.q.msg_len);
 	held_close(&h);
 	return rc;
@@ -289,7 +289,7 @@ targets_expand(const struct conf *conf, const struct held *h, struct targets *t)
 			rc = -1;
 		} else if (n == 0 && users_exists(conf, addr) != 1) {
 			log_err("%s: <%s> is no longer a local user or alias; not released", h->q.id,
-			    log_escape(e, sizeof e, addr, strlen(addr)));
+			    log_field(e, sizeof e, addr, strlen(addr)));
 			rc = -2;
 		}
 		for (size_t j = 0; rc == 0 && j < n; j++)
@@ -448,7 +448,7 @@ held_release(const struct conf *conf, const char *id)
 	} else {
 		/* Delivered: only now out of the quarantine. */
 		log_info("quarantine: released id=%s from=<%s> local=%zu remote=%zu%s%s", id,
-		    log_escape(e, sizeof e, h.q.env.sender, strlen(h.q.env.sender)),
+		    log_field(e, sizeof e, h.q.env.sender, strlen(h.q.env.sender)),
 		    t.n_local, t.n_remote, queued[0] ? " queued as " : "", queued);
 		if (unlink_held(&h) < 0) {
 			log_err("%s: delivered, but still in quarantine: remove it with "

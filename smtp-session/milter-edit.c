@@ -521,7 +521,7 @@ smtp_quarantine_store(struct smtp *s, const char *reason)
 	if (rc == 0)
 		rc = maildir_commit(&d);
 	if (rc == 0) {
-		log_escape(shown, sizeof shown, s->sender, strlen(s->sender));
+		log_field(shown, sizeof shown, s->sender, strlen(s->sender));
 		log_info("quarantined id=%s from=<%s> reason=%s", s->msg_id, shown, reason);
 	}
 	return rc;

@@ -572,6 +572,26 @@ mc_start(struct smtp *s, struct milter_conn *c)
 	snprintf(c->helo_sent, sizeof c->helo_sent, "%s", s->helo);
 }
 
+/* What milter c said at MAIL or RCPT (field names the address, logged
+ * escaped): 1 if it refused, the caller then replies with r; else 0, an
+ * accept (no more steps for this message) or a discard noted. */
+static int
+envelope_result(struct smtp *s, struct milter_conn *c, const struct milter_result *r,
+    const char *field, const char *addr)
+{
+	if (r->kind == MR_REJECT || r->kind == MR_TEMPFAIL) {
+		char shown[4 * ADDR_PATH_MAX + 1];
+		log_field(shown, sizeof shown, addr, strlen(addr));
+		log_info("milter %s refused %s=<%s>: %d", c->spec, field, shown, r->code);
+		return 1;
+	}
+	if (r->kind == MR_ACCEPT)
+		c->msg_done = 1;
+	if (r->kind == MR_DISCARD)
+		s->milters->discard = 1;
+	return 0;
+}
+
 int
 smtp_milter_mail(struct smtp *s)
 {
@@ -618,14 +638,8 @@ smtp_milter_mail(struct smtp *s)
 			if (step_str(s, c, MILTER_CMD_MAIL, path, &r) < 0)
 				default_result(s, &r);
 		}
-		if (r.kind == MR_REJECT || r.kind == MR_TEMPFAIL) {
-			log_info("milter %s refused MAIL from=<%s>: %d", c->spec, s->sender, r.code);
+		if (envelope_result(s, c, &r, "MAIL from", s->sender))
 			return reply_result(s, &r);
-		}
-		if (r.kind == MR_ACCEPT)
-			c->msg_done = 1;
-		if (r.kind == MR_DISCARD)
-			ms->discard = 1;
 	}
 	return 0;
 }
@@ -649,14 +663,8 @@ smtp_milter_rcpt(struct smtp *s, const struct smtp_rcpt *rcpt)
 			continue;
 		else if (step_str(s, c, MILTER_CMD_RCPT, path, &r) < 0)
 			default_result(s, &r);
-		if (r.kind == MR_REJECT || r.kind == MR_TEMPFAIL) {
-			log_info("milter %s refused RCPT to=<%s>: %d", c->spec, rcpt->addr, r.code);
+		if (envelope_result(s, c, &r, "RCPT to", rcpt->addr))
 			return reply_result(s, &r);
-		}
-		if (r.kind == MR_ACCEPT)
-			c->msg_done = 1;
-		if (r.kind == MR_DISCARD)
-			ms->discard = 1;
 	}
 	return 0;
 }

@@ -107,6 +107,12 @@ try:
     replies, m, out = run({"M": [milter.TEMPFAIL]})
     t.ok(any(r.startswith(b"451 4.7.1") for r in replies) and not stored(),
          "tempfail at MAIL: 451, nothing stored", replies)
+    # the refusal's log line cannot be given a forged field (issue 11, defect 13)
+    forged = transcript().replace(b"MAIL FROM:<alice@example.net>",
+                                  b'MAIL FROM:<"x peer=203.0.113.9"@example.net>')
+    replies, m, out = run({"M": [milter.REJECT]}, data=forged)
+    t.ok(b"refused MAIL from=<" in out.stderr and b" peer=203.0.113.9" not in out.stderr,
+         "a milter's refusal logs the sender escaped", out.stderr[-400:])
 
     # reject at HELO holds for the session.
     replies, m, out = run({"H": [milter.REJECT]})
