@@ -12,6 +12,7 @@ import sys
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import mboxfile  # noqa: E402
 import yubin  # noqa: E402
 
 t = yubin.TAP()
@@ -38,30 +39,10 @@ FIRST_FAILS = []
 
 
 def parse_mbox(data):
-    """Messages of an mboxrd file (From_ line included, separator not), or
-    None if it is not a sequence of whole messages: a From_ line only at
-    the start or after an empty line, each message ending with its empty
-    separator line, the file with a line end."""
-    if data == b"":
-        return []
-    if not data.endswith(b"\n") or not data.startswith(b"From "):
-        return None
-    msgs, cur, prev_blank = [], None, True
-    for line in data[:-1].split(b"\n"):
-        if prev_blank and line.startswith(b"From "):
-            if cur is not None:
-                msgs.append(cur)
-            cur = [line]
-        else:
-            cur.append(line)
-        prev_blank = line == b""
-    msgs.append(cur)
-    out = []
-    for m in msgs:
-        if len(m) < 2 or m[-1] != b"":
-            return None
-        out.append(b"\n".join(m[:-1]) + b"\n")
-    return out
+    """Messages of the mbox (From_ line included, separator not; see
+    t/mboxfile.py), or None if it is not a sequence of whole messages."""
+    msgs = mboxfile.messages(data)
+    return None if msgs is None else [b"\n".join(m) + b"\n" for m in msgs]
 
 
 def state():

@@ -13,6 +13,7 @@ import sys
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import mboxfile  # noqa: E402
 import yubin  # noqa: E402
 
 t = yubin.TAP()
@@ -32,31 +33,8 @@ APPEND = (b"Subject: appended\r\n\r\n" + BIG.replace(b"\n", b"\r\n"))
 
 
 def parse_mbox(data):
-    """Bodies (after the header's empty line) of an mboxrd file, or None if
-    it is not a sequence of whole messages: a From_ line only at the start
-    or after an empty line, each message ending with its empty separator
-    line, the file with a line end."""
-    if data == b"":
-        return []
-    if not data.endswith(b"\n") or not data.startswith(b"From "):
-        return None
-    msgs, cur, prev_blank = [], None, True
-    for line in data[:-1].split(b"\n"):
-        if prev_blank and line.startswith(b"From "):
-            if cur is not None:
-                msgs.append(cur)
-            cur = [line]
-        else:
-            cur.append(line)
-        prev_blank = line == b""
-    msgs.append(cur)
-    out = []
-    for m in msgs:
-        if len(m) < 2 or m[-1] != b"" or b"" not in m[1:-1]:
-            return None
-        body = m[m.index(b"", 1) + 1:-1]
-        out.append(b"\n".join(body) + b"\n" if body else b"")
-    return out
+    """Bodies of the messages of the mbox (t/mboxfile.py), or None."""
+    return mboxfile.bodies(data)
 
 
 def whole():

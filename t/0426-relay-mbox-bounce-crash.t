@@ -17,6 +17,7 @@ import time
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "peers"))
 import relayenv  # noqa: E402
+import mboxfile  # noqa: E402
 import yubin  # noqa: E402
 
 t = yubin.TAP()
@@ -32,26 +33,13 @@ ORIG = b"From: alice@example.org\nTo: nobody@example.net\nSubject: lost\n\n" + B
 
 
 def parse_mbox(data):
-    """Messages of an mboxrd file (From_ line and separator taken off,
-    one level of >From quoting undone), or None if it is not a sequence
-    of whole messages."""
-    if data == b"":
-        return []
-    if not data.endswith(b"\n") or not data.startswith(b"From "):
+    """Messages of the mbox (From_ line and separator taken off, one level
+    of >From quoting undone; see t/mboxfile.py), or None if it is not a
+    sequence of whole messages."""
+    msgs = mboxfile.messages(data)
+    if msgs is None:
         return None
-    msgs, cur, prev_blank = [], None, True
-    for line in data[:-1].split(b"\n"):
-        if prev_blank and line.startswith(b"From "):
-            if cur is not None:
-                msgs.append(cur)
-            cur = []
-        else:
-            cur.append(re.sub(rb"^>(>*From )", rb"\1", line))
-        prev_blank = line == b""
-    msgs.append(cur)
-    if any(not m or m[-1] != b"" for m in msgs):
-        return None
-    return [b"\n".join(m[:-1]) + b"\n" for m in msgs]
+    return [b"\n".join(re.sub(rb"^>(>*From )", rb"\1", ln) for ln in m[1:]) + b"\n" for m in msgs]
 
 
 def bounce_whole(raw):
