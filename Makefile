@@ -6,7 +6,7 @@
 #   make run          a demo server on loopback ports (see README.md)
 #   make deps         install the Debian packages needed to build and test
 #   make install      PREFIX, DESTDIR, sysconfdir, unitdir honoured
-#   make fuzz         libFuzzer targets under t/fuzz/ (clang)
+#   make fuzz         libFuzzer targets of t/fuzz/ (clang), in build/fuzz
 
 VERSION    = 0.1.0
 PREFIX    ?= /usr/local
@@ -26,9 +26,16 @@ PKGS += libsystemd
 endif
 
 # Sanitizer builds live in their own directory so they never mix with normal objects.
+# `make fuzz` builds everything again with clang's coverage for libFuzzer
+# (FUZZ=1, in build/fuzz): the same sources, flags and archives as here.
 ifeq ($(SANITIZE),1)
 B = build/san
 SANFLAGS = -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
+else ifeq ($(FUZZ),1)
+B = build/fuzz
+CC = clang
+SANFLAGS = -fsanitize=fuzzer-no-link,address,undefined -fno-omit-frame-pointer \
+           -fno-sanitize-recover=undefined
 else
 B = build/obj
 SANFLAGS =
@@ -63,12 +70,20 @@ UNIT_BINS = $(UNIT_SRCS:%.c=$(B)/%)
 FUZZ_SRCS = $(sort $(wildcard t/fuzz/fuzz-*.c))
 FUZZ_BINS = $(FUZZ_SRCS:%.c=$(B)/%)
 
+# The tests that link a program's archive (its objects without main) as
+# well as lib/libyubin.a.
+TESTS_USING_imap-session = t/unit/test-imap-parser t/unit/test-mime t/fuzz/fuzz-imap-date \
+                           t/fuzz/fuzz-imap-mbox t/fuzz/fuzz-imap-parser t/fuzz/fuzz-mime
+TESTS_USING_pop3-session = t/unit/test-pop3-parse t/fuzz/fuzz-pop3-command
+TESTS_USING_relay-runner = t/unit/test-relay-reply t/fuzz/fuzz-smtp-reply
+TESTS_USING_smtp-session = t/unit/test-smtp-data t/fuzz/fuzz-smtp-command t/fuzz/fuzz-smtp-data
+
 # Quiet by default; `make V=1` shows every command.
 ifneq ($(V),1)
 Q = @
 endif
 
-.PHONY: all check unit-tests clean install uninstall deps run fuzz
+.PHONY: all check unit-tests clean install uninstall deps run fuzz fuzz-targets
 # Keep the test objects: otherwise `sudo make install` after `make` rebuilds
 # them as root inside the user's build/.
 .SECONDARY:
@@ -84,27 +99,47 @@ $(LIB): $(LIB_OBJS)
 	$(Q)rm -f $@
 	$(Q)ar rcs $@ $^
 
+# A program is its main file (smtp-session/smtp-session.c: main() and its
+# flags) and an archive of its other files (build/obj/smtp-session/
+# libsmtp-session.a), which the unit and fuzz tests link too.
 define program_rule
-$(1)_OBJS = $$(patsubst %.c,$(B)/%.o,$$(wildcard $(1)/*.c))
-$(B)/bin/$(1): $$($(1)_OBJS) $(LIB)
+$(1)_MAIN = $(B)/$(1)/$(1).o
+$(1)_OBJS = $$(filter-out $$($(1)_MAIN),$$(patsubst %.c,$(B)/%.o,$$(wildcard $(1)/*.c)))
+$(1)_LIB  = $(B)/$(1)/lib$(1).a
+$$($(1)_LIB): $$($(1)_OBJS)
+	@mkdir -p $$(@D)
+	$$(Q)rm -f $$@
+	$$(Q)ar rcs $$@ $$^
+$(B)/bin/$(1): $$($(1)_MAIN) $$($(1)_LIB) $(LIB)
 	@mkdir -p $$(@D)
 	@$$(if $$(Q),echo "  LD $$@")
-	$$(Q)$$(CC) $$(LDFLAGS) -o $$@.tmp $$($(1)_OBJS) $(LIB) $$(LDLIBS) && mv -f $$@.tmp $$@
+	$$(Q)$$(CC) $$(LDFLAGS) -o $$@.tmp $$($(1)_MAIN) $$($(1)_LIB) $(LIB) $$(LDLIBS) && mv -f $$@.tmp $$@
 $(1)/$(1): $(B)/bin/$(1)
 	$$(Q)cp $$< $$@.tmp && mv -f $$@.tmp $$@
+$$(addprefix $(B)/,$$(TESTS_USING_$(1))): $$($(1)_LIB)
 endef
 $(foreach p,$(PROGRAMS),$(eval $(call program_rule,$(p))))
 
-# Fuzz targets may #include a program's .c file; -I. lets them name it.
-$(B)/t/fuzz/%.o: t/fuzz/%.c
+# Tests name a program's header by its folder ("imap-session/parser.h").
+$(B)/t/%.o: t/%.c
 	@mkdir -p $(@D)
 	@$(if $(Q),echo "  CC $<")
-	$(Q)$(CC) $(CPPFLAGS) -I. $(CFLAGS) -Wno-missing-prototypes -c -o $@ $<
-$(B)/t/fuzz/fuzz-%: $(B)/t/fuzz/fuzz-%.o $(B)/t/fuzz/replay-main.o $(LIB)
-	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+	$(Q)$(CC) $(CPPFLAGS) -I. $(CFLAGS) -c -o $@ $<
+
+# A fuzz target runs under libFuzzer's main in the fuzz build, and under
+# replay-main.c (its seeds and their mutations) in `make check`.
+ifeq ($(FUZZ),1)
+FUZZ_DRIVER = -fsanitize=fuzzer
+else
+FUZZ_MAIN = $(B)/t/fuzz/replay-main.o
+endif
+TEST_LINK = $(CC) $(LDFLAGS) $(FUZZ_DRIVER) -o $@ $(filter %.o,$^) \
+            $(filter-out $(LIB),$(filter %.a,$^)) $(LIB) $(LDLIBS)
+$(B)/t/fuzz/fuzz-%: $(B)/t/fuzz/fuzz-%.o $(FUZZ_MAIN) $(LIB)
+	$(Q)$(TEST_LINK)
 
 $(B)/t/unit/%: $(B)/t/unit/%.o $(LIB)
-	$(Q)$(CC) $(LDFLAGS) -o $@ $< $(LIB) $(LDLIBS)
+	$(Q)$(TEST_LINK)
 
 # Leaks at exit of a one-connection process are not failures; any other
 # sanitizer report is.
@@ -115,8 +150,10 @@ check: all
 
 SHELL = /bin/bash
 
+# Run one as e.g. build/fuzz/t/fuzz/fuzz-sasl -max_total_time=60 t/fuzz/seeds/sasl
 fuzz:
-	$(MAKE) -C t/fuzz
+	$(MAKE) FUZZ=1 fuzz-targets
+fuzz-targets: $(FUZZ_BINS)
 
 deps:
 	@sh t/deps.sh

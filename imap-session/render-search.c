@@ -61,8 +61,8 @@ fold_into(const char *s, size_t n, char *t)
  * size, and the window stays in the CPU cache. */
 #define FOLD_WINDOW 65536
 
-static int
-contains(const char *hay, size_t hn, const char *needle)
+int
+render_search_contains(const char *hay, size_t hn, const char *needle)
 {
 	size_t nn = strlen(needle);
 	if (nn == 0)
@@ -104,7 +104,7 @@ header_matches(const struct mime_header *h, const char *needle)
 	char *v = mime_decode_header(h->value, h->value_len, &n);
 	if (v == NULL)
 		return 0;
-	int r = contains(v, n, needle);
+	int r = render_search_contains(v, n, needle);
 	free(v);
 	return r;
 }
@@ -145,7 +145,7 @@ part_text_matches(const struct mime_message *m, const struct mime_part *p, const
 	size_t dlen;
 	const unsigned char *body = m->data + p->body_off;
 	if (is_identity(p))
-		return contains((const char *)body, p->body_len, needle);
+		return render_search_contains((const char *)body, p->body_len, needle);
 	int rc = mime_decode_cte(p->encoding, body, p->body_len, 0, &dec, &dlen);
 	if (rc < 0)
 		return 0;
@@ -163,7 +163,7 @@ part_text_matches(const struct mime_message *m, const struct mime_part *p, const
 	free(dec);
 	if (u == NULL)
 		return 0;
-	int r = contains(u, ulen, needle);
+	int r = render_search_contains(u, ulen, needle);
 	free(u);
 	return r;
 }
@@ -200,7 +200,7 @@ render_search_text(const struct mime_message *m, const char *needle)
 	while (p != NULL) {
 		for (size_t i = 0; i < p->hdr_count; i++) {
 			const struct mime_header *h = &p->headers[i];
-			if (contains((const char *)h->name, h->name_len, needle) ||
+			if (render_search_contains((const char *)h->name, h->name_len, needle) ||
 			    header_matches(h, needle))
 				return 1;
 		}

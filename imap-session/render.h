@@ -46,6 +46,8 @@ int render_search_header(const struct mime_message *m, const char *field, const 
 int render_search_body(const struct mime_message *m, const char *needle);
 /* Headers and body. */
 int render_search_text(const struct mime_message *m, const char *needle);
+/* Whether needle occurs in hay[0..hn), folded as SEARCH folds (1 or 0). */
+int render_search_contains(const char *hay, size_t hn, const char *needle);
 /* The Date: header parsed (RFC 5322 with obsolete forms and zones), or -1. */
 time_t render_date(const struct mime_message *m);
 

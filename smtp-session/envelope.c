@@ -1,6 +1,6 @@
 /*
  * envelope.c — MAIL FROM and RCPT TO: paths, ESMTP parameters, the relay
- * decision and recipient checks.
+ * decision and recipient checks; smtp_reset() ends the transaction.
  */
 #include <ctype.h>
 #include <errno.h>
@@ -9,6 +9,7 @@
 #include <string.h>
 #include <strings.h>
 #include <sys/statvfs.h>
+#include <unistd.h>
 
 #include "log.h"
 #include "smtp-milter.h"
@@ -602,4 +603,30 @@ smtp_rcpt_remove(struct smtp *s, const char *addr)
 		s->n_rcpts--;
 		return;
 	}
+}
+
+void
+smtp_reset(struct smtp *s)
+{
+	for (size_t i = 0; i < s->n_rcpts; i++)
+		free(s->rcpts[i].orcpt);
+	free(s->rcpts);
+	s->rcpts = NULL;
+	s->n_rcpts = 0;
+	free(s->envid);
+	s->envid = NULL;
+	s->sender[0] = '\0';
+	s->smtputf8 = s->body_8bit = 0;
+	s->declared_size = 0;
+	smtp_targets_free(&s->space_targets);
+	s->ret = SPOOL_RET_DEFAULT;
+	smtp_milter_abort(s);
+	if (s->msg_fd >= 0)
+		close(s->msg_fd);
+	s->msg_fd = -1;
+	s->msg_len = 0;
+	s->msg_seen = 0;
+	s->msg_too_big = 0;
+	if (s->state > SMTP_STATE_READY)
+		s->state = SMTP_STATE_READY;
 }

@@ -79,18 +79,22 @@ struct smtp {
 	unsigned auth_failures, messages;
 };
 
+/* command.c: reads and runs commands until QUIT, an error or EOF. */
+void smtp_loop(struct smtp *s);
+
+/* reply.c */
 /* One reply line ("250", "2.1.0", text). Multi-line replies use reply_more
  * for every line but the last. */
 void smtp_reply(struct smtp *s, int code, const char *enh, const char *fmt, ...)
 	__attribute__((format(printf, 4, 5)));
 void smtp_reply_more(struct smtp *s, int code, const char *enh, const char *fmt, ...)
 	__attribute__((format(printf, 4, 5)));
-/* Ends the transaction (RSET, after delivery, EHLO, STARTTLS). */
-void smtp_reset(struct smtp *s);
 /* Input arrived that the client should have waited for (S6): 554, close. */
 enum smtp_verdict smtp_sync_error(struct smtp *s, const char *after);
 
 /* envelope.c */
+/* Ends the transaction (RSET, after delivery, EHLO, STARTTLS). */
+void smtp_reset(struct smtp *s);
 enum smtp_verdict smtp_cmd_mail(struct smtp *s, char *args);
 enum smtp_verdict smtp_cmd_rcpt(struct smtp *s, char *args);
 /* xtext (RFC 3461 §4): decodes into out; -1 if malformed or it decodes to

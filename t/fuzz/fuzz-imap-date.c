@@ -10,7 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "imap-session/imap-date.c"
+#include "imap-session/imap-date.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

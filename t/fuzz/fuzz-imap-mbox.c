@@ -1,7 +1,7 @@
 /* Fuzz target: imap-session's mbox folder state (imap-session/mbox*.c)
  * on a hostile mbox file: X-UID, X-IMAPbase, Status, X-Status and
- * X-Keywords headers, broken From_ lines, missing newlines. The
- * imap-session sources are compiled in, as they are program code.
+ * X-Keywords headers, broken From_ lines, missing newlines. Linked with
+ * imap-session's objects.
  *
  * The input becomes an INBOX file in a scratch directory; it is opened
  * read-write (UIDs assigned and written back), each message read, every
@@ -15,12 +15,8 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "imap-session/folder.c"
-#include "imap-session/folder-content.c"
-#include "imap-session/folder-uidlist.c"
-#include "imap-session/mboxfolder.c"
-#include "imap-session/mboxmsg.c"
-#include "imap-session/mboxuid.c"
+#include "imap-session/folder.h"
+#include "imap-session/mboxuid.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

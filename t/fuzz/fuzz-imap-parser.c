@@ -1,6 +1,6 @@
 /* Fuzz target: the IMAP command framer and tokenizer, mailbox-name
- * mapping and sequence sets of imap-session (S30-S33, S37). The
- * imap-session sources are compiled in, as they are program code.
+ * mapping and sequence sets of imap-session (S30-S33, S37). Linked with
+ * imap-session's objects.
  *
  * The input is fed to the framer in uneven chunks (as a network would);
  * every framed command is tokenized at both depth limits, each string
@@ -13,9 +13,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "imap-session/mailname.c"
-#include "imap-session/parser.c"
-#include "imap-session/seqset.c"
+#include "imap-session/imap.h"
+#include "imap-session/mailname.h"
+#include "imap-session/parser.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

@@ -14,8 +14,7 @@
 #include <string.h>
 
 #include "bounds.h"
-#include "../../imap-session/render.c"
-#include "../../imap-session/render-search.c"
+#include "imap-session/render.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

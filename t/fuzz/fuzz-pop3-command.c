@@ -1,6 +1,5 @@
 /* Fuzz target: the POP3 command parser and the message converter of
- * pop3-session (S41, S42). The pop3-session sources are compiled in, as
- * they are program code, not lib/.
+ * pop3-session (S41, S42), linked with pop3-session's objects.
  *
  * The input is one command line for pop3_parse_line (checks: keyword
  * upper-case letters only, 3-4 of them; every argument NUL-free, non-empty,
@@ -13,8 +12,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "pop3-session/msgconv.c"
-#include "pop3-session/pop3-parse.c"
+#include "pop3-session/msgconv.h"
+#include "pop3-session/pop3-parse.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

@@ -1,9 +1,9 @@
 /* Fuzz target: a whole smtp-session conversation (S5, S6, S19–S26, S28,
- * S47). Every smtp-session source is compiled in (program code, not lib/),
- * main() renamed; the fuzz input is what the client sends, read through the
- * real io layer from a memfd, so the command loop, the table dispatch, the
- * MAIL/RCPT parsers (paths, ESMTP parameters, xtext), DATA, BDAT and AUTH
- * all run as they do on a connection.
+ * S47), linked with smtp-session's objects (all but main); the fuzz input
+ * is what the client sends, read through the real io layer from a memfd,
+ * so the command loop, the table dispatch, the MAIL/RCPT parsers (paths,
+ * ESMTP parameters, xtext), DATA, BDAT and AUTH all run as they do on a
+ * connection.
  *
  * The first byte sets the session: bit 0 RFC 2920 synchronisation (as on a
  * socket), bit 1 --submission, bit 2 already authenticated (relay allowed),
@@ -23,19 +23,8 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
-#define main smtp_session_main
-#include "../../smtp-session/smtp-session.c"
-#undef main
-#include "../../smtp-session/auth.c"
-#include "../../smtp-session/data.c"
-#include "../../smtp-session/envelope.c"
-#include "../../smtp-session/message.c"
-#include "../../smtp-session/milter.c"
-#include "../../smtp-session/milter-edit.c"
-#include "../../smtp-session/notice.c"
-#include "../../smtp-session/space.c"
-#include "../../smtp-session/submit.c"
-#include "../../smtp-session/sign.c"
+#include "conf.h"
+#include "smtp-session/smtp.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

@@ -1,5 +1,5 @@
 /* Fuzz target: smtp-session's DATA/BDAT content decoder (S1–S4, S7).
- * smtp-session/data.c is compiled in: it is program code, not lib/.
+ * smtp-session/data.c comes from smtp-session's objects.
  *
  * The first input byte picks DATA or BDAT mode and a split point; the rest
  * is content as it arrives after the DATA command. Checks:
@@ -16,7 +16,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "../../smtp-session/data.c"
+#include "smtp-session/data.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

@@ -1,5 +1,5 @@
-/* Fuzz target: relay-runner's SMTP reply parser (S58, S59), compiled in
- * from relay-runner/reply.c as it is program code, not lib/.
+/* Fuzz target: relay-runner's SMTP reply parser (S58, S59), linked from
+ * relay-runner's objects (relay-runner/reply.c).
  *
  * The input is fed whole and then again in uneven chunks; both ways must
  * agree on status, code and text. A finished reply has a valid code, text
@@ -8,7 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "relay-runner/reply.c"
+#include "relay-runner/reply.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

@@ -1,12 +1,12 @@
 /* Unit tests of imap-session's command parser (framer fed one byte at a
  * time, tokenizer), mailbox-name mapping and sequence sets (S30-S33, S37).
- * The program sources are compiled in. */
+ * Linked with imap-session's objects. */
 #include <string.h>
 
 #include "unit.h"
-#include "../../imap-session/mailname.c"
-#include "../../imap-session/parser.c"
-#include "../../imap-session/seqset.c"
+#include "imap-session/imap.h"
+#include "imap-session/mailname.h"
+#include "imap-session/parser.h"
 
 /* Feeds s one byte at a time; returns the last status and counts '+'. */
 static enum frame_status

@@ -1,13 +1,13 @@
 /* Unit tests for pop3-session's pure parts: the command parser (S41, S42),
  * the CRLF/stuffing/>From converter fed one byte at a time, and SHA-256
- * (lib/digest) against FIPS 180-4 vectors. The program sources are compiled in. */
+ * (lib/digest) against FIPS 180-4 vectors. Linked with pop3-session's objects. */
 #include <stdlib.h>
 #include <string.h>
 
 #include "unit.h"
 
-#include "../../pop3-session/msgconv.c"
-#include "../../pop3-session/pop3-parse.c"
+#include "pop3-session/msgconv.h"
+#include "pop3-session/pop3-parse.h"
 #include "digest.h"
 
 static int

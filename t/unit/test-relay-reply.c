@@ -1,12 +1,12 @@
 /*
- * Unit tests for relay-runner's SMTP reply parser (S58, S59), compiled in
- * from relay-runner/reply.c: fed one byte at a time and whole, bounded,
+ * Unit tests for relay-runner's SMTP reply parser (S58, S59), linked from
+ * relay-runner/reply.c: fed one byte at a time and whole, bounded,
  * strict about codes, and it stops exactly at the end of a reply (S56).
  */
 #include <stdlib.h>
 #include <string.h>
 
-#include "../../relay-runner/reply.c"
+#include "relay-runner/reply.h"
 #include "unit.h"
 
 static struct reply r;

@@ -3,7 +3,7 @@
  * Every case is fed whole and one byte at a time and both must give the
  * expected bytes (STYLE.md); the fuzz target's checks (any split gives the
  * same result, DATA ends exactly at the first CRLF.CRLF) run on each case
- * too, through the fuzz target compiled in. */
+ * too, through the fuzz target included here. */
 #include <stdio.h>
 #include <string.h>
 
