@@ -417,31 +417,6 @@ move_messages(struct imap *im, const char *dir, struct copy_job *j)
 	return r;
 }
 
-/* "1:3,7" into buf; -1 if it does not fit. */
-static int
-uids_to_str(const uint32_t *u, size_t n, char *buf, size_t size)
-{
-	size_t o = 0;
-	buf[0] = '\0';
-	for (size_t i = 0; i < n;) {
-		size_t j = i;
-		while (j + 1 < n && u[j + 1] == u[j] + 1)
-			j++;
-		char one[32];
-		if (j > i)
-			snprintf(one, sizeof one, "%s%u:%u", i ? "," : "", u[i], u[j]);
-		else
-			snprintf(one, sizeof one, "%s%u", i ? "," : "", u[i]);
-		size_t l = strlen(one);
-		if (o + l + 1 > size)
-			return -1;
-		memcpy(buf + o, one, l + 1);
-		o += l;
-		i = j + 1;
-	}
-	return 0;
-}
-
 /* COPYUID (RFC 4315): in code for the tagged reply when it fits, else
  * (and always for MOVE, RFC 6851) as an untagged OK. */
 static void
@@ -450,15 +425,18 @@ out_copyuid(struct imap *im, const char *dir, struct copy_job *j, int untagged, 
 {
 	uint32_t validity;
 	uint32_t *dst = calloc(j->done ? j->done : 1, sizeof *dst);
-	char a[200], b[200];
 	code[0] = '\0';
 	if (dst == NULL || j->done == 0 || uids_of(dir, j->bases, j->done, dst, &validity) != 0) {
 		free(dst);
 		return;
 	}
-	if (!untagged && uids_to_str(j->src_uids, j->done, a, sizeof a) == 0 &&
-	    uids_to_str(dst, j->done, b, sizeof b) == 0) {
-		strf(code, size, "[COPYUID %u %s %s] ", validity, a, b);
+	struct buf b = BUF_INIT(size - 1);
+	buf_printf(&b, "[COPYUID %u ", validity);
+	seqset_format(&b, j->src_uids, j->done);
+	buf_addc(&b, ' ');
+	seqset_format(&b, dst, j->done);
+	if (!untagged && buf_addstr(&b, "] ") == 0) {
+		memcpy(code, b.s, b.len + 1);
 	} else {
 		io_printf(&im->io, "* OK [COPYUID %u ", validity);
 		seqset_write(&im->io, j->src_uids, j->done);
@@ -466,6 +444,7 @@ out_copyuid(struct imap *im, const char *dir, struct copy_job *j, int untagged, 
 		seqset_write(&im->io, dst, j->done);
 		io_puts(&im->io, "] Copied\r\n");
 	}
+	buf_free(&b);
 	free(dst);
 }
 

@@ -9,6 +9,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "buf.h"
 #include "folder.h"
 #include "io.h"
 #include "parser.h"
@@ -92,8 +93,12 @@ struct seqset {
 int seqset_parse(const char *s, uint32_t star, struct seqset *set);
 int seqset_contains(const struct seqset *set, uint32_t v);
 void seqset_free(struct seqset *set);
-/* Writes UIDs (in the given order) as a set, runs merged: "1:3,7". */
-void seqset_write(struct io *io, const uint32_t *u, size_t n);
+/* Appends UIDs (in the given order) to b as a set, runs merged: "1:3,7".
+ * 0, or -1 with errno when b failed (its ceiling, E2BIG, or ENOMEM). */
+int seqset_format(struct buf *b, const uint32_t *u, size_t n);
+/* The same set written to io; 0, or -1 (nothing written: out of memory,
+ * or io's write failed). */
+int seqset_write(struct io *io, const uint32_t *u, size_t n);
 /* Message indexes selected by a set argument (by sequence or by UID,
  * "$" included); malloc'd array of indexes. 0 or -1 (BAD set). */
 int imap_select_messages(struct imap *im, const char *arg, int by_uid, size_t **idx_r,

@@ -277,24 +277,6 @@ imap_mbox_rename(struct imap *im, const char *from, const char *to)
 	return verdict(im, V_OK, "RENAME completed");
 }
 
-/* Appends "1:3,7" (runs of consecutive UIDs merged, as COPYUID from
- * Maildir) to buf at o; returns the new length, size or more when it did
- * not fit. */
-static size_t
-uids_append(char *buf, size_t size, size_t o, const uint32_t *u, size_t n)
-{
-	for (size_t i = 0; i < n && o < size;) {
-		size_t j = i;
-		while (j + 1 < n && u[j + 1] == u[j] + 1)
-			j++;
-		int w = j > i ? snprintf(buf + o, size - o, "%s%u:%u", i ? "," : "", u[i], u[j])
-			      : snprintf(buf + o, size - o, "%s%u", i ? "," : "", u[i]);
-		o += w > 0 ? (size_t)w : 0;
-		i = j + 1;
-	}
-	return o;
-}
-
 /* The messages COPY takes from the selected folder, for mboxf_append_many. */
 struct copy_source {
 	struct folder *src, *dst;
@@ -377,15 +359,14 @@ imap_mbox_copy(struct imap *im, struct imap_command *c, int move)
 	char code[400] = "";
 	if (done > 0 && !move) {
 		/* COPY: COPYUID in the tagged reply when it fits */
-		size_t o = (size_t)snprintf(code, sizeof code, "[COPYUID %u ", validity);
-		o = uids_append(code, sizeof code, o, su, done);
-		if (o < sizeof code)
-			code[o++] = ' ';
-		o = uids_append(code, sizeof code, o, du, done);
-		if (o + 3 < sizeof code)
-			memcpy(code + o, "] ", 3);
-		else
-			code[0] = '\0';
+		struct buf b = BUF_INIT(sizeof code - 1);
+		buf_printf(&b, "[COPYUID %u ", validity);
+		seqset_format(&b, su, done);
+		buf_addc(&b, ' ');
+		seqset_format(&b, du, done);
+		if (buf_addstr(&b, "] ") == 0)
+			memcpy(code, b.s, b.len + 1);
+		buf_free(&b);
 	}
 	if (done > 0 && (move || code[0] == '\0')) {
 		io_printf(&im->io, "* OK [COPYUID %u ", validity);

@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "buf.h"
 #include "imap.h"
 
 static int
@@ -173,16 +174,37 @@ imap_select_messages(struct imap *im, const char *arg, int by_uid, size_t **idx_
 	return 0;
 }
 
-void
-seqset_write(struct io *io, const uint32_t *u, size_t n)
+/* The longest run is ",4294967295:4294967295"; a single UID takes at most
+ * half of that, so 11 bytes per UID bound any set. */
+#define SEQSET_UID_TEXT_MAX 11
+
+int
+seqset_format(struct buf *b, const uint32_t *u, size_t n)
 {
 	for (size_t i = 0; i < n;) {
 		size_t j = i;
 		while (j + 1 < n && u[j + 1] == u[j] + 1)
 			j++;
-		io_printf(io, "%s%u", i ? "," : "", u[i]);
 		if (j > i)
-			io_printf(io, ":%u", u[j]);
+			buf_printf(b, "%s%u:%u", i ? "," : "", u[i], u[j]);
+		else
+			buf_printf(b, "%s%u", i ? "," : "", u[i]);
 		i = j + 1;
 	}
+	return b->err != 0 ? -1 : 0;
+}
+
+int
+seqset_write(struct io *io, const uint32_t *u, size_t n)
+{
+	struct buf b = BUF_INIT(n < SIZE_MAX / SEQSET_UID_TEXT_MAX ? n * SEQSET_UID_TEXT_MAX : SIZE_MAX);
+	size_t len;
+	char *s;
+	if (seqset_format(&b, u, n) != 0 || (s = buf_finish(&b, &len)) == NULL) {
+		buf_free(&b);
+		return -1;
+	}
+	int r = io_write(io, s, len);
+	free(s);
+	return r;
 }

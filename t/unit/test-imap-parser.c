@@ -1,6 +1,7 @@
 /* Unit tests of imap-session's command parser (framer fed one byte at a
  * time, tokenizer), mailbox-name mapping and sequence sets (S30-S33, S37).
  * Linked with imap-session's objects. */
+#include <errno.h>
 #include <string.h>
 
 #include "unit.h"
@@ -183,6 +184,34 @@ test_seqset(void)
 	seqset_free(&s);
 }
 
+/* The one UID-set writer: runs merged in the given order, the buffer's
+ * ceiling refused whole rather than cut (COPYUID, ESEARCH ALL). */
+static void
+test_seqset_format(void)
+{
+	uint32_t u[] = { 1, 2, 3, 7, 9, 10, 4294967294u, 4294967295u };
+	struct buf b = BUF_INIT(100);
+	CHECK(seqset_format(&b, u, 8) == 0 && strcmp(b.s, "1:3,7,9:10,4294967294:4294967295") == 0,
+	    "seqset_format: runs merged");
+	buf_free(&b);
+	uint32_t down[] = { 5, 4, 3 };
+	CHECK(seqset_format(&b, down, 3) == 0 && strcmp(b.s, "5,4,3") == 0,
+	    "seqset_format: given order kept, no run downwards");
+	buf_free(&b);
+	CHECK(seqset_format(&b, u, 0) == 0 && b.len == 0, "seqset_format: empty set adds nothing");
+	buf_free(&b);
+	struct buf small = BUF_INIT(8);
+	CHECK(seqset_format(&small, u, 8) == -1 && small.err == E2BIG,
+	    "seqset_format: too long for the ceiling is an error");
+	buf_free(&small);
+	/* The worst case: no two UIDs adjacent, each ten digits. */
+	uint32_t wide[4] = { 4000000000u, 4000000002u, 4000000004u, 4000000006u };
+	struct buf w = BUF_INIT(4 * 11);
+	CHECK(seqset_format(&w, wide, 4) == 0 && w.len == 4 * 11 - 1,
+	    "seqset_format: 11 bytes a UID bound any set");
+	buf_free(&w);
+}
+
 int
 main(void)
 {
@@ -190,5 +219,6 @@ main(void)
 	test_tokenizer();
 	test_mailname();
 	test_seqset();
+	test_seqset_format();
 	return unit_done();
 }
