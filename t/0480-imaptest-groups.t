@@ -19,7 +19,6 @@ import imaptest_groups as runner  # noqa: E402
 # mbox" or "name maildir" for one. Take a line out when its fix lands.
 TODO = {
     "append-binary": "issue 14 #1: a literal8 APPEND of a binary part comes back with CRLFs",
-    "atoms": "issue 14 #2: '}' and '[' in an atom are taken for a literal and a section",
     "listext": "issue 14 #3: DELETE removes the subscription; CHILDINFO",
     "search-addresses": "issue 14 #4: SEARCH FROM/TO/CC/BCC match the raw header",
 }
