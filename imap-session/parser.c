@@ -89,31 +89,31 @@ framer_note_command(struct imap_framer *f)
 }
 
 /* Literal announcement at the end of line [s, e): 0 none, 1 found (*n_r,
- * *sync_r), -1 malformed. Numbers are at most 2^32-1, no sign (S31). */
+ * *sync_r), -1 malformed. Only "{digits[+]}" opening an argument (after a
+ * space, "(" or the "~" of literal8) is one: a '}' ending an atom is an
+ * atom character (RFC 9051 §9), "select a}" no broken literal. Numbers
+ * are at most 2^32-1, no sign (S31). */
 static int
 literal_marker(const unsigned char *s, const unsigned char *e, uint64_t *n_r, int *sync_r)
 {
 	if (e == s || e[-1] != '}')
 		return 0;
-	const unsigned char *close = e - 1, *open = close;
-	while (open > s && open[-1] != '{' && close - open < 16)
-		open--;
-	if (open == s || open[-1] != '{')
-		return close - open >= 16 ? -1 : 0;
-	const unsigned char *p = open, *end = close;
+	const unsigned char *end = e - 1, *p;
 	*sync_r = 1;
-	if (end > p && end[-1] == '+') {
+	if (end > s && end[-1] == '+') {
 		*sync_r = 0;
 		end--;
 	}
-	if (end == p || end - p > 10)
+	for (p = end; p > s && isdigit(p[-1]) && end - p <= 10; p--)
+		;
+	if (p == end || p - s < 2 || p[-1] != '{' ||
+	    (p[-2] != ' ' && p[-2] != '(' && p[-2] != '~'))
+		return 0;
+	if (end - p > 10)
 		return -1;
 	uint64_t n = 0;
-	for (; p < end; p++) {
-		if (!isdigit(*p))
-			return -1;
+	for (; p < end; p++)
 		n = n * 10 + (uint64_t)(*p - '0');
-	}
 	if (n > 4294967295ULL)
 		return -1;
 	*n_r = n;
@@ -263,12 +263,27 @@ atom_char(unsigned char c)
 	return c > 0x20 && c != 0x7f && !strchr("(){\"", c);
 }
 
+/* Whether the atom [s, p) is a fetch-att name whose '[' opens a section:
+ * only there (RFC 9051 §9 fetch-att); anywhere else '[' is an atom
+ * character ("select x[" names a mailbox). */
+static int
+opens_section(const unsigned char *s, const unsigned char *p)
+{
+	static const char *const names[] = { "BODY", "BODY.PEEK", "BINARY", "BINARY.PEEK",
+		"BINARY.SIZE" };
+	size_t n = (size_t)(p - s);
+	for (size_t i = 0; i < sizeof names / sizeof names[0]; i++)
+		if (strlen(names[i]) == n && strncasecmp((const char *)s, names[i], n) == 0)
+			return 1;
+	return 0;
+}
+
 static int
 parse_atom(struct tok *t, struct imap_arg *a)
 {
 	const unsigned char *s = t->p;
 	while (t->p < t->end && atom_char(*t->p)) {
-		if (*t->p == '[') {
+		if (*t->p == '[' && opens_section(s, t->p)) {
 			/* FETCH sections hold spaces and parentheses: BODY[HEADER.FIELDS (A B)]. */
 			while (t->p < t->end && *t->p != ']') {
 				if (*t->p < 0x20 || *t->p == 0x7f)

@@ -62,7 +62,31 @@ test_framer(void)
 	CHECK(st == FRAME_BAD_LITERAL, "framer: literal size over 2^32-1 is BAD (S31)");
 	framer_reset(&f);
 	st = feed_bytes(&f, "a LOGIN {-1}\r\n", 14, &conts, &used);
-	CHECK(st == FRAME_BAD_LITERAL, "framer: {-1} is BAD");
+	CHECK(st == FRAME_DONE && conts == 0 && imap_tokenize(f.buf, f.len, 1, 0, &c, &err) == TOK_BAD,
+	    "framer: {-1} is no literal, the tokenizer says BAD");
+	framer_reset(&f);
+	/* '}' ending an atom is an atom character, no broken literal (RFC 9051 §9). */
+	static const char *const no_literal[] = { "a SELECT abcdefghijklmnopqrstu}\r\n",
+		"a SELECT x}\r\n", "a SELECT }\r\n", "a SELECT a{5}\r\n", "a SELECT {}\r\n",
+		"a SELECT {5+1}\r\n" };
+	for (size_t i = 0; i < sizeof no_literal / sizeof no_literal[0]; i++) {
+		st = feed_bytes(&f, no_literal[i], strlen(no_literal[i]), &conts, &used);
+		CHECK(st == FRAME_DONE && conts == 0 && used == strlen(no_literal[i]),
+		    "framer: a line ending in '}' but not {N} is no literal");
+		framer_reset(&f);
+	}
+	st = feed_bytes(&f, no_literal[0], strlen(no_literal[0]), &conts, &used);
+	CHECK(st == FRAME_DONE && imap_tokenize(f.buf, f.len, 1, 0, &c, &err) == TOK_OK && c.n == 1 &&
+	    c.args[0].type == ARG_ATOM && strcmp(c.args[0].str, "abcdefghijklmnopqrstu}") == 0,
+	    "tokenizer: '}' ends an atom");
+	imap_command_free(&c);
+	framer_reset(&f);
+	const char *c8 = "a APPEND x (\\Seen) ~{3+}\r\nabc\r\n";
+	st = feed_bytes(&f, c8, strlen(c8), &conts, &used);
+	CHECK(st == FRAME_DONE && conts == 0 && used == strlen(c8), "framer: ~{N+} is a literal");
+	framer_reset(&f);
+	st = feed_bytes(&f, "a X ({2}\r\nab)\r\n", strlen("a X ({2}\r\nab)\r\n"), &conts, &used);
+	CHECK(st == FRAME_DONE && conts == 1, "framer: {N} after ( is a literal");
 	framer_reset(&f);
 	f.preauth = 1;
 	st = feed_bytes(&f, "a ID {3}\r\n", 10, &conts, &used);
@@ -92,6 +116,24 @@ test_tokenizer(void)
 	    strcmp(c.args[1].list[1].str, "BODY.PEEK[HEADER.FIELDS (FROM TO)]<0.10>") == 0,
 	    "tokenizer: section with spaces and parentheses is one atom");
 	imap_command_free(&c);
+	/* '[' opens a section only after a fetch-att name; elsewhere it and
+	 * ']' are atom characters (RFC 9051 §9). */
+	CHECK(tok("a SELECT x[", 32, &c) == TOK_OK && c.n == 1 && strcmp(c.args[0].str, "x[") == 0,
+	    "tokenizer: '[' in a mailbox name needs no ']'");
+	imap_command_free(&c);
+	CHECK(tok("a LIST \"\" !#$&'+,-.0123456789:;<=>?@^_`|[}%*", 32, &c) == TOK_OK && c.n == 2 &&
+	    strcmp(c.args[1].str, "!#$&'+,-.0123456789:;<=>?@^_`|[}%*") == 0,
+	    "tokenizer: every atom character of imaptest's atoms group");
+	imap_command_free(&c);
+	CHECK(tok("a RENAME a[b c]", 32, &c) == TOK_OK && c.n == 2 && strcmp(c.args[0].str, "a[b") == 0 &&
+	    strcmp(c.args[1].str, "c]") == 0, "tokenizer: '[' of an atom spans no space");
+	imap_command_free(&c);
+	CHECK(tok("a FETCH 1 (body.peek[header.fields (A)] BINARY.SIZE[1] binary[2]<0.1>)", 32, &c) ==
+	    TOK_OK && c.n == 2 && c.args[1].n == 3 &&
+	    strcmp(c.args[1].list[0].str, "body.peek[header.fields (A)]") == 0,
+	    "tokenizer: sections of every fetch-att name");
+	imap_command_free(&c);
+	CHECK(tok("a FETCH 1 BODY[", 32, &c) == TOK_BAD, "tokenizer: a fetch-att section needs ]");
 	CHECK(tok("a LOGIN \"a\\\"b\\\\c\" x", 1, &c) == TOK_OK && strcmp(c.args[0].str, "a\"b\\c") == 0,
 	    "tokenizer: quoted escapes");
 	imap_command_free(&c);
