@@ -137,8 +137,11 @@ list_one(struct imap *im, const struct list_opts *o, const char *name, int exist
 	const char *sep = "";
 	io_printf(&im->io, "* %s (", o->lsub ? "LSUB" : "LIST");
 #define ATTR(s) do { io_printf(&im->io, "%s%s", sep, s); sep = " "; } while (0)
+	/* \NonExistent (it implies \Noselect) where the client speaks LIST
+	 * extensions or IMAP4rev2 (RFC 5258 §3, shown alone as Dovecot
+	 * does); \Noselect to LSUB and to a plain IMAP4rev1 LIST. */
 	if (!exists)
-		ATTR(o->lsub || !im->rev2 ? "\\Noselect" : "\\NonExistent");
+		ATTR(o->lsub || (!im->rev2 && !o->extended) ? "\\Noselect" : "\\NonExistent");
 	/* As Dovecot: child and special-use attributes in a plain LIST, and
 	 * in an extended one only when asked for (RFC 5258 §4 and RFC 6154
 	 * §2 allow either); special-use in LSUB too. */
@@ -198,10 +201,12 @@ patterns_match(struct imap *im, const char *refname, const struct imap_arg *pats
 	return 0;
 }
 
-/* LSUB: 1 if a subscribed name below parent is hidden by the patterns (a
- * "%"), so that parent itself is listed \Noselect (RFC 3501 6.3.9). */
+/* 1 if a subscribed name below parent is not matched by the patterns (a
+ * "%" hides it): LSUB lists parent \Noselect for it (RFC 3501 6.3.9),
+ * LIST with RECURSIVEMATCH gives parent CHILDINFO (RFC 5258 §3.5). A
+ * descendant the reply lists itself tells nothing new about its parent. */
 static int
-lsub_hidden_child(struct imap *im, const char *refname, const struct imap_arg *pats,
+hidden_subscribed_child(struct imap *im, const char *refname, const struct imap_arg *pats,
     size_t npats, const struct names *subs, const char *parent)
 {
 	size_t n = strlen(parent);
@@ -229,8 +234,12 @@ list_common(struct imap *im, struct imap_command *c, int lsub)
 	const struct imap_arg *ref = &c->args[i], *pats = &c->args[i + 1];
 	size_t npats = 1;
 	if (pats->type == ARG_LIST) {
+		/* a pattern list makes the LIST extended (RFC 5258 §3) */
+		if (lsub)
+			return verdict(im, V_BAD, "LSUB takes one pattern");
 		npats = pats->n;
 		pats = pats->list;
+		o.extended = 1;
 	}
 	i += 2;
 	if (!lsub && i + 1 < c->n + 1 && i < c->n) {
@@ -277,21 +286,24 @@ list_common(struct imap *im, struct imap_command *c, int lsub)
 		int exists = names_has(&all, name), childinfo = 0;
 		if (lsub && !names_has(&subs, name)) {
 			/* Only a parent of subscribed names the pattern hides. */
-			if (!lsub_hidden_child(im, refname, pats, npats, &subs, name))
+			if (!hidden_subscribed_child(im, refname, pats, npats, &subs, name))
 				continue;
 			exists = 0; /* shown \Noselect: not subscribed itself */
 		}
 		if (o.sel_special && !mailname_special_use(name))
 			continue;
-		if (o.sel_subscribed && !names_has(&subs, name)) {
-			/* Only a parent of subscribed names, shown with RECURSIVEMATCH. */
-			if (!o.recursive || !has_children(&subs, name))
+		/* RECURSIVEMATCH: a name that is not subscribed is listed, with
+		 * CHILDINFO, only for a subscribed descendant the patterns
+		 * leave out; one whose descendants are all in the reply would
+		 * be redundant (RFC 5258 §3.5, example 9). A subscribed name
+		 * with subscribed descendants says so in any case, as Dovecot. */
+		if (o.sel_subscribed) {
+			int sub = names_has(&subs, name);
+			childinfo = o.recursive && (sub ? has_children(&subs, name) :
+			    hidden_subscribed_child(im, refname, pats, npats, &subs, name));
+			if (!sub && !childinfo)
 				continue;
-			childinfo = 1;
 		}
-		/* A subscribed name says so too (RFC 5258 §3.5, as Dovecot). */
-		if (o.sel_subscribed && o.recursive && has_children(&subs, name))
-			childinfo = 1;
 		list_one(im, &o, name, exists, &all, &subs, childinfo);
 	}
 	names_free(&all);

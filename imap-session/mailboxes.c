@@ -375,12 +375,11 @@ cmd_delete(struct imap *im, struct imap_command *c)
 		return V_NO;
 	if (strcmp(name, "INBOX") == 0)
 		return verdict(im, V_NO, "[CANNOT] INBOX cannot be deleted");
-	if (im->mbox) {
-		enum verdict v = imap_mbox_delete(im, name);
-		if (v == V_OK)
-			subs_change(im, name, 0);
-		return v;
-	}
+	/* The subscription stays: a server MUST NOT remove a name from the
+	 * list on its own (RFC 3501 §6.3.6, RFC 9051 §6.3.7); LIST
+	 * (SUBSCRIBED) shows it \NonExistent, LSUB \Noselect. */
+	if (im->mbox)
+		return imap_mbox_delete(im, name);
 	if (!is_folder_dir(dir))
 		return verdict(im, V_NO, "[NONEXISTENT] Mailbox doesn't exist");
 	if (im->sel && strcmp(im->sel->dir, dir) == 0) {
@@ -394,7 +393,6 @@ cmd_delete(struct imap *im, struct imap_command *c)
 	if (rename(dir, trash) != 0)
 		return verdict(im, V_NO, "[SERVERBUG] Cannot delete mailbox");
 	remove_tree(trash, 1);
-	subs_change(im, name, 0);
 	return verdict(im, V_OK, "DELETE completed");
 }
 

@@ -1,5 +1,5 @@
 /*
- * render-search.c — the SEARCH matchers of render.h: header, body and text
+ * render-search.c — the SEARCH matchers of render.h: header, address, body and text
  * searches on decoded text (RFC 2047 words, quoted-printable and base64
  * bodies, charsets to UTF-8), case-insensitive, with what Dovecot's SEARCH
  * finds on the corpus as reference (t/fixtures/mime/search.expected).
@@ -8,6 +8,8 @@
 #include <string.h>
 #include <strings.h>
 
+#include "bounds.h"
+#include "buf.h"
 #include "render.h"
 
 /* Code point of a 2-byte UTF-8 sequence, and back. */
@@ -119,6 +121,141 @@ render_search_header(const struct mime_message *m, const char *field, const char
 		if (h->name_len != flen || strncasecmp((const char *)h->name, field, flen) != 0)
 			continue;
 		if (*needle == '\0' || header_matches(h, needle))
+			return 1;
+	}
+	return 0;
+}
+
+/* ---- address fields: SEARCH FROM, TO, CC and BCC ---- */
+
+/* RFC 5322 atext, and '.': what a phrase or local part may hold unquoted
+ * (8-bit bytes count as text). */
+static int
+is_atext(unsigned char c)
+{
+	return c >= 0x80 || (c > ' ' && c < 0x7f && !strchr("\"(),:;<>@[\\]", c));
+}
+
+/* s as written in a header: as it is when every byte is atext, else
+ * with '"' and '\\' escaped and, if quote, in quotes. A phrase holding an
+ * encoded word stays as it is, so that it is decoded after. */
+static void
+write_maybe_quoted(struct buf *b, const char *s, int quote)
+{
+	const char *p = s;
+	while (*p && is_atext((unsigned char)*p))
+		p++;
+	if (*p == '\0' || (quote && strstr(s, "=?") != NULL)) {
+		buf_addstr(b, s);
+		return;
+	}
+	if (quote)
+		buf_addc(b, '"');
+	for (p = s; *p; p++) {
+		if (*p == '"' || *p == '\\')
+			buf_addc(b, '\\');
+		buf_addc(b, *p);
+	}
+	if (quote)
+		buf_addc(b, '"');
+}
+
+/* An address list written back as a header value, as Dovecot writes it to
+ * search it: "name <mailbox@domain>" (the name quoted where it must be,
+ * <mailbox@domain> alone without one), groups as "group: ...;", joined by
+ * ", ". Comments (but a comment standing for a name) and folding are gone;
+ * a broken address keeps the parser's MISSING_MAILBOX, as in ENVELOPE. */
+static void
+addresses_write(struct buf *b, const struct mime_address *a)
+{
+	int first = 1, in_group = 0;
+	for (; a != NULL; a = a->next) {
+		if (!first)
+			buf_addstr(b, ", ");
+		first = 0;
+		if (a->domain == NULL && !in_group) {
+			if (a->mailbox != NULL && *a->mailbox)
+				write_maybe_quoted(b, a->mailbox, 1);
+			else
+				buf_addstr(b, "\"\"");
+			buf_addstr(b, ": ");
+			first = 1;
+			in_group = 1;
+			continue;
+		}
+		if (a->domain == NULL) {
+			/* the end of a group: ", " or the space of ": " goes */
+			if (b->s != NULL && b->len >= 2 && b->s[b->len - 2] == ',')
+				b->len -= 2;
+			else if (b->s != NULL && b->len >= 1 && b->s[b->len - 1] == ' ')
+				b->len -= 1;
+			buf_addc(b, ';');
+			in_group = 0;
+			continue;
+		}
+		if (a->name != NULL)
+			write_maybe_quoted(b, a->name, 1);
+		const char *mbox = a->mailbox ? a->mailbox : "";
+		if (a->route == NULL && *mbox == '\0' && *a->domain == '\0')
+			continue;
+		if (a->name != NULL && *a->name)
+			buf_addc(b, ' ');
+		buf_addc(b, '<');
+		if (a->route != NULL)
+			buf_printf(b, "%s:", a->route);
+		if (*mbox)
+			write_maybe_quoted(b, mbox, 0);
+		else
+			buf_addstr(b, "\"\"");
+		if (*a->domain)
+			buf_printf(b, "@%s", a->domain);
+		buf_addc(b, '>');
+	}
+}
+
+/* 1 if the header's addresses, written as above and their RFC 2047
+ * words decoded, hold needle (case-insensitive). */
+static int
+address_header_matches(const struct mime_header *h, const char *needle)
+{
+	/* the parser wants what the envelope gets: no CR, no NUL */
+	char *v = malloc(h->value_len + 1);
+	struct mime_pool *pool = mime_pool_new();
+	struct mime_address *list = NULL;
+	size_t n = 0;
+	int r = 0;
+	if (v == NULL || pool == NULL)
+		goto done;
+	for (size_t i = 0; i < h->value_len; i++)
+		if (h->value[i] != '\r' && h->value[i] != '\0')
+			v[n++] = (char)h->value[i];
+	if (mime_address_parse(pool, (const unsigned char *)v, n, &list) != 0)
+		goto done;
+	struct buf b = BUF_INIT(IMAP_RENDER_MAX);
+	addresses_write(&b, list);
+	size_t flen, dlen;
+	char *flat = buf_finish(&b, &flen);
+	char *dec = flat ? mime_decode_header((unsigned char *)flat, flen, &dlen) : NULL;
+	if (dec != NULL)
+		r = contains(dec, dlen, needle);
+	free(dec);
+	free(flat);
+done:
+	mime_pool_free(&pool);
+	free(v);
+	return r;
+}
+
+int
+render_search_address(const struct mime_message *m, const char *field, const char *needle)
+{
+	const struct mime_part *p = m->root;
+	size_t flen = strlen(field);
+	for (size_t i = 0; i < p->hdr_count; i++) {
+		const struct mime_header *h = &p->headers[i];
+		if (h->name_len != flen || strncasecmp((const char *)h->name, field, flen) != 0)
+			continue;
+		if (*needle == '\0' || address_header_matches(h, needle))
 			return 1;
 	}
 	return 0;

@@ -42,6 +42,12 @@ int render_binary(const struct mime_message *m, const char *section, unsigned ch
  * iso-8859-1 and more). needle is UTF-8. Return 1 on a match, 0 if not. */
 /* field: a header name; needle "" matches when the header exists. */
 int render_search_header(const struct mime_message *m, const char *field, const char *needle);
+/* FROM, TO, CC, BCC: field's addresses as the envelope has them, written
+ * back as Dovecot does to search them ("name" <mailbox@domain>, group:
+ * ...;), comments and white space gone; needle "" matches when the field
+ * exists. */
+int render_search_address(const struct mime_message *m, const char *field,
+    const char *needle);
 /* Body of the message: every text part, decoded. */
 int render_search_body(const struct mime_message *m, const char *needle);
 /* Headers and body. */

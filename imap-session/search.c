@@ -39,7 +39,7 @@ enum sk {
 	SK_ALL, SK_FLAG, SK_UNFLAG, SK_NEW, SK_OLD, SK_KEYWORD, SK_UNKEYWORD, SK_HEADER,
 	SK_BODY, SK_TEXT, SK_BEFORE, SK_ON, SK_SINCE, SK_SENTBEFORE, SK_SENTON, SK_SENTSINCE,
 	SK_LARGER, SK_SMALLER, SK_UIDSET, SK_SEQSET, SK_SAVED_SEQ, SK_SAVED_UID, SK_NOT, SK_OR,
-	SK_AND, SK_NONE,
+	SK_AND, SK_NONE, SK_ADDRESS,
 };
 
 struct snode {
@@ -220,9 +220,10 @@ parse_key(struct sparse *p, int depth)
 		{ "UNSEEN", SK_UNFLAG, FL_SEEN }, { "NEW", SK_NEW, 0 }, { "OLD", SK_OLD, 0 },
 		{ "ALL", SK_ALL, 0 },
 	};
-	static const struct { const char *name; const char *field; } hdrkeys[] = {
-		{ "BCC", "Bcc" }, { "CC", "Cc" }, { "FROM", "From" }, { "SUBJECT", "Subject" },
-		{ "TO", "To" },
+	static const struct { const char *name; const char *field; enum sk t; } hdrkeys[] = {
+		{ "BCC", "Bcc", SK_ADDRESS }, { "CC", "Cc", SK_ADDRESS },
+		{ "FROM", "From", SK_ADDRESS }, { "SUBJECT", "Subject", SK_HEADER },
+		{ "TO", "To", SK_ADDRESS },
 	};
 	static const struct { const char *name; enum sk t; } datekeys[] = {
 		{ "BEFORE", SK_BEFORE }, { "ON", SK_ON }, { "SINCE", SK_SINCE },
@@ -261,7 +262,7 @@ parse_key(struct sparse *p, int depth)
 		if (arg_is(a, hdrkeys[i].name)) {
 			if ((x = next_arg(p)) == NULL || !arg_is_string(x))
 				return fail(p, s, "Missing search string");
-			s->t = SK_HEADER;
+			s->t = hdrkeys[i].t;
 			s->field = hdrkeys[i].field;
 			if ((s->str = search_string(p, s, x)) == NULL)
 				return fail(p, s, NULL);
@@ -458,6 +459,18 @@ sent_day(const struct mime_message *mm, long long *day_r)
 	return imap_date_header_day(h->value, h->value_len, day_r);
 }
 
+/* FROM, TO, CC and BCC match the envelope form of the addresses (RFC
+ * 9051 §6.4.4 "in the envelope structure's FROM field"): mailbox@domain
+ * without comments or white space, and the display names, not the raw
+ * header, so "user (comment)@ domain" is found as user@domain and not by
+ * "comment". */
+static int
+address_key(struct seval *e, const struct snode *s)
+{
+	const struct mime_message *mm = content(e, 1);
+	return mm != NULL && render_search_address(mm, s->field, s->str) == 1;
+}
+
 static int
 eval(struct seval *e, const struct snode *s)
 {
@@ -492,6 +505,8 @@ eval(struct seval *e, const struct snode *s)
 			return render_search_header(mm, s->field, s->str) == 1;
 		return (s->t == SK_BODY ? render_search_body(mm, s->str)
 		    : render_search_text(mm, s->str)) == 1;
+	case SK_ADDRESS:
+		return address_key(e, s);
 	case SK_BEFORE:
 	case SK_ON:
 	case SK_SINCE:
