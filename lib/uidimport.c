@@ -295,11 +295,13 @@ uidimport_uid(const struct uidimport *u, const char *base, size_t len)
 
 typedef int (*line_fn)(struct uidimport *, const char *, size_t);
 
-/* Feeds every line of dir/name to fn. 0; 1 with errno (ENOENT: no such
- * file; ELOOP, EINVAL: not a regular file, or not of its format; E2BIG);
- * -1 with errno when it cannot be read. */
+/* Feeds every line of dir/name to fn; *stamp_r (if not NULL) gets the
+ * file's mtime. 0; 1 with errno (ENOENT: no such file; ELOOP, EINVAL: not
+ * a regular file, or not of its format; E2BIG); -1 with errno when it
+ * cannot be read. */
 static int
-read_file(const char *dir, const char *name, struct uidimport *u, line_fn fn)
+read_file(const char *dir, const char *name, struct uidimport *u, line_fn fn,
+    uint32_t *stamp_r)
 {
 	char path[4096], line[UIDIMPORT_LINE_MAX + 1];
 	if ((size_t)snprintf(path, sizeof path, "%s/%s", dir, name) >= sizeof path) {
@@ -319,6 +321,9 @@ read_file(const char *dir, const char *name, struct uidimport *u, line_fn fn)
 		return -1;
 	}
 	int r = 0;
+	if (stamp_r != NULL)
+		*stamp_r = st.st_mtime <= 0 ? 0 : st.st_mtime >= UINT32_MAX ? UINT32_MAX :
+		    (uint32_t)st.st_mtime;
 	if (!S_ISREG(st.st_mode)) {
 		errno = EINVAL;
 		r = 1;
@@ -342,26 +347,80 @@ read_file(const char *dir, const char *name, struct uidimport *u, line_fn fn)
 	return r;
 }
 
+/* Forgets the records (and header) of a list refused, keeping its
+ * UIDVALIDITY and the keywords. */
+static void
+drop_list(struct uidimport *u)
+{
+	for (size_t i = 0; i < u->n; i++)
+		free(u->recs[i].base);
+	free(u->recs);
+	u->recs = NULL;
+	u->n = u->cap = 0;
+	u->version = 0;
+	u->next = 0;
+}
+
+static void
+drop_keywords(struct uidimport *u)
+{
+	for (int i = 0; i < UIDIMPORT_KEYWORDS; i++) {
+		free(u->kw[i]);
+		u->kw[i] = NULL;
+	}
+}
+
 int
 uidimport_read(const char *dir, struct uidimport *u)
 {
+	uint32_t stamp = 0;
 	uidimport_init(u, UIDIMPORT_DOVECOT);
-	int r = read_file(dir, "dovecot-uidlist", u, uidimport_line);
+	int r = read_file(dir, "dovecot-uidlist", u, uidimport_line, &stamp);
 	if (r == 1 && errno == ENOENT) {
 		uidimport_free(u);
 		uidimport_init(u, UIDIMPORT_COURIER);
-		r = read_file(dir, "courierimapuiddb", u, uidimport_line);
-	} else if (r == 0) {
-		r = read_file(dir, "dovecot-keywords", u, uidimport_keyword_line);
-		if (r == 1 && errno == ENOENT)
-			r = 0;  /* no keyword ever made */
+		r = read_file(dir, "courierimapuiddb", u, uidimport_line, &stamp);
 	}
 	if (r == 0 && uidimport_finish(u) != 0)
 		r = errno == ENOMEM ? -1 : 1;
-	if (r != 0) {
-		int saved = errno;
-		uidimport_free(u);
-		errno = saved;
+	int saved = errno;
+	if (r == 1)
+		drop_list(u);
+	if (r >= 0) {
+		/* the letters in the names are Dovecot's whatever became of
+		 * the UID list: their names are taken even without it */
+		int k = read_file(dir, "dovecot-keywords", u, uidimport_keyword_line, NULL);
+		if (k == -1 || (k == 1 && errno != ENOENT)) {
+			saved = errno;
+			drop_keywords(u);
+			if (k == -1 || r == 0)
+				drop_list(u);
+			r = k == -1 ? -1 : 1;
+		}
 	}
+	u->stamp = stamp;
+	if (r < 0)
+		uidimport_free(u);
+	errno = saved;
 	return r;
+}
+
+uint32_t
+uidimport_dovecot_last(const char *root)
+{
+	char path[4096], buf[16];
+	if ((size_t)snprintf(path, sizeof path, "%s/dovecot-uidvalidity", root) >= sizeof path)
+		return 0;
+	int fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK);
+	if (fd < 0)
+		return 0;
+	struct stat st;
+	ssize_t n = fstat(fd, &st) == 0 && S_ISREG(st.st_mode) ? read(fd, buf, sizeof buf) : -1;
+	close(fd);
+	if (n > 0 && buf[n - 1] == '\n')
+		n--;
+	if (n <= 0 || n > 8 || !is_hex(buf, (size_t)n))
+		return 0;
+	buf[n] = '\0';
+	return (uint32_t)strtoul(buf, NULL, 16);
 }

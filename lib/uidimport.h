@@ -60,6 +60,7 @@ struct uidimport {
 	struct uidimport_rec *recs; /* file order (ascending UIDs); by base after finish */
 	size_t n, cap;
 	char *kw[UIDIMPORT_KEYWORDS]; /* keyword of letter 'a' + i, or NULL */
+	uint32_t stamp;     /* uidimport_read: the list file's mtime (seconds) */
 };
 
 /* An empty import of a file of this kind. */
@@ -81,12 +82,26 @@ uint32_t uidimport_uid(const struct uidimport *u, const char *base, size_t len);
 /* Frees what u holds; u is left as after uidimport_init. */
 void uidimport_free(struct uidimport *u);
 
-/* Reads the UID list of Maildir folder dir (dovecot-uidlist with
- * dovecot-keywords, else courierimapuiddb). Returns 0 with *u filled and
- * finished (uidimport_free it); 1 when there is nothing to take: no such
+/* Reads the UID list of Maildir folder dir (dovecot-uidlist, else
+ * courierimapuiddb) and the keyword letters (dovecot-keywords). Returns 0
+ * with *u filled and finished; 1 when there is no list to take: no such
  * file, or one that is not a regular file, too long or not of its format
- * (errno says which); -1 when one cannot be read (errno): a caller should
- * not start afresh then, or the UIDs are lost for good. */
+ * (errno says which), or a dovecot-keywords not of its format; -1 when a
+ * file cannot be read (errno): a caller should not start afresh then, or
+ * the UIDs are lost for good. On 0 and 1, uidimport_free(u) after.
+ * On 1, u holds no records but what a fresh start needs: the keywords if
+ * dovecot-keywords was read (the letters in the names are Dovecot's
+ * whatever became of the list); the refused list's UIDVALIDITY (validity,
+ * 0 unless its header was read) and its mtime (stamp). The other server's
+ * clients know some UIDVALIDITY up to about those (Dovecot and Courier
+ * take theirs from the clock), so a fresh one must be greater than both,
+ * or a client could take the new UIDs for the ones it knows. */
 int uidimport_read(const char *dir, struct uidimport *u);
+
+/* The last UIDVALIDITY Dovecot handed out in the user's mail root:
+ * root/dovecot-uidvalidity, up to 8 hex digits (and an LF). 0 if there is
+ * none or it is not so. A fresh UIDVALIDITY beyond it never meets one a
+ * Dovecot client knows, whatever became of the folder's own list. */
+uint32_t uidimport_dovecot_last(const char *root);
 
 #endif

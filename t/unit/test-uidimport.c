@@ -237,7 +237,17 @@ test_files(void)
 	put("dovecot-uidlist", big);
 	CHECK(read_dir(&u) == 1 && errno == EINVAL, "an over-long line: nothing taken");
 	put("dovecot-uidlist", "3 V77 N9\n5 :x\n4 :y\n");
-	CHECK(read_dir(&u) == 1, "a corrupt Dovecot list: Courier's not taken instead");
+	CHECK(read_dir(&u) == 1 && u.n == 0, "a corrupt Dovecot list: Courier's not taken instead");
+	CHECK(u.validity == 77 && u.stamp >= 1000000000,
+	    "a refused list leaves its UIDVALIDITY and mtime");
+	put("dovecot-keywords", "0 $Label1\n");
+	CHECK(read_dir(&u) == 1 && u.n == 0 && u.kw[0] && strcmp(u.kw[0], "$Label1") == 0,
+	    "a refused list: the keyword letters are still named");
+	uidimport_free(&u);
+	drop("dovecot-keywords");
+	put("dovecot-uidlist", "3 Vx N9\n");
+	CHECK(read_dir(&u) == 1 && u.validity == 0 && u.stamp >= 1000000000,
+	    "an unreadable header leaves the mtime alone");
 	drop("dovecot-uidlist");
 
 	char path[512], target[512];
@@ -251,6 +261,17 @@ test_files(void)
 	CHECK(mkdir(path, 0700) == 0 && read_dir(&u) == 1, "a directory is no list");
 	drop("dovecot-uidlist");
 	drop("courierimapuiddb");
+
+	CHECK(uidimport_dovecot_last(dir) == 0, "no dovecot-uidvalidity: 0");
+	put("dovecot-uidvalidity", "6b171f67");
+	CHECK(uidimport_dovecot_last(dir) == 0x6b171f67, "Dovecot's last UIDVALIDITY (hex)");
+	put("dovecot-uidvalidity", "6b171f67\n");
+	CHECK(uidimport_dovecot_last(dir) == 0x6b171f67, "... with an LF");
+	put("dovecot-uidvalidity", "16b171f67");
+	CHECK(uidimport_dovecot_last(dir) == 0, "nine digits: 0");
+	put("dovecot-uidvalidity", "6b17 1f67");
+	CHECK(uidimport_dovecot_last(dir) == 0, "not hex: 0");
+	drop("dovecot-uidvalidity");
 }
 
 int
