@@ -22,10 +22,6 @@
 #include "fileline.h"
 #include "folder-int.h"
 
-#define UIDLIST_NAME "yubin-uidlist"
-#define KEYWORDS_NAME "yubin-keywords"
-#define LOCK_NAME "yubin-lock"
-#define VALIDITY_NAME "yubin-uidvalidity"
 /* A keywords line: letter, space, keyword of at most IMAP_KEYWORD_MAX. */
 #define KEYWORDS_LINE_MAX 300
 _Static_assert(IMAP_KEYWORD_MAX + 3 <= KEYWORDS_LINE_MAX, "keyword fits its line");
@@ -65,7 +61,7 @@ recs_free(struct uidrec *r, size_t n)
 }
 
 /* Reads the UID list. Returns 0 (records sorted by base), 1 if it is
- * missing or corrupt (start afresh), -1 on a read error. */
+ * corrupt, 2 if it is missing (start afresh), -1 on a read error. */
 static int
 uidlist_read(const char *dir, uint32_t *validity, uint32_t *next, uint32_t *recent_from,
     struct uidrec **recs_r, size_t *n_r)
@@ -76,7 +72,7 @@ uidlist_read(const char *dir, uint32_t *validity, uint32_t *next, uint32_t *rece
 	snprintf(path, sizeof path, "%s/%s", dir, UIDLIST_NAME);
 	int fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
 	if (fd < 0)
-		return errno == ENOENT ? 1 : -1;
+		return errno == ENOENT ? 2 : -1;
 	FILE *fp = fdopen(fd, "r");
 	if (fp == NULL) {
 		close(fd);
@@ -242,15 +238,21 @@ recs_find(struct uidrec *recs, size_t n, const char *base, size_t len)
  * The user's root keeps the last value handed out ("yubin-uidvalidity");
  * the next is max(now, last + 1). Maildir++ folders sit directly in the
  * root, so the root is dir itself (INBOX) or its parent. */
-static uint32_t
-new_uidvalidity(const char *dir)
+void
+folder_root(const char *dir, char *root, size_t size)
 {
-	char root[4200], path[4300], buf[32];
 	const char *slash = strrchr(dir, '/');
 	if (slash && slash[1] == '.')
-		snprintf(root, sizeof root, "%.*s", (int)(slash - dir), dir);
+		snprintf(root, size, "%.*s", (int)(slash - dir), dir);
 	else
-		snprintf(root, sizeof root, "%s", dir);
+		snprintf(root, size, "%s", dir);
+}
+
+static unsigned long
+last_uidvalidity(const char *dir, char *root, size_t size)
+{
+	char path[4300], buf[32];
+	folder_root(dir, root, size);
 	snprintf(path, sizeof path, "%s/%s", root, VALIDITY_NAME);
 	unsigned long last = 0;
 	int fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
@@ -262,6 +264,14 @@ new_uidvalidity(const char *dir)
 			last = strtoul(buf, NULL, 10);
 		}
 	}
+	return last;
+}
+
+static uint32_t
+new_uidvalidity(const char *dir)
+{
+	char root[4200], buf[32];
+	unsigned long last = last_uidvalidity(dir, root, sizeof root);
 	uint32_t v = (uint32_t)time(NULL);
 	if (last >= UINT32_MAX)
 		last = 0;
@@ -273,9 +283,32 @@ new_uidvalidity(const char *dir)
 }
 
 int
+folder_uidvalidity_raise(const char *dir, uint32_t v)
+{
+	char root[4200], buf[32];
+	if (last_uidvalidity(dir, root, sizeof root) >= v)
+		return 0;
+	int len = snprintf(buf, sizeof buf, "%" PRIu32 "\n", v);
+	return write_atomic(root, VALIDITY_NAME, buf, (size_t)len);
+}
+
+/* No lock file yet: yubin never looked at dir, so a UID list Dovecot or
+ * Courier left there is what clients know (folder-import.c). Once it has
+ * looked, such a list is stale: a lost yubin-uidlist then starts afresh. */
+static int
+first_look(const char *dir)
+{
+	char path[4200];
+	struct stat st;
+	snprintf(path, sizeof path, "%s/%s", dir, LOCK_NAME);
+	return lstat(path, &st) != 0 && errno == ENOENT;
+}
+
+int
 folder_uids_assign(const char *dir, struct maildir_entry *e, size_t n, uint32_t *uids,
     uint32_t *validity_r, uint32_t *next_r, enum folder_recent_mode mode, uint32_t *recent_from_r)
 {
+	int first = first_look(dir);
 	int lock = folder_lock(dir);
 	if (lock < 0)
 		return -1;
@@ -283,12 +316,17 @@ folder_uids_assign(const char *dir, struct maildir_entry *e, size_t n, uint32_t 
 	struct uidrec *recs;
 	size_t nrecs;
 	int r = uidlist_read(dir, &validity, &next, &recent_from, &recs, &nrecs);
+	if (r == 2 && first) {
+		int m = folder_import(dir);
+		r = m == 0 ? uidlist_read(dir, &validity, &next, &recent_from, &recs, &nrecs) :
+		    m < 0 ? -1 : 2;
+	}
 	if (r < 0) {
 		close(lock);
 		return -1;
 	}
-	int dirty = r == 1 || nrecs != n;
-	if (r == 1) {
+	int dirty = r != 0 || nrecs != n;
+	if (r != 0) {
 		validity = new_uidvalidity(dir);
 		next = 1;
 		/* a lost list's messages are not new: only an empty folder's

@@ -22,6 +22,9 @@
  *   yubin-keywords  "<letter> <keyword>\n": keyword letters a–z in the
  *                   file names' ":2," info, as Dovecot does.
  *   yubin-lock      flock()ed while the two files are read and rewritten.
+ *                   Before it exists yubin never looked at the folder: a
+ *                   UID list Dovecot or Courier left there is taken over
+ *                   then (folder-import.c), never later.
  * and in the user's root yubin-uidvalidity, the last UIDVALIDITY handed
  * out, so a recreated folder or a lost list always gets a greater one.
  * Opening a folder lists new/ and cur/ only: sizes come from ",W=" in the

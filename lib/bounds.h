@@ -231,6 +231,16 @@
  * keeps keywords in X-Keywords: headers read up to 1024 bytes. */
 #define IMAP_KEYWORD_MAX 200
 
+/* Taking over a Maildir folder from Dovecot or Courier (lib/uidimport.h):
+ * a line of dovecot-uidlist holds a UID, Dovecot's extension fields (sizes,
+ * a 128-bit GUID, a saved POP3 UIDL) and a file name of at most NAME_MAX,
+ * a line of dovecot-keywords an index and a keyword: 1 KiB holds any of
+ * them, and a longer line means the file is not what it should be. At
+ * most 2,000,000 records (some 200 MB of memory while they are read). */
+#define UIDIMPORT_LINE_MAX 1024
+#define UIDIMPORT_RECORDS_MAX 2000000
+_Static_assert(IMAP_KEYWORD_MAX + 4 <= UIDIMPORT_LINE_MAX, "a keywords line fits");
+
 /* Milters (smtp-session). A reply packet holds at most 1 MiB of data:
  * libmilter sends at most 64 KiB (MILTER_MAX_DATA_SIZE) unless a larger
  * size is negotiated, which we never offer, and 1 MiB is the largest it
