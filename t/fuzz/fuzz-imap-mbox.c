@@ -16,11 +16,13 @@
 #include <unistd.h>
 
 #include "imap-session/folder.c"
+#include "imap-session/folder-cache.c"
 #include "imap-session/folder-content.c"
 #include "imap-session/folder-uidlist.c"
 #include "imap-session/mboxfolder.c"
 #include "imap-session/mboxmsg.c"
 #include "imap-session/mboxuid.c"
+#include "imap-session/render.c"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
