@@ -12,50 +12,12 @@ import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import yubin  # noqa: E402
-from imaptest import Raw, deliver  # noqa: E402
+from imaptest import Raw, deliver, mcache_records as records  # noqa: E402
 
 N = 30
 CMDS = ["FETCH 1:* (UID RFC822.SIZE INTERNALDATE ENVELOPE)", "FETCH 1:* BODYSTRUCTURE",
         "FETCH 1:* BODY.PEEK[HEADER.FIELDS (FROM SUBJECT)]", "SEARCH SUBJECT \"number 2\"",
         "SEARCH FROM sender1"]
-M64 = (1 << 64) - 1
-MIX1, MIX2 = 0x9e3779b97f4a7c15, 0xc2b2ae3d27d4eb4f
-
-
-def rotl(x, r):
-    return ((x << r) | (x >> (64 - r))) & M64
-
-
-def check(b, seed):
-    h = ((seed * MIX1) & M64) ^ len(b)
-    i = 0
-    while len(b) - i >= 8:
-        w = int.from_bytes(b[i:i + 8], "little")
-        h = (rotl(h ^ ((w * MIX2) & M64), 31) * MIX1) & M64
-        i += 8
-    w = int.from_bytes(b[i:], "little") if i < len(b) else 0
-    h = (rotl(h ^ ((w * MIX2) & M64), 31) * MIX1) & M64
-    h ^= h >> 33
-    h = (h * MIX2) & M64
-    h ^= h >> 29
-    return h
-
-
-def records(path):
-    """(UIDs with a good record, 1 if the whole file is good records)."""
-    data = open(path, "rb").read()
-    if data[:8] != b"YBCACHE1":
-        return set(), 0
-    uids, at = set(), 8
-    while at + 44 <= len(data):
-        magic, length = int.from_bytes(data[at:at + 4], "little"), int.from_bytes(data[at + 4:at + 8], "little")
-        if magic != 0x31524359 or length < 44 or at + length > len(data):
-            break
-        if int.from_bytes(data[at + 8:at + 16], "little") != check(data[at + 16:at + length], length):
-            break
-        uids.add(int.from_bytes(data[at + 20:at + 24], "little"))
-        at += length
-    return uids, int(at == len(data))
 
 
 def message(i):
