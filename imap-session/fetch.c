@@ -295,79 +295,131 @@ needs_header_only(const struct item *it)
 	}
 }
 
+/* BODY[HEADER.FIELDS (...)] naming only fields the cache keeps. */
+static int
+fields_item(const struct item *it)
+{
+	if (it->type != IT_SECTION || strncmp(it->section, "HEADER.FIELDS (", 15) != 0)
+		return 0;
+	const char *p = it->section + 15;
+	for (;;) {
+		size_t n = strcspn(p, " )");
+		if (n == 0 || memchr(p, '"', n) != NULL || !folder_field_cached(p, n))
+			return 0;
+		p += n;
+		if (*p == ')')
+			return p[1] == '\0';
+		p++;
+	}
+}
+
+/* The cached view (FOLDER_VIEW_*) that answers it, or -1. */
+static int
+view_of(const struct item *it)
+{
+	switch (it->type) {
+	case IT_ENVELOPE:
+		return FOLDER_VIEW_ENVELOPE;
+	case IT_BODY:
+		return FOLDER_VIEW_BODY;
+	case IT_BODYSTRUCTURE:
+		return FOLDER_VIEW_BODYSTRUCTURE;
+	default:
+		return fields_item(it) ? FOLDER_VIEW_FIELDS : -1;
+	}
+}
+
+/* How the items of one message are answered. */
+struct plan {
+	int file;              /* some item needs the message's bytes */
+	int head;              /* ... only its header */
+	unsigned cached;       /* views (1 << FOLDER_VIEW_*) from the cache */
+};
+
 /* Reads what the items need of message idx, before anything of its FETCH
- * line goes out: its header or whole content, INTERNALDATE, RFC822.SIZE.
+ * line goes out: views from the folder's cache when it has them all, else
+ * its header or whole content and their parse; INTERNALDATE, RFC822.SIZE.
  * They are then in the folder's cache (or the message's file is held:
  * folder.h) for fetch_item. 0, or -1 with errno (ENOENT: another session
  * expunged it and this one never held its file; then nothing at all is
  * sent for it, never made-up values: RFC 2180 §4.1.2). */
 static int
-fetch_ready(struct imap *im, size_t idx, const struct item *items, size_t nitems)
+fetch_ready(struct imap *im, size_t idx, const struct item *items, size_t nitems,
+    struct plan *pl)
 {
-	int head = 1, content = 0, parse = 0;
-	unsigned stat = 0;
+	unsigned want = 0, stat = 0;
+	pl->file = 0;
+	pl->head = 1;
+	pl->cached = 0;
 	for (size_t j = 0; j < nitems; j++) {
-		head &= needs_header_only(&items[j]);
-		content |= items[j].type >= IT_ENVELOPE;
-		parse |= items[j].type == IT_ENVELOPE || items[j].type == IT_BODYSTRUCTURE ||
-		    items[j].type == IT_BODY;
+		int v = view_of(&items[j]);
+		if (v >= 0) {
+			want |= 1u << v;
+		} else if (items[j].type >= IT_ENVELOPE) {
+			pl->file = 1;
+			pl->head &= needs_header_only(&items[j]);
+		}
 		stat |= items[j].type == IT_INTERNALDATE ? FOLDER_STAT_DATE
 		    : items[j].type == IT_SIZE ? FOLDER_STAT_SIZE : 0;
 	}
+	if (want && folder_cache_has(im->sel, idx, want))
+		pl->cached = want;
+	int parse = want && !pl->cached;
+	if (parse) {
+		pl->file = 1;
+		pl->head &= !(want & (1u << FOLDER_VIEW_BODY | 1u << FOLDER_VIEW_BODYSTRUCTURE));
+	}
 	if (stat && folder_stat(im->sel, idx, stat) != 0)
 		return -1;
-	if (content) {
+	if (pl->file) {
 		const unsigned char *data;
 		size_t len;
-		if ((head ? folder_header : folder_message)(im->sel, idx, &data, &len) != 0)
+		if ((pl->head ? folder_header : folder_message)(im->sel, idx, &data, &len) != 0)
 			return -1;
 	}
-	/* the parse behind ENVELOPE and BODYSTRUCTURE (only memory fails) */
-	if (parse && (head ? folder_mime_header : folder_mime)(im->sel, idx) == NULL) {
+	/* the parse behind the views (only memory fails) */
+	if (parse && (pl->head ? folder_mime_header : folder_mime)(im->sel, idx) == NULL) {
 		errno = ENOMEM;
 		return -1;
 	}
 	return 0;
 }
 
-/* Renders the section items of message idx into rd, and marks them all
- * head when no item needs more than the header: then only that is read
- * (folder_header). Returns 0; 2 if a BINARY item has an unknown encoding;
- * -1 with errno EINVAL (section syntax) or ENOMEM. */
+/* Renders the section items of message idx into rd: HEADER.FIELDS of
+ * cached fields from the cache when the plan says so, the others from
+ * the header or the whole message as planned. Returns 0; 2 if a BINARY
+ * item has an unknown encoding; -1 with errno EINVAL (section syntax) or
+ * ENOMEM. */
 static int
 render_items(struct imap *im, size_t idx, const struct item *items, size_t nitems,
-    struct rendered *rd)
+    const struct plan *pl, struct rendered *rd)
 {
 	const struct mime_message *mm = NULL;
-	int looked = 0, refused = 0, head = 1, content = 0;
-	for (size_t j = 0; j < nitems; j++) {
-		head &= needs_header_only(&items[j]);
-		content |= items[j].type >= IT_ENVELOPE;
-	}
-	/* The header before any item: its read may also count RFC822.SIZE */
-	if (head && content) {
-		const unsigned char *data;
-		size_t len;
-		/* a failure shows again in each item's own read */
-		(void)folder_header(im->sel, idx, &data, &len);
-	}
+	int looked = 0, refused = 0;
 	for (size_t j = 0; j < nitems; j++) {
 		rd[j].r = 0;
 		rd[j].out = NULL;
 		rd[j].len = 0;
-		rd[j].head = head;
+		rd[j].head = pl->head;
 		if (!is_rendered(&items[j]))
 			continue;
-		if (!looked) {
-			mm = head ? folder_mime_header(im->sel, idx) : folder_mime(im->sel, idx);
-			looked = 1;
+		const struct mime_message *from;
+		if ((pl->cached & 1u << FOLDER_VIEW_FIELDS) && fields_item(&items[j])) {
+			from = folder_fields_mime(im->sel, idx);
+		} else {
+			if (!looked) {
+				mm = pl->head ? folder_mime_header(im->sel, idx)
+				    : folder_mime(im->sel, idx);
+				looked = 1;
+			}
+			from = mm;
 		}
-		if (mm == NULL)
+		if (from == NULL)
 			rd[j].r = 1;
 		else if (items[j].type == IT_SECTION)
-			rd[j].r = render_section(mm, items[j].section, &rd[j].out, &rd[j].len);
+			rd[j].r = render_section(from, items[j].section, &rd[j].out, &rd[j].len);
 		else
-			rd[j].r = render_binary(mm, items[j].section, &rd[j].out, &rd[j].len);
+			rd[j].r = render_binary(from, items[j].section, &rd[j].out, &rd[j].len);
 		if (rd[j].r < 0) {
 			int e = errno;
 			rendered_free(rd, j + 1);
@@ -394,19 +446,16 @@ fetch_item(struct imap *im, size_t idx, const struct item *it, const struct rend
 	struct io *io = &im->io;
 	const unsigned char *data = NULL;
 	size_t len = 0;
-	const struct mime_message *mm = NULL;
 	char *s;
 	size_t slen;
-	int need_data = it->type >= IT_ENVELOPE;
-	if (need_data) {
-		if ((rd->head ? folder_header(f, idx, &data, &len)
-		    : folder_message(f, idx, &data, &len)) != 0) {
-			ctx->gone = 1;
-			data = (const unsigned char *)"";
-			len = 0;
-		}
-		if (it->type == IT_ENVELOPE || it->type == IT_BODYSTRUCTURE || it->type == IT_BODY)
-			mm = rd->head ? folder_mime_header(f, idx) : folder_mime(f, idx);
+	/* what is sent as the message's bytes; views and sections are made */
+	int need_data = it->type == IT_RFC822 || it->type == IT_RFC822_HEADER ||
+	    it->type == IT_RFC822_TEXT || (it->type == IT_SECTION && it->section[0] == '\0');
+	if (need_data && (rd->head ? folder_header(f, idx, &data, &len)
+	    : folder_message(f, idx, &data, &len)) != 0) {
+		ctx->gone = 1;
+		data = (const unsigned char *)"";
+		len = 0;
 	}
 	switch (it->type) {
 	case IT_FLAGS:
@@ -428,8 +477,7 @@ fetch_item(struct imap *im, size_t idx, const struct item *it, const struct rend
 	case IT_BODY:
 		io_puts(io, it->type == IT_ENVELOPE ? "ENVELOPE " :
 		    it->type == IT_BODY ? "BODY " : "BODYSTRUCTURE ");
-		s = mm == NULL ? NULL : it->type == IT_ENVELOPE ? render_envelope(mm, &slen)
-		    : render_bodystructure(mm, it->type == IT_BODYSTRUCTURE, &slen);
+		s = folder_view(f, idx, (enum folder_view)view_of(it), &slen);
 		if (s) {
 			io_write(io, s, slen);
 			free(s);
@@ -528,14 +576,15 @@ cmd_fetch(struct imap *im, struct imap_command *c)
 		size_t i = idx[k];
 		struct fmsg *m = &im->sel->m[i];
 		int seen_now = 0;
-		if (fetch_ready(im, i, items, nitems) != 0) {
+		struct plan pl;
+		if (fetch_ready(im, i, items, nitems, &pl) != 0) {
 			if (errno == ENOENT)
 				ctx.gone = 1;
 			else
 				ctx.failed = 1;
 			continue;
 		}
-		int rr = render_items(im, i, items, nitems, rd);
+		int rr = render_items(im, i, items, nitems, &pl, rd);
 		if (rr == 2) {
 			/* RFC 3516: the tagged NO [UNKNOWN-CTE] alone answers */
 			ctx.unknown_cte = 1;
@@ -572,6 +621,7 @@ cmd_fetch(struct imap *im, struct imap_command *c)
 		m->changed = 0;
 	}
 	free(idx);
+	folder_cache_flush(im->sel);
 	/* \Seen set above is on disk before the tagged reply */
 	if (folder_flags_durable(im->sel) != 0) {
 		log_err("user=%s fsync of %s failed: %s", im->user, im->sel->name, strerror(errno));

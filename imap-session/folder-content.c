@@ -23,6 +23,7 @@
 void
 folder_cache_drop(struct folder *f)
 {
+	folder_views_drop(f);
 	mime_message_free(&f->cache_mime);
 	free(f->cache_data);
 	f->cache_data = NULL;
@@ -266,8 +267,12 @@ mime_cached(struct folder *f, size_t idx,
 	size_t len;
 	if (read(f, idx, &data, &len) != 0)
 		return NULL;
-	if (f->cache_mime == NULL)
+	if (f->cache_mime == NULL) {
 		f->cache_mime = mime_message_parse(data, len);
+		/* a new parse: its views go to the folder's cache file */
+		if (f->cache_mime != NULL)
+			folder_cache_fill(f, idx, f->cache_mime, !f->cache_head);
+	}
 	return f->cache_mime;
 }
 
@@ -291,6 +296,8 @@ folder_mime_header(struct folder *f, size_t idx)
 static int
 mtime_of(struct folder *f, struct fmsg *m)
 {
+	if (!m->mtime_known)
+		folder_cache_stat(f, (size_t)(m - f->m));
 	return m->mtime_known || folder_hold(f, m) == 0 ? 0 : -1;
 }
 
@@ -299,6 +306,8 @@ static int
 vsize_of(struct folder *f, struct fmsg *m)
 {
 	uint64_t v;
+	if (m->e.vsize == 0)
+		folder_cache_stat(f, (size_t)(m - f->m));
 	if (m->e.vsize != 0)
 		return 0;
 	if (folder_hold(f, m) != 0 || maildir_count_vsize(m->fd, &v) != 0)

@@ -54,6 +54,8 @@ int folder_open_message(struct folder *f, struct fmsg *m);
 int folder_hold(struct folder *f, struct fmsg *m);
 /* Closes m's held file, if any. */
 void folder_release(struct folder *f, struct fmsg *m);
+/* Forgets the views rendered from the cached message (folder-cache.c). */
+void folder_views_drop(struct folder *f);
 /* Forgets the cached message (and its parse). */
 void folder_cache_drop(struct folder *f);
 

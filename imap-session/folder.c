@@ -492,6 +492,7 @@ folder_close(struct folder **fp)
 	if (f == NULL)
 		return;
 	folder_cache_drop(f);
+	folder_cache_close(f);
 	if (f->mbox)
 		mboxf_close(f);
 	for (size_t i = 0; i < f->n; i++) {

@@ -92,6 +92,16 @@ struct fmsg {
 #define MBOXF_FILE_NONE 7
 
 struct mime_message;
+struct mcache;
+
+/* What the message cache keeps of a message (folder-cache.c): ENVELOPE,
+ * BODY, BODYSTRUCTURE as rendered, and BODY[HEADER.FIELDS (...)] of the
+ * fields folder_field_cached() names. */
+enum folder_view {
+	FOLDER_VIEW_ENVELOPE, FOLDER_VIEW_BODY, FOLDER_VIEW_BODYSTRUCTURE, FOLDER_VIEW_FIELDS,
+	FOLDER_VIEWS
+};
+#define FOLDER_CACHE_KEY_MAX 320
 
 struct folder {
 	char name[512];          /* UTF-8 mailbox name */
@@ -146,6 +156,19 @@ struct folder {
 	 * syncs them once per command rather than once per message;
 	 * imap-session.c calls it before every tagged reply. */
 	unsigned flags_pending;
+	/* The message cache (folder-cache.c): the file, opened at first use;
+	 * the views rendered from the parse of message view_uid, the one in
+	 * cache_data; the parse of one message's cached header fields. */
+	struct mcache *mc;
+	int mc_opened;
+	uint32_t view_uid;
+	char *view[FOLDER_VIEWS];
+	size_t view_len[FOLDER_VIEWS];
+	uint32_t fields_uid;
+	char fields_key[FOLDER_CACHE_KEY_MAX];
+	size_t fields_key_len;
+	unsigned char *fields_data;
+	struct mime_message *fields_mime;
 };
 
 #define FOLDER_PENDING_CUR 0x1
@@ -276,6 +299,40 @@ int folder_stat(struct folder *f, size_t idx, unsigned what);
 time_t folder_internaldate(struct folder *f, size_t idx);
 /* RFC822.SIZE: W= from the name, else counted. */
 uint64_t folder_size(struct folder *f, size_t idx);
+
+/* ---- the message cache (folder-cache.c) ----
+ * A file per folder (Maildir: yubin-cache beside yubin-uidlist; mbox:
+ * .<name>.yubin-cache beside its sidecar; format in lib/mcache.h) keeps
+ * what a parse of a message gave: its views, RFC822.SIZE, INTERNALDATE.
+ * A message is recorded when it is first parsed; later sessions answer
+ * from the record without opening the message. Records are keyed so that
+ * one made from other bytes is never used; the file is only a cache. */
+/* 1 if name (len bytes, any case) is a header field the cache keeps. */
+int folder_field_cached(const char *name, size_t len);
+/* 1 if the cache holds every view in mask (bit 1 << FOLDER_VIEW_*) of
+ * message idx, else 0. */
+int folder_cache_has(struct folder *f, size_t idx, unsigned mask);
+/* View v of message idx, malloc'd (*len_r bytes, NUL-terminated): from
+ * the cache, else from the message's parse (header or whole, as v needs).
+ * NULL if the message cannot be read or on ENOMEM; NULL for
+ * FOLDER_VIEW_FIELDS also when its header cannot be cached. */
+char *folder_view(struct folder *f, size_t idx, enum folder_view v, size_t *len_r);
+/* The parse of message idx's cached header fields (a message holding
+ * just them, in order, and its empty line), or NULL (not cached): the
+ * fields folder_field_cached() names answer from it as from the message.
+ * Valid until the next call. */
+const struct mime_message *folder_fields_mime(struct folder *f, size_t idx);
+/* Fills INTERNALDATE and RFC822.SIZE of message idx from the cache when
+ * the folder state does not have them. */
+void folder_cache_stat(struct folder *f, size_t idx);
+/* After a parse of message idx (whole: of all of it, else of its header):
+ * its views kept and queued for the cache file. */
+void folder_cache_fill(struct folder *f, size_t idx, const struct mime_message *mm, int whole);
+/* Writes what was queued: at the end of a command. Errors lose only
+ * cache. */
+void folder_cache_flush(struct folder *f);
+/* Writes what was queued and frees the cache state. */
+void folder_cache_close(struct folder *f);
 
 /* Reads a message file fully with LF → CRLF; malloc'd. 0 or -1. */
 int folder_read_crlf(int fd, unsigned char **data_r, size_t *len_r);

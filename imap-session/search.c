@@ -413,17 +413,23 @@ saved_has(struct imap *im, uint32_t uid)
 	    bsearch(&uid, im->searchres, im->nsearchres, sizeof uid, uid_cmp) != NULL;
 }
 
-/* The message for a content key, its cost counted: for header keys only
- * the header is read (unless the message is at hand already), for BODY
- * and TEXT the whole message. NULL if the budget is spent
- * (e->budget.over set) or the message cannot be read. */
+/* The message for a content key, its cost counted: for a key on one
+ * header field the cache keeps (field), those fields from the folder's
+ * cache when it has them; for other header keys only the header is read
+ * (unless the message is at hand already), for BODY and TEXT the whole
+ * message. NULL if the budget is spent (e->budget.over set) or the
+ * message cannot be read. */
 static const struct mime_message *
-content(struct seval *e, int header_only)
+content(struct seval *e, int header_only, const char *field)
 {
 	if (budget_spent(&e->budget))
 		return NULL;
-	const struct mime_message *mm = header_only ? folder_mime_header(e->im->sel, e->idx)
-	    : folder_mime(e->im->sel, e->idx);
+	const struct mime_message *mm = NULL;
+	if (field != NULL && folder_field_cached(field, strlen(field)))
+		mm = folder_fields_mime(e->im->sel, e->idx);
+	if (mm == NULL)
+		mm = header_only ? folder_mime_header(e->im->sel, e->idx)
+		    : folder_mime(e->im->sel, e->idx);
 	if (mm != NULL)
 		e->budget.bytes += header_only ? mm->root->hdr_len : mm->len;
 	return mm;
@@ -498,7 +504,7 @@ eval(struct seval *e, const struct snode *s)
 	case SK_HEADER:
 	case SK_BODY:
 	case SK_TEXT:
-		mm = content(e, s->t == SK_HEADER);
+		mm = content(e, s->t == SK_HEADER, s->t == SK_HEADER ? s->field : NULL);
 		if (mm == NULL)
 			return 0;
 		if (s->t == SK_HEADER)
@@ -514,7 +520,7 @@ eval(struct seval *e, const struct snode *s)
 	case SK_SENTBEFORE:
 	case SK_SENTON:
 	case SK_SENTSINCE:
-		mm = content(e, 1);
+		mm = content(e, 1, "Date");
 		return mm != NULL && sent_day(mm, &day) == 0 && day_matches(s, day);
 	case SK_LARGER:
 		return folder_size(f, e->idx) > s->num;
@@ -621,6 +627,7 @@ cmd_search(struct imap *im, struct imap_command *c)
 		if (!f->m[e.idx].gone && eval(&e, prog) && !e.budget.over)
 			res[n++] = im->uid_command ? f->m[e.idx].uid : (uint32_t)(e.idx + 1);
 	snode_free(prog);
+	folder_cache_flush(f);
 	if (e.budget.over) {
 		free(res);
 		return search_too_expensive(im, &e, ret & RET_SAVE);

@@ -205,8 +205,10 @@ def compare_store(t, fmt):
         before = rchar(raw)
         r = raw.cmd("FETCH %d (UID BODYSTRUCTURE)" % big)
         read_full = rchar(raw) - before
-        t.ok(b"BODYSTRUCTURE" in r and read_full >= 2000000,
-             "%s: BODYSTRUCTURE of it reads it all (%d bytes)" % (fmt, read_full))
+        # its BODY[] above parsed it whole: the folder's cache answers
+        t.ok(b"BODYSTRUCTURE" in r and 0 <= read_full < 256 * 1024,
+             "%s: BODYSTRUCTURE of it, parsed before, from the cache (%d bytes read)"
+             % (fmt, read_full))
         r = raw.cmd("LOGOUT")
         t.ok(b" OK " in tagged(r), "%s: LOGOUT" % fmt)
     finally:

@@ -424,3 +424,48 @@ def check_syntax(data):
             r.value()
         r.expect(b"\r\n")
     return n
+
+
+# ---- the message cache file (lib/mcache.h), read independently ----
+
+_M64 = (1 << 64) - 1
+
+
+def _rotl(x, r):
+    return ((x << r) | (x >> (64 - r))) & _M64
+
+
+def mcache_check(b, seed):
+    """lib/mcache.c's checksum of b."""
+    mix1, mix2 = 0x9e3779b97f4a7c15, 0xc2b2ae3d27d4eb4f
+    h = ((seed * mix1) & _M64) ^ len(b)
+    i = 0
+    while len(b) - i >= 8:
+        w = int.from_bytes(b[i:i + 8], "little")
+        h = (_rotl(h ^ ((w * mix2) & _M64), 31) * mix1) & _M64
+        i += 8
+    w = int.from_bytes(b[i:], "little") if i < len(b) else 0
+    h = (_rotl(h ^ ((w * mix2) & _M64), 31) * mix1) & _M64
+    h ^= h >> 33
+    h = (h * mix2) & _M64
+    h ^= h >> 29
+    return h
+
+
+def mcache_records(path):
+    """(UIDs with a good record in the cache file at path, 1 if the whole
+    file is good records)."""
+    data = open(path, "rb").read()
+    if data[:8] != b"YBCACHE1":
+        return set(), 0
+    uids, at = set(), 8
+    while at + 44 <= len(data):
+        magic = int.from_bytes(data[at:at + 4], "little")
+        length = int.from_bytes(data[at + 4:at + 8], "little")
+        if magic != 0x31524359 or length < 44 or at + length > len(data):
+            break
+        if int.from_bytes(data[at + 8:at + 16], "little") != mcache_check(data[at + 16:at + length], length):
+            break
+        uids.add(int.from_bytes(data[at + 20:at + 24], "little"))
+        at += length
+    return uids, int(at == len(data))

@@ -1,0 +1,307 @@
+/*
+ * folder-cache.c — the folder's message cache (lib/mcache.h) as FETCH and
+ * SEARCH use it: ENVELOPE, BODY and BODYSTRUCTURE as rendered, the header
+ * fields clients ask for, RFC822.SIZE and INTERNALDATE, recorded when a
+ * message is parsed and answered from the file later (folder.h).
+ *
+ * A record is keyed by UIDVALIDITY, UID and the message's identity in its
+ * backend: for Maildir its unique name and its size on disk (a message
+ * file never changes, the Maildir rule), for mbox its offset and length
+ * in the file. A message read from an mbox file replaced since is not
+ * recorded.
+ */
+#include "folder.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "folder-int.h"
+#include "mcache.h"
+#include "mime.h"
+#include "render.h"
+
+/* View v is item v of a record (lib/mcache.h). */
+
+/* The header fields kept (FOLDER_VIEW_FIELDS): what mail clients list a
+ * folder by, thread by and SEARCH, and the RFC 2369/2919/8058 List-*. */
+static const char *const cached_fields[] = {
+	"From", "To", "Cc", "Bcc", "Subject", "Date", "Message-ID", "References",
+	"In-Reply-To", "Content-Type", "Sender", "Reply-To", "List-Id", "List-Post",
+	"List-Unsubscribe", "List-Unsubscribe-Post", "List-Help", "List-Subscribe",
+	"List-Owner", "List-Archive",
+};
+#define CACHED_FIELDS (sizeof cached_fields / sizeof cached_fields[0])
+
+int
+folder_field_cached(const char *name, size_t len)
+{
+	for (size_t i = 0; i < CACHED_FIELDS; i++)
+		if (strlen(cached_fields[i]) == len && strncasecmp(cached_fields[i], name, len) == 0)
+			return 1;
+	return 0;
+}
+
+/* The identity of message idx in *key (at most size bytes): its length,
+ * or 0 if the message is not to be recorded. */
+static size_t
+key_of(struct folder *f, size_t idx, char *key, size_t size)
+{
+	const struct fmsg *m = &f->m[idx];
+	int n;
+	if (f->mbox) {
+		if (m->mb_file != 0)
+			return 0;
+		n = snprintf(key, size, "mbox %llu %llu", (unsigned long long)m->mb_off,
+		    (unsigned long long)m->mb_len);
+	} else {
+		n = snprintf(key, size, "%.*s,S=%llu", (int)m->e.base_len, m->e.name,
+		    (unsigned long long)m->e.size);
+	}
+	return n > 0 && (size_t)n < size ? (size_t)n : 0;
+}
+
+/* The cache file: beside yubin-uidlist, or beside the mbox's sidecar
+ * (mboxuid.c). Opened at first use; a folder without one misses. */
+static struct mcache *
+cache_of(struct folder *f)
+{
+	if (f->mc_opened)
+		return f->mc;
+	f->mc_opened = 1;
+	char path[4400];
+	int n;
+	if (f->mbox) {
+		const char *base = strrchr(f->mb_path, '/');
+		n = snprintf(path, sizeof path, "%s/.%s.yubin-cache", f->dir, base ? base + 1 : f->mb_path);
+	} else {
+		n = snprintf(path, sizeof path, "%s/yubin-cache", f->dir);
+	}
+	if (n > 0 && (size_t)n < sizeof path)
+		f->mc = mcache_open(path);
+	return f->mc;
+}
+
+/* Message idx's record: 1 with *r, or 0. */
+static int
+lookup(struct folder *f, size_t idx, struct mcache_rec *r)
+{
+	char key[FOLDER_CACHE_KEY_MAX];
+	size_t klen = key_of(f, idx, key, sizeof key);
+	struct mcache *c;
+	if (klen == 0 || (c = cache_of(f)) == NULL)
+		return 0;
+	return mcache_get(c, f->uidvalidity, f->m[idx].uid, key, klen, r);
+}
+
+int
+folder_cache_has(struct folder *f, size_t idx, unsigned mask)
+{
+	struct mcache_rec r;
+	return lookup(f, idx, &r) && (r.items & mask) == mask;
+}
+
+void
+folder_cache_stat(struct folder *f, size_t idx)
+{
+	struct fmsg *m = &f->m[idx];
+	struct mcache_rec r;
+	if ((m->mtime_known && m->e.vsize != 0) || !lookup(f, idx, &r))
+		return;
+	if (!m->mtime_known && r.date != MCACHE_DATE_UNKNOWN) {
+		m->e.mtime = (time_t)r.date;
+		m->mtime_known = 1;
+	}
+	if (m->e.vsize == 0 && r.size != MCACHE_SIZE_UNKNOWN)
+		m->e.vsize = r.size;
+}
+
+void
+folder_views_drop(struct folder *f)
+{
+	for (int v = 0; v < FOLDER_VIEWS; v++) {
+		free(f->view[v]);
+		f->view[v] = NULL;
+	}
+	f->view_uid = 0;
+}
+
+/* The views of the parse in the folder's message cache are its message's
+ * while that stays (folder_cache_drop and an mbox reread reset it). */
+static int
+views_current(const struct folder *f, size_t idx)
+{
+	return f->view_uid != 0 && f->view_uid == f->m[idx].uid && f->cache_uid == f->view_uid;
+}
+
+/* The header ends with its empty line, has no NUL, and every field was
+ * indexed: then its cached fields answer as the message would. */
+static int
+fields_cacheable(const struct mime_message *mm)
+{
+	const struct mime_part *p = mm->root;
+	const unsigned char *d = mm->data + p->hdr_off;
+	size_t n = p->hdr_len;
+	return n >= 2 && d[n - 2] == '\r' && d[n - 1] == '\n' && (n == 2 || d[n - 3] == '\n') &&
+	    memchr(d, '\0', n) == NULL && p->hdr_count < MIME_HEADERS_MAX;
+}
+
+/* BODY[HEADER.FIELDS (...)] of every cached field, as the message gives. */
+static char *
+render_fields(const struct mime_message *mm, size_t *len_r)
+{
+	char section[512] = "HEADER.FIELDS (";
+	for (size_t i = 0; i < CACHED_FIELDS; i++) {
+		strcat(section, cached_fields[i]);
+		strcat(section, i + 1 < CACHED_FIELDS ? " " : ")");
+	}
+	unsigned char *out;
+	if (!fields_cacheable(mm) || render_section(mm, section, &out, len_r) != 0)
+		return NULL;
+	return (char *)out;
+}
+
+/* Renders the views a parse gives (whole: the message's, else its
+ * header's), keeps them for this message and queues its record, merged
+ * with what the file had. */
+void
+folder_cache_fill(struct folder *f, size_t idx, const struct mime_message *mm, int whole)
+{
+	struct fmsg *m = &f->m[idx];
+	folder_views_drop(f);
+	f->view[FOLDER_VIEW_ENVELOPE] = render_envelope(mm, &f->view_len[FOLDER_VIEW_ENVELOPE]);
+	f->view[FOLDER_VIEW_FIELDS] = render_fields(mm, &f->view_len[FOLDER_VIEW_FIELDS]);
+	if (whole) {
+		f->view[FOLDER_VIEW_BODY] = render_bodystructure(mm, 0, &f->view_len[FOLDER_VIEW_BODY]);
+		f->view[FOLDER_VIEW_BODYSTRUCTURE] = render_bodystructure(mm, 1,
+		    &f->view_len[FOLDER_VIEW_BODYSTRUCTURE]);
+	}
+	f->view_uid = m->uid;
+	char key[FOLDER_CACHE_KEY_MAX];
+	size_t klen = key_of(f, idx, key, sizeof key);
+	struct mcache *c;
+	if (klen == 0 || (c = cache_of(f)) == NULL)
+		return;
+	struct mcache_rec old, r = {
+		.validity = f->uidvalidity, .uid = m->uid, .id = (const unsigned char *)key,
+		.id_len = klen, .size = m->e.vsize ? m->e.vsize : MCACHE_SIZE_UNKNOWN,
+		.date = f->mbox || m->mtime_known ? (int64_t)m->e.mtime : MCACHE_DATE_UNKNOWN,
+	};
+	int had = mcache_get(c, f->uidvalidity, m->uid, key, klen, &old);
+	for (int v = 0; v < FOLDER_VIEWS; v++) {
+		if (f->view[v] != NULL) {
+			r.items |= 1u << v;
+			r.item[v].p = (const unsigned char *)f->view[v];
+			r.item[v].len = (uint32_t)f->view_len[v];
+		} else if (had && (old.items & (1u << v))) {
+			r.items |= 1u << v;
+			r.item[v] = old.item[v];
+		}
+	}
+	if (had && r.size == MCACHE_SIZE_UNKNOWN)
+		r.size = old.size;
+	if (had && r.date == MCACHE_DATE_UNKNOWN)
+		r.date = old.date;
+	/* nothing new: a message parsed again (BODY[], SEARCH TEXT) */
+	if (had && old.items == r.items && old.size == r.size && old.date == r.date)
+		return;
+	(void)mcache_put(c, &r);
+}
+
+char *
+folder_view(struct folder *f, size_t idx, enum folder_view v, size_t *len_r)
+{
+	struct mcache_rec r;
+	if (!views_current(f, idx) && lookup(f, idx, &r) && (r.items & (1u << v))) {
+		char *s = malloc((size_t)r.item[v].len + 1);
+		if (s == NULL)
+			return NULL;
+		memcpy(s, r.item[v].p, r.item[v].len);
+		s[r.item[v].len] = '\0';
+		*len_r = r.item[v].len;
+		return s;
+	}
+	const struct mime_message *mm = v == FOLDER_VIEW_BODY || v == FOLDER_VIEW_BODYSTRUCTURE
+	    ? folder_mime(f, idx) : folder_mime_header(f, idx);
+	if (mm == NULL)
+		return NULL;
+	if (views_current(f, idx) && f->view[v] != NULL) {
+		char *s = strndup(f->view[v], f->view_len[v]);
+		*len_r = f->view_len[v];
+		return s;
+	}
+	switch (v) {
+	case FOLDER_VIEW_ENVELOPE:
+		return render_envelope(mm, len_r);
+	case FOLDER_VIEW_BODY:
+	case FOLDER_VIEW_BODYSTRUCTURE:
+		return render_bodystructure(mm, v == FOLDER_VIEW_BODYSTRUCTURE, len_r);
+	default:
+		return render_fields(mm, len_r);
+	}
+}
+
+static void
+fields_drop(struct folder *f)
+{
+	mime_message_free(&f->fields_mime);
+	free(f->fields_data);
+	f->fields_data = NULL;
+	f->fields_key_len = 0;
+}
+
+const struct mime_message *
+folder_fields_mime(struct folder *f, size_t idx)
+{
+	char key[FOLDER_CACHE_KEY_MAX];
+	size_t klen = key_of(f, idx, key, sizeof key);
+	if (klen == 0)
+		return NULL;
+	if (f->fields_mime != NULL && f->fields_uid == f->m[idx].uid && f->fields_key_len == klen &&
+	    memcmp(f->fields_key, key, klen) == 0)
+		return f->fields_mime;
+	fields_drop(f);
+	struct mcache_rec r;
+	const char *s;
+	size_t n;
+	if (views_current(f, idx) && f->view[FOLDER_VIEW_FIELDS] != NULL) {
+		s = f->view[FOLDER_VIEW_FIELDS];
+		n = f->view_len[FOLDER_VIEW_FIELDS];
+	} else if (lookup(f, idx, &r) && (r.items & (1u << FOLDER_VIEW_FIELDS))) {
+		s = (const char *)r.item[FOLDER_VIEW_FIELDS].p;
+		n = r.item[FOLDER_VIEW_FIELDS].len;
+	} else {
+		return NULL;
+	}
+	/* the parse keeps pointers into its bytes: a copy of its own */
+	if ((f->fields_data = malloc(n + 1)) == NULL)
+		return NULL;
+	memcpy(f->fields_data, s, n);
+	f->fields_data[n] = '\0';
+	if ((f->fields_mime = mime_message_parse(f->fields_data, n)) == NULL) {
+		fields_drop(f);
+		return NULL;
+	}
+	memcpy(f->fields_key, key, klen);
+	f->fields_key_len = klen;
+	f->fields_uid = f->m[idx].uid;
+	return f->fields_mime;
+}
+
+void
+folder_cache_flush(struct folder *f)
+{
+	if (f->mc != NULL)
+		(void)mcache_flush(f->mc);
+}
+
+void
+folder_cache_close(struct folder *f)
+{
+	folder_views_drop(f);
+	fields_drop(f);
+	mcache_close(&f->mc);
+	f->mc_opened = 0;
+}

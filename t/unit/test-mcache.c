@@ -1,0 +1,251 @@
+/*
+ * Unit tests for lib/mcache: records round-trip through the file and a
+ * second open; a lookup with another UIDVALIDITY or id misses; a record
+ * parsed one byte at a time asks for more until whole; every flipped byte
+ * and every cut of a record is refused; a cache file cut or overwritten at
+ * any offset answers only with intact records, and the next write cuts it
+ * back and goes on; a file replaced under an open cache is followed.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "mcache.h"
+#include "unit.h"
+
+static char dir[] = "/tmp/mcache-test-XXXXXX";
+static char path[256];
+
+static void
+rec_of(struct mcache_rec *r, uint32_t uid, const char *id, const char *env)
+{
+	memset(r, 0, sizeof *r);
+	r->validity = 7;
+	r->uid = uid;
+	r->id = (const unsigned char *)id;
+	r->id_len = strlen(id);
+	r->size = 1000 + uid;
+	r->date = 1700000000 + uid;
+	r->items = 1u << 0 | 1u << 3;
+	r->item[0].p = (const unsigned char *)env;
+	r->item[0].len = (uint32_t)strlen(env);
+	r->item[3].p = (const unsigned char *)"";
+	r->item[3].len = 0;
+}
+
+/* 1 if uid reads back as rec_of(uid, id, env) made it. */
+static int
+reads_back(struct mcache *c, uint32_t uid, const char *id, const char *env)
+{
+	struct mcache_rec r;
+	if (mcache_get(c, 7, uid, id, strlen(id), &r) != 1)
+		return 0;
+	return r.size == 1000 + uid && r.date == 1700000000 + (int64_t)uid &&
+	    r.items == (1u << 0 | 1u << 3) && r.item[0].len == strlen(env) &&
+	    memcmp(r.item[0].p, env, strlen(env)) == 0 && r.item[3].len == 0;
+}
+
+static void
+fill(struct mcache *c, uint32_t from, uint32_t to)
+{
+	char id[32], env[64];
+	for (uint32_t u = from; u <= to; u++) {
+		struct mcache_rec r;
+		snprintf(id, sizeof id, "m%u", u);
+		snprintf(env, sizeof env, "(envelope of %u)", u);
+		rec_of(&r, u, id, env);
+		if (mcache_put(c, &r) != 0)
+			abort();
+	}
+}
+
+/* How many of 1..n read back right; *wrong_r: how many read back wrong. */
+static unsigned
+count_good(struct mcache *c, uint32_t n, unsigned *wrong_r)
+{
+	char id[32], env[64];
+	unsigned good = 0;
+	*wrong_r = 0;
+	for (uint32_t u = 1; u <= n; u++) {
+		struct mcache_rec r;
+		snprintf(id, sizeof id, "m%u", u);
+		snprintf(env, sizeof env, "(envelope of %u)", u);
+		if (reads_back(c, u, id, env))
+			good++;
+		else if (mcache_get(c, 7, u, id, strlen(id), &r) == 1)
+			(*wrong_r)++;
+	}
+	return good;
+}
+
+static void
+round_trip(void)
+{
+	unlink(path);
+	struct mcache *c = mcache_open(path);
+	CHECK(c != NULL, "a new cache opens");
+	fill(c, 1, 100);
+	CHECK(mcache_flush(c) == 0, "100 records written");
+	unsigned wrong;
+	CHECK(count_good(c, 100, &wrong) == 100, "they read back in the same cache");
+	mcache_close(&c);
+	c = mcache_open(path);
+	CHECK(count_good(c, 100, &wrong) == 100 && wrong == 0, "and after a new open");
+	struct mcache_rec r;
+	CHECK(mcache_get(c, 8, 5, "m5", 2, &r) == 0, "another UIDVALIDITY misses");
+	CHECK(mcache_get(c, 7, 5, "m6", 2, &r) == 0, "another id misses");
+	CHECK(mcache_get(c, 7, 500, "m500", 4, &r) == 0, "an unknown UID misses");
+	/* a later record replaces an earlier one */
+	rec_of(&r, 5, "m5x", "(new)");
+	mcache_put(c, &r);
+	mcache_flush(c);
+	CHECK(reads_back(c, 5, "m5x", "(new)") && mcache_get(c, 7, 5, "m5", 2, &r) == 0,
+	    "a new record for a UID replaces the old");
+	mcache_close(&c);
+}
+
+static void
+parse_bytes(void)
+{
+	struct mcache_rec r, back;
+	rec_of(&r, 42, "name,S=10", "(\"env\")");
+	size_t len, need;
+	unsigned char *b = mcache_record_build(&r, &len);
+	CHECK(b != NULL, "a record builds");
+	int more = 1;
+	for (size_t n = 0; n < len; n++)
+		more &= mcache_record_parse(b, n, &back, &need) == 0;
+	CHECK(more, "each prefix asks for more");
+	CHECK(mcache_record_parse(b, len, &back, &need) == 1 && need == len && back.uid == 42,
+	    "the whole parses");
+	int refused = 1;
+	for (size_t i = 0; i < len; i++) {
+		for (int bit = 0; bit < 8; bit++) {
+			b[i] ^= (unsigned char)(1u << bit);
+			refused &= mcache_record_parse(b, len, &back, &need) != 1;
+			b[i] ^= (unsigned char)(1u << bit);
+		}
+	}
+	CHECK(refused, "every flipped bit is refused");
+	free(b);
+	r.id_len = MCACHE_ID_MAX + 1;
+	errno = 0;
+	CHECK(mcache_record_build(&r, &len) == NULL && errno == E2BIG, "a long id is refused");
+}
+
+static void
+copy_file(const char *from, const char *to)
+{
+	char buf[65536];
+	int a = open(from, O_RDONLY), b = open(to, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+	ssize_t n;
+	while ((n = read(a, buf, sizeof buf)) > 0)
+		if (write(b, buf, (size_t)n) != n)
+			abort();
+	close(a);
+	close(b);
+}
+
+/* The file cut, or bytes overwritten, at offsets all over it: only intact
+ * records answer, and a write afterwards leaves a file that reads back. */
+static void
+damaged(void)
+{
+	char good[300];
+	snprintf(good, sizeof good, "%s/good", dir);
+	unlink(path);
+	struct mcache *c = mcache_open(path);
+	fill(c, 1, 300);
+	mcache_close(&c);
+	copy_file(path, good);
+	struct stat st;
+	stat(good, &st);
+	int ok_cut = 1, ok_junk = 1, ok_after = 1;
+	srand(20261207);
+	for (int k = 0; k < 60; k++) {
+		off_t at = (off_t)(rand() % (int)st.st_size);
+		unsigned wrong;
+		copy_file(good, path);
+		if (k % 2 == 0) {
+			if (truncate(path, at) != 0)
+				abort();
+		} else {
+			int fd = open(path, O_WRONLY);
+			unsigned char junk[16];
+			for (size_t i = 0; i < sizeof junk; i++)
+				junk[i] = (unsigned char)rand();
+			if (pwrite(fd, junk, 1 + (size_t)(rand() % 16), at) < 0)
+				abort();
+			close(fd);
+		}
+		c = mcache_open(path);
+		unsigned got = count_good(c, 300, &wrong);
+		if (wrong != 0 && k % 2 == 0)
+			ok_cut = 0;
+		if (wrong != 0 && k % 2 == 1)
+			ok_junk = 0;
+		fill(c, 301, 310);
+		mcache_flush(c);
+		mcache_close(&c);
+		c = mcache_open(path);
+		unsigned again = count_good(c, 310, &wrong);
+		if (wrong != 0 || again < got + 10)
+			ok_after = 0;
+		mcache_close(&c);
+	}
+	CHECK(ok_cut, "a cut file answers only with intact records");
+	CHECK(ok_junk, "overwritten bytes answer only with intact records");
+	CHECK(ok_after, "the next write keeps what was intact and adds its own");
+	unlink(good);
+}
+
+/* Another writer's record is read before ours goes on, and a file
+ * replaced under an open cache is followed. */
+static void
+two_writers(void)
+{
+	unlink(path);
+	struct mcache *a = mcache_open(path), *b = mcache_open(path);
+	fill(a, 1, 10);
+	mcache_flush(a);
+	fill(b, 11, 20);
+	mcache_flush(b);
+	unsigned wrong;
+	CHECK(count_good(b, 20, &wrong) == 20, "a second writer appends after the first");
+	mcache_close(&a);
+	mcache_close(&b);
+	a = mcache_open(path);
+	CHECK(count_good(a, 20, &wrong) == 20, "both are in the file");
+	unlink(path);
+	b = mcache_open(path);
+	fill(b, 21, 21);
+	mcache_flush(b);
+	fill(a, 22, 22);
+	mcache_flush(a);
+	mcache_close(&a);
+	mcache_close(&b);
+	a = mcache_open(path);
+	struct mcache_rec r;
+	CHECK(mcache_get(a, 7, 21, "m21", 3, &r) == 1 && mcache_get(a, 7, 22, "m22", 3, &r) == 1,
+	    "a writer follows the file to its new inode");
+	mcache_close(&a);
+}
+
+int
+main(void)
+{
+	if (mkdtemp(dir) == NULL)
+		return 1;
+	snprintf(path, sizeof path, "%s/yubin-cache", dir);
+	round_trip();
+	parse_bytes();
+	damaged();
+	two_writers();
+	unlink(path);
+	rmdir(dir);
+	return unit_done();
+}
