@@ -24,6 +24,10 @@ PKGS = gnutls
 ifeq ($(WITH_SYSTEMD),1)
 PKGS += libsystemd
 endif
+# GnuTLS is compiled against but not linked: lib/tlslib.c dlopen()s it by
+# this soname when a session first needs TLS, DKIM or a digest.
+LINK_PKGS = $(filter-out gnutls,$(PKGS))
+GNUTLS_SONAME ?= $(shell objdump -p "$$($(PKG_CONFIG) --variable=libdir gnutls)/libgnutls.so" 2>/dev/null | awk '$$1 == "SONAME" { print $$2 }')
 
 # Sanitizer builds live in their own directory so they never mix with normal objects.
 # `make fuzz` builds everything again with clang's coverage for libFuzzer
@@ -48,9 +52,10 @@ CFLAGS   += -std=c11 -Wall -Wextra -Werror -Wformat=2 -Wformat-security -Wshadow
 CPPFLAGS += -D_GNU_SOURCE -D_FORTIFY_SOURCE=2 -Ilib -MMD -MP \
             -DYUBIN_VERSION='"$(VERSION)"' -DSYSCONFDIR='"$(sysconfdir)"' \
             -DWITH_SYSTEMD=$(WITH_SYSTEMD) \
+            $(if $(GNUTLS_SONAME),-DTLSLIB_SONAME='"$(GNUTLS_SONAME)"') \
             $(shell $(PKG_CONFIG) --cflags $(PKGS))
 LDFLAGS  += $(SANFLAGS)
-LDLIBS   += $(shell $(PKG_CONFIG) --libs $(PKGS)) -lcrypt -lresolv
+LDLIBS   += $(if $(LINK_PKGS),$(shell $(PKG_CONFIG) --libs $(LINK_PKGS))) -lcrypt -lresolv -ldl
 
 # Every lib/*.c is part of libyubin.a; every program is the .c files of its directory.
 LIB_SRCS = $(sort $(wildcard lib/*.c))

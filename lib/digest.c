@@ -3,15 +3,17 @@
  */
 #include "digest.h"
 
-#include <gnutls/crypto.h>
 #include <string.h>
+
+#include "tlslib.h"
 
 int
 digest_sha256_init(struct digest *d)
 {
 	gnutls_hash_hd_t h;
+	char err[256];
 	d->handle = NULL;
-	if (gnutls_hash_init(&h, GNUTLS_DIG_SHA256) < 0)
+	if (tlslib_load(err, sizeof err) < 0 || gnutls_hash_init(&h, GNUTLS_DIG_SHA256) < 0)
 		return -1;
 	d->handle = h;
 	return 0;

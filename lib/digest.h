@@ -1,5 +1,5 @@
 /*
- * digest.h — SHA-256 through GnuTLS's crypto API (already linked for TLS),
+ * digest.h — SHA-256 through GnuTLS's crypto API (loaded on first use, tlslib.h),
  * for identifiers that must not collide on purpose, such as mbox UIDLs.
  */
 #ifndef YUBIN_DIGEST_H

@@ -13,8 +13,6 @@
 #include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <gnutls/abstract.h>
-#include <gnutls/gnutls.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -25,6 +23,7 @@
 #include "base64.h"
 #include "bounds.h"
 #include "mime.h"
+#include "tlslib.h"
 
 struct dkim_key {
 	gnutls_privkey_t pk;
@@ -43,10 +42,12 @@ static const char *const signed_names[] = {
 struct dkim_key *
 dkim_key_import(const char *pem, size_t len, char *err, size_t errsize)
 {
-	struct dkim_key *k = calloc(1, sizeof *k);
 	gnutls_datum_t d = { (unsigned char *)pem, (unsigned)len };
 	unsigned bits = 0;
 	int r;
+	if (tlslib_load(err, errsize) < 0)
+		return NULL;
+	struct dkim_key *k = calloc(1, sizeof *k);
 	if (!k || gnutls_privkey_init(&k->pk) < 0) {
 		snprintf(err, errsize, "out of memory");
 		free(k);

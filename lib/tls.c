@@ -1,6 +1,6 @@
 /*
- * tls.c — GnuTLS as a transport under lib/io (the only file that includes
- * GnuTLS).
+ * tls.c — GnuTLS as a transport under lib/io (with dkim.c and digest.c, the
+ * only files that call GnuTLS, through tlslib: it is loaded on first use).
  *
  * Transport: GnuTLS's default push/pull call send/recv, which fail with
  * ENOTSOCK on the pipes tests use, so we install our own: pull polls fd_in
@@ -25,8 +25,6 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <gnutls/gnutls.h>
-#include <gnutls/x509.h>
 #include <poll.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -38,6 +36,7 @@
 #include <unistd.h>
 
 #include "bounds.h"
+#include "tlslib.h"
 
 /* A certificate chain or key file larger than this is not one (bounds
  * every read; real chains are a few KiB). */
@@ -495,6 +494,9 @@ tls_server_new(const struct conf *conf, char *err, size_t errsize)
 		snprintf(err, errsize, "no tls_cert/tls_key configured");
 		return NULL;
 	}
+	/* GnuTLS is loaded here, when a session first needs it. */
+	if (tlslib_load(err, errsize) < 0)
+		return NULL;
 	struct tls *t = tls_alloc(err, errsize);
 	if (!t)
 		return NULL;
@@ -544,6 +546,8 @@ struct tls *
 tls_client_new(const char *server_name, int verify, const char *ca_file,
     const char *priority, char *err, size_t errsize)
 {
+	if (tlslib_load(err, errsize) < 0)
+		return NULL;
 	struct tls *t = tls_alloc(err, errsize);
 	if (!t)
 		return NULL;
