@@ -237,7 +237,7 @@ address_header_matches(const struct mime_header *h, const char *needle)
 	char *flat = buf_finish(&b, &flen);
 	char *dec = flat ? mime_decode_header((unsigned char *)flat, flen, &dlen) : NULL;
 	if (dec != NULL)
-		r = contains(dec, dlen, needle);
+		r = render_search_contains(dec, dlen, needle);
 	free(dec);
 	free(flat);
 done:

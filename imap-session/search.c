@@ -473,7 +473,7 @@ sent_day(const struct mime_message *mm, long long *day_r)
 static int
 address_key(struct seval *e, const struct snode *s)
 {
-	const struct mime_message *mm = content(e, 1);
+	const struct mime_message *mm = content(e, 1, s->field);
 	return mm != NULL && render_search_address(mm, s->field, s->str) == 1;
 }
 
