@@ -145,6 +145,9 @@ $(B)/t/fuzz/fuzz-%: $(B)/t/fuzz/fuzz-%.o $(FUZZ_MAIN) $(LIB)
 
 $(B)/t/unit/%: $(B)/t/unit/%.o $(LIB)
 	$(Q)$(TEST_LINK)
+# test-users spies on crypt_r(3): the linker sends every call of it to the
+# test's __wrap_crypt_r, which hands over to the real one.
+$(B)/t/unit/test-users: LDFLAGS += -Wl,--wrap=crypt_r
 
 # Leaks at exit of a one-connection process are not failures; any other
 # sanitizer report is.

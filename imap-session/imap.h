@@ -51,6 +51,7 @@ struct imap {
 
 typedef enum verdict (*imap_handler)(struct imap *im, struct imap_command *c);
 
+/* reply.c */
 /* snprintf that reports truncation: 0, or -1 if out did not fit. */
 int strf(char *out, size_t size, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 

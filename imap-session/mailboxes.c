@@ -1,7 +1,8 @@
 /*
  * mailboxes.c — commands on mailboxes as a whole: SELECT, EXAMINE, CREATE,
- * DELETE, RENAME, STATUS, CLOSE, UNSELECT, EXPUNGE; and the user's mailbox
- * setup at login (SUBSCRIBE in subscriptions.c, LIST in list.c).
+ * DELETE, RENAME, STATUS, CLOSE, UNSELECT, EXPUNGE, SUBSCRIBE, UNSUBSCRIBE;
+ * and the user's mailbox setup at login (the subscriptions file is in
+ * subscriptions.c, LIST in list.c).
  *
  * Every name goes through imap_mailbox_arg() (mailname.c): one mapping to
  * one directory entry under the user's root (S33).
@@ -635,4 +636,33 @@ cmd_status(struct imap *im, struct imap_command *c)
 	if (r != 0)
 		return verdict(im, V_NO, "[SERVERBUG] Cannot read mailbox");
 	return verdict(im, V_OK, "STATUS completed");
+}
+
+/* ---- SUBSCRIBE ---- */
+
+static enum verdict
+subscribe_common(struct imap *im, struct imap_command *c, int add)
+{
+	char name[MAILNAME_MAX], dir[4200];
+	if (c->n != 1)
+		return verdict(im, V_BAD, "%s needs a mailbox name", c->name);
+	if (imap_mailbox_arg(im, &c->args[0], name, sizeof name, dir, sizeof dir) != 0)
+		return V_NO;
+	if (add && !mailbox_exists(im, name, dir))
+		return verdict(im, V_NO, "[NONEXISTENT] Mailbox doesn't exist");
+	if (subs_change(im, name, add) != 0)
+		return verdict(im, V_NO, "[SERVERBUG] Cannot update subscriptions");
+	return verdict(im, V_OK, "%s completed", c->name);
+}
+
+enum verdict
+cmd_subscribe(struct imap *im, struct imap_command *c)
+{
+	return subscribe_common(im, c, 1);
+}
+
+enum verdict
+cmd_unsubscribe(struct imap *im, struct imap_command *c)
+{
+	return subscribe_common(im, c, 0);
 }

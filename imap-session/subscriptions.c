@@ -1,6 +1,6 @@
 /*
- * subscriptions.c — SUBSCRIBE, UNSUBSCRIBE and the file behind them: the
- * user's root holds "subscriptions", one UTF-8 mailbox name per line.
+ * subscriptions.c — the file behind SUBSCRIBE and UNSUBSCRIBE (mailboxes.c):
+ * the user's root holds "subscriptions", one UTF-8 mailbox name per line.
  * Also the list of names LIST and LSUB build on.
  */
 #include <errno.h>
@@ -138,34 +138,4 @@ subs_change(struct imap *im, const char *name, int add)
 		r = subs_write(im, &l);
 	names_free(&l);
 	return r;
-}
-
-
-/* ---- SUBSCRIBE ---- */
-
-static enum verdict
-subscribe_common(struct imap *im, struct imap_command *c, int add)
-{
-	char name[MAILNAME_MAX], dir[4200];
-	if (c->n != 1)
-		return verdict(im, V_BAD, "%s needs a mailbox name", c->name);
-	if (imap_mailbox_arg(im, &c->args[0], name, sizeof name, dir, sizeof dir) != 0)
-		return V_NO;
-	if (add && !mailbox_exists(im, name, dir))
-		return verdict(im, V_NO, "[NONEXISTENT] Mailbox doesn't exist");
-	if (subs_change(im, name, add) != 0)
-		return verdict(im, V_NO, "[SERVERBUG] Cannot update subscriptions");
-	return verdict(im, V_OK, "%s completed", c->name);
-}
-
-enum verdict
-cmd_subscribe(struct imap *im, struct imap_command *c)
-{
-	return subscribe_common(im, c, 1);
-}
-
-enum verdict
-cmd_unsubscribe(struct imap *im, struct imap_command *c)
-{
-	return subscribe_common(im, c, 0);
 }

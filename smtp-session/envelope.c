@@ -360,43 +360,6 @@ rcpt_params(struct smtp *s, char *text, struct smtp_rcpt *r)
 	return 0;
 }
 
-/* Is a local recipient known? 1 yes, 0 no, -1 lookup failed, -2 it is an
- * alias that loops or names a local target that is no user: a mistake in
- * the aliases file, answered with a temporary error so no mail is lost. */
-static int
-local_recipient_known(struct smtp *s, const char *addr)
-{
-	char **targets;
-	size_t n;
-	if (users_aliases(s->conf, addr, &targets, &n) < 0)
-		return errno == ELOOP ? -2 : -1;
-	int rc = 1;
-	for (size_t i = 0; i < n && rc == 1; i++) {
-		const char *at = strrchr(targets[i], '@');
-		if (at && conf_is_local_domain(s->conf, at + 1)) {
-			int known = users_exists(s->conf, targets[i]);
-			if (known <= 0) {
-				log_err("alias %s: local target %s is no user", addr, targets[i]);
-				rc = known < 0 ? -1 : -2;
-			}
-		}
-	}
-	users_free_targets(&targets, n);
-	if (n > 0)
-		return rc;
-	return users_exists(s->conf, addr);
-}
-
-/* Local parts of local users are case-insensitive, like Dovecot's %Lu:
- * one spelling, one mailbox directory. */
-static void
-lower_case(char *p)
-{
-	for (; *p; p++)
-		if ((unsigned char)*p < 0x80)
-			*p = (char)tolower((unsigned char)*p);
-}
-
 /* Address checks at RCPT time. Returns 0 (accept, r filled) or -1 (replied). */
 /* One line per refused recipient, for the operator and for fail2ban-style
  * watchers (relay probes, address harvesting). */
@@ -455,34 +418,6 @@ rcpt_check(struct smtp *s, struct addr *a, enum addr_error e, struct smtp_rcpt *
 		smtp_reply(s, 550, "5.1.1", "<%s>: Recipient address rejected: User unknown", r->addr);
 		return -1;
 	}
-	return 0;
-}
-
-static int
-rcpt_is_duplicate(const struct smtp *s, const char *addr)
-{
-	for (size_t i = 0; i < s->n_rcpts; i++)
-		if (strcasecmp(s->rcpts[i].addr, addr) == 0)
-			return 1;
-	return 0;
-}
-
-/* Adds r to the transaction (taking its ORCPT), unless the same address
- * is there already: accepted again, delivered once (S28). 0 or -1. */
-static int
-rcpt_add(struct smtp *s, struct smtp_rcpt *r)
-{
-	if (rcpt_is_duplicate(s, r->addr)) {
-		free(r->orcpt);
-		return 0;
-	}
-	struct smtp_rcpt *grown = realloc(s->rcpts, (s->n_rcpts + 1) * sizeof *grown);
-	if (!grown) {
-		free(r->orcpt);
-		return -1;
-	}
-	s->rcpts = grown;
-	s->rcpts[s->n_rcpts++] = *r;
 	return 0;
 }
 
@@ -566,43 +501,6 @@ smtp_cmd_rcpt(struct smtp *s, char *args)
 	s->state = SMTP_STATE_RCPT;
 	smtp_reply(s, 250, "2.1.5", "Ok");
 	return SMTP_CONTINUE;
-}
-
-int
-smtp_rcpt_add_checked(struct smtp *s, const char *path)
-{
-	char quoted[ADDR_PATH_MAX + 3];
-	struct smtp_rcpt r = { .notify = 0 };
-	struct addr a;
-	const char *end;
-	if (path[0] != '<') {
-		snprintf(quoted, sizeof quoted, "<%s>", path);
-		path = quoted;
-	}
-	if (addr_parse_path(path, 1, &a, &end) != ADDR_OK || a.null || *end ||
-	    s->n_rcpts >= s->conf->smtp_max_recipients)
-		return -1;
-	addr_format(&a, r.addr, sizeof r.addr);
-	r.local = conf_is_local_domain(s->conf, a.domain);
-	if (r.local) {
-		lower_case(r.addr);
-		if (local_recipient_known(s, r.addr) != 1)
-			return -1;
-	}
-	return rcpt_add(s, &r);
-}
-
-void
-smtp_rcpt_remove(struct smtp *s, const char *addr)
-{
-	for (size_t i = 0; i < s->n_rcpts; i++) {
-		if (strcasecmp(s->rcpts[i].addr, addr) != 0)
-			continue;
-		free(s->rcpts[i].orcpt);
-		memmove(&s->rcpts[i], &s->rcpts[i + 1], (s->n_rcpts - i - 1) * sizeof *s->rcpts);
-		s->n_rcpts--;
-		return;
-	}
 }
 
 void

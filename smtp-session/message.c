@@ -37,45 +37,6 @@ make_msg_id(struct smtp *s)
 	    (unsigned long long)time(NULL), rnd);
 }
 
-/* The temporary file lives in the spool: no name, gone if we crash. */
-int
-smtp_msg_file_open(struct smtp *s)
-{
-	char dir[4096];
-	snprintf(dir, sizeof dir, "%s/tmp", s->conf->spool);
-	if (durable_mkdirs(dir, 0700) < 0)
-		return -1;
-	int fd = open(dir, O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);
-	if (fd >= 0 || (errno != EOPNOTSUPP && errno != EISDIR && errno != EINVAL))
-		return fd;
-	char path[4200];
-	snprintf(path, sizeof path, "%s/smtp.XXXXXX", dir);
-	fd = mkstemp(path);
-	if (fd >= 0)
-		unlink(path);
-	return fd;
-}
-
-int
-smtp_msg_insert(struct smtp *s, const char *text, size_t len)
-{
-	int fd = smtp_msg_file_open(s);
-	if (fd < 0)
-		return -1;
-	if (durable_copy_range(fd, s->msg_fd, 0, s->msg_trace_len) < 0 ||
-	    durable_write_all(fd, text, len) < 0 ||
-	    durable_copy_range(fd, s->msg_fd, s->msg_trace_len, s->msg_len - s->msg_trace_len) < 0) {
-		int e = errno;
-		close(fd);
-		errno = e;
-		return -1;
-	}
-	close(s->msg_fd);
-	s->msg_fd = fd;
-	s->msg_len += len;
-	return 0;
-}
-
 /* RFC 3848 protocol names: S for TLS, A for an authenticated client. */
 static const char *
 protocol_name(const struct smtp *s)
@@ -185,70 +146,12 @@ message_append(struct smtp *s, const unsigned char *buf, size_t len)
 }
 
 static int
-list_add(char ***list, size_t *n, const char *addr)
-{
-	for (size_t i = 0; i < *n; i++)
-		if (strcasecmp((*list)[i], addr) == 0)
-			return 0;
-	char **grown = realloc(*list, (*n + 1) * sizeof *grown);
-	if (!grown)
-		return -1;
-	*list = grown;
-	if (!(grown[*n] = strdup(addr)))
-		return -1;
-	(*n)++;
-	return 0;
-}
-
-static int
-target_add(struct smtp *s, struct target_list *t, const char *addr)
-{
-	const char *at = strrchr(addr, '@');
-	if (at && conf_is_local_domain(s->conf, at + 1)) {
-		/* One spelling per mailbox, as at RCPT time. */
-		char lower[ADDR_PATH_MAX + 1];
-		size_t i;
-		for (i = 0; addr[i] && i < ADDR_PATH_MAX; i++)
-			lower[i] = (unsigned char)addr[i] < 0x80 ? (char)tolower((unsigned char)addr[i]) : addr[i];
-		lower[i] = '\0';
-		return list_add(&t->local, &t->n_local, lower);
-	}
-	return list_add(&t->remote, &t->n_remote, addr);
-}
-
-int
-smtp_targets_add(struct smtp *s, struct target_list *t, const struct smtp_rcpt *r)
-{
-	if (!r->local)
-		return target_add(s, t, r->addr);
-	char **aliases;
-	size_t n;
-	if (users_aliases(s->conf, r->addr, &aliases, &n) < 0)
-		return -1;
-	int rc = 0;
-	for (size_t j = 0; j < n && rc == 0; j++)
-		rc = target_add(s, t, aliases[j]);
-	if (n == 0)
-		rc = target_add(s, t, r->addr);
-	users_free_targets(&aliases, n);
-	return rc;
-}
-
-static int
 targets_expand(struct smtp *s, struct target_list *t)
 {
 	for (size_t i = 0; i < s->n_rcpts; i++)
 		if (smtp_targets_add(s, t, &s->rcpts[i]) < 0)
 			return -1;
 	return 0;
-}
-
-void
-smtp_targets_free(struct target_list *t)
-{
-	users_free_targets(&t->local, t->n_local);
-	users_free_targets(&t->remote, t->n_remote);
-	t->n_local = t->n_remote = 0;
 }
 
 /* The spool envelope for remote targets, DSN parameters carried over. */

@@ -100,6 +100,15 @@ enum smtp_verdict smtp_cmd_rcpt(struct smtp *s, char *args);
 /* xtext (RFC 3461 §4): decodes into out; -1 if malformed or it decodes to
  * anything but printable ASCII (S26). */
 int smtp_xtext_decode(const char *in, char *out, size_t size);
+/* rcpt.c */
+/* Is a local recipient known? 1 yes, 0 no, -1 lookup failed, -2 an alias
+ * that loops or names a local target that is no user. */
+int local_recipient_known(struct smtp *s, const char *addr);
+/* Lower-cases the ASCII letters of a local address in place. */
+void lower_case(char *p);
+int rcpt_is_duplicate(const struct smtp *s, const char *addr);
+/* Adds r (taking its ORCPT) unless the address is there already. 0 or -1. */
+int rcpt_add(struct smtp *s, struct smtp_rcpt *r);
 /* A recipient added by a milter: checked as at RCPT (syntax, a known
  * local user or alias, the recipient limit) and added. 0 or -1. */
 int smtp_rcpt_add_checked(struct smtp *s, const char *path);
@@ -109,10 +118,14 @@ void smtp_rcpt_remove(struct smtp *s, const char *addr);
 /* message.c */
 enum smtp_verdict smtp_cmd_data(struct smtp *s, char *args);
 enum smtp_verdict smtp_cmd_bdat(struct smtp *s, char *args);
+
+/* targets.c */
 /* Adds the destinations of one recipient (its alias targets, or itself)
  * to t. 0 or -1 (errno). */
 int smtp_targets_add(struct smtp *s, struct target_list *t, const struct smtp_rcpt *r);
 void smtp_targets_free(struct target_list *t);
+
+/* msgfile.c */
 /* A new, nameless content file in the spool's tmp/. fd or -1 (errno). */
 int smtp_msg_file_open(struct smtp *s);
 /* Puts len bytes of text (whole header fields) into the message right

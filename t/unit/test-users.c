@@ -7,7 +7,6 @@
  * recursion, self-reference, loops and depth. Hashes are made at run time
  * with crypt_gensalt, so no tool is needed. */
 #include <crypt.h>
-#include <dlfcn.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -150,24 +149,24 @@ test_verify(const struct conf *conf)
 	CHECK(users_verify(conf, "xxxx", "x") == 0, "prefix of an over-long line is no user");
 }
 
-/* A spy on crypt_r(3). users.c calls crypt_r through this definition (a
- * program's own symbol comes before the shared libcrypt's), which counts
- * the calls, keeps the setting (hash) of the last one and hands over to
- * the real crypt_r. How many crypt() runs a check costs, and at what cost
- * setting, is what makes unknown users and wrong passwords take the same
- * time; asserting that needs no clock. */
+/* A spy on crypt_r(3). The test is linked with --wrap=crypt_r, so every
+ * call of crypt_r (users.c's too) comes here; it counts the calls, keeps
+ * the setting (hash) of the last one and hands over to the real crypt_r.
+ * How many crypt() runs a check costs, and at what cost setting, is what
+ * makes unknown users and wrong passwords take the same time; asserting
+ * that needs no clock. */
 static int spy_calls;
 static char spy_setting[CRYPT_OUTPUT_SIZE];
 
+char *__real_crypt_r(const char *phrase, const char *setting, struct crypt_data *data);
+char *__wrap_crypt_r(const char *phrase, const char *setting, struct crypt_data *data);
+
 char *
-crypt_r(const char *phrase, const char *setting, struct crypt_data *data)
+__wrap_crypt_r(const char *phrase, const char *setting, struct crypt_data *data)
 {
-	static char *(*real)(const char *, const char *, struct crypt_data *);
-	if (!real)
-		*(void **)&real = dlsym(RTLD_NEXT, "crypt_r");
 	spy_calls++;
 	snprintf(spy_setting, sizeof spy_setting, "%s", setting ? setting : "(null)");
-	return real ? real(phrase, setting, data) : NULL;
+	return __real_crypt_r(phrase, setting, data);
 }
 
 /* users_verify() of login and pw; 1 if it answered 0 (refused) with

@@ -1,0 +1,222 @@
+/*
+ * reply.c — what every command of imap-session shares: the tagged reply's
+ * text (verdict), strings, flags and mailbox names written for the client,
+ * the untagged updates of the selected folder, and a mailbox-name argument
+ * turned into a name and a directory. It calls nothing above it: the
+ * command files and the command loop (imap-session.c) call down to it.
+ */
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+#include <strings.h>
+
+#include "imap.h"
+#include "log.h"
+#include "mailname.h"
+
+int
+strf(char *out, size_t size, const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	int n = vsnprintf(out, size, fmt, ap);
+	va_end(ap);
+	return n < 0 || (size_t)n >= size ? -1 : 0;
+}
+
+enum verdict
+verdict(struct imap *im, enum verdict v, const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(im->text, sizeof im->text, fmt, ap);
+	va_end(ap);
+	return v;
+}
+
+/* ---- output ---- */
+
+void
+out_string(struct io *io, const char *s, size_t len)
+{
+	int quotable = len < 1024;
+	for (size_t i = 0; quotable && i < len; i++)
+		if ((unsigned char)s[i] < 0x20 || (unsigned char)s[i] > 0x7e)
+			quotable = 0;
+	if (!quotable) {
+		io_printf(io, "{%zu}\r\n", len);
+		io_write(io, s, len);
+		return;
+	}
+	io_write(io, "\"", 1);
+	for (size_t i = 0; i < len; i++) {
+		if (s[i] == '"' || s[i] == '\\')
+			io_write(io, "\\", 1);
+		io_write(io, &s[i], 1);
+	}
+	io_write(io, "\"", 1);
+}
+
+void
+out_nstring(struct io *io, const char *s, size_t len)
+{
+	if (s == NULL)
+		io_puts(io, "NIL");
+	else
+		out_string(io, s, len);
+}
+
+void
+out_astring(struct io *io, const char *s)
+{
+	size_t n = strlen(s);
+	int atom = n > 0 && strcasecmp(s, "NIL") != 0;
+	for (size_t i = 0; atom && i < n; i++) {
+		unsigned char c = (unsigned char)s[i];
+		if (c <= 0x20 || c >= 0x7f || strchr("(){%*\"\\]", c))
+			atom = 0;
+	}
+	if (atom)
+		io_puts(io, s);
+	else
+		out_string(io, s, n);
+}
+
+void
+out_mailbox(struct imap *im, const char *name)
+{
+	char buf[MAILNAME_MAX * 3];
+	if (mailname_to_client(name, im->utf8, buf, sizeof buf) != 0)
+		snprintf(buf, sizeof buf, "%s", name);
+	out_astring(&im->io, buf);
+}
+
+void
+out_flags(struct imap *im, unsigned flags, uint32_t keywords)
+{
+	static const struct { unsigned f; const char *name; } names[] = {
+		{ FL_ANSWERED, "\\Answered" }, { FL_FLAGGED, "\\Flagged" },
+		{ FL_DELETED, "\\Deleted" }, { FL_SEEN, "\\Seen" }, { FL_DRAFT, "\\Draft" },
+		{ FL_RECENT, "\\Recent" },
+	};
+	const char *sep = "";
+	io_puts(&im->io, "(");
+	for (size_t i = 0; i < sizeof names / sizeof names[0]; i++) {
+		if (!(flags & names[i].f) || (names[i].f == FL_RECENT && im->rev2))
+			continue;
+		io_printf(&im->io, "%s%s", sep, names[i].name);
+		sep = " ";
+	}
+	for (int i = 0; i < FOLDER_KEYWORDS_MAX; i++)
+		if ((keywords & (1u << i)) && im->sel && im->sel->kw[i]) {
+			io_printf(&im->io, "%s%s", sep, im->sel->kw[i]);
+			sep = " ";
+		}
+	io_puts(&im->io, ")");
+}
+
+static void
+out_flag_list(struct imap *im, int permanent)
+{
+	struct folder *f = im->sel;
+	io_puts(&im->io, "(\\Answered \\Flagged \\Deleted \\Seen \\Draft");
+	for (int i = 0; i < FOLDER_KEYWORDS_MAX; i++)
+		if (f->kw[i])
+			io_printf(&im->io, " %s", f->kw[i]);
+	io_puts(&im->io, permanent ? " \\*)" : ")");
+}
+
+void
+imap_announce_keywords(struct imap *im, int always)
+{
+	struct folder *f = im->sel;
+	if (f == NULL)
+		return;
+	uint32_t have = 0;
+	for (int i = 0; i < FOLDER_KEYWORDS_MAX; i++)
+		if (f->kw[i])
+			have |= 1u << i;
+	if (!always && (have & ~f->kw_announced) == 0)
+		return;
+	f->kw_announced = have;
+	io_puts(&im->io, "* FLAGS ");
+	out_flag_list(im, 0);
+	io_puts(&im->io, "\r\n* OK [PERMANENTFLAGS ");
+	if (f->readonly)
+		io_puts(&im->io, "()");
+	else
+		out_flag_list(im, 1);
+	io_puts(&im->io, "] Flags permitted\r\n");
+}
+
+void
+imap_report(struct imap *im, int allow_expunge)
+{
+	struct folder *f = im->sel;
+	if (f == NULL)
+		return;
+	if (folder_sync(f) != 0)
+		log_warn("user=%s sync of %s failed: %s", im->user, f->name, strerror(errno));
+	/* Messages that came and went before the client heard of them are
+	 * dropped silently: no sequence number of a known message changes. */
+	for (size_t i = f->n; i-- > f->reported;)
+		if (f->m[i].gone)
+			folder_remove_gone(f, i);
+	if (allow_expunge) {
+		for (size_t i = f->n; i-- > 0;) {
+			if (!f->m[i].gone)
+				continue;
+			io_printf(&im->io, "* %zu EXPUNGE\r\n", i + 1);
+			folder_remove_gone(f, i);
+		}
+	}
+	if (f->n != f->reported || f->new_messages) {
+		if (f->n >= f->reported) {
+			io_printf(&im->io, "* %zu EXISTS\r\n", f->n);
+			if (!im->rev2)
+				io_printf(&im->io, "* %zu RECENT\r\n", f->recent);
+		}
+		f->reported = f->n;
+		f->new_messages = 0;
+	}
+	imap_announce_keywords(im, 0);
+	for (size_t i = 0; i < f->n; i++) {
+		struct fmsg *m = &f->m[i];
+		if (!m->changed || m->gone)
+			continue;
+		m->changed = 0;
+		io_printf(&im->io, "* %zu FETCH (", i + 1);
+		if (im->uid_command)
+			io_printf(&im->io, "UID %u ", m->uid);
+		io_puts(&im->io, "FLAGS ");
+		out_flags(im, m->flags, m->keywords);
+		io_puts(&im->io, ")\r\n");
+	}
+}
+
+/* ---- mailbox names ---- */
+
+int
+imap_mailbox_dir(struct imap *im, const char *name, char *dir, size_t dsize)
+{
+	char disk[MAILNAME_MAX * 3];
+	if (mailname_to_disk(name, disk, sizeof disk) != 0)
+		return -1;
+	int n = disk[0] ? snprintf(dir, dsize, "%s/%s", im->root, disk)
+			: snprintf(dir, dsize, "%s", im->root);
+	return n < 0 || (size_t)n >= dsize ? -1 : 0;
+}
+
+int
+imap_mailbox_arg(struct imap *im, const struct imap_arg *a, char *name, size_t nsize,
+    char *dir, size_t dsize)
+{
+	if (!arg_is_string(a) ||
+	    mailname_from_client(a->str, a->len, im->utf8, name, nsize) != 0 ||
+	    imap_mailbox_dir(im, name, dir, dsize) != 0) {
+		verdict(im, V_NO, "[CANNOT] Invalid mailbox name");
+		return -1;
+	}
+	return 0;
+}

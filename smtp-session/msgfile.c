@@ -1,0 +1,52 @@
+/*
+ * msgfile.c — the content file of a transaction: a nameless file in the
+ * spool's tmp/, and text put in under our Received: (milters, DKIM,
+ * submission headers).
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <unistd.h>
+
+#include "durable.h"
+#include "smtp.h"
+
+/* The temporary file lives in the spool: no name, gone if we crash. */
+int
+smtp_msg_file_open(struct smtp *s)
+{
+	char dir[4096];
+	snprintf(dir, sizeof dir, "%s/tmp", s->conf->spool);
+	if (durable_mkdirs(dir, 0700) < 0)
+		return -1;
+	int fd = open(dir, O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);
+	if (fd >= 0 || (errno != EOPNOTSUPP && errno != EISDIR && errno != EINVAL))
+		return fd;
+	char path[4200];
+	snprintf(path, sizeof path, "%s/smtp.XXXXXX", dir);
+	fd = mkstemp(path);
+	if (fd >= 0)
+		unlink(path);
+	return fd;
+}
+
+int
+smtp_msg_insert(struct smtp *s, const char *text, size_t len)
+{
+	int fd = smtp_msg_file_open(s);
+	if (fd < 0)
+		return -1;
+	if (durable_copy_range(fd, s->msg_fd, 0, s->msg_trace_len) < 0 ||
+	    durable_write_all(fd, text, len) < 0 ||
+	    durable_copy_range(fd, s->msg_fd, s->msg_trace_len, s->msg_len - s->msg_trace_len) < 0) {
+		int e = errno;
+		close(fd);
+		errno = e;
+		return -1;
+	}
+	close(s->msg_fd);
+	s->msg_fd = fd;
+	s->msg_len += len;
+	return 0;
+}
