@@ -62,15 +62,12 @@ imap_quoted(struct buf *b, const char *s, size_t n)
 	buf_addc(b, '"');
 }
 
-/* NIL, "quoted" or {n} literal (S39). */
-static void
-imap_nstring(struct buf *b, const char *s)
+/* The one IMAP string quoter of imap-session (S39): every quoted string
+ * or literal it sends, but message bytes in FETCH, goes through here. */
+void
+render_string(struct buf *b, const char *s, size_t n)
 {
-	if (s == NULL) {
-		buf_addstr(b, "NIL");
-		return;
-	}
-	size_t n = strlen(s), esc = 0;
+	size_t esc = 0;
 	int literal = 0;
 	for (size_t i = 0; i < n && !literal; i++) {
 		unsigned char c = (unsigned char)s[i];
@@ -85,6 +82,16 @@ imap_nstring(struct buf *b, const char *s)
 		imap_literal(b, s, n);
 	else
 		imap_quoted(b, s, n);
+}
+
+/* NIL, "quoted" or {n} literal. */
+static void
+imap_nstring(struct buf *b, const char *s)
+{
+	if (s == NULL)
+		buf_addstr(b, "NIL");
+	else
+		render_string(b, s, strlen(s));
 }
 
 /* nstring without line ends: a line end not followed by white space
@@ -158,13 +165,11 @@ imap_string_for_humans(struct buf *b, const char *s)
 		remove++;
 	}
 	if (!modify) {
-		buf_addc(b, '"');
-		buf_add(b, s, n);
-		buf_addc(b, '"');
+		imap_quoted(b, s, n);
 		return;
 	}
 	if (n == remove) {
-		buf_addstr(b, "\"\"");
+		imap_quoted(b, "", 0);
 		return;
 	}
 	char *t = malloc(n + 1);

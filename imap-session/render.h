@@ -16,6 +16,13 @@
 
 #include "mime.h"
 
+struct buf;
+/* Appends s (n bytes) to b as an IMAP string: "quoted" with \" and \\
+ * escaped, or a {n} literal when s has CR, LF or 8-bit bytes or more than
+ * 4 quoted-specials (a literal is shorter then), as Dovecot. Failures are
+ * left in b (buf.h). */
+void render_string(struct buf *b, const char *s, size_t n);
+
 /* Each returns a malloc'd IMAP-syntax string of *len_r bytes (no trailing
  * NUL counted, but one is present), or NULL on ENOMEM. */
 /* "(date subject from sender reply-to to cc bcc in-reply-to message-id)". */

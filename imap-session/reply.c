@@ -14,6 +14,7 @@
 #include "imap.h"
 #include "log.h"
 #include "mailname.h"
+#include "render.h"
 
 int
 strf(char *out, size_t size, const char *fmt, ...)
@@ -37,25 +38,19 @@ verdict(struct imap *im, enum verdict v, const char *fmt, ...)
 
 /* ---- output ---- */
 
+/* Quoted or literal by render_string's rule, the one for every IMAP
+ * string imap-session sends. */
 void
 out_string(struct io *io, const char *s, size_t len)
 {
-	int quotable = len < 1024;
-	for (size_t i = 0; quotable && i < len; i++)
-		if ((unsigned char)s[i] < 0x20 || (unsigned char)s[i] > 0x7e)
-			quotable = 0;
-	if (!quotable) {
-		io_printf(io, "{%zu}\r\n", len);
-		io_write(io, s, len);
-		return;
-	}
-	io_write(io, "\"", 1);
-	for (size_t i = 0; i < len; i++) {
-		if (s[i] == '"' || s[i] == '\\')
-			io_write(io, "\\", 1);
-		io_write(io, &s[i], 1);
-	}
-	io_write(io, "\"", 1);
+	/* room for the escapes or the literal's header: it always fits */
+	struct buf b = BUF_INIT(len < SIZE_MAX / 2 - 32 ? 2 * len + 32 : SIZE_MAX);
+	render_string(&b, s, len);
+	if (b.err != 0)
+		io->write_failed = 1; /* no reply rather than a malformed one */
+	else
+		io_write(io, b.s, b.len);
+	buf_free(&b);
 }
 
 void

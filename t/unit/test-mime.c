@@ -22,6 +22,7 @@
 #include <unistd.h>
 
 #include "../fuzz/fuzz-mime.c"
+#include "buf.h"
 #include "unit.h"
 
 static char fixtures[4096];
@@ -450,6 +451,35 @@ test_quoting(void)
 	mime_message_free(&m);
 }
 
+/* render_string: the one quoter (ENVELOPE, BODYSTRUCTURE, LIST names,
+ * ESEARCH tags) picks quoted or literal by one rule (S39). */
+static int
+quotes_as(const char *s, size_t n, const char *want)
+{
+	struct buf b = BUF_INIT(256);
+	render_string(&b, s, n);
+	int ok = b.err == 0 && b.len == strlen(want) && memcmp(b.s, want, b.len) == 0;
+	buf_free(&b);
+	return ok;
+}
+
+static void
+test_render_string(void)
+{
+	CHECK(quotes_as("INBOX", 5, "\"INBOX\""), "render_string: plain text quoted");
+	CHECK(quotes_as("", 0, "\"\""), "render_string: empty string quoted");
+	CHECK(quotes_as("a\"b\\c", 5, "\"a\\\"b\\\\c\""), "render_string: \" and \\ escaped");
+	CHECK(quotes_as("a\r\nb", 4, "{4}\r\na\r\nb"), "render_string: CR LF as literal (S39)");
+	CHECK(quotes_as("caf\xc3\xa9", 5, "{5}\r\ncaf\xc3\xa9"), "render_string: 8-bit as literal");
+	CHECK(quotes_as("\"\"\"\"\"", 5, "{5}\r\n\"\"\"\"\""),
+	    "render_string: more than 4 quoted-specials as literal");
+	CHECK(quotes_as("\"\"\"\"", 4, "\"\\\"\\\"\\\"\\\"\""), "render_string: 4 escapes stay quoted");
+	struct buf small = BUF_INIT(4);
+	render_string(&small, "INBOX", 5);
+	CHECK(small.err == E2BIG, "render_string: the buffer's ceiling is an error, not a cut");
+	buf_free(&small);
+}
+
 /* A message made of repeated pieces: head, count x body, tail. */
 static char *
 repeat(const char *head, const char *piece, size_t count, const char *tail, size_t *len_r)
@@ -685,6 +715,7 @@ main(int argc, char **argv)
 	test_sections_binary();
 	test_dates();
 	test_quoting();
+	test_render_string();
 	replay_seeds();
 	test_bombs();
 	test_parts_limit();
