@@ -494,7 +494,7 @@ class Matcher:
                 got = a.astring()
                 if got is None:
                     return ret
-                want, icase = self.expand_input(m.val, got)
+                want, icase = self.expand_input(m.astring(), got)
                 if want is None:
                     return ret
                 if icase:
