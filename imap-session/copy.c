@@ -168,7 +168,7 @@ cmd_append(struct imap *im, struct imap_command *c)
 {
 	char name[MAILNAME_MAX], dir[4200];
 	size_t nargs = c->n;
-	const struct imap_arg *msg = nargs ? &c->args[nargs - 1] : NULL;
+	struct imap_arg *msg = nargs ? &c->args[nargs - 1] : NULL;
 	/* RFC 6855: "UTF8 (~{n}...)" carries a message with UTF-8 headers. */
 	if (nargs >= 3 && msg->type == ARG_LIST && msg->n == 1 &&
 	    msg->list[0].type == ARG_LITERAL && arg_is(&c->args[nargs - 2], "UTF8")) {
@@ -221,6 +221,9 @@ cmd_append(struct imap *im, struct imap_command *c)
 		else if (nkw < FOLDER_KEYWORDS_MAX)
 			kwnames[nkw++] = a->str;
 	}
+	/* RFC 3516 §4.4: binary content comes back as it was sent. */
+	if (msg->literal8 && append8_store_form(msg) != 0)
+		return verdict(im, V_NO, "[SERVERBUG] Cannot store message");
 	if (im->mbox)
 		return imap_mbox_append(im, name, msg->str, msg->len, when, flags, kwnames, nkw);
 	if (folder_uids_init(dir) != 0)

@@ -125,6 +125,10 @@ enum verdict cmd_store(struct imap *im, struct imap_command *c);
 enum verdict cmd_copy(struct imap *im, struct imap_command *c);
 enum verdict cmd_move(struct imap *im, struct imap_command *c);
 enum verdict cmd_append(struct imap *im, struct imap_command *c);
+/* append8.c: a literal8 APPEND's message in the form stored, its parts in
+ * Content-Transfer-Encoding binary base64-encoded (msg->str replaced when
+ * there are some). 0, or -1 (ENOMEM). */
+int append8_store_form(struct imap_arg *msg);
 enum verdict cmd_search(struct imap *im, struct imap_command *c);
 enum verdict cmd_idle(struct imap *im, struct imap_command *c);
 

@@ -192,6 +192,8 @@ class Group:
             if line[:2] in ("* ", "! ", "? "):
                 self.untagged_line(g, line[0], line[2:])
                 return
+            if line[:1] == "!":
+                raise GroupError("%s is not supported by this runner" % line.split()[0])
             if g.pending and self.reply_line(g, line):
                 return
         if g is None or not g.pending:
@@ -301,10 +303,11 @@ def fold_literal(line, lines, i, start):
     return "%s%s{%d}\r\n%s%s" % (head, "~" if binary else "", len(text), text, cur[3:]), i
 
 
-def add_default_directives(args, reply_name, depth=0, index=0, parent_index=0, prev_atom=None):
+def add_default_directives(args, reply_name, depth=0, index=0):
     """imaptest's defaults for lists without directives: LIST/LSUB flags
     unordered; STATUS and FETCH item lists unordered pairs (extra items
     allowed); FETCH FLAGS unordered, nothing extra but \\Recent."""
+    prev_atom = None
     for i, a in enumerate(args):
         if a.kind == "atom":
             prev_atom = a.val.lower()
@@ -322,7 +325,7 @@ def add_default_directives(args, reply_name, depth=0, index=0, parent_index=0, p
                     "$!ignore=$HasNoAttachment", "$!ignore=$HasAttachment",
                     "$!ignore=\\recent", "$!noextra", "$!unordered")]
         if depth == 0:
-            add_default_directives(sub, reply_name, 1, i, 0, None)
+            add_default_directives(sub, reply_name, 1, i)
 
 
 # ---- messages to APPEND (imaptest's mailbox-source-mbox.c) ----
@@ -494,7 +497,7 @@ class Matcher:
                 got = a.astring()
                 if got is None:
                     return ret
-                want, icase = self.expand_input(m.val, got)
+                want, icase = self.expand_input(m.astring(), got)
                 if want is None:
                     return ret
                 if icase:
