@@ -163,102 +163,196 @@ message_to_fd(const char *data, size_t len, uint64_t *len_r)
 	return fd;
 }
 
-enum verdict
-cmd_append(struct imap *im, struct imap_command *c)
+/* One message of an APPEND from c->args[*i]: [flag list] [date-time]
+ * literal, or UTF8 (literal) (RFC 6855); *i moves past it. Everything is
+ * checked here, before anything is stored. V_OK, or the verdict sent. */
+static enum verdict
+append_parse_one(struct imap *im, struct imap_command *c, size_t *i,
+    struct append_msg *m)
 {
-	char name[MAILNAME_MAX], dir[4200];
-	size_t nargs = c->n;
-	struct imap_arg *msg = nargs ? &c->args[nargs - 1] : NULL;
-	/* RFC 6855: "UTF8 (~{n}...)" carries a message with UTF-8 headers. */
-	if (nargs >= 3 && msg->type == ARG_LIST && msg->n == 1 &&
-	    msg->list[0].type == ARG_LITERAL && arg_is(&c->args[nargs - 2], "UTF8")) {
-		msg = &msg->list[0];
-		nargs--;
-	}
-	if (nargs < 2 || nargs > 4 || msg->type != ARG_LITERAL)
-		return verdict(im, V_BAD, "APPEND needs a mailbox and a literal");
+	static const char *const sys[] = { "\\Answered", "\\Flagged", "\\Deleted", "\\Seen",
+		"\\Draft" };
+	static const unsigned bits[] = { FL_ANSWERED, FL_FLAGGED, FL_DELETED, FL_SEEN, FL_DRAFT };
 	const struct imap_arg *flags_arg = NULL, *date_arg = NULL;
-	for (size_t i = 1; i + 1 < nargs; i++) {
-		if (c->args[i].type == ARG_LIST && !flags_arg && !date_arg)
-			flags_arg = &c->args[i];
-		else if (c->args[i].type == ARG_STRING && !date_arg)
-			date_arg = &c->args[i];
-		else
-			return verdict(im, V_BAD, "Invalid APPEND arguments");
+	struct imap_arg *msg = NULL;
+	memset(m, 0, sizeof *m);
+	if (*i < c->n && c->args[*i].type == ARG_LIST)
+		flags_arg = &c->args[(*i)++];
+	if (*i < c->n && c->args[*i].type == ARG_STRING)
+		date_arg = &c->args[(*i)++];
+	if (*i < c->n && c->args[*i].type == ARG_LITERAL) {
+		msg = &c->args[(*i)++];
+	} else if (*i + 1 < c->n && arg_is(&c->args[*i], "UTF8") &&
+	    c->args[*i + 1].type == ARG_LIST && c->args[*i + 1].n == 1 &&
+	    c->args[*i + 1].list[0].type == ARG_LITERAL) {
+		msg = &c->args[*i + 1].list[0];
+		*i += 2;
+	} else {
+		return verdict(im, V_BAD, "APPEND needs a mailbox and a literal");
 	}
-	time_t when = time(NULL);
-	if (date_arg && parse_date_time(date_arg->str, &when) != 0)
+	m->when = time(NULL);
+	if (date_arg && parse_date_time(date_arg->str, &m->when) != 0)
 		return verdict(im, V_BAD, "Invalid date-time");
-	if (imap_mailbox_arg(im, &c->args[0], name, sizeof name, dir, sizeof dir) != 0)
-		return V_NO;
-	if (!im->mbox && !folder_exists(dir))
-		return verdict(im, V_NO, "[TRYCREATE] Mailbox doesn't exist");
-	if (msg->len > im->s.conf.max_message_size)
-		return verdict(im, V_NO, "[TOOBIG] Message too big");
-	if (msg->len == 0)
-		return verdict(im, V_NO, "Empty message");
-	/* Flags first: a bad flag leaves nothing behind. */
-	unsigned flags = 0;
-	char *kwnames[FOLDER_KEYWORDS_MAX];
-	size_t nkw = 0;
-	for (size_t i = 0; flags_arg && i < flags_arg->n; i++) {
-		const struct imap_arg *a = &flags_arg->list[i];
-		static const char *const sys[] = { "\\Answered", "\\Flagged", "\\Deleted", "\\Seen",
-			"\\Draft" };
-		static const unsigned bits[] = { FL_ANSWERED, FL_FLAGGED, FL_DELETED, FL_SEEN,
-			FL_DRAFT };
+	for (size_t k = 0; flags_arg && k < flags_arg->n; k++) {
+		const struct imap_arg *a = &flags_arg->list[k];
 		size_t j;
 		if (a->type != ARG_ATOM)
 			return verdict(im, V_BAD, "Invalid flag");
 		for (j = 0; j < 5 && strcasecmp(a->str, sys[j]) != 0; j++)
 			;
 		if (j < 5)
-			flags |= bits[j];
+			m->flags |= bits[j];
 		else if (a->str[0] == '\\' || strpbrk(a->str, "()[]{%*\""))
 			return verdict(im, V_BAD, "Invalid flag");
 		else if (strlen(a->str) > IMAP_KEYWORD_MAX)
 			return verdict(im, V_BAD, "Keyword too long");
-		else if (nkw < FOLDER_KEYWORDS_MAX)
-			kwnames[nkw++] = a->str;
+		else if (m->nkw < FOLDER_KEYWORDS_MAX)
+			m->kwnames[m->nkw++] = a->str;
 	}
+	if (msg->len > im->s.conf.max_message_size)
+		return verdict(im, V_NO, "[TOOBIG] Message too big");
+	if (msg->len == 0)
+		return verdict(im, V_NO, "Empty message");
 	/* RFC 3516 §4.4: binary content comes back as it was sent. */
 	if (msg->literal8 && append8_store_form(msg) != 0)
 		return verdict(im, V_NO, "[SERVERBUG] Cannot store message");
-	if (im->mbox)
-		return imap_mbox_append(im, name, msg->str, msg->len, when, flags, kwnames, nkw);
-	if (folder_uids_init(dir) != 0)
-		log_warn("user=%s UID list of %s: %s", im->user, name, strerror(errno));
-	uint64_t len;
-	int fd = message_to_fd(msg->str, msg->len, &len);
-	if (fd < 0)
-		return verdict(im, V_NO, "[SERVERBUG] Cannot store message");
-	char letters[MAILDIR_FLAGS_MAX + 8];
-	struct folder *t = target_open(im, dir);
-	if (t)
-		target_letters(t, flags, kwnames, nkw, letters);
-	else
-		folder_flag_letters(flags, 0, letters);
-	target_close(im, &t);
-	struct maildir_delivery d;
-	int r = maildir_prepare(dir, NULL, 0, fd, len, &d);
-	close(fd);
-	if (r == 0)
-		r = maildir_commit_flags(&d, letters, when);
-	if (r != 0) {
+	m->data = msg->str;
+	m->len = msg->len;
+	return V_OK;
+}
+
+/* Stores v[0..n) in the Maildir dir, all or none as COPY: every message
+ * written and fsync'd in tmp/ first, then each moved into new/; a
+ * failure part way takes back the ones moved. bases[i] gets message i's
+ * base name (malloc'd). 0, or -1 (errno) with nothing stored. */
+static int
+append_maildir(struct imap *im, const char *dir, const struct append_msg *v, size_t n,
+    char **bases)
+{
+	struct maildir_delivery *d = calloc(n ? n : 1, sizeof *d);
+	if (d == NULL)
+		return -1;
+	size_t prepared = 0, committed = 0;
+	for (; prepared < n; prepared++) {
+		uint64_t len;
+		int fd = message_to_fd(v[prepared].data, v[prepared].len, &len);
+		if (fd < 0)
+			break;
+		int r = maildir_prepare(dir, NULL, 0, fd, len, &d[prepared]);
 		int e = errno;
-		log_err("user=%s APPEND to %s: %s", im->user, name, strerror(e));
-		return verdict(im, V_NO, "%s Cannot store message",
-		    e == ENOSPC || e == EDQUOT ? "[OVERQUOTA]" : "[SERVERBUG]");
+		close(fd);
+		errno = e;
+		if (r != 0)
+			break; /* maildir_prepare left nothing behind */
 	}
-	const char *base = strrchr(d.new_path, '/');
-	char b[256];
-	base = base ? base + 1 : d.new_path;
-	strf(b, sizeof b, "%.*s", (int)base_len_of(base), base);
-	char *bases[1] = { b };
-	uint32_t uid, validity;
-	if (uids_of(dir, bases, 1, &uid, &validity) != 0 || uid == 0)
+	if (prepared < n) {
+		int e = errno;
+		for (size_t i = 0; i < prepared; i++)
+			maildir_abort(&d[i]);
+		free(d);
+		errno = e;
+		return -1;
+	}
+	struct folder *t = target_open(im, dir);
+	for (; committed < n; committed++) {
+		char letters[MAILDIR_FLAGS_MAX + 8];
+		const struct append_msg *m = &v[committed];
+		if (t)
+			target_letters(t, m->flags, m->kwnames, m->nkw, letters);
+		else
+			folder_flag_letters(m->flags, 0, letters);
+		if (maildir_commit_flags(&d[committed], letters, m->when) != 0)
+			break;
+		const char *base = strrchr(d[committed].new_path, '/');
+		base = base ? base + 1 : d[committed].new_path;
+		if ((bases[committed] = strndup(base, base_len_of(base))) == NULL) {
+			committed++;
+			break;
+		}
+	}
+	target_close(im, &t);
+	if (committed < n || bases[n - 1] == NULL) {
+		int e = errno;
+		for (size_t i = committed; i < n; i++)
+			maildir_abort(&d[i]);
+		for (size_t i = 0; i < committed; i++) {
+			maildir_uncommit(&d[i]);
+			free(bases[i]);
+			bases[i] = NULL;
+		}
+		free(d);
+		errno = e;
+		return -1;
+	}
+	free(d);
+	return 0;
+}
+
+/* The tagged OK with APPENDUID (RFC 4315), a UID set for MULTIAPPEND. */
+static enum verdict
+append_ok(struct imap *im, uint32_t validity, const uint32_t *uids, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		if (uids[i] == 0)
+			return verdict(im, V_OK, "APPEND completed");
+	/* A set too long for the reply's text goes without APPENDUID. */
+	struct buf b = BUF_INIT(400);
+	size_t len;
+	char *set = seqset_format(&b, uids, n) == 0 ? buf_finish(&b, &len) : NULL;
+	buf_free(&b);
+	if (set == NULL)
 		return verdict(im, V_OK, "APPEND completed");
-	return verdict(im, V_OK, "[APPENDUID %u %u] APPEND completed", validity, uid);
+	enum verdict v = verdict(im, V_OK, "[APPENDUID %u %s] APPEND completed", validity, set);
+	free(set);
+	return v;
+}
+
+/* APPEND, and MULTIAPPEND (RFC 3502): any number of messages, each with
+ * its own flags and date, stored all or none. The framer has the whole
+ * command (every literal, at most max_message_size bytes in all) before
+ * this runs, so a message refused part way stores none of the others. */
+enum verdict
+cmd_append(struct imap *im, struct imap_command *c)
+{
+	char name[MAILNAME_MAX], dir[4200];
+	if (c->n < 2)
+		return verdict(im, V_BAD, "APPEND needs a mailbox and a literal");
+	struct append_msg *v = calloc(c->n, sizeof *v);
+	char **bases = calloc(c->n, sizeof *bases);
+	uint32_t *uids = calloc(c->n, sizeof *uids);
+	enum verdict vd = V_OK;
+	size_t n = 0;
+	if (v == NULL || bases == NULL || uids == NULL)
+		vd = verdict(im, V_NO, "[SERVERBUG] Out of memory");
+	for (size_t i = 1; vd == V_OK && i < c->n; n++)
+		vd = append_parse_one(im, c, &i, &v[n]);
+	if (vd == V_OK && imap_mailbox_arg(im, &c->args[0], name, sizeof name, dir, sizeof dir) != 0)
+		vd = V_NO;
+	uint32_t validity = 0;
+	if (vd == V_OK && im->mbox) {
+		vd = imap_mbox_append(im, name, v, n, uids, &validity);
+	} else if (vd == V_OK && !folder_exists(dir)) {
+		vd = verdict(im, V_NO, "[TRYCREATE] Mailbox doesn't exist");
+	} else if (vd == V_OK) {
+		if (folder_uids_init(dir) != 0)
+			log_warn("user=%s UID list of %s: %s", im->user, name, strerror(errno));
+		if (append_maildir(im, dir, v, n, bases) != 0) {
+			int e = errno;
+			log_err("user=%s APPEND to %s: %s", im->user, name, strerror(e));
+			vd = verdict(im, V_NO, "%s Cannot store message%s",
+			    e == ENOSPC || e == EDQUOT ? "[OVERQUOTA]" : "[SERVERBUG]", n > 1 ? "s" : "");
+		} else if (uids_of(dir, bases, n, uids, &validity) != 0) {
+			memset(uids, 0, n * sizeof *uids);
+		}
+	}
+	if (vd == V_OK)
+		vd = append_ok(im, validity, uids, n);
+	for (size_t i = 0; bases && i < n; i++)
+		free(bases[i]);
+	free(bases);
+	free(uids);
+	free(v);
+	return vd;
 }
 
 /* ---- COPY / MOVE ---- */

@@ -565,11 +565,13 @@ cmd_fetch(struct imap *im, struct imap_command *c)
 		return verdict(im, V_BAD, "Invalid sequence set");
 	/* FLAGS as they are on disk now, as STORE does, rather than stale
 	 * ones followed by an untagged update when another session changed
-	 * them (the set above is fixed: a sync adds no message to it). */
-	if (has_flags && folder_sync(im->sel) != 0)
+	 * them (the set above is fixed: a sync adds no message to it). An
+	 * implicit \Seen is added to them too: set on stale flags, it would
+	 * undo what another session stored meanwhile. */
+	int set_seen = items_set_seen(items, nitems) && !im->sel->readonly;
+	if ((has_flags || set_seen) && folder_sync(im->sel) != 0)
 		log_warn("user=%s sync of %s failed: %s", im->user, im->sel->name, strerror(errno));
 	imap_announce_keywords(im, 0);
-	int set_seen = items_set_seen(items, nitems) && !im->sel->readonly;
 	struct fetch_ctx ctx = { 0, 0, 0 };
 	struct rendered rd[ITEMS_MAX];
 	for (size_t k = 0; k < n; k++) {
@@ -613,7 +615,9 @@ cmd_fetch(struct imap *im, struct imap_command *c)
 			sep = " ";
 		}
 		rendered_free(rd, nitems);
-		if (seen_now && !has_flags) {
+		/* changed: the sync above found new flags; said here, as the
+		 * report after the command would (m->changed is cleared below) */
+		if ((seen_now || m->changed) && !has_flags) {
 			io_printf(&im->io, "%sFLAGS ", sep);
 			out_flags(im, m->flags, m->keywords);
 		}

@@ -62,37 +62,62 @@ imap_mbox_expunge(struct imap *im, const struct seqset *uids, int report)
 	return failed ? -1 : 0;
 }
 
+/* The messages of an APPEND, for mboxf_append_many. */
+struct append_source {
+	const struct append_msg *v;
+	const uint32_t *kw;
+};
+
+static int
+append_source_get(void *ctx, size_t i, struct mboxf_new *m)
+{
+	const struct append_source *src = ctx;
+	m->data = src->v[i].data;
+	m->len = src->v[i].len;
+	m->when = src->v[i].when;
+	m->flags = src->v[i].flags;
+	m->keywords = src->kw[i];
+	return 0;
+}
+
 enum verdict
-imap_mbox_append(struct imap *im, const char *name, const char *data, size_t len, time_t when,
-    unsigned flags, char *const *kwnames, size_t nkw)
+imap_mbox_append(struct imap *im, const char *name, const struct append_msg *v, size_t n,
+    uint32_t *uids, uint32_t *validity_r)
 {
 	char path[4200];
 	if (imap_mbox_file(im, name, path, sizeof path) != 0 ||
 	    (strcmp(name, "INBOX") != 0 && !imap_mbox_exists(path)))
 		return verdict(im, V_NO, "[TRYCREATE] Mailbox doesn't exist");
+	uint32_t *kw = calloc(n ? n : 1, sizeof *kw);
+	if (kw == NULL)
+		return verdict(im, V_NO, "[SERVERBUG] Out of memory");
 	struct folder *tmp = NULL, *f = im->sel;
 	if (f == NULL || !f->mbox || strcmp(f->mb_path, path) != 0) {
-		if (mboxf_open(&tmp, path, name, 1) != 0)
+		if (mboxf_open(&tmp, path, name, 1) != 0) {
+			free(kw);
 			return verdict(im, V_NO, "[UNAVAILABLE] Mailbox is busy or unreadable");
+		}
 		f = tmp;
 	}
-	uint32_t kw = 0;
-	for (size_t i = 0; i < nkw; i++) {
-		int k = mboxf_keyword(f, kwnames[i], 1);
-		if (k >= 0)
-			kw |= 1u << k;
-	}
-	uint32_t uid;
-	int r = mboxf_append(f, data, len, when, flags, kw, &uid);
+	for (size_t i = 0; i < n; i++)
+		for (size_t k = 0; k < v[i].nkw; k++) {
+			int x = mboxf_keyword(f, v[i].kwnames[k], 1);
+			if (x >= 0)
+				kw[i] |= 1u << x;
+		}
+	/* one lock, all or none: a NO leaves the file as it was */
+	struct append_source src = { v, kw };
+	int r = mboxf_append_many(f, n, append_source_get, &src, uids);
 	int e = errno;
-	uint32_t validity = f->uidvalidity;
+	*validity_r = f->uidvalidity;
 	folder_close(&tmp);
+	free(kw);
 	if (r != 0) {
 		log_err("user=%s APPEND to mbox: %s", im->user, strerror(e));
-		return verdict(im, V_NO, "%s Cannot store message",
-		    e == ENOSPC || e == EDQUOT ? "[OVERQUOTA]" : "[SERVERBUG]");
+		return verdict(im, V_NO, "%s Cannot store message%s",
+		    e == ENOSPC || e == EDQUOT ? "[OVERQUOTA]" : "[SERVERBUG]", n > 1 ? "s" : "");
 	}
-	return verdict(im, V_OK, "[APPENDUID %u %u] APPEND completed", validity, uid);
+	return V_OK;
 }
 
 /* ---- folders other than INBOX: mbox files in the user's directory ---- */

@@ -1,8 +1,9 @@
 /*
- * render-search.c — the SEARCH matchers of render.h: header, address, body and text
- * searches on decoded text (RFC 2047 words, quoted-printable and base64
- * bodies, charsets to UTF-8), case-insensitive, with what Dovecot's SEARCH
- * finds on the corpus as reference (t/fixtures/mime/search.expected).
+ * render-search.c — the SEARCH matchers of render.h: header, address,
+ * body and text searches on decoded text (RFC 2047 words, quoted-printable
+ * and base64 bodies, charsets to UTF-8), case-insensitive, with what
+ * Dovecot's SEARCH finds on the corpus as reference
+ * (t/fixtures/mime/search.expected).
  */
 #include <stdlib.h>
 #include <string.h>
