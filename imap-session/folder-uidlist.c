@@ -21,6 +21,7 @@
 #include "durable.h"
 #include "fileline.h"
 #include "folder-int.h"
+#include "uidimport.h"
 
 /* A keywords line: letter, space, keyword of at most IMAP_KEYWORD_MAX. */
 #define KEYWORDS_LINE_MAX 300
@@ -309,6 +310,10 @@ folder_uids_assign(const char *dir, struct maildir_entry *e, size_t n, uint32_t 
     uint32_t *validity_r, uint32_t *next_r, enum folder_recent_mode mode, uint32_t *recent_from_r)
 {
 	int first = first_look(dir);
+	/* the lock file marks the folder as looked at: not before a list
+	 * there could be read, or its UIDs would be lost to a fresh start */
+	if (first && uidimport_check(dir) != 0)
+		return -1;
 	int lock = folder_lock(dir);
 	if (lock < 0)
 		return -1;
