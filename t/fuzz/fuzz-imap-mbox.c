@@ -18,6 +18,7 @@
 #include "imap-session/folder.c"
 #include "imap-session/folder-content.c"
 #include "imap-session/folder-import.c"
+#include "imap-session/folder-validity.c"
 #include "imap-session/folder-uidlist.c"
 #include "imap-session/mboxfolder.c"
 #include "imap-session/mboxmsg.c"
