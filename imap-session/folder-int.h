@@ -31,12 +31,16 @@ enum folder_recent_mode { FOLDER_RECENT_KEEP, FOLDER_RECENT_LOOK, FOLDER_RECENT_
 int folder_uids_assign(const char *dir, struct maildir_entry *e, size_t n, uint32_t *uids,
     uint32_t *validity_r, uint32_t *next_r, enum folder_recent_mode mode,
     uint32_t *recent_from_r);
+/* ---- the user's last UIDVALIDITY (folder-validity.c) ---- */
 /* The user's mail root of folder dir: dir itself (INBOX) or its parent
  * (a Maildir++ folder). */
 void folder_root(const char *dir, char *root, size_t size);
-/* Raises the user's last UIDVALIDITY (yubin-uidvalidity in the root dir
- * belongs to) to at least v, so that a fresh one is always greater. 0 or
- * -1 (errno). */
+/* A fresh UIDVALIDITY for folder dir, greater than every one handed out
+ * or taken over in the user's root before: max(now, last + 1), recorded
+ * (best effort, as before: a folder still opens on a full disk). */
+uint32_t folder_uidvalidity_new(const char *dir);
+/* Raises the user's last UIDVALIDITY to at least v, so that a fresh one
+ * is always greater. 0 or -1 (errno). */
 int folder_uidvalidity_raise(const char *dir, uint32_t v);
 /* On the first look at dir, under the folder lock: takes over the UID
  * list and keyword letters Dovecot or Courier left there (lib/uidimport.h)

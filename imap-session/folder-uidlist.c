@@ -21,6 +21,7 @@
 #include "durable.h"
 #include "fileline.h"
 #include "folder-int.h"
+#include "uidimport.h"
 
 /* A keywords line: letter, space, keyword of at most IMAP_KEYWORD_MAX. */
 #define KEYWORDS_LINE_MAX 300
@@ -233,65 +234,6 @@ recs_find(struct uidrec *recs, size_t n, const char *base, size_t len)
 	return NULL;
 }
 
-/* A fresh UIDVALIDITY must exceed every earlier one of the folder (RFC 9051
- * §2.3.1.1), even when the UID list is lost within the second it was made.
- * The user's root keeps the last value handed out ("yubin-uidvalidity");
- * the next is max(now, last + 1). Maildir++ folders sit directly in the
- * root, so the root is dir itself (INBOX) or its parent. */
-void
-folder_root(const char *dir, char *root, size_t size)
-{
-	const char *slash = strrchr(dir, '/');
-	if (slash && slash[1] == '.')
-		snprintf(root, size, "%.*s", (int)(slash - dir), dir);
-	else
-		snprintf(root, size, "%s", dir);
-}
-
-static unsigned long
-last_uidvalidity(const char *dir, char *root, size_t size)
-{
-	char path[4300], buf[32];
-	folder_root(dir, root, size);
-	snprintf(path, sizeof path, "%s/%s", root, VALIDITY_NAME);
-	unsigned long last = 0;
-	int fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
-	if (fd >= 0) {
-		ssize_t n = read(fd, buf, sizeof buf - 1);
-		close(fd);
-		if (n > 0) {
-			buf[n] = '\0';
-			last = strtoul(buf, NULL, 10);
-		}
-	}
-	return last;
-}
-
-static uint32_t
-new_uidvalidity(const char *dir)
-{
-	char root[4200], buf[32];
-	unsigned long last = last_uidvalidity(dir, root, sizeof root);
-	uint32_t v = (uint32_t)time(NULL);
-	if (last >= UINT32_MAX)
-		last = 0;
-	if (v <= last)
-		v = (uint32_t)last + 1;
-	int len = snprintf(buf, sizeof buf, "%" PRIu32 "\n", v);
-	write_atomic(root, VALIDITY_NAME, buf, (size_t)len);
-	return v;
-}
-
-int
-folder_uidvalidity_raise(const char *dir, uint32_t v)
-{
-	char root[4200], buf[32];
-	if (last_uidvalidity(dir, root, sizeof root) >= v)
-		return 0;
-	int len = snprintf(buf, sizeof buf, "%" PRIu32 "\n", v);
-	return write_atomic(root, VALIDITY_NAME, buf, (size_t)len);
-}
-
 /* No lock file yet: yubin never looked at dir, so a UID list Dovecot or
  * Courier left there is what clients know (folder-import.c). Once it has
  * looked, such a list is stale: a lost yubin-uidlist then starts afresh. */
@@ -309,6 +251,10 @@ folder_uids_assign(const char *dir, struct maildir_entry *e, size_t n, uint32_t 
     uint32_t *validity_r, uint32_t *next_r, enum folder_recent_mode mode, uint32_t *recent_from_r)
 {
 	int first = first_look(dir);
+	/* the lock file marks the folder as looked at: not before a list
+	 * there could be read, or its UIDs would be lost to a fresh start */
+	if (first && uidimport_check(dir) != 0)
+		return -1;
 	int lock = folder_lock(dir);
 	if (lock < 0)
 		return -1;
@@ -327,7 +273,7 @@ folder_uids_assign(const char *dir, struct maildir_entry *e, size_t n, uint32_t 
 	}
 	int dirty = r != 0 || nrecs != n;
 	if (r != 0) {
-		validity = new_uidvalidity(dir);
+		validity = folder_uidvalidity_new(dir);
 		next = 1;
 		/* a lost list's messages are not new: only an empty folder's
 		 * first messages are (set below) */

@@ -405,6 +405,26 @@ uidimport_read(const char *dir, struct uidimport *u)
 	return r;
 }
 
+int
+uidimport_check(const char *dir)
+{
+	static const char *const names[] = { "dovecot-uidlist", "courierimapuiddb",
+		"dovecot-keywords" };
+	char path[4096];
+	for (size_t i = 0; i < sizeof names / sizeof names[0]; i++) {
+		if ((size_t)snprintf(path, sizeof path, "%s/%s", dir, names[i]) >= sizeof path) {
+			errno = ENAMETOOLONG;
+			return -1;
+		}
+		int fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK);
+		if (fd >= 0)
+			close(fd);
+		else if (errno != ENOENT && errno != ELOOP)
+			return -1;  /* ELOOP: a symlink, which uidimport_read refuses */
+	}
+	return 0;
+}
+
 uint32_t
 uidimport_dovecot_last(const char *root)
 {

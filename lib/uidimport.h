@@ -98,6 +98,10 @@ void uidimport_free(struct uidimport *u);
  * or a client could take the new UIDs for the ones it knows. */
 int uidimport_read(const char *dir, struct uidimport *u);
 
+/* Whether the files uidimport_read takes could be opened now: 0, or -1
+ * with errno (EACCES, say) when one is there but cannot be. For a caller
+ * that must not mark the folder as looked at before a read could work. */
+int uidimport_check(const char *dir);
 /* The last UIDVALIDITY Dovecot handed out in the user's mail root:
  * root/dovecot-uidvalidity, up to 8 hex digits (and an LF). 0 if there is
  * none or it is not so. A fresh UIDVALIDITY beyond it never meets one a

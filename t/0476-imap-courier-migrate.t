@@ -3,7 +3,8 @@
 with Courier's courierimapuiddb and no yubin state opens in imap-session
 with Courier's UIDVALIDITY, UIDs and next UID; messages Courier never
 numbered get UIDs from there up; a malformed courierimapuiddb gives a
-fresh, greater UIDVALIDITY and fresh UIDs.
+fresh, greater UIDVALIDITY and fresh UIDs; one the session cannot read
+fails SELECT and is taken once it can be read, never lost to a fresh start.
 
 The courierimapuiddb files here are HAND-MADE, written from the format
 Courier-IMAP uses (version 1: a header "1 <uidvalidity> <nextuid>", then
@@ -18,7 +19,7 @@ import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import yubin  # noqa: E402
-from imaptest import Raw, close_all  # noqa: E402
+from imaptest import Raw, close_all, tagged  # noqa: E402
 
 t = yubin.TAP()
 env = yubin.CleanEnv()
@@ -86,8 +87,12 @@ broken = [("1796400001.M1P30.mail.example.org", ":2,S"),
 # UIDs out of order: Courier never writes that, so it is not trusted
 make_folder("Broken", broken,
             "1 %d 9\n6 %s\n4 %s\n" % (COURIER_V, base_s(broken[0][0]), base_s(broken[1][0])))
+locked = [("1796300001.M1P40.mail.example.org", ":2,S")]
+make_folder("Locked", locked, "1 %d 4\n3 %s\n" % (COURIER_V, base_s(locked[0][0])))
 if os.geteuid() == 0:
     subprocess.run(["chmod", "-R", "a+rwX", env.mail_root], check=True)
+    # sessions run as nobody: a list left to root, as after a copy, is unreadable
+    os.chmod(os.path.join(ROOT, ".Locked", "courierimapuiddb"), 0o600)
 
 sessions = []
 try:
@@ -118,6 +123,22 @@ try:
          "malformed courierimapuiddb: a fresh UIDVALIDITY (%s) past Courier's and the "
          "file's time" % v, r)
     t.eq(sorted(flags_by_uid(s.cmd("UID FETCH 1:* (FLAGS)"))), [1, 2], "... and fresh UIDs")
+    s.cmd("UNSELECT")
+
+    if os.geteuid() == 0:
+        r = s.cmd("SELECT Locked")
+        t.ok(tagged(r).split()[1:2] == [b"NO"],
+             "an unreadable courierimapuiddb: SELECT fails, nothing started afresh", r)
+        t.ok(not os.path.exists(os.path.join(ROOT, ".Locked", "yubin-lock")) and
+             not os.path.exists(os.path.join(ROOT, ".Locked", "yubin-uidlist")),
+             "... and the folder is not marked as looked at")
+        os.chmod(os.path.join(ROOT, ".Locked", "courierimapuiddb"), 0o644)
+        r = s.cmd("SELECT Locked")
+        t.eq((number(r, b"UIDVALIDITY"), number(r, b"UIDNEXT")), (COURIER_V, 4),
+             "readable again: Courier's UIDVALIDITY and next UID")
+        t.eq(sorted(flags_by_uid(s.cmd("UID FETCH 1:* (FLAGS)"))), [3], "... and its UID")
+    else:
+        t.skip("an unreadable courierimapuiddb", "needs root (sessions as another user)")
     s.cmd("LOGOUT")
 finally:
     close_all(sessions)

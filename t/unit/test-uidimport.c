@@ -262,6 +262,16 @@ test_files(void)
 	drop("dovecot-uidlist");
 	drop("courierimapuiddb");
 
+	CHECK(uidimport_check(dir) == 0, "check: nothing there is fine");
+	put("dovecot-uidlist", "3 V1 N2\n");
+	CHECK(uidimport_check(dir) == 0, "check: a readable list is fine");
+	if (geteuid() != 0) {
+		char p2[512];
+		snprintf(p2, sizeof p2, "%s/dovecot-uidlist", dir);
+		chmod(p2, 0);
+		CHECK(uidimport_check(dir) == -1 && errno == EACCES, "check: an unreadable list");
+	}
+	drop("dovecot-uidlist");
 	CHECK(uidimport_dovecot_last(dir) == 0, "no dovecot-uidvalidity: 0");
 	put("dovecot-uidvalidity", "6b171f67");
 	CHECK(uidimport_dovecot_last(dir) == 0x6b171f67, "Dovecot's last UIDVALIDITY (hex)");
