@@ -297,11 +297,33 @@ folder_cache_flush(struct folder *f)
 		(void)mcache_flush(f->mc);
 }
 
+/* keep() of mcache_compact: the UID is a message of the folder (f->m is
+ * in UID order). */
+static int
+uid_in_folder(void *ctx, uint32_t uid)
+{
+	const struct folder *f = ctx;
+	size_t lo = 0, hi = f->n;
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+		if (f->m[mid].uid == uid)
+			return 1;
+		if (f->m[mid].uid < uid)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return 0;
+}
+
 void
 folder_cache_close(struct folder *f)
 {
 	folder_views_drop(f);
 	fields_drop(f);
+	/* records of messages expunged since, and replaced ones, go when
+	 * they outnumber the rest: the file stays near the folder's size */
+	(void)mcache_compact(f->mc, uid_in_folder, f);
 	mcache_close(&f->mc);
 	f->mc_opened = 0;
 }
