@@ -152,10 +152,13 @@ fields_cacheable(const struct mime_message *mm)
 static char *
 render_fields(const struct mime_message *mm, size_t *len_r)
 {
-	char section[512] = "HEADER.FIELDS (";
-	for (size_t i = 0; i < CACHED_FIELDS; i++) {
-		strcat(section, cached_fields[i]);
-		strcat(section, i + 1 < CACHED_FIELDS ? " " : ")");
+	/* the names of cached_fields, made once */
+	static char section[512];
+	if (section[0] == '\0') {
+		size_t o = (size_t)snprintf(section, sizeof section, "HEADER.FIELDS (");
+		for (size_t i = 0; i < CACHED_FIELDS && o < sizeof section; i++)
+			o += (size_t)snprintf(section + o, sizeof section - o, "%s%s", cached_fields[i],
+			    i + 1 < CACHED_FIELDS ? " " : ")");
 	}
 	unsigned char *out;
 	if (!fields_cacheable(mm) || render_section(mm, section, &out, len_r) != 0)
@@ -163,43 +166,53 @@ render_fields(const struct mime_message *mm, size_t *len_r)
 	return (char *)out;
 }
 
+/* View v of the parse mm, rendered. */
+static char *
+render_view(const struct mime_message *mm, int v, size_t *len_r)
+{
+	switch (v) {
+	case FOLDER_VIEW_ENVELOPE:
+		return render_envelope(mm, len_r);
+	case FOLDER_VIEW_BODY:
+	case FOLDER_VIEW_BODYSTRUCTURE:
+		return render_bodystructure(mm, v == FOLDER_VIEW_BODYSTRUCTURE, len_r);
+	default:
+		return render_fields(mm, len_r);
+	}
+}
+
 /* Renders the views a parse gives (whole: the message's, else its
- * header's), keeps them for this message and queues its record, merged
- * with what the file had. */
+ * header's) that the message's record lacks, keeps them for this message
+ * and queues its record, merged with what the file had. */
 void
 folder_cache_fill(struct folder *f, size_t idx, const struct mime_message *mm, int whole)
 {
 	struct fmsg *m = &f->m[idx];
-	folder_views_drop(f);
-	f->view[FOLDER_VIEW_ENVELOPE] = render_envelope(mm, &f->view_len[FOLDER_VIEW_ENVELOPE]);
-	f->view[FOLDER_VIEW_FIELDS] = render_fields(mm, &f->view_len[FOLDER_VIEW_FIELDS]);
-	if (whole) {
-		f->view[FOLDER_VIEW_BODY] = render_bodystructure(mm, 0, &f->view_len[FOLDER_VIEW_BODY]);
-		f->view[FOLDER_VIEW_BODYSTRUCTURE] = render_bodystructure(mm, 1,
-		    &f->view_len[FOLDER_VIEW_BODYSTRUCTURE]);
-	}
-	f->view_uid = m->uid;
 	char key[FOLDER_CACHE_KEY_MAX];
 	size_t klen = key_of(f, idx, key, sizeof key);
-	struct mcache *c;
-	if (klen == 0 || (c = cache_of(f)) == NULL)
-		return;
+	struct mcache *c = klen ? cache_of(f) : NULL;
 	struct mcache_rec old, r = {
 		.validity = f->uidvalidity, .uid = m->uid, .id = (const unsigned char *)key,
 		.id_len = klen, .size = m->e.vsize ? m->e.vsize : MCACHE_SIZE_UNKNOWN,
 		.date = f->mbox || m->mtime_known ? (int64_t)m->e.mtime : MCACHE_DATE_UNKNOWN,
 	};
-	int had = mcache_get(c, f->uidvalidity, m->uid, key, klen, &old);
+	int had = c != NULL && mcache_get(c, f->uidvalidity, m->uid, key, klen, &old);
+	folder_views_drop(f);
+	f->view_uid = m->uid;
 	for (int v = 0; v < FOLDER_VIEWS; v++) {
-		if (f->view[v] != NULL) {
+		int from_header = v == FOLDER_VIEW_ENVELOPE || v == FOLDER_VIEW_FIELDS;
+		if (had && (old.items & (1u << v))) {
+			r.items |= 1u << v;
+			r.item[v] = old.item[v];
+		} else if ((whole || from_header) &&
+		    (f->view[v] = render_view(mm, v, &f->view_len[v])) != NULL) {
 			r.items |= 1u << v;
 			r.item[v].p = (const unsigned char *)f->view[v];
 			r.item[v].len = (uint32_t)f->view_len[v];
-		} else if (had && (old.items & (1u << v))) {
-			r.items |= 1u << v;
-			r.item[v] = old.item[v];
 		}
 	}
+	if (c == NULL)
+		return;
 	if (had && r.size == MCACHE_SIZE_UNKNOWN)
 		r.size = old.size;
 	if (had && r.date == MCACHE_DATE_UNKNOWN)
@@ -210,13 +223,25 @@ folder_cache_fill(struct folder *f, size_t idx, const struct mime_message *mm, i
 	(void)mcache_put(c, &r);
 }
 
+/* A copy of view v as kept for the parse of message idx, or NULL. */
+static char *
+view_kept(struct folder *f, size_t idx, int v, size_t *len_r)
+{
+	if (!views_current(f, idx) || f->view[v] == NULL)
+		return NULL;
+	*len_r = f->view_len[v];
+	return strndup(f->view[v], f->view_len[v]);
+}
+
 char *
 folder_view(struct folder *f, size_t idx, enum folder_view v, size_t *len_r)
 {
 	struct mcache_rec r;
-	if (!views_current(f, idx) && lookup(f, idx, &r) && (r.items & (1u << v))) {
-		char *s = malloc((size_t)r.item[v].len + 1);
-		if (s == NULL)
+	char *s = view_kept(f, idx, v, len_r);
+	if (s != NULL)
+		return s;
+	if (lookup(f, idx, &r) && (r.items & (1u << v))) {
+		if ((s = malloc((size_t)r.item[v].len + 1)) == NULL)
 			return NULL;
 		memcpy(s, r.item[v].p, r.item[v].len);
 		s[r.item[v].len] = '\0';
@@ -227,20 +252,10 @@ folder_view(struct folder *f, size_t idx, enum folder_view v, size_t *len_r)
 	    ? folder_mime(f, idx) : folder_mime_header(f, idx);
 	if (mm == NULL)
 		return NULL;
-	if (views_current(f, idx) && f->view[v] != NULL) {
-		char *s = strndup(f->view[v], f->view_len[v]);
-		*len_r = f->view_len[v];
+	/* the parse just made recorded it (folder_cache_fill) */
+	if ((s = view_kept(f, idx, v, len_r)) != NULL)
 		return s;
-	}
-	switch (v) {
-	case FOLDER_VIEW_ENVELOPE:
-		return render_envelope(mm, len_r);
-	case FOLDER_VIEW_BODY:
-	case FOLDER_VIEW_BODYSTRUCTURE:
-		return render_bodystructure(mm, v == FOLDER_VIEW_BODYSTRUCTURE, len_r);
-	default:
-		return render_fields(mm, len_r);
-	}
+	return render_view(mm, v, len_r);
 }
 
 static void
@@ -297,11 +312,33 @@ folder_cache_flush(struct folder *f)
 		(void)mcache_flush(f->mc);
 }
 
+/* keep() of mcache_compact: the UID is a message of the folder (f->m is
+ * in UID order). */
+static int
+uid_in_folder(void *ctx, uint32_t uid)
+{
+	const struct folder *f = ctx;
+	size_t lo = 0, hi = f->n;
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+		if (f->m[mid].uid == uid)
+			return 1;
+		if (f->m[mid].uid < uid)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return 0;
+}
+
 void
 folder_cache_close(struct folder *f)
 {
 	folder_views_drop(f);
 	fields_drop(f);
+	/* records of messages expunged since, and replaced ones, go when
+	 * they outnumber the rest: the file stays near the folder's size */
+	(void)mcache_compact(f->mc, uid_in_folder, f);
 	mcache_close(&f->mc);
 	f->mc_opened = 0;
 }

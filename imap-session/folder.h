@@ -3,9 +3,9 @@
  * flags, keywords, sizes, and what changed since the last look.
  *
  * Protocol-free: the session turns the changes into EXISTS/EXPUNGE/FETCH
- * responses. This is the one place where a later on-disk cache
- * (ENVELOPE/BODYSTRUCTURE, CONDSTORE) slots in: folder_mime_header() and
- * folder_mime() are what FETCH asks for a message's header and structure.
+ * responses. folder_mime_header() and folder_mime() are what FETCH asks
+ * for a message's header and structure; the message cache below
+ * (folder-cache.c) keeps what they gave for later sessions.
  *
  * Per folder directory (the Maildir root for INBOX):
  *   yubin-uidlist   "yubin-uidlist 1 <uidvalidity> <uidnext> <recent>\n"

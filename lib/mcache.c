@@ -35,6 +35,7 @@ struct mcache {
 	dev_t dev;
 	ino_t ino;
 	uint64_t end;         /* the file's good records end here */
+	size_t nrec;          /* good records in the file, replaced ones too */
 	struct slot *tab;     /* open addressing on uid, power of two */
 	size_t cap, used;
 	unsigned char *win;   /* lookup window: file bytes [win_off, +win_len) */
@@ -277,6 +278,7 @@ index_clear(struct mcache *c)
 	if (c->tab)
 		memset(c->tab, 0, c->cap * sizeof *c->tab);
 	c->used = 0;
+	c->nrec = 0;
 	c->win_len = 0;
 }
 
@@ -327,6 +329,7 @@ scan(struct mcache *c, uint64_t size)
 				break;
 			at += need;
 			c->end = pos + at;
+			c->nrec++;
 			continue;
 		}
 		if (k < 0 || pos + at >= size)
@@ -571,6 +574,7 @@ append(struct mcache *c)
 		if (index_set(c, r.uid, (uint32_t)(c->end + at)) != 0)
 			break;
 		at += len;
+		c->nrec++;
 	}
 	c->end += c->pend_len;
 	return 0;
@@ -598,6 +602,133 @@ mcache_flush(struct mcache *c)
 		break;
 	}
 	c->pend_len = 0;
+	c->win_len = 0;
+	return rc;
+}
+
+/* ---- compaction ---- */
+
+/* Records a file may hold beyond twice the live ones before it is
+ * rewritten: a small folder is not rewritten for a few replaced records. */
+#define COMPACT_SLACK 1024
+
+static int
+slot_cmp(const void *a, const void *b)
+{
+	uint32_t x = ((const struct slot *)a)->uid, y = ((const struct slot *)b)->uid;
+	return x < y ? -1 : x > y;
+}
+
+/* Copies the record of live[k] (checked again) to out at *pos, flushing
+ * out (obuf/olen) to fd when full. 1 copied, 0 dropped (bad), -1 error. */
+static int
+copy_record(struct mcache *c, struct slot *s, int fd, unsigned char *obuf, size_t *olen,
+    uint64_t *pos)
+{
+	struct mcache_rec r;
+	size_t len;
+	const unsigned char *p = window(c, s->off, 8);
+	if (p == NULL || mcache_record_parse(p, 8, &r, &len) < 0 || len == 0 ||
+	    (p = window(c, s->off, len)) == NULL || mcache_record_parse(p, len, &r, &len) != 1 ||
+	    r.uid != s->uid)
+		return 0;
+	if (*olen + len > MCACHE_PENDING_MAX) {
+		if (pwrite(fd, obuf, *olen, (off_t)(*pos - *olen)) != (ssize_t)*olen)
+			return -1;
+		*olen = 0;
+	}
+	if (len > MCACHE_PENDING_MAX) {
+		if (pwrite(fd, p, len, (off_t)*pos) != (ssize_t)len)
+			return -1;
+	} else {
+		memcpy(obuf + *olen, p, len);
+		*olen += len;
+	}
+	s->off = (uint32_t)*pos;
+	*pos += len;
+	return 1;
+}
+
+/* Writes the latest record of every UID keep() wants, in UID order, to a
+ * new file (locked before it has its name) renamed over the old one,
+ * which c then reads. Called with the old file locked. 0 or -1. */
+static int
+rewrite(struct mcache *c, int (*keep)(void *, uint32_t), void *ctx)
+{
+	char tmp[4200];
+	if (snprintf(tmp, sizeof tmp, "%s.%ld", c->path, (long)getpid()) >= (int)sizeof tmp)
+		return -1;
+	struct slot *live = malloc((c->used ? c->used : 1) * sizeof *live);
+	unsigned char *obuf = malloc(MCACHE_PENDING_MAX);
+	int fd = -1, rc = -1;
+	size_t n = 0, olen = 0;
+	uint64_t pos = FILE_HEAD_LEN;
+	if (live == NULL || obuf == NULL)
+		goto out;
+	for (size_t i = 0; i < c->cap; i++)
+		if (c->tab[i].uid != 0 && keep(ctx, c->tab[i].uid))
+			live[n++] = c->tab[i];
+	qsort(live, n, sizeof *live, slot_cmp);
+	fd = open(tmp, O_RDWR | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0600);
+	if (fd < 0 || flock(fd, LOCK_EX) != 0 ||
+	    pwrite(fd, file_magic, sizeof file_magic, 0) != (ssize_t)sizeof file_magic)
+		goto out;
+	for (size_t k = 0; k < n; k++) {
+		int got = copy_record(c, &live[k], fd, obuf, &olen, &pos);
+		if (got < 0)
+			goto out;
+		if (got == 0)
+			live[k].uid = 0;
+	}
+	struct stat st;
+	if ((olen && pwrite(fd, obuf, olen, (off_t)(pos - olen)) != (ssize_t)olen) ||
+	    fstat(fd, &st) != 0 || rename(tmp, c->path) != 0)
+		goto out;
+	close(c->fd);   /* its lock goes with it */
+	c->fd = fd;
+	fd = -1;
+	c->dev = st.st_dev;
+	c->ino = st.st_ino;
+	c->end = pos;
+	index_clear(c);
+	for (size_t k = 0; k < n; k++)
+		if (live[k].uid != 0 && index_set(c, live[k].uid, live[k].off) == 0)
+			c->nrec++;
+	rc = 0;
+out:
+	if (fd >= 0) {
+		close(fd);
+		unlink(tmp);
+	}
+	free(live);
+	free(obuf);
+	return rc;
+}
+
+int
+mcache_compact(struct mcache *c, int (*keep)(void *ctx, uint32_t uid), void *ctx)
+{
+	if (c == NULL || c->fd < 0)
+		return 0;
+	(void)mcache_flush(c);
+	size_t live = 0;
+	for (size_t i = 0; i < c->cap; i++)
+		live += c->tab[i].uid != 0 && keep(ctx, c->tab[i].uid);
+	if (c->nrec <= 2 * live + COMPACT_SLACK)
+		return 0;
+	int rc = -1;
+	for (int tries = 0; tries < LOCK_TRIES && c->fd >= 0; tries++) {
+		if (flock(c->fd, LOCK_EX) != 0)
+			break;
+		int k = catch_up(c);
+		if (k == 1)
+			continue;
+		if (k == 0)
+			rc = rewrite(c, keep, ctx);
+		if (c->fd >= 0)
+			(void)flock(c->fd, LOCK_UN);
+		break;
+	}
 	c->win_len = 0;
 	return rc;
 }

@@ -33,7 +33,9 @@
  * writer has read what others appended since it last looked and cut off a
  * torn tail. When the file outgrows MCACHE_FILE_MAX it is replaced
  * (temporary file, rename) by one holding only the records being written;
- * a writer that finds its open file replaced opens the new one. Readers
+ * mcache_compact() replaces it the same way by one without replaced
+ * records and those of expunged messages. A writer that finds its open
+ * file replaced opens the new one. Readers
  * read with pread into a window, never mmap, so a file cut by another
  * session gives a miss, not a fault. Memory: an index of 8 bytes per
  * record (at most twice that allocated), a read window and the records
@@ -102,6 +104,13 @@ int mcache_put(struct mcache *c, const struct mcache_rec *r);
 /* Appends the queued records to the file under its lock. 0, or -1
  * (errno); the queue is emptied either way. */
 int mcache_flush(struct mcache *c);
+
+/* Rewrites the file (temporary file, rename) with only the latest record
+ * of each UID keep() accepts (the messages still in the folder), in UID
+ * order, when replaced or refused records outnumber the kept ones (plus
+ * a slack of 1024). 0 (done or not needed) or -1 (errno); the file is
+ * intact either way. */
+int mcache_compact(struct mcache *c, int (*keep)(void *ctx, uint32_t uid), void *ctx);
 
 /* The checksum of the format above. */
 uint64_t mcache_check(const void *p, size_t n, uint64_t seed);

@@ -4,7 +4,8 @@
  * parsed one byte at a time asks for more until whole; every flipped byte
  * and every cut of a record is refused; a cache file cut or overwritten at
  * any offset answers only with intact records, and the next write cuts it
- * back and goes on; a file replaced under an open cache is followed.
+ * back and goes on; a file replaced under an open cache is followed;
+ * compaction drops replaced and unwanted records only.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -235,6 +236,44 @@ two_writers(void)
 	mcache_close(&a);
 }
 
+static int
+keep_half(void *ctx, uint32_t uid)
+{
+	return uid <= *(uint32_t *)ctx;
+}
+
+/* Replaced records and those of UIDs no longer wanted go, the rest stay
+ * readable; a cache with little waste is left alone. */
+static void
+compaction(void)
+{
+	unlink(path);
+	struct mcache *c = mcache_open(path);
+	for (int round = 0; round < 3; round++) {
+		fill(c, 1, 3000);
+		mcache_flush(c);
+	}
+	struct stat before, after;
+	stat(path, &before);
+	uint32_t limit = 1500;
+	CHECK(mcache_compact(c, keep_half, &limit) == 0, "a wasteful cache compacts");
+	stat(path, &after);
+	unsigned wrong;
+	CHECK(after.st_size * 5 < before.st_size, "to a fifth of its size or less");
+	CHECK(count_good(c, 1500, &wrong) == 1500 && wrong == 0, "kept records read back");
+	struct mcache_rec r;
+	CHECK(mcache_get(c, 7, 2000, "m2000", 5, &r) == 0, "dropped ones miss");
+	mcache_close(&c);
+	c = mcache_open(path);
+	CHECK(count_good(c, 1500, &wrong) == 1500, "and after a new open");
+	stat(path, &before);
+	limit = 3000;
+	CHECK(mcache_compact(c, keep_half, &limit) == 0, "a lean cache");
+	stat(path, &after);
+	CHECK(after.st_ino == before.st_ino && after.st_size == before.st_size, "is left alone");
+	mcache_close(&c);
+}
+
 int
 main(void)
 {
@@ -245,6 +284,7 @@ main(void)
 	parse_bytes();
 	damaged();
 	two_writers();
+	compaction();
 	unlink(path);
 	rmdir(dir);
 	return unit_done();
