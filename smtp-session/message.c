@@ -1,6 +1,7 @@
 /*
- * message.c — DATA and BDAT: stream the content into a temporary file
- * (bounded memory whatever the size), then store it in every local mailbox
+ * message.c — DATA and BDAT: stream the content into a memory file, moved
+ * to a temporary file in the spool once it is large (bounded memory
+ * whatever the size), then store it in every local mailbox
  * and the spool in one transaction. 250 only after every copy is fsync'd.
  */
 #include <ctype.h>
@@ -12,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/mman.h>
 #include <sys/random.h>
 #include <sys/stat.h>
 #include <time.h>
@@ -56,10 +58,41 @@ smtp_msg_file_open(struct smtp *s)
 	return fd;
 }
 
+/* A file for a message of size bytes: in memory while it is small
+ * (SMTP_MSG_MEMORY_MAX), else smtp_msg_file_open's. */
+static int
+msg_file_for(struct smtp *s, uint64_t size)
+{
+	if (size <= SMTP_MSG_MEMORY_MAX) {
+		int fd = memfd_create("smtp-message", MFD_CLOEXEC);
+		if (fd >= 0)
+			return fd;
+	}
+	return smtp_msg_file_open(s);
+}
+
+/* Moves a message that outgrew memory into a file under the spool. */
+static int
+msg_spill(struct smtp *s)
+{
+	int fd = smtp_msg_file_open(s);
+	if (fd < 0)
+		return -1;
+	if (durable_copy_range(fd, s->msg_fd, 0, s->msg_len) < 0) {
+		int e = errno;
+		close(fd);
+		errno = e;
+		return -1;
+	}
+	close(s->msg_fd);
+	s->msg_fd = fd;
+	return 0;
+}
+
 int
 smtp_msg_insert(struct smtp *s, const char *text, size_t len)
 {
-	int fd = smtp_msg_file_open(s);
+	int fd = msg_file_for(s, s->msg_len + len);
 	if (fd < 0)
 		return -1;
 	if (durable_copy_range(fd, s->msg_fd, 0, s->msg_trace_len) < 0 ||
@@ -155,7 +188,7 @@ static int
 message_begin(struct smtp *s)
 {
 	make_msg_id(s);
-	s->msg_fd = smtp_msg_file_open(s);
+	s->msg_fd = msg_file_for(s, 0);
 	if (s->msg_fd < 0)
 		return -1;
 	if (write_received(s, s->msg_fd) < 0)
@@ -178,6 +211,11 @@ message_append(struct smtp *s, const unsigned char *buf, size_t len)
 		s->msg_too_big = 1;
 		return 0;
 	}
+	/* Crossing the bound happens once: the fd is still message_begin's
+	 * memory file (inserts and milter edits come after the content). */
+	if (s->msg_len <= SMTP_MSG_MEMORY_MAX && s->msg_len + len > SMTP_MSG_MEMORY_MAX &&
+	    msg_spill(s) < 0)
+		return -1;
 	if (durable_write_all(s->msg_fd, buf, len) < 0)
 		return -1;
 	s->msg_len += len;
