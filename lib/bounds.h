@@ -169,10 +169,11 @@
  * in any real message. Lines of the field are folded at 76 columns. */
 #define DKIM_HEADER_MAX (SMTP_HEADER_MAX + 16384)
 /* A message being received is held in memory (memfd) up to this size and
- * moved to a file under the spool beyond it: an O_TMPFILE on ext4 costs an
- * inode allocation and two journalled orphan-list updates under one
- * file-system-wide lock, which serialised concurrent sessions (issue 15);
- * most mail is far smaller. Memory per session stays bounded. */
+ * moved to a file under the spool beyond it: an O_TMPFILE costs an inode
+ * allocation and release per message (on ext4 without a journal, a scan
+ * past recently deleted inodes and a discard; with one, orphan-list
+ * updates), a large share of a session's CPU (issue 15); most mail is far
+ * smaller. Memory per session stays bounded. */
 #define SMTP_MSG_MEMORY_MAX (256u * 1024)
 #define DKIM_KEY_FILE_MAX 16384
 #define DKIM_RSA_BITS_MIN 2048
