@@ -168,6 +168,13 @@
  * h= names at most 100 fields, far more than RFC 6376 §5.4.1's list has
  * in any real message. Lines of the field are folded at 76 columns. */
 #define DKIM_HEADER_MAX (SMTP_HEADER_MAX + 16384)
+/* A message being received is held in memory (memfd) up to this size and
+ * moved to a file under the spool beyond it: an O_TMPFILE costs an inode
+ * allocation and release per message (on ext4 without a journal, a scan
+ * past recently deleted inodes and a discard; with one, orphan-list
+ * updates), a large share of a session's CPU (issue 15); most mail is far
+ * smaller. Memory per session stays bounded. */
+#define SMTP_MSG_MEMORY_MAX (256u * 1024)
 #define DKIM_KEY_FILE_MAX 16384
 #define DKIM_RSA_BITS_MIN 2048
 #define DKIM_SIGNED_FIELDS_MAX 100

@@ -29,10 +29,18 @@ struct mbox_held {
 	off_t first_size;   /* size before this transaction's first append */
 };
 
+/* Copies beyond this many are published by path: each held Maildir
+ * costs two descriptors, and an alias may expand to many mailboxes. */
+#define MAILBOX_HELD_DIRS_MAX 64
+
 struct mailbox_txn {
 	const struct conf *conf;
 	struct maildir_delivery *md;   /* prepared, not yet committed */
 	size_t n_md;
+	/* tmp/ and new/ of each Maildir copy, opened once for the whole
+	 * delivery (fds -1: by path); closed by mailbox_txn_free. */
+	struct maildir_dirs *dirs;
+	size_t n_dirs;
 	struct mbox_held *mb;
 	size_t n_mb;
 	int committed;   /* published (Maildir copies linked into new/) */
@@ -122,13 +130,47 @@ add_maildir(struct mailbox_txn *txn, const char *dir, const char *prefix, size_t
 	if (v == NULL)
 		return -1;
 	txn->md = v;
-	if (maildir_create(dir) != 0 || maildir_check_dirs(dir) != 0)
+	struct maildir_dirs *dv = realloc(txn->dirs, (txn->n_dirs + 1) * sizeof *dv);
+	if (dv == NULL)
 		return -1;
-	maildir_clean_tmp(dir);   /* best effort: garbage only */
-	if (maildir_prepare(dir, prefix, plen, msg_fd, msg_len, &v[txn->n_md]) != 0)
+	txn->dirs = dv;
+	struct maildir_dirs *m = &dv[txn->n_dirs];
+	if (maildir_create(dir) != 0 || maildir_dirs_open(dir, m) != 0)
 		return -1;
+	txn->n_dirs++;
+	maildir_clean_tmp_at(m->tmp_fd);   /* best effort: garbage only */
+	if (maildir_prepare_at(m->tmp_fd, dir, prefix, plen, msg_fd, msg_len, &v[txn->n_md]) != 0) {
+		maildir_dirs_close(m);   /* dirs[i] stays copy i's */
+		txn->n_dirs--;
+		return -1;
+	}
+	if (txn->n_md >= MAILBOX_HELD_DIRS_MAX)
+		maildir_dirs_close(m);
 	txn->n_md++;
 	return 0;
+}
+
+/* Copy i of the transaction: by its held directories when it has them. */
+static int
+md_held(const struct mailbox_txn *txn, size_t i)
+{
+	return txn->dirs[i].tmp_fd >= 0;
+}
+
+static int
+md_commit(struct mailbox_txn *txn, size_t i)
+{
+	return md_held(txn, i) ? maildir_commit_at(&txn->dirs[i], &txn->md[i]) :
+	    maildir_commit(&txn->md[i]);
+}
+
+static void
+md_uncommit(struct mailbox_txn *txn, size_t i)
+{
+	if (md_held(txn, i))
+		maildir_uncommit_at(&txn->dirs[i], &txn->md[i]);
+	else
+		maildir_uncommit(&txn->md[i]);
 }
 
 /* The held lock for path, taking it (and creating the file) if new. */
@@ -220,16 +262,17 @@ maildir_publish_all(struct mailbox_txn *txn)
 		char *t = strrchr(dir, '/');
 		if (t != NULL && t - dir >= 4) {
 			t[-4] = '\0';   /* strip "/tmp/<name>" */
-			if (maildir_check_dirs(dir) != 0)
+			if ((md_held(txn, i) ? maildir_dirs_check(dir, &txn->dirs[i]) :
+			    maildir_check_dirs(dir)) != 0)
 				return -1;
 		}
 	}
 	for (size_t i = 0; i < txn->n_md; i++) {
-		if (maildir_commit(&txn->md[i]) == 0)
+		if (md_commit(txn, i) == 0)
 			continue;
 		int saved = errno;
 		for (size_t j = 0; j < i; j++)
-			maildir_uncommit(&txn->md[j]);
+			md_uncommit(txn, j);
 		for (size_t j = i + 1; j < txn->n_md; j++)
 			maildir_abort(&txn->md[j]);
 		txn->n_md = 0;
@@ -297,7 +340,7 @@ static void
 maildir_unpublish_all(struct mailbox_txn *txn)
 {
 	for (size_t i = 0; i < txn->n_md; i++)
-		maildir_uncommit(&txn->md[i]);
+		md_uncommit(txn, i);
 	txn->n_md = 0;
 }
 
@@ -315,6 +358,9 @@ mailbox_txn_free(struct mailbox_txn **txnp)
 	mbox_rollback(txn);
 	for (size_t j = 0; j < txn->n_mb; j++)
 		mbox_unlock(&txn->mb[j].lock);
+	for (size_t i = 0; i < txn->n_dirs; i++)
+		maildir_dirs_close(&txn->dirs[i]);
+	free(txn->dirs);
 	free(txn->md);
 	free(txn->mb);
 	free(txn);

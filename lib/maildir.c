@@ -141,22 +141,15 @@ write_message(int fd, const char *prefix, size_t prefix_len, int msg_fd,
 }
 
 int
-maildir_prepare(const char *dir, const char *prefix, size_t prefix_len,
+maildir_prepare_at(int tmp_fd, const char *dir, const char *prefix, size_t prefix_len,
     int msg_fd, uint64_t msg_len, struct maildir_delivery *d)
 {
-	char path[PATH_MAX], name[NAME_MAX + 1];
+	char name[NAME_MAX + 1];
 	uint64_t size, vsize;
 	d->tmp_path[0] = d->new_path[0] = '\0';
-	if (path_join(path, sizeof path, dir, "tmp", NULL) != 0)
+	int fd = durable_create_unique(tmp_fd, name, sizeof name - MAILDIR_INFO_RESERVE);
+	if (fd < 0)
 		return -1;
-	int tfd = durable_open_dir(path);
-	if (tfd < 0)
-		return -1;
-	int fd = durable_create_unique(tfd, name, sizeof name - MAILDIR_INFO_RESERVE);
-	if (fd < 0) {
-		close_keep_errno(tfd);
-		return -1;
-	}
 	int r = write_message(fd, prefix, prefix_len, msg_fd, msg_len, &size, &vsize) == 0 &&
 	    fsync(fd) == 0 ? 0 : -1;
 	int saved = errno;
@@ -165,30 +158,38 @@ maildir_prepare(const char *dir, const char *prefix, size_t prefix_len,
 		r = -1;
 		saved = errno;
 	}
+	if (r == 0 && path_join(d->tmp_path, sizeof d->tmp_path, dir, "tmp", name) != 0) {
+		r = -1;
+		saved = errno;
+	}
+	if (r == 0) {
+		int n = snprintf(d->new_path, sizeof d->new_path, "%s/new/%s,S=%" PRIu64 ",W=%" PRIu64,
+		    dir, name, size, vsize);
+		if (n < 0 || (size_t)n >= sizeof d->new_path) {
+			r = -1;
+			saved = ENAMETOOLONG;
+		}
+	}
 	if (r != 0) {
-		unlinkat(tfd, name, 0);
-		close(tfd);
+		unlinkat(tmp_fd, name, 0);
+		d->tmp_path[0] = d->new_path[0] = '\0';
 		errno = saved;
 		return -1;
 	}
-	close(tfd);
-	if (path_join(d->tmp_path, sizeof d->tmp_path, dir, "tmp", name) != 0)
-		goto fail;
-	int n = snprintf(d->new_path, sizeof d->new_path, "%s/new/%s,S=%" PRIu64 ",W=%" PRIu64,
-	    dir, name, size, vsize);
-	if (n < 0 || (size_t)n >= sizeof d->new_path) {
-		errno = ENAMETOOLONG;
-		goto fail;
-	}
 	return 0;
-fail:
-	saved = errno;
-	char p[PATH_MAX];
-	if (path_join(p, sizeof p, dir, "tmp", name) == 0)
-		unlink(p);
+}
+
+int
+maildir_prepare(const char *dir, const char *prefix, size_t prefix_len,
+    int msg_fd, uint64_t msg_len, struct maildir_delivery *d)
+{
 	d->tmp_path[0] = d->new_path[0] = '\0';
-	errno = saved;
-	return -1;
+	int tfd = open_sub(dir, "tmp");
+	if (tfd < 0)
+		return -1;
+	int r = maildir_prepare_at(tfd, dir, prefix, prefix_len, msg_fd, msg_len, d);
+	close_keep_errno(tfd);
+	return r;
 }
 
 /* Replaces the unique part of the name in path (after the last '/', up to
@@ -215,8 +216,18 @@ renew_name(char *path, size_t size)
 	return 0;
 }
 
-int
-maildir_commit(struct maildir_delivery *d)
+/* The name after the last '/' of path. */
+static const char *
+base_name(const char *path)
+{
+	const char *slash = strrchr(path, '/');
+	return slash ? slash + 1 : path;
+}
+
+/* Publishes d (tmp → new, never overwriting, renewing a taken name) by
+ * paths, or on the held directory fds when tmp_fd >= 0. */
+static int
+commit_with(struct maildir_delivery *d, int tmp_fd, int new_fd)
 {
 	if (d->tmp_path[0] == '\0') {
 		errno = EINVAL;
@@ -224,7 +235,8 @@ maildir_commit(struct maildir_delivery *d)
 	}
 	int r = -1;
 	for (int tries = 0; tries < DURABLE_CREATE_TRIES; tries++) {
-		r = durable_publish(d->tmp_path, d->new_path);
+		r = tmp_fd >= 0 ? durable_publish_at(tmp_fd, base_name(d->tmp_path), new_fd,
+		    base_name(d->new_path)) : durable_publish(d->tmp_path, d->new_path);
 		if (r == 0 || errno != EEXIST)
 			break;
 		if (renew_name(d->new_path, sizeof d->new_path) != 0)
@@ -232,11 +244,26 @@ maildir_commit(struct maildir_delivery *d)
 	}
 	if (r != 0) {
 		int saved = errno;
-		unlink(d->tmp_path);
+		if (tmp_fd >= 0)
+			unlinkat(tmp_fd, base_name(d->tmp_path), 0);
+		else
+			unlink(d->tmp_path);
 		errno = saved;
 	}
 	d->tmp_path[0] = '\0';
 	return r;
+}
+
+int
+maildir_commit(struct maildir_delivery *d)
+{
+	return commit_with(d, -1, -1);
+}
+
+int
+maildir_commit_at(const struct maildir_dirs *m, struct maildir_delivery *d)
+{
+	return commit_with(d, m->tmp_fd, m->new_fd);
 }
 
 void
@@ -245,25 +272,6 @@ maildir_abort(struct maildir_delivery *d)
 	if (d->tmp_path[0] != '\0')
 		unlink(d->tmp_path);
 	d->tmp_path[0] = d->new_path[0] = '\0';
-}
-
-int
-maildir_check_dirs(const char *dir)
-{
-	static const char *const sub[] = { "tmp", "new" };
-	char path[PATH_MAX];
-	for (int i = 0; i < 2; i++) {
-		if (path_join(path, sizeof path, dir, sub[i], NULL) != 0)
-			return -1;
-		int fd = durable_open_dir(path);
-		if (fd < 0)
-			return -1;
-		int r = faccessat(fd, ".", W_OK | X_OK, AT_EACCESS);
-		close_keep_errno(fd);
-		if (r != 0)
-			return -1;
-	}
-	return 0;
 }
 
 int
@@ -283,32 +291,11 @@ maildir_uncommit(const struct maildir_delivery *d)
 }
 
 int
-maildir_clean_tmp(const char *dir)
+maildir_uncommit_at(const struct maildir_dirs *m, const struct maildir_delivery *d)
 {
-	char path[PATH_MAX];
-	if (path_join(path, sizeof path, dir, "tmp", NULL) != 0)
+	if (unlinkat(m->new_fd, base_name(d->new_path), 0) != 0)
 		return -1;
-	int dfd = durable_open_dir(path);
-	if (dfd < 0)
-		return -1;
-	DIR *dp = fdopendir(dfd);
-	if (dp == NULL) {
-		close_keep_errno(dfd);
-		return -1;
-	}
-	time_t limit = time(NULL) - MAILDIR_TMP_MAX_AGE_SEC;
-	struct dirent *de;
-	while ((de = readdir(dp)) != NULL) {
-		struct stat st;
-		if (de->d_name[0] == '.' ||
-		    fstatat(dfd, de->d_name, &st, AT_SYMLINK_NOFOLLOW) != 0)
-			continue;
-		/* Only old regular files: a delivery in progress is younger. */
-		if (S_ISREG(st.st_mode) && st.st_mtime < limit && st.st_atime < limit)
-			unlinkat(dfd, de->d_name, 0);
-	}
-	closedir(dp);
-	return 0;
+	return fsync(m->new_fd);
 }
 
 /* ---- reading ---- */

@@ -1,6 +1,7 @@
 /*
- * message.c — DATA and BDAT: stream the content into a temporary file
- * (bounded memory whatever the size), then store it in every local mailbox
+ * message.c — DATA and BDAT: stream the content into a memory file, moved
+ * to a temporary file in the spool once it is large (bounded memory
+ * whatever the size), then store it in every local mailbox
  * and the spool in one transaction. 250 only after every copy is fsync'd.
  */
 #include <ctype.h>
@@ -12,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/mman.h>
 #include <sys/random.h>
 #include <sys/stat.h>
 #include <time.h>
@@ -116,7 +118,7 @@ static int
 message_begin(struct smtp *s)
 {
 	make_msg_id(s);
-	s->msg_fd = smtp_msg_file_open(s);
+	s->msg_fd = smtp_msg_file_for(s, 0);
 	if (s->msg_fd < 0)
 		return -1;
 	if (write_received(s, s->msg_fd) < 0)
@@ -139,6 +141,11 @@ message_append(struct smtp *s, const unsigned char *buf, size_t len)
 		s->msg_too_big = 1;
 		return 0;
 	}
+	/* Crossing the bound happens once: the fd is still message_begin's
+	 * memory file (inserts and milter edits come after the content). */
+	if (s->msg_len <= SMTP_MSG_MEMORY_MAX && s->msg_len + len > SMTP_MSG_MEMORY_MAX &&
+	    smtp_msg_spill(s) < 0)
+		return -1;
 	if (durable_write_all(s->msg_fd, buf, len) < 0)
 		return -1;
 	s->msg_len += len;

@@ -7,8 +7,10 @@
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <sys/mman.h>
 #include <unistd.h>
 
+#include "bounds.h"
 #include "durable.h"
 #include "smtp.h"
 
@@ -31,10 +33,40 @@ smtp_msg_file_open(struct smtp *s)
 	return fd;
 }
 
+/* A file for a message of size bytes: in memory while it is small
+ * (SMTP_MSG_MEMORY_MAX), else smtp_msg_file_open's. */
+int
+smtp_msg_file_for(struct smtp *s, uint64_t size)
+{
+	if (size <= SMTP_MSG_MEMORY_MAX) {
+		int fd = memfd_create("smtp-message", MFD_CLOEXEC);
+		if (fd >= 0)
+			return fd;
+	}
+	return smtp_msg_file_open(s);
+}
+
+int
+smtp_msg_spill(struct smtp *s)
+{
+	int fd = smtp_msg_file_open(s);
+	if (fd < 0)
+		return -1;
+	if (durable_copy_range(fd, s->msg_fd, 0, s->msg_len) < 0) {
+		int e = errno;
+		close(fd);
+		errno = e;
+		return -1;
+	}
+	close(s->msg_fd);
+	s->msg_fd = fd;
+	return 0;
+}
+
 int
 smtp_msg_insert(struct smtp *s, const char *text, size_t len)
 {
-	int fd = smtp_msg_file_open(s);
+	int fd = smtp_msg_file_for(s, s->msg_len + len);
 	if (fd < 0)
 		return -1;
 	if (durable_copy_range(fd, s->msg_fd, 0, s->msg_trace_len) < 0 ||

@@ -128,6 +128,11 @@ void smtp_targets_free(struct target_list *t);
 /* msgfile.c */
 /* A new, nameless content file in the spool's tmp/. fd or -1 (errno). */
 int smtp_msg_file_open(struct smtp *s);
+/* A file for a message of size bytes: in memory (memfd) while it is at
+ * most SMTP_MSG_MEMORY_MAX, else smtp_msg_file_open's. -1 (errno). */
+int smtp_msg_file_for(struct smtp *s, uint64_t size);
+/* Moves a message that outgrew memory into a file under the spool. */
+int smtp_msg_spill(struct smtp *s);
 /* Puts len bytes of text (whole header fields) into the message right
  * under our Received: (the trace fields stay on top, RFC 5321 §4.4), in a
  * new content file. 0 or -1 (errno; the message is unchanged). */
