@@ -82,6 +82,9 @@ struct fmsg {
 	 * MBOXF_FILE_NONE: none (unreadable, never made up) */
 	unsigned mb_file : 3;
 	uint64_t mb_off, mb_len;
+	/* its UID is the index's (no X-UID in the file): the content check
+	 * (mboxmsg_key) its bytes must pass; 0: the X-UID must match */
+	uint64_t mb_key;
 };
 
 /* Replaced mbox files a session holds for messages expunged elsewhere

@@ -177,7 +177,7 @@ merge(struct folder *f, const struct scanned *s, size_t n, int grow)
 	size_t i = 0, old_n = f->n;
 	uint32_t max_uid = old_n ? f->m[old_n - 1].uid : 0;
 	for (size_t j = 0; j < n; j++) {
-		if (s[j].drop)
+		if (s[j].drop || s[j].hide)
 			continue;
 		while (i < old_n && f->m[i].uid < s[j].uid)
 			f->m[i++].gone = 1;
@@ -189,6 +189,7 @@ merge(struct folder *f, const struct scanned *s, size_t n, int grow)
 			m->keywords = s[j].keywords;
 			m->mb_off = s[j].off;
 			m->mb_len = s[j].len;
+			m->mb_key = s[j].indexed ? s[j].key : 0;
 			m->mb_file = 0;
 			m->mb_old = (unsigned)s[j].old;
 			continue;
@@ -215,6 +216,7 @@ merge(struct folder *f, const struct scanned *s, size_t n, int grow)
 		m->keywords = s[j].keywords;
 		m->mb_off = s[j].off;
 		m->mb_len = s[j].len;
+		m->mb_key = s[j].indexed ? s[j].key : 0;
 		m->mb_old = (unsigned)s[j].old;
 		m->mtime_known = 1;
 		m->e.mtime = s[j].when;
@@ -234,27 +236,16 @@ merge(struct folder *f, const struct scanned *s, size_t n, int grow)
 }
 
 
-/* Under the lock: reads the file, decides UIDs, applies the session's
- * changes (mode), writes it back when anything changed, and merges the
- * result into f. */
+/* Reads the n messages of e in data into s: our headers, the content
+ * check. -1 (EIO) if one lies past the end of the file. */
 static int
-update_locked(struct folder *f, struct mbox_lock *lk, enum update_mode mode, int *new_fd)
+scan_all(struct folder *f, const char *data, size_t len, const struct mbox_entry *e,
+    struct scanned *s, size_t n)
 {
-	int apply = mode != UPDATE_LOOK;
-	const char *data = NULL;
-	size_t len = 0, n = 0;
-	struct mbox_entry *e = NULL;
-	struct scanned *s = NULL;
-	int rc = -1, fd = -1;
-	if (map_all(lk->fd, &data, &len) != 0 || mbox_scan(lk->fd, &e, &n) != 0)
-		goto out;
-	s = calloc(n ? n : 1, sizeof *s);
-	if (s == NULL)
-		goto out;
 	for (size_t i = 0; i < n; i++) {
 		if ((uint64_t)e[i].offset + (uint64_t)e[i].length > len) {
 			errno = EIO;
-			goto out;
+			return -1;
 		}
 		s[i].from_off = (uint64_t)e[i].from_offset;
 		s[i].off = (uint64_t)e[i].offset;
@@ -263,23 +254,36 @@ update_locked(struct folder *f, struct mbox_lock *lk, enum update_mode mode, int
 		size_t hl, bo;
 		mboxmsg_split(data + s[i].off, s[i].len, &hl, &bo);
 		mboxmsg_meta_parse(data + s[i].off, hl, &s[i].mt);
+		s[i].key = mboxmsg_key(data + s[i].from_off, s[i].off - s[i].from_off,
+		    data + s[i].off, s[i].len);
 		s[i].flags = s[i].mt.flags;
-		s[i].old = s[i].mt.old;
+		s[i].file_old = s[i].mt.old;
 		s[i].keywords = mboxmsg_keywords(f, s[i].mt.keywords, s[i].mt.keywords_len);
 	}
-	uint32_t old_validity = f->uidvalidity;
-	int write = mboxuid_decide(f, s, n);
-	if (write < 0)
-		goto out;
-	/* A new message's Status, X-Status and X-Keywords came with it (a
-	 * sender could mark it \Deleted): none. An APPEND's are the client's,
-	 * but it comes with its X-UID (mboxf_append), never fresh. */
+	return 0;
+}
+
+/* The index could not record the UIDs just given: those messages are
+ * left out of this look (the next one tries again), so no UID is shown
+ * that a later look could give to another message. */
+static void
+hide_new(struct folder *f, struct scanned *s, size_t n)
+{
 	for (size_t i = 0; i < n; i++)
-		if (s[i].fresh) {
-			s[i].flags = 0;
-			s[i].keywords = 0;
-			s[i].old = s[i].mt.old = 0;
+		if (s[i].given && !s[i].hide) {
+			if (f->uidnext > s[i].uid)
+				f->uidnext = s[i].uid;
+			s[i].hide = 1;
 		}
+	f->mb_skipped = 1;
+}
+
+/* The session's changes (mode) onto s: 1 if the file needs writing. */
+static int
+apply_changes(struct folder *f, struct scanned *s, size_t n, enum update_mode mode,
+    uint32_t old_validity)
+{
+	int apply = mode != UPDATE_LOOK, write = 0;
 	for (size_t i = 0; i < n; i++) {
 		struct fmsg *m = apply && f->uidvalidity == old_validity ? session_msg(f, s[i].uid) : NULL;
 		if (m != NULL && m->gone && (m->flags & FL_DELETED)) {
@@ -290,39 +294,88 @@ update_locked(struct folder *f, struct mbox_lock *lk, enum update_mode mode, int
 			s[i].keywords = m->keywords;
 			write = 1;
 		}
-		if (!s[i].old && !f->readonly && mode != UPDATE_BEFORE_APPEND) {
-			/* \Recent for this session only, as the first to see it */
-			write = 1;
+		/* \Recent for this session only, as the first to see it: the
+		 * claim goes to the index (merge takes the decision from mt.old) */
+		if (!f->readonly)
+			s[i].old = 1;
+	}
+	return write;
+}
+
+/* Under the lock: reads the file, decides UIDs, applies the session's
+ * changes (mode), and merges the result into f. New UIDs and \Recent
+ * claims go to the index beside the file; the file itself is written
+ * only for the session's changes (flags, expunges), or before an APPEND
+ * while the index replaces the file's own numbering (an APPEND's X-UIDs
+ * must be believable). */
+static int
+update_locked(struct folder *f, struct mbox_lock *lk, enum update_mode mode, int *new_fd)
+{
+	const char *data = NULL;
+	size_t len = 0, n = 0;
+	struct mbox_entry *e = NULL;
+	struct scanned *s = NULL;
+	int rc = -1, fd = -1;
+	if (map_all(lk->fd, &data, &len) != 0 || mbox_scan(lk->fd, &e, &n) != 0)
+		goto out;
+	s = calloc(n ? n : 1, sizeof *s);
+	if (s == NULL || scan_all(f, data, len, e, s, n) != 0)
+		goto out;
+	uint32_t old_validity = f->uidvalidity;
+	struct mboxuid_hw hw;
+	int given = mboxuid_decide(f, s, n, &hw);
+	if (given < 0)
+		goto out;
+	/* A new message's Status, X-Status and X-Keywords came with it (a
+	 * sender could mark it \Deleted): none (its \Recent claim is the
+	 * index's, mboxuid_decide). An APPEND's are the client's,
+	 * but it comes with its X-UID (mboxf_append), never fresh. */
+	for (size_t i = 0; i < n; i++)
+		if (s[i].fresh) {
+			s[i].flags = 0;
+			s[i].keywords = 0;
 		}
+	for (size_t i = 0; i < n; i++)
+		s[i].old = s[i].mt.old;
+	int write = apply_changes(f, s, n, mode, old_validity);
+	if (mode == UPDATE_BEFORE_APPEND && hw.over != 0)
+		write = 1;
+	/* the index first: a rewrite that fails after it leaves UIDs the
+	 * index still finds by their content check */
+	if (mboxuid_index_write(f, s, n, &hw, given != 0) != 0 && given != 0) {
+		if (given == MBOXUID_RENUMBERED || write)
+			goto out;
+		hide_new(f, s, n);
 	}
 	uint32_t known = f->n ? f->m[f->n - 1].uid : 0;
 	for (size_t i = 0; i < n; i++) {
 		unsigned char *v;
 		size_t vl;
-		if (s[i].uid > known && !s[i].drop &&
+		if (s[i].uid > known && !s[i].drop && !s[i].hide &&
 		    mboxmsg_view(data + s[i].off, s[i].len, &v, &vl) == 0) {
 			s[i].vsize = vl;
 			free(v);
 		}
 	}
 	if (write) {
-		/* the Recent decision is taken from mt.old (merge), the file says O */
-		for (size_t i = 0; i < n; i++)
-			if (!f->readonly)
-				s[i].old = 1;
 		if (rewrite(f, lk, data, s, n, &fd) != 0)
 			goto out;
-		uint32_t last = 0;
-		for (size_t i = 0; i < n; i++)
-			if (!s[i].drop && s[i].uid > last)
-				last = s[i].uid;
-		mboxuid_sidecar_write(f, last);
+		/* every UID and claim is in the file now */
+		hw.last = 0;
+		hw.over = 0;
+		for (size_t i = 0; i < n; i++) {
+			if (!s[i].drop && s[i].uid > hw.last)
+				hw.last = s[i].uid;
+			s[i].indexed = 0;
+			s[i].file_old = s[i].old;
+		}
+		(void)mboxuid_index_write(f, s, n, &hw, 0);
 	} else {
 		fd = dup(lk->fd);
 		if (fd < 0)
 			goto out;
 	}
-	if (apply) {
+	if (mode != UPDATE_LOOK) {
 		for (size_t i = 0; i < f->n; i++)
 			f->m[i].mb_dirty = 0;
 		f->mb_dirty = 0;
@@ -609,7 +662,8 @@ message_take(struct folder *f, size_t idx, const char *raw, size_t got)
 	struct meta mt;
 	mboxmsg_split(raw, got, &hl, &bo);
 	mboxmsg_meta_parse(raw, hl, &mt);
-	if (got != m->mb_len || !mt.has_uid || mt.uid != m->uid)
+	if (got != m->mb_len || (m->mb_key ? mboxmsg_key_head(raw, hl) != (uint32_t)(m->mb_key >> 32) :
+	    !mt.has_uid || mt.uid != m->uid))
 		return 1;
 	if (mboxmsg_view(raw, got, &f->cache_data, &f->cache_len) != 0)
 		return -1;
@@ -673,7 +727,8 @@ mboxf_header(struct folder *f, size_t idx)
 	mboxmsg_split(h, cut, &hl, &bo);
 	mboxmsg_meta_parse(h, hl, &mt);
 	r = 1;
-	if (mt.has_uid && mt.uid == m->uid) {
+	if (m->mb_key ? mboxmsg_key_head(h, hl) == (uint32_t)(m->mb_key >> 32) :
+	    mt.has_uid && mt.uid == m->uid) {
 		r = mboxmsg_headers_copy(&b, h, hl) != 0 || buf_add(&b, "\n", 1) != 0 ? -1 : 0;
 		if (r == 0 && b.len == 1)
 			r = 1;

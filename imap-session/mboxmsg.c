@@ -258,3 +258,44 @@ fail:
 	buf_free(&b);
 	return -1;
 }
+
+/* ---- the content check of a message numbered in the index ---- */
+
+static uint32_t
+fnv32(uint32_t h, const char *p, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		h ^= (unsigned char)p[i];
+		h *= 16777619u;
+	}
+	return h;
+}
+
+uint32_t
+mboxmsg_key_head(const char *h, size_t len)
+{
+	uint32_t k = 2166136261u;
+	for (size_t i = 0; i < len;) {
+		size_t e = field_end(h, len, i);
+		if (!is_ours(h + i, e - i))
+			k = fnv32(k, h + i, e - i);
+		i = e;
+	}
+	return k;
+}
+
+uint64_t
+mboxmsg_key(const char *from, size_t from_len, const char *m, size_t len)
+{
+	size_t hl, bo;
+	mboxmsg_split(m, len, &hl, &bo);
+	size_t body = len - bo, edge = body < MBOXMSG_KEY_EDGE ? body : MBOXMSG_KEY_EDGE;
+	char n[24];
+	int nl = snprintf(n, sizeof n, "%zu.", body);
+	uint32_t t = fnv32(2166136261u, from, from_len);
+	t = fnv32(t, n, (size_t)nl);
+	t = fnv32(t, m + bo, edge);
+	t = fnv32(t, m + len - edge, edge);
+	uint64_t k = (uint64_t)mboxmsg_key_head(m, hl) << 32 | t;
+	return k ? k : 1;
+}

@@ -55,4 +55,17 @@ int mboxmsg_headers_copy(struct buf *b, const char *h, size_t len);
  * CRLF line ends. *out malloc'd. 0 or -1. */
 int mboxmsg_view(const char *raw, size_t len, unsigned char **out, size_t *out_len);
 
+/* The content check of a message whose UID the index keeps (mboxuid.c):
+ * its From_ line from[0..from_len), its header lines other than ours,
+ * the length of its body and the MBOXMSG_KEY_EDGE bytes at each end of
+ * it. Our headers (Status, X-UID) are left out, so a mail reader marking
+ * it read in place or a rewrite adding them keeps the check; a message
+ * edited elsewhere fails it; the From_ line (sender, delivery time) tells
+ * a copy delivered again from the first. Never 0. The high 32 bits are
+ * mboxmsg_key_head() of its header lines: what a read of the message
+ * alone checks, with its length. */
+#define MBOXMSG_KEY_EDGE 256
+uint64_t mboxmsg_key(const char *from, size_t from_len, const char *m, size_t len);
+uint32_t mboxmsg_key_head(const char *h, size_t len);
+
 #endif

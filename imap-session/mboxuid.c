@@ -1,16 +1,22 @@
 /*
  * mboxuid.c — UIDs of an mbox folder (mboxuid.h): X-UIDs are believed
  * while they rise and stay below both the X-IMAPbase UIDNEXT and the last
- * UID the sidecar file recorded; a message without one gets the next UID.
+ * UID the index recorded; a message without one takes its UID from the
+ * index, found there by its content check (mboxmsg_key), or gets the
+ * next UID, which the index records. The mbox is never written to number
+ * a message: a rewrite for the user's changes (EXPUNGE, STORE) puts the
+ * X-UIDs in the file and empties the index.
  */
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/file.h>
 #include <time.h>
 #include <unistd.h>
 
+#include "buf.h"
 #include "durable.h"
 #include "folder.h"
 #include "mboxuid.h"
@@ -22,94 +28,310 @@
 #define VALIDITY_NAME "yubin-uidvalidity"
 #define VALIDITY_LOCK_NAME "yubin-uidvalidity.lock"
 
-/* The user directory's ".<mbox>.yubin-uids": "<uidvalidity> <uidnext>
- * <last UID in the file>\n", rewritten with the file, so an emptied mbox
- * (or one whose first message was deleted by a POP3 client) keeps its
- * UIDVALIDITY and never reuses a UID, and an X-UID above the last one
- * written (a delivered message carrying its own) is not believed. A
- * dotfile: pop3-session skips those. */
+/* The user directory's ".<mbox>.yubin-uids", the index (a dotfile:
+ * pop3-session skips those):
+ *   "yubin-mbox-index 1 <uidvalidity> <uidnext> <last> <over>\n"
+ *   "<uid> <key, 16 hex digits> <bits>\n" per message whose UID or
+ *       \Recent claim the file does not hold, in file order
+ *   "end <FNV-1a 64 of all bytes before this line, 16 hex digits>\n"
+ * <last>: the highest X-UID yubin wrote into the file, so an X-UID above
+ * it (a delivered message carrying its own) is not believed; <over>: the
+ * file's X-IMAPbase UIDVALIDITY that <uidvalidity> replaces (0: none).
+ * Replaced whole (a new file, fsync'd, renamed over it) under the mbox
+ * lock. A file that does not end in its checksum, or does not parse, is
+ * no index: messages without an X-UID then get a new UIDVALIDITY, never
+ * a guessed UID. An older yubin's "<uidvalidity> <uidnext> <last>\n" is
+ * an index without entries (that yubin wrote every UID into the file).
+ * An emptied mbox (or one whose first message was deleted by a POP3
+ * client) keeps its UIDVALIDITY through it and never reuses a UID. */
+#define INDEX_MAGIC "yubin-mbox-index 1 "
+#define INDEX_BYTES_MAX (64u * 1024 * 1024)
+#define ENT_OLD 1u       /* \Recent taken */
+#define ENT_TRUSTED 2u   /* the file's Status and X-Keywords are ours */
+#define ENT_INFILE 4u    /* the UID is the file's X-UID: only the claim is here */
+
+struct ient {
+	uint32_t uid;
+	unsigned bits;
+	uint64_t key;
+};
+
+struct index {
+	int present;
+	uint32_t validity, next, last, over;
+	struct ient *e;
+	size_t n;
+};
+
 static void
-sidecar_path(const struct folder *f, char *out, size_t size)
+index_path(const struct folder *f, char *out, size_t size)
 {
 	const char *base = strrchr(f->mb_path, '/');
 	int n = snprintf(out, size, "%s/.%s.yubin-uids", f->dir, base ? base + 1 : f->mb_path);
 	if (n < 0 || (size_t)n >= size)
-		out[0] = '\0'; /* open("") fails: no sidecar */
+		out[0] = '\0'; /* open("") fails: no index */
 }
 
-static int
-sidecar_read(const struct folder *f, uint32_t *validity, uint32_t *next, uint32_t *last)
+static uint64_t
+fnv64(const char *p, size_t n)
 {
-	char path[4400], line[64];
-	sidecar_path(f, path, sizeof path);
+	uint64_t h = 14695981039346656037ULL;
+	for (size_t i = 0; i < n; i++) {
+		h ^= (unsigned char)p[i];
+		h *= 1099511628211ULL;
+	}
+	return h;
+}
+
+/* 16 hex digits at s (len bytes left): the value, *end past them (NULL: none). */
+static uint64_t
+parse_hex64(const char *s, size_t len, const char **end)
+{
+	uint64_t v = 0;
+	size_t i = 0;
+	while (i < len && s[i] == ' ')
+		i++;
+	size_t start = i;
+	for (; i < len && i - start < 16; i++) {
+		char c = s[i];
+		int d = c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10 : -1;
+		if (d < 0)
+			break;
+		v = v << 4 | (uint64_t)d;
+	}
+	*end = i - start == 16 ? s + i : NULL;
+	return v;
+}
+
+/* The whole file into *data_r (malloc'd, NUL-terminated). 0 or -1. */
+static int
+index_slurp(const struct folder *f, char **data_r, size_t *len_r)
+{
+	char path[4400];
+	index_path(f, path, sizeof path);
 	int fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
 	if (fd < 0)
 		return -1;
-	ssize_t r = read(fd, line, sizeof line - 1);
+	size_t cap = 4096, len = 0;
+	char *d = malloc(cap + 1);
+	while (d != NULL) {
+		if (len == cap) {
+			char *p = cap < INDEX_BYTES_MAX ? realloc(d, cap * 2 + 1) : NULL;
+			if (p == NULL)
+				break;
+			d = p;
+			cap *= 2;
+		}
+		ssize_t r = read(fd, d + len, cap - len);
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r < 0)
+			break;
+		if (r == 0) {
+			close(fd);
+			d[len] = '\0';
+			*data_r = d;
+			*len_r = len;
+			return 0;
+		}
+		len += (size_t)r;
+	}
+	free(d);
 	close(fd);
-	if (r <= 0)
-		return -1;
-	line[r] = '\0';
+	return -1;
+}
+
+/* An older yubin's sidecar: "<uidvalidity> <uidnext> <last>\n". */
+static int
+index_parse_old(const char *d, size_t len, struct index *ix)
+{
 	const char *end;
-	*validity = mboxmsg_parse_u32(line, (size_t)r, &end);
-	if (end == NULL || *validity == 0)
+	ix->validity = mboxmsg_parse_u32(d, len, &end);
+	if (end == NULL || ix->validity == 0)
 		return -1;
-	*next = mboxmsg_parse_u32(end, strlen(end), &end);
-	if (end == NULL || *next == 0)
+	ix->next = mboxmsg_parse_u32(end, (size_t)(d + len - end), &end);
+	if (end == NULL || ix->next == 0)
 		return -1;
-	*last = mboxmsg_parse_u32(end, strlen(end), &end);
-	if (end == NULL || *last >= *next)
-		*last = *next - 1;
+	ix->last = mboxmsg_parse_u32(end, (size_t)(d + len - end), &end);
+	if (end == NULL || ix->last >= ix->next)
+		ix->last = ix->next - 1;
 	return 0;
 }
 
-/* Writes f's UIDVALIDITY and UIDNEXT and last to the sidecar; durable:
- * the directory too, before it returns. 0 or -1 (errno). */
 static int
-sidecar_put(const struct folder *f, uint32_t last, int durable)
+index_parse(char *d, size_t len, struct index *ix)
 {
-	char path[4400], tmp[4500], line[64];
-	sidecar_path(f, path, sizeof path);
-	snprintf(tmp, sizeof tmp, "%s.%ld", path, (long)getpid());
-	int n = snprintf(line, sizeof line, "%u %u %u\n", f->uidvalidity, f->uidnext, last);
-	int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0600);
-	if (fd < 0)
+	size_t ml = strlen(INDEX_MAGIC);
+	if (len < ml || memcmp(d, INDEX_MAGIC, ml) != 0)
+		return index_parse_old(d, len, ix);
+	/* the checksum line: the last one */
+	if (len < 21 + ml || d[len - 1] != '\n')
 		return -1;
-	int ok = durable_write_all(fd, line, (size_t)n) == 0 && fsync(fd) == 0 &&
+	size_t at = len - 21;
+	const char *end;
+	if (memcmp(d + at, "end ", 4) != 0 ||
+	    parse_hex64(d + at + 4, 17, &end) != fnv64(d, at) || end == NULL)
+		return -1;
+	uint32_t v[4];
+	const char *p = d + ml, *lim = d + at;
+	for (int k = 0; k < 4; k++) {
+		v[k] = mboxmsg_parse_u32(p, (size_t)(lim - p), &end);
+		if (end == NULL)
+			return -1;
+		p = end;
+	}
+	if (v[0] == 0 || v[1] == 0 || v[2] >= v[1] || p >= lim || *p++ != '\n')
+		return -1;
+	ix->validity = v[0];
+	ix->next = v[1];
+	ix->last = v[2];
+	ix->over = v[3];
+	size_t cap = 0;
+	for (const char *q = p; q < lim; q++)
+		cap += *q == '\n';
+	ix->e = calloc(cap ? cap : 1, sizeof *ix->e);
+	if (ix->e == NULL)
+		return -1;
+	uint32_t prev = 0;
+	while (p < lim) {
+		struct ient *e = &ix->e[ix->n];
+		e->uid = mboxmsg_parse_u32(p, (size_t)(lim - p), &end);
+		if (end == NULL || e->uid <= prev || e->uid >= ix->next)
+			return -1;
+		e->key = parse_hex64(end, (size_t)(lim - end), &end);
+		if (end == NULL)
+			return -1;
+		e->bits = mboxmsg_parse_u32(end, (size_t)(lim - end), &end);
+		if (end == NULL || end >= lim || *end != '\n')
+			return -1;
+		prev = e->uid;
+		ix->n++;
+		p = end + 1;
+	}
+	return 0;
+}
+
+/* Reads f's index: ix->present 0 if there is none, or none to trust. */
+static void
+index_load(const struct folder *f, struct index *ix)
+{
+	char *d;
+	size_t len;
+	memset(ix, 0, sizeof *ix);
+	if (index_slurp(f, &d, &len) != 0)
+		return;
+	if (index_parse(d, len, ix) == 0) {
+		ix->present = 1;
+	} else {
+		free(ix->e);
+		memset(ix, 0, sizeof *ix);
+	}
+	free(d);
+}
+
+static int
+index_add(struct buf *b, const char *line, int n)
+{
+	return n < 0 ? -1 : buf_add(b, line, (size_t)n);
+}
+
+/* Writes ix (entries taken as they are) if it is not what the file
+ * holds: a new file, fsync'd, renamed over it; durable: the directory
+ * too. 0 or -1 (errno). */
+static int
+index_store(const struct folder *f, const struct index *ix, int durable)
+{
+	char path[4400], tmp[4500], hdr[128];
+	struct buf b = BUF_INIT(INDEX_BYTES_MAX);
+	int n = snprintf(hdr, sizeof hdr, INDEX_MAGIC "%u %u %u %u\n", ix->validity, ix->next,
+	    ix->last, ix->over);
+	int rc = buf_add(&b, hdr, (size_t)n);
+	char line[64];
+	for (size_t i = 0; rc == 0 && i < ix->n; i++)
+		rc = index_add(&b, line, snprintf(line, sizeof line, "%u %016llx %u\n", ix->e[i].uid,
+		    (unsigned long long)ix->e[i].key, ix->e[i].bits));
+	if (rc == 0)
+		rc = index_add(&b, line, snprintf(line, sizeof line, "end %016llx\n",
+		    (unsigned long long)fnv64(b.s ? b.s : "", b.len)));
+	char *old;
+	size_t old_len;
+	if (rc == 0 && index_slurp(f, &old, &old_len) == 0) {
+		int same = old_len == b.len && memcmp(old, b.s, b.len) == 0;
+		free(old);
+		if (same) {
+			buf_free(&b);
+			return 0;
+		}
+	}
+	index_path(f, path, sizeof path);
+	snprintf(tmp, sizeof tmp, "%s.%ld", path, (long)getpid());
+	int fd = rc == 0 ? open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0600) : -1;
+	int ok = fd >= 0 && durable_write_all(fd, b.s, b.len) == 0 && fsync(fd) == 0 &&
 	    rename(tmp, path) == 0;
 	int e = errno;
-	if (!ok)
-		unlink(tmp);
-	close(fd);
+	buf_free(&b);
+	if (fd >= 0) {
+		if (!ok)
+			unlink(tmp);
+		close(fd);
+	}
 	if (ok && durable && durable_fsync_dir(f->dir) != 0)
 		return -1;
 	errno = e;
 	return ok ? 0 : -1;
 }
 
-void
-mboxuid_sidecar_write(const struct folder *f, uint32_t last)
+int
+mboxuid_index_write(const struct folder *f, const struct scanned *s, size_t n,
+    const struct mboxuid_hw *hw, int durable)
 {
-	(void)sidecar_put(f, last, 0);
+	struct index ix = { 1, f->uidvalidity, f->uidnext, hw->last, hw->over, NULL, 0 };
+	ix.e = calloc(n ? n : 1, sizeof *ix.e);
+	if (ix.e == NULL)
+		return -1;
+	for (size_t i = 0; i < n; i++) {
+		if (s[i].drop || s[i].hide || !(s[i].indexed || (s[i].old && !s[i].file_old)))
+			continue;
+		struct ient *e = &ix.e[ix.n++];
+		e->uid = s[i].uid;
+		e->key = s[i].key;
+		e->bits = (s[i].old ? ENT_OLD : 0) | (s[i].indexed && s[i].trusted ? ENT_TRUSTED : 0) |
+		    (s[i].indexed ? 0 : ENT_INFILE);
+	}
+	int rc = index_store(f, &ix, durable);
+	int e = errno;
+	free(ix.e);
+	errno = e;
+	return rc;
 }
 
 int
 mboxuid_reserve(struct folder *f, size_t n, uint32_t *uid_r, struct mboxuid_undo *undo)
 {
-	uint32_t sv, sn, slast, uid = f->uidnext;
+	uint32_t uid = f->uidnext;
 	if (uid == 0 || n == 0 || n > 0xffffffffU - uid) {
 		errno = EOVERFLOW; /* no UID left under this UIDVALIDITY */
 		return -1;
 	}
-	undo->had = sidecar_read(f, &sv, &sn, &slast) == 0 && sv == f->uidvalidity;
-	undo->last = undo->had ? slast : 0;
-	f->uidnext = uid + (uint32_t)n;
-	if (sidecar_put(f, uid + (uint32_t)(n - 1), 1) != 0) {
-		int e = errno;
-		f->uidnext = uid;
+	struct index ix;
+	index_load(f, &ix);
+	undo->had = ix.present && ix.validity == f->uidvalidity;
+	undo->last = undo->had ? ix.last : 0;
+	if (!undo->had) {
+		free(ix.e);
+		memset(&ix, 0, sizeof ix);
+	}
+	ix.validity = f->uidvalidity;
+	ix.next = uid + (uint32_t)n;
+	ix.last = uid + (uint32_t)(n - 1);
+	int rc = index_store(f, &ix, 1);
+	int e = errno;
+	free(ix.e);
+	if (rc != 0) {
 		errno = e;
 		return -1;
 	}
+	f->uidnext = uid + (uint32_t)n;
 	*uid_r = uid;
 	return 0;
 }
@@ -121,9 +343,15 @@ mboxuid_release(struct folder *f, const struct mboxuid_undo *undo)
 	/* the UID stays used (UIDNEXT stays past it): it was never shown,
 	 * but an X-UID of it must not be believed again */
 	if (undo->had) {
-		(void)sidecar_put(f, undo->last, 1);
+		struct index ix;
+		index_load(f, &ix);
+		if (ix.present && ix.validity == f->uidvalidity) {
+			ix.last = undo->last;
+			(void)index_store(f, &ix, 1);
+		}
+		free(ix.e);
 	} else {
-		sidecar_path(f, path, sizeof path);
+		index_path(f, path, sizeof path);
 		unlink(path);
 	}
 }
@@ -177,63 +405,198 @@ new_validity(const struct folder *f, uint32_t least)
 	return ok ? v : 0;
 }
 
-/* Decides UIDs: X-UIDs are trusted while they rise and stay under the
- * X-IMAPbase UIDNEXT; others get new ones. If a trusted one follows a new
- * one, order is lost: all are numbered again under a new UIDVALIDITY.
- * Returns 1 if the file needs writing, -1 (errno) if a new UIDVALIDITY
- * could not be recorded (then f is as it was). */
-int
-mboxuid_decide(struct folder *f, struct scanned *s, size_t n)
+/* The entry of ix from *j on for a message without a believed X-UID:
+ * the first with its content check and a UID above prev. Entries passed
+ * over are of messages gone from the file (a POP3 client's removal). */
+static const struct ient *
+index_find(const struct index *ix, size_t *j, uint64_t key, uint32_t prev)
 {
-	uint32_t validity = n && s[0].mt.has_base ? s[0].mt.validity : 0;
-	uint32_t next = n && s[0].mt.has_base ? s[0].mt.next : 1;
-	uint32_t sv = 0, sn, slast, limit = 0xffffffffU;
-	int renumber = 0, assigned = 0;
-	if (sidecar_read(f, &sv, &sn, &slast) == 0) {
-		if (validity == 0 || sv == validity) {
-			validity = sv;
-			if (sn > next)
-				next = sn;
-			limit = slast;
+	for (size_t k = *j; k < ix->n; k++)
+		if (ix->e[k].key == key && ix->e[k].uid > prev && !(ix->e[k].bits & ENT_INFILE)) {
+			*j = k + 1;
+			return &ix->e[k];
+		}
+	return NULL;
+}
+
+/* The \Recent claim the index keeps for a message with X-UID uid. */
+static void
+index_claim(const struct index *ix, size_t *j, struct scanned *s)
+{
+	while (*j < ix->n && ix->e[*j].uid < s->uid)
+		(*j)++;
+	if (*j < ix->n && ix->e[*j].uid == s->uid) {
+		if (ix->e[*j].key == s->key && (ix->e[*j].bits & ENT_OLD))
+			s->mt.old = 1;
+		(*j)++;
+	}
+}
+
+static int
+key_cmp(const void *a, const void *b)
+{
+	uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+	return x < y ? -1 : x > y;
+}
+
+/* The content checks of the index's numbered messages, sorted: whether
+ * a message is one of them is a binary search, so a message carrying an
+ * X-UID it did not get from yubin (a forged one) is still found by its
+ * entry. NULL with *n_r 0 if there are none. -1 if out of memory. */
+static int
+key_set(const struct index *ix, uint64_t **keys_r, size_t *n_r)
+{
+	*keys_r = NULL;
+	*n_r = 0;
+	if (ix->n == 0)
+		return 0;
+	uint64_t *k = malloc(ix->n * sizeof *k);
+	if (k == NULL)
+		return -1;
+	for (size_t i = 0; i < ix->n; i++)
+		if (!(ix->e[i].bits & ENT_INFILE))
+			k[(*n_r)++] = ix->e[i].key;
+	qsort(k, *n_r, sizeof *k, key_cmp);
+	*keys_r = k;
+	return 0;
+}
+
+/* Numbers s in order from the index's entries, the believed X-UIDs and
+ * next. 1 if order is lost (a known UID after a new one), or if a
+ * message without a believed X-UID is not in an index that is gone; -1
+ * if out of memory. */
+static int
+number(const struct index *ix, struct scanned *s, size_t n, uint32_t next, uint32_t limit,
+    uint32_t *next_r, int *assigned_r)
+{
+	uint32_t prev = 0;
+	size_t j = 0, nk;
+	int assigned = 0;
+	uint64_t *keys;
+	if (key_set(ix, &keys, &nk) != 0)
+		return -1;
+	int lost = 0;
+	for (size_t i = 0; i < n && !lost; i++) {
+		const struct ient *e = NULL;
+		if (nk > 0 && bsearch(&s[i].key, keys, nk, sizeof *keys, key_cmp) != NULL)
+			e = index_find(ix, &j, s[i].key, prev);
+		if (e != NULL) {
+			if (assigned || e->uid >= next) {
+				lost = 1;
+				break;
+			}
+			s[i].uid = prev = e->uid;
+			s[i].indexed = 1;
+			s[i].trusted = (e->bits & ENT_TRUSTED) != 0;
+			s[i].fresh = !s[i].trusted;
+			s[i].mt.old = (e->bits & ENT_OLD) || (s[i].trusted && s[i].file_old);
+		} else if (s[i].mt.has_uid && s[i].mt.uid > prev && s[i].mt.uid < next &&
+		    s[i].mt.uid <= limit) {
+			if (assigned) {
+				lost = 1;
+				break;
+			}
+			s[i].uid = prev = s[i].mt.uid;
+			index_claim(ix, &j, &s[i]);
+		} else if (!ix->present) {
+			/* an index lost: this message may have had a UID there */
+			lost = 1;
 		} else {
+			assigned = 1;
+			s[i].fresh = s[i].indexed = s[i].given = 1;
+			s[i].mt.old = 0;
+			s[i].uid = prev = next++;
+		}
+	}
+	free(keys);
+	if (!lost) {
+		*next_r = next;
+		*assigned_r = assigned;
+	}
+	return lost;
+}
+
+/* All of s numbered again from 1 under a new UIDVALIDITY (the index
+ * alone keeps them). 0 or -1 (errno). */
+static int
+renumber(struct folder *f, const struct index *ix, uint32_t validity, struct scanned *s,
+    size_t n, uint32_t *validity_r)
+{
+	uint32_t least = f->uidvalidity + 1;
+	if (ix->present && least <= ix->validity)
+		least = ix->validity + 1;
+	if (least <= validity)
+		least = validity + 1;
+	/* least 0: past 2^32 - 1 (a forged X-IMAPbase), no least */
+	uint32_t v = new_validity(f, least);
+	if (v == 0)
+		return -1;
+	*validity_r = v;
+	for (size_t i = 0; i < n; i++) {
+		s[i].uid = (uint32_t)i + 1;
+		s[i].indexed = 1;
+		/* a file yubin did not number (another mail program's, or one
+		 * whose index is gone): its Status and X-Keywords are the user's */
+		s[i].trusted = 1;
+		s[i].mt.old = s[i].file_old;
+	}
+	return 0;
+}
+
+int
+mboxuid_decide(struct folder *f, struct scanned *s, size_t n, struct mboxuid_hw *hw)
+{
+	uint32_t file_v = n && s[0].mt.has_base ? s[0].mt.validity : 0;
+	uint32_t validity = file_v, next = n && s[0].mt.has_base ? s[0].mt.next : 1;
+	uint32_t limit = 0xffffffffU;
+	int redo = 0, assigned = 0;
+	struct index ix;
+	index_load(f, &ix);
+	hw->over = 0;
+	if (ix.present) {
+		if (file_v != 0 && file_v == ix.over) {
+			/* the index replaced the file's numbering */
+			hw->over = ix.over;
+			next = 1;
+		} else if (file_v != 0 && file_v != ix.validity) {
 			/* the file's X-IMAPbase is not what yubin wrote last (another
 			 * program, or a forged header): believe neither */
-			renumber = 1;
+			redo = 1;
 		}
+		validity = ix.validity;
+		if (ix.next > next)
+			next = ix.next;
+		limit = ix.last;
 	}
-	renumber |= validity == 0;
-	if (!renumber) {
-		uint32_t prev = 0;
-		for (size_t i = 0; i < n && !renumber; i++) {
-			if (s[i].mt.has_uid && s[i].mt.uid > prev && s[i].mt.uid < next &&
-			    s[i].mt.uid <= limit) {
-				if (assigned)
-					renumber = 1;
-				s[i].uid = prev = s[i].mt.uid;
-			} else {
-				assigned = 1;
-				s[i].fresh = 1;
-				s[i].uid = next++;
-				prev = s[i].uid;
-			}
-		}
+	redo |= validity == 0;
+	for (size_t i = 0; i < n; i++)
+		s[i].mt.old = s[i].file_old;
+	if (!redo)
+		redo = number(&ix, s, n, next, limit, &next, &assigned);
+	if (redo < 0) {
+		free(ix.e);
+		errno = ENOMEM;
+		return -1;
 	}
-	if (renumber) {
-		uint32_t least = f->uidvalidity + 1;
-		if (least <= sv)
-			least = sv + 1;
-		if (least <= validity)
-			least = validity + 1;
-		/* least 0: past 2^32 - 1 (a forged X-IMAPbase), no least */
-		uint32_t v = new_validity(f, least);
-		if (v == 0)
-			return -1;
-		validity = v;
-		next = 1;
+	hw->last = ix.present ? ix.last : 0;
+	if (!ix.present)
 		for (size_t i = 0; i < n; i++)
-			s[i].uid = next++;
-		assigned = n > 0;
+			if (s[i].uid > hw->last)
+				hw->last = s[i].uid;
+	if (redo) {
+		for (size_t i = 0; i < n; i++)
+			s[i].fresh = s[i].indexed = s[i].trusted = s[i].given = 0;
+		if (renumber(f, &ix, validity, s, n, &validity) != 0) {
+			int e = errno;
+			free(ix.e);
+			errno = e;
+			return -1;
+		}
+		next = (uint32_t)n + 1;
+		hw->last = 0; /* no X-UID in the file is believed */
+		hw->over = file_v;
 	}
+	free(ix.e);
 	int changed = f->uidvalidity != 0 && f->uidvalidity != validity;
 	f->uidvalidity = validity;
 	f->uidnext = next;
@@ -242,5 +605,5 @@ mboxuid_decide(struct folder *f, struct scanned *s, size_t n)
 		for (size_t i = 0; i < f->n; i++)
 			f->m[i].gone = 1;
 	}
-	return renumber || assigned;
+	return redo ? MBOXUID_RENUMBERED : assigned ? MBOXUID_NEW : 0;
 }
