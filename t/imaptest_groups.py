@@ -379,6 +379,11 @@ def run_group(path, fmt):
         return "skip", str(e)
     except Failed as e:
         return "fail", str(e)
+    except TimeoutError as e:
+        return "fail", "no reply within %d s: %s" % (TIMEOUT, str(e)[:300])
+    except Exception as e:  # a runner bug fails this group, not the others
+        import traceback
+        return "fail", "runner error: %r\n%s" % (e, traceback.format_exc(limit=3))
     finally:
         env.cleanup()
 
