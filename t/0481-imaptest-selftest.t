@@ -5,8 +5,9 @@ fails (a wrong tagged status, a missing reply, a banned reply, a variable
 bound twice to different values, a wrong literal, an extra FETCH flag, a
 wrong sequence number after an EXPUNGE on another connection, a variable
 never bound); a group needing a capability nobody has is skipped, naming
-it; a TODO group that passes is reported. Needs no copy of imaptest's own
-groups."""
+it; a TODO group that passes is reported; the runner's model of the
+mailbox fails a dropped count, an EXPUNGE past the end, a changed UID or
+INTERNALDATE. Needs no copy of imaptest's own groups."""
 import contextlib
 import io
 import os
@@ -16,7 +17,7 @@ import tempfile
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import yubin  # noqa: E402
 import imaptest_groups as runner  # noqa: E402
-from imaptest_script import Group, logical_lines  # noqa: E402
+from imaptest_script import Group, logical_lines, parse_args  # noqa: E402
 
 MBOX = (b"From user@domain  Fri Feb 22 17:06:23 2008\n"
         b"From: One <one@example.org>\nSubject: first\n\nbody one\n\n"
@@ -95,6 +96,30 @@ try:
     t.ok("not ok 2 - g2 # TODO known bug" in text and "why\\x00" in text and sub.failed == 0,
          "a TODO group that fails is TAP TODO, its reason printable", text)
     t.ok("ok 3 - g3 # SKIP needs capability X" in text, "a skip says why", text)
+
+    # imaptest's model of the mailbox: breaches fail, a right course not
+    def breach(steps):
+        v = runner.View()
+        try:
+            for step in steps:
+                step(v)
+        except runner.Failed as e:
+            return str(e)
+        return None
+
+    def fetch(seq, items):
+        return lambda v: v.fetch(seq, parse_args("(%s)" % items)[0], "box")
+    right = [lambda v: v.exists(3), fetch(1, "UID 5 INTERNALDATE \"x\""), lambda v: v.expunge(1),
+             fetch(1, "UID 6"), lambda v: v.exists(3), fetch(3, "FLAGS () UID 9"), fetch(9, "UID 1")]
+    t.eq(breach(right), None, "the model takes a right course of replies")
+    for name, steps, want in (
+            ("count drop", [lambda v: v.exists(3), lambda v: v.exists(2)], "count dropped 3 -> 2"),
+            ("expunge past the end", [lambda v: v.exists(3), lambda v: v.expunge(4)], "sequence 4 with only 3"),
+            ("UID change", [lambda v: v.exists(1), fetch(1, "UID 5"), fetch(1, "UID 6")], "UID changed"),
+            ("INTERNALDATE change", [lambda v: v.exists(1), fetch(1, 'UID 5 INTERNALDATE "a"'),
+                                     fetch(1, 'INTERNALDATE "b"')], "INTERNALDATE changed")):
+        got = breach(steps)
+        t.ok(got is not None and want in got, "the model fails a %s" % name, got)
 
     g = Group(os.path.join(d, "expunge-seq"))
     t.eq((g.connections, len(g.groups), g.groups[-1].commands[0].text), (2, 4, "logout"),

@@ -4,8 +4,8 @@ imap-session over pipes, one process per group connection, gets each group
 to its starting state as imaptest does (LOGIN, CAPABILITY, old test
 mailboxes deleted, the mailbox created, the group's messages APPENDed from
 its mbox file, SELECT) and judges the replies with t/imaptest_script.py.
-What imaptest also checks on its own (its model of the mailbox across
-random commands) is not done here: only the scripts."""
+Of imaptest's own model of the mailbox it keeps the checks that make
+imaptest drop the connection (View)."""
 import os
 import re
 import sys
@@ -31,6 +31,45 @@ class Skipped(Exception):
     pass
 
 
+class View:
+    """The part of imaptest's model of a selected mailbox whose breach
+    makes it drop the connection, and so fail the group: the message
+    count never drops but by EXPUNGE, an EXPUNGE names a message there,
+    a sequence number keeps its UID, a UID its INTERNALDATE. Forgotten
+    at each SELECT, EXAMINE, CLOSE and UNSELECT, where imaptest keeps it
+    longer (this runner may miss a breach, never invent one)."""
+
+    def __init__(self):
+        self.uids = []      # by sequence number; 0: not known yet
+        self.dates = {}     # (mailbox, UID): INTERNALDATE
+
+    def exists(self, n):
+        if n < len(self.uids):
+            raise Failed("message count dropped %d -> %d" % (len(self.uids), n))
+        self.uids += [0] * (n - len(self.uids))
+
+    def expunge(self, seq):
+        if seq == 0 or seq > len(self.uids):
+            raise Failed("EXPUNGE of sequence %d with only %d messages" % (seq, len(self.uids)))
+        del self.uids[seq - 1]
+
+    def fetch(self, seq, items, box):
+        if seq == 0 or seq > len(self.uids) or items.kind != "list":
+            return      # imaptest only warns
+        pairs = dict((k.val.upper(), v) for k, v in zip(items.val[0::2], items.val[1::2])
+                     if k.kind == "atom")
+        uid = pairs.get("UID")
+        if uid is not None and uid.kind == "atom" and uid.val.isdigit():
+            if self.uids[seq - 1] not in (0, int(uid.val)):
+                raise Failed("UID changed for sequence %d: %d -> %s" % (seq, self.uids[seq - 1], uid.val))
+            self.uids[seq - 1] = int(uid.val)
+        date = pairs.get("INTERNALDATE")
+        if date is not None and self.uids[seq - 1]:
+            key = (box, self.uids[seq - 1])
+            if self.dates.setdefault(key, date.astring()) != date.astring():
+                raise Failed("UID %d INTERNALDATE changed %s -> %s" % (key[1], self.dates[key], date.astring()))
+
+
 class Conn:
     """One imap-session on pipes, as one imaptest client."""
 
@@ -38,7 +77,7 @@ class Conn:
         self.s = env.start("imap-session")
         self.idx = idx
         self.n = 0
-        self.exists = 0      # messages this session was told of
+        self.view = View()
         self.caps = []
         self.box = MAILBOX   # where a bare "append" goes
         self.closed = False
@@ -70,12 +109,14 @@ class Conn:
         m = re.search(r"\[CAPABILITY ([^]]*)\]", text, re.I)
         if m:
             self.caps = m.group(1).split()
-        if len(args) >= 2 and args[0].kind == "atom" and args[1].kind == "atom":
-            word = args[1].val.upper()
-            if args[0].val.isdigit() and word == "EXISTS":
-                self.exists = int(args[0].val)
-            elif args[0].val.isdigit() and word == "EXPUNGE":
-                self.exists -= 1
+        if len(args) >= 2 and args[0].kind == "atom" and args[0].val.isdigit() and args[1].kind == "atom":
+            word, n = args[1].val.upper(), int(args[0].val)
+            if word == "EXISTS":
+                self.view.exists(n)
+            elif word == "EXPUNGE":
+                self.view.expunge(n)
+            elif word == "FETCH" and len(args) > 2:
+                self.view.fetch(n, args[2], self.box)
         if args and args[0].kind == "atom":
             if args[0].val.upper() == "CAPABILITY":
                 self.caps = [a.val for a in args[1:] if a.kind == "atom"]
@@ -222,6 +263,8 @@ class Run:
         """What goes to the server for a command line of the group."""
         word, _, rest = text.partition(" ")
         word = word.lower()
+        if word in ("select", "examine", "close", "unselect"):
+            conn.view.uids = []
         if word in ("select", "examine"):
             args = parse_args(rest)
             if args and args[0].astring() is not None:
@@ -239,7 +282,7 @@ class Run:
             cg.commands[0].text.split("\r\n")[0][:200])
         if conn.closed:
             raise Failed("%s\n - connection already closed" % where)
-        self.m.seqmap = list(range(1, conn.exists + 1))
+        self.m.seqmap = list(range(1, len(conn.view.uids) + 1))
         st = GroupState(cg, conn)
         pending = {}
         for cmd in cg.commands:
@@ -379,6 +422,11 @@ def run_group(path, fmt):
         return "skip", str(e)
     except Failed as e:
         return "fail", str(e)
+    except TimeoutError as e:
+        return "fail", "no reply within %d s: %s" % (TIMEOUT, str(e)[:300])
+    except Exception as e:  # a runner bug fails this group, not the others
+        import traceback
+        return "fail", "runner error: %r\n%s" % (e, traceback.format_exc(limit=3))
     finally:
         env.cleanup()
 
