@@ -118,16 +118,6 @@ folder_cache_stat(struct folder *f, size_t idx)
 		m->e.vsize = r.size;
 }
 
-void
-folder_views_drop(struct folder *f)
-{
-	for (int v = 0; v < FOLDER_VIEWS; v++) {
-		free(f->view[v]);
-		f->view[v] = NULL;
-	}
-	f->view_uid = 0;
-}
-
 /* The views of the parse in the folder's message cache are its message's
  * while that stays (folder_cache_drop and an mbox reread reset it). */
 static int

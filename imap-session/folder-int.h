@@ -1,7 +1,7 @@
 /*
  * folder-int.h — what the parts of the Maildir folder state share among
- * themselves (folder.c, folder-uidlist.c, folder-content.c); the rest of
- * imap-session uses folder.h only.
+ * themselves (folder.c, folder-uidlist.c, folder-content.c, folder-read.c);
+ * the rest of imap-session uses folder.h only.
  */
 #ifndef IMAP_FOLDER_INT_H
 #define IMAP_FOLDER_INT_H
@@ -62,5 +62,7 @@ void folder_release(struct folder *f, struct fmsg *m);
 void folder_views_drop(struct folder *f);
 /* Forgets the cached message (and its parse). */
 void folder_cache_drop(struct folder *f);
+/* The length of raw[0..n) after LF → CRLF (folder-read.c). */
+size_t crlf_size(const unsigned char *raw, size_t n);
 
 #endif

@@ -485,6 +485,28 @@ folder_open(struct folder **f_r, const char *dir, const char *name, int readonly
 	return 0;
 }
 
+/* The folder is made and freed here for both kinds; mboxfolder.c reads
+ * the file into it. */
+int
+mboxf_open(struct folder **f_r, const char *path, const char *name, int readonly)
+{
+	struct folder *f = calloc(1, sizeof *f);
+	if (f == NULL)
+		return -1;
+	f->readonly = readonly;
+	snprintf(f->name, sizeof f->name, "%s", name);
+	if (mboxf_load(f, path) != 0) {
+		int e = errno;
+		folder_close(&f);
+		errno = e;
+		return -1;
+	}
+	f->reported = f->n;
+	f->new_messages = 0;
+	*f_r = f;
+	return 0;
+}
+
 void
 folder_close(struct folder **fp)
 {

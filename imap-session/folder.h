@@ -184,8 +184,11 @@ struct folder {
  * X-Status (A, F, T, D) and X-Keywords, as UW-IMAP and Dovecot. Those
  * headers are hidden from FETCH. A rewrite goes to a temporary file in the
  * same directory, fsync'd and renamed over the mbox. */
-/* Opens the mbox file path as folder name. 0 or -1. */
+/* Opens the mbox file path as folder name (folder.c). 0 or -1. */
 int mboxf_open(struct folder **f_r, const char *path, const char *name, int readonly);
+/* Sets up the new folder f for the mbox file path and reads it (for
+ * mboxf_open; f is closed by the caller on failure). 0 or -1. */
+int mboxf_load(struct folder *f, const char *path);
 /* folder_sync for mbox: rereads the file if it changed. 0 or -1. */
 int mboxf_sync(struct folder *f);
 /* Writes flag changes (mb_dirty) and drops messages marked gone from the

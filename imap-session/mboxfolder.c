@@ -622,33 +622,19 @@ mboxf_flush(struct folder *f)
 }
 
 int
-mboxf_open(struct folder **f_r, const char *path, const char *name, int readonly)
+mboxf_load(struct folder *f, const char *path)
 {
-	struct folder *f = calloc(1, sizeof *f);
-	if (f == NULL)
-		return -1;
 	f->mbox = 1;
 	f->mb_fd = -1;
 	for (int k = 0; k < MBOXF_KEPT_MAX; k++)
 		f->mb_kept[k] = -1;
 	f->mb_grow = 1;
-	f->readonly = readonly;
 	snprintf(f->mb_path, sizeof f->mb_path, "%s", path);
-	snprintf(f->name, sizeof f->name, "%s", name);
 	snprintf(f->dir, sizeof f->dir, "%s", path);
 	char *slash = strrchr(f->dir, '/');
 	if (slash != NULL)
 		*slash = '\0';
-	if (update(f, UPDATE_LOOK) != 0) {
-		int e = errno;
-		folder_close(&f);
-		errno = e;
-		return -1;
-	}
-	f->reported = f->n;
-	f->new_messages = 0;
-	*f_r = f;
-	return 0;
+	return update(f, UPDATE_LOOK);
 }
 
 /* Takes raw (got of its m->mb_len bytes) as message idx into the cache; 1

@@ -397,8 +397,8 @@ rcpt_check(struct smtp *s, struct addr *a, enum addr_error e, struct smtp_rcpt *
 		smtp_reply(s, 554, "5.7.1", "<%s>: Relay access denied", r->addr);
 		return -1;
 	}
-	lower_case(r->addr);
-	int known = local_recipient_known(s, r->addr);
+	smtp_lower_case(r->addr);
+	int known = smtp_rcpt_known(s, r->addr);
 	if (known == -2) {
 		smtp_reply(s, 451, "4.3.5", "<%s>: Recipient alias misconfigured", r->addr);
 		return -1;
@@ -486,15 +486,15 @@ smtp_cmd_rcpt(struct smtp *s, char *args)
 		free(r.orcpt);
 		return SMTP_CONTINUE;
 	}
-	if (!rcpt_is_duplicate(s, r.addr) && rcpt_space_ok(s, &r) < 0) {
+	if (!smtp_rcpt_is_duplicate(s, r.addr) && rcpt_space_ok(s, &r) < 0) {
 		free(r.orcpt);
 		return SMTP_CONTINUE;
 	}
-	if (!rcpt_is_duplicate(s, r.addr) && smtp_milter_rcpt(s, &r) < 0) {
+	if (!smtp_rcpt_is_duplicate(s, r.addr) && smtp_milter_rcpt(s, &r) < 0) {
 		free(r.orcpt);
 		return SMTP_CONTINUE;
 	}
-	if (rcpt_add(s, &r) < 0) {
+	if (smtp_rcpt_add(s, &r) < 0) {
 		smtp_reply(s, 452, "4.3.0", "Error: out of memory");
 		return SMTP_CONTINUE;
 	}

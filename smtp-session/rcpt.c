@@ -18,7 +18,7 @@
  * alias that loops or names a local target that is no user: a mistake in
  * the aliases file, answered with a temporary error so no mail is lost. */
 int
-local_recipient_known(struct smtp *s, const char *addr)
+smtp_rcpt_known(struct smtp *s, const char *addr)
 {
 	char **targets;
 	size_t n;
@@ -44,7 +44,7 @@ local_recipient_known(struct smtp *s, const char *addr)
 /* Local parts of local users are case-insensitive, like Dovecot's %Lu:
  * one spelling, one mailbox directory. */
 void
-lower_case(char *p)
+smtp_lower_case(char *p)
 {
 	for (; *p; p++)
 		if ((unsigned char)*p < 0x80)
@@ -52,7 +52,7 @@ lower_case(char *p)
 }
 
 int
-rcpt_is_duplicate(const struct smtp *s, const char *addr)
+smtp_rcpt_is_duplicate(const struct smtp *s, const char *addr)
 {
 	for (size_t i = 0; i < s->n_rcpts; i++)
 		if (strcasecmp(s->rcpts[i].addr, addr) == 0)
@@ -63,9 +63,9 @@ rcpt_is_duplicate(const struct smtp *s, const char *addr)
 /* Adds r to the transaction (taking its ORCPT), unless the same address
  * is there already: accepted again, delivered once (S28). 0 or -1. */
 int
-rcpt_add(struct smtp *s, struct smtp_rcpt *r)
+smtp_rcpt_add(struct smtp *s, struct smtp_rcpt *r)
 {
-	if (rcpt_is_duplicate(s, r->addr)) {
+	if (smtp_rcpt_is_duplicate(s, r->addr)) {
 		free(r->orcpt);
 		return 0;
 	}
@@ -96,11 +96,11 @@ smtp_rcpt_add_checked(struct smtp *s, const char *path)
 	addr_format(&a, r.addr, sizeof r.addr);
 	r.local = conf_is_local_domain(s->conf, a.domain);
 	if (r.local) {
-		lower_case(r.addr);
-		if (local_recipient_known(s, r.addr) != 1)
+		smtp_lower_case(r.addr);
+		if (smtp_rcpt_known(s, r.addr) != 1)
 			return -1;
 	}
-	return rcpt_add(s, &r);
+	return smtp_rcpt_add(s, &r);
 }
 
 void

@@ -103,12 +103,12 @@ int smtp_xtext_decode(const char *in, char *out, size_t size);
 /* rcpt.c */
 /* Is a local recipient known? 1 yes, 0 no, -1 lookup failed, -2 an alias
  * that loops or names a local target that is no user. */
-int local_recipient_known(struct smtp *s, const char *addr);
+int smtp_rcpt_known(struct smtp *s, const char *addr);
 /* Lower-cases the ASCII letters of a local address in place. */
-void lower_case(char *p);
-int rcpt_is_duplicate(const struct smtp *s, const char *addr);
+void smtp_lower_case(char *p);
+int smtp_rcpt_is_duplicate(const struct smtp *s, const char *addr);
 /* Adds r (taking its ORCPT) unless the address is there already. 0 or -1. */
-int rcpt_add(struct smtp *s, struct smtp_rcpt *r);
+int smtp_rcpt_add(struct smtp *s, struct smtp_rcpt *r);
 /* A recipient added by a milter: checked as at RCPT (syntax, a known
  * local user or alias, the recipient limit) and added. 0 or -1. */
 int smtp_rcpt_add_checked(struct smtp *s, const char *path);
