@@ -8,7 +8,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
-#include <stdarg.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -18,6 +18,7 @@
 #include <unistd.h>
 
 #include "bounds.h"
+#include "buf.h"
 #include "durable.h"
 #include "fileline.h"
 #include "folder-int.h"
@@ -26,6 +27,9 @@
 /* A keywords line: letter, space, keyword of at most IMAP_KEYWORD_MAX. */
 #define KEYWORDS_LINE_MAX 300
 _Static_assert(IMAP_KEYWORD_MAX + 3 <= KEYWORDS_LINE_MAX, "keyword fits its line");
+/* A UID list line: a UID, a space, a file's base name (a file name is at
+ * most NAME_MAX), a newline; the first line is shorter. */
+#define UIDLIST_LINE_MAX (10 + 1 + NAME_MAX + 1)
 
 struct uidrec {
 	uint32_t uid;
@@ -174,40 +178,6 @@ write_atomic(const char *dir, const char *name, const char *data, size_t len)
 	return durable_fsync_dir(dir);
 }
 
-struct strbuf {
-	char *p;
-	size_t len, cap;
-};
-
-static int
-sb_printf(struct strbuf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-
-static int
-sb_printf(struct strbuf *b, const char *fmt, ...)
-{
-	va_list ap;
-	for (;;) {
-		size_t room = b->cap - b->len;
-		va_start(ap, fmt);
-		int n = vsnprintf(b->p ? b->p + b->len : NULL, b->p ? room : 0, fmt, ap);
-		va_end(ap);
-		if (n < 0)
-			return -1;
-		if ((size_t)n < room) {
-			b->len += (size_t)n;
-			return 0;
-		}
-		size_t cap = b->cap ? b->cap * 2 : 4096;
-		while (cap < b->len + (size_t)n + 1)
-			cap *= 2;
-		char *p = realloc(b->p, cap);
-		if (p == NULL)
-			return -1;
-		b->p = p;
-		b->cap = cap;
-	}
-}
-
 static int
 base_cmp_len(const char *base, size_t len, const char *rec)
 {
@@ -301,14 +271,15 @@ folder_uids_assign(const char *dir, struct maildir_entry *e, size_t n, uint32_t 
 	}
 	int rc = 0;
 	if (dirty) {
-		struct strbuf b = { 0 };
-		rc = sb_printf(&b, "yubin-uidlist 1 %" PRIu32 " %" PRIu32 " %" PRIu32 "\n", validity,
+		struct buf b = BUF_INIT(n < (SIZE_MAX - UIDLIST_LINE_MAX) / UIDLIST_LINE_MAX
+		    ? (n + 1) * UIDLIST_LINE_MAX : SIZE_MAX);
+		rc = buf_printf(&b, "yubin-uidlist 1 %" PRIu32 " %" PRIu32 " %" PRIu32 "\n", validity,
 		    next, recent_from);
 		for (size_t i = 0; rc == 0 && i < n; i++)
-			rc = sb_printf(&b, "%" PRIu32 " %.*s\n", uids[i], (int)e[i].base_len, e[i].name);
+			rc = buf_printf(&b, "%" PRIu32 " %.*s\n", uids[i], (int)e[i].base_len, e[i].name);
 		if (rc == 0)
-			rc = write_atomic(dir, UIDLIST_NAME, b.p, b.len);
-		free(b.p);
+			rc = write_atomic(dir, UIDLIST_NAME, b.s, b.len);
+		buf_free(&b);
 	}
 	recs_free(recs, nrecs);
 	close(lock);
@@ -430,14 +401,14 @@ folder_keyword(struct folder *f, const char *name, int create)
 	}
 	if (found < 0 && free_slot >= 0) {
 		f->kw[free_slot] = strdup(name);
-		struct strbuf b = { 0 };
+		struct buf b = BUF_INIT(FOLDER_KEYWORDS_MAX * KEYWORDS_LINE_MAX);
 		int rc = f->kw[free_slot] ? 0 : -1;
 		for (int i = 0; rc == 0 && i < FOLDER_KEYWORDS_MAX; i++)
 			if (f->kw[i])
-				rc = sb_printf(&b, "%c %s\n", 'a' + i, f->kw[i]);
-		if (rc == 0 && write_atomic(f->dir, KEYWORDS_NAME, b.p, b.len) == 0)
+				rc = buf_printf(&b, "%c %s\n", 'a' + i, f->kw[i]);
+		if (rc == 0 && write_atomic(f->dir, KEYWORDS_NAME, b.s, b.len) == 0)
 			found = free_slot;
-		free(b.p);
+		buf_free(&b);
 	}
 	close(lock);
 	return found;

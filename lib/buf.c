@@ -111,6 +111,21 @@ buf_printf(struct buf *b, const char *fmt, ...)
 	return 0;
 }
 
+const char *
+buf_str(struct buf *b)
+{
+	return b->s != NULL ? b->s : "";
+}
+
+void
+buf_truncate(struct buf *b, size_t len)
+{
+	if (len < b->len) {
+		b->len = len;
+		b->s[len] = '\0';
+	}
+}
+
 char *
 buf_finish(struct buf *b, size_t *len_r)
 {

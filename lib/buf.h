@@ -37,6 +37,16 @@ int buf_addc(struct buf *b, char c);
 int buf_printf(struct buf *b, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
 
+/* The contents so far, NUL-terminated, "" when nothing was added; valid
+ * with b->len bytes until the next add. After a failure they are what was
+ * there before it (check b->err): never a partial add. */
+const char *buf_str(struct buf *b);
+
+/* Cuts the contents to their first len bytes (nothing when len is not
+ * shorter), keeping the allocation, for a buffer reused as scratch. A
+ * failure stays recorded. */
+void buf_truncate(struct buf *b, size_t len);
+
 /* Records a failure of the writer's own (say a malloc of its own failed),
  * so that buf_finish() reports it; the first failure is the one kept. */
 void buf_fail(struct buf *b, int err);

@@ -12,7 +12,7 @@
 struct addr_ctx {
 	struct arena *a;
 	struct mime_rfc822 r;
-	struct sbuf str, comment;
+	struct buf str, comment;
 	struct mime_address *first, *last, cur;
 	int invalid;
 	size_t count;
@@ -20,10 +20,10 @@ struct addr_ctx {
 };
 
 static const char *
-ac_dup(struct addr_ctx *c, struct sbuf *s)
+ac_dup(struct addr_ctx *c, struct buf *s)
 {
-	char *p = mime_arena_strndup(c->a, mime_sb_str(s), s->len);
-	if (p == NULL || s->failed)
+	char *p = mime_arena_strndup(c->a, buf_str(s), s->len);
+	if (p == NULL || s->err)
 		c->oom = 1;
 	return p != NULL ? p : "";
 }
@@ -59,7 +59,7 @@ parse_nonstrict_dot_atom(struct addr_ctx *c)
 	int ret = -1;
 	do {
 		while (*c->r.p == '.') {
-			mime_sb_addc(&c->str, '.');
+			buf_addc(&c->str, '.');
 			c->r.p++;
 			if (c->r.p == c->r.end)
 				return 0;
@@ -76,7 +76,7 @@ static int
 addr_local_part(struct addr_ctx *c)
 {
 	int ret;
-	c->str.len = 0;
+	buf_truncate(&c->str, 0);
 	if (*c->r.p == '"')
 		ret = mime_rfc822_parse_quoted_string(&c->r, &c->str);
 	else
@@ -91,7 +91,7 @@ static int
 addr_domain(struct addr_ctx *c)
 {
 	int ret;
-	c->str.len = 0;
+	buf_truncate(&c->str, 0);
 	if ((ret = mime_rfc822_parse_domain(&c->r, &c->str)) < 0)
 		return -1;
 	c->cur.domain = ac_dup(c, &c->str);
@@ -102,15 +102,15 @@ static int
 addr_domain_list(struct addr_ctx *c)
 {
 	int ret;
-	c->str.len = 0;
+	buf_truncate(&c->str, 0);
 	for (;;) {
 		if (c->r.p >= c->r.end)
 			return 0;
 		if (*c->r.p != '@')
 			break;
 		if (c->str.len > 0)
-			mime_sb_addc(&c->str, ',');
-		mime_sb_addc(&c->str, '@');
+			buf_addc(&c->str, ',');
+		buf_addc(&c->str, '@');
 		if ((ret = mime_rfc822_parse_domain(&c->r, &c->str)) <= 0)
 			return ret;
 		while (mime_rfc822_skip_lwsp(&c->r) > 0 && *c->r.p == ',')
@@ -154,7 +154,7 @@ addr_angle(struct addr_ctx *c)
 static int
 addr_name_addr(struct addr_ctx *c)
 {
-	c->str.len = 0;
+	buf_truncate(&c->str, 0);
 	if (mime_rfc822_parse_phrase(&c->r, &c->str) <= 0 || *c->r.p != '<')
 		return -1;
 	c->cur.name = ac_dup(c, &c->str);
@@ -171,7 +171,7 @@ static int
 addr_spec(struct addr_ctx *c)
 {
 	int ret, ret2 = -2;
-	c->comment.len = 0;
+	buf_truncate(&c->comment, 0);
 	int quoted = *c->r.p == '"';
 	ret = addr_local_part(c);
 	if (ret <= 0)
@@ -184,7 +184,7 @@ addr_spec(struct addr_ctx *c)
 	if (c->comment.len > 0) {
 		c->cur.name = ac_dup(c, &c->comment);
 	} else if (ret2 == -2) {
-		mime_sb_addc(&c->str, ' ');
+		buf_addc(&c->str, ' ');
 		size_t orig = c->str.len;
 		(void)mime_rfc822_parse_phrase(&c->r, &c->str);
 		if (c->str.len != orig) {
@@ -231,7 +231,7 @@ static int
 addr_group(struct addr_ctx *c)
 {
 	int ret;
-	c->str.len = 0;
+	buf_truncate(&c->str, 0);
 	if (mime_rfc822_parse_phrase(&c->r, &c->str) <= 0 || *c->r.p != ':')
 		return -1;
 	c->r.p++;
@@ -297,6 +297,8 @@ mime_address_parse(struct mime_pool *pool, const unsigned char *value, size_t le
 {
 	struct addr_ctx c = {0};
 	c.a = (struct arena *)pool;
+	buf_init(&c.str, MIME_ARENA_MAX);
+	buf_init(&c.comment, MIME_ARENA_MAX);
 	c.r.p = value;
 	c.r.end = value + len;
 	c.r.last_comment = &c.comment;
@@ -318,9 +320,9 @@ mime_address_parse(struct mime_pool *pool, const unsigned char *value, size_t le
 			}
 		}
 	}
-	free(c.str.s);
-	free(c.comment.s);
-	if (c.oom || c.str.failed || c.comment.failed)
+	buf_free(&c.str);
+	buf_free(&c.comment);
+	if (c.oom || c.str.err || c.comment.err)
 		return -1;
 	*list_r = c.first;
 	return 0;

@@ -9,6 +9,7 @@
 
 #include <stddef.h>
 
+#include "buf.h"
 #include "mime.h"
 
 /* A NUL inside a header value, quoted string or comment becomes U+FFFD,
@@ -32,35 +33,23 @@ void *mime_arena_alloc(struct arena *a, size_t n);
 char *mime_arena_strndup(struct arena *a, const void *s, size_t n);
 void mime_arena_free(struct arena *a);
 
-/* A growable malloc'd string; failed is set on ENOMEM (then it stays as
- * it was). Free s when done. */
-struct sbuf {
-	char *s;
-	size_t len, cap;
-	int failed;
-};
-void mime_sb_add(struct sbuf *b, const void *p, size_t n);
-void mime_sb_addc(struct sbuf *b, char c);
-/* The NUL-terminated contents ("" when empty or failed). */
-const char *mime_sb_str(struct sbuf *b);
-
 /* Tokenizer over [p, end). Functions return 1 when more input follows
  * (after skipping white space and comments), 0 at the end, -1 on a syntax
  * error, as Dovecot's. last_comment, if set, gets the last comment. */
 struct mime_rfc822 {
 	const unsigned char *p, *end;
-	struct sbuf *last_comment;   /* NULL: comments are skipped */
+	struct buf *last_comment;   /* NULL: comments are skipped */
 };
 int mime_rfc822_skip_lwsp(struct mime_rfc822 *r);
-int mime_rfc822_parse_atom(struct mime_rfc822 *r, struct sbuf *out);
-int mime_rfc822_parse_dot_atom(struct mime_rfc822 *r, struct sbuf *out);
-int mime_rfc822_parse_mime_token(struct mime_rfc822 *r, struct sbuf *out);
-int mime_rfc822_parse_quoted_string(struct mime_rfc822 *r, struct sbuf *out);
-int mime_rfc822_parse_phrase(struct mime_rfc822 *r, struct sbuf *out);
+int mime_rfc822_parse_atom(struct mime_rfc822 *r, struct buf *out);
+int mime_rfc822_parse_dot_atom(struct mime_rfc822 *r, struct buf *out);
+int mime_rfc822_parse_mime_token(struct mime_rfc822 *r, struct buf *out);
+int mime_rfc822_parse_quoted_string(struct mime_rfc822 *r, struct buf *out);
+int mime_rfc822_parse_phrase(struct mime_rfc822 *r, struct buf *out);
 /* At '@': the domain (dot-atom or [literal]). */
-int mime_rfc822_parse_domain(struct mime_rfc822 *r, struct sbuf *out);
+int mime_rfc822_parse_domain(struct mime_rfc822 *r, struct buf *out);
 /* "type/subtype" (what could be read stays in out even when broken). */
-int mime_rfc822_parse_content_type(struct mime_rfc822 *r, struct sbuf *out);
+int mime_rfc822_parse_content_type(struct mime_rfc822 *r, struct buf *out);
 
 /* The ";name=value" parameters after a Content-Type or -Disposition value,
  * RFC 2231 continuations merged as Dovecot does; at most MIME_PARAMS_MAX.

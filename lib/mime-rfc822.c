@@ -69,39 +69,6 @@ mime_arena_free(struct arena *a)
 	free(a);
 }
 
-/* A growable byte string, malloc'd (scratch). struct sbuf is the shape
- * mime.c and mime-addr.c use; the growth is lib/buf's, with the arena's
- * ceiling: a token longer than that could not be kept anyway. */
-
-void
-mime_sb_add(struct sbuf *b, const void *p, size_t n)
-{
-	if (b->failed)
-		return;
-	struct buf t = { b->s, b->len, b->cap, MIME_ARENA_MAX, 0 };
-	if (buf_add(&t, p, n) < 0) {
-		b->failed = 1;
-		return;
-	}
-	b->s = t.s;
-	b->len = t.len;
-	b->cap = t.cap;
-}
-
-void
-mime_sb_addc(struct sbuf *b, char c)
-{
-	mime_sb_add(b, &c, 1);
-}
-
-const char *
-mime_sb_str(struct sbuf *b)
-{
-	if (b->s == NULL)
-		mime_sb_add(b, "", 0);
-	return b->failed ? "" : b->s;
-}
-
 /* ---- RFC 822 tokenizer (Dovecot's rfc822-parser semantics) ---- */
 
 /* 1: atext; 2: alpha, digit or 8-bit; 4: atext that is a MIME tspecial. */
@@ -135,14 +102,14 @@ mime_rfc822_skip_comment(struct mime_rfc822 *r)
 	int level = 1;
 
 	if (r->last_comment != NULL)
-		r->last_comment->len = 0;
+		buf_truncate(r->last_comment, 0);
 	start = ++r->p;
 	for (; r->p < r->end; r->p++) {
 		switch (*r->p) {
 		case '\0':
 			if (r->last_comment != NULL) {
-				mime_sb_add(r->last_comment, start, r->p - start);
-				mime_sb_add(r->last_comment, NUL_REPLACEMENT, 3);
+				buf_add(r->last_comment, start, r->p - start);
+				buf_add(r->last_comment, NUL_REPLACEMENT, 3);
 				start = r->p + 1;
 			}
 			break;
@@ -152,7 +119,7 @@ mime_rfc822_skip_comment(struct mime_rfc822 *r)
 		case ')':
 			if (--level == 0) {
 				if (r->last_comment != NULL)
-					mime_sb_add(r->last_comment, start, r->p - start);
+					buf_add(r->last_comment, start, r->p - start);
 				r->p++;
 				return r->p < r->end ? 1 : 0;
 			}
@@ -164,7 +131,7 @@ mime_rfc822_skip_comment(struct mime_rfc822 *r)
 				size_t len = r->p - start;
 				if (len > 0 && start[len - 1] == '\r')
 					len--;
-				mime_sb_add(r->last_comment, start, len);
+				buf_add(r->last_comment, start, len);
 				start = r->p + 1;
 			}
 			break;
@@ -177,7 +144,7 @@ mime_rfc822_skip_comment(struct mime_rfc822 *r)
 				break;
 			}
 			if (r->last_comment != NULL)
-				mime_sb_add(r->last_comment, start, r->p - start - 1);
+				buf_add(r->last_comment, start, r->p - start - 1);
 			start = r->p;
 			break;
 		}
@@ -202,7 +169,7 @@ mime_rfc822_skip_lwsp(struct mime_rfc822 *r)
 }
 
 int
-mime_rfc822_parse_atom(struct mime_rfc822 *r, struct sbuf *out)
+mime_rfc822_parse_atom(struct mime_rfc822 *r, struct buf *out)
 {
 	const unsigned char *start;
 	if (r->p >= r->end || !IS_ATEXT(*r->p))
@@ -210,15 +177,15 @@ mime_rfc822_parse_atom(struct mime_rfc822 *r, struct sbuf *out)
 	for (start = r->p++; r->p < r->end; r->p++) {
 		if (IS_ATEXT(*r->p))
 			continue;
-		mime_sb_add(out, start, r->p - start);
+		buf_add(out, start, r->p - start);
 		return mime_rfc822_skip_lwsp(r);
 	}
-	mime_sb_add(out, start, r->p - start);
+	buf_add(out, start, r->p - start);
 	return 0;
 }
 
 int
-mime_rfc822_parse_dot_atom(struct mime_rfc822 *r, struct sbuf *out)
+mime_rfc822_parse_dot_atom(struct mime_rfc822 *r, struct buf *out)
 {
 	const unsigned char *start;
 	int ret;
@@ -231,37 +198,37 @@ mime_rfc822_parse_dot_atom(struct mime_rfc822 *r, struct sbuf *out)
 		}
 		if (start == r->p)
 			return -1;
-		mime_sb_add(out, start, r->p - start);
+		buf_add(out, start, r->p - start);
 		if ((ret = mime_rfc822_skip_lwsp(r)) <= 0)
 			return ret;
 		if (*r->p != '.')
 			return 1;
 		r->p++;
-		mime_sb_addc(out, '.');
+		buf_addc(out, '.');
 		if (mime_rfc822_skip_lwsp(r) <= 0)
 			return -1;
 		start = r->p;
 	}
-	mime_sb_add(out, start, r->p - start);
+	buf_add(out, start, r->p - start);
 	return 0;
 }
 
 int
-mime_rfc822_parse_mime_token(struct mime_rfc822 *r, struct sbuf *out)
+mime_rfc822_parse_mime_token(struct mime_rfc822 *r, struct buf *out)
 {
 	const unsigned char *start;
 	for (start = r->p; r->p < r->end; r->p++) {
 		if (IS_TOKEN(*r->p))
 			continue;
-		mime_sb_add(out, start, r->p - start);
+		buf_add(out, start, r->p - start);
 		return mime_rfc822_skip_lwsp(r);
 	}
-	mime_sb_add(out, start, r->p - start);
+	buf_add(out, start, r->p - start);
 	return 0;
 }
 
 int
-mime_rfc822_parse_quoted_string(struct mime_rfc822 *r, struct sbuf *out)
+mime_rfc822_parse_quoted_string(struct mime_rfc822 *r, struct buf *out)
 {
 	const unsigned char *start;
 	size_t len;
@@ -269,19 +236,19 @@ mime_rfc822_parse_quoted_string(struct mime_rfc822 *r, struct sbuf *out)
 	for (start = r->p; r->p < r->end; r->p++) {
 		switch (*r->p) {
 		case '\0':
-			mime_sb_add(out, start, r->p - start);
-			mime_sb_add(out, NUL_REPLACEMENT, 3);
+			buf_add(out, start, r->p - start);
+			buf_add(out, NUL_REPLACEMENT, 3);
 			start = r->p + 1;
 			break;
 		case '"':
-			mime_sb_add(out, start, r->p - start);
+			buf_add(out, start, r->p - start);
 			r->p++;
 			return mime_rfc822_skip_lwsp(r);
 		case '\n':
 			len = r->p - start;
 			if (len > 0 && start[len - 1] == '\r')
 				len--;
-			mime_sb_add(out, start, len);
+			buf_add(out, start, len);
 			start = r->p + 1;
 			break;
 		case '\\':
@@ -292,7 +259,7 @@ mime_rfc822_parse_quoted_string(struct mime_rfc822 *r, struct sbuf *out)
 				r->p--;
 				break;
 			}
-			mime_sb_add(out, start, r->p - start - 1);
+			buf_add(out, start, r->p - start - 1);
 			start = r->p;
 			break;
 		}
@@ -301,21 +268,21 @@ mime_rfc822_parse_quoted_string(struct mime_rfc822 *r, struct sbuf *out)
 }
 
 static int
-mime_rfc822_parse_atom_or_dot(struct mime_rfc822 *r, struct sbuf *out)
+mime_rfc822_parse_atom_or_dot(struct mime_rfc822 *r, struct buf *out)
 {
 	const unsigned char *start;
 	for (start = r->p; r->p < r->end; r->p++) {
 		if (IS_ATEXT(*r->p) || *r->p == '.')
 			continue;
-		mime_sb_add(out, start, r->p - start);
+		buf_add(out, start, r->p - start);
 		return mime_rfc822_skip_lwsp(r);
 	}
-	mime_sb_add(out, start, r->p - start);
+	buf_add(out, start, r->p - start);
 	return 0;
 }
 
 int
-mime_rfc822_parse_phrase(struct mime_rfc822 *r, struct sbuf *out)
+mime_rfc822_parse_phrase(struct mime_rfc822 *r, struct buf *out)
 {
 	int ret;
 	if (r->p >= r->end)
@@ -331,34 +298,34 @@ mime_rfc822_parse_phrase(struct mime_rfc822 *r, struct sbuf *out)
 			return ret;
 		if (!IS_ATEXT(*r->p) && *r->p != '"' && *r->p != '.')
 			break;
-		mime_sb_addc(out, ' ');
+		buf_addc(out, ' ');
 	}
 	return mime_rfc822_skip_lwsp(r);
 }
 
 static int
-mime_rfc822_parse_domain_literal(struct mime_rfc822 *r, struct sbuf *out)
+mime_rfc822_parse_domain_literal(struct mime_rfc822 *r, struct buf *out)
 {
 	const unsigned char *start;
 	size_t len;
 	for (start = r->p++; r->p < r->end; r->p++) {
 		switch (*r->p) {
 		case '\0':
-			mime_sb_add(out, start, r->p - start);
-			mime_sb_add(out, NUL_REPLACEMENT, 3);
+			buf_add(out, start, r->p - start);
+			buf_add(out, NUL_REPLACEMENT, 3);
 			start = r->p + 1;
 			break;
 		case '[':
 			return -1;
 		case ']':
-			mime_sb_add(out, start, r->p - start + 1);
+			buf_add(out, start, r->p - start + 1);
 			r->p++;
 			return mime_rfc822_skip_lwsp(r);
 		case '\n':
 			len = r->p - start;
 			if (len > 0 && start[len - 1] == '\r')
 				len--;
-			mime_sb_add(out, start, len);
+			buf_add(out, start, len);
 			start = r->p + 1;
 			break;
 		case '\\':
@@ -366,7 +333,7 @@ mime_rfc822_parse_domain_literal(struct mime_rfc822 *r, struct sbuf *out)
 			if (r->p >= r->end)
 				return -1;
 			if (*r->p == '\r' || *r->p == '\n' || *r->p == '\0') {
-				mime_sb_add(out, start, r->p - start);
+				buf_add(out, start, r->p - start);
 				start = r->p;
 				r->p--;
 			}
@@ -377,7 +344,7 @@ mime_rfc822_parse_domain_literal(struct mime_rfc822 *r, struct sbuf *out)
 }
 
 int
-mime_rfc822_parse_domain(struct mime_rfc822 *r, struct sbuf *out)
+mime_rfc822_parse_domain(struct mime_rfc822 *r, struct buf *out)
 {
 	r->p++; /* '@' */
 	if (mime_rfc822_skip_lwsp(r) <= 0)
@@ -390,7 +357,7 @@ mime_rfc822_parse_domain(struct mime_rfc822 *r, struct sbuf *out)
 /* "type/subtype" as Dovecot 2.3 reads it: what could be read stays in out
  * even when the rest is broken ("text" alone gives type "text", -1). */
 int
-mime_rfc822_parse_content_type(struct mime_rfc822 *r, struct sbuf *out)
+mime_rfc822_parse_content_type(struct mime_rfc822 *r, struct buf *out)
 {
 	if (mime_rfc822_skip_lwsp(r) <= 0)
 		return -1;
@@ -401,17 +368,18 @@ mime_rfc822_parse_content_type(struct mime_rfc822 *r, struct sbuf *out)
 	r->p++;
 	if (mime_rfc822_skip_lwsp(r) <= 0)
 		return -1;
-	mime_sb_addc(out, '/');
+	buf_addc(out, '/');
 	return mime_rfc822_parse_mime_token(r, out);
 }
 
 /* One ";key=value". Returns 1 (key in *key, value in *val), 0 at the end,
  * -1 when broken. */
 static int
-mime_rfc822_parse_content_param(struct mime_rfc822 *r, struct sbuf *key, struct sbuf *val)
+mime_rfc822_parse_content_param(struct mime_rfc822 *r, struct buf *key, struct buf *val)
 {
 	int ret;
-	key->len = val->len = 0;
+	buf_truncate(key, 0);
+	buf_truncate(val, 0);
 	if (r->p >= r->end)
 		return 0;
 	if (*r->p != ';')
@@ -432,12 +400,10 @@ mime_rfc822_parse_content_param(struct mime_rfc822 *r, struct sbuf *key, struct 
 		/* broken senders write name==?utf-8?b?...?= */
 		while (r->p < r->end && *r->p != ';' && *r->p != ' ' && *r->p != '\t' &&
 		    *r->p != '\r' && *r->p != '\n')
-			mime_sb_addc(val, (char)*r->p++);
+			buf_addc(val, (char)*r->p++);
 	} else {
 		ret = mime_rfc822_parse_mime_token(r, val);
 	}
-	mime_sb_str(key);
-	mime_sb_str(val);
 	return ret < 0 ? -1 : 1;
 }
 
@@ -464,16 +430,16 @@ cmp2231(const void *a, const void *b)
 }
 
 static char *
-escape_percent(struct arena *a, const char *v, struct sbuf *tmp)
+escape_percent(struct arena *a, const char *v, struct buf *tmp)
 {
-	tmp->len = 0;
+	buf_truncate(tmp, 0);
 	for (; *v != '\0'; v++) {
 		if (*v == '%')
-			mime_sb_add(tmp, "%25", 3);
+			buf_add(tmp, "%25", 3);
 		else
-			mime_sb_addc(tmp, *v);
+			buf_addc(tmp, *v);
 	}
-	return mime_arena_strndup(a, mime_sb_str(tmp), tmp->len);
+	return mime_arena_strndup(a, buf_str(tmp), tmp->len);
 }
 
 /* Parses the parameters after the value of a Content-Type/-Disposition,
@@ -482,7 +448,8 @@ escape_percent(struct arena *a, const char *v, struct sbuf *tmp)
 int
 mime_params_parse(struct arena *a, struct mime_rfc822 *r, struct mime_param **out, size_t *count)
 {
-	struct sbuf key = {0}, val = {0}, tmp = {0};
+	struct buf key = BUF_INIT(MIME_ARENA_MAX), val = BUF_INIT(MIME_ARENA_MAX),
+	    tmp = BUF_INIT(MIME_ARENA_MAX);
 	struct mime_param *plain = NULL;
 	struct pending2231 *ext = NULL;
 	size_t nplain = 0, next = 0, seen = 0;
@@ -501,7 +468,7 @@ mime_params_parse(struct arena *a, struct mime_rfc822 *r, struct mime_param **ou
 			continue;
 		}
 		seen++;
-		const char *k = mime_sb_str(&key), *v = mime_sb_str(&val);
+		const char *k = buf_str(&key), *v = buf_str(&val);
 		const char *star = strchr(k, '*');
 		int is2231 = 0;
 		if (star != NULL) {
@@ -540,7 +507,7 @@ mime_params_parse(struct arena *a, struct mime_rfc822 *r, struct mime_param **ou
 				goto out;
 			nplain++;
 		}
-		if (key.failed || val.failed)
+		if (key.err || val.err)
 			goto out;
 	}
 	qsort(ext, next, sizeof(*ext), cmp2231);
@@ -564,13 +531,13 @@ mime_params_parse(struct arena *a, struct mime_rfc822 *r, struct mime_param **ou
 		}
 		if (!ok) {
 			for (size_t k = i; k < j; k++) {
-				tmp.len = 0;
-				mime_sb_add(&tmp, ext[k].key, strlen(ext[k].key));
+				buf_truncate(&tmp, 0);
+				buf_add(&tmp, ext[k].key, strlen(ext[k].key));
 				char num[32];
 				int l = snprintf(num, sizeof(num), ext[k].extended ? "*%u*" : "*%u",
 				    ext[k].idx);
-				mime_sb_add(&tmp, num, (size_t)l);
-				res[n].name = mime_arena_strndup(a, mime_sb_str(&tmp), tmp.len);
+				buf_add(&tmp, num, (size_t)l);
+				res[n].name = mime_arena_strndup(a, buf_str(&tmp), tmp.len);
 				res[n].value = ext[k].value;
 				if (res[n].name == NULL)
 					goto out;
@@ -578,42 +545,42 @@ mime_params_parse(struct arena *a, struct mime_rfc822 *r, struct mime_param **ou
 			}
 			continue;
 		}
-		struct sbuf v = {0};
+		struct buf v = BUF_INIT(MIME_ARENA_MAX);
 		if (!ext[i].extended && have_ext)
-			mime_sb_add(&v, "''", 2);
+			buf_add(&v, "''", 2);
 		for (size_t k = i; k < j; k++) {
 			if (!ext[k].extended && have_ext) {
 				char *e = escape_percent(a, ext[k].value, &tmp);
 				if (e == NULL) {
-					free(v.s);
+					buf_free(&v);
 					goto out;
 				}
-				mime_sb_add(&v, e, strlen(e));
+				buf_add(&v, e, strlen(e));
 			} else {
-				mime_sb_add(&v, ext[k].value, strlen(ext[k].value));
+				buf_add(&v, ext[k].value, strlen(ext[k].value));
 			}
 		}
-		tmp.len = 0;
-		mime_sb_add(&tmp, ext[i].key, strlen(ext[i].key));
+		buf_truncate(&tmp, 0);
+		buf_add(&tmp, ext[i].key, strlen(ext[i].key));
 		if (have_ext)
-			mime_sb_addc(&tmp, '*');
-		res[n].name = mime_arena_strndup(a, mime_sb_str(&tmp), tmp.len);
-		res[n].value = mime_arena_strndup(a, mime_sb_str(&v), v.len);
-		int bad = v.failed;
-		free(v.s);
+			buf_addc(&tmp, '*');
+		res[n].name = mime_arena_strndup(a, buf_str(&tmp), tmp.len);
+		res[n].value = mime_arena_strndup(a, buf_str(&v), v.len);
+		int bad = v.err;
+		buf_free(&v);
 		if (bad || res[n].name == NULL || res[n].value == NULL)
 			goto out;
 		n++;
 	}
 	*out = n > 0 ? res : NULL;
 	*count = n;
-	rc = tmp.failed ? -1 : 0;
+	rc = tmp.err ? -1 : 0;
 out:
 	free(plain);
 	free(ext);
-	free(key.s);
-	free(val.s);
-	free(tmp.s);
+	buf_free(&key);
+	buf_free(&val);
+	buf_free(&tmp);
 	return rc;
 }
 

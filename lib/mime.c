@@ -87,10 +87,10 @@ content_type_parse(struct arena *a, struct mime_part *p, const char *value)
 {
 	struct mime_rfc822 r = {(const unsigned char *)value,
 	    (const unsigned char *)value + strlen(value), NULL};
-	struct sbuf t = {0};
+	struct buf t = BUF_INIT(MIME_ARENA_MAX);
 	mime_rfc822_skip_lwsp(&r);
 	int ret = mime_rfc822_parse_content_type(&r, &t);
-	const char *s = mime_sb_str(&t);
+	const char *s = buf_str(&t);
 	const char *slash = strchr(s, '/');
 	int rc = 0;
 	if (slash != NULL) {
@@ -99,9 +99,9 @@ content_type_parse(struct arena *a, struct mime_part *p, const char *value)
 	} else {
 		p->type = mime_arena_strndup(a, s, strlen(s));
 	}
-	if (t.failed || p->type == NULL || (slash != NULL && p->subtype == NULL))
+	if (t.err || p->type == NULL || (slash != NULL && p->subtype == NULL))
 		rc = -1;
-	free(t.s);
+	buf_free(&t);
 	if (rc == 0 && ret >= 0)
 		rc = mime_params_parse(a, &r, &p->params, &p->param_count);
 	return rc;
@@ -112,15 +112,15 @@ content_disposition_parse(struct arena *a, struct mime_part *p, const char *valu
 {
 	struct mime_rfc822 r = {(const unsigned char *)value,
 	    (const unsigned char *)value + strlen(value), NULL};
-	struct sbuf t = {0};
+	struct buf t = BUF_INIT(MIME_ARENA_MAX);
 	mime_rfc822_skip_lwsp(&r);
 	if (mime_rfc822_parse_mime_token(&r, &t) < 0) {
-		free(t.s);
+		buf_free(&t);
 		return 0;
 	}
-	p->disposition = mime_arena_strndup(a, mime_sb_str(&t), t.len);
-	int bad = t.failed || p->disposition == NULL;
-	free(t.s);
+	p->disposition = mime_arena_strndup(a, buf_str(&t), t.len);
+	int bad = t.err || p->disposition == NULL;
+	buf_free(&t);
 	if (bad)
 		return -1;
 	p->disp_params = NULL;
@@ -133,17 +133,17 @@ content_encoding_parse(struct arena *a, struct mime_part *p, const char *value)
 {
 	struct mime_rfc822 r = {(const unsigned char *)value,
 	    (const unsigned char *)value + strlen(value), NULL};
-	struct sbuf t = {0};
+	struct buf t = BUF_INIT(MIME_ARENA_MAX);
 	int rc = 0;
 	mime_rfc822_skip_lwsp(&r);
 	if (mime_rfc822_parse_mime_token(&r, &t) >= 0 && mime_rfc822_skip_lwsp(&r) == 0 && t.len > 0) {
-		p->encoding = mime_arena_strndup(a, mime_sb_str(&t), t.len);
+		p->encoding = mime_arena_strndup(a, buf_str(&t), t.len);
 		if (p->encoding == NULL)
 			rc = -1;
 	}
-	if (t.failed)
+	if (t.err)
 		rc = -1;
-	free(t.s);
+	buf_free(&t);
 	return rc;
 }
 
@@ -152,27 +152,27 @@ content_language_parse(struct arena *a, struct mime_part *p, const char *value)
 {
 	struct mime_rfc822 r = {(const unsigned char *)value,
 	    (const unsigned char *)value + strlen(value), NULL};
-	struct sbuf t = {0};
+	struct buf t = BUF_INIT(MIME_ARENA_MAX);
 	const char *langs[MIME_PARAMS_MAX];
 	size_t n = 0;
 	int rc = 0;
 	mime_rfc822_skip_lwsp(&r);
 	while (n < MIME_PARAMS_MAX && mime_rfc822_parse_atom(&r, &t) >= 0) {
-		langs[n] = mime_arena_strndup(a, mime_sb_str(&t), t.len);
+		langs[n] = mime_arena_strndup(a, buf_str(&t), t.len);
 		if (langs[n] == NULL) {
 			rc = -1;
 			break;
 		}
 		n++;
-		t.len = 0;
+		buf_truncate(&t, 0);
 		if (r.p >= r.end || *r.p != ',')
 			break;
 		r.p++;
 		mime_rfc822_skip_lwsp(&r);
 	}
-	if (t.failed)
+	if (t.err)
 		rc = -1;
-	free(t.s);
+	buf_free(&t);
 	if (rc == 0 && n > 0) {
 		p->language = mime_arena_alloc(a, n * sizeof(*p->language));
 		if (p->language == NULL)

@@ -153,6 +153,34 @@ test_limits(void)
 	buf_free(&b);
 }
 
+/* What lib/mime's sbuf and folder-uidlist's strbuf did, now lib/buf's:
+ * contents and length agree even after a failure (sbuf's string went ""
+ * while its length stayed, so a copy of len bytes read past it). */
+static void
+test_scratch(void)
+{
+	struct buf b = BUF_INIT(8);
+	CHECK(strcmp(buf_str(&b), "") == 0 && b.len == 0, "buf_str: \"\" before any add");
+	buf_addstr(&b, "abc");
+	CHECK(buf_add(&b, "0123456789", 10) == -1 && b.err == E2BIG, "over the ceiling fails");
+	CHECK(strlen(buf_str(&b)) == b.len && strcmp(buf_str(&b), "abc") == 0,
+	    "buf_str after a failure: the contents before it, as long as len says");
+	buf_truncate(&b, 1);
+	CHECK(b.len == 1 && strcmp(buf_str(&b), "a") == 0 && b.err == E2BIG,
+	    "buf_truncate cuts and keeps the failure");
+	buf_free(&b);
+	buf_addstr(&b, "abcdef");
+	buf_truncate(&b, 0);
+	CHECK(b.len == 0 && strcmp(buf_str(&b), "") == 0 && b.cap > 0, "truncate to 0 keeps the memory");
+	buf_truncate(&b, 5);
+	CHECK(b.len == 0, "truncate never grows");
+	CHECK(buf_addstr(&b, "xy") == 0 && strcmp(buf_str(&b), "xy") == 0, "reused after truncate");
+	buf_free(&b);
+	struct buf none = BUF_INIT(8);
+	buf_truncate(&none, 0);
+	CHECK(none.s == NULL && none.len == 0, "truncate of an empty buffer allocates nothing");
+}
+
 int
 main(void)
 {
@@ -163,5 +191,6 @@ main(void)
 	test_printf();
 	test_fail();
 	test_limits();
+	test_scratch();
 	return unit_done();
 }
