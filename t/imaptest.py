@@ -453,12 +453,12 @@ def mcache_check(b, seed):
 
 
 def mcache_records(path):
-    """(UIDs with a good record in the cache file at path, 1 if the whole
-    file is good records)."""
+    """({UID: the id of its latest good record} of the cache file at path,
+    1 if the whole file is good records)."""
     data = open(path, "rb").read()
     if data[:8] != b"YBCACHE1":
-        return set(), 0
-    uids, at = set(), 8
+        return {}, 0
+    uids, at = {}, 8
     while at + 44 <= len(data):
         magic = int.from_bytes(data[at:at + 4], "little")
         length = int.from_bytes(data[at + 4:at + 8], "little")
@@ -466,6 +466,7 @@ def mcache_records(path):
             break
         if int.from_bytes(data[at + 8:at + 16], "little") != mcache_check(data[at + 16:at + length], length):
             break
-        uids.add(int.from_bytes(data[at + 20:at + 24], "little"))
+        idlen = int.from_bytes(data[at + 40:at + 42], "little")
+        uids[int.from_bytes(data[at + 20:at + 24], "little")] = data[at + 44:at + 44 + idlen]
         at += length
     return uids, int(at == len(data))
