@@ -27,7 +27,9 @@ endif
 # GnuTLS is compiled against but not linked: lib/tlslib.c dlopen()s it by
 # this soname when a session first needs TLS, DKIM or a digest.
 LINK_PKGS = $(filter-out gnutls,$(PKGS))
-GNUTLS_SONAME ?= $(shell objdump -p "$$($(PKG_CONFIG) --variable=libdir gnutls)/libgnutls.so" 2>/dev/null | awk '$$1 == "SONAME" { print $$2 }')
+ifndef GNUTLS_SONAME
+GNUTLS_SONAME := $(shell objdump -p "$$($(PKG_CONFIG) --variable=libdir gnutls)/libgnutls.so" 2>/dev/null | awk '$$1 == "SONAME" { print $$2 }')
+endif
 
 # Sanitizer builds live in their own directory so they never mix with normal objects.
 # `make fuzz` builds everything again with clang's coverage for libFuzzer

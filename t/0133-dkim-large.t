@@ -52,8 +52,15 @@ t.ok(b"250 2.0.0 Ok: queued" in out and len(re.findall(rb"\nDKIM-Signature:", m)
      "with an RSA and an Ed25519 key: stored with two signatures", out[-300:])
 t.ok(signed_kb is not None and signed_kb < 20 * 1024,
      "peak memory while signing 30 MB: %s KiB, under 20 MiB (the message is 28.6 MiB)" % signed_kb)
-t.ok(signed_kb is not None and unsigned_kb is not None and signed_kb < unsigned_kb + 4096,
-     "and within 4 MiB of the unsigned run (%s KiB)" % unsigned_kb)
+# GnuTLS is loaded only when a session signs (lib/tlslib.c), so the
+# baseline for "streams" is a small message signed with the same keys.
+small = [session, line * 10, b".\r\n"]
+out, small_kb = yubin.run_hwm(env, small, b"250 2.0.0 Ok: queued", prog="smtp-session",
+                              args=["--submission"])
+take()
+t.ok(signed_kb is not None and small_kb is not None and signed_kb < small_kb + 4096,
+     "and within 4 MiB of signing a small message (%s KiB; unsigned 30 MB: %s KiB)"
+     % (small_kb, unsigned_kb))
 v = keys.verify(m)
 t.ok(sorted((x["s"], x["pass"]) for x in v["dkimpy"]) == [("big-ed", True), ("big-rsa", True)],
      "both verify with dkimpy", v["dkimpy"])
