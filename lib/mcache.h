@@ -87,8 +87,8 @@ struct mcache;
 
 /* Opens (creating, mode 0600) the cache file at path and reads its index.
  * A missing, foreign or corrupt file is not an error: the cache starts
- * empty (a file that cannot be opened leaves it empty for good). NULL
- * only on ENOMEM. */
+ * empty (a file that cannot be opened leaves it empty for good; one that
+ * can only be read is read, and writes to it fail). NULL only on ENOMEM. */
 struct mcache *mcache_open(const char *path);
 /* Writes what is pending (best effort) and frees c; sets *c to NULL. */
 void mcache_close(struct mcache **c);

@@ -13,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "mcache.h"
@@ -274,6 +275,49 @@ compaction(void)
 	mcache_close(&c);
 }
 
+/* A cache file this process may only read answers (bit 1), and a write
+ * to it fails without harm (bit 2). Run by a user that file modes bind. */
+static int
+read_only_run(void)
+{
+	unlink(path);
+	struct mcache *c = mcache_open(path);
+	fill(c, 1, 5);
+	mcache_flush(c);
+	mcache_close(&c);
+	chmod(path, 0400);
+	c = mcache_open(path);
+	unsigned wrong;
+	int got = count_good(c, 5, &wrong) == 5;
+	fill(c, 6, 6);
+	got |= (mcache_flush(c) != 0) << 1;
+	mcache_close(&c);
+	chmod(path, 0600);
+	unlink(path);
+	return got;
+}
+
+/* As root (modes do not bind) in a child that becomes nobody. */
+static void
+read_only(void)
+{
+	int got;
+	if (geteuid() != 0) {
+		got = read_only_run();
+	} else {
+		chmod(dir, 0777);
+		pid_t pid = fork();
+		if (pid == 0)
+			_exit(setgid(65534) == 0 && setuid(65534) == 0 ? read_only_run() : 0);
+		int st = 0;
+		waitpid(pid, &st, 0);
+		got = WIFEXITED(st) ? WEXITSTATUS(st) : 0;
+		chmod(dir, 0700);
+	}
+	CHECK(got & 1, "a read-only cache file still answers");
+	CHECK(got & 2, "and a write to it fails");
+}
+
 int
 main(void)
 {
@@ -285,6 +329,7 @@ main(void)
 	damaged();
 	two_writers();
 	compaction();
+	read_only();
 	unlink(path);
 	rmdir(dir);
 	return unit_done();
