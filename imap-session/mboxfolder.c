@@ -351,7 +351,8 @@ update_locked(struct folder *f, struct mbox_lock *lk, enum update_mode mode, int
 	 * index still finds by their content check */
 	if (mboxuid_index_write(f, s, n, &hw, given != 0 || flags, 1) != 0 &&
 	    (given != 0 || flags)) {
-		if (given == MBOXUID_RENUMBERED || write || flags)
+		/* an APPEND would take the UID of a message left out */
+		if (given == MBOXUID_RENUMBERED || write || flags || mode == UPDATE_BEFORE_APPEND)
 			goto out;
 		hide_new(f, s, n);
 	}
