@@ -151,6 +151,9 @@ struct folder {
 	char mb_path[4200];
 	struct timespec mb_mtime;
 	uint64_t mb_size, mb_ino;
+	/* the UID index beside it (mboxuid.c) as of the last read */
+	struct timespec mb_idx_mtime;
+	uint64_t mb_idx_size, mb_idx_ino;
 	int mb_dirty;            /* some message has mb_dirty or gone set here */
 	int mb_grow;             /* 0: an update may not add messages (m fixed) */
 	int mb_skipped;          /* it left some out: read again at the next sync */

@@ -6,14 +6,17 @@
  * as delivery) only while it is read or rewritten, never for the session,
  * so deliveries go on. Each read takes the whole file: UIDs from X-UID
  * headers checked against X-IMAPbase in the first message (UIDVALIDITY
- * UIDNEXT); a message without a trustworthy X-UID (a new delivery) gets
- * the next UID, which is written back at once so every session sees the
- * same UIDs. Flag changes and expunges are applied under the lock to the
- * file as it is then (other sessions' changes to other messages are kept),
- * written to a temporary file in the same directory, fsync'd, renamed over
- * the mbox, and the directory fsync'd. An APPEND comes with its X-UID
- * (its UID recorded in the sidecar first), so the append is its last
- * step and nothing is left to number after it.
+ * UIDNEXT), or from the UID index beside the file (mboxuid.c); a message
+ * with neither (a new delivery) gets the next UID, recorded in the index
+ * at once so every session sees the same UIDs: reading never writes the
+ * mbox, nor needs free space. Flag changes are kept in the index too
+ * (every session's look checks it), until an expunge rewrites the file
+ * under the lock as it is then (other sessions' changes to other
+ * messages are kept): a temporary file in the same directory, fsync'd,
+ * renamed over the mbox, the directory fsync'd, with every UID and flag
+ * in the file and the index emptied. An APPEND comes with its X-UID (its
+ * UID recorded in the index first), so the append is its last step and
+ * nothing is left to number after it.
  *
  * The session keeps a descriptor of the file as it last read it: message
  * content comes from there, so a rewrite by another session (a new inode)
@@ -278,12 +281,14 @@ hide_new(struct folder *f, struct scanned *s, size_t n)
 	f->mb_skipped = 1;
 }
 
-/* The session's changes (mode) onto s: 1 if the file needs writing. */
+/* The session's changes (mode) onto s: 1 if the file needs writing
+ * (expunges); flag changes go to the index (*flags_r set). */
 static int
 apply_changes(struct folder *f, struct scanned *s, size_t n, enum update_mode mode,
-    uint32_t old_validity)
+    uint32_t old_validity, int *flags_r)
 {
 	int apply = mode != UPDATE_LOOK, write = 0;
+	*flags_r = 0;
 	for (size_t i = 0; i < n; i++) {
 		struct fmsg *m = apply && f->uidvalidity == old_validity ? session_msg(f, s[i].uid) : NULL;
 		if (m != NULL && m->gone && (m->flags & FL_DELETED)) {
@@ -292,7 +297,8 @@ apply_changes(struct folder *f, struct scanned *s, size_t n, enum update_mode mo
 		} else if (m != NULL && m->mb_dirty) {
 			s[i].flags = m->flags & ~FL_RECENT;
 			s[i].keywords = m->keywords;
-			write = 1;
+			s[i].idx_flags = 1;
+			*flags_r = 1;
 		}
 		/* \Recent for this session only, as the first to see it: the
 		 * claim goes to the index (merge takes the decision from mt.old) */
@@ -331,19 +337,22 @@ update_locked(struct folder *f, struct mbox_lock *lk, enum update_mode mode, int
 	 * index's, mboxuid_decide). An APPEND's are the client's,
 	 * but it comes with its X-UID (mboxf_append), never fresh. */
 	for (size_t i = 0; i < n; i++)
-		if (s[i].fresh) {
+		if (s[i].fresh && !s[i].idx_flags) {
 			s[i].flags = 0;
 			s[i].keywords = 0;
 		}
 	for (size_t i = 0; i < n; i++)
 		s[i].old = s[i].mt.old;
-	int write = apply_changes(f, s, n, mode, old_validity);
+	int flags;
+	int write = apply_changes(f, s, n, mode, old_validity, &flags);
 	if (mode == UPDATE_BEFORE_APPEND && hw.over != 0)
 		write = 1;
 	/* the index first: a rewrite that fails after it leaves UIDs the
 	 * index still finds by their content check */
-	if (mboxuid_index_write(f, s, n, &hw, given != 0) != 0 && given != 0) {
-		if (given == MBOXUID_RENUMBERED || write)
+	if (mboxuid_index_write(f, s, n, &hw, given != 0 || flags, 1) != 0 &&
+	    (given != 0 || flags)) {
+		/* an APPEND would take the UID of a message left out */
+		if (given == MBOXUID_RENUMBERED || write || flags || mode == UPDATE_BEFORE_APPEND)
 			goto out;
 		hide_new(f, s, n);
 	}
@@ -367,9 +376,10 @@ update_locked(struct folder *f, struct mbox_lock *lk, enum update_mode mode, int
 			if (!s[i].drop && s[i].uid > hw.last)
 				hw.last = s[i].uid;
 			s[i].indexed = 0;
+			s[i].idx_flags = 0;
 			s[i].file_old = s[i].old;
 		}
-		(void)mboxuid_index_write(f, s, n, &hw, 0);
+		(void)mboxuid_index_write(f, s, n, &hw, 0, 0);
 	} else {
 		fd = dup(lk->fd);
 		if (fd < 0)
@@ -388,6 +398,12 @@ update_locked(struct folder *f, struct mbox_lock *lk, enum update_mode mode, int
 		f->mb_size = (uint64_t)st.st_size;
 		f->mb_mtime = st.st_mtim;
 	}
+	/* the index as of this read (only lock holders write it) */
+	if (mboxuid_index_stat(f, &st) != 0)
+		memset(&st, 0, sizeof st);
+	f->mb_idx_ino = (uint64_t)st.st_ino;
+	f->mb_idx_size = (uint64_t)st.st_size;
+	f->mb_idx_mtime = st.st_mtim;
 	*new_fd = fd;
 	fd = -1;
 	rc = 0;
@@ -593,13 +609,27 @@ lock_busy(const char *path)
 	return busy;
 }
 
+/* 1 if the index is as the last read left it: another session's flag
+ * change (kept there until the next rewrite) changes it. */
+static int
+index_unchanged(const struct folder *f)
+{
+	struct stat st;
+	if (mboxuid_index_stat(f, &st) != 0)
+		memset(&st, 0, sizeof st);
+	return (uint64_t)st.st_ino == f->mb_idx_ino && (uint64_t)st.st_size == f->mb_idx_size &&
+	    st.st_mtim.tv_sec == f->mb_idx_mtime.tv_sec &&
+	    st.st_mtim.tv_nsec == f->mb_idx_mtime.tv_nsec;
+}
+
 int
 mboxf_sync(struct folder *f)
 {
 	struct stat st;
 	if (f->scanned && !f->mb_dirty && stat(f->mb_path, &st) == 0 &&
 	    (uint64_t)st.st_ino == f->mb_ino && (uint64_t)st.st_size == f->mb_size &&
-	    st.st_mtim.tv_sec == f->mb_mtime.tv_sec && st.st_mtim.tv_nsec == f->mb_mtime.tv_nsec)
+	    st.st_mtim.tv_sec == f->mb_mtime.tv_sec && st.st_mtim.tv_nsec == f->mb_mtime.tv_nsec &&
+	    index_unchanged(f))
 		return 0;
 	if (check_vanished(f) != 0)
 		return -1;

@@ -3,9 +3,10 @@
  * while they rise and stay below both the X-IMAPbase UIDNEXT and the last
  * UID the index recorded; a message without one takes its UID from the
  * index, found there by its content check (mboxmsg_key), or gets the
- * next UID, which the index records. The mbox is never written to number
- * a message: a rewrite for the user's changes (EXPUNGE, STORE) puts the
- * X-UIDs in the file and empties the index.
+ * next UID, which the index records, as it records a STORE's flags. The
+ * mbox is never written to number a message or change its flags: the
+ * rewrite for an EXPUNGE puts the X-UIDs and flags in the file and
+ * empties the index.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -13,6 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/file.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -31,8 +33,10 @@
 /* The user directory's ".<mbox>.yubin-uids", the index (a dotfile:
  * pop3-session skips those):
  *   "yubin-mbox-index 1 <uidvalidity> <uidnext> <last> <over>\n"
- *   "<uid> <key, 16 hex digits> <bits>\n" per message whose UID or
- *       \Recent claim the file does not hold, in file order
+ *   "<uid> <key, 16 hex digits> <bits>[ <flags>[ <keyword>...]]\n" per
+ *       message whose UID, \Recent claim or flags the file does not hold,
+ *       in file order; <flags> (FL_* of folder.h) and keyword names only
+ *       with ENT_FLAGS: a STORE keeps them here until the next rewrite
  *   "end <FNV-1a 64 of all bytes before this line, 16 hex digits>\n"
  * <last>: the highest X-UID yubin wrote into the file, so an X-UID above
  * it (a delivered message carrying its own) is not believed; <over>: the
@@ -49,11 +53,14 @@
 #define ENT_OLD 1u       /* \Recent taken */
 #define ENT_TRUSTED 2u   /* the file's Status and X-Keywords are ours */
 #define ENT_INFILE 4u    /* the UID is the file's X-UID: only the claim is here */
+#define ENT_FLAGS 8u     /* its flags and keywords are these, not the file's */
 
 struct ient {
 	uint32_t uid;
-	unsigned bits;
+	unsigned bits, flags;
 	uint64_t key;
+	const char *kw;      /* keyword names (in struct index's data) */
+	size_t kw_len;
 };
 
 struct index {
@@ -61,7 +68,17 @@ struct index {
 	uint32_t validity, next, last, over;
 	struct ient *e;
 	size_t n;
+	char *data;          /* the file as read: the entries' keyword names */
 };
+
+static void
+index_free(struct index *ix)
+{
+	free(ix->e);
+	free(ix->data);
+	ix->e = NULL;
+	ix->data = NULL;
+}
 
 static void
 index_path(const struct folder *f, char *out, size_t size)
@@ -202,8 +219,16 @@ index_parse(char *d, size_t len, struct index *ix)
 		if (end == NULL)
 			return -1;
 		e->bits = mboxmsg_parse_u32(end, (size_t)(lim - end), &end);
-		if (end == NULL || end >= lim || *end != '\n')
+		if (end != NULL && (e->bits & ENT_FLAGS))
+			e->flags = mboxmsg_parse_u32(end, (size_t)(lim - end), &end);
+		if (end == NULL || end >= lim)
 			return -1;
+		const char *nl = memchr(end, '\n', (size_t)(lim - end));
+		if (nl == NULL || (nl > end && !(e->bits & ENT_FLAGS)))
+			return -1;
+		e->kw = end;
+		e->kw_len = (size_t)(nl - end);
+		end = nl;
 		prev = e->uid;
 		ix->n++;
 		p = end + 1;
@@ -222,11 +247,12 @@ index_load(const struct folder *f, struct index *ix)
 		return;
 	if (index_parse(d, len, ix) == 0) {
 		ix->present = 1;
+		ix->data = d;
 	} else {
 		free(ix->e);
 		memset(ix, 0, sizeof *ix);
+		free(d);
 	}
-	free(d);
 }
 
 static int
@@ -247,9 +273,19 @@ index_store(const struct folder *f, const struct index *ix, int durable)
 	    ix->last, ix->over);
 	int rc = buf_add(&b, hdr, (size_t)n);
 	char line[64];
-	for (size_t i = 0; rc == 0 && i < ix->n; i++)
-		rc = index_add(&b, line, snprintf(line, sizeof line, "%u %016llx %u\n", ix->e[i].uid,
-		    (unsigned long long)ix->e[i].key, ix->e[i].bits));
+	for (size_t i = 0; rc == 0 && i < ix->n; i++) {
+		const struct ient *e = &ix->e[i];
+		if (e->bits & ENT_FLAGS)
+			rc = index_add(&b, line, snprintf(line, sizeof line, "%u %016llx %u %u", e->uid,
+			    (unsigned long long)e->key, e->bits, e->flags));
+		else
+			rc = index_add(&b, line, snprintf(line, sizeof line, "%u %016llx %u", e->uid,
+			    (unsigned long long)e->key, e->bits));
+		if (rc == 0 && e->kw_len > 0)
+			rc = buf_add(&b, e->kw, e->kw_len);
+		if (rc == 0)
+			rc = buf_add(&b, "\n", 1);
+	}
 	if (rc == 0)
 		rc = index_add(&b, line, snprintf(line, sizeof line, "end %016llx\n",
 		    (unsigned long long)fnv64(b.s ? b.s : "", b.len)));
@@ -283,26 +319,50 @@ index_store(const struct folder *f, const struct index *ix, int durable)
 
 int
 mboxuid_index_write(const struct folder *f, const struct scanned *s, size_t n,
-    const struct mboxuid_hw *hw, int durable)
+    const struct mboxuid_hw *hw, int durable, int dropped)
 {
-	struct index ix = { 1, f->uidvalidity, f->uidnext, hw->last, hw->over, NULL, 0 };
+	struct index ix = { 1, f->uidvalidity, f->uidnext, hw->last, hw->over, NULL, 0, NULL };
+	struct buf names = BUF_INIT(INDEX_BYTES_MAX);
+	size_t *at = calloc(n ? n : 1, sizeof *at);
 	ix.e = calloc(n ? n : 1, sizeof *ix.e);
-	if (ix.e == NULL)
-		return -1;
-	for (size_t i = 0; i < n; i++) {
-		if (s[i].drop || s[i].hide || !(s[i].indexed || (s[i].old && !s[i].file_old)))
+	int rc = ix.e != NULL && at != NULL ? 0 : -1;
+	for (size_t i = 0; rc == 0 && i < n; i++) {
+		if ((s[i].drop && !dropped) || s[i].hide ||
+		    !(s[i].indexed || s[i].idx_flags || (s[i].old && !s[i].file_old)))
 			continue;
-		struct ient *e = &ix.e[ix.n++];
+		struct ient *e = &ix.e[ix.n];
 		e->uid = s[i].uid;
 		e->key = s[i].key;
 		e->bits = (s[i].old ? ENT_OLD : 0) | (s[i].indexed && s[i].trusted ? ENT_TRUSTED : 0) |
-		    (s[i].indexed ? 0 : ENT_INFILE);
+		    (s[i].indexed ? 0 : ENT_INFILE) | (s[i].idx_flags ? ENT_FLAGS : 0);
+		e->flags = s[i].flags & ~FL_RECENT;
+		at[ix.n++] = names.len;
+		for (int k = 0; rc == 0 && s[i].idx_flags && k < FOLDER_KEYWORDS_MAX; k++)
+			if ((s[i].keywords & (1u << k)) && f->kw[k] != NULL &&
+			    (buf_add(&names, " ", 1) != 0 || buf_addstr(&names, f->kw[k]) != 0))
+				rc = -1;
 	}
-	int rc = index_store(f, &ix, durable);
+	/* names' bytes may have moved as it grew: pointed at only now */
+	for (size_t i = 0; rc == 0 && i < ix.n; i++) {
+		ix.e[i].kw = names.s ? names.s + at[i] : "";
+		ix.e[i].kw_len = (i + 1 < ix.n ? at[i + 1] : names.len) - at[i];
+	}
+	if (rc == 0)
+		rc = index_store(f, &ix, durable);
 	int e = errno;
 	free(ix.e);
+	free(at);
+	buf_free(&names);
 	errno = e;
 	return rc;
+}
+
+int
+mboxuid_index_stat(const struct folder *f, struct stat *st)
+{
+	char path[4400];
+	index_path(f, path, sizeof path);
+	return lstat(path, st);
 }
 
 int
@@ -318,7 +378,7 @@ mboxuid_reserve(struct folder *f, size_t n, uint32_t *uid_r, struct mboxuid_undo
 	undo->had = ix.present && ix.validity == f->uidvalidity;
 	undo->last = undo->had ? ix.last : 0;
 	if (!undo->had) {
-		free(ix.e);
+		index_free(&ix);
 		memset(&ix, 0, sizeof ix);
 	}
 	ix.validity = f->uidvalidity;
@@ -326,7 +386,7 @@ mboxuid_reserve(struct folder *f, size_t n, uint32_t *uid_r, struct mboxuid_undo
 	ix.last = uid + (uint32_t)(n - 1);
 	int rc = index_store(f, &ix, 1);
 	int e = errno;
-	free(ix.e);
+	index_free(&ix);
 	if (rc != 0) {
 		errno = e;
 		return -1;
@@ -349,7 +409,7 @@ mboxuid_release(struct folder *f, const struct mboxuid_undo *undo)
 			ix.last = undo->last;
 			(void)index_store(f, &ix, 1);
 		}
-		free(ix.e);
+		index_free(&ix);
 	} else {
 		index_path(f, path, sizeof path);
 		unlink(path);
@@ -419,15 +479,29 @@ index_find(const struct index *ix, size_t *j, uint64_t key, uint32_t prev)
 	return NULL;
 }
 
-/* The \Recent claim the index keeps for a message with X-UID uid. */
+/* The flags a STORE left in entry e for message s. */
 static void
-index_claim(const struct index *ix, size_t *j, struct scanned *s)
+entry_flags(struct folder *f, const struct ient *e, struct scanned *s)
+{
+	if (!(e->bits & ENT_FLAGS))
+		return;
+	s->idx_flags = 1;
+	s->flags = e->flags & (FL_ANSWERED | FL_FLAGGED | FL_DELETED | FL_SEEN | FL_DRAFT);
+	s->keywords = mboxmsg_keywords(f, e->kw, e->kw_len);
+}
+
+/* The \Recent claim and flags the index keeps for a message with X-UID uid. */
+static void
+index_claim(struct folder *f, const struct index *ix, size_t *j, struct scanned *s)
 {
 	while (*j < ix->n && ix->e[*j].uid < s->uid)
 		(*j)++;
 	if (*j < ix->n && ix->e[*j].uid == s->uid) {
-		if (ix->e[*j].key == s->key && (ix->e[*j].bits & ENT_OLD))
-			s->mt.old = 1;
+		if (ix->e[*j].key == s->key) {
+			if (ix->e[*j].bits & ENT_OLD)
+				s->mt.old = 1;
+			entry_flags(f, &ix->e[*j], s);
+		}
 		(*j)++;
 	}
 }
@@ -466,8 +540,8 @@ key_set(const struct index *ix, uint64_t **keys_r, size_t *n_r)
  * message without a believed X-UID is not in an index that is gone; -1
  * if out of memory. */
 static int
-number(const struct index *ix, struct scanned *s, size_t n, uint32_t next, uint32_t limit,
-    uint32_t *next_r, int *assigned_r)
+number(struct folder *f, const struct index *ix, struct scanned *s, size_t n, uint32_t next,
+    uint32_t limit, uint32_t *next_r, int *assigned_r)
 {
 	uint32_t prev = 0;
 	size_t j = 0, nk;
@@ -490,6 +564,7 @@ number(const struct index *ix, struct scanned *s, size_t n, uint32_t next, uint3
 			s[i].trusted = (e->bits & ENT_TRUSTED) != 0;
 			s[i].fresh = !s[i].trusted;
 			s[i].mt.old = (e->bits & ENT_OLD) || (s[i].trusted && s[i].file_old);
+			entry_flags(f, e, &s[i]);
 		} else if (s[i].mt.has_uid && s[i].mt.uid > prev && s[i].mt.uid < next &&
 		    s[i].mt.uid <= limit) {
 			if (assigned) {
@@ -497,7 +572,7 @@ number(const struct index *ix, struct scanned *s, size_t n, uint32_t next, uint3
 				break;
 			}
 			s[i].uid = prev = s[i].mt.uid;
-			index_claim(ix, &j, &s[i]);
+			index_claim(f, ix, &j, &s[i]);
 		} else if (!ix->present) {
 			/* an index lost: this message may have had a UID there */
 			lost = 1;
@@ -572,9 +647,9 @@ mboxuid_decide(struct folder *f, struct scanned *s, size_t n, struct mboxuid_hw 
 	for (size_t i = 0; i < n; i++)
 		s[i].mt.old = s[i].file_old;
 	if (!redo)
-		redo = number(&ix, s, n, next, limit, &next, &assigned);
+		redo = number(f, &ix, s, n, next, limit, &next, &assigned);
 	if (redo < 0) {
-		free(ix.e);
+		index_free(&ix);
 		errno = ENOMEM;
 		return -1;
 	}
@@ -585,10 +660,10 @@ mboxuid_decide(struct folder *f, struct scanned *s, size_t n, struct mboxuid_hw 
 				hw->last = s[i].uid;
 	if (redo) {
 		for (size_t i = 0; i < n; i++)
-			s[i].fresh = s[i].indexed = s[i].trusted = s[i].given = 0;
+			s[i].fresh = s[i].indexed = s[i].trusted = s[i].given = s[i].idx_flags = 0;
 		if (renumber(f, &ix, validity, s, n, &validity) != 0) {
 			int e = errno;
-			free(ix.e);
+			index_free(&ix);
 			errno = e;
 			return -1;
 		}
@@ -596,7 +671,7 @@ mboxuid_decide(struct folder *f, struct scanned *s, size_t n, struct mboxuid_hw 
 		hw->last = 0; /* no X-UID in the file is believed */
 		hw->over = file_v;
 	}
-	free(ix.e);
+	index_free(&ix);
 	int changed = f->uidvalidity != 0 && f->uidvalidity != validity;
 	f->uidvalidity = validity;
 	f->uidnext = next;

@@ -9,6 +9,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/stat.h>
 #include <time.h>
 
 #include "folder.h"
@@ -31,6 +32,7 @@ struct scanned {
 	int trusted;                 /* indexed, its Status/X-Keywords are ours */
 	int file_old;                /* the file says O (Status) */
 	int hide;                    /* left out: its new UID could not be kept */
+	int idx_flags;               /* its flags are the index's (a STORE's) */
 };
 
 /* What the index records beside the UIDs of its messages. */
@@ -49,12 +51,15 @@ struct mboxuid_hw {
 #define MBOXUID_NEW 1
 #define MBOXUID_RENUMBERED 2
 int mboxuid_decide(struct folder *f, struct scanned *s, size_t n, struct mboxuid_hw *hw);
-/* Records f's UIDVALIDITY and UIDNEXT, hw, and the UID (and \Recent
- * claim) of each message of s the file does not say itself, if that
+/* Records f's UIDVALIDITY and UIDNEXT, hw, and the UID, \Recent claim
+ * and flags (idx_flags) of each message of s the file does not say
+ * itself, if that
  * differs from what is recorded: a new file, fsync'd, renamed over the
- * index, and with durable the directory fsync'd. 0 or -1 (errno). */
+ * index, and with durable the directory fsync'd. Messages marked drop
+ * are kept with dropped (they are still in the file until the rewrite
+ * that drops them is in place). 0 or -1 (errno). */
 int mboxuid_index_write(const struct folder *f, const struct scanned *s, size_t n,
-    const struct mboxuid_hw *hw, int durable);
+    const struct mboxuid_hw *hw, int durable, int dropped);
 
 /* What mboxuid_release() puts back. */
 struct mboxuid_undo {
@@ -72,5 +77,8 @@ int mboxuid_reserve(struct folder *f, size_t n, uint32_t *uid_r, struct mboxuid_
  * was (best effort), so a delivered message's X-UID of that number is
  * not believed. */
 void mboxuid_release(struct folder *f, const struct mboxuid_undo *undo);
+
+/* stat() of f's index file. 0 or -1 (errno; ENOENT: none). */
+int mboxuid_index_stat(const struct folder *f, struct stat *st);
 
 #endif

@@ -123,7 +123,8 @@ for name, args in calls:
         k += 1
         if inside:
             in_rewrite.append(k)
-t.ok(len(in_rewrite) >= 2, "the rewrites are %d writes to a copy beside the INBOX" % len(in_rewrite), counts)
+# (STORE keeps its flag in the UID index: EXPUNGE's is the one rewrite)
+t.ok(len(in_rewrite) >= 1, "the rewrite is %d writes to a copy beside the INBOX" % len(in_rewrite), counts)
 
 plan = []
 for name, n in sorted(counts.items()):

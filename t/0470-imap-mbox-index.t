@@ -7,8 +7,9 @@ and size, and the new message has one UID everywhere. With every fsync
 and rename failing (a full disk, injected by strace) EXAMINE and FETCH
 still answer OK: a message whose UID is recorded is shown with it, one
 whose UID could not be recorded is left out until it can be, never shown
-with a UID another look could give to another message. STORE and
-EXPUNGE still rewrite the file and persist; pop3-session's UIDLs stay
+with a UID another look could give to another message. STORE keeps its
+flags in the index too, seen by other sessions; EXPUNGE rewrites the
+file, flags and UIDs into it; both persist; pop3-session's UIDLs stay
 the same through all of it."""
 import os
 import re
@@ -151,12 +152,17 @@ try:
     t.eq(pop_uidl()[:OLD], uidl0, "pop3-session: the UIDLs of the old messages are the same")
 
     # the user's changes still rewrite and persist
+    b.cmd("NOOP")  # b knows the file as it is
     r = c.cmd("UID STORE %d +FLAGS (\\Flagged)" % new1)
     t.ok(tagged(r).split()[1] == b"OK", "STORE", r)
+    t.eq(stamp(), full, "STORE keeps the flag in the index: the mbox is not written")
+    r = b.cmd("NOOP")
+    t.ok(re.search(rb"\* %d FETCH \(FLAGS \([^)]*\\Flagged" % (OLD + 1), r) is not None,
+         "a concurrent session's NOOP reports the flag", r)
     r = c.cmd("UID STORE 2 +FLAGS (\\Deleted)")
     r = c.cmd("EXPUNGE")
     t.ok(b"* 2 EXPUNGE" in r and tagged(r).split()[1] == b"OK", "EXPUNGE", r)
-    t.ok(stamp()[0] != full[0], "they rewrite the mbox")
+    t.ok(stamp()[0] != full[0], "EXPUNGE rewrites the mbox")
     d = Raw(env, login=U)
     sessions.append(d)
     r = d.cmd("SELECT INBOX")

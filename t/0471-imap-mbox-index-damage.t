@@ -55,12 +55,13 @@ def write(p, data):
 
 
 try:
-    for i in range(3):
+    for i in range(4):
         deliver(env, U, b"From: bob@example.org\r\nSubject: old%d\r\n\r\nold\r\n" % i)
     a = Raw(env, login=U)
     sessions.append(a)
     a.cmd("SELECT INBOX")
-    a.cmd("STORE 1:* +FLAGS (\\Seen)")  # a rewrite: X-UIDs in the file
+    a.cmd("STORE 4 +FLAGS (\\Deleted)")
+    a.cmd("EXPUNGE")  # a rewrite: X-UIDs in the file
     a.cmd("LOGOUT")
     for i in range(4):
         deliver(env, U, b"From: bob@example.org\r\nSubject: new%d\r\n\r\nbody %d\r\n" % (i, i))

@@ -15,6 +15,10 @@ import collections
 import hashlib
 import os
 import re
+import sys
+
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+import mboxfile  # noqa: E402
 
 MSG_DOMAIN = "crash.test"
 # Lock files that stay for good and are locked with flock/fcntl, which die
@@ -138,6 +142,74 @@ def mbox_flags(msg):
     return "".join(sorted(f))
 
 
+OURS = (b"x-uid", b"x-imapbase", b"x-imap", b"status", b"x-status", b"x-keywords",
+        b"content-length")
+
+
+def _fnv32(h, data):
+    for c in data:
+        h = ((h ^ c) * 16777619) & 0xffffffff
+    return h
+
+
+def _mbox_key(from_line, msg):
+    """imap-session's content check of one message (mboxmsg_key)."""
+    if msg.startswith(b"\n"):
+        hl, bo = 0, 1
+    else:
+        i = msg.find(b"\n\n")
+        hl, bo = (i + 1, i + 2) if i >= 0 else (len(msg), len(msg))
+    head = _fnv32(2166136261, b"")
+    for field in re.findall(rb"[^\n]*(?:\n|$)(?:[ \t][^\n]*(?:\n|$))*", msg[:hl]):
+        name = field.split(b":", 1)[0].lower() if b":" in field else None
+        if field and not (name in OURS and len(field) > len(name)):
+            head = _fnv32(head, field)
+    body = msg[bo:]
+    edge = min(len(body), 256)
+    tail = _fnv32(_fnv32(2166136261, from_line), b"%d." % len(body))
+    tail = _fnv32(_fnv32(tail, body[:edge]), body[len(body) - edge:])
+    return (head << 32 | tail) or 1
+
+
+def mbox_index_flags(path, data):
+    """{message number: flags} that imap-session keeps for the mbox at path
+    in its UID index (.<name>.yubin-uids) until its next rewrite: a STORE
+    writes them there, not into the file. Found by X-UID or by the
+    content check; a damaged index (its checksum) gives none."""
+    side = os.path.join(os.path.dirname(path), "." + os.path.basename(path) + ".yubin-uids")
+    try:
+        with open(side, "rb") as f:
+            idx = f.read()
+    except OSError:
+        return {}
+    body, _, end = idx[:-1].rpartition(b"\n")
+    h = 14695981039346656037
+    for c in body + b"\n":
+        h = ((h ^ c) * 1099511628211) & 0xffffffffffffffff
+    if not idx.startswith(b"yubin-mbox-index 1 ") or end != b"end %016x" % h:
+        return {}
+    raw = mboxfile.messages(data) or []
+    xuid, keys = {}, {}
+    for i, lines in enumerate(raw):
+        msg = b"\n".join(lines[1:]) + b"\n"
+        u = header_value(msg.partition(b"\n\n")[0], "X-UID")
+        if u and u.isdigit():
+            xuid.setdefault(int(u), i)
+        keys.setdefault(_mbox_key(lines[0] + b"\n", msg), i)
+    out = {}
+    for ln in body.split(b"\n")[1:]:
+        f = ln.split(b" ")
+        bits = int(f[2])
+        if not bits & 8:
+            continue
+        i = xuid.get(int(f[0])) if bits & 4 else keys.get(int(f[1], 16))
+        if i is not None:
+            fl = int(f[3])
+            out[i] = "".join(sorted(c for c, b in (("R", 1), ("F", 2), ("T", 4), ("S", 8),
+                                                   ("D", 16)) if fl & b))
+    return out
+
+
 class Store:
     """What a reader would see under mail_root and spool."""
 
@@ -216,9 +288,10 @@ class Store:
                 box = "%s/%s" % (user, rel)
                 self.boxes[box]
                 self.errors += ["%s: %s" % (box, e) for e in errs]
+                kept = mbox_index_flags(p, data) if not errs else {}
                 for i, m in enumerate(msgs):
                     mid = self._add(box, m, "%s message %d" % (box, i + 1))
-                    self.flags[(box, mid)] = mbox_flags(m)
+                    self.flags[(box, mid)] = kept.get(i, mbox_flags(m))
 
     def _subscriptions(self, user, path):
         """The subscription list, one name a line, as a box of names: a
