@@ -35,7 +35,7 @@ static const char CAPS_COMMON[] =
 	"MULTIAPPEND "
 	"CHILDREN LIST-EXTENDED LIST-STATUS SPECIAL-USE ESEARCH SEARCHRES STATUS=SIZE BINARY "
 	"UTF8=ACCEPT "
-	"SORT SORT=DISPLAY ESORT";
+	"SORT SORT=DISPLAY ESORT THREAD=REFERENCES THREAD=ORDEREDSUBJECT";
 
 /* ---- capability, state ---- */
 
@@ -318,6 +318,7 @@ static const struct command {
 	{ "EXPUNGE", cmd_expunge, STATE_SELECTED, 1, 0 },
 	{ "SEARCH", cmd_search, STATE_SELECTED, 1, 1 },
 	{ "SORT", cmd_sort, STATE_SELECTED, 1, 1 },
+	{ "THREAD", cmd_thread, STATE_SELECTED, 1, 1 },
 	{ "FETCH", cmd_fetch, STATE_SELECTED, 1, 1 },
 	{ "STORE", cmd_store, STATE_SELECTED, 1, 1 },
 	{ "COPY", cmd_copy, STATE_SELECTED, 1, 1 },
