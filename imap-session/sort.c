@@ -1,7 +1,7 @@
 /*
  * sort.c — SORT and UID SORT (RFC 5256 §3), the DISPLAYFROM and DISPLAYTO
  * keys of SORT=DISPLAY (RFC 5957) and SORT's RETURN options of ESORT
- * (RFC 5267 §3: MIN, MAX, COUNT, ALL).
+ * (RFC 5267 §3: MIN, MAX, COUNT, ALL; and SAVE of SEARCHRES, RFC 5182).
  *
  * The messages are chosen by SEARCH's keys (search.c), then each gets its
  * sort keys once: numbers (arrival, sent date, size) and strings (base
@@ -253,7 +253,7 @@ items_free(struct sitem **items, size_t n, const struct sortspec *sp)
 	free(items);
 }
 
-enum ret { RET_MIN = 1, RET_MAX = 2, RET_ALL = 4, RET_COUNT = 8 };
+enum ret { RET_MIN = 1, RET_MAX = 2, RET_ALL = 4, RET_COUNT = 8, RET_SAVE = 16 };
 
 static int
 parse_return(const struct imap_arg *r, unsigned *ret)
@@ -269,6 +269,8 @@ parse_return(const struct imap_arg *r, unsigned *ret)
 			*ret |= RET_ALL;
 		else if (arg_is(o, "COUNT"))
 			*ret |= RET_COUNT;
+		else if (arg_is(o, "SAVE"))
+			*ret |= RET_SAVE;
 		else
 			return -1;
 	}
@@ -288,6 +290,8 @@ reply(struct imap *im, const struct imap_command *c, int esort, unsigned ret, co
 		io_puts(&im->io, "\r\n");
 		return;
 	}
+	if (ret == RET_SAVE)
+		return; /* RETURN (SAVE) alone answers nothing (RFC 5182 §2.4) */
 	io_puts(&im->io, "* ESEARCH (TAG ");
 	out_string(&im->io, c->tag, strlen(c->tag));
 	io_puts(&im->io, ")");
@@ -305,6 +309,33 @@ reply(struct imap *im, const struct imap_command *c, int esort, unsigned ret, co
 	if (ret & RET_COUNT)
 		io_printf(&im->io, " COUNT %zu", n);
 	io_puts(&im->io, "\r\n");
+}
+
+static int
+uid_cmp(const void *a, const void *b)
+{
+	uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
+	return x < y ? -1 : x > y;
+}
+
+/* SAVE (RFC 5182, as Dovecot takes it on SORT): the UIDs of the result
+ * become "$", kept in UID order as SEARCH keeps them; with MIN or MAX and
+ * neither ALL nor COUNT only those (first and last in sort order). A
+ * failed command (ok 0) leaves "$" empty. */
+static void
+save_result(struct imap *im, unsigned ret, struct sitem **items, size_t n, int ok)
+{
+	free(im->searchres);
+	im->nsearchres = 0;
+	im->searchres = ok ? malloc((n ? n : 1) * sizeof *im->searchres) : NULL;
+	int ends_only = (ret & (RET_MIN | RET_MAX)) && !(ret & (RET_ALL | RET_COUNT));
+	for (size_t k = 0; im->searchres != NULL && k < n; k++) {
+		if (ends_only && !((ret & RET_MIN) && k == 0) && !((ret & RET_MAX) && k == n - 1))
+			continue;
+		im->searchres[im->nsearchres++] = im->sel->m[items[k]->idx].uid;
+	}
+	if (im->searchres != NULL)
+		qsort(im->searchres, im->nsearchres, sizeof *im->searchres, uid_cmp);
 }
 
 /* The sorted numbers (sequence or UID) of items into a malloc'd array. */
@@ -367,6 +398,8 @@ cmd_sort(struct imap *im, struct imap_command *c)
 		return v;
 	if (b.over) {
 		free(idx);
+		if (ret & RET_SAVE)
+			save_result(im, ret, NULL, 0, 0);
 		return search_over_budget(im, &b, "Sort", 0);
 	}
 	struct sitem **items = calloc(n ? n : 1, sizeof *items);
@@ -374,6 +407,8 @@ cmd_sort(struct imap *im, struct imap_command *c)
 	    : verdict(im, V_NO, "[SERVERBUG] Out of memory");
 	folder_cache_flush(im->sel);
 	free(idx);
+	if (ret & RET_SAVE)
+		save_result(im, ret, items, n, v == V_OK);
 	uint32_t *res = v == V_OK ? numbers(im, items, n) : NULL;
 	items_free(items, n, &sp);
 	if (v != V_OK)

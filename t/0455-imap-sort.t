@@ -104,6 +104,21 @@ def run(fmt):
         t.eq(sort_line(r, b"* ESEARCH"), "(TAG \"t%d\") COUNT 0" % s.n,
              "%s: ESORT of nothing: COUNT 0, no MIN" % fmt)
         t.ok(b"* SORT" not in r, "%s: ESORT sends no SORT" % fmt, r)
+        # SAVE (SEARCHRES, RFC 5182) as Dovecot takes it on SORT
+        r = s.cmd("SORT RETURN (SAVE) (SUBJECT) UTF-8 2:3")
+        t.ok(tagged(r).split()[1] == b"OK" and b"* ESEARCH" not in r and b"* SORT" not in r,
+             "%s: SORT RETURN (SAVE) answers nothing" % fmt, r)
+        r = s.cmd("SEARCH $")
+        t.ok(b"* SEARCH 2 3\r\n" in r, "%s: ... and saves its result" % fmt, r)
+        r = s.cmd("SORT RETURN (SAVE MIN) (SUBJECT) UTF-8 ALL")
+        t.eq(sort_line(r, b"* ESEARCH"), "(TAG \"t%d\") MIN 2" % s.n, "%s: SAVE MIN" % fmt)
+        r = s.cmd("SORT (REVERSE SUBJECT) UTF-8 OR $ 3")
+        t.eq(sort_line(r), "3 2", "%s: SAVE MIN saved the first in sort order" % fmt)
+        r = s.cmd("UID SORT RETURN (SAVE ALL MAX) (SUBJECT) UTF-8 1:2")
+        t.eq(sort_line(r, b"* ESEARCH"), "(TAG \"t%d\") UID MAX 2 ALL 3,2" % s.n,
+             "%s: UID SORT SAVE ALL MAX" % fmt)
+        r = s.cmd("UID SEARCH $")
+        t.ok(b"* SEARCH 2 3\r\n" in r, "%s: ... saved all, as UIDs" % fmt, r)
         # errors
         for bad in ("SORT (BOGUS) UTF-8 ALL", "SORT (REVERSE) UTF-8 ALL", "SORT () UTF-8 ALL",
                     "SORT (SUBJECT REVERSE) UTF-8 ALL", "SORT SUBJECT UTF-8 ALL",
