@@ -24,6 +24,7 @@
 #include "mailbox.h"
 #include "mailname.h"
 #include "sasl.h"
+#include "sort.h"
 #include "tls.h"
 #include "users.h"
 
@@ -33,7 +34,8 @@ static const char CAPS_COMMON[] =
 	"IMAP4rev1 IMAP4rev2 LITERAL+ SASL-IR ID ENABLE IDLE NAMESPACE UNSELECT UIDPLUS MOVE "
 	"MULTIAPPEND "
 	"CHILDREN LIST-EXTENDED LIST-STATUS SPECIAL-USE ESEARCH SEARCHRES STATUS=SIZE BINARY "
-	"UTF8=ACCEPT";
+	"UTF8=ACCEPT "
+	"SORT SORT=DISPLAY ESORT THREAD=REFERENCES THREAD=ORDEREDSUBJECT";
 
 /* ---- capability, state ---- */
 
@@ -315,6 +317,8 @@ static const struct command {
 	{ "UNSELECT", cmd_unselect, STATE_SELECTED, 0, 0 },
 	{ "EXPUNGE", cmd_expunge, STATE_SELECTED, 1, 0 },
 	{ "SEARCH", cmd_search, STATE_SELECTED, 1, 1 },
+	{ "SORT", cmd_sort, STATE_SELECTED, 1, 1 },
+	{ "THREAD", cmd_thread, STATE_SELECTED, 1, 1 },
 	{ "FETCH", cmd_fetch, STATE_SELECTED, 1, 1 },
 	{ "STORE", cmd_store, STATE_SELECTED, 1, 1 },
 	{ "COPY", cmd_copy, STATE_SELECTED, 1, 1 },

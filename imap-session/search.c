@@ -33,6 +33,7 @@
 #include "log.h"
 #include "mime.h"
 #include "render.h"
+#include "search.h"
 
 
 enum sk {
@@ -341,17 +342,9 @@ parse_key(struct sparse *p, int depth)
 
 #define SEARCH_WALL_FACTOR 4
 
-/* What one SEARCH may still spend on message content. */
-struct sbudget {
-	struct timespec start;   /* CLOCK_PROCESS_CPUTIME_ID at the start */
-	struct timespec wall;    /* CLOCK_MONOTONIC at the start */
-	uint64_t cpu_ns;         /* 0: no limit */
-	uint64_t bytes, max_bytes; /* max_bytes 0: no limit */
-	const char *over;        /* NULL, or the limit that was reached */
-};
 
-static void
-budget_start(struct sbudget *b, const struct conf *conf)
+void
+search_budget_start(struct sbudget *b, const struct conf *conf)
 {
 	memset(b, 0, sizeof *b);
 	/* A budget beyond what fits in nanoseconds is no limit. */
@@ -377,8 +370,8 @@ elapsed_ns(clockid_t clock, const struct timespec *since)
 
 /* 1 (and stays 1) once the search has spent its budget; asked before each
  * look at a message's content. */
-static int
-budget_spent(struct sbudget *b)
+int
+search_budget_spent(struct sbudget *b)
 {
 	if (b->over != NULL)
 		return 1;
@@ -422,7 +415,7 @@ saved_has(struct imap *im, uint32_t uid)
 static const struct mime_message *
 content(struct seval *e, int header_only, const char *field)
 {
-	if (budget_spent(&e->budget))
+	if (search_budget_spent(&e->budget))
 		return NULL;
 	const struct mime_message *mm = NULL;
 	if (field != NULL && folder_field_cached(field, strlen(field)))
@@ -558,12 +551,69 @@ search_too_expensive(struct imap *im, const struct seval *e, int save)
 		im->searchres = NULL;
 		im->nsearchres = 0;
 	}
+	return search_over_budget(im, &e->budget, "Search", e->idx);
+}
+
+/* The keys args[0..n) in the charset named by cs (NULL: UTF-8) parsed
+ * into *prog: V_OK, or the verdict to give. */
+static enum verdict
+parse_program(struct imap *im, const struct imap_arg *cs, const struct imap_arg *args, size_t n,
+    struct snode **prog)
+{
+	iconv_t cd = (iconv_t)-1;
+	if (cs != NULL) {
+		if (!arg_is_string(cs))
+			return verdict(im, V_BAD, "CHARSET needs a name");
+		/* UTF-8 and its subset are searched as sent */
+		if (strcasecmp(cs->str, "UTF-8") != 0 && strcasecmp(cs->str, "US-ASCII") != 0 &&
+		    (cd = charset_open(cs->str)) == (iconv_t)-1) {
+			if (errno == ENOMEM)
+				return verdict(im, V_NO, "[SERVERBUG] Out of memory");
+			return verdict(im, V_NO, "[BADCHARSET (" SEARCH_CHARSETS ")] Unsupported charset");
+		}
+	}
+	struct sparse p = { im, NULL, 0, 0, NULL, cd };
+	*prog = parse_and(&p, args, n, 0);
+	if (cd != (iconv_t)-1)
+		iconv_close(cd);
+	if (*prog == NULL)
+		return verdict(im, V_BAD, "%s", p.err ? p.err : "Invalid search");
+	return V_OK;
+}
+
+enum verdict
+search_messages(struct imap *im, const struct imap_arg *charset, const struct imap_arg *args,
+    size_t n, struct sbudget *b, size_t **idx_r, size_t *n_r)
+{
+	struct folder *f = im->sel;
+	struct snode *prog;
+	enum verdict v = parse_program(im, charset, args, n, &prog);
+	if (v != V_OK)
+		return v;
+	size_t *res = malloc((f->n ? f->n : 1) * sizeof *res), k = 0;
+	if (res == NULL) {
+		snode_free(prog);
+		return verdict(im, V_NO, "[SERVERBUG] Out of memory");
+	}
+	struct seval e = { .im = im, .budget = *b };
+	for (e.idx = 0; e.idx < f->n && !e.budget.over; e.idx++)
+		if (!f->m[e.idx].gone && eval(&e, prog) && !e.budget.over)
+			res[k++] = e.idx;
+	snode_free(prog);
+	*b = e.budget;
+	*idx_r = res;
+	*n_r = k;
+	return V_OK;
+}
+
+enum verdict
+search_over_budget(struct imap *im, const struct sbudget *b, const char *cmd, size_t done)
+{
 	char name[128];
 	log_field(name, sizeof name, im->sel->name, strlen(im->sel->name));
-	log_info("user=%s SEARCH in %s stopped by %s after %zu of %zu messages, %llu bytes",
-	    im->user, name, e->budget.over, e->idx, im->sel->n,
-	    (unsigned long long)e->budget.bytes);
-	return verdict(im, V_NO, "[LIMIT] Search too expensive");
+	log_info("user=%s %s in %s stopped by %s after %zu of %zu messages, %llu bytes",
+	    im->user, cmd, name, b->over, done, im->sel->n, (unsigned long long)b->bytes);
+	return verdict(im, V_NO, "[LIMIT] %s too expensive", cmd);
 }
 
 enum verdict
@@ -595,26 +645,15 @@ cmd_search(struct imap *im, struct imap_command *c)
 			ret = RET_ALL;
 		i += 2;
 	}
-	iconv_t cd = (iconv_t)-1;
+	const struct imap_arg *cs = NULL;
 	if (i + 1 < c->n && arg_is(&c->args[i], "CHARSET")) {
-		const struct imap_arg *cs = &c->args[i + 1];
-		if (!arg_is_string(cs))
-			return verdict(im, V_BAD, "CHARSET needs a name");
-		/* UTF-8 and its subset are searched as sent */
-		if (strcasecmp(cs->str, "UTF-8") != 0 && strcasecmp(cs->str, "US-ASCII") != 0 &&
-		    (cd = charset_open(cs->str)) == (iconv_t)-1) {
-			if (errno == ENOMEM)
-				return verdict(im, V_NO, "[SERVERBUG] Out of memory");
-			return verdict(im, V_NO, "[BADCHARSET (" SEARCH_CHARSETS ")] Unsupported charset");
-		}
+		cs = &c->args[i + 1];
 		i += 2;
 	}
-	struct sparse p = { im, NULL, 0, 0, NULL, cd };
-	struct snode *prog = parse_and(&p, c->args + i, c->n - i, 0);
-	if (cd != (iconv_t)-1)
-		iconv_close(cd);
-	if (prog == NULL)
-		return verdict(im, V_BAD, "%s", p.err ? p.err : "Invalid search");
+	struct snode *prog;
+	enum verdict v = parse_program(im, cs, c->args + i, c->n - i, &prog);
+	if (v != V_OK)
+		return v;
 	uint32_t *res = malloc((f->n ? f->n : 1) * sizeof *res);
 	size_t n = 0;
 	if (res == NULL) {
@@ -622,7 +661,7 @@ cmd_search(struct imap *im, struct imap_command *c)
 		return verdict(im, V_NO, "[SERVERBUG] Out of memory");
 	}
 	struct seval e = { .im = im };
-	budget_start(&e.budget, &im->s.conf);
+	search_budget_start(&e.budget, &im->s.conf);
 	for (e.idx = 0; e.idx < f->n && !e.budget.over; e.idx++)
 		if (!f->m[e.idx].gone && eval(&e, prog) && !e.budget.over)
 			res[n++] = im->uid_command ? f->m[e.idx].uid : (uint32_t)(e.idx + 1);

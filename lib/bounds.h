@@ -189,6 +189,13 @@
 #define IMAP_PREAUTH_LITERAL_MAX 4096
 #define IMAP_PREAUTH_DEPTH 1
 #define IMAP_DEPTH_MAX 32
+/* THREAD (RFC 5256): the threading walks a thread's tree recursively, so
+ * its depth (a chain of replies counts one level per reply) bounds the
+ * stack (S32); a message deeper than this starts a thread of its own.
+ * Real discussions stay far below it. Of a References: field only the
+ * last IMAP_THREAD_REFS_MAX Message-IDs (the nearest ancestors) count. */
+#define IMAP_THREAD_DEPTH_MAX 256
+#define IMAP_THREAD_REFS_MAX 1000
 /* LIST: folders considered and pattern length, so that wildcard matching
  * (time folders x pattern) stays bounded (S51). */
 #define IMAP_FOLDERS_MAX 10000

@@ -1,0 +1,41 @@
+/*
+ * search.h — what SORT and THREAD (sort.c, thread.c) take from SEARCH
+ * (search.c): its keys, run over the selected folder, and its budget
+ * (S51), which their reads of header fields spend as well.
+ */
+#ifndef IMAP_SEARCH_H
+#define IMAP_SEARCH_H
+
+#include <stdint.h>
+#include <time.h>
+
+#include "imap.h"
+
+/* What one command may still spend on message content. */
+struct sbudget {
+	struct timespec start;   /* CLOCK_PROCESS_CPUTIME_ID at the start */
+	struct timespec wall;    /* CLOCK_MONOTONIC at the start */
+	uint64_t cpu_ns;         /* 0: no limit */
+	uint64_t bytes, max_bytes; /* max_bytes 0: no limit */
+	const char *over;        /* NULL, or the limit that was reached */
+};
+
+void search_budget_start(struct sbudget *b, const struct conf *conf);
+/* 1 (and stays 1) once the budget is spent; asked before each look at a
+ * message's content. */
+int search_budget_spent(struct sbudget *b);
+
+/* The search keys args[0..n) in charset (a string argument: SORT and
+ * THREAD name one) run over the selected folder with budget b (started
+ * by the caller): V_OK with the indexes of the messages that match, in
+ * folder order, in *idx_r (malloc'd, *n_r of them); else a verdict with
+ * im->text set (BAD keys, NO [BADCHARSET], NO when out of memory). With
+ * b->over set on return the budget ran out: see search_over_budget. */
+enum verdict search_messages(struct imap *im, const struct imap_arg *charset,
+    const struct imap_arg *args, size_t n, struct sbudget *b, size_t **idx_r, size_t *n_r);
+/* NO [LIMIT] "<cmd> too expensive" (cmd: "Search", "Sort", "Thread"),
+ * logged with how far it got. */
+enum verdict search_over_budget(struct imap *im, const struct sbudget *b, const char *cmd,
+    size_t done);
+
+#endif

@@ -1,0 +1,421 @@
+/*
+ * sort.c — SORT and UID SORT (RFC 5256 §3), the DISPLAYFROM and DISPLAYTO
+ * keys of SORT=DISPLAY (RFC 5957) and SORT's RETURN options of ESORT
+ * (RFC 5267 §3: MIN, MAX, COUNT, ALL; and SAVE of SEARCHRES, RFC 5182).
+ *
+ * The messages are chosen by SEARCH's keys (search.c), then each gets its
+ * sort keys once: numbers (arrival, sent date, size) and strings (base
+ * subject, first address, display name) folded for comparison. Header
+ * fields come from the folder's message cache (folder_fields_mime) when
+ * it holds them, so a warm SORT opens no message file; else from the
+ * message's header, which fills the cache. Reading them spends SEARCH's
+ * budget (S51): past it the command ends with NO [LIMIT]. Memory is the
+ * keys, linear in the messages chosen. Messages equal on every key are in
+ * sequence order, whatever REVERSE says (RFC 5256: the final tie-break).
+ */
+#include <ctype.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "basesubj.h"
+#include "imap.h"
+#include "mime.h"
+#include "search.h"
+#include "sort.h"
+
+enum skey { K_ARRIVAL, K_CC, K_DATE, K_FROM, K_SIZE, K_SUBJECT, K_TO, K_DISPLAYFROM, K_DISPLAYTO };
+
+/* Each key is named at most once in a sensible program; REVERSE aside
+ * there are nine. Twice as many allowed, no more (S32). */
+#define SORT_KEYS_MAX 18
+
+struct sortspec {
+	enum skey k[SORT_KEYS_MAX];
+	int reverse[SORT_KEYS_MAX];
+	size_t n;
+};
+
+union sval {
+	int64_t num;
+	char *str;
+};
+
+struct sitem {
+	size_t idx;
+	union sval v[];
+};
+
+static int
+is_string_key(enum skey k)
+{
+	return k != K_ARRIVAL && k != K_DATE && k != K_SIZE;
+}
+
+static int
+parse_spec(const struct imap_arg *list, struct sortspec *sp)
+{
+	static const struct { const char *name; enum skey k; } names[] = {
+		{ "ARRIVAL", K_ARRIVAL }, { "CC", K_CC }, { "DATE", K_DATE }, { "FROM", K_FROM },
+		{ "SIZE", K_SIZE }, { "SUBJECT", K_SUBJECT }, { "TO", K_TO },
+		{ "DISPLAYFROM", K_DISPLAYFROM }, { "DISPLAYTO", K_DISPLAYTO },
+	};
+	int reverse = 0;
+	sp->n = 0;
+	for (size_t i = 0; i < list->n; i++) {
+		const struct imap_arg *a = &list->list[i];
+		if (arg_is(a, "REVERSE")) {
+			if (reverse)
+				return -1;
+			reverse = 1;
+			continue;
+		}
+		size_t j = 0;
+		while (j < sizeof names / sizeof names[0] && !arg_is(a, names[j].name))
+			j++;
+		if (j == sizeof names / sizeof names[0] || sp->n == SORT_KEYS_MAX)
+			return -1;
+		sp->k[sp->n] = names[j].k;
+		sp->reverse[sp->n++] = reverse;
+		reverse = 0;
+	}
+	return sp->n == 0 || reverse ? -1 : 0;
+}
+
+const struct mime_message *
+sort_fields(struct imap *im, size_t idx, struct sbudget *b)
+{
+	if (search_budget_spent(b))
+		return NULL;
+	const struct mime_message *mm = folder_fields_mime(im->sel, idx);
+	if (mm == NULL && (mm = folder_mime_header(im->sel, idx)) != NULL)
+		b->bytes += mm->root->hdr_len;
+	return mm;
+}
+
+int64_t
+sort_sent_date(struct imap *im, size_t idx, const struct mime_message *mm)
+{
+	const struct mime_header *h = mm ? mime_header_find(mm->root, "Date") : NULL;
+	time_t t = h ? mime_parse_date(h->value, h->value_len) : (time_t)-1;
+	/* no usable Date: the INTERNALDATE stands in (RFC 5256 §2.2) */
+	return t != (time_t)-1 ? (int64_t)t : (int64_t)folder_internaldate(im->sel, idx);
+}
+
+/* Folded for comparison: ASCII letters in upper case. */
+static char *
+fold(char *s)
+{
+	for (char *p = s; p && *p; p++)
+		*p = (char)toupper((unsigned char)*p);
+	return s;
+}
+
+static char *
+dup_or_empty(const char *s)
+{
+	return strdup(s ? s : "");
+}
+
+/* The header value without CR and NUL, as the address parser wants it. */
+static char *
+clean_value(const struct mime_header *h, size_t *n_r)
+{
+	char *v = malloc(h->value_len + 1);
+	size_t n = 0;
+	if (v == NULL)
+		return NULL;
+	for (size_t i = 0; i < h->value_len; i++)
+		if (h->value[i] != '\r' && h->value[i] != '\0')
+			v[n++] = (char)h->value[i];
+	v[n] = '\0';
+	*n_r = n;
+	return v;
+}
+
+/* FROM, TO, CC: the first address's mailbox (RFC 5256 §3); DISPLAYFROM,
+ * DISPLAYTO: its display name, RFC 2047 decoded, else mailbox@domain
+ * (RFC 5957 §2). "" when the field is missing or holds no address. */
+static char *
+address_key(const struct mime_message *mm, const char *field, int display)
+{
+	const struct mime_header *h = mm ? mime_header_find(mm->root, field) : NULL;
+	if (h == NULL)
+		return strdup("");
+	size_t n, dn;
+	char *v = clean_value(h, &n), *out = NULL;
+	struct mime_pool *pool = mime_pool_new();
+	struct mime_address *a = NULL;
+	if (v == NULL || pool == NULL || mime_address_parse(pool, (const unsigned char *)v, n, &a) != 0)
+		goto done;
+	if (a == NULL) {
+		out = strdup("");
+	} else if (!display) {
+		out = dup_or_empty(a->mailbox);
+	} else if (a->name != NULL && a->name[0] != '\0') {
+		out = mime_decode_header((const unsigned char *)a->name, strlen(a->name), &dn);
+	} else if (a->domain != NULL && (out = malloc(strlen(a->mailbox ? a->mailbox : "") +
+	    strlen(a->domain) + 2)) != NULL) {
+		sprintf(out, "%s@%s", a->mailbox ? a->mailbox : "", a->domain);
+	} else if (a->domain == NULL) {
+		out = dup_or_empty(a->mailbox);
+	}
+done:
+	mime_pool_free(&pool);
+	free(v);
+	return out;
+}
+
+static char *
+subject_key(const struct mime_message *mm)
+{
+	const struct mime_header *h = mm ? mime_header_find(mm->root, "Subject") : NULL;
+	if (h == NULL)
+		return strdup("");
+	return base_subject(h->value, h->value_len, NULL, NULL);
+}
+
+static char *
+string_key(const struct mime_message *mm, enum skey k)
+{
+	switch (k) {
+	case K_CC:
+		return address_key(mm, "Cc", 0);
+	case K_FROM:
+		return address_key(mm, "From", 0);
+	case K_TO:
+		return address_key(mm, "To", 0);
+	case K_DISPLAYFROM:
+		return address_key(mm, "From", 1);
+	case K_DISPLAYTO:
+		return address_key(mm, "To", 1);
+	default:
+		return subject_key(mm);
+	}
+}
+
+/* The keys of message it->idx: 0, 1 (budget spent) or -1 (ENOMEM). */
+static int
+fill_keys(struct imap *im, const struct sortspec *sp, struct sitem *it, struct sbudget *b)
+{
+	const struct mime_message *mm = NULL;
+	int need_header = 0;
+	for (size_t k = 0; k < sp->n; k++)
+		need_header |= sp->k[k] != K_ARRIVAL && sp->k[k] != K_SIZE;
+	if (need_header && (mm = sort_fields(im, it->idx, b)) == NULL && b->over)
+		return 1;
+	for (size_t k = 0; k < sp->n; k++) {
+		switch (sp->k[k]) {
+		case K_ARRIVAL:
+			it->v[k].num = (int64_t)folder_internaldate(im->sel, it->idx);
+			break;
+		case K_SIZE:
+			it->v[k].num = (int64_t)folder_size(im->sel, it->idx);
+			break;
+		case K_DATE:
+			it->v[k].num = sort_sent_date(im, it->idx, mm);
+			break;
+		default:
+			if ((it->v[k].str = fold(string_key(mm, sp->k[k]))) == NULL)
+				return -1;
+		}
+	}
+	return 0;
+}
+
+static int
+item_cmp(const void *pa, const void *pb, void *ctx)
+{
+	const struct sortspec *sp = ctx;
+	const struct sitem *a = *(const struct sitem *const *)pa, *b = *(const struct sitem *const *)pb;
+	for (size_t k = 0; k < sp->n; k++) {
+		int c;
+		if (is_string_key(sp->k[k]))
+			c = strcmp(a->v[k].str, b->v[k].str);
+		else
+			c = a->v[k].num < b->v[k].num ? -1 : a->v[k].num > b->v[k].num;
+		if (c != 0)
+			return sp->reverse[k] ? -c : c;
+	}
+	return a->idx < b->idx ? -1 : a->idx > b->idx;
+}
+
+static void
+items_free(struct sitem **items, size_t n, const struct sortspec *sp)
+{
+	for (size_t i = 0; items && i < n; i++) {
+		for (size_t k = 0; items[i] && k < sp->n; k++)
+			if (is_string_key(sp->k[k]))
+				free(items[i]->v[k].str);
+		free(items[i]);
+	}
+	free(items);
+}
+
+enum ret { RET_MIN = 1, RET_MAX = 2, RET_ALL = 4, RET_COUNT = 8, RET_SAVE = 16 };
+
+static int
+parse_return(const struct imap_arg *r, unsigned *ret)
+{
+	*ret = 0;
+	for (size_t k = 0; k < r->n; k++) {
+		const struct imap_arg *o = &r->list[k];
+		if (arg_is(o, "MIN"))
+			*ret |= RET_MIN;
+		else if (arg_is(o, "MAX"))
+			*ret |= RET_MAX;
+		else if (arg_is(o, "ALL"))
+			*ret |= RET_ALL;
+		else if (arg_is(o, "COUNT"))
+			*ret |= RET_COUNT;
+		else if (arg_is(o, "SAVE"))
+			*ret |= RET_SAVE;
+		else
+			return -1;
+	}
+	if (*ret == 0)
+		*ret = RET_ALL; /* RETURN () is ALL (RFC 4731 §3.1) */
+	return 0;
+}
+
+static void
+reply(struct imap *im, const struct imap_command *c, int esort, unsigned ret, const uint32_t *res,
+    size_t n)
+{
+	if (!esort) {
+		io_puts(&im->io, "* SORT");
+		for (size_t k = 0; k < n; k++)
+			io_printf(&im->io, " %u", res[k]);
+		io_puts(&im->io, "\r\n");
+		return;
+	}
+	if (ret == RET_SAVE)
+		return; /* RETURN (SAVE) alone answers nothing (RFC 5182 §2.4) */
+	io_puts(&im->io, "* ESEARCH (TAG ");
+	out_string(&im->io, c->tag, strlen(c->tag));
+	io_puts(&im->io, ")");
+	if (im->uid_command)
+		io_puts(&im->io, " UID");
+	/* MIN and MAX: first and last in the sort order (RFC 5267 §3) */
+	if ((ret & RET_MIN) && n)
+		io_printf(&im->io, " MIN %u", res[0]);
+	if ((ret & RET_MAX) && n)
+		io_printf(&im->io, " MAX %u", res[n - 1]);
+	if ((ret & RET_ALL) && n) {
+		io_puts(&im->io, " ALL ");
+		seqset_write(&im->io, res, n);
+	}
+	if (ret & RET_COUNT)
+		io_printf(&im->io, " COUNT %zu", n);
+	io_puts(&im->io, "\r\n");
+}
+
+static int
+uid_cmp(const void *a, const void *b)
+{
+	uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
+	return x < y ? -1 : x > y;
+}
+
+/* SAVE (RFC 5182, as Dovecot takes it on SORT): the UIDs of the result
+ * become "$", kept in UID order as SEARCH keeps them; with MIN or MAX and
+ * neither ALL nor COUNT only those (first and last in sort order). A
+ * failed command (ok 0) leaves "$" empty. */
+static void
+save_result(struct imap *im, unsigned ret, struct sitem **items, size_t n, int ok)
+{
+	free(im->searchres);
+	im->nsearchres = 0;
+	im->searchres = ok ? malloc((n ? n : 1) * sizeof *im->searchres) : NULL;
+	int ends_only = (ret & (RET_MIN | RET_MAX)) && !(ret & (RET_ALL | RET_COUNT));
+	for (size_t k = 0; im->searchres != NULL && k < n; k++) {
+		if (ends_only && !((ret & RET_MIN) && k == 0) && !((ret & RET_MAX) && k == n - 1))
+			continue;
+		im->searchres[im->nsearchres++] = im->sel->m[items[k]->idx].uid;
+	}
+	if (im->searchres != NULL)
+		qsort(im->searchres, im->nsearchres, sizeof *im->searchres, uid_cmp);
+}
+
+/* The sorted numbers (sequence or UID) of items into a malloc'd array. */
+static uint32_t *
+numbers(struct imap *im, struct sitem **items, size_t n)
+{
+	uint32_t *res = malloc((n ? n : 1) * sizeof *res);
+	for (size_t k = 0; res && k < n; k++)
+		res[k] = im->uid_command ? im->sel->m[items[k]->idx].uid : (uint32_t)(items[k]->idx + 1);
+	return res;
+}
+
+/* Keys of every chosen message, sorted: V_OK or the verdict to give. */
+static enum verdict
+sort_items(struct imap *im, const struct sortspec *sp, const size_t *idx, size_t n,
+    struct sbudget *b, struct sitem **items)
+{
+	for (size_t i = 0; i < n; i++) {
+		items[i] = calloc(1, sizeof *items[i] + sp->n * sizeof items[i]->v[0]);
+		if (items[i] == NULL)
+			return verdict(im, V_NO, "[SERVERBUG] Out of memory");
+		items[i]->idx = idx[i];
+		for (size_t k = 0; k < sp->n; k++)
+			if (is_string_key(sp->k[k]))
+				items[i]->v[k].str = NULL;
+		int r = fill_keys(im, sp, items[i], b);
+		if (r > 0)
+			return search_over_budget(im, b, "Sort", i);
+		if (r < 0)
+			return verdict(im, V_NO, "[SERVERBUG] Out of memory");
+	}
+	qsort_r(items, n, sizeof *items, item_cmp, (void *)(uintptr_t)sp);
+	return V_OK;
+}
+
+enum verdict
+cmd_sort(struct imap *im, struct imap_command *c)
+{
+	size_t i = 0, n = 0, *idx = NULL;
+	unsigned ret = 0;
+	int esort = 0;
+	struct sortspec sp;
+	if (i + 1 < c->n && arg_is(&c->args[i], "RETURN") && c->args[i + 1].type == ARG_LIST) {
+		if (parse_return(&c->args[i + 1], &ret) != 0)
+			return verdict(im, V_BAD, "Unknown RETURN option");
+		esort = 1;
+		i += 2;
+	}
+	if (i + 2 > c->n || c->args[i].type != ARG_LIST || parse_spec(&c->args[i], &sp) != 0)
+		return verdict(im, V_BAD, "Invalid sort criteria");
+	if (!arg_is_string(&c->args[i + 1]))
+		return verdict(im, V_BAD, "Missing charset");
+	if (i + 2 == c->n)
+		return verdict(im, V_BAD, "Missing search criteria");
+	struct sbudget b;
+	search_budget_start(&b, &im->s.conf);
+	enum verdict v = search_messages(im, &c->args[i + 1], c->args + i + 2, c->n - i - 2, &b,
+	    &idx, &n);
+	if (v != V_OK)
+		return v;
+	if (b.over) {
+		free(idx);
+		if (ret & RET_SAVE)
+			save_result(im, ret, NULL, 0, 0);
+		return search_over_budget(im, &b, "Sort", 0);
+	}
+	struct sitem **items = calloc(n ? n : 1, sizeof *items);
+	v = items ? sort_items(im, &sp, idx, n, &b, items)
+	    : verdict(im, V_NO, "[SERVERBUG] Out of memory");
+	folder_cache_flush(im->sel);
+	free(idx);
+	if (ret & RET_SAVE)
+		save_result(im, ret, items, n, v == V_OK);
+	uint32_t *res = v == V_OK ? numbers(im, items, n) : NULL;
+	items_free(items, n, &sp);
+	if (v != V_OK)
+		return v;
+	if (res == NULL)
+		return verdict(im, V_NO, "[SERVERBUG] Out of memory");
+	reply(im, c, esort, ret, res, n);
+	free(res);
+	return verdict(im, V_OK, "%s completed", c->name);
+}

@@ -1,0 +1,26 @@
+/*
+ * sort.h — SORT (sort.c) and THREAD (thread.c), RFC 5256, and what
+ * THREAD takes from SORT.
+ */
+#ifndef IMAP_SORT_H
+#define IMAP_SORT_H
+
+#include <stdint.h>
+
+#include "imap.h"
+#include "search.h"
+
+enum verdict cmd_sort(struct imap *im, struct imap_command *c);
+enum verdict cmd_thread(struct imap *im, struct imap_command *c);
+
+/* The header fields of message idx SORT and THREAD read (From, To, Cc,
+ * Subject, Date, Message-ID, References, In-Reply-To): from the cache,
+ * else the message's header (its bytes spent from b). NULL when the
+ * budget is spent (b->over set) or the message cannot be read (then it
+ * sorts as if it had none). Valid until the next call. */
+const struct mime_message *sort_fields(struct imap *im, size_t idx, struct sbudget *b);
+/* The sent date of RFC 5256 §2.2: the Date: field (mm may be NULL), else
+ * the INTERNALDATE. */
+int64_t sort_sent_date(struct imap *im, size_t idx, const struct mime_message *mm);
+
+#endif
