@@ -22,7 +22,8 @@
 struct deflate {
 	z_stream inf, def;
 	int inf_ready, def_ready;
-	int failed;          /* errno of the first failure; sticky */
+	int inf_failed;      /* errno of the first failure each way; sticky */
+	int def_failed;
 	int ended;           /* the client sent its final block */
 	int inf_pending;     /* the last inflate filled its output */
 	int dirty;           /* deflated input since the last sync flush */
@@ -69,11 +70,11 @@ deflate_zfree(voidpf opaque, voidpf p)
 }
 
 static int
-deflate_fail(struct deflate *d, int err)
+deflate_fail(int *failed, int err)
 {
-	if (!d->failed)
-		d->failed = err;
-	errno = d->failed;
+	if (!*failed)
+		*failed = err;
+	errno = *failed;
 	return -1;
 }
 
@@ -124,10 +125,10 @@ deflate_inflate(struct deflate *d, const unsigned char *in, size_t len, size_t *
     unsigned char *out, size_t cap, size_t *made_r)
 {
 	*used_r = *made_r = 0;
-	if (d->failed)
-		return deflate_fail(d, d->failed);
+	if (d->inf_failed || (d->ended && len > 0))
+		return deflate_fail(&d->inf_failed, EPROTO);
 	if (d->ended)
-		return len > 0 ? deflate_fail(d, EPROTO) : 0;
+		return 0;
 	uInt avail_in = deflate_clamp(len), avail_out = deflate_clamp(cap);
 	d->inf.next_in = (Bytef *)(uintptr_t)in;
 	d->inf.avail_in = avail_in;
@@ -142,20 +143,26 @@ deflate_inflate(struct deflate *d, const unsigned char *in, size_t len, size_t *
 	if (r == Z_STREAM_END)
 		d->ended = 1;
 	else if (r == Z_MEM_ERROR)
-		return deflate_fail(d, ENOMEM);
+		return deflate_fail(&d->inf_failed, ENOMEM);
 	else if (r != Z_OK && r != Z_BUF_ERROR) /* Z_BUF_ERROR: no progress possible yet */
-		return deflate_fail(d, EPROTO);
+		return deflate_fail(&d->inf_failed, EPROTO);
 	/* Checked after each step of at most cap bytes: the reader never holds
 	 * more than its own buffer of a bomb. */
 	if (d->in_inflated > DEFLATE_RATIO_MAX * d->in_raw + d->allowance)
-		return deflate_fail(d, E2BIG);
+		return deflate_fail(&d->inf_failed, E2BIG);
 	return 0;
 }
 
 int
 deflate_inflate_pending(const struct deflate *d)
 {
-	return d->inf_pending && !d->failed;
+	return d->inf_pending && !d->inf_failed;
+}
+
+int
+deflate_inflate_error(const struct deflate *d)
+{
+	return d->inf_failed;
 }
 
 int
@@ -163,8 +170,8 @@ deflate_deflate(struct deflate *d, const unsigned char *in, size_t len, int sync
     size_t *used_r, unsigned char *out, size_t cap, size_t *made_r)
 {
 	*used_r = *made_r = 0;
-	if (d->failed)
-		return deflate_fail(d, d->failed);
+	if (d->def_failed)
+		return deflate_fail(&d->def_failed, EIO);
 	/* A second sync flush with nothing new would be an empty block. */
 	if (len == 0 && !(sync && d->dirty))
 		return 0;
@@ -175,7 +182,7 @@ deflate_deflate(struct deflate *d, const unsigned char *in, size_t len, int sync
 	d->def.avail_out = avail_out;
 	int r = deflate(&d->def, sync ? Z_SYNC_FLUSH : Z_NO_FLUSH);
 	if (r != Z_OK && r != Z_BUF_ERROR)
-		return deflate_fail(d, r == Z_MEM_ERROR ? ENOMEM : EIO);
+		return deflate_fail(&d->def_failed, r == Z_MEM_ERROR ? ENOMEM : EIO);
 	*used_r = avail_in - d->def.avail_in;
 	*made_r = avail_out - d->def.avail_out;
 	d->out_plain += *used_r;
@@ -195,7 +202,7 @@ deflate_decode(void *ctx, struct io *io, unsigned char *dst, size_t cap, int wai
 {
 	struct deflate *d = ctx;
 	for (;;) {
-		if (d->in_pos < d->in_len || deflate_inflate_pending(d) || d->failed) {
+		if (d->in_pos < d->in_len || deflate_inflate_pending(d) || d->inf_failed) {
 			size_t used, made;
 			if (deflate_inflate(d, d->in + d->in_pos, d->in_len - d->in_pos, &used, dst,
 			    cap, &made) != 0)
@@ -236,7 +243,7 @@ deflate_encode(void *ctx, struct io *io, const unsigned char *src, size_t len, i
 			break;
 	}
 	if (len > 0) { /* zlib took nothing and made nothing: cannot happen */
-		deflate_fail(d, EIO);
+		deflate_fail(&d->def_failed, EIO);
 		return IO_ERROR;
 	}
 	return IO_OK;

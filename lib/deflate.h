@@ -16,7 +16,8 @@
  *     stream fails with E2BIG;
  *   - zlib's memory is fixed when the stream is made and counted, at most
  *     DEFLATE_MEMORY_MAX.
- * A corrupt stream fails with EPROTO. Failures are sticky.
+ * A corrupt stream fails with EPROTO. Failures are sticky, each direction
+ * apart: after bad input the session can still send its BYE.
  */
 #ifndef YUBIN_DEFLATE_H
 #define YUBIN_DEFLATE_H
@@ -43,6 +44,8 @@ int deflate_inflate(struct deflate *d, const unsigned char *in, size_t len, size
     unsigned char *out, size_t cap, size_t *made_r);
 /* 1 if inflate may have output left without more input (out was full). */
 int deflate_inflate_pending(const struct deflate *d);
+/* The errno that stopped inflating (EPROTO, E2BIG, ENOMEM), or 0. */
+int deflate_inflate_error(const struct deflate *d);
 
 /* Deflates all of in (len bytes) into out (cap bytes at a time): *used_r
  * and *made_r as above. With sync, after in is taken, ends the block with

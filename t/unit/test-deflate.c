@@ -228,7 +228,14 @@ test_codec(void)
 	/* Garbage from the client ends the input with an error. */
 	if (write(to_srv[1], "\xff\xff\xff\xff", 4) != 4)
 		abort();
-	CHECK(io_getline(&io, line, sizeof line, &len) == IO_ERROR, "corrupt input: IO_ERROR");
+	CHECK(io_getline(&io, line, sizeof line, &len) == IO_ERROR && errno == EPROTO &&
+	    deflate_inflate_error(srv) == EPROTO, "corrupt input: IO_ERROR, EPROTO");
+	CHECK(io_getline(&io, line, sizeof line, &len) == IO_ERROR, "and it stays so");
+	io_puts(&io, "* BYE bad input\r\n");
+	n = io_flush(&io) == 0 ? read(from_srv[0], wire, sizeof wire) : -1;
+	CHECK(n > 0 && trickle(cli, wire, (size_t)n, out, sizeof out, 64, &back) == 0 &&
+	    back == 17 && memcmp(out, "* BYE bad input\r\n", 17) == 0,
+	    "output still works after an input failure (the BYE)");
 	close(to_srv[1]);
 	close(to_srv[0]);
 	close(from_srv[0]);
