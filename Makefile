@@ -20,7 +20,8 @@ CC        ?= cc
 PKG_CONFIG ?= pkg-config
 WITH_SYSTEMD ?= 1
 
-PKGS = gnutls
+# zlib: lib/deflate.c, IMAP COMPRESS=DEFLATE; only imap-session calls it.
+PKGS = gnutls zlib
 ifeq ($(WITH_SYSTEMD),1)
 PKGS += libsystemd
 endif

@@ -57,6 +57,8 @@ out_capabilities(struct imap *im)
 			io_puts(&im->io, " AUTH=PLAIN AUTH=LOGIN");
 		else
 			io_puts(&im->io, " LOGINDISABLED");
+	} else if (im->deflate == NULL) {
+		io_puts(&im->io, " COMPRESS=DEFLATE");
 	}
 }
 
@@ -312,6 +314,7 @@ static const struct command {
 	{ "STATUS", cmd_status, S_AUTHD, 0, 0 },
 	{ "APPEND", cmd_append, S_AUTHD, 0, 0 },
 	{ "IDLE", cmd_idle, S_AUTHD, 0, 0 },
+	{ "COMPRESS", cmd_compress, S_AUTHD, 0, 0 },
 	{ "CHECK", cmd_noop, STATE_SELECTED, 0, 0 },
 	{ "CLOSE", cmd_close, STATE_SELECTED, 0, 0 },
 	{ "UNSELECT", cmd_unselect, STATE_SELECTED, 0, 0 },
@@ -511,6 +514,8 @@ command_loop(struct imap *im)
 		if (end)
 			break;
 	}
+	/* Here too after IDLE or a literal: input that did not inflate. */
+	compress_bye(im);
 	io_flush(&im->io);
 }
 
@@ -574,6 +579,7 @@ main(int argc, char **argv)
 	free(im.searchres);
 	if (im.tls)
 		tls_free(&im.tls);
+	compress_end(&im);
 	if (im.user[0])
 		log_info("logout user=%s", im.user);
 	return 0;

@@ -26,6 +26,7 @@ enum imap_state {
 enum verdict { V_OK, V_NO, V_BAD, V_DONE /* handler replied itself */, V_CLOSE };
 
 struct tls;
+struct deflate;
 
 struct imap {
 	struct session s;
@@ -33,6 +34,7 @@ struct imap {
 	struct imap_framer fr;
 	struct tls *tls;
 	int tls_active;
+	struct deflate *deflate;  /* COMPRESS=DEFLATE active (compress.c) */
 	enum imap_state state;
 	char user[320];
 	char root[4096];          /* the user's Maildir root */
@@ -131,6 +133,12 @@ enum verdict cmd_append(struct imap *im, struct imap_command *c);
 int append8_store_form(struct imap_arg *msg);
 enum verdict cmd_search(struct imap *im, struct imap_command *c);
 enum verdict cmd_idle(struct imap *im, struct imap_command *c);
+/* compress.c: COMPRESS DEFLATE; compress_bye says BYE when input failed
+ * to inflate (corrupt, or a bomb: S52); compress_end logs the counts and
+ * frees the stream at the end of the session (after the last flush). */
+enum verdict cmd_compress(struct imap *im, struct imap_command *c);
+void compress_bye(struct imap *im);
+void compress_end(struct imap *im);
 
 /* mbox: the INBOX file of the session's user. */
 void imap_mbox_path(struct imap *im, char *out, size_t size);

@@ -70,6 +70,13 @@
 #define POP3_IMAP_SESSION_DEADLINE_SEC (12 * 3600)
 /* IMAP command line without literals, as Dovecot (S47). */
 #define IMAP_LINE_MAX 65536
+/* IMAP COMPRESS=DEFLATE (S52). DEFLATE itself reaches about 1032:1; IMAP
+ * commands and mail text stay far below 64:1, so beyond one message's
+ * worth (the allowance lib/deflate is given) a session's inflated input
+ * may be at most this many times its compressed input. zlib's state for
+ * both directions (level 6, 32 KiB window, memLevel 8) is about 300 KiB. */
+#define DEFLATE_RATIO_MAX 64
+#define DEFLATE_MEMORY_MAX (512u * 1024)
 
 /* Failed-authentication delay: grows by this much per failure (S53). */
 #define AUTH_FAIL_DELAY_MS 1000

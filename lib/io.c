@@ -86,8 +86,8 @@ io_wait(const struct io *io, int fd, short events)
 	}
 }
 
-static ssize_t
-io_raw_recv(struct io *io, void *buf, size_t len)
+ssize_t
+io_transport_recv(struct io *io, void *buf, size_t len)
 {
 	int pending = io->transport && io->transport->pending &&
 	    io->transport->pending(io->transport->ctx) > 0;
@@ -117,7 +117,11 @@ io_fill(struct io *io)
 	if (io->in_pos < io->in_len)
 		return IO_OK;
 	io->in_pos = io->in_len = 0;
-	ssize_t n = io_raw_recv(io, io->in, sizeof io->in);
+	ssize_t n;
+	do
+		n = io->codec ? io->codec->decode(io->codec->ctx, io, io->in, sizeof io->in, 1) :
+		    io_transport_recv(io, io->in, sizeof io->in);
+	while (n == 0);
 	if (n < 0)
 		return (int)n;
 	io->in_len = (size_t)n;
@@ -236,6 +240,16 @@ io_input_waiting(struct io *io)
 {
 	if (io->in_pos < io->in_len)
 		return 1;
+	/* Compressed input already read may hold a whole command. An error
+	 * counts as input too: the read that follows reports it. */
+	if (io->codec) {
+		io->in_pos = io->in_len = 0;
+		ssize_t n = io->codec->decode(io->codec->ctx, io, io->in, sizeof io->in, 0);
+		if (n > 0)
+			io->in_len = (size_t)n;
+		if (n != 0)
+			return 1;
+	}
 	if (io->transport && io->transport->pending &&
 	    io->transport->pending(io->transport->ctx) > 0)
 		return 1;
@@ -243,9 +257,10 @@ io_input_waiting(struct io *io)
 	return poll(&pfd, 1, 0) > 0;
 }
 
-static int
-io_raw_send(struct io *io, const unsigned char *buf, size_t len)
+int
+io_transport_send(struct io *io, const void *data, size_t len)
 {
+	const unsigned char *buf = data;
 	while (len > 0) {
 		int w = io_wait(io, io->fd_out, POLLOUT);
 		if (w != IO_OK)
@@ -265,17 +280,35 @@ io_raw_send(struct io *io, const unsigned char *buf, size_t len)
 	return IO_OK;
 }
 
-int
-io_flush(struct io *io)
+/* Sends the output buffer. sync: a reply batch ends, so a codec must push
+ * out what it holds too (a full buffer in mid-reply need not). */
+static int
+io_send_out(struct io *io, int sync)
 {
 	if (io->write_failed)
 		return io->write_failed;
-	if (io->out_len == 0)
+	if (io->out_len == 0 && !(sync && io->codec))
 		return IO_OK;
-	int st = io_raw_send(io, io->out, io->out_len);
+	int st = io->codec ?
+	    io->codec->encode(io->codec->ctx, io, io->out, io->out_len, sync) :
+	    io_transport_send(io, io->out, io->out_len);
 	io->out_len = 0;
 	if (st != IO_OK)
 		io->write_failed = st;
+	return st;
+}
+
+int
+io_flush(struct io *io)
+{
+	return io_send_out(io, 1);
+}
+
+int
+io_set_codec(struct io *io, const struct io_codec *codec)
+{
+	int st = io_flush(io);
+	io->codec = codec;
 	return st;
 }
 
@@ -288,7 +321,7 @@ io_write(struct io *io, const void *buf, size_t len)
 	while (len > 0) {
 		size_t room = sizeof io->out - io->out_len;
 		if (room == 0) {
-			int st = io_flush(io);
+			int st = io_send_out(io, 0);
 			if (st != IO_OK)
 				return st;
 			continue;

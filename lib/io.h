@@ -34,9 +34,25 @@ struct io_transport {
 	void *ctx;
 };
 
+/* A codec sits between the buffers and the transport and changes the bytes
+ * of both directions (lib/deflate: IMAP COMPRESS). decode() fills dst with
+ * up to cap decoded bytes, taking input with io_transport_recv(); when wait
+ * is 0 it uses only input it already holds and returns 0 if that gives
+ * nothing. It returns the count (> 0), 0, or IO_EOF/IO_TIMEOUT/IO_ERROR.
+ * encode() takes len bytes and sends what it makes with
+ * io_transport_send(); sync says a reply batch ends here, so everything so
+ * far must reach the peer now. It returns IO_OK or an error. */
+struct io;
+struct io_codec {
+	ssize_t (*decode)(void *ctx, struct io *io, unsigned char *dst, size_t cap, int wait);
+	int (*encode)(void *ctx, struct io *io, const unsigned char *src, size_t len, int sync);
+	void *ctx;
+};
+
 struct io {
 	int fd_in, fd_out;
 	const struct io_transport *transport; /* NULL: plain read(2)/write(2) */
+	const struct io_codec *codec;         /* NULL: bytes go through as they are */
 	int timeout_ms;                       /* per wait for input or output */
 	int64_t deadline_ms;                  /* CLOCK_MONOTONIC ms ending every wait; 0: none */
 	int write_failed;                     /* sticky: later writes are dropped */
@@ -50,6 +66,15 @@ void io_init(struct io *io, int fd_in, int fd_out);
 /* NULL restores the plain transport. */
 void io_set_transport(struct io *io, const struct io_transport *transport);
 void io_set_timeout(struct io *io, int seconds);
+/* From now on input is decoded and output encoded by codec (NULL: none).
+ * Buffered output is flushed first, so it goes out as it was before; bytes
+ * already buffered as input stay as they are. Returns 0, or IO_ERROR/
+ * IO_TIMEOUT if that flush failed. */
+int io_set_codec(struct io *io, const struct io_codec *codec);
+/* For codecs: one read from the transport, waiting as io_fill does, and
+ * a write of all of buf. bytes_in and bytes_out count these (wire) bytes. */
+ssize_t io_transport_recv(struct io *io, void *buf, size_t len);
+int io_transport_send(struct io *io, const void *buf, size_t len);
 /* A deadline no wait may pass, however often input trickles in: at
  * deadline_ms (io_now_ms() clock) every read and write wait ends with
  * IO_TIMEOUT. 0 removes it. */
