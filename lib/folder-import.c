@@ -18,7 +18,7 @@
  * between them leaves no yubin-uidlist, and the next look (the lock file
  * now there) starts afresh with a greater UIDVALIDITY, never a wrong UID.
  */
-#include "folder.h"
+#include "folder-uids.h"
 
 #include <errno.h>
 #include <inttypes.h>
@@ -27,7 +27,6 @@
 #include "bounds.h"
 #include "buf.h"
 #include "durable.h"
-#include "folder-int.h"
 #include "uidimport.h"
 
 /* yubin-uidlist of the imported list: a record a line, each a UID, a
