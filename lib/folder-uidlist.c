@@ -298,3 +298,26 @@ folder_assign_uids_recent(const char *dir, struct maildir_entry *e, size_t n, ui
 {
 	return folder_uids_assign(dir, e, n, uids, validity_r, next_r, FOLDER_RECENT_LOOK, recent_from_r);
 }
+
+int
+folder_pop3_takeover(const char *dir)
+{
+	char path[4200];
+	struct stat st;
+	snprintf(path, sizeof path, "%s/%s", dir, MAILDROP_LOCK_NAME);
+	if (lstat(path, &st) == 0 || errno != ENOENT || !first_look(dir))
+		return 0;
+	snprintf(path, sizeof path, "%s/dovecot-uidlist", dir);
+	if (lstat(path, &st) != 0)
+		return 0;  /* nothing of Dovecot's: IMAP's first look takes the rest */
+	struct maildir_entry *e;
+	size_t n;
+	if (maildir_scan(dir, 0, &e, &n) != 0)
+		return -1;
+	uint32_t *uids = calloc(n ? n : 1, sizeof *uids), validity, next;
+	int rc = uids ? folder_uids_assign(dir, e, n, uids, &validity, &next, FOLDER_RECENT_KEEP,
+	    NULL) : -1;
+	free(uids);
+	maildir_entries_free(&e, n);
+	return rc;
+}

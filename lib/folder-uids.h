@@ -1,7 +1,25 @@
 /*
  * folder-uids.h — the UID list of a Maildir folder and the files beside
- * it, shared by imap-session and pop3-session. The formats of the files
- * are described in imap-session/folder.h.
+ * it, shared by imap-session (which numbers messages for IMAP) and
+ * pop3-session (whose UIDLs follow those UIDs in a mailbox taken over
+ * from Dovecot). The formats of the files are described in
+ * imap-session/folder.h; the one pop3-session alone reads is below.
+ *
+ * Per folder directory (the Maildir root for INBOX), besides those:
+ *   yubin-pop3-uidl  "<scheme>\n", written once, when the folder's UID
+ *                    list is taken over from another server
+ *                    (folder-import.c), before yubin-uidlist. <scheme>
+ *                    "dovecot": pop3-session answers UIDL as Dovecot's
+ *                    default pop3_uidl_format %08Xu%08Xv does (the UID
+ *                    and the UIDVALIDITY of yubin-uidlist, 8 lower-case
+ *                    hex digits each), for every message, old or new, so
+ *                    POP3 clients that leave mail on the server download
+ *                    nothing again and the scheme never changes within a
+ *                    mailbox. No file: UIDLs are the file names' unique
+ *                    parts, as always (pop3-session/maildrop.h).
+ *                    Not written if yubin's POP3 served the folder before
+ *                    (MAILDROP_LOCK_NAME there): its clients know the
+ *                    file-name UIDLs, and must not download again either.
  */
 #ifndef YUBIN_FOLDER_UIDS_H
 #define YUBIN_FOLDER_UIDS_H
@@ -17,6 +35,9 @@
 #define KEYWORDS_NAME "yubin-keywords"
 #define LOCK_NAME "yubin-lock"
 #define VALIDITY_NAME "yubin-uidvalidity"
+#define POP3_UIDL_NAME "yubin-pop3-uidl"
+/* The lock file of a POP3 session in the user's Maildir (pop3-session). */
+#define MAILDROP_LOCK_NAME ".pop3.lock"
 
 /* How folder_uids_assign treats the recent marker (imap-session/folder.h):
  * KEEP leaves it; LOOK also returns it; CLAIM returns it and moves it to
@@ -63,5 +84,20 @@ int folder_uidvalidity_raise(const char *dir, uint32_t v);
  * 0 (written), 1 (nothing to take: start afresh), -1 (errno: a list is
  * there but cannot be read, or writing failed). */
 int folder_import(const char *dir);
+
+/* ---- POP3 UIDLs (folder-import.c, folder-uidlist.c) ---- */
+enum folder_uidl {
+	FOLDER_UIDL_NAME,     /* the file name's unique part */
+	FOLDER_UIDL_DOVECOT,  /* %08x UID, %08x UIDVALIDITY */
+};
+/* The UIDL scheme of folder dir (yubin-pop3-uidl): 0 with *scheme_r, or
+ * -1 (errno; EINVAL: the file is not of its format, and guessing another
+ * scheme would have clients download everything again). */
+int folder_uidl_scheme(const char *dir, enum folder_uidl *scheme_r);
+/* Before POP3's first session on dir (no MAILDROP_LOCK_NAME yet): if
+ * yubin never looked at dir and Dovecot left a UID list there, takes it
+ * over now (as IMAP's first look would), so POP3, often the first and
+ * only client after a switch, answers Dovecot's UIDLs. 0 or -1 (errno). */
+int folder_pop3_takeover(const char *dir);
 
 #endif
