@@ -24,7 +24,7 @@
  *   yubin-lock      flock()ed while the two files are read and rewritten.
  *                   Before it exists yubin never looked at the folder: a
  *                   UID list Dovecot or Courier left there is taken over
- *                   then (folder-import.c), never later.
+ *                   then (lib/folder-import.c), never later.
  * and in the user's root yubin-uidvalidity, the last UIDVALIDITY handed
  * out, so a recreated folder or a lost list always gets a greater one.
  * Opening a folder lists new/ and cur/ only: sizes come from ",W=" in the
@@ -45,6 +45,7 @@
 #include <time.h>
 
 #include "bounds.h"
+#include "folder-uids.h"
 #include "maildir.h"
 
 /* folder_header() reads a header of up to this many bytes alone: the
@@ -243,16 +244,7 @@ int folder_sync(struct folder *f);
 /* Drops messages marked gone (after EXPUNGE responses were sent). */
 void folder_remove_gone(struct folder *f, size_t idx);
 
-/* Assigns UIDs to n scanned entries of dir (uids_r[i] for e[i]); returns
- * UIDVALIDITY and UIDNEXT. For folders that are not selected (STATUS,
- * APPENDUID, COPYUID). 0 or -1. */
-int folder_assign_uids(const char *dir, struct maildir_entry *e, size_t n, uint32_t *uids_r,
-    uint32_t *validity_r, uint32_t *next_r);
-/* folder_assign_uids, and the recent marker: the messages with a UID
- * from *recent_from_r up, and those in new/, are \Recent for the next
- * session that selects dir (STATUS RECENT counts them). Takes none. */
-int folder_assign_uids_recent(const char *dir, struct maildir_entry *e, size_t n,
-    uint32_t *uids, uint32_t *validity_r, uint32_t *next_r, uint32_t *recent_from_r);
+/* folder_assign_uids, folder_assign_uids_recent: lib/folder-uids.h. */
 /* Before APPEND, COPY or MOVE into dir: a folder without a UID list gets
  * one now, so that what comes is past the recent marker (a list made
  * later takes every message there as old). 0 or -1. */

@@ -5,6 +5,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -13,6 +14,7 @@
 #include <unistd.h>
 
 #include "durable.h"
+#include "folder-uids.h"
 #include "log.h"
 #include "mailbox.h"
 #include "digest.h"
@@ -78,7 +80,7 @@ static int
 lock_session(struct maildrop *m)
 {
 	char path[PATH_MAX];
-	if (snprintf(path, sizeof path, "%s/.pop3.lock", m->dir) >= (int)sizeof path) {
+	if (snprintf(path, sizeof path, "%s/%s", m->dir, MAILDROP_LOCK_NAME) >= (int)sizeof path) {
 		errno = ENAMETOOLONG;
 		return MAILDROP_FAIL;
 	}
@@ -193,6 +195,30 @@ maildir_size(struct maildrop *m, struct sizecache *cache, struct maildir_entry *
 	return r ? -1 : 0;
 }
 
+/* UIDLs in Dovecot's default scheme (folder-uids.h) from yubin's UIDs,
+ * assigned under the folder lock as IMAP does, for a mailbox taken over
+ * from Dovecot. NULL in *uids_r otherwise (file-name UIDLs). */
+static int
+maildir_uids(struct maildrop *m, uint32_t **uids_r, uint32_t *validity_r)
+{
+	enum folder_uidl scheme;
+	*uids_r = NULL;
+	if (folder_uidl_scheme(m->dir, &scheme) != 0)
+		return -1;
+	if (scheme == FOLDER_UIDL_NAME)
+		return 0;
+	uint32_t next, *uids = calloc(m->n_md ? m->n_md : 1, sizeof *uids);
+	if (uids == NULL || folder_uids_assign(m->dir, m->md, m->n_md, uids, validity_r, &next,
+	    FOLDER_RECENT_KEEP, NULL) != 0) {
+		int saved = errno;
+		free(uids);
+		errno = saved;
+		return -1;
+	}
+	*uids_r = uids;
+	return 0;
+}
+
 static int
 maildir_load(struct maildrop *m)
 {
@@ -200,6 +226,9 @@ maildir_load(struct maildrop *m)
 		return -1;
 	m->msg = calloc(m->n_md ? m->n_md : 1, sizeof *m->msg);
 	if (!m->msg)
+		return -1;
+	uint32_t *uids, validity = 0;
+	if (maildir_uids(m, &uids, &validity) != 0)
 		return -1;
 	struct sizecache cache;
 	int r = sizecache_load(&cache, m->dir);
@@ -212,9 +241,14 @@ maildir_load(struct maildrop *m)
 			break;
 		}
 		msg->entry = i;
-		maildir_uidl(&m->md[i], msg->uidl);
+		if (uids)
+			snprintf(msg->uidl, sizeof msg->uidl, "%08" PRIx32 "%08" PRIx32, uids[i],
+			    validity);
+		else
+			maildir_uidl(&m->md[i], msg->uidl);
 		m->n++;
 	}
+	free(uids);
 	if (r == 0 && sizecache_save(&cache) < 0)
 		log_warn("cannot write %s: %s", cache.path, strerror(errno));
 	int saved = errno;
@@ -393,6 +427,9 @@ maildrop_open(struct maildrop *m, const struct conf *conf, const char *user)
 	if (durable_mkdirs(m->dir, 0700) < 0)
 		return MAILDROP_FAIL;
 	if (m->format == MAILBOX_MAILDIR && maildir_create(m->dir) < 0)
+		return MAILDROP_FAIL;
+	/* before the session lock marks the drop as served by yubin's POP3 */
+	if (m->format == MAILBOX_MAILDIR && folder_pop3_takeover(m->dir) < 0)
 		return MAILDROP_FAIL;
 	int st = lock_session(m);
 	if (st != MAILDROP_OK)

@@ -4,8 +4,9 @@
  * stays fixed), exclusive for the session, changed only by maildrop_commit
  * (the UPDATE state). Nothing here talks to the client.
  *
- * Exclusivity: an fcntl write lock on <user dir>/.pop3.lock, taken without
- * waiting, so a second session learns at once that the drop is in use
+ * Exclusivity: an fcntl write lock on <user dir>/.pop3.lock
+ * (MAILDROP_LOCK_NAME), taken without waiting, so a second session learns
+ * at once that the drop is in use
  * (RFC 2449 [IN-USE]). For mbox the INBOX lock (fcntl + dotlock) is also held
  * for the whole session, as delivery uses the same locks.
  *
@@ -15,7 +16,12 @@
  * UIDLs (RFC 1939 §7: 1-70 bytes of 0x21-0x7E, stable across sessions):
  * Maildir: the unique base of the file name (before ',' or ':'), unchanged
  * by flag renames and new/ → cur/ moves; a base that is too long or holds
- * other bytes is replaced by a SHA-256 hex digest of itself.
+ * other bytes is replaced by a SHA-256 hex digest of itself. A Maildir
+ * taken over from Dovecot (yubin-pop3-uidl, lib/folder-uids.h) answers
+ * Dovecot's default UIDLs instead, "%08x%08x" of yubin's UID and
+ * UIDVALIDITY (the ones Dovecot had, for the messages it knew), taking
+ * the UIDs under the folder lock as imap-session does; the first POP3
+ * session on such a Maildir takes Dovecot's list over.
  * mbox: a SHA-256 digest (32 hex digits) of the From_ line and the message
  * without the headers mail readers rewrite (Status, X-Status, X-Keywords,
  * X-UID, X-IMAP, X-IMAPbase, Content-Length, Lines), so rewrites by this or

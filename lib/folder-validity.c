@@ -12,7 +12,7 @@
  * lower one. Maildir++ folders sit directly in the root, so the root is
  * dir itself (INBOX) or its parent.
  */
-#include "folder.h"
+#include "folder-uids.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -24,7 +24,6 @@
 #include <unistd.h>
 
 #include "durable.h"
-#include "folder-int.h"
 
 #define VALIDITY_LOCK_NAME "yubin-uidvalidity.lock"
 

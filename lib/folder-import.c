@@ -14,20 +14,25 @@
  * letters are in the file names), so no keyword is lost or renamed.
  *
  * The user's last UIDVALIDITY is raised past the imported one first, then
- * yubin-keywords, then yubin-uidlist is written (each durably): a crash
+ * yubin-keywords, yubin-pop3-uidl (Dovecot's POP3 UIDLs), then
+ * yubin-uidlist is written (each durably): a crash
  * between them leaves no yubin-uidlist, and the next look (the lock file
  * now there) starts afresh with a greater UIDVALIDITY, never a wrong UID.
  */
-#include "folder.h"
+#include "folder-uids.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <inttypes.h>
+#include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "bounds.h"
 #include "buf.h"
 #include "durable.h"
-#include "folder-int.h"
 #include "uidimport.h"
 
 /* yubin-uidlist of the imported list: a record a line, each a UID, a
@@ -72,6 +77,53 @@ import_uidlist(const char *dir, const struct uidimport *u)
 	return write_buf(dir, UIDLIST_NAME, &b);
 }
 
+/* Whether yubin's POP3 served dir before: its clients know the file-name
+ * UIDLs. Unsure counts as yes: keeping the UIDLs is the safe side. */
+static int
+pop3_served(const char *dir)
+{
+	char path[4200];
+	struct stat st;
+	snprintf(path, sizeof path, "%s/%s", dir, MAILDROP_LOCK_NAME);
+	return lstat(path, &st) == 0 || errno != ENOENT;
+}
+
+/* The UIDLs Dovecot's POP3 gave (folder-uids.h), before yubin-uidlist:
+ * a crash between the two leaves a fresh list with a fresh UIDVALIDITY,
+ * so the UIDLs made from it are new ones, never another message's. */
+static int
+import_pop3_uidl(const char *dir, const struct uidimport *u)
+{
+	static const char scheme[] = "dovecot\n";
+	if (u->kind != UIDIMPORT_DOVECOT || pop3_served(dir))
+		return 0;
+	return durable_replace(dir, POP3_UIDL_NAME, scheme, sizeof scheme - 1);
+}
+
+int
+folder_uidl_scheme(const char *dir, enum folder_uidl *scheme_r)
+{
+	char path[4200], buf[16];
+	snprintf(path, sizeof path, "%s/%s", dir, POP3_UIDL_NAME);
+	*scheme_r = FOLDER_UIDL_NAME;
+	int fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK);
+	if (fd < 0)
+		return errno == ENOENT ? 0 : -1;
+	ssize_t n = read(fd, buf, sizeof buf);
+	int saved = errno;
+	close(fd);
+	if (n < 0) {
+		errno = saved;
+		return -1;
+	}
+	if (n == 8 && memcmp(buf, "dovecot\n", 8) == 0) {
+		*scheme_r = FOLDER_UIDL_DOVECOT;
+		return 0;
+	}
+	errno = EINVAL;
+	return -1;
+}
+
 int
 folder_import(const char *dir)
 {
@@ -98,6 +150,8 @@ folder_import(const char *dir)
 		r = -1;
 	}
 	if (r >= 0 && import_keywords(dir, &u) != 0)
+		r = -1;
+	if (r == 0 && import_pop3_uidl(dir, &u) != 0)
 		r = -1;
 	if (r == 0 && import_uidlist(dir, &u) != 0)
 		r = -1;

@@ -1,0 +1,323 @@
+/*
+ * folder-uidlist.c — the UID list beside a Maildir folder's messages,
+ * with its recent marker, and the lock it is read and rewritten under
+ * (see folder-uids.h; formats in imap-session/folder.h).
+ */
+#include "folder-uids.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "bounds.h"
+#include "buf.h"
+#include "durable.h"
+#include "fileline.h"
+#include "uidimport.h"
+
+/* A UID list line: a UID, a space, a file's base name (a file name is at
+ * most NAME_MAX), a newline; the first line is shorter. */
+#define UIDLIST_LINE_MAX (10 + 1 + NAME_MAX + 1)
+
+struct uidrec {
+	uint32_t uid;
+	char *base;
+};
+
+int
+folder_lock(const char *dir)
+{
+	char path[4200];
+	snprintf(path, sizeof path, "%s/%s", dir, LOCK_NAME);
+	int fd = open(path, O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0600);
+	if (fd < 0)
+		return -1;
+	if (flock(fd, LOCK_EX) != 0) {
+		close(fd);
+		return -1;
+	}
+	return fd;
+}
+
+static int
+rec_cmp(const void *a, const void *b)
+{
+	return strcmp(((const struct uidrec *)a)->base, ((const struct uidrec *)b)->base);
+}
+
+static void
+recs_free(struct uidrec *r, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		free(r[i].base);
+	free(r);
+}
+
+/* Reads the UID list. Returns 0 (records sorted by base), 1 if it is
+ * corrupt, 2 if it is missing (start afresh), -1 on a read error. */
+static int
+uidlist_read(const char *dir, uint32_t *validity, uint32_t *next, uint32_t *recent_from,
+    struct uidrec **recs_r, size_t *n_r)
+{
+	char path[4200], line[600];
+	*recs_r = NULL;
+	*n_r = 0;
+	snprintf(path, sizeof path, "%s/%s", dir, UIDLIST_NAME);
+	int fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+	if (fd < 0)
+		return errno == ENOENT ? 2 : -1;
+	FILE *fp = fdopen(fd, "r");
+	if (fp == NULL) {
+		close(fd);
+		return -1;
+	}
+	unsigned long v, nx, rf = 0;
+	int fields = 0;
+	enum fileline_status st = fileline_read(fp, line, sizeof line, NULL);
+	if (st == FILELINE_ERROR) {
+		/* unreadable is not malformed: a fresh list would lose UIDVALIDITY */
+		fclose(fp);
+		return -1;
+	}
+	if (st != FILELINE_OK ||
+	    (fields = sscanf(line, "yubin-uidlist 1 %lu %lu %lu", &v, &nx, &rf)) < 2 || v == 0 ||
+	    nx == 0 || v > UINT32_MAX || nx > UINT32_MAX) {
+		fclose(fp);
+		return 1;
+	}
+	/* a list without the recent marker (written before it existed): no
+	 * message of it is \Recent but those still in new/ */
+	if (fields < 3 || rf == 0 || rf > nx)
+		rf = nx;
+	struct uidrec *recs = NULL;
+	size_t n = 0, cap = 0;
+	int bad = 0;
+	size_t len;
+	while ((st = fileline_read(fp, line, sizeof line, &len)) != FILELINE_EOF) {
+		if (st == FILELINE_ERROR) {
+			bad = -1;
+			break;
+		}
+		/* every record ends in LF: a last one without it was cut short */
+		char *sp = strchr(line, ' ');
+		unsigned long uid;
+		if (st != FILELINE_OK || feof(fp) || sp == NULL || sp == line ||
+		    (size_t)(sp - line) + 2 > len || sscanf(line, "%lu", &uid) != 1 || uid == 0 ||
+		    uid >= nx) {
+			bad = 1;
+			break;
+		}
+		if (n == cap) {
+			cap = cap ? cap * 2 : 256;
+			struct uidrec *p = realloc(recs, cap * sizeof *p);
+			if (p == NULL) {
+				bad = -1;
+				break;
+			}
+			recs = p;
+		}
+		recs[n].uid = (uint32_t)uid;
+		recs[n].base = strdup(sp + 1);
+		if (recs[n].base == NULL) {
+			bad = -1;
+			break;
+		}
+		n++;
+	}
+	fclose(fp);
+	if (bad) {
+		recs_free(recs, n);
+		return bad < 0 ? -1 : 1;
+	}
+	if (n > 1)
+		qsort(recs, n, sizeof *recs, rec_cmp);
+	*validity = (uint32_t)v;
+	*next = (uint32_t)nx;
+	*recent_from = (uint32_t)rf;
+	*recs_r = recs;
+	*n_r = n;
+	return 0;
+}
+
+int
+folder_write_atomic(const char *dir, const char *name, const char *data, size_t len)
+{
+	char tmp[4200], path[4200];
+	snprintf(tmp, sizeof tmp, "%s/%s.tmp.%ld", dir, name, (long)getpid());
+	snprintf(path, sizeof path, "%s/%s", dir, name);
+	int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0600);
+	if (fd < 0)
+		return -1;
+	if (durable_write_all(fd, data, len) != 0 || fsync(fd) != 0) {
+		int saved = errno;
+		close(fd);
+		unlink(tmp);
+		errno = saved;
+		return -1;
+	}
+	close(fd);
+	if (rename(tmp, path) != 0) {
+		int saved = errno;
+		unlink(tmp);
+		errno = saved;
+		return -1;
+	}
+	return durable_fsync_dir(dir);
+}
+
+static int
+base_cmp_len(const char *base, size_t len, const char *rec)
+{
+	int c = strncmp(base, rec, len);
+	if (c != 0)
+		return c;
+	return rec[len] == '\0' ? 0 : -1;
+}
+
+static struct uidrec *
+recs_find(struct uidrec *recs, size_t n, const char *base, size_t len)
+{
+	size_t lo = 0, hi = n;
+	while (lo < hi) {
+		size_t mid = (lo + hi) / 2;
+		int c = base_cmp_len(base, len, recs[mid].base);
+		if (c == 0)
+			return &recs[mid];
+		if (c < 0)
+			hi = mid;
+		else
+			lo = mid + 1;
+	}
+	return NULL;
+}
+
+/* No lock file yet: yubin never looked at dir, so a UID list Dovecot or
+ * Courier left there is what clients know (folder-import.c). Once it has
+ * looked, such a list is stale: a lost yubin-uidlist then starts afresh. */
+static int
+first_look(const char *dir)
+{
+	char path[4200];
+	struct stat st;
+	snprintf(path, sizeof path, "%s/%s", dir, LOCK_NAME);
+	return lstat(path, &st) != 0 && errno == ENOENT;
+}
+
+int
+folder_uids_assign(const char *dir, struct maildir_entry *e, size_t n, uint32_t *uids,
+    uint32_t *validity_r, uint32_t *next_r, enum folder_recent_mode mode, uint32_t *recent_from_r)
+{
+	int first = first_look(dir);
+	/* the lock file marks the folder as looked at: not before a list
+	 * there could be read, or its UIDs would be lost to a fresh start */
+	if (first && uidimport_check(dir) != 0)
+		return -1;
+	int lock = folder_lock(dir);
+	if (lock < 0)
+		return -1;
+	uint32_t validity = 0, next = 1, recent_from = 1;
+	struct uidrec *recs;
+	size_t nrecs;
+	int r = uidlist_read(dir, &validity, &next, &recent_from, &recs, &nrecs);
+	if (r == 2 && first) {
+		int m = folder_import(dir);
+		r = m == 0 ? uidlist_read(dir, &validity, &next, &recent_from, &recs, &nrecs) :
+		    m < 0 ? -1 : 2;
+	}
+	if (r < 0) {
+		close(lock);
+		return -1;
+	}
+	int dirty = r != 0 || nrecs != n;
+	if (r != 0) {
+		validity = folder_uidvalidity_new(dir);
+		next = 1;
+		/* a lost list's messages are not new: only an empty folder's
+		 * first messages are (set below) */
+		recent_from = n == 0 ? 1 : 0;
+	}
+	for (size_t i = 0; i < n; i++) {
+		struct uidrec *rec = recs_find(recs, nrecs, e[i].name, e[i].base_len);
+		if (rec) {
+			uids[i] = rec->uid;
+		} else {
+			uids[i] = 0;
+			dirty = 1;
+		}
+	}
+	/* New messages get UIDs in scan order (delivery time, then name). */
+	for (size_t i = 0; i < n; i++)
+		if (uids[i] == 0)
+			uids[i] = next++;
+	if (recent_from == 0)
+		recent_from = next;
+	uint32_t claimed = recent_from;
+	if (mode == FOLDER_RECENT_CLAIM && recent_from != next) {
+		recent_from = next;
+		dirty = 1;
+	}
+	int rc = 0;
+	if (dirty) {
+		struct buf b = BUF_INIT(n < (SIZE_MAX - UIDLIST_LINE_MAX) / UIDLIST_LINE_MAX
+		    ? (n + 1) * UIDLIST_LINE_MAX : SIZE_MAX);
+		rc = buf_printf(&b, "yubin-uidlist 1 %" PRIu32 " %" PRIu32 " %" PRIu32 "\n", validity,
+		    next, recent_from);
+		for (size_t i = 0; rc == 0 && i < n; i++)
+			rc = buf_printf(&b, "%" PRIu32 " %.*s\n", uids[i], (int)e[i].base_len, e[i].name);
+		if (rc == 0)
+			rc = folder_write_atomic(dir, UIDLIST_NAME, b.s, b.len);
+		buf_free(&b);
+	}
+	recs_free(recs, nrecs);
+	close(lock);
+	*validity_r = validity;
+	*next_r = next;
+	if (recent_from_r)
+		*recent_from_r = mode == FOLDER_RECENT_KEEP ? next : claimed;
+	return rc;
+}
+
+int
+folder_assign_uids(const char *dir, struct maildir_entry *e, size_t n, uint32_t *uids,
+    uint32_t *validity_r, uint32_t *next_r)
+{
+	return folder_uids_assign(dir, e, n, uids, validity_r, next_r, FOLDER_RECENT_KEEP, NULL);
+}
+
+int
+folder_assign_uids_recent(const char *dir, struct maildir_entry *e, size_t n, uint32_t *uids,
+    uint32_t *validity_r, uint32_t *next_r, uint32_t *recent_from_r)
+{
+	return folder_uids_assign(dir, e, n, uids, validity_r, next_r, FOLDER_RECENT_LOOK, recent_from_r);
+}
+
+int
+folder_pop3_takeover(const char *dir)
+{
+	char path[4200];
+	struct stat st;
+	snprintf(path, sizeof path, "%s/%s", dir, MAILDROP_LOCK_NAME);
+	if (lstat(path, &st) == 0 || errno != ENOENT || !first_look(dir))
+		return 0;
+	snprintf(path, sizeof path, "%s/dovecot-uidlist", dir);
+	if (lstat(path, &st) != 0)
+		return 0;  /* nothing of Dovecot's: IMAP's first look takes the rest */
+	struct maildir_entry *e;
+	size_t n;
+	if (maildir_scan(dir, 0, &e, &n) != 0)
+		return -1;
+	uint32_t *uids = calloc(n ? n : 1, sizeof *uids), validity, next;
+	int rc = uids ? folder_uids_assign(dir, e, n, uids, &validity, &next, FOLDER_RECENT_KEEP,
+	    NULL) : -1;
+	free(uids);
+	maildir_entries_free(&e, n);
+	return rc;
+}
