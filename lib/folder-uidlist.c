@@ -211,6 +211,23 @@ first_look(const char *dir)
 	return lstat(path, &st) != 0 && errno == ENOENT;
 }
 
+/* The scan of dir was taken before the lock: a message numbered since by
+ * another session (a UID past the greatest this scan found) is not in it
+ * but is there; dropping its line would give it a second UID later.
+ * Lines of messages this scan found gone are dropped. */
+static int
+newer_than_scan(const struct uidrec *rec, uint32_t seen_max, const struct maildir_entry *e,
+    size_t n)
+{
+	if (rec->uid <= seen_max)
+		return 0;
+	size_t len = strlen(rec->base);
+	for (size_t i = 0; i < n; i++)
+		if (e[i].base_len == len && memcmp(e[i].name, rec->base, len) == 0)
+			return 0;
+	return 1;
+}
+
 int
 folder_uids_assign(const char *dir, struct maildir_entry *e, size_t n, uint32_t *uids,
     uint32_t *validity_r, uint32_t *next_r, enum folder_recent_mode mode, uint32_t *recent_from_r)
@@ -244,10 +261,13 @@ folder_uids_assign(const char *dir, struct maildir_entry *e, size_t n, uint32_t 
 		 * first messages are (set below) */
 		recent_from = n == 0 ? 1 : 0;
 	}
+	uint32_t seen_max = 0;
 	for (size_t i = 0; i < n; i++) {
 		struct uidrec *rec = recs_find(recs, nrecs, e[i].name, e[i].base_len);
 		if (rec) {
 			uids[i] = rec->uid;
+			if (rec->uid > seen_max)
+				seen_max = rec->uid;
 		} else {
 			uids[i] = 0;
 			dirty = 1;
@@ -272,6 +292,9 @@ folder_uids_assign(const char *dir, struct maildir_entry *e, size_t n, uint32_t 
 		    next, recent_from);
 		for (size_t i = 0; rc == 0 && i < n; i++)
 			rc = buf_printf(&b, "%" PRIu32 " %.*s\n", uids[i], (int)e[i].base_len, e[i].name);
+		for (size_t i = 0; rc == 0 && r == 0 && i < nrecs; i++)
+			if (newer_than_scan(&recs[i], seen_max, e, n))
+				rc = buf_printf(&b, "%" PRIu32 " %s\n", recs[i].uid, recs[i].base);
 		if (rc == 0)
 			rc = folder_write_atomic(dir, UIDLIST_NAME, b.s, b.len);
 		buf_free(&b);
