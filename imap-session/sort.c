@@ -5,7 +5,8 @@
  *
  * The messages are chosen by SEARCH's keys (search.c), then each gets its
  * sort keys once: numbers (arrival, sent date, size) and strings (base
- * subject, first address, display name) folded for comparison. Header
+ * subject, first address, display name) in i;unicode-casemap form
+ * (RFC 5051: titlecase and decomposition, casemap.h) to compare. Header
  * fields come from the folder's message cache (folder_fields_mime) when
  * it holds them, so a warm SORT opens no message file; else from the
  * message's header, which fills the cache. Reading them spends SEARCH's
@@ -13,13 +14,13 @@
  * keys, linear in the messages chosen. Messages equal on every key are in
  * sequence order, whatever REVERSE says (RFC 5256: the final tie-break).
  */
-#include <ctype.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "basesubj.h"
+#include "casemap.h"
 #include "imap.h"
 #include "mime.h"
 #include "search.h"
@@ -103,13 +104,15 @@ sort_sent_date(struct imap *im, size_t idx, const struct mime_message *mm)
 	return t != (time_t)-1 ? (int64_t)t : (int64_t)folder_internaldate(im->sel, idx);
 }
 
-/* Folded for comparison: ASCII letters in upper case. */
+/* Folded for comparison (i;unicode-casemap, casemap.h); s is freed. */
 static char *
 fold(char *s)
 {
-	for (char *p = s; p && *p; p++)
-		*p = (char)toupper((unsigned char)*p);
-	return s;
+	if (s == NULL)
+		return NULL;
+	char *f = casemap_utf8(s, strlen(s), NULL);
+	free(s);
+	return f;
 }
 
 static char *

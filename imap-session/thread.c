@@ -21,6 +21,7 @@
 
 #include "basesubj.h"
 #include "bounds.h"
+#include "casemap.h"
 #include "imap.h"
 #include "mime.h"
 #include "search.h"
@@ -233,12 +234,14 @@ fill_message(struct threads *t, struct tnode *c, size_t idx, const struct mime_m
 	const struct mime_header *h = mm ? mime_header_find(mm->root, "Subject") : NULL;
 	c->idx = idx;
 	c->date = sort_sent_date(t->im, idx, mm);
-	c->subj = h ? base_subject(h->value, h->value_len, NULL, &c->reply) : strdup("");
-	if (c->subj == NULL)
+	size_t n;
+	char *subj = h ? base_subject(h->value, h->value_len, &n, &c->reply) : strdup("");
+	if (subj == NULL)
 		return -1;
-	for (char *p = c->subj; *p; p++)
-		*p = (char)toupper((unsigned char)*p);
-	return 0;
+	/* compared in i;unicode-casemap form, as SORT SUBJECT */
+	c->subj = casemap_utf8(subj, strlen(subj), NULL);
+	free(subj);
+	return c->subj != NULL ? 0 : -1;
 }
 
 /* Step 1 for one message: 0, 1 (budget spent), -1 (ENOMEM). */
