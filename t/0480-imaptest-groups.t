@@ -18,8 +18,6 @@ import imaptest_groups as runner  # noqa: E402
 # The groups that fail today, and why; "name" for both formats, "name
 # mbox" or "name maildir" for one. Take a line out when its fix lands.
 TODO = {
-    "listext": "issue 14 #3: DELETE removes the subscription; CHILDINFO",
-    "search-addresses": "issue 14 #4: SEARCH FROM/TO/CC/BCC match the raw header",
 }
 FORMATS = ("maildir", "mbox")
 
