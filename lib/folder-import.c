@@ -33,6 +33,7 @@
 #include "bounds.h"
 #include "buf.h"
 #include "durable.h"
+#include "pop3uidl.h"
 #include "uidimport.h"
 
 /* yubin-uidlist of the imported list: a record a line, each a UID, a
@@ -88,16 +89,29 @@ pop3_served(const char *dir)
 	return lstat(path, &st) == 0 || errno != ENOENT;
 }
 
-/* The UIDLs Dovecot's POP3 gave (folder-uids.h), before yubin-uidlist:
- * a crash between the two leaves a fresh list with a fresh UIDVALIDITY,
- * so the UIDLs made from it are new ones, never another message's. */
+/* The UIDLs Dovecot's or Courier's POP3 gave (folder-uids.h), before
+ * yubin-uidlist: a crash between the two leaves a fresh list with a fresh
+ * UIDVALIDITY, so the UIDLs made from it are new ones, never another
+ * message's. Dovecot's are made from the list taken over (r 0); Courier's
+ * pop3d kept its own (pop3uidl.h), taken whatever became of the IMAP
+ * list. A folder with a dovecot-uidlist was Dovecot's last. */
 static int
-import_pop3_uidl(const char *dir, const struct uidimport *u)
+import_pop3_uidl(const char *dir, const struct uidimport *u, int r)
 {
 	static const char scheme[] = "dovecot\n";
-	if (u->kind != UIDIMPORT_DOVECOT || pop3_served(dir))
+	if (pop3_served(dir))
 		return 0;
-	return durable_replace(dir, POP3_UIDL_NAME, scheme, sizeof scheme - 1);
+	if (u->kind == UIDIMPORT_DOVECOT)
+		return r == 0 ? durable_replace(dir, POP3_UIDL_NAME, scheme, sizeof scheme - 1) : 0;
+	struct pop3uidl_map m;
+	int c = pop3uidl_courier_read(dir, &m);
+	if (c != 0)
+		return c < 0 ? -1 : 0;
+	c = pop3uidl_write(dir, &m);
+	int saved = errno;
+	pop3uidl_free(&m);
+	errno = saved;
+	return c;
 }
 
 int
@@ -118,6 +132,10 @@ folder_uidl_scheme(const char *dir, enum folder_uidl *scheme_r)
 	}
 	if (n == 8 && memcmp(buf, "dovecot\n", 8) == 0) {
 		*scheme_r = FOLDER_UIDL_DOVECOT;
+		return 0;
+	}
+	if (n >= 8 && memcmp(buf, "courier\n", 8) == 0) {
+		*scheme_r = FOLDER_UIDL_COURIER;
 		return 0;
 	}
 	errno = EINVAL;
@@ -151,7 +169,7 @@ folder_import(const char *dir)
 	}
 	if (r >= 0 && import_keywords(dir, &u) != 0)
 		r = -1;
-	if (r == 0 && import_pop3_uidl(dir, &u) != 0)
+	if (r >= 0 && import_pop3_uidl(dir, &u, r) != 0)
 		r = -1;
 	if (r == 0 && import_uidlist(dir, &u) != 0)
 		r = -1;

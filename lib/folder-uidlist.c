@@ -330,9 +330,14 @@ folder_pop3_takeover(const char *dir)
 	snprintf(path, sizeof path, "%s/%s", dir, MAILDROP_LOCK_NAME);
 	if (lstat(path, &st) == 0 || errno != ENOENT || !first_look(dir))
 		return 0;
-	snprintf(path, sizeof path, "%s/dovecot-uidlist", dir);
-	if (lstat(path, &st) != 0)
-		return 0;  /* nothing of Dovecot's: IMAP's first look takes the rest */
+	static const char *const lists[] = { "dovecot-uidlist", "courierpop3dsizelist" };
+	int found = 0;
+	for (size_t i = 0; i < sizeof lists / sizeof lists[0]; i++) {
+		snprintf(path, sizeof path, "%s/%s", dir, lists[i]);
+		found |= lstat(path, &st) == 0;
+	}
+	if (!found)
+		return 0;  /* no POP3 UIDLs to keep: IMAP's first look takes the rest */
 	struct maildir_entry *e;
 	size_t n;
 	if (maildir_scan(dir, 0, &e, &n) != 0)

@@ -15,7 +15,11 @@
  *                    hex digits each), for every message, old or new, so
  *                    POP3 clients that leave mail on the server download
  *                    nothing again and the scheme never changes within a
- *                    mailbox. No file: UIDLs are the file names' unique
+ *                    mailbox. "courier": the UIDLs Courier's pop3d gave,
+ *                    a record a message after that line (lib/pop3uidl.h),
+ *                    and "UID<uid>-<uidvalidity>" (Courier's scheme, in
+ *                    decimal) for messages it did not know.
+ *                    No file: UIDLs are the file names' unique
  *                    parts, as always (pop3-session/maildrop.h).
  *                    Not written if yubin's POP3 served the folder before
  *                    (MAILDROP_LOCK_NAME there): its clients know the
@@ -89,15 +93,17 @@ int folder_import(const char *dir);
 enum folder_uidl {
 	FOLDER_UIDL_NAME,     /* the file name's unique part */
 	FOLDER_UIDL_DOVECOT,  /* %08x UID, %08x UIDVALIDITY */
+	FOLDER_UIDL_COURIER,  /* Courier's recorded (pop3uidl.h), else UID<uid>-<uidvalidity> */
 };
 /* The UIDL scheme of folder dir (yubin-pop3-uidl): 0 with *scheme_r, or
  * -1 (errno; EINVAL: the file is not of its format, and guessing another
  * scheme would have clients download everything again). */
 int folder_uidl_scheme(const char *dir, enum folder_uidl *scheme_r);
 /* Before POP3's first session on dir (no MAILDROP_LOCK_NAME yet): if
- * yubin never looked at dir and Dovecot left a UID list there, takes it
- * over now (as IMAP's first look would), so POP3, often the first and
- * only client after a switch, answers Dovecot's UIDLs. 0 or -1 (errno). */
+ * yubin never looked at dir and Dovecot or Courier left a UID list there,
+ * takes it over now (as IMAP's first look would), so POP3, often the
+ * first and only client after a switch, answers their UIDLs. 0 or -1
+ * (errno). */
 int folder_pop3_takeover(const char *dir);
 
 #endif

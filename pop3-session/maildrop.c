@@ -15,6 +15,7 @@
 
 #include "durable.h"
 #include "folder-uids.h"
+#include "pop3uidl.h"
 #include "log.h"
 #include "mailbox.h"
 #include "digest.h"
@@ -195,16 +196,35 @@ maildir_size(struct maildrop *m, struct sizecache *cache, struct maildir_entry *
 	return r ? -1 : 0;
 }
 
-/* UIDLs in Dovecot's default scheme (folder-uids.h) from yubin's UIDs,
- * assigned under the folder lock as IMAP does, for a mailbox taken over
- * from Dovecot. NULL in *uids_r otherwise (file-name UIDLs). */
+/* The UIDL of e in scheme (folder-uids.h): from its UID, or the one
+ * Courier's pop3d gave it (known). */
+static void
+uidl_of(const struct maildir_entry *e, enum folder_uidl scheme, uint32_t uid, uint32_t validity,
+    const struct pop3uidl_map *known, char *out)
+{
+	const char *k;
+	if (scheme == FOLDER_UIDL_DOVECOT)
+		snprintf(out, MAILDROP_UIDL_MAX + 1, "%08" PRIx32 "%08" PRIx32, uid, validity);
+	else if (scheme != FOLDER_UIDL_COURIER)
+		maildir_uidl(e, out);
+	else if ((k = pop3uidl_find(known, e->name, e->base_len)) != NULL)
+		snprintf(out, MAILDROP_UIDL_MAX + 1, "%s", k);
+	else
+		snprintf(out, MAILDROP_UIDL_MAX + 1, "UID%" PRIu32 "-%" PRIu32, uid, validity);
+}
+
+/* yubin's UIDs, assigned under the folder lock as IMAP does, for a
+ * mailbox taken over from Dovecot or Courier (*scheme_r, folder-uids.h).
+ * NULL in *uids_r otherwise (file-name UIDLs). */
 static int
-maildir_uids(struct maildrop *m, uint32_t **uids_r, uint32_t *validity_r)
+maildir_uids(struct maildrop *m, enum folder_uidl *scheme_r, uint32_t **uids_r,
+    uint32_t *validity_r)
 {
 	enum folder_uidl scheme;
 	*uids_r = NULL;
 	if (folder_uidl_scheme(m->dir, &scheme) != 0)
 		return -1;
+	*scheme_r = scheme;
 	if (scheme == FOLDER_UIDL_NAME)
 		return 0;
 	uint32_t next, *uids = calloc(m->n_md ? m->n_md : 1, sizeof *uids);
@@ -228,8 +248,14 @@ maildir_load(struct maildrop *m)
 	if (!m->msg)
 		return -1;
 	uint32_t *uids, validity = 0;
-	if (maildir_uids(m, &uids, &validity) != 0)
+	enum folder_uidl scheme;
+	struct pop3uidl_map known = { 0 };
+	if (maildir_uids(m, &scheme, &uids, &validity) != 0)
 		return -1;
+	if (scheme == FOLDER_UIDL_COURIER && pop3uidl_read(m->dir, &known) != 0) {
+		free(uids);
+		return -1;
+	}
 	struct sizecache cache;
 	int r = sizecache_load(&cache, m->dir);
 	for (size_t i = 0; r == 0 && i < m->n_md; i++) {
@@ -241,14 +267,11 @@ maildir_load(struct maildrop *m)
 			break;
 		}
 		msg->entry = i;
-		if (uids)
-			snprintf(msg->uidl, sizeof msg->uidl, "%08" PRIx32 "%08" PRIx32, uids[i],
-			    validity);
-		else
-			maildir_uidl(&m->md[i], msg->uidl);
+		uidl_of(&m->md[i], scheme, uids ? uids[i] : 0, validity, &known, msg->uidl);
 		m->n++;
 	}
 	free(uids);
+	pop3uidl_free(&known);
 	if (r == 0 && sizecache_save(&cache) < 0)
 		log_warn("cannot write %s: %s", cache.path, strerror(errno));
 	int saved = errno;

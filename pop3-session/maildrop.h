@@ -20,8 +20,10 @@
  * taken over from Dovecot (yubin-pop3-uidl, lib/folder-uids.h) answers
  * Dovecot's default UIDLs instead, "%08x%08x" of yubin's UID and
  * UIDVALIDITY (the ones Dovecot had, for the messages it knew), taking
- * the UIDs under the folder lock as imap-session does; the first POP3
- * session on such a Maildir takes Dovecot's list over.
+ * the UIDs under the folder lock as imap-session does; one taken over
+ * from Courier answers the UIDLs Courier's pop3d gave (lib/pop3uidl.h)
+ * and "UID<uid>-<uidvalidity>" for later messages. The first POP3
+ * session on such a Maildir takes the other server's lists over.
  * mbox: a SHA-256 digest (32 hex digits) of the From_ line and the message
  * without the headers mail readers rewrite (Status, X-Status, X-Keywords,
  * X-UID, X-IMAP, X-IMAPbase, Content-Length, Lines), so rewrites by this or
