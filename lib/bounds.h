@@ -245,6 +245,9 @@
  * pick what an unknown user costs; settings past these are not counted
  * (a file with more is odd, and the common ones come early enough). */
 #define USERS_SETTINGS_MAX 16
+/* Largest aliases or users file a session keeps a copy of (users-cache.c);
+ * a larger one is read afresh at each lookup, as before. */
+#define USERS_FILE_CACHE_MAX (1024 * 1024)
 
 /* IMAP keyword (a flag without backslash) that STORE, APPEND or COPY may
  * create: a line of a Maildir folder's yubin-keywords file is its letter,

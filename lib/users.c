@@ -10,6 +10,7 @@
 
 #include "bounds.h"
 #include "fileline.h"
+#include "users-cache.h"
 
 #include <crypt.h>
 #include <ctype.h>
@@ -20,6 +21,9 @@
 #include <strings.h>
 
 #define ALIAS_DEPTH_MAX 8
+
+/* Read once per session, checked for changes at each lookup. */
+static struct users_cache alias_cache, login_cache;
 
 /* A $6$ hash of a random string: verifying against it always fails. */
 static const char dummy_hash[] =
@@ -170,7 +174,8 @@ users_settings_common(const struct users_settings *set)
 static int
 users_find(const struct conf *conf, const char *login, char *hash, size_t size)
 {
-	FILE *f = fopen(conf->users, "r");
+	/* Only existence is asked of the copy: it holds no hashes. */
+	FILE *f = hash ? fopen(conf->users, "re") : users_cache_fopen(&login_cache, conf->users);
 	if (!f)
 		return -1;
 	char line[USERS_LINE_MAX];
@@ -211,6 +216,7 @@ users_find(const struct conf *conf, const char *login, char *hash, size_t size)
 int
 users_exists(const struct conf *conf, const char *addr)
 {
+	users_cache_refresh(&login_cache, conf->users, users_cache_load_logins);
 	return users_find(conf, addr, NULL, 0);
 }
 
@@ -293,7 +299,7 @@ alias_lookup(const struct conf *conf, const char *addr, char ***targets_r, size_
 	*n_r = 0;
 	if (!conf->aliases)
 		return 0;
-	FILE *f = fopen(conf->aliases, "r");
+	FILE *f = users_cache_fopen(&alias_cache, conf->aliases);
 	if (!f)
 		return -1;
 	char line[USERS_LINE_MAX], key_full[ADDR_PATH_MAX + 1];
@@ -413,6 +419,8 @@ users_aliases(const struct conf *conf, const char *addr, char ***targets_r, size
 	size_t nd;
 	*targets_r = NULL;
 	*n_r = 0;
+	if (conf->aliases)
+		users_cache_refresh(&alias_cache, conf->aliases, users_cache_load_raw);
 	if (alias_lookup(conf, addr, &direct, &nd) < 0)
 		return -1;
 	users_free_targets(&direct, nd);

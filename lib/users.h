@@ -5,7 +5,9 @@
  * crypt(3) ($y$, $6$, $5$, $2b$), optionally prefixed {SHA512-CRYPT},
  * {BLF-CRYPT}, {CRYPT} (also {SHA256-CRYPT}). aliases:
  * `local@domain: target[, target...]` lines, `#` comments.
- * Files are read afresh at each call: a process serves one connection.
+ * The aliases file and the users file's logins are read once per process
+ * and again when the file changes (users-cache.h); passwords are checked
+ * against the file itself.
  */
 #ifndef YUBIN_USERS_H
 #define YUBIN_USERS_H

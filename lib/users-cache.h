@@ -1,0 +1,42 @@
+/*
+ * users-cache.h — the process's copy of the aliases file and of the users
+ * file's login names (internal to users.c).
+ *
+ * A session asks about the same few addresses at RCPT, at delivery and
+ * for notices; reading the files for each question opened the aliases
+ * file once per alias level and recipient. A copy is kept instead and
+ * checked against the file (device, inode, size, mtime, ctime: one stat)
+ * at each top-level lookup, so an edited file is read again at once.
+ * Password hashes are never copied: users_verify reads the file itself.
+ */
+#ifndef YUBIN_USERS_CACHE_H
+#define YUBIN_USERS_CACHE_H
+
+#include <stddef.h>
+#include <stdio.h>
+#include <sys/stat.h>
+
+struct users_cache {
+	char *path;
+	struct stat key;
+	char *data;
+	size_t len;
+	int valid;
+};
+
+/* Fills data (malloc'd, len bytes plus a NUL) from f. 0 or -1. */
+typedef int users_cache_load_fn(FILE *f, char **data, size_t *len);
+
+/* Makes c a current copy of path through load, unless it is one. A file
+ * that cannot be read or is larger than USERS_FILE_CACHE_MAX leaves c
+ * empty: users_cache_fopen then opens the file and reports its error. */
+void users_cache_refresh(struct users_cache *c, const char *path, users_cache_load_fn *load);
+
+/* A stream over c's copy of path, or over path itself when there is none. */
+FILE *users_cache_fopen(const struct users_cache *c, const char *path);
+
+/* Loaders: the whole file; only "login:" of each users-file entry. */
+int users_cache_load_raw(FILE *f, char **data, size_t *len);
+int users_cache_load_logins(FILE *f, char **data, size_t *len);
+
+#endif
