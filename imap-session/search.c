@@ -539,7 +539,6 @@ eval(struct seval *e, const struct snode *s)
 	return 0;
 }
 
-enum ret { RET_MIN = 1, RET_MAX = 2, RET_ALL = 4, RET_COUNT = 8, RET_SAVE = 16 };
 
 /* The search ran out of budget: no result, and a SAVE leaves "$" empty
  * rather than holding an older result the client did not ask for. */
@@ -616,6 +615,69 @@ search_over_budget(struct imap *im, const struct sbudget *b, const char *cmd, si
 	return verdict(im, V_NO, "[LIMIT] %s too expensive", cmd);
 }
 
+int
+search_parse_return(const struct imap_arg *r, unsigned *ret)
+{
+	static const struct { const char *name; unsigned bit; } opts[] = {
+		{ "MIN", RET_MIN }, { "MAX", RET_MAX }, { "ALL", RET_ALL },
+		{ "COUNT", RET_COUNT }, { "SAVE", RET_SAVE },
+	};
+	*ret = 0;
+	for (size_t k = 0; k < r->n; k++) {
+		size_t j = 0;
+		while (j < sizeof opts / sizeof opts[0] && !arg_is(&r->list[k], opts[j].name))
+			j++;
+		if (j == sizeof opts / sizeof opts[0])
+			return -1;
+		*ret |= opts[j].bit;
+	}
+	if (*ret == 0)
+		*ret = RET_ALL; /* RETURN () is ALL (RFC 4731 §3.1) */
+	return 0;
+}
+
+void
+search_save(struct imap *im, unsigned ret, const uint32_t *uids, size_t n)
+{
+	free(im->searchres);
+	im->searchres = malloc((n ? n : 1) * sizeof *im->searchres);
+	im->nsearchres = 0;
+	/* With MIN or MAX only, only those are saved (RFC 5182 §2.4). */
+	int ends_only = (ret & (RET_MIN | RET_MAX)) && !(ret & (RET_ALL | RET_COUNT));
+	for (size_t k = 0; im->searchres != NULL && k < n; k++) {
+		if (ends_only && !((ret & RET_MIN) && k == 0) && !((ret & RET_MAX) && k == n - 1))
+			continue;
+		im->searchres[im->nsearchres++] = uids[k];
+	}
+	/* saved_has relies on UID order */
+	if (im->searchres != NULL)
+		qsort(im->searchres, im->nsearchres, sizeof *im->searchres, uid_cmp);
+}
+
+void
+search_esearch(struct imap *im, const char *tag, unsigned ret, const uint32_t *res, size_t n)
+{
+	if (ret == RET_SAVE)
+		return; /* RETURN (SAVE) alone answers nothing (RFC 5182 §2.4) */
+	io_puts(&im->io, "* ESEARCH (TAG ");
+	out_string(&im->io, tag, strlen(tag));
+	io_puts(&im->io, ")");
+	if (im->uid_command)
+		io_puts(&im->io, " UID");
+	/* MIN and MAX: the first and the last of the result's order */
+	if ((ret & RET_MIN) && n)
+		io_printf(&im->io, " MIN %u", res[0]);
+	if ((ret & RET_MAX) && n)
+		io_printf(&im->io, " MAX %u", res[n - 1]);
+	if ((ret & RET_ALL) && n) {
+		io_puts(&im->io, " ALL ");
+		seqset_write(&im->io, res, n);
+	}
+	if (ret & RET_COUNT)
+		io_printf(&im->io, " COUNT %zu", n);
+	io_puts(&im->io, "\r\n");
+}
+
 enum verdict
 cmd_search(struct imap *im, struct imap_command *c)
 {
@@ -624,25 +686,9 @@ cmd_search(struct imap *im, struct imap_command *c)
 	unsigned ret = 0;
 	int esearch = 0;
 	if (i + 1 < c->n && arg_is(&c->args[i], "RETURN") && c->args[i + 1].type == ARG_LIST) {
-		const struct imap_arg *r = &c->args[i + 1];
 		esearch = 1;
-		for (size_t k = 0; k < r->n; k++) {
-			const struct imap_arg *o = &r->list[k];
-			if (arg_is(o, "MIN"))
-				ret |= RET_MIN;
-			else if (arg_is(o, "MAX"))
-				ret |= RET_MAX;
-			else if (arg_is(o, "ALL"))
-				ret |= RET_ALL;
-			else if (arg_is(o, "COUNT"))
-				ret |= RET_COUNT;
-			else if (arg_is(o, "SAVE"))
-				ret |= RET_SAVE;
-			else
-				return verdict(im, V_BAD, "Unknown RETURN option");
-		}
-		if ((ret & ~RET_SAVE) == 0 && !(ret & RET_SAVE))
-			ret = RET_ALL;
+		if (search_parse_return(&c->args[i + 1], &ret) != 0)
+			return verdict(im, V_BAD, "Unknown RETURN option");
 		i += 2;
 	}
 	const struct imap_arg *cs = NULL;
@@ -672,20 +718,11 @@ cmd_search(struct imap *im, struct imap_command *c)
 		return search_too_expensive(im, &e, ret & RET_SAVE);
 	}
 	if (ret & RET_SAVE) {
-		free(im->searchres);
-		im->searchres = malloc((n ? n : 1) * sizeof *im->searchres);
-		im->nsearchres = 0;
-		for (size_t k = 0; im->searchres && k < n; k++) {
-			uint32_t uid = im->uid_command ? res[k] : f->m[res[k] - 1].uid;
-			/* With MIN or MAX only, only those are saved (RFC 5182 §2.4). */
-			if ((ret & (RET_MIN | RET_MAX)) && !(ret & (RET_ALL | RET_COUNT)) &&
-			    !((ret & RET_MIN) && k == 0) && !((ret & RET_MAX) && k == n - 1))
-				continue;
-			im->searchres[im->nsearchres++] = uid;
-		}
-		/* already in UID order; sorted anyway, saved_has relies on it */
-		if (im->searchres)
-			qsort(im->searchres, im->nsearchres, sizeof *im->searchres, uid_cmp);
+		uint32_t *uids = malloc((n ? n : 1) * sizeof *uids);
+		for (size_t k = 0; uids != NULL && k < n; k++)
+			uids[k] = im->uid_command ? res[k] : f->m[res[k] - 1].uid;
+		search_save(im, ret, uids, uids != NULL ? n : 0);
+		free(uids);
 	}
 	if (!esearch && im->rev2) {
 		esearch = 1;
@@ -696,23 +733,8 @@ cmd_search(struct imap *im, struct imap_command *c)
 		for (size_t k = 0; k < n; k++)
 			io_printf(&im->io, " %u", res[k]);
 		io_puts(&im->io, "\r\n");
-	} else if (ret != RET_SAVE) {
-		io_puts(&im->io, "* ESEARCH (TAG ");
-		out_string(&im->io, c->tag, strlen(c->tag));
-		io_puts(&im->io, ")");
-		if (im->uid_command)
-			io_puts(&im->io, " UID");
-		if ((ret & RET_MIN) && n)
-			io_printf(&im->io, " MIN %u", res[0]);
-		if ((ret & RET_MAX) && n)
-			io_printf(&im->io, " MAX %u", res[n - 1]);
-		if ((ret & RET_ALL) && n) {
-			io_puts(&im->io, " ALL ");
-			seqset_write(&im->io, res, n);
-		}
-		if (ret & RET_COUNT)
-			io_printf(&im->io, " COUNT %zu", n);
-		io_puts(&im->io, "\r\n");
+	} else {
+		search_esearch(im, c->tag, ret, res, n);
 	}
 	free(res);
 	return verdict(im, V_OK, "%s completed", c->name);

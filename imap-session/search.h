@@ -11,6 +11,19 @@
 
 #include "imap.h"
 
+/* RETURN options of SEARCH (RFC 4731, RFC 5182) and SORT (RFC 5267). */
+enum search_ret { RET_MIN = 1, RET_MAX = 2, RET_ALL = 4, RET_COUNT = 8, RET_SAVE = 16 };
+
+/* The RETURN list r into *ret (RET_*; an empty list is ALL). 0, or -1
+ * for an unknown option. */
+int search_parse_return(const struct imap_arg *r, unsigned *ret);
+/* SAVE: uids[0..n), the result's UIDs in its order, become "$" (only the
+ * first and last with MIN or MAX alone). */
+void search_save(struct imap *im, unsigned ret, const uint32_t *uids, size_t n);
+/* The ESEARCH response for tag: res[0..n) in the result's order. */
+void search_esearch(struct imap *im, const char *tag, unsigned ret, const uint32_t *res,
+    size_t n);
+
 /* What one command may still spend on message content. */
 struct sbudget {
 	struct timespec start;   /* CLOCK_PROCESS_CPUTIME_ID at the start */

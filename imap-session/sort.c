@@ -256,32 +256,6 @@ items_free(struct sitem **items, size_t n, const struct sortspec *sp)
 	free(items);
 }
 
-enum ret { RET_MIN = 1, RET_MAX = 2, RET_ALL = 4, RET_COUNT = 8, RET_SAVE = 16 };
-
-static int
-parse_return(const struct imap_arg *r, unsigned *ret)
-{
-	*ret = 0;
-	for (size_t k = 0; k < r->n; k++) {
-		const struct imap_arg *o = &r->list[k];
-		if (arg_is(o, "MIN"))
-			*ret |= RET_MIN;
-		else if (arg_is(o, "MAX"))
-			*ret |= RET_MAX;
-		else if (arg_is(o, "ALL"))
-			*ret |= RET_ALL;
-		else if (arg_is(o, "COUNT"))
-			*ret |= RET_COUNT;
-		else if (arg_is(o, "SAVE"))
-			*ret |= RET_SAVE;
-		else
-			return -1;
-	}
-	if (*ret == 0)
-		*ret = RET_ALL; /* RETURN () is ALL (RFC 4731 §3.1) */
-	return 0;
-}
-
 static void
 reply(struct imap *im, const struct imap_command *c, int esort, unsigned ret, const uint32_t *res,
     size_t n)
@@ -293,32 +267,7 @@ reply(struct imap *im, const struct imap_command *c, int esort, unsigned ret, co
 		io_puts(&im->io, "\r\n");
 		return;
 	}
-	if (ret == RET_SAVE)
-		return; /* RETURN (SAVE) alone answers nothing (RFC 5182 §2.4) */
-	io_puts(&im->io, "* ESEARCH (TAG ");
-	out_string(&im->io, c->tag, strlen(c->tag));
-	io_puts(&im->io, ")");
-	if (im->uid_command)
-		io_puts(&im->io, " UID");
-	/* MIN and MAX: first and last in the sort order (RFC 5267 §3) */
-	if ((ret & RET_MIN) && n)
-		io_printf(&im->io, " MIN %u", res[0]);
-	if ((ret & RET_MAX) && n)
-		io_printf(&im->io, " MAX %u", res[n - 1]);
-	if ((ret & RET_ALL) && n) {
-		io_puts(&im->io, " ALL ");
-		seqset_write(&im->io, res, n);
-	}
-	if (ret & RET_COUNT)
-		io_printf(&im->io, " COUNT %zu", n);
-	io_puts(&im->io, "\r\n");
-}
-
-static int
-uid_cmp(const void *a, const void *b)
-{
-	uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
-	return x < y ? -1 : x > y;
+	search_esearch(im, c->tag, ret, res, n);
 }
 
 /* SAVE (RFC 5182, as Dovecot takes it on SORT): the UIDs of the result
@@ -328,17 +277,11 @@ uid_cmp(const void *a, const void *b)
 static void
 save_result(struct imap *im, unsigned ret, struct sitem **items, size_t n, int ok)
 {
-	free(im->searchres);
-	im->nsearchres = 0;
-	im->searchres = ok ? malloc((n ? n : 1) * sizeof *im->searchres) : NULL;
-	int ends_only = (ret & (RET_MIN | RET_MAX)) && !(ret & (RET_ALL | RET_COUNT));
-	for (size_t k = 0; im->searchres != NULL && k < n; k++) {
-		if (ends_only && !((ret & RET_MIN) && k == 0) && !((ret & RET_MAX) && k == n - 1))
-			continue;
-		im->searchres[im->nsearchres++] = im->sel->m[items[k]->idx].uid;
-	}
-	if (im->searchres != NULL)
-		qsort(im->searchres, im->nsearchres, sizeof *im->searchres, uid_cmp);
+	uint32_t *uids = ok ? malloc((n ? n : 1) * sizeof *uids) : NULL;
+	for (size_t k = 0; uids != NULL && k < n; k++)
+		uids[k] = im->sel->m[items[k]->idx].uid;
+	search_save(im, ret, uids, uids != NULL ? n : 0);
+	free(uids);
 }
 
 /* The sorted numbers (sequence or UID) of items into a malloc'd array. */
@@ -382,7 +325,7 @@ cmd_sort(struct imap *im, struct imap_command *c)
 	int esort = 0;
 	struct sortspec sp;
 	if (i + 1 < c->n && arg_is(&c->args[i], "RETURN") && c->args[i + 1].type == ARG_LIST) {
-		if (parse_return(&c->args[i + 1], &ret) != 0)
+		if (search_parse_return(&c->args[i + 1], &ret) != 0)
 			return verdict(im, V_BAD, "Unknown RETURN option");
 		esort = 1;
 		i += 2;
