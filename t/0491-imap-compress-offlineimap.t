@@ -8,6 +8,7 @@ import os
 import re
 import subprocess
 import sys
+import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import yubin  # noqa: E402
@@ -54,13 +55,20 @@ def sync():
     return r.returncode
 
 
-def compressed_sessions():
+def compressed_sessions(at_least):
     """(compressed in, inflated in, compressed out, plain out) per session
-    that used COMPRESS, from the server's log."""
-    with open(L.logpath, "rb") as fh:
-        log = fh.read()
-    return [tuple(int(x) for x in m) for m in
-            re.findall(rb"compress user=\S+ in=(\d+)/(\d+) out=(\d+)/(\d+)", log)]
+    that used COMPRESS, from the server's log. A session logs this as it
+    ends, after the client has gone: waits (a condition, not a time) for
+    at_least of them."""
+    deadline = time.time() + 60
+    while True:
+        with open(L.logpath, "rb") as fh:
+            log = fh.read()
+        found = [tuple(int(x) for x in m) for m in
+                 re.findall(rb"compress user=\S+ in=(\d+)/(\d+) out=(\d+)/(\d+)", log)]
+        if len(found) >= at_least or time.time() > deadline:
+            return found
+        time.sleep(0.05)
 
 
 try:
@@ -76,7 +84,7 @@ try:
     t.eq(len(got), 4, "four INBOX messages pulled")
     t.ok(all(any(b.replace(b"\r\n", b"\n") in g.replace(b"\r\n", b"\n") for g in got)
              for b in bodies), "each pulled whole")
-    first = compressed_sessions()
+    first = compressed_sessions(1)
     t.ok(len(first) >= 1 and all(s[0] > 0 and s[3] > s[2] for s in first),
          "the server log shows offlineimap's sessions compressed", first)
     with open(os.path.join(local, "INBOX", "new", "1700000009.local.host"), "wb") as fh:
@@ -98,7 +106,7 @@ try:
     p1 = find("INBOX", b"message 1 line 0")
     t.ok(p1 is not None and "F" in p1.split(":2,")[-1], "server \\Flagged downloaded",
          sorted(local_msgs("INBOX")))
-    t.ok(len(compressed_sessions()) > len(first), "the second run compressed too")
+    t.ok(len(compressed_sessions(len(first) + 1)) > len(first), "the second run compressed too")
 finally:
     srv.stop()
 t.done()
