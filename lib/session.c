@@ -90,12 +90,44 @@ session_find_peer(struct session *s)
 	s->peer_is_local = 1;
 }
 
+/* run_as written "uid:gid" (decimal, both given): the ids, with no
+ * NSS lookup (nsswitch.conf, nscd probes, /etc/passwd) per session.
+ * Returns 1 and fills pw, or 0 when run_as is a name. */
+static int
+run_as_numeric(const char *run_as, struct passwd *pw)
+{
+	unsigned long id[2];
+	const char *p = run_as;
+	for (int i = 0; i < 2; i++) {
+		size_t n = strspn(p, "0123456789");
+		if (n == 0 || n > 9 || p[n] != (i == 0 ? ':' : '\0'))
+			return 0;
+		id[i] = strtoul(p, NULL, 10);
+		p += n + 1;
+	}
+	memset(pw, 0, sizeof *pw);
+	pw->pw_uid = (uid_t)id[0];
+	pw->pw_gid = (gid_t)id[1];
+	return 1;
+}
+
 int
 session_drop_privileges(const struct conf *conf)
 {
 	if (geteuid() != 0)
 		return 0;
-	struct passwd *pw = conf->run_as ? getpwnam(conf->run_as) : NULL;
+	struct passwd numeric, *pw = NULL;
+	if (conf->run_as && run_as_numeric(conf->run_as, &numeric)) {
+		pw = &numeric;
+		/* A name's primary group may be 0 by the system's choice; a
+		 * number written here is refused, as root's uid is. */
+		if (pw->pw_gid == 0) {
+			log_err("refusing to run as root: run_as group is gid 0");
+			return -1;
+		}
+	} else if (conf->run_as) {
+		pw = getpwnam(conf->run_as);
+	}
 	if (!pw) {
 		log_err("refusing to run as root: run_as user '%s' not found",
 		    conf->run_as ? conf->run_as : "");

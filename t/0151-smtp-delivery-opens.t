@@ -44,7 +44,9 @@ def traced(data):
 
 def dir_opens(calls, addr, sub):
     path = os.path.join(env.maildir(addr), sub)
-    return len([c for c in calls if re.search(r'open(at)?\(.*"%s"' % re.escape(path), c)])
+    # A failed open (ENOENT: the Maildir is made, then opened) is no open.
+    return len([c for c in calls if re.search(r'open(at)?\(.*"%s"' % re.escape(path), c)
+                and not re.search(r"= -1 ", c)])
 
 
 def index(calls, pattern):
