@@ -26,13 +26,14 @@
 #include "log.h"
 #include "mailname.h"
 #include "maildir.h"
+#include "path.h"
 
 static int
 folder_exists(const char *dir)
 {
-	char cur[4200];
+	char cur[PATH_MAX];
 	struct stat st;
-	if (strf(cur, sizeof cur, "%s/cur", dir) != 0)
+	if (path_join(cur, sizeof cur, dir, "cur", NULL) != 0)
 		return 0;
 	return lstat(dir, &st) == 0 && S_ISDIR(st.st_mode) && lstat(cur, &st) == 0 &&
 	    S_ISDIR(st.st_mode);
@@ -47,7 +48,10 @@ target_open(struct imap *im, const char *dir)
 	struct folder *t = calloc(1, sizeof *t);
 	if (t == NULL)
 		return NULL;
-	strf(t->dir, sizeof t->dir, "%s", dir);
+	if (path_printf(t->dir, sizeof t->dir, "%s", dir) != 0) {
+		free(t);
+		return NULL;
+	}
 	/* folder_keyword() reads the keyword file; a dummy lookup loads it. */
 	folder_keyword(t, "", 0);
 	return t;
@@ -314,7 +318,7 @@ append_ok(struct imap *im, uint32_t validity, const uint32_t *uids, size_t n)
 enum verdict
 cmd_append(struct imap *im, struct imap_command *c)
 {
-	char name[MAILNAME_MAX], dir[4200];
+	char name[MAILNAME_MAX], dir[PATH_MAX];
 	if (c->n < 2)
 		return verdict(im, V_BAD, "APPEND needs a mailbox and a literal");
 	struct append_msg *v = calloc(c->n, sizeof *v);
@@ -503,14 +507,13 @@ move_messages(struct imap *im, const char *dir, struct copy_job *j)
 		}
 	}
 	target_close(im, &t);
-	char sub[4200];
-	strf(sub, sizeof sub, "%s/cur", dir);
-	if (durable_fsync_dir(sub) != 0)
+	char sub[PATH_MAX];
+	if (path_join(sub, sizeof sub, dir, "cur", NULL) != 0 || durable_fsync_dir(sub) != 0)
 		r = -1;
-	strf(sub, sizeof sub, "%s/cur", f->dir);
-	durable_fsync_dir(sub);
-	strf(sub, sizeof sub, "%s/new", f->dir);
-	durable_fsync_dir(sub);
+	if (path_join(sub, sizeof sub, f->dir, "cur", NULL) == 0)
+		durable_fsync_dir(sub);
+	if (path_join(sub, sizeof sub, f->dir, "new", NULL) == 0)
+		durable_fsync_dir(sub);
 	return r;
 }
 
@@ -548,7 +551,7 @@ out_copyuid(struct imap *im, const char *dir, struct copy_job *j, int untagged, 
 static enum verdict
 copy_common(struct imap *im, struct imap_command *c, int move)
 {
-	char name[MAILNAME_MAX], dir[4200], code[440];
+	char name[MAILNAME_MAX], dir[PATH_MAX], code[440];
 	struct copy_job j = { 0 };
 	if (im->mbox)
 		return imap_mbox_copy(im, c, move);

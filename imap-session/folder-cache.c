@@ -21,6 +21,7 @@
 #include "folder-int.h"
 #include "mcache.h"
 #include "mime.h"
+#include "path.h"
 #include "render.h"
 
 /* View v is item v of a record (lib/mcache.h). */
@@ -71,15 +72,16 @@ cache_of(struct folder *f)
 	if (f->mc_opened)
 		return f->mc;
 	f->mc_opened = 1;
-	char path[4400];
-	int n;
+	char path[PATH_MAX];
+	int r;
 	if (f->mbox) {
 		const char *base = strrchr(f->mb_path, '/');
-		n = snprintf(path, sizeof path, "%s/.%s.yubin-cache", f->dir, base ? base + 1 : f->mb_path);
+		r = path_printf(path, sizeof path, "%s/.%s.yubin-cache", f->dir,
+		    base ? base + 1 : f->mb_path);
 	} else {
-		n = snprintf(path, sizeof path, "%s/yubin-cache", f->dir);
+		r = path_join(path, sizeof path, f->dir, "yubin-cache", NULL);
 	}
-	if (n > 0 && (size_t)n < sizeof path)
+	if (r == 0) /* too long: no cache, every lookup misses */
 		f->mc = mcache_open(path);
 	return f->mc;
 }

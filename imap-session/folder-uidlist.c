@@ -18,6 +18,7 @@
 #include "buf.h"
 #include "fileline.h"
 #include "folder-int.h"
+#include "path.h"
 
 /* A keywords line: letter, space, keyword of at most IMAP_KEYWORD_MAX. */
 #define KEYWORDS_LINE_MAX 300
@@ -26,9 +27,10 @@ _Static_assert(IMAP_KEYWORD_MAX + 3 <= KEYWORDS_LINE_MAX, "keyword fits its line
 int
 folder_uids_init(const char *dir)
 {
-	char path[4200];
+	char path[PATH_MAX];
 	struct stat st;
-	snprintf(path, sizeof path, "%s/%s", dir, UIDLIST_NAME);
+	if (path_join(path, sizeof path, dir, UIDLIST_NAME, NULL) != 0)
+		return -1;
 	if (lstat(path, &st) == 0 || errno != ENOENT)
 		return 0; /* a list there is as good as it gets; errors show later */
 	struct maildir_entry *e;
@@ -69,8 +71,9 @@ folder_uid_of(const char *dir, const char *base, size_t base_len, uint32_t *uid_
 void
 folder_keywords_read(struct folder *f)
 {
-	char path[4200], line[KEYWORDS_LINE_MAX];
-	snprintf(path, sizeof path, "%s/%s", f->dir, KEYWORDS_NAME);
+	char path[PATH_MAX], line[KEYWORDS_LINE_MAX];
+	if (path_join(path, sizeof path, f->dir, KEYWORDS_NAME, NULL) != 0)
+		return;
 	int fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
 	if (fd < 0)
 		return;

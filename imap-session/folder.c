@@ -17,6 +17,7 @@
 #include "durable.h"
 #include "folder-int.h"
 #include "mime.h"
+#include "path.h"
 
 /* ---- flags ---- */
 
@@ -113,9 +114,10 @@ folder_set_flags(struct folder *f, size_t idx, unsigned flags, uint32_t keywords
 static void
 folder_check_vanished(struct folder *f)
 {
-	char cur[4200];
+	char cur[PATH_MAX];
 	struct stat st;
-	snprintf(cur, sizeof cur, "%s/cur", f->dir);
+	if (path_join(cur, sizeof cur, f->dir, "cur", NULL) != 0)
+		return;
 	if ((lstat(f->dir, &st) != 0 && (errno == ENOENT || errno == ENOTDIR)) ||
 	    (lstat(cur, &st) != 0 && (errno == ENOENT || errno == ENOTDIR)))
 		f->vanished = 1;
@@ -124,8 +126,9 @@ folder_check_vanished(struct folder *f)
 static int
 fsync_sub(const char *dir, const char *sub)
 {
-	char path[4200];
-	snprintf(path, sizeof path, "%s/%s", dir, sub);
+	char path[PATH_MAX];
+	if (path_join(path, sizeof path, dir, sub, NULL) != 0)
+		return -1;
 	return durable_fsync_dir(path);
 }
 
@@ -269,7 +272,7 @@ folder_grow(struct folder *f, size_t want)
 static int
 take_from_new(struct folder *f, struct fmsg *m)
 {
-	char path[4200], name[NAME_MAX + 1];
+	char path[PATH_MAX], name[NAME_MAX + 1];
 	size_t base = strcspn(m->e.name, ":");
 	int len = snprintf(name, sizeof name, "%.*s:2,%s", (int)base, m->e.name, m->e.flags);
 	if (len < 0 || (size_t)len >= sizeof name)
@@ -277,10 +280,9 @@ take_from_new(struct folder *f, struct fmsg *m)
 	char *copy = strdup(name);
 	if (copy == NULL)
 		return -1;
-	snprintf(path, sizeof path, "%s/new", f->dir);
-	int from = durable_open_dir(path);
-	snprintf(path, sizeof path, "%s/cur", f->dir);
-	int to = from >= 0 ? durable_open_dir(path) : -1;
+	int from = path_join(path, sizeof path, f->dir, "new", NULL) == 0 ? durable_open_dir(path) : -1;
+	int to = from >= 0 && path_join(path, sizeof path, f->dir, "cur", NULL) == 0
+	    ? durable_open_dir(path) : -1;
 	int r = to >= 0 ? renameat(from, m->e.name, to, copy) : -1;
 	if (from >= 0)
 		close(from);
@@ -358,16 +360,14 @@ mtime_settled(const struct timespec *t, const struct timespec *now)
 static int
 folder_unchanged(struct folder *f)
 {
-	char path[4200];
+	char path[PATH_MAX];
 	struct stat sn, sc;
 	struct timespec now;
 	if (clock_gettime(CLOCK_REALTIME, &now) != 0)
 		return 0;
-	snprintf(path, sizeof path, "%s/new", f->dir);
-	if (stat(path, &sn) != 0)
+	if (path_join(path, sizeof path, f->dir, "new", NULL) != 0 || stat(path, &sn) != 0)
 		return 0;
-	snprintf(path, sizeof path, "%s/cur", f->dir);
-	if (stat(path, &sc) != 0)
+	if (path_join(path, sizeof path, f->dir, "cur", NULL) != 0 || stat(path, &sc) != 0)
 		return 0;
 	int same = f->scanned && f->settled && same_time(&sn.st_mtim, &f->new_mtime) &&
 	    same_time(&sc.st_mtim, &f->cur_mtime);
@@ -469,7 +469,10 @@ folder_open(struct folder **f_r, const char *dir, const char *name, int readonly
 	struct folder *f = calloc(1, sizeof *f);
 	if (f == NULL)
 		return -1;
-	snprintf(f->dir, sizeof f->dir, "%s", dir);
+	if (path_printf(f->dir, sizeof f->dir, "%s", dir) != 0) {
+		free(f);
+		return -1;
+	}
 	snprintf(f->name, sizeof f->name, "%s", name);
 	f->readonly = readonly;
 	struct stat st;

@@ -40,6 +40,7 @@
 #ifndef IMAP_FOLDER_H
 #define IMAP_FOLDER_H
 
+#include <limits.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <time.h>
@@ -149,7 +150,7 @@ struct folder {
 	 * from them (fmsg.mb_file); mb_kept_refs: how many (-1 fd: free). */
 	int mb_kept[MBOXF_KEPT_MAX];
 	size_t mb_kept_refs[MBOXF_KEPT_MAX];
-	char mb_path[4200];
+	char mb_path[PATH_MAX];
 	struct timespec mb_mtime;
 	uint64_t mb_size, mb_ino;
 	/* the UID index beside it (mboxuid.c) as of the last read */

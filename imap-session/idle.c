@@ -18,6 +18,7 @@
 
 #include "imap.h"
 #include "log.h"
+#include "path.h"
 
 #define IDLE_POLL_SEC 5
 /* Changes usually come in bursts (rename into cur/, then flags): wait this
@@ -43,8 +44,8 @@ idle_watch(struct imap *im)
 	}
 	static const char *const subs[] = { "new", "cur" };
 	for (size_t i = 0; i < 2; i++) {
-		char path[4200];
-		if (strf(path, sizeof path, "%s/%s", im->sel->dir, subs[i]) != 0 ||
+		char path[PATH_MAX];
+		if (path_join(path, sizeof path, im->sel->dir, subs[i], NULL) != 0 ||
 		    inotify_add_watch(fd, path, IN_CREATE | IN_MOVED_TO | IN_MOVED_FROM | IN_DELETE |
 		    IN_ONLYDIR) < 0) {
 			close(fd);

@@ -11,6 +11,7 @@
 #include "imap.h"
 #include "mailboxes.h"
 #include "mailname.h"
+#include "path.h"
 
 /* ---- LIST ---- */
 
@@ -71,12 +72,11 @@ folders_list(struct imap *im, struct names *l)
 	DIR *d = opendir(im->root);
 	struct dirent *de;
 	while (d && (de = readdir(d)) != NULL && l->n < IMAP_FOLDERS_MAX) {
-		char name[MAILNAME_MAX], dir[4600];
+		char name[MAILNAME_MAX], dir[PATH_MAX];
 		if (de->d_name[0] != '.' || mailname_from_disk(de->d_name, name, sizeof name) != 0 ||
 		    strcmp(name, "INBOX") == 0)
 			continue;
-		strf(dir, sizeof dir, "%s/%s", im->root, de->d_name);
-		if (is_folder_dir(dir))
+		if (path_join(dir, sizeof dir, im->root, de->d_name, NULL) == 0 && is_folder_dir(dir))
 			names_add(l, name);
 	}
 	if (d)
@@ -159,7 +159,7 @@ list_one(struct imap *im, const struct list_opts *o, const char *name, int exist
 		io_puts(&im->io, " (\"CHILDINFO\" (\"SUBSCRIBED\"))");
 	io_puts(&im->io, "\r\n");
 	if (o->ret_status && exists) {
-		char dir[4200];
+		char dir[PATH_MAX];
 		if (imap_mailbox_dir(im, name, dir, sizeof dir) == 0)
 			status_write(im, name, dir, o->ret_status);
 	}

@@ -24,6 +24,7 @@
 #include "mailboxes.h"
 #include "mailname.h"
 #include "maildir.h"
+#include "path.h"
 
 #define INIT_MARKER "yubin-imap-init"
 
@@ -34,9 +35,10 @@ static const char *const special_folders[] = { "Sent", "Drafts", "Trash", "Junk"
 int
 is_folder_dir(const char *dir)
 {
-	char cur[4200];
+	char cur[PATH_MAX];
 	struct stat st;
-	strf(cur, sizeof cur, "%s/cur", dir);
+	if (path_join(cur, sizeof cur, dir, "cur", NULL) != 0)
+		return 0;
 	return lstat(dir, &st) == 0 && S_ISDIR(st.st_mode) && lstat(cur, &st) == 0 &&
 	    S_ISDIR(st.st_mode);
 }
@@ -45,7 +47,7 @@ is_folder_dir(const char *dir)
 int
 mailbox_exists(struct imap *im, const char *name, const char *dir)
 {
-	char path[4200];
+	char path[PATH_MAX];
 	if (!im->mbox)
 		return is_folder_dir(dir);
 	return strcmp(name, "INBOX") == 0 ||
@@ -65,8 +67,9 @@ folder_make(const char *dir)
 	}
 	if (maildir_create(dir) != 0)
 		return -1;
-	char marker[4200];
-	strf(marker, sizeof marker, "%s/maildirfolder", dir);
+	char marker[PATH_MAX];
+	if (path_join(marker, sizeof marker, dir, "maildirfolder", NULL) != 0)
+		return -1;
 	int fd = open(marker, O_WRONLY | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0600);
 	if (fd >= 0)
 		close(fd);
@@ -76,19 +79,19 @@ folder_make(const char *dir)
 int
 imap_user_setup(struct imap *im)
 {
-	char path[4200];
+	char path[PATH_MAX];
 	if (im->mbox) /* the INBOX file is created by delivery or at SELECT */
 		return mbox_user_setup(im);
-	if (durable_mkdirs(im->root, 0700) != 0 || maildir_create(im->root) != 0)
+	if (durable_mkdirs(im->root, 0700) != 0 || maildir_create(im->root) != 0 ||
+	    path_join(path, sizeof path, im->root, INIT_MARKER, NULL) != 0)
 		return -1;
-	strf(path, sizeof path, "%s/%s", im->root, INIT_MARKER);
 	if (access(path, F_OK) == 0)
 		return 0;
 	/* First login: the special-use folders (RFC 6154), subscribed. */
 	for (size_t i = 0; i < sizeof special_folders / sizeof special_folders[0]; i++) {
-		char dir[4200];
-		strf(dir, sizeof dir, "%s/.%s", im->root, special_folders[i]);
-		if (folder_make(dir) != 0)
+		char dir[PATH_MAX];
+		if (path_printf(dir, sizeof dir, "%s/.%s", im->root, special_folders[i]) != 0 ||
+		    folder_make(dir) != 0)
 			return -1;
 		subs_change(im, special_folders[i], 1);
 	}
@@ -104,14 +107,14 @@ imap_user_setup(struct imap *im)
 static int
 mbox_user_setup(struct imap *im)
 {
-	char path[4200];
-	if (durable_mkdirs(im->root, 0700) != 0)
+	char path[PATH_MAX];
+	if (durable_mkdirs(im->root, 0700) != 0 ||
+	    path_join(path, sizeof path, im->root, INIT_MARKER, NULL) != 0)
 		return -1;
-	strf(path, sizeof path, "%s/%s", im->root, INIT_MARKER);
 	if (access(path, F_OK) == 0)
 		return 0;
 	for (size_t i = 0; i < sizeof special_folders / sizeof special_folders[0]; i++) {
-		char file[4200];
+		char file[PATH_MAX];
 		if (imap_mbox_file(im, special_folders[i], file, sizeof file) != 0 ||
 		    (imap_mbox_create(file) != 0 && errno != EEXIST))
 			return -1;
@@ -130,7 +133,7 @@ mbox_user_setup(struct imap *im)
 static enum verdict
 select_common(struct imap *im, struct imap_command *c, int readonly)
 {
-	char name[MAILNAME_MAX], dir[4200];
+	char name[MAILNAME_MAX], dir[PATH_MAX];
 	if (c->n < 1 || c->n > 2)
 		return verdict(im, V_BAD, "%s needs a mailbox name", c->name);
 	if (im->sel) {
@@ -144,7 +147,7 @@ select_common(struct imap *im, struct imap_command *c, int readonly)
 	if (imap_mailbox_arg(im, &c->args[0], name, sizeof name, dir, sizeof dir) != 0)
 		return V_NO;
 	if (im->mbox) {
-		char path[4200];
+		char path[PATH_MAX];
 		if (imap_mbox_file(im, name, path, sizeof path) != 0 ||
 		    (strcmp(name, "INBOX") != 0 && !imap_mbox_exists(path)))
 			return verdict(im, V_NO, "[NONEXISTENT] Mailbox doesn't exist");
@@ -239,12 +242,10 @@ imap_do_expunge(struct imap *im, const struct seqset *uids, int report)
 		else
 			failed = 1;
 	}
-	char sub[4200];
-	strf(sub, sizeof sub, "%s/cur", f->dir);
-	if (durable_fsync_dir(sub) != 0)
+	char sub[PATH_MAX];
+	if (path_join(sub, sizeof sub, f->dir, "cur", NULL) != 0 || durable_fsync_dir(sub) != 0)
 		failed = 1;
-	strf(sub, sizeof sub, "%s/new", f->dir);
-	if (durable_fsync_dir(sub) != 0)
+	if (path_join(sub, sizeof sub, f->dir, "new", NULL) != 0 || durable_fsync_dir(sub) != 0)
 		failed = 1;
 	for (size_t i = f->n; i-- > 0;) {
 		if (!f->m[i].gone)
@@ -295,13 +296,13 @@ mailbox_name_arg(struct imap *im, const struct imap_arg *a, char *name, char *di
 		copy.len = a->len - 1;
 		use = &copy;
 	}
-	return imap_mailbox_arg(im, use, name, MAILNAME_MAX, dir, 4200);
+	return imap_mailbox_arg(im, use, name, MAILNAME_MAX, dir, PATH_MAX);
 }
 
 enum verdict
 cmd_create(struct imap *im, struct imap_command *c)
 {
-	char name[MAILNAME_MAX], dir[4200];
+	char name[MAILNAME_MAX], dir[PATH_MAX];
 	if (c->n < 1 || c->n > 2)
 		return verdict(im, V_BAD, "CREATE needs a mailbox name");
 	if (mailbox_name_arg(im, &c->args[0], name, dir, 1) != 0)
@@ -310,11 +311,11 @@ cmd_create(struct imap *im, struct imap_command *c)
 		return verdict(im, V_NO, "[ALREADYEXISTS] Mailbox exists");
 	if (im->mbox) {
 		/* "a/b" is the file a.b; parent "a" is made too, as for Maildir */
-		char path[4200];
+		char path[PATH_MAX];
 		if (imap_mbox_file(im, name, path, sizeof path) != 0)
 			return verdict(im, V_NO, "[CANNOT] Invalid mailbox name");
 		for (char *p = strchr(name, '/'); p; p = strchr(p + 1, '/')) {
-			char parent[MAILNAME_MAX], ppath[4200];
+			char parent[MAILNAME_MAX], ppath[PATH_MAX];
 			strf(parent, sizeof parent, "%.*s", (int)(p - name), name);
 			if (strcmp(parent, "INBOX") != 0 &&
 			    imap_mbox_file(im, parent, ppath, sizeof ppath) == 0 &&
@@ -327,7 +328,7 @@ cmd_create(struct imap *im, struct imap_command *c)
 	}
 	/* Parents first, so the hierarchy is complete (RFC 9051 §6.3.4). */
 	for (char *p = strchr(name, '/'); p; p = strchr(p + 1, '/')) {
-		char parent[MAILNAME_MAX], pdir[4200];
+		char parent[MAILNAME_MAX], pdir[PATH_MAX];
 		strf(parent, sizeof parent, "%.*s", (int)(p - name), name);
 		if (strcmp(parent, "INBOX") == 0 || imap_mailbox_dir(im, parent, pdir, sizeof pdir) != 0)
 			continue;
@@ -352,10 +353,9 @@ remove_tree(const char *dir, int depth)
 	while ((de = readdir(d)) != NULL) {
 		if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0)
 			continue;
-		char path[4600];
+		char path[PATH_MAX];
 		struct stat st;
-		strf(path, sizeof path, "%s/%s", dir, de->d_name);
-		if (lstat(path, &st) != 0)
+		if (path_join(path, sizeof path, dir, de->d_name, NULL) != 0 || lstat(path, &st) != 0)
 			continue;
 		if (S_ISDIR(st.st_mode) && depth > 0)
 			remove_tree(path, depth - 1);
@@ -369,7 +369,7 @@ remove_tree(const char *dir, int depth)
 enum verdict
 cmd_delete(struct imap *im, struct imap_command *c)
 {
-	char name[MAILNAME_MAX], dir[4200], trash[4200], uniq[256];
+	char name[MAILNAME_MAX], dir[PATH_MAX], trash[PATH_MAX], uniq[256];
 	if (c->n != 1)
 		return verdict(im, V_BAD, "DELETE needs a mailbox name");
 	if (imap_mailbox_arg(im, &c->args[0], name, sizeof name, dir, sizeof dir) != 0)
@@ -390,8 +390,8 @@ cmd_delete(struct imap *im, struct imap_command *c)
 	/* Out of sight at once by one rename, then removed. */
 	if (durable_unique_name(uniq, sizeof uniq) != 0)
 		return verdict(im, V_NO, "[SERVERBUG] Cannot delete mailbox");
-	strf(trash, sizeof trash, "%s/yubin-deleted-%s", im->root, uniq);
-	if (rename(dir, trash) != 0)
+	if (path_printf(trash, sizeof trash, "%s/yubin-deleted-%s", im->root, uniq) != 0 ||
+	    rename(dir, trash) != 0)
 		return verdict(im, V_NO, "[SERVERBUG] Cannot delete mailbox");
 	remove_tree(trash, 1);
 	return verdict(im, V_OK, "DELETE completed");
@@ -410,8 +410,8 @@ disk_name_valid(const char *disk)
 static int
 folder_child(struct imap *im, const char *disk)
 {
-	char path[4600];
-	return disk_name_valid(disk) && strf(path, sizeof path, "%s/%s", im->root, disk) == 0 &&
+	char path[PATH_MAX];
+	return disk_name_valid(disk) && path_join(path, sizeof path, im->root, disk, NULL) == 0 &&
 	    is_folder_dir(path);
 }
 
@@ -425,19 +425,18 @@ rename_inbox(struct imap *im, const char *dir)
 		return verdict(im, V_NO, "[SERVERBUG] Cannot rename INBOX");
 	int failed = 0;
 	for (size_t i = 0; i < n; i++) {
-		char from[4600], to[4600];
-		strf(from, sizeof from, "%s/%s/%s", im->root, e[i].in_new ? "new" : "cur",
-		    e[i].name);
-		strf(to, sizeof to, "%s/%s/%s", dir, e[i].in_new ? "new" : "cur", e[i].name);
-		if (rename(from, to) != 0)
+		char from[PATH_MAX], to[PATH_MAX];
+		if (path_join(from, sizeof from, im->root, e[i].in_new ? "new" : "cur", e[i].name) != 0 ||
+		    path_join(to, sizeof to, dir, e[i].in_new ? "new" : "cur", e[i].name) != 0 ||
+		    rename(from, to) != 0)
 			failed = 1;
 	}
 	maildir_entries_free(&e, n);
-	char sub[4200];
-	strf(sub, sizeof sub, "%s/cur", dir);
-	durable_fsync_dir(sub);
-	strf(sub, sizeof sub, "%s/new", dir);
-	durable_fsync_dir(sub);
+	char sub[PATH_MAX];
+	if (path_join(sub, sizeof sub, dir, "cur", NULL) == 0)
+		durable_fsync_dir(sub);
+	if (path_join(sub, sizeof sub, dir, "new", NULL) == 0)
+		durable_fsync_dir(sub);
 	if (failed)
 		return verdict(im, V_NO, "[SERVERBUG] Some messages could not be moved");
 	return verdict(im, V_OK, "RENAME completed");
@@ -446,7 +445,7 @@ rename_inbox(struct imap *im, const char *dir)
 enum verdict
 cmd_rename(struct imap *im, struct imap_command *c)
 {
-	char from[MAILNAME_MAX], to[MAILNAME_MAX], fdir[4200], tdir[4200];
+	char from[MAILNAME_MAX], to[MAILNAME_MAX], fdir[PATH_MAX], tdir[PATH_MAX];
 	if (c->n != 2)
 		return verdict(im, V_BAD, "RENAME needs two mailbox names");
 	if (imap_mailbox_arg(im, &c->args[0], from, sizeof from, fdir, sizeof fdir) != 0 ||
@@ -494,12 +493,11 @@ cmd_rename(struct imap *im, struct imap_command *c)
 	if (d)
 		closedir(d);
 	for (size_t i = 0; i < kids.n; i++) {
-		char a[4600], b[4600], disk[MAILNAME_MAX * 3];
+		char a[PATH_MAX], b[PATH_MAX], disk[MAILNAME_MAX * 3];
 		if (strf(disk, sizeof disk, "%s%s", tdisk, kids.v[i] + fl) != 0 ||
-		    !disk_name_valid(disk))
+		    !disk_name_valid(disk) || path_join(a, sizeof a, im->root, kids.v[i], NULL) != 0 ||
+		    path_join(b, sizeof b, im->root, disk, NULL) != 0)
 			continue;
-		strf(a, sizeof a, "%s/%s", im->root, kids.v[i]);
-		strf(b, sizeof b, "%s/%s", im->root, disk);
 		/* this session's own selected child moves: unselected, as the
 		 * folder itself above (another session's sees it vanish, BYE) */
 		if (im->sel && strcmp(im->sel->dir, a) == 0) {
@@ -527,7 +525,7 @@ folder_counts(struct imap *im, const char *name, const char *dir, struct counts 
 {
 	memset(k, 0, sizeof *k);
 	struct folder *tmp = NULL;
-	char path[4200];
+	char path[PATH_MAX];
 	if (im->mbox && (imap_mbox_file(im, name, path, sizeof path) != 0 ||
 	    (strcmp(name, "INBOX") != 0 && !imap_mbox_exists(path))))
 		return -1;
@@ -623,7 +621,7 @@ status_write(struct imap *im, const char *name, const char *dir, const struct im
 enum verdict
 cmd_status(struct imap *im, struct imap_command *c)
 {
-	char name[MAILNAME_MAX], dir[4200];
+	char name[MAILNAME_MAX], dir[PATH_MAX];
 	if (c->n != 2 || c->args[1].type != ARG_LIST)
 		return verdict(im, V_BAD, "STATUS needs a mailbox and a list of items");
 	if (imap_mailbox_arg(im, &c->args[0], name, sizeof name, dir, sizeof dir) != 0)
@@ -643,7 +641,7 @@ cmd_status(struct imap *im, struct imap_command *c)
 static enum verdict
 subscribe_common(struct imap *im, struct imap_command *c, int add)
 {
-	char name[MAILNAME_MAX], dir[4200];
+	char name[MAILNAME_MAX], dir[PATH_MAX];
 	if (c->n != 1)
 		return verdict(im, V_BAD, "%s needs a mailbox name", c->name);
 	if (imap_mailbox_arg(im, &c->args[0], name, sizeof name, dir, sizeof dir) != 0)

@@ -21,6 +21,7 @@
 #include "log.h"
 #include "mailname.h"
 #include "mbox.h"
+#include "path.h"
 
 void
 imap_mbox_path(struct imap *im, char *out, size_t size)
@@ -84,7 +85,7 @@ enum verdict
 imap_mbox_append(struct imap *im, const char *name, const struct append_msg *v, size_t n,
     uint32_t *uids, uint32_t *validity_r)
 {
-	char path[4200];
+	char path[PATH_MAX];
 	if (imap_mbox_file(im, name, path, sizeof path) != 0 ||
 	    (strcmp(name, "INBOX") != 0 && !imap_mbox_exists(path)))
 		return verdict(im, V_NO, "[TRYCREATE] Mailbox doesn't exist");
@@ -136,15 +137,12 @@ int
 imap_mbox_file(struct imap *im, const char *name, char *out, size_t size)
 {
 	char disk[MAILNAME_MAX * 3];
-	int n;
 	if (strcmp(name, "INBOX") == 0)
-		n = snprintf(out, size, "%s/INBOX", im->root);
-	else if (mailname_to_disk(name, disk, sizeof disk) != 0 || disk[0] != '.' ||
+		return path_join(out, size, im->root, "INBOX", NULL);
+	if (mailname_to_disk(name, disk, sizeof disk) != 0 || disk[0] != '.' ||
 	    mbox_reserved(disk + 1))
 		return -1;
-	else
-		n = snprintf(out, size, "%s/%s", im->root, disk + 1);
-	return n < 0 || (size_t)n >= size ? -1 : 0;
+	return path_join(out, size, im->root, disk + 1, NULL);
 }
 
 int
@@ -163,13 +161,13 @@ imap_mbox_names(struct imap *im, int (*add)(void *, const char *), void *arg)
 	struct dirent *de;
 	size_t count = 0;
 	while ((de = readdir(d)) != NULL && count < IMAP_FOLDERS_MAX) {
-		char path[4600], dot[300], name[MAILNAME_MAX];
+		char path[PATH_MAX], dot[300], name[MAILNAME_MAX];
 		if (mbox_reserved(de->d_name) || strlen(de->d_name) + 2 > sizeof dot)
 			continue;
 		snprintf(dot, sizeof dot, ".%s", de->d_name);
 		if (mailname_from_disk(dot, name, sizeof name) != 0 || strcmp(name, "INBOX") == 0)
 			continue;
-		if (strf(path, sizeof path, "%s/%s", im->root, de->d_name) != 0 ||
+		if (path_join(path, sizeof path, im->root, de->d_name, NULL) != 0 ||
 		    !imap_mbox_exists(path))
 			continue;
 		add(arg, name);
@@ -187,26 +185,28 @@ imap_mbox_create(const char *path)
 		return -1;
 	int r = fsync(fd);
 	close(fd);
-	char dir[4200];
-	snprintf(dir, sizeof dir, "%s", path);
+	char dir[PATH_MAX];
+	if (r != 0 || path_printf(dir, sizeof dir, "%s", path) != 0)
+		return -1;
 	char *slash = strrchr(dir, '/');
 	if (slash)
 		*slash = '\0';
-	return r == 0 ? durable_fsync_dir(dir) : -1;
+	return durable_fsync_dir(dir);
 }
 
-/* The sidecar of an mbox file (mboxfolder.c): moves or goes with it. */
-static void
+/* The sidecar of an mbox file (mboxfolder.c): moves or goes with it.
+ * 0, or -1 (ENAMETOOLONG). */
+static int
 sidecar_of(const char *path, char *out, size_t size)
 {
 	const char *base = strrchr(path, '/');
-	snprintf(out, size, "%.*s/.%s.yubin-uids", (int)(base - path), path, base + 1);
+	return path_printf(out, size, "%.*s/.%s.yubin-uids", (int)(base - path), path, base + 1);
 }
 
 enum verdict
 imap_mbox_delete(struct imap *im, const char *name)
 {
-	char path[4200], side[4400];
+	char path[PATH_MAX], side[PATH_MAX];
 	if (imap_mbox_file(im, name, path, sizeof path) != 0 || !imap_mbox_exists(path))
 		return verdict(im, V_NO, "[NONEXISTENT] Mailbox doesn't exist");
 	if (im->sel && strcmp(im->sel->mb_path, path) == 0) {
@@ -220,8 +220,8 @@ imap_mbox_delete(struct imap *im, const char *name)
 	mbox_unlock(&lk);
 	if (r != 0)
 		return verdict(im, V_NO, "[SERVERBUG] Cannot delete mailbox");
-	sidecar_of(path, side, sizeof side);
-	unlink(side);
+	if (sidecar_of(path, side, sizeof side) == 0)
+		unlink(side);
 	durable_fsync_dir(im->root);
 	return verdict(im, V_OK, "DELETE completed");
 }
@@ -232,7 +232,7 @@ static int
 mbox_rename_file(const char *from, const char *to, int keep_sidecar)
 {
 	struct mbox_lock lk;
-	char a[4400], b[4400];
+	char a[PATH_MAX], b[PATH_MAX];
 	if (mbox_lock(from, &lk) != 0)
 		return -1;
 	/* one atomic step: killed before it, the folder has its old name;
@@ -240,18 +240,16 @@ mbox_rename_file(const char *from, const char *to, int keep_sidecar)
 	 * open then refused a file with two links) */
 	int r = renameat2(AT_FDCWD, from, AT_FDCWD, to, RENAME_NOREPLACE);
 	mbox_unlock(&lk);
-	if (r == 0 && !keep_sidecar) {
-		sidecar_of(from, a, sizeof a);
-		sidecar_of(to, b, sizeof b);
+	if (r == 0 && !keep_sidecar && sidecar_of(from, a, sizeof a) == 0 &&
+	    sidecar_of(to, b, sizeof b) == 0)
 		rename(a, b);
-	}
 	return r;
 }
 
 enum verdict
 imap_mbox_rename(struct imap *im, const char *from, const char *to)
 {
-	char fpath[4200], tpath[4200];
+	char fpath[PATH_MAX], tpath[PATH_MAX];
 	if (imap_mbox_file(im, to, tpath, sizeof tpath) != 0)
 		return verdict(im, V_NO, "[CANNOT] Invalid mailbox name");
 	if (imap_mbox_file(im, from, fpath, sizeof fpath) != 0 || !imap_mbox_exists(fpath))
@@ -283,9 +281,9 @@ imap_mbox_rename(struct imap *im, const char *from, const char *to)
 		if (d)
 			closedir(d);
 		for (size_t i = 0; i < nk; i++) {
-			char a[4600], b[4600];
-			if (strf(a, sizeof a, "%s/%s", im->root, kids[i]) != 0 ||
-			    strf(b, sizeof b, "%s/%s%s", im->root, tdisk + 1, kids[i] + fl) != 0 ||
+			char a[PATH_MAX], b[PATH_MAX];
+			if (path_join(a, sizeof a, im->root, kids[i], NULL) != 0 ||
+			    path_printf(b, sizeof b, "%s/%s%s", im->root, tdisk + 1, kids[i] + fl) != 0 ||
 			    strlen(tdisk + 1) + strlen(kids[i] + fl) > 255)
 				continue;
 			/* this session's own selected child moves: unselected,
@@ -339,7 +337,7 @@ copy_source_get(void *ctx, size_t i, struct mboxf_new *nm)
 enum verdict
 imap_mbox_copy(struct imap *im, struct imap_command *c, int move)
 {
-	char name[MAILNAME_MAX], dir[4200], path[4200];
+	char name[MAILNAME_MAX], dir[PATH_MAX], path[PATH_MAX];
 	struct folder *src = im->sel, *t = NULL;
 	if (c->n != 2 || c->args[0].type != ARG_ATOM)
 		return verdict(im, V_BAD, "%s needs a sequence set and a mailbox", c->name);

@@ -50,6 +50,7 @@
 #include "mboxmsg.h"
 #include "mboxuid.h"
 #include "mime.h"
+#include "path.h"
 
 /* An mbox changes by growing (delivery), shrinking (another mail
  * program's removal in place) or being replaced (a rewrite by us or by
@@ -595,10 +596,9 @@ append_lock(struct folder *f, struct mbox_lock *lk, int *fd_r)
 static int
 lock_busy(const char *path)
 {
-	char dot[4300];
+	char dot[PATH_MAX];
 	struct stat st;
-	int n = snprintf(dot, sizeof dot, "%s.lock", path);
-	if (n > 0 && (size_t)n < sizeof dot && lstat(dot, &st) == 0)
+	if (path_printf(dot, sizeof dot, "%s.lock", path) == 0 && lstat(dot, &st) == 0)
 		return 1;
 	int fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
 	if (fd < 0)
@@ -659,8 +659,9 @@ mboxf_load(struct folder *f, const char *path)
 	for (int k = 0; k < MBOXF_KEPT_MAX; k++)
 		f->mb_kept[k] = -1;
 	f->mb_grow = 1;
-	snprintf(f->mb_path, sizeof f->mb_path, "%s", path);
-	snprintf(f->dir, sizeof f->dir, "%s", path);
+	if (path_printf(f->mb_path, sizeof f->mb_path, "%s", path) != 0 ||
+	    path_printf(f->dir, sizeof f->dir, "%s", path) != 0)
+		return -1; /* ENAMETOOLONG; mboxf_open closes f */
 	char *slash = strrchr(f->dir, '/');
 	if (slash != NULL)
 		*slash = '\0';
@@ -871,11 +872,11 @@ int
 mboxf_append_many(struct folder *f, size_t n, mboxf_source get, void *ctx, uint32_t *uids_r)
 {
 	/* mboxrd quoting is mbox_append_at's; it reads from a descriptor */
-	char tmpl[4300];
-	snprintf(tmpl, sizeof tmpl, "%s/.yubin-append.XXXXXX", f->dir);
+	char tmpl[PATH_MAX];
+	int named = path_join(tmpl, sizeof tmpl, f->dir, ".yubin-append.XXXXXX", NULL) == 0;
 	uint64_t *off = calloc(n + 1, sizeof *off);
 	struct mboxf_new *v = calloc(n ? n : 1, sizeof *v);
-	int tfd = off && v ? mkstemp(tmpl) : -1;
+	int tfd = named && off && v ? mkstemp(tmpl) : -1;
 	if (tfd < 0) {
 		free(off);
 		free(v);

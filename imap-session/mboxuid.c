@@ -22,6 +22,7 @@
 #include "durable.h"
 #include "folder.h"
 #include "mboxuid.h"
+#include "path.h"
 
 /* In the user's root (every mbox folder's directory), the last
  * UIDVALIDITY handed out to any folder: "<uidvalidity>\n", the file
@@ -80,13 +81,12 @@ index_free(struct index *ix)
 	ix->data = NULL;
 }
 
-static void
+/* 0, or -1 with errno ENAMETOOLONG (out is then "": no index). */
+static int
 index_path(const struct folder *f, char *out, size_t size)
 {
 	const char *base = strrchr(f->mb_path, '/');
-	int n = snprintf(out, size, "%s/.%s.yubin-uids", f->dir, base ? base + 1 : f->mb_path);
-	if (n < 0 || (size_t)n >= size)
-		out[0] = '\0'; /* open("") fails: no index */
+	return path_printf(out, size, "%s/.%s.yubin-uids", f->dir, base ? base + 1 : f->mb_path);
 }
 
 static uint64_t
@@ -124,8 +124,9 @@ parse_hex64(const char *s, size_t len, const char **end)
 static int
 index_slurp(const struct folder *f, char **data_r, size_t *len_r)
 {
-	char path[4400];
-	index_path(f, path, sizeof path);
+	char path[PATH_MAX];
+	if (index_path(f, path, sizeof path) != 0)
+		return -1;
 	int fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
 	if (fd < 0)
 		return -1;
@@ -267,7 +268,7 @@ index_add(struct buf *b, const char *line, int n)
 static int
 index_store(const struct folder *f, const struct index *ix, int durable)
 {
-	char path[4400], tmp[4500], hdr[128];
+	char path[PATH_MAX], tmp[PATH_MAX], hdr[128];
 	struct buf b = BUF_INIT(INDEX_BYTES_MAX);
 	int n = snprintf(hdr, sizeof hdr, INDEX_MAGIC "%u %u %u %u\n", ix->validity, ix->next,
 	    ix->last, ix->over);
@@ -299,8 +300,9 @@ index_store(const struct folder *f, const struct index *ix, int durable)
 			return 0;
 		}
 	}
-	index_path(f, path, sizeof path);
-	snprintf(tmp, sizeof tmp, "%s.%ld", path, (long)getpid());
+	if (rc == 0 && (index_path(f, path, sizeof path) != 0 ||
+	    path_printf(tmp, sizeof tmp, "%s.%ld", path, (long)getpid()) != 0))
+		rc = -1; /* ENAMETOOLONG */
 	int fd = rc == 0 ? open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0600) : -1;
 	int ok = fd >= 0 && durable_write_all(fd, b.s, b.len) == 0 && fsync(fd) == 0 &&
 	    rename(tmp, path) == 0;
@@ -360,8 +362,9 @@ mboxuid_index_write(const struct folder *f, const struct scanned *s, size_t n,
 int
 mboxuid_index_stat(const struct folder *f, struct stat *st)
 {
-	char path[4400];
-	index_path(f, path, sizeof path);
+	char path[PATH_MAX];
+	if (index_path(f, path, sizeof path) != 0)
+		return -1;
 	return lstat(path, st);
 }
 
@@ -399,7 +402,7 @@ mboxuid_reserve(struct folder *f, size_t n, uint32_t *uid_r, struct mboxuid_undo
 void
 mboxuid_release(struct folder *f, const struct mboxuid_undo *undo)
 {
-	char path[4400];
+	char path[PATH_MAX];
 	/* the UID stays used (UIDNEXT stays past it): it was never shown,
 	 * but an X-UID of it must not be believed again */
 	if (undo->had) {
@@ -411,8 +414,8 @@ mboxuid_release(struct folder *f, const struct mboxuid_undo *undo)
 		}
 		index_free(&ix);
 	} else {
-		index_path(f, path, sizeof path);
-		unlink(path);
+		if (index_path(f, path, sizeof path) == 0)
+			unlink(path);
 	}
 }
 
@@ -424,8 +427,9 @@ mboxuid_release(struct folder *f, const struct mboxuid_undo *undo)
 static uint32_t
 new_validity(const struct folder *f, uint32_t least)
 {
-	char path[4300], tmp[4400], line[32];
-	snprintf(path, sizeof path, "%s/%s", f->dir, VALIDITY_LOCK_NAME);
+	char path[PATH_MAX], tmp[PATH_MAX], line[32];
+	if (path_join(path, sizeof path, f->dir, VALIDITY_LOCK_NAME, NULL) != 0)
+		return 0;
 	int lock = open(path, O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0600);
 	if (lock < 0)
 		return 0;
@@ -434,7 +438,10 @@ new_validity(const struct folder *f, uint32_t least)
 			close(lock);
 			return 0;
 		}
-	snprintf(path, sizeof path, "%s/%s", f->dir, VALIDITY_NAME);
+	if (path_join(path, sizeof path, f->dir, VALIDITY_NAME, NULL) != 0) {
+		close(lock);
+		return 0;
+	}
 	uint32_t last = 0, v = (uint32_t)time(NULL);
 	int fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
 	if (fd >= 0) {
@@ -450,9 +457,9 @@ new_validity(const struct folder *f, uint32_t least)
 		v = last + 1;
 	if (v == 0) /* past 2^32 - 1 (a forged X-IMAPbase): start again */
 		v = (uint32_t)time(NULL);
-	snprintf(tmp, sizeof tmp, "%s.tmp.%ld", path, (long)getpid());
 	int n = snprintf(line, sizeof line, "%u\n", v);
-	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0600);
+	fd = path_printf(tmp, sizeof tmp, "%s.tmp.%ld", path, (long)getpid()) != 0 ? -1
+	    : open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0600);
 	int ok = fd >= 0 && durable_write_all(fd, line, (size_t)n) == 0 && fsync(fd) == 0 &&
 	    rename(tmp, path) == 0 && durable_fsync_dir(f->dir) == 0;
 	int e = errno;

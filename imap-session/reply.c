@@ -14,6 +14,7 @@
 #include "imap.h"
 #include "log.h"
 #include "mailname.h"
+#include "path.h"
 #include "render.h"
 
 int
@@ -198,9 +199,8 @@ imap_mailbox_dir(struct imap *im, const char *name, char *dir, size_t dsize)
 	char disk[MAILNAME_MAX * 3];
 	if (mailname_to_disk(name, disk, sizeof disk) != 0)
 		return -1;
-	int n = disk[0] ? snprintf(dir, dsize, "%s/%s", im->root, disk)
-			: snprintf(dir, dsize, "%s", im->root);
-	return n < 0 || (size_t)n >= dsize ? -1 : 0;
+	return disk[0] ? path_join(dir, dsize, im->root, disk, NULL)
+		       : path_printf(dir, dsize, "%s", im->root);
 }
 
 int

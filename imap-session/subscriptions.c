@@ -15,6 +15,7 @@
 #include "imap.h"
 #include "mailboxes.h"
 #include "mailname.h"
+#include "path.h"
 
 #define SUBSCRIPTIONS "subscriptions"
 
@@ -68,8 +69,9 @@ name_cmp(const void *a, const void *b)
 int
 subs_read(struct imap *im, struct names *l)
 {
-	char path[4200], line[MAILNAME_MAX + 1];
-	strf(path, sizeof path, "%s/%s", im->root, SUBSCRIPTIONS);
+	char path[PATH_MAX], line[MAILNAME_MAX + 1];
+	if (path_join(path, sizeof path, im->root, SUBSCRIPTIONS, NULL) != 0)
+		return -1;
 	int fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
 	FILE *fp = fd >= 0 ? fdopen(fd, "r") : NULL;
 	if (fp == NULL) {

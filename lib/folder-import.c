@@ -33,6 +33,7 @@
 #include "bounds.h"
 #include "buf.h"
 #include "durable.h"
+#include "path.h"
 #include "pop3uidl.h"
 #include "uidimport.h"
 
@@ -83,9 +84,10 @@ import_uidlist(const char *dir, const struct uidimport *u)
 static int
 pop3_served(const char *dir)
 {
-	char path[4200];
+	char path[PATH_MAX];
 	struct stat st;
-	snprintf(path, sizeof path, "%s/%s", dir, MAILDROP_LOCK_NAME);
+	if (path_join(path, sizeof path, dir, MAILDROP_LOCK_NAME, NULL) != 0)
+		return 1;
 	return lstat(path, &st) == 0 || errno != ENOENT;
 }
 
@@ -117,9 +119,10 @@ import_pop3_uidl(const char *dir, const struct uidimport *u, int r)
 int
 folder_uidl_scheme(const char *dir, enum folder_uidl *scheme_r)
 {
-	char path[4200], buf[16];
-	snprintf(path, sizeof path, "%s/%s", dir, POP3_UIDL_NAME);
+	char path[PATH_MAX], buf[16];
 	*scheme_r = FOLDER_UIDL_NAME;
+	if (path_join(path, sizeof path, dir, POP3_UIDL_NAME, NULL) != 0)
+		return -1;
 	int fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK);
 	if (fd < 0)
 		return errno == ENOENT ? 0 : -1;
@@ -153,9 +156,9 @@ folder_import(const char *dir)
 		/* no list to take: the fresh UIDVALIDITY must pass one its
 		 * clients know (Dovecot's last one, or about the list's mtime
 		 * if its header is unreadable) */
-		char root[4096];
-		folder_root(dir, root, sizeof root);
-		uint32_t floor = uidimport_dovecot_last(root);
+		char root[PATH_MAX];
+		uint32_t floor = folder_root(dir, root, sizeof root) == 0 ?
+		    uidimport_dovecot_last(root) : 0;
 		if (u.validity > floor)
 			floor = u.validity;
 		if (u.stamp > floor)

@@ -21,6 +21,7 @@
 #include "buf.h"
 #include "durable.h"
 #include "fileline.h"
+#include "path.h"
 #include "uidimport.h"
 
 /* A UID list line: a UID, a space, a file's base name (a file name is at
@@ -35,8 +36,9 @@ struct uidrec {
 int
 folder_lock(const char *dir)
 {
-	char path[4200];
-	snprintf(path, sizeof path, "%s/%s", dir, LOCK_NAME);
+	char path[PATH_MAX];
+	if (path_join(path, sizeof path, dir, LOCK_NAME, NULL) != 0)
+		return -1;
 	int fd = open(path, O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0600);
 	if (fd < 0)
 		return -1;
@@ -67,10 +69,11 @@ static int
 uidlist_read(const char *dir, uint32_t *validity, uint32_t *next, uint32_t *recent_from,
     struct uidrec **recs_r, size_t *n_r)
 {
-	char path[4200], line[600];
+	char path[PATH_MAX], line[600];
 	*recs_r = NULL;
 	*n_r = 0;
-	snprintf(path, sizeof path, "%s/%s", dir, UIDLIST_NAME);
+	if (path_join(path, sizeof path, dir, UIDLIST_NAME, NULL) != 0)
+		return -1;
 	int fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
 	if (fd < 0)
 		return errno == ENOENT ? 2 : -1;
@@ -150,9 +153,10 @@ uidlist_read(const char *dir, uint32_t *validity, uint32_t *next, uint32_t *rece
 int
 folder_write_atomic(const char *dir, const char *name, const char *data, size_t len)
 {
-	char tmp[4200], path[4200];
-	snprintf(tmp, sizeof tmp, "%s/%s.tmp.%ld", dir, name, (long)getpid());
-	snprintf(path, sizeof path, "%s/%s", dir, name);
+	char tmp[PATH_MAX], path[PATH_MAX];
+	if (path_printf(tmp, sizeof tmp, "%s/%s.tmp.%ld", dir, name, (long)getpid()) != 0 ||
+	    path_join(path, sizeof path, dir, name, NULL) != 0)
+		return -1;
 	int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0600);
 	if (fd < 0)
 		return -1;
@@ -205,9 +209,11 @@ recs_find(struct uidrec *recs, size_t n, const char *base, size_t len)
 static int
 first_look(const char *dir)
 {
-	char path[4200];
+	char path[PATH_MAX];
 	struct stat st;
-	snprintf(path, sizeof path, "%s/%s", dir, LOCK_NAME);
+	/* too long: not a first look (folder_lock fails on it anyway) */
+	if (path_join(path, sizeof path, dir, LOCK_NAME, NULL) != 0)
+		return 0;
 	return lstat(path, &st) != 0 && errno == ENOENT;
 }
 
@@ -325,15 +331,17 @@ folder_assign_uids_recent(const char *dir, struct maildir_entry *e, size_t n, ui
 int
 folder_pop3_takeover(const char *dir)
 {
-	char path[4200];
+	char path[PATH_MAX];
 	struct stat st;
-	snprintf(path, sizeof path, "%s/%s", dir, MAILDROP_LOCK_NAME);
+	if (path_join(path, sizeof path, dir, MAILDROP_LOCK_NAME, NULL) != 0)
+		return -1;
 	if (lstat(path, &st) == 0 || errno != ENOENT || !first_look(dir))
 		return 0;
 	static const char *const lists[] = { "dovecot-uidlist", "courierpop3dsizelist" };
 	int found = 0;
 	for (size_t i = 0; i < sizeof lists / sizeof lists[0]; i++) {
-		snprintf(path, sizeof path, "%s/%s", dir, lists[i]);
+		if (path_join(path, sizeof path, dir, lists[i], NULL) != 0)
+			return -1;
 		found |= lstat(path, &st) == 0;
 	}
 	if (!found)

@@ -73,8 +73,8 @@ int folder_write_atomic(const char *dir, const char *name, const char *data, siz
 
 /* ---- the user's last UIDVALIDITY (folder-validity.c) ---- */
 /* The user's mail root of folder dir: dir itself (INBOX) or its parent
- * (a Maildir++ folder). */
-void folder_root(const char *dir, char *root, size_t size);
+ * (a Maildir++ folder). 0, or -1 with errno ENAMETOOLONG (root is ""). */
+int folder_root(const char *dir, char *root, size_t size);
 /* A fresh UIDVALIDITY for folder dir, greater than every one handed out
  * or taken over in the user's root before: max(now, last + 1), recorded
  * (best effort, as before: a folder still opens on a full disk). */

@@ -24,25 +24,26 @@
 #include <unistd.h>
 
 #include "durable.h"
+#include "path.h"
 
 #define VALIDITY_LOCK_NAME "yubin-uidvalidity.lock"
 
-void
+int
 folder_root(const char *dir, char *root, size_t size)
 {
 	const char *slash = strrchr(dir, '/');
 	if (slash && slash[1] == '.')
-		snprintf(root, size, "%.*s", (int)(slash - dir), dir);
-	else
-		snprintf(root, size, "%s", dir);
+		return path_printf(root, size, "%.*s", (int)(slash - dir), dir);
+	return path_printf(root, size, "%s", dir);
 }
 
 /* Locks the root's record; -1 if the lock cannot be had (errno). */
 static int
 validity_lock(const char *root)
 {
-	char path[4300];
-	snprintf(path, sizeof path, "%s/%s", root, VALIDITY_LOCK_NAME);
+	char path[PATH_MAX];
+	if (path_join(path, sizeof path, root, VALIDITY_LOCK_NAME, NULL) != 0)
+		return -1;
 	int fd = open(path, O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0600);
 	if (fd < 0)
 		return -1;
@@ -57,9 +58,10 @@ validity_lock(const char *root)
 static unsigned long
 validity_last(const char *root)
 {
-	char path[4300], buf[32];
-	snprintf(path, sizeof path, "%s/%s", root, VALIDITY_NAME);
+	char path[PATH_MAX], buf[32];
 	unsigned long last = 0;
+	if (path_join(path, sizeof path, root, VALIDITY_NAME, NULL) != 0)
+		return last;
 	int fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
 	if (fd >= 0) {
 		ssize_t n = read(fd, buf, sizeof buf - 1);
@@ -83,16 +85,18 @@ validity_put(const char *root, uint32_t v)
 uint32_t
 folder_uidvalidity_new(const char *dir)
 {
-	char root[4200];
-	folder_root(dir, root, sizeof root);
-	int lock = validity_lock(root);
-	unsigned long last = validity_last(root);
+	char root[PATH_MAX];
+	/* too long: a value from the clock alone, recorded nowhere */
+	int named = folder_root(dir, root, sizeof root) == 0;
+	int lock = named ? validity_lock(root) : -1;
+	unsigned long last = named ? validity_last(root) : 0;
 	uint32_t v = (uint32_t)time(NULL);
 	if (last >= UINT32_MAX)
 		last = 0;
 	if (v <= last)
 		v = (uint32_t)last + 1;
-	(void)validity_put(root, v);
+	if (named)
+		(void)validity_put(root, v);
 	if (lock >= 0)
 		close(lock);
 	return v;
@@ -101,8 +105,9 @@ folder_uidvalidity_new(const char *dir)
 int
 folder_uidvalidity_raise(const char *dir, uint32_t v)
 {
-	char root[4200];
-	folder_root(dir, root, sizeof root);
+	char root[PATH_MAX];
+	if (folder_root(dir, root, sizeof root) != 0)
+		return -1;
 	int lock = validity_lock(root);
 	if (lock < 0)
 		return -1;

@@ -21,6 +21,7 @@
 #include "mailbox.h"
 #include "maildir.h"
 #include "mbox.h"
+#include "path.h"
 
 /* One mbox file locked by the transaction (several copies may share it). */
 struct mbox_held {
@@ -85,12 +86,7 @@ mailbox_user_dir(const struct conf *conf, const char *addr, char *out, size_t si
 		local[i] = i < llen ? (char)tolower((unsigned char)addr[i]) : '\0';
 	for (size_t i = 0; i <= dlen; i++)
 		domain[i] = (char)tolower((unsigned char)at[1 + i]);
-	int n = snprintf(out, size, "%s/%s/%s", conf->mail_root, domain, local);
-	if (n < 0 || (size_t)n >= size) {
-		errno = ENAMETOOLONG;
-		return -1;
-	}
-	return 0;
+	return path_join(out, size, conf->mail_root, domain, local);
 }
 
 struct mailbox_txn *
@@ -181,10 +177,8 @@ static struct mbox_held *
 mbox_get(struct mailbox_txn *txn, const char *dir)
 {
 	char path[PATH_MAX];
-	if (snprintf(path, sizeof path, "%s/INBOX", dir) >= (int)sizeof path) {
-		errno = ENAMETOOLONG;
+	if (path_join(path, sizeof path, dir, "INBOX", NULL) != 0)
 		return NULL;
-	}
 	for (size_t i = 0; i < txn->n_mb; i++)
 		if (strcmp(txn->mb[i].path, path) == 0)
 			return &txn->mb[i];
@@ -261,7 +255,8 @@ maildir_publish_all(struct mailbox_txn *txn)
 	for (size_t i = 0; i < txn->n_md; i++) {
 		char dir[PATH_MAX];
 		/* new/ must still be a writable directory for every copy. */
-		snprintf(dir, sizeof dir, "%s", txn->md[i].tmp_path);
+		if (path_printf(dir, sizeof dir, "%s", txn->md[i].tmp_path) != 0)
+			return -1;
 		char *t = strrchr(dir, '/');
 		if (t != NULL && t - dir >= 4) {
 			t[-4] = '\0';   /* strip "/tmp/<name>" */

@@ -16,6 +16,7 @@
 #include "bounds.h"
 #include "durable.h"
 #include "maildir.h"
+#include "path.h"
 
 static void
 close_keep_errno(int fd)
@@ -31,11 +32,8 @@ static int
 open_sub(const char *dir, const char *sub)
 {
 	char path[PATH_MAX];
-	int n = snprintf(path, sizeof path, "%s/%s", dir, sub);
-	if (n < 0 || (size_t)n >= sizeof path) {
-		errno = ENAMETOOLONG;
+	if (path_join(path, sizeof path, dir, sub, NULL) != 0)
 		return -1;
-	}
 	return durable_open_dir(path);
 }
 
@@ -59,11 +57,8 @@ held_dir_check(const char *dir, const char *sub, int fd)
 {
 	char path[PATH_MAX];
 	struct stat held, now;
-	int n = snprintf(path, sizeof path, "%s/%s", dir, sub);
-	if (n < 0 || (size_t)n >= sizeof path) {
-		errno = ENAMETOOLONG;
+	if (path_join(path, sizeof path, dir, sub, NULL) != 0)
 		return -1;
-	}
 	if (fstat(fd, &held) != 0 || lstat(path, &now) != 0)
 		return -1;
 	if (!S_ISDIR(now.st_mode)) {

@@ -24,6 +24,7 @@
 #include "bounds.h"
 #include "durable.h"
 #include "maildir.h"
+#include "path.h"
 
 /* Times we follow a message that keeps moving before giving up. */
 #define MAILDIR_FOLLOW_TRIES 5
@@ -31,18 +32,6 @@
 #define MAILDIR_SCAN_ROUNDS 3
 /* Room left in a file name for ",S=<20 digits>,W=<20 digits>:2,<31 flags>". */
 #define MAILDIR_INFO_RESERVE 96
-
-static int
-path_join(char *out, size_t size, const char *a, const char *b, const char *c)
-{
-	int n = c ? snprintf(out, size, "%s/%s/%s", a, b, c)
-	          : snprintf(out, size, "%s/%s", a, b);
-	if (n < 0 || (size_t)n >= size) {
-		errno = ENAMETOOLONG;
-		return -1;
-	}
-	return 0;
-}
 
 static void
 close_keep_errno(int fd)
@@ -163,9 +152,8 @@ maildir_prepare_at(int tmp_fd, const char *dir, const char *prefix, size_t prefi
 		saved = errno;
 	}
 	if (r == 0) {
-		int n = snprintf(d->new_path, sizeof d->new_path, "%s/new/%s,S=%" PRIu64 ",W=%" PRIu64,
-		    dir, name, size, vsize);
-		if (n < 0 || (size_t)n >= sizeof d->new_path) {
+		if (path_printf(d->new_path, sizeof d->new_path, "%s/new/%s,S=%" PRIu64 ",W=%" PRIu64,
+		    dir, name, size, vsize) != 0) {
 			r = -1;
 			saved = ENAMETOOLONG;
 		}

@@ -24,6 +24,7 @@
 #include "durable.h"
 #include "mbox-internal.h"
 #include "mbox.h"
+#include "path.h"
 
 #define REWRITE_TAG ".yubin-rw."
 
@@ -103,11 +104,8 @@ mbox_rewrite_begin(struct mbox_lock *lock, struct mbox_rewrite *rw)
 		return -1;
 	}
 	const char *base = split_path(lock->path, dir, sizeof dir);
-	int n = snprintf(rw->tmp, sizeof rw->tmp, "%s/.%s" REWRITE_TAG "XXXXXX", dir, base);
-	if (n < 0 || (size_t)n >= sizeof rw->tmp) {
-		errno = ENAMETOOLONG;
+	if (path_printf(rw->tmp, sizeof rw->tmp, "%s/.%s" REWRITE_TAG "XXXXXX", dir, base) != 0)
 		return -1;
-	}
 	mbox_signals_hold(&rw->held);
 	mbox_rewrite_clean(lock->path);
 	rw->fd = mkostemp(rw->tmp, O_CLOEXEC);

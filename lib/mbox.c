@@ -33,6 +33,7 @@
 #include "durable.h"
 #include "mbox-internal.h"
 #include "mbox.h"
+#include "path.h"
 
 /* Retry interval while waiting for a lock: starts small, doubles, capped. */
 #define MBOX_RETRY_MIN_MS 5
@@ -91,11 +92,8 @@ dotlock_try(const char *lockpath, int *fd_r)
 	size_t dirlen = slash ? (size_t)(slash - lockpath + 1) : 0;
 	if (durable_unique_name(name, sizeof name) != 0)
 		return -1;
-	int n = snprintf(uniq, sizeof uniq, "%.*s.lk%s", (int)dirlen, lockpath, name);
-	if (n < 0 || (size_t)n >= sizeof uniq) {
-		errno = ENAMETOOLONG;
+	if (path_printf(uniq, sizeof uniq, "%.*s.lk%s", (int)dirlen, lockpath, name) != 0)
 		return -1;
-	}
 	/* The holder's name is in place before the lock is: a dotlock of
 	 * ours is never seen without it (mbox-stale.c). On a full disk it
 	 * stays empty (judged by age, as other programs' dotlocks): a user
@@ -212,8 +210,9 @@ mbox_lock(const char *path, struct mbox_lock *lock)
 	lock->path[0] = '\0';
 	lock->mark_errno = EBADF;
 	char lockpath[sizeof lock->dotlock];
-	int n = snprintf(lockpath, sizeof lockpath, "%s.lock", path);
-	if (n < 0 || (size_t)n >= sizeof lockpath || strlen(path) >= sizeof lock->path) {
+	if (path_printf(lockpath, sizeof lockpath, "%s.lock", path) != 0)
+		return -1;
+	if (strlen(path) >= sizeof lock->path) {
 		errno = ENAMETOOLONG;
 		return -1;
 	}
@@ -243,7 +242,7 @@ mbox_lock(const char *path, struct mbox_lock *lock)
 		}
 	}
 	lock->fd = fd;
-	memcpy(lock->dotlock, lockpath, (size_t)n + 1);
+	memcpy(lock->dotlock, lockpath, strlen(lockpath) + 1);
 	memcpy(lock->path, path, strlen(path) + 1);
 	lock->mark_errno = mbox_mark_write(lock_fd, fd) == 0 ? 0 : errno;
 	close(lock_fd);

@@ -12,6 +12,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "path.h"
+
 #define MCACHE_MAGIC 0x31524359u
 static const char file_magic[8] = { 'Y', 'B', 'C', 'A', 'C', 'H', 'E', '1' };
 #define FILE_HEAD_LEN sizeof file_magic
@@ -525,11 +527,9 @@ catch_up(struct mcache *c)
 static int
 restart(struct mcache *c)
 {
-	char tmp[4200];
-	if (snprintf(tmp, sizeof tmp, "%s.%ld", c->path, (long)getpid()) >= (int)sizeof tmp) {
-		errno = ENAMETOOLONG;
+	char tmp[PATH_MAX];
+	if (path_printf(tmp, sizeof tmp, "%s.%ld", c->path, (long)getpid()) != 0)
 		return -1;
-	}
 	int fd = open(tmp, O_RDWR | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0600);
 	if (fd < 0)
 		return -1;
@@ -658,8 +658,8 @@ copy_record(struct mcache *c, struct slot *s, int fd, unsigned char *obuf, size_
 static int
 rewrite(struct mcache *c, int (*keep)(void *, uint32_t), void *ctx)
 {
-	char tmp[4200];
-	if (snprintf(tmp, sizeof tmp, "%s.%ld", c->path, (long)getpid()) >= (int)sizeof tmp)
+	char tmp[PATH_MAX];
+	if (path_printf(tmp, sizeof tmp, "%s.%ld", c->path, (long)getpid()) != 0)
 		return -1;
 	struct slot *live = malloc((c->used ? c->used : 1) * sizeof *live);
 	unsigned char *obuf = malloc(MCACHE_PENDING_MAX);

@@ -52,6 +52,7 @@
 #include "bounds.h"
 #include "buf.h"
 #include "durable.h"
+#include "path.h"
 
 #define SPOOL_VERSION "1"
 
@@ -159,17 +160,6 @@ spool_write_fd(int fd, const struct spool_envelope *env, int msg_fd,
 	if (rc == 0 && fsync(fd) < 0)
 		rc = -1;
 	return rc;
-}
-
-static int
-path_join(char *out, size_t size, const char *a, const char *b, const char *c)
-{
-	int n = snprintf(out, size, "%s/%s%s%s", a, b, c ? "/" : "", c ? c : "");
-	if (n < 0 || (size_t)n >= size) {
-		errno = ENAMETOOLONG;
-		return -1;
-	}
-	return 0;
 }
 
 int

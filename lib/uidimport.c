@@ -15,6 +15,7 @@
 
 #include "bounds.h"
 #include "fileline.h"
+#include "path.h"
 
 /* A file name of a message, as a directory entry can hold it. */
 #define NAME_LEN_MAX 255
@@ -303,11 +304,9 @@ static int
 read_file(const char *dir, const char *name, struct uidimport *u, line_fn fn,
     uint32_t *stamp_r)
 {
-	char path[4096], line[UIDIMPORT_LINE_MAX + 1];
-	if ((size_t)snprintf(path, sizeof path, "%s/%s", dir, name) >= sizeof path) {
-		errno = ENAMETOOLONG;
+	char path[PATH_MAX], line[UIDIMPORT_LINE_MAX + 1];
+	if (path_join(path, sizeof path, dir, name, NULL) != 0)
 		return -1;
-	}
 	/* O_NONBLOCK: a FIFO planted there must not stall the open */
 	int fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK);
 	if (fd < 0)
@@ -410,12 +409,10 @@ uidimport_check(const char *dir)
 {
 	static const char *const names[] = { "dovecot-uidlist", "courierimapuiddb",
 		"dovecot-keywords" };
-	char path[4096];
+	char path[PATH_MAX];
 	for (size_t i = 0; i < sizeof names / sizeof names[0]; i++) {
-		if ((size_t)snprintf(path, sizeof path, "%s/%s", dir, names[i]) >= sizeof path) {
-			errno = ENAMETOOLONG;
+		if (path_join(path, sizeof path, dir, names[i], NULL) != 0)
 			return -1;
-		}
 		int fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK);
 		if (fd >= 0)
 			close(fd);
@@ -428,8 +425,8 @@ uidimport_check(const char *dir)
 uint32_t
 uidimport_dovecot_last(const char *root)
 {
-	char path[4096], buf[16];
-	if ((size_t)snprintf(path, sizeof path, "%s/dovecot-uidvalidity", root) >= sizeof path)
+	char path[PATH_MAX], buf[16];
+	if (path_join(path, sizeof path, root, "dovecot-uidvalidity", NULL) != 0)
 		return 0;
 	int fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK);
 	if (fd < 0)

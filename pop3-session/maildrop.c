@@ -19,6 +19,7 @@
 #include "log.h"
 #include "mailbox.h"
 #include "digest.h"
+#include "path.h"
 #include "sizecache.h"
 
 #define READ_CHUNK 65536
@@ -81,10 +82,8 @@ static int
 lock_session(struct maildrop *m)
 {
 	char path[PATH_MAX];
-	if (snprintf(path, sizeof path, "%s/%s", m->dir, MAILDROP_LOCK_NAME) >= (int)sizeof path) {
-		errno = ENAMETOOLONG;
+	if (path_join(path, sizeof path, m->dir, MAILDROP_LOCK_NAME, NULL) != 0)
 		return MAILDROP_FAIL;
-	}
 	m->lock_fd = open(path, O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC | O_NOCTTY, 0600);
 	if (m->lock_fd < 0)
 		return MAILDROP_FAIL;
@@ -412,11 +411,8 @@ mbox_measure(struct maildrop *m, const struct mbox_entry *e, struct maildrop_msg
 static int
 mbox_load(struct maildrop *m)
 {
-	if (snprintf(m->mbox_path, sizeof m->mbox_path, "%s/INBOX", m->dir) >=
-	    (int)sizeof m->mbox_path) {
-		errno = ENAMETOOLONG;
+	if (path_join(m->mbox_path, sizeof m->mbox_path, m->dir, "INBOX", NULL) != 0)
 		return -1;
-	}
 	if (mbox_lock(m->mbox_path, &m->mbox) < 0)
 		return -1;
 	m->mbox_locked = 1;
@@ -535,11 +531,11 @@ maildir_commit_all(struct maildrop *m, size_t *removed_r)
 				log_warn("cannot mark %s seen: %s", e->name, strerror(errno));
 		}
 	}
-	char sub[PATH_MAX + 8];
+	char sub[PATH_MAX];
 	static const char *const subs[] = { "cur", "new" };
 	for (int k = 0; k < 2; k++) {
-		snprintf(sub, sizeof sub, "%s/%s", m->dir, subs[k]);
-		if (durable_fsync_dir(sub) < 0 && !failed) {
+		if ((path_join(sub, sizeof sub, m->dir, subs[k], NULL) != 0 ||
+		    durable_fsync_dir(sub) < 0) && !failed) {
 			failed = 1;
 			saved = errno;
 		}

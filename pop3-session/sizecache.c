@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "durable.h"
+#include "path.h"
 
 static int
 base_ok(const char *base, size_t len)
@@ -93,10 +94,8 @@ int
 sizecache_load(struct sizecache *c, const char *dir)
 {
 	memset(c, 0, sizeof *c);
-	if (snprintf(c->path, sizeof c->path, "%s/.pop3.sizes", dir) >= (int)sizeof c->path) {
-		c->path[0] = '\0';
-		return 0;
-	}
+	if (path_join(c->path, sizeof c->path, dir, ".pop3.sizes", NULL) != 0)
+		return 0; /* c->path is "": no cache */
 	size_t len;
 	char *buf = read_small_file(c->path, &len);
 	if (!buf)
@@ -150,8 +149,9 @@ sizecache_save(struct sizecache *c)
 	/* Entries of messages gone since are dropped too. */
 	if (c->path[0] == '\0' || (!c->dirty && used == c->n))
 		return 0;
-	char tmp[PATH_MAX + 8];
-	snprintf(tmp, sizeof tmp, "%s.tmp", c->path);
+	char tmp[PATH_MAX];
+	if (path_printf(tmp, sizeof tmp, "%s.tmp", c->path) != 0)
+		return -1;
 	int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0600);
 	if (fd < 0)
 		return -1;
