@@ -47,7 +47,7 @@ write_buf(const char *dir, const char *name, struct buf *b)
 	char *s = buf_finish(b, &len);
 	if (s == NULL)
 		return -1;
-	int r = durable_replace(dir, name, s, len);
+	int r = durable_replace(dir, name, s, len, DURABLE_SYNCED);
 	free(s);
 	return r;
 }
@@ -99,7 +99,7 @@ import_pop3_uidl(const char *dir, const struct uidimport *u)
 	static const char scheme[] = "dovecot\n";
 	if (u->kind != UIDIMPORT_DOVECOT || pop3_served(dir))
 		return 0;
-	return durable_replace(dir, POP3_UIDL_NAME, scheme, sizeof scheme - 1);
+	return durable_replace(dir, POP3_UIDL_NAME, scheme, sizeof scheme - 1, DURABLE_SYNCED);
 }
 
 int
