@@ -16,6 +16,7 @@
 
 #include "bounds.h"
 #include "buf.h"
+#include "durable.h"
 #include "fileline.h"
 #include "folder-int.h"
 #include "path.h"
@@ -128,7 +129,7 @@ folder_keyword(struct folder *f, const char *name, int create)
 		for (int i = 0; rc == 0 && i < FOLDER_KEYWORDS_MAX; i++)
 			if (f->kw[i])
 				rc = buf_printf(&b, "%c %s\n", 'a' + i, f->kw[i]);
-		if (rc == 0 && folder_write_atomic(f->dir, KEYWORDS_NAME, b.s, b.len) == 0)
+		if (rc == 0 && durable_replace(f->dir, KEYWORDS_NAME, b.s, b.len, DURABLE_SYNCED) == 0)
 			found = free_slot;
 		buf_free(&b);
 	}

@@ -81,12 +81,24 @@ index_free(struct index *ix)
 	ix->data = NULL;
 }
 
+/* The index's name in f->dir. 0, or -1 with errno ENAMETOOLONG. */
+static int
+index_name(const struct folder *f, char *out, size_t size)
+{
+	const char *base = strrchr(f->mb_path, '/');
+	return path_printf(out, size, ".%s.yubin-uids", base ? base + 1 : f->mb_path);
+}
+
 /* 0, or -1 with errno ENAMETOOLONG (out is then "": no index). */
 static int
 index_path(const struct folder *f, char *out, size_t size)
 {
-	const char *base = strrchr(f->mb_path, '/');
-	return path_printf(out, size, "%s/.%s.yubin-uids", f->dir, base ? base + 1 : f->mb_path);
+	char name[NAME_MAX + 1];
+	if (index_name(f, name, sizeof name) != 0) {
+		out[0] = '\0';
+		return -1;
+	}
+	return path_join(out, size, f->dir, name, NULL);
 }
 
 static uint64_t
@@ -263,12 +275,12 @@ index_add(struct buf *b, const char *line, int n)
 }
 
 /* Writes ix (entries taken as they are) if it is not what the file
- * holds: a new file, fsync'd, renamed over it; durable: the directory
- * too. 0 or -1 (errno). */
+ * holds, by durable_replace: the file fsync'd before its rename; durable:
+ * the directory too. 0 or -1 (errno). */
 static int
 index_store(const struct folder *f, const struct index *ix, int durable)
 {
-	char path[PATH_MAX], tmp[PATH_MAX], hdr[128];
+	char name[NAME_MAX + 1], hdr[128];
 	struct buf b = BUF_INIT(INDEX_BYTES_MAX);
 	int n = snprintf(hdr, sizeof hdr, INDEX_MAGIC "%u %u %u %u\n", ix->validity, ix->next,
 	    ix->last, ix->over);
@@ -300,23 +312,14 @@ index_store(const struct folder *f, const struct index *ix, int durable)
 			return 0;
 		}
 	}
-	if (rc == 0 && (index_path(f, path, sizeof path) != 0 ||
-	    path_printf(tmp, sizeof tmp, "%s.%ld", path, (long)getpid()) != 0))
+	if (rc == 0 && index_name(f, name, sizeof name) != 0)
 		rc = -1; /* ENAMETOOLONG */
-	int fd = rc == 0 ? open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0600) : -1;
-	int ok = fd >= 0 && durable_write_all(fd, b.s, b.len) == 0 && fsync(fd) == 0 &&
-	    rename(tmp, path) == 0;
+	if (rc == 0)
+		rc = durable_replace(f->dir, name, b.s, b.len, durable ? DURABLE_SYNCED : DURABLE_WHOLE);
 	int e = errno;
 	buf_free(&b);
-	if (fd >= 0) {
-		if (!ok)
-			unlink(tmp);
-		close(fd);
-	}
-	if (ok && durable && durable_fsync_dir(f->dir) != 0)
-		return -1;
 	errno = e;
-	return ok ? 0 : -1;
+	return rc;
 }
 
 int
@@ -427,7 +430,7 @@ mboxuid_release(struct folder *f, const struct mboxuid_undo *undo)
 static uint32_t
 new_validity(const struct folder *f, uint32_t least)
 {
-	char path[PATH_MAX], tmp[PATH_MAX], line[32];
+	char path[PATH_MAX], line[32];
 	if (path_join(path, sizeof path, f->dir, VALIDITY_LOCK_NAME, NULL) != 0)
 		return 0;
 	int lock = open(path, O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0600);
@@ -458,15 +461,8 @@ new_validity(const struct folder *f, uint32_t least)
 	if (v == 0) /* past 2^32 - 1 (a forged X-IMAPbase): start again */
 		v = (uint32_t)time(NULL);
 	int n = snprintf(line, sizeof line, "%u\n", v);
-	fd = path_printf(tmp, sizeof tmp, "%s.tmp.%ld", path, (long)getpid()) != 0 ? -1
-	    : open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0600);
-	int ok = fd >= 0 && durable_write_all(fd, line, (size_t)n) == 0 && fsync(fd) == 0 &&
-	    rename(tmp, path) == 0 && durable_fsync_dir(f->dir) == 0;
+	int ok = durable_replace(f->dir, VALIDITY_NAME, line, (size_t)n, DURABLE_SYNCED) == 0;
 	int e = errno;
-	if (fd >= 0)
-		close(fd);
-	if (!ok)
-		unlink(tmp);
 	close(lock);
 	errno = e;
 	return ok ? v : 0;

@@ -112,7 +112,7 @@ subs_write(struct imap *im, const struct names *l)
 		p[n] = '\n';
 		p += n + 1;
 	}
-	int r = durable_replace(im->root, SUBSCRIPTIONS, buf, len);
+	int r = durable_replace(im->root, SUBSCRIPTIONS, buf, len, DURABLE_SYNCED);
 	free(buf);
 	return r;
 }

@@ -370,7 +370,8 @@ durable_copy_range(int dst, int src, uint64_t off, uint64_t len)
 }
 
 int
-durable_replace(const char *dir, const char *name, const void *data, size_t len)
+durable_replace(const char *dir, const char *name, const void *data, size_t len,
+    enum durable_level level)
 {
 	char tmp[256];
 	int dfd = durable_open_dir(dir);
@@ -380,7 +381,7 @@ durable_replace(const char *dir, const char *name, const void *data, size_t len)
 	int r = fd < 0 ? -1 : 0;
 	if (r == 0)
 		r = durable_write_all(fd, data, len);
-	if (r == 0)
+	if (r == 0 && level >= DURABLE_WHOLE)
 		r = fsync(fd);
 	int saved = errno;
 	if (fd >= 0 && close(fd) != 0 && r == 0) {
@@ -393,7 +394,7 @@ durable_replace(const char *dir, const char *name, const void *data, size_t len)
 	}
 	if (r != 0 && fd >= 0)
 		unlinkat(dfd, tmp, 0);
-	if (r == 0 && fsync(dfd) != 0) {
+	if (r == 0 && level >= DURABLE_SYNCED && fsync(dfd) != 0) {
 		r = -1;
 		saved = errno;
 	}

@@ -91,13 +91,31 @@ int durable_open_dir(const char *path);
  * 0, or -1 with errno (EEXIST if taken; then tmp_name is untouched). */
 int durable_publish_at(int tmp_dirfd, const char *tmp_name, int dirfd, const char *name);
 
+/* How far durable_replace goes before it returns; each caller names the
+ * level its file needs. */
+enum durable_level {
+	/* Renamed into place, nothing fsync'd: after a crash the old file,
+	 * the new one, or an empty or cut one. Only for a cache its reader
+	 * checks and rebuilds (pop3-session's sizes). */
+	DURABLE_CACHE,
+	/* The file fsync'd before the rename: after a crash the old file or
+	 * the new one, each whole. For a state whose older copy is still
+	 * safe to read (an mbox UID sidecar between two appends). */
+	DURABLE_WHOLE,
+	/* And the directory fsync'd: the new file survives a crash once this
+	 * returns, so an OK may rest on it (UID lists, UIDVALIDITY, keyword
+	 * letters, subscriptions). */
+	DURABLE_SYNCED,
+};
+
 /* Replaces dir/name with len bytes of data, as every small store file is
  * written: a new file in dir under a unique name with a leading dot
  * (O_EXCL, O_NOFOLLOW, mode 0600: nothing planted at a guessable name is
  * followed or reused, and a copy a killed writer left never looks like an
- * mbox folder), written, fsync'd, renamed over name, dir fsync'd. dir may
- * not be a symlink (S34); a symlink at name is replaced, never followed. 0,
- * or -1 with errno (the new file removed). */
-int durable_replace(const char *dir, const char *name, const void *data, size_t len);
+ * mbox folder), written, renamed over name, with the fsyncs level asks for.
+ * dir may not be a symlink (S34); a symlink at name is replaced, never
+ * followed. 0, or -1 with errno (the new file removed). */
+int durable_replace(const char *dir, const char *name, const void *data, size_t len,
+    enum durable_level level);
 
 #endif

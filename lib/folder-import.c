@@ -48,7 +48,7 @@ write_buf(const char *dir, const char *name, struct buf *b)
 	char *s = buf_finish(b, &len);
 	if (s == NULL)
 		return -1;
-	int r = durable_replace(dir, name, s, len);
+	int r = durable_replace(dir, name, s, len, DURABLE_SYNCED);
 	free(s);
 	return r;
 }
@@ -104,7 +104,8 @@ import_pop3_uidl(const char *dir, const struct uidimport *u, int r)
 	if (pop3_served(dir))
 		return 0;
 	if (u->kind == UIDIMPORT_DOVECOT)
-		return r == 0 ? durable_replace(dir, POP3_UIDL_NAME, scheme, sizeof scheme - 1) : 0;
+		return r == 0 ? durable_replace(dir, POP3_UIDL_NAME, scheme, sizeof scheme - 1,
+		    DURABLE_SYNCED) : 0;
 	struct pop3uidl_map m;
 	int c = pop3uidl_courier_read(dir, &m);
 	if (c != 0)

@@ -150,33 +150,6 @@ uidlist_read(const char *dir, uint32_t *validity, uint32_t *next, uint32_t *rece
 	return 0;
 }
 
-int
-folder_write_atomic(const char *dir, const char *name, const char *data, size_t len)
-{
-	char tmp[PATH_MAX], path[PATH_MAX];
-	if (path_printf(tmp, sizeof tmp, "%s/%s.tmp.%ld", dir, name, (long)getpid()) != 0 ||
-	    path_join(path, sizeof path, dir, name, NULL) != 0)
-		return -1;
-	int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0600);
-	if (fd < 0)
-		return -1;
-	if (durable_write_all(fd, data, len) != 0 || fsync(fd) != 0) {
-		int saved = errno;
-		close(fd);
-		unlink(tmp);
-		errno = saved;
-		return -1;
-	}
-	close(fd);
-	if (rename(tmp, path) != 0) {
-		int saved = errno;
-		unlink(tmp);
-		errno = saved;
-		return -1;
-	}
-	return durable_fsync_dir(dir);
-}
-
 static int
 base_cmp_len(const char *base, size_t len, const char *rec)
 {
@@ -302,7 +275,7 @@ folder_uids_assign(const char *dir, struct maildir_entry *e, size_t n, uint32_t 
 			if (newer_than_scan(&recs[i], seen_max, e, n))
 				rc = buf_printf(&b, "%" PRIu32 " %s\n", recs[i].uid, recs[i].base);
 		if (rc == 0)
-			rc = folder_write_atomic(dir, UIDLIST_NAME, b.s, b.len);
+			rc = durable_replace(dir, UIDLIST_NAME, b.s, b.len, DURABLE_SYNCED);
 		buf_free(&b);
 	}
 	recs_free(recs, nrecs);

@@ -68,8 +68,6 @@ int folder_assign_uids_recent(const char *dir, struct maildir_entry *e, size_t n
 /* The folder lock (yubin-lock, flock()ed exclusively): an fd to close,
  * or -1 (errno). */
 int folder_lock(const char *dir);
-/* Writes a small file atomically: tmp, fsync, rename, fsync dir. */
-int folder_write_atomic(const char *dir, const char *name, const char *data, size_t len);
 
 /* ---- the user's last UIDVALIDITY (folder-validity.c) ---- */
 /* The user's mail root of folder dir: dir itself (INBOX) or its parent

@@ -79,7 +79,7 @@ validity_put(const char *root, uint32_t v)
 {
 	char buf[32];
 	int len = snprintf(buf, sizeof buf, "%" PRIu32 "\n", v);
-	return durable_replace(root, VALIDITY_NAME, buf, (size_t)len);
+	return durable_replace(root, VALIDITY_NAME, buf, (size_t)len, DURABLE_SYNCED);
 }
 
 uint32_t

@@ -198,7 +198,7 @@ pop3uidl_write(const char *dir, const struct pop3uidl_map *m)
 	char *s = buf_finish(&b, &len);
 	if (s == NULL)
 		return -1;
-	int r = durable_replace(dir, POP3_UIDL_NAME, s, len);
+	int r = durable_replace(dir, POP3_UIDL_NAME, s, len, DURABLE_SYNCED);
 	free(s);
 	return r;
 }

@@ -11,6 +11,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "buf.h"
 #include "durable.h"
 #include "path.h"
 
@@ -149,29 +150,19 @@ sizecache_save(struct sizecache *c)
 	/* Entries of messages gone since are dropped too. */
 	if (c->path[0] == '\0' || (!c->dirty && used == c->n))
 		return 0;
-	char tmp[PATH_MAX];
-	if (path_printf(tmp, sizeof tmp, "%s.tmp", c->path) != 0)
+	/* the file's directory: c->path without its last part */
+	char dir[PATH_MAX];
+	const char *slash = strrchr(c->path, '/');
+	if (slash == NULL || path_printf(dir, sizeof dir, "%.*s", (int)(slash - c->path), c->path) != 0)
 		return -1;
-	int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0600);
-	if (fd < 0)
-		return -1;
-	FILE *f = fdopen(fd, "w");
-	if (!f) {
-		close(fd);
-		unlink(tmp);
-		return -1;
-	}
+	struct buf b = BUF_INIT(SIZECACHE_FILE_MAX);
 	for (size_t i = 0; i < c->n; i++)
 		if (c->v[i].used)
-			fprintf(f, "%s %llu %llu\n", c->v[i].base, (unsigned long long)c->v[i].size,
+			buf_printf(&b, "%s %llu %llu\n", c->v[i].base, (unsigned long long)c->v[i].size,
 			    (unsigned long long)c->v[i].vsize);
-	int r = fflush(f) == 0 && !ferror(f) ? 0 : -1;
-	if (fclose(f) != 0)
-		r = -1;
-	if (r == 0)
-		r = rename(tmp, c->path);
-	if (r < 0)
-		unlink(tmp);
+	int r = b.err != 0 ? -1
+	    : durable_replace(dir, slash + 1, buf_str(&b), b.len, DURABLE_CACHE);
+	buf_free(&b);
 	return r;
 }
 

@@ -187,6 +187,48 @@ test_mkdirs_publish(void)
 	close(dfd);
 }
 
+/* The number of entries in dir (. and .. not counted). */
+static int
+entries(const char *dir)
+{
+	char cmd[600];
+	snprintf(cmd, sizeof cmd, "test $(ls -A '%s' | wc -l) -eq 1", dir);
+	return system(cmd) == 0 ? 1 : 0;
+}
+
+/* durable_replace at each level: the whole new contents, mode 0600, no
+ * temporary left, never through a symlinked directory (S34). */
+static void
+test_replace(void)
+{
+	char dir[512], path[512], link_dir[512];
+	snprintf(dir, sizeof dir, "%s/r", top);
+	snprintf(path, sizeof path, "%s/r/state", top);
+	if (durable_mkdirs(dir, 0700) != 0)
+		abort();
+	static const enum durable_level levels[] = { DURABLE_CACHE, DURABLE_WHOLE, DURABLE_SYNCED };
+	static const char *const texts[] = { "cache\n", "whole\n", "synced\n" };
+	static const char *const names[] = { "replace at DURABLE_CACHE", "replace at DURABLE_WHOLE",
+		"replace at DURABLE_SYNCED" };
+	for (size_t i = 0; i < 3; i++) {
+		CHECK(durable_replace(dir, "state", texts[i], strlen(texts[i]), levels[i]) == 0 &&
+		    file_is(path, texts[i]), names[i]);
+		struct stat st;
+		CHECK(stat(path, &st) == 0 && (st.st_mode & 0777) == 0600 && entries(dir),
+		    "replace: mode 0600, no temporary left beside it");
+	}
+	snprintf(link_dir, sizeof link_dir, "%s/rl", top);
+	if (symlink(dir, link_dir) != 0)
+		abort();
+	errno = 0;
+	CHECK(durable_replace(link_dir, "state", "x", 1, DURABLE_SYNCED) == -1 &&
+	    (errno == ELOOP || errno == ENOTDIR) && file_is(path, "synced\n"),
+	    "replace through a symlinked directory refused (S34)");
+	snprintf(path, sizeof path, "%s/nodir", top);
+	CHECK(durable_replace(path, "state", "x", 1, DURABLE_CACHE) == -1 && errno == ENOENT,
+	    "replace in a missing directory: ENOENT");
+}
+
 int
 main(void)
 {
@@ -198,6 +240,7 @@ main(void)
 		CHECK(h == 1, "host name '/', ':' and ',' escaped as octal (S63)");
 	test_copy();
 	test_mkdirs_publish();
+	test_replace();
 	char cmd[600];
 	snprintf(cmd, sizeof cmd, "rm -rf '%s'", top);
 	if (system(cmd) != 0)
