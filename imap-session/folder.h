@@ -313,7 +313,8 @@ int folder_field_cached(const char *name, size_t len);
 /* 1 if the cache holds every view in mask (bit 1 << FOLDER_VIEW_*) of
  * message idx, else 0. */
 int folder_cache_has(struct folder *f, size_t idx, unsigned mask);
-/* View v of message idx, malloc'd (*len_r bytes, NUL-terminated): from
+/* View v of message idx (folder-content.c, the front that asks the cache
+ * and on a miss parses), malloc'd (*len_r bytes, NUL-terminated): from
  * the cache, else from the message's parse (header or whole, as v needs).
  * NULL if the message cannot be read or on ENOMEM; NULL for
  * FOLDER_VIEW_FIELDS also when its header cannot be cached. */
