@@ -30,12 +30,16 @@
  * Opening a folder lists new/ and cur/ only: sizes come from ",W=" in the
  * names.
  *
- * A session keeps each message file it knows open (fmsg.fd), from the
- * look that finds the message (the newest FOLDER_HELD_MAX at SELECT) or
- * its first read, until the message leaves the session's view: a message
+ * A session keeps each message file it has read open (fmsg.fd), from
+ * its first read until the message leaves the session's view: a message
  * another session expunged stays readable until this one has reported
  * the EXPUNGE (RFC 2180 §4.1.1), so FETCH never answers for it from a
  * file that is gone. Past FOLDER_HELD_MAX files the oldest is let go.
+ * SELECT and EXAMINE open no message file (a large unchanged folder is
+ * selected from its names and cache alone), so a message expunged
+ * elsewhere before this session read it is readable only as far as the
+ * folder's cache has it; anything else of it is answered NO
+ * [EXPUNGEISSUED] with nothing made up (RFC 2180 §4.1.2).
  */
 #ifndef IMAP_FOLDER_H
 #define IMAP_FOLDER_H
