@@ -9,6 +9,10 @@
  * file never changes, the Maildir rule), for mbox its offset and length
  * in the file. A message read from an mbox file replaced since is not
  * recorded.
+ *
+ * The cache is below the content code: it is asked and filled by
+ * folder-content.c (folder_view, mime_cached) and never reads or parses a
+ * message itself.
  */
 #include "folder.h"
 
@@ -226,11 +230,11 @@ view_kept(struct folder *f, size_t idx, int v, size_t *len_r)
 }
 
 char *
-folder_view(struct folder *f, size_t idx, enum folder_view v, size_t *len_r)
+folder_cache_view(struct folder *f, size_t idx, enum folder_view v, int kept, size_t *len_r)
 {
 	struct mcache_rec r;
 	char *s = view_kept(f, idx, v, len_r);
-	if (s != NULL)
+	if (s != NULL || kept)
 		return s;
 	if (lookup(f, idx, &r) && (r.items & (1u << v))) {
 		if ((s = malloc((size_t)r.item[v].len + 1)) == NULL)
@@ -240,14 +244,13 @@ folder_view(struct folder *f, size_t idx, enum folder_view v, size_t *len_r)
 		*len_r = r.item[v].len;
 		return s;
 	}
-	const struct mime_message *mm = v == FOLDER_VIEW_BODY || v == FOLDER_VIEW_BODYSTRUCTURE
-	    ? folder_mime(f, idx) : folder_mime_header(f, idx);
-	if (mm == NULL)
-		return NULL;
-	/* the parse just made recorded it (folder_cache_fill) */
-	if ((s = view_kept(f, idx, v, len_r)) != NULL)
-		return s;
-	return render_view(mm, v, len_r);
+	return NULL;
+}
+
+char *
+folder_cache_render(const struct mime_message *mm, enum folder_view v, size_t *len_r)
+{
+	return render_view(mm, (int)v, len_r);
 }
 
 static void

@@ -121,6 +121,24 @@ folder_mime_header(struct folder *f, size_t idx)
 	return mime_cached(f, idx, folder_header);
 }
 
+/* The front of the views: the cache answers if it can; on a miss the
+ * message is parsed, and the parse fills the cache (mime_cached). */
+char *
+folder_view(struct folder *f, size_t idx, enum folder_view v, size_t *len_r)
+{
+	char *s = folder_cache_view(f, idx, v, 0, len_r);
+	if (s != NULL)
+		return s;
+	const struct mime_message *mm = v == FOLDER_VIEW_BODY || v == FOLDER_VIEW_BODYSTRUCTURE
+	    ? folder_mime(f, idx) : folder_mime_header(f, idx);
+	if (mm == NULL)
+		return NULL;
+	/* the parse just made recorded it (folder_cache_fill) */
+	if ((s = folder_cache_view(f, idx, v, 1, len_r)) != NULL)
+		return s;
+	return folder_cache_render(mm, v, len_r);
+}
+
 /* INTERNALDATE from the file (holding it stats it: folder_hold); -1 if
  * the file is gone and was never held. */
 static int

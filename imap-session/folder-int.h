@@ -29,6 +29,12 @@ void folder_release(struct folder *f, struct fmsg *m);
 void folder_views_drop(struct folder *f);
 /* Forgets the cached message (and its parse). */
 void folder_cache_drop(struct folder *f);
+/* View v of message idx as kept for its last parse or, unless
+ * kept, recorded in the cache file; malloc'd, or NULL (not there, or
+ * ENOMEM). The cache never parses: folder_view (folder-content.c) does. */
+char *folder_cache_view(struct folder *f, size_t idx, enum folder_view v, int kept, size_t *len_r);
+/* View v rendered from the parse mm; malloc'd, or NULL. */
+char *folder_cache_render(const struct mime_message *mm, enum folder_view v, size_t *len_r);
 /* The length of raw[0..n) after LF → CRLF (folder-read.c). */
 size_t crlf_size(const unsigned char *raw, size_t n);
 

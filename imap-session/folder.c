@@ -406,15 +406,9 @@ folder_sync(struct folder *f)
 			if (list[j].uid > max_uid && folder_grow(f, f->n + 1) == 0) {
 				struct fmsg *m = &f->m[f->n];
 				*m = list[j];
-				/* held from now on (at the first look, the newest
-				 * FOLDER_HELD_MAX); one already gone came and went
-				 * before the client could hear of it */
-				if (n - j <= FOLDER_HELD_MAX && folder_hold(f, m) != 0 &&
-				    errno == ENOENT) {
-					free(m->e.name);
-					j++;
-					continue;
-				}
+				/* not opened here: an unchanged folder is selected
+				 * without reading a message file; its file is held
+				 * from its first read (folder_hold, folder.h) */
 				folder_take_recent(f, m);
 				f->n++;
 				f->new_messages = 1;

@@ -30,12 +30,16 @@
  * Opening a folder lists new/ and cur/ only: sizes come from ",W=" in the
  * names.
  *
- * A session keeps each message file it knows open (fmsg.fd), from the
- * look that finds the message (the newest FOLDER_HELD_MAX at SELECT) or
- * its first read, until the message leaves the session's view: a message
+ * A session keeps each message file it has read open (fmsg.fd), from
+ * its first read until the message leaves the session's view: a message
  * another session expunged stays readable until this one has reported
  * the EXPUNGE (RFC 2180 §4.1.1), so FETCH never answers for it from a
  * file that is gone. Past FOLDER_HELD_MAX files the oldest is let go.
+ * SELECT and EXAMINE open no message file (a large unchanged folder is
+ * selected from its names and cache alone), so a message expunged
+ * elsewhere before this session read it is readable only as far as the
+ * folder's cache has it; anything else of it is answered NO
+ * [EXPUNGEISSUED] with nothing made up (RFC 2180 §4.1.2).
  */
 #ifndef IMAP_FOLDER_H
 #define IMAP_FOLDER_H
@@ -314,7 +318,8 @@ int folder_field_cached(const char *name, size_t len);
 /* 1 if the cache holds every view in mask (bit 1 << FOLDER_VIEW_*) of
  * message idx, else 0. */
 int folder_cache_has(struct folder *f, size_t idx, unsigned mask);
-/* View v of message idx, malloc'd (*len_r bytes, NUL-terminated): from
+/* View v of message idx (folder-content.c, the front that asks the cache
+ * and on a miss parses), malloc'd (*len_r bytes, NUL-terminated): from
  * the cache, else from the message's parse (header or whole, as v needs).
  * NULL if the message cannot be read or on ENOMEM; NULL for
  * FOLDER_VIEW_FIELDS also when its header cannot be cached. */

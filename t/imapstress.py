@@ -8,7 +8,11 @@ caches by UID relies on:
     and BODY[] of a message APPENDed by a session is what it sent;
   - BODY[] is as long as the RFC822.SIZE beside it;
   - every command is answered OK (none of them is invalid; an EXPUNGE by
-    another session is no reason for NO: RFC 2180 §4.1.1);
+    another session is no reason for NO: RFC 2180 §4.1.1), but for a FETCH
+    of a message another session expunged whose file this session never
+    read (Maildir opens a file at its first read only, imap-session/folder.h):
+    NO [EXPUNGEISSUED] then, RFC 2180 §4.1.2, and only if the NOOP sent
+    right after it does report an EXPUNGE;
   - a keyword turns up in FETCH FLAGS only after an untagged FLAGS (or
     PERMANENTFLAGS) of that session announced it (RFC 9051 §7.3.5).
 
@@ -258,10 +262,25 @@ class Client(threading.Thread):
         if status != b"OK":
             # a STORE or EXPUNGE in a read-only (EXAMINEd) mailbox is refused
             ro = not self.raw_selected_rw and b"[READ-ONLY]" in text
-            if not ro:
+            if not ro and not self.expunge_issued(cmd, status, text):
                 self.shared.error("%s: %s %s" % (name, status.decode(), text.decode("latin-1")),
                                   "reply")
         return resp
+
+    def expunge_issued(self, cmd, status, text):
+        """A FETCH refused NO [EXPUNGEISSUED] is right when a message was
+        expunged elsewhere and not yet reported: the next NOOP must report
+        it, else the answer was made up (a "data" error)."""
+        if not (re.match(rb"(UID )?FETCH ", cmd) and status == b"NO" and
+                text.startswith(b"[EXPUNGEISSUED]")):
+            return False
+        resp = self.command("NOOP")
+        if not re.search(rb"^\* \d+ EXPUNGE\r$", resp or b"", re.M):
+            self.shared.error("%s: NO [EXPUNGEISSUED] but the next NOOP reports no EXPUNGE"
+                              % self.name_of(cmd.decode("latin-1")))
+        with self.shared.lock:
+            self.shared.counts["expunge issued"] = self.shared.counts.get("expunge issued", 0) + 1
+        return True
 
     def check_uidvalidity(self, v):
         with self.shared.lock:
