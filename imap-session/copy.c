@@ -332,6 +332,12 @@ cmd_append(struct imap *im, struct imap_command *c)
 		vd = append_parse_one(im, c, &i, &v[n]);
 	if (vd == V_OK && imap_mailbox_arg(im, &c->args[0], name, sizeof name, dir, sizeof dir) != 0)
 		vd = V_NO;
+	uint64_t total = 0;
+	for (size_t i = 0; vd == V_OK && i < n; i++)
+		total += v[i].len;
+	/* RFC 9208 §4.1: a message that would pass the quota is not stored. */
+	if (vd == V_OK)
+		vd = imap_quota_check(im, total);
 	uint32_t validity = 0;
 	if (vd == V_OK && im->mbox) {
 		vd = imap_mbox_append(im, name, v, n, uids, &validity);
@@ -568,6 +574,15 @@ copy_common(struct imap *im, struct imap_command *c, int move)
 	if (move && im->sel->readonly) {
 		free(j.idx);
 		return verdict(im, V_NO, "[READ-ONLY] Mailbox is read-only");
+	}
+	/* COPY adds to the user's storage; MOVE within the user does not. */
+	uint64_t add = 0;
+	for (size_t i = 0; !move && i < j.n; i++)
+		add += im->sel->m[j.idx[i]].e.size;
+	enum verdict q = move ? V_OK : imap_quota_check(im, add);
+	if (q != V_OK) {
+		free(j.idx);
+		return q;
 	}
 	j.bases = calloc(j.n ? j.n : 1, sizeof *j.bases);
 	j.src_uids = calloc(j.n ? j.n : 1, sizeof *j.src_uids);

@@ -50,6 +50,8 @@ out_capabilities(struct imap *im)
 {
 	io_puts(&im->io, CAPS_COMMON);
 	io_printf(&im->io, " APPENDLIMIT=%llu", (unsigned long long)im->s.conf.max_message_size);
+	if (im->s.conf.quota_storage != 0)
+		io_puts(&im->io, " QUOTA QUOTA=RES-STORAGE");
 	if (im->state == STATE_NOT_AUTH) {
 		if (!im->tls_active && tls_configured(&im->s.conf))
 			io_puts(&im->io, " STARTTLS");
@@ -313,6 +315,9 @@ static const struct command {
 	{ "NAMESPACE", cmd_namespace, S_AUTHD, 0, 0 },
 	{ "STATUS", cmd_status, S_AUTHD, 0, 0 },
 	{ "APPEND", cmd_append, S_AUTHD, 0, 0 },
+	{ "GETQUOTAROOT", cmd_getquotaroot, S_AUTHD, 0, 0 },
+	{ "GETQUOTA", cmd_getquota, S_AUTHD, 0, 0 },
+	{ "SETQUOTA", cmd_setquota, S_AUTHD, 0, 0 },
 	{ "IDLE", cmd_idle, S_AUTHD, 0, 0 },
 	{ "COMPRESS", cmd_compress, S_AUTHD, 0, 0 },
 	{ "CHECK", cmd_noop, STATE_SELECTED, 0, 0 },

@@ -127,6 +127,12 @@ enum verdict cmd_store(struct imap *im, struct imap_command *c);
 enum verdict cmd_copy(struct imap *im, struct imap_command *c);
 enum verdict cmd_move(struct imap *im, struct imap_command *c);
 enum verdict cmd_append(struct imap *im, struct imap_command *c);
+/* quota.c: QUOTA (RFC 9208); imap_quota_check is V_OK, or NO [OVERQUOTA]
+ * (text set) when add more bytes would pass the user's quota_storage. */
+enum verdict cmd_getquotaroot(struct imap *im, struct imap_command *c);
+enum verdict cmd_getquota(struct imap *im, struct imap_command *c);
+enum verdict cmd_setquota(struct imap *im, struct imap_command *c);
+enum verdict imap_quota_check(struct imap *im, uint64_t add);
 /* append8.c: a literal8 APPEND's message in the form stored, its parts in
  * Content-Transfer-Encoding binary base64-encoded (msg->str replaced when
  * there are some). 0, or -1 (ENOMEM). */

@@ -355,6 +355,15 @@ imap_mbox_copy(struct imap *im, struct imap_command *c, int move)
 		return verdict(im, V_NO, "[READ-ONLY] Mailbox is read-only");
 	}
 	int same = strcmp(path, src->mb_path) == 0;
+	/* COPY adds to the user's storage (RFC 9208 §4.1); MOVE does not. */
+	uint64_t add = 0;
+	for (size_t k = 0; !move && k < n; k++)
+		add += src->m[idx[k]].e.size;
+	enum verdict q = move ? V_OK : imap_quota_check(im, add);
+	if (q != V_OK) {
+		free(idx);
+		return q;
+	}
 	if (!same && mboxf_open(&t, path, name, 1) != 0) {
 		free(idx);
 		return verdict(im, V_NO, "[UNAVAILABLE] Mailbox is busy or unreadable");

@@ -76,6 +76,7 @@ static const struct conf_key conf_keys[] = {
 	K(milters, T_STRING),
 	K(milter_default_action, T_MILTER_ACTION),
 	K(milter_timeout, T_TIME),
+	K(quota_storage, T_SIZE),
 };
 #undef K
 

@@ -66,6 +66,7 @@ struct conf {
 	char *milters;           /* space-separated unix:/path, inet:host:port; NULL: none */
 	enum milter_action milter_default_action;
 	uint64_t milter_timeout; /* seconds per milter reply */
+	uint64_t quota_storage;  /* bytes per user, all folders (RFC 9208); 0: none */
 };
 
 /* Default path: $YUBIN_CONF, else SYSCONFDIR/yubin/yubin.conf. */

@@ -448,6 +448,27 @@ rcpt_space_ok(struct smtp *s, const struct smtp_rcpt *r)
 	return -1;
 }
 
+/* With SIZE= declared: is the message within the quota of every mailbox
+ * of r? Replies 452 4.2.2 (quota.c says why not 552) and returns -1 when
+ * not; usage that cannot be counted is left to the end of data. */
+static int
+rcpt_quota_ok(struct smtp *s, const struct smtp_rcpt *r)
+{
+	struct target_list t = { 0 };
+	size_t who = 0;
+	if (s->declared_size == 0 || s->conf->quota_storage == 0)
+		return 0;
+	if (smtp_targets_add(s, &t, r) < 0)
+		return 0;
+	int over = smtp_quota_over(s, &t, s->declared_size, &who);
+	smtp_targets_free(&t);
+	if (over <= 0)
+		return 0;
+	log_rcpt_refused(s, r->addr, "mailbox full");
+	smtp_reply(s, 452, "4.2.2", "<%s>: Mailbox full", r->addr);
+	return -1;
+}
+
 enum smtp_verdict
 smtp_cmd_rcpt(struct smtp *s, char *args)
 {
@@ -486,7 +507,8 @@ smtp_cmd_rcpt(struct smtp *s, char *args)
 		free(r.orcpt);
 		return SMTP_CONTINUE;
 	}
-	if (!smtp_rcpt_is_duplicate(s, r.addr) && rcpt_space_ok(s, &r) < 0) {
+	if (!smtp_rcpt_is_duplicate(s, r.addr) &&
+	    (rcpt_space_ok(s, &r) < 0 || rcpt_quota_ok(s, &r) < 0)) {
 		free(r.orcpt);
 		return SMTP_CONTINUE;
 	}

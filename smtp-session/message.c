@@ -226,6 +226,19 @@ message_store(struct smtp *s)
 		errno = space == 2 ? EFBIG : ENOSPC;
 		goto out;
 	}
+	/* One reply answers for every recipient, so a mailbox over its quota
+	 * refuses the message for all: the sender retries them together. */
+	size_t who = 0;
+	int over = smtp_quota_over(s, &t, s->msg_len, &who);
+	if (over != 0) {
+		if (over > 0) {
+			log_info("mailbox full id=%s size=%llu rcpt=%s", s->msg_id,
+			    (unsigned long long)s->msg_len, t.local[who]);
+			s->quota_full = 1;
+			errno = EDQUOT;
+		}
+		goto out;
+	}
 	if (t.n_local > 0) {
 		if (!(txn = mailbox_txn_new(s->conf)))
 			goto out;
@@ -299,7 +312,11 @@ message_deliver(struct smtp *s)
 static void
 reply_store_error(struct smtp *s, int err)
 {
-	if (err == ENOSPC || err == EDQUOT)
+	int quota_full = s->quota_full;
+	s->quota_full = 0;
+	if (quota_full && err == EDQUOT)
+		smtp_reply(s, 452, "4.2.2", "Mailbox full");
+	else if (err == ENOSPC || err == EDQUOT)
 		smtp_reply(s, 452, "4.3.1", "Insufficient system storage");
 	else if (err == EFBIG)    /* more copies than the file systems hold */
 		smtp_reply(s, 552, "5.3.4", "Message too big for system");

@@ -62,6 +62,7 @@ struct smtp {
 	int smtputf8, body_8bit;
 	uint64_t declared_size;    /* MAIL SIZE=, or 0 */
 	struct target_list space_targets;  /* the copies so far, for SIZE= */
+	int quota_full;            /* the last store failed on quota_storage */
 	enum spool_ret ret;
 	char *envid;
 	struct smtp_rcpt *rcpts;
@@ -143,6 +144,12 @@ int smtp_msg_insert(struct smtp *s, const char *text, size_t len);
  * message of size bytes for targets t, plus the margin kept free (S54):
  * 0 yes, 1 not now (452), 2 never, even on empty file systems (552). */
 int smtp_space_check(const struct smtp *s, const struct target_list *t, uint64_t size);
+
+/* quota.c: whether a copy of size bytes would pass quota_storage for a
+ * local target of t: 0 no, 1 yes (*who its index), -1 usage unreadable
+ * (errno; *who the index). */
+int smtp_quota_over(const struct smtp *s, const struct target_list *t, uint64_t size,
+    size_t *who);
 
 /* notice.c: success notices (NOTIFY=SUCCESS) for local recipients, one
  * for mailboxes ("delivered") and one for aliases ("expanded"). */

@@ -1,0 +1,27 @@
+/*
+ * quota.h — a user's storage quota (RFC 9208 STORAGE): the limit is the
+ * quota_storage key of yubin.conf (0: none); usage is the sum of the sizes
+ * of every message in every folder of the user, counted afresh each time
+ * from the store (Maildir: the S= size in each file name, else the file's
+ * size; mbox: the size of each folder file), so no usage file can drift.
+ */
+#ifndef YUBIN_QUOTA_H
+#define YUBIN_QUOTA_H
+
+#include <stdint.h>
+
+#include "conf.h"
+
+/* Directory entries walked per count at most: a store beyond this is
+ * reported as unreadable (-1, E2BIG) rather than walked without bound. */
+#define QUOTA_ENTRIES_MAX 2000000
+
+/* Bytes stored for the user whose mailbox root (mailbox_user_dir) is dir;
+ * a missing dir is 0 bytes. 0, or -1 with errno. */
+int quota_usage(const struct conf *conf, const char *dir, uint64_t *used);
+
+/* 1 if adding `add` bytes to the user at dir would pass quota_storage,
+ * 0 if not (or no quota), -1 with errno if usage cannot be counted. */
+int quota_would_exceed(const struct conf *conf, const char *dir, uint64_t add);
+
+#endif
