@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "durable.h"
+#include "path.h"
 
 /* Longest encoded key kept as is; longer ones are cut and hashed, well
  * below NAME_MAX. */
@@ -31,8 +32,8 @@ fnv1a(const char *s)
 	return h;
 }
 
-/* spool/dead/<encoded key> into path. */
-static void
+/* spool/dead/<encoded key> into path. 0, or -1 (ENAMETOOLONG). */
+static int
 note_path(const char *spool, const char *key, char *path, size_t size)
 {
 	static const char hex[] = "0123456789ABCDEF";
@@ -53,7 +54,7 @@ note_path(const char *spool, const char *key, char *path, size_t size)
 	name[o] = '\0';
 	if (*p)     /* cut: the hash of the whole key tells keys apart */
 		snprintf(name + o, sizeof name - o, "~%016llx", (unsigned long long)fnv1a(key));
-	snprintf(path, size, "%s/dead/%s", spool, name);
+	return path_join(path, size, spool, "dead", name);
 }
 
 /* Reads a note: 0 with its fields (and its time of writing into
@@ -89,12 +90,12 @@ int
 dead_check(const char *spool, const char *key, time_t now, const struct timespec *since,
     time_t *until_r)
 {
-	char path[4096];
+	char path[PATH_MAX];
 	time_t until;
 	unsigned failures;
 	struct timespec written;
-	note_path(spool, key, path, sizeof path);
-	if (note_read(path, &until, &failures, &written) < 0 || until <= now)
+	if (note_path(spool, key, path, sizeof path) != 0 ||
+	    note_read(path, &until, &failures, &written) < 0 || until <= now)
 		return 0;
 	if (since && (written.tv_sec < since->tv_sec ||
 	    (written.tv_sec == since->tv_sec && written.tv_nsec < since->tv_nsec)))
@@ -107,10 +108,11 @@ int
 dead_note(const char *spool, const char *key, time_t now, time_t min_sec, time_t max_sec,
     time_t *until_r, unsigned *failures_r)
 {
-	char path[4096], tmp[4096], name[256], line[64];
+	char path[PATH_MAX], tmp[PATH_MAX], name[256], line[64];
 	time_t until;
 	unsigned failures = 0;
-	note_path(spool, key, path, sizeof path);
+	if (note_path(spool, key, path, sizeof path) != 0)
+		return -1;
 	if (note_read(path, &until, &failures, NULL) < 0)
 		failures = 0;
 	if (failures < 1000)
@@ -121,9 +123,9 @@ dead_note(const char *spool, const char *key, time_t now, time_t min_sec, time_t
 	if (hold > max_sec)
 		hold = max_sec;
 	until = now + hold;
-	if (durable_unique_name(name, sizeof name) < 0)
+	if (durable_unique_name(name, sizeof name) < 0 ||
+	    path_join(tmp, sizeof tmp, spool, "tmp", name) != 0)
 		return -1;
-	snprintf(tmp, sizeof tmp, "%s/tmp/%s", spool, name);
 	int len = snprintf(line, sizeof line, "%lld %u\n", (long long)until, failures);
 	int fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
 	if (fd < 0)
@@ -142,9 +144,10 @@ dead_note(const char *spool, const char *key, time_t now, time_t min_sec, time_t
 int
 dead_lock(const char *spool, const char *key)
 {
-	char path[4096];
-	note_path(spool, key, path, sizeof path - 8);
-	strcat(path, ".lock");
+	char note[PATH_MAX], path[PATH_MAX];
+	if (note_path(spool, key, note, sizeof note) != 0 ||
+	    path_printf(path, sizeof path, "%s.lock", note) != 0)
+		return -1;
 	for (int tries = 0;; tries++) {
 		int fd = open(path, O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0600);
 		if (fd < 0)
@@ -184,16 +187,17 @@ dead_unlock(int *fd)
 void
 dead_clear(const char *spool, const char *key)
 {
-	char path[4096];
-	note_path(spool, key, path, sizeof path);
-	unlink(path);
+	char path[PATH_MAX];
+	if (note_path(spool, key, path, sizeof path) == 0)
+		unlink(path);
 }
 
 int
 dead_clean(const char *spool, time_t now, time_t max_age)
 {
-	char dir[4096], path[4096 + 256];
-	snprintf(dir, sizeof dir, "%s/dead", spool);
+	char dir[PATH_MAX], path[PATH_MAX];
+	if (path_join(dir, sizeof dir, spool, "dead", NULL) != 0)
+		return -1;
 	DIR *d = opendir(dir);
 	if (!d)
 		return -1;
@@ -202,9 +206,8 @@ dead_clean(const char *spool, time_t now, time_t max_age)
 	while ((de = readdir(d))) {
 		time_t until;
 		unsigned failures;
-		if (de->d_name[0] == '.')
+		if (de->d_name[0] == '.' || path_join(path, sizeof path, dir, de->d_name, NULL) != 0)
 			continue;
-		snprintf(path, sizeof path, "%s/%s", dir, de->d_name);
 		size_t len = strlen(de->d_name);
 		struct stat st;
 		if (len > 5 && !strcmp(de->d_name + len - 5, ".lock")) {

@@ -27,6 +27,7 @@
 #include "durable.h"
 #include "log.h"
 #include "mailbox.h"
+#include "path.h"
 #include "quarantine.h"
 #include "spool.h"
 #include "users.h"
@@ -37,8 +38,8 @@
 
 /* One held message, open. */
 struct held {
-	char dir[4200];       /* its Maildir subdirectory */
-	char path[4500];
+	char dir[PATH_MAX];   /* its Maildir subdirectory */
+	char path[PATH_MAX];
 	int fd;
 	struct quarantine_info q;
 };
@@ -55,7 +56,8 @@ scan(const struct conf *conf, int (*fn)(struct held *h, const char *name, void *
 	for (size_t s = 0; s < 2; s++) {
 		struct held h;
 		memset(&h, 0, sizeof h);
-		snprintf(h.dir, sizeof h.dir, "%s/quarantine/%s", conf->spool, subs[s]);
+		if (path_join(h.dir, sizeof h.dir, conf->spool, "quarantine", subs[s]) != 0)
+			return -1;
 		DIR *d = opendir(h.dir);
 		if (!d && errno == ENOENT)
 			continue;
@@ -66,8 +68,8 @@ scan(const struct conf *conf, int (*fn)(struct held *h, const char *name, void *
 		while (!stop && (de = readdir(d))) {
 			if (de->d_name[0] == '.')
 				continue;
-			snprintf(h.path, sizeof h.path, "%s/%s", h.dir, de->d_name);
-			h.fd = open(h.path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+			h.fd = path_join(h.path, sizeof h.path, h.dir, de->d_name, NULL) != 0 ? -1
+			    : open(h.path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
 			int ok = h.fd >= 0 && quarantine_read(h.fd, &h.q) == 0;
 			stop = fn(ok ? &h : NULL, de->d_name, arg);
 			if (stop && ok)
@@ -308,9 +310,9 @@ targets_expand(const struct conf *conf, const struct held *h, struct targets *t)
 static int
 message_copy(const struct conf *conf, const struct held *h)
 {
-	char dir[4200];
-	snprintf(dir, sizeof dir, "%s/tmp", conf->spool);
-	if (durable_mkdirs(dir, 0700) < 0)
+	char dir[PATH_MAX];
+	if (path_join(dir, sizeof dir, conf->spool, "tmp", NULL) != 0 ||
+	    durable_mkdirs(dir, 0700) < 0)
 		return -1;
 	int fd = open(dir, O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);
 	if (fd < 0)

@@ -19,6 +19,7 @@
 #include "durable.h"
 #include "log.h"
 #include "maildir.h"
+#include "path.h"
 #include "quarantine.h"
 #include "smtp-milter.h"
 
@@ -507,9 +508,9 @@ quarantine_prefix(const struct smtp *s, const char *reason, size_t *len_r)
 int
 smtp_quarantine_store(struct smtp *s, const char *reason)
 {
-	char dir[4200], shown[ADDR_PATH_MAX * 4 + 1];
-	snprintf(dir, sizeof dir, "%s/quarantine", s->conf->spool);
-	if (maildir_create(dir) < 0)
+	char dir[PATH_MAX], shown[ADDR_PATH_MAX * 4 + 1];
+	if (path_join(dir, sizeof dir, s->conf->spool, "quarantine", NULL) != 0 ||
+	    maildir_create(dir) < 0)
 		return -1;
 	size_t len;
 	char *prefix = quarantine_prefix(s, reason, &len);

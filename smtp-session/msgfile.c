@@ -12,21 +12,23 @@
 
 #include "bounds.h"
 #include "durable.h"
+#include "path.h"
 #include "smtp.h"
 
 /* The temporary file lives in the spool: no name, gone if we crash. */
 int
 smtp_msg_file_open(struct smtp *s)
 {
-	char dir[4096];
-	snprintf(dir, sizeof dir, "%s/tmp", s->conf->spool);
-	if (durable_mkdirs(dir, 0700) < 0)
+	char dir[PATH_MAX];
+	if (path_join(dir, sizeof dir, s->conf->spool, "tmp", NULL) != 0 ||
+	    durable_mkdirs(dir, 0700) < 0)
 		return -1;
 	int fd = open(dir, O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);
 	if (fd >= 0 || (errno != EOPNOTSUPP && errno != EISDIR && errno != EINVAL))
 		return fd;
-	char path[4200];
-	snprintf(path, sizeof path, "%s/smtp.XXXXXX", dir);
+	char path[PATH_MAX];
+	if (path_join(path, sizeof path, dir, "smtp.XXXXXX", NULL) != 0)
+		return -1;
 	fd = mkstemp(path);
 	if (fd >= 0)
 		unlink(path);

@@ -23,6 +23,7 @@
 #include "dkim.h"
 #include "durable.h"
 #include "log.h"
+#include "path.h"
 #include "smtp.h"
 
 /* One key file of the From: domain. */
@@ -141,8 +142,12 @@ sign_with_keys(struct smtp *s, const char *domain, const struct sign_key *keys, 
 {
 	size_t total = 0;
 	for (int i = 0; i < n; i++) {
-		char path[4400], err[256];
-		snprintf(path, sizeof path, "%s/%s", s->conf->dkim_key_dir, keys[i].file);
+		char path[PATH_MAX], err[256];
+		if (path_join(path, sizeof path, s->conf->dkim_key_dir, keys[i].file, NULL) != 0) {
+			log_err("dkim: key %s: path too long", keys[i].file);
+			errno = EIO;
+			return -1;
+		}
 		struct dkim_key *key = dkim_key_load(path, err, sizeof err);
 		if (!key) {
 			log_err("dkim: key %s: %s", path, err);
