@@ -21,6 +21,7 @@
 #include "folder-int.h"
 #include "mcache.h"
 #include "mime.h"
+#include "preview.h"
 #include "render.h"
 
 /* View v is item v of a record (lib/mcache.h). */
@@ -156,6 +157,18 @@ render_fields(const struct mime_message *mm, size_t *len_r)
 	return (char *)out;
 }
 
+/* The preview text of mm: "" when it has no text part (RFC 8970 sends
+ * an empty string then; NIL is for LAZY only). */
+static char *
+render_preview(const struct mime_message *mm, size_t *len_r)
+{
+	char *s;
+	int rc = message_preview(mm, &s, len_r);
+	if (rc == 0 && (s = calloc(1, 1)) != NULL)
+		*len_r = 0;
+	return rc < 0 ? NULL : s;
+}
+
 /* View v of the parse mm, rendered. */
 static char *
 render_view(const struct mime_message *mm, int v, size_t *len_r)
@@ -166,6 +179,8 @@ render_view(const struct mime_message *mm, int v, size_t *len_r)
 	case FOLDER_VIEW_BODY:
 	case FOLDER_VIEW_BODYSTRUCTURE:
 		return render_bodystructure(mm, v == FOLDER_VIEW_BODYSTRUCTURE, len_r);
+	case FOLDER_VIEW_PREVIEW:
+		return render_preview(mm, len_r);
 	default:
 		return render_fields(mm, len_r);
 	}
@@ -238,8 +253,8 @@ folder_view(struct folder *f, size_t idx, enum folder_view v, size_t *len_r)
 		*len_r = r.item[v].len;
 		return s;
 	}
-	const struct mime_message *mm = v == FOLDER_VIEW_BODY || v == FOLDER_VIEW_BODYSTRUCTURE
-	    ? folder_mime(f, idx) : folder_mime_header(f, idx);
+	int whole = v == FOLDER_VIEW_BODY || v == FOLDER_VIEW_BODYSTRUCTURE || v == FOLDER_VIEW_PREVIEW;
+	const struct mime_message *mm = whole ? folder_mime(f, idx) : folder_mime_header(f, idx);
 	if (mm == NULL)
 		return NULL;
 	/* the parse just made recorded it (folder_cache_fill) */
