@@ -117,14 +117,13 @@ skip_markup(const unsigned char *in, size_t i, size_t n)
 	else if (n - i >= 4 && memcmp(in + i, "<!--", 4) == 0)
 		end = "-->";
 	if (end != NULL) {
-		size_t l = strlen(end);
-		for (size_t j = i + 1; j + l <= n; j++)
-			if (strncasecmp((const char *)in + j, end, l) == 0) {
-				i = j + l;
-				break;
-			}
-		if (i + l > n || strncasecmp((const char *)in + i - l, end, l) != 0)
+		size_t l = strlen(end), j = i + 1;
+		while (j + l <= n && strncasecmp((const char *)in + j, end, l) != 0)
+			j++;
+		/* not closed: the rest is markup */
+		if (j + l > n)
 			return n;
+		i = j + l;
 		if (strcmp(end, "-->") == 0)
 			return i;
 	}

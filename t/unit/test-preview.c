@@ -91,6 +91,10 @@ main(void)
 	    "<html><head><style>p {color: red}</style><title>T</title></head>"
 	    "<body><p>Hi&nbsp;there &amp; <b>you</b></p><!-- c -->!</body></html>\r\n",
 	    "T Hi there & you !");
+	check("unclosed style at the start is all markup",
+	    "Content-Type: text/html\r\n\r\n<style>p {}", "");
+	check("unclosed comment", "Content-Type: text/html\r\n\r\nok<!-- x", "ok");
+	check("script skipped", "Content-Type: text/html\r\n\r\n<SCRIPT a=1>x<y</script >z", "z");
 	check("alternative prefers text/plain",
 	    "Content-Type: multipart/alternative; boundary=b\r\n\r\n"
 	    "--b\r\nContent-Type: text/html\r\n\r\n<p>html</p>\r\n"
