@@ -24,12 +24,14 @@
 enum item_type {
 	IT_FLAGS, IT_UID, IT_INTERNALDATE, IT_SIZE, IT_ENVELOPE, IT_BODYSTRUCTURE, IT_BODY,
 	IT_SECTION, IT_BINARY, IT_BINARY_SIZE, IT_RFC822, IT_RFC822_HEADER, IT_RFC822_TEXT,
+	IT_PREVIEW,
 };
 
 struct item {
 	enum item_type type;
 	char section[1024];    /* upper-cased text between [ and ] */
 	int peek;
+	int lazy;              /* PREVIEW (LAZY): from the cache or NIL */
 	int partial;
 	uint32_t start, count;
 };
@@ -155,6 +157,7 @@ parse_item(const char *s, struct item *items, size_t *n)
 		{ "RFC822.SIZE", IT_SIZE }, { "ENVELOPE", IT_ENVELOPE },
 		{ "BODYSTRUCTURE", IT_BODYSTRUCTURE }, { "BODY", IT_BODY }, { "RFC822", IT_RFC822 },
 		{ "RFC822.HEADER", IT_RFC822_HEADER }, { "RFC822.TEXT", IT_RFC822_TEXT },
+		{ "PREVIEW", IT_PREVIEW },
 	};
 	static const struct { const char *name; const char *items[5]; } macros[] = {
 		{ "ALL", { "FLAGS", "INTERNALDATE", "RFC822.SIZE", "ENVELOPE", NULL } },
@@ -324,6 +327,8 @@ view_of(const struct item *it)
 		return FOLDER_VIEW_BODY;
 	case IT_BODYSTRUCTURE:
 		return FOLDER_VIEW_BODYSTRUCTURE;
+	case IT_PREVIEW:
+		return FOLDER_VIEW_PREVIEW;
 	default:
 		return fields_item(it) ? FOLDER_VIEW_FIELDS : -1;
 	}
@@ -353,7 +358,9 @@ fetch_ready(struct imap *im, size_t idx, const struct item *items, size_t nitems
 	pl->cached = 0;
 	for (size_t j = 0; j < nitems; j++) {
 		int v = view_of(&items[j]);
-		if (v >= 0) {
+		if (items[j].lazy) {
+			/* answered from the cache alone (fetch_item) */
+		} else if (v >= 0) {
 			want |= 1u << v;
 		} else if (items[j].type >= IT_ENVELOPE) {
 			pl->file = 1;
@@ -367,7 +374,8 @@ fetch_ready(struct imap *im, size_t idx, const struct item *items, size_t nitems
 	int parse = want && !pl->cached;
 	if (parse) {
 		pl->file = 1;
-		pl->head &= !(want & (1u << FOLDER_VIEW_BODY | 1u << FOLDER_VIEW_BODYSTRUCTURE));
+		pl->head &= !(want & (1u << FOLDER_VIEW_BODY | 1u << FOLDER_VIEW_BODYSTRUCTURE |
+		    1u << FOLDER_VIEW_PREVIEW));
 	}
 	if (stat && folder_stat(im->sel, idx, stat) != 0)
 		return -1;
@@ -487,6 +495,21 @@ fetch_item(struct imap *im, size_t idx, const struct item *it, const struct rend
 			io_puts(io, "(\"text\" \"plain\" NIL NIL NIL \"7bit\" 0 0)");
 		}
 		break;
+	case IT_PREVIEW:
+		/* RFC 8970 §3.1: LAZY may answer NIL when the preview is not
+		 * cached; the next PREVIEW without LAZY makes and caches it */
+		io_puts(io, "PREVIEW ");
+		s = NULL;
+		if (!it->lazy || folder_cache_has(f, idx, 1u << FOLDER_VIEW_PREVIEW))
+			s = folder_view(f, idx, FOLDER_VIEW_PREVIEW, &slen);
+		if (s == NULL && !it->lazy) {
+			/* unreadable: no preview text (only LAZY answers NIL) */
+			s = strdup("");
+			slen = 0;
+		}
+		out_nstring(io, s, slen);
+		free(s);
+		break;
 	case IT_RFC822:
 		io_puts(io, "RFC822");
 		out_body(io, it, data, len, 0);
@@ -524,6 +547,21 @@ fetch_item(struct imap *im, size_t idx, const struct item *it, const struct rend
 	}
 }
 
+/* The modifier list after a PREVIEW item (RFC 8970: "(LAZY)"), applied
+ * to the last item parsed: 0, or -1 when arg is not one (it is then
+ * something else, or an error found by the caller). */
+static int
+preview_mods(const struct imap_arg *arg, struct item *items, size_t n)
+{
+	if (n == 0 || items[n - 1].type != IT_PREVIEW || arg->type != ARG_LIST || arg->n == 0)
+		return -1;
+	for (size_t i = 0; i < arg->n; i++)
+		if (arg->list[i].type != ARG_ATOM || strcasecmp(arg->list[i].str, "LAZY") != 0)
+			return -1;
+	items[n - 1].lazy = 1;
+	return 0;
+}
+
 /* BODY[] without PEEK (and RFC822, RFC822.TEXT) set \Seen first. */
 static int
 items_set_seen(const struct item *items, size_t n)
@@ -543,17 +581,23 @@ cmd_fetch(struct imap *im, struct imap_command *c)
 	if (c->n < 2 || c->args[0].type != ARG_ATOM)
 		return verdict(im, V_BAD, "FETCH needs a sequence set and items");
 	const struct imap_arg *a = &c->args[1];
+	size_t used = 2;
 	if (a->type == ARG_LIST) {
 		if (a->n == 0)
 			return verdict(im, V_BAD, "Empty FETCH item list");
-		for (size_t i = 0; i < a->n; i++)
+		for (size_t i = 0; i < a->n; i++) {
 			if (a->list[i].type != ARG_ATOM || parse_item(a->list[i].str, items, &nitems) != 0)
 				return verdict(im, V_BAD, "Invalid FETCH item");
+			if (i + 1 < a->n && preview_mods(&a->list[i + 1], items, nitems) == 0)
+				i++;
+		}
 	} else if (a->type != ARG_ATOM || parse_item(a->str, items, &nitems) != 0) {
 		return verdict(im, V_BAD, "Invalid FETCH item");
+	} else if (c->n > 2 && preview_mods(&c->args[2], items, nitems) == 0) {
+		used = 3;
 	}
 	/* Modifiers such as (CHANGEDSINCE n) are not supported (no CONDSTORE). */
-	if (c->n > 2)
+	if (c->n > used)
 		return verdict(im, V_BAD, "Unknown FETCH modifier");
 	int has_uid = 0, has_flags = 0;
 	for (size_t i = 0; i < nitems; i++) {

@@ -26,6 +26,7 @@
 #include "mcache.h"
 #include "mime.h"
 #include "path.h"
+#include "preview.h"
 #include "render.h"
 
 /* View v is item v of a record (lib/mcache.h). */
@@ -162,6 +163,18 @@ render_fields(const struct mime_message *mm, size_t *len_r)
 	return (char *)out;
 }
 
+/* The preview text of mm: "" when it has no text part (RFC 8970 sends
+ * an empty string then; NIL is for LAZY only). */
+static char *
+render_preview(const struct mime_message *mm, size_t *len_r)
+{
+	char *s;
+	int rc = message_preview(mm, &s, len_r);
+	if (rc == 0 && (s = calloc(1, 1)) != NULL)
+		*len_r = 0;
+	return rc < 0 ? NULL : s;
+}
+
 /* View v of the parse mm, rendered. */
 static char *
 render_view(const struct mime_message *mm, int v, size_t *len_r)
@@ -172,6 +185,8 @@ render_view(const struct mime_message *mm, int v, size_t *len_r)
 	case FOLDER_VIEW_BODY:
 	case FOLDER_VIEW_BODYSTRUCTURE:
 		return render_bodystructure(mm, v == FOLDER_VIEW_BODYSTRUCTURE, len_r);
+	case FOLDER_VIEW_PREVIEW:
+		return render_preview(mm, len_r);
 	default:
 		return render_fields(mm, len_r);
 	}

@@ -129,8 +129,9 @@ folder_view(struct folder *f, size_t idx, enum folder_view v, size_t *len_r)
 	char *s = folder_cache_view(f, idx, v, 0, len_r);
 	if (s != NULL)
 		return s;
-	const struct mime_message *mm = v == FOLDER_VIEW_BODY || v == FOLDER_VIEW_BODYSTRUCTURE
-	    ? folder_mime(f, idx) : folder_mime_header(f, idx);
+	int whole = v == FOLDER_VIEW_BODY || v == FOLDER_VIEW_BODYSTRUCTURE ||
+	    v == FOLDER_VIEW_PREVIEW;
+	const struct mime_message *mm = whole ? folder_mime(f, idx) : folder_mime_header(f, idx);
 	if (mm == NULL)
 		return NULL;
 	/* the parse just made recorded it (folder_cache_fill) */

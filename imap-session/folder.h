@@ -105,9 +105,11 @@ struct mcache;
 
 /* What the message cache keeps of a message (folder-cache.c): ENVELOPE,
  * BODY, BODYSTRUCTURE as rendered, and BODY[HEADER.FIELDS (...)] of the
- * fields folder_field_cached() names. */
+ * fields folder_field_cached() names; the RFC 8970 preview text (raw
+ * UTF-8, lib/preview.h; empty when the message has no text). */
 enum folder_view {
 	FOLDER_VIEW_ENVELOPE, FOLDER_VIEW_BODY, FOLDER_VIEW_BODYSTRUCTURE, FOLDER_VIEW_FIELDS,
+	FOLDER_VIEW_PREVIEW,
 	FOLDER_VIEWS
 };
 #define FOLDER_CACHE_KEY_MAX 320
