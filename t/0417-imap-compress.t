@@ -89,9 +89,11 @@ def bomb_session(bomb, what):
                 z.send_raw(bomb[i:i + 65536])
         except (BrokenPipeError, OSError):
             pass  # the server closed: expected
+    # A first sample before the bomb: a server that answers it fast may be
+    # gone before the loop below samples /proc at all.
+    peak, out = vm_hwm(pid) or 0, bytearray()
     th = threading.Thread(target=feed)
     th.start()
-    peak, out = 0, bytearray()
     # Not a timing check: only so a server that never stops fails here
     # instead of hanging the test.
     give_up = time.time() + 300
