@@ -4,6 +4,7 @@
  * Quotas are the administrator's (yubin.conf), so SETQUOTA answers NO.
  */
 #include <errno.h>
+#include <limits.h>
 #include <string.h>
 
 #include "imap.h"
@@ -29,7 +30,7 @@ out_quota(struct imap *im)
 enum verdict
 cmd_getquotaroot(struct imap *im, struct imap_command *c)
 {
-	char name[MAILNAME_MAX], dir[4200];
+	char name[MAILNAME_MAX], dir[PATH_MAX];
 	if (c->n != 1)
 		return verdict(im, V_BAD, "GETQUOTAROOT takes a mailbox");
 	if (imap_mailbox_arg(im, &c->args[0], name, sizeof name, dir, sizeof dir) != 0)

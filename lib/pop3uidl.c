@@ -19,6 +19,7 @@
 #include "durable.h"
 #include "fileline.h"
 #include "folder-uids.h"
+#include "path.h"
 
 /* A record line of yubin-pop3-uidl: a unique part, a space, a UIDL of at
  * most 70 bytes (RFC 1939), an LF. */
@@ -136,8 +137,9 @@ courier_record(struct pop3uidl_map *m, const char *line)
 static FILE *
 open_file(const char *dir, const char *name)
 {
-	char path[4200];
-	snprintf(path, sizeof path, "%s/%s", dir, name);
+	char path[PATH_MAX];
+	if (path_join(path, sizeof path, dir, name, NULL) != 0)
+		return NULL;
 	int fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK);
 	if (fd < 0)
 		return NULL;

@@ -6,6 +6,7 @@
  * bounce mail over a condition that may last minutes.
  */
 #include <errno.h>
+#include <limits.h>
 #include <string.h>
 
 #include "mailbox.h"
@@ -23,7 +24,7 @@ smtp_quota_over(const struct smtp *s, const struct target_list *t, uint64_t size
 	if (s->conf->quota_storage == 0)
 		return 0;
 	for (size_t i = 0; i < t->n_local; i++) {
-		char dir[4200];
+		char dir[PATH_MAX];
 		if (mailbox_user_dir(s->conf, t->local[i], dir, sizeof dir) != 0)
 			continue; /* not a mailbox name: delivery refuses it */
 		int r = quota_would_exceed(s->conf, dir, size + QUOTA_COPY_EXTRA);
