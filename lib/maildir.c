@@ -293,7 +293,7 @@ static void
 parse_name(struct maildir_entry *e, int *have_size)
 {
 	const char *name = e->name;
-	e->base_len = strcspn(name, ",:");
+	e->base_len = (uint32_t)strcspn(name, ",:"); /* NAME_MAX bytes at most */
 	e->size = e->vsize = 0;
 	e->flags[0] = '\0';
 	*have_size = 0;

@@ -77,12 +77,15 @@ int maildir_clean_tmp_at(int tmp_fd);
 
 /* One message as seen by a reader. */
 struct maildir_entry {
+	/* Ordered widest first, no padding: one per message of a folder
+	 * (72 bytes on LP64; imap-session keeps 100,000 of them). */
 	char *name;          /* file name within its subdirectory */
-	int in_new;          /* 1: new/, 0: cur/ */
-	size_t base_len;     /* unique part: name[0..base_len) */
 	uint64_t size;       /* bytes on disk (S=, else stat) */
 	uint64_t vsize;      /* bytes with CRLF (W=, else computed on demand; 0 = unknown) */
 	time_t mtime;        /* delivery time (INTERNALDATE): stat, else the name's seconds */
+	/* unique part: name[0..base_len); a file name is NAME_MAX bytes */
+	uint32_t base_len;
+	int in_new;          /* 1: new/, 0: cur/ */
 	char flags[MAILDIR_FLAGS_MAX]; /* sorted letters after ":2," */
 };
 
