@@ -9,13 +9,12 @@ end with NO [LIMIT] (S51), while SORT ARRIVAL and SIZE, which need no
 header, still answer."""
 import os
 import re
-import subprocess
 import sys
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import yubin  # noqa: E402
-from imaptest import Raw, deliver, tagged  # noqa: E402
+from imaptest import TRACED_READS, Raw, Traced, deliver, tagged  # noqa: E402
 
 N = 30
 MARK = "marker-0457"
@@ -33,25 +32,6 @@ def message(i):
             b"Message-ID: <m%d@x.example>\n%s\nbody %d\n"
             % (i % 7, i % 7, i % 5, i % 4, b"Re: " if i % 3 else b"", i // 3, 59 - i, i, refs, i))
 
-
-class Traced(Raw):
-    """Raw on imap-session run under strace -o trace."""
-
-    def __init__(self, env, trace):
-        s = yubin.Session.__new__(yubin.Session)
-        s.p = subprocess.Popen(
-            ["strace", "-f", "-qq", "-y", "-o", trace,
-             "-e", "trace=openat,open,read,pread64,readv,preadv,mmap",
-             yubin.binary("imap-session"), "-c", env.conf_path],
-            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-            env=dict(env.env(), ASAN_OPTIONS="detect_leaks=0:" + os.environ.get("ASAN_OPTIONS", "")))
-        s._in = bytearray()
-        s._scan = 0
-        self.s = s
-        self.greeting = s.readline(30)
-        self.n = 0
-        r = self.cmd('LOGIN alice@example.org "%s"' % yubin.DEMO_PASSWORD)
-        assert b" OK " in r.splitlines()[-1], r
 
 
 def message_reads(lines, fmt, md):
@@ -92,7 +72,7 @@ def run(t, fmt):
         t.ok(all(tagged(a).startswith(b"OK ") for a in first) and b"* THREAD (" in first[7],
              "%s: the cold session sorts and threads" % fmt, first[7][:200])
         trace = os.path.join(env.dir, "trace-%s-%d" % (fmt, time.time_ns()))
-        raw = Traced(env, trace)
+        raw = Traced(env, trace, TRACED_READS)
         raw.cmd("SELECT INBOX")
         raw.cmd('STATUS "%s" (MESSAGES)' % MARK)
         answers = [untagged(raw.cmd(c, timeout=60)) for c in CMDS]

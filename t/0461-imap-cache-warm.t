@@ -11,13 +11,12 @@ fetched only ENVELOPE has no BODYSTRUCTURE: that one is read and parsed,
 then cached too."""
 import os
 import re
-import subprocess
 import sys
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import yubin  # noqa: E402
-from imaptest import Raw, deliver  # noqa: E402
+from imaptest import Raw, Traced, deliver  # noqa: E402
 
 N = 40
 LIST_CMDS = ["FETCH 1:* (UID FLAGS RFC822.SIZE INTERNALDATE ENVELOPE)",
@@ -36,25 +35,6 @@ def message(i):
             b"Content-Type: text/plain\n\npart one %d\n--b\n"
             b"Content-Type: text/html\n\n<p>two</p>\n--b--\n" % (i, i, i))
 
-
-class Traced(Raw):
-    """Raw on imap-session run under strace -o trace."""
-
-    def __init__(self, env, trace):
-        s = yubin.Session.__new__(yubin.Session)
-        s.p = subprocess.Popen(
-            ["strace", "-f", "-qq", "-y", "-o", trace,
-             "-e", "trace=openat,open,read,pread64,readv,preadv,mmap,newfstatat,stat,lstat,statx",
-             yubin.binary("imap-session"), "-c", env.conf_path],
-            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-            env=dict(env.env(), ASAN_OPTIONS="detect_leaks=0:" + os.environ.get("ASAN_OPTIONS", "")))
-        s._in = bytearray()
-        s._scan = 0
-        self.s = s
-        self.greeting = s.readline(30)
-        self.n = 0
-        r = self.cmd('LOGIN alice@example.org "%s"' % yubin.DEMO_PASSWORD)
-        assert b" OK " in r.splitlines()[-1], r
 
 
 def after_marker(trace):

@@ -8,13 +8,12 @@ second session's PREVIEW and PREVIEW (LAZY) open no message file of a
 Maildir and read no byte of an mbox (strace, as t/0461)."""
 import os
 import re
-import subprocess
 import sys
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import yubin  # noqa: E402
-from imaptest import Raw, deliver, value_end  # noqa: E402
+from imaptest import Raw, Traced, deliver, value_end  # noqa: E402
 
 MARK = "marker-0495"
 HEAD = b"From: a@example.org\nTo: alice@example.org\nSubject: p\nMIME-Version: 1.0\n"
@@ -53,25 +52,6 @@ def previews(resp):
             out[int(m.group(1))] = re.sub(rb'\\(.)', rb"\1", v[1:-1]).decode()
     return out
 
-
-class Traced(Raw):
-    """Raw on imap-session run under strace -o trace."""
-
-    def __init__(self, env, trace):
-        s = yubin.Session.__new__(yubin.Session)
-        s.p = subprocess.Popen(
-            ["strace", "-f", "-qq", "-y", "-o", trace,
-             "-e", "trace=openat,open,read,pread64,readv,preadv,mmap,newfstatat,stat,lstat,statx",
-             yubin.binary("imap-session"), "-c", env.conf_path],
-            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-            env=dict(env.env(), ASAN_OPTIONS="detect_leaks=0:" + os.environ.get("ASAN_OPTIONS", "")))
-        s._in = bytearray()
-        s._scan = 0
-        self.s = s
-        self.greeting = s.readline(30)
-        self.n = 0
-        r = self.cmd('LOGIN alice@example.org "%s"' % yubin.DEMO_PASSWORD)
-        assert b" OK " in r.splitlines()[-1], r
 
 
 def message_reads(trace, fmt, md):

@@ -3,6 +3,7 @@ line up to the tagged reply (literals included), and imaplib setup."""
 import imaplib
 import os
 import re
+import subprocess
 import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
@@ -565,3 +566,29 @@ class ZClient:
         if tagged(resp).split(b" ")[1:2] == [b"OK"]:
             self.start()
         return resp
+
+
+# What Traced records: TRACED_READS, opens and reads; TRACED_CALLS, stats too.
+TRACED_READS = "openat,open,read,pread64,readv,preadv,mmap"
+TRACED_CALLS = TRACED_READS + ",newfstatat,stat,lstat,statx"
+
+
+class Traced(Raw):
+    """Raw on imap-session run under strace -o trace, recording calls (an
+    strace trace= set), logged in as alice@example.org: for tests that
+    show which files a session opens or reads."""
+
+    def __init__(self, env, trace, calls=TRACED_CALLS):
+        s = yubin.Session.__new__(yubin.Session)
+        s.p = subprocess.Popen(
+            ["strace", "-f", "-qq", "-y", "-o", trace, "-e", "trace=" + calls,
+             yubin.binary("imap-session"), "-c", env.conf_path],
+            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+            env=dict(env.env(), ASAN_OPTIONS="detect_leaks=0:" + os.environ.get("ASAN_OPTIONS", "")))
+        s._in = bytearray()
+        s._scan = 0
+        self.s = s
+        self.greeting = s.readline(30)
+        self.n = 0
+        r = self.cmd('LOGIN alice@example.org "%s"' % yubin.DEMO_PASSWORD)
+        assert b" OK " in r.splitlines()[-1], r
