@@ -16,10 +16,11 @@
 #include "bounds.h"
 #include "durable.h"
 #include "maildir.h"
+#include "maildir-internal.h"
 #include "path.h"
 
-static void
-close_keep_errno(int fd)
+void
+maildir_close_keep_errno(int fd)
 {
 	int saved = errno;
 	if (fd >= 0)
@@ -27,9 +28,8 @@ close_keep_errno(int fd)
 	errno = saved;
 }
 
-/* dir/sub as a directory fd, never through a symlink (S34). */
-static int
-open_sub(const char *dir, const char *sub)
+int
+maildir_open_sub(const char *dir, const char *sub)
 {
 	char path[PATH_MAX];
 	if (path_join(path, sizeof path, dir, sub, NULL) != 0)
@@ -41,7 +41,7 @@ int
 maildir_dirs_open(const char *dir, struct maildir_dirs *m)
 {
 	m->tmp_fd = m->new_fd = -1;
-	if ((m->tmp_fd = open_sub(dir, "tmp")) < 0 || (m->new_fd = open_sub(dir, "new")) < 0 ||
+	if ((m->tmp_fd = maildir_open_sub(dir, "tmp")) < 0 || (m->new_fd = maildir_open_sub(dir, "new")) < 0 ||
 	    faccessat(m->tmp_fd, ".", W_OK | X_OK, AT_EACCESS) != 0 ||
 	    faccessat(m->new_fd, ".", W_OK | X_OK, AT_EACCESS) != 0) {
 		maildir_dirs_close(m);
@@ -83,8 +83,8 @@ maildir_dirs_check(const char *dir, const struct maildir_dirs *m)
 void
 maildir_dirs_close(struct maildir_dirs *m)
 {
-	close_keep_errno(m->tmp_fd);
-	close_keep_errno(m->new_fd);
+	maildir_close_keep_errno(m->tmp_fd);
+	maildir_close_keep_errno(m->new_fd);
 	m->tmp_fd = m->new_fd = -1;
 }
 
@@ -101,11 +101,11 @@ maildir_check_dirs(const char *dir)
 int
 maildir_clean_tmp(const char *dir)
 {
-	int dfd = open_sub(dir, "tmp");
+	int dfd = maildir_open_sub(dir, "tmp");
 	if (dfd < 0)
 		return -1;
 	int r = maildir_clean_tmp_at(dfd);
-	close_keep_errno(dfd);
+	maildir_close_keep_errno(dfd);
 	return r;
 }
 
@@ -118,7 +118,7 @@ maildir_clean_tmp_at(int tmp_fd)
 		return -1;
 	DIR *dp = fdopendir(dfd);
 	if (dp == NULL) {
-		close_keep_errno(dfd);
+		maildir_close_keep_errno(dfd);
 		return -1;
 	}
 	rewinddir(dp);

@@ -24,6 +24,7 @@
 #include "bounds.h"
 #include "durable.h"
 #include "maildir.h"
+#include "maildir-internal.h"
 #include "path.h"
 
 /* Times we follow a message that keeps moving before giving up. */
@@ -33,41 +34,22 @@
 /* Room left in a file name for ",S=<20 digits>,W=<20 digits>:2,<31 flags>". */
 #define MAILDIR_INFO_RESERVE 96
 
-static void
-close_keep_errno(int fd)
-{
-	int saved = errno;
-	if (fd >= 0)
-		close(fd);
-	errno = saved;
-}
-
-/* dir/sub as a directory fd, never through a symlink (S34). */
-static int
-open_sub(const char *dir, const char *sub)
-{
-	char path[PATH_MAX];
-	if (path_join(path, sizeof path, dir, sub, NULL) != 0)
-		return -1;
-	return durable_open_dir(path);
-}
-
 /* renameat2 between subdirectories opened with O_NOFOLLOW (S34). */
 static int
 rename_sub(const char *from_dir, const char *from_sub, const char *from_name,
     const char *to_dir, const char *to_sub, const char *to_name, unsigned flags)
 {
-	int fd1 = open_sub(from_dir, from_sub);
+	int fd1 = maildir_open_sub(from_dir, from_sub);
 	if (fd1 < 0)
 		return -1;
-	int fd2 = open_sub(to_dir, to_sub);
+	int fd2 = maildir_open_sub(to_dir, to_sub);
 	if (fd2 < 0) {
-		close_keep_errno(fd1);
+		maildir_close_keep_errno(fd1);
 		return -1;
 	}
 	int r = renameat2(fd1, from_name, fd2, to_name, flags);
-	close_keep_errno(fd1);
-	close_keep_errno(fd2);
+	maildir_close_keep_errno(fd1);
+	maildir_close_keep_errno(fd2);
 	return r;
 }
 
@@ -172,11 +154,11 @@ maildir_prepare(const char *dir, const char *prefix, size_t prefix_len,
     int msg_fd, uint64_t msg_len, struct maildir_delivery *d)
 {
 	d->tmp_path[0] = d->new_path[0] = '\0';
-	int tfd = open_sub(dir, "tmp");
+	int tfd = maildir_open_sub(dir, "tmp");
 	if (tfd < 0)
 		return -1;
 	int r = maildir_prepare_at(tfd, dir, prefix, prefix_len, msg_fd, msg_len, d);
-	close_keep_errno(tfd);
+	maildir_close_keep_errno(tfd);
 	return r;
 }
 
@@ -399,12 +381,12 @@ static int
 scan_dir(struct scan *s, const char *dir, const char *sub, int with_mtime, int *changed_r)
 {
 	struct stat before, after;
-	int dfd = open_sub(dir, sub);
+	int dfd = maildir_open_sub(dir, sub);
 	if (dfd < 0)
 		return errno == ENOENT ? 0 : -1;
 	DIR *dp = fdopendir(dfd);
 	if (dp == NULL || fstat(dfd, &before) != 0) {
-		close_keep_errno(dfd);
+		maildir_close_keep_errno(dfd);
 		return -1;
 	}
 	struct dirent *de;
@@ -541,12 +523,12 @@ find_once(const char *dir, struct maildir_entry *e)
 {
 	static const char *const sub[] = { "new", "cur" };
 	for (int i = 0; i < 2; i++) {
-		int dfd = open_sub(dir, sub[i]);
+		int dfd = maildir_open_sub(dir, sub[i]);
 		if (dfd < 0 && errno == ENOENT)
 			continue;
 		DIR *dp = dfd < 0 ? NULL : fdopendir(dfd);
 		if (dp == NULL) {
-			close_keep_errno(dfd);
+			maildir_close_keep_errno(dfd);
 			return -1;
 		}
 		struct dirent *de;
@@ -604,12 +586,12 @@ int
 maildir_open(const char *dir, struct maildir_entry *e)
 {
 	for (int tries = 0; tries < MAILDIR_FOLLOW_TRIES; tries++) {
-		int dfd = open_sub(dir, e->in_new ? "new" : "cur");
+		int dfd = maildir_open_sub(dir, e->in_new ? "new" : "cur");
 		if (dfd < 0)
 			return -1;
 		/* O_NONBLOCK: a planted FIFO must not hang the reader. */
 		int fd = openat(dfd, e->name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
-		close_keep_errno(dfd);
+		maildir_close_keep_errno(dfd);
 		if (fd >= 0) {
 			struct stat st;
 			if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
@@ -709,11 +691,11 @@ int
 maildir_remove(const char *dir, struct maildir_entry *e)
 {
 	for (int tries = 0; tries < MAILDIR_FOLLOW_TRIES; tries++) {
-		int dfd = open_sub(dir, e->in_new ? "new" : "cur");
+		int dfd = maildir_open_sub(dir, e->in_new ? "new" : "cur");
 		if (dfd < 0)
 			return -1;
 		int r = unlinkat(dfd, e->name, 0);
-		close_keep_errno(dfd);
+		maildir_close_keep_errno(dfd);
 		if (r == 0)
 			return 0;
 		if (errno != ENOENT || maildir_find(dir, e) != 0)
@@ -734,7 +716,7 @@ set_mtime(const char *path, time_t mtime)
 		return -1;
 	struct timespec ts[2] = { { mtime, 0 }, { mtime, 0 } };
 	int r = futimens(fd, ts) == 0 && fsync(fd) == 0 ? 0 : -1;
-	close_keep_errno(fd);
+	maildir_close_keep_errno(fd);
 	return r;
 }
 
@@ -825,7 +807,7 @@ copy_by_link(const char *src_path, uint64_t size, uint64_t vsize, const char *ds
 			r = 1;
 		break;
 	}
-	close_keep_errno(dfd);
+	maildir_close_keep_errno(dfd);
 	return r;
 }
 
@@ -856,7 +838,7 @@ maildir_copy(const char *src_dir, struct maildir_entry *e, const char *dst_dir,
 			r = name_out(d.new_path, name_r, name_size);
 	}
 out:
-	close_keep_errno(fd);
+	maildir_close_keep_errno(fd);
 	return r;
 }
 
