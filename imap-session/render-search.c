@@ -112,8 +112,11 @@ header_matches(const struct mime_header *h, const char *needle)
 	return r;
 }
 
-int
-render_search_header(const struct mime_message *m, const char *field, const char *needle)
+/* 1 if a top-level field named field matches needle by match (an empty
+ * needle: the field is there), else 0. */
+static int
+field_matches(const struct mime_message *m, const char *field, const char *needle,
+    int (*match)(const struct mime_header *, const char *))
 {
 	const struct mime_part *p = m->root;
 	size_t flen = strlen(field);
@@ -121,10 +124,16 @@ render_search_header(const struct mime_message *m, const char *field, const char
 		const struct mime_header *h = &p->headers[i];
 		if (h->name_len != flen || strncasecmp((const char *)h->name, field, flen) != 0)
 			continue;
-		if (*needle == '\0' || header_matches(h, needle))
+		if (*needle == '\0' || match(h, needle))
 			return 1;
 	}
 	return 0;
+}
+
+int
+render_search_header(const struct mime_message *m, const char *field, const char *needle)
+{
+	return field_matches(m, field, needle, header_matches);
 }
 
 /* ---- address fields: SEARCH FROM, TO, CC and BCC ---- */
@@ -250,16 +259,7 @@ done:
 int
 render_search_address(const struct mime_message *m, const char *field, const char *needle)
 {
-	const struct mime_part *p = m->root;
-	size_t flen = strlen(field);
-	for (size_t i = 0; i < p->hdr_count; i++) {
-		const struct mime_header *h = &p->headers[i];
-		if (h->name_len != flen || strncasecmp((const char *)h->name, field, flen) != 0)
-			continue;
-		if (*needle == '\0' || address_header_matches(h, needle))
-			return 1;
-	}
-	return 0;
+	return field_matches(m, field, needle, address_header_matches);
 }
 
 /* What mime_decode_cte() and mime_charset_to_utf8() give back unchanged
