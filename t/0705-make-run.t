@@ -76,7 +76,7 @@ out = open(os.path.join(tmp, "out"), "w+")
 p = subprocess.Popen(args, stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
                      env=env, start_new_session=True)
 try:
-    deadline = time.time() + 20
+    deadline = time.time() + 60
     while time.time() < deadline and not listening(P(2525)) and p.poll() is None:
         time.sleep(0.1)
     while time.time() < deadline and "Ctrl-C stops" not in open(out.name).read():
