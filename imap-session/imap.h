@@ -14,6 +14,7 @@
 #include "io.h"
 #include "parser.h"
 #include "session.h"
+#include "store.h"
 
 enum imap_state {
 	STATE_NOT_AUTH = 1,
@@ -38,6 +39,7 @@ struct imap {
 	enum imap_state state;
 	char user[320];
 	char root[4096];          /* the user's Maildir root */
+	struct store store;       /* the user's mail (lib/store.h) */
 	int utf8;                 /* UTF8=ACCEPT or IMAP4rev2 enabled */
 	int rev2;
 	struct folder *sel;
@@ -146,21 +148,6 @@ enum verdict cmd_compress(struct imap *im, struct imap_command *c);
 void compress_bye(struct imap *im);
 void compress_end(struct imap *im);
 
-/* mbox: the INBOX file of the session's user. */
-void imap_mbox_path(struct imap *im, char *out, size_t size);
-/* imap_do_expunge for an mbox folder. */
-int imap_mbox_expunge(struct imap *im, const struct seqset *uids, int report);
-/* mbox file of a mailbox name (INBOX: root/INBOX; "a/b": root/a.b). 0, or
- * -1 for a name that cannot be a folder file. */
-int imap_mbox_file(struct imap *im, const char *name, char *out, size_t size);
-/* 1 if path is a regular file (no symlink). */
-int imap_mbox_exists(const char *path);
-/* Calls add(arg, name) for each mbox folder but INBOX. 0 or -1. */
-int imap_mbox_names(struct imap *im, int (*add)(void *, const char *), void *arg);
-/* Creates an empty mbox file, durably. 0 or -1 (EEXIST). */
-int imap_mbox_create(const char *path);
-enum verdict imap_mbox_delete(struct imap *im, const char *name);
-enum verdict imap_mbox_rename(struct imap *im, const char *from, const char *to);
 enum verdict imap_mbox_copy(struct imap *im, struct imap_command *c, int move);
 /* One message of an APPEND; MULTIAPPEND (RFC 3502) gives several. data
  * is the literal as the client sent it. */

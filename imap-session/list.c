@@ -2,7 +2,6 @@
  * list.c — LIST, LSUB and NAMESPACE. LIST never builds a path from the
  * pattern: it matches patterns against the folder names found (S33, S51).
  */
-#include <dirent.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -64,23 +63,7 @@ static void
 folders_list(struct imap *im, struct names *l)
 {
 	names_add(l, "INBOX");
-	if (im->mbox) {
-		imap_mbox_names(im, names_add_cb, l);
-		qsort(l->v + 1, l->n - 1, sizeof *l->v, name_cmp);
-		return;
-	}
-	DIR *d = opendir(im->root);
-	struct dirent *de;
-	while (d && (de = readdir(d)) != NULL && l->n < IMAP_FOLDERS_MAX) {
-		char name[MAILNAME_MAX], dir[PATH_MAX];
-		if (de->d_name[0] != '.' || mailname_from_disk(de->d_name, name, sizeof name) != 0 ||
-		    strcmp(name, "INBOX") == 0)
-			continue;
-		if (path_join(dir, sizeof dir, im->root, de->d_name, NULL) == 0 && is_folder_dir(dir))
-			names_add(l, name);
-	}
-	if (d)
-		closedir(d);
+	store_list(&im->store, names_add_cb, l);
 	qsort(l->v + 1, l->n - 1, sizeof *l->v, name_cmp);
 }
 
@@ -158,11 +141,8 @@ list_one(struct imap *im, const struct list_opts *o, const char *name, int exist
 	if (childinfo)
 		io_puts(&im->io, " (\"CHILDINFO\" (\"SUBSCRIBED\"))");
 	io_puts(&im->io, "\r\n");
-	if (o->ret_status && exists) {
-		char dir[PATH_MAX];
-		if (imap_mailbox_dir(im, name, dir, sizeof dir) == 0)
-			status_write(im, name, dir, o->ret_status);
-	}
+	if (o->ret_status && exists)
+		status_write(im, name, o->ret_status);
 }
 
 /* Pattern argument → UTF-8 pattern (wildcards kept). */

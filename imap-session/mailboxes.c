@@ -25,98 +25,48 @@
 #include "mailname.h"
 #include "maildir.h"
 #include "path.h"
+#include "render.h"
 
 #define INIT_MARKER "yubin-imap-init"
 
 static const char *const special_folders[] = { "Sent", "Drafts", "Trash", "Junk", "Archive" };
 
-/* ---- folder directories ---- */
+/* ---- the user's store ---- */
 
 int
-is_folder_dir(const char *dir)
+mailbox_exists(struct imap *im, const char *name)
 {
-	char cur[PATH_MAX];
-	struct stat st;
-	if (path_join(cur, sizeof cur, dir, "cur", NULL) != 0)
-		return 0;
-	return lstat(dir, &st) == 0 && S_ISDIR(st.st_mode) && lstat(cur, &st) == 0 &&
-	    S_ISDIR(st.st_mode);
+	return store_exists(&im->store, name);
 }
 
-/* A folder exists: its Maildir++ directory, or its mbox file. */
-int
-mailbox_exists(struct imap *im, const char *name, const char *dir)
+/* The selected folder is about to move or go (RENAME, DELETE): this
+ * session lets it go first (another session's sees it vanish, BYE). */
+static void
+unselect_if(void *arg, const char *name)
 {
-	char path[PATH_MAX];
-	if (!im->mbox)
-		return is_folder_dir(dir);
-	return strcmp(name, "INBOX") == 0 ||
-	    (imap_mbox_file(im, name, path, sizeof path) == 0 && imap_mbox_exists(path));
-}
-
-static int mbox_user_setup(struct imap *im);
-
-static int
-folder_make(const char *dir)
-{
-	struct stat st;
-	/* A symlink planted as ".x" must not lead CREATE elsewhere (S34). */
-	if (lstat(dir, &st) == 0 && !S_ISDIR(st.st_mode)) {
-		errno = ELOOP;
-		return -1;
+	struct imap *im = arg;
+	if (im->sel && strcmp(im->sel->name, name) == 0) {
+		folder_close(&im->sel);
+		im->state = STATE_AUTH;
 	}
-	if (maildir_create(dir) != 0)
-		return -1;
-	char marker[PATH_MAX];
-	if (path_join(marker, sizeof marker, dir, "maildirfolder", NULL) != 0)
-		return -1;
-	int fd = open(marker, O_WRONLY | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0600);
-	if (fd >= 0)
-		close(fd);
-	return 0;
 }
 
 int
 imap_user_setup(struct imap *im)
 {
 	char path[PATH_MAX];
-	if (im->mbox) /* the INBOX file is created by delivery or at SELECT */
-		return mbox_user_setup(im);
-	if (durable_mkdirs(im->root, 0700) != 0 || maildir_create(im->root) != 0 ||
+	if (store_init(&im->store, im->root,
+	    im->s.conf.mailbox_format == MAILBOX_MBOX ? STORE_MBOX : STORE_MAILDIR) != 0)
+		return -1;
+	im->store.render = imap_view_render;
+	if (store_setup(&im->store) != 0 ||
 	    path_join(path, sizeof path, im->root, INIT_MARKER, NULL) != 0)
 		return -1;
 	if (access(path, F_OK) == 0)
 		return 0;
 	/* First login: the special-use folders (RFC 6154), subscribed. */
 	for (size_t i = 0; i < sizeof special_folders / sizeof special_folders[0]; i++) {
-		char dir[PATH_MAX];
-		if (path_printf(dir, sizeof dir, "%s/.%s", im->root, special_folders[i]) != 0 ||
-		    folder_make(dir) != 0)
-			return -1;
-		subs_change(im, special_folders[i], 1);
-	}
-	subs_change(im, "INBOX", 1);
-	int fd = open(path, O_WRONLY | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0600);
-	if (fd < 0)
-		return -1;
-	close(fd);
-	return 0;
-}
-
-/* mbox: special-use folders as empty mbox files at the first login. */
-static int
-mbox_user_setup(struct imap *im)
-{
-	char path[PATH_MAX];
-	if (durable_mkdirs(im->root, 0700) != 0 ||
-	    path_join(path, sizeof path, im->root, INIT_MARKER, NULL) != 0)
-		return -1;
-	if (access(path, F_OK) == 0)
-		return 0;
-	for (size_t i = 0; i < sizeof special_folders / sizeof special_folders[0]; i++) {
-		char file[PATH_MAX];
-		if (imap_mbox_file(im, special_folders[i], file, sizeof file) != 0 ||
-		    (imap_mbox_create(file) != 0 && errno != EEXIST))
+		if (store_create(&im->store, special_folders[i]) != 0 && errno != EEXIST)
 			return -1;
 		subs_change(im, special_folders[i], 1);
 	}
@@ -146,27 +96,18 @@ select_common(struct imap *im, struct imap_command *c, int readonly)
 	im->nsearchres = 0;
 	if (imap_mailbox_arg(im, &c->args[0], name, sizeof name, dir, sizeof dir) != 0)
 		return V_NO;
-	if (im->mbox) {
-		char path[PATH_MAX];
-		if (imap_mbox_file(im, name, path, sizeof path) != 0 ||
-		    (strcmp(name, "INBOX") != 0 && !imap_mbox_exists(path)))
-			return verdict(im, V_NO, "[NONEXISTENT] Mailbox doesn't exist");
-		if (mboxf_open(&im->sel, path, name, readonly) != 0) {
-			log_err("user=%s mbox %s: %s", im->user, path, strerror(errno));
-			return verdict(im, V_NO, "[UNAVAILABLE] Mailbox is busy or unreadable");
-		}
-	} else if (!is_folder_dir(dir)) {
-		return verdict(im, V_NO, "[NONEXISTENT] Mailbox doesn't exist");
-	} else if (folder_open(&im->sel, dir, name, readonly) != 0) {
-		/* The folder is there: say why it cannot be opened (a client
-		 * may drop its cache of a mailbox said not to exist). Giving
-		 * new messages UIDs writes the UID list, even for EXAMINE. */
+	if (store_open(&im->store, name, readonly, &im->sel) != 0) {
+		/* A folder that is there is not said not to exist (a client
+		 * may drop its cache of it): the reason instead. Giving new
+		 * messages UIDs writes the UID list, even for EXAMINE. */
 		int e = errno;
-		log_err("user=%s %s %s: %s", im->user, c->name, dir, strerror(e));
-		if (e == ENOENT && !is_folder_dir(dir))
+		if (e == ENOENT || e == EINVAL)
 			return verdict(im, V_NO, "[NONEXISTENT] Mailbox doesn't exist");
+		log_err("user=%s %s %s: %s", im->user, c->name, name, strerror(e));
 		if (e == ENOSPC || e == EDQUOT)
 			return verdict(im, V_NO, "[OVERQUOTA] Not enough disk space to open the mailbox");
+		if (e == EBUSY)
+			return verdict(im, V_NO, "[UNAVAILABLE] Mailbox is busy or unreadable");
 		return verdict(im, V_NO, "[SERVERBUG] Cannot open the mailbox");
 	}
 	struct folder *f = im->sel;
@@ -226,35 +167,36 @@ cmd_unselect(struct imap *im, struct imap_command *c)
 	return verdict(im, V_OK, "UNSELECT completed");
 }
 
+/* What imap_do_expunge passes through folder_expunge. */
+struct expunge_ctx {
+	struct imap *im;
+	const struct seqset *uids;
+	int report;
+};
+
+static int
+expunge_pick(void *arg, uint32_t uid)
+{
+	const struct expunge_ctx *x = arg;
+	return x->uids == NULL || seqset_contains(x->uids, uid);
+}
+
+static void
+expunge_gone(void *arg, size_t idx)
+{
+	const struct expunge_ctx *x = arg;
+	if (x->report && idx < x->im->sel->reported)
+		io_printf(&x->im->io, "* %zu EXPUNGE\r\n", idx + 1);
+}
+
 int
 imap_do_expunge(struct imap *im, const struct seqset *uids, int report)
 {
-	struct folder *f = im->sel;
-	int failed = 0;
-	if (f->mbox)
-		return imap_mbox_expunge(im, uids, report);
-	for (size_t i = 0; i < f->n; i++) {
-		struct fmsg *m = &f->m[i];
-		if (!(m->flags & FL_DELETED) || m->gone || (uids && !seqset_contains(uids, m->uid)))
-			continue;
-		if (maildir_remove(f->dir, &m->e) == 0 || errno == ENOENT)
-			m->gone = 1;
-		else
-			failed = 1;
-	}
-	char sub[PATH_MAX];
-	if (path_join(sub, sizeof sub, f->dir, "cur", NULL) != 0 || durable_fsync_dir(sub) != 0)
-		failed = 1;
-	if (path_join(sub, sizeof sub, f->dir, "new", NULL) != 0 || durable_fsync_dir(sub) != 0)
-		failed = 1;
-	for (size_t i = f->n; i-- > 0;) {
-		if (!f->m[i].gone)
-			continue;
-		if (report && i < f->reported)
-			io_printf(&im->io, "* %zu EXPUNGE\r\n", i + 1);
-		folder_remove_gone(f, i);
-	}
-	return failed ? -1 : 0;
+	struct expunge_ctx x = { im, uids, report };
+	if (folder_expunge(im->sel, expunge_pick, expunge_gone, &x) == 0)
+		return 0;
+	log_err("user=%s expunge: %s", im->user, strerror(errno));
+	return -1;
 }
 
 enum verdict
@@ -307,139 +249,36 @@ cmd_create(struct imap *im, struct imap_command *c)
 		return verdict(im, V_BAD, "CREATE needs a mailbox name");
 	if (mailbox_name_arg(im, &c->args[0], name, dir, 1) != 0)
 		return V_NO;
-	if (strcmp(name, "INBOX") == 0 || mailbox_exists(im, name, dir))
-		return verdict(im, V_NO, "[ALREADYEXISTS] Mailbox exists");
-	if (im->mbox) {
-		/* "a/b" is the file a.b; parent "a" is made too, as for Maildir */
-		char path[PATH_MAX];
-		if (imap_mbox_file(im, name, path, sizeof path) != 0)
-			return verdict(im, V_NO, "[CANNOT] Invalid mailbox name");
-		for (char *p = strchr(name, '/'); p; p = strchr(p + 1, '/')) {
-			char parent[MAILNAME_MAX], ppath[PATH_MAX];
-			strf(parent, sizeof parent, "%.*s", (int)(p - name), name);
-			if (strcmp(parent, "INBOX") != 0 &&
-			    imap_mbox_file(im, parent, ppath, sizeof ppath) == 0 &&
-			    !imap_mbox_exists(ppath))
-				imap_mbox_create(ppath);
-		}
-		if (imap_mbox_create(path) != 0)
-			return verdict(im, V_NO, "[SERVERBUG] Cannot create mailbox");
+	if (store_create(&im->store, name) == 0)
 		return verdict(im, V_OK, "CREATE completed");
-	}
-	/* Parents first, so the hierarchy is complete (RFC 9051 §6.3.4). */
-	for (char *p = strchr(name, '/'); p; p = strchr(p + 1, '/')) {
-		char parent[MAILNAME_MAX], pdir[PATH_MAX];
-		strf(parent, sizeof parent, "%.*s", (int)(p - name), name);
-		if (strcmp(parent, "INBOX") == 0 || imap_mailbox_dir(im, parent, pdir, sizeof pdir) != 0)
-			continue;
-		if (!is_folder_dir(pdir))
-			folder_make(pdir);
-	}
-	if (folder_make(dir) != 0) {
-		log_err("user=%s CREATE %s: %s", im->user, dir, strerror(errno));
-		return verdict(im, V_NO, "[SERVERBUG] Cannot create mailbox");
-	}
-	return verdict(im, V_OK, "CREATE completed");
-}
-
-/* Removes a folder directory: its message subdirectories and files. */
-static int
-remove_tree(const char *dir, int depth)
-{
-	DIR *d = opendir(dir);
-	if (d == NULL)
-		return -1;
-	struct dirent *de;
-	while ((de = readdir(d)) != NULL) {
-		if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0)
-			continue;
-		char path[PATH_MAX];
-		struct stat st;
-		if (path_join(path, sizeof path, dir, de->d_name, NULL) != 0 || lstat(path, &st) != 0)
-			continue;
-		if (S_ISDIR(st.st_mode) && depth > 0)
-			remove_tree(path, depth - 1);
-		else
-			unlink(path);
-	}
-	closedir(d);
-	return rmdir(dir);
+	if (errno == EEXIST)
+		return verdict(im, V_NO, "[ALREADYEXISTS] Mailbox exists");
+	if (errno == EINVAL)
+		return verdict(im, V_NO, "[CANNOT] Invalid mailbox name");
+	log_err("user=%s CREATE %s: %s", im->user, name, strerror(errno));
+	return verdict(im, V_NO, "[SERVERBUG] Cannot create mailbox");
 }
 
 enum verdict
 cmd_delete(struct imap *im, struct imap_command *c)
 {
-	char name[MAILNAME_MAX], dir[PATH_MAX], trash[PATH_MAX], uniq[256];
+	char name[MAILNAME_MAX], dir[PATH_MAX];
 	if (c->n != 1)
 		return verdict(im, V_BAD, "DELETE needs a mailbox name");
 	if (imap_mailbox_arg(im, &c->args[0], name, sizeof name, dir, sizeof dir) != 0)
 		return V_NO;
-	if (strcmp(name, "INBOX") == 0)
-		return verdict(im, V_NO, "[CANNOT] INBOX cannot be deleted");
 	/* The subscription stays: a server MUST NOT remove a name from the
 	 * list on its own (RFC 3501 §6.3.6, RFC 9051 §6.3.7); LIST
 	 * (SUBSCRIBED) shows it \NonExistent, LSUB \Noselect. */
-	if (im->mbox)
-		return imap_mbox_delete(im, name);
-	if (!is_folder_dir(dir))
+	if (store_delete(&im->store, name, unselect_if, im) == 0)
+		return verdict(im, V_OK, "DELETE completed");
+	if (errno == EPERM)
+		return verdict(im, V_NO, "[CANNOT] INBOX cannot be deleted");
+	if (errno == ENOENT || errno == EINVAL)
 		return verdict(im, V_NO, "[NONEXISTENT] Mailbox doesn't exist");
-	if (im->sel && strcmp(im->sel->dir, dir) == 0) {
-		folder_close(&im->sel);
-		im->state = STATE_AUTH;
-	}
-	/* Out of sight at once by one rename, then removed. */
-	if (durable_unique_name(uniq, sizeof uniq) != 0)
-		return verdict(im, V_NO, "[SERVERBUG] Cannot delete mailbox");
-	if (path_printf(trash, sizeof trash, "%s/yubin-deleted-%s", im->root, uniq) != 0 ||
-	    rename(dir, trash) != 0)
-		return verdict(im, V_NO, "[SERVERBUG] Cannot delete mailbox");
-	remove_tree(trash, 1);
-	return verdict(im, V_OK, "DELETE completed");
-}
-
-/* 1 if disk is the directory name of a folder name (mailname.c's
- * mapping both ways: no reserved name, none of another program's files). */
-static int
-disk_name_valid(const char *disk)
-{
-	char name[MAILNAME_MAX];
-	return mailname_from_disk(disk, name, sizeof name) == 0;
-}
-
-/* 1 if the root's entry disk is a folder RENAME may move. */
-static int
-folder_child(struct imap *im, const char *disk)
-{
-	char path[PATH_MAX];
-	return disk_name_valid(disk) && path_join(path, sizeof path, im->root, disk, NULL) == 0 &&
-	    is_folder_dir(path);
-}
-
-/* RENAME INBOX: its messages move to the new folder; INBOX stays, empty. */
-static enum verdict
-rename_inbox(struct imap *im, const char *dir)
-{
-	struct maildir_entry *e;
-	size_t n;
-	if (folder_make(dir) != 0 || maildir_scan(im->root, 0, &e, &n) != 0)
-		return verdict(im, V_NO, "[SERVERBUG] Cannot rename INBOX");
-	int failed = 0;
-	for (size_t i = 0; i < n; i++) {
-		char from[PATH_MAX], to[PATH_MAX];
-		if (path_join(from, sizeof from, im->root, e[i].in_new ? "new" : "cur", e[i].name) != 0 ||
-		    path_join(to, sizeof to, dir, e[i].in_new ? "new" : "cur", e[i].name) != 0 ||
-		    rename(from, to) != 0)
-			failed = 1;
-	}
-	maildir_entries_free(&e, n);
-	char sub[PATH_MAX];
-	if (path_join(sub, sizeof sub, dir, "cur", NULL) == 0)
-		durable_fsync_dir(sub);
-	if (path_join(sub, sizeof sub, dir, "new", NULL) == 0)
-		durable_fsync_dir(sub);
-	if (failed)
-		return verdict(im, V_NO, "[SERVERBUG] Some messages could not be moved");
-	return verdict(im, V_OK, "RENAME completed");
+	if (errno == EBUSY)
+		return verdict(im, V_NO, "[INUSE] Mailbox is locked");
+	return verdict(im, V_NO, "[SERVERBUG] Cannot delete mailbox");
 }
 
 enum verdict
@@ -451,137 +290,47 @@ cmd_rename(struct imap *im, struct imap_command *c)
 	if (imap_mailbox_arg(im, &c->args[0], from, sizeof from, fdir, sizeof fdir) != 0 ||
 	    mailbox_name_arg(im, &c->args[1], to, tdir, 1) != 0)
 		return V_NO;
-	if (im->mbox) {
-		size_t fl = strlen(from);
-		if (strncmp(to, from, fl) == 0 && to[fl] == '/')
+	if (store_rename(&im->store, from, to, unselect_if, im) != 0) {
+		switch (errno) {
+		case EEXIST:
+			return verdict(im, V_NO, "[ALREADYEXISTS] Target mailbox exists");
+		case ENOENT:
+			return verdict(im, V_NO, "[NONEXISTENT] Mailbox doesn't exist");
+		case ELOOP:
 			return verdict(im, V_NO, "[CANNOT] Cannot rename a mailbox into itself");
-		enum verdict v = imap_mbox_rename(im, from, to);
-		if (v == V_OK && strcmp(from, "INBOX") != 0)
-			subs_change(im, from, 0);
-		return v;
-	}
-	if (strcmp(to, "INBOX") == 0 || is_folder_dir(tdir))
-		return verdict(im, V_NO, "[ALREADYEXISTS] Target mailbox exists");
-	if (strcmp(from, "INBOX") == 0)
-		return rename_inbox(im, tdir);
-	if (!is_folder_dir(fdir))
-		return verdict(im, V_NO, "[NONEXISTENT] Mailbox doesn't exist");
-	size_t flen = strlen(from);
-	if (strncmp(to, from, flen) == 0 && to[flen] == '/')
-		return verdict(im, V_NO, "[CANNOT] Cannot rename a mailbox into itself");
-	if (im->sel && strcmp(im->sel->dir, fdir) == 0) {
-		folder_close(&im->sel);
-		im->state = STATE_AUTH;
-	}
-	if (rename(fdir, tdir) != 0)
-		return verdict(im, V_NO, "[SERVERBUG] Cannot rename mailbox");
-	/* Children ".from.x" follow as ".to.x": only folders, whose names
-	 * and new names are folder names (never pop3-session's ".pop3.lock"
-	 * or another file that merely starts alike), and none over an entry
-	 * already there. */
-	char fdisk[MAILNAME_MAX * 3], tdisk[MAILNAME_MAX * 3];
-	mailname_to_disk(from, fdisk, sizeof fdisk);
-	mailname_to_disk(to, tdisk, sizeof tdisk);
-	size_t fl = strlen(fdisk);
-	DIR *d = opendir(im->root);
-	struct names kids = { 0 };
-	struct dirent *de;
-	while (d && (de = readdir(d)) != NULL)
-		if (strncmp(de->d_name, fdisk, fl) == 0 && de->d_name[fl] == '.' &&
-		    folder_child(im, de->d_name))
-			names_add(&kids, de->d_name);
-	if (d)
-		closedir(d);
-	for (size_t i = 0; i < kids.n; i++) {
-		char a[PATH_MAX], b[PATH_MAX], disk[MAILNAME_MAX * 3];
-		if (strf(disk, sizeof disk, "%s%s", tdisk, kids.v[i] + fl) != 0 ||
-		    !disk_name_valid(disk) || path_join(a, sizeof a, im->root, kids.v[i], NULL) != 0 ||
-		    path_join(b, sizeof b, im->root, disk, NULL) != 0)
-			continue;
-		/* this session's own selected child moves: unselected, as the
-		 * folder itself above (another session's sees it vanish, BYE) */
-		if (im->sel && strcmp(im->sel->dir, a) == 0) {
-			folder_close(&im->sel);
-			im->state = STATE_AUTH;
+		case EINVAL:
+			return verdict(im, V_NO, "[CANNOT] Invalid mailbox name");
+		case EIO:
+			return verdict(im, V_NO, "[SERVERBUG] Some messages could not be moved");
+		default:
+			return verdict(im, V_NO, "[SERVERBUG] Cannot rename mailbox");
 		}
-		renameat2(AT_FDCWD, a, AT_FDCWD, b, RENAME_NOREPLACE);
 	}
-	names_free(&kids);
-	durable_fsync_dir(im->root);
-	subs_change(im, from, 0);
+	if (strcmp(from, "INBOX") != 0)
+		subs_change(im, from, 0);
 	return verdict(im, V_OK, "RENAME completed");
 }
 
 /* ---- STATUS ---- */
 
-struct counts {
-	size_t messages, unseen, deleted, recent;
-	uint64_t size;
-	uint32_t uidnext, uidvalidity;
-};
-
+/* The counts of folder name: the selected folder's as this session sees
+ * it, any other's from the store. */
 static int
-folder_counts(struct imap *im, const char *name, const char *dir, struct counts *k)
+folder_status(struct imap *im, const char *name, struct store_counts *k)
 {
-	memset(k, 0, sizeof *k);
-	struct folder *tmp = NULL;
-	char path[PATH_MAX];
-	if (im->mbox && (imap_mbox_file(im, name, path, sizeof path) != 0 ||
-	    (strcmp(name, "INBOX") != 0 && !imap_mbox_exists(path))))
-		return -1;
-	if (im->mbox && (!im->sel || strcmp(im->sel->mb_path, path) != 0)) {
-		if (mboxf_open(&tmp, path, name, 1) != 0)
-			return -1;
-	}
-	/* an mbox folder's dir is the user's root, whichever file it is: the
-	 * selected one is known by its path (above), not by dir */
-	int selected = im->sel && (im->mbox ? strcmp(im->sel->mb_path, path) == 0
-	    : strcmp(im->sel->dir, dir) == 0);
-	if (tmp || selected) {
-		struct folder *f = tmp ? tmp : im->sel;
-		folder_sync(f);
-		for (size_t i = 0; i < f->n; i++) {
-			if (f->m[i].gone)
-				continue;
-			k->messages++;
-			k->unseen += !(f->m[i].flags & FL_SEEN);
-			k->deleted += !!(f->m[i].flags & FL_DELETED);
-			k->recent += !!(f->m[i].flags & FL_RECENT);
-			k->size += folder_size(f, i);
-		}
-		k->uidnext = f->uidnext;
-		k->uidvalidity = f->uidvalidity;
-		folder_close(&tmp);
+	if (im->sel && strcmp(im->sel->name, name) == 0) {
+		folder_sync(im->sel);
+		folder_counts(im->sel, k);
 		return 0;
 	}
-	struct maildir_entry *e;
-	size_t n;
-	if (maildir_scan(dir, 0, &e, &n) != 0)
-		return -1;
-	uint32_t *uids = calloc(n ? n : 1, sizeof *uids), recent_from = 0;
-	int r = uids ? folder_assign_uids_recent(dir, e, n, uids, &k->uidvalidity, &k->uidnext,
-	    &recent_from) : -1;
-	for (size_t i = 0; i < n; i++) {
-		unsigned flags;
-		uint32_t kw;
-		folder_parse_letters(e[i].flags, &flags, &kw);
-		k->messages++;
-		k->unseen += !(flags & FL_SEEN);
-		k->deleted += !!(flags & FL_DELETED);
-		/* APPENDed, COPYed, MOVEd since the last taker are \Recent too */
-		k->recent += e[i].in_new || (r == 0 && uids[i] >= recent_from);
-		k->size += e[i].vsize ? e[i].vsize : e[i].size;
-	}
-	free(uids);
-	maildir_entries_free(&e, n);
-	return r;
+	return store_counts(&im->store, name, k);
 }
 
 /* Writes "* STATUS name (items)"; -1 if an item is unknown. */
 int
-status_write(struct imap *im, const char *name, const char *dir, const struct imap_arg *items)
+status_write(struct imap *im, const char *name, const struct imap_arg *items)
 {
-	struct counts k;
+	struct store_counts k;
 	for (size_t i = 0; i < items->n; i++) {
 		static const char *const known[] = { "MESSAGES", "UIDNEXT", "UIDVALIDITY", "UNSEEN",
 			"DELETED", "SIZE", "RECENT" };
@@ -591,7 +340,7 @@ status_write(struct imap *im, const char *name, const char *dir, const struct im
 		if (!ok)
 			return -1;
 	}
-	if (folder_counts(im, name, dir, &k) != 0)
+	if (folder_status(im, name, &k) != 0)
 		return -2;
 	io_puts(&im->io, "* STATUS ");
 	out_mailbox(im, name);
@@ -626,9 +375,9 @@ cmd_status(struct imap *im, struct imap_command *c)
 		return verdict(im, V_BAD, "STATUS needs a mailbox and a list of items");
 	if (imap_mailbox_arg(im, &c->args[0], name, sizeof name, dir, sizeof dir) != 0)
 		return V_NO;
-	if (!mailbox_exists(im, name, dir))
+	if (!mailbox_exists(im, name))
 		return verdict(im, V_NO, "[NONEXISTENT] Mailbox doesn't exist");
-	int r = status_write(im, name, dir, &c->args[1]);
+	int r = status_write(im, name, &c->args[1]);
 	if (r == -1)
 		return verdict(im, V_BAD, "Unknown STATUS item");
 	if (r != 0)
@@ -646,7 +395,7 @@ subscribe_common(struct imap *im, struct imap_command *c, int add)
 		return verdict(im, V_BAD, "%s needs a mailbox name", c->name);
 	if (imap_mailbox_arg(im, &c->args[0], name, sizeof name, dir, sizeof dir) != 0)
 		return V_NO;
-	if (add && !mailbox_exists(im, name, dir))
+	if (add && !mailbox_exists(im, name))
 		return verdict(im, V_NO, "[NONEXISTENT] Mailbox doesn't exist");
 	if (subs_change(im, name, add) != 0)
 		return verdict(im, V_NO, "[SERVERBUG] Cannot update subscriptions");

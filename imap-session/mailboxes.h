@@ -23,10 +23,8 @@ int names_has(const struct names *l, const char *s);
 /* qsort comparison of two names. */
 int name_cmp(const void *a, const void *b);
 
-/* 1 if dir is a Maildir++ folder directory (no symlink). */
-int is_folder_dir(const char *dir);
-/* A folder exists: its Maildir++ directory, or its mbox file. */
-int mailbox_exists(struct imap *im, const char *name, const char *dir);
+/* 1 if folder name exists in the user's store. */
+int mailbox_exists(struct imap *im, const char *name);
 
 /* Reads the subscribed names into l. 0 (also when there is no file), or
  * -1 when a read failed: l then holds the names before the failure. */
@@ -36,7 +34,6 @@ int subs_change(struct imap *im, const char *name, int add);
 
 /* Writes "* STATUS name (items)": 0; -1 if an item is unknown; -2 if the
  * folder cannot be read. */
-int status_write(struct imap *im, const char *name, const char *dir,
-    const struct imap_arg *items);
+int status_write(struct imap *im, const char *name, const struct imap_arg *items);
 
 #endif

@@ -14,6 +14,7 @@
 #include <stddef.h>
 #include <time.h>
 
+#include "folder.h"
 #include "mime.h"
 
 struct buf;
@@ -63,5 +64,9 @@ int render_search_text(const struct mime_message *m, const char *needle);
 int render_search_contains(const char *hay, size_t hn, const char *needle);
 /* The Date: header parsed (RFC 5322 with obsolete forms and zones), or -1. */
 time_t render_date(const struct mime_message *m);
+
+/* View v of the parse mm as the store's message cache keeps it
+ * (views.c; lib/folder.h folder_render_fn): malloc'd, or NULL. */
+char *imap_view_render(const struct mime_message *mm, enum folder_view v, size_t *len_r);
 
 #endif

@@ -1,7 +1,7 @@
 /*
  * folder-uidlist.c — the UID list beside a Maildir folder's messages,
  * with its recent marker, and the lock it is read and rewritten under
- * (see folder-uids.h; formats in imap-session/folder.h).
+ * (see folder-uids.h; formats in folder.h).
  */
 #include "folder-uids.h"
 

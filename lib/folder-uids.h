@@ -3,7 +3,7 @@
  * it, shared by imap-session (which numbers messages for IMAP) and
  * pop3-session (whose UIDLs follow those UIDs in a mailbox taken over
  * from Dovecot). The formats of the files are described in
- * imap-session/folder.h; the one pop3-session alone reads is below.
+ * folder.h; the one pop3-session alone reads is below.
  *
  * Per folder directory (the Maildir root for INBOX), besides those:
  *   yubin-pop3-uidl  "<scheme>\n", written once, when the folder's UID
@@ -33,7 +33,7 @@
 
 #include "maildir.h"
 
-/* The folder's state files (imap-session/folder.h), and the user's last
+/* The folder's state files (folder.h), and the user's last
  * UIDVALIDITY. */
 #define UIDLIST_NAME "yubin-uidlist"
 #define KEYWORDS_NAME "yubin-keywords"
@@ -43,7 +43,7 @@
 /* The lock file of a POP3 session in the user's Maildir (pop3-session). */
 #define MAILDROP_LOCK_NAME ".pop3.lock"
 
-/* How folder_uids_assign treats the recent marker (imap-session/folder.h):
+/* How folder_uids_assign treats the recent marker (folder.h):
  * KEEP leaves it; LOOK also returns it; CLAIM returns it and moves it to
  * UIDNEXT, under the lock: the UIDs from the returned value up are
  * \Recent for the caller alone. */

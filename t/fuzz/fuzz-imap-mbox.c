@@ -15,8 +15,8 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "imap-session/folder.h"
-#include "imap-session/mboxuid.h"
+#include "folder.h"
+#include "store-mbox-uid.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

@@ -14,7 +14,7 @@
 #include <string.h>
 
 #include "imap-session/imap.h"
-#include "imap-session/mailname.h"
+#include "mailname.h"
 #include "imap-session/parser.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);

@@ -6,7 +6,7 @@
 
 #include "unit.h"
 #include "imap-session/imap.h"
-#include "imap-session/mailname.h"
+#include "mailname.h"
 #include "imap-session/parser.h"
 
 /* Feeds s one byte at a time; returns the last status and counts '+'. */

@@ -21,7 +21,7 @@
 #include "buf.h"
 #include "durable.h"
 #include "folder.h"
-#include "mboxuid.h"
+#include "store-mbox-uid.h"
 #include "path.h"
 
 /* In the user's root (every mbox folder's directory), the last

@@ -1,6 +1,8 @@
 /*
- * folder.h — the state of one Maildir folder as a session sees it: UIDs,
- * flags, keywords, sizes, and what changed since the last look.
+ * folder.h — one open folder of a user's store (store.h) as a session
+ * sees it: UIDs, flags, keywords, sizes, and what changed since the last
+ * look. Opened by store_open(); the Maildir state is store-maildir.c's,
+ * the mbox state store-mbox.c's.
  *
  * Protocol-free: the session turns the changes into EXISTS/EXPUNGE/FETCH
  * responses. folder_mime_header() and folder_mime() are what FETCH asks
@@ -41,8 +43,8 @@
  * folder's cache has it; anything else of it is answered NO
  * [EXPUNGEISSUED] with nothing made up (RFC 2180 §4.1.2).
  */
-#ifndef IMAP_FOLDER_H
-#define IMAP_FOLDER_H
+#ifndef YUBIN_FOLDER_H
+#define YUBIN_FOLDER_H
 
 #include <limits.h>
 #include <stddef.h>
@@ -116,6 +118,13 @@ enum folder_view {
 };
 #define FOLDER_CACHE_KEY_MAX 320
 
+/* Renders view v of a parse for the cache, in the reader's protocol
+ * (imap-session: ENVELOPE, BODYSTRUCTURE, ...); malloc'd (*len_r bytes,
+ * NUL-terminated), or NULL. The store knows no protocol: the reader
+ * gives it this (store.h, struct store's render). */
+typedef char *(*folder_render_fn)(const struct mime_message *mm, enum folder_view v,
+    size_t *len_r);
+
 struct folder {
 	char name[512];          /* UTF-8 mailbox name */
 	char dir[4096];
@@ -170,13 +179,14 @@ struct folder {
 	/* Maildir subdirectories with renames (or unlinks) not yet fsync'd
 	 * (FOLDER_PENDING_*): folder_set_flags renames, folder_flags_durable
 	 * syncs them once per command rather than once per message;
-	 * imap-session.c calls it before every tagged reply. */
+	 * the reader calls it before it reports a change done. */
 	unsigned flags_pending;
 	/* The message cache (folder-cache.c): the file, opened at first use;
 	 * the views rendered from the parse of message view_uid, the one in
 	 * cache_data; the parse of one message's cached header fields. */
 	struct mcache *mc;
 	int mc_opened;
+	folder_render_fn render;   /* NULL: no views rendered or recorded */
 	uint32_t view_uid;
 	char *view[FOLDER_VIEWS];
 	size_t view_len[FOLDER_VIEWS];
@@ -252,6 +262,16 @@ void folder_close(struct folder **f);
 int folder_sync(struct folder *f);
 /* Drops messages marked gone (after EXPUNGE responses were sent). */
 void folder_remove_gone(struct folder *f, size_t idx);
+/* Which messages an expunge takes: 1 for uid to go. */
+typedef int (*folder_pick_fn)(void *arg, uint32_t uid);
+/* Told of message idx (its index until this call returns) as it leaves
+ * the view. */
+typedef void (*folder_gone_fn)(void *arg, size_t idx);
+/* Removes the messages marked \Deleted (and, with pick, picked) from
+ * disk, durably, then from the view, and with them those marked gone by
+ * a sync; gone(arg, idx) is called for each, highest index first. 0; -1
+ * (errno) if some could not be removed: they stay (mbox: all stay). */
+int folder_expunge(struct folder *f, folder_pick_fn pick, folder_gone_fn gone, void *arg);
 
 /* folder_assign_uids, folder_assign_uids_recent: lib/folder-uids.h. */
 /* Before APPEND, COPY or MOVE into dir: a folder without a UID list gets
@@ -317,6 +337,9 @@ uint64_t folder_size(struct folder *f, size_t idx);
  * A message is recorded when it is first parsed; later sessions answer
  * from the record without opening the message. Records are keyed so that
  * one made from other bytes is never used; the file is only a cache. */
+/* The name of the i-th header field the cache keeps, or NULL past the
+ * last. */
+const char *folder_cached_field(size_t i);
 /* 1 if name (len bytes, any case) is a header field the cache keeps. */
 int folder_field_cached(const char *name, size_t len);
 /* 1 if the cache holds every view in mask (bit 1 << FOLDER_VIEW_*) of

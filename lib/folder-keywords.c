@@ -1,6 +1,6 @@
 /*
- * folder-uidlist.c — the files beside a Maildir folder's messages that
- * imap-session alone uses: the keyword letters, and the UID list's uses
+ * folder-keywords.c — the files beside a Maildir folder's messages that
+ * the store alone uses: the keyword letters, and the UID list's uses
  * for folders that are not selected (the list itself: lib/folder-uids.h).
  */
 #include "folder.h"

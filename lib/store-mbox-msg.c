@@ -11,7 +11,7 @@
 #include "buf.h"
 #include "folder.h"
 #include "mbox.h"
-#include "mboxmsg.h"
+#include "store-mbox-msg.h"
 
 
 /* Headers yubin keeps in the mbox and hides from clients. */

@@ -47,8 +47,8 @@
 #include "durable.h"
 #include "folder.h"
 #include "mbox.h"
-#include "mboxmsg.h"
-#include "mboxuid.h"
+#include "store-mbox-msg.h"
+#include "store-mbox-uid.h"
 #include "mime.h"
 #include "path.h"
 

@@ -8,8 +8,8 @@
  * user's Maildir root, its components in modified UTF-7 (ASCII only); INBOX
  * is the root itself ("" here).
  */
-#ifndef IMAP_MAILNAME_H
-#define IMAP_MAILNAME_H
+#ifndef YUBIN_MAILNAME_H
+#define YUBIN_MAILNAME_H
 
 #include <stddef.h>
 

@@ -26,8 +26,6 @@
 #include "mcache.h"
 #include "mime.h"
 #include "path.h"
-#include "preview.h"
-#include "render.h"
 
 /* View v is item v of a record (lib/mcache.h). */
 
@@ -40,6 +38,12 @@ static const char *const cached_fields[] = {
 	"List-Owner", "List-Archive",
 };
 #define CACHED_FIELDS (sizeof cached_fields / sizeof cached_fields[0])
+
+const char *
+folder_cached_field(size_t i)
+{
+	return i < CACHED_FIELDS ? cached_fields[i] : NULL;
+}
 
 int
 folder_field_cached(const char *name, size_t len)
@@ -133,65 +137,6 @@ views_current(const struct folder *f, size_t idx)
 	return f->view_uid != 0 && f->view_uid == f->m[idx].uid && f->cache_uid == f->view_uid;
 }
 
-/* The header ends with its empty line, has no NUL, and every field was
- * indexed: then its cached fields answer as the message would. */
-static int
-fields_cacheable(const struct mime_message *mm)
-{
-	const struct mime_part *p = mm->root;
-	const unsigned char *d = mm->data + p->hdr_off;
-	size_t n = p->hdr_len;
-	return n >= 2 && d[n - 2] == '\r' && d[n - 1] == '\n' && (n == 2 || d[n - 3] == '\n') &&
-	    memchr(d, '\0', n) == NULL && p->hdr_count < MIME_HEADERS_MAX;
-}
-
-/* BODY[HEADER.FIELDS (...)] of every cached field, as the message gives. */
-static char *
-render_fields(const struct mime_message *mm, size_t *len_r)
-{
-	/* the names of cached_fields, made once */
-	static char section[512];
-	if (section[0] == '\0') {
-		size_t o = (size_t)snprintf(section, sizeof section, "HEADER.FIELDS (");
-		for (size_t i = 0; i < CACHED_FIELDS && o < sizeof section; i++)
-			o += (size_t)snprintf(section + o, sizeof section - o, "%s%s", cached_fields[i],
-			    i + 1 < CACHED_FIELDS ? " " : ")");
-	}
-	unsigned char *out;
-	if (!fields_cacheable(mm) || render_section(mm, section, &out, len_r) != 0)
-		return NULL;
-	return (char *)out;
-}
-
-/* The preview text of mm: "" when it has no text part (RFC 8970 sends
- * an empty string then; NIL is for LAZY only). */
-static char *
-render_preview(const struct mime_message *mm, size_t *len_r)
-{
-	char *s;
-	int rc = message_preview(mm, &s, len_r);
-	if (rc == 0 && (s = calloc(1, 1)) != NULL)
-		*len_r = 0;
-	return rc < 0 ? NULL : s;
-}
-
-/* View v of the parse mm, rendered. */
-static char *
-render_view(const struct mime_message *mm, int v, size_t *len_r)
-{
-	switch (v) {
-	case FOLDER_VIEW_ENVELOPE:
-		return render_envelope(mm, len_r);
-	case FOLDER_VIEW_BODY:
-	case FOLDER_VIEW_BODYSTRUCTURE:
-		return render_bodystructure(mm, v == FOLDER_VIEW_BODYSTRUCTURE, len_r);
-	case FOLDER_VIEW_PREVIEW:
-		return render_preview(mm, len_r);
-	default:
-		return render_fields(mm, len_r);
-	}
-}
-
 /* Renders the views a parse gives (whole: the message's, else its
  * header's) that the message's record lacks, keeps them for this message
  * and queues its record, merged with what the file had. */
@@ -216,7 +161,8 @@ folder_cache_fill(struct folder *f, size_t idx, const struct mime_message *mm, i
 			r.items |= 1u << v;
 			r.item[v] = old.item[v];
 		} else if ((whole || from_header) &&
-		    (f->view[v] = render_view(mm, v, &f->view_len[v])) != NULL) {
+		    f->render != NULL &&
+		    (f->view[v] = f->render(mm, (enum folder_view)v, &f->view_len[v])) != NULL) {
 			r.items |= 1u << v;
 			r.item[v].p = (const unsigned char *)f->view[v];
 			r.item[v].len = (uint32_t)f->view_len[v];
@@ -263,9 +209,10 @@ folder_cache_view(struct folder *f, size_t idx, enum folder_view v, int kept, si
 }
 
 char *
-folder_cache_render(const struct mime_message *mm, enum folder_view v, size_t *len_r)
+folder_cache_render(struct folder *f, const struct mime_message *mm, enum folder_view v,
+    size_t *len_r)
 {
-	return render_view(mm, (int)v, len_r);
+	return f->render != NULL ? f->render(mm, v, len_r) : NULL;
 }
 
 static void

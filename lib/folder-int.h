@@ -1,10 +1,11 @@
 /*
- * folder-int.h — what the parts of the Maildir folder state share among
- * themselves (folder.c, folder-uidlist.c, folder-content.c, folder-read.c);
- * the rest of imap-session uses folder.h only.
+ * folder-int.h — what the parts of the folder state share among
+ * themselves (store-maildir.c, folder-keywords.c, folder-content.c,
+ * folder-read.c, folder-cache.c);
+ * callers use folder.h and store.h only.
  */
-#ifndef IMAP_FOLDER_INT_H
-#define IMAP_FOLDER_INT_H
+#ifndef YUBIN_FOLDER_INT_H
+#define YUBIN_FOLDER_INT_H
 
 #include <stddef.h>
 #include <stdint.h>
@@ -33,8 +34,10 @@ void folder_cache_drop(struct folder *f);
  * kept, recorded in the cache file; malloc'd, or NULL (not there, or
  * ENOMEM). The cache never parses: folder_view (folder-content.c) does. */
 char *folder_cache_view(struct folder *f, size_t idx, enum folder_view v, int kept, size_t *len_r);
-/* View v rendered from the parse mm; malloc'd, or NULL. */
-char *folder_cache_render(const struct mime_message *mm, enum folder_view v, size_t *len_r);
+/* View v rendered from the parse mm by f->render; malloc'd, or NULL
+ * (none set, or ENOMEM). */
+char *folder_cache_render(struct folder *f, const struct mime_message *mm, enum folder_view v,
+    size_t *len_r);
 /* The length of raw[0..n) after LF → CRLF (folder-read.c). */
 size_t crlf_size(const unsigned char *raw, size_t n);
 

@@ -13,7 +13,7 @@
 #include <time.h>
 
 #include "folder.h"
-#include "mboxmsg.h"
+#include "store-mbox-msg.h"
 
 /* One message of the file as a read under the lock found it. */
 struct scanned {

@@ -137,7 +137,7 @@ folder_view(struct folder *f, size_t idx, enum folder_view v, size_t *len_r)
 	/* the parse just made recorded it (folder_cache_fill) */
 	if ((s = folder_cache_view(f, idx, v, 1, len_r)) != NULL)
 		return s;
-	return folder_cache_render(mm, v, len_r);
+	return folder_cache_render(f, mm, v, len_r);
 }
 
 /* INTERNALDATE from the file (holding it stats it: folder_hold); -1 if

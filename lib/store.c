@@ -1,0 +1,102 @@
+/*
+ * store.c — the front of the mail store (store.h): the backend is chosen
+ * here once, every other call goes through its table.
+ */
+#include "store.h"
+
+#include <errno.h>
+#include <string.h>
+
+#include "path.h"
+
+int
+store_init(struct store *s, const char *root, enum store_format fmt)
+{
+	memset(s, 0, sizeof *s);
+	s->ops = fmt == STORE_MBOX ? &store_mbox_ops : &store_maildir_ops;
+	return path_printf(s->root, sizeof s->root, "%s", root);
+}
+
+int
+store_setup(struct store *s)
+{
+	return s->ops->setup(s);
+}
+
+int
+store_exists(const struct store *s, const char *name)
+{
+	return strcmp(name, "INBOX") == 0 || s->ops->exists(s, name);
+}
+
+int
+store_create(struct store *s, const char *name)
+{
+	if (store_exists(s, name)) {
+		errno = EEXIST;
+		return -1;
+	}
+	return s->ops->create(s, name);
+}
+
+int
+store_delete(struct store *s, const char *name, store_moving_fn moving, void *arg)
+{
+	if (strcmp(name, "INBOX") == 0) {
+		errno = EPERM;
+		return -1;
+	}
+	if (!s->ops->exists(s, name)) {
+		errno = ENOENT;
+		return -1;
+	}
+	if (moving)
+		moving(arg, name);
+	return s->ops->remove(s, name);
+}
+
+int
+store_rename(struct store *s, const char *from, const char *to, store_moving_fn moving,
+    void *arg)
+{
+	return s->ops->rename(s, from, to, moving, arg);
+}
+
+int
+store_list(const struct store *s, store_name_fn add, void *arg)
+{
+	return s->ops->list(s, add, arg);
+}
+
+int
+store_open(struct store *s, const char *name, int readonly, struct folder **f_r)
+{
+	if (s->ops->open(s, name, readonly, f_r) != 0)
+		return -1;
+	(*f_r)->render = s->render;
+	return 0;
+}
+
+int
+store_counts(struct store *s, const char *name, struct store_counts *k)
+{
+	memset(k, 0, sizeof *k);
+	return s->ops->counts(s, name, k);
+}
+
+void
+folder_counts(struct folder *f, struct store_counts *k)
+{
+	memset(k, 0, sizeof *k);
+	for (size_t i = 0; i < f->n; i++) {
+		if (f->m[i].gone)
+			continue;
+		k->messages++;
+		k->unseen += !(f->m[i].flags & FL_SEEN);
+		k->deleted += !!(f->m[i].flags & FL_DELETED);
+		k->recent += !!(f->m[i].flags & FL_RECENT);
+		k->size += folder_size(f, i);
+	}
+	k->uidnext = f->uidnext;
+	k->uidvalidity = f->uidvalidity;
+}
