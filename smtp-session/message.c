@@ -4,7 +4,6 @@
  * whatever the size), then store it in every local mailbox
  * and the spool in one transaction. 250 only after every copy is fsync'd.
  */
-#include <ctype.h>
 #include <errno.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -153,17 +152,18 @@ message_append(struct smtp *s, const unsigned char *buf, size_t len)
 }
 
 static int
-targets_expand(struct smtp *s, struct target_list *t)
+targets_expand(struct smtp *s, struct targets *t)
 {
 	for (size_t i = 0; i < s->n_rcpts; i++)
-		if (smtp_targets_add(s, t, &s->rcpts[i]) < 0)
+		if (targets_add_rcpt(s->conf, t, s->rcpts[i].addr, s->rcpts[i].notify,
+		    s->rcpts[i].orcpt) < 0)
 			return -1;
 	return 0;
 }
 
 /* The spool envelope for remote targets, DSN parameters carried over. */
-static int
-spool_envelope_for(struct smtp *s, struct target_list *t, struct spool_envelope *env)
+static void
+spool_envelope_for(struct smtp *s, struct targets *t, struct spool_envelope *env)
 {
 	memset(env, 0, sizeof *env);
 	env->sender = s->sender;
@@ -174,25 +174,13 @@ spool_envelope_for(struct smtp *s, struct target_list *t, struct spool_envelope 
 	env->auth_user = s->auth_user[0] ? s->auth_user : NULL;
 	env->arrival = time(NULL);
 	env->next_attempt = env->arrival;
-	env->rcpts = calloc(t->n_remote, sizeof *env->rcpts);
-	if (!env->rcpts)
-		return -1;
+	env->rcpts = t->remote;
 	env->n_rcpts = t->n_remote;
-	for (size_t i = 0; i < t->n_remote; i++) {
-		env->rcpts[i].addr = t->remote[i];
-		for (size_t j = 0; j < s->n_rcpts; j++) {
-			if (strcasecmp(s->rcpts[j].addr, t->remote[i]) == 0) {
-				env->rcpts[i].notify = s->rcpts[j].notify;
-				env->rcpts[i].orcpt = s->rcpts[j].orcpt;
-			}
-		}
-	}
-	return 0;
 }
 
 /* One log line per accepted message: id, size, sender, recipients. */
 static void
-log_accepted(const struct smtp *s, const struct target_list *t)
+log_accepted(const struct smtp *s, const struct targets *t)
 {
 	char rcpts[1024], shown[ADDR_PATH_MAX * 4 + 1];
 	size_t n = 0;
@@ -212,7 +200,7 @@ log_accepted(const struct smtp *s, const struct target_list *t)
 static int
 message_store(struct smtp *s)
 {
-	struct target_list t = { 0 };
+	struct targets t = { 0 };
 	struct mailbox_txn *txn = NULL;
 	struct spool_pending pending;
 	struct smtp_notices notices = { .n_pending = 0 };
@@ -250,11 +238,8 @@ message_store(struct smtp *s)
 		goto out;
 	if (t.n_remote > 0) {
 		struct spool_envelope env;
-		if (spool_envelope_for(s, &t, &env) < 0)
-			goto out;
-		int prc = spool_prepare(s->conf->spool, &env, s->msg_fd, s->msg_len, &pending);
-		free(env.rcpts);
-		if (prc < 0)
+		spool_envelope_for(s, &t, &env);
+		if (spool_prepare(s->conf->spool, &env, s->msg_fd, s->msg_len, &pending) < 0)
 			goto out;
 		spooled = 1;
 	}
@@ -282,7 +267,7 @@ out:;
 		spool_abort(&pending);
 	smtp_notices_abort(&notices);
 	mailbox_txn_free(&txn);
-	smtp_targets_free(&t);
+	targets_free(&t);
 	errno = saved;
 	return rc;
 }
