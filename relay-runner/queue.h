@@ -45,7 +45,8 @@ int queue_names(const struct queue *q, const char *dir, char ***names_r, size_t 
 void queue_names_free(char ***names, size_t n);
 
 /* Claims dir/id. On success writes the claim path into claim (size
- * bytes) and returns 0; -1 with errno (ENOENT: someone else has it). */
+ * bytes) and returns 0; -1 with errno (ENOENT: someone else has it;
+ * ENAMETOOLONG: a path would not fit, and is never cut to another). */
 int queue_claim(const struct queue *q, const char *dir, const char *id, char *claim, size_t size);
 
 /* Moves a claim back to queue/<id> (deferred, or not due yet) and syncs
@@ -56,9 +57,12 @@ int queue_remove(const struct queue *q, const char *claim);
 /* Moves path to corrupt/<id> (S67). 0 or -1. */
 int queue_quarantine(const struct queue *q, const char *path, const char *id);
 
-/* Returns stale claims in active/ to queue/. Calls report(id, holder) for
- * each. Returns how many were recovered, or -1 if active/ is unreadable. */
-int queue_recover(const struct queue *q, void (*report)(const char *id, const char *holder));
+/* Returns stale claims in active/ to queue/. Calls report(id, holder, 0)
+ * for each, and report(name, NULL, errno) for a name in active/ it cannot
+ * check (ENAMETOOLONG: its path does not fit). Returns how many were
+ * recovered, or -1 if active/ is unreadable. */
+int queue_recover(const struct queue *q,
+    void (*report)(const char *id, const char *holder, int err));
 
 /* Removes files in tmp/ older than max_age: what a writer killed
  * mid-write left behind (djb's Maildir rule: 36 hours). Returns how many. */
