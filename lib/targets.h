@@ -1,8 +1,8 @@
 /*
  * targets.h — where one message goes: each recipient's alias targets (or
  * the recipient itself), as local mailboxes and remote addresses, each
- * once. smtp-session stores an accepted message to them, relay-runner
- * --release a held one; both must expand and spell them alike.
+ * once: at RCPT time, when an accepted message is stored, when a held one
+ * is released, all alike.
  */
 #ifndef YUBIN_TARGETS_H
 #define YUBIN_TARGETS_H

@@ -22,9 +22,9 @@
 #include <unistd.h>
 
 #include "bounds.h"
+#include "delivery.h"
 #include "durable.h"
 #include "log.h"
-#include "mailbox.h"
 #include "path.h"
 #include "quarantine.h"
 #include "spool.h"
@@ -274,20 +274,13 @@ message_copy(const struct conf *conf, const struct held *h)
 	return fd;
 }
 
-/* The spool envelope for the remote targets, DSN parameters as held. */
+/* The spool envelope for the remote targets: the held one's fields (its
+ * recipients are replaced by the targets), queued now. */
 static void
-remote_envelope(const struct held *h, const struct targets *t, struct spool_envelope *env)
+remote_envelope(const struct held *h, struct spool_envelope *env)
 {
-	const struct spool_envelope *q = &h->q.env;
-	memset(env, 0, sizeof *env);
-	env->sender = q->sender;
-	env->envid = q->envid;
-	env->ret = q->ret;
-	env->body_8bit = q->body_8bit;
-	env->smtputf8 = q->smtputf8;
+	*env = h->q.env;
 	env->arrival = env->next_attempt = time(NULL);
-	env->rcpts = t->remote;
-	env->n_rcpts = t->n_remote;
 }
 
 /* Every copy written and fsync'd, then published, the spool file last,
@@ -297,42 +290,15 @@ static int
 deliver(const struct conf *conf, const struct held *h, const struct targets *t, int fd,
     char *queued, size_t size)
 {
-	struct mailbox_txn *txn = NULL;
-	struct spool_pending p;
-	int spooled = 0, rc = -1;
+	struct delivery d = { 0 };
+	struct spool_envelope env;
+	remote_envelope(h, &env);
+	int rc = delivery_prepare(&d, conf, t, &env, fd, h->q.msg_len) < 0 ||
+	    delivery_publish(&d) < 0 || delivery_commit(&d) < 0 ? -1 : 0;
 	queued[0] = '\0';
-	if (t->n_local > 0) {
-		if (!(txn = mailbox_txn_new(conf)))
-			goto out;
-		for (size_t i = 0; i < t->n_local; i++)
-			if (mailbox_txn_add(txn, t->local[i], h->q.env.sender, fd, h->q.msg_len) < 0)
-				goto out;
-	}
-	if (t->n_remote > 0) {
-		struct spool_envelope env;
-		remote_envelope(h, t, &env);
-		if (spool_prepare(conf->spool, &env, fd, h->q.msg_len, &p) < 0)
-			goto out;
-		spooled = 1;
-	}
-	if (txn && mailbox_txn_publish(txn) < 0)
-		goto out;
-	if (spooled && spool_commit(&p) < 0) {
-		spooled = 0;
-		goto out;
-	}
-	if (txn)
-		mailbox_txn_finish(txn);
-	if (t->n_remote > 0)
-		snprintf(queued, size, "%s", p.id);
-	spooled = 0;
-	rc = 0;
-out:;
-	int saved = errno;
-	if (spooled)
-		spool_abort(&p);
-	mailbox_txn_free(&txn);
-	errno = saved;
+	if (rc == 0 && t->n_remote > 0)
+		snprintf(queued, size, "%s", d.spool.id);
+	delivery_abort(&d);
 	return rc;
 }
 
