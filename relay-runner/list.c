@@ -104,7 +104,7 @@ list_queue(const struct queue *q)
 			continue;
 		for (size_t i = 0; i < n; i++) {
 			if (d == 3) {
-				char e[600];
+				char e[4 * QUEUE_NAME_MAX + 1];    /* every byte escaped */
 				printf("%s  (corrupt: kept for inspection)\n",
 				    log_escape(e, sizeof e, names[i], strlen(names[i])));
 			} else {

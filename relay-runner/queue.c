@@ -129,7 +129,7 @@ queue_names(const struct queue *q, const char *dir, char ***names_r, size_t *n_r
 	size_t n = 0, cap = 0;
 	struct dirent *de;
 	while ((de = readdir(d))) {
-		if (de->d_name[0] == '.' || strlen(de->d_name) > 240)
+		if (de->d_name[0] == '.' || strlen(de->d_name) > QUEUE_NAME_MAX)
 			continue;
 		if (n == cap) {
 			cap = cap ? cap * 2 : 64;

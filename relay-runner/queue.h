@@ -24,6 +24,10 @@
 #include <stdint.h>
 #include <time.h>
 
+/* Longest file name taken for a queue id: room under NAME_MAX for the
+ * owner suffix of a claim. */
+#define QUEUE_NAME_MAX 240
+
 struct queue {
 	const char *spool;
 	char owner[128];     /* ",<host>~<boot>,<pid>,<start>" suffix of our claims */
@@ -38,7 +42,8 @@ int queue_open(struct queue *q, const char *spool, time_t stale_after);
  * runner claims under its own pid, so a claim outlives neither. */
 void queue_reown(struct queue *q);
 
-/* The file names in spool/dir that can be ids, sorted (oldest first for
+/* The file names in spool/dir that can be ids (at most QUEUE_NAME_MAX
+ * bytes, not starting with '.'), sorted (oldest first for
  * maildir-style names). *names_r is malloc'd; free with queue_names_free.
  * Returns 0 or -1 (errno). */
 int queue_names(const struct queue *q, const char *dir, char ***names_r, size_t *n_r);
