@@ -6,7 +6,8 @@
  *     <key letter><decimal length>:<length bytes>\n
  *
  * where the length has no sign and no leading zeros, is at most
- * SPOOL_RECORD_MAX, and the value bytes are taken verbatim (they may
+ * SPOOL_RECORD_MAX and the field's own maximum (field_max: an address
+ * ADDR_PATH_MAX, ORCPT DSN_ORCPT_MAX, ...), and the value bytes are taken verbatim (they may
  * contain LF or any byte except NUL, so no address, DSN parameter or remote
  * reply can forge a record: S26). The trailing LF is checked, not trusted.
  *
@@ -56,6 +57,26 @@
 
 #define SPOOL_VERSION "1"
 
+/* The longest value of a field, as the programs that write it bound it:
+ * anything longer is a forged or corrupt file, and would be cut by the
+ * fixed buffers of whoever shows or sends it (S26, S67). */
+static size_t
+field_max(char key)
+{
+	switch (key) {
+	case 'S': case 'r': case 'A':
+		return ADDR_PATH_MAX;
+	case 'E':
+		return 3 * DSN_ENVID_MAX;     /* xtext of DSN_ENVID_MAX octets */
+	case 'o':
+		return DSN_ORCPT_MAX;
+	case 'd':
+		return RELAY_DIAGNOSTIC_MAX;
+	default:
+		return SPOOL_RECORD_MAX;
+	}
+}
+
 /* ---- writing ---------------------------------------------------------- */
 
 /* One record. A value too long for the reader makes the whole write fail
@@ -63,7 +84,7 @@
 static void
 rec_add(struct buf *b, char key, const char *value, size_t len)
 {
-	if (len > SPOOL_RECORD_MAX) {
+	if (len > field_max(key)) {
 		buf_fail(b, E2BIG);
 		return;
 	}
@@ -166,7 +187,7 @@ int
 spool_dirs(const char *spool_dir)
 {
 	static const char *const subdirs[] = { "tmp", "new", NULL };
-	char path[4096];
+	char path[PATH_MAX];
 	for (size_t i = 0; subdirs[i]; i++) {
 		if (path_join(path, sizeof path, spool_dir, subdirs[i], NULL) < 0)
 			return -1;
@@ -259,7 +280,7 @@ int
 spool_rewrite(const char *spool_dir, const char *final_path,
     const struct spool_envelope *env, int src_fd, uint64_t msg_offset, uint64_t msg_len)
 {
-	char name[128], tmp[4096], dir[4096];
+	char name[128], tmp[PATH_MAX], dir[PATH_MAX];
 	if (durable_unique_name(name, sizeof name) < 0 ||
 	    path_join(tmp, sizeof tmp, spool_dir, "tmp", name) < 0)
 		return -1;
@@ -341,10 +362,10 @@ rec_next(struct reader *r, char *key_r, const char **val_r, size_t *len_r)
 }
 
 static int
-val_dup(char **slot, const char *val, size_t len)
+val_dup(char key, char **slot, const char *val, size_t len)
 {
-	if (*slot)
-		return bad();              /* repeated key */
+	if (*slot || len > field_max(key))
+		return bad();              /* repeated key, or too long for it */
 	*slot = strndup(val, len);
 	return *slot ? 0 : -1;
 }
@@ -388,9 +409,9 @@ env_field(struct spool_envelope *env, struct seen *seen, char key, const char *v
 {
 	uint64_t v;
 	switch (key) {
-	case 'S': return val_dup(&env->sender, val, len);
-	case 'E': return val_dup(&env->envid, val, len);
-	case 'A': return val_dup(&env->auth_user, val, len);
+	case 'S': return val_dup(key, &env->sender, val, len);
+	case 'E': return val_dup(key, &env->envid, val, len);
+	case 'A': return val_dup(key, &env->auth_user, val, len);
 	case 'R':
 		if (seen->R++ || len != 1 || (val[0] != 'F' && val[0] != 'H'))
 			return bad();
@@ -426,7 +447,7 @@ rcpt_add(struct spool_envelope *env, const char *val, size_t len)
 	env->rcpts = nr;
 	struct spool_rcpt *r = &nr[env->n_rcpts++];
 	memset(r, 0, sizeof *r);
-	return val_dup(&r->addr, val, len);
+	return val_dup('r', &r->addr, val, len);
 }
 
 static int
@@ -434,8 +455,8 @@ rcpt_field(struct spool_rcpt *r, struct seen *seen, char key, const char *val, s
 {
 	uint64_t v;
 	switch (key) {
-	case 'o': return val_dup(&r->orcpt, val, len);
-	case 'd': return val_dup(&r->diagnostic, val, len);
+	case 'o': return val_dup(key, &r->orcpt, val, len);
+	case 'd': return val_dup(key, &r->diagnostic, val, len);
 	case 'N':
 		if (seen->N++ || val_num(val, len, 15, &v) < 0 || v == 0)
 			return bad();

@@ -61,7 +61,7 @@ struct spool_pending {
 	char new_path[4096];
 };
 /* 0, or -1 with errno (ENOSPC/EDQUOT: disk full; E2BIG: a field longer
- * than SPOOL_RECORD_MAX; EINVAL: no sender or no recipient); on failure
+ * than the format allows it; EINVAL: no sender or no recipient); on failure
  * nothing is left in tmp/. */
 int spool_prepare(const char *spool_dir, const struct spool_envelope *env,
     int msg_fd, uint64_t msg_len, struct spool_pending *p);

@@ -8,6 +8,7 @@
  */
 #include "bounce.h"
 
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -17,15 +18,24 @@
 #include "dsn.h"
 #include "log.h"
 
-void
+int
 bounce_postmaster(const struct conf *conf, char *out, size_t size)
 {
+	int n;
 	if (conf->postmaster && conf->postmaster[0])
-		snprintf(out, size, "%s", conf->postmaster);
+		n = snprintf(out, size, "%s", conf->postmaster);
 	else if (conf_is_local_domain(conf, conf->hostname) || conf->n_local_domains == 0)
-		snprintf(out, size, "postmaster@%s", conf->hostname);
+		n = snprintf(out, size, "postmaster@%s", conf->hostname);
 	else
-		snprintf(out, size, "postmaster@%s", conf->local_domains[0]);
+		n = snprintf(out, size, "postmaster@%s", conf->local_domains[0]);
+	if (n < 0 || (size_t)n >= size) {
+		/* Cut, it would name somebody else. */
+		if (size > 0)
+			out[0] = '\0';
+		errno = ENAMETOOLONG;
+		return -1;
+	}
+	return 0;
 }
 
 static void
@@ -53,7 +63,12 @@ double_bounce(const struct bounce_job *b, struct dsn_msg *m, const size_t *idx, 
     const char *why)
 {
 	char pm[ADDR_PATH_MAX + 1], e_pm[4 * ADDR_PATH_MAX + 1], err[300];
-	bounce_postmaster(b->conf, pm, sizeof pm);
+	if (bounce_postmaster(b->conf, pm, sizeof pm) < 0) {
+		log_err("%s: double bounce (%s) kept owed: the postmaster address is longer "
+		    "than %d bytes; set postmaster in the configuration", b->queue_id, why,
+		    ADDR_PATH_MAX);
+		return SPOOL_RCPT_BOUNCING;
+	}
 	log_escape(e_pm, sizeof e_pm, pm, strlen(pm));
 	if (!b->env->sender[0] && all_postmaster(b, idx, n, pm)) {
 		log_err("%s: a notice to the postmaster <%s> failed; not reported again, "

@@ -36,7 +36,8 @@ size_t bounce_owed(const struct bounce_job *b);
 
 /* The postmaster address: the postmaster key, else postmaster@hostname
  * when hostname is a local domain, else postmaster@ the first local
- * domain. */
-void bounce_postmaster(const struct conf *conf, char *out, size_t size);
+ * domain. 0, or -1 with errno ENAMETOOLONG when it does not fit in size
+ * bytes (out is then "", never a cut address). */
+int bounce_postmaster(const struct conf *conf, char *out, size_t size);
 
 #endif

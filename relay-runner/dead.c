@@ -52,8 +52,10 @@ note_path(const char *spool, const char *key, char *path, size_t size)
 		}
 	}
 	name[o] = '\0';
-	if (*p)     /* cut: the hash of the whole key tells keys apart */
-		snprintf(name + o, sizeof name - o, "~%016llx", (unsigned long long)fnv1a(key));
+	/* cut: the hash of the whole key tells keys apart */
+	if (*p && path_printf(name + o, sizeof name - o, "~%016llx",
+	    (unsigned long long)fnv1a(key)) != 0)
+		return -1;
 	return path_join(path, size, spool, "dead", name);
 }
 
@@ -127,6 +129,10 @@ dead_note(const char *spool, const char *key, time_t now, time_t min_sec, time_t
 	    path_join(tmp, sizeof tmp, spool, "tmp", name) != 0)
 		return -1;
 	int len = snprintf(line, sizeof line, "%lld %u\n", (long long)until, failures);
+	if (len < 0 || (size_t)len >= sizeof line) {
+		errno = EOVERFLOW;
+		return -1;
+	}
 	int fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
 	if (fd < 0)
 		return -1;

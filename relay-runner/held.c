@@ -9,7 +9,6 @@
  */
 #include "held.h"
 
-#include <ctype.h>
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -17,19 +16,19 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 #include <sys/file.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
 #include "bounds.h"
+#include "delivery.h"
 #include "durable.h"
 #include "log.h"
-#include "mailbox.h"
 #include "path.h"
 #include "quarantine.h"
 #include "spool.h"
+#include "targets.h"
 #include "users.h"
 
 #define EXIT_OK 0
@@ -221,58 +220,6 @@ held_delete(const struct conf *conf, const char *id)
 
 /* ---- --release ----------------------------------------------------------- */
 
-/* Where the message goes after alias expansion, each address once. */
-struct targets {
-	char **local, **remote;
-	size_t n_local, n_remote;
-};
-
-static int
-list_add(char ***list, size_t *n, const char *addr)
-{
-	for (size_t i = 0; i < *n; i++)
-		if (strcasecmp((*list)[i], addr) == 0)
-			return 0;
-	char **grown = realloc(*list, (*n + 1) * sizeof *grown);
-	if (!grown)
-		return -1;
-	*list = grown;
-	if (!(grown[*n] = strdup(addr)))
-		return -1;
-	(*n)++;
-	return 0;
-}
-
-static int
-is_local(const struct conf *conf, const char *addr)
-{
-	const char *at = strrchr(addr, '@');
-	return at && conf_is_local_domain(conf, at + 1);
-}
-
-/* A local address in one spelling per mailbox, as smtp-session stores. */
-static int
-target_add(const struct conf *conf, struct targets *t, const char *addr)
-{
-	if (!is_local(conf, addr))
-		return list_add(&t->remote, &t->n_remote, addr);
-	char lower[ADDR_PATH_MAX + 1];
-	size_t i;
-	for (i = 0; addr[i] && i < ADDR_PATH_MAX; i++)
-		lower[i] = (unsigned char)addr[i] < 0x80 ? (char)tolower((unsigned char)addr[i]) :
-		    addr[i];
-	lower[i] = '\0';
-	return list_add(&t->local, &t->n_local, lower);
-}
-
-static void
-targets_free(struct targets *t)
-{
-	users_free_targets(&t->local, t->n_local);
-	users_free_targets(&t->remote, t->n_remote);
-	t->n_local = t->n_remote = 0;
-}
-
 /* The targets of the held recipients, aliases expanded as at RCPT time
  * now. 0, -1 (errno) or -2 (a local recipient that is no longer a user
  * or alias: the release would lose its copy, so it is refused). */
@@ -281,26 +228,17 @@ targets_expand(const struct conf *conf, const struct held *h, struct targets *t)
 {
 	char e[4 * ADDR_PATH_MAX + 1];
 	for (size_t i = 0; i < h->q.env.n_rcpts; i++) {
-		const char *addr = h->q.env.rcpts[i].addr;
-		char **aliases = NULL;
-		size_t n = 0;
-		int rc = 0;
-		if (!is_local(conf, addr)) {
-			rc = target_add(conf, t, addr);
-		} else if (users_aliases(conf, addr, &aliases, &n) < 0) {
-			rc = -1;
-		} else if (n == 0 && users_exists(conf, addr) != 1) {
-			log_err("%s: <%s> is no longer a local user or alias; not released", h->q.id,
-			    log_field(e, sizeof e, addr, strlen(addr)));
-			rc = -2;
-		}
-		for (size_t j = 0; rc == 0 && j < n; j++)
-			rc = target_add(conf, t, aliases[j]);
-		if (rc == 0 && n == 0 && is_local(conf, addr))
-			rc = target_add(conf, t, addr);
-		users_free_targets(&aliases, n);
+		const struct spool_rcpt *r = &h->q.env.rcpts[i];
+		int rc = targets_add_rcpt(conf, t, r->addr, r->notify, r->orcpt);
 		if (rc < 0)
-			return rc;
+			return -1;
+		const char *at = strrchr(r->addr, '@');
+		if (rc == 0 && at && conf_is_local_domain(conf, at + 1) &&
+		    users_exists(conf, r->addr) != 1) {
+			log_err("%s: <%s> is no longer a local user or alias; not released", h->q.id,
+			    log_field(e, sizeof e, r->addr, strlen(r->addr)));
+			return -2;
+		}
 	}
 	return 0;
 }
@@ -336,31 +274,13 @@ message_copy(const struct conf *conf, const struct held *h)
 	return fd;
 }
 
-/* The spool envelope for the remote targets, DSN parameters as held. */
-static int
-remote_envelope(const struct held *h, const struct targets *t, struct spool_envelope *env)
+/* The spool envelope for the remote targets: the held one's fields (its
+ * recipients are replaced by the targets), queued now. */
+static void
+remote_envelope(const struct held *h, struct spool_envelope *env)
 {
-	const struct spool_envelope *q = &h->q.env;
-	memset(env, 0, sizeof *env);
-	env->sender = q->sender;
-	env->envid = q->envid;
-	env->ret = q->ret;
-	env->body_8bit = q->body_8bit;
-	env->smtputf8 = q->smtputf8;
+	*env = h->q.env;
 	env->arrival = env->next_attempt = time(NULL);
-	if (!(env->rcpts = calloc(t->n_remote, sizeof *env->rcpts)))
-		return -1;
-	env->n_rcpts = t->n_remote;
-	for (size_t i = 0; i < t->n_remote; i++) {
-		env->rcpts[i].addr = t->remote[i];
-		for (size_t j = 0; j < q->n_rcpts; j++) {
-			if (strcasecmp(q->rcpts[j].addr, t->remote[i]) == 0) {
-				env->rcpts[i].notify = q->rcpts[j].notify;
-				env->rcpts[i].orcpt = q->rcpts[j].orcpt;
-			}
-		}
-	}
-	return 0;
 }
 
 /* Every copy written and fsync'd, then published, the spool file last,
@@ -370,45 +290,15 @@ static int
 deliver(const struct conf *conf, const struct held *h, const struct targets *t, int fd,
     char *queued, size_t size)
 {
-	struct mailbox_txn *txn = NULL;
-	struct spool_pending p;
-	int spooled = 0, rc = -1;
+	struct delivery d = { 0 };
+	struct spool_envelope env;
+	remote_envelope(h, &env);
+	int rc = delivery_prepare(&d, conf, t, &env, fd, h->q.msg_len) < 0 ||
+	    delivery_publish(&d) < 0 || delivery_commit(&d) < 0 ? -1 : 0;
 	queued[0] = '\0';
-	if (t->n_local > 0) {
-		if (!(txn = mailbox_txn_new(conf)))
-			goto out;
-		for (size_t i = 0; i < t->n_local; i++)
-			if (mailbox_txn_add(txn, t->local[i], h->q.env.sender, fd, h->q.msg_len) < 0)
-				goto out;
-	}
-	if (t->n_remote > 0) {
-		struct spool_envelope env;
-		if (remote_envelope(h, t, &env) < 0)
-			goto out;
-		int prc = spool_prepare(conf->spool, &env, fd, h->q.msg_len, &p);
-		free(env.rcpts);
-		if (prc < 0)
-			goto out;
-		spooled = 1;
-	}
-	if (txn && mailbox_txn_publish(txn) < 0)
-		goto out;
-	if (spooled && spool_commit(&p) < 0) {
-		spooled = 0;
-		goto out;
-	}
-	if (txn)
-		mailbox_txn_finish(txn);
-	if (t->n_remote > 0)
-		snprintf(queued, size, "%s", p.id);
-	spooled = 0;
-	rc = 0;
-out:;
-	int saved = errno;
-	if (spooled)
-		spool_abort(&p);
-	mailbox_txn_free(&txn);
-	errno = saved;
+	if (rc == 0 && t->n_remote > 0)
+		snprintf(queued, size, "%s", d.spool.id);
+	delivery_abort(&d);
 	return rc;
 }
 
@@ -435,7 +325,7 @@ int
 held_release(const struct conf *conf, const char *id)
 {
 	struct held h;
-	struct targets t = { NULL, NULL, 0, 0 };
+	struct targets t = { 0 };
 	char queued[128], e[4 * ADDR_PATH_MAX + 1];
 	int rc = find_locked(conf, id, &h);
 	if (rc != EXIT_OK)

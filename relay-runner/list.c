@@ -12,6 +12,7 @@
 
 #include "bounds.h"
 #include "log.h"
+#include "path.h"
 #include "spool.h"
 
 static void
@@ -42,15 +43,19 @@ list_one(const struct queue *q, const char *dir, const char *name, uint64_t *byt
 {
 	static const char *const states[] = { "pending", "delivered", "failed",
 		"failed, notice to the sender not yet stored" };
-	char path[4096], e[4 * ADDR_PATH_MAX + 1], when[32], age[32];
+	char path[PATH_MAX], e[4 * ADDR_PATH_MAX + 1], when[32], age[32];
 	char e_diag[4 * RELAY_DIAGNOSTIC_MAX + 1];
-	snprintf(path, sizeof path, "%s/%s/%s", q->spool, dir, name);
-	int fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+	int fd = path_join(path, sizeof path, q->spool, dir, name) != 0 ? -1 :
+	    open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
 	struct spool_envelope env;
 	uint64_t off, len;
+	int err = fd < 0 ? errno : 0;
+	if (err == ENAMETOOLONG)
+		log_err("%s/%s: path too long for a queue file; not read", dir,
+		    log_escape(e, sizeof e, name, strlen(name)));
 	if (fd < 0 || spool_read(fd, &env, &off, &len) < 0) {
 		printf("%s  (%s: %s)\n", log_escape(e, sizeof e, name, strlen(name)), dir,
-		    fd < 0 ? strerror(errno) : "unreadable or malformed");
+		    fd < 0 ? strerror(err) : "unreadable or malformed");
 		if (fd >= 0)
 			close(fd);
 		return;
@@ -99,7 +104,7 @@ list_queue(const struct queue *q)
 			continue;
 		for (size_t i = 0; i < n; i++) {
 			if (d == 3) {
-				char e[600];
+				char e[4 * QUEUE_NAME_MAX + 1];    /* every byte escaped */
 				printf("%s  (corrupt: kept for inspection)\n",
 				    log_escape(e, sizeof e, names[i], strlen(names[i])));
 			} else {

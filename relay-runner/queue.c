@@ -14,6 +14,15 @@
 #include <unistd.h>
 
 #include "durable.h"
+#include "path.h"
+
+/* The owner names below are built from parts of known length (a host
+ * name of at most 63 bytes, 8 of the boot id, two numbers of at most 20
+ * digits): they always fit, so their snprintf is never cut. */
+#define QUEUE_HOST_LEN (63 + 1 + 8)
+_Static_assert(sizeof ((struct queue *)0)->host > QUEUE_HOST_LEN, "queue host");
+_Static_assert(sizeof ((struct queue *)0)->owner > 1 + QUEUE_HOST_LEN + 1 + 20 + 1 + 20,
+    "queue owner");
 
 static const char *const queue_dirs[] = { "tmp", "new", "queue", "active", "corrupt", "dead",
 	NULL };
@@ -69,15 +78,14 @@ boot_id(char *out, size_t size)
 int
 queue_open(struct queue *q, const char *spool, time_t stale_after)
 {
-	char path[4096], host[64] = "", boot[16];
+	char path[PATH_MAX], host[64] = "", boot[16];
 	memset(q, 0, sizeof *q);
 	q->spool = spool;
 	q->stale_after = stale_after;
-	for (size_t i = 0; queue_dirs[i]; i++) {
-		snprintf(path, sizeof path, "%s/%s", spool, queue_dirs[i]);
-		if (durable_mkdirs(path, 0700) < 0)
+	for (size_t i = 0; queue_dirs[i]; i++)
+		if (path_join(path, sizeof path, spool, queue_dirs[i], NULL) != 0 ||
+		    durable_mkdirs(path, 0700) < 0)
 			return -1;
-	}
 	if (gethostname(host, sizeof host - 1) < 0)
 		snprintf(host, sizeof host, "localhost");
 	/* The owner fields are separated by ',' and name a file: keep them
@@ -109,10 +117,11 @@ name_cmp(const void *a, const void *b)
 int
 queue_names(const struct queue *q, const char *dir, char ***names_r, size_t *n_r)
 {
-	char path[4096];
-	snprintf(path, sizeof path, "%s/%s", q->spool, dir);
+	char path[PATH_MAX];
 	*names_r = NULL;
 	*n_r = 0;
+	if (path_join(path, sizeof path, q->spool, dir, NULL) != 0)
+		return -1;
 	DIR *d = opendir(path);
 	if (!d)
 		return -1;
@@ -120,7 +129,7 @@ queue_names(const struct queue *q, const char *dir, char ***names_r, size_t *n_r
 	size_t n = 0, cap = 0;
 	struct dirent *de;
 	while ((de = readdir(d))) {
-		if (de->d_name[0] == '.' || strlen(de->d_name) > 240)
+		if (de->d_name[0] == '.' || strlen(de->d_name) > QUEUE_NAME_MAX)
 			continue;
 		if (n == cap) {
 			cap = cap ? cap * 2 : 64;
@@ -153,25 +162,23 @@ queue_names_free(char ***names, size_t n)
 static int
 sync_dir(const struct queue *q, const char *dir)
 {
-	char path[4096];
-	snprintf(path, sizeof path, "%s/%s", q->spool, dir);
+	char path[PATH_MAX];
+	if (path_join(path, sizeof path, q->spool, dir, NULL) != 0)
+		return -1;
 	return durable_fsync_dir(path);
 }
 
 int
 queue_claim(const struct queue *q, const char *dir, const char *id, char *claim, size_t size)
 {
-	char from[4096];
+	char from[PATH_MAX];
 	if (strchr(id, '/') || id[0] == '.') {
 		errno = EINVAL;
 		return -1;
 	}
-	snprintf(from, sizeof from, "%s/%s/%s", q->spool, dir, id);
-	int n = snprintf(claim, size, "%s/active/%s%s", q->spool, id, q->owner);
-	if (n < 0 || (size_t)n >= size) {
-		errno = ENAMETOOLONG;
+	if (path_join(from, sizeof from, q->spool, dir, id) != 0 ||
+	    path_printf(claim, size, "%s/active/%s%s", q->spool, id, q->owner) != 0)
 		return -1;
-	}
 	if (rename(from, claim) < 0)
 		return -1;
 	/* Not synced: a claim lost in a crash leaves the file where it was,
@@ -182,9 +189,8 @@ queue_claim(const struct queue *q, const char *dir, const char *id, char *claim,
 int
 queue_release(const struct queue *q, const char *claim, const char *id)
 {
-	char to[4096];
-	snprintf(to, sizeof to, "%s/queue/%s", q->spool, id);
-	if (rename(claim, to) < 0)
+	char to[PATH_MAX];
+	if (path_join(to, sizeof to, q->spool, "queue", id) != 0 || rename(claim, to) < 0)
 		return -1;
 	if (sync_dir(q, "queue") < 0)
 		return -1;
@@ -202,9 +208,8 @@ queue_remove(const struct queue *q, const char *claim)
 int
 queue_quarantine(const struct queue *q, const char *path, const char *id)
 {
-	char to[4096];
-	snprintf(to, sizeof to, "%s/corrupt/%s", q->spool, id);
-	if (rename(path, to) < 0)
+	char to[PATH_MAX];
+	if (path_join(to, sizeof to, q->spool, "corrupt", id) != 0 || rename(path, to) < 0)
 		return -1;
 	sync_dir(q, "corrupt");
 	return 0;
@@ -254,7 +259,7 @@ claim_stale(const struct queue *q, const char *name, const struct stat *st)
 }
 
 int
-queue_recover(const struct queue *q, void (*report)(const char *id, const char *holder))
+queue_recover(const struct queue *q, void (*report)(const char *id, const char *holder, int err))
 {
 	char **names;
 	size_t n;
@@ -262,9 +267,14 @@ queue_recover(const struct queue *q, void (*report)(const char *id, const char *
 	if (queue_names(q, "active", &names, &n) < 0)
 		return -1;
 	for (size_t i = 0; i < n; i++) {
-		char path[4096], id[256];
+		char path[PATH_MAX], id[256];
 		struct stat st;
-		snprintf(path, sizeof path, "%s/active/%s", q->spool, names[i]);
+		if (path_join(path, sizeof path, q->spool, "active", names[i]) != 0) {
+			/* A cut path would name another claim, maybe a live one. */
+			if (report)
+				report(names[i], NULL, errno);
+			continue;
+		}
 		if (lstat(path, &st) < 0 || !claim_stale(q, names[i], &st))
 			continue;
 		if (queue_claim_id(names[i], id, sizeof id) < 0)
@@ -274,7 +284,7 @@ queue_recover(const struct queue *q, void (*report)(const char *id, const char *
 		if (queue_release(q, path, id) == 0) {
 			recovered++;
 			if (report)
-				report(id, names[i] + strlen(id));
+				report(id, names[i] + strlen(id), 0);
 		}
 	}
 	queue_names_free(&names, n);
@@ -291,10 +301,10 @@ queue_clean_tmp(const struct queue *q, time_t max_age)
 		return -1;
 	time_t now = time(NULL);
 	for (size_t i = 0; i < n; i++) {
-		char path[4096];
+		char path[PATH_MAX];
 		struct stat st;
-		snprintf(path, sizeof path, "%s/tmp/%s", q->spool, names[i]);
-		if (lstat(path, &st) == 0 && S_ISREG(st.st_mode) && now - st.st_mtime > max_age &&
+		if (path_join(path, sizeof path, q->spool, "tmp", names[i]) == 0 &&
+		    lstat(path, &st) == 0 && S_ISREG(st.st_mode) && now - st.st_mtime > max_age &&
 		    unlink(path) == 0)
 			removed++;
 	}

@@ -24,6 +24,10 @@
 #include <stdint.h>
 #include <time.h>
 
+/* Longest file name taken for a queue id: room under NAME_MAX for the
+ * owner suffix of a claim. */
+#define QUEUE_NAME_MAX 240
+
 struct queue {
 	const char *spool;
 	char owner[128];     /* ",<host>~<boot>,<pid>,<start>" suffix of our claims */
@@ -38,14 +42,16 @@ int queue_open(struct queue *q, const char *spool, time_t stale_after);
  * runner claims under its own pid, so a claim outlives neither. */
 void queue_reown(struct queue *q);
 
-/* The file names in spool/dir that can be ids, sorted (oldest first for
+/* The file names in spool/dir that can be ids (at most QUEUE_NAME_MAX
+ * bytes, not starting with '.'), sorted (oldest first for
  * maildir-style names). *names_r is malloc'd; free with queue_names_free.
  * Returns 0 or -1 (errno). */
 int queue_names(const struct queue *q, const char *dir, char ***names_r, size_t *n_r);
 void queue_names_free(char ***names, size_t n);
 
 /* Claims dir/id. On success writes the claim path into claim (size
- * bytes) and returns 0; -1 with errno (ENOENT: someone else has it). */
+ * bytes) and returns 0; -1 with errno (ENOENT: someone else has it;
+ * ENAMETOOLONG: a path would not fit, and is never cut to another). */
 int queue_claim(const struct queue *q, const char *dir, const char *id, char *claim, size_t size);
 
 /* Moves a claim back to queue/<id> (deferred, or not due yet) and syncs
@@ -56,9 +62,12 @@ int queue_remove(const struct queue *q, const char *claim);
 /* Moves path to corrupt/<id> (S67). 0 or -1. */
 int queue_quarantine(const struct queue *q, const char *path, const char *id);
 
-/* Returns stale claims in active/ to queue/. Calls report(id, holder) for
- * each. Returns how many were recovered, or -1 if active/ is unreadable. */
-int queue_recover(const struct queue *q, void (*report)(const char *id, const char *holder));
+/* Returns stale claims in active/ to queue/. Calls report(id, holder, 0)
+ * for each, and report(name, NULL, errno) for a name in active/ it cannot
+ * check (ENAMETOOLONG: its path does not fit). Returns how many were
+ * recovered, or -1 if active/ is unreadable. */
+int queue_recover(const struct queue *q,
+    void (*report)(const char *id, const char *holder, int err));
 
 /* Removes files in tmp/ older than max_age: what a writer killed
  * mid-write left behind (djb's Maildir rule: 36 hours). Returns how many. */

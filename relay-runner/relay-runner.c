@@ -12,6 +12,7 @@
  *   message: claim, read, group by destination, deliver, bounce, finish
  */
 #include <errno.h>
+#include <limits.h>
 #include <arpa/inet.h>
 #include <fcntl.h>
 #include <netinet/in.h>
@@ -84,7 +85,7 @@ struct runner {
 struct job {
 	struct runner *run;
 	const char *id;
-	char claim[4096];
+	char claim[PATH_MAX];
 	int fd;
 	struct spool_envelope env;
 	uint64_t off, len;
@@ -668,7 +669,9 @@ process(struct runner *run, const char *dir, const char *id)
 	j.id = id;
 	j.fd = -1;
 	if (queue_claim(&run->q, dir, id, j.claim, sizeof j.claim) < 0) {
-		if (errno != ENOENT)
+		if (errno == ENAMETOOLONG)
+			log_err("%s: path too long for a queue file; left in %s/", id, dir);
+		else if (errno != ENOENT)
 			log_warn("%s: cannot claim: %s", id, strerror(errno));
 		return;     /* ENOENT: another runner has it */
 	}
@@ -716,11 +719,15 @@ out:
 }
 
 static void
-report_recovered(const char *id, const char *holder)
+report_recovered(const char *id, const char *holder, int err)
 {
 	char e[600];
-	log_warn("%s: recovered a stale claim (%s); it will be retried",
-	    id, log_escape(e, sizeof e, holder, strlen(holder)));
+	if (err)
+		log_err("active/%s: claim not checked: %s", log_escape(e, sizeof e, id, strlen(id)),
+		    strerror(err));
+	else
+		log_warn("%s: recovered a stale claim (%s); it will be retried",
+		    id, log_escape(e, sizeof e, holder, strlen(holder)));
 }
 
 /* One group's messages in queue order, until the budget is spent. */
@@ -875,7 +882,8 @@ start(struct runner *run, const char *conf_path)
 	if (run->conf.relay_pass_budget > 0 && clock_gettime(CLOCK_MONOTONIC, &run->pass_end) == 0)
 		run->pass_end.tv_sec += (time_t)run->conf.relay_pass_budget;
 	if (queue_open(&run->q, run->conf.spool, stale) < 0) {
-		log_err("spool %s: %s", run->conf.spool, strerror(errno));
+		/* The reason first: a long spool path may not fit the line. */
+		log_err("spool: %s: %s", strerror(errno), run->conf.spool);
 		return EXIT_SYSTEM;
 	}
 	struct stat st;

@@ -10,6 +10,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "path.h"
 #include "spool.h"
 
 typedef char sched_key[sizeof ((struct sched_group *)0)->key];
@@ -21,9 +22,11 @@ static int
 classify(const struct queue *q, const struct routes *r, const char *dir, const char *id,
     int all, time_t now, char *key, size_t size)
 {
-	char path[4096], err[300];
+	char path[PATH_MAX], err[300];
 	key[0] = '\0';
-	snprintf(path, sizeof path, "%s/%s/%s", q->spool, dir, id);
+	/* A path that does not fit is taken: the claim then says why. */
+	if (path_join(path, sizeof path, q->spool, dir, id) != 0)
+		return 1;
 	int fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
 	if (fd < 0)
 		return errno != ENOENT;

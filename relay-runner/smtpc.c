@@ -254,8 +254,16 @@ caps_parse(struct caps *caps, const struct reply *r)
 	while (p < end) {
 		nl = memchr(p, '\n', (size_t)(end - p));
 		size_t len = nl ? (size_t)(nl - p) : (size_t)(end - p);
-		char line[256];
-		snprintf(line, sizeof line, "%.*s", (int)(len < 255 ? len : 255), p);
+		/* Each line whole (reply.c bounds it): a cut one could end in a
+		 * keyword the server never offered ("... PLAINTEXT" cut after
+		 * PLAIN). A NUL would cut it as well: such a line names nothing. */
+		char line[SMTP_REPLY_LINE_MAX + 1];
+		if (len >= sizeof line || memchr(p, '\0', len)) {
+			p = nl ? nl + 1 : end;
+			continue;
+		}
+		memcpy(line, p, len);
+		line[len] = '\0';
 		if (!strcasecmp(line, "PIPELINING"))
 			caps->pipelining = 1;
 		else if (!strcasecmp(line, "8BITMIME"))

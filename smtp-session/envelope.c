@@ -429,16 +429,17 @@ rcpt_space_ok(struct smtp *s, const struct smtp_rcpt *r)
 {
 	if (s->declared_size == 0)
 		return 0;
-	struct target_list *t = &s->space_targets;
-	if (smtp_targets_add(s, t, r) < 0)
+	struct targets *t = &s->space_targets;
+	if (targets_add_rcpt(s->conf, t, r->addr, r->notify, r->orcpt) < 0)
 		return 0;
 	int space = smtp_space_check(s, t, s->declared_size);
 	if (space == 0)
 		return 0;
 	/* Take the refused recipient's copies back out of the count. */
-	smtp_targets_free(t);
+	targets_free(t);
 	for (size_t i = 0; i < s->n_rcpts; i++)
-		if (smtp_targets_add(s, t, &s->rcpts[i]) < 0)
+		if (targets_add_rcpt(s->conf, t, s->rcpts[i].addr, s->rcpts[i].notify,
+		    s->rcpts[i].orcpt) < 0)
 			break;
 	log_rcpt_refused(s, r->addr, "insufficient storage for every copy");
 	if (space == 2)
@@ -454,14 +455,14 @@ rcpt_space_ok(struct smtp *s, const struct smtp_rcpt *r)
 static int
 rcpt_quota_ok(struct smtp *s, const struct smtp_rcpt *r)
 {
-	struct target_list t = { 0 };
+	struct targets t = { 0 };
 	size_t who = 0;
 	if (s->declared_size == 0 || s->conf->quota_storage == 0)
 		return 0;
-	if (smtp_targets_add(s, &t, r) < 0)
+	if (targets_add_rcpt(s->conf, &t, r->addr, r->notify, r->orcpt) < 0)
 		return 0;
 	int over = smtp_quota_over(s, &t, s->declared_size, &who);
-	smtp_targets_free(&t);
+	targets_free(&t);
 	if (over <= 0)
 		return 0;
 	log_rcpt_refused(s, r->addr, "mailbox full");
@@ -538,7 +539,7 @@ smtp_reset(struct smtp *s)
 	s->sender[0] = '\0';
 	s->smtputf8 = s->body_8bit = 0;
 	s->declared_size = 0;
-	smtp_targets_free(&s->space_targets);
+	targets_free(&s->space_targets);
 	s->ret = SPOOL_RET_DEFAULT;
 	smtp_milter_abort(s);
 	if (s->msg_fd >= 0)

@@ -4,7 +4,6 @@
  * whatever the size), then store it in every local mailbox
  * and the spool in one transaction. 250 only after every copy is fsync'd.
  */
-#include <ctype.h>
 #include <errno.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -21,9 +20,9 @@
 
 #include "data.h"
 #include "date.h"
+#include "delivery.h"
 #include "durable.h"
 #include "log.h"
-#include "mailbox.h"
 #include "smtp-milter.h"
 #include "spool.h"
 #include "users.h"
@@ -153,17 +152,18 @@ message_append(struct smtp *s, const unsigned char *buf, size_t len)
 }
 
 static int
-targets_expand(struct smtp *s, struct target_list *t)
+targets_expand(struct smtp *s, struct targets *t)
 {
 	for (size_t i = 0; i < s->n_rcpts; i++)
-		if (smtp_targets_add(s, t, &s->rcpts[i]) < 0)
+		if (targets_add_rcpt(s->conf, t, s->rcpts[i].addr, s->rcpts[i].notify,
+		    s->rcpts[i].orcpt) < 0)
 			return -1;
 	return 0;
 }
 
-/* The spool envelope for remote targets, DSN parameters carried over. */
-static int
-spool_envelope_for(struct smtp *s, struct target_list *t, struct spool_envelope *env)
+/* The spool envelope for the remote targets. */
+static void
+spool_envelope_for(struct smtp *s, struct spool_envelope *env)
 {
 	memset(env, 0, sizeof *env);
 	env->sender = s->sender;
@@ -174,25 +174,11 @@ spool_envelope_for(struct smtp *s, struct target_list *t, struct spool_envelope 
 	env->auth_user = s->auth_user[0] ? s->auth_user : NULL;
 	env->arrival = time(NULL);
 	env->next_attempt = env->arrival;
-	env->rcpts = calloc(t->n_remote, sizeof *env->rcpts);
-	if (!env->rcpts)
-		return -1;
-	env->n_rcpts = t->n_remote;
-	for (size_t i = 0; i < t->n_remote; i++) {
-		env->rcpts[i].addr = t->remote[i];
-		for (size_t j = 0; j < s->n_rcpts; j++) {
-			if (strcasecmp(s->rcpts[j].addr, t->remote[i]) == 0) {
-				env->rcpts[i].notify = s->rcpts[j].notify;
-				env->rcpts[i].orcpt = s->rcpts[j].orcpt;
-			}
-		}
-	}
-	return 0;
 }
 
 /* One log line per accepted message: id, size, sender, recipients. */
 static void
-log_accepted(const struct smtp *s, const struct target_list *t)
+log_accepted(const struct smtp *s, const struct targets *t)
 {
 	char rcpts[1024], shown[ADDR_PATH_MAX * 4 + 1];
 	size_t n = 0;
@@ -212,11 +198,10 @@ log_accepted(const struct smtp *s, const struct target_list *t)
 static int
 message_store(struct smtp *s)
 {
-	struct target_list t = { 0 };
-	struct mailbox_txn *txn = NULL;
-	struct spool_pending pending;
+	struct targets t = { 0 };
+	struct delivery d = { 0 };
 	struct smtp_notices notices = { .n_pending = 0 };
-	int spooled = 0, rc = -1;
+	int rc = -1;
 	if (targets_expand(s, &t) < 0)
 		goto out;
 	int space = smtp_space_check(s, &t, s->msg_len);
@@ -239,50 +224,26 @@ message_store(struct smtp *s)
 		}
 		goto out;
 	}
-	if (t.n_local > 0) {
-		if (!(txn = mailbox_txn_new(s->conf)))
-			goto out;
-		for (size_t i = 0; i < t.n_local; i++)
-			if (mailbox_txn_add(txn, t.local[i], s->sender, s->msg_fd, s->msg_len) < 0)
-				goto out;
-	}
-	if (smtp_notices_prepare(s, &txn, &notices) < 0)
+	struct spool_envelope env;
+	spool_envelope_for(s, &env);
+	if (delivery_prepare(&d, s->conf, &t, &env, s->msg_fd, s->msg_len) < 0 ||
+	    smtp_notices_prepare(s, &d.txn, &notices) < 0)
 		goto out;
-	if (t.n_remote > 0) {
-		struct spool_envelope env;
-		if (spool_envelope_for(s, &t, &env) < 0)
-			goto out;
-		int prc = spool_prepare(s->conf->spool, &env, s->msg_fd, s->msg_len, &pending);
-		free(env.rcpts);
-		if (prc < 0)
-			goto out;
-		spooled = 1;
-	}
-	/* The spool file is published last: once in new/ a runner may take
-	 * it at once, so it is the one copy that cannot be taken back. Until
-	 * it is in, the mailbox copies can be (mailbox_txn_free does it), and
-	 * so can success notices queued just before it (withdrawn). */
-	if (txn && mailbox_txn_publish(txn) < 0)
+	/* The message's spool file is published last (lib/delivery.h); the
+	 * success notices just before it, so they are withdrawn if it fails. */
+	if (delivery_publish(&d) < 0 || smtp_notices_commit(&notices) < 0)
 		goto out;
-	if (smtp_notices_commit(&notices) < 0)
-		goto out;
-	if (spooled && spool_commit(&pending) < 0) {
-		spooled = 0;
+	if (delivery_commit(&d) < 0) {
 		smtp_notices_withdraw(&notices);
 		goto out;
 	}
-	if (txn)
-		mailbox_txn_finish(txn);
-	spooled = 0;
 	rc = 0;
 	log_accepted(s, &t);
 out:;
 	int saved = errno;
-	if (spooled)
-		spool_abort(&pending);
+	delivery_abort(&d);
 	smtp_notices_abort(&notices);
-	mailbox_txn_free(&txn);
-	smtp_targets_free(&t);
+	targets_free(&t);
 	errno = saved;
 	return rc;
 }

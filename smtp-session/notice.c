@@ -51,12 +51,12 @@ is_alias(struct smtp *s, const char *addr)
 static int
 notice_local(struct smtp *s, struct mailbox_txn **txn, int fd, uint64_t len)
 {
-	struct smtp_rcpt me = { .local = 1 };
-	struct target_list t = { 0 };
+	char me[ADDR_PATH_MAX + 1] = "";
+	struct targets t = { 0 };
 	size_t i, added = 0;
 	for (i = 0; s->sender[i] && i < ADDR_PATH_MAX; i++)
-		me.addr[i] = (char)tolower((unsigned char)s->sender[i]);
-	int rc = smtp_targets_add(s, &t, &me);
+		me[i] = (char)tolower((unsigned char)s->sender[i]);
+	int rc = targets_add_rcpt(s->conf, &t, me, 0, NULL) < 0 ? -1 : 0;
 	for (i = 0; rc == 0 && i < t.n_local; i++) {
 		int known = users_exists(s->conf, t.local[i]);
 		if (known < 0)
@@ -68,7 +68,7 @@ notice_local(struct smtp *s, struct mailbox_txn **txn, int fd, uint64_t len)
 		else if ((rc = mailbox_txn_add(*txn, t.local[i], "", fd, len)) == 0)
 			added++;
 	}
-	smtp_targets_free(&t);
+	targets_free(&t);
 	if (rc == 0 && added == 0)
 		log_info("no success notice id=%s: the sender has no local mailbox", s->msg_id);
 	return rc;

@@ -18,7 +18,7 @@
 #define QUOTA_COPY_EXTRA (2 * ADDR_PATH_MAX + 128)
 
 int
-smtp_quota_over(const struct smtp *s, const struct target_list *t, uint64_t size,
+smtp_quota_over(const struct smtp *s, const struct targets *t, uint64_t size,
     size_t *who)
 {
 	if (s->conf->quota_storage == 0)

@@ -12,6 +12,7 @@
 #include "io.h"
 #include "session.h"
 #include "spool.h"
+#include "targets.h"
 
 struct tls;
 struct mailbox_txn;
@@ -35,13 +36,6 @@ struct smtp_rcpt {
 	char *orcpt;               /* xtext as received, or NULL */
 };
 
-/* Where a message goes after alias expansion: local mailboxes (one
- * spelling each) and remote addresses, each once. */
-struct target_list {
-	char **local, **remote;
-	size_t n_local, n_remote;
-};
-
 struct smtp {
 	struct session session;
 	struct conf *conf;         /* &session.conf */
@@ -61,7 +55,7 @@ struct smtp {
 	char sender[ADDR_PATH_MAX + 1];
 	int smtputf8, body_8bit;
 	uint64_t declared_size;    /* MAIL SIZE=, or 0 */
-	struct target_list space_targets;  /* the copies so far, for SIZE= */
+	struct targets space_targets;  /* the copies so far, for SIZE= */
 	int quota_full;            /* the last store failed on quota_storage */
 	enum spool_ret ret;
 	char *envid;
@@ -120,12 +114,6 @@ void smtp_rcpt_remove(struct smtp *s, const char *addr);
 enum smtp_verdict smtp_cmd_data(struct smtp *s, char *args);
 enum smtp_verdict smtp_cmd_bdat(struct smtp *s, char *args);
 
-/* targets.c */
-/* Adds the destinations of one recipient (its alias targets, or itself)
- * to t. 0 or -1 (errno). */
-int smtp_targets_add(struct smtp *s, struct target_list *t, const struct smtp_rcpt *r);
-void smtp_targets_free(struct target_list *t);
-
 /* msgfile.c */
 /* A new, nameless content file in the spool's tmp/. fd or -1 (errno). */
 int smtp_msg_file_open(struct smtp *s);
@@ -143,12 +131,12 @@ int smtp_msg_insert(struct smtp *s, const char *text, size_t len);
 /* Whether the spool and mail_root file systems hold every copy of a
  * message of size bytes for targets t, plus the margin kept free (S54):
  * 0 yes, 1 not now (452), 2 never, even on empty file systems (552). */
-int smtp_space_check(const struct smtp *s, const struct target_list *t, uint64_t size);
+int smtp_space_check(const struct smtp *s, const struct targets *t, uint64_t size);
 
 /* quota.c: whether a copy of size bytes would pass quota_storage for a
  * local target of t: 0 no, 1 yes (*who its index), -1 usage unreadable
  * (errno; *who the index). */
-int smtp_quota_over(const struct smtp *s, const struct target_list *t, uint64_t size,
+int smtp_quota_over(const struct smtp *s, const struct targets *t, uint64_t size,
     size_t *who);
 
 /* notice.c: success notices (NOTIFY=SUCCESS) for local recipients, one

@@ -57,7 +57,7 @@ round_up(uint64_t n, uint64_t block)
 
 /* What the copies on one file system take, block by block. */
 static uint64_t
-space_need(const struct space_fs *fs, const struct target_list *t, uint64_t size, uint64_t block)
+space_need(const struct space_fs *fs, const struct targets *t, uint64_t size, uint64_t block)
 {
 	uint64_t need = fs->local_copies * round_up(size + LOCAL_COPY_EXTRA, block);
 	if (fs->spool_copy)
@@ -66,7 +66,7 @@ space_need(const struct space_fs *fs, const struct target_list *t, uint64_t size
 }
 
 int
-smtp_space_check(const struct smtp *s, const struct target_list *t, uint64_t size)
+smtp_space_check(const struct smtp *s, const struct targets *t, uint64_t size)
 {
 	struct space_fs fs[2];
 	size_t n = 0;

@@ -305,6 +305,56 @@ test_forgeries(void)
 	}
 }
 
+/* A queue file whose field is longer than any writer of ours makes it
+ * (and than the buffers that show or send it) is refused, the longest
+ * allowed one read whole; the writer refuses the same. */
+static void
+test_field_limits(void)
+{
+	static const struct {
+		char key;
+		size_t max;
+		const char *name;
+	} f[] = {
+		{ 'S', ADDR_PATH_MAX, "sender" },
+		{ 'r', ADDR_PATH_MAX, "recipient" },
+		{ 'o', DSN_ORCPT_MAX, "ORCPT" },
+		{ 'E', 3 * DSN_ENVID_MAX, "ENVID" },
+		{ 'd', RELAY_DIAGNOSTIC_MAX, "diagnostic" },
+	};
+	char *val = malloc(RELAY_DIAGNOSTIC_MAX + 2), *file = malloc(RELAY_DIAGNOSTIC_MAX + 200);
+	for (size_t i = 0; i < sizeof f / sizeof f[0]; i++) {
+		for (size_t len = f[i].max; len <= f[i].max + 1; len++) {
+			memset(val, 'a', len);
+			val[len] = '\0';
+			char rec[RELAY_DIAGNOSTIC_MAX + 16];
+			snprintf(rec, sizeof rec, "%c%zu:%s\n", f[i].key, len, val);
+			char k = f[i].key;
+			int n = snprintf(file, RELAY_DIAGNOSTIC_MAX + 200, "V1:1\n%s%sa1:0\nn1:0\nt1:0\n%s%sM1:0\n",
+			    k == 'S' ? rec : "S0:\n", k == 'E' ? rec : "", k == 'r' ? rec : "r3:a@b\n",
+			    k == 'o' || k == 'd' ? rec : "");
+			char name[128];
+			snprintf(name, sizeof name, "%s of %zu bytes %s", f[i].name, len,
+			    len > f[i].max ? "refused (covers S26)" : "read");
+			int err = read_bytes(file, (size_t)n);
+			CHECK(len > f[i].max ? err == EBADMSG : err == 0, name);
+		}
+	}
+	memset(val, 'a', ADDR_PATH_MAX + 1);
+	val[ADDR_PATH_MAX + 1] = '\0';
+	struct spool_rcpt one = { val, NULL, 0, SPOOL_RCPT_PENDING, NULL };
+	struct spool_envelope e = { .sender = "", .rcpts = &one, .n_rcpts = 1 };
+	char path[256];
+	snprintf(path, sizeof path, "%s/long-rcpt", scratch);
+	int fd = file_with(path, "", 0), msg = memfd_with("", 0);
+	CHECK(spool_write_fd(fd, &e, msg, 0, 0) == -1 && errno == E2BIG,
+	    "writer refuses a recipient longer than an address may be");
+	close(fd);
+	close(msg);
+	free(val);
+	free(file);
+}
+
 static void
 test_writer_limits(void)
 {
@@ -520,6 +570,7 @@ main(int argc, char **argv)
 	test_truncations();
 	test_forgeries();
 	test_writer_limits();
+	test_field_limits();
 	test_prepare_commit();
 	char cmd[300];
 	snprintf(cmd, sizeof cmd, "rm -rf '%s'", scratch);
