@@ -456,7 +456,7 @@ rcpt_quota_ok(struct smtp *s, const struct smtp_rcpt *r)
 {
 	struct target_list t = { 0 };
 	size_t who = 0;
-	if (s->declared_size == 0 || s->conf->quota_storage == 0)
+	if (s->declared_size == 0)
 		return 0;
 	if (smtp_targets_add(s, &t, r) < 0)
 		return 0;
