@@ -50,7 +50,7 @@ out_capabilities(struct imap *im)
 {
 	io_puts(&im->io, CAPS_COMMON);
 	io_printf(&im->io, " APPENDLIMIT=%llu", (unsigned long long)im->s.conf.max_message_size);
-	if (im->s.conf.quota_storage != 0)
+	if (imap_quota_offered(im))
 		io_puts(&im->io, " QUOTA QUOTA=RES-STORAGE");
 	if (im->state == STATE_NOT_AUTH) {
 		if (!im->tls_active && tls_configured(&im->s.conf))

@@ -135,6 +135,9 @@ enum verdict cmd_getquotaroot(struct imap *im, struct imap_command *c);
 enum verdict cmd_getquota(struct imap *im, struct imap_command *c);
 enum verdict cmd_setquota(struct imap *im, struct imap_command *c);
 enum verdict imap_quota_check(struct imap *im, uint64_t add);
+/* Whether CAPABILITY names QUOTA: before login when quota_storage is set,
+ * after it when the user has a limit (its own or quota_storage). */
+int imap_quota_offered(struct imap *im);
 /* append8.c: a literal8 APPEND's message in the form stored, its parts in
  * Content-Transfer-Encoding binary base64-encoded (msg->str replaced when
  * there are some). 0, or -1 (ENOMEM). */

@@ -1,7 +1,8 @@
 /*
  * quota.c — QUOTA (RFC 9208) with the one resource STORAGE: one quota
- * root, "", holding every folder of the user, limited by quota_storage.
- * Quotas are the administrator's (yubin.conf), so SETQUOTA answers NO.
+ * root, "", holding every folder of the user, limited by the user's own
+ * quota rule in the users file, else by quota_storage (lib/quota.h).
+ * Quotas are the administrator's, so SETQUOTA answers NO.
  */
 #include <errno.h>
 #include <limits.h>
@@ -12,9 +13,28 @@
 #include "mailname.h"
 #include "quota.h"
 
+/* The logged-in user's limit (0: none); -1 logged when it cannot be read. */
+static int
+user_limit(struct imap *im, uint64_t *limit_r)
+{
+	if (quota_limit(&im->s.conf, im->user, limit_r) == 0)
+		return 0;
+	log_err("user=%s quota rule: %s", im->user, strerror(errno));
+	return -1;
+}
+
+int
+imap_quota_offered(struct imap *im)
+{
+	uint64_t limit;
+	if (im->state == STATE_NOT_AUTH)
+		return im->s.conf.quota_storage != 0;
+	return user_limit(im, &limit) != 0 || limit != 0;
+}
+
 /* "* QUOTA "" (STORAGE used limit)", in units of 1024 octets (§5.1). */
 static int
-out_quota(struct imap *im)
+out_quota(struct imap *im, uint64_t limit)
 {
 	uint64_t used;
 	if (quota_usage(&im->s.conf, im->root, &used) != 0) {
@@ -23,7 +43,7 @@ out_quota(struct imap *im)
 	}
 	io_printf(&im->io, "* QUOTA \"\" (STORAGE %llu %llu)\r\n",
 	    (unsigned long long)(used / 1024),
-	    (unsigned long long)(im->s.conf.quota_storage / 1024));
+	    (unsigned long long)(limit / 1024));
 	return 0;
 }
 
@@ -31,18 +51,21 @@ enum verdict
 cmd_getquotaroot(struct imap *im, struct imap_command *c)
 {
 	char name[MAILNAME_MAX], dir[PATH_MAX];
+	uint64_t limit;
 	if (c->n != 1)
 		return verdict(im, V_BAD, "GETQUOTAROOT takes a mailbox");
 	if (imap_mailbox_arg(im, &c->args[0], name, sizeof name, dir, sizeof dir) != 0)
 		return V_NO;
+	if (user_limit(im, &limit) != 0)
+		return verdict(im, V_NO, "[SERVERBUG] Cannot read the quota");
 	io_puts(&im->io, "* QUOTAROOT ");
 	out_mailbox(im, name);
-	if (im->s.conf.quota_storage == 0) {
+	if (limit == 0) {
 		io_puts(&im->io, "\r\n");
 		return verdict(im, V_OK, "GETQUOTAROOT completed");
 	}
 	io_puts(&im->io, " \"\"\r\n");
-	if (out_quota(im) != 0)
+	if (out_quota(im, limit) != 0)
 		return verdict(im, V_NO, "[SERVERBUG] Cannot count usage");
 	return verdict(im, V_OK, "GETQUOTAROOT completed");
 }
@@ -50,11 +73,14 @@ cmd_getquotaroot(struct imap *im, struct imap_command *c)
 enum verdict
 cmd_getquota(struct imap *im, struct imap_command *c)
 {
+	uint64_t limit;
 	if (c->n != 1)
 		return verdict(im, V_BAD, "GETQUOTA takes a quota root");
-	if (im->s.conf.quota_storage == 0 || c->args[0].str == NULL || c->args[0].str[0] != '\0')
+	if (user_limit(im, &limit) != 0)
+		return verdict(im, V_NO, "[SERVERBUG] Cannot read the quota");
+	if (limit == 0 || c->args[0].str == NULL || c->args[0].str[0] != '\0')
 		return verdict(im, V_NO, "[NONEXISTENT] No such quota root");
-	if (out_quota(im) != 0)
+	if (out_quota(im, limit) != 0)
 		return verdict(im, V_NO, "[SERVERBUG] Cannot count usage");
 	return verdict(im, V_OK, "GETQUOTA completed");
 }
@@ -69,7 +95,10 @@ cmd_setquota(struct imap *im, struct imap_command *c)
 enum verdict
 imap_quota_check(struct imap *im, uint64_t add)
 {
-	int r = quota_would_exceed(&im->s.conf, im->root, add);
+	uint64_t limit;
+	if (user_limit(im, &limit) != 0)
+		return verdict(im, V_NO, "[SERVERBUG] Cannot read the quota");
+	int r = quota_would_exceed(&im->s.conf, im->root, limit, add);
 	if (r < 0) {
 		log_err("user=%s quota usage: %s", im->user, strerror(errno));
 		return verdict(im, V_NO, "[SERVERBUG] Cannot count usage");

@@ -18,6 +18,7 @@
 #include <unistd.h>
 
 #include "quota.h"
+#include "users.h"
 
 /* mbox folders may nest in directories; deeper trees are not walked. */
 #define QUOTA_DEPTH_MAX 16
@@ -177,12 +178,23 @@ quota_usage(const struct conf *conf, const char *dir, uint64_t *used)
 }
 
 int
-quota_would_exceed(const struct conf *conf, const char *dir, uint64_t add)
+quota_limit(const struct conf *conf, const char *user, uint64_t *limit_r)
+{
+	int r = users_quota(conf, user, limit_r);
+	if (r < 0)
+		return -1;
+	if (r == 0)
+		*limit_r = conf->quota_storage;
+	return 0;
+}
+
+int
+quota_would_exceed(const struct conf *conf, const char *dir, uint64_t limit, uint64_t add)
 {
 	uint64_t used;
-	if (conf->quota_storage == 0)
+	if (limit == 0)
 		return 0;
 	if (quota_usage(conf, dir, &used) != 0)
 		return -1;
-	return add > conf->quota_storage || used > conf->quota_storage - add;
+	return add > limit || used > limit - add;
 }

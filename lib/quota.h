@@ -1,5 +1,6 @@
 /*
  * quota.h — a user's storage quota (RFC 9208 STORAGE): the limit is the
+ * user's own quota rule in the users file (users_quota), else the
  * quota_storage key of yubin.conf (0: none); usage is the sum of the sizes
  * of every message in every folder of the user, counted afresh each time
  * from the store (Maildir: the S= size in each file name, else the file's
@@ -20,8 +21,13 @@
  * a missing dir is 0 bytes. 0, or -1 with errno. */
 int quota_usage(const struct conf *conf, const char *dir, uint64_t *used);
 
-/* 1 if adding `add` bytes to the user at dir would pass quota_storage,
- * 0 if not (or no quota), -1 with errno if usage cannot be counted. */
-int quota_would_exceed(const struct conf *conf, const char *dir, uint64_t add);
+/* The storage limit of user (a canonical address) in bytes, 0 for none:
+ * its own rule in the users file, else quota_storage. 0, or -1 with
+ * errno (the users file unreadable, or its rule for user: EINVAL). */
+int quota_limit(const struct conf *conf, const char *user, uint64_t *limit_r);
+
+/* 1 if adding `add` bytes to the user at dir would pass limit (bytes),
+ * 0 if not (or limit 0: none), -1 with errno if usage cannot be counted. */
+int quota_would_exceed(const struct conf *conf, const char *dir, uint64_t limit, uint64_t add);
 
 #endif

@@ -82,18 +82,23 @@ users_cache_load_raw(FILE *f, char **data, size_t *len)
 	return 0;
 }
 
-/* Keeps "login:" of each line users_find would consider, nothing else. */
-int
-users_cache_load_logins(FILE *f, char **data, size_t *len)
+/* What load_kept keeps of one users-file line (NUL-terminated, CR cut):
+ * writes it, LF included, to out (room for the line plus an LF) and
+ * returns its length; 0 keeps nothing. */
+typedef size_t keep_fn(const char *line, const char *colon, char *out);
+
+/* A copy of the users file holding only what keep keeps of each line. */
+static int
+load_kept(FILE *f, char **data, size_t *len, keep_fn *keep)
 {
-	char *raw, *names;
+	char *raw, *kept;
 	size_t n_raw, out = 0;
 	if (users_cache_load_raw(f, &raw, &n_raw) != 0)
 		return -1;
 	/* Each kept line is at most its line plus an LF. */
-	FILE *m = (names = malloc(n_raw + 2)) ? fmemopen(raw, n_raw, "r") : NULL;
+	FILE *m = (kept = malloc(n_raw + 2)) ? fmemopen(raw, n_raw, "r") : NULL;
 	if (!m) {
-		free(names);
+		free(kept);
 		explicit_bzero(raw, n_raw);
 		free(raw);
 		return -1;
@@ -106,21 +111,57 @@ users_cache_load_logins(FILE *f, char **data, size_t *len)
 		char *colon = strchr(line, ':');
 		if (st != FILELINE_OK || line[0] == '#' || !colon)
 			continue;
-		size_t k = (size_t)(colon - line) + 1;
-		memcpy(names + out, line, k);
-		names[out + k] = '\n';
-		out += k + 1;
+		out += keep(line, colon, kept + out);
 	}
 	fclose(m);
 	explicit_bzero(line, sizeof line);
 	explicit_bzero(raw, n_raw);
 	free(raw);
 	if (st == FILELINE_ERROR) {
-		free(names);
+		free(kept);
 		return -1;
 	}
-	names[out] = '\0';
-	*data = names;
+	kept[out] = '\0';
+	*data = kept;
 	*len = out;
 	return 0;
+}
+
+/* "login:" of each line users_find would consider, nothing else. */
+static size_t
+keep_login(const char *line, const char *colon, char *out)
+{
+	size_t k = (size_t)(colon - line) + 1;
+	memcpy(out, line, k);
+	out[k] = '\n';
+	return k + 1;
+}
+
+int
+users_cache_load_logins(FILE *f, char **data, size_t *len)
+{
+	return load_kept(f, data, len, keep_login);
+}
+
+/* "login:extra fields" of each line that has extra fields (Dovecot's
+ * eighth field, after the seventh ':'); the hash stays behind. */
+static size_t
+keep_extra(const char *line, const char *colon, char *out)
+{
+	const char *p = colon;
+	for (int i = 1; i < USERS_EXTRA_FIELD && p; i++)
+		p = strchr(p + 1, ':');
+	if (!p || p[1] == '\0')
+		return 0;
+	size_t k = (size_t)(colon - line) + 1, e = strlen(p + 1);
+	memcpy(out, line, k);
+	memcpy(out + k, p + 1, e);
+	out[k + e] = '\n';
+	return k + e + 1;
+}
+
+int
+users_cache_load_extra(FILE *f, char **data, size_t *len)
+{
+	return load_kept(f, data, len, keep_extra);
 }

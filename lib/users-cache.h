@@ -35,8 +35,14 @@ void users_cache_refresh(struct users_cache *c, const char *path, users_cache_lo
 /* A stream over c's copy of path, or over path itself when there is none. */
 FILE *users_cache_fopen(const struct users_cache *c, const char *path);
 
-/* Loaders: the whole file; only "login:" of each users-file entry. */
+/* Loaders: the whole file; only "login:" of each users-file entry; only
+ * "login:extra fields" of each entry that has extra fields. */
 int users_cache_load_raw(FILE *f, char **data, size_t *len);
 int users_cache_load_logins(FILE *f, char **data, size_t *len);
+int users_cache_load_extra(FILE *f, char **data, size_t *len);
+
+/* Dovecot's passwd-file: user:password:uid:gid:gecos:home:shell:extra —
+ * the extra fields are the eighth, after the seventh ':'. */
+#define USERS_EXTRA_FIELD 7
 
 #endif

@@ -1,7 +1,9 @@
 /*
  * users.h — the passwd-file (Dovecot's format) and the aliases file.
  *
- * users: `user@domain:{SCHEME}hash[:extra fields ignored]`, hashes for
+ * users: `user@domain:{SCHEME}hash[:uid:gid:gecos:home:shell:extra]`
+ * (Dovecot's passwd-file; only the extra fields' quota rule is read of
+ * the rest: users-quota.c), hashes for
  * crypt(3) ($y$, $6$, $5$, $2b$), optionally prefixed {SHA512-CRYPT},
  * {BLF-CRYPT}, {CRYPT} (also {SHA256-CRYPT}). aliases:
  * `local@domain: target[, target...]` lines, `#` comments.
@@ -13,6 +15,7 @@
 #define YUBIN_USERS_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 #include "conf.h"
 
@@ -28,6 +31,13 @@ int users_verify(const struct conf *conf, const char *login, const char *passwor
 
 /* 1 if the address is a user in the users file, 0 if not, -1 on error. */
 int users_exists(const struct conf *conf, const char *addr);
+
+/* The user's own storage limit: the default quota_rule in the extra
+ * fields of its line (Dovecot's `userdb_quota_rule=*:storage=2G`).
+ * Returns 1 with *bytes_r (0: no limit), 0 when the line has none (or
+ * there is no such user), -1 with errno (EINVAL: a rule that cannot be
+ * read; else the file could not be). */
+int users_quota(const struct conf *conf, const char *addr, uint64_t *bytes_r);
 
 /* Expands addr through the aliases file (one level deep after recursion
  * through local aliases, at most 8 levels). On success *targets_r holds

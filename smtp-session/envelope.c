@@ -449,24 +449,28 @@ rcpt_space_ok(struct smtp *s, const struct smtp_rcpt *r)
 	return -1;
 }
 
-/* With SIZE= declared: is the message within the quota of every mailbox
- * of r? Replies 452 4.2.2 (quota.c says why not 552) and returns -1 when
- * not; usage that cannot be counted is left to the end of data. */
+/* Is the mailbox of every target of r still below its quota, and with
+ * SIZE= declared, does the message fit? Refusing here refuses r alone,
+ * so the other recipients still get the mail. Replies 452 4.2.2 (full
+ * now) or 552 5.2.2 (the declared size passes the whole limit) and
+ * returns -1 when not; a limit or usage that cannot be read is left to
+ * the end of data. */
 static int
 rcpt_quota_ok(struct smtp *s, const struct smtp_rcpt *r)
 {
 	struct targets t = { 0 };
 	size_t who = 0;
-	if (s->declared_size == 0 || s->conf->quota_storage == 0)
-		return 0;
 	if (targets_add_rcpt(s->conf, &t, r->addr, r->notify, r->orcpt) < 0)
 		return 0;
 	int over = smtp_quota_over(s, &t, s->declared_size, &who);
 	targets_free(&t);
 	if (over <= 0)
 		return 0;
-	log_rcpt_refused(s, r->addr, "mailbox full");
-	smtp_reply(s, 452, "4.2.2", "<%s>: Mailbox full", r->addr);
+	log_rcpt_refused(s, r->addr, over == 2 ? "message larger than the quota" : "mailbox full");
+	if (over == 2)
+		smtp_reply(s, 552, "5.2.2", "<%s>: Message exceeds the mailbox's quota", r->addr);
+	else
+		smtp_reply(s, 452, "4.2.2", "<%s>: Mailbox full", r->addr);
 	return -1;
 }
 

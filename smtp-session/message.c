@@ -217,9 +217,10 @@ message_store(struct smtp *s)
 	int over = smtp_quota_over(s, &t, s->msg_len, &who);
 	if (over != 0) {
 		if (over > 0) {
-			log_info("mailbox full id=%s size=%llu rcpt=%s", s->msg_id,
+			log_info("%s id=%s size=%llu rcpt=%s",
+			    over == 2 ? "larger than the quota" : "mailbox full", s->msg_id,
 			    (unsigned long long)s->msg_len, t.local[who]);
-			s->quota_full = 1;
+			s->quota_full = over;
 			errno = EDQUOT;
 		}
 		goto out;
@@ -269,13 +270,16 @@ message_deliver(struct smtp *s)
 }
 
 /* A failed write or fsync: 452 when the disk or quota is full (S65);
- * 552 when the message's copies can never fit (S54). */
+ * 552 when the message's copies can never fit (S54), or the message is
+ * larger than a recipient's whole quota. */
 static void
 reply_store_error(struct smtp *s, int err)
 {
 	int quota_full = s->quota_full;
 	s->quota_full = 0;
-	if (quota_full && err == EDQUOT)
+	if (quota_full == 2 && err == EDQUOT)
+		smtp_reply(s, 552, "5.2.2", "Message exceeds a mailbox's quota");
+	else if (quota_full && err == EDQUOT)
 		smtp_reply(s, 452, "4.2.2", "Mailbox full");
 	else if (err == ENOSPC || err == EDQUOT)
 		smtp_reply(s, 452, "4.3.1", "Insufficient system storage");

@@ -56,7 +56,7 @@ struct smtp {
 	int smtputf8, body_8bit;
 	uint64_t declared_size;    /* MAIL SIZE=, or 0 */
 	struct targets space_targets;  /* the copies so far, for SIZE= */
-	int quota_full;            /* the last store failed on quota_storage */
+	int quota_full;            /* the last store failed on a quota: 1 full, 2 too big */
 	enum spool_ret ret;
 	char *envid;
 	struct smtp_rcpt *rcpts;
@@ -133,9 +133,10 @@ int smtp_msg_insert(struct smtp *s, const char *text, size_t len);
  * 0 yes, 1 not now (452), 2 never, even on empty file systems (552). */
 int smtp_space_check(const struct smtp *s, const struct targets *t, uint64_t size);
 
-/* quota.c: whether a copy of size bytes would pass quota_storage for a
- * local target of t: 0 no, 1 yes (*who its index), -1 usage unreadable
- * (errno; *who the index). */
+/* quota.c: whether a copy of size bytes would pass the storage quota of
+ * a local target of t (its own limit, else quota_storage): 0 no, 1 yes
+ * (*who its index), 2 it would even in that target's empty mailbox (*who),
+ * -1 limit or usage unreadable (errno; *who the index). */
 int smtp_quota_over(const struct smtp *s, const struct targets *t, uint64_t size,
     size_t *who);
 
