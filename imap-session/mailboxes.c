@@ -130,6 +130,36 @@ mbox_user_setup(struct imap *im)
 
 /* ---- SELECT / EXAMINE ---- */
 
+enum verdict
+mailbox_open(struct imap *im, const char *name, const char *dir, int readonly, const char *what,
+    struct folder **f_r)
+{
+	if (im->mbox) {
+		char path[PATH_MAX];
+		if (imap_mbox_file(im, name, path, sizeof path) != 0 ||
+		    (strcmp(name, "INBOX") != 0 && !imap_mbox_exists(path)))
+			return verdict(im, V_NO, "[NONEXISTENT] Mailbox doesn't exist");
+		if (mboxf_open(f_r, path, name, readonly) != 0) {
+			log_err("user=%s mbox %s: %s", im->user, path, strerror(errno));
+			return verdict(im, V_NO, "[UNAVAILABLE] Mailbox is busy or unreadable");
+		}
+	} else if (!is_folder_dir(dir)) {
+		return verdict(im, V_NO, "[NONEXISTENT] Mailbox doesn't exist");
+	} else if (folder_open(f_r, dir, name, readonly) != 0) {
+		/* The folder is there: say why it cannot be opened (a client
+		 * may drop its cache of a mailbox said not to exist). Giving
+		 * new messages UIDs writes the UID list, even for EXAMINE. */
+		int e = errno;
+		log_err("user=%s %s %s: %s", im->user, what, dir, strerror(e));
+		if (e == ENOENT && !is_folder_dir(dir))
+			return verdict(im, V_NO, "[NONEXISTENT] Mailbox doesn't exist");
+		if (e == ENOSPC || e == EDQUOT)
+			return verdict(im, V_NO, "[OVERQUOTA] Not enough disk space to open the mailbox");
+		return verdict(im, V_NO, "[SERVERBUG] Cannot open the mailbox");
+	}
+	return V_OK;
+}
+
 static enum verdict
 select_common(struct imap *im, struct imap_command *c, int readonly)
 {
@@ -146,29 +176,8 @@ select_common(struct imap *im, struct imap_command *c, int readonly)
 	im->nsearchres = 0;
 	if (imap_mailbox_arg(im, &c->args[0], name, sizeof name, dir, sizeof dir) != 0)
 		return V_NO;
-	if (im->mbox) {
-		char path[PATH_MAX];
-		if (imap_mbox_file(im, name, path, sizeof path) != 0 ||
-		    (strcmp(name, "INBOX") != 0 && !imap_mbox_exists(path)))
-			return verdict(im, V_NO, "[NONEXISTENT] Mailbox doesn't exist");
-		if (mboxf_open(&im->sel, path, name, readonly) != 0) {
-			log_err("user=%s mbox %s: %s", im->user, path, strerror(errno));
-			return verdict(im, V_NO, "[UNAVAILABLE] Mailbox is busy or unreadable");
-		}
-	} else if (!is_folder_dir(dir)) {
-		return verdict(im, V_NO, "[NONEXISTENT] Mailbox doesn't exist");
-	} else if (folder_open(&im->sel, dir, name, readonly) != 0) {
-		/* The folder is there: say why it cannot be opened (a client
-		 * may drop its cache of a mailbox said not to exist). Giving
-		 * new messages UIDs writes the UID list, even for EXAMINE. */
-		int e = errno;
-		log_err("user=%s %s %s: %s", im->user, c->name, dir, strerror(e));
-		if (e == ENOENT && !is_folder_dir(dir))
-			return verdict(im, V_NO, "[NONEXISTENT] Mailbox doesn't exist");
-		if (e == ENOSPC || e == EDQUOT)
-			return verdict(im, V_NO, "[OVERQUOTA] Not enough disk space to open the mailbox");
-		return verdict(im, V_NO, "[SERVERBUG] Cannot open the mailbox");
-	}
+	if (mailbox_open(im, name, dir, readonly, c->name, &im->sel) != V_OK)
+		return V_NO;
 	struct folder *f = im->sel;
 	im->state = STATE_SELECTED;
 	imap_announce_keywords(im, 1);
