@@ -173,6 +173,8 @@ def refused(fmt, s, dval, d20):
         ("imap://%s@other.example/Drafts/;UID=%d" % (U.replace("@", "%40"), d20), "another host"),
         ("/Drafts/;UID=%d;URLAUTH=anonymous:internal:00" % d20, "URLAUTH"),
         ("/Drafts;UID=%d" % d20, "a malformed URL"),
+        ("/../bob/;UID=1", "a name climbing out of the user's mailboxes (S33)"),
+        ("/%2E%2E/%2E%2E/example.org/bob/INBOX/;UID=1", "the same, percent-encoded"),
     ]
     for url, what in bad:
         r = s.cmd(catenate(b"INBOX", [(b"TEXT", b"Subject: no\r\n\r\n"), (b"URL", url)]))
@@ -196,6 +198,21 @@ def refused(fmt, s, dval, d20):
         t.ok(tagged(r).split()[1:2] == [b"BAD"], "%s: %s: BAD" % (fmt, what), r)
     r = s.cmd(catenate(b"Nowhere", [(b"TEXT", b"a: b\r\n\r\n"), (b"URL", "/Drafts;UIDVALIDITY=1/;UID=1")]))
     t.ok(b"NO [TRYCREATE]" in tagged(r), "%s: TRYCREATE before the URL is looked at" % fmt, r)
+
+
+def binary_text(fmt, s):
+    """TEXT ~{n} (BINARY, RFC 3516): a binary part comes back as sent."""
+    head = b"Content-Type: multipart/mixed; boundary=b\r\n\r\n--b\r\nContent-Transfer-Encoding: binary\r\n\r\n"
+    raw = b"\x00\x01\n\x02\r\x03"
+    tail = b"\r\n--b--\r\n"
+    r = s.cmd(b"APPEND INBOX CATENATE (TEXT {%d+}\r\n" % len(head) + head +
+              b" TEXT ~{%d+}\r\n" % len(raw) + raw + b" TEXT {%d+}\r\n" % len(tail) + tail + b")")
+    _, u = appenduid(r)
+    s.cmd("EXAMINE INBOX")
+    r = s.cmd("UID FETCH %d (BINARY.SIZE[1] BINARY.PEEK[1])" % (u or 0))
+    t.ok(b"BINARY.SIZE[1] 6 BINARY[1] ~{6}\r\n" + raw + b")" in r,
+         "%s: TEXT literal8 with a binary part: byte for byte" % fmt, r)
+    s.cmd("UNSELECT")
 
 
 def toobig(fmt):
@@ -229,6 +246,7 @@ for fmt in ("maildir", "mbox"):
         t.ok(b" CATENATE" in r, "%s: CATENATE advertised" % fmt, r)
         dval, d20, d30 = rfc_examples(fmt, s)
         urls(fmt, s, dval, d20, d30)
+        binary_text(fmt, s)
         refused(fmt, s, dval, d20)
     finally:
         s.close()
