@@ -258,9 +258,14 @@ imapurl_parse(const char *s, size_t len, struct imapurl *u)
 	if (take_key(&c, "imap://")) {
 		u->absolute = 1;
 		st = parse_server(&c, u);
+		if (st == IMAPURL_OK && !take_key(&c, "/"))
+			st = IMAPURL_SYNTAX;
+	} else {
+		/* "INBOX/;UID=1", a relative-path reference, resolves against
+		 * the server's root as "/INBOX/;UID=1" does (RFC 3986 §5.2),
+		 * as Dovecot takes it */
+		take_key(&c, "/");
 	}
-	if (st == IMAPURL_OK && !take_key(&c, "/"))
-		st = IMAPURL_SYNTAX;
 	if (st == IMAPURL_OK)
 		st = parse_message(&c, u);
 	if (st == IMAPURL_OK)

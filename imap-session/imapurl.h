@@ -4,6 +4,7 @@
  *
  *   /Drafts;UIDVALIDITY=385759045/;UID=20/;SECTION=1.MIME/;PARTIAL=0.100
  *   imap://user;AUTH=*@host:143/INBOX/;UID=7
+ *   INBOX/;UID=7 (relative to the server's root, as /INBOX/;UID=7)
  *
  * A pure parser of bounded input: no I/O, no session, nothing allocated.
  * Keys (";UID=" ...) are matched in any case; the mailbox and the section

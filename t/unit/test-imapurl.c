@@ -16,7 +16,7 @@ parse(const char *s, struct imapurl *u)
 }
 
 /* Each prefix of s in a heap buffer of its own size: no crash, and a
- * prefix that parses is one the grammar allows (at least "/x/;UID=1"). */
+ * prefix that parses is one the grammar allows (at least "x/;UID=1"). */
 static int
 prefixes_bounded(const char *s)
 {
@@ -29,7 +29,7 @@ prefixes_bounded(const char *s)
 		struct imapurl u;
 		enum imapurl_status st = imapurl_parse(p, k, &u);
 		free(p);
-		if (st == IMAPURL_OK && (k < 9 || u.uid == 0))
+		if (st == IMAPURL_OK && (k < 8 || u.uid == 0))
 			return 0;
 	}
 	return 1;
@@ -67,6 +67,8 @@ test_imaptest_forms(void)
 	CHECK(parse("/box/;UID=2/;SECTION=1/;PARTIAL=0", &u) == IMAPURL_OK && u.has_partial &&
 	    u.partial_off == 0 && u.partial_len == 0 && strcmp(u.section, "1") == 0,
 	    "section and partial, no length");
+	CHECK(parse("INBOX/;UID=1", &u) == IMAPURL_OK && strcmp(u.mailbox, "INBOX") == 0 &&
+	    u.uid == 1 && !u.absolute, "relative path: against the server's root");
 	CHECK(parse("/a/b%20c/;UID=1", &u) == IMAPURL_OK && strcmp(u.mailbox, "a/b c") == 0,
 	    "hierarchy and percent-decoding in the mailbox");
 	CHECK(parse("/%E6%97%A5/;UID=1", &u) == IMAPURL_OK &&
@@ -97,7 +99,7 @@ test_refused(void)
 {
 	struct imapurl u;
 	static const char *const bad[] = {
-		"", "/", "INBOX/;UID=1", "/INBOX", "/INBOX/;UID=", "/INBOX/;UID=0",
+		"", "/", ";UID=1", "INBOX;UID=1", "/INBOX", "/INBOX/;UID=", "/INBOX/;UID=0",
 		"/INBOX/;UID=01", "/INBOX/;UID=4294967296", "/INBOX;UID=1", "//;UID=1",
 		"/;UID=1", "/INBOX;UIDVALIDITY=0/;UID=1", "/INBOX;UIDVALIDITY=1;UID=1",
 		"/INBOX/;UID=1/;SECTION=", "/INBOX/;UID=1/;SECTION=0", "/INBOX/;UID=1/;SECTION=1.",
