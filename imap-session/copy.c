@@ -191,6 +191,11 @@ append_parse_one(struct imap *im, struct imap_command *c, size_t *i,
 	    c->args[*i + 1].list[0].type == ARG_LITERAL) {
 		msg = &c->args[*i + 1].list[0];
 		*i += 2;
+	} else if (*i + 1 < c->n && arg_is(&c->args[*i], "CATENATE")) {
+		m->cat = &c->args[*i + 1];
+		*i += 2;
+		if (catenate_check(m->cat) != 0)
+			return verdict(im, V_BAD, "Invalid CATENATE parts");
 	} else {
 		return verdict(im, V_BAD, "APPEND needs a mailbox and a literal");
 	}
@@ -213,6 +218,8 @@ append_parse_one(struct imap *im, struct imap_command *c, size_t *i,
 		else if (m->nkw < FOLDER_KEYWORDS_MAX)
 			m->kwnames[m->nkw++] = a->str;
 	}
+	if (msg == NULL)
+		return V_OK; /* CATENATE: made once the target is known */
 	if (msg->len > im->s.conf.max_message_size)
 		return verdict(im, V_NO, "[TOOBIG] Message too big");
 	if (msg->len == 0)
@@ -332,6 +339,8 @@ cmd_append(struct imap *im, struct imap_command *c)
 		vd = append_parse_one(im, c, &i, &v[n]);
 	if (vd == V_OK && imap_mailbox_arg(im, &c->args[0], name, sizeof name, dir, sizeof dir) != 0)
 		vd = V_NO;
+	if (vd == V_OK)
+		vd = catenate_build(im, name, dir, v, n);
 	uint64_t total = 0;
 	for (size_t i = 0; vd == V_OK && i < n; i++)
 		total += v[i].len;
@@ -359,6 +368,8 @@ cmd_append(struct imap *im, struct imap_command *c)
 		vd = append_ok(im, validity, uids, n);
 	for (size_t i = 0; bases && i < n; i++)
 		free(bases[i]);
+	for (size_t i = 0; v && i < n; i++)
+		free(v[i].built);
 	free(bases);
 	free(uids);
 	free(v);

@@ -161,7 +161,19 @@ struct append_msg {
 	unsigned flags;
 	char *kwnames[FOLDER_KEYWORDS_MAX];
 	size_t nkw;
+	/* CATENATE (catenate.c): its list of parts, and the message made
+	 * of them (data points there; cmd_append frees it) */
+	const struct imap_arg *cat;
+	char *built;
 };
+/* catenate.c: CATENATE (RFC 4469). catenate_check: 0 if list is a
+ * CATENATE's parts ("TEXT" literal / "URL" astring pairs), else -1 (BAD).
+ * catenate_build: every message of v[0..n) with parts made, once the
+ * target (name, dir) is known: V_OK, or the NO ([TRYCREATE], [BADURL],
+ * [TOOBIG]) with the messages built so far left to cmd_append to free. */
+int catenate_check(const struct imap_arg *list);
+enum verdict catenate_build(struct imap *im, const char *name, const char *dir,
+    struct append_msg *v, size_t n);
 /* APPEND of v[0..n) to an mbox folder, all or none. V_OK with their UIDs
  * in uids (n of them) and *validity_r, the tagged reply left to the
  * caller; else the NO was sent and nothing was stored. */

@@ -80,6 +80,28 @@ imap_user_setup(struct imap *im)
 
 /* ---- SELECT / EXAMINE ---- */
 
+enum verdict
+mailbox_open(struct imap *im, const char *name, const char *dir, int readonly, const char *what,
+    struct folder **f_r)
+{
+	(void)dir;
+	if (store_open(&im->store, name, readonly, f_r) != 0) {
+		/* A folder that is there is not said not to exist (a client
+		 * may drop its cache of it): the reason instead. Giving new
+		 * messages UIDs writes the UID list, even for EXAMINE. */
+		int e = errno;
+		if (e == ENOENT || e == EINVAL)
+			return verdict(im, V_NO, "[NONEXISTENT] Mailbox doesn't exist");
+		log_err("user=%s %s %s: %s", im->user, what, name, strerror(e));
+		if (e == ENOSPC || e == EDQUOT)
+			return verdict(im, V_NO, "[OVERQUOTA] Not enough disk space to open the mailbox");
+		if (e == EBUSY)
+			return verdict(im, V_NO, "[UNAVAILABLE] Mailbox is busy or unreadable");
+		return verdict(im, V_NO, "[SERVERBUG] Cannot open the mailbox");
+	}
+	return V_OK;
+}
+
 static enum verdict
 select_common(struct imap *im, struct imap_command *c, int readonly)
 {
@@ -96,20 +118,8 @@ select_common(struct imap *im, struct imap_command *c, int readonly)
 	im->nsearchres = 0;
 	if (imap_mailbox_arg(im, &c->args[0], name, sizeof name, dir, sizeof dir) != 0)
 		return V_NO;
-	if (store_open(&im->store, name, readonly, &im->sel) != 0) {
-		/* A folder that is there is not said not to exist (a client
-		 * may drop its cache of it): the reason instead. Giving new
-		 * messages UIDs writes the UID list, even for EXAMINE. */
-		int e = errno;
-		if (e == ENOENT || e == EINVAL)
-			return verdict(im, V_NO, "[NONEXISTENT] Mailbox doesn't exist");
-		log_err("user=%s %s %s: %s", im->user, c->name, name, strerror(e));
-		if (e == ENOSPC || e == EDQUOT)
-			return verdict(im, V_NO, "[OVERQUOTA] Not enough disk space to open the mailbox");
-		if (e == EBUSY)
-			return verdict(im, V_NO, "[UNAVAILABLE] Mailbox is busy or unreadable");
-		return verdict(im, V_NO, "[SERVERBUG] Cannot open the mailbox");
-	}
+	if (mailbox_open(im, name, dir, readonly, c->name, &im->sel) != V_OK)
+		return V_NO;
 	struct folder *f = im->sel;
 	im->state = STATE_SELECTED;
 	imap_announce_keywords(im, 1);

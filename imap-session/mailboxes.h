@@ -26,6 +26,14 @@ int name_cmp(const void *a, const void *b);
 /* 1 if folder name exists in the user's store. */
 int mailbox_exists(struct imap *im, const char *name);
 
+/* Opens mailbox name (dir: its directory from imap_mailbox_arg) as a
+ * folder of its own in *f_r, whatever the storage: SELECT and EXAMINE,
+ * and CATENATE reading another mailbox (readonly). what names the command
+ * in log lines. V_OK, or V_NO with the reply's text set ([NONEXISTENT],
+ * [UNAVAILABLE], [OVERQUOTA], [SERVERBUG]). */
+enum verdict mailbox_open(struct imap *im, const char *name, const char *dir, int readonly,
+    const char *what, struct folder **f_r);
+
 /* Reads the subscribed names into l. 0 (also when there is no file), or
  * -1 when a read failed: l then holds the names before the failure. */
 int subs_read(struct imap *im, struct names *l);
