@@ -247,6 +247,8 @@ imap_do_expunge(struct imap *im, const struct seqset *uids, int report)
 		failed = 1;
 	if (path_join(sub, sizeof sub, f->dir, "new", NULL) != 0 || durable_fsync_dir(sub) != 0)
 		failed = 1;
+	if (report)
+		search_update_expunged(im);
 	for (size_t i = f->n; i-- > 0;) {
 		if (!f->m[i].gone)
 			continue;

@@ -53,6 +53,8 @@ imap_mbox_expunge(struct imap *im, const struct seqset *uids, int report)
 		failed = 1;
 	}
 	free(marked);
+	if (report)
+		search_update_expunged(im);
 	for (size_t i = f->n; i-- > 0;) {
 		if (!f->m[i].gone)
 			continue;
