@@ -626,6 +626,7 @@ copy_common(struct imap *im, struct imap_command *c, int move)
 	}
 	out_copyuid(im, dir, &j, move, code, sizeof code);
 	if (move) {
+		search_update_expunged(im);
 		for (size_t i = im->sel->n; i-- > 0;) {
 			if (!im->sel->m[i].gone)
 				continue;

@@ -24,6 +24,7 @@
 #include "mailbox.h"
 #include "mailname.h"
 #include "sasl.h"
+#include "search-update.h"
 #include "sort.h"
 #include "tls.h"
 #include "users.h"
@@ -35,7 +36,7 @@ static const char CAPS_COMMON[] =
 	"MULTIAPPEND CATENATE "
 	"CHILDREN LIST-EXTENDED LIST-STATUS SPECIAL-USE ESEARCH SEARCHRES STATUS=SIZE BINARY "
 	"UTF8=ACCEPT "
-	"SORT SORT=DISPLAY ESORT THREAD=REFERENCES THREAD=ORDEREDSUBJECT PREVIEW";
+	"SORT SORT=DISPLAY ESORT CONTEXT=SEARCH CONTEXT=SORT THREAD=REFERENCES THREAD=ORDEREDSUBJECT PREVIEW";
 
 /* ---- capability, state ---- */
 
@@ -326,6 +327,7 @@ static const struct command {
 	{ "EXPUNGE", cmd_expunge, STATE_SELECTED, 1, 0 },
 	{ "SEARCH", cmd_search, STATE_SELECTED, 1, 1 },
 	{ "SORT", cmd_sort, STATE_SELECTED, 1, 1 },
+	{ "CANCELUPDATE", cmd_cancelupdate, STATE_SELECTED, 0, 0 },
 	{ "THREAD", cmd_thread, STATE_SELECTED, 1, 1 },
 	{ "FETCH", cmd_fetch, STATE_SELECTED, 1, 1 },
 	{ "STORE", cmd_store, STATE_SELECTED, 1, 1 },
@@ -370,8 +372,13 @@ command_run(struct imap *im, struct imap_command *c)
 	else if (!(cmd->states & im->state))
 		v = verdict(im, im->state == STATE_NOT_AUTH ? V_BAD : V_NO,
 		    "Command not allowed in this state");
-	else
+	else {
+		/* leaving the folder ends its UPDATE contexts (RFC 5267 §4.3) */
+		if (cmd->handler == cmd_select || cmd->handler == cmd_examine ||
+		    cmd->handler == cmd_close || cmd->handler == cmd_unselect)
+			search_update_clear(im);
 		v = cmd->handler(im, &sub);
+	}
 	/* mbox: flag changes reach the file before the tagged reply */
 	if (im->sel && im->sel->mbox && im->sel->mb_dirty && mboxf_flush(im->sel) != 0 &&
 	    v == V_OK)
@@ -582,6 +589,7 @@ main(int argc, char **argv)
 	folder_close(&im.sel);
 	framer_free(&im.fr);
 	free(im.searchres);
+	search_update_clear(&im);
 	if (im.tls)
 		tls_free(&im.tls);
 	compress_end(&im);

@@ -49,6 +49,7 @@ struct imap {
 	uint32_t *searchres;      /* SEARCHRES "$": UIDs */
 	size_t nsearchres;
 	int searchres_set;
+	struct search_updates *updates; /* RETURN (UPDATE) contexts (search-update.c) */
 	int uid_command;          /* current command is a UID command */
 	int mbox;                 /* mailbox_format = mbox: INBOX only (mboxfolder.c) */
 };
@@ -70,8 +71,14 @@ void out_astring(struct io *io, const char *s);
 /* A mailbox name (UTF-8) in the client's encoding. */
 void out_mailbox(struct imap *im, const char *name);
 
-/* Untagged updates: EXPUNGE (if allow_expunge), EXISTS, RECENT, FETCH FLAGS. */
+/* Untagged updates: EXPUNGE (if allow_expunge), EXISTS, RECENT, FETCH FLAGS,
+ * and the ESEARCH of UPDATE contexts. */
 void imap_report(struct imap *im, int allow_expunge);
+/* search-update.c: called right before "* n EXPUNGE" responses for the
+ * messages marked gone (REMOVEFROM goes first, RFC 5267 §4.3.4), and
+ * after EXISTS and FETCH updates (ADDTO after EXISTS, §4.3.3). */
+void search_update_expunged(struct imap *im);
+void search_update_report(struct imap *im);
 /* Untagged FLAGS (and PERMANENTFLAGS, read-write) listing every keyword
  * of the selected folder, if it has one the client was not told of yet
  * (another session or this command made it): a keyword must be announced

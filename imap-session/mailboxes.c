@@ -182,6 +182,7 @@ struct expunge_ctx {
 	struct imap *im;
 	const struct seqset *uids;
 	int report;
+	int updated;     /* search_update_expunged ran */
 };
 
 static int
@@ -194,7 +195,12 @@ expunge_pick(void *arg, uint32_t uid)
 static void
 expunge_gone(void *arg, size_t idx)
 {
-	const struct expunge_ctx *x = arg;
+	struct expunge_ctx *x = arg;
+	/* every message gone is marked before the first call */
+	if (x->report && !x->updated) {
+		search_update_expunged(x->im);
+		x->updated = 1;
+	}
 	if (x->report && idx < x->im->sel->reported)
 		io_printf(&x->im->io, "* %zu EXPUNGE\r\n", idx + 1);
 }
@@ -202,7 +208,7 @@ expunge_gone(void *arg, size_t idx)
 int
 imap_do_expunge(struct imap *im, const struct seqset *uids, int report)
 {
-	struct expunge_ctx x = { im, uids, report };
+	struct expunge_ctx x = { im, uids, report, 0 };
 	if (folder_expunge(im->sel, expunge_pick, expunge_gone, &x) == 0)
 		return 0;
 	log_err("user=%s expunge: %s", im->user, strerror(errno));

@@ -160,6 +160,7 @@ imap_report(struct imap *im, int allow_expunge)
 		if (f->m[i].gone)
 			folder_remove_gone(f, i);
 	if (allow_expunge) {
+		search_update_expunged(im);
 		for (size_t i = f->n; i-- > 0;) {
 			if (!f->m[i].gone)
 				continue;
@@ -189,6 +190,7 @@ imap_report(struct imap *im, int allow_expunge)
 		out_flags(im, m->flags, m->keywords);
 		io_puts(&im->io, ")\r\n");
 	}
+	search_update_report(im);
 }
 
 /* ---- mailbox names ---- */

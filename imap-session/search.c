@@ -33,6 +33,7 @@
 #include "log.h"
 #include "mime.h"
 #include "render.h"
+#include "search-update.h"
 #include "search.h"
 
 
@@ -49,6 +50,7 @@ struct snode {
 	int kw;
 	const char *field, *str;
 	char *owned;           /* str converted from the CHARSET, or NULL */
+	char *owned_field;     /* field copied (search_prog_keep), or NULL */
 	long long day;         /* imap-date.h day number */
 	uint64_t num;
 	struct seqset set;
@@ -76,6 +78,7 @@ snode_free(struct snode *s)
 		snode_free(s->kids[i]);
 	free(s->kids);
 	free(s->owned);
+	free(s->owned_field);
 	seqset_free(&s->set);
 	free(s);
 }
@@ -299,6 +302,7 @@ parse_key(struct sparse *p, int depth)
 			return fail(p, s, "Missing keyword");
 		s->t = arg_is(a, "KEYWORD") ? SK_KEYWORD : SK_UNKEYWORD;
 		s->kw = folder_keyword(p->im->sel, x->str, 0);
+		s->str = x->str; /* looked up again by an UPDATE context */
 		return s;
 	}
 	if (arg_is(a, "LARGER") || arg_is(a, "SMALLER")) {
@@ -540,19 +544,6 @@ eval(struct seval *e, const struct snode *s)
 }
 
 
-/* The search ran out of budget: no result, and a SAVE leaves "$" empty
- * rather than holding an older result the client did not ask for. */
-static enum verdict
-search_too_expensive(struct imap *im, const struct seval *e, int save)
-{
-	if (save) {
-		free(im->searchres);
-		im->searchres = NULL;
-		im->nsearchres = 0;
-	}
-	return search_over_budget(im, &e->budget, "Search", e->idx);
-}
-
 /* The keys args[0..n) in the charset named by cs (NULL: UTF-8) parsed
  * into *prog: V_OK, or the verdict to give. */
 static enum verdict
@@ -581,8 +572,9 @@ parse_program(struct imap *im, const struct imap_arg *cs, const struct imap_arg 
 }
 
 enum verdict
-search_messages(struct imap *im, const struct imap_arg *charset, const struct imap_arg *args,
-    size_t n, struct sbudget *b, size_t **idx_r, size_t *n_r)
+search_messages_keep(struct imap *im, const struct imap_arg *charset,
+    const struct imap_arg *args, size_t n, struct sbudget *b, size_t **idx_r, size_t *n_r,
+    struct snode **prog_r)
 {
 	struct folder *f = im->sel;
 	struct snode *prog;
@@ -598,11 +590,111 @@ search_messages(struct imap *im, const struct imap_arg *charset, const struct im
 	for (e.idx = 0; e.idx < f->n && !e.budget.over; e.idx++)
 		if (!f->m[e.idx].gone && eval(&e, prog) && !e.budget.over)
 			res[k++] = e.idx;
-	snode_free(prog);
+	/* the program outlives the command only when the search ended */
+	if (prog_r != NULL && !e.budget.over && search_prog_keep(im, prog) == 0)
+		*prog_r = prog;
+	else
+		snode_free(prog);
 	*b = e.budget;
+	b->done = e.idx;
 	*idx_r = res;
 	*n_r = k;
 	return V_OK;
+}
+
+enum verdict
+search_messages(struct imap *im, const struct imap_arg *charset, const struct imap_arg *args,
+    size_t n, struct sbudget *b, size_t **idx_r, size_t *n_r)
+{
+	return search_messages_keep(im, charset, args, n, b, idx_r, n_r, NULL);
+}
+
+/* ---- programs kept by UPDATE contexts (search-update.c) ---- */
+
+static char *
+keep_string(char **owned, const char *s)
+{
+	if (*owned == NULL && s != NULL)
+		*owned = strdup(s);
+	return *owned;
+}
+
+/* The UIDs of the messages a sequence set (or "$", saved) names now, as
+ * a UID set in s->set. 0 or -1. */
+static int
+freeze_set(struct imap *im, struct snode *s, int saved)
+{
+	struct folder *f = im->sel;
+	struct seqrange *r = malloc((f->n ? f->n : 1) * sizeof *r);
+	size_t k = 0;
+	if (r == NULL)
+		return -1;
+	for (size_t i = 0; i < f->n; i++) {
+		uint32_t uid = f->m[i].uid;
+		if (saved ? !saved_has(im, uid) : !seqset_contains(&s->set, (uint32_t)(i + 1)))
+			continue;
+		if (k > 0 && r[k - 1].hi + 1 == uid)
+			r[k - 1].hi = uid;
+		else
+			r[k++] = (struct seqrange){ uid, uid };
+	}
+	seqset_free(&s->set);
+	s->set.r = r;
+	s->set.n = k;
+	s->t = k ? SK_UIDSET : SK_NONE;
+	return 0;
+}
+
+int
+search_prog_keep(struct imap *im, struct snode *s)
+{
+	if (s == NULL)
+		return 0;
+	if (s->str != NULL && (s->str = keep_string(&s->owned, s->str)) == NULL)
+		return -1;
+	if (s->t == SK_HEADER && (s->field = keep_string(&s->owned_field, s->field)) == NULL)
+		return -1;
+	if ((s->t == SK_SEQSET || s->t == SK_SAVED_SEQ || s->t == SK_SAVED_UID) &&
+	    freeze_set(im, s, s->t != SK_SEQSET) != 0)
+		return -1;
+	if (search_prog_keep(im, s->a) != 0 || search_prog_keep(im, s->b) != 0)
+		return -1;
+	for (size_t i = 0; i < s->n; i++)
+		if (search_prog_keep(im, s->kids[i]) != 0)
+			return -1;
+	return 0;
+}
+
+/* KEYWORD and UNKEYWORD of a keyword the folder did not have when the
+ * program was parsed: another session may have made it since. */
+static void
+refresh_keywords(struct imap *im, struct snode *s)
+{
+	if (s == NULL)
+		return;
+	if ((s->t == SK_KEYWORD || s->t == SK_UNKEYWORD) && s->kw < 0 && s->str != NULL)
+		s->kw = folder_keyword(im->sel, s->str, 0);
+	refresh_keywords(im, s->a);
+	refresh_keywords(im, s->b);
+	for (size_t i = 0; i < s->n; i++)
+		refresh_keywords(im, s->kids[i]);
+}
+
+int
+search_prog_match(struct imap *im, struct snode *prog, size_t idx, struct sbudget *b)
+{
+	refresh_keywords(im, prog);
+	struct seval e = { .im = im, .idx = idx, .budget = *b };
+	int r = eval(&e, prog) && !e.budget.over;
+	*b = e.budget;
+	return r;
+}
+
+void
+search_prog_free(struct snode **prog)
+{
+	snode_free(*prog);
+	*prog = NULL;
 }
 
 enum verdict
@@ -615,118 +707,79 @@ search_over_budget(struct imap *im, const struct sbudget *b, const char *cmd, si
 	return verdict(im, V_NO, "[LIMIT] %s too expensive", cmd);
 }
 
-int
-search_parse_return(const struct imap_arg *r, unsigned *ret)
+/* The numbers (sequence or UID) of the messages idx[0..n) into a
+ * malloc'd array, NULL when out of memory. */
+static uint32_t *
+numbers(struct imap *im, const size_t *idx, size_t n)
 {
-	static const struct { const char *name; unsigned bit; } opts[] = {
-		{ "MIN", RET_MIN }, { "MAX", RET_MAX }, { "ALL", RET_ALL },
-		{ "COUNT", RET_COUNT }, { "SAVE", RET_SAVE },
-	};
-	*ret = 0;
-	for (size_t k = 0; k < r->n; k++) {
-		size_t j = 0;
-		while (j < sizeof opts / sizeof opts[0] && !arg_is(&r->list[k], opts[j].name))
-			j++;
-		if (j == sizeof opts / sizeof opts[0])
-			return -1;
-		*ret |= opts[j].bit;
-	}
-	if (*ret == 0)
-		*ret = RET_ALL; /* RETURN () is ALL (RFC 4731 §3.1) */
-	return 0;
+	uint32_t *res = malloc((n ? n : 1) * sizeof *res);
+	for (size_t k = 0; res != NULL && k < n; k++)
+		res[k] = im->uid_command ? im->sel->m[idx[k]].uid : (uint32_t)(idx[k] + 1);
+	return res;
 }
 
-void
-search_save(struct imap *im, unsigned ret, const uint32_t *uids, size_t n)
+/* SAVE and UPDATE: the result's UIDs become "$", and the program an
+ * UPDATE context's (taken). */
+static void
+keep_result(struct imap *im, const char *tag, const struct search_return *ret, const size_t *idx,
+    size_t n, struct snode *prog)
 {
-	free(im->searchres);
-	im->searchres = malloc((n ? n : 1) * sizeof *im->searchres);
-	im->nsearchres = 0;
-	/* With MIN or MAX only, only those are saved (RFC 5182 §2.4). */
-	int ends_only = (ret & (RET_MIN | RET_MAX)) && !(ret & (RET_ALL | RET_COUNT));
-	for (size_t k = 0; im->searchres != NULL && k < n; k++) {
-		if (ends_only && !((ret & RET_MIN) && k == 0) && !((ret & RET_MAX) && k == n - 1))
-			continue;
-		im->searchres[im->nsearchres++] = uids[k];
-	}
-	/* saved_has relies on UID order */
-	if (im->searchres != NULL)
-		qsort(im->searchres, im->nsearchres, sizeof *im->searchres, uid_cmp);
-}
-
-void
-search_esearch(struct imap *im, const char *tag, unsigned ret, const uint32_t *res, size_t n)
-{
-	if (ret == RET_SAVE)
-		return; /* RETURN (SAVE) alone answers nothing (RFC 5182 §2.4) */
-	io_puts(&im->io, "* ESEARCH (TAG ");
-	out_string(&im->io, tag, strlen(tag));
-	io_puts(&im->io, ")");
-	if (im->uid_command)
-		io_puts(&im->io, " UID");
-	/* MIN and MAX: the first and the last of the result's order */
-	if ((ret & RET_MIN) && n)
-		io_printf(&im->io, " MIN %u", res[0]);
-	if ((ret & RET_MAX) && n)
-		io_printf(&im->io, " MAX %u", res[n - 1]);
-	if ((ret & RET_ALL) && n) {
-		io_puts(&im->io, " ALL ");
-		seqset_write(&im->io, res, n);
-	}
-	if (ret & RET_COUNT)
-		io_printf(&im->io, " COUNT %zu", n);
-	io_puts(&im->io, "\r\n");
+	uint32_t *uids = malloc((n ? n : 1) * sizeof *uids);
+	for (size_t k = 0; uids != NULL && k < n; k++)
+		uids[k] = im->sel->m[idx[k]].uid;
+	if (ret->opts & RET_SAVE)
+		search_save(im, ret->opts, uids, uids != NULL ? n : 0);
+	if (prog != NULL)
+		search_update_add(im, tag, prog, uids, uids != NULL ? n : 0, NULL);
+	free(uids);
 }
 
 enum verdict
 cmd_search(struct imap *im, struct imap_command *c)
 {
-	struct folder *f = im->sel;
 	size_t i = 0;
-	unsigned ret = 0;
+	struct search_return ret = { 0, 0, 0 };
 	int esearch = 0;
 	if (i + 1 < c->n && arg_is(&c->args[i], "RETURN") && c->args[i + 1].type == ARG_LIST) {
 		esearch = 1;
 		if (search_parse_return(&c->args[i + 1], &ret) != 0)
-			return verdict(im, V_BAD, "Unknown RETURN option");
+			return verdict(im, V_BAD, "Invalid RETURN options");
 		i += 2;
 	}
+	/* RFC 5267 §4.3: a tag an UPDATE context has is not taken again */
+	if ((ret.opts & RET_UPDATE) && search_update_tag_used(im, c->tag))
+		return verdict(im, V_BAD, "Tag reuse (an UPDATE context has it)");
 	const struct imap_arg *cs = NULL;
 	if (i + 1 < c->n && arg_is(&c->args[i], "CHARSET")) {
 		cs = &c->args[i + 1];
 		i += 2;
 	}
-	struct snode *prog;
-	enum verdict v = parse_program(im, cs, c->args + i, c->n - i, &prog);
+	struct sbudget b;
+	struct snode *prog = NULL;
+	size_t n = 0, *idx = NULL;
+	search_budget_start(&b, &im->s.conf);
+	enum verdict v = search_messages_keep(im, cs, c->args + i, c->n - i, &b, &idx, &n,
+	    (ret.opts & RET_UPDATE) ? &prog : NULL);
+	folder_cache_flush(im->sel);
 	if (v != V_OK)
 		return v;
-	uint32_t *res = malloc((f->n ? f->n : 1) * sizeof *res);
-	size_t n = 0;
+	if (b.over) {
+		free(idx);
+		/* no result, and a SAVE leaves "$" empty rather than holding an
+		 * older result the client did not ask for */
+		if (ret.opts & RET_SAVE)
+			search_save(im, ret.opts, NULL, 0);
+		return search_over_budget(im, &b, "Search", b.done);
+	}
+	uint32_t *res = numbers(im, idx, n);
 	if (res == NULL) {
-		snode_free(prog);
+		free(idx);
+		search_prog_free(&prog);
 		return verdict(im, V_NO, "[SERVERBUG] Out of memory");
-	}
-	struct seval e = { .im = im };
-	search_budget_start(&e.budget, &im->s.conf);
-	for (e.idx = 0; e.idx < f->n && !e.budget.over; e.idx++)
-		if (!f->m[e.idx].gone && eval(&e, prog) && !e.budget.over)
-			res[n++] = im->uid_command ? f->m[e.idx].uid : (uint32_t)(e.idx + 1);
-	snode_free(prog);
-	folder_cache_flush(f);
-	if (e.budget.over) {
-		free(res);
-		return search_too_expensive(im, &e, ret & RET_SAVE);
-	}
-	if (ret & RET_SAVE) {
-		uint32_t *uids = malloc((n ? n : 1) * sizeof *uids);
-		for (size_t k = 0; uids != NULL && k < n; k++)
-			uids[k] = im->uid_command ? res[k] : f->m[res[k] - 1].uid;
-		search_save(im, ret, uids, uids != NULL ? n : 0);
-		free(uids);
 	}
 	if (!esearch && im->rev2) {
 		esearch = 1;
-		ret = RET_ALL;
+		ret.opts = RET_ALL;
 	}
 	if (!esearch) {
 		io_puts(&im->io, "* SEARCH");
@@ -734,8 +787,11 @@ cmd_search(struct imap *im, struct imap_command *c)
 			io_printf(&im->io, " %u", res[k]);
 		io_puts(&im->io, "\r\n");
 	} else {
-		search_esearch(im, c->tag, ret, res, n);
+		search_esearch(im, c->tag, &ret, res, n);
 	}
+	/* after the answer, so that a NOUPDATE follows it (§4.3.1) */
+	keep_result(im, c->tag, &ret, idx, n, prog);
+	free(idx);
 	free(res);
 	return verdict(im, V_OK, "%s completed", c->name);
 }

@@ -23,6 +23,7 @@
 #include "casemap.h"
 #include "imap.h"
 #include "mime.h"
+#include "search-update.h"
 #include "search.h"
 #include "sort.h"
 
@@ -44,8 +45,17 @@ union sval {
 };
 
 struct sitem {
-	size_t idx;
+	size_t idx;              /* in the folder when the keys were made */
+	uint32_t uid;            /* the final tie-break: sequence (UID) order */
 	union sval v[];
+};
+
+/* A SORT's keys kept for its UPDATE context (search-update.c): items in
+ * the sort order. */
+struct sort_update {
+	struct sortspec sp;
+	struct sitem **items;
+	size_t n, cap;
 };
 
 static int
@@ -241,7 +251,7 @@ item_cmp(const void *pa, const void *pb, void *ctx)
 		if (c != 0)
 			return sp->reverse[k] ? -c : c;
 	}
-	return a->idx < b->idx ? -1 : a->idx > b->idx;
+	return a->uid < b->uid ? -1 : a->uid > b->uid;
 }
 
 static void
@@ -257,8 +267,8 @@ items_free(struct sitem **items, size_t n, const struct sortspec *sp)
 }
 
 static void
-reply(struct imap *im, const struct imap_command *c, int esort, unsigned ret, const uint32_t *res,
-    size_t n)
+reply(struct imap *im, const struct imap_command *c, int esort, const struct search_return *ret,
+    const uint32_t *res, size_t n)
 {
 	if (!esort) {
 		io_puts(&im->io, "* SORT");
@@ -275,12 +285,12 @@ reply(struct imap *im, const struct imap_command *c, int esort, unsigned ret, co
  * neither ALL nor COUNT only those (first and last in sort order). A
  * failed command (ok 0) leaves "$" empty. */
 static void
-save_result(struct imap *im, unsigned ret, struct sitem **items, size_t n, int ok)
+save_result(struct imap *im, unsigned opts, struct sitem **items, size_t n, int ok)
 {
 	uint32_t *uids = ok ? malloc((n ? n : 1) * sizeof *uids) : NULL;
 	for (size_t k = 0; uids != NULL && k < n; k++)
 		uids[k] = im->sel->m[items[k]->idx].uid;
-	search_save(im, ret, uids, uids != NULL ? n : 0);
+	search_save(im, opts, uids, uids != NULL ? n : 0);
 	free(uids);
 }
 
@@ -304,6 +314,7 @@ sort_items(struct imap *im, const struct sortspec *sp, const size_t *idx, size_t
 		if (items[i] == NULL)
 			return verdict(im, V_NO, "[SERVERBUG] Out of memory");
 		items[i]->idx = idx[i];
+		items[i]->uid = im->sel->m[idx[i]].uid;
 		for (size_t k = 0; k < sp->n; k++)
 			if (is_string_key(sp->k[k]))
 				items[i]->v[k].str = NULL;
@@ -317,51 +328,177 @@ sort_items(struct imap *im, const struct sortspec *sp, const size_t *idx, size_t
 	return V_OK;
 }
 
+/* RETURN (UPDATE): the result's keys and program go on living in an
+ * UPDATE context (search-update.c); items is taken (NULL on return). */
+static void
+keep_context(struct imap *im, const char *tag, const struct sortspec *sp, struct snode *prog,
+    struct sitem ***items, size_t n)
+{
+	struct sort_update *su = calloc(1, sizeof *su);
+	uint32_t *uids = malloc((n ? n : 1) * sizeof *uids);
+	if (su == NULL || uids == NULL) {
+		free(su);
+		free(uids);
+		search_update_add(im, tag, prog, NULL, 0, NULL); /* NO [NOUPDATE] */
+		return;
+	}
+	su->sp = *sp;
+	su->items = *items;
+	su->n = su->cap = n;
+	*items = NULL;
+	for (size_t k = 0; k < n; k++)
+		uids[k] = su->items[k]->uid;
+	search_update_add(im, tag, prog, uids, n, su);
+	free(uids);
+}
+
+/* The RETURN list (ESORT, CONTEXT=SORT) and the sort program of c:
+ * V_OK with *i past them, or BAD. */
+static enum verdict
+parse_head(struct imap *im, struct imap_command *c, size_t *i, struct search_return *ret,
+    int *esort, struct sortspec *sp)
+{
+	if (*i + 1 < c->n && arg_is(&c->args[*i], "RETURN") && c->args[*i + 1].type == ARG_LIST) {
+		if (search_parse_return(&c->args[*i + 1], ret) != 0)
+			return verdict(im, V_BAD, "Invalid RETURN options");
+		*esort = 1;
+		*i += 2;
+	}
+	if ((ret->opts & RET_UPDATE) && search_update_tag_used(im, c->tag))
+		return verdict(im, V_BAD, "Tag reuse (an UPDATE context has it)");
+	if (*i + 2 > c->n || c->args[*i].type != ARG_LIST || parse_spec(&c->args[*i], sp) != 0)
+		return verdict(im, V_BAD, "Invalid sort criteria");
+	if (!arg_is_string(&c->args[*i + 1]))
+		return verdict(im, V_BAD, "Missing charset");
+	if (*i + 2 == c->n)
+		return verdict(im, V_BAD, "Missing search criteria");
+	return V_OK;
+}
+
 enum verdict
 cmd_sort(struct imap *im, struct imap_command *c)
 {
 	size_t i = 0, n = 0, *idx = NULL;
-	unsigned ret = 0;
+	struct search_return ret = { 0, 0, 0 };
 	int esort = 0;
 	struct sortspec sp;
-	if (i + 1 < c->n && arg_is(&c->args[i], "RETURN") && c->args[i + 1].type == ARG_LIST) {
-		if (search_parse_return(&c->args[i + 1], &ret) != 0)
-			return verdict(im, V_BAD, "Unknown RETURN option");
-		esort = 1;
-		i += 2;
-	}
-	if (i + 2 > c->n || c->args[i].type != ARG_LIST || parse_spec(&c->args[i], &sp) != 0)
-		return verdict(im, V_BAD, "Invalid sort criteria");
-	if (!arg_is_string(&c->args[i + 1]))
-		return verdict(im, V_BAD, "Missing charset");
-	if (i + 2 == c->n)
-		return verdict(im, V_BAD, "Missing search criteria");
+	struct snode *prog = NULL;
+	enum verdict v = parse_head(im, c, &i, &ret, &esort, &sp);
+	if (v != V_OK)
+		return v;
 	struct sbudget b;
 	search_budget_start(&b, &im->s.conf);
-	enum verdict v = search_messages(im, &c->args[i + 1], c->args + i + 2, c->n - i - 2, &b,
-	    &idx, &n);
+	v = search_messages_keep(im, &c->args[i + 1], c->args + i + 2, c->n - i - 2, &b, &idx, &n,
+	    (ret.opts & RET_UPDATE) ? &prog : NULL);
 	if (v != V_OK)
 		return v;
 	if (b.over) {
 		free(idx);
-		if (ret & RET_SAVE)
-			save_result(im, ret, NULL, 0, 0);
-		return search_over_budget(im, &b, "Sort", 0);
+		search_prog_free(&prog);
+		if (ret.opts & RET_SAVE)
+			save_result(im, ret.opts, NULL, 0, 0);
+		return search_over_budget(im, &b, "Sort", b.done);
 	}
 	struct sitem **items = calloc(n ? n : 1, sizeof *items);
 	v = items ? sort_items(im, &sp, idx, n, &b, items)
 	    : verdict(im, V_NO, "[SERVERBUG] Out of memory");
 	folder_cache_flush(im->sel);
 	free(idx);
-	if (ret & RET_SAVE)
-		save_result(im, ret, items, n, v == V_OK);
+	if (ret.opts & RET_SAVE)
+		save_result(im, ret.opts, items, n, v == V_OK);
 	uint32_t *res = v == V_OK ? numbers(im, items, n) : NULL;
+	if (res != NULL)
+		reply(im, c, esort, &ret, res, n);
+	/* after the answer, so that a NOUPDATE follows it (§4.3.1) */
+	if (res != NULL && prog != NULL)
+		keep_context(im, c->tag, &sp, prog, &items, n);
+	else
+		search_prog_free(&prog);
 	items_free(items, n, &sp);
 	if (v != V_OK)
 		return v;
 	if (res == NULL)
 		return verdict(im, V_NO, "[SERVERBUG] Out of memory");
-	reply(im, c, esort, ret, res, n);
 	free(res);
 	return verdict(im, V_OK, "%s completed", c->name);
+}
+
+/* ---- the keys of an UPDATE context (search-update.c) ---- */
+
+int
+sort_update_insert(struct sort_update *su, struct imap *im, size_t idx, struct sbudget *b,
+    size_t *pos_r)
+{
+	if (su->n == su->cap) {
+		size_t cap = su->cap ? 2 * su->cap : 16;
+		struct sitem **v = realloc(su->items, cap * sizeof *v);
+		if (v == NULL)
+			return -1;
+		su->items = v;
+		su->cap = cap;
+	}
+	struct sitem *it = calloc(1, sizeof *it + su->sp.n * sizeof it->v[0]);
+	if (it == NULL)
+		return -1;
+	it->idx = idx;
+	it->uid = im->sel->m[idx].uid;
+	int r = fill_keys(im, &su->sp, it, b);
+	if (r != 0) {
+		for (size_t k = 0; k < su->sp.n; k++)
+			if (is_string_key(su->sp.k[k]))
+				free(it->v[k].str);
+		free(it);
+		return r;
+	}
+	/* the first item that sorts after it: binary search */
+	size_t lo = 0, hi = su->n;
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+		if (item_cmp(&su->items[mid], &it, &su->sp) < 0)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	memmove(su->items + lo + 1, su->items + lo, (su->n - lo) * sizeof *su->items);
+	su->items[lo] = it;
+	su->n++;
+	*pos_r = lo;
+	return 0;
+}
+
+size_t
+sort_update_find(const struct sort_update *su, uint32_t uid)
+{
+	for (size_t k = 0; k < su->n; k++)
+		if (su->items[k]->uid == uid)
+			return k;
+	return (size_t)-1;
+}
+
+uint32_t
+sort_update_uid(const struct sort_update *su, size_t pos)
+{
+	return su->items[pos]->uid;
+}
+
+void
+sort_update_remove(struct sort_update *su, size_t pos)
+{
+	struct sitem *it = su->items[pos];
+	for (size_t k = 0; k < su->sp.n; k++)
+		if (is_string_key(su->sp.k[k]))
+			free(it->v[k].str);
+	free(it);
+	memmove(su->items + pos, su->items + pos + 1, (su->n - pos - 1) * sizeof *su->items);
+	su->n--;
+}
+
+void
+sort_update_free(struct sort_update **su)
+{
+	if (*su == NULL)
+		return;
+	items_free((*su)->items, (*su)->n, &(*su)->sp);
+	free(*su);
+	*su = NULL;
 }

@@ -223,6 +223,14 @@
  * search of a huge mailbox without an index ends (S51). Searches answered
  * from the folder state (flags, UIDs, sizes, dates) do not count. */
 #define IMAP_SEARCH_BUDGET_SEC 30
+/* CONTEXT=SEARCH and CONTEXT=SORT (RFC 5267 §4.3): SEARCH and SORT
+ * results a session keeps up to date (RETURN (UPDATE)). Each holds its
+ * result (4 bytes a message, plus the sort keys for SORT) and costs a
+ * match of every changed message at each update; a client showing live
+ * views (unread, flagged, a few saved searches) needs a handful. Past it
+ * the command answers NO [NOUPDATE] untagged and does the rest (§4.3.1:
+ * at least one must be offered). */
+#define IMAP_SEARCH_UPDATES_MAX 16
 
 /* relay-runner after an outage (S72): a pass starts no delivery after
  * 20 minutes, well inside the unit's TimeoutStartSec=30min, so a pass

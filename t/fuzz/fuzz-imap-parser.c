@@ -1,14 +1,15 @@
 /* Fuzz target: the IMAP command framer and tokenizer, mailbox-name
- * mapping and sequence sets of imap-session (S30-S33, S37). Linked with
- * imap-session's objects.
+ * mapping, sequence sets and SEARCH/SORT RETURN lists of imap-session
+ * (S30-S33, S37). Linked with imap-session's objects.
  *
  * The input is fed to the framer in uneven chunks (as a network would);
  * every framed command is tokenized at both depth limits, each string
- * argument goes through the mailbox-name mapping and each atom through the
- * sequence-set parser. Checks: the framer never takes more than it is
- * given; a name accepted for disk maps to one ".x.y" entry without '/' and
- * without a ".." component, and maps back to the same name; a parsed set
- * is sorted and merged. */
+ * argument goes through the mailbox-name mapping, each atom through the
+ * sequence-set parser and each list through the RETURN-option parser.
+ * Checks: the framer never takes more than it is given; a name accepted
+ * for disk maps to one ".x.y" entry without '/' and without a ".."
+ * component, and maps back to the same name; a parsed set is sorted and
+ * merged; a PARTIAL range is ordered and never comes with ALL. */
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -16,6 +17,7 @@
 #include "imap-session/imap.h"
 #include "mailname.h"
 #include "imap-session/parser.h"
+#include "imap-session/search.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
@@ -41,6 +43,12 @@ check_args(const struct imap_arg *a, size_t n)
 {
 	for (size_t i = 0; i < n; i++) {
 		if (a[i].type == ARG_LIST) {
+			/* as a RETURN list: a PARTIAL range taken is lo:hi with
+			 * 1 <= lo <= hi, never with ALL (RFC 5267 §4.4) */
+			struct search_return r;
+			if (search_parse_return(&a[i], &r) == 0 && (r.opts & RET_PARTIAL) &&
+			    (r.lo == 0 || r.lo > r.hi || (r.opts & RET_ALL)))
+				abort();
 			check_args(a[i].list, a[i].n);
 			continue;
 		}

@@ -1,6 +1,6 @@
 /* Unit tests of imap-session's command parser (framer fed one byte at a
- * time, tokenizer), mailbox-name mapping and sequence sets (S30-S33, S37).
- * Linked with imap-session's objects. */
+ * time, tokenizer), mailbox-name mapping, sequence sets and SEARCH/SORT
+ * RETURN lists (S30-S33, S37). Linked with imap-session's objects. */
 #include <errno.h>
 #include <string.h>
 
@@ -8,6 +8,7 @@
 #include "imap-session/imap.h"
 #include "mailname.h"
 #include "imap-session/parser.h"
+#include "imap-session/search.h"
 
 /* Feeds s one byte at a time; returns the last status and counts '+'. */
 static enum frame_status
@@ -254,6 +255,41 @@ test_seqset_format(void)
 	buf_free(&w);
 }
 
+/* RETURN lists as the tokenizer gives them (RFC 4731, RFC 5267 §4.4). */
+static int
+ret_of(const char *line, struct search_return *r)
+{
+	struct imap_command c;
+	int rc = -2;
+	if (tok(line, 32, &c) == TOK_OK && c.n == 1 && c.args[0].type == ARG_LIST)
+		rc = search_parse_return(&c.args[0], r);
+	if (rc != -2)
+		imap_command_free(&c);
+	return rc;
+}
+
+static void
+test_search_return(void)
+{
+	struct search_return r;
+	CHECK(ret_of("a X ()", &r) == 0 && r.opts == RET_ALL, "RETURN (): ALL");
+	CHECK(ret_of("a X (context)", &r) == 0 && r.opts == RET_ALL, "RETURN (CONTEXT): ALL");
+	CHECK(ret_of("a X (UPDATE)", &r) == 0 && r.opts == RET_UPDATE, "RETURN (UPDATE): no ALL");
+	CHECK(ret_of("a X (PARTIAL 500:400 COUNT)", &r) == 0 &&
+	    r.opts == (RET_PARTIAL | RET_COUNT) && r.lo == 400 && r.hi == 500,
+	    "PARTIAL 500:400 is 400:500");
+	CHECK(ret_of("a X (PARTIAL 4294967295:1)", &r) == 0 && r.lo == 1 && r.hi == 4294967295u,
+	    "PARTIAL up to 2^32-1");
+	static const char *const bad[] = {
+		"a X (PARTIAL)", "a X (PARTIAL 1)", "a X (PARTIAL 1:*)", "a X (PARTIAL *:1)",
+		"a X (PARTIAL 0:5)", "a X (PARTIAL 1:4294967296)", "a X (PARTIAL :5)",
+		"a X (PARTIAL 1:2x)", "a X (PARTIAL 1:2 ALL)", "a X (ALL PARTIAL 1:2)",
+		"a X (PARTIAL 1:2 PARTIAL 3:4)", "a X (PARTIAL (1:2))", "a X (BOGUS)",
+	};
+	for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++)
+		CHECK(ret_of(bad[i], &r) == -1, bad[i]);
+}
+
 int
 main(void)
 {
@@ -262,5 +298,6 @@ main(void)
 	test_mailname();
 	test_seqset();
 	test_seqset_format();
+	test_search_return();
 	return unit_done();
 }
