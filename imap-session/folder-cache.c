@@ -23,6 +23,7 @@
 #include <strings.h>
 
 #include "folder-int.h"
+#include "mcache-keys.h"
 #include "mcache.h"
 #include "mime.h"
 #include "path.h"
@@ -187,6 +188,8 @@ render_view(const struct mime_message *mm, int v, size_t *len_r)
 		return render_bodystructure(mm, v == FOLDER_VIEW_BODYSTRUCTURE, len_r);
 	case FOLDER_VIEW_PREVIEW:
 		return render_preview(mm, len_r);
+	case FOLDER_VIEW_SORTKEYS:
+		return mkeys_render(mm, len_r);
 	default:
 		return render_fields(mm, len_r);
 	}
@@ -211,7 +214,8 @@ folder_cache_fill(struct folder *f, size_t idx, const struct mime_message *mm, i
 	folder_views_drop(f);
 	f->view_uid = m->uid;
 	for (int v = 0; v < FOLDER_VIEWS; v++) {
-		int from_header = v == FOLDER_VIEW_ENVELOPE || v == FOLDER_VIEW_FIELDS;
+		int from_header = v == FOLDER_VIEW_ENVELOPE || v == FOLDER_VIEW_FIELDS ||
+		    v == FOLDER_VIEW_SORTKEYS;
 		if (had && (old.items & (1u << v))) {
 			r.items |= 1u << v;
 			r.item[v] = old.item[v];
@@ -260,6 +264,12 @@ folder_cache_view(struct folder *f, size_t idx, enum folder_view v, int kept, si
 		return s;
 	}
 	return NULL;
+}
+
+char *
+folder_view_cached(struct folder *f, size_t idx, enum folder_view v, size_t *len_r)
+{
+	return folder_cache_view(f, idx, v, 0, len_r);
 }
 
 char *

@@ -108,10 +108,11 @@ struct mcache;
 /* What the message cache keeps of a message (folder-cache.c): ENVELOPE,
  * BODY, BODYSTRUCTURE as rendered, and BODY[HEADER.FIELDS (...)] of the
  * fields folder_field_cached() names; the RFC 8970 preview text (raw
- * UTF-8, lib/preview.h; empty when the message has no text). */
+ * UTF-8, lib/preview.h; empty when the message has no text); the SORT
+ * and THREAD keys (lib/mcache-keys.h), made from the header. */
 enum folder_view {
 	FOLDER_VIEW_ENVELOPE, FOLDER_VIEW_BODY, FOLDER_VIEW_BODYSTRUCTURE, FOLDER_VIEW_FIELDS,
-	FOLDER_VIEW_PREVIEW,
+	FOLDER_VIEW_PREVIEW, FOLDER_VIEW_SORTKEYS,
 	FOLDER_VIEWS
 };
 #define FOLDER_CACHE_KEY_MAX 320
@@ -328,6 +329,9 @@ int folder_cache_has(struct folder *f, size_t idx, unsigned mask);
  * NULL if the message cannot be read or on ENOMEM; NULL for
  * FOLDER_VIEW_FIELDS also when its header cannot be cached. */
 char *folder_view(struct folder *f, size_t idx, enum folder_view v, size_t *len_r);
+/* The same only if the cache has it (the file, or the views kept of the
+ * message's last parse): it never reads the message. */
+char *folder_view_cached(struct folder *f, size_t idx, enum folder_view v, size_t *len_r);
 /* The parse of message idx's cached header fields (a message holding
  * just them, in order, and its empty line), or NULL (not cached): the
  * fields folder_field_cached() names answer from it as from the message.
