@@ -109,7 +109,8 @@ struct mcache;
  * BODY, BODYSTRUCTURE as rendered, and BODY[HEADER.FIELDS (...)] of the
  * fields folder_field_cached() names; the RFC 8970 preview text (raw
  * UTF-8, lib/preview.h; empty when the message has no text); the SORT
- * and THREAD keys (lib/mcache-keys.h), made from the header. */
+ * and THREAD keys (lib/mcache-keys.h), made from the header and kept in
+ * a small cache file of their own (folder-keys.c). */
 enum folder_view {
 	FOLDER_VIEW_ENVELOPE, FOLDER_VIEW_BODY, FOLDER_VIEW_BODYSTRUCTURE, FOLDER_VIEW_FIELDS,
 	FOLDER_VIEW_PREVIEW, FOLDER_VIEW_SORTKEYS,
@@ -178,6 +179,8 @@ struct folder {
 	 * cache_data; the parse of one message's cached header fields. */
 	struct mcache *mc;
 	int mc_opened;
+	struct mcache *mk;       /* the SORT/THREAD keys' file (folder-keys.c) */
+	int mk_opened;
 	uint32_t view_uid;
 	char *view[FOLDER_VIEWS];
 	size_t view_len[FOLDER_VIEWS];
@@ -332,6 +335,9 @@ char *folder_view(struct folder *f, size_t idx, enum folder_view v, size_t *len_
 /* The same only if the cache has it (the file, or the views kept of the
  * message's last parse): it never reads the message. */
 char *folder_view_cached(struct folder *f, size_t idx, enum folder_view v, size_t *len_r);
+/* Records keys (FOLDER_VIEW_SORTKEYS bytes) of message idx that were
+ * made from its cached fields rather than a parse of the message. */
+void folder_keys_put(struct folder *f, size_t idx, const char *keys, size_t len);
 /* The parse of message idx's cached header fields (a message holding
  * just them, in order, and its empty line), or NULL (not cached): the
  * fields folder_field_cached() names answer from it as from the message.

@@ -97,7 +97,8 @@ sort_fields(struct imap *im, size_t idx, struct sbudget *b)
 }
 
 /* The keys of message idx from the cache, else from the parse of its
- * header, which keeps them (folder_cache_fill) or they are made here. */
+ * header, which records them (folder_cache_fill), or they are made here
+ * (from the cached header fields) and recorded. */
 int
 sort_keys(struct imap *im, size_t idx, struct sbudget *b, struct mkeys *k, char **buf_r)
 {
@@ -115,6 +116,9 @@ sort_keys(struct imap *im, size_t idx, struct sbudget *b, struct mkeys *k, char 
 				free(s);
 				return -1;
 			}
+			/* made from cached fields: recorded for the next time */
+			if (mm != NULL)
+				folder_keys_put(im->sel, idx, s, n);
 		}
 	}
 	*buf_r = s;

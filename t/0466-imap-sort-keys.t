@@ -1,10 +1,13 @@
 #!/usr/bin/env python3
-"""SORT and THREAD keys are worked out once per message and kept in the
-folder's message cache (lib/mcache-keys.h, item 5 of a record): every
-record holds them after a listing session; SORT on every key and THREAD
-with both algorithms give the same answers cold, warm, with the cache file
-deleted, with a cache file of the previous format (YBCACHE1, whose records
-are not read: the file is started again) and with a keys item whose
+"""SORT and THREAD keys are worked out once per message and kept in a
+cache file of their own beside the message cache (lib/mcache-keys.h,
+imap-session/folder-keys.c; the format of lib/mcache.h): after a sorting
+session it holds a good record with the keys for every message. SORT on
+every key and THREAD with both algorithms give the same answers cold,
+warm, with both cache files deleted, with only the keys file deleted
+(rebuilt from the cached header fields by the next SORT), with a keys
+file of the previous format (YBCACHE1: not read, started again), cut or
+overwritten at random offsets (rebuilt whole), and with a keys item whose
 layout is bad under a good checksum (a miss, not a key); a warm session
 reads no message file (strace); and the warm answers do come from the
 kept keys (keys rewritten with a good checksum change the order). Tricky
@@ -12,6 +15,7 @@ headers: RFC 2047 subjects and display names, comments in addresses,
 groups, no Date, References chains, In-Reply-To only, a duplicate
 Message-ID. Maildir and mbox."""
 import os
+import random
 import re
 import sys
 import time
@@ -23,7 +27,7 @@ from imaptest import TRACED_READS, Raw, Traced, deliver, mcache_check, mcache_re
 U = "alice@example.org"
 N = 24
 MARK = "marker-0466"
-KEYS = 5   # FOLDER_VIEW_SORTKEYS: the item holding the keys
+KEYS = 0   # the item holding the keys in their file
 CMDS = ["SORT (SUBJECT) UTF-8 ALL", "SORT (REVERSE SUBJECT ARRIVAL) UTF-8 ALL",
         "SORT (FROM) UTF-8 ALL", "SORT (TO) UTF-8 ALL", "SORT (CC REVERSE DATE) UTF-8 ALL",
         "SORT (DATE) UTF-8 ALL", "UID SORT (DISPLAYFROM) UTF-8 ALL",
@@ -129,7 +133,8 @@ def run(t, fmt):
         for i in range(N):
             deliver(env, U, message(i), name="%d.M%dP1.keys" % (1700000000 + i, i))
         md = env.maildir(U)
-        path = os.path.join(md, ".INBOX.yubin-cache" if fmt == "mbox" else "yubin-cache")
+        cache = os.path.join(md, ".INBOX.yubin-cache" if fmt == "mbox" else "yubin-cache")
+        path = os.path.join(md, ".INBOX.yubin-keys" if fmt == "mbox" else "yubin-keys")
         cold = answers(env)
         t.ok(all(re.search(rb"(?m)^OK ", a) for a in cold) and b"* THREAD (" in cold[9],
              "%s: the cold session sorts and threads" % fmt, cold[9][:300])
@@ -137,9 +142,9 @@ def run(t, fmt):
         recs = records(good)
         uids, whole = mcache_records(path)
         t.ok(len(uids) == N and whole and good[:8] == b"YBCACHE2",
-             "%s: the cache (format 2) holds a good record per message" % fmt, (len(uids), whole))
-        t.ok(recs and all(KEYS in items for _, _, items in recs),
-             "%s: every record holds the keys" % fmt)
+             "%s: the keys file (format 2) holds a good record per message" % fmt, (len(uids), whole))
+        t.ok(len(recs) == N and all(list(items) == [KEYS] for _, _, items in recs),
+             "%s: each holds the keys and nothing else" % fmt)
 
         trace = os.path.join(env.dir, "trace-%s-%d" % (fmt, time.time_ns()))
         warm = answers(env, trace)
@@ -152,8 +157,32 @@ def run(t, fmt):
              (reads or [])[:5] if reads is not None else "no markers")
 
         os.unlink(path)
-        t.ok(answers(env) == cold, "%s: with the cache deleted, the same answers" % fmt)
+        os.unlink(cache)
+        t.ok(answers(env) == cold, "%s: with both cache files deleted, the same answers" % fmt)
         t.ok(answers(env) == cold, "%s: and warm again, the same" % fmt)
+        os.unlink(path)
+        t.ok(answers(env) == cold, "%s: with the keys file deleted, the same answers" % fmt)
+        uids, whole = mcache_records(path)
+        t.ok(len(uids) == N and whole, "%s: that SORT wrote the keys again" % fmt, (len(uids), whole))
+
+        good = open(path, "rb").read()
+        rnd = random.Random(466)
+        same, rebuilt = 1, 1
+        for k in range(8):
+            with open(path, "wb") as f:
+                f.write(good)
+            at = rnd.randrange(len(good))
+            if k % 2:
+                os.truncate(path, at)
+            else:
+                with open(path, "r+b") as f:
+                    f.seek(at)
+                    f.write(bytes(rnd.randrange(256) for _ in range(rnd.randrange(1, 16))))
+            same &= answers(env) == cold
+            uids, whole = mcache_records(path)
+            rebuilt &= len(uids) == N and whole
+        t.ok(same, "%s: a keys file cut or overwritten answers the same" % fmt)
+        t.ok(rebuilt, "%s: and one session makes it whole again" % fmt)
 
         good = open(path, "rb").read()
         with open(path, "wb") as f:
