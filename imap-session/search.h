@@ -31,6 +31,7 @@ struct sbudget {
 	uint64_t cpu_ns;         /* 0: no limit */
 	uint64_t bytes, max_bytes; /* max_bytes 0: no limit */
 	const char *over;        /* NULL, or the limit that was reached */
+	uint64_t looks, clock_bytes; /* when the clocks were last read */
 };
 
 void search_budget_start(struct sbudget *b, const struct conf *conf);
