@@ -262,6 +262,23 @@ render_search_address(const struct mime_message *m, const char *field, const cha
 	return field_matches(m, field, needle, address_header_matches);
 }
 
+int
+render_search_fields(const unsigned char *hdr, size_t n, const char *field, const char *needle,
+    int address)
+{
+	int (*match)(const struct mime_header *, const char *) =
+	    address ? address_header_matches : header_matches;
+	size_t flen = strlen(field), pos = 0;
+	struct mime_header h;
+	while (mime_header_next(hdr, n, &pos, &h) == 1) {
+		if (h.name_len != flen || strncasecmp((const char *)h.name, field, flen) != 0)
+			continue;
+		if (*needle == '\0' || match(&h, needle))
+			return 1;
+	}
+	return 0;
+}
+
 /* What mime_decode_cte() and mime_charset_to_utf8() give back unchanged
  * (the bulk of mail): searched where it is rather than copied twice. */
 static int

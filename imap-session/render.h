@@ -56,6 +56,11 @@ int render_search_header(const struct mime_message *m, const char *field, const 
  * exists. */
 int render_search_address(const struct mime_message *m, const char *field,
     const char *needle);
+/* render_search_header (address 0) or render_search_address (1) on the
+ * header text hdr[0..n) (fields, then the empty line) itself: for one
+ * look at cached fields without a parse of them all. */
+int render_search_fields(const unsigned char *hdr, size_t n, const char *field, const char *needle,
+    int address);
 /* Body of the message: every text part, decoded. */
 int render_search_body(const struct mime_message *m, const char *needle);
 /* Headers and body. */

@@ -372,6 +372,23 @@ elapsed_ns(clockid_t clock, const struct timespec *since)
 	return ns > 0 ? (uint64_t)ns : 0;
 }
 
+/* Reading the CPU clock is a system call, dearer than a look at a
+ * message's cached fields: the clocks are read every SEARCH_CLOCK_EVERY
+ * looks, or sooner once SEARCH_CLOCK_BYTES were read since they last
+ * were (a big message is never looked at unchecked). */
+#define SEARCH_CLOCK_EVERY 64
+#define SEARCH_CLOCK_BYTES (64u * 1024)
+
+static int
+clock_due(struct sbudget *b)
+{
+	if (b->cpu_ns == 0 || (b->looks++ % SEARCH_CLOCK_EVERY != 0 &&
+	    b->bytes - b->clock_bytes < SEARCH_CLOCK_BYTES))
+		return 0;
+	b->clock_bytes = b->bytes;
+	return 1;
+}
+
 /* 1 (and stays 1) once the search has spent its budget; asked before each
  * look at a message's content. */
 int
@@ -381,6 +398,8 @@ search_budget_spent(struct sbudget *b)
 		return 1;
 	if (b->max_bytes && b->bytes >= b->max_bytes)
 		b->over = "imap_search_max_bytes";
+	else if (!clock_due(b))
+		return 0;
 	else if (b->cpu_ns && elapsed_ns(CLOCK_PROCESS_CPUTIME_ID, &b->start) >= b->cpu_ns)
 		b->over = "imap_search_budget (CPU time)";
 	else if (b->cpu_ns && elapsed_ns(CLOCK_MONOTONIC, &b->wall) / SEARCH_WALL_FACTOR >= b->cpu_ns)
@@ -432,6 +451,23 @@ content(struct seval *e, int header_only, const char *field)
 	return mm;
 }
 
+/* A key on one header field the cache keeps, matched on the cached
+ * fields' text itself (no parse of them all, which cost more than the
+ * match): 1 or 0, or -1 when the cache lacks them (then content()). */
+static int
+cached_field(struct seval *e, const struct snode *s, int address)
+{
+	size_t n;
+	char *t;
+	if (!folder_field_cached(s->field, strlen(s->field)) || search_budget_spent(&e->budget) ||
+	    (t = folder_view_cached(e->im->sel, e->idx, FOLDER_VIEW_FIELDS, &n)) == NULL)
+		return -1;
+	e->budget.bytes += n;
+	int r = render_search_fields((const unsigned char *)t, n, s->field, s->str, address) == 1;
+	free(t);
+	return r;
+}
+
 /* BEFORE, ON, SINCE and their SENT* forms: day against the key's day. */
 static int
 day_matches(const struct snode *s, long long day)
@@ -470,6 +506,9 @@ sent_day(const struct mime_message *mm, long long *day_r)
 static int
 address_key(struct seval *e, const struct snode *s)
 {
+	int r = cached_field(e, s, 1);
+	if (r >= 0)
+		return r;
 	const struct mime_message *mm = content(e, 1, s->field);
 	return mm != NULL && render_search_address(mm, s->field, s->str) == 1;
 }
@@ -481,6 +520,7 @@ eval(struct seval *e, const struct snode *s)
 	struct fmsg *m = &f->m[e->idx];
 	const struct mime_message *mm;
 	long long day;
+	int r;
 	switch (s->t) {
 	case SK_ALL:
 		return 1;
@@ -501,6 +541,8 @@ eval(struct seval *e, const struct snode *s)
 	case SK_HEADER:
 	case SK_BODY:
 	case SK_TEXT:
+		if (s->t == SK_HEADER && (r = cached_field(e, s, 0)) >= 0)
+			return r;
 		mm = content(e, s->t == SK_HEADER, s->t == SK_HEADER ? s->field : NULL);
 		if (mm == NULL)
 			return 0;

@@ -42,6 +42,7 @@ struct sbudget {
 	uint64_t bytes, max_bytes; /* max_bytes 0: no limit */
 	const char *over;        /* NULL, or the limit that was reached */
 	size_t done;             /* messages looked at (for the log) */
+	uint64_t looks, clock_bytes; /* when the clocks were last read */
 };
 
 void search_budget_start(struct sbudget *b, const struct conf *conf);

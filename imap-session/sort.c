@@ -6,10 +6,12 @@
  * The messages are chosen by SEARCH's keys (search.c), then each gets its
  * sort keys once: numbers (arrival, sent date, size) and strings (base
  * subject, first address, display name) in i;unicode-casemap form
- * (RFC 5051: titlecase and decomposition, casemap.h) to compare. Header
- * fields come from the folder's message cache (folder_fields_mime) when
- * it holds them, so a warm SORT opens no message file; else from the
- * message's header, which fills the cache. Reading them spends SEARCH's
+ * (RFC 5051: titlecase and decomposition, casemap.h) to compare. The
+ * keys are worked out once per message and kept in the folder's message
+ * cache (lib/mcache-keys.h), so a warm SORT opens no message file and
+ * parses no header field; on a miss they come from the cached header
+ * fields or the message's header, whose parse fills the cache. Reading
+ * a header spends SEARCH's
  * budget (S51): past it the command ends with NO [LIMIT]. Memory is the
  * keys, linear in the messages chosen. Messages equal on every key are in
  * sequence order, whatever REVERSE says (RFC 5256: the final tie-break).
@@ -19,9 +21,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "basesubj.h"
-#include "casemap.h"
 #include "imap.h"
+#include "mcache-keys.h"
 #include "mime.h"
 #include "search-update.h"
 #include "search.h"
@@ -105,106 +106,58 @@ sort_fields(struct imap *im, size_t idx, struct sbudget *b)
 	return mm;
 }
 
-int64_t
-sort_sent_date(struct imap *im, size_t idx, const struct mime_message *mm)
+/* The keys of message idx from the cache, else from the parse of its
+ * header, which records them (folder_cache_fill), or they are made here
+ * (from the cached header fields) and recorded. */
+int
+sort_keys(struct imap *im, size_t idx, struct sbudget *b, struct mkeys *k, char **buf_r)
 {
-	const struct mime_header *h = mm ? mime_header_find(mm->root, "Date") : NULL;
-	time_t t = h ? mime_parse_date(h->value, h->value_len) : (time_t)-1;
-	/* no usable Date: the INTERNALDATE stands in (RFC 5256 §2.2) */
-	return t != (time_t)-1 ? (int64_t)t : (int64_t)folder_internaldate(im->sel, idx);
-}
-
-/* Folded for comparison (i;unicode-casemap, casemap.h); s is freed. */
-static char *
-fold(char *s)
-{
-	if (s == NULL)
-		return NULL;
-	char *f = casemap_utf8(s, strlen(s), NULL);
-	free(s);
-	return f;
-}
-
-static char *
-dup_or_empty(const char *s)
-{
-	return strdup(s ? s : "");
-}
-
-/* The header value without CR and NUL, as the address parser wants it. */
-static char *
-clean_value(const struct mime_header *h, size_t *n_r)
-{
-	char *v = malloc(h->value_len + 1);
-	size_t n = 0;
-	if (v == NULL)
-		return NULL;
-	for (size_t i = 0; i < h->value_len; i++)
-		if (h->value[i] != '\r' && h->value[i] != '\0')
-			v[n++] = (char)h->value[i];
-	v[n] = '\0';
-	*n_r = n;
-	return v;
-}
-
-/* FROM, TO, CC: the first address's mailbox (RFC 5256 §3); DISPLAYFROM,
- * DISPLAYTO: its display name, RFC 2047 decoded, else mailbox@domain
- * (RFC 5957 §2). "" when the field is missing or holds no address. */
-static char *
-address_key(const struct mime_message *mm, const char *field, int display)
-{
-	const struct mime_header *h = mm ? mime_header_find(mm->root, field) : NULL;
-	if (h == NULL)
-		return strdup("");
-	size_t n, dn;
-	char *v = clean_value(h, &n), *out = NULL;
-	struct mime_pool *pool = mime_pool_new();
-	struct mime_address *a = NULL;
-	if (v == NULL || pool == NULL || mime_address_parse(pool, (const unsigned char *)v, n, &a) != 0)
-		goto done;
-	if (a == NULL) {
-		out = strdup("");
-	} else if (!display) {
-		out = dup_or_empty(a->mailbox);
-	} else if (a->name != NULL && a->name[0] != '\0') {
-		out = mime_decode_header((const unsigned char *)a->name, strlen(a->name), &dn);
-	} else if (a->domain != NULL && (out = malloc(strlen(a->mailbox ? a->mailbox : "") +
-	    strlen(a->domain) + 2)) != NULL) {
-		sprintf(out, "%s@%s", a->mailbox ? a->mailbox : "", a->domain);
-	} else if (a->domain == NULL) {
-		out = dup_or_empty(a->mailbox);
+	size_t n;
+	char *s = folder_view_cached(im->sel, idx, FOLDER_VIEW_SORTKEYS, &n);
+	if (s == NULL || mkeys_parse(s, n, k) != 0) {
+		free(s);
+		const struct mime_message *mm = sort_fields(im, idx, b);
+		if (mm == NULL && b->over)
+			return 1;
+		s = mm ? folder_view_cached(im->sel, idx, FOLDER_VIEW_SORTKEYS, &n) : NULL;
+		if (s == NULL || mkeys_parse(s, n, k) != 0) {
+			free(s);
+			if ((s = mkeys_render(mm, &n)) == NULL || mkeys_parse(s, n, k) != 0) {
+				free(s);
+				return -1;
+			}
+			/* made from cached fields: recorded for the next time */
+			if (mm != NULL)
+				folder_keys_put(im->sel, idx, s, n);
+		}
 	}
-done:
-	mime_pool_free(&pool);
-	free(v);
-	return out;
+	*buf_r = s;
+	return 0;
 }
 
-static char *
-subject_key(const struct mime_message *mm)
+int64_t
+sort_sent_date(struct imap *im, size_t idx, const struct mkeys *k)
 {
-	const struct mime_header *h = mm ? mime_header_find(mm->root, "Subject") : NULL;
-	if (h == NULL)
-		return strdup("");
-	return base_subject(h->value, h->value_len, NULL, NULL);
+	/* no usable Date: the INTERNALDATE stands in (RFC 5256 §2.2) */
+	return k->has_date ? k->date : (int64_t)folder_internaldate(im->sel, idx);
 }
 
-static char *
-string_key(const struct mime_message *mm, enum skey k)
+static const char *
+string_key(const struct mkeys *k, enum skey key)
 {
-	switch (k) {
+	switch (key) {
 	case K_CC:
-		return address_key(mm, "Cc", 0);
+		return k->cc;
 	case K_FROM:
-		return address_key(mm, "From", 0);
+		return k->from;
 	case K_TO:
-		return address_key(mm, "To", 0);
+		return k->to;
 	case K_DISPLAYFROM:
-		return address_key(mm, "From", 1);
+		return k->dfrom;
 	case K_DISPLAYTO:
-		return address_key(mm, "To", 1);
+		return k->dto;
 	default:
-		return subject_key(mm);
+		return k->subject;
 	}
 }
 
@@ -212,13 +165,14 @@ string_key(const struct mime_message *mm, enum skey k)
 static int
 fill_keys(struct imap *im, const struct sortspec *sp, struct sitem *it, struct sbudget *b)
 {
-	const struct mime_message *mm = NULL;
-	int need_header = 0;
+	struct mkeys keys;
+	char *buf = NULL;
+	int need_header = 0, r = 0;
 	for (size_t k = 0; k < sp->n; k++)
 		need_header |= sp->k[k] != K_ARRIVAL && sp->k[k] != K_SIZE;
-	if (need_header && (mm = sort_fields(im, it->idx, b)) == NULL && b->over)
-		return 1;
-	for (size_t k = 0; k < sp->n; k++) {
+	if (need_header && (r = sort_keys(im, it->idx, b, &keys, &buf)) != 0)
+		return r;
+	for (size_t k = 0; k < sp->n && r == 0; k++) {
 		switch (sp->k[k]) {
 		case K_ARRIVAL:
 			it->v[k].num = (int64_t)folder_internaldate(im->sel, it->idx);
@@ -227,14 +181,15 @@ fill_keys(struct imap *im, const struct sortspec *sp, struct sitem *it, struct s
 			it->v[k].num = (int64_t)folder_size(im->sel, it->idx);
 			break;
 		case K_DATE:
-			it->v[k].num = sort_sent_date(im, it->idx, mm);
+			it->v[k].num = sort_sent_date(im, it->idx, &keys);
 			break;
 		default:
-			if ((it->v[k].str = fold(string_key(mm, sp->k[k]))) == NULL)
-				return -1;
+			if ((it->v[k].str = strdup(string_key(&keys, sp->k[k]))) == NULL)
+				r = -1;
 		}
 	}
-	return 0;
+	free(buf);
+	return r;
 }
 
 static int

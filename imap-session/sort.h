@@ -19,9 +19,16 @@ enum verdict cmd_thread(struct imap *im, struct imap_command *c);
  * budget is spent (b->over set) or the message cannot be read (then it
  * sorts as if it had none). Valid until the next call. */
 const struct mime_message *sort_fields(struct imap *im, size_t idx, struct sbudget *b);
-/* The sent date of RFC 5256 §2.2: the Date: field (mm may be NULL), else
- * the INTERNALDATE. */
-int64_t sort_sent_date(struct imap *im, size_t idx, const struct mime_message *mm);
+/* The SORT and THREAD keys of message idx (lib/mcache-keys.h) into *k,
+ * their bytes in *buf_r (the caller frees them): from the message cache,
+ * else from sort_fields (which may spend b). 0, 1 (the budget is spent:
+ * b->over) or -1 (ENOMEM). A message that cannot be read has empty keys
+ * and no date. */
+struct mkeys;
+int sort_keys(struct imap *im, size_t idx, struct sbudget *b, struct mkeys *k, char **buf_r);
+/* The sent date of RFC 5256 §2.2: the Date: field, else the
+ * INTERNALDATE. */
+int64_t sort_sent_date(struct imap *im, size_t idx, const struct mkeys *k);
 
 /* A SORT's keys kept for its UPDATE context (sort.c, used by
  * search-update.c): the context's messages in the sort order. */

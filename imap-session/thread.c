@@ -1,7 +1,7 @@
 /*
  * thread.c — THREAD and UID THREAD (RFC 5256 §3): ORDEREDSUBJECT and
  * REFERENCES, over the messages SEARCH's keys choose (search.c), with the
- * header fields SORT reads (sort_fields: the message cache when warm).
+ * keys SORT reads (sort_keys: from the message cache when warm).
  *
  * REFERENCES follows the RFC's steps: (1) containers linked by
  * Message-ID along each References: (else In-Reply-To:) chain, never
@@ -14,16 +14,13 @@
  * IMAP_THREAD_REFS_MAX Message-IDs count. Memory: a node per message and
  * per Message-ID referenced, so linear in the header bytes read.
  */
-#include <ctype.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "basesubj.h"
 #include "bounds.h"
-#include "casemap.h"
 #include "imap.h"
-#include "mime.h"
+#include "mcache-keys.h"
 #include "search.h"
 #include "sort.h"
 
@@ -123,42 +120,6 @@ id_node(struct threads *t, const char *id, size_t n)
 	return c;
 }
 
-/* The next "<msg-id>" of a header value from *pos, comments and quoted
- * strings skipped: its bytes between < and > (no white space in them,
- * an "@" among them) in *id_r, its length; 0 when there is none. */
-static size_t
-next_msgid(const unsigned char *s, size_t n, size_t *pos, const char **id_r)
-{
-	size_t i = *pos;
-	while (i < n) {
-		if (s[i] == '(' || s[i] == '"') {
-			unsigned char close = s[i] == '(' ? ')' : '"';
-			for (i++; i < n && s[i] != close; i++)
-				if (s[i] == '\\')
-					i++;
-			i++;
-			continue;
-		}
-		if (s[i] != '<') {
-			i++;
-			continue;
-		}
-		size_t j = i + 1;
-		while (j < n && s[j] != '>' && s[j] != '<' && !isspace(s[j]))
-			j++;
-		/* an id-left "@" id-right (RFC 5322 §3.6.4); Dovecot too
-		 * ignores one without "@" */
-		if (j < n && s[j] == '>' && memchr(s + i + 1, '@', j - i - 1) != NULL) {
-			*id_r = (const char *)s + i + 1;
-			*pos = j + 1;
-			return j - i - 1;
-		}
-		i = j;
-	}
-	*pos = n;
-	return 0;
-}
-
 /* 1 if a is b or an ancestor of it, or b is deeper than the bound (a
  * link there is refused as if it made a loop). */
 static int
@@ -192,30 +153,16 @@ add_child(struct tnode *p, struct tnode *c)
 	p->child = c;
 }
 
-/* Step 1.A: the chain of the message's References: (the last
- * IMAP_THREAD_REFS_MAX; without a valid one the first Message-ID of
+/* Step 1.A: the message's thread chain (mcache-keys.h: References:, else
  * In-Reply-To:) linked; the last container of it, or NULL. -1 on ENOMEM
  * (*last_r untouched). */
 static int
-link_references(struct threads *t, const struct mime_message *mm, struct tnode **last_r)
+link_references(struct threads *t, const struct mkeys *k, struct tnode **last_r)
 {
-	const struct mime_header *h = mime_header_find(mm->root, "References");
-	const char *id;
-	size_t pos = 0, len, count = 0, skip;
-	if (h != NULL)
-		while (next_msgid(h->value, h->value_len, &pos, &id) > 0)
-			count++;
-	if (count == 0) {
-		h = mime_header_find(mm->root, "In-Reply-To");
-		count = h != NULL ? 1 : 0;
-	}
-	skip = count > IMAP_THREAD_REFS_MAX ? count - IMAP_THREAD_REFS_MAX : 0;
 	struct tnode *prev = NULL;
-	pos = 0;
-	for (size_t k = 0; k < count && (len = next_msgid(h->value, h->value_len, &pos, &id)) > 0; k++) {
-		if (k < skip)
-			continue;
-		struct tnode *r = id_node(t, id, len);
+	const char *id = k->refs;
+	for (size_t i = 0; i < k->nrefs; i++, id += strlen(id) + 1) {
+		struct tnode *r = id_node(t, id, strlen(id));
 		if (r == NULL)
 			return -1;
 		/* existing links stay; none that would make a loop */
@@ -227,54 +174,45 @@ link_references(struct threads *t, const struct mime_message *mm, struct tnode *
 	return 0;
 }
 
-/* The message's subject and date into its node c. */
-static int
-fill_message(struct threads *t, struct tnode *c, size_t idx, const struct mime_message *mm)
-{
-	const struct mime_header *h = mm ? mime_header_find(mm->root, "Subject") : NULL;
-	c->idx = idx;
-	c->date = sort_sent_date(t->im, idx, mm);
-	size_t n;
-	char *subj = h ? base_subject(h->value, h->value_len, &n, &c->reply) : strdup("");
-	if (subj == NULL)
-		return -1;
-	/* compared in i;unicode-casemap form, as SORT SUBJECT */
-	c->subj = casemap_utf8(subj, strlen(subj), NULL);
-	free(subj);
-	return c->subj != NULL ? 0 : -1;
-}
-
 /* Step 1 for one message: 0, 1 (budget spent), -1 (ENOMEM). */
 static int
 add_message(struct threads *t, size_t idx, struct sbudget *b, int refs)
 {
-	const struct mime_message *mm = sort_fields(t->im, idx, b);
-	if (mm == NULL && b->over)
-		return 1;
+	struct mkeys k;
+	char *buf;
+	int r = sort_keys(t->im, idx, b, &k, &buf);
+	if (r != 0)
+		return r;
 	struct tnode *c = NULL, *last = NULL;
-	const struct mime_header *h = mm && refs ? mime_header_find(mm->root, "Message-ID") : NULL;
-	const char *id;
-	size_t pos = 0, len;
-	if (h != NULL && (len = next_msgid(h->value, h->value_len, &pos, &id)) > 0) {
-		if ((c = id_node(t, id, len)) == NULL)
-			return -1;
+	if (refs && k.msgid[0] != '\0') {
+		if ((c = id_node(t, k.msgid, strlen(k.msgid))) == NULL)
+			goto fail;
 		if (c->idx != DUMMY)
 			c = NULL; /* a duplicate Message-ID: a container of its own */
 	}
 	if (c == NULL && (c = node_new(t)) == NULL)
-		return -1;
-	if (fill_message(t, c, idx, mm) != 0)
-		return -1;
-	if (!refs || mm == NULL)
-		return 0;
-	if (link_references(t, mm, &last) != 0)
-		return -1;
-	/* step 1.B: a parent the message had (through another's references)
-	 * is dropped; the last reference is its parent, unless that loops */
-	unlink_node(c);
-	if (last != NULL && !is_ancestor(c, last))
-		add_child(last, c);
+		goto fail;
+	/* subject and date; the subject compared folded, as SORT SUBJECT */
+	c->idx = idx;
+	c->date = sort_sent_date(t->im, idx, &k);
+	c->reply = k.reply;
+	if ((c->subj = strdup(k.subject)) == NULL)
+		goto fail;
+	if (refs) {
+		if (link_references(t, &k, &last) != 0)
+			goto fail;
+		/* step 1.B: a parent the message had (through another's
+		 * references) is dropped; the last reference is its parent,
+		 * unless that loops */
+		unlink_node(c);
+		if (last != NULL && !is_ancestor(c, last))
+			add_child(last, c);
+	}
+	free(buf);
 	return 0;
+fail:
+	free(buf);
+	return -1;
 }
 
 /* Every node deeper than the bound made a root: an explicit stack, so a

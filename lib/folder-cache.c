@@ -54,10 +54,8 @@ folder_field_cached(const char *name, size_t len)
 	return 0;
 }
 
-/* The identity of message idx in *key (at most size bytes): its length,
- * or 0 if the message is not to be recorded. */
-static size_t
-key_of(struct folder *f, size_t idx, char *key, size_t size)
+size_t
+folder_cache_key(struct folder *f, size_t idx, char *key, size_t size)
 {
 	const struct fmsg *m = &f->m[idx];
 	int n;
@@ -66,11 +64,23 @@ key_of(struct folder *f, size_t idx, char *key, size_t size)
 			return 0;
 		n = snprintf(key, size, "mbox %llu %llu", (unsigned long long)m->mb_off,
 		    (unsigned long long)m->mb_len);
-	} else {
-		n = snprintf(key, size, "%.*s,S=%llu", (int)m->e.base_len, m->e.name,
-		    (unsigned long long)m->e.size);
+		return n > 0 && (size_t)n < size ? (size_t)n : 0;
 	}
-	return n > 0 && (size_t)n < size ? (size_t)n : 0;
+	/* "<unique name>,S=<size>", without snprintf: every cached answer
+	 * of every message makes this key */
+	char digits[24];
+	size_t d = sizeof digits;
+	uint64_t v = m->e.size;
+	do {
+		digits[--d] = (char)('0' + v % 10);
+		v /= 10;
+	} while (v != 0);
+	if (m->e.base_len + 3 + (sizeof digits - d) >= size)
+		return 0;
+	memcpy(key, m->e.name, m->e.base_len);
+	memcpy(key + m->e.base_len, ",S=", 3);
+	memcpy(key + m->e.base_len + 3, digits + d, sizeof digits - d);
+	return m->e.base_len + 3 + (sizeof digits - d);
 }
 
 /* The cache file: beside yubin-uidlist, or beside the mbox's sidecar
@@ -100,7 +110,7 @@ static int
 lookup(struct folder *f, size_t idx, struct mcache_rec *r)
 {
 	char key[FOLDER_CACHE_KEY_MAX];
-	size_t klen = key_of(f, idx, key, sizeof key);
+	size_t klen = folder_cache_key(f, idx, key, sizeof key);
 	struct mcache *c;
 	if (klen == 0 || (c = cache_of(f)) == NULL)
 		return 0;
@@ -145,7 +155,7 @@ folder_cache_fill(struct folder *f, size_t idx, const struct mime_message *mm, i
 {
 	struct fmsg *m = &f->m[idx];
 	char key[FOLDER_CACHE_KEY_MAX];
-	size_t klen = key_of(f, idx, key, sizeof key);
+	size_t klen = folder_cache_key(f, idx, key, sizeof key);
 	struct mcache *c = klen ? cache_of(f) : NULL;
 	struct mcache_rec old, r = {
 		.validity = f->uidvalidity, .uid = m->uid, .id = (const unsigned char *)key,
@@ -155,8 +165,11 @@ folder_cache_fill(struct folder *f, size_t idx, const struct mime_message *mm, i
 	int had = c != NULL && mcache_get(c, f->uidvalidity, m->uid, key, klen, &old);
 	folder_views_drop(f);
 	f->view_uid = m->uid;
+	folder_keys_fill(f, idx, mm);
 	for (int v = 0; v < FOLDER_VIEWS; v++) {
 		int from_header = v == FOLDER_VIEW_ENVELOPE || v == FOLDER_VIEW_FIELDS;
+		if (v == FOLDER_VIEW_SORTKEYS)
+			continue;   /* in their own file (folder-keys.c) */
 		if (had && (old.items & (1u << v))) {
 			r.items |= 1u << v;
 			r.item[v] = old.item[v];
@@ -209,6 +222,14 @@ folder_cache_view(struct folder *f, size_t idx, enum folder_view v, int kept, si
 }
 
 char *
+folder_view_cached(struct folder *f, size_t idx, enum folder_view v, size_t *len_r)
+{
+	if (v == FOLDER_VIEW_SORTKEYS)
+		return folder_keys_get(f, idx, len_r);
+	return folder_cache_view(f, idx, v, 0, len_r);
+}
+
+char *
 folder_cache_render(struct folder *f, const struct mime_message *mm, enum folder_view v,
     size_t *len_r)
 {
@@ -228,7 +249,7 @@ const struct mime_message *
 folder_fields_mime(struct folder *f, size_t idx)
 {
 	char key[FOLDER_CACHE_KEY_MAX];
-	size_t klen = key_of(f, idx, key, sizeof key);
+	size_t klen = folder_cache_key(f, idx, key, sizeof key);
 	if (klen == 0)
 		return NULL;
 	if (f->fields_mime != NULL && f->fields_uid == f->m[idx].uid && f->fields_key_len == klen &&
@@ -267,12 +288,11 @@ folder_cache_flush(struct folder *f)
 {
 	if (f->mc != NULL)
 		(void)mcache_flush(f->mc);
+	folder_keys_flush(f);
 }
 
-/* keep() of mcache_compact: the UID is a message of the folder (f->m is
- * in UID order). */
-static int
-uid_in_folder(void *ctx, uint32_t uid)
+int
+folder_cache_keep(void *ctx, uint32_t uid)
 {
 	const struct folder *f = ctx;
 	size_t lo = 0, hi = f->n;
@@ -295,7 +315,8 @@ folder_cache_close(struct folder *f)
 	fields_drop(f);
 	/* records of messages expunged since, and replaced ones, go when
 	 * they outnumber the rest: the file stays near the folder's size */
-	(void)mcache_compact(f->mc, uid_in_folder, f);
+	(void)mcache_compact(f->mc, folder_cache_keep, f);
+	folder_keys_close(f);
 	mcache_close(&f->mc);
 	f->mc_opened = 0;
 }

@@ -34,6 +34,19 @@ void folder_cache_drop(struct folder *f);
  * kept, recorded in the cache file; malloc'd, or NULL (not there, or
  * ENOMEM). The cache never parses: folder_view (folder-content.c) does. */
 char *folder_cache_view(struct folder *f, size_t idx, enum folder_view v, int kept, size_t *len_r);
+/* The identity of message idx in its cache records, in *key (at most
+ * size bytes): its length, or 0 if the message is not to be recorded. */
+size_t folder_cache_key(struct folder *f, size_t idx, char *key, size_t size);
+/* keep() of mcache_compact: the UID is a message of the folder. */
+int folder_cache_keep(void *ctx, uint32_t uid);
+/* The SORT and THREAD keys' own cache file (folder-keys.c): the keys of
+ * message idx as kept for its last parse or recorded (malloc'd, or NULL);
+ * recorded from the parse mm unless the file has them (and kept); the
+ * file's pending records written; closed (compacted first). */
+char *folder_keys_get(struct folder *f, size_t idx, size_t *len_r);
+void folder_keys_fill(struct folder *f, size_t idx, const struct mime_message *mm);
+void folder_keys_flush(struct folder *f);
+void folder_keys_close(struct folder *f);
 /* View v rendered from the parse mm by f->render; malloc'd, or NULL
  * (none set, or ENOMEM). */
 char *folder_cache_render(struct folder *f, const struct mime_message *mm, enum folder_view v,

@@ -110,10 +110,12 @@ struct mcache;
 /* What the message cache keeps of a message (folder-cache.c): ENVELOPE,
  * BODY, BODYSTRUCTURE as rendered, and BODY[HEADER.FIELDS (...)] of the
  * fields folder_field_cached() names; the RFC 8970 preview text (raw
- * UTF-8, lib/preview.h; empty when the message has no text). */
+ * UTF-8, lib/preview.h; empty when the message has no text); the SORT
+ * and THREAD keys (lib/mcache-keys.h), made from the header and kept in
+ * a small cache file of their own (folder-keys.c). */
 enum folder_view {
 	FOLDER_VIEW_ENVELOPE, FOLDER_VIEW_BODY, FOLDER_VIEW_BODYSTRUCTURE, FOLDER_VIEW_FIELDS,
-	FOLDER_VIEW_PREVIEW,
+	FOLDER_VIEW_PREVIEW, FOLDER_VIEW_SORTKEYS,
 	FOLDER_VIEWS
 };
 #define FOLDER_CACHE_KEY_MAX 320
@@ -187,6 +189,8 @@ struct folder {
 	struct mcache *mc;
 	int mc_opened;
 	folder_render_fn render;   /* NULL: no views rendered or recorded */
+	struct mcache *mk;       /* the SORT/THREAD keys' file (folder-keys.c) */
+	int mk_opened;
 	uint32_t view_uid;
 	char *view[FOLDER_VIEWS];
 	size_t view_len[FOLDER_VIEWS];
@@ -351,6 +355,12 @@ int folder_cache_has(struct folder *f, size_t idx, unsigned mask);
  * NULL if the message cannot be read or on ENOMEM; NULL for
  * FOLDER_VIEW_FIELDS also when its header cannot be cached. */
 char *folder_view(struct folder *f, size_t idx, enum folder_view v, size_t *len_r);
+/* The same only if the cache has it (the file, or the views kept of the
+ * message's last parse): it never reads the message. */
+char *folder_view_cached(struct folder *f, size_t idx, enum folder_view v, size_t *len_r);
+/* Records keys (FOLDER_VIEW_SORTKEYS bytes) of message idx that were
+ * made from its cached fields rather than a parse of the message. */
+void folder_keys_put(struct folder *f, size_t idx, const char *keys, size_t len);
 /* The parse of message idx's cached header fields (a message holding
  * just them, in order, and its empty line), or NULL (not cached): the
  * fields folder_field_cached() names answer from it as from the message.

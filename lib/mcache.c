@@ -15,7 +15,7 @@
 #include "path.h"
 
 #define MCACHE_MAGIC 0x31524359u
-static const char file_magic[8] = { 'Y', 'B', 'C', 'A', 'C', 'H', 'E', '1' };
+static const char file_magic[8] = { 'Y', 'B', 'C', 'A', 'C', 'H', 'E', '2' };
 #define FILE_HEAD_LEN sizeof file_magic
 
 /* Reads of the file: the scan's chunk and the lookup window. Records of a

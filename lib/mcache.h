@@ -14,7 +14,9 @@
  * record. Writing never needs to succeed: a failed write loses only cache.
  *
  * File format (integers little-endian):
- *   header  8 bytes  "YBCACHE1"
+ *   header  8 bytes  "YBCACHE2" (the digit is the version: a file of
+ *                    another is not read, and the next writer starts it
+ *                    again; 2 added the sort keys item, mcache-keys.h)
  *   records, each:
  *     0  u32 magic   0x31524359 ("YCR1")
  *     4  u32 len     bytes of the whole record, MCACHE_RECORD_MIN..MAX

@@ -456,8 +456,10 @@ mime_params_parse(struct arena *a, struct mime_rfc822 *r, struct mime_param **ou
 	unsigned int stale_idx = 0;
 	int ret, rc = -1;
 
-	plain = calloc(MIME_PARAMS_MAX, sizeof(*plain));
-	ext = calloc(MIME_PARAMS_MAX, sizeof(*ext));
+	/* not zeroed: each entry is written before it is read (zeroing
+	 * 14 KB per Content-Type was a tenth of a header parse) */
+	plain = malloc(MIME_PARAMS_MAX * sizeof(*plain));
+	ext = malloc(MIME_PARAMS_MAX * sizeof(*ext));
 	if (plain == NULL || ext == NULL)
 		goto out;
 	while (seen < MIME_PARAMS_MAX && (ret = mime_rfc822_parse_content_param(r, &key, &val)) != 0) {

@@ -468,6 +468,29 @@ field_split(const unsigned char *line, size_t len, struct mime_header *h)
 	h->value_len -= skip;
 }
 
+int
+mime_header_next(const unsigned char *d, size_t n, size_t *pos, struct mime_header *h)
+{
+	size_t p = *pos;
+	if (p >= n || d[p] == '\n' || (d[p] == '\r' && p + 1 < n && d[p + 1] == '\n'))
+		return 0;
+	/* as parse_header: the first line and its continuation lines */
+	const unsigned char *lf = memchr(d + p, '\n', n - p);
+	size_t e = lf == NULL ? n : (size_t)(lf - d) + 1;
+	while (e < n && (d[e] == ' ' || d[e] == '\t')) {
+		lf = memchr(d + e, '\n', n - e);
+		e = lf == NULL ? n : (size_t)(lf - d) + 1;
+	}
+	*pos = e;
+	if (e > p && d[e - 1] == '\n') {
+		e--;
+		if (e > p && d[e - 1] == '\r')
+			e--;
+	}
+	field_split(d + p, e - p, h);
+	return 1;
+}
+
 /* MIME-Version and the first Content-Type decide what the part is. */
 static int
 field_note(struct parser *ps, struct mime_part *p, const struct mime_header *h, int *seen_ct)

@@ -108,6 +108,11 @@ void mime_message_free(struct mime_message **m);
 const struct mime_part *mime_part_find(const struct mime_message *m, const char *section,
     const char **rest_r);
 
+/* The next field of a top-level header data[*pos, n) split as the parser
+ * splits it (name and value as in struct mime_header): 1 with *h set and
+ * *pos past the field, 0 at the empty line or the end. For one look at a
+ * field without a whole parse. */
+int mime_header_next(const unsigned char *data, size_t n, size_t *pos, struct mime_header *h);
 /* First (last: mime_header_last) header field named name (case-insensitive). */
 const struct mime_header *mime_header_find(const struct mime_part *p, const char *name);
 const struct mime_header *mime_header_last(const struct mime_part *p, const char *name);

@@ -457,7 +457,7 @@ def mcache_records(path):
     """({UID: the id of its latest good record} of the cache file at path,
     1 if the whole file is good records)."""
     data = open(path, "rb").read()
-    if data[:8] != b"YBCACHE1":
+    if data[:8] != b"YBCACHE2":
         return {}, 0
     uids, at = {}, 8
     while at + 44 <= len(data):

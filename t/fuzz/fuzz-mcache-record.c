@@ -43,7 +43,7 @@ as_file(const unsigned char *b, size_t n)
 	if (fp == NULL)
 		return;
 	/* the file header, then the records */
-	fwrite("YBCACHE1", 1, 8, fp);
+	fwrite("YBCACHE2", 1, 8, fp);
 	fwrite(b, 1, n, fp);
 	fclose(fp);
 	struct mcache *c = mcache_open(path);
