@@ -39,11 +39,13 @@ folder_exists(const char *dir)
 	    S_ISDIR(st.st_mode);
 }
 
-/* A folder handle for keyword letters of a target that is not selected. */
+/* A folder handle for keyword letters of the target: the selected
+ * folder's, unless that is selected read-only (EXAMINE), which would
+ * refuse to name a new keyword and so drop it from the message. */
 static struct folder *
 target_open(struct imap *im, const char *dir)
 {
-	if (im->sel && strcmp(im->sel->dir, dir) == 0)
+	if (im->sel && !im->sel->readonly && strcmp(im->sel->dir, dir) == 0)
 		return im->sel;
 	struct folder *t = calloc(1, sizeof *t);
 	if (t == NULL)
