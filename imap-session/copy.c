@@ -441,7 +441,9 @@ copy_messages(struct imap *im, const char *dir, struct copy_job *j)
 		close(fd);
 		if (r != 0)
 			break;
-		struct timespec ts[2] = { st.st_mtim, st.st_mtim };
+		/* the source's mtime (INTERNALDATE); atime now, else a tmp/
+		 * cleaner may take an old message's copy for litter */
+		struct timespec ts[2] = { { 0, UTIME_NOW }, st.st_mtim };
 		utimensat(AT_FDCWD, d[prepared].tmp_path, ts, 0);
 	}
 	if (r != 0) {
