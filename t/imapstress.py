@@ -562,10 +562,19 @@ def run(env, user, sessions=4, seconds=3.0, seed=1):
     deadline = now() + seconds
     clients = [Client(env, user, seed * 1000 + i, i + 1, ledger, deadline, i % 3 == 1)
                for i in range(sessions)]
-    feeders = [Courier(env, user, ledger, seed * 1000 + 99, deadline, lambda: ledger.inbox_size)]
-    if env.settings.get("mailbox_format") != "mbox":
-        feeders.append(Hand(env, user, ledger, seed * 1000 + 98, deadline,
-                            lambda: ledger.inbox_size))
+    mbox = env.settings.get("mailbox_format") == "mbox"
+    inbox = env.maildir(user)
+
+    def size():
+        """The INBOX's size as the sessions last saw it; on Maildir the
+        files there (sessions may not yet have seen what came)."""
+        if mbox:
+            return ledger.inbox_size
+        return max(ledger.inbox_size, sum(len(os.listdir(os.path.join(inbox, d)))
+                                          for d in ("new", "cur")))
+    feeders = [Courier(env, user, ledger, seed * 1000 + 99, deadline, size)]
+    if not mbox:
+        feeders.append(Hand(env, user, ledger, seed * 1000 + 98, deadline, size))
     for c in clients + feeders:
         c.start()
     for c in clients + feeders:
