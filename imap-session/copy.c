@@ -39,11 +39,13 @@ folder_exists(const char *dir)
 	    S_ISDIR(st.st_mode);
 }
 
-/* A folder handle for keyword letters of a target that is not selected. */
+/* A folder handle for keyword letters of the target: the selected
+ * folder's, unless that is selected read-only (EXAMINE), which would
+ * refuse to name a new keyword and so drop it from the message. */
 static struct folder *
 target_open(struct imap *im, const char *dir)
 {
-	if (im->sel && strcmp(im->sel->dir, dir) == 0)
+	if (im->sel && !im->sel->readonly && strcmp(im->sel->dir, dir) == 0)
 		return im->sel;
 	struct folder *t = calloc(1, sizeof *t);
 	if (t == NULL)
@@ -384,6 +386,7 @@ struct copy_job {
 	char **bases;       /* target base names */
 	uint32_t *src_uids;
 	size_t done;
+	int vanished;       /* a source file is gone: expunged elsewhere */
 };
 
 static void
@@ -440,6 +443,8 @@ copy_messages(struct imap *im, const char *dir, struct copy_job *j)
 		if (fd < 0 || fstat(fd, &st) != 0) {
 			if (fd >= 0)
 				close(fd);
+			else if (errno == ENOENT)
+				j->vanished = 1;
 			r = -1;
 			break;
 		}
@@ -447,7 +452,9 @@ copy_messages(struct imap *im, const char *dir, struct copy_job *j)
 		close(fd);
 		if (r != 0)
 			break;
-		struct timespec ts[2] = { st.st_mtim, st.st_mtim };
+		/* the source's mtime (INTERNALDATE); atime now, else a tmp/
+		 * cleaner may take an old message's copy for litter */
+		struct timespec ts[2] = { { 0, UTIME_NOW }, st.st_mtim };
 		utimensat(AT_FDCWD, d[prepared].tmp_path, ts, 0);
 	}
 	if (r != 0) {
@@ -511,6 +518,7 @@ move_messages(struct imap *im, const char *dir, struct copy_job *j)
 			folder_flag_letters(m->flags, 0, letters);
 		char newname[512];
 		if (maildir_move(f->dir, &m->e, dir, letters, newname, sizeof newname) != 0) {
+			j->vanished = errno == ENOENT;
 			r = -1;
 			break;
 		}
@@ -619,9 +627,16 @@ copy_common(struct imap *im, struct imap_command *c, int move)
 			im->sel->flags_pending |= FOLDER_PENDING_CUR | FOLDER_PENDING_NEW;
 		}
 	}
+	/* a source another session expunged (or moved) since this one last
+	 * looked: NO [EXPUNGEISSUED], as FETCH and STORE answer (RFC 2180
+	 * §4.4.1); the next command reports the EXPUNGE */
+	int vanished = j.vanished;
 	if (r != 0 && (!move || j.done == 0)) {
-		log_err("user=%s %s to %s: %s", im->user, c->name, name, strerror(errno));
+		if (!vanished)
+			log_err("user=%s %s to %s: %s", im->user, c->name, name, strerror(errno));
 		job_free(&j);
+		if (vanished)
+			return verdict(im, V_NO, "[EXPUNGEISSUED] Some messages were expunged");
 		return verdict(im, V_NO, "[SERVERBUG] %s failed", c->name);
 	}
 	out_copyuid(im, dir, &j, move, code, sizeof code);
@@ -636,6 +651,8 @@ copy_common(struct imap *im, struct imap_command *c, int move)
 		}
 	}
 	job_free(&j);
+	if (r != 0 && vanished)
+		return verdict(im, V_NO, "[EXPUNGEISSUED] Some messages were expunged");
 	if (r != 0)
 		return verdict(im, V_NO, "[SERVERBUG] %s stopped part way", c->name);
 	return verdict(im, V_OK, "%s%s completed", code, c->name);

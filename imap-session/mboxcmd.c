@@ -138,6 +138,11 @@ imap_mbox_copy(struct imap *im, struct imap_command *c, int move)
 		return verdict(im, V_NO, "[READ-ONLY] Mailbox is read-only");
 	}
 	int same = strcmp(path, src->mb_path) == 0;
+	/* MOVE: a message another session moved or expunged since this one
+	 * last looked is gone, not copied again from the old file (it would
+	 * land in the target twice); COPY may copy it (RFC 2180 §4.4.1). */
+	if (move)
+		folder_sync(src);
 	/* COPY adds to the user's storage (RFC 9208 §4.1); MOVE does not. */
 	uint64_t add = 0;
 	for (size_t k = 0; !move && k < n; k++)

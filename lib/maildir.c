@@ -707,14 +707,17 @@ maildir_remove(const char *dir, struct maildir_entry *e)
 
 /* ---- IMAP: APPEND with flags and date, COPY, MOVE ---- */
 
-/* Sets a tmp file's mtime (INTERNALDATE) and makes it durable. */
+/* Sets a tmp file's mtime (INTERNALDATE) and makes it durable. The
+ * atime stays current: a tmp/ cleaner (maildir_clean_tmp_at) takes a
+ * file whose both times are old for litter, and would remove this one
+ * before its rename to cur/. */
 static int
 set_mtime(const char *path, time_t mtime)
 {
 	int fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
 	if (fd < 0)
 		return -1;
-	struct timespec ts[2] = { { mtime, 0 }, { mtime, 0 } };
+	struct timespec ts[2] = { { 0, UTIME_NOW }, { mtime, 0 } };
 	int r = futimens(fd, ts) == 0 && fsync(fd) == 0 ? 0 : -1;
 	maildir_close_keep_errno(fd);
 	return r;

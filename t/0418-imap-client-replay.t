@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """What real clients send (Thunderbird, Apple Mail, iOS Mail, mutt, K-9,
 Alpine, Evolution, Outlook; folder management, error answers and searches as clients send
-them; a laptop and a phone on one mailbox: what each is told of the
+them; SORT, THREAD, ESEARCH, QUOTA, PREVIEW, MULTIAPPEND and COMPRESS; a laptop and a phone on one mailbox: what each is told of the
 other's changes, and EXPUNGE never during FETCH, STORE or SEARCH:
 t/fixtures/imap-clients/NAME.script), replayed against imap-session on a
 mailbox built the same way for every script; the normalised transcript
@@ -59,6 +59,14 @@ KEY = {
              b"* LIST (\\HasNoChildren) \"/\" Entw&APw-rfe/&ZeVnLIqe-", b"x10 NO\r\n"],
     "misc": [b'* LSUB (\\Archive \\Noselect) "/" Archive', b'* LSUB (\\Noselect) "/" Lists',
              b"* STATUS INBOX (MESSAGES 16 UIDNEXT 19 UNSEEN 4)"],
+    "sort": [b"* SORT 1 2 8 3 4 5 6 7 9 10 11 12 13 14 15 16 17 18\r\n", b"NO [BADCHARSET]",
+             b"* ESEARCH (TAG \"a20\")"],
+    "thread": [b"* THREAD (1)(2)(8)(3)(4)(5)((6)(17))(7)", b"* THREAD\r\n"],
+    "esearch": [b"* ESEARCH (TAG \"a3\") MIN 1 MAX 18 ALL 1:18 COUNT 18\r\n"],
+    "quota": [b'* QUOTA "" (STORAGE * 102400)', b'* QUOTAROOT Sent ""'],
+    "preview": [b'* 1 FETCH (PREVIEW "Hi Bob." UID 1)'],
+    "multiappend": [b"a3 OK [APPENDUID * 2:3]", b"a4 OK [APPENDUID * 4:6]"],
+    "compress": [b"a7 NO [COMPRESSIONACTIVE]", b"> !wait EXISTS\r\n* 19 EXISTS"],
     "k9": [b"[READ-ONLY]", b"* SEARCH 3 4 5 6 7 9 10 11 12 13 14 15 16 17 18",
            b"FLAGS (\\Seen)", b"> DONE\r\n* 3 RECENT"],
 }
