@@ -177,7 +177,8 @@ run: all
 # examples with their paths rewritten to BINDIR and sysconfdir; an existing
 # yubin.conf is never overwritten. `make uninstall` keeps configuration and mail.
 INSTALL_ENV = DESTDIR="$(DESTDIR)" PREFIX="$(PREFIX)" BINDIR="$(BINDIR)" MANDIR="$(MANDIR)" \
-	sysconfdir="$(sysconfdir)" unitdir="$(unitdir)" BIN="$(B)/bin" PROGRAMS="$(PROGRAMS)"
+	sysconfdir="$(sysconfdir)" unitdir="$(unitdir)" BIN="$(B)/bin" PROGRAMS="$(PROGRAMS)" \
+	TLSLIB_SONAME="$(GNUTLS_SONAME)"
 install: $(BINS)
 	@$(INSTALL_ENV) sh units/install.sh install
 

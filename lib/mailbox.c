@@ -118,6 +118,36 @@ make_prefix(const char *addr, const char *sender, size_t *len_r)
 	return p;
 }
 
+/* tmp/ holds garbage only after 36 hours (MAILDIR_TMP_MAX_AGE_SEC), so a
+ * process sweeps each Maildir's tmp/ at most once an hour: a session of
+ * many messages to one mailbox read the directory, and stat'ed every file
+ * other sessions had in flight, for every message (issue 15). Remembered
+ * by a hash of the path; a collision only skips a sweep. */
+#define MAILBOX_SWEEP_SLOTS 8
+#define MAILBOX_SWEEP_EVERY_SEC 3600
+
+static int
+sweep_due(const char *dir)
+{
+	static struct {
+		uint64_t key;
+		time_t at;
+	} swept[MAILBOX_SWEEP_SLOTS];
+	static size_t next;
+	uint64_t key = 14695981039346656037ULL;   /* FNV-1a */
+	for (const unsigned char *p = (const unsigned char *)dir; *p; p++)
+		key = (key ^ *p) * 1099511628211ULL;
+	time_t now = time(NULL);
+	for (size_t i = 0; i < MAILBOX_SWEEP_SLOTS; i++)
+		if (swept[i].key == key && now >= swept[i].at &&
+		    now - swept[i].at < MAILBOX_SWEEP_EVERY_SEC)
+			return 0;
+	swept[next].key = key;
+	swept[next].at = now;
+	next = (next + 1) % MAILBOX_SWEEP_SLOTS;
+	return 1;
+}
+
 static int
 add_maildir(struct mailbox_txn *txn, const char *dir, const char *prefix, size_t plen,
     int msg_fd, uint64_t msg_len)
@@ -137,7 +167,8 @@ add_maildir(struct mailbox_txn *txn, const char *dir, const char *prefix, size_t
 	    (errno != ENOENT || maildir_create(dir) != 0 || maildir_dirs_open(dir, m) != 0))
 		return -1;
 	txn->n_dirs++;
-	maildir_clean_tmp_at(m->tmp_fd);   /* best effort: garbage only */
+	if (sweep_due(dir))
+		maildir_clean_tmp_at(m->tmp_fd);   /* best effort: garbage only */
 	if (maildir_prepare_at(m->tmp_fd, dir, prefix, plen, msg_fd, msg_len, &v[txn->n_md]) != 0) {
 		maildir_dirs_close(m);   /* dirs[i] stays copy i's */
 		txn->n_dirs--;

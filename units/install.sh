@@ -4,8 +4,8 @@
 #   sh units/install.sh install|uninstall
 #
 # The Makefile passes, in the environment: DESTDIR, PREFIX, BINDIR, MANDIR,
-# sysconfdir, unitdir, BIN (the build's bin/ directory) and PROGRAMS (the
-# programs that are built). Units and examples are written with their paths
+# sysconfdir, unitdir, BIN (the build's bin/ directory), PROGRAMS (the
+# programs that are built) and TLSLIB_SONAME (the GnuTLS they dlopen()). Units and examples are written with their paths
 # (/usr/local/sbin, /etc/yubin) rewritten to BINDIR and sysconfdir. An
 # existing yubin.conf is never overwritten, and uninstall leaves it, the
 # users file, mail_root and the spool alone. Without DESTDIR on a host
@@ -15,7 +15,7 @@ set -eu
 
 : "${DESTDIR=}" "${PREFIX:=/usr/local}" "${BINDIR:=$PREFIX/sbin}"
 : "${MANDIR:=$PREFIX/share/man}" "${sysconfdir:=/etc}" "${unitdir:=/lib/systemd/system}"
-: "${BIN:=build/obj/bin}" "${PROGRAMS:=}"
+: "${BIN:=build/obj/bin}" "${PROGRAMS:=}" "${TLSLIB_SONAME:=}"
 docdir=$PREFIX/share/doc/yubin
 top=$(cd "$(dirname "$0")/.." && pwd)
 u=$top/units
@@ -32,6 +32,18 @@ units_of() {
 		imaps-session.socket imaps-session@.service ;;
 	relay-runner) echo relay-runner.service relay-runner.timer relay-runner.path ;;
 	esac
+}
+
+# The programs dlopen() GnuTLS when a session first needs TLS or DKIM
+# (lib/tlslib.c), so neither ldd nor a packager's shared-library scan shows
+# it: say which library they need, and warn when this host has none.
+tls_lib_note() {
+	[ -n "$TLSLIB_SONAME" ] || return 0
+	echo "  the programs load $TLSLIB_SONAME at run time (Debian: libgnutls30); a package must depend on it"
+	ldconfig=$(command -v ldconfig || echo /sbin/ldconfig)
+	if ! "$ldconfig" -p 2>/dev/null | grep -q "^[[:space:]]*$TLSLIB_SONAME "; then
+		echo "  warning: $TLSLIB_SONAME is not installed here: STARTTLS, implicit TLS and DKIM signing will fail" >&2
+	fi
 }
 
 # Copies $1 to $2 with the install paths, mode $3.
@@ -61,6 +73,7 @@ do_install() {
 			install -m 644 "$top/$p/$p.8" "$DESTDIR$MANDIR/man8/$p.8"
 		fi
 	done
+	[ -z "$PROGRAMS" ] || tls_lib_note
 	install -m 644 "$top/yubin.conf.5" "$DESTDIR$MANDIR/man5/yubin.conf.5"
 	rewrite "$u/yubin-setup" "$DESTDIR$BINDIR/yubin-setup" 755
 	rewrite "$u/yubin-setup.8" "$DESTDIR$MANDIR/man8/yubin-setup.8" 644
