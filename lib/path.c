@@ -8,6 +8,9 @@
 #include "path.h"
 
 /* The vsnprintf result checked: a cut path is cleared, not returned. */
+static int path_vprintf(char *out, size_t size, const char *fmt, va_list ap)
+    __attribute__((format(printf, 3, 0)));
+
 static int
 path_vprintf(char *out, size_t size, const char *fmt, va_list ap)
 {
