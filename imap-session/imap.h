@@ -50,7 +50,6 @@ struct imap {
 	size_t nsearchres;
 	int searchres_set;
 	int uid_command;          /* current command is a UID command */
-	int mbox;                 /* mailbox_format = mbox: INBOX only (mboxfolder.c) */
 };
 
 typedef enum verdict (*imap_handler)(struct imap *im, struct imap_command *c);
@@ -148,22 +147,6 @@ enum verdict cmd_compress(struct imap *im, struct imap_command *c);
 void compress_bye(struct imap *im);
 void compress_end(struct imap *im);
 
-enum verdict imap_mbox_copy(struct imap *im, struct imap_command *c, int move);
-/* One message of an APPEND; MULTIAPPEND (RFC 3502) gives several. data
- * is the literal as the client sent it. */
-struct append_msg {
-	const char *data;
-	size_t len;
-	time_t when;
-	unsigned flags;
-	char *kwnames[FOLDER_KEYWORDS_MAX];
-	size_t nkw;
-};
-/* APPEND of v[0..n) to an mbox folder, all or none. V_OK with their UIDs
- * in uids (n of them) and *validity_r, the tagged reply left to the
- * caller; else the NO was sent and nothing was stored. */
-enum verdict imap_mbox_append(struct imap *im, const char *name, const struct append_msg *v,
-    size_t n, uint32_t *uids, uint32_t *validity_r);
 
 /* Mailbox setup at login: root and special-use folders. 0 or -1. */
 int imap_user_setup(struct imap *im);

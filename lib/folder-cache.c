@@ -54,27 +54,30 @@ folder_field_cached(const char *name, size_t len)
 	return 0;
 }
 
+size_t
+mdf_cache_key(const struct folder *f, size_t idx, char *key, size_t size)
+{
+	const struct fmsg *m = &f->m[idx];
+	int n = snprintf(key, size, "%.*s,S=%llu", (int)m->e.base_len, m->e.name,
+	    (unsigned long long)m->e.size);
+	return n > 0 && (size_t)n < size ? (size_t)n : 0;
+}
+
+int
+mdf_cache_path(const struct folder *f, char *out, size_t size)
+{
+	return path_join(out, size, f->dir, "yubin-cache", NULL);
+}
+
 /* The identity of message idx in *key (at most size bytes): its length,
  * or 0 if the message is not to be recorded. */
 static size_t
 key_of(struct folder *f, size_t idx, char *key, size_t size)
 {
-	const struct fmsg *m = &f->m[idx];
-	int n;
-	if (f->mbox) {
-		if (m->mb_file != 0)
-			return 0;
-		n = snprintf(key, size, "mbox %llu %llu", (unsigned long long)m->mb_off,
-		    (unsigned long long)m->mb_len);
-	} else {
-		n = snprintf(key, size, "%.*s,S=%llu", (int)m->e.base_len, m->e.name,
-		    (unsigned long long)m->e.size);
-	}
-	return n > 0 && (size_t)n < size ? (size_t)n : 0;
+	return f->ops->cache_key(f, idx, key, size);
 }
 
-/* The cache file: beside yubin-uidlist, or beside the mbox's sidecar
- * (mboxuid.c). Opened at first use; a folder without one misses. */
+/* The cache file, opened at first use; a folder without one misses. */
 static struct mcache *
 cache_of(struct folder *f)
 {
@@ -82,15 +85,7 @@ cache_of(struct folder *f)
 		return f->mc;
 	f->mc_opened = 1;
 	char path[PATH_MAX];
-	int r;
-	if (f->mbox) {
-		const char *base = strrchr(f->mb_path, '/');
-		r = path_printf(path, sizeof path, "%s/.%s.yubin-cache", f->dir,
-		    base ? base + 1 : f->mb_path);
-	} else {
-		r = path_join(path, sizeof path, f->dir, "yubin-cache", NULL);
-	}
-	if (r == 0) /* too long: no cache, every lookup misses */
+	if (f->ops->cache_path(f, path, sizeof path) == 0) /* too long: no cache */
 		f->mc = mcache_open(path);
 	return f->mc;
 }
@@ -150,7 +145,7 @@ folder_cache_fill(struct folder *f, size_t idx, const struct mime_message *mm, i
 	struct mcache_rec old, r = {
 		.validity = f->uidvalidity, .uid = m->uid, .id = (const unsigned char *)key,
 		.id_len = klen, .size = m->e.vsize ? m->e.vsize : MCACHE_SIZE_UNKNOWN,
-		.date = f->mbox || m->mtime_known ? (int64_t)m->e.mtime : MCACHE_DATE_UNKNOWN,
+		.date = m->mtime_known ? (int64_t)m->e.mtime : MCACHE_DATE_UNKNOWN,
 	};
 	int had = c != NULL && mcache_get(c, f->uidvalidity, m->uid, key, klen, &old);
 	folder_views_drop(f);

@@ -104,6 +104,7 @@ struct fmsg {
 #define MBOXF_KEPT_MAX 4
 #define MBOXF_FILE_NONE 7
 
+struct folder_ops;
 struct mime_message;
 struct mcache;
 
@@ -159,8 +160,9 @@ struct folder {
 	size_t cache_len;
 	int cache_head;
 	struct mime_message *cache_mime;
-	/* mbox folders (mboxfolder.c); mbox = 0 for Maildir. */
-	int mbox;
+	/* its backend, set at open (folder-int.h) */
+	const struct folder_ops *ops;
+	/* mbox folders (store-mbox.c) */
 	int mb_fd;               /* the file as last read (-1: none) */
 	/* Files replaced since (renamed over by a rewrite, so their bytes
 	 * stay as they were while open), held while a message still reads
@@ -199,57 +201,6 @@ struct folder {
 
 #define FOLDER_PENDING_CUR 0x1
 #define FOLDER_PENDING_NEW 0x2
-
-/* ---- mbox (mboxfolder.c) ----
- * INBOX is mail_root/d/u/INBOX, locked with mbox_lock() (as delivery) only
- * while it is read or rewritten. UIDs in X-UID headers, "X-IMAPbase:
- * <uidvalidity> <uidnext>" in the first message, flags in Status (R, O),
- * X-Status (A, F, T, D) and X-Keywords, as UW-IMAP and Dovecot. Those
- * headers are hidden from FETCH. A rewrite goes to a temporary file in the
- * same directory, fsync'd and renamed over the mbox. */
-/* Opens the mbox file path as folder name (folder.c). 0 or -1. */
-int mboxf_open(struct folder **f_r, const char *path, const char *name, int readonly);
-/* Sets up the new folder f for the mbox file path and reads it (for
- * mboxf_open; f is closed by the caller on failure). 0 or -1. */
-int mboxf_load(struct folder *f, const char *path);
-/* folder_sync for mbox: rereads the file if it changed. 0 or -1. */
-int mboxf_sync(struct folder *f);
-/* Writes flag changes (mb_dirty) and drops messages marked gone from the
- * file. 0 or -1 (nothing written). */
-int mboxf_flush(struct folder *f);
-/* Appends a message (LF or CRLF lines) with flags; *uid_r gets its UID.
- * 0 or -1. */
-int mboxf_append(struct folder *f, const char *data, size_t len, time_t when, unsigned flags,
-    uint32_t keywords, uint32_t *uid_r);
-/* One message for mboxf_append_many. */
-struct mboxf_new {
-	const char *data;
-	size_t len;
-	time_t when;
-	unsigned flags;
-	uint32_t keywords;
-};
-/* Fills *m with message i of a batch (its data good until the next call);
- * 0 or -1 (errno). */
-typedef int (*mboxf_source)(void *ctx, size_t i, struct mboxf_new *m);
-/* Appends n messages (n >= 1), each taken once from get() and staged in
- * a file before the lock, then all under one lock, all or none: a
- * failure part way leaves the file as it was and records no UID (a NO
- * to COPY is true). uids_r[i] gets message i's UID. 0 or -1. */
-int mboxf_append_many(struct folder *f, size_t n, mboxf_source get, void *ctx,
-    uint32_t *uids_r);
-/* The content of message idx (CRLF, our headers removed) into the cache. */
-int mboxf_message(struct folder *f, size_t idx);
-/* Only its header into the cache (cache_head set), as folder_header. 0;
- * 1: take the whole message instead (header too long, or the file
- * changed); -1. */
-int mboxf_header(struct folder *f, size_t idx);
-int mboxf_keyword(struct folder *f, const char *name, int create);
-/* Message m leaves the session's view: a replaced file no other message
- * reads from is closed. */
-void mboxf_release(struct folder *f, struct fmsg *m);
-/* Closes the files f holds. */
-void mboxf_close(struct folder *f);
 
 /* Opens the folder in dir: assigns UIDs; unless readonly, moves new/
  * messages into cur/ and takes the messages past the recent marker (they
@@ -294,6 +245,13 @@ int folder_set_flags(struct folder *f, size_t idx, unsigned flags, uint32_t keyw
  * tagged OK of a command that changed flags. 0 or -1 (errno). mbox
  * folders: 0 (mboxf_flush writes and syncs their flags). */
 int folder_flags_durable(struct folder *f);
+/* Makes what this session changed durable: flag changes (mbox: written
+ * to the file by its one rewrite; Maildir: folder_flags_durable). Call
+ * before telling the client a change is done. 0 or -1 (errno). */
+int folder_commit(struct folder *f);
+/* Adds to the inotify instance fd the watches that see another process
+ * change f (deliveries, other sessions). 0 or -1 (errno). */
+int folder_watch(const struct folder *f, int fd);
 /* Maildir info letters for flags/keywords (without unknown letters). */
 void folder_flag_letters(unsigned flags, uint32_t keywords, char *out);
 /* Parses letters into flags and keywords. */

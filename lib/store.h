@@ -3,9 +3,10 @@
  * each folder its messages with UIDs, flags, keywords, sizes and dates.
  * One interface over two backends, Maildir++ (store-maildir*.c) and mbox
  * (store-mbox*.c). The backend is chosen once, by store_init(); from then
- * on every call goes through its ops table (struct store_ops); an open
- * folder's calls (folder.h) go to its backend inside lib. No caller asks
- * which format it has.
+ * on every call goes through its ops table (struct store_ops), and an
+ * open folder's calls (folder.h) through the one its backend set when it
+ * opened it (struct folder_ops, folder-int.h). No caller asks which
+ * format it has; the two tables are the only place the format decides.
  *
  * Names are UTF-8 with '/' as the hierarchy separator; "INBOX" is the
  * inbox (lib/mailname.h maps names to disk names, S33). The store never
@@ -47,6 +48,7 @@
 #include <limits.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <time.h>
 
 #include "folder.h"
 
@@ -67,6 +69,24 @@ struct store_counts {
 	uint32_t uidnext, uidvalidity;
 };
 
+/* One message to append (APPEND; MULTIAPPEND gives several). */
+struct store_new {
+	const char *data;             /* the message, CRLF or LF lines */
+	size_t len;
+	time_t when;                  /* INTERNALDATE */
+	unsigned flags;               /* FL_* (FL_RECENT is not stored) */
+	char *kwnames[FOLDER_KEYWORDS_MAX]; /* keyword names */
+	size_t nkw;
+};
+
+/* What a store_copy() did: src[i] (a UID of the source) became dst[i]
+ * (of the target), for i < done. src and dst are the caller's, n each. */
+struct store_copied {
+	uint32_t *src, *dst;
+	size_t done;
+	uint32_t validity;            /* the target's; 0: its UIDs unknown */
+};
+
 /* The backend: one table per format (store-maildir-dirs.c,
  * store-mbox-dirs.c). Each returns as the store_* call of its name. */
 struct store_ops {
@@ -79,6 +99,10 @@ struct store_ops {
 	int (*list)(const struct store *s, store_name_fn add, void *arg);
 	int (*open)(struct store *s, const char *name, int readonly, struct folder **f_r);
 	int (*counts)(struct store *s, const char *name, struct store_counts *k);
+	int (*append)(struct store *s, const char *name, struct folder *open,
+	    const struct store_new *v, size_t n, uint32_t *uids_r, uint32_t *validity_r);
+	int (*copy)(struct store *s, struct folder *f, const size_t *idx, size_t n,
+	    const char *name, int move, struct store_copied *out);
 };
 
 extern const struct store_ops store_maildir_ops, store_mbox_ops;
@@ -129,5 +153,23 @@ int store_open(struct store *s, const char *name, int readonly, struct folder **
 int store_counts(struct store *s, const char *name, struct store_counts *k);
 /* The counts of the open folder f (after folder_sync). */
 void folder_counts(struct folder *f, struct store_counts *k);
+/* Appends v[0..n) to folder name, all or none, durably (fsync'd before
+ * it returns). open: a folder the caller has open (or NULL), used when
+ * it is the target. uids_r[i] gets message i's UID (0 if it could not be
+ * learned), *validity_r the folder's UIDVALIDITY. 0; -1 with ENOENT (no
+ * such folder), EBUSY (locked or unreadable), ENOSPC/EDQUOT, or another
+ * errno, and nothing stored. */
+int store_append(struct store *s, const char *name, struct folder *open,
+    const struct store_new *v, size_t n, uint32_t *uids_r, uint32_t *validity_r);
+/* Copies messages idx[0..n) of the open folder f (from this store) to
+ * folder name, durably, keeping flags, keywords and INTERNALDATE; with
+ * move they then leave f: marked gone there (the caller reports them
+ * and drops them with folder_remove_gone). A copy is all or none; a
+ * move may stop part way (out->done say how far; mbox: all copied, the
+ * source not yet rewritten). 0; -1 with out->done == 0 and nothing
+ * done, errno ENOENT (no target), EBUSY, or another; -1 with
+ * out->done > 0: stopped part way. */
+int store_copy(struct store *s, struct folder *f, const size_t *idx, size_t n,
+    const char *name, int move, struct store_copied *out);
 
 #endif
