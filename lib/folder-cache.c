@@ -64,9 +64,9 @@ mdf_cache_key(const struct folder *f, size_t idx, char *key, size_t size)
 }
 
 int
-mdf_cache_path(const struct folder *f, char *out, size_t size)
+mdf_state_path(const struct folder *f, const char *what, char *out, size_t size)
 {
-	return path_join(out, size, f->dir, "yubin-cache", NULL);
+	return path_printf(out, size, "%s/yubin-%s", f->dir, what);
 }
 
 /* The identity of message idx in *key (at most size bytes): its length,
@@ -85,7 +85,7 @@ cache_of(struct folder *f)
 		return f->mc;
 	f->mc_opened = 1;
 	char path[PATH_MAX];
-	if (f->ops->cache_path(f, path, sizeof path) == 0) /* too long: no cache */
+	if (f->ops->state_path(f, "cache", path, sizeof path) == 0) /* too long: none */
 		f->mc = mcache_open(path);
 	return f->mc;
 }

@@ -6,6 +6,7 @@
 #include "folder.h"
 
 #include <limits.h>
+#include <stdlib.h>
 #include <sys/inotify.h>
 
 #include "folder-int.h"
@@ -14,7 +15,25 @@
 int
 folder_commit(struct folder *f)
 {
-	return f->ops->commit(f);
+	if (f->ops->commit(f) != 0)
+		return -1;
+	size_t n = 0;
+	for (size_t i = 0; i < f->n; i++)
+		n += f->m[i].ms_dirty;
+	if (n == 0)
+		return 0;
+	uint32_t *uids = malloc(n * sizeof *uids);
+	for (size_t i = 0, k = 0; i < f->n; i++)
+		if (f->m[i].ms_dirty) {
+			f->m[i].ms_dirty = 0;
+			if (uids != NULL)
+				uids[k++] = f->m[i].uid;
+		}
+	/* best effort (folder-modseq.c): the flags are saved either way */
+	if (uids != NULL)
+		(void)folder_modseq_bump(f, uids, n);
+	free(uids);
+	return 0;
 }
 
 int

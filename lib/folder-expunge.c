@@ -6,6 +6,7 @@
 
 #include <errno.h>
 #include <limits.h>
+#include <stdlib.h>
 
 #include "durable.h"
 #include "folder-int.h"
@@ -46,14 +47,22 @@ folder_expunge(struct folder *f, folder_pick_fn pick, folder_gone_fn gone, void 
 {
 	int r = f->ops->expunge(f, pick, arg);
 	int e = errno;
+	uint32_t *uids = calloc(f->n ? f->n : 1, sizeof *uids);
+	size_t n = 0;
 	/* also those another session expunged, not yet removed here */
 	for (size_t i = f->n; i-- > 0;) {
 		if (!f->m[i].gone)
 			continue;
+		if (uids != NULL)
+			uids[n++] = f->m[i].uid;
 		if (gone)
 			gone(arg, i);
 		folder_remove_gone(f, i);
 	}
+	/* HIGHESTMODSEQ rises with an expunge (best effort, folder-modseq.c) */
+	if (uids != NULL)
+		(void)folder_modseq_bump(f, uids, n);
+	free(uids);
 	errno = e;
 	return r;
 }

@@ -35,9 +35,12 @@ struct folder_ops {
 	/* frees what the backend holds (the folder itself is freed after) */
 	void (*close)(struct folder *f);
 	/* the cache (folder-cache.c): a message's identity there (its
-	 * length, 0: not to be recorded), and the cache file's path */
+	 * length, 0: not to be recorded) */
 	size_t (*cache_key)(const struct folder *f, size_t idx, char *key, size_t size);
-	int (*cache_path)(const struct folder *f, char *out, size_t size);
+	/* the path of the folder's state file "yubin-<what>" (cache, modseq,
+	 * lock): Maildir dir/yubin-<what>, mbox dir/.<file>.yubin-<what>.
+	 * 0, or -1 (ENAMETOOLONG) */
+	int (*state_path)(const struct folder *f, const char *what, char *out, size_t size);
 };
 
 extern const struct folder_ops folder_maildir_ops, folder_mbox_ops;
@@ -51,7 +54,7 @@ int mdf_keyword(struct folder *f, const char *name, int create);
 int mdf_commit(struct folder *f);
 int mdf_watch(const struct folder *f, int fd);
 size_t mdf_cache_key(const struct folder *f, size_t idx, char *key, size_t size);
-int mdf_cache_path(const struct folder *f, char *out, size_t size);
+int mdf_state_path(const struct folder *f, const char *what, char *out, size_t size);
 /* 1 if message m is to go in an expunge (folder_expunge's rule). */
 int folder_picked(const struct fmsg *m, folder_pick_fn pick, void *arg);
 

@@ -81,6 +81,7 @@ struct fmsg {
 	unsigned gone : 1;       /* expunged elsewhere, not yet reported */
 	unsigned changed : 1;    /* flags changed elsewhere, not yet reported */
 	unsigned mtime_known : 1; /* e.mtime is the file's, not the name's */
+	unsigned ms_dirty : 1;   /* flags changed here: a new modseq at commit */
 	/* mbox (mboxfolder.c): the message after its From_ line in the file
 	 * behind folder.mb_fd; mb_dirty: flags changed here, not yet written. */
 	unsigned mb_dirty : 1;
@@ -94,6 +95,7 @@ struct fmsg {
 	/* its UID is the index's (no X-UID in the file): the content check
 	 * (mboxmsg_key) its bytes must pass; 0: the X-UID must match */
 	uint64_t mb_key;
+	uint64_t modseq;         /* its mod-sequence (folder-modseq.c); 0: none yet */
 	int fd;                  /* Maildir: the message file, held (-1: not) */
 };
 
@@ -160,6 +162,11 @@ struct folder {
 	size_t cache_len;
 	int cache_head;
 	struct mime_message *cache_mime;
+	/* mod-sequences (folder-modseq.c): the greatest given; the journal
+	 * as read so far (its inode, bytes, lines) */
+	uint64_t highestmodseq;
+	uint64_t ms_ino, ms_off;
+	size_t ms_lines;
 	/* its backend, set at open (folder-int.h) */
 	const struct folder_ops *ops;
 	/* mbox folders (store-mbox.c) */
@@ -245,6 +252,25 @@ int folder_set_flags(struct folder *f, size_t idx, unsigned flags, uint32_t keyw
  * tagged OK of a command that changed flags. 0 or -1 (errno). mbox
  * folders: 0 (mboxf_flush writes and syncs their flags). */
 int folder_flags_durable(struct folder *f);
+/* ---- mod-sequences (folder-modseq.c; RFC 7162's MODSEQ) ----
+ * Each message has one (fmsg.modseq, >= 1 once the folder is open),
+ * raised above every other of the folder when its flags or keywords
+ * change through folder_set_flags (recorded at folder_commit), when it
+ * first comes (append, copy, delivery: recorded when the folder is next
+ * opened or synced read-write), and an expunge raises HIGHESTMODSEQ.
+ * Persisted in a journal beside the folder's state, for both backends;
+ * format there. */
+/* The folder's HIGHESTMODSEQ: >= every message's modseq, rising. */
+uint64_t folder_highestmodseq(const struct folder *f);
+/* Reads what other sessions recorded; gives messages that have none yet
+ * their modseqs (recorded unless f is read-only). Called by folder_sync
+ * and at open. */
+void folder_modseq_sync(struct folder *f);
+/* New modseqs for the messages with UIDs uids[0..n) (a UID no longer in
+ * f is recorded too: an expunge), recorded durably. 0 or -1 (errno;
+ * this view has them all the same). */
+int folder_modseq_bump(struct folder *f, const uint32_t *uids, size_t n);
+
 /* Makes what this session changed durable: flag changes (mbox: written
  * to the file by its one rewrite; Maildir: folder_flags_durable). Call
  * before telling the client a change is done. 0 or -1 (errno). */

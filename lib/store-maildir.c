@@ -73,7 +73,14 @@ foreign_letters(const char *letters, char *out)
 int
 folder_set_flags(struct folder *f, size_t idx, unsigned flags, uint32_t keywords)
 {
-	return f->ops->set_flags(f, idx, flags, keywords);
+	struct fmsg *m = &f->m[idx];
+	int same = (m->flags & ~FL_RECENT) == (flags & ~FL_RECENT) && m->keywords == keywords;
+	if (f->ops->set_flags(f, idx, flags, keywords) != 0)
+		return -1;
+	/* a change gets a new modseq when it is committed (folder_commit) */
+	if (!same)
+		m->ms_dirty = 1;
+	return 0;
 }
 
 /* Maildir: the file renamed to its new info letters. */
@@ -382,7 +389,10 @@ folder_unchanged(struct folder *f)
 int
 folder_sync(struct folder *f)
 {
-	return f->ops->sync(f);
+	if (f->ops->sync(f) != 0)
+		return -1;
+	folder_modseq_sync(f);
+	return 0;
 }
 
 static int
@@ -523,5 +533,5 @@ const struct folder_ops folder_maildir_ops = {
 	.expunge = mdf_expunge, .watch = mdf_watch, .keyword = mdf_keyword,
 	.message = mdf_message, .header = mdf_header, .stat = mdf_stat,
 	.release = mdf_release, .close = mdf_close, .cache_key = mdf_cache_key,
-	.cache_path = mdf_cache_path,
+	.state_path = mdf_state_path,
 };

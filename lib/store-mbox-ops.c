@@ -31,6 +31,7 @@ mboxf_open(struct folder **f_r, const char *path, const char *name, int readonly
 		errno = e;
 		return -1;
 	}
+	folder_modseq_sync(f);
 	f->reported = f->n;
 	f->new_messages = 0;
 	*f_r = f;
@@ -72,12 +73,13 @@ mboxf_cache_key(const struct folder *f, size_t idx, char *key, size_t size)
 	return n > 0 && (size_t)n < size ? (size_t)n : 0;
 }
 
-/* Beside the file's index: .<file>.yubin-cache. */
+/* Beside the file's index: .<file>.yubin-<what>. */
 static int
-mboxf_cache_path(const struct folder *f, char *out, size_t size)
+mboxf_state_path(const struct folder *f, const char *what, char *out, size_t size)
 {
 	const char *base = strrchr(f->mb_path, '/');
-	return path_printf(out, size, "%s/.%s.yubin-cache", f->dir, base ? base + 1 : f->mb_path);
+	return path_printf(out, size, "%s/.%s.yubin-%s", f->dir, base ? base + 1 : f->mb_path,
+	    what);
 }
 
 /* mbox: flag changes reach the file (its one rewrite, or the index). */
@@ -126,5 +128,5 @@ const struct folder_ops folder_mbox_ops = {
 	.expunge = mboxf_expunge, .watch = mboxf_watch, .keyword = mboxf_keyword,
 	.message = mboxf_message, .header = mboxf_header, .stat = mboxf_stat,
 	.release = mboxf_release, .close = mboxf_close, .cache_key = mboxf_cache_key,
-	.cache_path = mboxf_cache_path,
+	.state_path = mboxf_state_path,
 };

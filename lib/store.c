@@ -107,7 +107,12 @@ store_copy(struct store *s, struct folder *f, const size_t *idx, size_t n,
 		errno = ENOENT;
 		return -1;
 	}
-	return s->ops->copy(s, f, idx, n, name, move, out);
+	int r = s->ops->copy(s, f, idx, n, name, move, out), e = errno;
+	/* the moved ones left f: an expunge there (HIGHESTMODSEQ rises) */
+	if (move && out->done > 0)
+		(void)folder_modseq_bump(f, out->src, out->done);
+	errno = e;
+	return r;
 }
 
 void

@@ -25,22 +25,36 @@
  * keywords are kept in the file's headers and in the index beside it,
  * root/.<file>.yubin-uids (store-mbox-uid.h); one crash-safe rewrite
  * (mbox-rewrite.c).
+ * Both: the modseq journal, Maildir dir/yubin-modseq, mbox
+ * root/.<file>.yubin-modseq, and its lock yubin-lock / .<file>.yubin-lock
+ * (folder-modseq.c).
  *
  * ---- Sequence ----
  *   store_init → store_setup → [store_list / create / delete / rename /
  *   status] → store_open → folder_* (folder.h) → folder_close.
+ * An open folder (folder.h): f->m[0..n) in UID order, each with uid,
+ * flags, keywords, modseq; folder_size(), folder_internaldate();
+ * folder_message() / folder_header() read it; folder_sync() (new: EXISTS,
+ * gone: m->gone, changed: m->changed); folder_set_flags(),
+ * folder_expunge(), store_append(), store_copy(); folder_commit() makes
+ * flag changes durable and gives them new modseqs;
+ * folder_highestmodseq().
  *
  * ---- POP3 (a maildrop over the store) ----
- * pop3-session opens INBOX with store_open(s, "INBOX", 0, &f): f->m[0..n)
- * are the messages at that moment, in UID order; a snapshot is that list.
- * Per message: f->m[i].uid (with f->uidvalidity, a stable UIDL),
- * folder_size() (octets as sent, CRLF), folder_message() (the whole
- * message, CRLF; TOP cuts it), folder_set_flags() with FL_DELETED to mark
- * (or keep the marks in the session and set them at QUIT). At QUIT
- * (UPDATE state): folder_expunge(f, NULL, ...) removes the messages
- * marked \Deleted, then folder_close(). folder_sync() is never needed
- * for a snapshot; a message delivered meanwhile waits for the next
- * session. Nothing in folder.h sends \Recent or EXISTS: that is IMAP's.
+ * pop3-session opens INBOX with store_open(s, "INBOX", 0, &f) under its
+ * own maildrop lock: f->m[0..n) are the messages at that moment, in UID
+ * order, and the maildrop is that snapshot (messages marked gone by
+ * nothing: POP3 never calls folder_sync, a message delivered meanwhile
+ * waits for the next session). Per message: f->m[i].uid with
+ * f->uidvalidity (a stable UIDL), folder_size() (the octets sent, CRLF
+ * line ends, so LIST and RETR agree), folder_message() (the whole
+ * message, CRLF; TOP cuts it at its header and n lines). DELE is kept
+ * in the session (RSET undoes it); at QUIT (UPDATE) the DELE'd messages
+ * get FL_DELETED by folder_set_flags() and folder_expunge(f, pick, ...)
+ * removes them, pick naming exactly those UIDs (a message an IMAP client
+ * flagged \Deleted is not POP3's to remove), durably, by the one mbox
+ * rewrite; then folder_close(). Nothing here sends \Recent or EXISTS:
+ * that is IMAP's (a read-write open does take the \Recent messages).
  */
 #ifndef YUBIN_STORE_H
 #define YUBIN_STORE_H
