@@ -192,13 +192,13 @@ url_add(struct cat *cx, const struct imap_arg *url, struct buf *b)
 	return V_OK;
 }
 
-/* Message m from its parts: m->built, m->data and m->len set. */
+/* Message m from its parts x->cat: x->built, m->data and m->len set. */
 static enum verdict
-build_one(struct cat *cx, struct append_msg *m)
+build_one(struct cat *cx, struct store_new *m, struct append_cat *x)
 {
 	struct imap *im = cx->im;
 	struct buf b = BUF_INIT(im->s.conf.max_message_size);
-	const struct imap_arg *parts = m->cat;
+	const struct imap_arg *parts = x->cat;
 	int literal8 = 0;
 	enum verdict vd = V_OK;
 	for (size_t k = 0; vd == V_OK && b.err == 0 && k < parts->n; k += 2) {
@@ -225,18 +225,18 @@ build_one(struct cat *cx, struct append_msg *m)
 		return msg.len == 0 ? verdict(im, V_NO, "Empty message")
 		    : verdict(im, V_NO, "[SERVERBUG] Cannot store message");
 	}
-	m->built = msg.str;
+	x->built = msg.str;
 	m->data = msg.str;
 	m->len = msg.len;
 	return V_OK;
 }
 
 enum verdict
-catenate_build(struct imap *im, const char *name, const char *dir, struct append_msg *v,
+catenate_build(struct imap *im, const char *name, struct store_new *v, struct append_cat *x,
     size_t n)
 {
 	size_t i;
-	for (i = 0; i < n && v[i].cat == NULL; i++)
+	for (i = 0; i < n && x[i].cat == NULL; i++)
 		;
 	if (i == n)
 		return V_OK;
@@ -246,8 +246,8 @@ catenate_build(struct imap *im, const char *name, const char *dir, struct append
 	struct cat cx = { im, NULL, im->s.conf.max_message_size };
 	enum verdict vd = V_OK;
 	for (; vd == V_OK && i < n; i++)
-		if (v[i].cat != NULL)
-			vd = build_one(&cx, &v[i]);
+		if (x[i].cat != NULL)
+			vd = build_one(&cx, &v[i], &x[i]);
 	folder_close(&cx.f);
 	return vd;
 }

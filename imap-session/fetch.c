@@ -671,7 +671,7 @@ cmd_fetch(struct imap *im, struct imap_command *c)
 	free(idx);
 	folder_cache_flush(im->sel);
 	/* \Seen set above is on disk before the tagged reply */
-	if (folder_flags_durable(im->sel) != 0) {
+	if (folder_commit(im->sel) != 0) {
 		log_err("user=%s fsync of %s failed: %s", im->user, im->sel->name, strerror(errno));
 		return verdict(im, V_NO, "[SERVERBUG] Cannot save the flags");
 	}
@@ -797,7 +797,7 @@ cmd_store(struct imap *im, struct imap_command *c)
 	}
 	free(idx);
 	/* the renames are on disk before the tagged reply */
-	if (folder_flags_durable(f) != 0) {
+	if (folder_commit(f) != 0) {
 		log_err("user=%s fsync of %s failed: %s", im->user, f->name, strerror(errno));
 		return verdict(im, V_NO, "[SERVERBUG] Cannot save the flags");
 	}

@@ -33,24 +33,9 @@ idle_watch(struct imap *im)
 	int fd = inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
 	if (fd < 0)
 		return -1;
-	if (im->sel->mbox) {
-		/* the mbox grows in place (delivery) or is renamed over (rewrite) */
-		if (inotify_add_watch(fd, im->sel->dir, IN_MODIFY | IN_MOVED_TO | IN_CREATE |
-		    IN_ONLYDIR) < 0) {
-			close(fd);
-			return -1;
-		}
-		return fd;
-	}
-	static const char *const subs[] = { "new", "cur" };
-	for (size_t i = 0; i < 2; i++) {
-		char path[PATH_MAX];
-		if (path_join(path, sizeof path, im->sel->dir, subs[i], NULL) != 0 ||
-		    inotify_add_watch(fd, path, IN_CREATE | IN_MOVED_TO | IN_MOVED_FROM | IN_DELETE |
-		    IN_ONLYDIR) < 0) {
-			close(fd);
-			return -1;
-		}
+	if (folder_watch(im->sel, fd) != 0) {
+		close(fd);
+		return -1;
 	}
 	return fd;
 }

@@ -176,7 +176,6 @@ auth_login(struct imap *im, const char *method, const char *login, const char *p
 	}
 	if (r == 0)
 		return auth_failed(im, method, login, "password");
-	im->mbox = im->s.conf.mailbox_format == MAILBOX_MBOX;
 	snprintf(im->user, sizeof im->user, "%s", canon);
 	if (mailbox_user_dir(&im->s.conf, canon, im->root, sizeof im->root) != 0 ||
 	    imap_user_setup(im) != 0) {
@@ -379,12 +378,8 @@ command_run(struct imap *im, struct imap_command *c)
 			search_update_clear(im);
 		v = cmd->handler(im, &sub);
 	}
-	/* mbox: flag changes reach the file before the tagged reply */
-	if (im->sel && im->sel->mbox && im->sel->mb_dirty && mboxf_flush(im->sel) != 0 &&
-	    v == V_OK)
-		v = verdict(im, V_NO, "[SERVERBUG] Cannot write the mailbox");
-	/* Maildir: flag renames any command left unsynced, likewise */
-	if (im->sel && im->sel->flags_pending && folder_flags_durable(im->sel) != 0 && v == V_OK)
+	/* flag changes are durable before the tagged reply */
+	if (im->sel && folder_commit(im->sel) != 0 && v == V_OK)
 		v = verdict(im, V_NO, "[SERVERBUG] Cannot save the flags");
 	/* Untagged updates after a command, unless more commands are already
 	 * waiting (pipelining) or the command just looked (SELECT, NOOP). */

@@ -51,7 +51,6 @@ struct imap {
 	int searchres_set;
 	struct search_updates *updates; /* RETURN (UPDATE) contexts (search-update.c) */
 	int uid_command;          /* current command is a UID command */
-	int mbox;                 /* mailbox_format = mbox: INBOX only (mboxfolder.c) */
 };
 
 typedef enum verdict (*imap_handler)(struct imap *im, struct imap_command *c);
@@ -158,34 +157,21 @@ enum verdict cmd_compress(struct imap *im, struct imap_command *c);
 void compress_bye(struct imap *im);
 void compress_end(struct imap *im);
 
-enum verdict imap_mbox_copy(struct imap *im, struct imap_command *c, int move);
-/* One message of an APPEND; MULTIAPPEND (RFC 3502) gives several. data
- * is the literal as the client sent it. */
-struct append_msg {
-	const char *data;
-	size_t len;
-	time_t when;
-	unsigned flags;
-	char *kwnames[FOLDER_KEYWORDS_MAX];
-	size_t nkw;
-	/* CATENATE (catenate.c): its list of parts, and the message made
-	 * of them (data points there; cmd_append frees it) */
+/* CATENATE (catenate.c) of one APPEND message: its list of parts, and
+ * the message made of them (the store_new's data points there;
+ * cmd_append frees it). */
+struct append_cat {
 	const struct imap_arg *cat;
 	char *built;
 };
 /* catenate.c: CATENATE (RFC 4469). catenate_check: 0 if list is a
  * CATENATE's parts ("TEXT" literal / "URL" astring pairs), else -1 (BAD).
- * catenate_build: every message of v[0..n) with parts made, once the
- * target (name, dir) is known: V_OK, or the NO ([TRYCREATE], [BADURL],
+ * catenate_build: every message of v[0..n) with parts x[i].cat made, once
+ * the target name is known: V_OK, or the NO ([TRYCREATE], [BADURL],
  * [TOOBIG]) with the messages built so far left to cmd_append to free. */
 int catenate_check(const struct imap_arg *list);
-enum verdict catenate_build(struct imap *im, const char *name, const char *dir,
-    struct append_msg *v, size_t n);
-/* APPEND of v[0..n) to an mbox folder, all or none. V_OK with their UIDs
- * in uids (n of them) and *validity_r, the tagged reply left to the
- * caller; else the NO was sent and nothing was stored. */
-enum verdict imap_mbox_append(struct imap *im, const char *name, const struct append_msg *v,
-    size_t n, uint32_t *uids, uint32_t *validity_r);
+enum verdict catenate_build(struct imap *im, const char *name, struct store_new *v,
+    struct append_cat *x, size_t n);
 
 /* Mailbox setup at login: root and special-use folders. 0 or -1. */
 int imap_user_setup(struct imap *im);

@@ -23,7 +23,6 @@
 #include "log.h"
 #include "mailboxes.h"
 #include "mailname.h"
-#include "maildir.h"
 #include "path.h"
 #include "render.h"
 

@@ -55,17 +55,9 @@ folder_field_cached(const char *name, size_t len)
 }
 
 size_t
-folder_cache_key(struct folder *f, size_t idx, char *key, size_t size)
+mdf_cache_key(const struct folder *f, size_t idx, char *key, size_t size)
 {
 	const struct fmsg *m = &f->m[idx];
-	int n;
-	if (f->mbox) {
-		if (m->mb_file != 0)
-			return 0;
-		n = snprintf(key, size, "mbox %llu %llu", (unsigned long long)m->mb_off,
-		    (unsigned long long)m->mb_len);
-		return n > 0 && (size_t)n < size ? (size_t)n : 0;
-	}
 	/* "<unique name>,S=<size>", without snprintf: every cached answer
 	 * of every message makes this key */
 	char digits[24];
@@ -83,8 +75,19 @@ folder_cache_key(struct folder *f, size_t idx, char *key, size_t size)
 	return m->e.base_len + 3 + (sizeof digits - d);
 }
 
-/* The cache file: beside yubin-uidlist, or beside the mbox's sidecar
- * (mboxuid.c). Opened at first use; a folder without one misses. */
+int
+mdf_state_path(const struct folder *f, const char *what, char *out, size_t size)
+{
+	return path_printf(out, size, "%s/yubin-%s", f->dir, what);
+}
+
+size_t
+folder_cache_key(struct folder *f, size_t idx, char *key, size_t size)
+{
+	return f->ops->cache_key(f, idx, key, size);
+}
+
+/* The cache file, opened at first use; a folder without one misses. */
 static struct mcache *
 cache_of(struct folder *f)
 {
@@ -92,15 +95,7 @@ cache_of(struct folder *f)
 		return f->mc;
 	f->mc_opened = 1;
 	char path[PATH_MAX];
-	int r;
-	if (f->mbox) {
-		const char *base = strrchr(f->mb_path, '/');
-		r = path_printf(path, sizeof path, "%s/.%s.yubin-cache", f->dir,
-		    base ? base + 1 : f->mb_path);
-	} else {
-		r = path_join(path, sizeof path, f->dir, "yubin-cache", NULL);
-	}
-	if (r == 0) /* too long: no cache, every lookup misses */
+	if (f->ops->state_path(f, "cache", path, sizeof path) == 0) /* too long: none */
 		f->mc = mcache_open(path);
 	return f->mc;
 }
@@ -160,7 +155,7 @@ folder_cache_fill(struct folder *f, size_t idx, const struct mime_message *mm, i
 	struct mcache_rec old, r = {
 		.validity = f->uidvalidity, .uid = m->uid, .id = (const unsigned char *)key,
 		.id_len = klen, .size = m->e.vsize ? m->e.vsize : MCACHE_SIZE_UNKNOWN,
-		.date = f->mbox || m->mtime_known ? (int64_t)m->e.mtime : MCACHE_DATE_UNKNOWN,
+		.date = m->mtime_known ? (int64_t)m->e.mtime : MCACHE_DATE_UNKNOWN,
 	};
 	int had = c != NULL && mcache_get(c, f->uidvalidity, m->uid, key, klen, &old);
 	folder_views_drop(f);

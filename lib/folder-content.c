@@ -1,7 +1,8 @@
 /*
- * folder-content.c — what a Maildir message holds, read for FETCH and
- * SEARCH: its bytes with CRLF line ends, its header alone, their MIME
- * parse, INTERNALDATE and RFC822.SIZE, one message cached (see folder.h).
+ * folder-content.c — what a message holds, read for FETCH and SEARCH:
+ * its bytes with CRLF line ends, its header alone (from its backend;
+ * Maildir's here), their MIME parse, INTERNALDATE and RFC822.SIZE, one
+ * message cached (see folder.h).
  */
 #include "folder.h"
 
@@ -16,24 +17,26 @@
 #include "folder-int.h"
 #include "mime.h"
 
+/* Maildir: the held file, read from its start. */
+int
+mdf_message(struct folder *f, size_t idx)
+{
+	struct fmsg *m = &f->m[idx];
+	if (folder_hold(f, m) != 0 || lseek(m->fd, 0, SEEK_SET) != 0 ||
+	    folder_read_crlf(m->fd, &f->cache_data, &f->cache_len) != 0)
+		return -1;
+	f->cache_uid = m->uid;
+	return 0;
+}
+
 int
 folder_message(struct folder *f, size_t idx, const unsigned char **data_r, size_t *len_r)
 {
 	struct fmsg *m = &f->m[idx];
 	if (f->cache_uid != m->uid || f->cache_head) {
 		folder_cache_drop(f);
-		if (f->mbox) {
-			if (mboxf_message(f, idx) != 0)
-				return -1;
-			*data_r = f->cache_data;
-			*len_r = f->cache_len;
-			return 0;
-		}
-		/* the held file: read from its start */
-		if (folder_hold(f, m) != 0 || lseek(m->fd, 0, SEEK_SET) != 0 ||
-		    folder_read_crlf(m->fd, &f->cache_data, &f->cache_len) != 0)
+		if (f->ops->message(f, idx) != 0)
 			return -1;
-		f->cache_uid = m->uid;
 	}
 	*data_r = f->cache_data;
 	*len_r = f->cache_len;
@@ -41,9 +44,10 @@ folder_message(struct folder *f, size_t idx, const unsigned char **data_r, size_
 }
 
 /* Header of a Maildir message into the cache: 0, 1 (read it whole), -1. */
-static int
-maildir_header(struct folder *f, struct fmsg *m)
+int
+mdf_header(struct folder *f, size_t idx)
 {
+	struct fmsg *m = &f->m[idx];
 	if (folder_hold(f, m) != 0)
 		return -1;
 	int fd = m->fd;
@@ -76,7 +80,7 @@ folder_header(struct folder *f, size_t idx, const unsigned char **data_r, size_t
 	struct fmsg *m = &f->m[idx];
 	if (f->cache_uid != m->uid) {
 		folder_cache_drop(f);
-		int r = f->mbox ? mboxf_header(f, idx) : maildir_header(f, m);
+		int r = f->ops->header(f, idx);
 		if (r < 0)
 			return -1;
 		if (r == 1)
@@ -165,15 +169,20 @@ vsize_of(struct folder *f, struct fmsg *m)
 	return 0;
 }
 
+/* Maildir: from the name, the cache, or the file. */
 int
-folder_stat(struct folder *f, size_t idx, unsigned what)
+mdf_stat(struct folder *f, size_t idx, unsigned what)
 {
 	struct fmsg *m = &f->m[idx];
-	if (f->mbox)
-		return 0; /* both came with the file's scan */
 	if ((what & FOLDER_STAT_DATE) && mtime_of(f, m) != 0)
 		return -1;
 	return (what & FOLDER_STAT_SIZE) ? vsize_of(f, m) : 0;
+}
+
+int
+folder_stat(struct folder *f, size_t idx, unsigned what)
+{
+	return f->ops->stat(f, idx, what);
 }
 
 /* Without the file (gone, never held): the delivery time in its name,
@@ -181,15 +190,13 @@ folder_stat(struct folder *f, size_t idx, unsigned what)
 time_t
 folder_internaldate(struct folder *f, size_t idx)
 {
-	if (!f->mbox)
-		(void)mtime_of(f, &f->m[idx]);
+	(void)f->ops->stat(f, idx, FOLDER_STAT_DATE);
 	return f->m[idx].e.mtime;
 }
 
 uint64_t
 folder_size(struct folder *f, size_t idx)
 {
-	if (!f->mbox)
-		(void)vsize_of(f, &f->m[idx]);
+	(void)f->ops->stat(f, idx, FOLDER_STAT_SIZE);
 	return f->m[idx].e.vsize;
 }

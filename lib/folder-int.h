@@ -13,6 +13,51 @@
 #include "folder.h"
 #include "folder-uids.h"
 
+/* The backend of an open folder, set once when it is opened (the Maildir
+ * one in store-maildir.c, the mbox one in store-mbox-ops.c): the folder.h
+ * calls of the same names go through it, and nothing else asks which
+ * format a folder has. */
+struct folder_ops {
+	int (*sync)(struct folder *f);
+	int (*set_flags)(struct folder *f, size_t idx, unsigned flags, uint32_t keywords);
+	int (*commit)(struct folder *f);
+	/* marks gone, on disk, the messages to expunge (folder_expunge) */
+	int (*expunge)(struct folder *f, folder_pick_fn pick, void *arg);
+	int (*watch)(const struct folder *f, int fd);
+	int (*keyword)(struct folder *f, const char *name, int create);
+	/* message idx, whole, into f->cache_data (folder_message) */
+	int (*message)(struct folder *f, size_t idx);
+	/* its header alone (folder_header): 0; 1: read it whole; -1 */
+	int (*header)(struct folder *f, size_t idx);
+	/* folder_stat: what of INTERNALDATE, RFC822.SIZE is known */
+	int (*stat)(struct folder *f, size_t idx, unsigned what);
+	void (*release)(struct folder *f, struct fmsg *m);
+	/* frees what the backend holds (the folder itself is freed after) */
+	void (*close)(struct folder *f);
+	/* the cache (folder-cache.c): a message's identity there (its
+	 * length, 0: not to be recorded) */
+	size_t (*cache_key)(const struct folder *f, size_t idx, char *key, size_t size);
+	/* the path of the folder's state file "yubin-<what>" (cache, modseq,
+	 * lock): Maildir dir/yubin-<what>, mbox dir/.<file>.yubin-<what>.
+	 * 0, or -1 (ENAMETOOLONG) */
+	int (*state_path)(const struct folder *f, const char *what, char *out, size_t size);
+};
+
+extern const struct folder_ops folder_maildir_ops, folder_mbox_ops;
+
+/* The Maildir backend's calls that live beside the generic code. */
+int mdf_message(struct folder *f, size_t idx);
+int mdf_header(struct folder *f, size_t idx);
+int mdf_stat(struct folder *f, size_t idx, unsigned what);
+int mdf_expunge(struct folder *f, folder_pick_fn pick, void *arg);
+int mdf_keyword(struct folder *f, const char *name, int create);
+int mdf_commit(struct folder *f);
+int mdf_watch(const struct folder *f, int fd);
+size_t mdf_cache_key(const struct folder *f, size_t idx, char *key, size_t size);
+int mdf_state_path(const struct folder *f, const char *what, char *out, size_t size);
+/* 1 if message m is to go in an expunge (folder_expunge's rule). */
+int folder_picked(const struct fmsg *m, folder_pick_fn pick, void *arg);
+
 /* Lookups of a moved message before it counts as expunged (S64). */
 #define FOLDER_OPEN_TRIES 4
 

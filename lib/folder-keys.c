@@ -35,15 +35,8 @@ keys_file(struct folder *f)
 		return f->mk;
 	f->mk_opened = 1;
 	char path[PATH_MAX];
-	int r;
-	if (f->mbox) {
-		const char *base = strrchr(f->mb_path, '/');
-		r = path_printf(path, sizeof path, "%s/.%s.yubin-keys", f->dir,
-		    base ? base + 1 : f->mb_path);
-	} else {
-		r = path_join(path, sizeof path, f->dir, "yubin-keys", NULL);
-	}
-	if (r == 0) /* too long: no file, every lookup misses */
+	/* too long: no file, every lookup misses */
+	if (f->ops->state_path(f, "keys", path, sizeof path) == 0)
 		f->mk = mcache_open(path);
 	return f->mk;
 }

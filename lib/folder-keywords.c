@@ -104,8 +104,12 @@ folder_keywords_read(struct folder *f)
 int
 folder_keyword(struct folder *f, const char *name, int create)
 {
-	if (f->mbox)
-		return mboxf_keyword(f, name, create);
+	return f->ops->keyword(f, name, create);
+}
+
+int
+mdf_keyword(struct folder *f, const char *name, int create)
+{
 	for (int i = 0; i < FOLDER_KEYWORDS_MAX; i++)
 		if (f->kw[i] && strcasecmp(f->kw[i], name) == 0)
 			return i;

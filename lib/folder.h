@@ -81,6 +81,7 @@ struct fmsg {
 	unsigned gone : 1;       /* expunged elsewhere, not yet reported */
 	unsigned changed : 1;    /* flags changed elsewhere, not yet reported */
 	unsigned mtime_known : 1; /* e.mtime is the file's, not the name's */
+	unsigned ms_dirty : 1;   /* flags changed here: a new modseq at commit */
 	/* mbox (mboxfolder.c): the message after its From_ line in the file
 	 * behind folder.mb_fd; mb_dirty: flags changed here, not yet written. */
 	unsigned mb_dirty : 1;
@@ -94,6 +95,7 @@ struct fmsg {
 	/* its UID is the index's (no X-UID in the file): the content check
 	 * (mboxmsg_key) its bytes must pass; 0: the X-UID must match */
 	uint64_t mb_key;
+	uint64_t modseq;         /* its mod-sequence (folder-modseq.c); 0: none yet */
 	int fd;                  /* Maildir: the message file, held (-1: not) */
 };
 
@@ -104,6 +106,7 @@ struct fmsg {
 #define MBOXF_KEPT_MAX 4
 #define MBOXF_FILE_NONE 7
 
+struct folder_ops;
 struct mime_message;
 struct mcache;
 
@@ -161,8 +164,14 @@ struct folder {
 	size_t cache_len;
 	int cache_head;
 	struct mime_message *cache_mime;
-	/* mbox folders (mboxfolder.c); mbox = 0 for Maildir. */
-	int mbox;
+	/* mod-sequences (folder-modseq.c): the greatest given; the journal
+	 * as read so far (its inode, bytes, lines) */
+	uint64_t highestmodseq;
+	uint64_t ms_ino, ms_off;
+	size_t ms_lines;
+	/* its backend, set at open (folder-int.h) */
+	const struct folder_ops *ops;
+	/* mbox folders (store-mbox.c) */
 	int mb_fd;               /* the file as last read (-1: none) */
 	/* Files replaced since (renamed over by a rewrite, so their bytes
 	 * stay as they were while open), held while a message still reads
@@ -203,57 +212,6 @@ struct folder {
 
 #define FOLDER_PENDING_CUR 0x1
 #define FOLDER_PENDING_NEW 0x2
-
-/* ---- mbox (mboxfolder.c) ----
- * INBOX is mail_root/d/u/INBOX, locked with mbox_lock() (as delivery) only
- * while it is read or rewritten. UIDs in X-UID headers, "X-IMAPbase:
- * <uidvalidity> <uidnext>" in the first message, flags in Status (R, O),
- * X-Status (A, F, T, D) and X-Keywords, as UW-IMAP and Dovecot. Those
- * headers are hidden from FETCH. A rewrite goes to a temporary file in the
- * same directory, fsync'd and renamed over the mbox. */
-/* Opens the mbox file path as folder name (folder.c). 0 or -1. */
-int mboxf_open(struct folder **f_r, const char *path, const char *name, int readonly);
-/* Sets up the new folder f for the mbox file path and reads it (for
- * mboxf_open; f is closed by the caller on failure). 0 or -1. */
-int mboxf_load(struct folder *f, const char *path);
-/* folder_sync for mbox: rereads the file if it changed. 0 or -1. */
-int mboxf_sync(struct folder *f);
-/* Writes flag changes (mb_dirty) and drops messages marked gone from the
- * file. 0 or -1 (nothing written). */
-int mboxf_flush(struct folder *f);
-/* Appends a message (LF or CRLF lines) with flags; *uid_r gets its UID.
- * 0 or -1. */
-int mboxf_append(struct folder *f, const char *data, size_t len, time_t when, unsigned flags,
-    uint32_t keywords, uint32_t *uid_r);
-/* One message for mboxf_append_many. */
-struct mboxf_new {
-	const char *data;
-	size_t len;
-	time_t when;
-	unsigned flags;
-	uint32_t keywords;
-};
-/* Fills *m with message i of a batch (its data good until the next call);
- * 0 or -1 (errno). */
-typedef int (*mboxf_source)(void *ctx, size_t i, struct mboxf_new *m);
-/* Appends n messages (n >= 1), each taken once from get() and staged in
- * a file before the lock, then all under one lock, all or none: a
- * failure part way leaves the file as it was and records no UID (a NO
- * to COPY is true). uids_r[i] gets message i's UID. 0 or -1. */
-int mboxf_append_many(struct folder *f, size_t n, mboxf_source get, void *ctx,
-    uint32_t *uids_r);
-/* The content of message idx (CRLF, our headers removed) into the cache. */
-int mboxf_message(struct folder *f, size_t idx);
-/* Only its header into the cache (cache_head set), as folder_header. 0;
- * 1: take the whole message instead (header too long, or the file
- * changed); -1. */
-int mboxf_header(struct folder *f, size_t idx);
-int mboxf_keyword(struct folder *f, const char *name, int create);
-/* Message m leaves the session's view: a replaced file no other message
- * reads from is closed. */
-void mboxf_release(struct folder *f, struct fmsg *m);
-/* Closes the files f holds. */
-void mboxf_close(struct folder *f);
 
 /* Opens the folder in dir: assigns UIDs; unless readonly, moves new/
  * messages into cur/ and takes the messages past the recent marker (they
@@ -298,6 +256,32 @@ int folder_set_flags(struct folder *f, size_t idx, unsigned flags, uint32_t keyw
  * tagged OK of a command that changed flags. 0 or -1 (errno). mbox
  * folders: 0 (mboxf_flush writes and syncs their flags). */
 int folder_flags_durable(struct folder *f);
+/* ---- mod-sequences (folder-modseq.c; RFC 7162's MODSEQ) ----
+ * Each message has one (fmsg.modseq, >= 1 once the folder is open),
+ * raised above every other of the folder when its flags or keywords
+ * change through folder_set_flags (recorded at folder_commit), when it
+ * first comes (append, copy, delivery: recorded when the folder is next
+ * opened or synced read-write), and an expunge raises HIGHESTMODSEQ.
+ * Persisted in a journal beside the folder's state, for both backends;
+ * format there. */
+/* The folder's HIGHESTMODSEQ: >= every message's modseq, rising. */
+uint64_t folder_highestmodseq(const struct folder *f);
+/* Reads what other sessions recorded; gives messages that have none yet
+ * their modseqs (recorded unless f is read-only). Called by folder_sync
+ * and at open. */
+void folder_modseq_sync(struct folder *f);
+/* New modseqs for the messages with UIDs uids[0..n) (a UID no longer in
+ * f is recorded too: an expunge), recorded durably. 0 or -1 (errno;
+ * this view has them all the same). */
+int folder_modseq_bump(struct folder *f, const uint32_t *uids, size_t n);
+
+/* Makes what this session changed durable: flag changes (mbox: written
+ * to the file by its one rewrite; Maildir: folder_flags_durable). Call
+ * before telling the client a change is done. 0 or -1 (errno). */
+int folder_commit(struct folder *f);
+/* Adds to the inotify instance fd the watches that see another process
+ * change f (deliveries, other sessions). 0 or -1 (errno). */
+int folder_watch(const struct folder *f, int fd);
 /* Maildir info letters for flags/keywords (without unknown letters). */
 void folder_flag_letters(unsigned flags, uint32_t keywords, char *out);
 /* Parses letters into flags and keywords. */

@@ -19,10 +19,10 @@
 #include "maildir.h"
 #include "mailname.h"
 #include "path.h"
+#include "store-maildir.h"
 
-/* The directory of folder name. 0, or -1 (not a folder name). */
-static int
-dir_of(const struct store *s, const char *name, char *out, size_t size)
+int
+store_maildir_dir(const struct store *s, const char *name, char *out, size_t size)
 {
 	char disk[MAILNAME_MAX * 3];
 	if (mailname_to_disk(name, disk, sizeof disk) != 0) {
@@ -33,9 +33,8 @@ dir_of(const struct store *s, const char *name, char *out, size_t size)
 		       : path_printf(out, size, "%s", s->root);
 }
 
-/* 1 if dir is a Maildir++ folder directory (no symlink). */
-static int
-is_folder_dir(const char *dir)
+int
+store_maildir_is_folder(const char *dir)
 {
 	char cur[PATH_MAX];
 	struct stat st;
@@ -75,14 +74,14 @@ static int
 md_exists(const struct store *s, const char *name)
 {
 	char dir[PATH_MAX];
-	return dir_of(s, name, dir, sizeof dir) == 0 && is_folder_dir(dir);
+	return store_maildir_dir(s, name, dir, sizeof dir) == 0 && store_maildir_is_folder(dir);
 }
 
 static int
 md_create(struct store *s, const char *name)
 {
 	char dir[PATH_MAX];
-	if (dir_of(s, name, dir, sizeof dir) != 0)
+	if (store_maildir_dir(s, name, dir, sizeof dir) != 0)
 		return -1;
 	/* Parents first, so the hierarchy is complete (RFC 9051 §6.3.4). */
 	for (const char *p = strchr(name, '/'); p; p = strchr(p + 1, '/')) {
@@ -91,9 +90,9 @@ md_create(struct store *s, const char *name)
 			break;
 		memcpy(parent, name, (size_t)(p - name));
 		parent[p - name] = '\0';
-		if (strcmp(parent, "INBOX") == 0 || dir_of(s, parent, pdir, sizeof pdir) != 0)
+		if (strcmp(parent, "INBOX") == 0 || store_maildir_dir(s, parent, pdir, sizeof pdir) != 0)
 			continue;
-		if (!is_folder_dir(pdir))
+		if (!store_maildir_is_folder(pdir))
 			folder_make(pdir);
 	}
 	return folder_make(dir);
@@ -127,7 +126,7 @@ static int
 md_remove(struct store *s, const char *name)
 {
 	char dir[PATH_MAX], trash[PATH_MAX], uniq[256];
-	if (dir_of(s, name, dir, sizeof dir) != 0)
+	if (store_maildir_dir(s, name, dir, sizeof dir) != 0)
 		return -1;
 	/* Out of sight at once by one rename, then removed. */
 	if (durable_unique_name(uniq, sizeof uniq) != 0 ||
@@ -175,7 +174,7 @@ folder_child(const struct store *s, const char *disk, char *name, size_t size)
 {
 	char path[PATH_MAX];
 	return mailname_from_disk(disk, name, size) == 0 &&
-	    path_join(path, sizeof path, s->root, disk, NULL) == 0 && is_folder_dir(path);
+	    path_join(path, sizeof path, s->root, disk, NULL) == 0 && store_maildir_is_folder(path);
 }
 
 /* Children ".from.x" follow as ".to.x", none over an entry already
@@ -229,15 +228,15 @@ static int
 md_rename(struct store *s, const char *from, const char *to, store_moving_fn moving, void *arg)
 {
 	char fdir[PATH_MAX], tdir[PATH_MAX];
-	if (dir_of(s, from, fdir, sizeof fdir) != 0 || dir_of(s, to, tdir, sizeof tdir) != 0)
+	if (store_maildir_dir(s, from, fdir, sizeof fdir) != 0 || store_maildir_dir(s, to, tdir, sizeof tdir) != 0)
 		return -1;
-	if (strcmp(to, "INBOX") == 0 || is_folder_dir(tdir)) {
+	if (strcmp(to, "INBOX") == 0 || store_maildir_is_folder(tdir)) {
 		errno = EEXIST;
 		return -1;
 	}
 	if (strcmp(from, "INBOX") == 0)
 		return rename_inbox(s, tdir);
-	if (!is_folder_dir(fdir)) {
+	if (!store_maildir_is_folder(fdir)) {
 		errno = ENOENT;
 		return -1;
 	}
@@ -268,7 +267,7 @@ md_list(const struct store *s, store_name_fn add, void *arg)
 		if (de->d_name[0] != '.' || mailname_from_disk(de->d_name, name, sizeof name) != 0 ||
 		    strcmp(name, "INBOX") == 0)
 			continue;
-		if (path_join(dir, sizeof dir, s->root, de->d_name, NULL) == 0 && is_folder_dir(dir)) {
+		if (path_join(dir, sizeof dir, s->root, de->d_name, NULL) == 0 && store_maildir_is_folder(dir)) {
 			add(arg, name);
 			count++;
 		}
@@ -281,9 +280,9 @@ static int
 md_open(struct store *s, const char *name, int readonly, struct folder **f_r)
 {
 	char dir[PATH_MAX];
-	if (dir_of(s, name, dir, sizeof dir) != 0)
+	if (store_maildir_dir(s, name, dir, sizeof dir) != 0)
 		return -1;
-	if (!is_folder_dir(dir)) {
+	if (!store_maildir_is_folder(dir)) {
 		errno = ENOENT;
 		return -1;
 	}
@@ -291,7 +290,7 @@ md_open(struct store *s, const char *name, int readonly, struct folder **f_r)
 		return 0;
 	/* there but unreadable: not to be told "doesn't exist" (a client
 	 * may drop its cache of it) */
-	if (errno == ENOENT && is_folder_dir(dir))
+	if (errno == ENOENT && store_maildir_is_folder(dir))
 		errno = EIO;
 	return -1;
 }
@@ -303,7 +302,7 @@ md_counts(struct store *s, const char *name, struct store_counts *k)
 	char dir[PATH_MAX];
 	struct maildir_entry *e;
 	size_t n;
-	if (dir_of(s, name, dir, sizeof dir) != 0 || maildir_scan(dir, 0, &e, &n) != 0)
+	if (store_maildir_dir(s, name, dir, sizeof dir) != 0 || maildir_scan(dir, 0, &e, &n) != 0)
 		return -1;
 	uint32_t *uids = calloc(n ? n : 1, sizeof *uids), recent_from = 0;
 	int r = uids ? folder_assign_uids_recent(dir, e, n, uids, &k->uidvalidity, &k->uidnext,
@@ -327,4 +326,5 @@ md_counts(struct store *s, const char *name, struct store_counts *k)
 const struct store_ops store_maildir_ops = {
 	.setup = md_setup, .exists = md_exists, .create = md_create, .remove = md_remove,
 	.rename = md_rename, .list = md_list, .open = md_open, .counts = md_counts,
+	.append = store_maildir_append, .copy = store_maildir_copy,
 };

@@ -1,7 +1,8 @@
 /*
- * folder.c — folder state on Maildir: flags, and syncing a session's view
- * with the directory (see folder.h; the UID list and keywords are in
- * folder-uidlist.c, message content in folder-content.c).
+ * store-maildir.c — an open Maildir folder (folder.h): flags, and
+ * syncing a session's view with the directory; its ops table (the UID
+ * list and keywords are in folder-keywords.c, message content in
+ * folder-content.c, the folders themselves in store-maildir-dirs.c).
  */
 #include "folder.h"
 
@@ -73,15 +74,21 @@ int
 folder_set_flags(struct folder *f, size_t idx, unsigned flags, uint32_t keywords)
 {
 	struct fmsg *m = &f->m[idx];
+	int same = (m->flags & ~FL_RECENT) == (flags & ~FL_RECENT) && m->keywords == keywords;
+	if (f->ops->set_flags(f, idx, flags, keywords) != 0)
+		return -1;
+	/* a change gets a new modseq when it is committed (folder_commit) */
+	if (!same)
+		m->ms_dirty = 1;
+	return 0;
+}
+
+/* Maildir: the file renamed to its new info letters. */
+static int
+mdf_set_flags(struct folder *f, size_t idx, unsigned flags, uint32_t keywords)
+{
+	struct fmsg *m = &f->m[idx];
 	char letters[MAILDIR_FLAGS_MAX + 8], foreign[MAILDIR_FLAGS_MAX];
-	if (f->mbox) {
-		/* written by mboxf_flush() once the command is done */
-		m->flags = (m->flags & FL_RECENT) | (flags & ~FL_RECENT);
-		m->keywords = keywords;
-		m->mb_dirty = 1;
-		f->mb_dirty = 1;
-		return 0;
-	}
 	foreign_letters(m->e.flags, foreign);
 	folder_flag_letters(flags & ~FL_RECENT, keywords, letters);
 	if (strlen(letters) + strlen(foreign) >= MAILDIR_FLAGS_MAX) {
@@ -135,7 +142,7 @@ fsync_sub(const char *dir, const char *sub)
 int
 folder_flags_durable(struct folder *f)
 {
-	if (f->mbox || f->flags_pending == 0)
+	if (f->flags_pending == 0)
 		return 0;
 	/* cur/ first: a message that left new/ is in cur/ before new/ loses it */
 	if (((f->flags_pending & FOLDER_PENDING_CUR) && fsync_sub(f->dir, "cur") != 0) ||
@@ -154,10 +161,12 @@ folder_flags_durable(struct folder *f)
 void
 folder_release(struct folder *f, struct fmsg *m)
 {
-	if (f->mbox) {
-		mboxf_release(f, m);
-		return;
-	}
+	f->ops->release(f, m);
+}
+
+static void
+mdf_release(struct folder *f, struct fmsg *m)
+{
 	if (m->fd < 0)
 		return;
 	close(m->fd);
@@ -186,7 +195,7 @@ release_oldest(struct folder *f)
 int
 folder_hold(struct folder *f, struct fmsg *m)
 {
-	if (f->mbox || m->fd >= 0)
+	if (m->fd >= 0)
 		return 0;
 	int fd = folder_open_message(f, m);
 	if (fd < 0)
@@ -380,10 +389,17 @@ folder_unchanged(struct folder *f)
 int
 folder_sync(struct folder *f)
 {
+	if (f->ops->sync(f) != 0)
+		return -1;
+	folder_modseq_sync(f);
+	return 0;
+}
+
+static int
+mdf_sync(struct folder *f)
+{
 	struct fmsg *list;
 	size_t n;
-	if (f->mbox)
-		return mboxf_sync(f);
 	if (folder_unchanged(f))
 		return 0;
 	if (folder_scan(f, &list, &n) != 0) {
@@ -469,33 +485,12 @@ folder_open(struct folder **f_r, const char *dir, const char *name, int readonly
 	}
 	snprintf(f->name, sizeof f->name, "%s", name);
 	f->readonly = readonly;
+	f->ops = &folder_maildir_ops;
 	struct stat st;
 	if (lstat(dir, &st) != 0 || !S_ISDIR(st.st_mode) || folder_sync(f) != 0) {
 		int saved = errno;
 		folder_close(&f);
 		errno = saved ? saved : ENOENT;
-		return -1;
-	}
-	f->reported = f->n;
-	f->new_messages = 0;
-	*f_r = f;
-	return 0;
-}
-
-/* The folder is made and freed here for both kinds; mboxfolder.c reads
- * the file into it. */
-int
-mboxf_open(struct folder **f_r, const char *path, const char *name, int readonly)
-{
-	struct folder *f = calloc(1, sizeof *f);
-	if (f == NULL)
-		return -1;
-	f->readonly = readonly;
-	snprintf(f->name, sizeof f->name, "%s", name);
-	if (mboxf_load(f, path) != 0) {
-		int e = errno;
-		folder_close(&f);
-		errno = e;
 		return -1;
 	}
 	f->reported = f->n;
@@ -512,8 +507,8 @@ folder_close(struct folder **fp)
 		return;
 	folder_cache_drop(f);
 	folder_cache_close(f);
-	if (f->mbox)
-		mboxf_close(f);
+	if (f->ops != NULL)
+		f->ops->close(f);
 	for (size_t i = 0; i < f->n; i++) {
 		folder_release(f, &f->m[i]);
 		free(f->m[i].e.name);
@@ -525,3 +520,18 @@ folder_close(struct folder **fp)
 	*fp = NULL;
 }
 
+/* Maildir holds nothing beyond its messages' files (released by
+ * folder_close). */
+static void
+mdf_close(struct folder *f)
+{
+	(void)f;
+}
+
+const struct folder_ops folder_maildir_ops = {
+	.sync = mdf_sync, .set_flags = mdf_set_flags, .commit = mdf_commit,
+	.expunge = mdf_expunge, .watch = mdf_watch, .keyword = mdf_keyword,
+	.message = mdf_message, .header = mdf_header, .stat = mdf_stat,
+	.release = mdf_release, .close = mdf_close, .cache_key = mdf_cache_key,
+	.state_path = mdf_state_path,
+};

@@ -279,4 +279,5 @@ mb_counts(struct store *s, const char *name, struct store_counts *k)
 const struct store_ops store_mbox_ops = {
 	.setup = mb_setup, .exists = mb_exists, .create = mb_create, .remove = mb_remove,
 	.rename = mb_rename, .list = mb_list, .open = mb_open, .counts = mb_counts,
+	.append = store_mbox_append, .copy = store_mbox_copy,
 };

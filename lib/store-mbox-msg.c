@@ -10,6 +10,7 @@
 #include "bounds.h"
 #include "buf.h"
 #include "folder.h"
+#include "store-mbox.h"
 #include "mbox.h"
 #include "store-mbox-msg.h"
 

@@ -21,6 +21,7 @@
 #include "buf.h"
 #include "durable.h"
 #include "folder.h"
+#include "store-mbox.h"
 #include "store-mbox-uid.h"
 #include "path.h"
 

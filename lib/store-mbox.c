@@ -46,6 +46,7 @@
 #include "buf.h"
 #include "durable.h"
 #include "folder.h"
+#include "store-mbox.h"
 #include "mbox.h"
 #include "store-mbox-msg.h"
 #include "store-mbox-uid.h"
@@ -654,7 +655,6 @@ mboxf_flush(struct folder *f)
 int
 mboxf_load(struct folder *f, const char *path)
 {
-	f->mbox = 1;
 	f->mb_fd = -1;
 	for (int k = 0; k < MBOXF_KEPT_MAX; k++)
 		f->mb_kept[k] = -1;

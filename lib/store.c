@@ -84,6 +84,37 @@ store_counts(struct store *s, const char *name, struct store_counts *k)
 	return s->ops->counts(s, name, k);
 }
 
+int
+store_append(struct store *s, const char *name, struct folder *open,
+    const struct store_new *v, size_t n, uint32_t *uids_r, uint32_t *validity_r)
+{
+	memset(uids_r, 0, n * sizeof *uids_r);
+	*validity_r = 0;
+	if (!store_exists(s, name)) {
+		errno = ENOENT;
+		return -1;
+	}
+	return s->ops->append(s, name, open, v, n, uids_r, validity_r);
+}
+
+int
+store_copy(struct store *s, struct folder *f, const size_t *idx, size_t n,
+    const char *name, int move, struct store_copied *out)
+{
+	out->done = 0;
+	out->validity = 0;
+	if (!store_exists(s, name)) {
+		errno = ENOENT;
+		return -1;
+	}
+	int r = s->ops->copy(s, f, idx, n, name, move, out), e = errno;
+	/* the moved ones left f: an expunge there (HIGHESTMODSEQ rises) */
+	if (move && out->done > 0)
+		(void)folder_modseq_bump(f, out->src, out->done);
+	errno = e;
+	return r;
+}
+
 void
 folder_counts(struct folder *f, struct store_counts *k)
 {

@@ -3,9 +3,10 @@
  * each folder its messages with UIDs, flags, keywords, sizes and dates.
  * One interface over two backends, Maildir++ (store-maildir*.c) and mbox
  * (store-mbox*.c). The backend is chosen once, by store_init(); from then
- * on every call goes through its ops table (struct store_ops); an open
- * folder's calls (folder.h) go to its backend inside lib. No caller asks
- * which format it has.
+ * on every call goes through its ops table (struct store_ops), and an
+ * open folder's calls (folder.h) through the one its backend set when it
+ * opened it (struct folder_ops, folder-int.h). No caller asks which
+ * format it has; the two tables are the only place the format decides.
  *
  * Names are UTF-8 with '/' as the hierarchy separator; "INBOX" is the
  * inbox (lib/mailname.h maps names to disk names, S33). The store never
@@ -24,22 +25,36 @@
  * keywords are kept in the file's headers and in the index beside it,
  * root/.<file>.yubin-uids (store-mbox-uid.h); one crash-safe rewrite
  * (mbox-rewrite.c).
+ * Both: the modseq journal, Maildir dir/yubin-modseq, mbox
+ * root/.<file>.yubin-modseq, and its lock yubin-lock / .<file>.yubin-lock
+ * (folder-modseq.c).
  *
  * ---- Sequence ----
  *   store_init → store_setup → [store_list / create / delete / rename /
  *   status] → store_open → folder_* (folder.h) → folder_close.
+ * An open folder (folder.h): f->m[0..n) in UID order, each with uid,
+ * flags, keywords, modseq; folder_size(), folder_internaldate();
+ * folder_message() / folder_header() read it; folder_sync() (new: EXISTS,
+ * gone: m->gone, changed: m->changed); folder_set_flags(),
+ * folder_expunge(), store_append(), store_copy(); folder_commit() makes
+ * flag changes durable and gives them new modseqs;
+ * folder_highestmodseq().
  *
  * ---- POP3 (a maildrop over the store) ----
- * pop3-session opens INBOX with store_open(s, "INBOX", 0, &f): f->m[0..n)
- * are the messages at that moment, in UID order; a snapshot is that list.
- * Per message: f->m[i].uid (with f->uidvalidity, a stable UIDL),
- * folder_size() (octets as sent, CRLF), folder_message() (the whole
- * message, CRLF; TOP cuts it), folder_set_flags() with FL_DELETED to mark
- * (or keep the marks in the session and set them at QUIT). At QUIT
- * (UPDATE state): folder_expunge(f, NULL, ...) removes the messages
- * marked \Deleted, then folder_close(). folder_sync() is never needed
- * for a snapshot; a message delivered meanwhile waits for the next
- * session. Nothing in folder.h sends \Recent or EXISTS: that is IMAP's.
+ * pop3-session opens INBOX with store_open(s, "INBOX", 0, &f) under its
+ * own maildrop lock: f->m[0..n) are the messages at that moment, in UID
+ * order, and the maildrop is that snapshot (messages marked gone by
+ * nothing: POP3 never calls folder_sync, a message delivered meanwhile
+ * waits for the next session). Per message: f->m[i].uid with
+ * f->uidvalidity (a stable UIDL), folder_size() (the octets sent, CRLF
+ * line ends, so LIST and RETR agree), folder_message() (the whole
+ * message, CRLF; TOP cuts it at its header and n lines). DELE is kept
+ * in the session (RSET undoes it); at QUIT (UPDATE) the DELE'd messages
+ * get FL_DELETED by folder_set_flags() and folder_expunge(f, pick, ...)
+ * removes them, pick naming exactly those UIDs (a message an IMAP client
+ * flagged \Deleted is not POP3's to remove), durably, by the one mbox
+ * rewrite; then folder_close(). Nothing here sends \Recent or EXISTS:
+ * that is IMAP's (a read-write open does take the \Recent messages).
  */
 #ifndef YUBIN_STORE_H
 #define YUBIN_STORE_H
@@ -47,6 +62,7 @@
 #include <limits.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <time.h>
 
 #include "folder.h"
 
@@ -67,6 +83,25 @@ struct store_counts {
 	uint32_t uidnext, uidvalidity;
 };
 
+/* One message to append (APPEND; MULTIAPPEND gives several). */
+struct store_new {
+	const char *data;             /* the message, CRLF or LF lines */
+	size_t len;
+	time_t when;                  /* INTERNALDATE */
+	unsigned flags;               /* FL_* (FL_RECENT is not stored) */
+	char *kwnames[FOLDER_KEYWORDS_MAX]; /* keyword names */
+	size_t nkw;
+};
+
+/* What a store_copy() did: src[i] (a UID of the source) became dst[i]
+ * (of the target), for i < done. src and dst are the caller's, n each. */
+struct store_copied {
+	uint32_t *src, *dst;
+	size_t done;
+	uint32_t validity;            /* the target's; 0: its UIDs unknown */
+	int vanished;                 /* a source was gone: expunged elsewhere */
+};
+
 /* The backend: one table per format (store-maildir-dirs.c,
  * store-mbox-dirs.c). Each returns as the store_* call of its name. */
 struct store_ops {
@@ -79,6 +114,10 @@ struct store_ops {
 	int (*list)(const struct store *s, store_name_fn add, void *arg);
 	int (*open)(struct store *s, const char *name, int readonly, struct folder **f_r);
 	int (*counts)(struct store *s, const char *name, struct store_counts *k);
+	int (*append)(struct store *s, const char *name, struct folder *open,
+	    const struct store_new *v, size_t n, uint32_t *uids_r, uint32_t *validity_r);
+	int (*copy)(struct store *s, struct folder *f, const size_t *idx, size_t n,
+	    const char *name, int move, struct store_copied *out);
 };
 
 extern const struct store_ops store_maildir_ops, store_mbox_ops;
@@ -129,5 +168,23 @@ int store_open(struct store *s, const char *name, int readonly, struct folder **
 int store_counts(struct store *s, const char *name, struct store_counts *k);
 /* The counts of the open folder f (after folder_sync). */
 void folder_counts(struct folder *f, struct store_counts *k);
+/* Appends v[0..n) to folder name, all or none, durably (fsync'd before
+ * it returns). open: a folder the caller has open (or NULL), used when
+ * it is the target. uids_r[i] gets message i's UID (0 if it could not be
+ * learned), *validity_r the folder's UIDVALIDITY. 0; -1 with ENOENT (no
+ * such folder), EBUSY (locked or unreadable), ENOSPC/EDQUOT, or another
+ * errno, and nothing stored. */
+int store_append(struct store *s, const char *name, struct folder *open,
+    const struct store_new *v, size_t n, uint32_t *uids_r, uint32_t *validity_r);
+/* Copies messages idx[0..n) of the open folder f (from this store) to
+ * folder name, durably, keeping flags, keywords and INTERNALDATE; with
+ * move they then leave f: marked gone there (the caller reports them
+ * and drops them with folder_remove_gone). A copy is all or none; a
+ * move may stop part way (out->done say how far; mbox: all copied, the
+ * source not yet rewritten). 0; -1 with out->done == 0 and nothing
+ * done, errno ENOENT (no target), EBUSY, or another; -1 with
+ * out->done > 0: stopped part way. */
+int store_copy(struct store *s, struct folder *f, const size_t *idx, size_t n,
+    const char *name, int move, struct store_copied *out);
 
 #endif

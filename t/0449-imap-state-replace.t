@@ -72,7 +72,7 @@ def check(fmt):
         os.unlink(p)
     left = sorted(n for n in set(os.listdir(root)) - before
                   if ".tmp." in n or n.startswith(".") and not os.path.isdir(os.path.join(root, n))
-                  and not n.endswith(".yubin-uids"))
+                  and not n.endswith((".yubin-uids", ".yubin-modseq", ".yubin-lock")))
     t.ok(left == [], "%s: no temporary file left in the user's directory" % fmt, repr(left))
     raw = Raw(env, login=U)
     sessions.append(raw)

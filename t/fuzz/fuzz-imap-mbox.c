@@ -1,4 +1,4 @@
-/* Fuzz target: imap-session's mbox folder state (imap-session/mbox*.c)
+/* Fuzz target: the store's mbox folder state (lib/store-mbox*.c)
  * on a hostile mbox file: X-UID, X-IMAPbase, Status, X-Status and
  * X-Keywords headers, broken From_ lines, missing newlines. Linked with
  * imap-session's objects.
@@ -16,6 +16,7 @@
 #include <unistd.h>
 
 #include "folder.h"
+#include "store-mbox.h"
 #include "store-mbox-uid.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);

@@ -1,0 +1,265 @@
+/*
+ * folder-modseq.c — per-message mod-sequences (RFC 7162's MODSEQ) and the
+ * folder's HIGHESTMODSEQ, kept for both backends in one journal beside
+ * the folder's state (Maildir: dir/yubin-modseq; mbox:
+ * dir/.<file>.yubin-modseq):
+ *
+ *   "yubin-modseq 1 <uidvalidity>\n"   then "<uid> <modseq>\n" per change,
+ *
+ * appended under the folder's state lock (yubin-lock, flock()ed) and
+ * fdatasync'd. A UID's modseq is that of its last line; HIGHESTMODSEQ is
+ * the greatest modseq in the file. A change of flags or keywords made
+ * through the store (folder_commit), a message seen for the first time
+ * (an append, a copy, a delivery: at the next open or sync) and an
+ * expunge (folder_expunge: a line for the UID that went) each get a new
+ * line with a modseq above every one before; a message without a line is
+ * one not seen before. When the journal is three times as long as the
+ * folder needs, it is rewritten (tmp, fsync, rename) with one line a
+ * message and a line "0 <highestmodseq>".
+ *
+ * A journal of another UIDVALIDITY, or none, starts afresh (every
+ * message gets a new line); a last line cut short by a crash is
+ * ignored. Flag changes made outside yubin (another program renaming a
+ * Maildir file) get no new modseq. Recording is best effort: a failure
+ * (a full disk) leaves the modseqs of this session's view as given, and
+ * the next change records them.
+ */
+#include "folder.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "buf.h"
+#include "durable.h"
+#include "folder-int.h"
+#include "path.h"
+
+/* "<uid> <modseq>\n": 10 + 1 + 20 + 1 digits and separators. */
+#define MODSEQ_LINE_MAX 40
+#define MODSEQ_HEAD "yubin-modseq 1 "
+/* The journal is rewritten past 3 lines a message and this many more:
+ * reading it stays linear in the folder's size, and a small folder is
+ * not rewritten at every change. */
+#define MODSEQ_SLACK 64
+
+/* Message with this UID (f->m is in UID order), or NULL. */
+static struct fmsg *
+by_uid(struct folder *f, uint32_t uid)
+{
+	size_t lo = 0, hi = f->n;
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+		if (f->m[mid].uid == uid)
+			return &f->m[mid];
+		if (f->m[mid].uid < uid)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return NULL;
+}
+
+/* Parses the complete lines of d[0..len); returns how many bytes they
+ * take (a last line without LF is left for later). *ok_r 0 if the header
+ * is not of f's UIDVALIDITY. */
+static size_t
+parse_lines(struct folder *f, const char *d, size_t len, int at_start, int *ok_r)
+{
+	size_t o = 0;
+	*ok_r = 1;
+	while (o < len) {
+		const char *nl = memchr(d + o, '\n', len - o);
+		if (nl == NULL)
+			break;
+		size_t ll = (size_t)(nl - (d + o));
+		char line[MODSEQ_LINE_MAX + 1];
+		if (ll < sizeof line) {
+			memcpy(line, d + o, ll);
+			line[ll] = '\0';
+			unsigned long v, uid;
+			unsigned long long ms;
+			if (at_start && o == 0) {
+				if (sscanf(line, MODSEQ_HEAD "%lu", &v) != 1 || v != f->uidvalidity) {
+					*ok_r = 0;
+					return 0;
+				}
+			} else if (sscanf(line, "%lu %llu", &uid, &ms) == 2 && uid <= UINT32_MAX) {
+				struct fmsg *m = by_uid(f, (uint32_t)uid);
+				if (m != NULL && m->modseq < ms)
+					m->modseq = ms;
+				if (f->highestmodseq < ms)
+					f->highestmodseq = ms;
+				f->ms_lines++;
+			}
+		}
+		o += ll + 1;
+	}
+	if (at_start && len == 0)
+		*ok_r = 0;
+	return o;
+}
+
+/* Reads what the journal fd has past f->ms_off (from the start if it is
+ * another file than last time). 0, or -1 (no journal of this folder). */
+static int
+journal_read(struct folder *f, int fd)
+{
+	struct stat st;
+	if (fstat(fd, &st) != 0)
+		return -1;
+	if ((uint64_t)st.st_ino != f->ms_ino || (uint64_t)st.st_size < f->ms_off) {
+		f->ms_ino = (uint64_t)st.st_ino;
+		f->ms_off = 0;
+		f->ms_lines = 0;
+	}
+	if ((uint64_t)st.st_size == f->ms_off)
+		return f->ms_off == 0 ? -1 : 0;
+	size_t want = (size_t)((uint64_t)st.st_size - f->ms_off);
+	char *d = malloc(want);
+	if (d == NULL)
+		return -1;
+	ssize_t got = pread(fd, d, want, (off_t)f->ms_off);
+	int ok = 0;
+	size_t used = got > 0 ? parse_lines(f, d, (size_t)got, f->ms_off == 0, &ok) : 0;
+	free(d);
+	if (!ok && f->ms_off == 0)
+		return -1;
+	f->ms_off += used;
+	return 0;
+}
+
+/* Opens the journal (and the state lock, *lock_r) for writing; reads what
+ * others wrote. 1 if it is fresh (to be written whole), 0, -1. */
+static int
+journal_open(struct folder *f, int *fd_r, int *lock_r)
+{
+	char path[PATH_MAX];
+	*lock_r = -1;
+	if (f->ops->state_path(f, "lock", path, sizeof path) != 0)
+		return -1;
+	int lock = open(path, O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0600);
+	if (lock < 0 || flock(lock, LOCK_EX) != 0) {
+		if (lock >= 0)
+			close(lock);
+		return -1;
+	}
+	*lock_r = lock;
+	if (f->ops->state_path(f, "modseq", path, sizeof path) != 0)
+		return -1;
+	int fd = open(path, O_RDWR | O_APPEND | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0600);
+	if (fd < 0)
+		return -1;
+	*fd_r = fd;
+	return journal_read(f, fd) != 0 ? 1 : 0;
+}
+
+/* Writes the journal afresh: a line a message (tmp, fsync, rename). */
+static int
+journal_rewrite(struct folder *f)
+{
+	char path[PATH_MAX];
+	if (f->ops->state_path(f, "modseq", path, sizeof path) != 0)
+		return -1;
+	struct buf b = BUF_INIT((f->n + 1) * MODSEQ_LINE_MAX);
+	int r = buf_printf(&b, MODSEQ_HEAD "%" PRIu32 "\n", f->uidvalidity);
+	for (size_t i = 0; r == 0 && i < f->n; i++)
+		if (f->m[i].modseq > 0 && !f->m[i].gone)
+			r = buf_printf(&b, "%" PRIu32 " %" PRIu64 "\n", f->m[i].uid, f->m[i].modseq);
+	if (r == 0 && f->highestmodseq > 0)
+		r = buf_printf(&b, "0 %" PRIu64 "\n", f->highestmodseq);
+	const char *slash = strrchr(path, '/');
+	char dir[PATH_MAX];
+	if (r == 0 && (slash == NULL || path_printf(dir, sizeof dir, "%.*s", (int)(slash - path),
+	    path) != 0))
+		r = -1;
+	if (r == 0)
+		r = durable_replace(dir, slash + 1, b.s, b.len, DURABLE_SYNCED);
+	buf_free(&b);
+	f->ms_ino = 0;   /* read again from the new file's start */
+	f->ms_off = 0;
+	return r;
+}
+
+/* Gives the messages picked (uids[0..n); NULL: those without a modseq)
+ * new modseqs and records them. 0 or -1 (errno). */
+static int
+record(struct folder *f, const uint32_t *uids, size_t n)
+{
+	int fd = -1, lock = -1;
+	int fresh = journal_open(f, &fd, &lock);
+	int r = fresh < 0 ? -1 : 0;
+	struct buf b = BUF_INIT(((uids ? n : f->n) + 1) * MODSEQ_LINE_MAX);
+	for (size_t i = 0; r == 0 && i < (uids ? n : f->n); i++) {
+		struct fmsg *m = uids ? by_uid(f, uids[i]) : &f->m[i];
+		uint32_t uid = uids ? uids[i] : m->uid;
+		if (uids == NULL && (m->modseq != 0 || m->gone))
+			continue;
+		uint64_t ms = ++f->highestmodseq;
+		if (m != NULL)
+			m->modseq = ms;
+		r = buf_printf(&b, "%" PRIu32 " %" PRIu64 "\n", uid, ms);
+	}
+	/* none there, or another folder's of the same name: written whole,
+	 * in one step */
+	if (r == 0 && fresh) {
+		r = journal_rewrite(f);
+		b.len = 0;
+	}
+	if (r == 0 && b.len > 0)
+		r = durable_write_all(fd, b.s, b.len) != 0 || fdatasync(fd) != 0 ? -1 : 0;
+	buf_free(&b);
+	if (r == 0 && !fresh)
+		(void)journal_read(f, fd);   /* past what was just written */
+	int e = errno;
+	if (r == 0 && f->ms_lines > 3 * f->n + MODSEQ_SLACK)
+		(void)journal_rewrite(f);
+	if (fd >= 0)
+		close(fd);
+	if (lock >= 0)
+		close(lock);
+	errno = e;
+	return r;
+}
+
+void
+folder_modseq_sync(struct folder *f)
+{
+	char path[PATH_MAX];
+	if (f->ops->state_path(f, "modseq", path, sizeof path) == 0) {
+		int fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+		if (fd >= 0) {
+			(void)journal_read(f, fd);
+			close(fd);
+		}
+	}
+	int unnumbered = 0;
+	for (size_t i = 0; i < f->n && !unnumbered; i++)
+		unnumbered = f->m[i].modseq == 0 && !f->m[i].gone;
+	/* a read-only look writes nothing: the next read-write one records */
+	if (unnumbered && !f->readonly)
+		(void)record(f, NULL, 0);
+	/* not recorded (a full disk): numbered in this view all the same */
+	for (size_t i = 0; i < f->n; i++)
+		if (f->m[i].modseq == 0)
+			f->m[i].modseq = ++f->highestmodseq;
+}
+
+int
+folder_modseq_bump(struct folder *f, const uint32_t *uids, size_t n)
+{
+	return n == 0 ? 0 : record(f, uids, n);
+}
+
+uint64_t
+folder_highestmodseq(const struct folder *f)
+{
+	return f->highestmodseq ? f->highestmodseq : 1;
+}
