@@ -80,37 +80,42 @@ is_member(const struct context *c, uint32_t uid)
 	return c->n && bsearch(&uid, c->members, c->n, sizeof uid, uid_cmp) != NULL;
 }
 
+/* uids[0..n) (ascending) leave c: one pass, however many leave. */
 static void
-member_del(struct context *c, uint32_t uid)
+members_remove(struct context *c, const uint32_t *uids, size_t n)
 {
-	uint32_t *p = c->n ? bsearch(&uid, c->members, c->n, sizeof uid, uid_cmp) : NULL;
-	if (p == NULL)
+	size_t j = 0, w = 0;
+	if (n == 0)
 		return;
-	memmove(p, p + 1, (size_t)(c->members + c->n - p - 1) * sizeof *p);
-	c->n--;
-	size_t pos;
-	if (c->su != NULL && (pos = sort_update_find(c->su, uid)) != (size_t)-1)
-		sort_update_remove(c->su, pos);
+	for (size_t i = 0; i < c->n; i++) {
+		while (j < n && uids[j] < c->members[i])
+			j++;
+		if (j == n || uids[j] != c->members[i])
+			c->members[w++] = c->members[i];
+	}
+	c->n = w;
+	if (c->su != NULL)
+		sort_update_remove(c->su, uids, n);
 }
 
-/* 0, or -1 (ENOMEM). */
+/* uids[0..n) (ascending, none in c) join c's members, merged from the
+ * end. 0, or -1 (ENOMEM). */
 static int
-member_add(struct context *c, uint32_t uid)
+members_add(struct context *c, const uint32_t *uids, size_t n)
 {
-	if (c->n == c->cap) {
-		size_t cap = c->cap ? 2 * c->cap : 16;
+	if (c->n + n > c->cap) {
+		size_t cap = c->n + n > 2 * c->cap ? c->n + n : 2 * c->cap;
 		uint32_t *v = realloc(c->members, cap * sizeof *v);
 		if (v == NULL)
 			return -1;
 		c->members = v;
 		c->cap = cap;
 	}
-	size_t k = c->n;
-	while (k > 0 && c->members[k - 1] > uid)
-		k--;
-	memmove(c->members + k + 1, c->members + k, (c->n - k) * sizeof *c->members);
-	c->members[k] = uid;
-	c->n++;
+	size_t i = c->n, j = n, w = c->n + n;
+	while (j > 0)
+		c->members[--w] = i > 0 && c->members[i - 1] > uids[j - 1] ? c->members[--i]
+		    : uids[--j];
+	c->n += n;
 	return 0;
 }
 
@@ -220,17 +225,13 @@ apply(struct imap *im, struct context *c, const uint32_t *rem, size_t nr, const 
 			write_sort_change(im, c, "REMOVEFROM", rem, nr, 1);
 		else
 			write_search_change(im, c, "REMOVEFROM", rem, nr);
-		for (size_t k = 0; k < nr; k++)
-			member_del(c, rem[k]);
+		members_remove(c, rem, nr);
 	}
 	int r = 0;
-	for (size_t k = 0; k < na && r == 0; k++) {
-		size_t pos;
-		if (c->su != NULL && (r = sort_update_insert(c->su, im, addidx[k], b, &pos)) != 0)
-			break;
-		if (member_add(c, add[k]) != 0)
-			r = -1;
-	}
+	if (na > 0 && c->su != NULL)
+		r = sort_update_add(c->su, im, addidx, na, b);
+	if (na > 0 && r == 0)
+		r = members_add(c, add, na);
 	if (na > 0 && r == 0) {
 		if (c->su != NULL)
 			write_sort_change(im, c, "ADDTO", add, na, 0);
@@ -317,8 +318,7 @@ update_one(struct imap *im, struct context *c, const size_t *cand, size_t nc,
 	struct sbudget b;
 	size_t nr = 0, na = 0;
 	/* left without an EXPUNGE the client saw: nothing to tell */
-	for (size_t k = 0; k < ng; k++)
-		member_del(c, gone[k]);
+	members_remove(c, gone, ng);
 	search_budget_start(&b, &im->s.conf);
 	for (size_t k = 0; k < nc; k++) {
 		uint32_t uid = f->m[cand[k]].uid;
