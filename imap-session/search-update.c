@@ -141,32 +141,36 @@ number(struct imap *im, const struct context *c, uint32_t uid)
 	return c->uid ? uid : (uint32_t)(index_of(im->sel, uid) + 1);
 }
 
-/* " WORD (0 set)": a SEARCH context's change, uids ascending. */
-static void
+/* " WORD (0 set)": a SEARCH context's change, uids ascending. 0, or -1
+ * (ENOMEM: nothing written). */
+static int
 write_search_change(struct imap *im, const struct context *c, const char *word,
     const uint32_t *uids, size_t n)
 {
 	uint32_t *nums = malloc(n * sizeof *nums);
 	if (nums == NULL)
-		return;
+		return -1;
 	for (size_t k = 0; k < n; k++)
 		nums[k] = number(im, c, uids[k]);
 	io_printf(&im->io, " %s (0 ", word);
 	seqset_write(&im->io, nums, n);
 	io_puts(&im->io, ")");
 	free(nums);
+	return 0;
 }
 
 /* " WORD (pos set ...)": a SORT context's change, the positions (from 0)
  * of the messages uids (ascending) in c->su, in runs of consecutive
- * positions, the runs last first (REMOVEFROM) or first first (ADDTO). */
-static void
+ * positions, the runs last first (REMOVEFROM) or first first (ADDTO).
+ * 0, or -1 (ENOMEM: nothing written). */
+static int
 write_sort_change(struct imap *im, const struct context *c, const char *word,
     const uint32_t *uids, size_t n, int last_first)
 {
 	size_t *pos = malloc(n * sizeof *pos), k = 0;
 	uint32_t *nums = malloc(n * sizeof *nums);
-	if (pos == NULL || nums == NULL)
+	int r = pos == NULL || nums == NULL ? -1 : 0;
+	if (r != 0)
 		goto done;
 	for (size_t p = 0; p < c->n && k < n; p++) {
 		uint32_t uid = sort_update_uid(c->su, p);
@@ -177,16 +181,16 @@ write_sort_change(struct imap *im, const struct context *c, const char *word,
 	}
 	io_printf(&im->io, " %s (", word);
 	const char *sep = "";
-	for (size_t r = 0; r < k;) {
+	for (size_t told = 0; told < k;) {
 		/* the run [a, b) of consecutive positions, taken in the order asked */
 		size_t a, b;
 		if (last_first) {
-			b = k - r;
+			b = k - told;
 			a = b - 1;
 			while (a > 0 && pos[a - 1] + 1 == pos[a])
 				a--;
 		} else {
-			a = r;
+			a = told;
 			b = a + 1;
 			while (b < k && pos[b - 1] + 1 == pos[b])
 				b++;
@@ -194,12 +198,13 @@ write_sort_change(struct imap *im, const struct context *c, const char *word,
 		io_printf(&im->io, "%s%zu ", sep, pos[a] + 1);
 		seqset_write(&im->io, nums + a, b - a);
 		sep = " ";
-		r += b - a;
+		told += b - a;
 	}
 	io_puts(&im->io, ")");
 done:
 	free(pos);
 	free(nums);
+	return r;
 }
 
 static void
@@ -212,7 +217,8 @@ write_head(struct imap *im, const struct context *c)
 
 /* Tells and applies a context's change: rem (UIDs, ascending) leave,
  * add (UIDs, ascending, their indexes addidx) join. 0; 1 (budget spent)
- * or -1 (ENOMEM) when the context cannot go on. */
+ * or -1 (ENOMEM) when the context cannot go on (the client may have been
+ * told part of the change: it gets NOUPDATE next, and drops it too). */
 static int
 apply(struct imap *im, struct context *c, const uint32_t *rem, size_t nr, const uint32_t *add,
     const size_t *addidx, size_t na, struct sbudget *b)
@@ -220,24 +226,19 @@ apply(struct imap *im, struct context *c, const uint32_t *rem, size_t nr, const 
 	if (nr == 0 && na == 0)
 		return 0;
 	write_head(im, c);
+	int r = 0;
 	if (nr > 0) {
-		if (c->su != NULL)
-			write_sort_change(im, c, "REMOVEFROM", rem, nr, 1);
-		else
-			write_search_change(im, c, "REMOVEFROM", rem, nr);
+		r = c->su != NULL ? write_sort_change(im, c, "REMOVEFROM", rem, nr, 1)
+		    : write_search_change(im, c, "REMOVEFROM", rem, nr);
 		members_remove(c, rem, nr);
 	}
-	int r = 0;
-	if (na > 0 && c->su != NULL)
+	if (na > 0 && r == 0 && c->su != NULL)
 		r = sort_update_add(c->su, im, addidx, na, b);
 	if (na > 0 && r == 0)
 		r = members_add(c, add, na);
-	if (na > 0 && r == 0) {
-		if (c->su != NULL)
-			write_sort_change(im, c, "ADDTO", add, na, 0);
-		else
-			write_search_change(im, c, "ADDTO", add, na);
-	}
+	if (na > 0 && r == 0)
+		r = c->su != NULL ? write_sort_change(im, c, "ADDTO", add, na, 0)
+		    : write_search_change(im, c, "ADDTO", add, na);
 	io_puts(&im->io, "\r\n");
 	return r;
 }
@@ -379,12 +380,10 @@ search_update_expunged(struct imap *im)
 		for (size_t i = 0; rem != NULL && i < f->reported && i < f->n; i++)
 			if (f->m[i].gone && is_member(c, f->m[i].uid))
 				rem[nr++] = f->m[i].uid;
-		if (rem == NULL) {
+		if (rem == NULL || apply(im, c, rem, nr, NULL, NULL, 0, NULL) != 0)
 			refuse(im, k);
-			continue;
-		}
-		apply(im, c, rem, nr, NULL, NULL, 0, NULL);
-		k++;
+		else
+			k++;
 	}
 	free(rem);
 }
