@@ -80,37 +80,42 @@ is_member(const struct context *c, uint32_t uid)
 	return c->n && bsearch(&uid, c->members, c->n, sizeof uid, uid_cmp) != NULL;
 }
 
+/* uids[0..n) (ascending) leave c: one pass, however many leave. */
 static void
-member_del(struct context *c, uint32_t uid)
+members_remove(struct context *c, const uint32_t *uids, size_t n)
 {
-	uint32_t *p = c->n ? bsearch(&uid, c->members, c->n, sizeof uid, uid_cmp) : NULL;
-	if (p == NULL)
+	size_t j = 0, w = 0;
+	if (n == 0)
 		return;
-	memmove(p, p + 1, (size_t)(c->members + c->n - p - 1) * sizeof *p);
-	c->n--;
-	size_t pos;
-	if (c->su != NULL && (pos = sort_update_find(c->su, uid)) != (size_t)-1)
-		sort_update_remove(c->su, pos);
+	for (size_t i = 0; i < c->n; i++) {
+		while (j < n && uids[j] < c->members[i])
+			j++;
+		if (j == n || uids[j] != c->members[i])
+			c->members[w++] = c->members[i];
+	}
+	c->n = w;
+	if (c->su != NULL)
+		sort_update_remove(c->su, uids, n);
 }
 
-/* 0, or -1 (ENOMEM). */
+/* uids[0..n) (ascending, none in c) join c's members, merged from the
+ * end. 0, or -1 (ENOMEM). */
 static int
-member_add(struct context *c, uint32_t uid)
+members_add(struct context *c, const uint32_t *uids, size_t n)
 {
-	if (c->n == c->cap) {
-		size_t cap = c->cap ? 2 * c->cap : 16;
+	if (c->n + n > c->cap) {
+		size_t cap = c->n + n > 2 * c->cap ? c->n + n : 2 * c->cap;
 		uint32_t *v = realloc(c->members, cap * sizeof *v);
 		if (v == NULL)
 			return -1;
 		c->members = v;
 		c->cap = cap;
 	}
-	size_t k = c->n;
-	while (k > 0 && c->members[k - 1] > uid)
-		k--;
-	memmove(c->members + k + 1, c->members + k, (c->n - k) * sizeof *c->members);
-	c->members[k] = uid;
-	c->n++;
+	size_t i = c->n, j = n, w = c->n + n;
+	while (j > 0)
+		c->members[--w] = i > 0 && c->members[i - 1] > uids[j - 1] ? c->members[--i]
+		    : uids[--j];
+	c->n += n;
 	return 0;
 }
 
@@ -136,32 +141,36 @@ number(struct imap *im, const struct context *c, uint32_t uid)
 	return c->uid ? uid : (uint32_t)(index_of(im->sel, uid) + 1);
 }
 
-/* " WORD (0 set)": a SEARCH context's change, uids ascending. */
-static void
+/* " WORD (0 set)": a SEARCH context's change, uids ascending. 0, or -1
+ * (ENOMEM: nothing written). */
+static int
 write_search_change(struct imap *im, const struct context *c, const char *word,
     const uint32_t *uids, size_t n)
 {
 	uint32_t *nums = malloc(n * sizeof *nums);
 	if (nums == NULL)
-		return;
+		return -1;
 	for (size_t k = 0; k < n; k++)
 		nums[k] = number(im, c, uids[k]);
 	io_printf(&im->io, " %s (0 ", word);
 	seqset_write(&im->io, nums, n);
 	io_puts(&im->io, ")");
 	free(nums);
+	return 0;
 }
 
 /* " WORD (pos set ...)": a SORT context's change, the positions (from 0)
  * of the messages uids (ascending) in c->su, in runs of consecutive
- * positions, the runs last first (REMOVEFROM) or first first (ADDTO). */
-static void
+ * positions, the runs last first (REMOVEFROM) or first first (ADDTO).
+ * 0, or -1 (ENOMEM: nothing written). */
+static int
 write_sort_change(struct imap *im, const struct context *c, const char *word,
     const uint32_t *uids, size_t n, int last_first)
 {
 	size_t *pos = malloc(n * sizeof *pos), k = 0;
 	uint32_t *nums = malloc(n * sizeof *nums);
-	if (pos == NULL || nums == NULL)
+	int r = pos == NULL || nums == NULL ? -1 : 0;
+	if (r != 0)
 		goto done;
 	for (size_t p = 0; p < c->n && k < n; p++) {
 		uint32_t uid = sort_update_uid(c->su, p);
@@ -172,16 +181,16 @@ write_sort_change(struct imap *im, const struct context *c, const char *word,
 	}
 	io_printf(&im->io, " %s (", word);
 	const char *sep = "";
-	for (size_t r = 0; r < k;) {
+	for (size_t told = 0; told < k;) {
 		/* the run [a, b) of consecutive positions, taken in the order asked */
 		size_t a, b;
 		if (last_first) {
-			b = k - r;
+			b = k - told;
 			a = b - 1;
 			while (a > 0 && pos[a - 1] + 1 == pos[a])
 				a--;
 		} else {
-			a = r;
+			a = told;
 			b = a + 1;
 			while (b < k && pos[b - 1] + 1 == pos[b])
 				b++;
@@ -189,12 +198,13 @@ write_sort_change(struct imap *im, const struct context *c, const char *word,
 		io_printf(&im->io, "%s%zu ", sep, pos[a] + 1);
 		seqset_write(&im->io, nums + a, b - a);
 		sep = " ";
-		r += b - a;
+		told += b - a;
 	}
 	io_puts(&im->io, ")");
 done:
 	free(pos);
 	free(nums);
+	return r;
 }
 
 static void
@@ -207,7 +217,8 @@ write_head(struct imap *im, const struct context *c)
 
 /* Tells and applies a context's change: rem (UIDs, ascending) leave,
  * add (UIDs, ascending, their indexes addidx) join. 0; 1 (budget spent)
- * or -1 (ENOMEM) when the context cannot go on. */
+ * or -1 (ENOMEM) when the context cannot go on (the client may have been
+ * told part of the change: it gets NOUPDATE next, and drops it too). */
 static int
 apply(struct imap *im, struct context *c, const uint32_t *rem, size_t nr, const uint32_t *add,
     const size_t *addidx, size_t na, struct sbudget *b)
@@ -215,28 +226,19 @@ apply(struct imap *im, struct context *c, const uint32_t *rem, size_t nr, const 
 	if (nr == 0 && na == 0)
 		return 0;
 	write_head(im, c);
-	if (nr > 0) {
-		if (c->su != NULL)
-			write_sort_change(im, c, "REMOVEFROM", rem, nr, 1);
-		else
-			write_search_change(im, c, "REMOVEFROM", rem, nr);
-		for (size_t k = 0; k < nr; k++)
-			member_del(c, rem[k]);
-	}
 	int r = 0;
-	for (size_t k = 0; k < na && r == 0; k++) {
-		size_t pos;
-		if (c->su != NULL && (r = sort_update_insert(c->su, im, addidx[k], b, &pos)) != 0)
-			break;
-		if (member_add(c, add[k]) != 0)
-			r = -1;
+	if (nr > 0) {
+		r = c->su != NULL ? write_sort_change(im, c, "REMOVEFROM", rem, nr, 1)
+		    : write_search_change(im, c, "REMOVEFROM", rem, nr);
+		members_remove(c, rem, nr);
 	}
-	if (na > 0 && r == 0) {
-		if (c->su != NULL)
-			write_sort_change(im, c, "ADDTO", add, na, 0);
-		else
-			write_search_change(im, c, "ADDTO", add, na);
-	}
+	if (na > 0 && r == 0 && c->su != NULL)
+		r = sort_update_add(c->su, im, addidx, na, b);
+	if (na > 0 && r == 0)
+		r = members_add(c, add, na);
+	if (na > 0 && r == 0)
+		r = c->su != NULL ? write_sort_change(im, c, "ADDTO", add, na, 0)
+		    : write_search_change(im, c, "ADDTO", add, na);
 	io_puts(&im->io, "\r\n");
 	return r;
 }
@@ -317,8 +319,7 @@ update_one(struct imap *im, struct context *c, const size_t *cand, size_t nc,
 	struct sbudget b;
 	size_t nr = 0, na = 0;
 	/* left without an EXPUNGE the client saw: nothing to tell */
-	for (size_t k = 0; k < ng; k++)
-		member_del(c, gone[k]);
+	members_remove(c, gone, ng);
 	search_budget_start(&b, &im->s.conf);
 	for (size_t k = 0; k < nc; k++) {
 		uint32_t uid = f->m[cand[k]].uid;
@@ -379,12 +380,10 @@ search_update_expunged(struct imap *im)
 		for (size_t i = 0; rem != NULL && i < f->reported && i < f->n; i++)
 			if (f->m[i].gone && is_member(c, f->m[i].uid))
 				rem[nr++] = f->m[i].uid;
-		if (rem == NULL) {
+		if (rem == NULL || apply(im, c, rem, nr, NULL, NULL, 0, NULL) != 0)
 			refuse(im, k);
-			continue;
-		}
-		apply(im, c, rem, nr, NULL, NULL, 0, NULL);
-		k++;
+		else
+			k++;
 	}
 	free(rem);
 }

@@ -381,71 +381,68 @@ cmd_sort(struct imap *im, struct imap_command *c)
 /* ---- the keys of an UPDATE context (search-update.c) ---- */
 
 int
-sort_update_insert(struct sort_update *su, struct imap *im, size_t idx, struct sbudget *b,
-    size_t *pos_r)
+sort_update_add(struct sort_update *su, struct imap *im, const size_t *idx, size_t n,
+    struct sbudget *b)
 {
-	if (su->n == su->cap) {
-		size_t cap = su->cap ? 2 * su->cap : 16;
-		struct sitem **v = realloc(su->items, cap * sizeof *v);
-		if (v == NULL)
-			return -1;
-		su->items = v;
-		su->cap = cap;
+	struct sitem **nw = calloc(n ? n : 1, sizeof *nw), **all = NULL;
+	int r = nw == NULL ? -1 : 0;
+	for (size_t k = 0; k < n && r == 0; k++) {
+		if ((nw[k] = calloc(1, sizeof *nw[k] + su->sp.n * sizeof nw[k]->v[0])) == NULL) {
+			r = -1;
+			break;
+		}
+		nw[k]->idx = idx[k];
+		nw[k]->uid = im->sel->m[idx[k]].uid;
+		r = fill_keys(im, &su->sp, nw[k], b);
 	}
-	struct sitem *it = calloc(1, sizeof *it + su->sp.n * sizeof it->v[0]);
-	if (it == NULL)
-		return -1;
-	it->idx = idx;
-	it->uid = im->sel->m[idx].uid;
-	int r = fill_keys(im, &su->sp, it, b);
+	if (r == 0 && (all = malloc((su->n + n ? su->n + n : 1) * sizeof *all)) == NULL)
+		r = -1;
 	if (r != 0) {
-		for (size_t k = 0; k < su->sp.n; k++)
-			if (is_string_key(su->sp.k[k]))
-				free(it->v[k].str);
-		free(it);
+		items_free(nw, nw ? n : 0, &su->sp);
 		return r;
 	}
-	/* the first item that sorts after it: binary search */
-	size_t lo = 0, hi = su->n;
-	while (lo < hi) {
-		size_t mid = lo + (hi - lo) / 2;
-		if (item_cmp(&su->items[mid], &it, &su->sp) < 0)
-			lo = mid + 1;
-		else
-			hi = mid;
-	}
-	memmove(su->items + lo + 1, su->items + lo, (su->n - lo) * sizeof *su->items);
-	su->items[lo] = it;
-	su->n++;
-	*pos_r = lo;
+	/* sorted among themselves, then merged: O(n log n + su->n) */
+	qsort_r(nw, n, sizeof *nw, item_cmp, &su->sp);
+	size_t i = 0, j = 0, w = 0;
+	while (i < su->n || j < n)
+		all[w++] = j == n || (i < su->n && item_cmp(&su->items[i], &nw[j], &su->sp) < 0)
+		    ? su->items[i++] : nw[j++];
+	free(su->items);
+	free(nw);
+	su->items = all;
+	su->n = su->cap = w;
 	return 0;
 }
 
-size_t
-sort_update_find(const struct sort_update *su, uint32_t uid)
+static int
+uid_cmp(const void *a, const void *b)
 {
-	for (size_t k = 0; k < su->n; k++)
-		if (su->items[k]->uid == uid)
-			return k;
-	return (size_t)-1;
+	uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
+	return x < y ? -1 : x > y;
+}
+
+void
+sort_update_remove(struct sort_update *su, const uint32_t *uids, size_t n)
+{
+	size_t w = 0;
+	for (size_t k = 0; k < su->n; k++) {
+		struct sitem *it = su->items[k];
+		if (n == 0 || bsearch(&it->uid, uids, n, sizeof *uids, uid_cmp) == NULL) {
+			su->items[w++] = it;
+			continue;
+		}
+		for (size_t j = 0; j < su->sp.n; j++)
+			if (is_string_key(su->sp.k[j]))
+				free(it->v[j].str);
+		free(it);
+	}
+	su->n = w;
 }
 
 uint32_t
 sort_update_uid(const struct sort_update *su, size_t pos)
 {
 	return su->items[pos]->uid;
-}
-
-void
-sort_update_remove(struct sort_update *su, size_t pos)
-{
-	struct sitem *it = su->items[pos];
-	for (size_t k = 0; k < su->sp.n; k++)
-		if (is_string_key(su->sp.k[k]))
-			free(it->v[k].str);
-	free(it);
-	memmove(su->items + pos, su->items + pos + 1, (su->n - pos - 1) * sizeof *su->items);
-	su->n--;
 }
 
 void

@@ -33,15 +33,15 @@ int64_t sort_sent_date(struct imap *im, size_t idx, const struct mkeys *k);
 /* A SORT's keys kept for its UPDATE context (sort.c, used by
  * search-update.c): the context's messages in the sort order. */
 struct sort_update;
-/* Message idx of the selected folder gets its keys (spending b) and its
- * place in su's order: 0 with *pos_r its position from 0; 1 when b ran
- * out, -1 when out of memory (su unchanged). */
-int sort_update_insert(struct sort_update *su, struct imap *im, size_t idx, struct sbudget *b,
-    size_t *pos_r);
-/* The position of uid in su, or (size_t)-1. */
-size_t sort_update_find(const struct sort_update *su, uint32_t uid);
+/* Messages idx[0..n) of the selected folder get their keys (spending
+ * b) and their places in su's order: 0; 1 when b ran out, -1 when out of
+ * memory (su unchanged then). */
+int sort_update_add(struct sort_update *su, struct imap *im, const size_t *idx, size_t n,
+    struct sbudget *b);
+/* The messages with UIDs uids[0..n) (ascending) leave su. */
+void sort_update_remove(struct sort_update *su, const uint32_t *uids, size_t n);
+/* The UID at position pos (from 0) of su's order. */
 uint32_t sort_update_uid(const struct sort_update *su, size_t pos);
-void sort_update_remove(struct sort_update *su, size_t pos);
 void sort_update_free(struct sort_update **su);
 
 #endif

@@ -8,8 +8,9 @@ $Junk" told of another session's STORE by "UID ADDTO (0 set)" after the
 FETCH, of a delivery after its EXISTS (§4.3.3), of an expunge by
 "REMOVEFROM (0 uid)" before the EXPUNGE (§4.3.4); a tag in use by a
 context is BAD (§4.3); CANCELUPDATE ends one (§4.3.5) and an unknown tag
-is NO, as with Dovecot; a context's sequence set keeps naming the
-messages it named (expunges and deliveries do not move it); a keyword
+is NO, as with Dovecot; a context's sequence set and "$" keep naming the
+messages they named (expunges, deliveries and a later SAVE do not move
+them); a keyword
 made after the search is found; past IMAP_SEARCH_UPDATES_MAX contexts
 the search answers with "* NO [NOUPDATE tag]" and the rest of its
 result (§4.3.1, B02), and leaving the folder ends them all."""
@@ -79,6 +80,14 @@ def update(fmt, s, s2):
     expect(fmt, s, "B04", "NOOP", ['* 5 EXISTS', '* ESEARCH (TAG "B01") UID ADDTO (0 6)'],
            absent=[r'TAG "C01"'])
     expect(fmt, s, "C02", "STORE 2 +FLAGS \\Seen", ['* ESEARCH (TAG "C01") REMOVEFROM (0 2)'])
+    # "$" stands for what it held when the search ran, whatever is saved later
+    expect(fmt, s, "S01", "UID SEARCH RETURN (SAVE) UID 4", [])
+    expect(fmt, s, "S02", "SEARCH RETURN (UPDATE ALL) UNSEEN $", ['* ESEARCH (TAG "S02") ALL 3'])
+    expect(fmt, s, "S03", "SEARCH RETURN (SAVE) 1", [])
+    expect(fmt, s, "S04", "STORE 1 +FLAGS (\\Seen)", [], absent=[r'TAG "S02"'])
+    expect(fmt, s, "S05", "STORE 3 +FLAGS (\\Seen)", ['* ESEARCH (TAG "S02") REMOVEFROM (0 3)'])
+    expect(fmt, s, "S06", "STORE 1,3 -FLAGS (\\Seen)", ['* ESEARCH (TAG "S02") ADDTO (0 3)'])
+    expect(fmt, s, "S07", 'CANCELUPDATE "S02"', [])
     # a keyword the folder did not have when the search ran
     expect(fmt, s, "K01", "UID SEARCH RETURN (UPDATE) KEYWORD $Later",
            ['* ESEARCH (TAG "K01") UID'])

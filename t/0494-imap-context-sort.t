@@ -9,7 +9,8 @@ prefers; removals by position, runs from the last so each position holds
 SORT by sequence number told of an expunge before the EXPUNGE, with the
 old numbers (§4.3.4); and updates during IDLE. Every position is checked
 by replaying the updates on the client's list and comparing with a fresh
-SORT."""
+SORT, also over rounds of random changes by another session (many
+messages at once, deliveries, expunges)."""
 import os
 import re
 import sys
@@ -50,10 +51,14 @@ def expand(text):
     return out
 
 
-def replay(lst, lines, tag):
+def replay(lst, lines, tag, seq=False):
     """lst after the ADDTO and REMOVEFROM pairs for tag in lines (§4.3.2:
-    in order, each pair at its position, from 1)."""
+    in order, each pair at its position, from 1; position 0, SEARCH's:
+    wherever the numbers are, §4.3.3, §4.3.4)."""
     for line in lines:
+        e = re.match(r"\* (\d+) EXPUNGE$", line)
+        if seq and e:   # each EXPUNGE renumbers the messages after it
+            lst[:] = [x - (x > int(e.group(1))) for x in lst]
         m = re.match(r'\* ESEARCH \(TAG "%s"\)(?: UID)?(.*)$' % tag, line)
         if not m:
             continue
@@ -61,7 +66,10 @@ def replay(lst, lines, tag):
             f = body.split()
             for pos, nums in zip(f[0::2], f[1::2]):
                 pos, nums = int(pos), expand(nums)
-                if word == "ADDTO":
+                if pos == 0:   # SEARCH: wherever they are, mailbox order kept
+                    lst[:] = sorted(set(lst) | set(nums)) if word == "ADDTO" else \
+                        [x for x in lst if x not in nums]
+                elif word == "ADDTO":
                     lst[pos - 1:pos - 1] = nums
                 else:
                     assert lst[pos - 1:pos - 1 + len(nums)] == nums, (lst, pos, nums)
@@ -130,8 +138,7 @@ def run(fmt):
         send(a, "x5", "UID STORE 1,4 +FLAGS (\\Deleted)")
         got = expect(fmt, a, "x6", "EXPUNGE", ['* ESEARCH (TAG "D01") REMOVEFROM (4 4 2 1)',
                                               "* 4 EXPUNGE", "* 1 EXPUNGE"])
-        lst = replay(lst, got, "D01")
-        lst = [n - (n > 4) - (n > 1) for n in lst]   # the EXPUNGEs renumber
+        lst = replay(lst, got, "D01", True)
         check(fmt, a, lst, seq_cmd, "after EXPUNGE, renumbered")
         # during IDLE
         a.send(b"i1 IDLE\r\n")
@@ -148,8 +155,57 @@ def run(fmt):
         t.ok('* ESEARCH (TAG "D01") ADDTO (1 4)' in lines and
              lines.index("* 4 EXISTS") < lines.index('* ESEARCH (TAG "D01") ADDTO (1 4)'),
              "%s: during IDLE, after EXISTS" % fmt, out)
-        check(fmt, a, replay(lst, lines, "D01"), seq_cmd, "after IDLE")
+        check(fmt, a, replay(lst, lines, "D01", True), seq_cmd, "after IDLE")
         expect(fmt, a, "z1", 'CANCELUPDATE "C01" "D01"', [])
+    finally:
+        a.close()
+        b.close()
+        env.cleanup()
+
+
+def shuffled(fmt, rounds=12):
+    """Random changes by another session, many at once (seeded): after
+    each round every context, replayed, equals a fresh SORT or SEARCH."""
+    import random
+    rnd = random.Random(5267)
+    env = yubin.Env(conf={"mailbox_format": fmt})
+    a = Raw(env, login=U)
+    b = Raw(env, login=U)
+    try:
+        for i in range(40):
+            append_ok(a, "INBOX", msg(1 + rnd.randrange(28), b"s%d" % rnd.randrange(9)))
+        send(a, "s0", "SELECT INBOX")
+        send(b, "s0", "SELECT INBOX")
+        progs = [("U1", "UID SORT RETURN (%s) (SUBJECT DATE) UTF-8 UNSEEN"),
+                 ("U2", "SORT RETURN (%s) (REVERSE DATE) UTF-8 OR FLAGGED SUBJECT s3"),
+                 ("U3", "UID SEARCH RETURN (%s) UNFLAGGED")]
+        lists = {}
+        for tag, cmd in progs:
+            got = send(a, tag, cmd % "UPDATE ALL")
+            a_ = [x for x in got if x.startswith('* ESEARCH (TAG "%s")' % tag)][0].split(" ALL ")
+            lists[tag] = expand(a_[1]) if len(a_) > 1 else []
+        ok = True
+        for r in range(rounds):
+            n = int(send(b, "c%d" % r, "SEARCH RETURN (COUNT) ALL")[0].split()[-1])
+            for k in range(rnd.randrange(1, 4)):
+                some = sorted(rnd.sample(range(1, n + 1), rnd.randrange(1, min(n, 15) + 1)))
+                send(b, "st", "STORE %s %sFLAGS (%s)" % (",".join(map(str, some)), rnd.choice("+-"),
+                                                           rnd.choice(["\\Seen", "\\Flagged"])))
+            for k in range(rnd.randrange(3)):
+                append_ok(b, "INBOX", msg(1 + rnd.randrange(28), b"s%d" % rnd.randrange(9)))
+            if r % 3 == 2:
+                some = rnd.sample(range(1, n + 1), rnd.randrange(1, 5))
+                send(b, "dl", "STORE %s +FLAGS (\\Deleted)" % ",".join(map(str, some)))
+                send(b, "ex", "EXPUNGE")
+            got = send(a, "n%d" % r, "NOOP")
+            for tag, cmd in progs:
+                lst = lists[tag] = replay(lists[tag], got, tag, not cmd.startswith("UID"))
+                want = sorted_now(a, cmd % "ALL")
+                if lst != want:
+                    ok = False
+                    t.diag("%s round %d %s: have %r, fresh %r" % (fmt, r, tag, lst, want))
+        t.ok(ok, "%s: %d rounds of random changes, every context equals a fresh answer"
+             % (fmt, rounds))
     finally:
         a.close()
         b.close()
@@ -158,4 +214,6 @@ def run(fmt):
 
 run("maildir")
 run("mbox")
+shuffled("maildir")
+shuffled("mbox")
 t.done()
