@@ -7,12 +7,12 @@
  * sort keys once: numbers (arrival, sent date, size) and strings (base
  * subject, first address, display name) in i;unicode-casemap form
  * (RFC 5051: titlecase and decomposition, casemap.h) to compare. The
- * keys are worked out once per message and kept in the folder's message
- * cache (lib/mcache-keys.h), so a warm SORT opens no message file and
- * parses no header field; on a miss they come from the cached header
- * fields or the message's header, whose parse fills the cache. Reading
- * a header spends SEARCH's
- * budget (S51): past it the command ends with NO [LIMIT]. Memory is the
+ * keys are worked out once per message and kept in the folder's keys
+ * cache file (folder-keys.c, lib/mcache-keys.h), so a warm SORT opens no
+ * message file and parses no header field; on a miss they come from the
+ * cached header fields or the message's header, whose parse fills the
+ * cache. Reading a header spends SEARCH's budget (S51): past it the
+ * command ends with NO [LIMIT]. Memory is the
  * keys, linear in the messages chosen. Messages equal on every key are in
  * sequence order, whatever REVERSE says (RFC 5256: the final tie-break).
  */

@@ -20,7 +20,7 @@ enum verdict cmd_thread(struct imap *im, struct imap_command *c);
  * sorts as if it had none). Valid until the next call. */
 const struct mime_message *sort_fields(struct imap *im, size_t idx, struct sbudget *b);
 /* The SORT and THREAD keys of message idx (lib/mcache-keys.h) into *k,
- * their bytes in *buf_r (the caller frees them): from the message cache,
+ * their bytes in *buf_r (the caller frees them): from the keys cache,
  * else from sort_fields (which may spend b). 0, 1 (the budget is spent:
  * b->over) or -1 (ENOMEM). A message that cannot be read has empty keys
  * and no date. */

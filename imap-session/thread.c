@@ -1,7 +1,7 @@
 /*
  * thread.c — THREAD and UID THREAD (RFC 5256 §3): ORDEREDSUBJECT and
  * REFERENCES, over the messages SEARCH's keys choose (search.c), with the
- * keys SORT reads (sort_keys: from the message cache when warm).
+ * keys SORT reads (sort_keys: from the keys cache when warm).
  *
  * REFERENCES follows the RFC's steps: (1) containers linked by
  * Message-ID along each References: (else In-Reply-To:) chain, never
