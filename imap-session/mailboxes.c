@@ -25,6 +25,7 @@
 #include "mailname.h"
 #include "maildir.h"
 #include "path.h"
+#include "quota-file.h"
 
 #define INIT_MARKER "yubin-imap-init"
 
@@ -394,6 +395,7 @@ cmd_delete(struct imap *im, struct imap_command *c)
 	    rename(dir, trash) != 0)
 		return verdict(im, V_NO, "[SERVERBUG] Cannot delete mailbox");
 	remove_tree(trash, 1);
+	quota_file_stale(im->root); /* its messages left without notes */
 	return verdict(im, V_OK, "DELETE completed");
 }
 

@@ -295,3 +295,21 @@ quota_note_end(struct quota_note *n)
 	n->fd = -1;
 	errno = saved;
 }
+
+void
+quota_file_stale(const char *root)
+{
+	char path[4096];
+	int saved = errno;
+	if (file_path(path, sizeof path, root, QUOTA_FILE_NAME) == 0) {
+		/* Under the shared lock: a recount walking now finishes first. */
+		int fd = open_locked(path, O_WRONLY | O_APPEND, LOCK_SH);
+		if (fd >= 0) {
+			static const char mark[] = "recount\n";
+			ssize_t w = write(fd, mark, sizeof mark - 1);
+			(void)w; /* unwritten, the count stays high: still safe */
+			close(fd);
+		}
+	}
+	errno = saved;
+}

@@ -74,4 +74,8 @@ void quota_note_begin(const char *folder, struct quota_note *n);
 void quota_note_add(struct quota_note *n, int64_t bytes, int64_t messages);
 void quota_note_end(struct quota_note *n);
 
+/* For changes made without notes (a whole folder removed): marks root's
+ * file damaged, so the next reader counts the store again. */
+void quota_file_stale(const char *root);
+
 #endif

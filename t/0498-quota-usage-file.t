@@ -93,6 +93,12 @@ def maildir():
     fs = file_sum(env)
     t.eq(fs[1:3], on_disk(env), "APPEND, COPY, EXPUNGE, MOVE kept the sum equal to the disk")
     t.eq(getquota(s), on_disk(env)[0] // 1024, "GETQUOTA reads it")
+    s.cmd("CREATE Old")
+    for i in range(3):
+        append_ok(s, "Old", msg(30 + i, 20000))
+    t.eq(getquota(s), on_disk(env)[0] // 1024, "GETQUOTA with a folder Old of 60 KB")
+    t.eq(tagged(s.cmd("DELETE Old")).split()[1], b"OK", "DELETE Old")
+    t.eq(getquota(s), on_disk(env)[0] // 1024, "DELETE of a whole folder: GETQUOTA follows")
 
     with open(usage_file(env), "ab") as f:
         f.write(b"123")
