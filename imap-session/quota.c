@@ -37,7 +37,7 @@ static int
 out_quota(struct imap *im, uint64_t limit)
 {
 	uint64_t used;
-	if (quota_usage(&im->s.conf, im->root, &used) != 0) {
+	if (quota_usage(&im->s.conf, im->root, limit, &used) != 0) {
 		log_err("user=%s quota usage: %s", im->user, strerror(errno));
 		return -1;
 	}

@@ -26,6 +26,7 @@
 #include "maildir.h"
 #include "maildir-internal.h"
 #include "path.h"
+#include "quota-file.h"
 
 /* Times we follow a message that keeps moving before giving up. */
 #define MAILDIR_FOLLOW_TRIES 5
@@ -194,6 +195,27 @@ base_name(const char *path)
 	return slash ? slash + 1 : path;
 }
 
+/* The user's usage file (quota-file.h) for a change to the message file
+ * at path (<folder>/new/<name> or cur/): begins the note and returns the
+ * message's size (its S=) as a signed delta. */
+static int64_t
+note_file(const char *path, struct quota_note *qn)
+{
+	char folder[PATH_MAX];
+	struct maildir_entry e = { .name = (char *)base_name(path) };
+	size_t len = (size_t)(e.name - path);
+	len = len > 5 && len - 5 < sizeof folder ? len - 5 : 0; /* "/new/" */
+	memcpy(folder, path, len);
+	folder[len] = '\0';
+	if (len == 0) {
+		qn->fd = -1;
+		qn->missing = 0;
+		return 0;
+	}
+	quota_note_begin(folder, qn);
+	return maildir_parse_name(&e) ? (int64_t)e.size : 0;
+}
+
 /* Publishes d (tmp → new, never overwriting, renewing a taken name) by
  * paths, or on the held directory fds when tmp_fd >= 0. */
 static int
@@ -203,6 +225,10 @@ commit_with(struct maildir_delivery *d, int tmp_fd, int new_fd)
 		errno = EINVAL;
 		return -1;
 	}
+	/* Counted before it is seen, so a crash leaves the count high. */
+	struct quota_note qn;
+	int64_t size = note_file(d->new_path, &qn);
+	quota_note_add(&qn, size, 1);
 	int r = -1;
 	for (int tries = 0; tries < DURABLE_CREATE_TRIES; tries++) {
 		r = tmp_fd >= 0 ? durable_publish_at(tmp_fd, base_name(d->tmp_path), new_fd,
@@ -218,8 +244,10 @@ commit_with(struct maildir_delivery *d, int tmp_fd, int new_fd)
 			unlinkat(tmp_fd, base_name(d->tmp_path), 0);
 		else
 			unlink(d->tmp_path);
+		quota_note_add(&qn, -size, -1);
 		errno = saved;
 	}
+	quota_note_end(&qn);
 	d->tmp_path[0] = '\0';
 	return r;
 }
@@ -255,17 +283,25 @@ maildir_uncommit(const struct maildir_delivery *d)
 	}
 	memcpy(dir, d->new_path, (size_t)(slash - d->new_path));
 	dir[slash - d->new_path] = '\0';
-	if (unlink(d->new_path) != 0)
-		return -1;
-	return durable_fsync_dir(dir);
+	struct quota_note qn;
+	int64_t size = note_file(d->new_path, &qn);
+	int r = unlink(d->new_path);
+	if (r == 0)
+		quota_note_add(&qn, -size, -1);
+	quota_note_end(&qn);
+	return r != 0 ? -1 : durable_fsync_dir(dir);
 }
 
 int
 maildir_uncommit_at(const struct maildir_dirs *m, const struct maildir_delivery *d)
 {
-	if (unlinkat(m->new_fd, base_name(d->new_path), 0) != 0)
-		return -1;
-	return fsync(m->new_fd);
+	struct quota_note qn;
+	int64_t size = note_file(d->new_path, &qn);
+	int r = unlinkat(m->new_fd, base_name(d->new_path), 0);
+	if (r == 0)
+		quota_note_add(&qn, -size, -1);
+	quota_note_end(&qn);
+	return r != 0 ? -1 : fsync(m->new_fd);
 }
 
 /* ---- reading ---- */
@@ -687,8 +723,9 @@ maildir_set_flags(const char *dir, struct maildir_entry *e, const char *flags)
 	return -1;
 }
 
-int
-maildir_remove(const char *dir, struct maildir_entry *e)
+/* unlinks e, following moves; maildir_remove counts it out. */
+static int
+remove_entry(const char *dir, struct maildir_entry *e)
 {
 	for (int tries = 0; tries < MAILDIR_FOLLOW_TRIES; tries++) {
 		int dfd = maildir_open_sub(dir, e->in_new ? "new" : "cur");
@@ -703,6 +740,19 @@ maildir_remove(const char *dir, struct maildir_entry *e)
 	}
 	errno = ENOENT;
 	return -1;
+}
+
+int
+maildir_remove(const char *dir, struct maildir_entry *e)
+{
+	/* Counted out once it is gone, so a crash leaves the count high. */
+	struct quota_note qn;
+	quota_note_begin(dir, &qn);
+	int r = remove_entry(dir, e);
+	if (r == 0)
+		quota_note_add(&qn, -(int64_t)e->size, -1);
+	quota_note_end(&qn);
+	return r;
 }
 
 /* ---- IMAP: APPEND with flags and date, COPY, MOVE ---- */
@@ -786,6 +836,9 @@ copy_by_link(const char *src_path, uint64_t size, uint64_t vsize, const char *ds
 	int dfd = durable_open_dir(path);
 	if (dfd < 0)
 		return -1;
+	struct quota_note qn;
+	quota_note_begin(dst_dir, &qn);
+	quota_note_add(&qn, (int64_t)size, 1);
 	int r = -1;
 	for (int tries = 0; tries < DURABLE_CREATE_TRIES; tries++) {
 		if (durable_unique_name(uniq, sizeof uniq - MAILDIR_INFO_RESERVE) != 0)
@@ -810,6 +863,9 @@ copy_by_link(const char *src_path, uint64_t size, uint64_t vsize, const char *ds
 			r = 1;
 		break;
 	}
+	if (r != 0)
+		quota_note_add(&qn, -(int64_t)size, -1);
+	quota_note_end(&qn);
 	maildir_close_keep_errno(dfd);
 	return r;
 }

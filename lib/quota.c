@@ -1,12 +1,18 @@
 /*
- * quota.c — storage usage of one user, counted from the store itself.
+ * quota.c — storage usage of one user.
  *
- * Maildir++ keeps a maildirsize file that every writer must update and
- * that readers recount when it grows stale; here every writer (smtp-session,
- * imap-session, pop3-session's deletes, other tools) would have to keep it,
- * and a missed update makes the quota wrong until a recount. Counting from
- * the directory listings instead costs one readdir per folder (the S= size
- * in a Maildir name needs no stat), bounded by QUOTA_ENTRIES_MAX.
+ * Maildir: the usage is read from the Maildir++ file maildirsize
+ * (quota-file.h), which every addition and removal of lib/maildir.c keeps
+ * up to date; it is recounted from the store — one readdir per folder, the
+ * S= size in a name needs no stat, bounded by QUOTA_ENTRIES_MAX — when it
+ * is missing, damaged, too long or older than the boot, and before any
+ * refusal unless it is a recount younger than QUOTA_RECOUNT_AGE: a count
+ * left high by a crash or by mail removed behind yubin's back never
+ * refuses a user who is under the quota.
+ *
+ * mbox: the usage is the size of each folder file, one stat per folder:
+ * already as cheap as reading a usage file would be, and always true even
+ * though every flag change rewrites headers and so changes the size.
  */
 #include <dirent.h>
 #include <errno.h>
@@ -15,17 +21,24 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
+#include "quota-file.h"
 #include "quota.h"
 #include "users.h"
 
 /* mbox folders may nest in directories; deeper trees are not walked. */
 #define QUOTA_DEPTH_MAX 16
 
+/* Maildir++'s age after which a count that refuses is made again, for
+ * changes made behind yubin's back (a shell user's rm, another MDA). */
+#define QUOTA_RECOUNT_AGE (15 * 60)
+
 struct walk {
 	uint64_t used;
 	uint64_t entries;
+	uint64_t messages;
 };
 
 /* Size from a Maildir name's ",S=<n>" field; 0 if it has none. */
@@ -82,6 +95,7 @@ maildir_sub(struct walk *w, int at, const char *sub)
 			sz = (uint64_t)st.st_size;
 		}
 		w->used += sz;
+		w->messages++;
 	}
 	closedir(d);
 	return r;
@@ -159,22 +173,81 @@ mbox_usage(struct walk *w, int fd, int depth)
 	return r;
 }
 
-int
-quota_usage(const struct conf *conf, const char *dir, uint64_t *used)
+/* Counts the Maildir at root afresh and keeps the count in its usage
+ * file, under the file's exclusive lock (quota-file.h). */
+static int
+maildir_recount(const char *root, uint64_t limit, uint64_t *used)
 {
-	struct walk w = { 0, 0 };
-	int r;
-	if (conf->mailbox_format == MAILBOX_MBOX) {
-		int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-		if (fd < 0)
-			r = errno == ENOENT ? 0 : -1;
+	struct walk w = { 0, 0, 0 };
+	struct quota_file_sum sum;
+	time_t start = time(NULL);
+	int fd = quota_file_lock(root);
+	if (fd < 0 && errno == ENOENT) {
+		*used = 0; /* no mailbox yet */
+		return 0;
+	}
+	/* Another session may have counted while this one waited. */
+	if (fd >= 0 && quota_file_read(fd, &sum) == 1 && sum.lines == 1 && sum.mtime >= start) {
+		close(fd);
+		*used = sum.bytes;
+		return 0;
+	}
+	int r = maildir_usage(&w, root);
+	if (fd >= 0) {
+		int saved = errno;
+		if (r == 0)
+			(void)quota_file_replace(root, fd, limit, w.used, w.messages);
 		else
-			r = mbox_usage(&w, fd, 0);
-	} else {
-		r = maildir_usage(&w, dir);
+			close(fd);
+		errno = saved;
 	}
 	*used = w.used;
 	return r;
+}
+
+/* The usage from the file, or from a recount; *fresh_r: it is a recount
+ * younger than QUOTA_RECOUNT_AGE. */
+static int
+maildir_counted(const char *root, uint64_t limit, uint64_t *used, int *fresh_r)
+{
+	struct quota_file_sum sum;
+	int fd = quota_file_open(root), valid = 0;
+	if (fd >= 0) {
+		valid = quota_file_read(fd, &sum);
+		close(fd);
+	}
+	if (valid == 1) {
+		*used = sum.bytes;
+		*fresh_r = sum.lines == 1 && time(NULL) - sum.mtime < QUOTA_RECOUNT_AGE;
+		return 0;
+	}
+	*fresh_r = 1;
+	return maildir_recount(root, limit, used);
+}
+
+static int
+usage_of(const struct conf *conf, const char *dir, uint64_t limit, uint64_t *used,
+    int *fresh_r)
+{
+	struct walk w = { 0, 0, 0 };
+	int r;
+	if (conf->mailbox_format != MAILBOX_MBOX)
+		return maildir_counted(dir, limit, used, fresh_r);
+	*fresh_r = 1;
+	int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (fd < 0)
+		r = errno == ENOENT ? 0 : -1;
+	else
+		r = mbox_usage(&w, fd, 0);
+	*used = w.used;
+	return r;
+}
+
+int
+quota_usage(const struct conf *conf, const char *dir, uint64_t limit, uint64_t *used)
+{
+	int fresh;
+	return usage_of(conf, dir, limit, used, &fresh);
 }
 
 int
@@ -192,9 +265,15 @@ int
 quota_would_exceed(const struct conf *conf, const char *dir, uint64_t limit, uint64_t add)
 {
 	uint64_t used;
+	int fresh;
 	if (limit == 0)
 		return 0;
-	if (quota_usage(conf, dir, &used) != 0)
+	if (add > limit)
+		return 1;
+	if (usage_of(conf, dir, limit, &used, &fresh) != 0)
 		return -1;
-	return add > limit || used > limit - add;
+	/* A refusal is made on a fresh count only (see the head comment). */
+	if (used > limit - add && !fresh && maildir_recount(dir, limit, &used) != 0)
+		return -1;
+	return used > limit - add;
 }

@@ -19,6 +19,7 @@
 #include "maildir.h"
 #include "mailname.h"
 #include "path.h"
+#include "quota-file.h"
 #include "store-maildir.h"
 
 int
@@ -134,6 +135,7 @@ md_remove(struct store *s, const char *name)
 	    rename(dir, trash) != 0)
 		return -1;
 	remove_tree(trash, 1);
+	quota_file_stale(s->root); /* its messages left without notes */
 	return 0;
 }
 

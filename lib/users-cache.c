@@ -127,41 +127,26 @@ load_kept(FILE *f, char **data, size_t *len, keep_fn *keep)
 	return 0;
 }
 
-/* "login:" of each line users_find would consider, nothing else. */
+/* "login:" of each line users_find would consider, and its extra fields
+ * (Dovecot's eighth field, after the seventh ':') when it has some: one
+ * copy answers both "is this a user" and "what is its quota rule". The
+ * hash stays behind. */
 static size_t
 keep_login(const char *line, const char *colon, char *out)
 {
-	size_t k = (size_t)(colon - line) + 1;
+	const char *p = colon;
+	for (int i = 1; i < USERS_EXTRA_FIELD && p; i++)
+		p = strchr(p + 1, ':');
+	size_t k = (size_t)(colon - line) + 1, e = p ? strlen(p + 1) : 0;
 	memcpy(out, line, k);
-	out[k] = '\n';
-	return k + 1;
+	if (e)
+		memcpy(out + k, p + 1, e);
+	out[k + e] = '\n';
+	return k + e + 1;
 }
 
 int
 users_cache_load_logins(FILE *f, char **data, size_t *len)
 {
 	return load_kept(f, data, len, keep_login);
-}
-
-/* "login:extra fields" of each line that has extra fields (Dovecot's
- * eighth field, after the seventh ':'); the hash stays behind. */
-static size_t
-keep_extra(const char *line, const char *colon, char *out)
-{
-	const char *p = colon;
-	for (int i = 1; i < USERS_EXTRA_FIELD && p; i++)
-		p = strchr(p + 1, ':');
-	if (!p || p[1] == '\0')
-		return 0;
-	size_t k = (size_t)(colon - line) + 1, e = strlen(p + 1);
-	memcpy(out, line, k);
-	memcpy(out + k, p + 1, e);
-	out[k + e] = '\n';
-	return k + e + 1;
-}
-
-int
-users_cache_load_extra(FILE *f, char **data, size_t *len)
-{
-	return load_kept(f, data, len, keep_extra);
 }

@@ -1,6 +1,6 @@
 /*
  * users-cache.h — the process's copy of the aliases file and of the users
- * file's login names (internal to users.c).
+ * file's login names and extra fields (internal to users*.c).
  *
  * A session asks about the same few addresses at RCPT, at delivery and
  * for notices; reading the files for each question opened the aliases
@@ -15,6 +15,8 @@
 #include <stddef.h>
 #include <stdio.h>
 #include <sys/stat.h>
+
+#include "conf.h"
 
 struct users_cache {
 	char *path;
@@ -35,11 +37,15 @@ void users_cache_refresh(struct users_cache *c, const char *path, users_cache_lo
 /* A stream over c's copy of path, or over path itself when there is none. */
 FILE *users_cache_fopen(const struct users_cache *c, const char *path);
 
-/* Loaders: the whole file; only "login:" of each users-file entry; only
- * "login:extra fields" of each entry that has extra fields. */
+/* Loaders: the whole file; only "login:" of each users-file entry, with
+ * its extra fields after the ':' when it has some (no hash). */
 int users_cache_load_raw(FILE *f, char **data, size_t *len);
 int users_cache_load_logins(FILE *f, char **data, size_t *len);
-int users_cache_load_extra(FILE *f, char **data, size_t *len);
+
+/* users.c: the users file's copy above, refreshed (users_cache_refresh);
+ * *copy_r 1 if the stream is over the copy, 0 if over the file itself
+ * (then whole lines). NULL with errno if neither can be opened. */
+FILE *users_logins_fopen(const struct conf *conf, int *copy_r);
 
 /* Dovecot's passwd-file: user:password:uid:gid:gecos:home:shell:extra —
  * the extra fields are the eighth, after the seventh ':'. */

@@ -27,9 +27,6 @@
 #include <string.h>
 #include <strings.h>
 
-/* Read once per process, checked for changes at each lookup. */
-static struct users_cache extra_cache;
-
 /* "N[unit]" with Dovecot's units b, k, M, G, T (any case); unit is the
  * scale when none is given. 0, or -1 (EINVAL). */
 static int
@@ -136,8 +133,8 @@ parse_extra(const char *extra, uint64_t *bytes_r)
 int
 users_quota(const struct conf *conf, const char *addr, uint64_t *bytes_r)
 {
-	users_cache_refresh(&extra_cache, conf->users, users_cache_load_extra);
-	FILE *f = users_cache_fopen(&extra_cache, conf->users);
+	int copy;
+	FILE *f = users_logins_fopen(conf, &copy);
 	if (!f)
 		return -1;
 	char line[USERS_LINE_MAX];
@@ -151,7 +148,7 @@ users_quota(const struct conf *conf, const char *addr, uint64_t *bytes_r)
 			continue;
 		if ((size_t)(colon - line) != addr_len || strncasecmp(line, addr, addr_len) != 0)
 			continue;
-		if (!extra_cache.valid) {
+		if (!copy) {
 			/* The file itself: skip to the eighth field. */
 			for (int i = 1; i < USERS_EXTRA_FIELD && colon; i++)
 				colon = strchr(colon + 1, ':');

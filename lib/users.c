@@ -213,6 +213,14 @@ users_find(const struct conf *conf, const char *login, char *hash, size_t size)
 	return st == FILELINE_ERROR ? -1 : found;
 }
 
+FILE *
+users_logins_fopen(const struct conf *conf, int *copy_r)
+{
+	users_cache_refresh(&login_cache, conf->users, users_cache_load_logins);
+	*copy_r = login_cache.valid;
+	return users_cache_fopen(&login_cache, conf->users);
+}
+
 int
 users_exists(const struct conf *conf, const char *addr)
 {
