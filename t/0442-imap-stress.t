@@ -44,7 +44,8 @@ KNOWN = [
     (r"EXPUNGE of UID \d+, which no session flagged|is UID \d+, was UID \d+|"
      r"sessions saw it as UID", "maildir",
      "a message reported expunged, or under a second UID, while no session removed it "
-     "(under renames by other sessions and programs: S45, S64)"),
+     "(rare since the UID list keeps late messages' lines; the rest not explained yet: "
+     "S45, S64)"),
     (r"^final: UID \d+ \(.*\) (lacks|has) ", None,
      "a flag at the end is not what the last STORE asked for (mbox: a change lost "
      "under other sessions' changes; Maildir: implicit \\Seen)"),
