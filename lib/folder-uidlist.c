@@ -190,21 +190,36 @@ first_look(const char *dir)
 	return lstat(path, &st) != 0 && errno == ENOENT;
 }
 
-/* The scan of dir was taken before the lock: a message numbered since by
- * another session (a UID past the greatest this scan found) is not in it
- * but is there; dropping its line would give it a second UID later.
- * Lines of messages this scan found gone are dropped. */
+/* The scan of dir was taken before the lock. A line it has no file for
+ * is of a message expunged, or of one that came after the scan and was
+ * numbered by another session meanwhile: after the greatest UID the scan
+ * found, or below it when its name sorts before a message numbered with
+ * it (names sort by delivery time, then name). Dropping that line would
+ * give the message a second UID later (S45), so when the scan lacks a
+ * line below its greatest UID, a scan taken now, under the lock (which
+ * every numbering holds), tells the two apart. keep[k]: recs[k] stays. */
 static int
-newer_than_scan(const struct uidrec *rec, uint32_t seen_max, const struct maildir_entry *e,
-    size_t n)
+lines_to_keep(const char *dir, struct uidrec *recs, size_t nrecs, const unsigned char *found,
+    uint32_t seen_max, unsigned char *keep)
 {
-	if (rec->uid <= seen_max)
+	int unsure = 0;
+	for (size_t k = 0; k < nrecs; k++) {
+		keep[k] = !found[k] && recs[k].uid > seen_max;
+		unsure |= !found[k] && recs[k].uid <= seen_max;
+	}
+	if (!unsure)
 		return 0;
-	size_t len = strlen(rec->base);
-	for (size_t i = 0; i < n; i++)
-		if (e[i].base_len == len && memcmp(e[i].name, rec->base, len) == 0)
-			return 0;
-	return 1;
+	struct maildir_entry *now;
+	size_t n;
+	if (maildir_scan(dir, 0, &now, &n) != 0)
+		return -1;
+	for (size_t i = 0; i < n; i++) {
+		const struct uidrec *rec = recs_find(recs, nrecs, now[i].name, now[i].base_len);
+		if (rec && !found[rec - recs])
+			keep[rec - recs] = 1;
+	}
+	maildir_entries_free(&now, n);
+	return 0;
 }
 
 int
@@ -241,10 +256,17 @@ folder_uids_assign(const char *dir, struct maildir_entry *e, size_t n, uint32_t 
 		recent_from = n == 0 ? 1 : 0;
 	}
 	uint32_t seen_max = 0;
+	unsigned char *found = calloc(nrecs ? 2 * nrecs : 1, 1), *keep = found + nrecs;
+	if (found == NULL) {
+		recs_free(recs, nrecs);
+		close(lock);
+		return -1;
+	}
 	for (size_t i = 0; i < n; i++) {
 		struct uidrec *rec = recs_find(recs, nrecs, e[i].name, e[i].base_len);
 		if (rec) {
 			uids[i] = rec->uid;
+			found[rec - recs] = 1;
 			if (rec->uid > seen_max)
 				seen_max = rec->uid;
 		} else {
@@ -264,7 +286,9 @@ folder_uids_assign(const char *dir, struct maildir_entry *e, size_t n, uint32_t 
 		dirty = 1;
 	}
 	int rc = 0;
-	if (dirty) {
+	if (dirty && r == 0)
+		rc = lines_to_keep(dir, recs, nrecs, found, seen_max, keep);
+	if (dirty && rc == 0) {
 		struct buf b = BUF_INIT(n < (SIZE_MAX - UIDLIST_LINE_MAX) / UIDLIST_LINE_MAX
 		    ? (n + 1) * UIDLIST_LINE_MAX : SIZE_MAX);
 		rc = buf_printf(&b, "yubin-uidlist 1 %" PRIu32 " %" PRIu32 " %" PRIu32 "\n", validity,
@@ -272,12 +296,13 @@ folder_uids_assign(const char *dir, struct maildir_entry *e, size_t n, uint32_t 
 		for (size_t i = 0; rc == 0 && i < n; i++)
 			rc = buf_printf(&b, "%" PRIu32 " %.*s\n", uids[i], (int)e[i].base_len, e[i].name);
 		for (size_t i = 0; rc == 0 && r == 0 && i < nrecs; i++)
-			if (newer_than_scan(&recs[i], seen_max, e, n))
+			if (keep[i])
 				rc = buf_printf(&b, "%" PRIu32 " %s\n", recs[i].uid, recs[i].base);
 		if (rc == 0)
 			rc = durable_replace(dir, UIDLIST_NAME, b.s, b.len, DURABLE_SYNCED);
 		buf_free(&b);
 	}
+	free(found);
 	recs_free(recs, nrecs);
 	close(lock);
 	*validity_r = validity;

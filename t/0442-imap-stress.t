@@ -41,9 +41,11 @@ t = yubin.TAP()
 # message that shows them: each is a TODO (shown by prove, not a
 # failure) while it lasts; any other error fails the test.
 KNOWN = [
-    (r"EXPUNGE of UID \d+, which no session flagged", "maildir",
-     "a message reported expunged while no session removed it (under renames of other "
-     "sessions and programs: S64)"),
+    (r"EXPUNGE of UID \d+, which no session flagged|is UID \d+, was UID \d+|"
+     r"sessions saw it as UID", "maildir",
+     "a message reported expunged, or under a second UID, while no session removed it "
+     "(rare since the UID list keeps late messages' lines; the rest not explained yet: "
+     "S45, S64)"),
     (r"^final: UID \d+ \(.*\) (lacks|has) ", None,
      "a flag at the end is not what the last STORE asked for (mbox: a change lost "
      "under other sessions' changes; Maildir: implicit \\Seen)"),
@@ -52,6 +54,9 @@ KNOWN = [
     (r"left out \d+ messages", None,
      "THREAD ORDEREDSUBJECT or SEARCH over ALL leaving out messages not expunged"),
     (r"STATUS INBOX UIDNEXT", "mbox", "STATUS of the selected INBOX with a stale UIDNEXT"),
+    (r"^final: <[^>]*> twice: Other UID", "mbox",
+     "two sessions MOVEing one message at once both copy it (copy and expunge are not "
+     "one step under the folder's lock)"),
 ]
 
 

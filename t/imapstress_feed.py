@@ -16,6 +16,7 @@ import os
 import random
 import re
 import threading
+import time
 
 import yubin
 from imapstress_ledger import now
@@ -115,13 +116,12 @@ class Hand(Feeder):
             f.write(data)
             os.fchmod(f.fileno(), 0o666)
             os.fsync(f.fileno())
+        # the INTERNALDATE its name says; atime now, or it is litter in tmp/
+        os.utime(tmp, (time.time(), 1796000000 + n))
         if flags is None:
-            final = os.path.join(self.dir, "new", name)
+            os.rename(tmp, os.path.join(self.dir, "new", name))
         else:
-            final = os.path.join(self.dir, "cur", "%s:2,%s" % (name, flags))
-        os.rename(tmp, final)
-        # the INTERNALDATE its name says (an old file in tmp/ is litter)
-        os.utime(final, (1796000000 + n, 1796000000 + n))
+            os.rename(tmp, os.path.join(self.dir, "cur", "%s:2,%s" % (name, flags)))
         t1 = now()
         letters = {"S": "\\seen", "F": "\\flagged", "D": "\\draft"}
         self.ledger.made_message(mid, "hand", {letters[c] for c in flags or ""}, t0, t1, top)

@@ -52,6 +52,7 @@ class View:
         # messages a result over ALL left out (UIDs, None if unknown): the
         # next NOOP must report them expunged
         self.missing = None
+        self.expunges = 0  # EXPUNGEs this session was told of
 
     def select(self, box):
         self.box, self.uids = box, []
@@ -89,7 +90,8 @@ class View:
                      % (len(uids), len(set(uids)), len(self.uids)))
             return
         if len(uids) < len(self.uids):
-            self.missing = (self.cmd, [u for u in self.uids if u not in set(uids)], uids)
+            self.missing = (self.cmd, [u for u in self.uids if u not in set(uids)], uids,
+                            self.expunges)
             return
         missing = set(self.known()) - set(uids)
         if missing:
@@ -107,7 +109,7 @@ class View:
         elif whole and len(nums) < n:
             have = set(nums)
             self.missing = (self.cmd, [u for i, u in enumerate(self.uids) if i + 1 not in have],
-                            nums)
+                            nums, self.expunges)
 
     def uid_result(self, uids, whole, what):
         if whole:
@@ -157,6 +159,7 @@ class View:
             self.err("EXPUNGE %d of %d messages" % (n, len(self.uids)))
             return
         uid = self.uids.pop(n - 1)
+        self.expunges += 1
         self.shared.expunged(self, uid)
 
     def fetch(self, uid_cmd, n, items):
