@@ -8,12 +8,14 @@
 #include <string.h>
 
 #include "path.h"
+#include "store-pop3.h"
 
 int
 store_init(struct store *s, const char *root, enum store_format fmt)
 {
 	memset(s, 0, sizeof *s);
 	s->ops = fmt == STORE_MBOX ? &store_mbox_ops : &store_maildir_ops;
+	s->pop3 = fmt == STORE_MBOX ? &store_mbox_pop3 : &store_maildir_pop3;
 	return path_printf(s->root, sizeof s->root, "%s", root);
 }
 

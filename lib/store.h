@@ -41,20 +41,16 @@
  * folder_highestmodseq().
  *
  * ---- POP3 (a maildrop over the store) ----
- * pop3-session opens INBOX with store_open(s, "INBOX", 0, &f) under its
- * own maildrop lock: f->m[0..n) are the messages at that moment, in UID
- * order, and the maildrop is that snapshot (messages marked gone by
- * nothing: POP3 never calls folder_sync, a message delivered meanwhile
- * waits for the next session). Per message: f->m[i].uid with
- * f->uidvalidity (a stable UIDL), folder_size() (the octets sent, CRLF
- * line ends, so LIST and RETR agree), folder_message() (the whole
- * message, CRLF; TOP cuts it at its header and n lines). DELE is kept
- * in the session (RSET undoes it); at QUIT (UPDATE) the DELE'd messages
- * get FL_DELETED by folder_set_flags() and folder_expunge(f, pick, ...)
- * removes them, pick naming exactly those UIDs (a message an IMAP client
- * flagged \Deleted is not POP3's to remove), durably, by the one mbox
- * rewrite; then folder_close(). Nothing here sends \Recent or EXISTS:
- * that is IMAP's (a read-write open does take the \Recent messages).
+ * pop3-session takes its snapshot of INBOX with store_pop3_open()
+ * (store-pop3.h), through the backend's table that store_init() sets
+ * (struct store's pop3): the messages at that moment, their UIDLs and
+ * sizes, streamed as stored, marked deleted in the session and removed
+ * at QUIT (UPDATE state) by store_pop3_commit(). Not store_open(): the
+ * UIDLs clients already know are not UIDs (Maildir base names, mbox
+ * content digests), a snapshot must write no UID list and take no
+ * \Recent, RETR sends the message as stored (mbox status headers
+ * included), and the mbox stays locked for the whole session. A message
+ * delivered meanwhile waits for the next session.
  */
 #ifndef YUBIN_STORE_H
 #define YUBIN_STORE_H
@@ -69,6 +65,7 @@
 enum store_format { STORE_MAILDIR, STORE_MBOX };
 
 struct store;
+struct store_pop3_ops;
 
 /* Called with each folder name a store_list() finds (never INBOX). */
 typedef int (*store_name_fn)(void *arg, const char *name);
@@ -129,6 +126,8 @@ struct store {
 	 * folder_view); NULL: none kept (POP3). Set by the caller after
 	 * store_init. */
 	folder_render_fn render;
+	/* The POP3 snapshot's backend (store-pop3.h), set by store_init. */
+	const struct store_pop3_ops *pop3;
 };
 
 /* Sets up s for the user's root in format fmt; touches no file. 0, or -1

@@ -137,11 +137,11 @@ login(struct pop3 *p, const char *user, const char *password, const char *method
 	p->state = STATE_TRANSACTION;
 	session_set_deadline(&p->s, &p->io, 1);
 	uint64_t octets = 0;
-	for (size_t i = 0; i < p->drop.n; i++)
-		octets += p->drop.msg[i].size;
+	for (size_t i = 0; i < p->drop.snap.n; i++)
+		octets += p->drop.snap.msg[i].size;
 	log_info("login: user=%s method=%s%s messages=%zu octets=%llu", p->login, method,
-	    p->tls ? " tls=yes" : "", p->drop.n, (unsigned long long)octets);
-	return say(p, V_OK, "Logged in, %zu messages (%llu octets)", p->drop.n,
+	    p->tls ? " tls=yes" : "", p->drop.snap.n, (unsigned long long)octets);
+	return say(p, V_OK, "Logged in, %zu messages (%llu octets)", p->drop.snap.n,
 	    (unsigned long long)octets);
 }
 
@@ -337,11 +337,11 @@ totals(const struct pop3 *p, size_t *count_r, uint64_t *octets_r)
 {
 	*count_r = 0;
 	*octets_r = 0;
-	for (size_t i = 0; i < p->drop.n; i++) {
-		if (p->drop.msg[i].deleted)
+	for (size_t i = 0; i < p->drop.snap.n; i++) {
+		if (p->drop.snap.msg[i].deleted)
 			continue;
 		(*count_r)++;
-		*octets_r += p->drop.msg[i].size;
+		*octets_r += p->drop.snap.msg[i].size;
 	}
 }
 
@@ -354,10 +354,10 @@ cmd_quit(struct pop3 *p, const struct pop3_command *c)
 	/* The UPDATE state: only here is anything removed (RFC 1939 §6). */
 	size_t removed = 0, deleted = 0, kept;
 	uint64_t octets;
-	for (size_t i = 0; i < p->drop.n; i++)
-		deleted += p->drop.msg[i].deleted != 0;
+	for (size_t i = 0; i < p->drop.snap.n; i++)
+		deleted += p->drop.snap.msg[i].deleted != 0;
 	totals(p, &kept, &octets);
-	int r = maildrop_commit(&p->drop, &removed);
+	int r = store_pop3_commit(&p->drop.snap, &removed);
 	log_info("quit: user=%s retrieved=%zu deleted=%zu removed=%zu kept=%zu%s",
 	    p->login, p->n_retrieved, deleted, removed, kept, r < 0 ? " update=failed" : "");
 	if (r < 0) {
@@ -380,11 +380,11 @@ message_arg(struct pop3 *p, const char *arg, size_t *i_r, enum verdict *v_r)
 		*v_r = say(p, V_BAD, "Invalid message number");
 		return -1;
 	}
-	if (n == 0 || n > p->drop.n) {
+	if (n == 0 || n > p->drop.snap.n) {
 		*v_r = say(p, V_BAD, "No such message");
 		return -1;
 	}
-	if (p->drop.msg[n - 1].deleted) {
+	if (p->drop.snap.msg[n - 1].deleted) {
 		*v_r = say(p, V_BAD, "Message %lu already deleted", n);
 		return -1;
 	}
@@ -417,8 +417,8 @@ listing(struct pop3 *p, const struct pop3_command *c, int uidl)
 		if (message_arg(p, c->argv[0], &i, &v) < 0)
 			return v;
 		if (uidl)
-			return say(p, V_OK, "%zu %s", i + 1, p->drop.msg[i].uidl);
-		return say(p, V_OK, "%zu %llu", i + 1, (unsigned long long)p->drop.msg[i].size);
+			return say(p, V_OK, "%zu %s", i + 1, p->drop.snap.msg[i].uidl);
+		return say(p, V_OK, "%zu %llu", i + 1, (unsigned long long)p->drop.snap.msg[i].size);
 	}
 	size_t count;
 	uint64_t octets;
@@ -428,8 +428,8 @@ listing(struct pop3 *p, const struct pop3_command *c, int uidl)
 	else
 		io_printf(&p->io, "+OK %zu messages (%llu octets)\r\n", count,
 		    (unsigned long long)octets);
-	for (i = 0; i < p->drop.n; i++) {
-		const struct maildrop_msg *m = &p->drop.msg[i];
+	for (i = 0; i < p->drop.snap.n; i++) {
+		const struct store_pop3_msg *m = &p->drop.snap.msg[i];
 		if (m->deleted)
 			continue;
 		if (uidl)
@@ -467,20 +467,20 @@ send_message(struct pop3 *p, size_t i, int top, unsigned long lines)
 {
 	off_t off;
 	uint64_t len;
-	int fd = maildrop_message_fd(&p->drop, i, &off, &len);
+	int fd = store_pop3_fd(&p->drop.snap, i, &off, &len);
 	if (fd < 0) {
 		log_err("message %zu of %s: %s", i + 1, p->login, strerror(errno));
 		return say(p, V_ERR, "[SYS/TEMP] Cannot read message %zu", i + 1);
 	}
 	struct msgconv conv;
-	msgconv_init(&conv, p->drop.format == MAILBOX_MBOX, 1, emit_io, &p->io);
+	msgconv_init(&conv, p->drop.snap.from_quoted, 1, emit_io, &p->io);
 	if (top)
 		msgconv_set_top(&conv, lines);
 	if (top)
 		io_puts(&p->io, "+OK Top of message follows\r\n");
 	else
-		io_printf(&p->io, "+OK %llu octets\r\n", (unsigned long long)p->drop.msg[i].size);
-	int r = maildrop_stream(fd, off, len, &conv);
+		io_printf(&p->io, "+OK %llu octets\r\n", (unsigned long long)p->drop.snap.msg[i].size);
+	int r = store_pop3_stream(fd, off, len, &conv);
 	int saved = errno;
 	close(fd);
 	if (r != 0) {
@@ -501,7 +501,7 @@ cmd_retr(struct pop3 *p, const struct pop3_command *c)
 		return v;
 	v = send_message(p, i, 0, 0);
 	if (v == V_SENT) {
-		p->drop.msg[i].retrieved = 1;
+		p->drop.snap.msg[i].retrieved = 1;
 		p->n_retrieved++;
 	}
 	return v;
@@ -527,15 +527,15 @@ cmd_dele(struct pop3 *p, const struct pop3_command *c)
 	size_t i;
 	if (message_arg(p, c->argv[0], &i, &v) < 0)
 		return v;
-	p->drop.msg[i].deleted = 1;
+	p->drop.snap.msg[i].deleted = 1;
 	return say(p, V_OK, "Message %zu deleted", i + 1);
 }
 
 static enum verdict
 cmd_rset(struct pop3 *p, const struct pop3_command *c)
 {
-	for (size_t i = 0; i < p->drop.n; i++)
-		p->drop.msg[i].deleted = 0;
+	for (size_t i = 0; i < p->drop.snap.n; i++)
+		p->drop.snap.msg[i].deleted = 0;
 	size_t count;
 	uint64_t octets;
 	totals(p, &count, &octets);
@@ -646,7 +646,7 @@ command_loop(struct pop3 *p)
 			return;
 		} else {
 			if (p->drop_open)
-				maildrop_touch(&p->drop);
+				store_pop3_touch(&p->drop.snap);
 			v = dispatch(p, line, len);
 			explicit_bzero(line, sizeof line);   /* may hold a password */
 		}

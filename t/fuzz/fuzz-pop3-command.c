@@ -12,7 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "pop3-session/msgconv.h"
+#include "msgconv.h"
 #include "pop3-session/pop3-parse.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);

@@ -6,7 +6,7 @@
 
 #include "unit.h"
 
-#include "pop3-session/msgconv.h"
+#include "msgconv.h"
 #include "pop3-session/pop3-parse.h"
 #include "digest.h"
 
