@@ -41,8 +41,10 @@
  * folder_highestmodseq().
  *
  * ---- POP3 (a maildrop over the store) ----
- * pop3-session opens INBOX with store_open(s, "INBOX", 0, &f) under its
- * own maildrop lock: f->m[0..n) are the messages at that moment, in UID
+ * pop3-session opens INBOX with store_open(s, "INBOX", 1, &f) under its
+ * own maildrop lock (read-only takes no \Recent and moves nothing out of
+ * Maildir's new/, as POP3 does today; flags and expunges still work on
+ * such a folder): f->m[0..n) are the messages at that moment, in UID
  * order, and the maildrop is that snapshot (messages marked gone by
  * nothing: POP3 never calls folder_sync, a message delivered meanwhile
  * waits for the next session). Per message: f->m[i].uid with
@@ -54,7 +56,8 @@
  * removes them, pick naming exactly those UIDs (a message an IMAP client
  * flagged \Deleted is not POP3's to remove), durably, by the one mbox
  * rewrite; then folder_close(). Nothing here sends \Recent or EXISTS:
- * that is IMAP's (a read-write open does take the \Recent messages).
+ * that is IMAP's. t/unit/test-store-maildrop.c walks this on both
+ * formats.
  */
 #ifndef YUBIN_STORE_H
 #define YUBIN_STORE_H
