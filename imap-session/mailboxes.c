@@ -208,6 +208,11 @@ int
 imap_do_expunge(struct imap *im, const struct seqset *uids, int report)
 {
 	struct expunge_ctx x = { im, uids, report, 0 };
+	/* every message \Deleted now, also by another session since this
+	 * one last looked (RFC 9051 §6.4.3), as Dovecot; what else the look
+	 * finds is reported after the command */
+	if (folder_sync(im->sel) != 0)
+		log_warn("user=%s expunge: sync: %s", im->user, strerror(errno));
 	if (folder_expunge(im->sel, expunge_pick, expunge_gone, &x) == 0)
 		return 0;
 	log_err("user=%s expunge: %s", im->user, strerror(errno));
