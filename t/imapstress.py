@@ -535,6 +535,19 @@ def final_listing(env, user, ledger):
     return out, used[0][0] if used else None
 
 
+def quota_used(env, user):
+    """GETQUOTA's usage in KiB, from a fresh session."""
+    w = Wire(env, os.path.join(env.dir, "stress-quota.log"))
+    try:
+        z = w.z
+        z.cmd('LOGIN %s "%s"' % (user, yubin.DEMO_PASSWORD))
+        used = [v for k, v in parse_lines(z.cmd('GETQUOTA ""')) if k == "QUOTA"]
+        z.cmd("LOGOUT")
+    finally:
+        w.close()
+    return used[0][0] if used else None
+
+
 def store_bytes(env, user):
     """The user's storage as quota_storage counts it (yubin.conf.5):
     S= of every Maildir file, or the size of every mbox folder file."""
@@ -587,6 +600,15 @@ def run(env, user, sessions=4, seconds=3.0, seed=1):
     ledger.final(listing)
     if env.settings.get("quota_storage"):
         disk = store_bytes(env, user)
+        if not mbox:
+            # Maildir keeps its usage in maildirsize (Maildir++), which the
+            # Hand's files bypass, as they do Dovecot's: the running count
+            # may be short by them, never over; a recount is exact.
+            if used is None or used > disk // 1024:
+                ledger.error("final: QUOTA usage %s KiB above the store's %d bytes"
+                             % (used, disk))
+            os.unlink(os.path.join(env.maildir(user), "maildirsize"))
+            used = quota_used(env, user)
         if used != disk // 1024:
             ledger.error("final: QUOTA usage %s KiB, the store holds %d bytes" % (used, disk))
     for f in sorted(os.listdir(env.dir)):
