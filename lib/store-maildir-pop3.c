@@ -150,8 +150,8 @@ number(struct store_pop3 *p, struct md_snap *m, enum folder_uidl scheme, const u
 	}
 	/* a cache that cannot be written costs only time: the sizes are
 	 * counted again next login */
-	if (r == 0)
-		sizecache_save(&cache);
+	if (r == 0 && sizecache_save(&cache) != 0)
+		p->sizes_errno = errno;
 	int saved = errno;
 	sizecache_free(&cache);
 	errno = saved;
@@ -196,16 +196,17 @@ md_fd(struct store_pop3 *p, size_t i, off_t *off_r, uint64_t *len_r)
 }
 
 /* A retrieved message is seen: moved to cur/ with S (at QUIT only). A
- * failure costs only the flag. */
-static void
+ * failure costs only the flag: 0 or -1. */
+static int
 mark_seen(const char *dir, struct maildir_entry *e)
 {
 	if (!e->in_new && strchr(e->flags, 'S'))
-		return;
+		return 0;
 	char flags[MAILDIR_FLAGS_MAX + 1];
 	snprintf(flags, sizeof flags, "%sS", e->flags);
-	if (strlen(e->flags) + 1 < MAILDIR_FLAGS_MAX)
-		maildir_set_flags(dir, e, flags);
+	if (strlen(e->flags) + 1 >= MAILDIR_FLAGS_MAX)
+		return -1;
+	return maildir_set_flags(dir, e, flags) < 0 ? -1 : 0;
 }
 
 static int
@@ -224,8 +225,8 @@ md_commit(struct store_pop3 *p, size_t *removed_r)
 				failed = 1;
 				saved = errno;
 			}
-		} else if (msg->retrieved) {
-			mark_seen(dir, e);
+		} else if (msg->retrieved && mark_seen(dir, e) != 0) {
+			p->seen_failed++;
 		}
 	}
 	char sub[PATH_MAX];

@@ -73,6 +73,11 @@ struct store_pop3 {
 	struct store_pop3_msg *msg;
 	size_t n;
 	void *be;               /* the backend's state */
+	/* What went wrong without failing, for the caller to log (lib does
+	 * not): the size cache could not be written (its errno, 0: it was),
+	 * and how many retrieved messages commit could not mark seen. */
+	int sizes_errno;
+	size_t seen_failed;
 };
 
 /* Takes the snapshot of s's INBOX (creating an empty one if missing;

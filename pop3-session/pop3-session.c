@@ -134,6 +134,9 @@ login(struct pop3 *p, const char *user, const char *password, const char *method
 		return say(p, V_ERR, "[SYS/TEMP] Cannot open maildrop");
 	}
 	p->drop_open = 1;
+	if (p->drop.snap.sizes_errno)
+		log_warn("cannot write the size cache of user=%s: %s", p->login,
+		    strerror(p->drop.snap.sizes_errno));
 	p->state = STATE_TRANSACTION;
 	session_set_deadline(&p->s, &p->io, 1);
 	uint64_t octets = 0;
@@ -360,6 +363,9 @@ cmd_quit(struct pop3 *p, const struct pop3_command *c)
 	int r = store_pop3_commit(&p->drop.snap, &removed);
 	log_info("quit: user=%s retrieved=%zu deleted=%zu removed=%zu kept=%zu%s",
 	    p->login, p->n_retrieved, deleted, removed, kept, r < 0 ? " update=failed" : "");
+	if (p->drop.snap.seen_failed)
+		log_warn("cannot mark %zu retrieved messages seen: user=%s",
+		    p->drop.snap.seen_failed, p->login);
 	if (r < 0) {
 		log_err("update failed: user=%s: %s", p->login, strerror(errno));
 		p->close_ok = 0;

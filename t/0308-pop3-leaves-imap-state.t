@@ -5,7 +5,8 @@ and leaving without QUIT changes no file but POP3's own .pop3.*, writes
 no UID list or index, takes no \\Recent message (the next IMAP SELECT
 still has them all as \\Recent); QUIT without DELE changes only the
 seen flag of what was retrieved (Maildir) and leaves an mbox byte for
-byte as it was. Maildir and mbox (covers S45)."""
+byte as it was. Maildir and mbox (covers S45). What it cannot write (the
+size cache, a seen flag) is logged and the session goes on."""
 import hashlib
 import os
 import re
@@ -72,6 +73,36 @@ def one(fmt):
         env.cleanup()
 
 
+def warnings():
+    """What the snapshot could not write costs a flag or time, never the
+    session, and is logged: the size cache (.pop3.sizes) and the seen
+    flag of a retrieved message."""
+    env = yubin.Env(conf={"auth_fail_delay_ms": "10"})
+    d = env.maildir(U)
+    try:
+        for sub in ("tmp", "new", "cur"):
+            os.makedirs(os.path.join(d, sub))
+        with open(os.path.join(d, "new", "1700000000.M1P1.test"), "wb") as f:
+            f.write(b"Subject: no W= in the name\n\nbody\n")
+        env.write_conf()
+        env.run("pop3-session", LOGIN + b"QUIT\r\n")       # makes .pop3.lock
+        os.unlink(os.path.join(d, ".pop3.sizes"))
+        for sub in ("", "new", "cur"):
+            os.chmod(os.path.join(d, sub), 0o555)
+        r = env.run("pop3-session", LOGIN + b"RETR 1\r\nQUIT\r\n")
+        t.ok(b"\r\nbody\r\n" in r.stdout and r.stdout.split(b"\r\n")[-2].startswith(b"+OK"),
+             "a drop whose files cannot be written is still served", r.stdout[-200:])
+        t.ok(b"warning:" in r.stderr and b"cannot write the size cache" in r.stderr,
+             "the size cache that could not be written is logged", r.stderr)
+        t.ok(b"cannot mark 1 retrieved messages seen" in r.stderr,
+             "the seen flag that could not be set is logged", r.stderr)
+    finally:
+        for sub in ("", "new", "cur"):
+            os.chmod(os.path.join(d, sub), 0o755)
+        env.cleanup()
+
+
 one("maildir")
 one("mbox")
+warnings()
 t.done()
