@@ -82,7 +82,7 @@ FUZZ_BINS = $(FUZZ_SRCS:%.c=$(B)/%)
 # well as lib/libyubin.a.
 TESTS_USING_imap-session = t/unit/test-imap-parser t/unit/test-mime t/fuzz/fuzz-imap-date \
                            t/unit/test-imapurl t/fuzz/fuzz-imapurl \
-                           t/fuzz/fuzz-imap-mbox t/fuzz/fuzz-imap-parser t/fuzz/fuzz-mime
+                           t/fuzz/fuzz-imap-parser t/fuzz/fuzz-mime
 TESTS_USING_pop3-session = t/unit/test-pop3-parse t/fuzz/fuzz-pop3-command
 TESTS_USING_relay-runner = t/unit/test-relay-reply t/fuzz/fuzz-smtp-reply
 TESTS_USING_smtp-session = t/unit/test-smtp-data t/fuzz/fuzz-smtp-command t/fuzz/fuzz-smtp-data

@@ -149,6 +149,9 @@ struct folder {
 	 * of a parent by another session): this view cannot go on. */
 	int vanished;
 	size_t held_hint;        /* where the oldest held file is looked for */
+	/* Maildir: the file names of the last scan (and of older ones still
+	 * named by a message), packed (maildir_scan_packed) */
+	struct maildir_names *md_names;
 	/* new/ and cur/ as of the last scan: unchanged directories need no
 	 * rescan (the cheap path of NOOP and of every command's update).
 	 * settled: both times were older than their file system's timestamp

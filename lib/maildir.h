@@ -78,16 +78,22 @@ int maildir_clean_tmp_at(int tmp_fd);
 /* One message as seen by a reader. */
 struct maildir_entry {
 	/* Ordered widest first, no padding: one per message of a folder
-	 * (72 bytes on LP64; imap-session keeps 100,000 of them). */
+	 * (40 bytes on LP64; imap-session keeps 100,000 of them). The info
+	 * letters are read from the name when asked (maildir_entry_flags),
+	 * not kept beside it. */
 	char *name;          /* file name within its subdirectory */
 	uint64_t size;       /* bytes on disk (S=, else stat) */
 	uint64_t vsize;      /* bytes with CRLF (W=, else computed on demand; 0 = unknown) */
 	time_t mtime;        /* delivery time (INTERNALDATE): stat, else the name's seconds */
 	/* unique part: name[0..base_len); a file name is NAME_MAX bytes */
 	uint32_t base_len;
-	int in_new;          /* 1: new/, 0: cur/ */
-	char flags[MAILDIR_FLAGS_MAX]; /* sorted letters after ":2," */
+	unsigned in_new : 1;      /* 1: new/, 0: cur/ */
+	unsigned name_packed : 1; /* name is in a struct maildir_names, not malloc'd */
 };
+
+/* The info letters of e's name (after ":2,"; at most MAILDIR_FLAGS_MAX - 1
+ * of them) into out; returns out. */
+const char *maildir_entry_flags(const struct maildir_entry *e, char out[MAILDIR_FLAGS_MAX]);
 
 /* Lists new/ and cur/ of dir. Entries are sorted by mtime then name.
  * Sizes come from the name; stat() only for names without S= (and for
@@ -95,14 +101,32 @@ struct maildir_entry {
 int maildir_scan(const char *dir, int with_mtime, struct maildir_entry **entries_r, size_t *n_r);
 void maildir_entries_free(struct maildir_entry **entries, size_t n);
 
+/* The file names of one scan packed in a few large blocks instead of a
+ * malloc each (a folder of 100,000 messages keeps them all): entries
+ * from maildir_scan_packed() point into *names_r and have name_packed
+ * set. Every function here that renames an entry gives it a malloc'd
+ * name of its own; maildir_entry_free_name() frees only such a name. A
+ * struct maildir_names links to older ones (next) for its holder. */
+struct maildir_names {
+	struct maildir_names *next;
+	struct maildir_names_block *blocks;
+};
+int maildir_scan_packed(const char *dir, int with_mtime, struct maildir_entry **entries_r,
+    size_t *n_r, struct maildir_names **names_r);
+/* Frees names and every one linked from it. */
+void maildir_names_free(struct maildir_names *names);
+/* Gives e a malloc'd copy of a packed name, so its block can go. 0 or -1. */
+int maildir_entry_own_name(struct maildir_entry *e);
+void maildir_entry_free_name(struct maildir_entry *e);
+
 /* Parses e->name (any file name: users can create them) into base_len,
- * size, vsize and flags, as maildir_scan does. Returns 1 if the name had
+ * size and vsize, as maildir_scan does. Returns 1 if the name had
  * an S= size, else 0. */
 int maildir_parse_name(struct maildir_entry *e);
 
 /* Opens a message read-only. If it has moved (another session renamed it),
  * rescans new/ and cur/ for the same unique part and updates e->name,
- * e->in_new and e->flags (S64). Returns an fd or -1 (ENOENT: really gone). */
+ * e->in_new (S64). Returns an fd or -1 (ENOENT: really gone). */
 int maildir_open(const char *dir, struct maildir_entry *e);
 
 /* Counts the CRLF size of an open message (its size plus one per bare LF).

@@ -312,7 +312,8 @@ md_counts(struct store *s, const char *name, struct store_counts *k)
 	for (size_t i = 0; i < n; i++) {
 		unsigned flags;
 		uint32_t kw;
-		folder_parse_letters(e[i].flags, &flags, &kw);
+		char letters[MAILDIR_FLAGS_MAX];
+		folder_parse_letters(maildir_entry_flags(&e[i], letters), &flags, &kw);
 		k->messages++;
 		k->unseen += !(flags & FL_SEEN);
 		k->deleted += !!(flags & FL_DELETED);

@@ -200,11 +200,13 @@ md_fd(struct store_pop3 *p, size_t i, off_t *off_r, uint64_t *len_r)
 static int
 mark_seen(const char *dir, struct maildir_entry *e)
 {
-	if (!e->in_new && strchr(e->flags, 'S'))
+	char own[MAILDIR_FLAGS_MAX];
+	maildir_entry_flags(e, own);
+	if (!e->in_new && strchr(own, 'S'))
 		return 0;
 	char flags[MAILDIR_FLAGS_MAX + 1];
-	snprintf(flags, sizeof flags, "%sS", e->flags);
-	if (strlen(e->flags) + 1 >= MAILDIR_FLAGS_MAX)
+	snprintf(flags, sizeof flags, "%sS", own);
+	if (strlen(own) + 1 >= MAILDIR_FLAGS_MAX)
 		return -1;
 	return maildir_set_flags(dir, e, flags) < 0 ? -1 : 0;
 }

@@ -89,7 +89,7 @@ mdf_set_flags(struct folder *f, size_t idx, unsigned flags, uint32_t keywords)
 {
 	struct fmsg *m = &f->m[idx];
 	char letters[MAILDIR_FLAGS_MAX + 8], foreign[MAILDIR_FLAGS_MAX];
-	foreign_letters(m->e.flags, foreign);
+	foreign_letters(maildir_entry_flags(&m->e, letters), foreign);
 	folder_flag_letters(flags & ~FL_RECENT, keywords, letters);
 	if (strlen(letters) + strlen(foreign) >= MAILDIR_FLAGS_MAX) {
 		errno = EINVAL;
@@ -221,13 +221,14 @@ fmsg_cmp(const void *a, const void *b)
 	return x < y ? -1 : x > y;
 }
 
-/* Scans dir and returns messages (with UIDs) sorted by UID. */
+/* Scans dir and returns messages (with UIDs) sorted by UID, their names
+ * in *names_r. */
 static int
-folder_scan(struct folder *f, struct fmsg **list_r, size_t *n_r)
+folder_scan(struct folder *f, struct fmsg **list_r, size_t *n_r, struct maildir_names **names_r)
 {
 	struct maildir_entry *e;
 	size_t n;
-	if (maildir_scan(f->dir, 0, &e, &n) != 0)
+	if (maildir_scan_packed(f->dir, 0, &e, &n, names_r) != 0)
 		return -1;
 	uint32_t *uids = calloc(n ? n : 1, sizeof *uids), recent_from;
 	struct fmsg *list = calloc(n ? n : 1, sizeof *list);
@@ -237,13 +238,16 @@ folder_scan(struct folder *f, struct fmsg **list_r, size_t *n_r)
 		free(uids);
 		free(list);
 		maildir_entries_free(&e, n);
+		maildir_names_free(*names_r);
 		return -1;
 	}
 	for (size_t i = 0; i < n; i++) {
 		list[i].uid = uids[i];
 		list[i].fd = -1;
 		list[i].e = e[i];
-		folder_parse_letters(e[i].flags, &list[i].flags, &list[i].keywords);
+		char letters[MAILDIR_FLAGS_MAX];
+		folder_parse_letters(maildir_entry_flags(&e[i], letters), &list[i].flags,
+		    &list[i].keywords);
 		/* \Recent by the marker; one still in new/ is the session's
 		 * that moves it out (folder_take_recent), whatever its UID */
 		if (uids[i] >= recent_from && (!e[i].in_new || f->readonly))
@@ -281,9 +285,10 @@ folder_grow(struct folder *f, size_t want)
 static int
 take_from_new(struct folder *f, struct fmsg *m)
 {
-	char path[PATH_MAX], name[NAME_MAX + 1];
+	char path[PATH_MAX], name[NAME_MAX + 1], letters[MAILDIR_FLAGS_MAX];
 	size_t base = strcspn(m->e.name, ":");
-	int len = snprintf(name, sizeof name, "%.*s:2,%s", (int)base, m->e.name, m->e.flags);
+	int len = snprintf(name, sizeof name, "%.*s:2,%s", (int)base, m->e.name,
+	    maildir_entry_flags(&m->e, letters));
 	if (len < 0 || (size_t)len >= sizeof name)
 		return -1;
 	char *copy = strdup(name);
@@ -301,7 +306,7 @@ take_from_new(struct folder *f, struct fmsg *m)
 		free(copy);
 		return -1;
 	}
-	free(m->e.name);
+	maildir_entry_free_name(&m->e);
 	m->e.name = copy;
 	m->e.in_new = 0;
 	return 0;
@@ -395,14 +400,47 @@ folder_sync(struct folder *f)
 	return 0;
 }
 
+/* After a sync every message still there has its name from the new scan
+ * (names); those gone elsewhere get copies of theirs, so the names of
+ * earlier scans can go. Kept (linked) if a copy fails. */
+static void
+adopt_names(struct folder *f, struct maildir_names *names)
+{
+	int all = 1;
+	for (size_t i = 0; i < f->n; i++)
+		if (f->m[i].gone && maildir_entry_own_name(&f->m[i].e) != 0)
+			all = 0;
+	if (all) {
+		maildir_names_free(f->md_names);
+		f->md_names = NULL;
+	}
+	names->next = f->md_names;
+	f->md_names = names;
+}
+
+/* The first look of a session: the scan's list becomes the folder's
+ * messages as it is (no second array of them at the peak of SELECT). */
+static void
+first_sync(struct folder *f, struct fmsg *list, size_t n, struct maildir_names *names)
+{
+	f->m = list;
+	f->cap = n ? n : 1;
+	f->n = n;
+	for (size_t i = 0; i < n; i++)
+		folder_take_recent(f, &f->m[i]);
+	f->new_messages = n > 0;
+	adopt_names(f, names);
+}
+
 static int
 mdf_sync(struct folder *f)
 {
 	struct fmsg *list;
 	size_t n;
+	struct maildir_names *names;
 	if (folder_unchanged(f))
 		return 0;
-	if (folder_scan(f, &list, &n) != 0) {
+	if (folder_scan(f, &list, &n, &names) != 0) {
 		int e = errno;
 		f->scanned = 0;
 		folder_check_vanished(f);
@@ -411,6 +449,10 @@ mdf_sync(struct folder *f)
 	}
 	f->scanned = 1;
 	folder_keywords_read(f);
+	if (f->n == 0 && f->m == NULL) {
+		first_sync(f, list, n, names);
+		return 0;
+	}
 	size_t i = 0, j = 0, old_n = f->n;
 	uint32_t max_uid = old_n ? f->m[old_n - 1].uid : 0;
 	while (i < old_n || j < n) {
@@ -429,7 +471,7 @@ mdf_sync(struct folder *f)
 				f->n++;
 				f->new_messages = 1;
 			} else {
-				free(list[j].e.name);
+				maildir_entry_free_name(&list[j].e);
 			}
 			j++;
 			continue;
@@ -441,7 +483,7 @@ mdf_sync(struct folder *f)
 			m->flags = (m->flags & FL_RECENT) | list[j].flags;
 			m->keywords = list[j].keywords;
 		}
-		free(m->e.name);
+		maildir_entry_free_name(&m->e);
 		time_t mt = m->e.mtime;
 		uint64_t vsize = m->e.vsize;
 		m->e = list[j].e;
@@ -455,6 +497,7 @@ mdf_sync(struct folder *f)
 		j++;
 	}
 	free(list);
+	adopt_names(f, names);
 	return 0;
 }
 
@@ -465,7 +508,7 @@ folder_remove_gone(struct folder *f, size_t idx)
 		f->recent--;
 	folder_release(f, &f->m[idx]);
 	f->held_hint = 0;
-	free(f->m[idx].e.name);
+	maildir_entry_free_name(&f->m[idx].e);
 	memmove(&f->m[idx], &f->m[idx + 1], (f->n - idx - 1) * sizeof *f->m);
 	f->n--;
 	if (idx < f->reported)
@@ -511,7 +554,7 @@ folder_close(struct folder **fp)
 		f->ops->close(f);
 	for (size_t i = 0; i < f->n; i++) {
 		folder_release(f, &f->m[i]);
-		free(f->m[i].e.name);
+		maildir_entry_free_name(&f->m[i].e);
 	}
 	free(f->m);
 	for (int i = 0; i < FOLDER_KEYWORDS_MAX; i++)
@@ -520,12 +563,15 @@ folder_close(struct folder **fp)
 	*fp = NULL;
 }
 
-/* Maildir holds nothing beyond its messages' files (released by
- * folder_close). */
+/* Maildir holds its messages' files (released by folder_close) and the
+ * blocks of their names. */
 static void
 mdf_close(struct folder *f)
 {
-	(void)f;
+	/* folder_close frees the messages' own names after this: a packed
+	 * one is only forgotten there */
+	maildir_names_free(f->md_names);
+	f->md_names = NULL;
 }
 
 const struct folder_ops folder_maildir_ops = {

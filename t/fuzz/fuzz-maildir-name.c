@@ -18,11 +18,12 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	memcpy(name, data, size);
 	name[size] = '\0';
 	struct maildir_entry e;
+	char fl[MAILDIR_FLAGS_MAX];
 	memset(&e, 0, sizeof e);
 	e.name = name;
 	maildir_parse_name(&e);
 	size_t len = strlen(name);
-	if (e.base_len > len || strlen(e.flags) >= MAILDIR_FLAGS_MAX)
+	if (e.base_len > len || strlen(maildir_entry_flags(&e, fl)) >= MAILDIR_FLAGS_MAX)
 		abort();
 	if (e.base_len < len && name[e.base_len] != ',' && name[e.base_len] != ':')
 		abort();
