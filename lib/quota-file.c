@@ -264,8 +264,12 @@ quota_note_add(struct quota_note *n, int64_t bytes, int64_t messages)
 	int saved = errno;
 	struct stat st;
 	if (n->fd >= 0) {
-		/* A file already too long is recounted anyway: not grown. */
-		if (fstat(n->fd, &st) == 0 && st.st_size < QUOTA_FILE_MAX)
+		/* A file already too long, or last written before the boot, is
+		 * recounted anyway: not grown. A line appended to the latter
+		 * would give it a new mtime, and it would be read as current
+		 * without the lines the crash lost. */
+		if (fstat(n->fd, &st) == 0 && st.st_size < QUOTA_FILE_MAX &&
+		    st.st_mtime >= boot_time())
 			note_write(n->fd, bytes, messages);
 	} else if (n->missing) {
 		n->bytes += bytes;

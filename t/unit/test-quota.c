@@ -2,13 +2,15 @@
  * (Dovecot's userdb_quota_rule / quota_rule in the eighth field: units,
  * storage= in KiB, bytes=, ignore, 0, other mailboxes' rules, errors);
  * lib/quota-file.c: what a maildirsize file sums to and which files are
- * to be counted again (damaged, too long, a negative sum). */
+ * to be counted again (damaged, too long, a negative sum, written before
+ * this boot). */
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "conf.h"
@@ -133,6 +135,29 @@ test_file(void)
 	CHECK(access(path_size, F_OK) != 0, "no file: a note creates none");
 }
 
+/* A file last written before this boot may lack lines a crash lost: a
+ * note appended now must not make it look current again. */
+static void
+test_stale_note(void)
+{
+	struct quota_file_sum s;
+	struct quota_note n;
+	const struct timespec before_boot[2] = { { 0, UTIME_OMIT }, { 1, 0 } };
+	snprintf(path_size, sizeof path_size, "%s/maildirsize", dir);
+	write_text(path_size, "10000S\n100 1\n");
+	if (utimensat(AT_FDCWD, path_size, before_boot, 0) != 0) {
+		perror(path_size);
+		exit(1);
+	}
+	quota_note_begin(dir, &n);
+	quota_note_add(&n, 42, 1);
+	quota_note_end(&n);
+	int fd = open(path_size, O_RDONLY);
+	CHECK(quota_file_read(fd, &s) == 0, "a note to a file from before the boot: still recounted");
+	close(fd);
+	unlink(path_size);
+}
+
 int
 main(void)
 {
@@ -155,6 +180,7 @@ main(void)
 	}
 	test_rules(&conf);
 	test_file();
+	test_stale_note();
 	conf_free(&conf);
 	snprintf(path_size, sizeof path_size, "%s/size", dir);
 	unlink(path_size);
