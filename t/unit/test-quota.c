@@ -3,7 +3,7 @@
  * storage= in KiB, bytes=, ignore, 0, other mailboxes' rules, errors);
  * lib/quota-file.c: what a maildirsize file sums to and which files are
  * to be counted again (damaged, too long, a negative sum, written before
- * this boot). */
+ * this boot), and that a recount writes nothing through a planted link. */
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -158,6 +158,40 @@ test_stale_note(void)
 	unlink(path_size);
 }
 
+/* The recount's new file is made at a name nobody can plant a link at
+ * beforehand (S34): a hard link left at tmp/maildirsize.<pid> is not
+ * written through. */
+static void
+test_replace_planted(void)
+{
+	char tmp[160], planted[200], victim[160], got[64] = "";
+	struct quota_file_sum s;
+	snprintf(tmp, sizeof tmp, "%s/tmp", dir);
+	snprintf(planted, sizeof planted, "%s/maildirsize.%ld", tmp, (long)getpid());
+	snprintf(victim, sizeof victim, "%s/victim", dir);
+	snprintf(path_size, sizeof path_size, "%s/maildirsize", dir);
+	write_text(victim, "not the count\n");
+	write_text(path_size, "10000S\n1 1\n");
+	if (mkdir(tmp, 0700) != 0 || link(victim, planted) != 0) {
+		perror(planted);
+		exit(1);
+	}
+	int fd = quota_file_lock(dir);
+	CHECK(fd >= 0 && quota_file_replace(dir, fd, 10000, 7, 3) == 0, "recount written");
+	FILE *f = fopen(victim, "r");
+	CHECK(f && fgets(got, sizeof got, f) && strcmp(got, "not the count\n") == 0,
+	    "a file linked at the old temporary name is left alone");
+	if (f)
+		fclose(f);
+	fd = open(path_size, O_RDONLY);
+	CHECK(quota_file_read(fd, &s) == 1 && s.bytes == 7 && s.messages == 3, "the new count is read");
+	close(fd);
+	unlink(planted);
+	unlink(victim);
+	unlink(path_size);
+	rmdir(tmp);
+}
+
 int
 main(void)
 {
@@ -181,6 +215,7 @@ main(void)
 	test_rules(&conf);
 	test_file();
 	test_stale_note();
+	test_replace_planted();
 	conf_free(&conf);
 	snprintf(path_size, sizeof path_size, "%s/size", dir);
 	unlink(path_size);
