@@ -134,9 +134,11 @@ md_remove(struct store *s, const char *name)
 	    path_printf(trash, sizeof trash, "%s/yubin-deleted-%s", s->root, uniq) != 0 ||
 	    rename(dir, trash) != 0)
 		return -1;
+	/* durable before the OK: a crash must not bring the folder back */
+	int r = durable_fsync_dir(s->root);
 	remove_tree(trash, 1);
 	quota_file_stale(s->root); /* its messages left without notes */
-	return 0;
+	return r;
 }
 
 /* RENAME INBOX: its messages move to the new folder; INBOX stays, empty. */
