@@ -158,11 +158,15 @@ rename_inbox(struct store *s, const char *dir)
 			failed = 1;
 	}
 	maildir_entries_free(&e, n);
-	char sub[PATH_MAX];
-	if (path_join(sub, sizeof sub, dir, "cur", NULL) == 0)
-		durable_fsync_dir(sub);
-	if (path_join(sub, sizeof sub, dir, "new", NULL) == 0)
-		durable_fsync_dir(sub);
+	/* both ends of every move on disk before the OK: the folder's and
+	 * INBOX's own cur/ and new/ */
+	static const char *const subs[] = { "cur", "new" };
+	for (size_t i = 0; i < 4; i++) {
+		char sub[PATH_MAX];
+		if (path_join(sub, sizeof sub, i < 2 ? dir : s->root, subs[i % 2], NULL) != 0 ||
+		    durable_fsync_dir(sub) != 0)
+			failed = 1;
+	}
 	if (failed) {
 		errno = EIO;
 		return -1;

@@ -3,7 +3,9 @@
 # directory that held it is fsync'd after the rename (Maildir: out of
 # sight to yubin-deleted-*) or the unlink (mbox) and before the reply is
 # written. Without it a crash after the OK brings the folder back with
-# its messages. Under strace, for both formats.
+# its messages. Under strace, for both formats. RENAME INBOX (Maildir)
+# moves INBOX's messages file by file: the directories they left are
+# fsync'd before the OK too, or a crash could leave them in both.
 import os
 import re
 import subprocess
@@ -26,12 +28,12 @@ def traced(env, data):
     return p, calls
 
 
-def synced_before_reply(calls, removed, root):
-    """1 if the first call removing the folder (a regex on its path) is
+def synced_before_reply(calls, removed, root, last=False):
+    """1 if the first (last) call removing a name (a regex on its path) is
     followed by an fsync of root before the next write to the client."""
-    start = next((i for i, c in enumerate(calls)
-                  if re.search(r"\b(rename|renameat2?|unlink|unlinkat)\(", c) and
-                  re.search(removed, c)), None)
+    hits = [i for i, c in enumerate(calls)
+            if re.search(r"\b(rename|renameat2?|unlink|unlinkat)\(", c) and re.search(removed, c)]
+    start = (hits[-1] if last else hits[0]) if hits else None
     if start is None:
         return None
     fsync = re.compile(r"\b(fsync|fdatasync)\(\d+<%s>\)" % re.escape(root))
@@ -54,4 +56,21 @@ for fmt in ("maildir", "mbox"):
     t.ok(r is not None, "%s: the folder's removal seen" % fmt)
     t.ok(r is True, "%s: its directory fsync'd before the reply" % fmt,
          diag="\n".join(c for c in calls if root in c or "(1<" in c)[-3000:])
+env = yubin.CleanEnv()
+root = env.maildir("alice@example.org")
+msg = b"Subject: old\r\n\r\nbody\r\n"
+p, calls = traced(env, b"a LOGIN alice@example.org %s\r\nb APPEND INBOX {%d+}\r\n%s\r\n"
+                  b"c RENAME INBOX Old\r\nz LOGOUT\r\n"
+                  % (yubin.DEMO_PASSWORD.encode(), len(msg), msg))
+t.contains(p.stdout, b"c OK", "RENAME INBOX answered OK")
+seen = 0
+for sub in ("new", "cur"):
+    left = os.path.join(root, sub)
+    moved = r'rename\("%s/[^"]+", "%s/' % (re.escape(left), re.escape(os.path.join(root, ".Old")))
+    if not any(re.search(moved, c) for c in calls):
+        continue
+    seen += 1
+    t.ok(synced_before_reply(calls, moved, left, last=True) is True,
+         "RENAME INBOX: %s/ fsync'd after its messages left, before the reply" % sub)
+t.ok(seen > 0, "RENAME INBOX: the message seen moving")
 t.done()
