@@ -2,7 +2,8 @@
  * folder-read.c — the bytes of a message, for both kinds of folder: LF →
  * CRLF, a header read alone, a Maildir message file found again after a
  * rename, and the one cached message dropped. It calls nothing of the
- * folder code: folder.c, folder-content.c and mboxfolder.c call down to it.
+ * folder code: store-maildir.c, folder-content.c and store-mbox.c call
+ * down to it.
  */
 #include <errno.h>
 #include <fcntl.h>

@@ -7,7 +7,7 @@
  * The user's root keeps the last value handed out or taken over in
  * yubin-uidvalidity ("<decimal>\n"), read and replaced under an flock()
  * of yubin-uidvalidity.lock beside it (the lock mbox folders take too,
- * mboxuid.c): two folders looked at for the first time at once would
+ * store-mbox-uid.c): two folders looked at for the first time at once would
  * otherwise each write their own value, and a raise could be undone by a
  * lower one. Maildir++ folders sit directly in the root, so the root is
  * dir itself (INBOX) or its parent.

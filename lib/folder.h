@@ -82,7 +82,7 @@ struct fmsg {
 	unsigned changed : 1;    /* flags changed elsewhere, not yet reported */
 	unsigned mtime_known : 1; /* e.mtime is the file's, not the name's */
 	unsigned ms_dirty : 1;   /* flags changed here: a new modseq at commit */
-	/* mbox (mboxfolder.c): the message after its From_ line in the file
+	/* mbox (store-mbox.c): the message after its From_ line in the file
 	 * behind folder.mb_fd; mb_dirty: flags changed here, not yet written. */
 	unsigned mb_dirty : 1;
 	unsigned mb_old : 1;     /* Status: O seen in the file */
@@ -156,7 +156,7 @@ struct folder {
 	 * rescan (the cheap path of NOOP and of every command's update).
 	 * settled: both times were older than their file system's timestamp
 	 * granule when they were taken, so any later change shows as a
-	 * different time (folder.c, folder_unchanged). */
+	 * different time (store-maildir.c, folder_unchanged). */
 	struct timespec new_mtime, cur_mtime;
 	int scanned;
 	int settled;
@@ -184,7 +184,7 @@ struct folder {
 	char mb_path[PATH_MAX];
 	struct timespec mb_mtime;
 	uint64_t mb_size, mb_ino;
-	/* the UID index beside it (mboxuid.c) as of the last read */
+	/* the UID index beside it (store-mbox-uid.c) as of the last read */
 	struct timespec mb_idx_mtime;
 	uint64_t mb_idx_size, mb_idx_ino;
 	int mb_dirty;            /* some message has mb_dirty or gone set here */

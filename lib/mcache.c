@@ -522,15 +522,29 @@ catch_up(struct mcache *c)
 	return 0;
 }
 
+/* A new file beside the cache, to be renamed over it, at tmp (size
+ * bytes): <path>.<pid>, made with O_EXCL so that nothing planted at that
+ * name is written through (S34); a file already there is one this pid
+ * left, or a planted link, and only its name is removed. An fd or -1. */
+static int
+tmp_create(const struct mcache *c, char *tmp, size_t size)
+{
+	if (path_printf(tmp, size, "%s.%ld", c->path, (long)getpid()) != 0)
+		return -1;
+	int flags = O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC;
+	int fd = open(tmp, flags, 0600);
+	if (fd < 0 && errno == EEXIST && unlink(tmp) == 0)
+		fd = open(tmp, flags, 0600);
+	return fd;
+}
+
 /* Starts the file again, holding only the pending records: a new file
  * renamed over the old one, so a reader of the old keeps what it read. */
 static int
 restart(struct mcache *c)
 {
 	char tmp[PATH_MAX];
-	if (path_printf(tmp, sizeof tmp, "%s.%ld", c->path, (long)getpid()) != 0)
-		return -1;
-	int fd = open(tmp, O_RDWR | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0600);
+	int fd = tmp_create(c, tmp, sizeof tmp);
 	if (fd < 0)
 		return -1;
 	struct stat st;
@@ -659,8 +673,6 @@ static int
 rewrite(struct mcache *c, int (*keep)(void *, uint32_t), void *ctx)
 {
 	char tmp[PATH_MAX];
-	if (path_printf(tmp, sizeof tmp, "%s.%ld", c->path, (long)getpid()) != 0)
-		return -1;
 	struct slot *live = malloc((c->used ? c->used : 1) * sizeof *live);
 	unsigned char *obuf = malloc(MCACHE_PENDING_MAX);
 	int fd = -1, rc = -1;
@@ -672,7 +684,7 @@ rewrite(struct mcache *c, int (*keep)(void *, uint32_t), void *ctx)
 		if (c->tab[i].uid != 0 && keep(ctx, c->tab[i].uid))
 			live[n++] = c->tab[i];
 	qsort(live, n, sizeof *live, slot_cmp);
-	fd = open(tmp, O_RDWR | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0600);
+	fd = tmp_create(c, tmp, sizeof tmp);
 	if (fd < 0 || flock(fd, LOCK_EX) != 0 ||
 	    pwrite(fd, file_magic, sizeof file_magic, 0) != (ssize_t)sizeof file_magic)
 		goto out;

@@ -13,6 +13,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "durable.h"
+
 /* Maildir++'s bound: a file this long has had about 500 changes since its
  * count and is counted again, which also bounds what a reader reads. */
 #define QUOTA_FILE_MAX 5120
@@ -181,32 +183,15 @@ int
 quota_file_replace(const char *root, int fd, uint64_t limit, uint64_t bytes,
     uint64_t messages)
 {
-	char path[4096], tmp[4096], text[128], name[64];
+	char text[128];
 	int n = snprintf(text, sizeof text, "%" PRIu64 "S\n%" PRIu64 " %" PRIu64 "\n", limit,
 	    bytes, messages);
-	int r = -1, tfd = -1;
-	/* Maildir++: written in tmp/ under a name of its own, then renamed
-	 * (one recount per user at a time: the exclusive lock is held). */
-	snprintf(name, sizeof name, "tmp/%s.%ld", QUOTA_FILE_NAME, (long)getpid());
-	if (n < 0 || file_path(path, sizeof path, root, QUOTA_FILE_NAME) != 0 ||
-	    file_path(tmp, sizeof tmp, root, name) != 0)
-		goto out;
-	tfd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0600);
-	if (tfd < 0)
-		goto out;
-	if (write(tfd, text, (size_t)n) == n && close(tfd) == 0) {
-		tfd = -1;
-		r = rename(tmp, path);
-	}
-	if (r != 0) {
-		int saved = errno;
-		unlink(tmp);
-		errno = saved;
-	}
-out:;
+	/* Written at a unique name (O_EXCL: nothing planted there is written
+	 * through) and renamed over the old file; not fsync'd: a file from
+	 * before a crash is older than the boot and counted again. */
+	int r = n < 0 ? -1
+	    : durable_replace(root, QUOTA_FILE_NAME, text, (size_t)n, DURABLE_CACHE);
 	int saved = errno;
-	if (tfd >= 0)
-		close(tfd);
 	close(fd);
 	errno = saved;
 	return r;
@@ -264,8 +249,12 @@ quota_note_add(struct quota_note *n, int64_t bytes, int64_t messages)
 	int saved = errno;
 	struct stat st;
 	if (n->fd >= 0) {
-		/* A file already too long is recounted anyway: not grown. */
-		if (fstat(n->fd, &st) == 0 && st.st_size < QUOTA_FILE_MAX)
+		/* A file already too long, or last written before the boot, is
+		 * recounted anyway: not grown. A line appended to the latter
+		 * would give it a new mtime, and it would be read as current
+		 * without the lines the crash lost. */
+		if (fstat(n->fd, &st) == 0 && st.st_size < QUOTA_FILE_MAX &&
+		    st.st_mtime >= boot_time())
 			note_write(n->fd, bytes, messages);
 	} else if (n->missing) {
 		n->bytes += bytes;

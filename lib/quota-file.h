@@ -49,9 +49,9 @@ int quota_file_open(const char *root);
 int quota_file_lock(const char *root);
 
 /* Replaces root's file (fd locked by quota_file_lock) by a fresh one
- * holding limit and the counted bytes and messages, written in root/tmp
- * and renamed over it; closes fd (so unlocks). 0, or -1 (errno; the old
- * file stays, still to be recounted). */
+ * holding limit and the counted bytes and messages, written under a
+ * unique name (durable_replace) and renamed over it; closes fd (so
+ * unlocks). 0, or -1 (errno; the old file stays, still to be recounted). */
 int quota_file_replace(const char *root, int fd, uint64_t limit, uint64_t bytes,
     uint64_t messages);
 

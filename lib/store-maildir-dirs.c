@@ -134,9 +134,11 @@ md_remove(struct store *s, const char *name)
 	    path_printf(trash, sizeof trash, "%s/yubin-deleted-%s", s->root, uniq) != 0 ||
 	    rename(dir, trash) != 0)
 		return -1;
+	/* durable before the OK: a crash must not bring the folder back */
+	int r = durable_fsync_dir(s->root);
 	remove_tree(trash, 1);
 	quota_file_stale(s->root); /* its messages left without notes */
-	return 0;
+	return r;
 }
 
 /* RENAME INBOX: its messages move to the new folder; INBOX stays, empty. */
@@ -156,11 +158,15 @@ rename_inbox(struct store *s, const char *dir)
 			failed = 1;
 	}
 	maildir_entries_free(&e, n);
-	char sub[PATH_MAX];
-	if (path_join(sub, sizeof sub, dir, "cur", NULL) == 0)
-		durable_fsync_dir(sub);
-	if (path_join(sub, sizeof sub, dir, "new", NULL) == 0)
-		durable_fsync_dir(sub);
+	/* both ends of every move on disk before the OK: the folder's and
+	 * INBOX's own cur/ and new/ */
+	static const char *const subs[] = { "cur", "new" };
+	for (size_t i = 0; i < 4; i++) {
+		char sub[PATH_MAX];
+		if (path_join(sub, sizeof sub, i < 2 ? dir : s->root, subs[i % 2], NULL) != 0 ||
+		    durable_fsync_dir(sub) != 0)
+			failed = 1;
+	}
 	if (failed) {
 		errno = EIO;
 		return -1;

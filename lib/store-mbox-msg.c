@@ -1,5 +1,5 @@
 /*
- * mboxmsg.c — one message of an mbox folder: yubin's own headers in it
+ * store-mbox-msg.c — one message of an mbox folder: yubin's own headers in it
  * (read, written, hidden from clients) and the message a client sees.
  */
 #include <stdio.h>

@@ -1,8 +1,8 @@
 /*
- * mboxmsg.h — one message of an mbox folder as mboxfolder.c sees it: the
- * headers yubin keeps in the file (X-UID, X-IMAPbase, Status, X-Status,
- * X-Keywords), read and written, and the message as a client sees it,
- * with those headers hidden.
+ * store-mbox-msg.h — one message of an mbox folder as store-mbox.c sees
+ * it: the headers yubin keeps in the file (X-UID, X-IMAPbase, Status,
+ * X-Status, X-Keywords), read and written, and the message as a client
+ * sees it, with those headers hidden.
  */
 #ifndef IMAP_MBOXMSG_H
 #define IMAP_MBOXMSG_H
@@ -55,7 +55,7 @@ int mboxmsg_headers_copy(struct buf *b, const char *h, size_t len);
  * CRLF line ends. *out malloc'd. 0 or -1. */
 int mboxmsg_view(const char *raw, size_t len, unsigned char **out, size_t *out_len);
 
-/* The content check of a message whose UID the index keeps (mboxuid.c):
+/* The content check of a message whose UID the index keeps (store-mbox-uid.c):
  * its From_ line from[0..from_len), its header lines other than ours,
  * the length of its body and the MBOXMSG_KEY_EDGE bytes at each end of
  * it. Our headers (Status, X-UID) are left out, so a mail reader marking

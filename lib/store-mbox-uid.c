@@ -1,12 +1,12 @@
 /*
- * mboxuid.c — UIDs of an mbox folder (mboxuid.h): X-UIDs are believed
- * while they rise and stay below both the X-IMAPbase UIDNEXT and the last
- * UID the index recorded; a message without one takes its UID from the
- * index, found there by its content check (mboxmsg_key), or gets the
+ * store-mbox-uid.c — UIDs of an mbox folder (store-mbox-uid.h): X-UIDs are
+ * believed while they rise and stay below both the X-IMAPbase UIDNEXT and
+ * the last UID the index recorded; a message without one takes its UID from
+ * the index, found there by its content check (mboxmsg_key), or gets the
  * next UID, which the index records, as it records a STORE's flags. The
  * mbox is never written to number a message or change its flags: the
- * rewrite for an EXPUNGE puts the X-UIDs and flags in the file and
- * empties the index.
+ * rewrite for an EXPUNGE puts the X-UIDs and flags in the file and empties
+ * the index.
  */
 #include <errno.h>
 #include <fcntl.h>

@@ -1,5 +1,5 @@
 /*
- * mboxuid.h — UIDs of an mbox folder: which X-UID headers to believe,
+ * store-mbox-uid.h — UIDs of an mbox folder: which X-UID headers to believe,
  * which messages get new UIDs, and when the folder needs a new
  * UIDVALIDITY; the index file beside the mbox that remembers them, so
  * that numbering a new message never writes the mbox.

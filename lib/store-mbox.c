@@ -1,12 +1,12 @@
 /*
- * mboxfolder.c — the folder state (folder.h) of an mbox file: INBOX with
+ * store-mbox.c — the folder state (folder.h) of an mbox file: INBOX with
  * mailbox_format = mbox.
  *
  * The file is locked with mbox_lock() (fcntl, then dotlock: the same locks
  * as delivery) only while it is read or rewritten, never for the session,
  * so deliveries go on. Each read takes the whole file: UIDs from X-UID
  * headers checked against X-IMAPbase in the first message (UIDVALIDITY
- * UIDNEXT), or from the UID index beside the file (mboxuid.c); a message
+ * UIDNEXT), or from the UID index beside the file (store-mbox-uid.c); a message
  * with neither (a new delivery) gets the next UID, recorded in the index
  * at once so every session sees the same UIDs: reading never writes the
  * mbox, nor needs free space. Flag changes are kept in the index too
@@ -28,8 +28,8 @@
  * the last of those messages leaves the session's view (RFC 2180
  * §4.1.1, as the Maildir side holds message files).
  *
- * A message's own headers are mboxmsg.c's; which UIDs to believe is
- * mboxuid.c's.
+ * A message's own headers are store-mbox-msg.c's; which UIDs to believe is
+ * store-mbox-uid.c's.
  */
 #include <errno.h>
 #include <fcntl.h>

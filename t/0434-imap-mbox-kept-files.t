@@ -1,6 +1,6 @@
 #!/usr/bin/env python3
 """mbox: a session keeps the replaced mbox files its unreported expunged
-messages are in (imap-session/mboxfolder.c), but a bounded number of
+messages are in (lib/store-mbox.c), but a bounded number of
 them (MBOXF_KEPT_MAX, 4): another session that expunges one message at a
 time while this one only looks with FETCH (which reports no EXPUNGE)
 leaves it 4 old files, each read for its message's real BODY[]; a fifth

@@ -9,7 +9,7 @@ NOOP reports the EXPUNGE. A Maildir session that never read the message
 (SELECT opens no message file) answers NO [EXPUNGEISSUED] and sends
 nothing made up for it (RFC 2180 §4.1.2). mbox keeps it readable for
 both: the session holds the replaced mbox file its unreported expunged
-messages are in (imap-session/mboxfolder.c)."""
+messages are in (lib/store-mbox.c)."""
 import os
 import re
 import sys

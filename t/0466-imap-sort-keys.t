@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """SORT and THREAD keys are worked out once per message and kept in a
 cache file of their own beside the message cache (lib/mcache-keys.h,
-imap-session/folder-keys.c; the format of lib/mcache.h): after a sorting
+lib/folder-keys.c; the format of lib/mcache.h): after a sorting
 session it holds a good record with the keys for every message. SORT on
 every key and THREAD with both algorithms give the same answers cold,
 warm, with both cache files deleted, with only the keys file deleted

@@ -23,7 +23,7 @@ import mboxfile  # noqa: E402
 MSG_DOMAIN = "crash.test"
 # Lock files that stay for good and are locked with flock/fcntl, which die
 # with their process: never a dotlock left behind. yubin-uidvalidity.lock:
-# flock()ed around the UIDVALIDITY file (imap-session/mboxuid.c);
+# flock()ed around the UIDVALIDITY file (lib/store-mbox-uid.c);
 # .pop3.lock: fcntl-locked for a POP3 session (lib/store-pop3.c).
 PERMANENT_LOCKS = ("yubin-uidvalidity.lock", ".pop3.lock")
 

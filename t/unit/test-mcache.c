@@ -5,7 +5,8 @@
  * and every cut of a record is refused; a cache file cut or overwritten at
  * any offset answers only with intact records, and the next write cuts it
  * back and goes on; a file replaced under an open cache is followed;
- * compaction drops replaced and unwanted records only.
+ * compaction drops replaced and unwanted records only, and writes nothing
+ * through a link planted at its temporary file's name.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -275,6 +276,43 @@ compaction(void)
 	mcache_close(&c);
 }
 
+/* The compaction's new file is made where nothing planted beforehand is
+ * written through (S34): a hard link left at <path>.<pid>, the name a
+ * rewrite used to open with O_TRUNC, keeps its target's bytes. */
+static void
+planted_link(void)
+{
+	char tmp[300], victim[300], got[32] = "";
+	snprintf(tmp, sizeof tmp, "%s.%ld", path, (long)getpid());
+	snprintf(victim, sizeof victim, "%s/victim", dir);
+	FILE *f = fopen(victim, "w");
+	if (f == NULL || fputs("not the cache\n", f) < 0 || fclose(f) != 0 || link(victim, tmp) != 0) {
+		perror(tmp);
+		exit(1);
+	}
+	unlink(path);
+	struct mcache *c = mcache_open(path);
+	for (int round = 0; round < 3; round++) {
+		fill(c, 1, 3000);
+		mcache_flush(c);
+	}
+	uint32_t limit = 100;
+	struct stat before, after;
+	stat(path, &before);
+	CHECK(mcache_compact(c, keep_half, &limit) == 0, "compacted with a link planted");
+	CHECK(stat(path, &after) == 0 && after.st_ino != before.st_ino, "into a new file");
+	unsigned wrong;
+	CHECK(count_good(c, 100, &wrong) == 100 && wrong == 0, "its records read back");
+	mcache_close(&c);
+	f = fopen(victim, "r");
+	CHECK(f && fgets(got, sizeof got, f) && strcmp(got, "not the cache\n") == 0,
+	    "the linked file is left alone");
+	if (f)
+		fclose(f);
+	unlink(tmp);
+	unlink(victim);
+}
+
 /* A cache file this process may only read answers (bit 1), and a write
  * to it fails without harm (bit 2). Run by a user that file modes bind. */
 static int
@@ -329,6 +367,7 @@ main(void)
 	damaged();
 	two_writers();
 	compaction();
+	planted_link();
 	read_only();
 	unlink(path);
 	rmdir(dir);

@@ -2,13 +2,15 @@
  * (Dovecot's userdb_quota_rule / quota_rule in the eighth field: units,
  * storage= in KiB, bytes=, ignore, 0, other mailboxes' rules, errors);
  * lib/quota-file.c: what a maildirsize file sums to and which files are
- * to be counted again (damaged, too long, a negative sum). */
+ * to be counted again (damaged, too long, a negative sum, written before
+ * this boot), and that a recount writes nothing through a planted link. */
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "conf.h"
@@ -133,6 +135,63 @@ test_file(void)
 	CHECK(access(path_size, F_OK) != 0, "no file: a note creates none");
 }
 
+/* A file last written before this boot may lack lines a crash lost: a
+ * note appended now must not make it look current again. */
+static void
+test_stale_note(void)
+{
+	struct quota_file_sum s;
+	struct quota_note n;
+	const struct timespec before_boot[2] = { { 0, UTIME_OMIT }, { 1, 0 } };
+	snprintf(path_size, sizeof path_size, "%s/maildirsize", dir);
+	write_text(path_size, "10000S\n100 1\n");
+	if (utimensat(AT_FDCWD, path_size, before_boot, 0) != 0) {
+		perror(path_size);
+		exit(1);
+	}
+	quota_note_begin(dir, &n);
+	quota_note_add(&n, 42, 1);
+	quota_note_end(&n);
+	int fd = open(path_size, O_RDONLY);
+	CHECK(quota_file_read(fd, &s) == 0, "a note to a file from before the boot: still recounted");
+	close(fd);
+	unlink(path_size);
+}
+
+/* The recount's new file is made at a name nobody can plant a link at
+ * beforehand (S34): a hard link left at tmp/maildirsize.<pid> is not
+ * written through. */
+static void
+test_replace_planted(void)
+{
+	char tmp[160], planted[200], victim[160], got[64] = "";
+	struct quota_file_sum s;
+	snprintf(tmp, sizeof tmp, "%s/tmp", dir);
+	snprintf(planted, sizeof planted, "%s/maildirsize.%ld", tmp, (long)getpid());
+	snprintf(victim, sizeof victim, "%s/victim", dir);
+	snprintf(path_size, sizeof path_size, "%s/maildirsize", dir);
+	write_text(victim, "not the count\n");
+	write_text(path_size, "10000S\n1 1\n");
+	if (mkdir(tmp, 0700) != 0 || link(victim, planted) != 0) {
+		perror(planted);
+		exit(1);
+	}
+	int fd = quota_file_lock(dir);
+	CHECK(fd >= 0 && quota_file_replace(dir, fd, 10000, 7, 3) == 0, "recount written");
+	FILE *f = fopen(victim, "r");
+	CHECK(f && fgets(got, sizeof got, f) && strcmp(got, "not the count\n") == 0,
+	    "a file linked at the old temporary name is left alone");
+	if (f)
+		fclose(f);
+	fd = open(path_size, O_RDONLY);
+	CHECK(quota_file_read(fd, &s) == 1 && s.bytes == 7 && s.messages == 3, "the new count is read");
+	close(fd);
+	unlink(planted);
+	unlink(victim);
+	unlink(path_size);
+	rmdir(tmp);
+}
+
 int
 main(void)
 {
@@ -155,6 +214,8 @@ main(void)
 	}
 	test_rules(&conf);
 	test_file();
+	test_stale_note();
+	test_replace_planted();
 	conf_free(&conf);
 	snprintf(path_size, sizeof path_size, "%s/size", dir);
 	unlink(path_size);
