@@ -5,10 +5,7 @@
  * message is parsed and answered from the file later (folder.h).
  *
  * A record is keyed by UIDVALIDITY, UID and the message's identity in its
- * backend: for Maildir its unique name and its size on disk (a message
- * file never changes, the Maildir rule), for mbox its offset and length
- * in the file. A message read from an mbox file replaced since is not
- * recorded.
+ * backend (folder-id.c).
  *
  * The cache is below the content code: it is asked and filled by
  * folder-content.c (folder_view, mime_cached) and never reads or parses a
@@ -54,37 +51,10 @@ folder_field_cached(const char *name, size_t len)
 	return 0;
 }
 
-size_t
-mdf_cache_key(const struct folder *f, size_t idx, char *key, size_t size)
-{
-	const struct fmsg *m = &f->m[idx];
-	/* "<unique name>,S=<size>", without snprintf: every cached answer
-	 * of every message makes this key */
-	char digits[24];
-	size_t d = sizeof digits;
-	uint64_t v = m->e.size;
-	do {
-		digits[--d] = (char)('0' + v % 10);
-		v /= 10;
-	} while (v != 0);
-	if (m->e.base_len + 3 + (sizeof digits - d) >= size)
-		return 0;
-	memcpy(key, m->e.name, m->e.base_len);
-	memcpy(key + m->e.base_len, ",S=", 3);
-	memcpy(key + m->e.base_len + 3, digits + d, sizeof digits - d);
-	return m->e.base_len + 3 + (sizeof digits - d);
-}
-
 int
 mdf_state_path(const struct folder *f, const char *what, char *out, size_t size)
 {
 	return path_printf(out, size, "%s/yubin-%s", f->dir, what);
-}
-
-size_t
-folder_cache_key(struct folder *f, size_t idx, char *key, size_t size)
-{
-	return f->ops->cache_key(f, idx, key, size);
 }
 
 /* The cache file, opened at first use; a folder without one misses. */
@@ -284,23 +254,6 @@ folder_cache_flush(struct folder *f)
 	if (f->mc != NULL)
 		(void)mcache_flush(f->mc);
 	folder_keys_flush(f);
-}
-
-int
-folder_cache_keep(void *ctx, uint32_t uid)
-{
-	const struct folder *f = ctx;
-	size_t lo = 0, hi = f->n;
-	while (lo < hi) {
-		size_t mid = lo + (hi - lo) / 2;
-		if (f->m[mid].uid == uid)
-			return 1;
-		if (f->m[mid].uid < uid)
-			lo = mid + 1;
-		else
-			hi = mid;
-	}
-	return 0;
 }
 
 void

@@ -80,7 +80,9 @@ void folder_cache_drop(struct folder *f);
  * ENOMEM). The cache never parses: folder_view (folder-content.c) does. */
 char *folder_cache_view(struct folder *f, size_t idx, enum folder_view v, int kept, size_t *len_r);
 /* The identity of message idx in its cache records, in *key (at most
- * size bytes): its length, or 0 if the message is not to be recorded. */
+ * size bytes): its length, or 0 if the message is not to be recorded.
+ * It and folder_cache_keep are folder-id.c's, used by both cache
+ * files (folder-cache.c, folder-keys.c). */
 size_t folder_cache_key(struct folder *f, size_t idx, char *key, size_t size);
 /* keep() of mcache_compact: the UID is a message of the folder. */
 int folder_cache_keep(void *ctx, uint32_t uid);
