@@ -24,7 +24,7 @@
 enum item_type {
 	IT_FLAGS, IT_UID, IT_INTERNALDATE, IT_SIZE, IT_ENVELOPE, IT_BODYSTRUCTURE, IT_BODY,
 	IT_SECTION, IT_BINARY, IT_BINARY_SIZE, IT_RFC822, IT_RFC822_HEADER, IT_RFC822_TEXT,
-	IT_PREVIEW,
+	IT_PREVIEW, IT_MODSEQ,
 };
 
 struct item {
@@ -157,7 +157,7 @@ parse_item(const char *s, struct item *items, size_t *n)
 		{ "RFC822.SIZE", IT_SIZE }, { "ENVELOPE", IT_ENVELOPE },
 		{ "BODYSTRUCTURE", IT_BODYSTRUCTURE }, { "BODY", IT_BODY }, { "RFC822", IT_RFC822 },
 		{ "RFC822.HEADER", IT_RFC822_HEADER }, { "RFC822.TEXT", IT_RFC822_TEXT },
-		{ "PREVIEW", IT_PREVIEW },
+		{ "PREVIEW", IT_PREVIEW }, { "MODSEQ", IT_MODSEQ },
 	};
 	static const struct { const char *name; const char *items[5]; } macros[] = {
 		{ "ALL", { "FLAGS", "INTERNALDATE", "RFC822.SIZE", "ENVELOPE", NULL } },
@@ -473,6 +473,9 @@ fetch_item(struct imap *im, size_t idx, const struct item *it, const struct rend
 	case IT_UID:
 		io_printf(io, "UID %u", m->uid);
 		break;
+	case IT_MODSEQ:
+		condstore_out_modseq(im, m, "");
+		break;
 	case IT_INTERNALDATE:
 		io_puts(io, "INTERNALDATE ");
 		out_date(io, folder_internaldate(f, idx));
@@ -596,14 +599,34 @@ cmd_fetch(struct imap *im, struct imap_command *c)
 	} else if (c->n > 2 && preview_mods(&c->args[2], items, nitems) == 0) {
 		used = 3;
 	}
-	/* Modifiers such as (CHANGEDSINCE n) are not supported (no CONDSTORE). */
+	/* (CHANGEDSINCE n), RFC 7162 §3.1.4: only messages changed since,
+	 * with their MODSEQ */
+	uint64_t since = 0;
+	int has_since = 0;
+	if (c->n == used + 1) {
+		int r = condstore_modifier(&c->args[used], "CHANGEDSINCE", 1, &since);
+		if (r < 0)
+			return verdict(im, V_BAD, "Invalid CHANGEDSINCE");
+		has_since = r == 0;
+		used += has_since;
+	}
 	if (c->n > used)
 		return verdict(im, V_BAD, "Unknown FETCH modifier");
-	int has_uid = 0, has_flags = 0;
+	int has_uid = 0, has_flags = 0, has_modseq = 0;
 	for (size_t i = 0; i < nitems; i++) {
 		has_uid |= items[i].type == IT_UID;
 		has_flags |= items[i].type == IT_FLAGS;
+		has_modseq |= items[i].type == IT_MODSEQ;
 	}
+	if (has_since && !has_modseq) {
+		if (nitems == ITEMS_MAX)
+			return verdict(im, V_BAD, "Too many FETCH items");
+		memset(&items[nitems], 0, sizeof items[nitems]);
+		items[nitems++].type = IT_MODSEQ;
+		has_modseq = 1;
+	}
+	if (has_modseq)
+		condstore_enable(im);
 	size_t *idx, n;
 	if (imap_select_messages(im, c->args[0].str, im->uid_command, &idx, &n) != 0)
 		return verdict(im, V_BAD, "Invalid sequence set");
@@ -616,13 +639,32 @@ cmd_fetch(struct imap *im, struct imap_command *c)
 	if ((has_flags || set_seen) && folder_sync(im->sel) != 0)
 		log_warn("user=%s sync of %s failed: %s", im->user, im->sel->name, strerror(errno));
 	imap_announce_keywords(im, 0);
+	/* the implicit \Seen is set and committed first: its new modseq is
+	 * the one the responses give (RFC 7162 §3.1.4) */
+	unsigned char *seen_now = calloc(n ? n : 1, 1);
+	if (seen_now == NULL) {
+		free(idx);
+		return verdict(im, V_NO, "[SERVERBUG] Out of memory");
+	}
+	int commit_failed = 0;
+	for (size_t k = 0; set_seen && k < n; k++) {
+		struct fmsg *m = &im->sel->m[idx[k]];
+		if ((!has_since || m->modseq > since) && !(m->flags & FL_SEEN))
+			seen_now[k] = folder_set_flags(im->sel, idx[k], m->flags | FL_SEEN,
+			    m->keywords) == 0;
+	}
+	if (set_seen && folder_commit(im->sel) != 0) {
+		log_err("user=%s fsync of %s failed: %s", im->user, im->sel->name, strerror(errno));
+		commit_failed = 1;
+	}
 	struct fetch_ctx ctx = { 0, 0, 0 };
 	struct rendered rd[ITEMS_MAX];
 	for (size_t k = 0; k < n; k++) {
 		size_t i = idx[k];
 		struct fmsg *m = &im->sel->m[i];
-		int seen_now = 0;
 		struct plan pl;
+		if (has_since && m->modseq <= since && !seen_now[k])
+			continue;
 		if (fetch_ready(im, i, items, nitems, &pl) != 0) {
 			if (errno == ENOENT)
 				ctx.gone = 1;
@@ -639,13 +681,10 @@ cmd_fetch(struct imap *im, struct imap_command *c)
 		if (rr < 0) {
 			int e = errno;
 			free(idx);
+			free(seen_now);
 			if (e == ENOMEM)
 				return verdict(im, V_NO, "[SERVERBUG] Out of memory");
 			return verdict(im, V_BAD, "Invalid section");
-		}
-		if (set_seen && !(m->flags & FL_SEEN)) {
-			if (folder_set_flags(im->sel, i, m->flags | FL_SEEN, m->keywords) == 0)
-				seen_now = 1;
 		}
 		io_printf(&im->io, "* %zu FETCH (", i + 1);
 		const char *sep = "";
@@ -661,20 +700,23 @@ cmd_fetch(struct imap *im, struct imap_command *c)
 		rendered_free(rd, nitems);
 		/* changed: the sync above found new flags; said here, as the
 		 * report after the command would (m->changed is cleared below) */
-		if ((seen_now || m->changed) && !has_flags) {
+		if ((seen_now[k] || m->changed) && !has_flags) {
 			io_printf(&im->io, "%sFLAGS ", sep);
 			out_flags(im, m->flags, m->keywords);
+			sep = " ";
 		}
+		/* a flag change told carries its modseq once CONDSTORE is on */
+		if ((seen_now[k] || m->changed) && im->condstore && !has_modseq)
+			condstore_out_modseq(im, m, sep);
 		io_puts(&im->io, ")\r\n");
 		m->changed = 0;
 	}
 	free(idx);
+	free(seen_now);
 	folder_cache_flush(im->sel);
-	/* \Seen set above is on disk before the tagged reply */
-	if (folder_commit(im->sel) != 0) {
-		log_err("user=%s fsync of %s failed: %s", im->user, im->sel->name, strerror(errno));
+	/* \Seen set above was on disk before the first response */
+	if (commit_failed)
 		return verdict(im, V_NO, "[SERVERBUG] Cannot save the flags");
-	}
 	if (ctx.unknown_cte)
 		return verdict(im, V_NO, "[UNKNOWN-CTE] Unknown or broken content transfer encoding");
 	if (ctx.failed)
@@ -726,13 +768,80 @@ parse_flags(struct imap *im, const struct imap_arg *args, size_t n, unsigned *fl
 	return 0;
 }
 
+/* The untagged FETCH of a STORE: FLAGS unless silent, MODSEQ once
+ * CONDSTORE is on (with .SILENT too, when the flags changed: RFC 7162
+ * §3.1.3). */
+static void
+store_reply(struct imap *im, size_t i, int silent, int changed)
+{
+	struct fmsg *m = &im->sel->m[i];
+	if (silent && !(im->condstore && changed))
+		return;
+	io_printf(&im->io, "* %zu FETCH (", i + 1);
+	if (im->uid_command)
+		io_printf(&im->io, "UID %u ", m->uid);
+	if (!silent) {
+		io_puts(&im->io, "FLAGS ");
+		out_flags(im, m->flags, m->keywords);
+	}
+	if (im->condstore)
+		condstore_out_modseq(im, m, silent ? "" : " ");
+	io_puts(&im->io, ")\r\n");
+}
+
+/* The tagged reply of a STORE: OK, with [MODIFIED set] of the messages
+ * UNCHANGEDSINCE kept (sequence numbers, or UIDs for UID STORE), which
+ * is written here as it may be longer than a verdict's text. */
+static enum verdict
+store_done(struct imap *im, struct imap_command *c, const uint32_t *mod, size_t nmod)
+{
+	if (nmod == 0)
+		return verdict(im, V_OK, "%s completed", c->name);
+	io_printf(&im->io, "%s OK [MODIFIED ", c->tag);
+	if (seqset_write(&im->io, mod, nmod) != 0)
+		io_puts(&im->io, "*");
+	io_puts(&im->io, "] Conditional STORE failed\r\n");
+	return V_DONE;
+}
+
+/* New flags of message m for a STORE of flags/kw in mode (0 replace,
+ * 1 add, -1 remove). */
+static void
+store_apply(const struct fmsg *m, int mode, unsigned flags, uint32_t kw, unsigned *nf,
+    uint32_t *nk)
+{
+	*nf = m->flags & ~FL_RECENT;
+	*nk = m->keywords;
+	if (mode == 0) {
+		*nf = flags;
+		*nk = kw;
+	} else if (mode > 0) {
+		*nf |= flags;
+		*nk |= kw;
+	} else {
+		*nf &= ~flags;
+		*nk &= ~kw;
+	}
+}
+
 enum verdict
 cmd_store(struct imap *im, struct imap_command *c)
 {
 	struct folder *f = im->sel;
-	if (c->n < 3 || c->args[0].type != ARG_ATOM || c->args[1].type != ARG_ATOM)
+	/* STORE set [(UNCHANGEDSINCE n)] item flags (RFC 7162 §3.1.3) */
+	uint64_t unch = 0;
+	int has_unch = c->n > 1 ? condstore_modifier(&c->args[1], "UNCHANGEDSINCE", 1, &unch)
+	    : 1;
+	if (has_unch < 0)
+		return verdict(im, V_BAD, "Invalid UNCHANGEDSINCE");
+	has_unch = has_unch == 0;
+	/* args[0] the set, args[1] the item, args[2..] the flags */
+	struct imap_arg *args = c->args + has_unch;
+	size_t nargs = c->n - (size_t)has_unch;
+	if (nargs < 3 || c->args[0].type != ARG_ATOM || args[1].type != ARG_ATOM)
 		return verdict(im, V_BAD, "STORE needs a set, an item and flags");
-	const char *what = c->args[1].str;
+	const char *set = c->args[0].str;
+	const char *what = args[1].str;
 	int mode = 0; /* 0 replace, 1 add, -1 remove */
 	if (*what == '+')
 		mode = 1, what++;
@@ -747,61 +856,76 @@ cmd_store(struct imap *im, struct imap_command *c)
 		return verdict(im, V_NO, "[READ-ONLY] Mailbox is read-only");
 	unsigned flags;
 	uint32_t kw;
-	const struct imap_arg *fl = &c->args[2];
-	if (fl->type == ARG_LIST && c->n == 3) {
+	const struct imap_arg *fl = &args[2];
+	if (fl->type == ARG_LIST && nargs == 3) {
 		if (parse_flags(im, fl->list, fl->n, &flags, &kw) != 0)
 			return im->text[0] && strstr(im->text, "[LIMIT]") ? V_NO : V_BAD;
-	} else if (parse_flags(im, &c->args[2], c->n - 2, &flags, &kw) != 0) {
+	} else if (parse_flags(im, &args[2], nargs - 2, &flags, &kw) != 0) {
 		return strstr(im->text, "[LIMIT]") ? V_NO : V_BAD;
 	}
 	size_t *idx, n;
-	if (imap_select_messages(im, c->args[0].str, im->uid_command, &idx, &n) != 0)
+	if (imap_select_messages(im, set, im->uid_command, &idx, &n) != 0)
 		return verdict(im, V_BAD, "Invalid sequence set");
+	if (has_unch)
+		condstore_enable(im);
 	/* +FLAGS/-FLAGS apply to the flags on disk now, not to what this
 	 * session saw last: another session may have changed them. */
 	folder_sync(f);
 	/* a keyword made here or by another session, before any FETCH
 	 * FLAGS shows it */
 	imap_announce_keywords(im, 0);
+	/* per message: 0 untouched, 1 same flags, 2 changed, 3 failed or kept */
+	unsigned char *st = calloc(n ? n : 1, 1);
+	uint32_t *mod = calloc(n ? n : 1, sizeof *mod);
+	if (st == NULL || mod == NULL) {
+		free(st);
+		free(mod);
+		free(idx);
+		return verdict(im, V_NO, "[SERVERBUG] Out of memory");
+	}
+	size_t nmod = 0;
 	int failed = 0;
 	for (size_t k = 0; k < n; k++) {
 		size_t i = idx[k];
 		struct fmsg *m = &f->m[i];
-		unsigned nf = m->flags & ~FL_RECENT;
-		uint32_t nk = m->keywords;
-		if (mode == 0) {
-			nf = flags;
-			nk = kw;
-		} else if (mode > 0) {
-			nf |= flags;
-			nk |= kw;
-		} else {
-			nf &= ~flags;
-			nk &= ~kw;
+		unsigned nf;
+		uint32_t nk;
+		if (has_unch && m->modseq > unch) {
+			mod[nmod++] = im->uid_command ? m->uid : (uint32_t)(i + 1);
+			st[k] = 3;
+			continue;
 		}
+		store_apply(m, mode, flags, kw, &nf, &nk);
+		st[k] = 1;
 		if (nf != (m->flags & ~FL_RECENT) || nk != m->keywords) {
+			st[k] = 2;
 			if (folder_set_flags(f, i, nf | (m->flags & FL_RECENT), nk) != 0) {
 				failed = 1;
-				continue;
+				st[k] = 3;
 			}
 		}
-		m->changed = 0;
-		if (silent)
+	}
+	/* the renames are on disk (and the new modseqs given) before the
+	 * responses tell them */
+	int commit = folder_commit(f);
+	for (size_t k = 0; commit == 0 && k < n; k++) {
+		if (st[k] == 3)
 			continue;
-		io_printf(&im->io, "* %zu FETCH (", i + 1);
-		if (im->uid_command)
-			io_printf(&im->io, "UID %u ", m->uid);
-		io_puts(&im->io, "FLAGS ");
-		out_flags(im, m->flags, m->keywords);
-		io_puts(&im->io, ")\r\n");
+		f->m[idx[k]].changed = 0;
+		store_reply(im, idx[k], silent, st[k] == 2);
 	}
+	free(st);
 	free(idx);
-	/* the renames are on disk before the tagged reply */
-	if (folder_commit(f) != 0) {
+	qsort(mod, nmod, sizeof *mod, condstore_u32_cmp);
+	enum verdict v;
+	if (commit != 0) {
 		log_err("user=%s fsync of %s failed: %s", im->user, f->name, strerror(errno));
-		return verdict(im, V_NO, "[SERVERBUG] Cannot save the flags");
+		v = verdict(im, V_NO, "[SERVERBUG] Cannot save the flags");
+	} else if (failed) {
+		v = verdict(im, V_NO, "[EXPUNGEISSUED] Some messages could not be changed");
+	} else {
+		v = store_done(im, c, mod, nmod);
 	}
-	if (failed)
-		return verdict(im, V_NO, "[EXPUNGEISSUED] Some messages could not be changed");
-	return verdict(im, V_OK, "%s completed", c->name);
+	free(mod);
+	return v;
 }

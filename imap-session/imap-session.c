@@ -36,7 +36,7 @@ static const char CAPS_COMMON[] =
 	"MULTIAPPEND CATENATE "
 	"CHILDREN LIST-EXTENDED LIST-STATUS SPECIAL-USE ESEARCH SEARCHRES STATUS=SIZE BINARY "
 	"UTF8=ACCEPT "
-	"SORT SORT=DISPLAY ESORT CONTEXT=SEARCH CONTEXT=SORT THREAD=REFERENCES THREAD=ORDEREDSUBJECT PREVIEW";
+	"CONDSTORE SORT SORT=DISPLAY ESORT CONTEXT=SEARCH CONTEXT=SORT THREAD=REFERENCES THREAD=ORDEREDSUBJECT PREVIEW";
 
 /* ---- capability, state ---- */
 
@@ -119,9 +119,15 @@ cmd_enable(struct imap *im, struct imap_command *c)
 			if (!im->utf8)
 				io_puts(&im->io, " UTF8=ACCEPT");
 			im->utf8 = 1;
+		} else if (arg_is(&c->args[i], "CONDSTORE")) {
+			if (!im->condstore)
+				io_puts(&im->io, " CONDSTORE");
+			im->condstore = 1;
 		}
 	}
 	io_puts(&im->io, "\r\n");
+	if (im->condstore)
+		condstore_enable(im);
 	return verdict(im, V_OK, "ENABLE completed");
 }
 

@@ -334,7 +334,7 @@ enum verdict
 cmd_sort(struct imap *im, struct imap_command *c)
 {
 	size_t i = 0, n = 0, *idx = NULL;
-	struct search_return ret = { 0, 0, 0 };
+	struct search_return ret = { 0, 0, 0, 0 };
 	int esort = 0;
 	struct sortspec sp;
 	struct snode *prog = NULL;
