@@ -108,6 +108,9 @@ select_common(struct imap *im, struct imap_command *c, int readonly)
 	char name[MAILNAME_MAX], dir[PATH_MAX];
 	if (c->n < 1 || c->n > 2)
 		return verdict(im, V_BAD, "%s needs a mailbox name", c->name);
+	/* a BAD leaves the selected folder as it was */
+	if (c->n == 2 && condstore_select_params(im, &c->args[1]) != 0)
+		return verdict(im, V_BAD, "Unknown %s parameter", c->name);
 	if (im->sel) {
 		folder_close(&im->sel);
 		im->state = STATE_AUTH;
@@ -117,8 +120,6 @@ select_common(struct imap *im, struct imap_command *c, int readonly)
 	im->searchres = NULL;
 	im->nsearchres = 0;
 	im->hms_told = 0;
-	if (c->n == 2 && condstore_select_params(im, &c->args[1]) != 0)
-		return verdict(im, V_BAD, "Unknown %s parameter", c->name);
 	if (imap_mailbox_arg(im, &c->args[0], name, sizeof name, dir, sizeof dir) != 0)
 		return V_NO;
 	if (mailbox_open(im, name, dir, readonly, c->name, &im->sel) != V_OK)
