@@ -7,7 +7,8 @@
  * CONDSTORE is on once the client uses it (ENABLE CONDSTORE, SELECT
  * (CONDSTORE), FETCH MODSEQ, CHANGEDSINCE, UNCHANGEDSINCE, SEARCH
  * MODSEQ: RFC 7162 §3.1); from then on every FETCH that tells a flag
- * change carries MODSEQ, and SELECT/EXAMINE say HIGHESTMODSEQ.
+ * change carries MODSEQ. SELECT/EXAMINE always say HIGHESTMODSEQ
+ * (§3.1.2.1: every folder has persistent modseqs here).
  */
 #include <ctype.h>
 #include <inttypes.h>
@@ -36,10 +37,12 @@ condstore_parse_modseq(const char *s, int zero_ok, uint64_t *v)
 void
 condstore_enable(struct imap *im)
 {
+	if (im->condstore)
+		return;
 	im->condstore = 1;
-	/* §3.1: the first enabling command in a mailbox selected without
-	 * CONDSTORE gets the HIGHESTMODSEQ SELECT would have said */
-	if (im->sel != NULL && !im->hms_told)
+	/* §3.1: the first enabling command in a selected mailbox says its
+	 * HIGHESTMODSEQ (as Dovecot does, though SELECT said it) */
+	if (im->sel != NULL)
 		condstore_select_ok(im);
 }
 
@@ -48,7 +51,6 @@ condstore_select_ok(struct imap *im)
 {
 	io_printf(&im->io, "* OK [HIGHESTMODSEQ %" PRIu64 "] Highest\r\n",
 	    folder_highestmodseq(im->sel));
-	im->hms_told = 1;
 }
 
 void

@@ -74,18 +74,30 @@ store_reply(struct imap *im, size_t i, int silent, int changed)
 }
 
 /* The tagged reply of a STORE: OK, with [MODIFIED set] of the messages
- * UNCHANGEDSINCE kept (sequence numbers, or UIDs for UID STORE), which
- * is written here as it may be longer than a verdict's text. */
+ * UNCHANGEDSINCE kept (sequence numbers, or UIDs for UID STORE). A set
+ * too long for a verdict's text is written here, after the updates the
+ * dispatcher would have sent. */
 static enum verdict
 store_done(struct imap *im, struct imap_command *c, const uint32_t *mod, size_t nmod)
 {
 	if (nmod == 0)
 		return verdict(im, V_OK, "%s completed", c->name);
-	io_printf(&im->io, "%s OK [MODIFIED ", c->tag);
-	if (seqset_write(&im->io, mod, nmod) != 0)
-		io_puts(&im->io, "*");
-	io_puts(&im->io, "] Conditional STORE failed\r\n");
-	return V_DONE;
+	struct buf b = BUF_INIT(sizeof im->text - 64);
+	size_t len;
+	char *set = seqset_format(&b, mod, nmod) == 0 ? buf_finish(&b, &len) : NULL;
+	enum verdict v = V_DONE;
+	if (set != NULL) {
+		v = verdict(im, V_OK, "[MODIFIED %s] Conditional STORE failed", set);
+	} else {
+		imap_report(im, im->uid_command);
+		io_printf(&im->io, "%s OK [MODIFIED ", c->tag);
+		if (seqset_write(&im->io, mod, nmod) != 0)
+			io_puts(&im->io, "*");
+		io_puts(&im->io, "] Conditional STORE failed\r\n");
+	}
+	buf_free(&b);
+	free(set);
+	return v;
 }
 
 /* New flags of message m for a STORE of flags/kw in mode (0 replace,

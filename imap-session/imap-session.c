@@ -109,6 +109,7 @@ cmd_enable(struct imap *im, struct imap_command *c)
 {
 	if (c->n == 0)
 		return verdict(im, V_BAD, "ENABLE needs capabilities");
+	int condstore = 0;
 	io_puts(&im->io, "* ENABLED");
 	for (size_t i = 0; i < c->n; i++) {
 		if (arg_is(&c->args[i], "IMAP4rev2")) {
@@ -120,13 +121,13 @@ cmd_enable(struct imap *im, struct imap_command *c)
 				io_puts(&im->io, " UTF8=ACCEPT");
 			im->utf8 = 1;
 		} else if (arg_is(&c->args[i], "CONDSTORE")) {
-			if (!im->condstore)
+			if (!im->condstore && !condstore)
 				io_puts(&im->io, " CONDSTORE");
-			im->condstore = 1;
+			condstore = 1;
 		}
 	}
 	io_puts(&im->io, "\r\n");
-	if (im->condstore)
+	if (condstore)
 		condstore_enable(im);
 	return verdict(im, V_OK, "ENABLE completed");
 }

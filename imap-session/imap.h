@@ -52,7 +52,6 @@ struct imap {
 	struct search_updates *updates; /* RETURN (UPDATE) contexts (search-update.c) */
 	int uid_command;          /* current command is a UID command */
 	int condstore;            /* CONDSTORE enabled (condstore.c) */
-	int hms_told;             /* HIGHESTMODSEQ said for the selected folder */
 	int search_modseq;        /* the last search program had a MODSEQ key */
 };
 
@@ -180,7 +179,7 @@ enum verdict catenate_build(struct imap *im, const char *name, struct store_new 
 /* A mod-sequence (1..2^63-1; 0 too if zero_ok): 0 or -1. */
 int condstore_parse_modseq(const char *s, int zero_ok, uint64_t *v);
 /* Turns CONDSTORE on (the enabling commands), saying HIGHESTMODSEQ if a
- * folder is selected and it was not said yet. */
+ * folder is selected and it was off. */
 void condstore_enable(struct imap *im);
 /* "* OK [HIGHESTMODSEQ n]" of the selected folder. */
 void condstore_select_ok(struct imap *im);

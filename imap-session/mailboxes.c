@@ -119,7 +119,6 @@ select_common(struct imap *im, struct imap_command *c, int readonly)
 	free(im->searchres);
 	im->searchres = NULL;
 	im->nsearchres = 0;
-	im->hms_told = 0;
 	if (imap_mailbox_arg(im, &c->args[0], name, sizeof name, dir, sizeof dir) != 0)
 		return V_NO;
 	if (mailbox_open(im, name, dir, readonly, c->name, &im->sel) != V_OK)
@@ -138,8 +137,7 @@ select_common(struct imap *im, struct imap_command *c, int readonly)
 	}
 	io_printf(&im->io, "* OK [UIDVALIDITY %u] UIDs valid\r\n* OK [UIDNEXT %u] Predicted next UID\r\n",
 	    f->uidvalidity, f->uidnext);
-	if (im->condstore)
-		condstore_select_ok(im);
+	condstore_select_ok(im);
 	if (im->rev2) {
 		io_puts(&im->io, "* LIST () \"/\" ");
 		out_mailbox(im, name);
