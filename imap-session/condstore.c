@@ -20,7 +20,11 @@ int
 condstore_parse_modseq(const char *s, int zero_ok, uint64_t *v)
 {
 	uint64_t n = 0;
-	if (s == NULL || !isdigit((unsigned char)*s) || strlen(s) > 19)
+	if (s == NULL || !isdigit((unsigned char)*s))
+		return -1;
+	while (s[0] == '0' && s[1] != '\0')
+		s++;   /* 1*DIGIT: leading zeros count for nothing */
+	if (strlen(s) > 19)   /* n * 10 below stays under 2^64 */
 		return -1;
 	for (; *s; s++) {
 		if (!isdigit((unsigned char)*s))
