@@ -4,7 +4,7 @@ examples with the modseqs the store gives: SELECT (CONDSTORE) says
 HIGHESTMODSEQ (§3.1.2.1), FETCH MODSEQ and FETCH (CHANGEDSINCE n)
 (§3.1.4.1) with an implicit \\Seen's new modseq, STORE (UNCHANGEDSINCE
 n) with [MODIFIED set], .SILENT giving MODSEQ, UNCHANGEDSINCE 0 (§3.1.3, its examples 7 and 10), SEARCH MODSEQ
-with (MODSEQ n) and ESEARCH's MODSEQ (§3.1.5), STATUS HIGHESTMODSEQ
+with (MODSEQ n) and ESEARCH's MODSEQ, SORT's too (§3.1.5), STATUS HIGHESTMODSEQ
 (§3.1.6), ENABLE CONDSTORE while selected (§3.1: HIGHESTMODSEQ again, once),
 another session's flag change told with MODSEQ (§3.1.4.2), and BAD for
 broken modifiers. Before, each of these was BAD or absent."""
@@ -91,6 +91,9 @@ def run(fmt):
         r = a.cmd("SEARCH RETURN (MIN) MODSEQ %d" % (h1 + 1))
         t.ok(re.search(rb"MIN 3 MODSEQ %d\r\n" % got[3], r) is not None,
              "%s: ESEARCH MIN: the modseq of the message returned" % fmt, r)
+        r = a.cmd("SORT (ARRIVAL) UTF-8 MODSEQ %d" % (h1 + 1))
+        t.ok(re.search(rb"\* SORT 3 5 6 \(MODSEQ %d\)" % max(got.values()), r) is not None,
+             "%s: SORT MODSEQ: (MODSEQ n) too" % fmt, r)
         r = a.cmd("SEARCH MODSEQ %d" % (2 ** 62))
         t.ok(re.search(rb"\* SEARCH\r\n", r) is not None, "%s: SEARCH MODSEQ none: no MODSEQ" % fmt, r)
         r = a.cmd("STATUS INBOX (HIGHESTMODSEQ)")
