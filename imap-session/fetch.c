@@ -1,5 +1,5 @@
 /*
- * fetch.c — FETCH and STORE (and their UID forms).
+ * fetch.c — FETCH (and UID FETCH); STORE is in flags.c.
  *
  * FETCH items are parsed and checked completely before the first response
  * line is written, so a syntax error is a clean BAD. Message content is
@@ -24,7 +24,7 @@
 enum item_type {
 	IT_FLAGS, IT_UID, IT_INTERNALDATE, IT_SIZE, IT_ENVELOPE, IT_BODYSTRUCTURE, IT_BODY,
 	IT_SECTION, IT_BINARY, IT_BINARY_SIZE, IT_RFC822, IT_RFC822_HEADER, IT_RFC822_TEXT,
-	IT_PREVIEW,
+	IT_PREVIEW, IT_MODSEQ,
 };
 
 struct item {
@@ -157,7 +157,7 @@ parse_item(const char *s, struct item *items, size_t *n)
 		{ "RFC822.SIZE", IT_SIZE }, { "ENVELOPE", IT_ENVELOPE },
 		{ "BODYSTRUCTURE", IT_BODYSTRUCTURE }, { "BODY", IT_BODY }, { "RFC822", IT_RFC822 },
 		{ "RFC822.HEADER", IT_RFC822_HEADER }, { "RFC822.TEXT", IT_RFC822_TEXT },
-		{ "PREVIEW", IT_PREVIEW },
+		{ "PREVIEW", IT_PREVIEW }, { "MODSEQ", IT_MODSEQ },
 	};
 	static const struct { const char *name; const char *items[5]; } macros[] = {
 		{ "ALL", { "FLAGS", "INTERNALDATE", "RFC822.SIZE", "ENVELOPE", NULL } },
@@ -473,6 +473,9 @@ fetch_item(struct imap *im, size_t idx, const struct item *it, const struct rend
 	case IT_UID:
 		io_printf(io, "UID %u", m->uid);
 		break;
+	case IT_MODSEQ:
+		condstore_out_modseq(im, m, "");
+		break;
 	case IT_INTERNALDATE:
 		io_puts(io, "INTERNALDATE ");
 		out_date(io, folder_internaldate(f, idx));
@@ -596,14 +599,34 @@ cmd_fetch(struct imap *im, struct imap_command *c)
 	} else if (c->n > 2 && preview_mods(&c->args[2], items, nitems) == 0) {
 		used = 3;
 	}
-	/* Modifiers such as (CHANGEDSINCE n) are not supported (no CONDSTORE). */
+	/* (CHANGEDSINCE n), RFC 7162 §3.1.4: only messages changed since,
+	 * with their MODSEQ */
+	uint64_t since = 0;
+	int has_since = 0;
+	if (c->n == used + 1) {
+		int r = condstore_modifier(&c->args[used], "CHANGEDSINCE", 1, &since);
+		if (r < 0)
+			return verdict(im, V_BAD, "Invalid CHANGEDSINCE");
+		has_since = r == 0;
+		used += has_since;
+	}
 	if (c->n > used)
 		return verdict(im, V_BAD, "Unknown FETCH modifier");
-	int has_uid = 0, has_flags = 0;
+	int has_uid = 0, has_flags = 0, has_modseq = 0;
 	for (size_t i = 0; i < nitems; i++) {
 		has_uid |= items[i].type == IT_UID;
 		has_flags |= items[i].type == IT_FLAGS;
+		has_modseq |= items[i].type == IT_MODSEQ;
 	}
+	if (has_since && !has_modseq) {
+		if (nitems == ITEMS_MAX)
+			return verdict(im, V_BAD, "Too many FETCH items");
+		memset(&items[nitems], 0, sizeof items[nitems]);
+		items[nitems++].type = IT_MODSEQ;
+		has_modseq = 1;
+	}
+	if (has_modseq)
+		condstore_enable(im);
 	size_t *idx, n;
 	if (imap_select_messages(im, c->args[0].str, im->uid_command, &idx, &n) != 0)
 		return verdict(im, V_BAD, "Invalid sequence set");
@@ -616,13 +639,21 @@ cmd_fetch(struct imap *im, struct imap_command *c)
 	if ((has_flags || set_seen) && folder_sync(im->sel) != 0)
 		log_warn("user=%s sync of %s failed: %s", im->user, im->sel->name, strerror(errno));
 	imap_announce_keywords(im, 0);
+	/* messages given \Seen here: their MODSEQ is told after the commit
+	 * gives them a new one (RFC 7162 §3.1.4) */
+	unsigned char *seen_now = calloc(n ? n : 1, 1);
+	if (seen_now == NULL) {
+		free(idx);
+		return verdict(im, V_NO, "[SERVERBUG] Out of memory");
+	}
 	struct fetch_ctx ctx = { 0, 0, 0 };
 	struct rendered rd[ITEMS_MAX];
 	for (size_t k = 0; k < n; k++) {
 		size_t i = idx[k];
 		struct fmsg *m = &im->sel->m[i];
-		int seen_now = 0;
 		struct plan pl;
+		if (has_since && m->modseq <= since)
+			continue;
 		if (fetch_ready(im, i, items, nitems, &pl) != 0) {
 			if (errno == ENOENT)
 				ctx.gone = 1;
@@ -639,14 +670,14 @@ cmd_fetch(struct imap *im, struct imap_command *c)
 		if (rr < 0) {
 			int e = errno;
 			free(idx);
+			free(seen_now);
 			if (e == ENOMEM)
 				return verdict(im, V_NO, "[SERVERBUG] Out of memory");
 			return verdict(im, V_BAD, "Invalid section");
 		}
-		if (set_seen && !(m->flags & FL_SEEN)) {
-			if (folder_set_flags(im->sel, i, m->flags | FL_SEEN, m->keywords) == 0)
-				seen_now = 1;
-		}
+		if (set_seen && !(m->flags & FL_SEEN))
+			seen_now[k] = folder_set_flags(im->sel, i, m->flags | FL_SEEN,
+			    m->keywords) == 0;
 		io_printf(&im->io, "* %zu FETCH (", i + 1);
 		const char *sep = "";
 		if (im->uid_command && !has_uid) {
@@ -654,6 +685,8 @@ cmd_fetch(struct imap *im, struct imap_command *c)
 			sep = " ";
 		}
 		for (size_t j = 0; j < nitems; j++) {
+			if (items[j].type == IT_MODSEQ && seen_now[k])
+				continue;   /* its new one follows the commit */
 			io_puts(&im->io, sep);
 			fetch_item(im, i, &items[j], &rd[j], &ctx);
 			sep = " ";
@@ -661,17 +694,31 @@ cmd_fetch(struct imap *im, struct imap_command *c)
 		rendered_free(rd, nitems);
 		/* changed: the sync above found new flags; said here, as the
 		 * report after the command would (m->changed is cleared below) */
-		if ((seen_now || m->changed) && !has_flags) {
+		if ((seen_now[k] || m->changed) && !has_flags) {
 			io_printf(&im->io, "%sFLAGS ", sep);
 			out_flags(im, m->flags, m->keywords);
+			sep = " ";
 		}
+		/* a flag change told carries its modseq once CONDSTORE is on */
+		if (m->changed && !seen_now[k] && im->condstore && !has_modseq)
+			condstore_out_modseq(im, m, sep);
 		io_puts(&im->io, ")\r\n");
 		m->changed = 0;
 	}
-	free(idx);
 	folder_cache_flush(im->sel);
 	/* \Seen set above is on disk before the tagged reply */
-	if (folder_commit(im->sel) != 0) {
+	int commit = folder_commit(im->sel);
+	for (size_t k = 0; commit == 0 && im->condstore && k < n; k++)
+		if (seen_now[k]) {
+			io_printf(&im->io, "* %zu FETCH (", idx[k] + 1);
+			if (im->uid_command)
+				io_printf(&im->io, "UID %u ", im->sel->m[idx[k]].uid);
+			condstore_out_modseq(im, &im->sel->m[idx[k]], "");
+			io_puts(&im->io, ")\r\n");
+		}
+	free(idx);
+	free(seen_now);
+	if (commit != 0) {
 		log_err("user=%s fsync of %s failed: %s", im->user, im->sel->name, strerror(errno));
 		return verdict(im, V_NO, "[SERVERBUG] Cannot save the flags");
 	}
@@ -681,127 +728,5 @@ cmd_fetch(struct imap *im, struct imap_command *c)
 		return verdict(im, V_NO, "[SERVERBUG] Some messages could not be read");
 	if (ctx.gone)
 		return verdict(im, V_NO, "[EXPUNGEISSUED] Some messages were expunged");
-	return verdict(im, V_OK, "%s completed", c->name);
-}
-
-/* ---- STORE ---- */
-
-/* Flag list → flags and keywords; new keywords are added to the folder. */
-static int
-parse_flags(struct imap *im, const struct imap_arg *args, size_t n, unsigned *flags_r,
-    uint32_t *kw_r)
-{
-	static const struct { const char *name; unsigned f; } sys[] = {
-		{ "\\Answered", FL_ANSWERED }, { "\\Flagged", FL_FLAGGED },
-		{ "\\Deleted", FL_DELETED }, { "\\Seen", FL_SEEN }, { "\\Draft", FL_DRAFT },
-	};
-	*flags_r = 0;
-	*kw_r = 0;
-	for (size_t i = 0; i < n; i++) {
-		const struct imap_arg *a = &args[i];
-		if (a->type != ARG_ATOM)
-			return verdict(im, V_BAD, "Invalid flag"), -1;
-		if (a->str[0] == '\\') {
-			size_t j;
-			for (j = 0; j < sizeof sys / sizeof sys[0]; j++)
-				if (strcasecmp(a->str, sys[j].name) == 0)
-					break;
-			if (j == sizeof sys / sizeof sys[0])
-				return verdict(im, V_BAD, "Invalid system flag %s",
-				    strcasecmp(a->str, "\\Recent") == 0 ? "\\Recent" : ""), -1;
-			*flags_r |= sys[j].f;
-			continue;
-		}
-		for (const char *p = a->str; *p; p++)
-			if (strchr("()[]{%*\"", *p) || (unsigned char)*p >= 0x7f)
-				return verdict(im, V_BAD, "Invalid keyword"), -1;
-		if (strlen(a->str) > IMAP_KEYWORD_MAX)
-			return verdict(im, V_BAD, "Keyword too long"), -1;
-		int had = folder_keyword(im->sel, a->str, 0);
-		int k = had >= 0 ? had : folder_keyword(im->sel, a->str, 1);
-		if (k < 0)
-			return verdict(im, V_NO, "[LIMIT] Too many keywords in this mailbox"), -1;
-		*kw_r |= 1u << k;
-	}
-	return 0;
-}
-
-enum verdict
-cmd_store(struct imap *im, struct imap_command *c)
-{
-	struct folder *f = im->sel;
-	if (c->n < 3 || c->args[0].type != ARG_ATOM || c->args[1].type != ARG_ATOM)
-		return verdict(im, V_BAD, "STORE needs a set, an item and flags");
-	const char *what = c->args[1].str;
-	int mode = 0; /* 0 replace, 1 add, -1 remove */
-	if (*what == '+')
-		mode = 1, what++;
-	else if (*what == '-')
-		mode = -1, what++;
-	int silent = 0;
-	if (strcasecmp(what, "FLAGS.SILENT") == 0)
-		silent = 1;
-	else if (strcasecmp(what, "FLAGS") != 0)
-		return verdict(im, V_BAD, "Invalid STORE item");
-	if (f->readonly)
-		return verdict(im, V_NO, "[READ-ONLY] Mailbox is read-only");
-	unsigned flags;
-	uint32_t kw;
-	const struct imap_arg *fl = &c->args[2];
-	if (fl->type == ARG_LIST && c->n == 3) {
-		if (parse_flags(im, fl->list, fl->n, &flags, &kw) != 0)
-			return im->text[0] && strstr(im->text, "[LIMIT]") ? V_NO : V_BAD;
-	} else if (parse_flags(im, &c->args[2], c->n - 2, &flags, &kw) != 0) {
-		return strstr(im->text, "[LIMIT]") ? V_NO : V_BAD;
-	}
-	size_t *idx, n;
-	if (imap_select_messages(im, c->args[0].str, im->uid_command, &idx, &n) != 0)
-		return verdict(im, V_BAD, "Invalid sequence set");
-	/* +FLAGS/-FLAGS apply to the flags on disk now, not to what this
-	 * session saw last: another session may have changed them. */
-	folder_sync(f);
-	/* a keyword made here or by another session, before any FETCH
-	 * FLAGS shows it */
-	imap_announce_keywords(im, 0);
-	int failed = 0;
-	for (size_t k = 0; k < n; k++) {
-		size_t i = idx[k];
-		struct fmsg *m = &f->m[i];
-		unsigned nf = m->flags & ~FL_RECENT;
-		uint32_t nk = m->keywords;
-		if (mode == 0) {
-			nf = flags;
-			nk = kw;
-		} else if (mode > 0) {
-			nf |= flags;
-			nk |= kw;
-		} else {
-			nf &= ~flags;
-			nk &= ~kw;
-		}
-		if (nf != (m->flags & ~FL_RECENT) || nk != m->keywords) {
-			if (folder_set_flags(f, i, nf | (m->flags & FL_RECENT), nk) != 0) {
-				failed = 1;
-				continue;
-			}
-		}
-		m->changed = 0;
-		if (silent)
-			continue;
-		io_printf(&im->io, "* %zu FETCH (", i + 1);
-		if (im->uid_command)
-			io_printf(&im->io, "UID %u ", m->uid);
-		io_puts(&im->io, "FLAGS ");
-		out_flags(im, m->flags, m->keywords);
-		io_puts(&im->io, ")\r\n");
-	}
-	free(idx);
-	/* the renames are on disk before the tagged reply */
-	if (folder_commit(f) != 0) {
-		log_err("user=%s fsync of %s failed: %s", im->user, f->name, strerror(errno));
-		return verdict(im, V_NO, "[SERVERBUG] Cannot save the flags");
-	}
-	if (failed)
-		return verdict(im, V_NO, "[EXPUNGEISSUED] Some messages could not be changed");
 	return verdict(im, V_OK, "%s completed", c->name);
 }

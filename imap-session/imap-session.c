@@ -37,7 +37,7 @@ static const char CAPS_COMMON[] =
 	"MULTIAPPEND CATENATE "
 	"CHILDREN LIST-EXTENDED LIST-STATUS SPECIAL-USE ESEARCH SEARCHRES STATUS=SIZE BINARY "
 	"UTF8=ACCEPT "
-	"SORT SORT=DISPLAY ESORT CONTEXT=SEARCH CONTEXT=SORT THREAD=REFERENCES THREAD=ORDEREDSUBJECT PREVIEW";
+	"CONDSTORE SORT SORT=DISPLAY ESORT CONTEXT=SEARCH CONTEXT=SORT THREAD=REFERENCES THREAD=ORDEREDSUBJECT PREVIEW";
 
 /* ---- capability, state ---- */
 
@@ -110,6 +110,7 @@ cmd_enable(struct imap *im, struct imap_command *c)
 {
 	if (c->n == 0)
 		return verdict(im, V_BAD, "ENABLE needs capabilities");
+	int condstore = 0;
 	io_puts(&im->io, "* ENABLED");
 	for (size_t i = 0; i < c->n; i++) {
 		if (arg_is(&c->args[i], "IMAP4rev2")) {
@@ -120,9 +121,15 @@ cmd_enable(struct imap *im, struct imap_command *c)
 			if (!im->utf8)
 				io_puts(&im->io, " UTF8=ACCEPT");
 			im->utf8 = 1;
+		} else if (arg_is(&c->args[i], "CONDSTORE")) {
+			if (!im->condstore && !condstore)
+				io_puts(&im->io, " CONDSTORE");
+			condstore = 1;
 		}
 	}
 	io_puts(&im->io, "\r\n");
+	if (condstore)
+		condstore_enable(im);
 	return verdict(im, V_OK, "ENABLE completed");
 }
 

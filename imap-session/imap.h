@@ -51,6 +51,8 @@ struct imap {
 	int searchres_set;
 	struct search_updates *updates; /* RETURN (UPDATE) contexts (search-update.c) */
 	int uid_command;          /* current command is a UID command */
+	int condstore;            /* CONDSTORE enabled (condstore.c) */
+	int search_modseq;        /* the last search program had a MODSEQ key */
 };
 
 typedef enum verdict (*imap_handler)(struct imap *im, struct imap_command *c);
@@ -172,6 +174,26 @@ struct append_cat {
 int catenate_check(const struct imap_arg *list);
 enum verdict catenate_build(struct imap *im, const char *name, struct store_new *v,
     struct append_cat *x, size_t n);
+
+/* condstore.c: CONDSTORE (RFC 7162 §3.1). */
+/* A mod-sequence (1..2^63-1; 0 too if zero_ok): 0 or -1. */
+int condstore_parse_modseq(const char *s, int zero_ok, uint64_t *v);
+/* Turns CONDSTORE on (the enabling commands), saying HIGHESTMODSEQ if a
+ * folder is selected and it was off. */
+void condstore_enable(struct imap *im);
+/* "* OK [HIGHESTMODSEQ n]" of the selected folder. */
+void condstore_select_ok(struct imap *im);
+/* Writes sep "MODSEQ (n)" of m. */
+void condstore_out_modseq(struct imap *im, const struct fmsg *m, const char *sep);
+/* The modifier "(name n)": 0 (*v set), 1 (another), -1 (bad). */
+int condstore_modifier(const struct imap_arg *a, const char *name, int zero_ok, uint64_t *v);
+/* SELECT/EXAMINE's parameter list "(CONDSTORE)": 0, or -1 (BAD). */
+int condstore_select_params(struct imap *im, const struct imap_arg *a);
+/* The greatest modseq of the messages idx[0..n) (0 if none). */
+uint64_t condstore_highest_of(const struct folder *f, const size_t *idx, size_t n);
+
+/* qsort order of uint32_t. */
+int condstore_u32_cmp(const void *a, const void *b);
 
 /* Mailbox setup at login: root and special-use folders. 0 or -1. */
 int imap_user_setup(struct imap *im);

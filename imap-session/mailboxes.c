@@ -10,6 +10,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -107,6 +108,9 @@ select_common(struct imap *im, struct imap_command *c, int readonly)
 	char name[MAILNAME_MAX], dir[PATH_MAX];
 	if (c->n < 1 || c->n > 2)
 		return verdict(im, V_BAD, "%s needs a mailbox name", c->name);
+	/* a BAD leaves the selected folder as it was */
+	if (c->n == 2 && condstore_select_params(im, &c->args[1]) != 0)
+		return verdict(im, V_BAD, "Unknown %s parameter", c->name);
 	if (im->sel) {
 		folder_close(&im->sel);
 		im->state = STATE_AUTH;
@@ -133,6 +137,7 @@ select_common(struct imap *im, struct imap_command *c, int readonly)
 	}
 	io_printf(&im->io, "* OK [UIDVALIDITY %u] UIDs valid\r\n* OK [UIDNEXT %u] Predicted next UID\r\n",
 	    f->uidvalidity, f->uidnext);
+	condstore_select_ok(im);
 	if (im->rev2) {
 		io_puts(&im->io, "* LIST () \"/\" ");
 		out_mailbox(im, name);
@@ -336,14 +341,22 @@ cmd_rename(struct imap *im, struct imap_command *c)
 /* The counts of folder name: the selected folder's as this session sees
  * it, any other's from the store. */
 static int
-folder_status(struct imap *im, const char *name, struct store_counts *k)
+folder_status(struct imap *im, const char *name, struct store_counts *k, int modseq)
 {
 	if (im->sel && strcmp(im->sel->name, name) == 0) {
 		folder_sync(im->sel);
 		folder_counts(im->sel, k);
 		return 0;
 	}
-	return store_counts(&im->store, name, k);
+	if (!modseq)
+		return store_counts(&im->store, name, k);
+	/* HIGHESTMODSEQ needs the folder's modseqs: a read-only look */
+	struct folder *f;
+	if (store_open(&im->store, name, 1, &f) != 0)
+		return -1;
+	folder_counts(f, k);
+	folder_close(&f);
+	return 0;
 }
 
 /* Writes "* STATUS name (items)"; -1 if an item is unknown. */
@@ -351,16 +364,20 @@ int
 status_write(struct imap *im, const char *name, const struct imap_arg *items)
 {
 	struct store_counts k;
+	int modseq = 0;
 	for (size_t i = 0; i < items->n; i++) {
 		static const char *const known[] = { "MESSAGES", "UIDNEXT", "UIDVALIDITY", "UNSEEN",
-			"DELETED", "SIZE", "RECENT" };
+			"DELETED", "SIZE", "RECENT", "HIGHESTMODSEQ" };
 		int ok = 0;
 		for (size_t j = 0; j < sizeof known / sizeof known[0]; j++)
 			ok |= arg_is(&items->list[i], known[j]);
 		if (!ok)
 			return -1;
+		modseq |= arg_is(&items->list[i], "HIGHESTMODSEQ");
 	}
-	if (folder_status(im, name, &k) != 0)
+	if (modseq)
+		condstore_enable(im);
+	if (folder_status(im, name, &k, modseq) != 0)
 		return -2;
 	io_puts(&im->io, "* STATUS ");
 	out_mailbox(im, name);
@@ -382,6 +399,8 @@ status_write(struct imap *im, const char *name, const struct imap_arg *items)
 			io_printf(&im->io, "%sSIZE %llu", sp, (unsigned long long)k.size);
 		else if (arg_is(a, "RECENT"))
 			io_printf(&im->io, "%sRECENT %zu", sp, k.recent);
+		else if (arg_is(a, "HIGHESTMODSEQ"))
+			io_printf(&im->io, "%sHIGHESTMODSEQ %" PRIu64, sp, k.highestmodseq);
 	}
 	io_puts(&im->io, ")\r\n");
 	return 0;

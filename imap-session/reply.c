@@ -188,6 +188,8 @@ imap_report(struct imap *im, int allow_expunge)
 			io_printf(&im->io, "UID %u ", m->uid);
 		io_puts(&im->io, "FLAGS ");
 		out_flags(im, m->flags, m->keywords);
+		if (im->condstore)
+			condstore_out_modseq(im, m, " ");
 		io_puts(&im->io, ")\r\n");
 	}
 	search_update_report(im);

@@ -5,6 +5,7 @@
  * CONTEXT=SORT's CONTEXT, UPDATE and PARTIAL (RFC 5267 §4). UPDATE's
  * later ADDTO and REMOVEFROM are search-update.c's.
  */
+#include <inttypes.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -133,5 +134,7 @@ search_esearch(struct imap *im, const char *tag, const struct search_return *ret
 		write_partial(im, ret, res, n);
 	if (opts & RET_COUNT)
 		io_printf(&im->io, " COUNT %zu", n);
+	if (ret->modseq && n)
+		io_printf(&im->io, " MODSEQ %" PRIu64, ret->modseq);
 	io_puts(&im->io, "\r\n");
 }

@@ -21,6 +21,7 @@
 #include <ctype.h>
 #include <errno.h>
 #include <iconv.h>
+#include <inttypes.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -41,7 +42,7 @@ enum sk {
 	SK_ALL, SK_FLAG, SK_UNFLAG, SK_NEW, SK_OLD, SK_KEYWORD, SK_UNKEYWORD, SK_HEADER,
 	SK_BODY, SK_TEXT, SK_BEFORE, SK_ON, SK_SINCE, SK_SENTBEFORE, SK_SENTON, SK_SENTSINCE,
 	SK_LARGER, SK_SMALLER, SK_UIDSET, SK_SEQSET, SK_SAVED_SEQ, SK_SAVED_UID, SK_NOT, SK_OR,
-	SK_AND, SK_NONE, SK_ADDRESS,
+	SK_AND, SK_NONE, SK_ADDRESS, SK_MODSEQ,
 };
 
 struct snode {
@@ -329,6 +330,22 @@ parse_key(struct sparse *p, int depth)
 			return fail(p, s, "Invalid UID set");
 		return s;
 	}
+	if (arg_is(a, "MODSEQ")) {
+		/* RFC 7162 §3.1.5: MODSEQ ["/flags/x" priv|shared|all] n; a
+		 * message has one modseq, whichever flag the entry names */
+		if ((x = next_arg(p)) != NULL && x->type != ARG_ATOM && arg_is_string(x)) {
+			const struct imap_arg *t = next_arg(p);
+			if (t == NULL || !(arg_is(t, "priv") || arg_is(t, "shared") || arg_is(t, "all")))
+				return fail(p, s, "Invalid MODSEQ entry type");
+			x = next_arg(p);
+		}
+		if (x == NULL || x->type != ARG_ATOM || condstore_parse_modseq(x->str, 1, &s->num) != 0)
+			return fail(p, s, "Invalid MODSEQ");
+		s->t = SK_MODSEQ;
+		p->im->search_modseq = 1;
+		condstore_enable(p->im);
+		return s;
+	}
 	if (arg_is(a, "NOT")) {
 		s->t = SK_NOT;
 		if ((s->a = parse_key(p, depth + 1)) == NULL)
@@ -526,6 +543,8 @@ eval(struct seval *e, const struct snode *s)
 		return 1;
 	case SK_NONE:
 		return 0;
+	case SK_MODSEQ:
+		return m->modseq >= s->num;
 	case SK_FLAG:
 		return (m->flags & s->flag) != 0;
 	case SK_UNFLAG:
@@ -605,6 +624,7 @@ parse_program(struct imap *im, const struct imap_arg *cs, const struct imap_arg 
 		}
 	}
 	struct sparse p = { im, NULL, 0, 0, NULL, cd };
+	im->search_modseq = 0;
 	*prog = parse_and(&p, args, n, 0);
 	if (cd != (iconv_t)-1)
 		iconv_close(cd);
@@ -776,11 +796,31 @@ keep_result(struct imap *im, const char *tag, const struct search_return *ret, c
 	free(uids);
 }
 
+/* The MODSEQ of a result (RFC 7162 §3.1.5, RFC 4731 §3.2): the highest
+ * of the messages returned, which are the first and last alone when
+ * MIN or MAX alone is asked. */
+static uint64_t
+search_modseq(struct imap *im, const struct search_return *ret, const size_t *idx, size_t n)
+{
+	if (n == 0)
+		return 0;
+	if (ret->opts && !(ret->opts & ~(unsigned)(RET_MIN | RET_MAX | RET_SAVE))) {
+		uint64_t h = 0;
+		if (ret->opts & RET_MIN)
+			h = im->sel->m[idx[0]].modseq;
+		if ((ret->opts & RET_MAX) && im->sel->m[idx[n - 1]].modseq > h)
+			h = im->sel->m[idx[n - 1]].modseq;
+		if (h)
+			return h;
+	}
+	return condstore_highest_of(im->sel, idx, n);
+}
+
 enum verdict
 cmd_search(struct imap *im, struct imap_command *c)
 {
 	size_t i = 0;
-	struct search_return ret = { 0, 0, 0 };
+	struct search_return ret = { 0, 0, 0, 0 };
 	int esearch = 0;
 	if (i + 1 < c->n && arg_is(&c->args[i], "RETURN") && c->args[i + 1].type == ARG_LIST) {
 		esearch = 1;
@@ -823,10 +863,13 @@ cmd_search(struct imap *im, struct imap_command *c)
 		esearch = 1;
 		ret.opts = RET_ALL;
 	}
+	ret.modseq = im->search_modseq ? search_modseq(im, &ret, idx, n) : 0;
 	if (!esearch) {
 		io_puts(&im->io, "* SEARCH");
 		for (size_t k = 0; k < n; k++)
 			io_printf(&im->io, " %u", res[k]);
+		if (ret.modseq && n)
+			io_printf(&im->io, " (MODSEQ %" PRIu64 ")", ret.modseq);
 		io_puts(&im->io, "\r\n");
 	} else {
 		search_esearch(im, c->tag, &ret, res, n);

@@ -21,6 +21,7 @@ enum search_ret {
 struct search_return {
 	unsigned opts;          /* RET_* */
 	uint32_t lo, hi;        /* PARTIAL lo:hi, lo <= hi, both from 1 */
+	uint64_t modseq;        /* MODSEQ to give (RFC 7162 §3.1.5), 0: none */
 };
 
 /* The RETURN list r into *ret (an empty list, or CONTEXT alone, is ALL).

@@ -16,6 +16,7 @@
  * keys, linear in the messages chosen. Messages equal on every key are in
  * sequence order, whatever REVERSE says (RFC 5256: the final tie-break).
  */
+#include <inttypes.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -221,14 +222,34 @@ items_free(struct sitem **items, size_t n, const struct sortspec *sp)
 	free(items);
 }
 
-static void
-reply(struct imap *im, const struct imap_command *c, int esort, const struct search_return *ret,
-    const uint32_t *res, size_t n)
+/* RFC 7162 §3.1.5: after a MODSEQ key, the highest modseq of the
+ * messages returned (the first and last in sort order for MIN or MAX
+ * alone). */
+static uint64_t
+sort_modseq(struct imap *im, unsigned opts, struct sitem **items, size_t n)
 {
+	uint64_t h = 0;
+	int ends = opts && !(opts & ~(unsigned)(RET_MIN | RET_MAX | RET_SAVE));
+	for (size_t k = 0; k < n; k++) {
+		if (ends && !((k == 0 && (opts & RET_MIN)) || (k == n - 1 && (opts & RET_MAX))))
+			continue;
+		uint64_t ms = im->sel->m[items[k]->idx].modseq;
+		h = ms > h ? ms : h;
+	}
+	return h;
+}
+
+static void
+reply(struct imap *im, const struct imap_command *c, int esort, struct search_return *ret,
+    const uint32_t *res, size_t n, struct sitem **items)
+{
+	ret->modseq = im->search_modseq ? sort_modseq(im, ret->opts, items, n) : 0;
 	if (!esort) {
 		io_puts(&im->io, "* SORT");
 		for (size_t k = 0; k < n; k++)
 			io_printf(&im->io, " %u", res[k]);
+		if (ret->modseq && n)
+			io_printf(&im->io, " (MODSEQ %" PRIu64 ")", ret->modseq);
 		io_puts(&im->io, "\r\n");
 		return;
 	}
@@ -334,7 +355,7 @@ enum verdict
 cmd_sort(struct imap *im, struct imap_command *c)
 {
 	size_t i = 0, n = 0, *idx = NULL;
-	struct search_return ret = { 0, 0, 0 };
+	struct search_return ret = { 0, 0, 0, 0 };
 	int esort = 0;
 	struct sortspec sp;
 	struct snode *prog = NULL;
@@ -363,7 +384,7 @@ cmd_sort(struct imap *im, struct imap_command *c)
 		save_result(im, ret.opts, items, n, v == V_OK);
 	uint32_t *res = v == V_OK ? numbers(im, items, n) : NULL;
 	if (res != NULL)
-		reply(im, c, esort, &ret, res, n);
+		reply(im, c, esort, &ret, res, n, items);
 	/* after the answer, so that a NOUPDATE follows it (§4.3.1) */
 	if (res != NULL && prog != NULL)
 		keep_context(im, c->tag, &sp, prog, &items, n);

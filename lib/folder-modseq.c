@@ -19,7 +19,15 @@
  *
  * A journal of another UIDVALIDITY, or none, starts afresh (every
  * message gets a new line); a last line cut short by a crash is
- * ignored. Flag changes made outside yubin (another program renaming a
+ * ignored. Starting afresh, modseqs go on from a floor taken from the
+ * clock (microseconds since 1970: below 2^53 until 2255, which clients
+ * keeping numbers as doubles still hold exactly), not from 1: a
+ * journal lost or damaged must not make HIGHESTMODSEQ go down for the
+ * same UIDVALIDITY (RFC 7162 §3.1.2.1), and every message then gets a
+ * modseq above any a client was told, so CHANGEDSINCE gives it again.
+ * That holds while the folder had fewer changes than microseconds went
+ * by since the journal last started afresh (each change is a rename or
+ * a rewrite, and fsync'd), and while the clock does not go back. Flag changes made outside yubin (another program renaming a
  * Maildir file) get no new modseq. Recording is best effort: a failure
  * (a full disk) leaves the modseqs of this session's view as given, and
  * the next change records them.
@@ -35,6 +43,7 @@
 #include <string.h>
 #include <sys/file.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "buf.h"
@@ -49,6 +58,18 @@
  * reading it stays linear in the folder's size, and a small folder is
  * not rewritten at every change. */
 #define MODSEQ_SLACK 64
+
+/* Where modseqs go on from when the journal starts afresh (above). */
+static uint64_t
+modseq_floor(void)
+{
+	struct timespec ts;
+	if (clock_gettime(CLOCK_REALTIME, &ts) != 0 || ts.tv_sec <= 0)
+		return 0;
+	uint64_t us = (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
+	/* room above it for the changes to come (mod-sequence < 2^63) */
+	return us < (UINT64_C(1) << 62) ? us : 0;
+}
 
 /* Message with this UID (f->m is in UID order), or NULL. */
 static struct fmsg *
@@ -233,13 +254,17 @@ void
 folder_modseq_sync(struct folder *f)
 {
 	char path[PATH_MAX];
+	int have = -1;
 	if (f->ops->state_path(f, "modseq", path, sizeof path) == 0) {
 		int fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
 		if (fd >= 0) {
-			(void)journal_read(f, fd);
+			have = journal_read(f, fd);
 			close(fd);
 		}
 	}
+	/* no journal of this folder (lost, damaged, never made): afresh */
+	if (have != 0 && f->highestmodseq == 0)
+		f->highestmodseq = modseq_floor();
 	int unnumbered = 0;
 	for (size_t i = 0; i < f->n && !unnumbered; i++)
 		unnumbered = f->m[i].modseq == 0 && !f->m[i].gone;

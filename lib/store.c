@@ -132,4 +132,5 @@ folder_counts(struct folder *f, struct store_counts *k)
 	}
 	k->uidnext = f->uidnext;
 	k->uidvalidity = f->uidvalidity;
+	k->highestmodseq = folder_highestmodseq(f);
 }

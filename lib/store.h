@@ -78,6 +78,7 @@ struct store_counts {
 	size_t messages, unseen, deleted, recent;
 	uint64_t size;
 	uint32_t uidnext, uidvalidity;
+	uint64_t highestmodseq;       /* 0: not known (store_counts may not open it) */
 };
 
 /* One message to append (APPEND; MULTIAPPEND gives several). */

@@ -1,6 +1,7 @@
 /* Fuzz target: the IMAP command framer and tokenizer, mailbox-name
- * mapping, sequence sets and SEARCH/SORT RETURN lists of imap-session
- * (S30-S33, S37). Linked with imap-session's objects.
+ * mapping, sequence sets, SEARCH/SORT RETURN lists and CONDSTORE's
+ * modifiers and mod-sequences of imap-session (S30-S33, S37). Linked
+ * with imap-session's objects.
  *
  * The input is fed to the framer in uneven chunks (as a network would);
  * every framed command is tokenized at both depth limits, each string
@@ -9,7 +10,9 @@
  * Checks: the framer never takes more than it is given; a name accepted
  * for disk maps to one ".x.y" entry without '/' and without a ".."
  * component, and maps back to the same name; a parsed set is sorted and
- * merged; a PARTIAL range is ordered and never comes with ALL. */
+ * merged; a PARTIAL range is ordered and never comes with ALL; a
+ * mod-sequence taken is below 2^63 (and not 0 unless allowed), and a
+ * (CHANGEDSINCE n) modifier taken has such an n. */
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -49,11 +52,20 @@ check_args(const struct imap_arg *a, size_t n)
 			if (search_parse_return(&a[i], &r) == 0 && (r.opts & RET_PARTIAL) &&
 			    (r.lo == 0 || r.lo > r.hi || (r.opts & RET_ALL)))
 				abort();
+			uint64_t v;
+			int m = condstore_modifier(&a[i], "CHANGEDSINCE", 0, &v);
+			if (m == 0 && (v == 0 || v > INT64_MAX))
+				abort();
 			check_args(a[i].list, a[i].n);
 			continue;
 		}
 		check_name(a[i].str, a[i].len);
 		if (a[i].type == ARG_ATOM) {
+			uint64_t v;
+			if (condstore_parse_modseq(a[i].str, 1, &v) == 0 && v > INT64_MAX)
+				abort();
+			if (condstore_parse_modseq(a[i].str, 0, &v) == 0 && v == 0)
+				abort();
 			struct seqset set;
 			if (seqset_parse(a[i].str, 7, &set) == 0) {
 				for (size_t k = 0; k < set.n; k++)
