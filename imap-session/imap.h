@@ -72,6 +72,7 @@ void out_astring(struct io *io, const char *s);
 /* A mailbox name (UTF-8) in the client's encoding. */
 void out_mailbox(struct imap *im, const char *name);
 
+/* report.c */
 /* Untagged updates: EXPUNGE (if allow_expunge), EXISTS, RECENT, FETCH FLAGS,
  * and the ESEARCH of UPDATE contexts. */
 void imap_report(struct imap *im, int allow_expunge);

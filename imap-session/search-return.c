@@ -10,7 +10,7 @@
 #include <string.h>
 
 #include "imap.h"
-#include "search.h"
+#include "search-return.h"
 
 /* PARTIAL's range (RFC 5267 §5: partial-range = nz-number ":" nz-number,
  * no "*"; 500:400 is 400:500) into lo <= hi. 0 or -1. */

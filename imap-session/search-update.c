@@ -16,7 +16,7 @@
  *
  * SEARCH results are in mailbox order: their changes go out with context
  * position 0 and the numbers as one set (§4.3.3, §4.3.4: RECOMMENDED).
- * SORT results keep their keys (sort.c's sort_update): an added message
+ * SORT results keep their keys (sort-keys.c's sort_update): an added message
  * is put in its place by the keys, and changes go out as pairs of a
  * position (from 1) and the run of numbers there, REMOVEFROM runs from
  * the last, ADDTO runs from the first, so that each pair's position holds
@@ -32,8 +32,8 @@
 #include "bounds.h"
 #include "imap.h"
 #include "search-update.h"
-#include "search.h"
-#include "sort.h"
+#include "search-prog.h"
+#include "sort-keys.h"
 
 struct snap {
 	uint32_t uid;

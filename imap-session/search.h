@@ -1,83 +1,12 @@
 /*
- * search.h — what SORT and THREAD (sort.c, thread.c) take from SEARCH
- * (search.c): its keys, run over the selected folder, and its budget
- * (S51), which their reads of header fields spend as well.
+ * search.h — what the commands take from SEARCH: its keys and budget
+ * (search-prog.h) and its RETURN options (search-return.h). The files of
+ * SEARCH itself include those two directly.
  */
 #ifndef IMAP_SEARCH_H
 #define IMAP_SEARCH_H
 
-#include <stdint.h>
-#include <time.h>
-
-#include "imap.h"
-
-/* RETURN options of SEARCH (RFC 4731, RFC 5182) and SORT (RFC 5267):
- * PARTIAL and UPDATE are CONTEXT=SEARCH's and CONTEXT=SORT's (§4.3,
- * §4.4); CONTEXT, a hint, is taken and has no effect (§4.2). */
-enum search_ret {
-	RET_MIN = 1, RET_MAX = 2, RET_ALL = 4, RET_COUNT = 8, RET_SAVE = 16, RET_PARTIAL = 32,
-	RET_UPDATE = 64,
-};
-struct search_return {
-	unsigned opts;          /* RET_* */
-	uint32_t lo, hi;        /* PARTIAL lo:hi, lo <= hi, both from 1 */
-	uint64_t modseq;        /* MODSEQ to give (RFC 7162 §3.1.5), 0: none */
-};
-
-/* The RETURN list r into *ret (an empty list, or CONTEXT alone, is ALL).
- * 0, or -1 (BAD) for an unknown option, a PARTIAL range that is not
- * nz-number:nz-number, PARTIAL twice, or PARTIAL with ALL (§4.4). */
-int search_parse_return(const struct imap_arg *r, struct search_return *ret);
-/* SAVE: uids[0..n), the result's UIDs in its order, become "$" (only the
- * first and last with MIN or MAX alone); opts: RET_*. */
-void search_save(struct imap *im, unsigned opts, const uint32_t *uids, size_t n);
-/* The ESEARCH response for tag: res[0..n) in the result's order. */
-void search_esearch(struct imap *im, const char *tag, const struct search_return *ret,
-    const uint32_t *res, size_t n);
-
-/* What one command may still spend on message content. */
-struct sbudget {
-	struct timespec start;   /* CLOCK_PROCESS_CPUTIME_ID at the start */
-	struct timespec wall;    /* CLOCK_MONOTONIC at the start */
-	uint64_t cpu_ns;         /* 0: no limit */
-	uint64_t bytes, max_bytes; /* max_bytes 0: no limit */
-	const char *over;        /* NULL, or the limit that was reached */
-	size_t done;             /* messages looked at (for the log) */
-	uint64_t looks, clock_bytes; /* when the clocks were last read */
-};
-
-void search_budget_start(struct sbudget *b, const struct conf *conf);
-/* 1 (and stays 1) once the budget is spent; asked before each look at a
- * message's content. */
-int search_budget_spent(struct sbudget *b);
-
-/* The search keys args[0..n) in charset (a string argument: SORT and
- * THREAD name one) run over the selected folder with budget b (started
- * by the caller): V_OK with the indexes of the messages that match, in
- * folder order, in *idx_r (malloc'd, *n_r of them); else a verdict with
- * im->text set (BAD keys, NO [BADCHARSET], NO when out of memory). With
- * b->over set on return the budget ran out: see search_over_budget. */
-enum verdict search_messages(struct imap *im, const struct imap_arg *charset,
-    const struct imap_arg *args, size_t n, struct sbudget *b, size_t **idx_r, size_t *n_r);
-/* search_messages that also gives back, in *prog_r, the program it ran
- * (for an UPDATE context; free with search_prog_free). */
-struct snode;
-enum verdict search_messages_keep(struct imap *im, const struct imap_arg *charset,
-    const struct imap_arg *args, size_t n, struct sbudget *b, size_t **idx_r, size_t *n_r,
-    struct snode **prog_r);
-/* Makes prog outlive its command: its strings copied, its sequence sets
- * and "$" turned into the UIDs they name now (a context's keys must not
- * move as messages come and go; RFC 5267 §4.3). 0, or -1 (ENOMEM). */
-int search_prog_keep(struct imap *im, struct snode *prog);
-/* 1 if message idx of the selected folder matches prog, else 0 (also
- * when b ran out: b->over set). A keyword that did not exist when prog
- * was parsed is looked up again. */
-int search_prog_match(struct imap *im, struct snode *prog, size_t idx, struct sbudget *b);
-void search_prog_free(struct snode **prog);
-
-/* NO [LIMIT] "<cmd> too expensive" (cmd: "Search", "Sort", "Thread"),
- * logged with how far it got. */
-enum verdict search_over_budget(struct imap *im, const struct sbudget *b, const char *cmd,
-    size_t done);
+#include "search-prog.h"
+#include "search-return.h"
 
 #endif

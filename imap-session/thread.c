@@ -21,7 +21,8 @@
 #include "bounds.h"
 #include "imap.h"
 #include "mcache-keys.h"
-#include "search.h"
+#include "search-prog.h"
+#include "sort-keys.h"
 #include "sort.h"
 
 #define DUMMY SIZE_MAX
