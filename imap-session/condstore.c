@@ -7,8 +7,8 @@
  * CONDSTORE is on once the client uses it (ENABLE CONDSTORE, SELECT
  * (CONDSTORE), FETCH MODSEQ, CHANGEDSINCE, UNCHANGEDSINCE, SEARCH
  * MODSEQ: RFC 7162 §3.1); from then on every FETCH that tells a flag
- * change carries MODSEQ. SELECT/EXAMINE always say HIGHESTMODSEQ
- * (§3.1.2.1: every folder has persistent modseqs here).
+ * change carries MODSEQ, and SELECT/EXAMINE say HIGHESTMODSEQ (every
+ * folder has persistent modseqs here: NOMODSEQ is never said).
  */
 #include <ctype.h>
 #include <inttypes.h>
@@ -45,7 +45,7 @@ condstore_enable(struct imap *im)
 		return;
 	im->condstore = 1;
 	/* §3.1: the first enabling command in a selected mailbox says its
-	 * HIGHESTMODSEQ (as Dovecot does, though SELECT said it) */
+	 * HIGHESTMODSEQ, which SELECT did not */
 	if (im->sel != NULL)
 		condstore_select_ok(im);
 }

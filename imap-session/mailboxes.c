@@ -137,7 +137,10 @@ select_common(struct imap *im, struct imap_command *c, int readonly)
 	}
 	io_printf(&im->io, "* OK [UIDVALIDITY %u] UIDs valid\r\n* OK [UIDNEXT %u] Predicted next UID\r\n",
 	    f->uidvalidity, f->uidnext);
-	condstore_select_ok(im);
+	/* RFC 7162 §3.1.2: after a CONDSTORE enabling command (as Dovecot
+	 * for a mailbox no client enabled it on) */
+	if (im->condstore)
+		condstore_select_ok(im);
 	if (im->rev2) {
 		io_puts(&im->io, "* LIST () \"/\" ");
 		out_mailbox(im, name);

@@ -5,7 +5,7 @@ HIGHESTMODSEQ (§3.1.2.1), FETCH MODSEQ and FETCH (CHANGEDSINCE n)
 (§3.1.4.1) with an implicit \\Seen's new modseq, STORE (UNCHANGEDSINCE
 n) with [MODIFIED set], .SILENT giving MODSEQ, UNCHANGEDSINCE 0 (§3.1.3, its examples 7 and 10), SEARCH MODSEQ
 with (MODSEQ n) and ESEARCH's MODSEQ, SORT's too (§3.1.5), STATUS HIGHESTMODSEQ
-(§3.1.6), ENABLE CONDSTORE while selected (§3.1: HIGHESTMODSEQ again, once),
+(§3.1.6), ENABLE CONDSTORE while selected (§3.1: HIGHESTMODSEQ then, once),
 another session's flag change told with MODSEQ (§3.1.4.2), and BAD for
 broken modifiers. Before, each of these was BAD or absent."""
 import os
@@ -46,7 +46,7 @@ def run(fmt):
         r = a.cmd("CAPABILITY")
         t.ok(b" CONDSTORE" in r, "%s: CONDSTORE advertised" % fmt, r)
         r = b.cmd("SELECT INBOX")
-        t.ok(highest(r) is not None, "%s: SELECT says HIGHESTMODSEQ (§3.1.2.1)" % fmt, r)
+        t.ok(highest(r) is None, "%s: no HIGHESTMODSEQ before CONDSTORE is used (§3.1.2)" % fmt, r)
         r = a.cmd("SELECT INBOX (CONDSTORE)")
         h0 = highest(r)
         t.ok(status(r) == b"OK" and h0 is not None and h0 >= 6,
