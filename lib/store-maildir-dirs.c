@@ -258,8 +258,8 @@ md_rename(struct store *s, const char *from, const char *to, store_moving_fn mov
 	if (rename(fdir, tdir) != 0)
 		return -1;
 	rename_children(s, from, to, moving, arg);
-	durable_fsync_dir(s->root);
-	return 0;
+	/* durable before the OK: a crash must not undo the rename */
+	return durable_fsync_dir(s->root);
 }
 
 static int
