@@ -243,9 +243,6 @@ int folder_expunge(struct folder *f, folder_pick_fn pick, folder_gone_fn gone, v
  * one now, so that what comes is past the recent marker (a list made
  * later takes every message there as old). 0 or -1. */
 int folder_uids_init(const char *dir);
-/* UID of the message with this base name in dir (after a delivery). */
-int folder_uid_of(const char *dir, const char *base, size_t base_len, uint32_t *uid_r,
-    uint32_t *validity_r);
 
 /* Keyword letter index for name (case-insensitive); create adds it. -1 if
  * unknown (or all 26 used). */
