@@ -227,6 +227,9 @@ void folder_close(struct folder **f);
 int folder_sync(struct folder *f);
 /* Drops messages marked gone (after EXPUNGE responses were sent). */
 void folder_remove_gone(struct folder *f, size_t idx);
+/* Index in f->m of the message with this UID (gone ones still count),
+ * or SIZE_MAX. A binary search: f->m is in UID order. */
+size_t folder_index_of(const struct folder *f, uint32_t uid);
 /* Which messages an expunge takes: 1 for uid to go. */
 typedef int (*folder_pick_fn)(void *arg, uint32_t uid);
 /* Told of message idx (its index until this call returns) as it leaves

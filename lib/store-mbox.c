@@ -102,17 +102,8 @@ map_all(int fd, const char **data_r, size_t *len_r)
 static struct fmsg *
 session_msg(struct folder *f, uint32_t uid)
 {
-	size_t lo = 0, hi = f->n;
-	while (lo < hi) {
-		size_t mid = (lo + hi) / 2;
-		if (f->m[mid].uid < uid)
-			lo = mid + 1;
-		else if (f->m[mid].uid > uid)
-			hi = mid;
-		else
-			return &f->m[mid];
-	}
-	return NULL;
+	size_t i = folder_index_of(f, uid);
+	return i == SIZE_MAX ? NULL : &f->m[i];
 }
 
 /* Writes the messages not dropped to a new file renamed over the mbox
