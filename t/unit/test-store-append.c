@@ -3,12 +3,13 @@
  * appending no message at all (n = 0) is refused, stores nothing and
  * reads nothing outside the arrays made for n messages (Maildir read
  * bases[n - 1]; the sanitizer build sees any such read); one message
- * then still appends.
+ * then still appends. store_format_of maps the mailbox_format setting.
  */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "conf.h"
 #include "store.h"
 #include "unit.h"
 
@@ -43,6 +44,12 @@ run(enum store_format fmt, const char *what)
 int
 main(void)
 {
+	struct conf c;
+	memset(&c, 0, sizeof c);
+	c.mailbox_format = MAILBOX_MBOX;
+	CHECK(store_format_of(&c) == STORE_MBOX, "mailbox_format = mbox: the mbox store");
+	c.mailbox_format = MAILBOX_MAILDIR;
+	CHECK(store_format_of(&c) == STORE_MAILDIR, "mailbox_format = maildir: the Maildir store");
 	run(STORE_MAILDIR, "Maildir");
 	run(STORE_MBOX, "mbox");
 	return unit_done();
