@@ -97,8 +97,13 @@ url_message(struct cat *cx, const char *name, uint32_t uid, struct folder **f_r,
 	if (cx->f == NULL || strcmp(cx->f->name, name) != 0) {
 		char dir[PATH_MAX];
 		folder_close(&cx->f);
-		if (imap_mailbox_dir(im, name, dir, sizeof dir) != 0 ||
-		    mailbox_open(im, name, dir, 1, "CATENATE", &cx->f) != V_OK) {
+		/* a refused name (S33) is told as other commands tell it, not
+		 * as one that could exist */
+		if (imap_mailbox_dir(im, name, dir, sizeof dir) != 0) {
+			*why = "Invalid mailbox name";
+			return -1;
+		}
+		if (mailbox_open(im, name, dir, 1, "CATENATE", &cx->f) != V_OK) {
 			*why = "No such mailbox";
 			return -1;
 		}
