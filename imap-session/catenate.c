@@ -79,20 +79,6 @@ url_ours(const struct imap *im, const struct imapurl *u)
 	return host != NULL && strcasecmp(u->host, host) == 0 && strcmp(u->user, im->user) == 0;
 }
 
-static size_t
-find_uid(const struct folder *f, uint32_t uid)
-{
-	size_t lo = 0, hi = f->n;
-	while (lo < hi) {
-		size_t mid = lo + (hi - lo) / 2;
-		if (f->m[mid].uid < uid)
-			lo = mid + 1;
-		else
-			hi = mid;
-	}
-	return lo < f->n && f->m[lo].uid == uid ? lo : SIZE_MAX;
-}
-
 /* The folder and index of the message u names: in the selected mailbox
  * if it is that one and knows the UID, else in a view of the mailbox
  * opened now (a message appended since the last look is found too).
@@ -104,21 +90,26 @@ url_message(struct cat *cx, const char *name, uint32_t uid, struct folder **f_r,
 	struct imap *im = cx->im;
 	*why = "No such message";
 	if (im->sel && strcmp(im->sel->name, name) == 0 &&
-	    (*idx_r = find_uid(im->sel, uid)) != SIZE_MAX) {
+	    (*idx_r = folder_index_of(im->sel, uid)) != SIZE_MAX) {
 		*f_r = im->sel;
 		return 0;
 	}
 	if (cx->f == NULL || strcmp(cx->f->name, name) != 0) {
 		char dir[PATH_MAX];
 		folder_close(&cx->f);
-		if (imap_mailbox_dir(im, name, dir, sizeof dir) != 0 ||
-		    mailbox_open(im, name, dir, 1, "CATENATE", &cx->f) != V_OK) {
+		/* a refused name (S33) is told as other commands tell it, not
+		 * as one that could exist */
+		if (imap_mailbox_dir(im, name, dir, sizeof dir) != 0) {
+			*why = "Invalid mailbox name";
+			return -1;
+		}
+		if (mailbox_open(im, name, dir, 1, "CATENATE", &cx->f) != V_OK) {
 			*why = "No such mailbox";
 			return -1;
 		}
 	}
 	*f_r = cx->f;
-	*idx_r = find_uid(cx->f, uid);
+	*idx_r = folder_index_of(cx->f, uid);
 	return *idx_r == SIZE_MAX ? -1 : 0;
 }
 

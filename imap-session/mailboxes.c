@@ -55,8 +55,7 @@ int
 imap_user_setup(struct imap *im)
 {
 	char path[PATH_MAX];
-	if (store_init(&im->store, im->root,
-	    im->s.conf.mailbox_format == MAILBOX_MBOX ? STORE_MBOX : STORE_MAILDIR) != 0)
+	if (store_init(&im->store, im->root, store_format_of(&im->s.conf)) != 0)
 		return -1;
 	im->store.render = imap_view_render;
 	if (store_setup(&im->store) != 0 ||

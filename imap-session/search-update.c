@@ -119,26 +119,10 @@ members_add(struct context *c, const uint32_t *uids, size_t n)
 	return 0;
 }
 
-/* The index of uid in the selected folder (gone messages still count:
- * their sequence numbers hold until their EXPUNGE), or (size_t)-1. */
-static size_t
-index_of(const struct folder *f, uint32_t uid)
-{
-	size_t lo = 0, hi = f->n;
-	while (lo < hi) {
-		size_t mid = lo + (hi - lo) / 2;
-		if (f->m[mid].uid < uid)
-			lo = mid + 1;
-		else
-			hi = mid;
-	}
-	return lo < f->n && f->m[lo].uid == uid ? lo : (size_t)-1;
-}
-
 static uint32_t
 number(struct imap *im, const struct context *c, uint32_t uid)
 {
-	return c->uid ? uid : (uint32_t)(index_of(im->sel, uid) + 1);
+	return c->uid ? uid : (uint32_t)(folder_index_of(im->sel, uid) + 1);
 }
 
 /* " WORD (0 set)": a SEARCH context's change, uids ascending. 0, or -1

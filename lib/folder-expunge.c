@@ -13,7 +13,9 @@
 #include "maildir.h"
 #include "path.h"
 
-/* Maildir: each file unlinked, then cur/ and new/ synced once. */
+/* 1 if an expunge takes m, for both backends: marked \Deleted, not
+ * already gone from disk (its removal not yet told), and accepted by
+ * pick when there is one (UID EXPUNGE's set; NULL: every \Deleted). */
 int
 folder_picked(const struct fmsg *m, folder_pick_fn pick, void *arg)
 {

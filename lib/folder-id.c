@@ -45,19 +45,22 @@ folder_cache_key(struct folder *f, size_t idx, char *key, size_t size)
 	return f->ops->cache_key(f, idx, key, size);
 }
 
-int
-folder_cache_keep(void *ctx, uint32_t uid)
+size_t
+folder_index_of(const struct folder *f, uint32_t uid)
 {
-	const struct folder *f = ctx;
 	size_t lo = 0, hi = f->n;
 	while (lo < hi) {
 		size_t mid = lo + (hi - lo) / 2;
-		if (f->m[mid].uid == uid)
-			return 1;
 		if (f->m[mid].uid < uid)
 			lo = mid + 1;
 		else
 			hi = mid;
 	}
-	return 0;
+	return lo < f->n && f->m[lo].uid == uid ? lo : SIZE_MAX;
+}
+
+int
+folder_cache_keep(void *ctx, uint32_t uid)
+{
+	return folder_index_of(ctx, uid) != SIZE_MAX;
 }

@@ -45,28 +45,6 @@ folder_uids_init(const char *dir)
 	return rc;
 }
 
-int
-folder_uid_of(const char *dir, const char *base, size_t base_len, uint32_t *uid_r,
-    uint32_t *validity_r)
-{
-	struct maildir_entry *e;
-	size_t n;
-	if (maildir_scan(dir, 0, &e, &n) != 0)
-		return -1;
-	uint32_t *uids = calloc(n ? n : 1, sizeof *uids), next;
-	int rc = -1;
-	if (uids && folder_assign_uids(dir, e, n, uids, validity_r, &next) == 0) {
-		for (size_t i = 0; i < n; i++)
-			if (e[i].base_len == base_len && memcmp(e[i].name, base, base_len) == 0) {
-				*uid_r = uids[i];
-				rc = 0;
-			}
-	}
-	free(uids);
-	maildir_entries_free(&e, n);
-	return rc;
-}
-
 /* ---- keywords ---- */
 
 void

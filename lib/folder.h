@@ -227,6 +227,9 @@ void folder_close(struct folder **f);
 int folder_sync(struct folder *f);
 /* Drops messages marked gone (after EXPUNGE responses were sent). */
 void folder_remove_gone(struct folder *f, size_t idx);
+/* Index in f->m of the message with this UID (gone ones still count),
+ * or SIZE_MAX. A binary search: f->m is in UID order. */
+size_t folder_index_of(const struct folder *f, uint32_t uid);
 /* Which messages an expunge takes: 1 for uid to go. */
 typedef int (*folder_pick_fn)(void *arg, uint32_t uid);
 /* Told of message idx (its index until this call returns) as it leaves
@@ -243,9 +246,6 @@ int folder_expunge(struct folder *f, folder_pick_fn pick, folder_gone_fn gone, v
  * one now, so that what comes is past the recent marker (a list made
  * later takes every message there as old). 0 or -1. */
 int folder_uids_init(const char *dir);
-/* UID of the message with this base name in dir (after a delivery). */
-int folder_uid_of(const char *dir, const char *base, size_t base_len, uint32_t *uid_r,
-    uint32_t *validity_r);
 
 /* Keyword letter index for name (case-insensitive); create adds it. -1 if
  * unknown (or all 26 used). */

@@ -14,23 +14,13 @@
 #include <unistd.h>
 
 #include "durable.h"
+#include "path.h"
 
 /* Maildir++'s bound: a file this long has had about 500 changes since its
  * count and is counted again, which also bounds what a reader reads. */
 #define QUOTA_FILE_MAX 5120
 /* Opens retried when a recount replaced the file between open and lock. */
 #define QUOTA_FILE_TRIES 4
-
-static int
-file_path(char *out, size_t size, const char *root, const char *name)
-{
-	int n = snprintf(out, size, "%s/%s", root, name);
-	if (n < 0 || (size_t)n >= size) {
-		errno = ENAMETOOLONG;
-		return -1;
-	}
-	return 0;
-}
 
 /* When this system booted: a file last written before may have lost the
  * appends a crash kept from the disk. */
@@ -139,7 +129,7 @@ int
 quota_file_open(const char *root)
 {
 	char path[4096];
-	if (file_path(path, sizeof path, root, QUOTA_FILE_NAME) != 0)
+	if (path_join(path, sizeof path, root, QUOTA_FILE_NAME, NULL) != 0)
 		return -1;
 	return open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
 }
@@ -174,7 +164,7 @@ int
 quota_file_lock(const char *root)
 {
 	char path[4096];
-	if (file_path(path, sizeof path, root, QUOTA_FILE_NAME) != 0)
+	if (path_join(path, sizeof path, root, QUOTA_FILE_NAME, NULL) != 0)
 		return -1;
 	return open_locked(path, O_RDWR | O_CREAT, LOCK_EX);
 }
@@ -234,7 +224,7 @@ quota_note_begin(const char *folder, struct quota_note *n)
 	n->missing = 0;
 	n->bytes = n->messages = 0;
 	if (folder_root(folder, n->root, sizeof n->root) != 0 ||
-	    file_path(path, sizeof path, n->root, QUOTA_FILE_NAME) != 0)
+	    path_join(path, sizeof path, n->root, QUOTA_FILE_NAME, NULL) != 0)
 		goto out;
 	n->fd = open_locked(path, O_WRONLY | O_APPEND, LOCK_SH);
 	if (n->fd < 0 && errno == ENOENT)
@@ -271,7 +261,7 @@ quota_note_end(struct quota_note *n)
 	if (n->fd >= 0) {
 		close(n->fd);
 	} else if (n->missing && n->bytes > 0 &&
-	    file_path(path, sizeof path, n->root, QUOTA_FILE_NAME) == 0) {
+	    path_join(path, sizeof path, n->root, QUOTA_FILE_NAME, NULL) == 0) {
 		/* A recount created the file while this addition was made: its
 		 * walk may have missed it, so it is added (at worst twice). */
 		int fd = open_locked(path, O_WRONLY | O_APPEND, LOCK_SH);
@@ -290,7 +280,7 @@ quota_file_stale(const char *root)
 {
 	char path[4096];
 	int saved = errno;
-	if (file_path(path, sizeof path, root, QUOTA_FILE_NAME) == 0) {
+	if (path_join(path, sizeof path, root, QUOTA_FILE_NAME, NULL) == 0) {
 		/* Under the shared lock: a recount walking now finishes first. */
 		int fd = open_locked(path, O_WRONLY | O_APPEND, LOCK_SH);
 		if (fd >= 0) {

@@ -188,6 +188,12 @@ store_maildir_append(struct store *s, const char *name, struct folder *open,
     const struct store_new *v, size_t n, uint32_t *uids_r, uint32_t *validity_r)
 {
 	char dir[PATH_MAX];
+	/* nothing to append: refused as mbox refuses it (and bases[n - 1]
+	 * below needs one) */
+	if (n == 0) {
+		errno = EINVAL;
+		return -1;
+	}
 	if (store_maildir_dir(s, name, dir, sizeof dir) != 0)
 		return -1;
 	/* a list made now, before they come: they are past its recent

@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "bounds.h"
@@ -65,10 +66,51 @@ folder_make(const char *dir)
 	return 0;
 }
 
+/* A DELETE moves the folder out of sight to yubin-deleted-<unique> (its
+ * name starts with the time of the move, durable_unique_name), then
+ * removes it; killed in between, it left it there. Removed here, those
+ * moved over ten minutes ago: a DELETE running now keeps its own. */
+#define DELETED_PREFIX "yubin-deleted-"
+#define DELETED_AGE 600
+
+static int remove_tree(const char *dir, int depth);
+
+static void
+sweep_deleted(const struct store *s)
+{
+	DIR *d = opendir(s->root);
+	if (d == NULL)
+		return;
+	time_t now = time(NULL);
+	size_t pl = strlen(DELETED_PREFIX);
+	struct dirent *de;
+	int swept = 0;
+	while ((de = readdir(d)) != NULL) {
+		char path[PATH_MAX], *end;
+		struct stat st;
+		if (strncmp(de->d_name, DELETED_PREFIX, pl) != 0)
+			continue;
+		long long when = strtoll(de->d_name + pl, &end, 10);
+		if (end == de->d_name + pl || *end != '.' || when > (long long)now - DELETED_AGE)
+			continue;
+		if (path_join(path, sizeof path, s->root, de->d_name, NULL) == 0 &&
+		    lstat(path, &st) == 0 && S_ISDIR(st.st_mode)) {
+			remove_tree(path, 1);
+			swept = 1;
+		}
+	}
+	closedir(d);
+	if (swept)
+		quota_file_stale(s->root); /* its messages left without notes */
+}
+
 static int
 md_setup(struct store *s)
 {
-	return durable_mkdirs(s->root, 0700) != 0 || maildir_create(s->root) != 0 ? -1 : 0;
+	if (durable_mkdirs(s->root, 0700) != 0 || maildir_create(s->root) != 0)
+		return -1;
+	sweep_deleted(s);
+	return 0;
 }
 
 static int
@@ -131,7 +173,7 @@ md_remove(struct store *s, const char *name)
 		return -1;
 	/* Out of sight at once by one rename, then removed. */
 	if (durable_unique_name(uniq, sizeof uniq) != 0 ||
-	    path_printf(trash, sizeof trash, "%s/yubin-deleted-%s", s->root, uniq) != 0 ||
+	    path_printf(trash, sizeof trash, "%s/" DELETED_PREFIX "%s", s->root, uniq) != 0 ||
 	    rename(dir, trash) != 0)
 		return -1;
 	/* durable before the OK: a crash must not bring the folder back */
@@ -258,8 +300,8 @@ md_rename(struct store *s, const char *from, const char *to, store_moving_fn mov
 	if (rename(fdir, tdir) != 0)
 		return -1;
 	rename_children(s, from, to, moving, arg);
-	durable_fsync_dir(s->root);
-	return 0;
+	/* durable before the OK: a crash must not undo the rename */
+	return durable_fsync_dir(s->root);
 }
 
 static int

@@ -133,8 +133,8 @@ mb_remove(struct store *s, const char *name)
 		return -1;
 	if (sidecar_of(path, side, sizeof side) == 0)
 		unlink(side);
-	durable_fsync_dir(s->root);
-	return 0;
+	/* durable before the OK: a crash must not bring the folder back */
+	return durable_fsync_dir(s->root);
 }
 
 /* Renames one mbox file (and its index) under its lock: a delivery
@@ -218,8 +218,8 @@ mb_rename(struct store *s, const char *from, const char *to, store_moving_fn mov
 		return -1;
 	if (strcmp(from, "INBOX") != 0)
 		rename_children(s, from, to, moving, arg);
-	durable_fsync_dir(s->root);
-	return 0;
+	/* durable before the OK: a crash must not undo the rename */
+	return durable_fsync_dir(s->root);
 }
 
 static int

@@ -102,17 +102,8 @@ map_all(int fd, const char **data_r, size_t *len_r)
 static struct fmsg *
 session_msg(struct folder *f, uint32_t uid)
 {
-	size_t lo = 0, hi = f->n;
-	while (lo < hi) {
-		size_t mid = (lo + hi) / 2;
-		if (f->m[mid].uid < uid)
-			lo = mid + 1;
-		else if (f->m[mid].uid > uid)
-			hi = mid;
-		else
-			return &f->m[mid];
-	}
-	return NULL;
+	size_t i = folder_index_of(f, uid);
+	return i == SIZE_MAX ? NULL : &f->m[i];
 }
 
 /* Writes the messages not dropped to a new file renamed over the mbox
@@ -337,7 +328,7 @@ update_locked(struct folder *f, struct mbox_lock *lk, enum update_mode mode, int
 	/* A new message's Status, X-Status and X-Keywords came with it (a
 	 * sender could mark it \Deleted): none (its \Recent claim is the
 	 * index's, mboxuid_decide). An APPEND's are the client's,
-	 * but it comes with its X-UID (mboxf_append), never fresh. */
+	 * but it comes with its X-UID (mboxf_append_many), never fresh. */
 	for (size_t i = 0; i < n; i++)
 		if (s[i].fresh && !s[i].idx_flags) {
 			s[i].flags = 0;
@@ -933,20 +924,4 @@ out:
 	free(off);
 	free(v);
 	return rc;
-}
-
-static int
-one_message(void *ctx, size_t i, struct mboxf_new *m)
-{
-	(void)i;
-	*m = *(const struct mboxf_new *)ctx;
-	return 0;
-}
-
-int
-mboxf_append(struct folder *f, const char *data, size_t len, time_t when, unsigned flags,
-    uint32_t keywords, uint32_t *uid_r)
-{
-	struct mboxf_new m = { data, len, when, flags, keywords };
-	return mboxf_append_many(f, 1, one_message, &m, uid_r);
 }

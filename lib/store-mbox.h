@@ -41,10 +41,6 @@ int mboxf_sync(struct folder *f);
 /* Writes flag changes (mb_dirty) and drops messages marked gone from the
  * file. 0 or -1 (nothing written). */
 int mboxf_flush(struct folder *f);
-/* Appends a message (LF or CRLF lines) with flags; *uid_r gets its UID.
- * 0 or -1. */
-int mboxf_append(struct folder *f, const char *data, size_t len, time_t when, unsigned flags,
-    uint32_t keywords, uint32_t *uid_r);
 /* One message for mboxf_append_many. */
 struct mboxf_new {
 	const char *data;

@@ -7,8 +7,15 @@
 #include <errno.h>
 #include <string.h>
 
+#include "conf.h"
 #include "path.h"
 #include "store-pop3.h"
+
+enum store_format
+store_format_of(const struct conf *conf)
+{
+	return conf->mailbox_format == MAILBOX_MBOX ? STORE_MBOX : STORE_MAILDIR;
+}
 
 int
 store_init(struct store *s, const char *root, enum store_format fmt)

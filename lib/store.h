@@ -64,6 +64,7 @@
 
 enum store_format { STORE_MAILDIR, STORE_MBOX };
 
+struct conf;
 struct store;
 struct store_pop3_ops;
 
@@ -131,6 +132,8 @@ struct store {
 	const struct store_pop3_ops *pop3;
 };
 
+/* The store format the configuration's mailbox_format names. */
+enum store_format store_format_of(const struct conf *conf);
 /* Sets up s for the user's root in format fmt; touches no file. 0, or -1
  * (ENAMETOOLONG). */
 int store_init(struct store *s, const char *root, enum store_format fmt);

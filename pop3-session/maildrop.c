@@ -16,8 +16,7 @@ maildrop_open(struct maildrop *m, const struct conf *conf, const char *user)
 	memset(m, 0, sizeof *m);
 	m->snap.lock_fd = -1;
 	if (mailbox_user_dir(conf, user, dir, sizeof dir) < 0 ||
-	    store_init(&m->store, dir,
-	    conf->mailbox_format == MAILBOX_MBOX ? STORE_MBOX : STORE_MAILDIR) != 0 ||
+	    store_init(&m->store, dir, store_format_of(conf)) != 0 ||
 	    store_setup(&m->store) != 0)
 		return MAILDROP_FAIL;
 	if (store_pop3_open(&m->store, &m->snap) != 0)

@@ -8,7 +8,6 @@
  */
 #include "bounce.h"
 
-#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -17,25 +16,18 @@
 #include "bounds.h"
 #include "dsn.h"
 #include "log.h"
+#include "path.h"
 
 int
 bounce_postmaster(const struct conf *conf, char *out, size_t size)
 {
-	int n;
+	/* path_printf's check: cut, it would name somebody else, so it is
+	 * "" and -1 (ENAMETOOLONG) instead */
 	if (conf->postmaster && conf->postmaster[0])
-		n = snprintf(out, size, "%s", conf->postmaster);
-	else if (conf_is_local_domain(conf, conf->hostname) || conf->n_local_domains == 0)
-		n = snprintf(out, size, "postmaster@%s", conf->hostname);
-	else
-		n = snprintf(out, size, "postmaster@%s", conf->local_domains[0]);
-	if (n < 0 || (size_t)n >= size) {
-		/* Cut, it would name somebody else. */
-		if (size > 0)
-			out[0] = '\0';
-		errno = ENAMETOOLONG;
-		return -1;
-	}
-	return 0;
+		return path_printf(out, size, "%s", conf->postmaster);
+	if (conf_is_local_domain(conf, conf->hostname) || conf->n_local_domains == 0)
+		return path_printf(out, size, "postmaster@%s", conf->hostname);
+	return path_printf(out, size, "postmaster@%s", conf->local_domains[0]);
 }
 
 static void
