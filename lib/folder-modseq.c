@@ -46,6 +46,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "bounds.h"
 #include "buf.h"
 #include "durable.h"
 #include "folder-int.h"
@@ -129,7 +130,10 @@ parse_lines(struct folder *f, const char *d, size_t len, int at_start, int *ok_r
 }
 
 /* Reads what the journal fd has past f->ms_off (from the start if it is
- * another file than last time). 0, or -1 (no journal of this folder). */
+ * another file than last time), MODSEQ_READ_CHUNK bytes at a time: a
+ * journal however long (grown by another program) takes no more memory.
+ * A line longer than a chunk is skipped to its end. 0, or -1 (no journal
+ * of this folder). */
 static int
 journal_read(struct folder *f, int fd)
 {
@@ -143,18 +147,39 @@ journal_read(struct folder *f, int fd)
 	}
 	if ((uint64_t)st.st_size == f->ms_off)
 		return f->ms_off == 0 ? -1 : 0;
-	size_t want = (size_t)((uint64_t)st.st_size - f->ms_off);
-	char *d = malloc(want);
+	char *d = malloc(MODSEQ_READ_CHUNK);
 	if (d == NULL)
 		return -1;
-	ssize_t got = pread(fd, d, want, (off_t)f->ms_off);
-	int ok = 0;
-	size_t used = got > 0 ? parse_lines(f, d, (size_t)got, f->ms_off == 0, &ok) : 0;
+	uint64_t end = (uint64_t)st.st_size, pos = f->ms_off;
+	int ok = 1, skipping = 0;
+	while (ok && pos < end) {
+		size_t want = end - pos < MODSEQ_READ_CHUNK ? (size_t)(end - pos) : MODSEQ_READ_CHUNK;
+		ssize_t got = pread(fd, d, want, (off_t)pos);
+		if (got < 0 && errno == EINTR)
+			continue;
+		if (got <= 0)
+			break;
+		size_t used;
+		if (skipping) {
+			const char *nl = memchr(d, '\n', (size_t)got);
+			used = nl != NULL ? (size_t)(nl - d) + 1 : (size_t)got;
+			skipping = nl == NULL;
+		} else {
+			used = parse_lines(f, d, (size_t)got, pos == 0, &ok);
+			/* no line end in a whole chunk: a line too long, skipped */
+			if (used == 0 && got == MODSEQ_READ_CHUNK) {
+				used = (size_t)got;
+				skipping = 1;
+			}
+		}
+		if (used == 0)
+			break;   /* a last line not yet complete */
+		pos += used;
+		if (!skipping)
+			f->ms_off = pos;
+	}
 	free(d);
-	if (!ok && f->ms_off == 0)
-		return -1;
-	f->ms_off += used;
-	return 0;
+	return !ok && f->ms_off == 0 ? -1 : 0;
 }
 
 /* Opens the journal (and the state lock, *lock_r) for writing; reads what
