@@ -89,9 +89,58 @@ by_uid(struct folder *f, uint32_t uid)
 	return NULL;
 }
 
+/* The decimal number at *p (digits only: no sign, no space) if it is at
+ * most max, *p moved past it; -1 if there is none or it is larger. */
+static int
+parse_num(const char **p, uint64_t max, uint64_t *v)
+{
+	const char *s = *p;
+	uint64_t n = 0;
+	for (; *s >= '0' && *s <= '9'; s++) {
+		unsigned d = (unsigned)(*s - '0');
+		if (n > (max - d) / 10)
+			return -1;
+		n = n * 10 + d;
+	}
+	if (s == *p)
+		return -1;
+	*p = s;
+	*v = n;
+	return 0;
+}
+
+/* 1 if line is the header of a journal of f's UIDVALIDITY. */
+static int
+header_ok(const struct folder *f, const char *line)
+{
+	uint64_t v;
+	const char *p = line + strlen(MODSEQ_HEAD);
+	return strncmp(line, MODSEQ_HEAD, strlen(MODSEQ_HEAD)) == 0 &&
+	    parse_num(&p, UINT32_MAX, &v) == 0 && *p == '\0' && v == f->uidvalidity;
+}
+
+/* Takes in "<uid> <modseq>" (uid 0: the rewrite's line of the highest
+ * alone); anything else is skipped. A modseq is 1..2^63-1 (RFC 7162). */
+static void
+take_line(struct folder *f, const char *line)
+{
+	uint64_t uid, ms;
+	const char *p = line;
+	if (parse_num(&p, UINT32_MAX, &uid) != 0 || *p++ != ' ' ||
+	    parse_num(&p, INT64_MAX, &ms) != 0 || *p != '\0' || ms == 0)
+		return;
+	struct fmsg *m = uid != 0 ? by_uid(f, (uint32_t)uid) : NULL;
+	if (m != NULL && m->modseq < ms)
+		m->modseq = ms;
+	if (f->highestmodseq < ms)
+		f->highestmodseq = ms;
+	f->ms_lines++;
+}
+
 /* Parses the complete lines of d[0..len); returns how many bytes they
- * take (a last line without LF is left for later). *ok_r 0 if the header
- * is not of f's UIDVALIDITY. */
+ * take (a last line without LF is left for later). At the start, *ok_r
+ * 0 unless the first line is a header of f's UIDVALIDITY (one too long,
+ * or not there in full, is not). */
 static size_t
 parse_lines(struct folder *f, const char *d, size_t len, int at_start, int *ok_r)
 {
@@ -103,28 +152,21 @@ parse_lines(struct folder *f, const char *d, size_t len, int at_start, int *ok_r
 			break;
 		size_t ll = (size_t)(nl - (d + o));
 		char line[MODSEQ_LINE_MAX + 1];
-		if (ll < sizeof line) {
+		int fits = ll < sizeof line;
+		if (fits) {
 			memcpy(line, d + o, ll);
 			line[ll] = '\0';
-			unsigned long v, uid;
-			unsigned long long ms;
-			if (at_start && o == 0) {
-				if (sscanf(line, MODSEQ_HEAD "%lu", &v) != 1 || v != f->uidvalidity) {
-					*ok_r = 0;
-					return 0;
-				}
-			} else if (sscanf(line, "%lu %llu", &uid, &ms) == 2 && uid <= UINT32_MAX) {
-				struct fmsg *m = by_uid(f, (uint32_t)uid);
-				if (m != NULL && m->modseq < ms)
-					m->modseq = ms;
-				if (f->highestmodseq < ms)
-					f->highestmodseq = ms;
-				f->ms_lines++;
-			}
 		}
+		if (at_start && o == 0) {
+			if (!fits || !header_ok(f, line)) {
+				*ok_r = 0;
+				return 0;
+			}
+		} else if (fits)
+			take_line(f, line);
 		o += ll + 1;
 	}
-	if (at_start && len == 0)
+	if (at_start && o == 0)
 		*ok_r = 0;
 	return o;
 }

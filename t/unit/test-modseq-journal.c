@@ -1,7 +1,10 @@
 /*
  * Unit tests for the modseq journal (lib/folder-modseq.c) as found on
  * disk, through store.h: a journal far larger than memory allowed is
- * read in bounded pieces, lines after a line too long still count.
+ * read in bounded pieces, lines after a line too long still count; a
+ * first line that is not a header of the folder's UIDVALIDITY (too long,
+ * a sign) makes the journal disbelieved; numbers with a sign, a space,
+ * trailing text or out of range are not taken.
  */
 #include <fcntl.h>
 #include <inttypes.h>
@@ -85,6 +88,38 @@ huge_journal(void)
 	    "a journal larger than memory allowed is read in pieces, all of it");
 }
 
+/* The journal pre, the UIDVALIDITY, post, body, opened read-only:
+ * message 0's modseq and HIGHESTMODSEQ in *m0, *h. */
+static int
+try_journal(const char *pre, const char *post, const char *body, uint64_t *m0, uint64_t *h)
+{
+	char text[1000];
+	snprintf(text, sizeof text, "%s%" PRIu32 "%s%s", pre, validity, post, body);
+	return plant(text, 0, NULL) == 0 ? look(m0, h) : -1;
+}
+
+/* Afresh, modseqs go on from the clock: far above what the tests plant. */
+#define FROM_CLOCK(ms) ((ms) > UINT64_C(1000000000000))
+
+static void
+headers_and_numbers(void)
+{
+	uint64_t m0, h;
+	CHECK(try_journal("yubin-modseq 1 ", "\n", "1 5\n0 50\n", &m0, &h) == 0 &&
+	    m0 == 5 && h == 50, "a sound journal: its modseq and highest taken");
+	CHECK(try_journal("yubin-modseq 1 ", "                                   \n",
+	    "1 5\n", &m0, &h) == 0 && FROM_CLOCK(m0) && FROM_CLOCK(h),
+	    "a first line too long is no header: the journal is not believed");
+	CHECK(try_journal("yubin-modseq 1 +", "\n", "1 5\n", &m0, &h) == 0 &&
+	    FROM_CLOCK(m0), "a header's UIDVALIDITY with a sign: not believed");
+	CHECK(try_journal("yubin-modseq 1 ", "\n",
+	    "1 5\n1 -1\n 1 7\n1  8\n1 +9\n1 9223372036854775808\n1 6x\n1 0\n"
+	    "-1 10\n4294967297 11\n", &m0, &h) == 0 && m0 == 5 && h == 5,
+	    "signs, spaces, trailing text, modseq 0 or >= 2^63, UID >= 2^32: not taken");
+	CHECK(try_journal("yubin-modseq 1 ", "\n", "1 9223372036854775807\n", &m0, &h) ==
+	    0 && m0 == UINT64_C(9223372036854775807), "modseq 2^63-1 taken");
+}
+
 int
 main(void)
 {
@@ -99,6 +134,7 @@ main(void)
 	CHECK(look(&m0, &h) == 0, "opened once");
 
 	huge_journal();
+	headers_and_numbers();
 
 	char cmd[300];
 	snprintf(cmd, sizeof cmd, "rm -rf %s", root);
