@@ -224,16 +224,41 @@ journal_read(struct folder *f, int fd)
 	return !ok && f->ms_off == 0 ? -1 : 0;
 }
 
+/* Opens the journal at path with flags as the store's own file (S34); a
+ * rewrite renaming a new one over it between the open and the check is
+ * met by opening again. An fd, or -1 (errno). */
+static int
+journal_open_file(const char *path, int flags)
+{
+	int fd = -1;
+	for (int i = 0; i < 3 && fd < 0; i++)
+		if ((fd = durable_open_own(path, flags)) < 0 && errno != ESTALE)
+			break;
+	return fd;
+}
+
+/* The journal is lost: modseqs go on from above the floor (top comment). */
+static void
+journal_lost(struct folder *f)
+{
+	uint64_t floor = modseq_floor();
+	if (f->highestmodseq < floor)
+		f->highestmodseq = floor;
+}
+
 /* Opens the journal (and the state lock, *lock_r) for writing; reads what
- * others wrote. 1 if it is fresh (to be written whole), 0, -1. */
+ * others wrote. 1 if it is fresh (to be written whole, *fd_r -1 if what
+ * is there is no file of ours: a symlink, a FIFO, a hard link, S34), 0,
+ * -1. */
 static int
 journal_open(struct folder *f, int *fd_r, int *lock_r)
 {
 	char path[PATH_MAX];
 	*lock_r = -1;
+	*fd_r = -1;
 	if (f->ops->state_path(f, "lock", path, sizeof path) != 0)
 		return -1;
-	int lock = open(path, O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0600);
+	int lock = durable_open_own(path, O_RDWR | O_CREAT);
 	if (lock < 0 || flock(lock, LOCK_EX) != 0) {
 		if (lock >= 0)
 			close(lock);
@@ -242,11 +267,17 @@ journal_open(struct folder *f, int *fd_r, int *lock_r)
 	*lock_r = lock;
 	if (f->ops->state_path(f, "modseq", path, sizeof path) != 0)
 		return -1;
-	int fd = open(path, O_RDWR | O_APPEND | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0600);
-	if (fd < 0)
+	int fd = journal_open_file(path, O_RDWR | O_APPEND | O_CREAT);
+	if (fd < 0 && errno != ELOOP && errno != EINVAL && errno != EMLINK)
 		return -1;
 	*fd_r = fd;
-	return journal_read(f, fd) != 0 ? 1 : 0;
+	/* none there, or not ours: replaced by the rewrite, never written
+	 * through */
+	if (fd < 0 || journal_read(f, fd) != 0) {
+		journal_lost(f);
+		return 1;
+	}
+	return 0;
 }
 
 /* Writes the journal afresh: a line a message (tmp, fsync, rename). */
@@ -323,7 +354,7 @@ folder_modseq_sync(struct folder *f)
 	char path[PATH_MAX];
 	int have = -1;
 	if (f->ops->state_path(f, "modseq", path, sizeof path) == 0) {
-		int fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+		int fd = journal_open_file(path, O_RDONLY);
 		if (fd >= 0) {
 			have = journal_read(f, fd);
 			close(fd);
@@ -331,7 +362,7 @@ folder_modseq_sync(struct folder *f)
 	}
 	/* no journal of this folder (lost, damaged, never made): afresh */
 	if (have != 0 && f->highestmodseq == 0)
-		f->highestmodseq = modseq_floor();
+		journal_lost(f);
 	int unnumbered = 0;
 	for (size_t i = 0; i < f->n && !unnumbered; i++)
 		unnumbered = f->m[i].modseq == 0 && !f->m[i].gone;

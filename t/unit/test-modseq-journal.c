@@ -4,7 +4,9 @@
  * read in bounded pieces, lines after a line too long still count; a
  * first line that is not a header of the folder's UIDVALIDITY (too long,
  * a sign) makes the journal disbelieved; numbers with a sign, a space,
- * trailing text or out of range are not taken.
+ * trailing text or out of range are not taken; a FIFO, a hard link or a
+ * symlink at the journal's name is neither waited on nor written through
+ * but taken as a lost journal, replaced by a file of the store's own (S34).
  */
 #include <fcntl.h>
 #include <inttypes.h>
@@ -120,6 +122,65 @@ headers_and_numbers(void)
 	    0 && m0 == UINT64_C(9223372036854775807), "modseq 2^63-1 taken");
 }
 
+/* Opens INBOX read-write and sets \\Seen on message 0 (a new line in
+ * the journal), in a child that a hang would not stop forever: 0 if it
+ * went through, with message 0's modseq from the clock (journal lost). */
+static int
+change_in_child(void)
+{
+	pid_t pid = fork();
+	if (pid == 0) {
+		alarm(120);   /* a hang fails the test, not the run */
+		struct folder *f = NULL;
+		int ok = store_open(&s, "INBOX", 0, &f) == 0 && f->n >= 1 &&
+		    folder_set_flags(f, 0, FL_SEEN, 0) == 0 && folder_commit(f) == 0 &&
+		    FROM_CLOCK(f->m[0].modseq);
+		folder_close(&f);
+		_exit(ok ? 0 : 1);
+	}
+	int st = -1;
+	waitpid(pid, &st, 0);
+	return WIFEXITED(st) && WEXITSTATUS(st) == 0 ? 0 : -1;
+}
+
+/* 1 if the journal is now a regular file with one link. */
+static int
+journal_ours(void)
+{
+	struct stat st;
+	return lstat(journal, &st) == 0 && S_ISREG(st.st_mode) && st.st_nlink == 1;
+}
+
+static off_t
+size_of(const char *path)
+{
+	struct stat st;
+	return lstat(path, &st) == 0 ? st.st_size : -1;
+}
+
+static void
+planted(void)
+{
+	char other[300], text[100];
+	snprintf(other, sizeof other, "%s/other", root);
+	snprintf(text, sizeof text, "yubin-modseq 1 %" PRIu32 "\n1 5\n", validity);
+
+	unlink(journal);
+	CHECK(mkfifo(journal, 0600) == 0, "a FIFO planted as the journal");
+	CHECK(change_in_child() == 0 && journal_ours(),
+	    "a FIFO journal: no hang, taken as lost, replaced");
+
+	CHECK(plant(text, 0, NULL) == 0 && link(journal, other) == 0, "the journal hard-linked");
+	off_t was = size_of(other);
+	CHECK(change_in_child() == 0 && size_of(other) == was && journal_ours(),
+	    "a hard-linked journal: not appended to, taken as lost, replaced");
+
+	unlink(journal);
+	CHECK(symlink("other", journal) == 0, "the journal a symlink");
+	CHECK(change_in_child() == 0 && size_of(other) == was && journal_ours(),
+	    "a symlinked journal: not followed, taken as lost, replaced");
+}
+
 int
 main(void)
 {
@@ -135,6 +196,7 @@ main(void)
 
 	huge_journal();
 	headers_and_numbers();
+	planted();
 
 	char cmd[300];
 	snprintf(cmd, sizeof cmd, "rm -rf %s", root);
