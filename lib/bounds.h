@@ -304,4 +304,10 @@ _Static_assert(IMAP_KEYWORD_MAX + 4 <= UIDIMPORT_LINE_MAX, "a keywords line fits
  * holds thousands, and relay-runner reads it whole. */
 #define QUARANTINE_ENVELOPE_MAX (2u * 1024 * 1024)
 
+/* The modseq journal (lib/folder-modseq.c) is read this many bytes at a
+ * time: its lines are at most 40 bytes, so a chunk holds over a thousand
+ * of them, and a journal grown huge (by another program, or a bug) costs
+ * time to read through but never more memory than this. */
+#define MODSEQ_READ_CHUNK 65536
+
 #endif

@@ -263,6 +263,26 @@ durable_mkdirs(const char *path, mode_t mode)
 }
 
 int
+durable_open_own(const char *path, int flags)
+{
+	int fd = open(path, flags | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY | O_CLOEXEC, 0600);
+	if (fd < 0)
+		return -1;
+	struct stat st;
+	int bad = fstat(fd, &st) != 0 ? errno
+	    : !S_ISREG(st.st_mode) ? EINVAL : st.st_nlink == 0 ? ESTALE
+	    : st.st_nlink != 1 ? EMLINK : 0;
+	if (bad == 0 && fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) & ~O_NONBLOCK) != 0)
+		bad = errno;
+	if (bad != 0) {
+		close(fd);
+		errno = bad;
+		return -1;
+	}
+	return fd;
+}
+
+int
 durable_open_dir(const char *path)
 {
 	return open(path, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);

@@ -81,6 +81,16 @@ int durable_publish(const char *tmp_path, const char *final_path);
  * Returns a write-only fd (caller closes) or -1 (errno). */
 int durable_create_unique(int dirfd, char *name, size_t size);
 
+/* Opens a state file at path (flags: O_RDONLY or O_RDWR, with O_APPEND,
+ * O_CREAT (mode 0600) as the caller needs) as the store's own: never a
+ * symlink, and the fd only if it is a regular file with one link (S34), so
+ * a FIFO planted there neither hangs the open (O_NONBLOCK, cleared again)
+ * nor is read, and a hard link to another's file is not written through.
+ * An fd (caller closes) or -1 with errno: ELOOP a symlink, EINVAL not a
+ * regular file, EMLINK more than one link, ESTALE none left (renamed over
+ * or removed since the open: the path may name a new file). */
+int durable_open_own(const char *path, int flags);
+
 /* Opens a directory for *at() calls, refusing a symlink as its last
  * component (S34). Returns an fd (caller closes) or -1 (errno; ELOOP or
  * ENOTDIR for a symlink). */

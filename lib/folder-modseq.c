@@ -46,6 +46,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "bounds.h"
 #include "buf.h"
 #include "durable.h"
 #include "folder-int.h"
@@ -88,9 +89,58 @@ by_uid(struct folder *f, uint32_t uid)
 	return NULL;
 }
 
+/* The decimal number at *p (digits only: no sign, no space) if it is at
+ * most max, *p moved past it; -1 if there is none or it is larger. */
+static int
+parse_num(const char **p, uint64_t max, uint64_t *v)
+{
+	const char *s = *p;
+	uint64_t n = 0;
+	for (; *s >= '0' && *s <= '9'; s++) {
+		unsigned d = (unsigned)(*s - '0');
+		if (n > (max - d) / 10)
+			return -1;
+		n = n * 10 + d;
+	}
+	if (s == *p)
+		return -1;
+	*p = s;
+	*v = n;
+	return 0;
+}
+
+/* 1 if line is the header of a journal of f's UIDVALIDITY. */
+static int
+header_ok(const struct folder *f, const char *line)
+{
+	uint64_t v;
+	const char *p = line + strlen(MODSEQ_HEAD);
+	return strncmp(line, MODSEQ_HEAD, strlen(MODSEQ_HEAD)) == 0 &&
+	    parse_num(&p, UINT32_MAX, &v) == 0 && *p == '\0' && v == f->uidvalidity;
+}
+
+/* Takes in "<uid> <modseq>" (uid 0: the rewrite's line of the highest
+ * alone); anything else is skipped. A modseq is 1..2^63-1 (RFC 7162). */
+static void
+take_line(struct folder *f, const char *line)
+{
+	uint64_t uid, ms;
+	const char *p = line;
+	if (parse_num(&p, UINT32_MAX, &uid) != 0 || *p++ != ' ' ||
+	    parse_num(&p, INT64_MAX, &ms) != 0 || *p != '\0' || ms == 0)
+		return;
+	struct fmsg *m = uid != 0 ? by_uid(f, (uint32_t)uid) : NULL;
+	if (m != NULL && m->modseq < ms)
+		m->modseq = ms;
+	if (f->highestmodseq < ms)
+		f->highestmodseq = ms;
+	f->ms_lines++;
+}
+
 /* Parses the complete lines of d[0..len); returns how many bytes they
- * take (a last line without LF is left for later). *ok_r 0 if the header
- * is not of f's UIDVALIDITY. */
+ * take (a last line without LF is left for later). At the start, *ok_r
+ * 0 unless the first line is a header of f's UIDVALIDITY (one too long,
+ * or not there in full, is not). */
 static size_t
 parse_lines(struct folder *f, const char *d, size_t len, int at_start, int *ok_r)
 {
@@ -102,34 +152,30 @@ parse_lines(struct folder *f, const char *d, size_t len, int at_start, int *ok_r
 			break;
 		size_t ll = (size_t)(nl - (d + o));
 		char line[MODSEQ_LINE_MAX + 1];
-		if (ll < sizeof line) {
+		int fits = ll < sizeof line;
+		if (fits) {
 			memcpy(line, d + o, ll);
 			line[ll] = '\0';
-			unsigned long v, uid;
-			unsigned long long ms;
-			if (at_start && o == 0) {
-				if (sscanf(line, MODSEQ_HEAD "%lu", &v) != 1 || v != f->uidvalidity) {
-					*ok_r = 0;
-					return 0;
-				}
-			} else if (sscanf(line, "%lu %llu", &uid, &ms) == 2 && uid <= UINT32_MAX) {
-				struct fmsg *m = by_uid(f, (uint32_t)uid);
-				if (m != NULL && m->modseq < ms)
-					m->modseq = ms;
-				if (f->highestmodseq < ms)
-					f->highestmodseq = ms;
-				f->ms_lines++;
-			}
 		}
+		if (at_start && o == 0) {
+			if (!fits || !header_ok(f, line)) {
+				*ok_r = 0;
+				return 0;
+			}
+		} else if (fits)
+			take_line(f, line);
 		o += ll + 1;
 	}
-	if (at_start && len == 0)
+	if (at_start && o == 0)
 		*ok_r = 0;
 	return o;
 }
 
 /* Reads what the journal fd has past f->ms_off (from the start if it is
- * another file than last time). 0, or -1 (no journal of this folder). */
+ * another file than last time), MODSEQ_READ_CHUNK bytes at a time: a
+ * journal however long (grown by another program) takes no more memory.
+ * A line longer than a chunk is skipped to its end. 0, or -1 (no journal
+ * of this folder). */
 static int
 journal_read(struct folder *f, int fd)
 {
@@ -143,30 +189,76 @@ journal_read(struct folder *f, int fd)
 	}
 	if ((uint64_t)st.st_size == f->ms_off)
 		return f->ms_off == 0 ? -1 : 0;
-	size_t want = (size_t)((uint64_t)st.st_size - f->ms_off);
-	char *d = malloc(want);
+	char *d = malloc(MODSEQ_READ_CHUNK);
 	if (d == NULL)
 		return -1;
-	ssize_t got = pread(fd, d, want, (off_t)f->ms_off);
-	int ok = 0;
-	size_t used = got > 0 ? parse_lines(f, d, (size_t)got, f->ms_off == 0, &ok) : 0;
+	uint64_t end = (uint64_t)st.st_size, pos = f->ms_off;
+	int ok = 1, skipping = 0;
+	while (ok && pos < end) {
+		size_t want = end - pos < MODSEQ_READ_CHUNK ? (size_t)(end - pos) : MODSEQ_READ_CHUNK;
+		ssize_t got = pread(fd, d, want, (off_t)pos);
+		if (got < 0 && errno == EINTR)
+			continue;
+		if (got <= 0)
+			break;
+		size_t used;
+		if (skipping) {
+			const char *nl = memchr(d, '\n', (size_t)got);
+			used = nl != NULL ? (size_t)(nl - d) + 1 : (size_t)got;
+			skipping = nl == NULL;
+		} else {
+			used = parse_lines(f, d, (size_t)got, pos == 0, &ok);
+			/* no line end in a whole chunk: a line too long, skipped */
+			if (used == 0 && got == MODSEQ_READ_CHUNK) {
+				used = (size_t)got;
+				skipping = 1;
+			}
+		}
+		if (used == 0)
+			break;   /* a last line not yet complete */
+		pos += used;
+		if (!skipping)
+			f->ms_off = pos;
+	}
 	free(d);
-	if (!ok && f->ms_off == 0)
-		return -1;
-	f->ms_off += used;
-	return 0;
+	return !ok && f->ms_off == 0 ? -1 : 0;
+}
+
+/* Opens the journal at path with flags as the store's own file (S34); a
+ * rewrite renaming a new one over it between the open and the check is
+ * met by opening again. An fd, or -1 (errno). */
+static int
+journal_open_file(const char *path, int flags)
+{
+	int fd = -1;
+	for (int i = 0; i < 3 && fd < 0; i++)
+		if ((fd = durable_open_own(path, flags)) < 0 && errno != ESTALE)
+			break;
+	return fd;
+}
+
+/* The journal is lost: modseqs go on from above the floor (top comment). */
+static void
+journal_lost(struct folder *f)
+{
+	uint64_t floor = modseq_floor();
+	if (f->highestmodseq < floor)
+		f->highestmodseq = floor;
 }
 
 /* Opens the journal (and the state lock, *lock_r) for writing; reads what
- * others wrote. 1 if it is fresh (to be written whole), 0, -1. */
+ * others wrote. 1 if it is fresh (to be written whole, *fd_r -1 if what
+ * is there is no file of ours: a symlink, a FIFO, a hard link, S34), 0,
+ * -1. */
 static int
 journal_open(struct folder *f, int *fd_r, int *lock_r)
 {
 	char path[PATH_MAX];
 	*lock_r = -1;
+	*fd_r = -1;
 	if (f->ops->state_path(f, "lock", path, sizeof path) != 0)
 		return -1;
-	int lock = open(path, O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0600);
+	int lock = durable_open_own(path, O_RDWR | O_CREAT);
 	if (lock < 0 || flock(lock, LOCK_EX) != 0) {
 		if (lock >= 0)
 			close(lock);
@@ -175,11 +267,17 @@ journal_open(struct folder *f, int *fd_r, int *lock_r)
 	*lock_r = lock;
 	if (f->ops->state_path(f, "modseq", path, sizeof path) != 0)
 		return -1;
-	int fd = open(path, O_RDWR | O_APPEND | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0600);
-	if (fd < 0)
+	int fd = journal_open_file(path, O_RDWR | O_APPEND | O_CREAT);
+	if (fd < 0 && errno != ELOOP && errno != EINVAL && errno != EMLINK)
 		return -1;
 	*fd_r = fd;
-	return journal_read(f, fd) != 0 ? 1 : 0;
+	/* none there, or not ours: replaced by the rewrite, never written
+	 * through */
+	if (fd < 0 || journal_read(f, fd) != 0) {
+		journal_lost(f);
+		return 1;
+	}
+	return 0;
 }
 
 /* Writes the journal afresh: a line a message (tmp, fsync, rename). */
@@ -256,7 +354,7 @@ folder_modseq_sync(struct folder *f)
 	char path[PATH_MAX];
 	int have = -1;
 	if (f->ops->state_path(f, "modseq", path, sizeof path) == 0) {
-		int fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+		int fd = journal_open_file(path, O_RDONLY);
 		if (fd >= 0) {
 			have = journal_read(f, fd);
 			close(fd);
@@ -264,7 +362,7 @@ folder_modseq_sync(struct folder *f)
 	}
 	/* no journal of this folder (lost, damaged, never made): afresh */
 	if (have != 0 && f->highestmodseq == 0)
-		f->highestmodseq = modseq_floor();
+		journal_lost(f);
 	int unnumbered = 0;
 	for (size_t i = 0; i < f->n && !unnumbered; i++)
 		unnumbered = f->m[i].modseq == 0 && !f->m[i].gone;
