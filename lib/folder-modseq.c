@@ -76,17 +76,8 @@ modseq_floor(void)
 static struct fmsg *
 by_uid(struct folder *f, uint32_t uid)
 {
-	size_t lo = 0, hi = f->n;
-	while (lo < hi) {
-		size_t mid = lo + (hi - lo) / 2;
-		if (f->m[mid].uid == uid)
-			return &f->m[mid];
-		if (f->m[mid].uid < uid)
-			lo = mid + 1;
-		else
-			hi = mid;
-	}
-	return NULL;
+	size_t i = folder_index_of(f, uid);
+	return i == SIZE_MAX ? NULL : &f->m[i];
 }
 
 /* The decimal number at *p (digits only: no sign, no space) if it is at
