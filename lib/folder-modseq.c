@@ -17,9 +17,11 @@
  * folder needs, it is rewritten (tmp, fsync, rename) with one line a
  * message and a line "0 <highestmodseq>".
  *
- * A journal of another UIDVALIDITY, or none, starts afresh (every
- * message gets a new line); a last line cut short by a crash is
- * ignored. Starting afresh, modseqs go on from a floor taken from the
+ * A journal of another UIDVALIDITY, without a valid first line, not a
+ * regular file of one link (a FIFO, a hard or symbolic link planted
+ * there: never waited on nor written through, S34), or none, starts
+ * afresh (every message gets a new line); a last line cut short by a
+ * crash, and any line not strictly "<digits> <digits>", is ignored. Starting afresh, modseqs go on from a floor taken from the
  * clock (microseconds since 1970: below 2^53 until 2255, which clients
  * keeping numbers as doubles still hold exactly), not from 1: a
  * journal lost or damaged must not make HIGHESTMODSEQ go down for the
